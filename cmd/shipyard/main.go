@@ -1,0 +1,71 @@
+// Command shipyard is the operator's tool behind the Makefile: it reads the
+// stack config (infra/stackconfig) and prints env files, validates stacks,
+// and drives releases. Run `go run ./cmd/shipyard help`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "shipyard:", err)
+		os.Exit(1)
+	}
+}
+
+// env is what every command receives: arguments after the command name,
+// the environment and the output streams.
+type env struct {
+	args   []string
+	getenv func(string) string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+type command struct {
+	usage string
+	run   func(ctx context.Context, e env) error
+}
+
+// commands is the whole command table.
+func commands() map[string]command {
+	return map[string]command{
+		"env":      {"env STACK                 print the app's env for STACK in .env form (secrets as names only)", cmdEnv},
+		"validate": {"validate [STACK...]       validate config/<stack>.json (all stacks by default)", cmdValidate},
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		return usage(stdout, cmds)
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		usage(stderr, cmds)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	return c.run(ctx, env{args: args[1:], getenv: getenv, stdout: stdout, stderr: stderr})
+}
+
+func usage(w io.Writer, cmds map[string]command) error {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "usage: shipyard COMMAND [ARGS]\n\ncommands:")
+	for _, n := range names {
+		fmt.Fprintln(w, "  "+cmds[n].usage)
+	}
+	return nil
+}

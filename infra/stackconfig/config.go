@@ -1,0 +1,277 @@
+// Package stackconfig loads config/<stack>.json, the single source of truth
+// for every Shipyard stack, applies defaults and validates it.
+//
+// The Pulumi program (stacks/), the Makefile (through cmd/shipyard), the
+// tests and the app's environment (Env) all derive from the Config returned
+// by Load. Nothing else reads the stack files.
+package stackconfig
+
+// Target is where a stack runs.
+type Target string
+
+// The targets a stack can have.
+const (
+	TargetAWS    Target = "aws"
+	TargetDocker Target = "docker"
+)
+
+// Process is a process type of the app binary; each runs as its own
+// ECS service (aws) or set of containers (docker).
+type Process string
+
+// The process types, in the order they are deployed and listed.
+const (
+	Web    Process = "web"
+	Worker Process = "worker"
+	Clock  Process = "clock"
+)
+
+// Processes lists every long-running process type.
+var Processes = []Process{Web, Worker, Clock}
+
+// Config is one stack's whole description: config/<stack>.json after
+// defaults are applied.
+type Config struct {
+	// Schema is the "$schema" reference editors use; it has no effect.
+	Schema string `json:"$schema,omitempty"`
+	// Stack is the stack name: the file name without ".json". Not in the file.
+	Stack string `json:"-"`
+
+	Target       Target            `json:"target"`
+	AWS          AWS               `json:"aws"`
+	Network      Network           `json:"network"`
+	Services     Services          `json:"services"`
+	App          App               `json:"app"`
+	Database     Database          `json:"database"`
+	Cache        Cache             `json:"cache"`
+	LoadBalancer LoadBalancer      `json:"loadBalancer"`
+	Logging      Logging           `json:"logging"`
+	Release      Release           `json:"release"`
+	Tags         map[string]string `json:"tags,omitempty"`
+	Local        Local             `json:"local"`
+}
+
+// AWS holds account-level settings; required when target is "aws".
+type AWS struct {
+	Region string `json:"region,omitempty"`
+}
+
+// NAT gateway layouts.
+const (
+	NATSingle = "single"
+	NATPerAZ  = "perAz"
+)
+
+// Network describes the VPC (aws only).
+type Network struct {
+	CIDR        string `json:"cidr"`
+	AZCount     int    `json:"azCount"`
+	NATGateways string `json:"natGateways"`
+}
+
+// Services holds the settings of each process type.
+type Services struct {
+	Web    Service `json:"web"`
+	Worker Service `json:"worker"`
+	Clock  Service `json:"clock"`
+}
+
+// Get returns the settings of process type p.
+func (s Services) Get(p Process) Service {
+	switch p {
+	case Worker:
+		return s.Worker
+	case Clock:
+		return s.Clock
+	default:
+		return s.Web
+	}
+}
+
+// Service is one process type's size, count, health check and shutdown.
+type Service struct {
+	// CPU units and memory (MiB) of the Fargate task; must be a valid pair.
+	CPU    int `json:"cpu"`
+	Memory int `json:"memory"`
+	// Task counts; min <= desired <= max. The clock is always exactly 1.
+	DesiredCount int         `json:"desiredCount"`
+	MinCount     int         `json:"minCount"`
+	MaxCount     int         `json:"maxCount"`
+	Autoscaling  Autoscaling `json:"autoscaling"`
+	// Port every process listens on for /livez, /readyz and /metrics
+	// (the web process also serves the API there).
+	Port int `json:"port"`
+	// HealthCheckPath is what the load balancer (web) or the container
+	// health check probes.
+	HealthCheckPath string `json:"healthCheckPath"`
+	// StopTimeoutSeconds is the time between SIGTERM and SIGKILL.
+	StopTimeoutSeconds int `json:"stopTimeoutSeconds"`
+	// HealthCheckGracePeriodSeconds is how long ECS ignores failing load
+	// balancer health checks after a task starts (web only).
+	HealthCheckGracePeriodSeconds int `json:"healthCheckGracePeriodSeconds"`
+}
+
+// Autoscaling holds target-tracking targets; zero disables a target.
+type Autoscaling struct {
+	CPUTargetPercent  int `json:"cpuTargetPercent"`
+	RequestsPerTarget int `json:"requestsPerTarget,omitempty"`
+}
+
+// App holds the app's runtime settings; Env turns them into env vars.
+type App struct {
+	LogLevel string `json:"logLevel"`
+	// ShutdownTimeoutSeconds is the drain budget after SIGTERM.
+	ShutdownTimeoutSeconds int `json:"shutdownTimeoutSeconds"`
+	// RequestTimeoutSeconds is the per-request deadline (handler timeout).
+	RequestTimeoutSeconds int `json:"requestTimeoutSeconds"`
+	// IdleTimeoutSeconds is the HTTP keep-alive idle timeout; it must
+	// exceed the load balancer's.
+	IdleTimeoutSeconds int `json:"idleTimeoutSeconds"`
+	// DBPoolSize is the pgx pool size of one process.
+	DBPoolSize         int `json:"dbPoolSize"`
+	RateLimitPerMinute int `json:"rateLimitPerMinute"`
+	// Env holds extra plain env vars passed to every process.
+	Env map[string]string `json:"env,omitempty"`
+	// Secrets names extra env vars whose values are secrets: Pulumi config
+	// secrets of the same name, injected from Secrets Manager on aws.
+	Secrets []string `json:"secrets,omitempty"`
+}
+
+// Database is RDS PostgreSQL on aws; Local.Images.Postgres on docker.
+type Database struct {
+	EngineVersion         string `json:"engineVersion"`
+	InstanceClass         string `json:"instanceClass"`
+	AllocatedStorageGB    int    `json:"allocatedStorageGb"`
+	MaxAllocatedStorageGB int    `json:"maxAllocatedStorageGb"`
+	MultiAZ               bool   `json:"multiAz"`
+	BackupRetentionDays   int    `json:"backupRetentionDays"`
+	DeletionProtection    bool   `json:"deletionProtection"`
+	MaxConnections        int    `json:"maxConnections"`
+	Name                  string `json:"name"`
+	Username              string `json:"username"`
+}
+
+// Cache is an ElastiCache Redis replication group on aws.
+type Cache struct {
+	EngineVersion string `json:"engineVersion"`
+	NodeType      string `json:"nodeType"`
+	// Replicas is the number of read replicas besides the primary.
+	Replicas int `json:"replicas"`
+}
+
+// LoadBalancer is the ALB (aws) or the nginx container (docker).
+type LoadBalancer struct {
+	Domain                     string `json:"domain,omitempty"`
+	CertificateARN             string `json:"certificateArn,omitempty"`
+	IdleTimeoutSeconds         int    `json:"idleTimeoutSeconds"`
+	DeregistrationDelaySeconds int    `json:"deregistrationDelaySeconds"`
+}
+
+// Log destinations.
+const (
+	LogToCloudWatch = "cloudwatch"
+	LogToS3         = "s3"
+)
+
+// Logging says where the app's JSON logs go and how long they are kept.
+type Logging struct {
+	RetentionDays int      `json:"retentionDays"`
+	Destinations  []string `json:"destinations"`
+}
+
+// Release names the image every process type runs. An empty digest means
+// the stack has no release yet.
+type Release struct {
+	// ImageRepository is the ECR repository name the stack creates (aws) or
+	// the local image name (docker); empty means RepositoryName's default.
+	ImageRepository string `json:"imageRepository,omitempty"`
+	// ImageDigest is "sha256:<64 hex>" of the released image.
+	ImageDigest string `json:"imageDigest,omitempty"`
+}
+
+// RepositoryName is the image repository of the stack: release.imageRepository,
+// or "shipyard-app" on docker and "shipyard-<stack>" on aws.
+func (c *Config) RepositoryName() string {
+	switch {
+	case c.Release.ImageRepository != "":
+		return c.Release.ImageRepository
+	case c.Target == TargetDocker:
+		return "shipyard-app"
+	default:
+		return "shipyard-" + c.Stack
+	}
+}
+
+// Local holds docker-only settings; ignored on aws.
+type Local struct {
+	WebReplicas int         `json:"webReplicas"`
+	HTTPPort    int         `json:"httpPort"`
+	Images      LocalImages `json:"images"`
+	// LogMaxSize and LogMaxFiles configure Docker's json-file log rotation.
+	LogMaxSize  string `json:"logMaxSize"`
+	LogMaxFiles int    `json:"logMaxFiles"`
+}
+
+// LocalImages are the images of the attached resources on docker: the
+// official images' names for users (the local test harness builds
+// stand-ins with the same names and interface).
+type LocalImages struct {
+	Postgres string `json:"postgres"`
+	Redis    string `json:"redis"`
+	Nginx    string `json:"nginx"`
+}
+
+// Defaults returns the configuration every stack file starts from. The
+// values are the ones config/schema.json documents as "default"; a test
+// keeps the two equal.
+func Defaults() Config {
+	svc := func(path string, desired, max int) Service {
+		return Service{
+			CPU: 256, Memory: 512,
+			DesiredCount: desired, MinCount: desired, MaxCount: max,
+			Autoscaling:                   Autoscaling{CPUTargetPercent: 60},
+			Port:                          8080,
+			HealthCheckPath:               path,
+			StopTimeoutSeconds:            30,
+			HealthCheckGracePeriodSeconds: 30,
+		}
+	}
+	web := svc("/readyz", 1, 2)
+	web.Autoscaling.RequestsPerTarget = 1000
+	return Config{
+		Network: Network{CIDR: "10.0.0.0/16", AZCount: 2, NATGateways: NATSingle},
+		Services: Services{
+			Web:    web,
+			Worker: svc("/livez", 1, 2),
+			Clock:  svc("/livez", 1, 1),
+		},
+		App: App{
+			LogLevel:               "info",
+			ShutdownTimeoutSeconds: 20,
+			RequestTimeoutSeconds:  10,
+			IdleTimeoutSeconds:     75,
+			DBPoolSize:             10,
+			RateLimitPerMinute:     600,
+		},
+		Database: Database{
+			EngineVersion:         "15.10",
+			InstanceClass:         "db.t4g.micro",
+			AllocatedStorageGB:    20,
+			MaxAllocatedStorageGB: 100,
+			BackupRetentionDays:   7,
+			MaxConnections:        100,
+			Name:                  "shipyard",
+			Username:              "shipyard",
+		},
+		Cache:        Cache{EngineVersion: "7.1", NodeType: "cache.t4g.micro", Replicas: 1},
+		LoadBalancer: LoadBalancer{IdleTimeoutSeconds: 60, DeregistrationDelaySeconds: 30},
+		Logging:      Logging{RetentionDays: 30, Destinations: []string{LogToCloudWatch}},
+		Local: Local{
+			WebReplicas: 2,
+			HTTPPort:    8080,
+			Images:      LocalImages{Postgres: "postgres:15", Redis: "redis:7", Nginx: "nginx:1.27"},
+			LogMaxSize:  "10m",
+			LogMaxFiles: 3,
+		},
+	}
+}
