@@ -1,0 +1,280 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shipyard-kit/shipyard/app/internal/auth"
+	"github.com/shipyard-kit/shipyard/app/internal/db"
+	"github.com/shipyard-kit/shipyard/app/internal/logx"
+	"github.com/shipyard-kit/shipyard/app/internal/store"
+)
+
+// Metrics are the HTTP metrics.
+type Metrics struct {
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	rateLimitErrs prometheus.Counter
+}
+
+// NewMetrics registers the HTTP metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total",
+			Help: "HTTP requests by method, route pattern and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_request_duration_seconds",
+			Help:    "HTTP request duration by method, route pattern and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route", "status"}),
+		rateLimitErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "app_ratelimit_errors_total",
+			Help: "Rate limit checks that failed open because Redis was unavailable.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.rateLimitErrs)
+	return m
+}
+
+// requestID takes a sane incoming X-Request-Id or makes one, and puts it in
+// the context and the response.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(logx.WithRequestID(r.Context(), id)))
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// accessLog writes one log line per request and records the metrics.
+func accessLog(log *slog.Logger, m *Metrics) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			defer func() {
+				route := "unmatched"
+				if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+					route = rc.RoutePattern()
+				}
+				status := ww.Status()
+				if status == 0 {
+					status = http.StatusOK
+				}
+				d := time.Since(start)
+				code := strconv.Itoa(status)
+				m.requests.WithLabelValues(r.Method, route, code).Inc()
+				m.duration.WithLabelValues(r.Method, route, code).Observe(d.Seconds())
+				level := slog.LevelInfo
+				if status >= 500 {
+					level = slog.LevelError
+				}
+				log.LogAttrs(r.Context(), level, "request",
+					slog.String("method", r.Method),
+					slog.String("route", route),
+					slog.Int("status", status),
+					slog.Int("bytes", ww.BytesWritten()),
+					slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+				)
+			}()
+			next.ServeHTTP(ww, r)
+		})
+	}
+}
+
+// recoverer turns a panic into a 500 problem (logged with the stack).
+func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					log.ErrorContext(r.Context(), "panic", "panic", v, "stack", string(stackTrace()))
+					writeProblem(w, r, http.StatusInternalServerError, "internal", "")
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// deadline bounds the request's context: pgx and Redis calls made with it
+// give up when it passes.
+func deadline(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// bodyLimit caps the request body (413 beyond it).
+func bodyLimit(max int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > max {
+				writeProblem(w, r, http.StatusRequestEntityTooLarge, "body_too_large", "the body must not exceed "+strconv.FormatInt(max, 10)+" bytes")
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// rateLimitScript is a fixed window: the first hit starts a window of
+// ARGV[1] ms; it returns the hit count and the ms left in the window.
+var rateLimitScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {n, ttl}`)
+
+// rateLimit allows perMinute requests per client IP and window. When Redis
+// fails it fails open: the request is served, a warning logged and
+// app_ratelimit_errors_total incremented.
+func rateLimit(log *slog.Logger, rdb redis.UniversalClient, perMinute int, trustProxy bool, m *Metrics) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if perMinute <= 0 {
+			return next
+		}
+		limit := strconv.Itoa(perMinute)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sum := sha256.Sum256([]byte(clientIP(r, trustProxy)))
+			key := "shipyard:rl:" + hex.EncodeToString(sum[:12])
+			res, err := rateLimitScript.Run(r.Context(), rdb, []string{key}, time.Minute.Milliseconds()).Int64Slice()
+			if err != nil || len(res) != 2 {
+				m.rateLimitErrs.Inc()
+				if r.Context().Err() == nil {
+					log.WarnContext(r.Context(), "rate limit unavailable; failing open", "err", err)
+				}
+				next.ServeHTTP(w, r)
+				return
+			}
+			count, ttlMS := res[0], res[1]
+			remaining := max(int64(perMinute)-count, 0)
+			w.Header().Set("RateLimit-Limit", limit)
+			w.Header().Set("RateLimit-Remaining", strconv.FormatInt(remaining, 10))
+			if count > int64(perMinute) {
+				secs := max((ttlMS+999)/1000, 1)
+				w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+				writeProblem(w, r, http.StatusTooManyRequests, "rate_limited", "too many requests; retry after "+strconv.FormatInt(secs, 10)+"s")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// clientIP is the peer address, or with trustProxy the last
+// X-Forwarded-For hop (the one our proxy appended).
+func clientIP(r *http.Request, trustProxy bool) string {
+	if trustProxy {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			hops := strings.Split(xff[len(xff)-1], ",")
+			if ip := strings.TrimSpace(hops[len(hops)-1]); ip != "" {
+				return ip
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type userKey struct{}
+
+func userFrom(ctx context.Context) store.User {
+	u, _ := ctx.Value(userKey{}).(store.User)
+	return u
+}
+
+type tokenKey struct{}
+
+func tokenHashFrom(ctx context.Context) []byte {
+	h, _ := ctx.Value(tokenKey{}).([]byte)
+	return h
+}
+
+// requireAuth resolves the bearer token to a user.
+func requireAuth(log *slog.Logger, st *store.Store) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := r.Header.Get("Authorization")
+			scheme, token, ok := strings.Cut(h, " ")
+			token = strings.TrimSpace(token)
+			if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="shipyard"`)
+				writeProblem(w, r, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>")
+				return
+			}
+			hash := auth.HashToken(token)
+			u, err := st.UserByToken(r.Context(), hash)
+			if errors.Is(err, store.ErrNotFound) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="shipyard", error="invalid_token"`)
+				writeProblem(w, r, http.StatusUnauthorized, "invalid_token", "the token is unknown, expired or revoked")
+				return
+			}
+			if err != nil {
+				serverError(log, w, r, err)
+				return
+			}
+			ctx := context.WithValue(r.Context(), userKey{}, u)
+			ctx = context.WithValue(ctx, tokenKey{}, hash)
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// serverError answers 503 when Postgres is unreachable or the deadline
+// passed, else 500; it is the one place such errors are logged.
+func serverError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	if db.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded) {
+		log.WarnContext(r.Context(), "dependency unavailable", "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "a dependency is unavailable or the request timed out; retry later")
+		return
+	}
+	log.ErrorContext(r.Context(), "internal error", "err", err)
+	writeProblem(w, r, http.StatusInternalServerError, "internal", "")
+}

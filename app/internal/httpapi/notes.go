@@ -1,0 +1,282 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/shipyard-kit/shipyard/app/internal/cache"
+	"github.com/shipyard-kit/shipyard/app/internal/jobs"
+	"github.com/shipyard-kit/shipyard/app/internal/store"
+)
+
+type noteResponse struct {
+	ID          int64      `json:"id"`
+	Title       string     `json:"title"`
+	Body        string     `json:"body"`
+	Version     int64      `json:"version"`
+	WordCount   *int32     `json:"word_count"`
+	Summary     *string    `json:"summary"`
+	ProcessedAt *time.Time `json:"processed_at"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+}
+
+func toNote(n store.Note) noteResponse {
+	return noteResponse{
+		ID: n.ID, Title: n.Title, Body: n.Body, Version: n.Version,
+		WordCount: n.WordCount, Summary: n.Summary, ProcessedAt: n.ProcessedAt,
+		CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt,
+	}
+}
+
+// etag is the strong entity tag of a note version.
+func etag(n store.Note) string { return fmt.Sprintf(`"%d.%d"`, n.ID, n.Version) }
+
+// noneMatch reports whether If-None-Match lists the current tag (weak
+// comparison, as RFC 9110 requires for If-None-Match).
+func noneMatch(header, current string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == current {
+			return true
+		}
+	}
+	return false
+}
+
+// ifMatchVersion turns an If-Match header into the version the update is
+// conditional on: 0 means unconditional ("" or "*"); -1 means it cannot
+// match this note (wrong id or unparseable), i.e. 412.
+func ifMatchVersion(header string, id int64) int64 {
+	header = strings.TrimSpace(header)
+	if header == "" || header == "*" {
+		return 0
+	}
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if strings.HasPrefix(t, "W/") || len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' {
+			continue // weak tags never match strongly
+		}
+		idStr, verStr, ok := strings.Cut(t[1:len(t)-1], ".")
+		if !ok || idStr != strconv.FormatInt(id, 10) {
+			continue
+		}
+		if v, err := strconv.ParseInt(verStr, 10, 64); err == nil && v > 0 {
+			return v
+		}
+	}
+	return -1
+}
+
+func noteID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeProblem(w, r, http.StatusNotFound, "not_found", "no such note")
+		return 0, false
+	}
+	return id, true
+}
+
+func writeNote(w http.ResponseWriter, status int, n store.Note) {
+	w.Header().Set("ETag", etag(n))
+	w.Header().Set("Cache-Control", "private, no-cache")
+	writeJSON(w, status, toNote(n))
+}
+
+// enqueueProcess enqueues the note's job. A failure (Redis down) is logged
+// and not fatal: the clock's sweep processes notes whose job was lost.
+func enqueueProcess(log *slog.Logger, q Enqueuer, r *http.Request, id int64) {
+	if q == nil {
+		return
+	}
+	if _, err := q.EnqueueContext(r.Context(), jobs.NewNoteProcessTask(id)); err != nil {
+		log.WarnContext(r.Context(), "enqueue failed; the sweep will process the note", "note_id", id, "err", err)
+	}
+}
+
+func handleNoteCreate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enqueuer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req createNoteRequest
+		if perr := decodeValid(r, &req); perr != nil {
+			perr.write(w, r)
+			return
+		}
+		n, err := st.CreateNote(r.Context(), userFrom(r.Context()).ID, req.Title, req.Body)
+		if err != nil {
+			serverError(log, w, r, err)
+			return
+		}
+		enqueueProcess(log, q, r, n.ID)
+		w.Header().Set("Location", "/api/v1/notes/"+strconv.FormatInt(n.ID, 10))
+		writeNote(w, http.StatusCreated, n)
+	})
+}
+
+type listResponse struct {
+	Items      []noteResponse `json:"items"`
+	NextCursor *string        `json:"next_cursor"`
+}
+
+type cursor struct {
+	ID int64 `json:"id"`
+}
+
+func encodeCursor(id int64) string {
+	b, _ := json.Marshal(cursor{ID: id})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (int64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, false
+	}
+	var c cursor
+	if err := json.Unmarshal(b, &c); err != nil || c.ID <= 0 {
+		return 0, false
+	}
+	return c.ID, true
+}
+
+func handleNoteList(log *slog.Logger, st *store.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		limit := 20
+		if s := q.Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 100 {
+				writeProblem(w, r, http.StatusUnprocessableEntity, "validation_failed", "invalid query parameters",
+					fieldError{Field: "limit", Code: "out_of_range", Message: "must be an integer from 1 to 100"})
+				return
+			}
+			limit = n
+		}
+		var before int64
+		if s := q.Get("cursor"); s != "" {
+			id, ok := decodeCursor(s)
+			if !ok {
+				writeProblem(w, r, http.StatusBadRequest, "invalid_cursor", "use the next_cursor of a previous page")
+				return
+			}
+			before = id
+		}
+		notes, err := st.ListNotes(r.Context(), userFrom(r.Context()).ID, before, limit+1)
+		if err != nil {
+			serverError(log, w, r, err)
+			return
+		}
+		resp := listResponse{Items: make([]noteResponse, 0, min(len(notes), limit))}
+		if len(notes) > limit {
+			notes = notes[:limit]
+			c := encodeCursor(notes[len(notes)-1].ID)
+			resp.NextCursor = &c
+		}
+		for _, n := range notes {
+			resp.Items = append(resp.Items, toNote(n))
+		}
+		w.Header().Set("Cache-Control", "private, no-cache")
+		writeJSON(w, http.StatusOK, resp)
+	})
+}
+
+func handleNoteGet(log *slog.Logger, st *store.Store, c *cache.Notes) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := noteID(w, r)
+		if !ok {
+			return
+		}
+		n, hit, err := c.Get(r.Context(), id, st.NoteByID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && n.UserID != userFrom(r.Context()).ID) {
+			writeProblem(w, r, http.StatusNotFound, "not_found", "no such note")
+			return
+		}
+		if err != nil {
+			serverError(log, w, r, err)
+			return
+		}
+		if hit {
+			w.Header().Set("X-Cache", "hit")
+		} else {
+			w.Header().Set("X-Cache", "miss")
+		}
+		if inm := r.Header.Get("If-None-Match"); inm != "" && noneMatch(inm, etag(n)) {
+			w.Header().Set("ETag", etag(n))
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		writeNote(w, http.StatusOK, n)
+	})
+}
+
+func handleNoteUpdate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enqueuer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := noteID(w, r)
+		if !ok {
+			return
+		}
+		var req updateNoteRequest
+		if perr := decodeValid(r, &req); perr != nil {
+			perr.write(w, r)
+			return
+		}
+		ver := ifMatchVersion(r.Header.Get("If-Match"), id)
+		if ver < 0 {
+			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the current ETag; GET the note and retry")
+			return
+		}
+		n, reprocess, err := st.UpdateNote(r.Context(), id, userFrom(r.Context()).ID, ver, store.NoteUpdate{Title: req.Title, Body: req.Body})
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			writeProblem(w, r, http.StatusNotFound, "not_found", "no such note")
+			return
+		case errors.Is(err, store.ErrStale):
+			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the current ETag; GET the note and retry")
+			return
+		case err != nil:
+			serverError(log, w, r, err)
+			return
+		}
+		c.Put(r.Context(), n)
+		if reprocess {
+			enqueueProcess(log, q, r, n.ID)
+		}
+		writeNote(w, http.StatusOK, n)
+	})
+}
+
+func handleNoteDelete(log *slog.Logger, st *store.Store, c *cache.Notes) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := noteID(w, r)
+		if !ok {
+			return
+		}
+		ver := ifMatchVersion(r.Header.Get("If-Match"), id)
+		if ver < 0 {
+			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the current ETag")
+			return
+		}
+		err := st.DeleteNote(r.Context(), id, userFrom(r.Context()).ID, ver)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			writeProblem(w, r, http.StatusNotFound, "not_found", "no such note")
+			return
+		case errors.Is(err, store.ErrStale):
+			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the current ETag")
+			return
+		case err != nil:
+			serverError(log, w, r, err)
+			return
+		}
+		c.Tombstone(r.Context(), id)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

@@ -1,0 +1,83 @@
+// Package httpapi is the HTTP layer: NewServer builds the API handler and
+// NewOpsServer the ops-only handler of the worker and clock.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shipyard-kit/shipyard/app/internal/cache"
+	"github.com/shipyard-kit/shipyard/app/internal/store"
+)
+
+// Options are the HTTP settings NewServer needs from the config.
+type Options struct {
+	RequestTimeout     time.Duration
+	MaxBodyBytes       int64
+	RateLimitPerMinute int
+	TrustProxy         bool
+	TokenTTL           time.Duration
+}
+
+// Enqueuer enqueues background jobs (an *asynq.Client).
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Deps are the API's dependencies.
+type Deps struct {
+	Store    *store.Store
+	Notes    *cache.Notes
+	Redis    redis.UniversalClient
+	Jobs     Enqueuer
+	Ready    *Readiness
+	Metrics  *Metrics
+	Gatherer prometheus.Gatherer
+}
+
+// NewServer returns the web process's handler: API and ops endpoints.
+func NewServer(log *slog.Logger, opts Options, deps Deps) http.Handler {
+	r := chi.NewRouter()
+	addRoutes(r, log, opts, deps)
+	return r
+}
+
+// NewOpsServer returns the handler of the worker and clock: only /livez,
+// /readyz, /metrics and /version.
+func NewOpsServer(log *slog.Logger, ready *Readiness, m *Metrics, g prometheus.Gatherer) http.Handler {
+	r := chi.NewRouter()
+	addOpsRoutes(r, log, ready, m, g)
+	return r
+}
+
+// Check is one readiness dependency check.
+type Check struct {
+	Name string
+	Fn   func(context.Context) error
+}
+
+// Readiness tracks whether the process should receive traffic.
+type Readiness struct {
+	checks   []Check
+	draining atomic.Bool
+}
+
+// NewReadiness returns a Readiness running checks.
+func NewReadiness(checks ...Check) *Readiness { return &Readiness{checks: checks} }
+
+// Drain makes /readyz answer 503 from now on.
+func (r *Readiness) Drain() { r.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (r *Readiness) Draining() bool { return r.draining.Load() }
+
+func stackTrace() []byte { return debug.Stack() }

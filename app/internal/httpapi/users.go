@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/shipyard-kit/shipyard/app/internal/auth"
+	"github.com/shipyard-kit/shipyard/app/internal/store"
+)
+
+type userResponse struct {
+	ID        int64     `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func toUser(u store.User) userResponse {
+	return userResponse{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt.UTC()}
+}
+
+func handleRegister(log *slog.Logger, st *store.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req registerRequest
+		if perr := decodeValid(r, &req); perr != nil {
+			perr.write(w, r)
+			return
+		}
+		hash, err := auth.HashPassword(req.Password)
+		if err != nil {
+			serverError(log, w, r, err)
+			return
+		}
+		u, err := st.CreateUser(r.Context(), req.Email, req.Name, hash)
+		if errors.Is(err, store.ErrEmailTaken) {
+			writeProblem(w, r, http.StatusConflict, "email_taken", "a user with this email exists")
+			return
+		}
+		if err != nil {
+			serverError(log, w, r, err)
+			return
+		}
+		w.Header().Set("Location", "/api/v1/me")
+		writeJSON(w, http.StatusCreated, toUser(u))
+	})
+}
+
+type tokenResponse struct {
+	Token     string    `json:"token"`
+	TokenType string    `json:"token_type"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func handleLogin(log *slog.Logger, st *store.Store, ttl time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req loginRequest
+		if perr := decodeValid(r, &req); perr != nil {
+			perr.write(w, r)
+			return
+		}
+		u, err := st.UserByEmail(r.Context(), req.Email)
+		if errors.Is(err, store.ErrNotFound) {
+			auth.CheckDummy(req.Password)
+			writeProblem(w, r, http.StatusUnauthorized, "invalid_credentials", "wrong email or password")
+			return
+		}
+		if err != nil {
+			serverError(log, w, r, err)
+			return
+		}
+		ok, err := auth.CheckPassword(u.PasswordHash, req.Password)
+		if err != nil {
+			serverError(log, w, r, err)
+			return
+		}
+		if !ok {
+			writeProblem(w, r, http.StatusUnauthorized, "invalid_credentials", "wrong email or password")
+			return
+		}
+		token, hash, err := auth.NewToken()
+		if err != nil {
+			serverError(log, w, r, err)
+			return
+		}
+		expires := time.Now().Add(ttl).UTC().Truncate(time.Second)
+		if err := st.CreateToken(r.Context(), hash, u.ID, expires); err != nil {
+			serverError(log, w, r, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusCreated, tokenResponse{Token: token, TokenType: "Bearer", ExpiresAt: expires})
+	})
+}
+
+func handleMe() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, toUser(userFrom(r.Context())))
+	})
+}
+
+func handleLogout(log *slog.Logger, st *store.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := st.RevokeToken(r.Context(), tokenHashFrom(r.Context())); err != nil {
+			serverError(log, w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

@@ -1,0 +1,282 @@
+// Package store is the Postgres data access layer. Every method takes the
+// caller's context, so the per-request deadline reaches pgx.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shipyard-kit/shipyard/app/internal/db"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound   = errors.New("not found")
+	ErrEmailTaken = errors.New("email taken")
+	ErrStale      = errors.New("stale version")
+)
+
+// Store wraps the pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// User is a registered user.
+type User struct {
+	ID           int64
+	Email        string
+	Name         string
+	PasswordHash string
+	CreatedAt    time.Time
+}
+
+// Note is the owned resource.
+type Note struct {
+	ID          int64      `json:"id"`
+	UserID      int64      `json:"user_id"`
+	Title       string     `json:"title"`
+	Body        string     `json:"body"`
+	Version     int64      `json:"version"`
+	WordCount   *int32     `json:"word_count"`
+	Summary     *string    `json:"summary"`
+	ProcessedAt *time.Time `json:"processed_at"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+}
+
+const userCols = `id, email, name, password_hash, created_at`
+
+func scanUser(row pgx.Row) (User, error) {
+	var u User
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	return u, err
+}
+
+// CreateUser inserts a user; ErrEmailTaken when the email exists.
+func (s *Store) CreateUser(ctx context.Context, email, name, passwordHash string) (User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx,
+		`INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING `+userCols,
+		email, name, passwordHash))
+	if db.IsUniqueViolation(err) {
+		return User{}, ErrEmailTaken
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("insert user: %w", err)
+	}
+	return u, nil
+}
+
+// UserByEmail finds a user by (lower-cased) email.
+func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE email = $1`, email))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return User{}, fmt.Errorf("select user: %w", err)
+	}
+	return u, err
+}
+
+// CountUsers counts users (seed refuses a non-empty database).
+func (s *Store) CountUsers(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// CreateToken stores a token hash.
+func (s *Store) CreateToken(ctx context.Context, hash []byte, userID int64, expiresAt time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (hash, user_id, expires_at) VALUES ($1, $2, $3)`, hash, userID, expiresAt)
+	if err != nil {
+		return fmt.Errorf("insert token: %w", err)
+	}
+	return nil
+}
+
+// UserByToken returns the owner of a live (unexpired, unrevoked) token.
+func (s *Store) UserByToken(ctx context.Context, hash []byte) (User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `
+		SELECT u.id, u.email, u.name, u.password_hash, u.created_at
+		FROM tokens t JOIN users u ON u.id = t.user_id
+		WHERE t.hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()`, hash))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return User{}, fmt.Errorf("select token: %w", err)
+	}
+	return u, err
+}
+
+// RevokeToken marks a token revoked.
+func (s *Store) RevokeToken(ctx context.Context, hash []byte) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE tokens SET revoked_at = now() WHERE hash = $1 AND revoked_at IS NULL`, hash); err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	return nil
+}
+
+// PurgeTokens deletes expired and revoked tokens.
+func (s *Store) PurgeTokens(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM tokens WHERE expires_at <= now() OR revoked_at IS NOT NULL`)
+	if err != nil {
+		return 0, fmt.Errorf("purge tokens: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+const noteCols = `id, user_id, title, body, version, word_count, summary, processed_at, created_at, updated_at`
+
+func scanNote(row pgx.Row) (Note, error) {
+	var n Note
+	err := row.Scan(&n.ID, &n.UserID, &n.Title, &n.Body, &n.Version, &n.WordCount, &n.Summary, &n.ProcessedAt, &n.CreatedAt, &n.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Note{}, ErrNotFound
+	}
+	if err == nil {
+		n.CreatedAt, n.UpdatedAt = n.CreatedAt.UTC(), n.UpdatedAt.UTC()
+		if n.ProcessedAt != nil {
+			t := n.ProcessedAt.UTC()
+			n.ProcessedAt = &t
+		}
+	}
+	return n, err
+}
+
+// CreateNote inserts a note for userID.
+func (s *Store) CreateNote(ctx context.Context, userID int64, title, body string) (Note, error) {
+	n, err := scanNote(s.pool.QueryRow(ctx,
+		`INSERT INTO notes (user_id, title, body) VALUES ($1, $2, $3) RETURNING `+noteCols, userID, title, body))
+	if err != nil {
+		return Note{}, fmt.Errorf("insert note: %w", err)
+	}
+	return n, nil
+}
+
+// NoteByID loads a note regardless of owner (callers check ownership).
+func (s *Store) NoteByID(ctx context.Context, id int64) (Note, error) {
+	n, err := scanNote(s.pool.QueryRow(ctx, `SELECT `+noteCols+` FROM notes WHERE id = $1`, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Note{}, fmt.Errorf("select note: %w", err)
+	}
+	return n, err
+}
+
+// ListNotes returns up to limit notes of userID with id < beforeID
+// (0 = from the newest), newest first.
+func (s *Store) ListNotes(ctx context.Context, userID, beforeID int64, limit int) ([]Note, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+noteCols+` FROM notes
+		WHERE user_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, userID, beforeID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list notes: %w", err)
+	}
+	defer rows.Close()
+	notes := []Note{}
+	for rows.Next() {
+		n, err := scanNote(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan note: %w", err)
+		}
+		notes = append(notes, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list notes: %w", err)
+	}
+	return notes, nil
+}
+
+// NoteUpdate is a partial update; nil fields are unchanged.
+type NoteUpdate struct {
+	Title *string
+	Body  *string
+}
+
+// UpdateNote applies u to the note if it belongs to userID and, when
+// ifVersion > 0, is still at that version. A body change clears the
+// processing result so the worker recomputes it. It reports whether the
+// body changed.
+func (s *Store) UpdateNote(ctx context.Context, id, userID, ifVersion int64, u NoteUpdate) (Note, bool, error) {
+	n, err := scanNote(s.pool.QueryRow(ctx, `
+		UPDATE notes n SET
+			title = COALESCE($4, n.title),
+			body = COALESCE($5, n.body),
+			version = n.version + 1,
+			updated_at = now(),
+			word_count   = CASE WHEN $5::text IS NOT NULL AND $5 <> n.body THEN NULL ELSE n.word_count END,
+			summary      = CASE WHEN $5::text IS NOT NULL AND $5 <> n.body THEN NULL ELSE n.summary END,
+			processed_at = CASE WHEN $5::text IS NOT NULL AND $5 <> n.body THEN NULL ELSE n.processed_at END
+		WHERE n.id = $1 AND n.user_id = $2 AND ($3 = 0 OR n.version = $3)
+		RETURNING n.id, n.user_id, n.title, n.body, n.version, n.word_count, n.summary, n.processed_at, n.created_at, n.updated_at`,
+		id, userID, ifVersion, u.Title, u.Body))
+	if errors.Is(err, ErrNotFound) {
+		return Note{}, false, s.missingOrStale(ctx, id, userID)
+	}
+	if err != nil {
+		return Note{}, false, fmt.Errorf("update note: %w", err)
+	}
+	// Unprocessed after the update: the body changed (or the worker has
+	// not run yet); either way (re)enqueueing is correct and idempotent.
+	return n, n.ProcessedAt == nil, nil
+}
+
+// DeleteNote deletes the note if it belongs to userID and, when
+// ifVersion > 0, is still at that version.
+func (s *Store) DeleteNote(ctx context.Context, id, userID, ifVersion int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM notes WHERE id = $1 AND user_id = $2 AND ($3 = 0 OR version = $3)`, id, userID, ifVersion)
+	if err != nil {
+		return fmt.Errorf("delete note: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return s.missingOrStale(ctx, id, userID)
+	}
+	return nil
+}
+
+func (s *Store) missingOrStale(ctx context.Context, id, userID int64) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM notes WHERE id = $1 AND user_id = $2)`, id, userID).Scan(&exists); err != nil {
+		return fmt.Errorf("check note: %w", err)
+	}
+	if exists {
+		return ErrStale
+	}
+	return ErrNotFound
+}
+
+// SetNoteProcessed stores the worker's result if the body is still the
+// one it analysed and the note is not processed yet. ok is false when
+// nothing changed (the note was edited, deleted or already processed).
+func (s *Store) SetNoteProcessed(ctx context.Context, id int64, body string, wordCount int32, summary string) (n Note, ok bool, err error) {
+	n, err = scanNote(s.pool.QueryRow(ctx, `UPDATE notes SET word_count = $3, summary = $4, processed_at = now(), version = version + 1
+		WHERE id = $1 AND body = $2 AND processed_at IS NULL RETURNING `+noteCols, id, body, wordCount, summary))
+	if errors.Is(err, ErrNotFound) {
+		return Note{}, false, nil
+	}
+	if err != nil {
+		return Note{}, false, fmt.Errorf("store note result: %w", err)
+	}
+	return n, true, nil
+}
+
+// UnprocessedNotes lists notes still waiting for the worker that were last
+// changed more than olderThan ago.
+func (s *Store) UnprocessedNotes(ctx context.Context, olderThan time.Duration, limit int) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM notes WHERE processed_at IS NULL AND updated_at < now() - make_interval(secs => $1)
+		ORDER BY updated_at LIMIT $2`, olderThan.Seconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list unprocessed notes: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("list unprocessed notes: %w", err)
+	}
+	return ids, nil
+}

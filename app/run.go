@@ -1,0 +1,354 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shipyard-kit/shipyard/app/internal/buildinfo"
+	"github.com/shipyard-kit/shipyard/app/internal/cache"
+	"github.com/shipyard-kit/shipyard/app/internal/config"
+	"github.com/shipyard-kit/shipyard/app/internal/db"
+	"github.com/shipyard-kit/shipyard/app/internal/httpapi"
+	"github.com/shipyard-kit/shipyard/app/internal/jobs"
+	"github.com/shipyard-kit/shipyard/app/internal/logx"
+	"github.com/shipyard-kit/shipyard/app/internal/seed"
+	"github.com/shipyard-kit/shipyard/app/internal/store"
+)
+
+const usage = `usage: app <command>
+
+commands:
+  serve          run the web process (HTTP API on $PORT)
+  worker         run the background job worker
+  clock          run the scheduler (exactly one instance)
+  migrate        apply the embedded database migrations
+  seed <name>    load a data scenario into an empty database (scenarios: %s)
+  healthcheck    probe http://127.0.0.1:$PORT/livez; exit 0 when healthy
+  version        print the version
+
+configuration comes from the environment only; see .env.example.
+`
+
+// run is the whole program; main only wires it to the OS. Every error is
+// logged here, once, as JSON on stdout.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := ""
+	if len(args) > 1 {
+		cmd = args[1]
+	}
+	switch cmd {
+	case "", "help", "-h", "--help":
+		fmt.Fprintf(stderr, usage, strings.Join(seed.Names(), ", "))
+		if cmd == "" {
+			return errors.New("no command given")
+		}
+		return nil
+	case "version":
+		fmt.Fprintf(stdout, "%s %s\n", buildinfo.Version, buildinfo.Commit)
+		return nil
+	case "healthcheck":
+		// Deliberately quiet on success: Docker runs it every few seconds.
+		if err := healthcheck(ctx, getenv); err != nil {
+			fmt.Fprintf(stderr, "healthcheck: %v\n", err)
+			return err
+		}
+		return nil
+	case "serve", "worker", "clock", "migrate", "seed":
+	default:
+		err := fmt.Errorf("unknown command %q", cmd)
+		fmt.Fprintf(stderr, "app: %v\n\n"+usage, err, strings.Join(seed.Names(), ", "))
+		return err
+	}
+
+	needs := config.Needs{Database: true, Redis: cmd != "migrate" && cmd != "seed"}
+	cfg, err := config.Load(getenv, needs)
+	if err != nil {
+		log := logx.New(stdout, slog.LevelInfo, cmd)
+		log.Error("invalid configuration", "err", err)
+		fmt.Fprintf(stderr, "app: %v\n", err)
+		return err
+	}
+	log := logx.New(stdout, cfg.LogLevel, cmd)
+	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit, "config", cfg)
+
+	switch cmd {
+	case "serve":
+		err = serve(ctx, log, cfg)
+	case "worker":
+		err = worker(ctx, log, cfg)
+	case "clock":
+		err = clock(ctx, log, cfg)
+	case "migrate":
+		err = migrate(ctx, log, cfg)
+	case "seed":
+		name := ""
+		if len(args) > 2 {
+			name = args[2]
+		}
+		err = seedCmd(ctx, log, cfg, name)
+	}
+	if err != nil {
+		log.Error(cmd+" failed", "err", err)
+		return err
+	}
+	log.Info("exited cleanly")
+	return nil
+}
+
+func healthcheck(ctx context.Context, getenv func(string) string) error {
+	port := getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("PORT: must be an integer from 1 to 65535 (got %q)", port)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/livez", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/livez answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func poolConfig(cfg *config.Config) db.PoolConfig {
+	return db.PoolConfig{URL: cfg.DatabaseURL, Password: cfg.DatabasePassword, MaxConns: cfg.DatabaseMaxConns, ConnectTimeout: cfg.DatabaseConnectTimeout}
+}
+
+// deps are the long-lived dependencies of serve, worker and clock.
+type deps struct {
+	pool    *pgxpool.Pool
+	rdb     *redis.Client
+	reg     *prometheus.Registry
+	metrics *httpapi.Metrics
+	ready   *httpapi.Readiness
+}
+
+func newDeps(ctx context.Context, cfg *config.Config) (*deps, error) {
+	pool, err := db.NewPool(ctx, poolConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		pool.Close()
+		return nil, errors.New("redis: invalid REDIS_URL")
+	}
+	if cfg.RedisPassword != "" {
+		ropts.Password = cfg.RedisPassword
+	}
+	ropts.PoolSize = cfg.RedisPoolSize
+	ropts.DialTimeout = cfg.RedisTimeout
+	ropts.ReadTimeout = cfg.RedisTimeout
+	ropts.WriteTimeout = cfg.RedisTimeout
+	ropts.MaxRetries = 1
+	ropts.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(ropts)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ready := httpapi.NewReadiness(
+		httpapi.Check{Name: "postgres", Fn: pool.Ping},
+		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
+	)
+	return &deps{pool: pool, rdb: rdb, reg: reg, metrics: httpapi.NewMetrics(reg), ready: ready}, nil
+}
+
+func (d *deps) close() {
+	_ = d.rdb.Close()
+	d.pool.Close()
+}
+
+func newHTTPServer(log *slog.Logger, cfg *config.Config, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(5*time.Second, cfg.RequestTimeout),
+		ReadTimeout:       cfg.RequestTimeout,
+		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// listenAndDrain serves h on $PORT until ctx is done, then drains: readyz
+// turns 503, serving continues for DRAIN_DELAY, then the listener closes
+// and in-flight requests get the rest of SHUTDOWN_TIMEOUT to finish.
+// beforeShutdown runs between the drain delay and the HTTP shutdown (the
+// worker stops its job server there).
+func listenAndDrain(ctx context.Context, log *slog.Logger, cfg *config.Config, d *deps, h http.Handler, beforeShutdown func()) error {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := newHTTPServer(log, cfg, h)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	start := time.Now()
+	d.ready.Drain()
+	log.Info("draining", "drain_delay", cfg.DrainDelay.String(), "shutdown_timeout", cfg.ShutdownTimeout.String())
+	if cfg.DrainDelay > 0 {
+		time.Sleep(cfg.DrainDelay)
+	}
+	if beforeShutdown != nil {
+		beforeShutdown()
+	}
+	sctx, cancel := context.WithDeadline(context.Background(), start.Add(cfg.ShutdownTimeout))
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: in-flight requests did not finish within SHUTDOWN_TIMEOUT: %w", err)
+	}
+	log.Info("drained", "took_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
+	d, err := newDeps(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	q := asynq.NewClientFromRedisClient(d.rdb)
+	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg))
+	h := httpapi.NewServer(log, httpapi.Options{
+		RequestTimeout:     cfg.RequestTimeout,
+		MaxBodyBytes:       cfg.MaxBodyBytes,
+		RateLimitPerMinute: cfg.RateLimitPerMinute,
+		TrustProxy:         cfg.TrustProxy,
+		TokenTTL:           cfg.TokenTTL,
+	}, httpapi.Deps{
+		Store: store.New(d.pool), Notes: notes, Redis: d.rdb, Jobs: q,
+		Ready: d.ready, Metrics: d.metrics, Gatherer: d.reg,
+	})
+	return listenAndDrain(ctx, log, cfg, d, h, nil)
+}
+
+func worker(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
+	d, err := newDeps(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	handlers := &jobs.Handlers{
+		Store: store.New(d.pool),
+		Cache: cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg)),
+		Log:   log,
+		Done:  jobs.NewMetrics(d.reg),
+	}
+	srv := asynq.NewServerFromRedisClient(d.rdb, asynq.Config{
+		Concurrency:     cfg.WorkerConcurrency,
+		ShutdownTimeout: max(cfg.ShutdownTimeout-cfg.DrainDelay-time.Second, time.Second),
+		Logger:          asynqLogger{log},
+		LogLevel:        asynqLevel(cfg.LogLevel),
+	})
+	if err := srv.Start(handlers.Mux()); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	// Shutdown waits for in-flight jobs up to its ShutdownTimeout and
+	// requeues the rest.
+	return listenAndDrain(ctx, log, cfg, d, httpapi.NewOpsServer(log, d.ready, d.metrics, d.reg), srv.Shutdown)
+}
+
+func clock(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
+	d, err := newDeps(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	s := asynq.NewSchedulerFromRedisClient(d.rdb, &asynq.SchedulerOpts{
+		Location: time.UTC,
+		Logger:   asynqLogger{log},
+		LogLevel: asynqLevel(cfg.LogLevel),
+	})
+	if err := jobs.Register(s, cfg.TokenPurgeInterval); err != nil {
+		return err
+	}
+	if err := s.Start(); err != nil {
+		return fmt.Errorf("start scheduler: %w", err)
+	}
+	return listenAndDrain(ctx, log, cfg, d, httpapi.NewOpsServer(log, d.ready, d.metrics, d.reg), s.Shutdown)
+}
+
+func migrate(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
+	applied, err := db.Migrate(ctx, poolConfig(cfg))
+	if err != nil {
+		return err
+	}
+	current, _, err := db.SchemaVersion(ctx, poolConfig(cfg))
+	if err != nil {
+		return err
+	}
+	log.Info("migrations applied", "applied", applied, "schema_version", current)
+	return nil
+}
+
+func seedCmd(ctx context.Context, log *slog.Logger, cfg *config.Config, name string) error {
+	if name == "" {
+		return fmt.Errorf("seed: name a scenario (available: %s)", strings.Join(seed.Names(), ", "))
+	}
+	pool, err := db.NewPool(ctx, poolConfig(cfg))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	summary, err := seed.Run(ctx, store.New(pool), name)
+	if err != nil {
+		return fmt.Errorf("seed %s: %w", name, err)
+	}
+	log.Info(summary)
+	return nil
+}
+
+// asynqLogger adapts slog to asynq's logger.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+
+func asynqLevel(l slog.Level) asynq.LogLevel {
+	switch {
+	case l <= slog.LevelDebug:
+		return asynq.DebugLevel
+	case l <= slog.LevelInfo:
+		return asynq.InfoLevel
+	case l <= slog.LevelWarn:
+		return asynq.WarnLevel
+	default:
+		return asynq.ErrorLevel
+	}
+}
