@@ -1,15 +1,180 @@
-// Package docker holds the Pulumi components of the local Docker target.
+// Package docker holds the Pulumi components of the local Docker target: the
+// `local` stack mirrors prod's topology from the same stack config, with a
+// private network, Postgres and Redis at prod's major versions, the app image
+// built from the root Dockerfile, a one-off migration that must succeed
+// before the app starts, the web/worker/clock processes and an nginx load
+// balancer published on 127.0.0.1 only.
+//
+// Users run it with real pulumi-docker (`make up`); the test harness under
+// tests/ executes the same resource graph against a Docker engine.
 package docker
 
 import (
-	"errors"
+	"fmt"
+	"strconv"
 
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
-// NewStack builds the local topology of a stack and returns its outputs.
+// BuildContext is the app image's build context, relative to the Pulumi
+// program's working directory (stacks/, see Pulumi.yaml): the repository
+// root, where the Dockerfile is.
+const BuildContext = ".."
+
+// Dockerfile is the app image's Dockerfile, relative to the program's
+// working directory.
+const Dockerfile = "../Dockerfile"
+
+// ListenAddress is the only host address the load balancer is published on.
+const ListenAddress = "127.0.0.1"
+
+// AppUser is the uid:gid every app container runs as, as in prod's image.
+const AppUser = "65532:65532"
+
+// Names are the Docker object names of a stack; they are deterministic so
+// the stack outputs, `docker logs` and the harness agree on them.
+type Names struct{ stack string }
+
+// NamesFor returns the names of stack's Docker objects.
+func NamesFor(stack string) Names { return Names{stack: stack} }
+
+// Prefix is the prefix of every Docker object of the stack.
+func (n Names) Prefix() string { return "shipyard-" + n.stack }
+
+// Network is the name of the private network.
+func (n Names) Network() string { return n.Prefix() }
+
+// Container returns the container name of a role (postgres, redis, nginx,
+// migrate, worker, clock).
+func (n Names) Container(role string) string { return n.Prefix() + "-" + role }
+
+// Web returns the container name of web replica i (1-based).
+func (n Names) Web(i int) string { return n.Container("web-" + strconv.Itoa(i)) }
+
+// Volume returns the name of a named volume.
+func (n Names) Volume(role string) string { return n.Prefix() + "-" + role + "-data" }
+
+// NewStack builds the local topology of a docker-target stack and returns
+// its outputs (see docs/local.md for the contract).
 func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) {
-	return nil, errors.New("infra/docker: not built yet")
+	if cfg.Target != stackconfig.TargetDocker {
+		return nil, fmt.Errorf("infra/docker: stack %q has target %q, but the local Docker topology builds only target %q stacks: set \"target\": %q in config/%s.json, or deploy it with the %q target's program",
+			cfg.Stack, cfg.Target, stackconfig.TargetDocker, stackconfig.TargetDocker, cfg.Stack, cfg.Target)
+	}
+	names := NamesFor(cfg.Stack)
+	logs := LogOptions{Driver: "json-file", MaxSize: cfg.Local.LogMaxSize, MaxFiles: cfg.Local.LogMaxFiles}
+
+	network, err := docker.NewNetwork(ctx, names.Network(), &docker.NetworkArgs{
+		Name:   pulumi.String(names.Network()),
+		Driver: pulumi.String("bridge"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+
+	secrets, err := newSecrets(ctx, names.Prefix(), cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	pg, err := NewPostgres(ctx, names.Container("postgres"), &PostgresArgs{
+		Image:         cfg.Local.Images.Postgres,
+		ContainerName: names.Container("postgres"),
+		VolumeName:    names.Volume("postgres"),
+		Network:       network.Name,
+		Alias:         stackconfig.LocalEndpoints.DatabaseHost,
+		Port:          stackconfig.LocalEndpoints.DatabasePort,
+		Database:      cfg.Database.Name,
+		Username:      cfg.Database.Username,
+		Password:      secrets.values[stackconfig.SecretDatabasePassword],
+		Logs:          logs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	redis, err := NewRedis(ctx, names.Container("redis"), &RedisArgs{
+		Image:         cfg.Local.Images.Redis,
+		ContainerName: names.Container("redis"),
+		VolumeName:    names.Volume("redis"),
+		Network:       network.Name,
+		Alias:         stackconfig.LocalEndpoints.RedisHost,
+		Port:          stackconfig.LocalEndpoints.RedisPort,
+		Password:      secrets.values[stackconfig.SecretRedisPassword],
+		Logs:          logs,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	app, err := NewApp(ctx, names.Prefix()+"-app", &AppArgs{
+		Config:       cfg,
+		Names:        names,
+		Network:      network.Name,
+		Secrets:      secrets,
+		Logs:         logs,
+		Dependencies: []pulumi.Resource{pg, redis},
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	web := cfg.Services.Get(stackconfig.Web)
+	lb, err := NewLoadBalancer(ctx, names.Container("nginx"), &LoadBalancerArgs{
+		Image:           cfg.Local.Images.Nginx,
+		ContainerName:   names.Container("nginx"),
+		Network:         network.Name,
+		HostIP:          ListenAddress,
+		HostPort:        cfg.Local.HTTPPort,
+		Upstreams:       app.WebNames,
+		UpstreamPort:    web.Port,
+		HealthCheckPath: web.HealthCheckPath,
+		ReadTimeout:     cfg.App.RequestTimeoutSeconds + 5,
+		IdleTimeout:     cfg.LoadBalancer.IdleTimeoutSeconds,
+		Logs:            logs,
+		Dependencies:    app.Web,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	webNames := pulumi.StringArray{}
+	for _, c := range app.Web {
+		webNames = append(webNames, c.Name)
+	}
+	return pulumi.Map{
+		"stack":            pulumi.String(cfg.Stack),
+		"target":           pulumi.String(string(cfg.Target)),
+		"url":              pulumi.Sprintf("http://%s:%d", ListenAddress, cfg.Local.HTTPPort),
+		"image":            app.Image.ImageName,
+		"imageDigest":      app.Image.RepoDigest,
+		"databaseEndpoint": pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.DatabaseHost, stackconfig.LocalEndpoints.DatabasePort),
+		"redisEndpoint":    pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.RedisHost, stackconfig.LocalEndpoints.RedisPort),
+		"networkName":      network.Name,
+		"webContainers":    webNames,
+		"containers": pulumi.StringMap{
+			"postgres": pg.ContainerName,
+			"redis":    redis.ContainerName,
+			"nginx":    lb.ContainerName,
+			"migrate":  app.Migration.Name,
+			"worker":   app.Worker.Name,
+			"clock":    app.Clock.Name,
+		},
+	}, nil
+}
+
+// LogOptions is Docker's log driver and json-file rotation.
+type LogOptions struct {
+	Driver   string
+	MaxSize  string
+	MaxFiles int
+}
+
+func (l LogOptions) opts() pulumi.StringMap {
+	return pulumi.StringMap{
+		"max-size": pulumi.String(l.MaxSize),
+		"max-file": pulumi.String(strconv.Itoa(l.MaxFiles)),
+	}
 }

@@ -1,0 +1,196 @@
+package docker
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+)
+
+// Subcommands maps each process type to the app binary's subcommand.
+var Subcommands = map[stackconfig.Process]string{
+	stackconfig.Web:    "serve",
+	stackconfig.Worker: "worker",
+	stackconfig.Clock:  "clock",
+}
+
+// MigrationLabel is the label every app container carries once the
+// migration has exited 0; its value comes from the migration's exit code,
+// so no app container can be created before (or without) a successful
+// migration.
+const MigrationLabel = "dev.shipyard.migration"
+
+// ProcessLabel names the process type of an app container.
+const ProcessLabel = "dev.shipyard.process"
+
+// HealthCheckCommand is every app container's health check, as in prod's
+// task definitions.
+var HealthCheckCommand = []string{"CMD", "/app", "healthcheck"}
+
+// AppArgs configures the app image, migration and processes.
+type AppArgs struct {
+	Config  *stackconfig.Config
+	Names   Names
+	Network pulumi.StringInput
+	Secrets *secrets
+	Logs    LogOptions
+	// Dependencies must be up (healthy) before the migration runs.
+	Dependencies []pulumi.Resource
+}
+
+// App is the app image, its migration and its process containers.
+type App struct {
+	pulumi.ResourceState
+
+	Image     *docker.Image
+	Migration *docker.Container
+	Web       []*docker.Container
+	// WebNames are the web replicas' container names, in order.
+	WebNames []string
+	Worker   *docker.Container
+	Clock    *docker.Container
+	// Containers maps each process type to its containers.
+	Containers map[stackconfig.Process][]*docker.Container
+}
+
+// NewApp builds the app image from the root Dockerfile (no push), runs
+// `app migrate` as a one-off container and, once it has exited 0, starts
+// local.webReplicas web containers, a worker and a clock.
+func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.ResourceOption) (*App, error) {
+	c := &App{Containers: map[stackconfig.Process][]*docker.Container{}}
+	if err := ctx.RegisterComponentResource("shipyard:docker:App", name, c, opts...); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	cfg := args.Config
+	parent := pulumi.Parent(c)
+	var err error
+	c.Image, err = docker.NewImage(ctx, name+"-image", &docker.ImageArgs{
+		ImageName: pulumi.String(cfg.RepositoryName() + ":" + cfg.Stack),
+		Build: docker.DockerBuildArgs{
+			Context:        pulumi.String(BuildContext),
+			Dockerfile:     pulumi.String(Dockerfile),
+			Platform:       pulumi.String("linux/amd64"),
+			BuilderVersion: docker.BuilderVersionBuilderV1,
+		},
+		SkipPush: pulumi.Bool(true),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("app image: %w", err)
+	}
+	// For a local (unpushed) build, repoDigest is the built image's ID, so
+	// every container is replaced when the image changes.
+	image := c.Image.RepoDigest
+	envs := args.Secrets.envs(cfg)
+	common := func(cname string, command ...string) *docker.ContainerArgs {
+		cmd := pulumi.StringArray{}
+		for _, s := range command {
+			cmd = append(cmd, pulumi.String(s))
+		}
+		return &docker.ContainerArgs{
+			Name:    pulumi.String(cname),
+			Image:   image,
+			Command: cmd,
+			Envs:    envs,
+			NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
+				docker.ContainerNetworksAdvancedArgs{Name: args.Network},
+			},
+			User:      pulumi.String(AppUser),
+			ReadOnly:  pulumi.Bool(true),
+			LogDriver: pulumi.String(args.Logs.Driver),
+			LogOpts:   args.Logs.opts(),
+		}
+	}
+
+	migrate := common(args.Names.Container("migrate"), "migrate")
+	// attach: the deploy waits for the one-off to exit; logs: its output is
+	// kept for the error message. mustRun must be off for a container that
+	// exits, and exitCode is checked below.
+	migrate.Attach = pulumi.Bool(true)
+	migrate.Logs = pulumi.Bool(true)
+	migrate.MustRun = pulumi.Bool(false)
+	migrate.Restart = pulumi.String("no")
+	c.Migration, err = docker.NewContainer(ctx, args.Names.Container("migrate"), migrate,
+		parent, pulumi.DependsOn(args.Dependencies))
+	if err != nil {
+		return nil, fmt.Errorf("migration container: %w", err)
+	}
+	migrated := pulumi.All(c.Migration.ExitCode, c.Migration.ContainerLogs).ApplyT(func(v []any) (string, error) {
+		return checkMigration(v[0].(int), v[1].(string))
+	}).(pulumi.StringOutput)
+
+	add := func(p stackconfig.Process, cname string) (*docker.Container, error) {
+		svc := cfg.Services.Get(p)
+		a := common(cname, Subcommands[p])
+		a.Labels = docker.ContainerLabelArray{
+			docker.ContainerLabelArgs{Label: pulumi.String(MigrationLabel), Value: migrated},
+			docker.ContainerLabelArgs{Label: pulumi.String(ProcessLabel), Value: pulumi.String(string(p))},
+		}
+		hc := pulumi.StringArray{}
+		for _, s := range HealthCheckCommand {
+			hc = append(hc, pulumi.String(s))
+		}
+		a.Healthcheck = &docker.ContainerHealthcheckArgs{
+			Tests:       hc,
+			Interval:    pulumi.String("5s"),
+			Timeout:     pulumi.String("3s"),
+			Retries:     pulumi.Int(3),
+			StartPeriod: pulumi.String("10s"),
+		}
+		a.Restart = pulumi.String("unless-stopped")
+		a.StopTimeout = pulumi.Int(svc.StopTimeoutSeconds)
+		a.DestroyGraceSeconds = pulumi.Int(svc.StopTimeoutSeconds)
+		a.Wait = pulumi.Bool(true)
+		a.WaitTimeout = pulumi.Int(120)
+		ctr, err := docker.NewContainer(ctx, cname, a, parent, pulumi.DependsOn([]pulumi.Resource{c.Migration}))
+		if err != nil {
+			return nil, fmt.Errorf("%s container: %w", p, err)
+		}
+		c.Containers[p] = append(c.Containers[p], ctr)
+		return ctr, nil
+	}
+	for i := 1; i <= cfg.Local.WebReplicas; i++ {
+		ctr, err := add(stackconfig.Web, args.Names.Web(i))
+		if err != nil {
+			return nil, err
+		}
+		c.Web = append(c.Web, ctr)
+		c.WebNames = append(c.WebNames, args.Names.Web(i))
+	}
+	if c.Worker, err = add(stackconfig.Worker, args.Names.Container("worker")); err != nil {
+		return nil, err
+	}
+	if c.Clock, err = add(stackconfig.Clock, args.Names.Container("clock")); err != nil {
+		return nil, err
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"image":     c.Image.ImageName,
+		"migration": c.Migration.Name,
+	}); err != nil {
+		return nil, fmt.Errorf("app outputs: %w", err)
+	}
+	return c, nil
+}
+
+// checkMigration turns the migration's exit code into the value of
+// MigrationLabel, or the error that fails the deploy.
+func checkMigration(exitCode int, logs string) (string, error) {
+	if exitCode == 0 {
+		return "succeeded", nil
+	}
+	msg := fmt.Sprintf("migration failed: `app migrate` exited %d, so no app container was started", exitCode)
+	if tail := lastLines(logs, 20); tail != "" {
+		msg += "; its output:\n" + tail
+	}
+	return "", fmt.Errorf("%s", msg)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
+}

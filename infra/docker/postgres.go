@@ -1,0 +1,97 @@
+package docker
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// PostgresArgs configures the Postgres container.
+type PostgresArgs struct {
+	// Image is the official image name (config local.images.postgres).
+	Image         string
+	ContainerName string
+	VolumeName    string
+	// Network is the private network's name; Alias the container's name on it.
+	Network  pulumi.StringInput
+	Alias    string
+	Port     int
+	Database string
+	Username string
+	Password pulumi.StringInput
+	Logs     LogOptions
+}
+
+// Postgres is the database container with its image and named volume.
+type Postgres struct {
+	pulumi.ResourceState
+
+	Container     *docker.Container
+	ContainerName pulumi.StringOutput
+}
+
+// PostgresDataDir is where the official image keeps its data.
+const PostgresDataDir = "/var/lib/postgresql/data"
+
+// NewPostgres creates the Postgres container: the official image's env
+// interface, a named volume for the data, the network alias, a readiness
+// health check the deploy waits for.
+func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...pulumi.ResourceOption) (*Postgres, error) {
+	c := &Postgres{}
+	if err := ctx.RegisterComponentResource("shipyard:docker:Postgres", name, c, opts...); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	parent := pulumi.Parent(c)
+	image, err := docker.NewRemoteImage(ctx, name+"-image", &docker.RemoteImageArgs{
+		Name:        pulumi.String(args.Image),
+		KeepLocally: pulumi.Bool(true),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("postgres image: %w", err)
+	}
+	volume, err := docker.NewVolume(ctx, name+"-data", &docker.VolumeArgs{
+		Name: pulumi.String(args.VolumeName),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("postgres volume: %w", err)
+	}
+	c.Container, err = docker.NewContainer(ctx, name, &docker.ContainerArgs{
+		Name:  pulumi.String(args.ContainerName),
+		Image: image.ImageId,
+		Envs: pulumi.StringArray{
+			pulumi.String("POSTGRES_USER=" + args.Username),
+			pulumi.String("POSTGRES_DB=" + args.Database),
+			pulumi.Sprintf("POSTGRES_PASSWORD=%s", args.Password),
+		},
+		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
+			docker.ContainerNetworksAdvancedArgs{Name: args.Network, Aliases: pulumi.StringArray{pulumi.String(args.Alias)}},
+		},
+		Volumes: docker.ContainerVolumeArray{
+			docker.ContainerVolumeArgs{VolumeName: volume.Name, ContainerPath: pulumi.String(PostgresDataDir)},
+		},
+		Healthcheck: &docker.ContainerHealthcheckArgs{
+			Tests: pulumi.StringArray{pulumi.String("CMD"), pulumi.String("pg_isready"), pulumi.String("-h"), pulumi.String("127.0.0.1"),
+				pulumi.String("-p"), pulumi.String(strconv.Itoa(args.Port)), pulumi.String("-U"), pulumi.String(args.Username), pulumi.String("-d"), pulumi.String(args.Database)},
+			Interval:    pulumi.String("2s"),
+			Timeout:     pulumi.String("5s"),
+			Retries:     pulumi.Int(30),
+			StartPeriod: pulumi.String("5s"),
+		},
+		Restart:     pulumi.String("unless-stopped"),
+		StopTimeout: pulumi.Int(30),
+		LogDriver:   pulumi.String(args.Logs.Driver),
+		LogOpts:     args.Logs.opts(),
+		Wait:        pulumi.Bool(true),
+		WaitTimeout: pulumi.Int(120),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("postgres container: %w", err)
+	}
+	c.ContainerName = c.Container.Name
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"containerName": c.ContainerName}); err != nil {
+		return nil, fmt.Errorf("postgres outputs: %w", err)
+	}
+	return c, nil
+}

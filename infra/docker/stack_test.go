@@ -1,0 +1,430 @@
+package docker_test
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
+	"github.com/shipyard-kit/shipyard/infra/pulumitest"
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+)
+
+const (
+	containerType = "docker:index/container:Container"
+	imageType     = "docker:index/image:Image"
+	remoteType    = "docker:index/remoteImage:RemoteImage"
+	networkType   = "docker:index/network:Network"
+	volumeType    = "docker:index/volume:Volume"
+	passwordType  = "random:index/randomPassword:RandomPassword"
+	fakeImageID   = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+)
+
+func loadLocal(t *testing.T) *stackconfig.Config {
+	t.Helper()
+	dir, err := stackconfig.FindDir(os.Getenv, ".")
+	if err != nil {
+		t.Fatalf("finding config: %v", err)
+	}
+	cfg, err := stackconfig.Load(dir, "local")
+	if err != nil {
+		t.Fatalf("loading config/local.json: %v", err)
+	}
+	return cfg
+}
+
+// providerOutputs stands in for what pulumi-docker and pulumi-random compute.
+func providerOutputs(migrationExit int, migrationLogs string) []pulumitest.Option {
+	return []pulumitest.Option{
+		pulumitest.WithOutputs(imageType, func(_ string, in resource.PropertyMap) resource.PropertyMap {
+			return resource.PropertyMap{"repoDigest": resource.NewStringProperty(fakeImageID)}
+		}),
+		pulumitest.WithOutputs(remoteType, func(_ string, in resource.PropertyMap) resource.PropertyMap {
+			return resource.PropertyMap{"imageId": resource.NewStringProperty("sha256:" + in["name"].StringValue())}
+		}),
+		pulumitest.WithOutputs(passwordType, func(name string, _ resource.PropertyMap) resource.PropertyMap {
+			return resource.PropertyMap{"result": resource.MakeSecret(resource.NewStringProperty("generated-" + name))}
+		}),
+		pulumitest.WithOutputs(containerType, func(name string, _ resource.PropertyMap) resource.PropertyMap {
+			out := resource.PropertyMap{"exitCode": resource.NewNumberProperty(0)}
+			if strings.HasSuffix(name, "-migrate") {
+				out["exitCode"] = resource.NewNumberProperty(float64(migrationExit))
+				out["containerLogs"] = resource.NewStringProperty(migrationLogs)
+			}
+			return out
+		}),
+	}
+}
+
+func run(t *testing.T, cfg *stackconfig.Config, opts ...pulumitest.Option) (*pulumitest.Graph, error) {
+	t.Helper()
+	opts = append(providerOutputs(0, ""), opts...)
+	return pulumitest.Run(cfg.Stack, func(ctx *pulumi.Context) (pulumi.Map, error) {
+		return dockerinfra.NewStack(ctx, cfg)
+	}, opts...)
+}
+
+func mustRun(t *testing.T, cfg *stackconfig.Config, opts ...pulumitest.Option) *pulumitest.Graph {
+	t.Helper()
+	g, err := run(t, cfg, opts...)
+	if err != nil {
+		t.Fatalf("running the docker program: %v", err)
+	}
+	return g
+}
+
+func strings_(t *testing.T, r pulumitest.Resource, path string) []string {
+	t.Helper()
+	v, ok := r.Input(path)
+	if !ok {
+		return nil
+	}
+	for v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	var out []string
+	for _, e := range v.ArrayValue() {
+		for e.IsSecret() {
+			e = e.SecretValue().Element
+		}
+		out = append(out, e.StringValue())
+	}
+	return out
+}
+
+func container(t *testing.T, g *pulumitest.Graph, name string) pulumitest.Resource {
+	t.Helper()
+	r, ok := g.Find(containerType, name)
+	if !ok {
+		t.Fatalf("no container %q; containers: %v", name, names(g.ByType(containerType)))
+	}
+	return r
+}
+
+func names(rs []pulumitest.Resource) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+func envMap(t *testing.T, r pulumitest.Resource) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, kv := range strings_(t, r, "envs") {
+		k, v, _ := strings.Cut(kv, "=")
+		out[k] = v
+	}
+	return out
+}
+
+func TestTheLocalStackHasEveryContainerOfTheTopology(t *testing.T) {
+	cfg := loadLocal(t)
+	for _, replicas := range []int{1, 2, 3} {
+		t.Run(string(rune('0'+replicas))+" web replicas", func(t *testing.T) {
+			c := *cfg
+			c.Local.WebReplicas = replicas
+			g := mustRun(t, &c)
+			n := dockerinfra.NamesFor(cfg.Stack)
+			want := []string{n.Container("postgres"), n.Container("redis"), n.Container("migrate")}
+			for i := 1; i <= replicas; i++ {
+				want = append(want, n.Web(i))
+			}
+			want = append(want, n.Container("worker"), n.Container("clock"), n.Container("nginx"))
+			got := names(g.ByType(containerType))
+			sort.Strings(got)
+			sort.Strings(want)
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Fatalf("containers = %v, want %v", got, want)
+			}
+			if nets := g.ByType(networkType); len(nets) != 1 || nets[0].String("name") != n.Network() {
+				t.Fatalf("want one network %q, got %v", n.Network(), names(nets))
+			}
+			if vols := g.ByType(volumeType); len(vols) != 2 {
+				t.Fatalf("want the postgres and redis volumes, got %v", names(vols))
+			}
+		})
+	}
+}
+
+func TestAppContainersGetTheSharedEnvAndEverySecret(t *testing.T) {
+	cfg := loadLocal(t)
+	g := mustRun(t, cfg)
+	n := dockerinfra.NamesFor(cfg.Stack)
+	want := map[string]string{}
+	for _, v := range cfg.Env(stackconfig.LocalEndpoints) {
+		want[v.Name] = v.Value
+	}
+	for _, name := range []string{n.Web(1), n.Web(2), n.Container("worker"), n.Container("clock"), n.Container("migrate")} {
+		t.Run(name, func(t *testing.T) {
+			env := envMap(t, container(t, g, name))
+			for k, v := range want {
+				if env[k] != v {
+					t.Errorf("%s = %q, want %q", k, env[k], v)
+				}
+			}
+			for _, s := range cfg.SecretNames() {
+				if env[s] == "" {
+					t.Errorf("secret %s is missing", s)
+				}
+			}
+			if len(env) != len(want)+len(cfg.SecretNames()) {
+				t.Errorf("env has %d vars, want %d (Env plus secrets): %v", len(env), len(want)+len(cfg.SecretNames()), env)
+			}
+		})
+	}
+}
+
+func TestPasswordsAreGeneratedUnlessSetAsConfigSecrets(t *testing.T) {
+	cfg := loadLocal(t)
+	n := dockerinfra.NamesFor(cfg.Stack)
+	tests := []struct {
+		name          string
+		opts          []pulumitest.Option
+		wantDB        string
+		wantRedis     string
+		wantPasswords int
+	}{
+		{"no config generates both", nil, "generated-" + n.Prefix() + "-databasePassword", "generated-" + n.Prefix() + "-redisPassword", 2},
+		{"config secrets are used as they are", []pulumitest.Option{
+			pulumitest.WithSecretConfig("shipyard:databasePassword", "db-secret"),
+			pulumitest.WithSecretConfig("shipyard:redisPassword", "redis-secret"),
+		}, "db-secret", "redis-secret", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := mustRun(t, cfg, tt.opts...)
+			if got := len(g.ByType(passwordType)); got != tt.wantPasswords {
+				t.Errorf("%d random passwords, want %d", got, tt.wantPasswords)
+			}
+			web := envMap(t, container(t, g, n.Web(1)))
+			pg := envMap(t, container(t, g, n.Container("postgres")))
+			rd := container(t, g, n.Container("redis"))
+			if web["DATABASE_PASSWORD"] != tt.wantDB || pg["POSTGRES_PASSWORD"] != tt.wantDB {
+				t.Errorf("database password: web %q, postgres %q, want %q", web["DATABASE_PASSWORD"], pg["POSTGRES_PASSWORD"], tt.wantDB)
+			}
+			cmd := strings.Join(strings_(t, rd, "command"), " ")
+			if web["REDIS_PASSWORD"] != tt.wantRedis || !strings.Contains(cmd, "--requirepass "+tt.wantRedis) {
+				t.Errorf("redis password: web %q, redis command %q, want %q", web["REDIS_PASSWORD"], cmd, tt.wantRedis)
+			}
+			if v, _ := container(t, g, n.Web(1)).Inputs["envs"]; !v.ContainsSecrets() {
+				t.Errorf("the app's envs are not marked secret")
+			}
+		})
+	}
+}
+
+func TestAnAppSecretWithoutAConfigValueIsAnError(t *testing.T) {
+	cfg := *loadLocal(t)
+	cfg.App.Secrets = []string{"STRIPE_KEY"}
+	_, err := run(t, &cfg)
+	if err == nil || !strings.Contains(err.Error(), "pulumi config set --secret STRIPE_KEY") {
+		t.Fatalf("err = %v, want one saying how to set STRIPE_KEY", err)
+	}
+	g := mustRun(t, &cfg, pulumitest.WithSecretConfig("shipyard:STRIPE_KEY", "sk_test"))
+	if got := envMap(t, container(t, g, dockerinfra.NamesFor(cfg.Stack).Web(1)))["STRIPE_KEY"]; got != "sk_test" {
+		t.Fatalf("STRIPE_KEY = %q, want sk_test", got)
+	}
+}
+
+func TestAppContainersRunLikeProd(t *testing.T) {
+	cfg := loadLocal(t)
+	g := mustRun(t, cfg)
+	n := dockerinfra.NamesFor(cfg.Stack)
+	tests := []struct {
+		name    string
+		process stackconfig.Process
+		command string
+	}{
+		{n.Web(1), stackconfig.Web, "serve"},
+		{n.Web(2), stackconfig.Web, "serve"},
+		{n.Container("worker"), stackconfig.Worker, "worker"},
+		{n.Container("clock"), stackconfig.Clock, "clock"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" runs "+tt.command, func(t *testing.T) {
+			r := container(t, g, tt.name)
+			if got := strings.Join(strings_(t, r, "command"), " "); got != tt.command {
+				t.Errorf("command = %q, want %q", got, tt.command)
+			}
+			if got := r.String("image"); got != fakeImageID {
+				t.Errorf("image = %q, want the built image's ID %q", got, fakeImageID)
+			}
+			if got := strings.Join(strings_(t, r, "healthcheck.tests"), " "); got != "CMD /app healthcheck" {
+				t.Errorf("health check = %q", got)
+			}
+			if got := int(r.Number("stopTimeout")); got != cfg.Services.Get(tt.process).StopTimeoutSeconds {
+				t.Errorf("stopTimeout = %d, want %d", got, cfg.Services.Get(tt.process).StopTimeoutSeconds)
+			}
+			if r.String("user") != dockerinfra.AppUser || !r.Bool("readOnly") {
+				t.Errorf("user %q readOnly %v, want %s and a read-only root", r.String("user"), r.Bool("readOnly"), dockerinfra.AppUser)
+			}
+			if r.String("restart") != "unless-stopped" || !r.Bool("wait") {
+				t.Errorf("restart %q wait %v", r.String("restart"), r.Bool("wait"))
+			}
+			if r.String("logDriver") != "json-file" || r.String("logOpts.max-size") != cfg.Local.LogMaxSize || r.String("logOpts.max-file") != "3" {
+				t.Errorf("log driver %q opts %v", r.String("logDriver"), r.Inputs["logOpts"])
+			}
+		})
+	}
+}
+
+func TestNoAppContainerCanStartBeforeTheMigrationSucceeded(t *testing.T) {
+	cfg := loadLocal(t)
+	g := mustRun(t, cfg)
+	n := dockerinfra.NamesFor(cfg.Stack)
+	migrate := container(t, g, n.Container("migrate"))
+	if !migrate.Bool("attach") || migrate.Bool("mustRun") || strings.Join(strings_(t, migrate, "command"), " ") != "migrate" {
+		t.Fatalf("migration: attach %v mustRun %v command %v", migrate.Bool("attach"), migrate.Bool("mustRun"), strings_(t, migrate, "command"))
+	}
+	pg := container(t, g, n.Container("postgres"))
+	if !contains(migrate.Dependencies, pg.URN) {
+		t.Errorf("the migration does not depend on postgres: %v", migrate.Dependencies)
+	}
+	for _, name := range []string{n.Web(1), n.Web(2), n.Container("worker"), n.Container("clock")} {
+		r := container(t, g, name)
+		if !contains(r.Dependencies, migrate.URN) {
+			t.Errorf("%s does not depend on the migration: %v", name, r.Dependencies)
+		}
+		if got := r.String("labels.0.value"); r.String("labels.0.label") != dockerinfra.MigrationLabel || got != "succeeded" {
+			t.Errorf("%s: migration label %q=%q", name, r.String("labels.0.label"), got)
+		}
+	}
+}
+
+func TestAFailedMigrationFailsTheDeployWithItsOutput(t *testing.T) {
+	cfg := loadLocal(t)
+	_, err := pulumitest.Run(cfg.Stack, func(ctx *pulumi.Context) (pulumi.Map, error) {
+		return dockerinfra.NewStack(ctx, cfg)
+	}, providerOutputs(1, "{\"level\":\"error\",\"msg\":\"migrate: relation users already exists\"}\n")...)
+	if err == nil {
+		t.Fatal("the deploy succeeded with a failed migration")
+	}
+	for _, want := range []string{"migration failed", "exited 1", "relation users already exists"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestTheLoadBalancerIsPublishedOnLoopbackOnlyAndKnowsEveryReplica(t *testing.T) {
+	cfg := loadLocal(t)
+	g := mustRun(t, cfg)
+	n := dockerinfra.NamesFor(cfg.Stack)
+	lb := container(t, g, n.Container("nginx"))
+	if lb.String("ports.0.ip") != "127.0.0.1" || int(lb.Number("ports.0.external")) != cfg.Local.HTTPPort {
+		t.Errorf("published on %s:%v, want 127.0.0.1:%d", lb.String("ports.0.ip"), lb.Number("ports.0.external"), cfg.Local.HTTPPort)
+	}
+	if lb.String("uploads.0.file") != dockerinfra.NginxConfPath {
+		t.Errorf("nginx.conf uploaded to %q", lb.String("uploads.0.file"))
+	}
+	conf := lb.String("uploads.0.content")
+	for _, want := range []string{
+		"server " + n.Web(1) + ":8080 ", "server " + n.Web(2) + ":8080 ",
+		"location = " + cfg.Services.Web.HealthCheckPath + " ",
+		"proxy_next_upstream error timeout http_502 http_503 http_504",
+		"listen 80;",
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("nginx.conf lacks %q:\n%s", want, conf)
+		}
+	}
+	if got := lb.String("healthcheck.tests.5"); !strings.HasSuffix(got, cfg.Services.Web.HealthCheckPath) {
+		t.Errorf("nginx health check probes %q, want the web health path %s", got, cfg.Services.Web.HealthCheckPath)
+	}
+	for _, w := range []string{n.Web(1), n.Web(2)} {
+		if !contains(lb.Dependencies, container(t, g, w).URN) {
+			t.Errorf("nginx does not wait for %s", w)
+		}
+	}
+}
+
+func TestTheStackOutputsFollowTheContract(t *testing.T) {
+	cfg := loadLocal(t)
+	g := mustRun(t, cfg)
+	n := dockerinfra.NamesFor(cfg.Stack)
+	want := map[string]any{
+		"stack":            "local",
+		"target":           "docker",
+		"url":              "http://127.0.0.1:8080",
+		"image":            "shipyard-app:local",
+		"imageDigest":      fakeImageID,
+		"databaseEndpoint": "postgres:5432",
+		"redisEndpoint":    "redis:6379",
+		"networkName":      n.Network(),
+	}
+	for k, v := range want {
+		if g.Outputs[k] != v {
+			t.Errorf("output %s = %v, want %v", k, g.Outputs[k], v)
+		}
+	}
+	if got, want := fmt.Sprint(g.Outputs["webContainers"]), fmt.Sprint([]string{n.Web(1), n.Web(2)}); got != want {
+		t.Errorf("webContainers = %s, want %s", got, want)
+	}
+	ctrs, ok := g.Outputs["containers"].(map[string]string)
+	if !ok || len(ctrs) != 6 {
+		t.Fatalf("containers = %#v, want a map of 6 names", g.Outputs["containers"])
+	}
+	for _, role := range []string{"postgres", "redis", "nginx", "migrate", "worker", "clock"} {
+		if ctrs[role] != n.Container(role) {
+			t.Errorf("containers[%s] = %v, want %s", role, ctrs[role], n.Container(role))
+		}
+	}
+}
+
+func TestAStackWhoseTargetIsNotDockerIsRejected(t *testing.T) {
+	cfg := *loadLocal(t)
+	cfg.Target = stackconfig.TargetAWS
+	_, err := run(t, &cfg)
+	if err == nil || !strings.Contains(err.Error(), `target "aws"`) || !strings.Contains(err.Error(), `set "target": "docker"`) {
+		t.Fatalf("err = %v, want one naming the target and the fix", err)
+	}
+}
+
+func TestPostgresAndRedisUseTheConfiguredImagesVolumesAndAliases(t *testing.T) {
+	cfg := loadLocal(t)
+	g := mustRun(t, cfg)
+	n := dockerinfra.NamesFor(cfg.Stack)
+	tests := []struct {
+		role, image, alias, dataDir string
+	}{
+		{"postgres", cfg.Local.Images.Postgres, "postgres", dockerinfra.PostgresDataDir},
+		{"redis", cfg.Local.Images.Redis, "redis", dockerinfra.RedisDataDir},
+	}
+	for _, tt := range tests {
+		t.Run(tt.role, func(t *testing.T) {
+			r := container(t, g, n.Container(tt.role))
+			if r.String("image") != "sha256:"+tt.image {
+				t.Errorf("image = %q, want the remote image %s", r.String("image"), tt.image)
+			}
+			if r.String("networksAdvanced.0.aliases.0") != tt.alias || r.String("networksAdvanced.0.name") != n.Network() {
+				t.Errorf("network %q alias %q", r.String("networksAdvanced.0.name"), r.String("networksAdvanced.0.aliases.0"))
+			}
+			if r.String("volumes.0.volumeName") != n.Volume(tt.role) || r.String("volumes.0.containerPath") != tt.dataDir {
+				t.Errorf("volume %q at %q", r.String("volumes.0.volumeName"), r.String("volumes.0.containerPath"))
+			}
+			if !r.Bool("wait") || len(strings_(t, r, "healthcheck.tests")) == 0 {
+				t.Errorf("the deploy does not wait for a health check")
+			}
+		})
+	}
+	pg := envMap(t, container(t, g, n.Container("postgres")))
+	if pg["POSTGRES_USER"] != cfg.Database.Username || pg["POSTGRES_DB"] != cfg.Database.Name {
+		t.Errorf("postgres env %v", pg)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
