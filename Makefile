@@ -48,6 +48,10 @@ env: ## Print the app's env for STACK in .env form
 validate: ## Validate every config/<stack>.json
 	$(SHIPYARD) validate
 
+.PHONY: config-docs
+config-docs: ## Regenerate docs/config.md from config/schema.json
+	$(SHIPYARD) config-docs > docs/config.md.tmp && mv docs/config.md.tmp docs/config.md
+
 ##@ Help
 
 .PHONY: help

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
@@ -18,8 +20,10 @@ func loadStack(e env, stack string) (*stackconfig.Config, error) {
 	return stackconfig.Load(dir, stack)
 }
 
-// cmdEnv prints the app's environment for a stack in .env form. Secret
-// variables are listed commented out, by name only.
+// cmdEnv prints the app's environment for a stack in .env form: NAME=value
+// lines, the value literal to the end of the line (docker --env-file
+// semantics; validation keeps values on one line). Secret variables are
+// listed commented out, by name only.
 func cmdEnv(_ context.Context, e env) error {
 	if len(e.args) != 1 {
 		return errors.New("usage: shipyard env STACK")
@@ -39,25 +43,72 @@ func cmdEnv(_ context.Context, e env) error {
 	return nil
 }
 
-// cmdValidate validates the named stacks, or every stack.
+// cmdValidate validates the named stacks, or every stack (then the
+// cross-stack rules apply between all of them). It prints "STACK: ok" per
+// valid stack, warns on stderr about restated defaults, and fails listing
+// every problem of every bad stack.
 func cmdValidate(_ context.Context, e env) error {
 	dir, err := stackconfig.FindDir(e.getenv, ".")
 	if err != nil {
 		return err
 	}
 	stacks := e.args
+	var failed []error
+	ok := map[string]bool{}
 	if len(stacks) == 0 {
 		if stacks, err = stackconfig.Stacks(dir); err != nil {
 			return err
 		}
-	}
-	var failed []error
-	for _, s := range stacks {
-		if _, err := stackconfig.Load(dir, s); err != nil {
+		if len(stacks) == 0 {
+			return fmt.Errorf("no stack files in %s", dir)
+		}
+		loaded, err := stackconfig.LoadAll(dir)
+		for s := range loaded {
+			ok[s] = true
+		}
+		if err != nil {
 			failed = append(failed, err)
+		}
+	} else {
+		for _, s := range stacks {
+			if _, err := stackconfig.Load(dir, s); err != nil {
+				failed = append(failed, err)
+				continue
+			}
+			ok[s] = true
+		}
+	}
+	for _, s := range stacks {
+		if !ok[s] {
 			continue
 		}
 		fmt.Fprintf(e.stdout, "%s: ok\n", s)
+		if data, err := os.ReadFile(filepath.Join(dir, s+".json")); err == nil {
+			if restated, err := stackconfig.RestatedDefaults(data); err == nil && len(restated) > 0 {
+				fmt.Fprintf(e.stderr, "warning: %s.json restates default values (stack files list only what differs): %v\n", s, restated)
+			}
+		}
 	}
 	return errors.Join(failed...)
+}
+
+// cmdConfigDocs prints docs/config.md, generated from config/schema.json.
+func cmdConfigDocs(_ context.Context, e env) error {
+	if len(e.args) != 0 {
+		return errors.New("usage: shipyard config-docs > docs/config.md")
+	}
+	dir, err := stackconfig.FindDir(e.getenv, ".")
+	if err != nil {
+		return err
+	}
+	schema, err := os.ReadFile(filepath.Join(dir, stackconfig.SchemaFile))
+	if err != nil {
+		return err
+	}
+	doc, err := stackconfig.ConfigDocs(schema)
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(doc)
+	return err
 }

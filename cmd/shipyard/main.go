@@ -39,8 +39,9 @@ type command struct {
 // commands is the whole command table.
 func commands() map[string]command {
 	return map[string]command{
-		"env":      {"env STACK                 print the app's env for STACK in .env form (secrets as names only)", cmdEnv},
-		"validate": {"validate [STACK...]       validate config/<stack>.json (all stacks by default)", cmdValidate},
+		"env":         {"env STACK                 print the app's env for STACK in .env form (secrets as names only)", cmdEnv},
+		"validate":    {"validate [STACK...]       validate config/<stack>.json (all stacks by default)", cmdValidate},
+		"config-docs": {"config-docs               print docs/config.md, generated from config/schema.json", cmdConfigDocs},
 	}
 }
 

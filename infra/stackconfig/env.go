@@ -35,49 +35,89 @@ const (
 	SecretRedisPassword    = "REDIS_PASSWORD"
 )
 
-// Env returns the app's plain (non-secret) environment for this stack,
-// sorted by name. It is the only place env vars are derived from the stack
-// config: the ECS task definitions, the local containers and
-// `make env STACK=…` all call it. Every process type receives the same
-// environment; the process type is the binary's subcommand.
-func (c *Config) Env(ep Endpoints) []EnvVar {
-	sslmode, redisScheme := "disable", "redis"
-	if c.Target == TargetAWS {
-		sslmode, redisScheme = "require", "rediss"
-	}
-	db := url.URL{
-		Scheme:   "postgres",
-		User:     url.User(c.Database.Username),
-		Host:     net.JoinHostPort(ep.DatabaseHost, strconv.Itoa(ep.DatabasePort)),
-		Path:     "/" + c.Database.Name,
-		RawQuery: url.Values{"sslmode": {sslmode}}.Encode(),
-	}
-	redis := url.URL{
-		Scheme: redisScheme,
-		Host:   net.JoinHostPort(ep.RedisHost, strconv.Itoa(ep.RedisPort)),
-		Path:   "/0",
-	}
-	seconds := func(n int) string { return strconv.Itoa(n) + "s" }
+// EnvSpec documents one env var Env derives from the stack config.
+type EnvSpec struct {
+	Name string
+	// Doc says what the variable holds and which field it comes from
+	// (markdown, for docs/config.md).
+	Doc   string
+	value func(c *Config, ep Endpoints) string
+}
 
+// envSpecs is the table Env computes: to give the app a new variable, add
+// a row here (docs/config.md and ReservedEnvNames follow).
+var envSpecs = []EnvSpec{
+	{"APP_ENV", "The stack name (`local`, `dev`, `staging`, `prod`).",
+		func(c *Config, _ Endpoints) string { return c.Stack }},
+	{"PORT", "Listening port: `services.web.port`.",
+		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.Services.Web.Port) }},
+	{"LOG_LEVEL", "`app.logLevel`.",
+		func(c *Config, _ Endpoints) string { return c.App.LogLevel }},
+	{"SHUTDOWN_TIMEOUT", "Drain budget after SIGTERM, a Go duration: `app.shutdownTimeoutSeconds` + `s`.",
+		func(c *Config, _ Endpoints) string { return seconds(c.App.ShutdownTimeoutSeconds) }},
+	{"REQUEST_TIMEOUT", "Per-request deadline: `app.requestTimeoutSeconds` + `s`.",
+		func(c *Config, _ Endpoints) string { return seconds(c.App.RequestTimeoutSeconds) }},
+	{"HTTP_IDLE_TIMEOUT", "Keep-alive idle timeout: `app.idleTimeoutSeconds` + `s`.",
+		func(c *Config, _ Endpoints) string { return seconds(c.App.IdleTimeoutSeconds) }},
+	{"DATABASE_URL", "`postgres://<database.username>@<host>:<port>/<database.name>?sslmode=require` (`disable` on docker), without the password (`DATABASE_PASSWORD`).",
+		func(c *Config, ep Endpoints) string {
+			sslmode := "disable"
+			if c.Target == TargetAWS {
+				sslmode = "require"
+			}
+			u := url.URL{
+				Scheme:   "postgres",
+				User:     url.User(c.Database.Username),
+				Host:     net.JoinHostPort(ep.DatabaseHost, strconv.Itoa(ep.DatabasePort)),
+				Path:     "/" + c.Database.Name,
+				RawQuery: url.Values{"sslmode": {sslmode}}.Encode(),
+			}
+			return u.String()
+		}},
+	{"DATABASE_MAX_CONNS", "Pool size of one process: `app.dbPoolSize`.",
+		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.App.DBPoolSize) }},
+	{"REDIS_URL", "`rediss://<host>:<port>/0` (`redis://` on docker), without the password (`REDIS_PASSWORD`).",
+		func(c *Config, ep Endpoints) string {
+			scheme := "redis"
+			if c.Target == TargetAWS {
+				scheme = "rediss"
+			}
+			u := url.URL{Scheme: scheme, Host: net.JoinHostPort(ep.RedisHost, strconv.Itoa(ep.RedisPort)), Path: "/0"}
+			return u.String()
+		}},
+	{"RATE_LIMIT_PER_MINUTE", "`app.rateLimitPerMinute`.",
+		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.App.RateLimitPerMinute) }},
+}
+
+// secretSpecs documents the secret env vars every stack has.
+var secretSpecs = []EnvSpec{
+	{Name: SecretDatabasePassword, Doc: "Password of `database.username`."},
+	{Name: SecretRedisPassword, Doc: "Redis AUTH token."},
+}
+
+func seconds(n int) string { return strconv.Itoa(n) + "s" }
+
+// EnvSpecs documents the plain env vars Env derives, then the secret ones
+// every stack has (their values never appear in Env).
+func EnvSpecs() (plain, secret []EnvSpec) {
+	return append([]EnvSpec(nil), envSpecs...), append([]EnvSpec(nil), secretSpecs...)
+}
+
+// Env returns the app's plain (non-secret) environment for this stack,
+// sorted by name: the variables of EnvSpecs plus app.env. It is the only
+// place env vars are derived from the stack config: the ECS task
+// definitions, the local containers and `make env STACK=…` all call it.
+// Every process type receives the same environment; the process type is
+// the binary's subcommand.
+func (c *Config) Env(ep Endpoints) []EnvVar {
 	vars := map[string]string{}
 	for k, v := range c.App.Env {
 		vars[k] = v
 	}
 	// Derived values win over app.env; validation rejects app.env keys
 	// that collide with them, so this order only matters for bad input.
-	for k, v := range map[string]string{
-		"APP_ENV":               c.Stack,
-		"PORT":                  strconv.Itoa(c.Services.Web.Port),
-		"LOG_LEVEL":             c.App.LogLevel,
-		"SHUTDOWN_TIMEOUT":      seconds(c.App.ShutdownTimeoutSeconds),
-		"REQUEST_TIMEOUT":       seconds(c.App.RequestTimeoutSeconds),
-		"HTTP_IDLE_TIMEOUT":     seconds(c.App.IdleTimeoutSeconds),
-		"DATABASE_URL":          db.String(),
-		"DATABASE_MAX_CONNS":    strconv.Itoa(c.App.DBPoolSize),
-		"REDIS_URL":             redis.String(),
-		"RATE_LIMIT_PER_MINUTE": strconv.Itoa(c.App.RateLimitPerMinute),
-	} {
-		vars[k] = v
+	for _, s := range envSpecs {
+		vars[s.Name] = s.value(c, ep)
 	}
 	out := make([]EnvVar, 0, len(vars))
 	for k, v := range vars {
@@ -98,12 +138,13 @@ func (c *Config) SecretNames() []string {
 // ReservedEnvNames are the env var names Env and SecretNames derive; app.env
 // and app.secrets may not use them.
 func ReservedEnvNames() []string {
-	var c Config
 	var names []string
-	for _, v := range c.Env(Endpoints{}) {
-		names = append(names, v.Name)
+	for _, s := range envSpecs {
+		names = append(names, s.Name)
 	}
-	names = append(names, SecretDatabasePassword, SecretRedisPassword)
+	for _, s := range secretSpecs {
+		names = append(names, s.Name)
+	}
 	sort.Strings(names)
 	return names
 }

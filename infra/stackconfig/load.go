@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // SchemaFile is the JSON Schema every stack file references, in the config
@@ -18,6 +20,15 @@ const SchemaFile = "schema.json"
 
 // DirEnv overrides where FindDir looks for the config directory.
 const DirEnv = "SHIPYARD_CONFIG_DIR"
+
+// ProdStack is the name of the production stack. A stack is prod exactly
+// when its file is config/prod.json: the prod-only rules (multi-AZ
+// database, deletion protection, at least two web tasks) apply to it, and
+// the docker stacks must run its Postgres and Redis major versions.
+const ProdStack = "prod"
+
+// IsProd reports whether c is the production stack (see ProdStack).
+func (c *Config) IsProd() bool { return c.Stack == ProdStack }
 
 // FindDir returns the config directory: $SHIPYARD_CONFIG_DIR when set,
 // otherwise the first "config" directory holding schema.json found walking
@@ -67,56 +78,231 @@ func Stacks(dir string) ([]string, error) {
 }
 
 // Load reads config/<stack>.json from dir, applies defaults and validates
-// it. Every problem is reported at once in a *ValidationError.
+// it: the schema, the cross-field rules and the cross-stack rules (a docker
+// stack is checked against prod.json, and prod.json against every docker
+// stack, when those files exist and parse). Every problem is reported at
+// once in a *ValidationError wrapped with the file's path.
 func Load(dir, stack string) (*Config, error) {
-	known, err := Stacks(dir)
+	d, err := openDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	found := false
-	for _, k := range known {
-		found = found || k == stack
-	}
-	if !found {
-		return nil, fmt.Errorf("unknown stack %q: no %s; known stacks: %s",
-			stack, filepath.Join(dir, stack+".json"), strings.Join(known, ", "))
-	}
-	schema, err := os.ReadFile(filepath.Join(dir, SchemaFile))
+	cfg, ps, err := d.parse(stack)
 	if err != nil {
-		return nil, fmt.Errorf("reading schema: %w", err)
+		return nil, err
 	}
-	path := filepath.Join(dir, stack+".json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading stack config: %w", err)
+	others := map[string]*Config{}
+	for _, name := range d.stacks {
+		if name == stack || !(name == ProdStack || stack == ProdStack) {
+			continue
+		}
+		if o, _, err := d.parse(name); err == nil {
+			others[name] = o
+		}
 	}
-	cfg, err := Parse(stack, data, schema)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	ps = append(ps, withoutCovered(CrossStackProblems(cfg, others), ps)...)
+	if err := ps.err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", d.path(stack), err)
 	}
 	return cfg, nil
 }
 
-// Parse decodes one stack file's bytes, applies defaults and validates them
-// against the schema and the cross-field rules.
-func Parse(stack string, data, schema []byte) (*Config, error) {
-	if err := validateSchema(data, schema); err != nil {
+// LoadAll loads every stack in dir like Load, checking the cross-stack
+// rules between them. It returns the stacks that are valid and, when any
+// is not, an error joining one error per bad file (each wrapping a
+// *ValidationError or naming the file's syntax error).
+func LoadAll(dir string) (map[string]*Config, error) {
+	d, err := openDir(dir)
+	if err != nil {
 		return nil, err
 	}
+	parsed := map[string]*Config{}
+	own := map[string]problems{}
+	var errs []error
+	for _, name := range d.stacks {
+		cfg, ps, err := d.parse(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		parsed[name], own[name] = cfg, ps
+	}
+	out := map[string]*Config{}
+	for _, name := range d.stacks {
+		cfg, ok := parsed[name]
+		if !ok {
+			continue
+		}
+		others := map[string]*Config{}
+		for n, o := range parsed {
+			if n != name {
+				others[n] = o
+			}
+		}
+		ps := append(own[name], withoutCovered(CrossStackProblems(cfg, others), own[name])...)
+		if err := ps.err(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.path(name), err))
+			continue
+		}
+		out[name] = cfg
+	}
+	return out, errors.Join(errs...)
+}
+
+// configDir is a config directory whose schema has been read.
+type configDir struct {
+	dir    string
+	stacks []string
+	schema []byte
+}
+
+func openDir(dir string) (*configDir, error) {
+	stacks, err := Stacks(dir)
+	if err != nil {
+		return nil, err
+	}
+	schema, err := os.ReadFile(filepath.Join(dir, SchemaFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("schema %s is missing; every stack file is validated against it", filepath.Join(dir, SchemaFile))
+		}
+		return nil, fmt.Errorf("reading schema: %w", err)
+	}
+	if _, err := loadSchema(schema); err != nil {
+		return nil, fmt.Errorf("in %s: %w", dir, err)
+	}
+	return &configDir{dir: dir, stacks: stacks, schema: schema}, nil
+}
+
+func (d *configDir) path(stack string) string { return filepath.Join(d.dir, stack+".json") }
+
+// parse reads and parses one stack file. The error is about the file as a
+// whole (missing, malformed); problems are the validation problems.
+func (d *configDir) parse(stack string) (*Config, problems, error) {
+	found := false
+	for _, k := range d.stacks {
+		found = found || k == stack
+	}
+	if !found {
+		known := "none"
+		if len(d.stacks) > 0 {
+			known = strings.Join(d.stacks, ", ")
+		}
+		return nil, nil, fmt.Errorf("unknown stack %q: there is no %s; known stacks: %s", stack, d.path(stack), known)
+	}
+	data, err := os.ReadFile(d.path(stack))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading stack config: %w", err)
+	}
+	cfg, ps, err := parse(stack, data, d.schema)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", d.path(stack), err)
+	}
+	return cfg, ps, nil
+}
+
+// Parse decodes one stack file's bytes, applies defaults and validates them
+// against the schema and the cross-field rules (not the cross-stack rules,
+// which need the other files: see Load and LoadAll). Schema and
+// cross-field problems are reported together in one *ValidationError.
+func Parse(stack string, data, schema []byte) (*Config, error) {
+	cfg, ps, err := parse(stack, data, schema)
+	if err != nil {
+		return nil, err
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// parse returns the decoded config (defaults applied, best effort when
+// there are problems) and its problems, or an error when the data cannot
+// be read as JSON at all or the schema is unusable.
+func parse(stack string, data, schema []byte) (*Config, problems, error) {
+	sd, err := loadSchema(schema)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil, errors.New("empty file; want a JSON object such as {\"target\": \"docker\"}")
+	}
+	inst, err := decodeInstance(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ps problems
+	if verr := sd.compiled.Validate(inst); verr != nil {
+		var ve *jsonschema.ValidationError
+		if !errors.As(verr, &ve) {
+			return nil, nil, fmt.Errorf("schema: %w", verr)
+		}
+		ps = sd.schemaProblems(inst, ve)
+	}
+	if _, isObject := inst.(map[string]any); !isObject {
+		return nil, ps, nil
+	}
+
+	// Decode into the defaults. encoding/json keeps going after a wrong
+	// type or an unknown field, so the rest of the file is still read and
+	// the cross-field rules still run; those errors are already schema
+	// problems, unless schema.json and the Go types disagree.
 	cfg := Defaults()
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return nil, describeJSONError(data, err)
-	}
-	if dec.More() {
-		return nil, errors.New("unexpected data after the top-level JSON object")
+	if err := dec.Decode(&cfg); err != nil && len(ps) == 0 {
+		ps.add(decodeErrorPath(err), "%v (%v: fix config/schema.json or infra/stackconfig)", err, errSchemaDrift)
 	}
 	cfg.Stack = stack
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+
+	var cross problems
+	cfg.check(&cross)
+	ps = append(ps, withoutCovered(cross, ps)...)
+	return &cfg, ps, nil
+}
+
+// decodeInstance reads the file as a JSON value for the schema validator,
+// naming line and column on a syntax error.
+func decodeInstance(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, describeJSONError(data, err)
 	}
-	return &cfg, nil
+	if _, err := dec.Token(); err != io.EOF {
+		line, col := lineCol(data, dec.InputOffset())
+		return nil, fmt.Errorf("invalid JSON at line %d, column %d: unexpected data after the top-level value", line, col)
+	}
+	return v, nil
+}
+
+// withoutCovered drops the cross-field problems at (or under) a path the
+// schema already reported: a field with the wrong type keeps its default,
+// and a rule judging that default would only add noise.
+func withoutCovered(cross, schema problems) problems {
+	var out problems
+	for _, c := range cross {
+		covered := false
+		for _, s := range schema {
+			if c.Path == s.Path || strings.HasPrefix(c.Path, s.Path+".") || strings.HasPrefix(c.Path, s.Path+"[") {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func decodeErrorPath(err error) string {
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return typ.Field
+	}
+	return ""
 }
 
 // describeJSONError turns a decoding error into one naming line and column.
@@ -125,13 +311,15 @@ func describeJSONError(data []byte, err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		line, col := lineCol(data, syn.Offset)
+		// Offset is just after the offending byte.
+		line, col := lineCol(data, syn.Offset-1)
 		return fmt.Errorf("invalid JSON at line %d, column %d: %v", line, col, syn)
 	case errors.As(err, &typ):
 		line, col := lineCol(data, typ.Offset)
 		return fmt.Errorf("line %d, column %d: %s: %s is not a %s", line, col, typ.Field, typ.Value, typ.Type)
-	case errors.Is(err, fs.ErrNotExist):
-		return err
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		line, col := lineCol(data, int64(len(data)))
+		return fmt.Errorf("invalid JSON at line %d, column %d: unexpected end of file", line, col)
 	default:
 		return fmt.Errorf("invalid JSON: %w", err)
 	}
@@ -140,6 +328,9 @@ func describeJSONError(data []byte, err error) error {
 func lineCol(data []byte, offset int64) (line, col int) {
 	if offset > int64(len(data)) {
 		offset = int64(len(data))
+	}
+	if offset < 0 {
+		offset = 0
 	}
 	line, col = 1, 1
 	for _, b := range data[:offset] {

@@ -1,23 +1,30 @@
 package stackconfig
 
 import (
-	"bytes"
 	"fmt"
+	"net"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Problem is one thing wrong with a stack file.
 type Problem struct {
-	// Path is the JSON path of the field, e.g. "services.web.cpu".
+	// Path is the JSON path of the field, e.g. "services.web.cpu"; empty
+	// for the file as a whole.
 	Path string
 	// Message says what is wrong and what is allowed.
 	Message string
 }
 
-func (p Problem) String() string { return p.Path + ": " + p.Message }
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Message
+	}
+	return p.Path + ": " + p.Message
+}
 
 // ValidationError lists every problem found in a stack file.
 type ValidationError struct {
@@ -39,44 +46,322 @@ func (ps *problems) add(path, format string, args ...any) {
 	*ps = append(*ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
+// err returns the problems, sorted by path (then message) and without
+// duplicates, as a
+// *ValidationError, or nil when there are none.
 func (ps problems) err() error {
 	if len(ps) == 0 {
 		return nil
 	}
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Path < ps[j].Path })
-	return &ValidationError{Problems: ps}
+	out := slices.Clone([]Problem(ps))
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Message < out[j].Message
+	})
+	out = slices.Compact(out)
+	return &ValidationError{Problems: out}
 }
 
-// validateSchema checks data against the JSON Schema.
-func validateSchema(data, schema []byte) error {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
-	if err != nil {
-		return fmt.Errorf("reading schema: %w", err)
+// Validate applies the cross-field rules the schema cannot express (see
+// Rules) and returns a *ValidationError listing every problem, or nil. It
+// does not apply the schema (Parse and Load do both) nor the cross-stack
+// rules (Load, LoadAll and CrossStackProblems).
+func (c *Config) Validate() error {
+	var ps problems
+	c.check(&ps)
+	return ps.err()
+}
+
+func (c *Config) check(ps *problems) {
+	for _, r := range rules {
+		r.check(c, ps)
 	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("schema.json", doc); err != nil {
-		return fmt.Errorf("loading schema: %w", err)
+}
+
+// Rule is one cross-field rule, as documented in docs/config.md.
+type Rule struct {
+	// Doc is one markdown sentence saying what the rule requires and why.
+	Doc   string
+	check func(c *Config, ps *problems)
+}
+
+// Rules returns the cross-field rules Validate applies, in order.
+func Rules() []Rule { return slices.Clone(rules) }
+
+// FargateCPUs are the Fargate task CPU sizes.
+var FargateCPUs = []int{256, 512, 1024, 2048, 4096}
+
+// FargateMemory returns the task memory sizes (MiB) Fargate allows with cpu
+// units, or nil when cpu is not a Fargate size.
+func FargateMemory(cpu int) []int {
+	steps := func(lo, hi int) []int {
+		var out []int
+		for m := lo; m <= hi; m += 1024 {
+			out = append(out, m)
+		}
+		return out
 	}
-	sch, err := c.Compile("schema.json")
-	if err != nil {
-		return fmt.Errorf("compiling schema: %w", err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return describeJSONError(data, err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		return fmt.Errorf("schema: %w", err)
+	switch cpu {
+	case 256:
+		return []int{512, 1024, 2048}
+	case 512:
+		return steps(1024, 4096)
+	case 1024:
+		return steps(2048, 8192)
+	case 2048:
+		return steps(4096, 16384)
+	case 4096:
+		return steps(8192, 30720)
 	}
 	return nil
 }
 
-// Validate applies the cross-field rules the schema cannot express and
-// returns a *ValidationError listing every problem, or nil.
-func (c *Config) Validate() error {
-	var ps problems
-	if c.Target == TargetAWS && c.AWS.Region == "" {
-		ps.add("aws.region", "required when target is %q", TargetAWS)
+// MaxStopTimeoutSeconds is the longest stop timeout ECS allows.
+const MaxStopTimeoutSeconds = 120
+
+var (
+	envNameRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`) // as in schema.json
+)
+
+// ValidEnvName reports whether name is an allowed env var name.
+func ValidEnvName(name string) bool { return envNameRE.MatchString(name) }
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
 	}
-	return ps.err()
+	return strings.Join(s, ", ")
+}
+
+// memoryRange describes FargateMemory(cpu) compactly.
+func memoryRange(cpu int) string {
+	ms := FargateMemory(cpu)
+	if len(ms) <= 3 {
+		return joinInts(ms)
+	}
+	return fmt.Sprintf("%d to %d in steps of 1024", ms[0], ms[len(ms)-1])
+}
+
+// webMaxTasks is the most web processes the stack runs outside a deploy:
+// services.web.maxCount on aws, local.webReplicas on docker.
+func (c *Config) webMaxTasks() (int, string) {
+	if c.Target == TargetDocker {
+		return c.Local.WebReplicas, "local.webReplicas"
+	}
+	return c.Services.Web.MaxCount, "services.web.maxCount"
+}
+
+var rules = []Rule{
+	{
+		Doc: "`target` is `aws` or `docker`.",
+		check: func(c *Config, ps *problems) {
+			if c.Target != TargetAWS && c.Target != TargetDocker {
+				ps.add("target", "%q is not a target; allowed %q, %q", c.Target, TargetAWS, TargetDocker)
+			}
+		},
+	},
+	{
+		Doc: "On `aws`, `aws.region` and `loadBalancer.certificateArn` are set, and the certificate is in `aws.region` (an ALB can only use a certificate of its own region).",
+		check: func(c *Config, ps *problems) {
+			if c.Target != TargetAWS {
+				return
+			}
+			if c.AWS.Region == "" {
+				ps.add("aws.region", "required when target is %q; e.g. \"eu-west-1\"", TargetAWS)
+			}
+			arn := c.LoadBalancer.CertificateARN
+			if arn == "" {
+				ps.add("loadBalancer.certificateArn", "required when target is %q: the HTTPS listener needs an ACM certificate", TargetAWS)
+				return
+			}
+			if parts := strings.Split(arn, ":"); len(parts) > 3 && regionRE.MatchString(c.AWS.Region) && parts[3] != c.AWS.Region {
+				ps.add("loadBalancer.certificateArn", "certificate is in %s; allowed: a certificate in aws.region %s", parts[3], c.AWS.Region)
+			}
+		},
+	},
+	{
+		Doc: "`network.cidr` is a network address (no host bits set) and `network.azCount` is at least 2.",
+		check: func(c *Config, ps *problems) {
+			ip, n, err := net.ParseCIDR(c.Network.CIDR)
+			switch {
+			case err != nil || ip.To4() == nil:
+				ps.add("network.cidr", "%q is not an IPv4 CIDR block; e.g. \"10.0.0.0/16\"", c.Network.CIDR)
+			case !ip.Equal(n.IP):
+				ps.add("network.cidr", "%q has host bits set; allowed %q", c.Network.CIDR, n.String())
+			}
+			if c.Network.AZCount < 2 {
+				ps.add("network.azCount", "%d is too small; allowed 2 to 6 (subnets, tasks and the database span at least two zones)", c.Network.AZCount)
+			}
+		},
+	},
+	{
+		Doc: "Each service's `cpu`/`memory` is a Fargate pair: 256 with 512, 1024 or 2048; 512 with 1024–4096; 1024 with 2048–8192; 2048 with 4096–16384; 4096 with 8192–30720 (MiB, in steps of 1024).",
+		check: func(c *Config, ps *problems) {
+			for _, p := range Processes {
+				s, base := c.Services.Get(p), "services."+string(p)
+				mem := FargateMemory(s.CPU)
+				if mem == nil {
+					ps.add(base+".cpu", "%d is not a Fargate size; allowed %s", s.CPU, joinInts(FargateCPUs))
+					continue
+				}
+				if !slices.Contains(mem, s.Memory) {
+					ps.add(base+".memory", "%d is not a Fargate memory size for cpu %d; allowed %s", s.Memory, s.CPU, memoryRange(s.CPU))
+				}
+			}
+		},
+	},
+	{
+		Doc: "Each service's task counts satisfy `minCount` ≤ `desiredCount` ≤ `maxCount`.",
+		check: func(c *Config, ps *problems) {
+			for _, p := range Processes {
+				s, base := c.Services.Get(p), "services."+string(p)
+				if s.MinCount > s.MaxCount {
+					ps.add(base+".minCount", "%d is above maxCount %d; allowed 0 to %d", s.MinCount, s.MaxCount, s.MaxCount)
+					continue
+				}
+				if s.DesiredCount < s.MinCount || s.DesiredCount > s.MaxCount {
+					ps.add(base+".desiredCount", "%d is outside minCount..maxCount; allowed %d to %d", s.DesiredCount, s.MinCount, s.MaxCount)
+				}
+			}
+		},
+	},
+	{
+		Doc: "The clock runs exactly one task (`minCount` = `desiredCount` = `maxCount` = 1): two clocks would schedule every job twice, none would schedule nothing.",
+		check: func(c *Config, ps *problems) {
+			s := c.Services.Clock
+			for _, f := range []struct {
+				name string
+				n    int
+			}{{"minCount", s.MinCount}, {"desiredCount", s.DesiredCount}, {"maxCount", s.MaxCount}} {
+				if f.n != 1 {
+					ps.add("services.clock."+f.name, "is %d; allowed 1 (the clock runs exactly one task)", f.n)
+				}
+			}
+		},
+	},
+	{
+		Doc: "Only the web service scales on requests: `services.worker` and `services.clock` have `autoscaling.requestsPerTarget` 0 (they are not behind the load balancer).",
+		check: func(c *Config, ps *problems) {
+			for _, p := range []Process{Worker, Clock} {
+				if n := c.Services.Get(p).Autoscaling.RequestsPerTarget; n != 0 {
+					ps.add("services."+string(p)+".autoscaling.requestsPerTarget", "is %d; allowed 0 (only web is behind the load balancer)", n)
+				}
+			}
+		},
+	},
+	{
+		Doc: "Prod (the stack named `prod`) has `database.multiAz` and `database.deletionProtection` true and at least 2 web tasks (`services.web.minCount` ≥ 2), so losing one task or one zone never takes it down.",
+		check: func(c *Config, ps *problems) {
+			if !c.IsProd() {
+				return
+			}
+			if !c.Database.MultiAZ {
+				ps.add("database.multiAz", "is false; allowed true in prod (a standby in another zone)")
+			}
+			if !c.Database.DeletionProtection {
+				ps.add("database.deletionProtection", "is false; allowed true in prod")
+			}
+			if c.Services.Web.MinCount < 2 {
+				ps.add("services.web.minCount", "%d is too small for prod; allowed at least 2", c.Services.Web.MinCount)
+			}
+		},
+	},
+	{
+		Doc: "Connection budget: `app.dbPoolSize` × the most web tasks (`services.web.maxCount` on aws, `local.webReplicas` on docker) × 2 (old and new tasks overlap during a deploy) < `database.maxConnections`. Worker and clock pools are not counted: keep headroom for them.",
+		check: func(c *Config, ps *problems) {
+			tasks, field := c.webMaxTasks()
+			need := c.App.DBPoolSize * tasks * 2
+			if need >= c.Database.MaxConnections {
+				limit := 0
+				if tasks > 0 {
+					limit = (c.Database.MaxConnections - 1) / (tasks * 2)
+				}
+				ps.add("app.dbPoolSize", "%d × %s %d × 2 = %d connections during a deploy, not below database.maxConnections %d; allowed at most %d (or raise database.maxConnections)",
+					c.App.DBPoolSize, field, tasks, need, c.Database.MaxConnections, limit)
+			}
+		},
+	},
+	{
+		Doc: "`app.idleTimeoutSeconds` > `loadBalancer.idleTimeoutSeconds`: the load balancer must give up on an idle connection before the app closes it, or it forwards requests onto closed connections (502s).",
+		check: func(c *Config, ps *problems) {
+			if c.App.IdleTimeoutSeconds <= c.LoadBalancer.IdleTimeoutSeconds {
+				ps.add("app.idleTimeoutSeconds", "%d is not above loadBalancer.idleTimeoutSeconds %d; allowed at least %d",
+					c.App.IdleTimeoutSeconds, c.LoadBalancer.IdleTimeoutSeconds, c.LoadBalancer.IdleTimeoutSeconds+1)
+			}
+		},
+	},
+	{
+		Doc: "`app.requestTimeoutSeconds` < `app.shutdownTimeoutSeconds` < every service's `stopTimeoutSeconds` ≤ 120: an in-flight request finishes within the drain, and the drain finishes before SIGKILL.",
+		check: func(c *Config, ps *problems) {
+			if c.App.RequestTimeoutSeconds >= c.App.ShutdownTimeoutSeconds {
+				ps.add("app.requestTimeoutSeconds", "%d is not below app.shutdownTimeoutSeconds %d; allowed at most %d",
+					c.App.RequestTimeoutSeconds, c.App.ShutdownTimeoutSeconds, c.App.ShutdownTimeoutSeconds-1)
+			}
+			for _, p := range Processes {
+				stop, path := c.Services.Get(p).StopTimeoutSeconds, "services."+string(p)+".stopTimeoutSeconds"
+				switch {
+				case stop > MaxStopTimeoutSeconds:
+					ps.add(path, "%d is too large; allowed %d to %d", stop, c.App.ShutdownTimeoutSeconds+1, MaxStopTimeoutSeconds)
+				case stop <= c.App.ShutdownTimeoutSeconds:
+					ps.add(path, "%d is not above app.shutdownTimeoutSeconds %d; allowed %d to %d",
+						stop, c.App.ShutdownTimeoutSeconds, c.App.ShutdownTimeoutSeconds+1, MaxStopTimeoutSeconds)
+				}
+			}
+		},
+	},
+	{
+		Doc: "`database.maxAllocatedStorageGb` is 0 (no storage autoscaling) or at least `database.allocatedStorageGb`.",
+		check: func(c *Config, ps *problems) {
+			d := c.Database
+			if d.MaxAllocatedStorageGB != 0 && d.MaxAllocatedStorageGB < d.AllocatedStorageGB {
+				ps.add("database.maxAllocatedStorageGb", "%d is below database.allocatedStorageGb %d; allowed 0 or at least %d", d.MaxAllocatedStorageGB, d.AllocatedStorageGB, d.AllocatedStorageGB)
+			}
+		},
+	},
+	{
+		Doc: "`app.env` and `app.secrets` names match `^[A-Z_][A-Z0-9_]*$`, are not names Shipyard derives (see Environment), and no name is in both; `app.env` values are single lines.",
+		check: func(c *Config, ps *problems) {
+			reserved := ReservedEnvNames()
+			checkName := func(path, name string) {
+				switch {
+				case !ValidEnvName(name):
+					ps.add(path, "%q is not an env var name; allowed names match ^[A-Z_][A-Z0-9_]*$", name)
+				case slices.Contains(reserved, name):
+					ps.add(path, "%q is derived by Shipyard; not allowed here (reserved: %s)", name, strings.Join(reserved, ", "))
+				}
+			}
+			for name, v := range c.App.Env {
+				checkName("app.env."+name, name)
+				if strings.ContainsAny(v, "\r\n") {
+					ps.add("app.env."+name, "value has a line break; allowed a single line")
+				}
+				if slices.Contains(c.App.Secrets, name) {
+					ps.add("app.env."+name, "%q is also in app.secrets; a name is either plain or secret", name)
+				}
+			}
+			seen := map[string]bool{}
+			for i, name := range c.App.Secrets {
+				path := fmt.Sprintf("app.secrets[%d]", i)
+				checkName(path, name)
+				if seen[name] {
+					ps.add(path, "%q is listed twice", name)
+				}
+				seen[name] = true
+			}
+		},
+	},
+	{
+		Doc: "Tag keys do not start with `aws:` (reserved by AWS).",
+		check: func(c *Config, ps *problems) {
+			for k := range c.Tags {
+				if strings.HasPrefix(strings.ToLower(k), "aws:") {
+					ps.add("tags."+k, "keys starting with \"aws:\" are reserved by AWS; not allowed")
+				}
+			}
+		},
+	},
 }

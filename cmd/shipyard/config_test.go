@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+)
+
+// runCmd runs the shipyard command line with a fake environment and
+// returns stdout, stderr and the error (non-nil means exit status 1).
+func runCmd(t *testing.T, vars map[string]string, args ...string) (string, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return vars[k] }, &stdout, &stderr)
+	return stdout.String(), stderr.String(), err
+}
+
+// configDir writes a config directory with the repository's schema and the
+// given stack files.
+func configDir(t *testing.T, files map[string]string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	schema, err := os.ReadFile("../../config/schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files[stackconfig.SchemaFile[:len(stackconfig.SchemaFile)-len(".json")]] = string(schema)
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name+".json"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return map[string]string{stackconfig.DirEnv: dir}
+}
+
+func TestValidateEveryRepositoryStack(t *testing.T) {
+	out, errOut, err := runCmd(t, nil, "validate")
+	if err != nil {
+		t.Fatalf("validate: %v\n%s", err, errOut)
+	}
+	for _, s := range []string{"dev", "local", "prod", "staging"} {
+		if !strings.Contains(out, s+": ok\n") {
+			t.Errorf("output lacks %q:\n%s", s+": ok", out)
+		}
+	}
+	if errOut != "" {
+		t.Errorf("stderr: %s", errOut)
+	}
+}
+
+func TestValidateNamedStacks(t *testing.T) {
+	out, _, err := runCmd(t, nil, "validate", "prod", "local")
+	if err != nil || out != "prod: ok\nlocal: ok\n" {
+		t.Errorf("validate prod local = %q, %v", out, err)
+	}
+}
+
+func TestValidateFailsListingEveryProblemOfEveryFile(t *testing.T) {
+	vars := configDir(t, map[string]string{
+		"dev":   `{"target": "aws", "services": {"web": {"cpu": 300}}}`,
+		"local": `{"target": "docker"}`,
+		"qa":    "{\n  \"target\": \"docker\",,\n}",
+	})
+	out, _, err := runCmd(t, vars, "validate")
+	if err == nil {
+		t.Fatal("validate succeeded")
+	}
+	if out != "local: ok\n" {
+		t.Errorf("stdout = %q", out)
+	}
+	for _, w := range []string{
+		"dev.json: 3 problem(s):",
+		"services.web.cpu: 300 is not a Fargate size; allowed 256, 512, 1024, 2048, 4096",
+		"aws.region: required",
+		"loadBalancer.certificateArn: required",
+		"qa.json: invalid JSON at line 2, column 22",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+}
+
+func TestValidateUnknownStackListsKnownOnes(t *testing.T) {
+	_, _, err := runCmd(t, nil, "validate", "qa")
+	if err == nil || !strings.Contains(err.Error(), `unknown stack "qa"`) || !strings.Contains(err.Error(), "known stacks: dev, local, prod, staging") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestValidateWithoutSchemaFails(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "dev.json"), []byte(`{"target": "docker"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runCmd(t, map[string]string{stackconfig.DirEnv: dir}, "validate")
+	if err == nil || !strings.Contains(err.Error(), "no schema.json there") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestValidateWarnsAboutRestatedDefaults(t *testing.T) {
+	vars := configDir(t, map[string]string{"local": `{"target": "docker", "local": {"webReplicas": 2}}`})
+	out, errOut, err := runCmd(t, vars, "validate")
+	if err != nil || out != "local: ok\n" {
+		t.Fatalf("validate = %q, %v", out, err)
+	}
+	if !strings.Contains(errOut, "warning: local.json restates default values") || !strings.Contains(errOut, "local.webReplicas") {
+		t.Errorf("stderr = %q", errOut)
+	}
+}
+
+// parseDotenv reads .env text as docker --env-file does: NAME=value lines,
+// the value literal to the end of the line; # lines are comments.
+func parseDotenv(t *testing.T, text string) (vars []stackconfig.EnvVar, comments []string) {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			comments = append(comments, line)
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("not a NAME=value line: %q", line)
+		}
+		vars = append(vars, stackconfig.EnvVar{Name: name, Value: value})
+	}
+	return vars, comments
+}
+
+func TestEnvRoundTripsForEveryStack(t *testing.T) {
+	for _, stack := range []string{"local", "dev", "staging", "prod"} {
+		t.Run(stack, func(t *testing.T) {
+			out, _, err := runCmd(t, nil, "env", stack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := stackconfig.Load("../../config", stack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vars, comments := parseDotenv(t, out)
+			if !slices.Equal(vars, cfg.Env(stackconfig.LocalEndpoints)) {
+				t.Errorf(".env does not round-trip:\n got %v\nwant %v", vars, cfg.Env(stackconfig.LocalEndpoints))
+			}
+			for _, s := range cfg.SecretNames() {
+				if !slices.Contains(comments, "# "+s+"=") {
+					t.Errorf("secret %s not listed by name: %v", s, comments)
+				}
+			}
+		})
+	}
+}
+
+func TestEnvRoundTripsAwkwardValues(t *testing.T) {
+	vars := configDir(t, map[string]string{"local": `{"target": "docker",
+		"app": {"env": {"GREETING": "hello world # not a comment", "QUOTED": "\"x\" 'y'", "EQUALS": "a=b=c", "EMPTY": "", "SPACE": " padded "},
+		        "secrets": ["STRIPE_KEY"]}}`})
+	out, _, err := runCmd(t, vars, "env", "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, comments := parseDotenv(t, out)
+	m := map[string]string{}
+	for _, v := range got {
+		m[v.Name] = v.Value
+	}
+	for k, v := range map[string]string{"GREETING": "hello world # not a comment", "QUOTED": `"x" 'y'`, "EQUALS": "a=b=c", "EMPTY": "", "SPACE": " padded "} {
+		if got, ok := m[k]; !ok || got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	if !slices.Contains(comments, "# STRIPE_KEY=") {
+		t.Errorf("STRIPE_KEY not listed: %v", comments)
+	}
+	if strings.Contains(out, "STRIPE_KEY=\n") && !strings.Contains(out, "# STRIPE_KEY=\n") {
+		t.Error("secret printed as a variable")
+	}
+}
+
+func TestEnvErrors(t *testing.T) {
+	if _, _, err := runCmd(t, nil, "env"); err == nil || !strings.Contains(err.Error(), "usage: shipyard env STACK") {
+		t.Errorf("env without stack: %v", err)
+	}
+	if _, _, err := runCmd(t, nil, "env", "qa"); err == nil || !strings.Contains(err.Error(), "known stacks") {
+		t.Errorf("env qa: %v", err)
+	}
+	vars := configDir(t, map[string]string{"local": `{"target": "docker", "app": {"env": {"PORT": "1"}}}`})
+	if out, _, err := runCmd(t, vars, "env", "local"); err == nil || out != "" || !strings.Contains(err.Error(), "app.env.PORT") {
+		t.Errorf("env of an invalid stack = %q, %v", out, err)
+	}
+}
+
+func TestConfigDocsPrintsDocsConfigMd(t *testing.T) {
+	out, _, err := runCmd(t, nil, "config-docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("../../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Error("config-docs output differs from docs/config.md; run make config-docs")
+	}
+	if _, _, err := runCmd(t, nil, "config-docs", "extra"); err == nil {
+		t.Error("config-docs accepted an argument")
+	}
+}

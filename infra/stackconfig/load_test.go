@@ -1,0 +1,331 @@
+package stackconfig
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestEveryStackFileValidates loads every config/*.json of the repository,
+// one by one (Load) and all together (LoadAll).
+func TestEveryStackFileValidates(t *testing.T) {
+	names, err := Stacks(repoConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"local", "dev", "staging", "prod"} {
+		found := false
+		for _, n := range names {
+			found = found || n == want
+		}
+		if !found {
+			t.Errorf("config/%s.json is missing; stacks: %v", want, names)
+		}
+	}
+	for _, n := range names {
+		t.Run(n, func(t *testing.T) {
+			cfg, err := Load(repoConfig, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Stack != n {
+				t.Errorf("Stack = %q", cfg.Stack)
+			}
+			data, err := os.ReadFile(filepath.Join(repoConfig, n+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(data), `"$schema": "./schema.json"`) {
+				t.Errorf("%s.json does not reference the schema with \"$schema\": \"./schema.json\"", n)
+			}
+		})
+	}
+	all, err := LoadAll(repoConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(names) {
+		t.Errorf("LoadAll loaded %d stacks, want %d", len(all), len(names))
+	}
+	if !all[ProdStack].IsProd() || all["local"].IsProd() {
+		t.Error("IsProd is wrong")
+	}
+}
+
+// TestBadInput checks that each kind of bad input is a clear error naming
+// the file (and line, column or field) and what is allowed.
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string // stack files; "schema" replaces schema.json, "-schema" removes it
+		stack string
+		want  []string // substrings of the error
+	}{
+		{name: "malformed JSON reports line and column",
+			files: map[string]string{"dev": "{\n  \"target\": \"aws\",\n  \"aws\" {}\n}\n"}, stack: "dev",
+			want: []string{"dev.json: invalid JSON at line 3, column 9", "after object key"}},
+		{name: "a missing closing brace reports the end of the file",
+			files: map[string]string{"dev": "{\n  \"target\": \"aws\"\n"}, stack: "dev",
+			want: []string{"dev.json: invalid JSON at line 3, column 1", "unexpected end"}},
+		{name: "a trailing comma is a syntax error",
+			files: map[string]string{"dev": `{"target": "docker",}`}, stack: "dev",
+			want: []string{"dev.json: invalid JSON at line 1, column 21"}},
+		{name: "data after the object is rejected",
+			files: map[string]string{"dev": `{"target": "docker"} {}`}, stack: "dev",
+			want: []string{"dev.json: invalid JSON at line 1, column", "unexpected data after the top-level value"}},
+		{name: "an empty file is rejected",
+			files: map[string]string{"dev": "  \n"}, stack: "dev",
+			want: []string{"dev.json: empty file; want a JSON object"}},
+		{name: "a top-level array is rejected",
+			files: map[string]string{"dev": `[]`}, stack: "dev",
+			want: []string{"dev.json: 1 problem(s):", "[] is an array; want an object"}},
+		{name: "a wrong type names the field and the wanted type",
+			files: map[string]string{"dev": `{"target": "docker", "services": {"web": {"cpu": "256"}}}`}, stack: "dev",
+			want: []string{"dev.json: 1 problem(s):", `services.web.cpu: "256" is a string; want an integer`}},
+		{name: "a fractional count is not an integer",
+			files: map[string]string{"dev": `{"target": "docker", "services": {"web": {"maxCount": 2.5}}}`}, stack: "dev",
+			want: []string{"services.web.maxCount: 2.5 is a number; want an integer"}},
+		{name: "null is a wrong type",
+			files: map[string]string{"dev": `{"target": null}`}, stack: "dev",
+			want: []string{"target: null is null; want a string"}},
+		{name: "an unknown field is an error with a suggestion and the allowed fields",
+			files: map[string]string{"dev": `{"target": "docker", "servics": {}}`}, stack: "dev",
+			want: []string{`servics: unknown field (did you mean "services"?); allowed: $schema, app, aws, cache, database, loadBalancer, local, logging, network, release, services, tags, target`}},
+		{name: "an unknown nested field is an error",
+			files: map[string]string{"dev": `{"target": "docker", "services": {"web": {"memruy": 1024}}}`}, stack: "dev",
+			want: []string{`services.web.memruy: unknown field (did you mean "memory"?); allowed: autoscaling, cpu,`}},
+		{name: "a missing target is an error",
+			files: map[string]string{"dev": `{}`}, stack: "dev",
+			want: []string{"target: is required"}},
+		{name: "an unknown stack lists the known stacks",
+			files: map[string]string{"dev": dockerBase, "prod": dockerBase}, stack: "qa",
+			want: []string{`unknown stack "qa": there is no `, "qa.json; known stacks: dev, prod"}},
+		{name: "a stack name with a path is unknown",
+			files: map[string]string{"dev": dockerBase}, stack: "../config/dev",
+			want: []string{`unknown stack "../config/dev"`, "known stacks: dev"}},
+		{name: "an empty directory has no known stacks",
+			files: map[string]string{}, stack: "dev",
+			want: []string{`unknown stack "dev"`, "known stacks: none"}},
+		{name: "a missing schema is an error",
+			files: map[string]string{"dev": dockerBase, "-schema": ""}, stack: "dev",
+			want: []string{"schema.json is missing; every stack file is validated against it"}},
+		{name: "a malformed schema is an error naming the schema",
+			files: map[string]string{"dev": dockerBase, "schema": "{\"type\": }"}, stack: "dev",
+			want: []string{"schema.json: invalid JSON at line 1, column 10"}},
+		{name: "an invalid schema is an error naming the schema",
+			files: map[string]string{"dev": dockerBase, "schema": `{"type": 5}`}, stack: "dev",
+			want: []string{"compiling schema.json"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{}
+			for k, v := range tt.files {
+				if k != "schema" && k != "-schema" {
+					files[k] = v
+				}
+			}
+			dir := writeDir(t, files)
+			if s, ok := tt.files["schema"]; ok {
+				if err := os.WriteFile(filepath.Join(dir, SchemaFile), []byte(s), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, ok := tt.files["-schema"]; ok {
+				if err := os.Remove(filepath.Join(dir, SchemaFile)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg, err := Load(dir, tt.stack)
+			if err == nil {
+				t.Fatalf("Load succeeded: %+v", cfg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadOfAMissingDirectoryFails(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope"), "dev")
+	if err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "listing stacks") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := LoadAll(filepath.Join(t.TempDir(), "nope")); err == nil {
+		t.Error("LoadAll of a missing directory succeeded")
+	}
+}
+
+func TestProblemsAreSortedAndWrapped(t *testing.T) {
+	dir := writeDir(t, map[string]string{"dev": `{"target": "aws", "services": {"web": {"cpu": 300}}}`})
+	_, err := Load(dir, "dev")
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("err = %v, want a *ValidationError", err)
+	}
+	paths := []string{}
+	for _, p := range ve.Problems {
+		paths = append(paths, p.Path)
+	}
+	want := []string{"aws.region", "loadBalancer.certificateArn", "services.web.cpu"}
+	if strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Errorf("paths = %v, want %v", paths, want)
+	}
+	if !strings.HasPrefix(err.Error(), filepath.Join(dir, "dev.json")+": 3 problem(s):\n  aws.region: ") {
+		t.Errorf("error = %q", err)
+	}
+}
+
+// TestLocalMirrorsProdVersions covers the cross-stack rule and its API.
+func TestLocalMirrorsProdVersions(t *testing.T) {
+	const prod = `{"target": "aws", "aws": {"region": "eu-west-1"}, "loadBalancer": {"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"},
+		"services": {"web": {"minCount": 2, "desiredCount": 2}}, "database": {"multiAz": true, "deletionProtection": true, "engineVersion": "16.4"}, "cache": {"engineVersion": "7.2"}}`
+	tests := []struct {
+		name       string
+		local      string
+		localWant  []want
+		prodWant   []want
+		withoutPrd bool
+	}{
+		{name: "local on prod's majors is valid",
+			local: `{"target": "docker", "local": {"images": {"postgres": "postgres:16", "redis": "redis:7.2-alpine"}}}`},
+		{name: "a local Postgres major other than prod's is rejected in both files",
+			local:     `{"target": "docker", "local": {"images": {"postgres": "postgres:15"}}}`,
+			localWant: []want{{"local.images.postgres", `"postgres:15" runs Postgres 15 but prod runs Postgres 16 (database.engineVersion "16.4"); allowed: a tag starting with 16, e.g. "postgres:16"`}},
+			prodWant:  []want{{"database.engineVersion", `"16.4" is Postgres 16 but docker stack "local" runs Postgres 15`}}},
+		{name: "a local Redis major other than prod's is rejected in both files",
+			local:     `{"target": "docker", "local": {"images": {"postgres": "postgres:16", "redis": "redis:6"}}}`,
+			localWant: []want{{"local.images.redis", `allowed: a tag starting with 7, e.g. "redis:7"`}},
+			prodWant:  []want{{"cache.engineVersion", `docker stack "local" runs Redis 6`}}},
+		{name: "an image from a registry with a port is read by its tag",
+			local: `{"target": "docker", "local": {"images": {"postgres": "registry.local:5000/lib/postgres:16.1", "redis": "redis:7"}}}`},
+		{name: "without a prod stack there is nothing to compare", withoutPrd: true,
+			local: `{"target": "docker", "local": {"images": {"postgres": "postgres:12"}}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{"local": tt.local, "dev": awsBase}
+			if !tt.withoutPrd {
+				files["prod"] = prod
+			}
+			dir := writeDir(t, files)
+			_, err := Load(dir, "local")
+			checkProblems(t, problemsOf(t, err), tt.localWant...)
+			if !tt.withoutPrd {
+				_, err = Load(dir, "prod")
+				checkProblems(t, problemsOf(t, err), tt.prodWant...)
+			}
+			if _, err := Load(dir, "dev"); err != nil {
+				t.Errorf("dev (aws) is not compared: %v", err)
+			}
+			all, err := LoadAll(dir)
+			if (len(tt.localWant) > 0) != (err != nil) {
+				t.Errorf("LoadAll error = %v", err)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), "local.json") || !strings.Contains(err.Error(), "prod.json") {
+					t.Errorf("LoadAll error does not name both files: %v", err)
+				}
+				if all["dev"] == nil || all["local"] != nil {
+					t.Errorf("LoadAll returned %v", all)
+				}
+			}
+		})
+	}
+}
+
+func TestACrossStackMismatchIsReportedWithTheFilesOwnProblems(t *testing.T) {
+	dir := writeDir(t, map[string]string{
+		"prod":  `{"target": "aws", "database": {"engineVersion": "16.4"}}`, // invalid, but parses
+		"local": `{"target": "docker", "app": {"logLevel": "loud"}}`,
+	})
+	_, err := Load(dir, "local")
+	checkProblems(t, problemsOf(t, err),
+		want{"app.logLevel", "not a log level"},
+		want{"local.images.postgres", "prod runs Postgres 16"})
+}
+
+func TestAProdThatDoesNotParseIsNotCompared(t *testing.T) {
+	dir := writeDir(t, map[string]string{"prod": `{`, "local": `{"target": "docker"}`})
+	if _, err := Load(dir, "local"); err != nil {
+		t.Errorf("local: %v", err)
+	}
+	all, err := LoadAll(dir)
+	if err == nil || !strings.Contains(err.Error(), "prod.json: invalid JSON") || all["local"] == nil {
+		t.Errorf("LoadAll = %v, %v", all, err)
+	}
+}
+
+func TestCrossStackProblemsInCode(t *testing.T) {
+	prod, local := Defaults(), Defaults()
+	prod.Stack, prod.Target = ProdStack, TargetAWS
+	local.Stack, local.Target = "local", TargetDocker
+	others := map[string]*Config{"prod": &prod, "local": &local}
+	if ps := CrossStackProblems(&local, others); len(ps) != 0 {
+		t.Errorf("defaults: %v", ps)
+	}
+	local.Local.Images.Redis = "redis:8"
+	checkProblems(t, CrossStackProblems(&local, others), want{"local.images.redis", "runs Redis 8 but prod runs Redis 7"})
+	checkProblems(t, CrossStackProblems(&prod, others), want{"cache.engineVersion", `docker stack "local" runs Redis 8`})
+}
+
+func TestImageMajor(t *testing.T) {
+	for image, want := range map[string]string{
+		"postgres:15":                      "15",
+		"postgres:15.4-alpine":             "15",
+		"redis:7":                          "7",
+		"localhost:5000/redis:7.2":         "7",
+		"localhost:5000/redis":             "",
+		"postgres":                         "",
+		"postgres:latest":                  "",
+		"postgres:16@sha256:" + hex64('a'): "16",
+	} {
+		if got := ImageMajor(image); got != want {
+			t.Errorf("ImageMajor(%q) = %q, want %q", image, got, want)
+		}
+	}
+	for v, want := range map[string]string{"15.10": "15", "7.1": "7", "16": "16", "": "", "x": ""} {
+		if got := VersionMajor(v); got != want {
+			t.Errorf("VersionMajor(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func hex64(c byte) string { return strings.Repeat(string(c), 64) }
+
+func TestFindDir(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	dir, err := FindDir(noEnv, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if abs, _ := filepath.Abs(repoConfig); dir != abs {
+		t.Errorf("FindDir = %s, want %s", dir, abs)
+	}
+	tmp := writeDir(t, nil)
+	dir, err = FindDir(func(k string) string {
+		if k == DirEnv {
+			return tmp
+		}
+		return ""
+	}, ".")
+	if err != nil || dir != tmp {
+		t.Errorf("FindDir with %s = %q, %v", DirEnv, dir, err)
+	}
+	empty := t.TempDir()
+	if _, err := FindDir(func(k string) string {
+		if k == DirEnv {
+			return empty
+		}
+		return ""
+	}, "."); err == nil || !strings.Contains(err.Error(), "no schema.json there") {
+		t.Errorf("FindDir with an empty %s: %v", DirEnv, err)
+	}
+	if _, err := FindDir(noEnv, "/"); err == nil || !strings.Contains(err.Error(), "no config/schema.json found") {
+		t.Errorf("FindDir from /: %v", err)
+	}
+}

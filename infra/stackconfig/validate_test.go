@@ -1,0 +1,250 @@
+package stackconfig
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestRules runs every cross-field rule (and the schema bounds behind it)
+// through Parse, with valid and invalid cases.
+func TestRules(t *testing.T) {
+	const prodOK = `{"services": {"web": {"minCount": 2, "desiredCount": 2, "maxCount": 4}}, "database": {"multiAz": true, "deletionProtection": true}}`
+	tests := []struct {
+		name  string
+		stack string // default "dev"
+		base  string // default awsBase
+		patch string
+		want  []want
+	}{
+		// Fargate sizes.
+		{name: "the smallest Fargate pair 256/512 is valid", patch: `{"services": {"web": {"cpu": 256, "memory": 512}}}`},
+		{name: "256 cpu with 2048 memory is valid", patch: `{"services": {"web": {"cpu": 256, "memory": 2048}}}`},
+		{name: "the largest Fargate pair 4096/30720 is valid", patch: `{"services": {"web": {"cpu": 4096, "memory": 30720}}}`},
+		{name: "2048 cpu with 16384 memory is valid", patch: `{"services": {"worker": {"cpu": 2048, "memory": 16384}}}`},
+		{name: "a cpu that is not a Fargate size is rejected with the allowed sizes",
+			patch: `{"services": {"web": {"cpu": 300}}}`,
+			want:  []want{{"services.web.cpu", "300 is not a Fargate size; allowed 256, 512, 1024, 2048, 4096"}}},
+		{name: "256 cpu with 4096 memory is not a Fargate pair",
+			patch: `{"services": {"worker": {"cpu": 256, "memory": 4096}}}`,
+			want:  []want{{"services.worker.memory", "4096 is not a Fargate memory size for cpu 256; allowed 512, 1024, 2048"}}},
+		{name: "512 cpu with 5120 memory is above its range",
+			patch: `{"services": {"web": {"cpu": 512, "memory": 5120}}}`,
+			want:  []want{{"services.web.memory", "allowed 1024 to 4096 in steps of 1024"}}},
+		{name: "1024 cpu with 3000 memory is not a 1024 step",
+			patch: `{"services": {"clock": {"cpu": 1024, "memory": 3000}}}`,
+			want:  []want{{"services.clock.memory", "allowed 2048 to 8192 in steps of 1024"}}},
+		{name: "4096 cpu with 4096 memory is below its range",
+			patch: `{"services": {"web": {"cpu": 4096, "memory": 4096}}}`,
+			want:  []want{{"services.web.memory", "allowed 8192 to 30720"}}},
+		{name: "memory above 30720 is out of the schema's bounds",
+			patch: `{"services": {"web": {"cpu": 4096, "memory": 32768}}}`,
+			want:  []want{{"services.web.memory", "32768 is too large; allowed 512 to 30720"}}},
+
+		// Task counts.
+		{name: "desired count between min and max is valid", patch: `{"services": {"web": {"minCount": 1, "desiredCount": 2, "maxCount": 3}}}`},
+		{name: "desired count below min count is rejected",
+			patch: `{"services": {"web": {"minCount": 2, "desiredCount": 1, "maxCount": 3}}}`,
+			want:  []want{{"services.web.desiredCount", "1 is outside minCount..maxCount; allowed 2 to 3"}}},
+		{name: "desired count above max count is rejected",
+			patch: `{"services": {"worker": {"desiredCount": 3}}}`,
+			want:  []want{{"services.worker.desiredCount", "allowed 1 to 2"}}},
+		{name: "min count above max count is rejected",
+			patch: `{"services": {"web": {"minCount": 3, "desiredCount": 3, "maxCount": 2}}}`,
+			want:  []want{{"services.web.minCount", "3 is above maxCount 2"}}},
+		{name: "a worker may be scaled to zero", patch: `{"services": {"worker": {"minCount": 0, "desiredCount": 0, "maxCount": 0}}}`},
+		{name: "a negative count is out of the schema's bounds",
+			patch: `{"services": {"worker": {"minCount": -1}}}`,
+			want:  []want{{"services.worker.minCount", "-1 is too small; allowed 0 to 100"}}},
+
+		// The clock.
+		{name: "a clock that may scale to two tasks is rejected",
+			patch: `{"services": {"clock": {"maxCount": 2}}}`,
+			want:  []want{{"services.clock.maxCount", "is 2; allowed 1"}}},
+		{name: "a clock with no task is rejected on every count",
+			patch: `{"services": {"clock": {"minCount": 0, "desiredCount": 0, "maxCount": 0}}}`,
+			want: []want{{"services.clock.minCount", "allowed 1"}, {"services.clock.desiredCount", "allowed 1"},
+				{"services.clock.maxCount", "allowed 1"}}},
+		{name: "request-based scaling on the worker is rejected",
+			patch: `{"services": {"worker": {"autoscaling": {"requestsPerTarget": 100}}}}`,
+			want:  []want{{"services.worker.autoscaling.requestsPerTarget", "allowed 0"}}},
+
+		// Prod.
+		{name: "prod with a multi-AZ database, deletion protection and two web tasks is valid", stack: "prod", patch: prodOK},
+		{name: "prod without a multi-AZ database is rejected", stack: "prod",
+			base: string(mustPatch(awsBase, prodOK)), patch: `{"database": {"multiAz": false}}`,
+			want: []want{{"database.multiAz", "allowed true in prod"}}},
+		{name: "prod without deletion protection is rejected", stack: "prod",
+			base: string(mustPatch(awsBase, prodOK)), patch: `{"database": {"deletionProtection": false}}`,
+			want: []want{{"database.deletionProtection", "allowed true in prod"}}},
+		{name: "prod with one web task is rejected", stack: "prod",
+			base: string(mustPatch(awsBase, prodOK)), patch: `{"services": {"web": {"minCount": 1}}}`,
+			want: []want{{"services.web.minCount", "1 is too small for prod; allowed at least 2"}}},
+		{name: "prod with all defaults reports every prod rule at once", stack: "prod",
+			want: []want{{"database.multiAz", "prod"}, {"database.deletionProtection", "prod"}, {"services.web.minCount", "prod"}}},
+		{name: "staging may run a single-AZ database and one web task", stack: "staging"},
+
+		// Connection budget.
+		{name: "a pool of 10 with 8 web tasks fits 500 connections",
+			patch: `{"services": {"web": {"maxCount": 8}}, "database": {"maxConnections": 500}}`},
+		{name: "a pool of 10 with 5 web tasks needs 100 connections, not below 100",
+			patch: `{"services": {"web": {"maxCount": 5}}}`,
+			want:  []want{{"app.dbPoolSize", "10 × services.web.maxCount 5 × 2 = 100 connections during a deploy, not below database.maxConnections 100; allowed at most 9"}}},
+		{name: "a pool of 9 with 5 web tasks fits 100 connections", patch: `{"app": {"dbPoolSize": 9}, "services": {"web": {"maxCount": 5}}}`},
+		{name: "on docker the budget counts local.webReplicas",
+			base: dockerBase, patch: `{"local": {"webReplicas": 5}}`,
+			want: []want{{"app.dbPoolSize", "local.webReplicas 5"}}},
+
+		// Timeouts.
+		{name: "an app idle timeout one second above the load balancer's is valid",
+			patch: `{"app": {"idleTimeoutSeconds": 61}, "loadBalancer": {"idleTimeoutSeconds": 60}}`},
+		{name: "an app idle timeout equal to the load balancer's is rejected",
+			patch: `{"app": {"idleTimeoutSeconds": 60}}`,
+			want:  []want{{"app.idleTimeoutSeconds", "60 is not above loadBalancer.idleTimeoutSeconds 60; allowed at least 61"}}},
+		{name: "a shutdown drain equal to a stop timeout is rejected",
+			patch: `{"services": {"worker": {"stopTimeoutSeconds": 20}}}`,
+			want:  []want{{"services.worker.stopTimeoutSeconds", "20 is not above app.shutdownTimeoutSeconds 20; allowed 21 to 120"}}},
+		{name: "a stop timeout of 120 seconds is the maximum",
+			patch: `{"app": {"shutdownTimeoutSeconds": 110}, "services": {"web": {"stopTimeoutSeconds": 120}, "worker": {"stopTimeoutSeconds": 120}, "clock": {"stopTimeoutSeconds": 120}}}`},
+		{name: "a stop timeout above 120 seconds is rejected",
+			patch: `{"services": {"web": {"stopTimeoutSeconds": 121}}}`,
+			want:  []want{{"services.web.stopTimeoutSeconds", "121 is too large; allowed 2 to 120"}}},
+		{name: "a request timeout equal to the shutdown drain is rejected",
+			patch: `{"app": {"requestTimeoutSeconds": 20}}`,
+			want:  []want{{"app.requestTimeoutSeconds", "20 is not below app.shutdownTimeoutSeconds 20; allowed at most 19"}}},
+
+		// AWS target.
+		{name: "an aws stack without a region is rejected",
+			patch: `{"aws": null}`,
+			want:  []want{{"aws.region", "required when target is \"aws\""}}},
+		{name: "an aws stack without a certificate is rejected",
+			patch: `{"loadBalancer": null}`,
+			want:  []want{{"loadBalancer.certificateArn", "required when target is \"aws\""}}},
+		{name: "a certificate from another region is rejected",
+			patch: `{"loadBalancer": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc"}}`,
+			want:  []want{{"loadBalancer.certificateArn", "certificate is in us-east-1; allowed: a certificate in aws.region eu-west-1"}}},
+		{name: "a malformed certificate ARN is rejected by pattern",
+			patch: `{"loadBalancer": {"certificateArn": "arn:aws:iam::123:cert"}}`,
+			want:  []want{{"loadBalancer.certificateArn", "is not an ACM certificate ARN"}}},
+		{name: "a docker stack needs no region nor certificate", base: dockerBase},
+
+		// Network.
+		{name: "one availability zone is rejected",
+			patch: `{"network": {"azCount": 1}}`,
+			want:  []want{{"network.azCount", "1 is too small; allowed 2 to 6"}}},
+		{name: "a CIDR with host bits set is rejected with the network address",
+			patch: `{"network": {"cidr": "10.0.0.1/16"}}`,
+			want:  []want{{"network.cidr", `allowed "10.0.0.0/16"`}}},
+		{name: "a CIDR wider than /16 is rejected",
+			patch: `{"network": {"cidr": "10.0.0.0/8"}}`,
+			want:  []want{{"network.cidr", "is not an IPv4 CIDR block from /16 to /24"}}},
+		{name: "an unknown NAT layout is rejected",
+			patch: `{"network": {"natGateways": "none"}}`,
+			want:  []want{{"network.natGateways", `"none" is not a NAT layout; allowed "single", "perAz"`}}},
+
+		// App env and secrets.
+		{name: "custom env vars and secrets with valid names are accepted",
+			patch: `{"app": {"env": {"FEATURE_X": "on", "_PRIVATE": "a b # c"}, "secrets": ["STRIPE_KEY", "SENTRY_DSN"]}}`},
+		{name: "a lowercase env var name is rejected",
+			patch: `{"app": {"env": {"feature": "on"}}}`,
+			want:  []want{{"app.env.feature", `"feature" is not an env var name matching ^[A-Z_][A-Z0-9_]*$`}}},
+		{name: "an env var Shipyard derives cannot be overridden",
+			patch: `{"app": {"env": {"DATABASE_URL": "postgres://elsewhere"}}}`,
+			want:  []want{{"app.env.DATABASE_URL", `"DATABASE_URL" is derived by Shipyard`}}},
+		{name: "a secret named like a derived secret is rejected",
+			patch: `{"app": {"secrets": ["DATABASE_PASSWORD"]}}`,
+			want:  []want{{"app.secrets[0]", `"DATABASE_PASSWORD" is derived by Shipyard`}}},
+		{name: "a name both plain and secret is rejected",
+			patch: `{"app": {"env": {"API_KEY": "x"}, "secrets": ["API_KEY"]}}`,
+			want:  []want{{"app.env.API_KEY", "also in app.secrets"}}},
+		{name: "a secret listed twice is rejected",
+			patch: `{"app": {"secrets": ["API_KEY", "API_KEY"]}}`,
+			want:  []want{{"app.secrets", "items 0 and 1 are equal"}}},
+		{name: "a secret with an invalid name is rejected",
+			patch: `{"app": {"secrets": ["api-key"]}}`,
+			want:  []want{{"app.secrets[0]", `"api-key" is not an env var name`}}},
+		{name: "an env value with a line break is rejected",
+			patch: `{"app": {"env": {"MULTI": "a\nb"}}}`,
+			want:  []want{{"app.env.MULTI", "is not a single line"}}},
+
+		// Database and tags.
+		{name: "a storage ceiling below the allocated storage is rejected",
+			patch: `{"database": {"allocatedStorageGb": 200, "maxAllocatedStorageGb": 100}}`,
+			want:  []want{{"database.maxAllocatedStorageGb", "100 is below database.allocatedStorageGb 200; allowed 0 or at least 200"}}},
+		{name: "storage autoscaling may be turned off", patch: `{"database": {"allocatedStorageGb": 200, "maxAllocatedStorageGb": 0}}`},
+		{name: "a tag key reserved by AWS is rejected",
+			patch: `{"tags": {"aws:owner": "me"}}`,
+			want:  []want{{"tags.aws:owner", "reserved by AWS"}}},
+
+		// Several problems at once.
+		{name: "schema and cross-field problems are reported together",
+			patch: `{"services": {"web": {"cpu": 300, "maxCount": 0}}, "app": {"idleTimeoutSeconds": 30, "logLevel": "loud"}}`,
+			want: []want{{"services.web.cpu", "not a Fargate size"}, {"app.logLevel", `"loud" is not a log level; allowed "debug", "info", "warn", "error"`},
+				{"app.idleTimeoutSeconds", "not above loadBalancer.idleTimeoutSeconds"}, {"services.web.minCount", "above maxCount 0"}}},
+	}
+	schema := repoSchema(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stack, base := tt.stack, tt.base
+			if stack == "" {
+				stack = "dev"
+			}
+			if base == "" {
+				base = awsBase
+			}
+			data := patched(t, base, tt.patch)
+			cfg, err := Parse(stack, data, schema)
+			checkProblems(t, problemsOf(t, err), tt.want...)
+			if err == nil && cfg.Stack != stack {
+				t.Errorf("Stack = %q, want %q", cfg.Stack, stack)
+			}
+		})
+	}
+}
+
+func mustPatch(base, patch string) []byte {
+	return patched(&testing.T{}, base, patch)
+}
+
+// TestValidateOnConfigsBuiltInCode checks that Validate works without a
+// file: on Defaults() and on a hand-made Config.
+func TestValidateOnConfigsBuiltInCode(t *testing.T) {
+	c := Defaults()
+	c.Target = TargetDocker
+	if err := c.Validate(); err != nil {
+		t.Errorf("Defaults() with target docker: %v", err)
+	}
+	c.Target = ""
+	c.Services.Web.StopTimeoutSeconds = 500
+	c.App.Env = map[string]string{"bad name": "x"}
+	checkProblems(t, problemsOf(t, c.Validate()),
+		want{"target", `"" is not a target`},
+		want{"services.web.stopTimeoutSeconds", "500 is too large; allowed 21 to 120"},
+		want{"app.env.bad name", "is not an env var name"})
+}
+
+func TestFargateMemory(t *testing.T) {
+	for cpu, want := range map[int][]int{
+		256:  {512, 1024, 2048},
+		512:  {1024, 2048, 3072, 4096},
+		1024: {2048, 3072, 4096, 5120, 6144, 7168, 8192},
+		300:  nil,
+	} {
+		if got := FargateMemory(cpu); !slices.Equal(got, want) {
+			t.Errorf("FargateMemory(%d) = %v, want %v", cpu, got, want)
+		}
+	}
+	if got := FargateMemory(2048); got[0] != 4096 || got[len(got)-1] != 16384 || len(got) != 13 {
+		t.Errorf("FargateMemory(2048) = %v", got)
+	}
+	if got := FargateMemory(4096); got[0] != 8192 || got[len(got)-1] != 30720 || len(got) != 23 {
+		t.Errorf("FargateMemory(4096) = %v", got)
+	}
+}
+
+func TestRulesAreDocumented(t *testing.T) {
+	for i, r := range Rules() {
+		if r.Doc == "" || r.check == nil {
+			t.Errorf("rule %d has no doc or no check", i)
+		}
+	}
+}
