@@ -165,7 +165,11 @@ func newDeps(ctx context.Context, cfg *config.Config) (*deps, error) {
 	ropts.DialTimeout = cfg.RedisTimeout
 	ropts.ReadTimeout = cfg.RedisTimeout
 	ropts.WriteTimeout = cfg.RedisTimeout
+	// Fail fast when Redis is down: the cache and the rate limiter degrade
+	// instead of making requests wait for dial retries.
 	ropts.MaxRetries = 1
+	ropts.DialerRetries = 1
+	ropts.DialerRetryTimeout = 50 * time.Millisecond
 	ropts.ContextTimeoutEnabled = true
 	rdb := redis.NewClient(ropts)
 
