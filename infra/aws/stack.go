@@ -1,15 +1,298 @@
-// Package aws holds the Pulumi components of the AWS target.
+// Package aws holds the Pulumi components of the AWS target and NewStack,
+// which composes them from a stack's config. See docs/aws.md.
 package aws
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
+	awssdk "github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
+// Stack output keys; Terratest and `make promote` read them.
+const (
+	OutputStack                    = "stack"
+	OutputTarget                   = "target"
+	OutputURL                      = "url"
+	OutputImage                    = "image"
+	OutputImageDigest              = "imageDigest"
+	OutputDatabaseEndpoint         = "databaseEndpoint"
+	OutputRedisEndpoint            = "redisEndpoint"
+	OutputClusterName              = "clusterName"
+	OutputServiceNames             = "serviceNames"
+	OutputTaskDefinitionArns       = "taskDefinitionArns"
+	OutputLogGroupNames            = "logGroupNames"
+	OutputImageRepositoryURL       = "imageRepositoryUrl"
+	OutputAlbDNSName               = "albDnsName"
+	OutputMigrateTaskDefinitionArn = "migrateTaskDefinitionArn"
+	OutputPrivateSubnetIDs         = "privateSubnetIds"
+	OutputAppSecurityGroupID       = "appSecurityGroupId"
+	OutputRegion                   = "region"
+)
+
+// OutputKeys lists every stack output NewStack returns.
+var OutputKeys = []string{
+	OutputStack, OutputTarget, OutputURL, OutputImage, OutputImageDigest,
+	OutputDatabaseEndpoint, OutputRedisEndpoint, OutputClusterName, OutputServiceNames,
+	OutputTaskDefinitionArns, OutputLogGroupNames, OutputImageRepositoryURL, OutputAlbDNSName,
+	OutputMigrateTaskDefinitionArn, OutputPrivateSubnetIDs, OutputAppSecurityGroupID, OutputRegion,
+}
+
+// Released reports whether the stack has an image to run. Without one,
+// NewStack creates everything but the task definitions and services, so
+// the first `make release` can push to the ECR repository.
+func Released(cfg *stackconfig.Config) bool { return cfg.Release.ImageDigest != "" }
+
 // NewStack builds the AWS topology of a stack and returns its outputs.
 func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) {
-	return nil, errors.New("infra/aws: not built yet")
+	if cfg.Target != stackconfig.TargetAWS {
+		return nil, fmt.Errorf("infra/aws: stack %s has target %q", cfg.Stack, cfg.Target)
+	}
+	region := cfg.AWS.Region
+	if region == "" {
+		return nil, errors.New("infra/aws: aws.region is required")
+	}
+	web := cfg.Services.Web
+	for _, p := range stackconfig.Processes {
+		// Env gives every process PORT=services.web.port.
+		if port := cfg.Services.Get(p).Port; port != web.Port {
+			return nil, fmt.Errorf("infra/aws: services.%s.port %d: every process listens on PORT=%d (services.web.port)", p, port, web.Port)
+		}
+	}
+	prod := cfg.Stack == stackconfig.ProdStack
+	base := "shipyard-" + cfg.Stack
+
+	tags := pulumi.StringMap{
+		"shipyard:stack":   pulumi.String(cfg.Stack),
+		"shipyard:project": pulumi.String("shipyard"),
+	}
+	for k, v := range cfg.Tags {
+		tags[k] = pulumi.String(v)
+	}
+	provider, err := awssdk.NewProvider(ctx, "aws", &awssdk.ProviderArgs{
+		Region:      pulumi.String(region),
+		DefaultTags: awssdk.ProviderDefaultTagsArgs{Tags: tags},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("aws provider: %w", err)
+	}
+	invoke := pulumi.Provider(provider)
+	with := pulumi.Providers(provider)
+
+	identity, err := awssdk.GetCallerIdentity(ctx, &awssdk.GetCallerIdentityArgs{}, invoke)
+	if err != nil {
+		return nil, fmt.Errorf("caller identity: %w", err)
+	}
+	zones, err := awssdk.GetAvailabilityZones(ctx, &awssdk.GetAvailabilityZonesArgs{State: pulumi.StringRef("available")}, invoke)
+	if err != nil {
+		return nil, fmt.Errorf("availability zones: %w", err)
+	}
+	if len(zones.Names) < cfg.Network.AZCount {
+		return nil, fmt.Errorf("network.azCount %d: region %s has %d available zones", cfg.Network.AZCount, region, len(zones.Names))
+	}
+	azs := zones.Names[:cfg.Network.AZCount]
+	account := identity.AccountId
+
+	logging, err := NewLogging(ctx, "logs", LoggingArgs{
+		Prefix:        "/shipyard/" + cfg.Stack,
+		Region:        region,
+		AccountID:     account,
+		RetentionDays: cfg.Logging.RetentionDays,
+		Archive:       hasDestination(cfg, stackconfig.LogToS3),
+		Protect:       prod,
+	}, with)
+	if err != nil {
+		return nil, err
+	}
+	network, err := NewNetwork(ctx, "network", NetworkArgs{
+		CIDR:              cfg.Network.CIDR,
+		AvailabilityZones: azs,
+		NATPerAZ:          cfg.Network.NATGateways == stackconfig.NATPerAZ,
+		AccountID:         account,
+		Logging:           logging,
+		FlowLogGroupName:  "/shipyard/" + cfg.Stack + "/vpc-flow-logs",
+	}, with)
+	if err != nil {
+		return nil, err
+	}
+	registry, err := NewRegistry(ctx, "registry", RegistryArgs{
+		RepositoryName: cfg.RepositoryName(),
+		Keep:           ImageRetainCount,
+		Protect:        prod,
+	}, with)
+	if err != nil {
+		return nil, err
+	}
+	alb, err := NewLoadBalancer(ctx, "web", LoadBalancerArgs{
+		Name:                       base,
+		VpcId:                      network.VpcId,
+		PublicSubnetIds:            network.PublicSubnetIds,
+		AppSecurityGroupId:         network.AppSecurityGroupId,
+		AppPort:                    web.Port,
+		HealthCheckPath:            web.HealthCheckPath,
+		CertificateArn:             cfg.LoadBalancer.CertificateARN,
+		SSLPolicy:                  SSLPolicy,
+		IdleTimeoutSeconds:         cfg.LoadBalancer.IdleTimeoutSeconds,
+		DeregistrationDelaySeconds: cfg.LoadBalancer.DeregistrationDelaySeconds,
+		DeletionProtection:         prod,
+		Region:                     region,
+		AccountID:                  account,
+		LogRetentionDays:           cfg.Logging.RetentionDays,
+		Protect:                    prod,
+	}, with)
+	if err != nil {
+		return nil, err
+	}
+	db, err := NewDatabase(ctx, "database", DatabaseArgs{
+		Identifier:         base,
+		Config:             cfg.Database,
+		VpcId:              network.VpcId,
+		PrivateSubnetIds:   network.PrivateSubnetIds,
+		AppSecurityGroupId: network.AppSecurityGroupId,
+		Logging:            logging,
+		Protect:            prod,
+	}, with)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := NewCache(ctx, "cache", CacheArgs{
+		ReplicationGroupId: base,
+		Config:             cfg.Cache,
+		VpcId:              network.VpcId,
+		PrivateSubnetIds:   network.PrivateSubnetIds,
+		AppSecurityGroupId: network.AppSecurityGroupId,
+		SecretName:         "shipyard/" + cfg.Stack + "/" + stackconfig.SecretRedisPassword,
+		Protect:            prod,
+	}, with)
+	if err != nil {
+		return nil, err
+	}
+	appSecrets, err := NewAppSecrets(ctx, "app-secrets", AppSecretsArgs{Stack: cfg.Stack, Names: cfg.App.Secrets}, with)
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := NewCluster(ctx, "cluster", ClusterArgs{Name: base}, with)
+	if err != nil {
+		return nil, err
+	}
+
+	url := pulumi.Sprintf("https://%s", alb.DnsName)
+	if d := cfg.LoadBalancer.Domain; d != "" {
+		url = pulumi.Sprintf("https://%s", d)
+	}
+	logGroups := pulumi.StringMap{}
+	for _, p := range stackconfig.Processes {
+		logGroups[string(p)] = logging.AppLogGroupNames[p]
+	}
+	outputs := pulumi.Map{
+		OutputStack:                    pulumi.String(cfg.Stack),
+		OutputTarget:                   pulumi.String(string(stackconfig.TargetAWS)),
+		OutputURL:                      url,
+		OutputImage:                    pulumi.String(""),
+		OutputImageDigest:              pulumi.String(cfg.Release.ImageDigest),
+		OutputDatabaseEndpoint:         db.Endpoint,
+		OutputRedisEndpoint:            cache.Endpoint,
+		OutputClusterName:              cluster.Name,
+		OutputServiceNames:             pulumi.StringMap{},
+		OutputTaskDefinitionArns:       pulumi.StringMap{},
+		OutputLogGroupNames:            logGroups,
+		OutputImageRepositoryURL:       registry.RepositoryUrl,
+		OutputAlbDNSName:               alb.DnsName,
+		OutputMigrateTaskDefinitionArn: pulumi.String(""),
+		OutputPrivateSubnetIDs:         network.PrivateSubnetIds,
+		OutputAppSecurityGroupID:       network.AppSecurityGroupId,
+		OutputRegion:                   pulumi.String(region),
+	}
+	if !Released(cfg) {
+		return outputs, nil
+	}
+
+	image := pulumi.Sprintf("%s@%s", registry.RepositoryUrl, cfg.Release.ImageDigest)
+	secrets := map[string]pulumi.StringInput{}
+	var secretArns []pulumi.StringInput
+	for _, n := range cfg.SecretNames() {
+		switch n {
+		case stackconfig.SecretDatabasePassword:
+			// The RDS-managed secret is JSON; inject its "password" key.
+			secrets[n] = pulumi.Sprintf("%s:password::", db.MasterUserSecretArn)
+			secretArns = append(secretArns, db.MasterUserSecretArn)
+		case stackconfig.SecretRedisPassword:
+			secrets[n] = cache.AuthSecretArn
+			secretArns = append(secretArns, cache.AuthSecretArn)
+		default:
+			arn, ok := appSecrets.Arns[n]
+			if !ok {
+				return nil, fmt.Errorf("secret %s: no Secrets Manager secret", n)
+			}
+			secrets[n] = arn
+			secretArns = append(secretArns, arn)
+		}
+	}
+	task := TaskArgs{
+		Config:        cfg,
+		Region:        region,
+		AccountID:     account,
+		Image:         image,
+		RepositoryArn: registry.RepositoryArn,
+		Endpoints: Endpoints{
+			DatabaseAddress: db.Address, DatabasePort: db.Port,
+			RedisAddress: cache.PrimaryEndpoint, RedisPort: cache.Port,
+		},
+		Secrets:    secrets,
+		SecretArns: secretArns,
+		Logging:    logging,
+	}
+	release, err := NewRelease(ctx, "release", ReleaseArgs{Task: task, Family: base + "-migrate"}, with)
+	if err != nil {
+		return nil, err
+	}
+	serviceNames, taskDefs := pulumi.StringMap{}, pulumi.StringMap{}
+	var webService pulumi.Resource
+	for _, p := range stackconfig.Processes {
+		args := ServiceArgs{
+			Task:               task,
+			Process:            p,
+			Name:               base + "-" + string(p),
+			ClusterArn:         cluster.Arn,
+			ClusterName:        cluster.Name,
+			PrivateSubnetIds:   network.PrivateSubnetIds,
+			AppSecurityGroupId: network.AppSecurityGroupId,
+		}
+		opts := []pulumi.ResourceOption{with}
+		if p == stackconfig.Web {
+			args.TargetGroupArn = alb.TargetGroupArn
+			args.RequestCountLabel = pulumi.Sprintf("%s/%s", alb.ArnSuffix, alb.TargetGroupArnSuffix)
+		} else {
+			// Worker and clock roll out after web's deployment (and so
+			// its migration) has reached a steady state.
+			opts = append(opts, pulumi.DependsOn([]pulumi.Resource{webService}))
+		}
+		svc, err := NewService(ctx, string(p), args, opts...)
+		if err != nil {
+			return nil, err
+		}
+		if p == stackconfig.Web {
+			webService = svc
+		}
+		serviceNames[string(p)] = svc.ServiceName
+		taskDefs[string(p)] = svc.TaskDefinitionArn
+	}
+	outputs[OutputImage] = image
+	outputs[OutputServiceNames] = serviceNames
+	outputs[OutputTaskDefinitionArns] = taskDefs
+	outputs[OutputMigrateTaskDefinitionArn] = release.TaskDefinitionArn
+	return outputs, nil
+}
+
+func hasDestination(cfg *stackconfig.Config, d string) bool {
+	for _, x := range cfg.Logging.Destinations {
+		if strings.EqualFold(x, d) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,139 @@
+package aws
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+)
+
+// CacheArgs configures the Redis replication group.
+type CacheArgs struct {
+	// ReplicationGroupId is "shipyard-<stack>" (≤ 40 characters).
+	ReplicationGroupId string
+	Config             stackconfig.Cache
+	VpcId              pulumi.StringInput
+	PrivateSubnetIds   pulumi.StringArrayInput
+	AppSecurityGroupId pulumi.StringInput
+	// SecretName names the Secrets Manager secret of the auth token.
+	SecretName string
+	Protect    bool
+}
+
+// Cache is an encrypted ElastiCache Redis replication group whose AUTH
+// token is generated and kept in Secrets Manager.
+type Cache struct {
+	pulumi.ResourceState
+
+	PrimaryEndpoint pulumi.StringOutput
+	Port            pulumi.IntOutput
+	// Endpoint is "host:port".
+	Endpoint pulumi.StringOutput
+	// AuthSecretArn holds the AUTH token as a plain string.
+	AuthSecretArn   pulumi.StringOutput
+	SecurityGroupId pulumi.StringOutput
+}
+
+// NewCache creates the replication group, its auth token secret, subnet
+// group and security group.
+func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.ResourceOption) (*Cache, error) {
+	comp := &Cache{}
+	if err := ctx.RegisterComponentResource(typePrefix+"Cache", name, comp, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(comp)
+	c := args.Config
+
+	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
+		VpcId:       args.VpcId,
+		Description: pulumi.String("Shipyard Redis"),
+		Ingress: ec2.SecurityGroupIngressArray{ec2.SecurityGroupIngressArgs{
+			Description:    pulumi.String("app tasks"),
+			Protocol:       pulumi.String("tcp"),
+			FromPort:       pulumi.Int(RedisPort),
+			ToPort:         pulumi.Int(RedisPort),
+			SecurityGroups: pulumi.StringArray{args.AppSecurityGroupId},
+		}},
+		Tags: pulumi.StringMap{"Name": pulumi.String(name)},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("cache security group: %w", err)
+	}
+	comp.SecurityGroupId = sg.ID().ToStringOutput()
+
+	subnets, err := elasticache.NewSubnetGroup(ctx, name+"-subnets", &elasticache.SubnetGroupArgs{
+		Description: pulumi.String("Shipyard private subnets"),
+		SubnetIds:   args.PrivateSubnetIds,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("cache subnet group: %w", err)
+	}
+
+	// AUTH tokens: 16–128 printable characters without / " @ or spaces.
+	token, err := random.NewRandomPassword(ctx, name+"-auth-token", &random.RandomPasswordArgs{
+		Length:          pulumi.Int(48),
+		Special:         pulumi.Bool(true),
+		OverrideSpecial: pulumi.String("!&#$^<>-"),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("cache auth token: %w", err)
+	}
+	secret, err := secretsmanager.NewSecret(ctx, name+"-auth-token", &secretsmanager.SecretArgs{
+		Name:                 pulumi.String(args.SecretName),
+		Description:          pulumi.String("Redis AUTH token (REDIS_PASSWORD)"),
+		RecoveryWindowInDays: pulumi.Int(7),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("cache auth secret: %w", err)
+	}
+	if _, err := secretsmanager.NewSecretVersion(ctx, name+"-auth-token", &secretsmanager.SecretVersionArgs{
+		SecretId:     secret.ID(),
+		SecretString: token.Result,
+	}, parent); err != nil {
+		return nil, fmt.Errorf("cache auth secret version: %w", err)
+	}
+	comp.AuthSecretArn = secret.Arn
+
+	ha := c.Replicas >= 1
+	rg, err := elasticache.NewReplicationGroup(ctx, name+"-redis", &elasticache.ReplicationGroupArgs{
+		ReplicationGroupId:       pulumi.String(args.ReplicationGroupId),
+		Description:              pulumi.String("Shipyard Redis"),
+		Engine:                   pulumi.String("redis"),
+		EngineVersion:            pulumi.String(c.EngineVersion),
+		NodeType:                 pulumi.String(c.NodeType),
+		NumCacheClusters:         pulumi.Int(1 + c.Replicas),
+		Port:                     pulumi.Int(RedisPort),
+		AutomaticFailoverEnabled: pulumi.Bool(ha),
+		MultiAzEnabled:           pulumi.Bool(ha),
+		AtRestEncryptionEnabled:  pulumi.Bool(true),
+		TransitEncryptionEnabled: pulumi.Bool(true),
+		AuthToken:                token.Result,
+		AuthTokenUpdateStrategy:  pulumi.String("ROTATE"),
+		AutoMinorVersionUpgrade:  pulumi.Bool(true),
+		SnapshotRetentionLimit:   pulumi.Int(7),
+		SubnetGroupName:          subnets.Name,
+		SecurityGroupIds:         pulumi.StringArray{sg.ID()},
+		ApplyImmediately:         pulumi.Bool(false),
+	}, withOpts(protect(args.Protect), parent)...)
+	if err != nil {
+		return nil, fmt.Errorf("cache replication group: %w", err)
+	}
+	comp.PrimaryEndpoint = rg.PrimaryEndpointAddress
+	comp.Port = rg.Port.ApplyT(func(p *int) int {
+		if p == nil {
+			return RedisPort
+		}
+		return *p
+	}).(pulumi.IntOutput)
+	comp.Endpoint = pulumi.Sprintf("%s:%d", comp.PrimaryEndpoint, comp.Port)
+
+	return comp, ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"endpoint":      comp.Endpoint,
+		"authSecretArn": comp.AuthSecretArn,
+	})
+}

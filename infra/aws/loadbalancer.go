@@ -1,0 +1,225 @@
+package aws
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// LoadBalancerArgs configures the public entry point.
+type LoadBalancerArgs struct {
+	// Name is the ALB's name (≤ 32 characters): "shipyard-<stack>".
+	Name            string
+	VpcId           pulumi.StringInput
+	PublicSubnetIds pulumi.StringArrayInput
+	// AppSecurityGroupId receives the ALB's traffic on AppPort.
+	AppSecurityGroupId pulumi.StringInput
+	AppPort            int
+	// HealthCheckPath is services.web.healthCheckPath.
+	HealthCheckPath string
+	CertificateArn  string
+	// SSLPolicy is the HTTPS listener's TLS policy.
+	SSLPolicy                  string
+	IdleTimeoutSeconds         int
+	DeregistrationDelaySeconds int
+	// DeletionProtection is on in prod (ELB.6).
+	DeletionProtection bool
+	Region             string
+	AccountID          string
+	// LogRetentionDays expires access logs.
+	LogRetentionDays int
+	// Protect protects the access log bucket.
+	Protect bool
+}
+
+// LoadBalancer is an internet-facing ALB with an HTTPS listener, an
+// HTTP→HTTPS redirect and an ip target group for the web service.
+type LoadBalancer struct {
+	pulumi.ResourceState
+
+	Arn                  pulumi.StringOutput
+	ArnSuffix            pulumi.StringOutput
+	DnsName              pulumi.StringOutput
+	SecurityGroupId      pulumi.StringOutput
+	TargetGroupArn       pulumi.StringOutput
+	TargetGroupArnSuffix pulumi.StringOutput
+	HttpsListenerArn     pulumi.StringOutput
+	LogBucket            pulumi.StringOutput
+}
+
+// elbLogAccounts are the Elastic Load Balancing accounts that deliver access
+// logs in regions available before August 2022; newer regions use the
+// logdelivery.elasticloadbalancing.amazonaws.com service principal.
+var elbLogAccounts = map[string]string{
+	"us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
+	"us-west-2": "797873946194", "af-south-1": "098369216593", "ap-east-1": "754344448648",
+	"ap-southeast-3": "589379963580", "ap-south-1": "718504428378", "ap-northeast-3": "383597477331",
+	"ap-northeast-2": "600734575887", "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
+	"ap-northeast-1": "582318560864", "ca-central-1": "985666609251", "eu-central-1": "054676820928",
+	"eu-west-1": "156460612806", "eu-west-2": "652711504416", "eu-south-1": "635631232127",
+	"eu-west-3": "009996457667", "eu-north-1": "897822967062", "me-south-1": "076674570225",
+	"sa-east-1": "507241528517",
+}
+
+// accessLogPrefix is the key prefix of the ALB's access logs.
+const accessLogPrefix = "alb"
+
+// NewLoadBalancer creates the ALB.
+func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, opts ...pulumi.ResourceOption) (*LoadBalancer, error) {
+	if args.CertificateArn == "" {
+		return nil, fmt.Errorf("load balancer: loadBalancer.certificateArn is required on aws (HTTPS only)")
+	}
+	comp := &LoadBalancer{}
+	if err := ctx.RegisterComponentResource(typePrefix+"LoadBalancer", name, comp, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(comp)
+
+	// Access logs: ALB log delivery supports SSE-S3 only.
+	logPrincipal := &principal{Service: []string{"logdelivery.elasticloadbalancing.amazonaws.com"}}
+	if acct, ok := elbLogAccounts[args.Region]; ok {
+		logPrincipal = &principal{AWS: []string{"arn:aws:iam::" + acct + ":root"}}
+	}
+	bucket, err := newPrivateBucket(ctx, name+"-logs", privateBucketArgs{
+		ExpirationDays: args.LogRetentionDays,
+		Protect:        args.Protect,
+		Policy: func(bucketArn string) []statement {
+			return []statement{{
+				Sid:       "ELBAccessLogDelivery",
+				Effect:    "Allow",
+				Principal: logPrincipal,
+				Action:    []string{"s3:PutObject"},
+				Resource:  []string{bucketArn + "/" + accessLogPrefix + "/AWSLogs/" + args.AccountID + "/*"},
+			}}
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	comp.LogBucket = bucket.Bucket
+
+	// EC2.18: the only 0.0.0.0/0 ingress of the stack, on 443 and 80.
+	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
+		VpcId:       args.VpcId,
+		Description: pulumi.String("Shipyard public load balancer"),
+		Ingress: ec2.SecurityGroupIngressArray{
+			ec2.SecurityGroupIngressArgs{
+				Description: pulumi.String("HTTPS"),
+				Protocol:    pulumi.String("tcp"), FromPort: pulumi.Int(443), ToPort: pulumi.Int(443),
+				CidrBlocks: pulumi.StringArray{pulumi.String("0.0.0.0/0")},
+			},
+			ec2.SecurityGroupIngressArgs{
+				Description: pulumi.String("HTTP, redirected to HTTPS"),
+				Protocol:    pulumi.String("tcp"), FromPort: pulumi.Int(80), ToPort: pulumi.Int(80),
+				CidrBlocks: pulumi.StringArray{pulumi.String("0.0.0.0/0")},
+			},
+		},
+		Egress: ec2.SecurityGroupEgressArray{ec2.SecurityGroupEgressArgs{
+			Description:    pulumi.String("web tasks"),
+			Protocol:       pulumi.String("tcp"),
+			FromPort:       pulumi.Int(args.AppPort),
+			ToPort:         pulumi.Int(args.AppPort),
+			SecurityGroups: pulumi.StringArray{args.AppSecurityGroupId},
+		}},
+		Tags: pulumi.StringMap{"Name": pulumi.String(name)},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("load balancer security group: %w", err)
+	}
+	comp.SecurityGroupId = sg.ID().ToStringOutput()
+	if _, err := ec2.NewSecurityGroupRule(ctx, name+"-to-app", &ec2.SecurityGroupRuleArgs{
+		Type:                  pulumi.String("ingress"),
+		Description:           pulumi.String("from the load balancer"),
+		SecurityGroupId:       args.AppSecurityGroupId,
+		SourceSecurityGroupId: sg.ID(),
+		Protocol:              pulumi.String("tcp"),
+		FromPort:              pulumi.Int(args.AppPort),
+		ToPort:                pulumi.Int(args.AppPort),
+	}, parent); err != nil {
+		return nil, fmt.Errorf("app ingress rule: %w", err)
+	}
+
+	alb, err := lb.NewLoadBalancer(ctx, name+"-alb", &lb.LoadBalancerArgs{
+		Name:                     pulumi.String(args.Name),
+		LoadBalancerType:         pulumi.String("application"),
+		Internal:                 pulumi.Bool(false),
+		SecurityGroups:           pulumi.StringArray{sg.ID()},
+		Subnets:                  args.PublicSubnetIds,
+		IdleTimeout:              pulumi.Int(args.IdleTimeoutSeconds),
+		DropInvalidHeaderFields:  pulumi.Bool(true),
+		DesyncMitigationMode:     pulumi.String("strictest"),
+		EnableDeletionProtection: pulumi.Bool(args.DeletionProtection),
+		EnableHttp2:              pulumi.Bool(true),
+		AccessLogs: lb.LoadBalancerAccessLogsArgs{
+			Bucket:  bucket.Bucket,
+			Prefix:  pulumi.String(accessLogPrefix),
+			Enabled: pulumi.Bool(true),
+		},
+	}, withOpts(nil, parent, pulumi.DependsOn([]pulumi.Resource{bucket}))...)
+	if err != nil {
+		return nil, fmt.Errorf("load balancer: %w", err)
+	}
+	comp.Arn, comp.ArnSuffix, comp.DnsName = alb.Arn, alb.ArnSuffix, alb.DnsName
+
+	tg, err := lb.NewTargetGroup(ctx, name+"-web", &lb.TargetGroupArgs{
+		TargetType:          pulumi.String("ip"),
+		Port:                pulumi.Int(args.AppPort),
+		Protocol:            pulumi.String("HTTP"),
+		VpcId:               args.VpcId,
+		DeregistrationDelay: pulumi.Int(args.DeregistrationDelaySeconds),
+		HealthCheck: lb.TargetGroupHealthCheckArgs{
+			Enabled:            pulumi.Bool(true),
+			Path:               pulumi.String(args.HealthCheckPath),
+			Protocol:           pulumi.String("HTTP"),
+			Matcher:            pulumi.String("200"),
+			Interval:           pulumi.Int(10),
+			Timeout:            pulumi.Int(5),
+			HealthyThreshold:   pulumi.Int(2),
+			UnhealthyThreshold: pulumi.Int(3),
+		},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("target group: %w", err)
+	}
+	comp.TargetGroupArn, comp.TargetGroupArnSuffix = tg.Arn, tg.ArnSuffix
+
+	https, err := lb.NewListener(ctx, name+"-https", &lb.ListenerArgs{
+		LoadBalancerArn: alb.Arn,
+		Port:            pulumi.Int(443),
+		Protocol:        pulumi.String("HTTPS"),
+		SslPolicy:       pulumi.String(args.SSLPolicy),
+		CertificateArn:  pulumi.String(args.CertificateArn),
+		DefaultActions: lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
+			Type:           pulumi.String("forward"),
+			TargetGroupArn: tg.Arn,
+		}},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("https listener: %w", err)
+	}
+	comp.HttpsListenerArn = https.Arn
+	if _, err := lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
+		LoadBalancerArn: alb.Arn,
+		Port:            pulumi.Int(80),
+		Protocol:        pulumi.String("HTTP"),
+		DefaultActions: lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
+			Type: pulumi.String("redirect"),
+			Redirect: lb.ListenerDefaultActionRedirectArgs{
+				Protocol:   pulumi.String("HTTPS"),
+				Port:       pulumi.String("443"),
+				StatusCode: pulumi.String("HTTP_301"),
+			},
+		}},
+	}, parent); err != nil {
+		return nil, fmt.Errorf("http listener: %w", err)
+	}
+
+	return comp, ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"arn":            comp.Arn,
+		"dnsName":        comp.DnsName,
+		"targetGroupArn": comp.TargetGroupArn,
+		"logBucket":      comp.LogBucket,
+	})
+}

@@ -1,0 +1,426 @@
+package aws
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/appautoscaling"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+)
+
+// ClusterArgs configures the ECS cluster.
+type ClusterArgs struct {
+	// Name is "shipyard-<stack>".
+	Name string
+}
+
+// Cluster is the ECS cluster every process type's service runs in.
+type Cluster struct {
+	pulumi.ResourceState
+
+	Arn  pulumi.StringOutput
+	Name pulumi.StringOutput
+}
+
+// NewCluster creates the cluster with Container Insights (ECS.12). ECS Exec
+// is not configured: it needs a writable root filesystem (ECS.5).
+func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
+	comp := &Cluster{}
+	if err := ctx.RegisterComponentResource(typePrefix+"Cluster", name, comp, opts...); err != nil {
+		return nil, err
+	}
+	c, err := ecs.NewCluster(ctx, name+"-cluster", &ecs.ClusterArgs{
+		Name: pulumi.String(args.Name),
+		Settings: ecs.ClusterSettingArray{ecs.ClusterSettingArgs{
+			Name:  pulumi.String("containerInsights"),
+			Value: pulumi.String("enabled"),
+		}},
+	}, pulumi.Parent(comp))
+	if err != nil {
+		return nil, fmt.Errorf("ecs cluster: %w", err)
+	}
+	comp.Arn, comp.Name = c.Arn, c.Name
+	return comp, ctx.RegisterResourceOutputs(comp, pulumi.Map{"arn": comp.Arn, "name": comp.Name})
+}
+
+// Endpoints are the attached resources' addresses, as outputs.
+type Endpoints struct {
+	DatabaseAddress pulumi.StringOutput
+	DatabasePort    pulumi.IntOutput
+	RedisAddress    pulumi.StringOutput
+	RedisPort       pulumi.IntOutput
+}
+
+// TaskArgs is what every task definition of the stack shares.
+type TaskArgs struct {
+	Config    *stackconfig.Config
+	Region    string
+	AccountID string
+	// Image is "<repositoryUrl>@<digest>".
+	Image         pulumi.StringInput
+	RepositoryArn pulumi.StringInput
+	Endpoints     Endpoints
+	// Secrets maps each secret env var (Config.SecretNames) to its
+	// valueFrom; SecretArns are the secrets themselves, for IAM.
+	Secrets    map[string]pulumi.StringInput
+	SecretArns []pulumi.StringInput
+	Logging    *Logging
+}
+
+// ServiceArgs configures one process type's ECS service.
+type ServiceArgs struct {
+	Task    TaskArgs
+	Process stackconfig.Process
+	// Name is the ECS service name and task family: "shipyard-<stack>-<process>".
+	Name               string
+	ClusterArn         pulumi.StringInput
+	ClusterName        pulumi.StringInput
+	PrivateSubnetIds   pulumi.StringArrayInput
+	AppSecurityGroupId pulumi.StringInput
+	// TargetGroupArn and RequestCountLabel ("<alb suffix>/<target group
+	// suffix>") are set for the web process only.
+	TargetGroupArn    pulumi.StringInput
+	RequestCountLabel pulumi.StringInput
+}
+
+// Service is one process type: roles, task definition (with the migrate
+// init container and the log router), ECS service and autoscaling.
+type Service struct {
+	pulumi.ResourceState
+
+	ServiceName       pulumi.StringOutput
+	TaskDefinitionArn pulumi.StringOutput
+	ExecutionRoleArn  pulumi.StringOutput
+	TaskRoleArn       pulumi.StringOutput
+	LogGroupName      pulumi.StringOutput
+}
+
+// taskRoles creates a task's execution role (pull the image, read its
+// secrets, write the router's logs) and task role (what the containers,
+// including the log router, call: write the app logs and the archive).
+func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Process, opts ...pulumi.ResourceOption) (execRole, taskRole *iam.Role, err error) {
+	trust, err := assumeRolePolicy("ecs-tasks.amazonaws.com", t.AccountID)
+	if err != nil {
+		return nil, nil, err
+	}
+	execRole, err = iam.NewRole(ctx, name+"-execution", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("ECS execution role of %s", name),
+		AssumeRolePolicy: pulumi.String(trust),
+	}, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("execution role: %w", err)
+	}
+	arns := []pulumi.StringInput{t.RepositoryArn, t.Logging.RouterLogGroupArn}
+	arns = append(arns, t.SecretArns...)
+	if _, err := iam.NewRolePolicy(ctx, name+"-execution", &iam.RolePolicyArgs{
+		Role: execRole.ID(),
+		Policy: policyJSON(func(a []string) policyDocument {
+			repo, router, secrets := a[0], a[1], a[2:]
+			return newPolicy(
+				statement{
+					Sid:    "PullAuth",
+					Effect: "Allow",
+					Action: []string{"ecr:GetAuthorizationToken"},
+					// GetAuthorizationToken has no resource-level permissions.
+					Resource: []string{"*"},
+				},
+				statement{
+					Sid:      "PullImage",
+					Effect:   "Allow",
+					Action:   []string{"ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"},
+					Resource: []string{repo},
+				},
+				statement{
+					Sid:      "RouterLogs",
+					Effect:   "Allow",
+					Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+					Resource: []string{router + ":*"},
+				},
+				statement{
+					Sid:      "Secrets",
+					Effect:   "Allow",
+					Action:   []string{"secretsmanager:GetSecretValue"},
+					Resource: secrets,
+				},
+			)
+		}, arns...),
+	}, opts...); err != nil {
+		return nil, nil, fmt.Errorf("execution role policy: %w", err)
+	}
+
+	taskRole, err = iam.NewRole(ctx, name+"-task", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("ECS task role of %s", name),
+		AssumeRolePolicy: pulumi.String(trust),
+	}, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("task role: %w", err)
+	}
+	if _, err := iam.NewRolePolicy(ctx, name+"-task", &iam.RolePolicyArgs{
+		Role: taskRole.ID(),
+		Policy: policyJSON(func(a []string) policyDocument {
+			group, bucket, config, key := a[0], a[1], a[2], a[3]
+			stmts := []statement{{
+				Sid:      "AppLogs",
+				Effect:   "Allow",
+				Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
+				Resource: []string{group, group + ":*"},
+			}}
+			if bucket != "" {
+				stmts = append(stmts,
+					statement{
+						Sid:      "ArchiveWrite",
+						Effect:   "Allow",
+						Action:   []string{"s3:PutObject"},
+						Resource: []string{bucket + "/" + archiveLogPrefix + "/*"},
+					},
+					statement{
+						Sid:      "ArchiveConfig",
+						Effect:   "Allow",
+						Action:   []string{"s3:GetObject", "s3:GetBucketLocation"},
+						Resource: []string{bucket, config},
+					},
+					statement{
+						Sid:      "ArchiveKey",
+						Effect:   "Allow",
+						Action:   []string{"kms:GenerateDataKey", "kms:Decrypt"},
+						Resource: []string{key},
+					},
+				)
+			}
+			return newPolicy(stmts...)
+		}, t.Logging.AppLogGroupArns[p], t.Logging.ArchiveBucketArn, t.Logging.ArchiveConfigArn, t.Logging.KeyArn),
+	}, opts...); err != nil {
+		return nil, nil, fmt.Errorf("task role policy: %w", err)
+	}
+	return execRole, taskRole, nil
+}
+
+// newTaskDefinition registers a Fargate task definition for spec.
+func newTaskDefinition(ctx *pulumi.Context, name, family string, t TaskArgs, spec taskSpec, execRole, taskRole pulumi.StringInput, opts ...pulumi.ResourceOption) (*ecs.TaskDefinition, error) {
+	cfg := t.Config
+	e := t.Endpoints
+	defs := pulumi.All(t.Image, t.Logging.AppLogGroupNames[spec.Process], t.Logging.RouterLogGroupName,
+		t.Logging.ArchiveConfigArn, secretValues(t.Secrets),
+		e.DatabaseAddress, e.DatabasePort, e.RedisAddress, e.RedisPort).ApplyT(func(v []interface{}) (string, error) {
+		s := spec
+		s.Image, s.AppLogGroup, s.RouterLogGroup, s.ArchiveConfigArn = v[0].(string), v[1].(string), v[2].(string), v[3].(string)
+		s.Secrets = v[4].(map[string]string)
+		s.Env = cfg.Env(stackconfig.Endpoints{
+			DatabaseHost: v[5].(string), DatabasePort: v[6].(int),
+			RedisHost: v[7].(string), RedisPort: v[8].(int),
+		})
+		return containerDefinitions(s)
+	}).(pulumi.StringOutput)
+	td, err := ecs.NewTaskDefinition(ctx, name, &ecs.TaskDefinitionArgs{
+		Family:                  pulumi.String(family),
+		RequiresCompatibilities: pulumi.StringArray{pulumi.String("FARGATE")},
+		NetworkMode:             pulumi.String("awsvpc"),
+		Cpu:                     pulumi.String(itoa(spec.Service.CPU)),
+		Memory:                  pulumi.String(itoa(spec.Service.Memory)),
+		RuntimePlatform: ecs.TaskDefinitionRuntimePlatformArgs{
+			OperatingSystemFamily: pulumi.String("LINUX"),
+			CpuArchitecture:       pulumi.String("X86_64"),
+		},
+		ExecutionRoleArn:     execRole,
+		TaskRoleArn:          taskRole,
+		ContainerDefinitions: defs,
+		Volumes:              ecs.TaskDefinitionVolumeArray{ecs.TaskDefinitionVolumeArgs{Name: pulumi.String(tmpVolume)}},
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("task definition %s: %w", family, err)
+	}
+	return td, nil
+}
+
+// secretValues resolves the valueFrom map.
+func secretValues(m map[string]pulumi.StringInput) pulumi.StringMapOutput {
+	sm := pulumi.StringMap{}
+	for k, v := range m {
+		sm[k] = v
+	}
+	return sm.ToStringMapOutput()
+}
+
+// NewService creates one process type's service.
+func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulumi.ResourceOption) (*Service, error) {
+	comp := &Service{}
+	if err := ctx.RegisterComponentResource(typePrefix+"Service", name, comp, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(comp)
+	cfg := args.Task.Config
+	svc := cfg.Services.Get(args.Process)
+
+	execRole, taskRole, err := taskRoles(ctx, name, args.Task, args.Process, parent)
+	if err != nil {
+		return nil, err
+	}
+	comp.ExecutionRoleArn, comp.TaskRoleArn = execRole.Arn, taskRole.Arn
+
+	td, err := newTaskDefinition(ctx, name+"-task", args.Name, args.Task, taskSpec{
+		Process: args.Process,
+		Migrate: true,
+		Region:  args.Task.Region,
+		Service: svc,
+	}, execRole.Arn, taskRole.Arn, parent)
+	if err != nil {
+		return nil, err
+	}
+	comp.TaskDefinitionArn = td.Arn
+	comp.LogGroupName = args.Task.Logging.AppLogGroupNames[args.Process]
+
+	desired, minHealthy, maxPercent := svc.DesiredCount, 100, 200
+	if args.Process == stackconfig.Clock {
+		// Exactly one clock, and never two during a deployment: the old
+		// task stops before the new one starts.
+		desired, minHealthy, maxPercent = 1, ClockMinHealthyPercent, ClockMaxPercent
+	}
+	sa := &ecs.ServiceArgs{
+		Name:            pulumi.String(args.Name),
+		Cluster:         args.ClusterArn,
+		TaskDefinition:  td.Arn,
+		DesiredCount:    pulumi.Int(desired),
+		LaunchType:      pulumi.String("FARGATE"),
+		PlatformVersion: pulumi.String("LATEST"),
+		NetworkConfiguration: ecs.ServiceNetworkConfigurationArgs{
+			Subnets:        args.PrivateSubnetIds,
+			SecurityGroups: pulumi.StringArray{args.AppSecurityGroupId},
+			AssignPublicIp: pulumi.Bool(false),
+		},
+		DeploymentCircuitBreaker:        ecs.ServiceDeploymentCircuitBreakerArgs{Enable: pulumi.Bool(true), Rollback: pulumi.Bool(true)},
+		DeploymentMinimumHealthyPercent: pulumi.Int(minHealthy),
+		DeploymentMaximumPercent:        pulumi.Int(maxPercent),
+		EnableExecuteCommand:            pulumi.Bool(false),
+		EnableEcsManagedTags:            pulumi.Bool(true),
+		PropagateTags:                   pulumi.String("SERVICE"),
+		AvailabilityZoneRebalancing:     pulumi.String("ENABLED"),
+		// The deploy waits until the new tasks are healthy (and so the
+		// migration has run) before it goes on.
+		WaitForSteadyState: pulumi.Bool(true),
+	}
+	if args.TargetGroupArn != nil {
+		sa.LoadBalancers = ecs.ServiceLoadBalancerArray{ecs.ServiceLoadBalancerArgs{
+			TargetGroupArn: args.TargetGroupArn,
+			ContainerName:  pulumi.String(AppContainer),
+			ContainerPort:  pulumi.Int(svc.Port),
+		}}
+		sa.HealthCheckGracePeriodSeconds = pulumi.Int(svc.HealthCheckGracePeriodSeconds)
+	}
+	autoscaled := args.Process != stackconfig.Clock && svc.MaxCount > svc.MinCount
+	svcOpts := []pulumi.ResourceOption{parent}
+	if autoscaled {
+		// Autoscaling owns the running count between deploys.
+		svcOpts = append(svcOpts, pulumi.IgnoreChanges([]string{"desiredCount"}))
+	}
+	service, err := ecs.NewService(ctx, name+"-service", sa, svcOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("ecs service %s: %w", args.Name, err)
+	}
+	comp.ServiceName = service.Name
+
+	if autoscaled {
+		if err := autoscale(ctx, name, args, svc, service, parent); err != nil {
+			return nil, err
+		}
+	}
+	return comp, ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"serviceName":       comp.ServiceName,
+		"taskDefinitionArn": comp.TaskDefinitionArn,
+	})
+}
+
+// autoscale adds target tracking on CPU, and on requests per target for web.
+func autoscale(ctx *pulumi.Context, name string, args ServiceArgs, svc stackconfig.Service, service *ecs.Service, parent pulumi.ResourceOption) error {
+	target, err := appautoscaling.NewTarget(ctx, name+"-scaling", &appautoscaling.TargetArgs{
+		ServiceNamespace:  pulumi.String("ecs"),
+		ScalableDimension: pulumi.String("ecs:service:DesiredCount"),
+		ResourceId:        pulumi.Sprintf("service/%s/%s", args.ClusterName, service.Name),
+		MinCapacity:       pulumi.Int(svc.MinCount),
+		MaxCapacity:       pulumi.Int(svc.MaxCount),
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("scaling target: %w", err)
+	}
+	policy := func(suffix, metric string, value int, label pulumi.StringInput) error {
+		spec := appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs{
+			PredefinedMetricType: pulumi.String(metric),
+		}
+		if label != nil {
+			spec.ResourceLabel = label
+		}
+		_, err := appautoscaling.NewPolicy(ctx, name+"-scaling-"+suffix, &appautoscaling.PolicyArgs{
+			PolicyType:        pulumi.String("TargetTrackingScaling"),
+			ServiceNamespace:  target.ServiceNamespace,
+			ScalableDimension: target.ScalableDimension,
+			ResourceId:        target.ResourceId,
+			TargetTrackingScalingPolicyConfiguration: appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs{
+				TargetValue:                   pulumi.Float64(float64(value)),
+				PredefinedMetricSpecification: spec,
+				ScaleInCooldown:               pulumi.Int(120),
+				ScaleOutCooldown:              pulumi.Int(60),
+			},
+		}, parent)
+		if err != nil {
+			return fmt.Errorf("scaling policy %s: %w", suffix, err)
+		}
+		return nil
+	}
+	if t := svc.Autoscaling.CPUTargetPercent; t > 0 {
+		if err := policy("cpu", "ECSServiceAverageCPUUtilization", t, nil); err != nil {
+			return err
+		}
+	}
+	if t := svc.Autoscaling.RequestsPerTarget; t > 0 && args.RequestCountLabel != nil {
+		if err := policy("requests", "ALBRequestCountPerTarget", t, args.RequestCountLabel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReleaseArgs configures the standalone migrate task.
+type ReleaseArgs struct {
+	Task TaskArgs
+	// Family is "shipyard-<stack>-migrate".
+	Family string
+}
+
+// Release is a task definition that runs `app migrate` alone, for
+// `aws ecs run-task` by an operator (e.g. to migrate without a deploy). The
+// deploy itself migrates through the init container of every task.
+type Release struct {
+	pulumi.ResourceState
+
+	TaskDefinitionArn pulumi.StringOutput
+	ExecutionRoleArn  pulumi.StringOutput
+	TaskRoleArn       pulumi.StringOutput
+}
+
+// NewRelease creates the migrate task definition and its roles.
+func NewRelease(ctx *pulumi.Context, name string, args ReleaseArgs, opts ...pulumi.ResourceOption) (*Release, error) {
+	comp := &Release{}
+	if err := ctx.RegisterComponentResource(typePrefix+"Release", name, comp, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(comp)
+	// The migrate task logs to the web log group.
+	execRole, taskRole, err := taskRoles(ctx, name, args.Task, stackconfig.Web, parent)
+	if err != nil {
+		return nil, err
+	}
+	svc := args.Task.Config.Services.Web
+	td, err := newTaskDefinition(ctx, name+"-task", args.Family, args.Task, taskSpec{
+		Process:     stackconfig.Web,
+		OnlyMigrate: true,
+		Region:      args.Task.Region,
+		Service:     svc,
+	}, execRole.Arn, taskRole.Arn, parent)
+	if err != nil {
+		return nil, err
+	}
+	comp.TaskDefinitionArn, comp.ExecutionRoleArn, comp.TaskRoleArn = td.Arn, execRole.Arn, taskRole.Arn
+	return comp, ctx.RegisterResourceOutputs(comp, pulumi.Map{"taskDefinitionArn": comp.TaskDefinitionArn})
+}
