@@ -141,11 +141,14 @@ func poolConfig(cfg *config.Config) db.PoolConfig {
 
 // deps are the long-lived dependencies of serve, worker and clock.
 type deps struct {
-	pool    *pgxpool.Pool
-	rdb     *redis.Client
-	reg     *prometheus.Registry
-	metrics *httpapi.Metrics
-	ready   *httpapi.Readiness
+	pool *pgxpool.Pool
+	rdb  *redis.Client
+	// asynqOpt is for the asynq server and scheduler, which own (and
+	// close) their connections.
+	asynqOpt asynq.RedisClientOpt
+	reg      *prometheus.Registry
+	metrics  *httpapi.Metrics
+	ready    *httpapi.Readiness
 }
 
 func newDeps(ctx context.Context, cfg *config.Config) (*deps, error) {
@@ -172,6 +175,11 @@ func newDeps(ctx context.Context, cfg *config.Config) (*deps, error) {
 	ropts.DialerRetryTimeout = 50 * time.Millisecond
 	ropts.ContextTimeoutEnabled = true
 	rdb := redis.NewClient(ropts)
+	asynqOpt := asynq.RedisClientOpt{
+		Network: ropts.Network, Addr: ropts.Addr, Username: ropts.Username, Password: ropts.Password, DB: ropts.DB,
+		DialTimeout: ropts.DialTimeout, ReadTimeout: ropts.ReadTimeout, WriteTimeout: ropts.WriteTimeout,
+		PoolSize: ropts.PoolSize, TLSConfig: ropts.TLSConfig,
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -179,7 +187,7 @@ func newDeps(ctx context.Context, cfg *config.Config) (*deps, error) {
 		httpapi.Check{Name: "postgres", Fn: pool.Ping},
 		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
 	)
-	return &deps{pool: pool, rdb: rdb, reg: reg, metrics: httpapi.NewMetrics(reg), ready: ready}, nil
+	return &deps{pool: pool, rdb: rdb, asynqOpt: asynqOpt, reg: reg, metrics: httpapi.NewMetrics(reg), ready: ready}, nil
 }
 
 func (d *deps) close() {
@@ -271,7 +279,7 @@ func worker(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 		Log:   log,
 		Done:  jobs.NewMetrics(d.reg),
 	}
-	srv := asynq.NewServerFromRedisClient(d.rdb, asynq.Config{
+	srv := asynq.NewServer(d.asynqOpt, asynq.Config{
 		Concurrency:     cfg.WorkerConcurrency,
 		ShutdownTimeout: max(cfg.ShutdownTimeout-cfg.DrainDelay-time.Second, time.Second),
 		Logger:          asynqLogger{log},
@@ -291,7 +299,7 @@ func clock(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 		return err
 	}
 	defer d.close()
-	s := asynq.NewSchedulerFromRedisClient(d.rdb, &asynq.SchedulerOpts{
+	s := asynq.NewScheduler(d.asynqOpt, &asynq.SchedulerOpts{
 		Location: time.UTC,
 		Logger:   asynqLogger{log},
 		LogLevel: asynqLevel(cfg.LogLevel),

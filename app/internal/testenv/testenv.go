@@ -354,8 +354,9 @@ type StartedRedis struct {
 }
 
 // StartRedis starts a server in a temp dir on a random loopback port, with
-// persistence off.
-func StartRedis() (*StartedRedis, error) {
+// persistence off; extra are further redis-server arguments (e.g.
+// "--requirepass", "pw").
+func StartRedis(extra ...string) (*StartedRedis, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, errors.New("redis-server not found on PATH")
@@ -368,12 +369,13 @@ func StartRedis() (*StartedRedis, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startRedisAt(bin, dir, port)
+	return startRedisAt(bin, dir, port, extra)
 }
 
-func startRedisAt(bin, dir string, port int) (*StartedRedis, error) {
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--databases", "1000", "--loglevel", "warning")
+func startRedisAt(bin, dir string, port int, extra []string) (*StartedRedis, error) {
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--databases", "1000", "--loglevel", "warning"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -383,6 +385,11 @@ func startRedisAt(bin, dir string, port int) (*StartedRedis, error) {
 	r := &StartedRedis{URL: fmt.Sprintf("redis://127.0.0.1:%d/0", port), Port: port, cmd: cmd, dir: dir, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(r.done) }()
 	opts, _ := redis.ParseURL(r.URL)
+	for i := 0; i+1 < len(extra); i++ {
+		if extra[i] == "--requirepass" {
+			opts.Password = extra[i+1]
+		}
+	}
 	c := redis.NewClient(opts)
 	defer c.Close()
 	deadline := time.Now().Add(20 * time.Second)
@@ -415,9 +422,9 @@ func (r *StartedRedis) Stop() {
 
 // OwnRedis starts a Redis just for this test (to stop it mid-test, e.g.
 // for outage tests); it is stopped when the test ends.
-func OwnRedis(t testing.TB) *StartedRedis {
+func OwnRedis(t testing.TB, extra ...string) *StartedRedis {
 	t.Helper()
-	r, err := StartRedis()
+	r, err := StartRedis(extra...)
 	if err != nil {
 		t.Fatalf("testenv: redis: %v", err)
 	}

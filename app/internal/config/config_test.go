@@ -1,0 +1,161 @@
+package config_test
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shipyard-kit/shipyard/app/internal/config"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func valid() map[string]string {
+	return map[string]string{
+		"DATABASE_URL": "postgres://app@db:5432/app?sslmode=disable",
+		"REDIS_URL":    "redis://cache:6379/0",
+	}
+}
+
+var all = config.Needs{Database: true, Redis: true}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := config.Load(env(valid()), all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"PORT defaults to 8080", c.Port, 8080},
+		{"LOG_LEVEL defaults to info", c.LogLevel, slog.LevelInfo},
+		{"SHUTDOWN_TIMEOUT defaults to 20s", c.ShutdownTimeout, 20 * time.Second},
+		{"REQUEST_TIMEOUT defaults to 10s", c.RequestTimeout, 10 * time.Second},
+		{"HTTP_IDLE_TIMEOUT defaults to 75s", c.IdleTimeout, 75 * time.Second},
+		{"DATABASE_MAX_CONNS defaults to 10", c.DatabaseMaxConns, int32(10)},
+		{"RATE_LIMIT_PER_MINUTE defaults to 600", c.RateLimitPerMinute, 600},
+		{"MAX_BODY_BYTES defaults to 1 MiB", c.MaxBodyBytes, int64(1 << 20)},
+		{"passwords default to none", c.DatabasePassword + c.RedisPassword, ""},
+	} {
+		if fmt.Sprint(tc.got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: got %v", tc.name, tc.got)
+		}
+	}
+}
+
+func TestLoadTheStackEnvironment(t *testing.T) {
+	// What infra/stackconfig.Env produces for the local stack.
+	e := map[string]string{
+		"APP_ENV": "local", "PORT": "8080", "LOG_LEVEL": "debug", "SHUTDOWN_TIMEOUT": "20s",
+		"REQUEST_TIMEOUT": "10s", "HTTP_IDLE_TIMEOUT": "75s",
+		"DATABASE_URL":       "postgres://shipyard@postgres:5432/shipyard?sslmode=disable",
+		"DATABASE_MAX_CONNS": "10", "REDIS_URL": "rediss://redis:6379/0", "RATE_LIMIT_PER_MINUTE": "120",
+		"DATABASE_PASSWORD": "pw1", "REDIS_PASSWORD": "pw2",
+	}
+	c, err := config.Load(env(e), all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AppEnv != "local" || c.LogLevel != slog.LevelDebug || c.RateLimitPerMinute != 120 || c.DatabasePassword != "pw1" || c.RedisPassword != "pw2" {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		set     map[string]string
+		needs   config.Needs
+		varName string
+	}{
+		{"a missing DATABASE_URL is named", map[string]string{"DATABASE_URL": ""}, all, "DATABASE_URL"},
+		{"a DATABASE_URL that is not postgres:// is rejected", map[string]string{"DATABASE_URL": "mysql://x@h/db"}, all, "DATABASE_URL"},
+		{"a DATABASE_URL without a host is rejected", map[string]string{"DATABASE_URL": "postgres:///db"}, all, "DATABASE_URL"},
+		{"a missing REDIS_URL is named", map[string]string{"REDIS_URL": ""}, all, "REDIS_URL"},
+		{"a REDIS_URL with another scheme is rejected", map[string]string{"REDIS_URL": "http://cache:6379"}, all, "REDIS_URL"},
+		{"a non-numeric PORT is rejected", map[string]string{"PORT": "http"}, all, "PORT"},
+		{"PORT 0 is rejected", map[string]string{"PORT": "0"}, all, "PORT"},
+		{"PORT above 65535 is rejected", map[string]string{"PORT": "70000"}, all, "PORT"},
+		{"an unknown LOG_LEVEL is rejected", map[string]string{"LOG_LEVEL": "loud"}, all, "LOG_LEVEL"},
+		{"SHUTDOWN_TIMEOUT without a unit is rejected", map[string]string{"SHUTDOWN_TIMEOUT": "20"}, all, "SHUTDOWN_TIMEOUT"},
+		{"a REQUEST_TIMEOUT in words is rejected", map[string]string{"REQUEST_TIMEOUT": "ten seconds"}, all, "REQUEST_TIMEOUT"},
+		{"a negative HTTP_IDLE_TIMEOUT is rejected", map[string]string{"HTTP_IDLE_TIMEOUT": "-1s"}, all, "HTTP_IDLE_TIMEOUT"},
+		{"DRAIN_DELAY not shorter than SHUTDOWN_TIMEOUT is rejected", map[string]string{"DRAIN_DELAY": "30s", "SHUTDOWN_TIMEOUT": "20s"}, all, "DRAIN_DELAY"},
+		{"DATABASE_MAX_CONNS 0 is rejected", map[string]string{"DATABASE_MAX_CONNS": "0"}, all, "DATABASE_MAX_CONNS"},
+		{"a non-numeric DATABASE_MAX_CONNS is rejected", map[string]string{"DATABASE_MAX_CONNS": "many"}, all, "DATABASE_MAX_CONNS"},
+		{"a bad DATABASE_CONNECT_TIMEOUT is rejected", map[string]string{"DATABASE_CONNECT_TIMEOUT": "5"}, all, "DATABASE_CONNECT_TIMEOUT"},
+		{"a negative RATE_LIMIT_PER_MINUTE is rejected", map[string]string{"RATE_LIMIT_PER_MINUTE": "-1"}, all, "RATE_LIMIT_PER_MINUTE"},
+		{"a non-numeric REDIS_POOL_SIZE is rejected", map[string]string{"REDIS_POOL_SIZE": "big"}, all, "REDIS_POOL_SIZE"},
+		{"a bad REDIS_TIMEOUT is rejected", map[string]string{"REDIS_TIMEOUT": "1"}, all, "REDIS_TIMEOUT"},
+		{"MAX_BODY_BYTES 0 is rejected", map[string]string{"MAX_BODY_BYTES": "0"}, all, "MAX_BODY_BYTES"},
+		{"a bad TRUST_PROXY is rejected", map[string]string{"TRUST_PROXY": "yes please"}, all, "TRUST_PROXY"},
+		{"a CACHE_TTL under a second is rejected", map[string]string{"CACHE_TTL": "10ms"}, all, "CACHE_TTL"},
+		{"a bad TOKEN_TTL is rejected", map[string]string{"TOKEN_TTL": "1d"}, all, "TOKEN_TTL"},
+		{"a bad TOKEN_PURGE_INTERVAL is rejected", map[string]string{"TOKEN_PURGE_INTERVAL": "hourly"}, all, "TOKEN_PURGE_INTERVAL"},
+		{"WORKER_CONCURRENCY 0 is rejected", map[string]string{"WORKER_CONCURRENCY": "0"}, all, "WORKER_CONCURRENCY"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			for k, v := range tc.set {
+				e[k] = v
+			}
+			_, err := config.Load(env(e), tc.needs)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if !strings.Contains(err.Error(), tc.varName+":") {
+				t.Fatalf("error does not name %s: %v", tc.varName, err)
+			}
+		})
+	}
+
+	t.Run("every problem is reported at once", func(t *testing.T) {
+		_, err := config.Load(env(map[string]string{"PORT": "x", "LOG_LEVEL": "y"}), all)
+		for _, name := range []string{"PORT", "LOG_LEVEL", "DATABASE_URL", "REDIS_URL"} {
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("error does not name %s: %v", name, err)
+			}
+		}
+	})
+	t.Run("migrate needs no REDIS_URL", func(t *testing.T) {
+		e := valid()
+		delete(e, "REDIS_URL")
+		if _, err := config.Load(env(e), config.Needs{Database: true}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("a malformed URL is not echoed with its password", func(t *testing.T) {
+		_, err := config.Load(env(map[string]string{"DATABASE_URL": "mysql://u:hunter2@h/db", "REDIS_URL": "http://:hunter3@h"}), all)
+		if err == nil || strings.Contains(err.Error(), "hunter") {
+			t.Fatalf("secret in error: %v", err)
+		}
+	})
+}
+
+func TestSecretsAreMaskedWhenLogged(t *testing.T) {
+	e := valid()
+	e["DATABASE_URL"] = "postgres://app:urlsecret1@db:5432/app"
+	e["REDIS_URL"] = "redis://:urlsecret2@cache:6379/0"
+	e["DATABASE_PASSWORD"] = "envsecret1"
+	e["REDIS_PASSWORD"] = "envsecret2"
+	c, err := config.Load(env(e), all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("starting", "config", c)
+	out := b.String() + fmt.Sprint(c) + fmt.Sprintf("%v %+v", c, c)
+	for _, s := range []string{"urlsecret1", "urlsecret2", "envsecret1", "envsecret2"} {
+		if strings.Contains(out, s) {
+			t.Errorf("secret %q leaked: %s", s, out)
+		}
+	}
+	if !strings.Contains(b.String(), "db:5432") {
+		t.Errorf("non-secret parts should still be logged: %s", b.String())
+	}
+}

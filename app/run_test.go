@@ -1,0 +1,459 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shipyard-kit/shipyard/app/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// baseEnv is a valid environment on a fresh database and Redis.
+func baseEnv(t *testing.T) map[string]string {
+	return map[string]string{
+		"APP_ENV":               "test",
+		"DATABASE_URL":          testenv.DatabaseURL(t),
+		"REDIS_URL":             testenv.RedisURL(t),
+		"LOG_LEVEL":             "debug",
+		"SHUTDOWN_TIMEOUT":      "15s",
+		"REQUEST_TIMEOUT":       "5s",
+		"RATE_LIMIT_PER_MINUTE": "0",
+	}
+}
+
+type proc struct {
+	t      *testing.T
+	base   string
+	cancel context.CancelFunc
+	done   chan error
+	out    *syncBuffer
+}
+
+// start runs `app <args>` in-process (run, exactly as main calls it) and
+// waits until it answers /livez.
+func start(t *testing.T, env map[string]string, args ...string) *proc {
+	t.Helper()
+	if env["PORT"] == "" {
+		env["PORT"] = strconv.Itoa(testenv.FreePort(t))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &proc{t: t, base: "http://127.0.0.1:" + env["PORT"], cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
+	go func() {
+		p.done <- run(ctx, append([]string{"app"}, args...), func(k string) string { return env[k] }, p.out, p.out)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("%v did not stop", args)
+		}
+		if t.Failed() {
+			t.Logf("%v output:\n%s", args, p.out.String())
+		}
+	})
+	for {
+		select {
+		case err := <-p.done:
+			t.Fatalf("%v exited early: %v\n%s", args, err, p.out.String())
+		default:
+		}
+		resp, err := http.Get(p.base + "/livez")
+		if err == nil {
+			resp.Body.Close()
+			return p
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stop cancels the context (what SIGTERM does through main) and returns
+// run's result.
+func (p *proc) stop() error {
+	p.cancel()
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		return err
+	case <-time.After(30 * time.Second):
+		p.t.Fatal("did not stop within 30s")
+		return nil
+	}
+}
+
+func (p *proc) call(method, path, token string, body any) (int, map[string]any) {
+	p.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, p.base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m
+}
+
+func (p *proc) token(email string) string {
+	p.t.Helper()
+	if s, m := p.call("POST", "/api/v1/users", "", map[string]string{"email": email, "password": "correct horse"}); s != 201 {
+		p.t.Fatalf("register: %d %v", s, m)
+	}
+	s, m := p.call("POST", "/api/v1/sessions", "", map[string]string{"email": email, "password": "correct horse"})
+	if s != 201 {
+		p.t.Fatalf("login: %d %v", s, m)
+	}
+	return m["token"].(string)
+}
+
+func TestConfigErrorsExitAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		varName string
+	}{
+		{"serve without DATABASE_URL names it", []string{"serve"}, map[string]string{"REDIS_URL": "redis://x:6379/0"}, "DATABASE_URL"},
+		{"worker without REDIS_URL names it", []string{"worker"}, map[string]string{"DATABASE_URL": "postgres://u@h/db"}, "REDIS_URL"},
+		{"clock with a bad SHUTDOWN_TIMEOUT names it", []string{"clock"}, map[string]string{"DATABASE_URL": "postgres://u@h/db", "REDIS_URL": "redis://x:6379/0", "SHUTDOWN_TIMEOUT": "soon"}, "SHUTDOWN_TIMEOUT"},
+		{"migrate without DATABASE_URL names it", []string{"migrate"}, map[string]string{}, "DATABASE_URL"},
+		{"healthcheck with a bad PORT names it", []string{"healthcheck"}, map[string]string{"PORT": "eighty"}, "PORT"},
+		{"an unknown command is an error", []string{"fly"}, map[string]string{}, "unknown command"},
+		{"no command is an error", []string{}, map[string]string{}, "no command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), append([]string{"app"}, tc.args...), func(k string) string { return tc.env[k] }, &out, &out)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if !strings.Contains(err.Error(), tc.varName) {
+				t.Errorf("error %q does not name %s", err, tc.varName)
+			}
+		})
+	}
+}
+
+func TestSecretsNeverReachTheLogs(t *testing.T) {
+	const dbSecret, redisSecret, urlSecret = "db-Secret-4711", "redis-Secret-0815", "url-Secret-1234"
+	rs := testenv.OwnRedis(t, "--requirepass", redisSecret)
+	env := baseEnv(t)
+	// The URL's password is overridden by DATABASE_PASSWORD (the test
+	// Postgres trusts local connections, so any password works).
+	env["DATABASE_URL"] = strings.Replace(env["DATABASE_URL"], "postgres@", "postgres:"+urlSecret+"@", 1)
+	env["DATABASE_PASSWORD"] = dbSecret
+	env["REDIS_URL"] = rs.URL
+	env["REDIS_PASSWORD"] = redisSecret // without it Redis refuses us: readyz proves the override works
+	p := start(t, env, "serve")
+	if s, m := p.call("GET", "/readyz", "", nil); s != 200 {
+		t.Fatalf("readyz %d %v", s, m)
+	}
+	tok := p.token("ada@example.com")
+	p.call("GET", "/api/v1/me", tok, nil)
+	p.call("GET", "/api/v1/me", "sy_wrong", nil)
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := p.out.String()
+	for _, s := range []string{dbSecret, redisSecret, urlSecret, tok, "correct horse"} {
+		if strings.Contains(logs, s) {
+			t.Errorf("secret %q appears in the logs", s)
+		}
+	}
+	for i, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("log line %d is not JSON: %s", i+1, line)
+		}
+	}
+	if !strings.Contains(logs, `"database_password":"********"`) {
+		t.Errorf("config not logged masked:\n%s", logs)
+	}
+}
+
+func TestJobRoundTrip(t *testing.T) {
+	env := baseEnv(t)
+	web := start(t, env, "serve")
+	wenv := map[string]string{}
+	for k, v := range env {
+		wenv[k] = v
+	}
+	wenv["PORT"] = ""
+	start(t, wenv, "worker")
+
+	tok := web.token("ada@example.com")
+	s, n := web.call("POST", "/api/v1/notes", tok, map[string]string{"title": "t", "body": "one two three four"})
+	if s != 201 {
+		t.Fatalf("create: %d %v", s, n)
+	}
+	path := fmt.Sprintf("/api/v1/notes/%d", int64(n["id"].(float64)))
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, got := web.call("GET", path, tok, nil)
+		if got["word_count"] != nil {
+			if got["word_count"] != float64(4) || got["summary"] != "one two three four" || got["processed_at"] == nil {
+				t.Fatalf("job result: %v", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker did not process the note: %v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Run("an edit of the body is reprocessed", func(t *testing.T) {
+		web.call("PATCH", path, tok, map[string]string{"body": "just two"})
+		for {
+			_, got := web.call("GET", path, tok, nil)
+			if got["word_count"] == float64(2) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not reprocessed: %v", got)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+func TestEveryProcessServesOpsEndpoints(t *testing.T) {
+	env := baseEnv(t)
+	for _, cmd := range []string{"serve", "worker", "clock"} {
+		t.Run(cmd, func(t *testing.T) {
+			e := map[string]string{}
+			for k, v := range env {
+				e[k] = v
+			}
+			p := start(t, e, cmd)
+			for _, path := range []string{"/livez", "/readyz", "/metrics", "/version"} {
+				resp, err := http.Get(p.base + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("%s %s = %d", cmd, path, resp.StatusCode)
+				}
+			}
+			if err := healthcheck(context.Background(), func(k string) string { return e[k] }); err != nil {
+				t.Errorf("healthcheck against %s: %v", cmd, err)
+			}
+			if cmd == "clock" {
+				opts, _ := redis.ParseURL(env["REDIS_URL"])
+				insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: opts.Addr, DB: opts.DB})
+				defer insp.Close()
+				var types []string
+				for range 300 {
+					entries, err := insp.SchedulerEntries()
+					if err == nil && len(entries) > 0 {
+						for _, e := range entries {
+							types = append(types, e.Task.Type())
+						}
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				if !strings.Contains(strings.Join(types, ","), "tokens:purge") {
+					t.Errorf("clock registered %v, want tokens:purge", types)
+				}
+			}
+			if err := p.stop(); err != nil {
+				t.Errorf("%s did not exit cleanly: %v", cmd, err)
+			}
+		})
+	}
+}
+
+func TestHealthcheckFailsWhenNothingListens(t *testing.T) {
+	port := strconv.Itoa(testenv.FreePort(t))
+	if err := run(context.Background(), []string{"app", "healthcheck"}, func(k string) string {
+		return map[string]string{"PORT": port}[k]
+	}, io.Discard, io.Discard); err == nil {
+		t.Fatal("healthcheck succeeded with nothing listening")
+	}
+}
+
+func TestMigrateAndSeed(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": testenv.EmptyDatabaseURL(t)}
+	app := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), append([]string{"app"}, args...), func(k string) string { return env[k] }, &out, &out)
+		return out.String(), err
+	}
+	t.Run("seed before migrate says so", func(t *testing.T) {
+		out, err := app("seed", "demo")
+		if err == nil || !strings.Contains(out, "app migrate") {
+			t.Fatalf("err %v, out %s", err, out)
+		}
+	})
+	t.Run("migrate on an empty database succeeds", func(t *testing.T) {
+		if out, err := app("migrate"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	})
+	t.Run("migrate again is a no-op success", func(t *testing.T) {
+		if out, err := app("migrate"); err != nil || !strings.Contains(out, `"applied":[]`) {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	})
+	t.Run("seed demo loads an empty database", func(t *testing.T) {
+		if out, err := app("seed", "demo"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	})
+	t.Run("seed demo refuses a non-empty database", func(t *testing.T) {
+		out, err := app("seed", "demo")
+		if err == nil || !strings.Contains(out, "not empty") {
+			t.Fatalf("err %v, out %s", err, out)
+		}
+	})
+	t.Run("an unknown scenario lists the known ones", func(t *testing.T) {
+		out, err := app("seed", "nope")
+		if err == nil || !strings.Contains(out, "demo") {
+			t.Fatalf("err %v, out %s", err, out)
+		}
+	})
+	t.Run("the demo user can log in and sees processed notes", func(t *testing.T) {
+		e := baseEnv(t)
+		e["DATABASE_URL"] = env["DATABASE_URL"]
+		p := start(t, e, "serve")
+		s, m := p.call("POST", "/api/v1/sessions", "", map[string]string{"email": "demo@example.com", "password": "demo-password"})
+		if s != 201 {
+			t.Fatalf("%d %v", s, m)
+		}
+		_, list := p.call("GET", "/api/v1/notes", m["token"].(string), nil)
+		items, _ := list["items"].([]any)
+		if len(items) != 3 || items[0].(map[string]any)["word_count"] == nil {
+			t.Fatalf("%v", list)
+		}
+	})
+}
+
+// TestDrainUnderLoad: while clients hammer the API, the process is told to
+// stop (what SIGTERM does via main). readyz must turn 503 while requests
+// are still served (DRAIN_DELAY), every request the server accepted must
+// succeed, and run must return nil.
+func TestDrainUnderLoad(t *testing.T) {
+	env := baseEnv(t)
+	env["DRAIN_DELAY"] = "1s"
+	p := start(t, env, "serve")
+	tok := p.token("ada@example.com")
+	_, n := p.call("POST", "/api/v1/notes", tok, map[string]string{"title": "t", "body": "b"})
+	paths := []string{fmt.Sprintf("/api/v1/notes/%d", int64(n["id"].(float64))), "/api/v1/notes", "/api/v1/me"}
+
+	var ok, failed, refused atomic.Int64
+	var firstFailure atomic.Value
+	stopLoad := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	for i := range 8 {
+		wg.Go(func() {
+			for j := 0; ; j++ {
+				select {
+				case <-stopLoad:
+					return
+				default:
+				}
+				var wrote atomic.Bool
+				trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }}
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", p.base+paths[(i+j)%len(paths)], nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := client.Do(req)
+				if err != nil {
+					if !wrote.Load() && errors.Is(err, syscall.ECONNREFUSED) {
+						refused.Add(1) // never reached the server: not a failed request
+						continue
+					}
+					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, resp.Status)
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	for ok.Load() < 200 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.stop() }()
+
+	// The load balancer's view: readyz turns 503 while the API still works.
+	sawDraining := false
+	for range 1000 {
+		resp, err := http.Get(p.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 503 {
+				sawDraining = true
+				break
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	close(stopLoad) // the load balancer stops routing here
+	wg.Wait()
+	if err := <-stopped; err != nil {
+		t.Fatalf("run returned %v, want a clean exit", err)
+	}
+	if !sawDraining {
+		t.Error("readyz never answered 503 while draining")
+	}
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d requests failed during the drain (first: %v)", failed.Load(), failed.Load()+ok.Load(), firstFailure.Load())
+	}
+	if !strings.Contains(p.out.String(), `"msg":"drained"`) {
+		t.Error("no drained log line")
+	}
+	t.Logf("%d requests ok, 0 failed, %d refused after close", ok.Load(), refused.Load())
+}
