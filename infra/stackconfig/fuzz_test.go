@@ -1,9 +1,11 @@
 package stackconfig
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -52,10 +54,37 @@ func FuzzParse(f *testing.F) {
 		if err := cfg.Validate(); err != nil {
 			t.Fatalf("Parse accepted a config Validate rejects: %v", err)
 		}
+		// What Parse accepts survives a round trip through JSON unchanged.
+		again, err := json.Marshal(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg2, err := Parse(stack, again, schema)
+		if err != nil {
+			t.Fatalf("re-parsing the marshalled config: %v\n%s", err, again)
+		}
+		if !reflect.DeepEqual(normalized(cfg), normalized(cfg2)) {
+			t.Fatalf("round trip changed the config:\n%+v\n%+v", cfg, cfg2)
+		}
 		for _, v := range cfg.Env(LocalEndpoints) {
 			if !ValidEnvName(v.Name) || strings.ContainsAny(v.Value, "\r\n") && v.Name != "APP_ENV" {
 				t.Fatalf("bad env var %q=%q", v.Name, v.Value)
 			}
 		}
 	})
+}
+
+// normalized makes empty and nil maps and slices equal.
+func normalized(c *Config) Config {
+	n := *c
+	if len(n.Tags) == 0 {
+		n.Tags = nil
+	}
+	if len(n.App.Env) == 0 {
+		n.App.Env = nil
+	}
+	if len(n.App.Secrets) == 0 {
+		n.App.Secrets = nil
+	}
+	return n
 }

@@ -278,16 +278,18 @@ func decodeInstance(data []byte) (any, error) {
 }
 
 // withoutCovered drops the cross-field problems at (or under) a path the
-// schema already reported: a field with the wrong type keeps its default,
-// and a rule judging that default would only add noise.
+// schema already reported, or depending on such a field: a field with the
+// wrong type keeps its default, and a rule judging that default would only
+// add noise.
 func withoutCovered(cross, schema problems) problems {
 	var out problems
 	for _, c := range cross {
 		covered := false
-		for _, s := range schema {
-			if c.Path == s.Path || strings.HasPrefix(c.Path, s.Path+".") || strings.HasPrefix(c.Path, s.Path+"[") {
-				covered = true
-				break
+		for _, path := range append([]string{c.Path}, strings.Split(c.about, "\x00")...) {
+			for _, s := range schema {
+				if path != "" && (path == s.Path || strings.HasPrefix(path, s.Path+".") || strings.HasPrefix(path, s.Path+"[")) {
+					covered = true
+				}
 			}
 		}
 		if !covered {

@@ -453,11 +453,10 @@ func display(v any) string {
 	if err != nil {
 		return fmt.Sprint(v)
 	}
-	s := string(b)
-	if len(s) > 60 {
-		s = s[:57] + "..."
+	if r := []rune(string(b)); len(r) > 60 {
+		return string(r[:57]) + "..."
 	}
-	return s
+	return string(b)
 }
 
 func article(typ string) string {
@@ -502,6 +501,9 @@ func rangeText(n *omap) string {
 
 // suggest returns the name in names closest to s when it is a likely typo.
 func suggest(s string, names []string) string {
+	if len(s) > 64 {
+		return ""
+	}
 	best, bestD := "", 3
 	for _, n := range names {
 		if d := editDistance(strings.ToLower(s), strings.ToLower(n)); d < bestD {

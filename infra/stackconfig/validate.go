@@ -17,6 +17,11 @@ type Problem struct {
 	Path string
 	// Message says what is wrong and what is allowed.
 	Message string
+
+	// about lists, "\x00"-separated, the other fields a cross-field
+	// problem depends on: it is dropped when the schema rejected one of
+	// them (the rule then judged a default, not the file's value).
+	about string
 }
 
 func (p Problem) String() string {
@@ -46,6 +51,11 @@ func (ps *problems) add(path, format string, args ...any) {
 	*ps = append(*ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
+// addAbout adds a problem at path that also depends on the fields about.
+func (ps *problems) addAbout(path string, about []string, format string, args ...any) {
+	*ps = append(*ps, Problem{Path: path, Message: fmt.Sprintf(format, args...), about: strings.Join(about, "\x00")})
+}
+
 // err returns the problems, sorted by path (then message) and without
 // duplicates, as a
 // *ValidationError, or nil when there are none.
@@ -54,6 +64,9 @@ func (ps problems) err() error {
 		return nil
 	}
 	out := slices.Clone([]Problem(ps))
+	for i := range out {
+		out[i].about = ""
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Path != out[j].Path {
 			return out[i].Path < out[j].Path
@@ -179,7 +192,7 @@ var rules = []Rule{
 				return
 			}
 			if parts := strings.Split(arn, ":"); len(parts) > 3 && regionRE.MatchString(c.AWS.Region) && parts[3] != c.AWS.Region {
-				ps.add("loadBalancer.certificateArn", "certificate is in %s; allowed: a certificate in aws.region %s", parts[3], c.AWS.Region)
+				ps.addAbout("loadBalancer.certificateArn", []string{"aws.region"}, "certificate is in %s; allowed: a certificate in aws.region %s", parts[3], c.AWS.Region)
 			}
 		},
 	},
@@ -209,7 +222,7 @@ var rules = []Rule{
 					continue
 				}
 				if !slices.Contains(mem, s.Memory) {
-					ps.add(base+".memory", "%d is not a Fargate memory size for cpu %d; allowed %s", s.Memory, s.CPU, memoryRange(s.CPU))
+					ps.addAbout(base+".memory", []string{base + ".cpu"}, "%d is not a Fargate memory size for cpu %d; allowed %s", s.Memory, s.CPU, memoryRange(s.CPU))
 				}
 			}
 		},
@@ -220,11 +233,11 @@ var rules = []Rule{
 			for _, p := range Processes {
 				s, base := c.Services.Get(p), "services."+string(p)
 				if s.MinCount > s.MaxCount {
-					ps.add(base+".minCount", "%d is above maxCount %d; allowed 0 to %d", s.MinCount, s.MaxCount, s.MaxCount)
+					ps.addAbout(base+".minCount", []string{base + ".maxCount"}, "%d is above maxCount %d; allowed 0 to %d", s.MinCount, s.MaxCount, s.MaxCount)
 					continue
 				}
 				if s.DesiredCount < s.MinCount || s.DesiredCount > s.MaxCount {
-					ps.add(base+".desiredCount", "%d is outside minCount..maxCount; allowed %d to %d", s.DesiredCount, s.MinCount, s.MaxCount)
+					ps.addAbout(base+".desiredCount", []string{base + ".minCount", base + ".maxCount"}, "%d is outside minCount..maxCount; allowed %d to %d", s.DesiredCount, s.MinCount, s.MaxCount)
 				}
 			}
 		},
@@ -239,6 +252,17 @@ var rules = []Rule{
 			}{{"minCount", s.MinCount}, {"desiredCount", s.DesiredCount}, {"maxCount", s.MaxCount}} {
 				if f.n != 1 {
 					ps.add("services.clock."+f.name, "is %d; allowed 1 (the clock runs exactly one task)", f.n)
+				}
+			}
+		},
+	},
+	{
+		Doc: "Every service listens on the same port (`services.worker.port` and `services.clock.port` equal `services.web.port`): every process receives the same environment, hence one `PORT`.",
+		check: func(c *Config, ps *problems) {
+			web := c.Services.Web.Port
+			for _, p := range []Process{Worker, Clock} {
+				if port := c.Services.Get(p).Port; port != web {
+					ps.addAbout("services."+string(p)+".port", []string{"services.web.port"}, "%d differs from services.web.port %d; allowed %d (every process gets the same PORT)", port, web, web)
 				}
 			}
 		},
@@ -280,7 +304,7 @@ var rules = []Rule{
 				if tasks > 0 {
 					limit = (c.Database.MaxConnections - 1) / (tasks * 2)
 				}
-				ps.add("app.dbPoolSize", "%d × %s %d × 2 = %d connections during a deploy, not below database.maxConnections %d; allowed at most %d (or raise database.maxConnections)",
+				ps.addAbout("app.dbPoolSize", []string{field, "database.maxConnections"}, "%d × %s %d × 2 = %d connections during a deploy, not below database.maxConnections %d; allowed at most %d (or raise database.maxConnections)",
 					c.App.DBPoolSize, field, tasks, need, c.Database.MaxConnections, limit)
 			}
 		},
@@ -289,7 +313,7 @@ var rules = []Rule{
 		Doc: "`app.idleTimeoutSeconds` > `loadBalancer.idleTimeoutSeconds`: the load balancer must give up on an idle connection before the app closes it, or it forwards requests onto closed connections (502s).",
 		check: func(c *Config, ps *problems) {
 			if c.App.IdleTimeoutSeconds <= c.LoadBalancer.IdleTimeoutSeconds {
-				ps.add("app.idleTimeoutSeconds", "%d is not above loadBalancer.idleTimeoutSeconds %d; allowed at least %d",
+				ps.addAbout("app.idleTimeoutSeconds", []string{"loadBalancer.idleTimeoutSeconds"}, "%d is not above loadBalancer.idleTimeoutSeconds %d; allowed at least %d",
 					c.App.IdleTimeoutSeconds, c.LoadBalancer.IdleTimeoutSeconds, c.LoadBalancer.IdleTimeoutSeconds+1)
 			}
 		},
@@ -298,7 +322,7 @@ var rules = []Rule{
 		Doc: "`app.requestTimeoutSeconds` < `app.shutdownTimeoutSeconds` < every service's `stopTimeoutSeconds` ≤ 120: an in-flight request finishes within the drain, and the drain finishes before SIGKILL.",
 		check: func(c *Config, ps *problems) {
 			if c.App.RequestTimeoutSeconds >= c.App.ShutdownTimeoutSeconds {
-				ps.add("app.requestTimeoutSeconds", "%d is not below app.shutdownTimeoutSeconds %d; allowed at most %d",
+				ps.addAbout("app.requestTimeoutSeconds", []string{"app.shutdownTimeoutSeconds"}, "%d is not below app.shutdownTimeoutSeconds %d; allowed at most %d",
 					c.App.RequestTimeoutSeconds, c.App.ShutdownTimeoutSeconds, c.App.ShutdownTimeoutSeconds-1)
 			}
 			for _, p := range Processes {
@@ -307,7 +331,7 @@ var rules = []Rule{
 				case stop > MaxStopTimeoutSeconds:
 					ps.add(path, "%d is too large; allowed %d to %d", stop, c.App.ShutdownTimeoutSeconds+1, MaxStopTimeoutSeconds)
 				case stop <= c.App.ShutdownTimeoutSeconds:
-					ps.add(path, "%d is not above app.shutdownTimeoutSeconds %d; allowed %d to %d",
+					ps.addAbout(path, []string{"app.shutdownTimeoutSeconds"}, "%d is not above app.shutdownTimeoutSeconds %d; allowed %d to %d",
 						stop, c.App.ShutdownTimeoutSeconds, c.App.ShutdownTimeoutSeconds+1, MaxStopTimeoutSeconds)
 				}
 			}
@@ -318,7 +342,7 @@ var rules = []Rule{
 		check: func(c *Config, ps *problems) {
 			d := c.Database
 			if d.MaxAllocatedStorageGB != 0 && d.MaxAllocatedStorageGB < d.AllocatedStorageGB {
-				ps.add("database.maxAllocatedStorageGb", "%d is below database.allocatedStorageGb %d; allowed 0 or at least %d", d.MaxAllocatedStorageGB, d.AllocatedStorageGB, d.AllocatedStorageGB)
+				ps.addAbout("database.maxAllocatedStorageGb", []string{"database.allocatedStorageGb"}, "%d is below database.allocatedStorageGb %d; allowed 0 or at least %d", d.MaxAllocatedStorageGB, d.AllocatedStorageGB, d.AllocatedStorageGB)
 			}
 		},
 	},
@@ -340,7 +364,7 @@ var rules = []Rule{
 					ps.add("app.env."+name, "value has a line break; allowed a single line")
 				}
 				if slices.Contains(c.App.Secrets, name) {
-					ps.add("app.env."+name, "%q is also in app.secrets; a name is either plain or secret", name)
+					ps.addAbout("app.env."+name, []string{"app.secrets"}, "%q is also in app.secrets; a name is either plain or secret", name)
 				}
 			}
 			seen := map[string]bool{}

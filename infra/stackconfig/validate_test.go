@@ -2,6 +2,7 @@ package stackconfig
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -64,6 +65,11 @@ func TestRules(t *testing.T) {
 			patch: `{"services": {"clock": {"minCount": 0, "desiredCount": 0, "maxCount": 0}}}`,
 			want: []want{{"services.clock.minCount", "allowed 1"}, {"services.clock.desiredCount", "allowed 1"},
 				{"services.clock.maxCount", "allowed 1"}}},
+		{name: "every service may move to another port together",
+			patch: `{"services": {"web": {"port": 9000}, "worker": {"port": 9000}, "clock": {"port": 9000}}}`},
+		{name: "a worker port other than the web port is rejected",
+			patch: `{"services": {"worker": {"port": 9000}}}`,
+			want:  []want{{"services.worker.port", "9000 differs from services.web.port 8080; allowed 8080"}}},
 		{name: "request-based scaling on the worker is rejected",
 			patch: `{"services": {"worker": {"autoscaling": {"requestsPerTarget": 100}}}}`,
 			want:  []want{{"services.worker.autoscaling.requestsPerTarget", "allowed 0"}}},
@@ -246,5 +252,37 @@ func TestRulesAreDocumented(t *testing.T) {
 		if r.Doc == "" || r.check == nil {
 			t.Errorf("rule %d has no doc or no check", i)
 		}
+	}
+}
+
+// TestRulesDoNotJudgeFieldsTheSchemaRejected checks that a field with a
+// schema problem does not also produce cross-field problems through its
+// default value.
+func TestRulesDoNotJudgeFieldsTheSchemaRejected(t *testing.T) {
+	schema := repoSchema(t)
+	for _, tt := range []struct {
+		name, patch string
+		want        want
+	}{
+		{"a cpu given as a string does not make the memory wrong",
+			`{"services": {"web": {"cpu": "1024", "memory": 4096}}}`, want{"services.web.cpu", "is a string"}},
+		{"a web port out of bounds does not make the worker port wrong",
+			`{"services": {"web": {"port": 80}, "worker": {"port": 80}, "clock": {"port": 80}}}`, want{"services.web.port", "too small"}},
+		{"a load-balancer timeout of the wrong type does not make the app's wrong",
+			`{"loadBalancer": {"idleTimeoutSeconds": "90"}, "app": {"idleTimeoutSeconds": 70}}`, want{"loadBalancer.idleTimeoutSeconds", "is a string"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("dev", patched(t, awsBase, tt.patch), schema)
+			ps := problemsOf(t, err)
+			// The worker and clock ports are also out of bounds in the
+			// second case; only the web port's dependents must vanish.
+			var kept []Problem
+			for _, p := range ps {
+				if p.Path == tt.want.path || !strings.Contains(p.Message, "too small") {
+					kept = append(kept, p)
+				}
+			}
+			checkProblems(t, kept, tt.want)
+		})
 	}
 }
