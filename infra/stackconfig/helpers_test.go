@@ -40,6 +40,16 @@ func patched(t testing.TB, base, patch string) []byte {
 			t.Fatalf("patch %s: %v", patch, err)
 		}
 	}
+	out := deepMerge(b, p)
+	if out == nil {
+		t.Fatal("marshalling the merged JSON failed")
+	}
+	return out
+}
+
+// deepMerge merges patch into base (a nil value deletes the key) and
+// returns the indented JSON, or nil.
+func deepMerge(base, patch map[string]any) []byte {
 	var merge func(dst, src map[string]any)
 	merge = func(dst, src map[string]any) {
 		for k, v := range src {
@@ -56,10 +66,10 @@ func patched(t testing.TB, base, patch string) []byte {
 			dst[k] = v
 		}
 	}
-	merge(b, p)
-	out, err := json.MarshalIndent(b, "", "  ")
+	merge(base, patch)
+	out, err := json.MarshalIndent(base, "", "  ")
 	if err != nil {
-		t.Fatal(err)
+		return nil
 	}
 	return out
 }

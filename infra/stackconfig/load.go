@@ -240,6 +240,9 @@ func parse(stack string, data, schema []byte) (*Config, problems, error) {
 		ps = sd.schemaProblems(inst, ve)
 	}
 	if _, isObject := inst.(map[string]any); !isObject {
+		if len(ps) == 0 {
+			ps.add("", "%s is not a JSON object; want an object such as {\"target\": \"docker\"}", display(inst))
+		}
 		return nil, ps, nil
 	}
 

@@ -329,3 +329,8 @@ func TestFindDir(t *testing.T) {
 		t.Errorf("FindDir from /: %v", err)
 	}
 }
+
+func TestParseRejectsANonObjectEvenWithALaxSchema(t *testing.T) {
+	_, err := Parse("dev", []byte(`[1]`), []byte(`{"$schema": "https://json-schema.org/draft/2020-12/schema"}`))
+	checkProblems(t, problemsOf(t, err), want{"", "[1] is not a JSON object"})
+}

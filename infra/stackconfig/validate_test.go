@@ -1,6 +1,7 @@
 package stackconfig
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -207,8 +208,16 @@ func TestRules(t *testing.T) {
 	}
 }
 
+// mustPatch is patched for table literals; it panics on bad JSON.
 func mustPatch(base, patch string) []byte {
-	return patched(&testing.T{}, base, patch)
+	var b, p map[string]any
+	if err := json.Unmarshal([]byte(base), &b); err != nil {
+		panic(err)
+	}
+	if err := json.Unmarshal([]byte(patch), &p); err != nil {
+		panic(err)
+	}
+	return deepMerge(b, p)
 }
 
 // TestValidateOnConfigsBuiltInCode checks that Validate works without a
