@@ -87,7 +87,7 @@ func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.R
 		Name:                 pulumi.String(args.SecretName),
 		Description:          pulumi.String("Redis AUTH token (REDIS_PASSWORD)"),
 		RecoveryWindowInDays: pulumi.Int(7),
-	}, parent)
+	}, withOpts(protect(args.Protect), parent)...)
 	if err != nil {
 		return nil, fmt.Errorf("cache auth secret: %w", err)
 	}

@@ -18,6 +18,8 @@ type AppSecretsArgs struct {
 	Stack string
 	// Names are app.secrets.
 	Names []string
+	// Protect protects the secrets (prod).
+	Protect bool
 }
 
 // AppSecrets stores each app secret (a Pulumi config secret) in a Secrets
@@ -59,7 +61,7 @@ func NewAppSecrets(ctx *pulumi.Context, name string, args AppSecretsArgs, opts .
 			Name:                 pulumi.Sprintf("shipyard/%s/%s", args.Stack, n),
 			Description:          pulumi.Sprintf("app secret %s (pulumi config shipyard:%s)", n, n),
 			RecoveryWindowInDays: pulumi.Int(7),
-		}, parent)
+		}, withOpts(protect(args.Protect), parent)...)
 		if err != nil {
 			return nil, fmt.Errorf("secret %s: %w", n, err)
 		}

@@ -171,7 +171,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
-	appSecrets, err := NewAppSecrets(ctx, "app-secrets", AppSecretsArgs{Stack: cfg.Stack, Names: cfg.App.Secrets}, with)
+	appSecrets, err := NewAppSecrets(ctx, "app-secrets", AppSecretsArgs{Stack: cfg.Stack, Names: cfg.App.Secrets, Protect: prod}, with)
 	if err != nil {
 		return nil, err
 	}

@@ -158,10 +158,25 @@ func Options() []pulumitest.Option {
 		pulumitest.WithOutputs("aws:ecs/service:Service", func(name string, inputs resource.PropertyMap) resource.PropertyMap {
 			return resource.PropertyMap{"name": str(in(inputs, "name", name))}
 		}),
+		// Auto-named resources whose name the program reads.
+		named("aws:rds/subnetGroup:SubnetGroup"),
+		named("aws:rds/parameterGroup:ParameterGroup"),
+		named("aws:elasticache/subnetGroup:SubnetGroup"),
 		pulumitest.WithOutputs("random:index/randomPassword:RandomPassword", func(name string, _ resource.PropertyMap) resource.PropertyMap {
 			return resource.PropertyMap{"result": resource.MakeSecret(str("mock-" + strings.Repeat("x", 40)))}
 		}),
 	}
+}
+
+// named gives an auto-named resource type its name as the provider would
+// (the logical name plus a suffix), unless the program set one.
+func named(typ string) pulumitest.Option {
+	return pulumitest.WithOutputs(typ, func(name string, inputs resource.PropertyMap) resource.PropertyMap {
+		if v, ok := inputs["name"]; ok && v.IsString() && v.StringValue() != "" {
+			return nil
+		}
+		return resource.PropertyMap{"name": resource.NewStringProperty(name + "-mock1234")}
+	})
 }
 
 // SecretConfig sets every app secret of cfg (app.secrets) as a Pulumi

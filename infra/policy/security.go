@@ -1,0 +1,651 @@
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Resource types the rules check.
+const (
+	TypeRDSInstance       = "aws:rds/instance:Instance"
+	TypeRDSParameterGroup = "aws:rds/parameterGroup:ParameterGroup"
+	TypeLoadBalancer      = "aws:lb/loadBalancer:LoadBalancer"
+	TypeListener          = "aws:lb/listener:Listener"
+	TypeReplicationGroup  = "aws:elasticache/replicationGroup:ReplicationGroup"
+	TypeTaskDefinition    = "aws:ecs/taskDefinition:TaskDefinition"
+	TypeECSService        = "aws:ecs/service:Service"
+	TypeECSCluster        = "aws:ecs/cluster:Cluster"
+	TypeECRRepository     = "aws:ecr/repository:Repository"
+	TypeECRLifecycle      = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+	TypeLogGroup          = "aws:cloudwatch/logGroup:LogGroup"
+	TypeKMSKey            = "aws:kms/key:Key"
+	TypeIAMRole           = "aws:iam/role:Role"
+	TypeIAMRolePolicy     = "aws:iam/rolePolicy:RolePolicy"
+	TypeIAMPolicy         = "aws:iam/policy:Policy"
+	TypeBucketPolicy      = "aws:s3/bucketPolicy:BucketPolicy"
+	TypeSecret            = "aws:secretsmanager/secret:Secret"
+	TypeSecurityGroup     = "aws:ec2/securityGroup:SecurityGroup"
+	TypeSecurityGroupRule = "aws:ec2/securityGroupRule:SecurityGroupRule"
+	TypeDefaultSG         = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+	TypeVPC               = "aws:ec2/vpc:Vpc"
+	TypeFlowLog           = "aws:ec2/flowLog:FlowLog"
+	TypeBucketV2          = "aws:s3/bucketV2:BucketV2"
+	TypeBucket            = "aws:s3/bucket:Bucket"
+	TypePublicAccessBlock = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+	TypeBucketEncryption  = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
+	TypeScalingTarget     = "aws:appautoscaling/target:Target"
+	LoadBalancerComponent = "shipyard:aws:LoadBalancer"
+)
+
+// AllowedSSLPolicies is ELB.17's exact allow-list: TLS 1.3 policies (with
+// TLS 1.2 at most as the floor) with forward-secret AEAD ciphers.
+var AllowedSSLPolicies = []string{
+	"ELBSecurityPolicy-TLS13-1-2-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+	"ELBSecurityPolicy-TLS13-1-3-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+}
+
+// NoResourceLevelActions may use Resource "*": AWS offers no resource-level
+// permissions for them.
+var NoResourceLevelActions = []string{"ecr:GetAuthorizationToken"}
+
+// secretEnvName matches env var names that look like they hold secrets.
+var secretEnvName = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL)`)
+
+// Exception is a deliberate deviation from a rule, with its reason. The
+// rules' checks implement exactly these; docs/aws.md lists them.
+type Exception struct {
+	RuleID string
+	What   string
+	Reason string
+}
+
+// Exceptions are every deliberate deviation.
+var Exceptions = []Exception{
+	{"EC2.18", "security groups of the LoadBalancer component accept 0.0.0.0/0 on tcp 443 and 80",
+		"the ALB is the public entry point; port 80 only answers with a 301 to HTTPS"},
+	{"ECS.20", "the FireLens log router container runs as root (user \"0\")",
+		"FireLens requires Fluent Bit to run as root to create its socket (aws/containers-roadmap#2122)"},
+	{"ECS.5", "the log router has a writable root filesystem when the S3 archive is on (the aws-for-fluent-bit init image)",
+		"the init image downloads its extra config under /init (aws/aws-for-fluent-bit#928)"},
+	{"IAM.21", "the KMS key policy's statement for the account root has kms:*",
+		"it is the default key policy; without it the key can become unmanageable"},
+	{"SHIPYARD-IAM-1", "key policies use Resource \"*\"",
+		"in a key policy \"*\" means the key itself"},
+	{"RDS.5, RDS.8, ELB.6, ElastiCache.3, SHIPYARD-STATEFUL-1, SHIPYARD-REL-4", "apply to the prod stack only",
+		"dev and staging are disposable and sized for cost: single-AZ, deletable, unprotected"},
+}
+
+func rdsRules() []Rule {
+	rds := []string{TypeRDSInstance}
+	boolRule := func(id, title, reason, path string, want bool, prodOnly bool) Rule {
+		return Rule{ID: id, Title: title, Reason: reason, Types: rds, ProdOnly: prodOnly,
+			Check: func(r Resource) []string {
+				v, set := r.Bool(path)
+				if !set || v != want {
+					return []string{fmt.Sprintf("%s must be %v", path, want)}
+				}
+				return nil
+			}}
+	}
+	return []Rule{
+		boolRule("RDS.2", "RDS is never public", "a database reachable from the internet is one leaked password from a breach", "publiclyAccessible", false, false),
+		boolRule("RDS.3", "RDS storage is encrypted", "snapshots and disks must be unreadable without the key", "storageEncrypted", true, false),
+		boolRule("RDS.8", "RDS has deletion protection in prod", "a stray destroy must not delete production data", "deletionProtection", true, true),
+		boolRule("RDS.5", "RDS is multi-AZ in prod", "an AZ outage must not take the database down", "multiAz", true, true),
+		{ID: "RDS.11", Title: "RDS keeps automatic backups for at least 7 days", Reason: "point-in-time recovery needs backups", Types: rds,
+			Check: func(r Resource) []string {
+				if n, _ := r.Number("backupRetentionPeriod"); n < 7 {
+					return []string{fmt.Sprintf("backupRetentionPeriod %v < 7", n)}
+				}
+				return nil
+			}},
+		boolRule("RDS.13", "RDS applies minor version upgrades", "minor versions carry security fixes", "autoMinorVersionUpgrade", true, false),
+		boolRule("RDS.17", "RDS copies tags to snapshots", "snapshots must stay attributable and covered by tag-based policies", "copyTagsToSnapshot", true, false),
+		boolRule("RDS.10", "RDS has IAM authentication enabled", "Security Hub expects IAM database authentication to be available", "iamDatabaseAuthenticationEnabled", true, false),
+		{ID: "RDS.9", Title: "RDS exports its PostgreSQL logs to CloudWatch", Reason: "database logs must be kept for investigation", Types: rds,
+			Check: func(r Resource) []string {
+				for _, l := range r.Strings("enabledCloudwatchLogsExports") {
+					if l == "postgresql" {
+						return nil
+					}
+				}
+				return []string{"enabledCloudwatchLogsExports lacks postgresql"}
+			}},
+		{ID: "SHIPYARD-RDS-1", Title: "RDS manages the master password in Secrets Manager", Reason: "no plaintext password in code, config or state", Types: rds,
+			Check: func(r Resource) []string {
+				var out []string
+				if !r.True("manageMasterUserPassword") {
+					out = append(out, "manageMasterUserPassword must be true")
+				}
+				if _, ok := r.Get("password"); ok {
+					out = append(out, "password must not be set")
+				}
+				return out
+			}},
+		{ID: "CKV2_AWS_69", Title: "RDS PostgreSQL accepts TLS connections only", Reason: "database traffic must be encrypted in transit", Types: []string{TypeRDSParameterGroup},
+			Check: func(r Resource) []string {
+				if !strings.HasPrefix(r.String("family"), "postgres") {
+					return nil
+				}
+				for i := 0; i < r.Len("parameters"); i++ {
+					if r.String(fmt.Sprintf("parameters.%d.name", i)) == "rds.force_ssl" && r.String(fmt.Sprintf("parameters.%d.value", i)) == "1" {
+						return nil
+					}
+				}
+				return []string{"parameter rds.force_ssl=1 missing"}
+			}},
+	}
+}
+
+func elbRules() []Rule {
+	lbs := []string{TypeLoadBalancer}
+	return []Rule{
+		{ID: "ELB.1", Title: "HTTP only redirects to HTTPS", Reason: "plain HTTP must never reach the app", Types: []string{TypeListener},
+			Check: func(r Resource) []string {
+				switch r.String("protocol") {
+				case "HTTPS":
+					return nil
+				case "HTTP":
+				default:
+					return []string{fmt.Sprintf("listener protocol %q: want HTTPS, or HTTP that redirects", r.String("protocol"))}
+				}
+				n := r.Len("defaultActions")
+				if n == 0 {
+					return []string{"HTTP listener has no default action"}
+				}
+				var out []string
+				for i := 0; i < n; i++ {
+					p := fmt.Sprintf("defaultActions.%d.", i)
+					if r.String(p+"type") != "redirect" || r.String(p+"redirect.protocol") != "HTTPS" || r.String(p+"redirect.statusCode") != "HTTP_301" {
+						out = append(out, "HTTP listener action must be a 301 redirect to HTTPS")
+					}
+				}
+				return out
+			}},
+		{ID: "ELB.17", Title: "HTTPS uses an allowed TLS policy", Reason: "only TLS 1.2+/1.3 with forward-secret ciphers", Types: []string{TypeListener},
+			Check: func(r Resource) []string {
+				if r.String("protocol") != "HTTPS" {
+					return nil
+				}
+				var out []string
+				if p := r.String("sslPolicy"); !contains(AllowedSSLPolicies, p) {
+					out = append(out, fmt.Sprintf("sslPolicy %q is not in the allow-list", p))
+				}
+				if r.String("certificateArn") == "" {
+					out = append(out, "HTTPS listener has no certificate")
+				}
+				return out
+			}},
+		{ID: "ELB.4", Title: "The ALB drops invalid header fields", Reason: "malformed headers enable request smuggling", Types: lbs,
+			Check: func(r Resource) []string {
+				if !r.True("dropInvalidHeaderFields") {
+					return []string{"dropInvalidHeaderFields must be true"}
+				}
+				return nil
+			}},
+		{ID: "ELB.5", Title: "The ALB writes access logs", Reason: "requests must be traceable after the fact", Types: lbs,
+			Check: func(r Resource) []string {
+				if !r.True("accessLogs.enabled") || r.String("accessLogs.bucket") == "" {
+					return []string{"accessLogs must be enabled with a bucket"}
+				}
+				return nil
+			}},
+		{ID: "ELB.6", Title: "The ALB has deletion protection in prod", Reason: "a stray destroy must not take prod offline", Types: lbs, ProdOnly: true,
+			Check: func(r Resource) []string {
+				if !r.True("enableDeletionProtection") {
+					return []string{"enableDeletionProtection must be true"}
+				}
+				return nil
+			}},
+		{ID: "ELB.12", Title: "The ALB mitigates HTTP desync", Reason: "desync attacks poison shared connections", Types: lbs,
+			Check: func(r Resource) []string {
+				if m := r.String("desyncMitigationMode"); m != "defensive" && m != "strictest" {
+					return []string{fmt.Sprintf("desyncMitigationMode %q: want defensive or strictest", m)}
+				}
+				return nil
+			}},
+		{ID: "ELB.13", Title: "The ALB spans at least two AZs", Reason: "an AZ outage must not take the entry point down", Types: lbs,
+			Check: func(r Resource) []string {
+				if n := max(r.Len("subnets"), r.Len("subnetMappings")); n < 2 {
+					return []string{fmt.Sprintf("%d subnets < 2", n)}
+				}
+				return nil
+			}},
+	}
+}
+
+func elastiCacheRules() []Rule {
+	rg := []string{TypeReplicationGroup}
+	boolRule := func(id, title, reason, path string, prodOnly bool) Rule {
+		return Rule{ID: id, Title: title, Reason: reason, Types: rg, ProdOnly: prodOnly,
+			Check: func(r Resource) []string {
+				if !r.True(path) {
+					return []string{path + " must be true"}
+				}
+				return nil
+			}}
+	}
+	return []Rule{
+		{ID: "ElastiCache.1", Title: "Redis has automatic backups", Reason: "the job queue must be recoverable", Types: rg,
+			Check: func(r Resource) []string {
+				if n, _ := r.Number("snapshotRetentionLimit"); n < 1 {
+					return []string{"snapshotRetentionLimit must be at least 1"}
+				}
+				return nil
+			}},
+		boolRule("ElastiCache.2", "Redis applies minor version upgrades", "minor versions carry security fixes", "autoMinorVersionUpgrade", false),
+		boolRule("ElastiCache.3", "Redis fails over automatically in prod", "a node failure must not stop the workers", "automaticFailoverEnabled", true),
+		boolRule("ElastiCache.4", "Redis is encrypted at rest", "snapshots and swap must be unreadable without the key", "atRestEncryptionEnabled", false),
+		boolRule("ElastiCache.5", "Redis is encrypted in transit", "cache traffic carries job payloads", "transitEncryptionEnabled", false),
+		{ID: "ElastiCache.6", Title: "Redis requires AUTH", Reason: "network access alone must not be enough to read the queue", Types: rg,
+			Check: func(r Resource) []string {
+				if _, ok := r.Get("authToken"); !ok && r.Len("userGroupIds") == 0 {
+					return []string{"authToken (or a user group) must be set"}
+				}
+				return nil
+			}},
+		{ID: "ElastiCache.7", Title: "Redis does not use the default subnet group", Reason: "the default subnet group may include public subnets", Types: rg,
+			Check: func(r Resource) []string {
+				if s := r.String("subnetGroupName"); s == "" || s == "default" {
+					return []string{"subnetGroupName must name a dedicated group"}
+				}
+				return nil
+			}},
+	}
+}
+
+// containerRule checks every container of every task definition.
+func containerRule(id, title, reason string, check func(c container) string) Rule {
+	return Rule{ID: id, Title: title, Reason: reason, Types: []string{TypeTaskDefinition},
+		Check: func(r Resource) []string {
+			cs, ok, err := containers(r)
+			if err != nil {
+				return []string{err.Error()}
+			}
+			if !ok {
+				return nil
+			}
+			var out []string
+			for _, c := range cs {
+				if msg := check(c); msg != "" {
+					out = append(out, fmt.Sprintf("container %s: %s", c.Name, msg))
+				}
+			}
+			return out
+		}}
+}
+
+func ecsRules() []Rule {
+	return []Rule{
+		containerRule("ECS.5", "Containers have a read-only root filesystem", "an attacker must not be able to modify the image at runtime",
+			func(c container) string {
+				if c.isLogRouter() && strings.Contains(c.Image, "aws-for-fluent-bit:init-") {
+					return "" // Exception: the init image writes /init.
+				}
+				if c.ReadonlyRootFilesystem == nil || !*c.ReadonlyRootFilesystem {
+					return "readonlyRootFilesystem must be true"
+				}
+				return ""
+			}),
+		containerRule("ECS.8", "Secrets are never passed as environment variables", "env vars leak through the console, describe-task-definition and crash dumps",
+			func(c container) string {
+				secret := map[string]bool{}
+				for _, s := range c.Secrets {
+					secret[s.Name] = true
+				}
+				for _, e := range c.Environment {
+					if secret[e.Name] || secretEnvName.MatchString(e.Name) {
+						return fmt.Sprintf("environment variable %s looks like a secret; use secrets", e.Name)
+					}
+				}
+				return ""
+			}),
+		containerRule("ECS.20", "Containers run as a non-root user", "a container escape as root is a host compromise",
+			func(c container) string {
+				if c.isLogRouter() {
+					return "" // Exception: FireLens requires root.
+				}
+				uid, _, _ := strings.Cut(c.User, ":")
+				if uid == "" || uid == "0" || uid == "root" {
+					return fmt.Sprintf("user %q must be a non-root uid", c.User)
+				}
+				return ""
+			}),
+		containerRule("ECS.4", "Containers are not privileged", "privileged containers have the host's capabilities",
+			func(c container) string {
+				if c.Privileged != nil && *c.Privileged {
+					return "privileged must be false"
+				}
+				return ""
+			}),
+		containerRule("ECS.9", "Containers have a log configuration", "every container's output must be kept",
+			func(c container) string {
+				if c.LogConfiguration == nil || c.LogConfiguration.LogDriver == "" {
+					return "logConfiguration is missing"
+				}
+				return ""
+			}),
+		{ID: "ECS.17", Title: "Tasks use awsvpc networking", Reason: "host networking bypasses security groups", Types: []string{TypeTaskDefinition},
+			Check: func(r Resource) []string {
+				if m := r.String("networkMode"); m != "awsvpc" {
+					return []string{fmt.Sprintf("networkMode %q: want awsvpc", m)}
+				}
+				if r.String("pidMode") == "host" {
+					return []string{"pidMode host shares the host's process namespace (ECS.3)"}
+				}
+				return nil
+			}},
+		{ID: "ECS.2", Title: "Services get no public IPs", Reason: "tasks are reached through the ALB only", Types: []string{TypeECSService},
+			Check: func(r Resource) []string {
+				if r.True("networkConfiguration.assignPublicIp") {
+					return []string{"networkConfiguration.assignPublicIp must be false"}
+				}
+				return nil
+			}},
+		{ID: "ECS.10", Title: "Fargate services run the latest platform version", Reason: "platform versions carry kernel and runtime fixes", Types: []string{TypeECSService},
+			Check: func(r Resource) []string {
+				if p := r.String("platformVersion"); p != "" && p != "LATEST" {
+					return []string{fmt.Sprintf("platformVersion %q: want LATEST", p)}
+				}
+				return nil
+			}},
+		{ID: "ECS.12", Title: "The cluster has Container Insights", Reason: "task metrics are needed to operate the services", Types: []string{TypeECSCluster},
+			Check: func(r Resource) []string {
+				for i := 0; i < r.Len("settings"); i++ {
+					p := fmt.Sprintf("settings.%d.", i)
+					if r.String(p+"name") == "containerInsights" && (r.String(p+"value") == "enabled" || r.String(p+"value") == "enhanced") {
+						return nil
+					}
+				}
+				return []string{"containerInsights setting must be enabled"}
+			}},
+	}
+}
+
+func ecrRules() []Rule {
+	repo := []string{TypeECRRepository}
+	return []Rule{
+		{ID: "ECR.1", Title: "ECR scans images on push", Reason: "known vulnerabilities must surface before deploy", Types: repo,
+			Check: func(r Resource) []string {
+				if !r.True("imageScanningConfiguration.scanOnPush") {
+					return []string{"imageScanningConfiguration.scanOnPush must be true"}
+				}
+				return nil
+			}},
+		{ID: "ECR.2", Title: "ECR tags are immutable", Reason: "a released tag must always name the same image", Types: repo,
+			Check: func(r Resource) []string {
+				if r.String("imageTagMutability") != "IMMUTABLE" {
+					return []string{"imageTagMutability must be IMMUTABLE"}
+				}
+				return nil
+			}},
+		{ID: "ECR.3", Title: "ECR has a lifecycle policy", Reason: "old images must expire", Types: repo,
+			CheckStack: func(rs []Resource) []Violation {
+				repos, policies := count(rs, TypeECRRepository), count(rs, TypeECRLifecycle)
+				if policies < repos {
+					return []Violation{{Message: fmt.Sprintf("%d repositories, %d lifecycle policies", repos, policies)}}
+				}
+				return nil
+			}},
+		{ID: "SHIPYARD-ECR-1", Title: "ECR is encrypted with KMS", Reason: "images may embed sensitive code", Types: repo,
+			Check: func(r Resource) []string {
+				if r.String("encryptionConfigurations.0.encryptionType") != "KMS" {
+					return []string{"encryptionConfigurations[0].encryptionType must be KMS"}
+				}
+				return nil
+			}},
+	}
+}
+
+func logRules() []Rule {
+	lg := []string{TypeLogGroup}
+	return []Rule{
+		{ID: "CKV_AWS_66", Title: "Log groups have a retention", Reason: "logs must expire on purpose, not accumulate forever (CloudWatch.16)", Types: lg,
+			Check: func(r Resource) []string {
+				if n, _ := r.Number("retentionInDays"); n <= 0 {
+					return []string{"retentionInDays must be set"}
+				}
+				return nil
+			}},
+		{ID: "CKV_AWS_158", Title: "Log groups are encrypted with KMS", Reason: "logs may contain personal data", Types: lg,
+			Check: func(r Resource) []string {
+				if _, ok := r.Get("kmsKeyId"); !ok {
+					return []string{"kmsKeyId must be set"}
+				}
+				return nil
+			}},
+		{ID: "KMS.4", Title: "KMS keys rotate", Reason: "key rotation limits the blast radius of a leaked key", Types: []string{TypeKMSKey},
+			Check: func(r Resource) []string {
+				if !r.True("enableKeyRotation") {
+					return []string{"enableKeyRotation must be true"}
+				}
+				return nil
+			}},
+	}
+}
+
+// policyDocuments returns the policy documents of r, with whether each is a
+// key policy.
+func policyDocuments(r Resource) (docs []string, keyPolicy bool) {
+	switch r.Type {
+	case TypeIAMRole:
+		docs = append(docs, r.String("assumeRolePolicy"))
+		for i := 0; i < r.Len("inlinePolicies"); i++ {
+			docs = append(docs, r.String(fmt.Sprintf("inlinePolicies.%d.policy", i)))
+		}
+	case TypeIAMRolePolicy, TypeIAMPolicy, TypeBucketPolicy, TypeSecret:
+		docs = append(docs, r.String("policy"))
+	case TypeKMSKey:
+		docs, keyPolicy = append(docs, r.String("policy")), true
+	}
+	return docs, keyPolicy
+}
+
+var policyTypes = []string{TypeIAMRole, TypeIAMRolePolicy, TypeIAMPolicy, TypeBucketPolicy, TypeSecret, TypeKMSKey}
+
+// isAccountRootAdmin is the default key policy statement (see Exceptions).
+func isAccountRootAdmin(s policyStatement) bool {
+	if len(s.Principal.AWS) != 1 || !strings.HasSuffix(s.Principal.AWS[0], ":root") || len(s.Principal.Service) > 0 {
+		return false
+	}
+	return len(s.Action) == 1 && s.Action[0] == "kms:*"
+}
+
+func iamRules() []Rule {
+	return []Rule{
+		{ID: "IAM.21", Title: "Policies grant no wildcard actions", Reason: "least privilege: every allowed action is named", Types: policyTypes,
+			Check: func(r Resource) []string {
+				docs, key := policyDocuments(r)
+				var out []string
+				for _, d := range docs {
+					if d == "" {
+						continue // not known yet
+					}
+					doc, err := parsePolicy(d)
+					if err != nil {
+						out = append(out, err.Error())
+						continue
+					}
+					for _, s := range doc.Statement {
+						if s.Effect != "Allow" {
+							continue
+						}
+						if key && isAccountRootAdmin(s) {
+							continue // Exception: default key policy.
+						}
+						if len(s.NotAction) > 0 {
+							out = append(out, fmt.Sprintf("statement %q allows NotAction", s.Sid))
+						}
+						for _, a := range s.Action {
+							if strings.Contains(a, "*") {
+								out = append(out, fmt.Sprintf("statement %q allows wildcard action %q", s.Sid, a))
+							}
+						}
+					}
+				}
+				return out
+			}},
+		{ID: "SHIPYARD-IAM-1", Title: "IAM policies scope resources", Reason: "Resource \"*\" only where AWS has no resource-level permissions",
+			Types: []string{TypeIAMRole, TypeIAMRolePolicy, TypeIAMPolicy},
+			Check: func(r Resource) []string {
+				docs, _ := policyDocuments(r)
+				var out []string
+				for _, d := range docs {
+					doc, err := parsePolicy(d)
+					if d == "" || err != nil {
+						continue // IAM.21 reports invalid documents
+					}
+					for _, s := range doc.Statement {
+						if s.Effect != "Allow" || !contains(s.Resource, "*") {
+							continue
+						}
+						for _, a := range s.Action {
+							if !contains(NoResourceLevelActions, a) {
+								out = append(out, fmt.Sprintf("statement %q allows %s on every resource", s.Sid, a))
+							}
+						}
+					}
+				}
+				return out
+			}},
+		{ID: "S3.5", Title: "Buckets refuse requests without TLS", Reason: "objects must not travel in clear", Types: []string{TypeBucketPolicy},
+			Check: func(r Resource) []string {
+				d := r.String("policy")
+				if d == "" {
+					return nil
+				}
+				doc, err := parsePolicy(d)
+				if err != nil {
+					return []string{err.Error()}
+				}
+				for _, st := range doc.Statement {
+					if st.Effect == "Deny" && fmt.Sprint(st.Condition["Bool"]["aws:SecureTransport"]) == "false" {
+						return nil
+					}
+				}
+				return []string{"no statement denies aws:SecureTransport false"}
+			}},
+	}
+}
+
+// openCIDR reports whether a CIDR is the whole internet.
+func openCIDR(c string) bool { return c == "0.0.0.0/0" || c == "::/0" }
+
+// openIngress checks one ingress rule; prefix is "" for a SecurityGroupRule
+// or "ingress.N." for an inline rule.
+func openIngress(r Resource, prefix string) string {
+	open := false
+	for _, c := range append(r.Strings(prefix+"cidrBlocks"), r.Strings(prefix+"ipv6CidrBlocks")...) {
+		open = open || openCIDR(c)
+	}
+	if !open {
+		return ""
+	}
+	from, _ := r.Number(prefix + "fromPort")
+	to, _ := r.Number(prefix + "toPort")
+	proto := r.String(prefix + "protocol")
+	if r.InComponent(LoadBalancerComponent) && proto == "tcp" && from == to && (from == 443 || from == 80) {
+		return "" // Exception: the ALB's public listeners.
+	}
+	return fmt.Sprintf("ingress %s %v-%v is open to the internet", proto, from, to)
+}
+
+func networkRules() []Rule {
+	return []Rule{
+		{ID: "EC2.18", Title: "Only the ALB accepts traffic from the internet, on 443 and 80", Reason: "everything else is reached through the ALB or not at all",
+			Types: []string{TypeSecurityGroup, TypeSecurityGroupRule},
+			Check: func(r Resource) []string {
+				var out []string
+				if r.Type == TypeSecurityGroupRule {
+					if r.String("type") == "ingress" {
+						if msg := openIngress(r, ""); msg != "" {
+							out = append(out, msg)
+						}
+					}
+					return out
+				}
+				for i := 0; i < r.Len("ingress"); i++ {
+					if msg := openIngress(r, fmt.Sprintf("ingress.%d.", i)); msg != "" {
+						out = append(out, msg)
+					}
+				}
+				return out
+			}},
+		{ID: "EC2.2", Title: "The default security group allows nothing", Reason: "resources that fall back to it must be isolated", Types: []string{TypeDefaultSG},
+			Check: func(r Resource) []string {
+				if r.Len("ingress") > 0 || r.Len("egress") > 0 {
+					return []string{"default security group must have no ingress or egress rules"}
+				}
+				return nil
+			}},
+		{ID: "EC2.6", Title: "Every VPC has flow logs", Reason: "network traffic must be auditable", Types: []string{TypeVPC},
+			CheckStack: func(rs []Resource) []Violation {
+				vpcs, logs := count(rs, TypeVPC), 0
+				for _, r := range rs {
+					if r.Type == TypeFlowLog && r.String("trafficType") == "ALL" {
+						logs++
+					}
+				}
+				if logs < vpcs {
+					return []Violation{{Message: fmt.Sprintf("%d VPCs, %d flow logs of ALL traffic", vpcs, logs)}}
+				}
+				return nil
+			}},
+		{ID: "S3.8", Title: "Buckets block public access", Reason: "logs and archives are private", Types: []string{TypeBucketV2, TypeBucket},
+			CheckStack: func(rs []Resource) []Violation {
+				buckets, blocks := count(rs, TypeBucketV2)+count(rs, TypeBucket), 0
+				for _, r := range rs {
+					if r.Type == TypePublicAccessBlock && r.True("blockPublicAcls") && r.True("blockPublicPolicy") &&
+						r.True("ignorePublicAcls") && r.True("restrictPublicBuckets") {
+						blocks++
+					}
+				}
+				if blocks < buckets {
+					return []Violation{{Message: fmt.Sprintf("%d buckets, %d complete public access blocks", buckets, blocks)}}
+				}
+				return nil
+			}},
+		{ID: "CKV_AWS_19", Title: "Buckets are encrypted by default", Reason: "objects at rest must be encrypted", Types: []string{TypeBucketV2, TypeBucket},
+			CheckStack: func(rs []Resource) []Violation {
+				buckets, enc := count(rs, TypeBucketV2)+count(rs, TypeBucket), count(rs, TypeBucketEncryption)
+				if enc < buckets {
+					return []Violation{{Message: fmt.Sprintf("%d buckets, %d encryption configurations", buckets, enc)}}
+				}
+				return nil
+			}},
+	}
+}
+
+// SecurityRules are the checks checkov, trivy and Security Hub apply to the
+// stack's resources.
+func SecurityRules() []Rule {
+	var out []Rule
+	for _, group := range [][]Rule{rdsRules(), elbRules(), elastiCacheRules(), ecsRules(), ecrRules(), logRules(), iamRules(), networkRules()} {
+		out = append(out, group...)
+	}
+	return out
+}
+
+func count(rs []Resource, typ string) int {
+	n := 0
+	for _, r := range rs {
+		if r.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
