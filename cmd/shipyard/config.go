@@ -33,6 +33,9 @@ func cmdEnv(_ context.Context, e env) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "# App environment of stack %q (generated from config/%s.json).\n", cfg.Stack, cfg.Stack)
+	if cfg.Target == stackconfig.TargetAWS {
+		fmt.Fprintln(e.stdout, "# Target aws: the hosts below are placeholders (the docker aliases); the tasks get the RDS and ElastiCache endpoints.")
+	}
 	for _, v := range cfg.Env(stackconfig.LocalEndpoints) {
 		fmt.Fprintf(e.stdout, "%s=%s\n", v.Name, v.Value)
 	}

@@ -13,18 +13,18 @@ import (
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
-// runCmd runs the shipyard command line with a fake environment and
+// runStackCmd runs the shipyard command line with a fake environment and
 // returns stdout, stderr and the error (non-nil means exit status 1).
-func runCmd(t *testing.T, vars map[string]string, args ...string) (string, string, error) {
+func runStackCmd(t *testing.T, vars map[string]string, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), args, func(k string) string { return vars[k] }, &stdout, &stderr)
 	return stdout.String(), stderr.String(), err
 }
 
-// configDir writes a config directory with the repository's schema and the
+// stackConfigDir writes a config directory with the repository's schema and the
 // given stack files.
-func configDir(t *testing.T, files map[string]string) map[string]string {
+func stackConfigDir(t *testing.T, files map[string]string) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
 	schema, err := os.ReadFile("../../config/schema.json")
@@ -41,7 +41,7 @@ func configDir(t *testing.T, files map[string]string) map[string]string {
 }
 
 func TestValidateEveryRepositoryStack(t *testing.T) {
-	out, errOut, err := runCmd(t, nil, "validate")
+	out, errOut, err := runStackCmd(t, nil, "validate")
 	if err != nil {
 		t.Fatalf("validate: %v\n%s", err, errOut)
 	}
@@ -56,19 +56,19 @@ func TestValidateEveryRepositoryStack(t *testing.T) {
 }
 
 func TestValidateNamedStacks(t *testing.T) {
-	out, _, err := runCmd(t, nil, "validate", "prod", "local")
+	out, _, err := runStackCmd(t, nil, "validate", "prod", "local")
 	if err != nil || out != "prod: ok\nlocal: ok\n" {
 		t.Errorf("validate prod local = %q, %v", out, err)
 	}
 }
 
 func TestValidateFailsListingEveryProblemOfEveryFile(t *testing.T) {
-	vars := configDir(t, map[string]string{
+	vars := stackConfigDir(t, map[string]string{
 		"dev":   `{"target": "aws", "services": {"web": {"cpu": 300}}}`,
 		"local": `{"target": "docker"}`,
 		"qa":    "{\n  \"target\": \"docker\",,\n}",
 	})
-	out, _, err := runCmd(t, vars, "validate")
+	out, _, err := runStackCmd(t, vars, "validate")
 	if err == nil {
 		t.Fatal("validate succeeded")
 	}
@@ -89,7 +89,7 @@ func TestValidateFailsListingEveryProblemOfEveryFile(t *testing.T) {
 }
 
 func TestValidateUnknownStackListsKnownOnes(t *testing.T) {
-	_, _, err := runCmd(t, nil, "validate", "qa")
+	_, _, err := runStackCmd(t, nil, "validate", "qa")
 	if err == nil || !strings.Contains(err.Error(), `unknown stack "qa"`) || !strings.Contains(err.Error(), "known stacks: dev, local, prod, staging") {
 		t.Errorf("err = %v", err)
 	}
@@ -100,15 +100,15 @@ func TestValidateWithoutSchemaFails(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "dev.json"), []byte(`{"target": "docker"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := runCmd(t, map[string]string{stackconfig.DirEnv: dir}, "validate")
+	_, _, err := runStackCmd(t, map[string]string{stackconfig.DirEnv: dir}, "validate")
 	if err == nil || !strings.Contains(err.Error(), "no schema.json there") {
 		t.Errorf("err = %v", err)
 	}
 }
 
 func TestValidateWarnsAboutRestatedDefaults(t *testing.T) {
-	vars := configDir(t, map[string]string{"local": `{"target": "docker", "local": {"webReplicas": 2}}`})
-	out, errOut, err := runCmd(t, vars, "validate")
+	vars := stackConfigDir(t, map[string]string{"local": `{"target": "docker", "local": {"webReplicas": 2}}`})
+	out, errOut, err := runStackCmd(t, vars, "validate")
 	if err != nil || out != "local: ok\n" {
 		t.Fatalf("validate = %q, %v", out, err)
 	}
@@ -117,9 +117,9 @@ func TestValidateWarnsAboutRestatedDefaults(t *testing.T) {
 	}
 }
 
-// parseDotenv reads .env text as docker --env-file does: NAME=value lines,
+// parseDotenvText reads .env text as docker --env-file does: NAME=value lines,
 // the value literal to the end of the line; # lines are comments.
-func parseDotenv(t *testing.T, text string) (vars []stackconfig.EnvVar, comments []string) {
+func parseDotenvText(t *testing.T, text string) (vars []stackconfig.EnvVar, comments []string) {
 	t.Helper()
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
@@ -140,7 +140,7 @@ func parseDotenv(t *testing.T, text string) (vars []stackconfig.EnvVar, comments
 func TestEnvRoundTripsForEveryStack(t *testing.T) {
 	for _, stack := range []string{"local", "dev", "staging", "prod"} {
 		t.Run(stack, func(t *testing.T) {
-			out, _, err := runCmd(t, nil, "env", stack)
+			out, _, err := runStackCmd(t, nil, "env", stack)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +148,7 @@ func TestEnvRoundTripsForEveryStack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vars, comments := parseDotenv(t, out)
+			vars, comments := parseDotenvText(t, out)
 			if !slices.Equal(vars, cfg.Env(stackconfig.LocalEndpoints)) {
 				t.Errorf(".env does not round-trip:\n got %v\nwant %v", vars, cfg.Env(stackconfig.LocalEndpoints))
 			}
@@ -162,14 +162,14 @@ func TestEnvRoundTripsForEveryStack(t *testing.T) {
 }
 
 func TestEnvRoundTripsAwkwardValues(t *testing.T) {
-	vars := configDir(t, map[string]string{"local": `{"target": "docker",
+	vars := stackConfigDir(t, map[string]string{"local": `{"target": "docker",
 		"app": {"env": {"GREETING": "hello world # not a comment", "QUOTED": "\"x\" 'y'", "EQUALS": "a=b=c", "EMPTY": "", "SPACE": " padded "},
 		        "secrets": ["STRIPE_KEY"]}}`})
-	out, _, err := runCmd(t, vars, "env", "local")
+	out, _, err := runStackCmd(t, vars, "env", "local")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, comments := parseDotenv(t, out)
+	got, comments := parseDotenvText(t, out)
 	m := map[string]string{}
 	for _, v := range got {
 		m[v.Name] = v.Value
@@ -188,20 +188,20 @@ func TestEnvRoundTripsAwkwardValues(t *testing.T) {
 }
 
 func TestEnvErrors(t *testing.T) {
-	if _, _, err := runCmd(t, nil, "env"); err == nil || !strings.Contains(err.Error(), "usage: shipyard env STACK") {
+	if _, _, err := runStackCmd(t, nil, "env"); err == nil || !strings.Contains(err.Error(), "usage: shipyard env STACK") {
 		t.Errorf("env without stack: %v", err)
 	}
-	if _, _, err := runCmd(t, nil, "env", "qa"); err == nil || !strings.Contains(err.Error(), "known stacks") {
+	if _, _, err := runStackCmd(t, nil, "env", "qa"); err == nil || !strings.Contains(err.Error(), "known stacks") {
 		t.Errorf("env qa: %v", err)
 	}
-	vars := configDir(t, map[string]string{"local": `{"target": "docker", "app": {"env": {"PORT": "1"}}}`})
-	if out, _, err := runCmd(t, vars, "env", "local"); err == nil || out != "" || !strings.Contains(err.Error(), "app.env.PORT") {
+	vars := stackConfigDir(t, map[string]string{"local": `{"target": "docker", "app": {"env": {"PORT": "1"}}}`})
+	if out, _, err := runStackCmd(t, vars, "env", "local"); err == nil || out != "" || !strings.Contains(err.Error(), "app.env.PORT") {
 		t.Errorf("env of an invalid stack = %q, %v", out, err)
 	}
 }
 
 func TestConfigDocsPrintsDocsConfigMd(t *testing.T) {
-	out, _, err := runCmd(t, nil, "config-docs")
+	out, _, err := runStackCmd(t, nil, "config-docs")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestConfigDocsPrintsDocsConfigMd(t *testing.T) {
 	if out != string(want) {
 		t.Error("config-docs output differs from docs/config.md; run make config-docs")
 	}
-	if _, _, err := runCmd(t, nil, "config-docs", "extra"); err == nil {
+	if _, _, err := runStackCmd(t, nil, "config-docs", "extra"); err == nil {
 		t.Error("config-docs accepted an argument")
 	}
 }
