@@ -77,6 +77,9 @@ func (sd *schemaDoc) reference() string {
 		var walk func(path string, n *omap)
 		walk = func(path string, n *omap) {
 			ps := n.obj("properties")
+			if strings.Count(path, ".") > 16 { // a recursive schema stops here
+				return
+			}
 			for _, k := range ps.keys {
 				raw := ps.obj(k)
 				child := sd.resolve(raw)
@@ -108,6 +111,9 @@ func (sd *schemaDoc) reference() string {
 		fmt.Fprintf(&b, "### `%s`\n\n%s `<%s>` is %s:\n\n%s", prefix, def.str("description"), r.def, joinCode(r.parent, r.names), tableHeader)
 		var walk func(path string, rel []string)
 		walk = func(path string, rel []string) {
+			if len(rel) > 16 { // a recursive definition stops here
+				return
+			}
 			base := def
 			for _, seg := range rel {
 				base = sd.resolve(base.obj("properties").obj(seg))

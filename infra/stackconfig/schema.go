@@ -186,16 +186,18 @@ func decodeValue(dec *json.Decoder) (any, error) {
 // resolve returns node with a local "$ref" ("#/$defs/name") merged in: the
 // referenced schema, overlaid by node's own keywords (so a property can
 // refine a shared definition's defaults).
-func (sd *schemaDoc) resolve(node *omap) *omap {
+func (sd *schemaDoc) resolve(node *omap) *omap { return sd.resolveDepth(node, 0) }
+
+func (sd *schemaDoc) resolveDepth(node *omap, depth int) *omap {
 	ref := node.str("$ref")
-	if !strings.HasPrefix(ref, "#/$defs/") {
+	if !strings.HasPrefix(ref, "#/$defs/") || depth > 16 {
 		return node
 	}
 	base := sd.root.obj("$defs").obj(strings.TrimPrefix(ref, "#/$defs/"))
 	if base == nil {
 		return node
 	}
-	return merge(sd.resolve(base), node)
+	return merge(sd.resolveDepth(base, depth+1), node)
 }
 
 // merge overlays b on a, merging nested objects key by key.
@@ -259,7 +261,7 @@ func (sd *schemaDoc) fields() []schemaField {
 	var walk func(path []string, n *omap)
 	walk = func(path []string, n *omap) {
 		props := n.obj("properties")
-		if props == nil {
+		if props == nil || len(path) > 16 { // a recursive schema stops here
 			return
 		}
 		for _, k := range props.keys {

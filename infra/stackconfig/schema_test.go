@@ -256,6 +256,10 @@ func TestSchemaProblemMessages(t *testing.T) {
 		{"several unknown fields are all reported",
 			`{"foo": 1, "bar": 2, "cache": {"nodes": 3}}`,
 			[]want{{"foo", "unknown field"}, {"bar", "unknown field"}, {"cache.nodes", "unknown field; allowed: engineVersion, nodeType, replicas"}}},
+		{"a bad env name keeps its path among other problems (jsonschema reuses that location's slice)",
+			`{"app": {"env": {"bad-name": "x"}}, "release": {"imageDigest": "sha256:abc"}, "tags": {"bad|key": "v"}, "logging": {"destinations": ["x"]}}`,
+			[]want{{"app.env.bad-name", "is not an env var name"}, {"release.imageDigest", "is not \"sha256:\""},
+				{"tags.bad|key", "is not a tag key"}, {"logging.destinations[0]", "not a log destination"}}},
 		{"a wrong type on a section is reported once",
 			`{"services": []}`,
 			[]want{{"services", "[] is an array; want an object"}}},
@@ -294,4 +298,21 @@ func TestInstancePathOf(t *testing.T) {
 			t.Errorf("instancePathOf(%q) = %s, want %s", url, got, want)
 		}
 	}
+}
+
+func TestARecursiveSchemaDoesNotHang(t *testing.T) {
+	schema := []byte(`{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+		"properties": {"target": {"type": "string"}, "node": {"$ref": "#/$defs/node"}},
+		"$defs": {"node": {"type": "object", "$ref": "#/$defs/node", "properties": {"next": {"$ref": "#/$defs/node"}}}}}`)
+	sd, err := loadSchema(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sd.fields()) == 0 {
+		t.Error("no fields")
+	}
+	if _, err := ConfigDocs(schema); err != nil {
+		t.Error(err)
+	}
+	_, _ = Parse("dev", []byte(`{"target": "docker", "node": {"next": {"next": 1}}}`), schema)
 }
