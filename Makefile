@@ -17,6 +17,28 @@ BIN     := bin
 DOCKER  ?= $(shell test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)
 SHIPYARD := $(GO) run ./cmd/shipyard
 
+# Operator workflow (docs/operations.md). The Pulumi CLI is pinned to the
+# version of github.com/pulumi/pulumi/sdk/v3 in go.mod; `make tools`
+# installs it, crane and actionlint into bin/, which comes first on PATH.
+PULUMI_VERSION     ?= 3.200.0
+CRANE_VERSION      ?= v0.20.3
+ACTIONLINT_VERSION ?= v1.7.7
+# installer (get.pulumi.com), source (a clone of pulumi/pulumi built with
+# go), or auto (the installer when get.pulumi.com answers, else source).
+PULUMI_INSTALL     ?= auto
+TOOLS_BIN          := $(CURDIR)/$(BIN)
+export PATH := $(TOOLS_BIN):$(PATH)
+# State lives in the repository (gitignored) unless PULUMI_BACKEND_URL says
+# otherwise (s3://…, https://api.pulumi.com: see docs/operations.md).
+export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+export PULUMI_SKIP_UPDATE_CHECK := true
+FROM    ?=
+TO      ?=
+RELEASE ?=
+CONFIRM ?=
+PROCESS ?=
+IMAGE   ?= shipyard-app:local
+
 ##@ Build
 
 .PHONY: build
@@ -34,9 +56,13 @@ test: ## Run every test: unit, infra under mocks, and the local stack end to end
 	$(GO) test ./...
 
 .PHONY: lint
-lint: ## gofmt, go vet (and golangci-lint / govulncheck when installed)
+lint: ## gofmt, go vet (and golangci-lint / govulncheck / actionlint when installed)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@if command -v golangci-lint >/dev/null; then echo golangci-lint run; golangci-lint run ./...; else echo "golangci-lint: not installed, skipped"; fi
+	@if command -v govulncheck >/dev/null; then echo govulncheck ./...; govulncheck ./...; else echo "govulncheck: not installed, skipped"; fi
+	@if command -v actionlint >/dev/null; then echo actionlint; actionlint; else echo "actionlint: not installed (make tools), skipped"; fi
+	$(SHIPYARD) ledger --verify
 
 ##@ Stacks
 
@@ -47,6 +73,87 @@ env: ## Print the app's env for STACK in .env form
 .PHONY: validate
 validate: ## Validate every config/<stack>.json
 	$(SHIPYARD) validate
+
+.PHONY: up
+up: pulumi-cli ## Create or update STACK (default local; the docker stack builds the image itself)
+	$(SHIPYARD) up $(STACK)
+
+.PHONY: preview
+preview: pulumi-cli ## Show the diff `make up` would apply to STACK
+	$(SHIPYARD) preview $(STACK)
+
+.PHONY: destroy
+destroy: pulumi-cli ## Delete STACK's resources (aws stacks need CONFIRM=<stack>)
+	$(SHIPYARD) destroy $(STACK) --confirm=$(CONFIRM)
+
+.PHONY: outputs
+outputs: pulumi-cli ## Print STACK's outputs as JSON
+	@$(SHIPYARD) outputs $(STACK)
+
+.PHONY: logs
+logs: pulumi-cli ## Follow STACK's logs (PROCESS=web|worker|clock|nginx to narrow)
+	$(SHIPYARD) logs $(STACK) $(PROCESS)
+
+.PHONY: migrate
+migrate: pulumi-cli ## Run the one-off migrate process on STACK (docker container / ECS run-task)
+	$(SHIPYARD) migrate $(STACK)
+
+##@ Release (aws stacks: build once, promote by digest, roll back)
+
+.PHONY: release
+release: pulumi-cli image ## Build the image once, push it to STACK's ECR repo and deploy it by digest
+	$(SHIPYARD) release $(STACK) --image=$(IMAGE)
+
+.PHONY: promote
+promote: pulumi-cli ## Deploy FROM's release to TO by digest (e.g. FROM=staging TO=prod)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make promote FROM=<stack> TO=<stack>"; exit 2; }
+	$(SHIPYARD) promote $(FROM) $(TO)
+
+.PHONY: rollback
+rollback: pulumi-cli ## Re-deploy STACK's previous release (or RELEASE=<id> from the ledger)
+	$(SHIPYARD) rollback $(STACK) $(RELEASE)
+
+.PHONY: ledger
+ledger: ## Print STACK's release ledger (releases/<stack>.jsonl)
+	@$(SHIPYARD) ledger $(STACK)
+
+##@ Tools
+
+.PHONY: doctor
+doctor: ## Check Go, Docker, the pinned Pulumi CLI (and AWS credentials for aws stacks)
+	@$(SHIPYARD) doctor $(STACK) --pulumi-version=$(PULUMI_VERSION)
+
+.PHONY: tools
+tools: ## Install the pinned Pulumi CLI, crane and actionlint into bin/
+	@mkdir -p $(TOOLS_BIN)
+	@if [ "$$(pulumi version 2>/dev/null)" = "v$(PULUMI_VERSION)" ]; then echo "pulumi v$(PULUMI_VERSION): installed"; \
+	else \
+	  how=$(PULUMI_INSTALL); \
+	  if [ "$$how" = auto ]; then how=source; curl -fsS --max-time 10 -o /dev/null https://get.pulumi.com && how=installer || true; fi; \
+	  echo "installing pulumi v$(PULUMI_VERSION) ($$how)"; \
+	  $(MAKE) --no-print-directory pulumi-$$how; \
+	fi
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	pulumi version
+
+.PHONY: pulumi-cli
+pulumi-cli: # install the pinned Pulumi CLI when it is missing (a prerequisite of the stack targets)
+	@[ "$$(pulumi version 2>/dev/null)" = "v$(PULUMI_VERSION)" ] || $(MAKE) --no-print-directory tools
+
+.PHONY: pulumi-installer
+pulumi-installer: # the official installer: CLI and language hosts into bin/
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	curl -fsSL https://get.pulumi.com | sh -s -- --version $(PULUMI_VERSION) --install-root "$$tmp" --no-edit-path; \
+	cp "$$tmp"/bin/* $(TOOLS_BIN)/
+
+.PHONY: pulumi-source
+pulumi-source: # build the CLI and the Go language host from the v$(PULUMI_VERSION) tag
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	git clone --quiet --depth 1 --branch v$(PULUMI_VERSION) https://github.com/pulumi/pulumi "$$tmp/pulumi"; \
+	ld="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$(PULUMI_VERSION)"; \
+	$(GO) build -C "$$tmp/pulumi/pkg" -ldflags "$$ld" -o $(TOOLS_BIN)/pulumi ./cmd/pulumi; \
+	$(GO) build -C "$$tmp/pulumi/sdk/go/pulumi-language-go" -ldflags "$$ld" -o $(TOOLS_BIN)/pulumi-language-go .
 
 .PHONY: config-docs
 config-docs: ## Regenerate docs/config.md from config/schema.json

@@ -42,6 +42,18 @@ func commands() map[string]command {
 		"env":         {"env STACK                 print the app's env for STACK in .env form (secrets as names only)", cmdEnv},
 		"validate":    {"validate [STACK...]       validate config/<stack>.json (all stacks by default)", cmdValidate},
 		"config-docs": {"config-docs               print docs/config.md, generated from config/schema.json", cmdConfigDocs},
+		// Operator workflow (docs/operations.md).
+		"up":       {"up STACK [--allow-stateful-changes]  create or update a stack (aws: guarded plan first)", cmdUp},
+		"preview":  {"preview STACK             show the diff `up` would apply", cmdPreview},
+		"destroy":  {"destroy STACK [--confirm=STACK]  delete a stack's resources (aws needs --confirm)", cmdDestroy},
+		"outputs":  {"outputs STACK [KEY]       print a stack's outputs (JSON), or one of them", cmdOutputs},
+		"logs":     {"logs STACK [PROCESS...]   follow the logs of a stack's processes", cmdLogs},
+		"migrate":  {"migrate STACK             run the one-off migrate process (docker container / ECS run-task)", cmdMigrate},
+		"release":  {"release STACK [--image=REF]  push the built image, deploy it by digest, record it", cmdRelease},
+		"promote":  {"promote FROM TO           deploy FROM's release to TO by digest (never rebuilt)", cmdPromote},
+		"rollback": {"rollback STACK [RELEASE]  re-deploy the previous (or named) release", cmdRollback},
+		"ledger":   {"ledger STACK|--verify     print a stack's release ledger, or check every ledger", cmdLedger},
+		"doctor":   {"doctor [STACK...] [--pulumi-version=V]  check the prerequisites and print fixes", cmdDoctor},
 	}
 }
 

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/shipyard-kit/shipyard/internal/release"
+)
+
+// awsCLI drives the AWS CLI (v2) in a region.
+type awsCLI struct {
+	x      execer
+	region string
+}
+
+func (a awsCLI) json(ctx context.Context, v any, args ...string) error {
+	out, err := a.x(ctx, call{Name: "aws", Args: append(args, "--region", a.region, "--output", "json")})
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		return nil
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return fmt.Errorf("aws %s: %w", strings.Join(args[:min(2, len(args))], " "), err)
+	}
+	return nil
+}
+
+// ecsRuntime implements release.Runtime with the AWS CLI.
+type ecsRuntime struct {
+	aws awsCLI
+}
+
+type describeServices struct {
+	Services []struct {
+		ServiceName string `json:"serviceName"`
+		Deployments []struct {
+			Status         string `json:"status"`
+			TaskDefinition string `json:"taskDefinition"`
+			RolloutState   string `json:"rolloutState"`
+		} `json:"deployments"`
+	} `json:"services"`
+	Failures []struct {
+		Arn    string `json:"arn"`
+		Reason string `json:"reason"`
+	} `json:"failures"`
+}
+
+type describeTaskDefinition struct {
+	TaskDefinition struct {
+		ContainerDefinitions []struct {
+			Name    string   `json:"name"`
+			Image   string   `json:"image"`
+			Command []string `json:"command"`
+		} `json:"containerDefinitions"`
+	} `json:"taskDefinition"`
+}
+
+// Services waits for the stack's services to be stable (a failed rollout
+// ends the wait early with the circuit breaker's rollback) and describes
+// their PRIMARY deployments and those deployments' images.
+func (r ecsRuntime) Services(ctx context.Context, stack string, out release.Outputs) ([]release.Service, error) {
+	cluster := out.String("clusterName")
+	names := out.Map("serviceNames")
+	if cluster == "" || len(names) == 0 {
+		return nil, fmt.Errorf("stack %q has no clusterName/serviceNames outputs", stack)
+	}
+	byName := map[string]string{}
+	var list []string
+	for proc, name := range names {
+		byName[name] = proc
+		list = append(list, name)
+	}
+	sort.Strings(list)
+	// `wait services-stable` fails after ~10 minutes when a service never
+	// settles; the description below then tells what it runs.
+	_ = r.aws.json(ctx, nil, append([]string{"ecs", "wait", "services-stable", "--cluster", cluster, "--services"}, list...)...)
+	var ds describeServices
+	if err := r.aws.json(ctx, &ds, append([]string{"ecs", "describe-services", "--cluster", cluster, "--services"}, list...)...); err != nil {
+		return nil, err
+	}
+	var failures []string
+	for _, f := range ds.Failures {
+		failures = append(failures, f.Arn+": "+f.Reason)
+	}
+	if len(failures) > 0 {
+		return nil, fmt.Errorf("ecs describe-services: %s", strings.Join(failures, "; "))
+	}
+	images := map[string][]string{}
+	var services []release.Service
+	for _, s := range ds.Services {
+		svc := release.Service{Process: byName[s.ServiceName], Name: s.ServiceName, Deployments: len(s.Deployments)}
+		for _, d := range s.Deployments {
+			if d.Status == "PRIMARY" {
+				svc.TaskDefinition, svc.RolloutState = d.TaskDefinition, d.RolloutState
+			}
+		}
+		if svc.TaskDefinition != "" {
+			if _, ok := images[svc.TaskDefinition]; !ok {
+				var td describeTaskDefinition
+				if err := r.aws.json(ctx, &td, "ecs", "describe-task-definition", "--task-definition", svc.TaskDefinition); err != nil {
+					return nil, err
+				}
+				for _, c := range td.TaskDefinition.ContainerDefinitions {
+					images[svc.TaskDefinition] = append(images[svc.TaskDefinition], c.Image)
+				}
+			}
+			svc.Images = images[svc.TaskDefinition]
+		}
+		services = append(services, svc)
+	}
+	return services, nil
+}
+
+// migrateTask runs the one-off migrate process on ECS Fargate: the migrate
+// task definition when the stack has one, else the web task definition
+// with its command overridden, in the private subnets with the app's
+// security group; it waits for the task to stop and requires exit code 0.
+func migrateTask(ctx context.Context, a awsCLI, out release.Outputs, say func(string, ...any)) error {
+	cluster := out.String("clusterName")
+	subnets := stringList(out["privateSubnetIds"])
+	sg := out.String("appSecurityGroupId")
+	taskDef := out.String("migrateTaskDefinitionArn")
+	override := taskDef == ""
+	if override {
+		taskDef = out.Map("taskDefinitionArns")["web"]
+	}
+	var missing []string
+	for k, v := range map[string]bool{"clusterName": cluster == "", "privateSubnetIds": len(subnets) == 0, "appSecurityGroupId": sg == "", "migrateTaskDefinitionArn or taskDefinitionArns.web": taskDef == ""} {
+		if v {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("the stack lacks outputs %s: run `make up` first", strings.Join(missing, ", "))
+	}
+	args := []string{"ecs", "run-task", "--cluster", cluster, "--launch-type", "FARGATE", "--task-definition", taskDef,
+		"--started-by", "shipyard-migrate",
+		"--network-configuration", fmt.Sprintf("awsvpcConfiguration={subnets=[%s],securityGroups=[%s],assignPublicIp=DISABLED}", strings.Join(subnets, ","), sg)}
+	if override {
+		var td describeTaskDefinition
+		if err := a.json(ctx, &td, "ecs", "describe-task-definition", "--task-definition", taskDef); err != nil {
+			return err
+		}
+		if len(td.TaskDefinition.ContainerDefinitions) == 0 {
+			return fmt.Errorf("task definition %s has no containers", taskDef)
+		}
+		ov, _ := json.Marshal(map[string]any{"containerOverrides": []map[string]any{{"name": td.TaskDefinition.ContainerDefinitions[0].Name, "command": []string{"migrate"}}}})
+		args = append(args, "--overrides", string(ov))
+	}
+	var run struct {
+		Tasks []struct {
+			TaskArn string `json:"taskArn"`
+		} `json:"tasks"`
+		Failures []struct {
+			Reason string `json:"reason"`
+		} `json:"failures"`
+	}
+	say("aws ecs run-task --task-definition %s (migrate)", taskDef)
+	if err := a.json(ctx, &run, args...); err != nil {
+		return err
+	}
+	if len(run.Tasks) == 0 {
+		reasons := []string{}
+		for _, f := range run.Failures {
+			reasons = append(reasons, f.Reason)
+		}
+		return fmt.Errorf("ecs run-task started no task: %s", strings.Join(reasons, "; "))
+	}
+	arn := run.Tasks[0].TaskArn
+	say("waiting for %s to stop", arn)
+	if err := a.json(ctx, nil, "ecs", "wait", "tasks-stopped", "--cluster", cluster, "--tasks", arn); err != nil {
+		return fmt.Errorf("waiting for the migrate task: %w", err)
+	}
+	var desc struct {
+		Tasks []struct {
+			StoppedReason string `json:"stoppedReason"`
+			Containers    []struct {
+				Name     string `json:"name"`
+				ExitCode *int   `json:"exitCode"`
+				Reason   string `json:"reason"`
+			} `json:"containers"`
+		} `json:"tasks"`
+	}
+	if err := a.json(ctx, &desc, "ecs", "describe-tasks", "--cluster", cluster, "--tasks", arn); err != nil {
+		return err
+	}
+	if len(desc.Tasks) == 0 || len(desc.Tasks[0].Containers) == 0 {
+		return fmt.Errorf("migrate task %s: ECS no longer describes it", arn)
+	}
+	t := desc.Tasks[0]
+	var errs []error
+	for _, c := range t.Containers {
+		switch {
+		case c.ExitCode == nil:
+			errs = append(errs, fmt.Errorf("container %s did not run: %s (%s)", c.Name, c.Reason, t.StoppedReason))
+		case *c.ExitCode != 0:
+			errs = append(errs, fmt.Errorf("container %s exited %d: see its logs (`make logs`)", c.Name, *c.ExitCode))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("migrate task %s failed: %w", arn, err)
+	}
+	say("migrate task %s exited 0", arn)
+	return nil
+}
+
+// stringList reads a JSON list of strings (an output such as
+// privateSubnetIds).
+func stringList(v any) []string {
+	var out []string
+	switch l := v.(type) {
+	case []any:
+		for _, x := range l {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+	case []string:
+		out = l
+	}
+	return out
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+)
+
+func TestDoctor(t *testing.T) {
+	local := &stackconfig.Config{Stack: "local", Target: stackconfig.TargetDocker}
+	dev := &stackconfig.Config{Stack: "dev", Target: stackconfig.TargetAWS}
+	healthy := map[string]answer{
+		"go env GOVERSION":            {out: "go1.26.8\n"},
+		"docker version":              {out: "27.3.1\n"},
+		"pulumi version":              {out: "v3.200.0\n"},
+		"aws sts get-caller-identity": {out: `{"Account": "123456789012", "Arn": "arn:aws:sts::123456789012:assumed-role/ops/me"}`},
+		"crane version":               {out: "v0.20.3\n"},
+	}
+	with := func(changes map[string]answer) map[string]answer {
+		out := map[string]answer{}
+		for k, v := range healthy {
+			out[k] = v
+		}
+		for k, v := range changes {
+			out[k] = v
+		}
+		return out
+	}
+	passphrase := func(k string) string {
+		if k == "PULUMI_CONFIG_PASSPHRASE" {
+			return "s3cret"
+		}
+		return ""
+	}
+	none := func(string) string { return "" }
+
+	tests := []struct {
+		name    string
+		answers map[string]answer
+		getenv  func(string) string
+		stacks  []*stackconfig.Config
+		// wantFailed are the checks that fail, each printed with its fix.
+		wantFailed []string
+		wantFixes  []string
+		wantChecks int
+	}{
+		{
+			name:    "passes a machine that has everything the local stack needs",
+			answers: healthy, getenv: none, stacks: []*stackconfig.Config{local},
+			wantChecks: 3,
+		},
+		{
+			name:    "reports an unreachable docker engine with how to start it",
+			answers: with(map[string]answer{"docker version": {err: errors.New("Cannot connect to the Docker daemon")}}),
+			getenv:  none, stacks: []*stackconfig.Config{local},
+			wantFailed: []string{"docker engine"}, wantFixes: []string{"start the engine"}, wantChecks: 3,
+		},
+		{
+			name:    "reports a missing pulumi CLI with make tools as the fix",
+			answers: with(map[string]answer{"pulumi version": {err: errors.New("pulumi: not installed")}}),
+			getenv:  none, stacks: []*stackconfig.Config{local},
+			wantFailed: []string{"pulumi"}, wantFixes: []string{"make tools"}, wantChecks: 3,
+		},
+		{
+			name:    "reports a pulumi CLI whose version differs from the pin",
+			answers: with(map[string]answer{"pulumi version": {out: "v3.150.0\n"}}),
+			getenv:  none, stacks: []*stackconfig.Config{local},
+			wantFailed: []string{"pulumi"}, wantFixes: []string{"pins 3.200.0"}, wantChecks: 3,
+		},
+		{
+			name:    "checks AWS credentials, crane and the passphrase only for aws stacks",
+			answers: healthy, getenv: passphrase, stacks: []*stackconfig.Config{local, dev},
+			wantChecks: 6,
+		},
+		{
+			name:    "reports missing AWS credentials and passphrase for an aws stack",
+			answers: with(map[string]answer{"aws sts get-caller-identity": {err: errors.New("Unable to locate credentials")}}),
+			getenv:  none, stacks: []*stackconfig.Config{dev},
+			wantFailed: []string{"aws credentials (dev)", "secrets passphrase (dev)"},
+			wantFixes:  []string{"aws configure sso", "PULUMI_CONFIG_PASSPHRASE"}, wantChecks: 6,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newFakeExec(tc.answers)
+			p := &pulumiCLI{root: t.TempDir(), getenv: tc.getenv, configDir: t.TempDir()}
+			checks := doctorChecks(x.exec, tc.getenv, p, "3.200.0", tc.stacks)
+			if len(checks) != tc.wantChecks {
+				t.Errorf("%d checks, want %d", len(checks), tc.wantChecks)
+			}
+			var out bytes.Buffer
+			err := runChecks(context.Background(), &out, checks)
+			if len(tc.wantFailed) == 0 {
+				if err != nil {
+					t.Fatalf("doctor failed: %v\n%s", err, &out)
+				}
+				if strings.Contains(out.String(), "✗") {
+					t.Errorf("a check failed:\n%s", &out)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "checks failed") {
+				t.Fatalf("err = %v, want failed checks\n%s", err, &out)
+			}
+			for _, name := range tc.wantFailed {
+				if !strings.Contains(out.String(), "✗ "+name) {
+					t.Errorf("output does not report %q failing:\n%s", name, &out)
+				}
+			}
+			for _, fix := range tc.wantFixes {
+				if !strings.Contains(out.String(), fix) {
+					t.Errorf("output does not give the fix %q:\n%s", fix, &out)
+				}
+			}
+			if got := strings.Count(out.String(), "fix: "); got != len(tc.wantFailed) {
+				t.Errorf("%d fixes printed, want %d:\n%s", got, len(tc.wantFailed), &out)
+			}
+		})
+	}
+}

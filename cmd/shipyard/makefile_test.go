@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// repoRoot is the repository root, two levels up from this package.
+var repoRoot = filepath.Join("..", "..")
+
+var (
+	targetLine     = regexp.MustCompile(`^([a-zA-Z0-9][a-zA-Z0-9_.-]*)\s*:([^=]|$)`)
+	documentedLine = regexp.MustCompile(`^([a-zA-Z0-9][a-zA-Z0-9_-]*)\s*:.*##`)
+	inlineMake     = regexp.MustCompile("`make ([a-z][a-z0-9_-]*)")
+	commandMake    = regexp.MustCompile(`^\s*(?:\$ )?make ([a-z][a-z0-9_-]*)`)
+	ansi           = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+)
+
+// makefileTargets returns every target the Makefile defines and the ones
+// with a `##` help comment.
+func makefileTargets(t *testing.T) (all, documented map[string]bool) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	all, documented = map[string]bool{}, map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := targetLine.FindStringSubmatch(line); m != nil && !strings.HasPrefix(m[1], ".") {
+			all[m[1]] = true
+		}
+		if m := documentedLine.FindStringSubmatch(line); m != nil {
+			documented[m[1]] = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) == 0 {
+		t.Fatal("no targets found in the Makefile")
+	}
+	return all, documented
+}
+
+// mentionedTargets returns the `make <target>` commands a markdown file
+// tells the reader to run: inline code and lines of fenced code blocks.
+func mentionedTargets(t *testing.T, path string) map[string][]int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]int{}
+	fenced := false
+	for i, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+			continue
+		}
+		for _, m := range inlineMake.FindAllStringSubmatch(line, -1) {
+			out[m[1]] = append(out[m[1]], i+1)
+		}
+		if fenced {
+			if m := commandMake.FindStringSubmatch(line); m != nil {
+				out[m[1]] = append(out[m[1]], i+1)
+			}
+		}
+	}
+	return out
+}
+
+func TestEveryMakeTargetTheDocsNameExists(t *testing.T) {
+	all, _ := makefileTargets(t)
+	docs := []string{filepath.Join(repoRoot, "README.md"), filepath.Join(repoRoot, "docs", "operations.md")}
+	total := 0
+	for _, doc := range docs {
+		mentioned := mentionedTargets(t, doc)
+		total += len(mentioned)
+		for target, lines := range mentioned {
+			if !all[target] {
+				t.Errorf("%s lines %v tell the reader to run `make %s`, but the Makefile has no target %q", doc, lines, target, target)
+			}
+		}
+	}
+	if total == 0 {
+		t.Fatal("the README and docs/operations.md name no make targets; the check would prove nothing")
+	}
+}
+
+func TestTheReadmeNamesTheOperatorTargets(t *testing.T) {
+	mentioned := mentionedTargets(t, filepath.Join(repoRoot, "README.md"))
+	for _, target := range []string{"up", "test", "tools", "doctor", "release", "promote", "rollback", "e2e", "logs", "migrate", "outputs", "preview", "destroy"} {
+		if len(mentioned[target]) == 0 {
+			t.Errorf("README.md never shows `make %s`", target)
+		}
+	}
+}
+
+func TestMakeHelpListsEveryDocumentedTarget(t *testing.T) {
+	_, documented := makefileTargets(t)
+	cmd := exec.Command("make", "--no-print-directory", "-s", "help")
+	cmd.Dir = repoRoot
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make help: %v\n%s", err, out)
+	}
+	listed := map[string]int{}
+	for _, line := range strings.Split(ansi.ReplaceAllString(string(out), ""), "\n") {
+		if !strings.HasPrefix(line, "  ") {
+			continue
+		}
+		if f := strings.Fields(line); len(f) > 1 {
+			listed[f[0]]++
+		}
+	}
+	var missing []string
+	for target := range documented {
+		if listed[target] != 1 {
+			missing = append(missing, target)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("make help does not list these documented targets exactly once: %v\n%s", missing, out)
+	}
+	for target := range listed {
+		if !documented[target] {
+			t.Errorf("make help lists %q, which has no `##` comment in the Makefile", target)
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/release"
+)
+
+func localOutputs() release.Outputs {
+	return release.Outputs{
+		"networkName":   "shipyard-local",
+		"webContainers": []any{"shipyard-local-web-1", "shipyard-local-web-2"},
+		"containers": map[string]any{
+			"postgres": "shipyard-local-postgres", "redis": "shipyard-local-redis", "nginx": "shipyard-local-nginx",
+			"migrate": "shipyard-local-migrate", "worker": "shipyard-local-worker", "clock": "shipyard-local-clock",
+		},
+	}
+}
+
+func TestLogCalls(t *testing.T) {
+	local := &stackconfig.Config{Stack: "local", Target: stackconfig.TargetDocker}
+	dev := &stackconfig.Config{Stack: "dev", Target: stackconfig.TargetAWS, AWS: stackconfig.AWS{Region: "eu-west-1"}}
+	devOut := release.Outputs{"logGroupNames": map[string]any{"web": "/shipyard/dev/web", "worker": "/shipyard/dev/worker", "clock": "/shipyard/dev/clock"}}
+	tests := []struct {
+		name  string
+		cfg   *stackconfig.Config
+		out   release.Outputs
+		procs []string
+		want  map[string]string
+	}{
+		{
+			name: "follows every app process and the proxy of the docker stack by default",
+			cfg:  local, out: localOutputs(),
+			want: map[string]string{
+				"web.1":  "docker logs --follow --tail 100 shipyard-local-web-1",
+				"web.2":  "docker logs --follow --tail 100 shipyard-local-web-2",
+				"worker": "docker logs --follow --tail 100 shipyard-local-worker",
+				"clock":  "docker logs --follow --tail 100 shipyard-local-clock",
+				"nginx":  "docker logs --follow --tail 100 shipyard-local-nginx",
+			},
+		},
+		{
+			name: "narrows the docker stack to the processes named",
+			cfg:  local, out: localOutputs(), procs: []string{"migrate"},
+			want: map[string]string{"migrate": "docker logs --follow --tail 100 shipyard-local-migrate"},
+		},
+		{
+			name: "tails the CloudWatch log group of an aws process",
+			cfg:  dev, out: devOut, procs: []string{"web"},
+			want: map[string]string{"web": "aws logs tail /shipyard/dev/web --follow --since 10m --format short --region eu-west-1"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			calls, err := logCalls(tc.cfg, tc.out, tc.procs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for k, c := range calls {
+				got[k] = c.String()
+			}
+			if len(got) != len(tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s: got %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+	t.Run("names the processes a stack has when asked for another", func(t *testing.T) {
+		_, err := logCalls(local, localOutputs(), []string{"scheduler"})
+		if err == nil || !strings.Contains(err.Error(), "clock, migrate, nginx, postgres, redis, web.1, web.2, worker") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestFollowPrefixesEveryLine(t *testing.T) {
+	x := newFakeExec(map[string]answer{
+		"docker logs --follow --tail 100 a": {out: "one\ntwo\n"},
+		"docker logs --follow --tail 100 b": {out: "three\n"},
+	})
+	calls := map[string]call{
+		"web.1": {Name: "docker", Args: []string{"logs", "--follow", "--tail", "100", "a"}},
+		"clock": {Name: "docker", Args: []string{"logs", "--follow", "--tail", "100", "b"}},
+	}
+	var out bytes.Buffer
+	if err := follow(context.Background(), x.exec, calls, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	sort.Strings(lines)
+	want := []string{"clock | three", "web.1 | one", "web.1 | two"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestPrefixWriterKeepsPartialLinesTogether(t *testing.T) {
+	var out bytes.Buffer
+	p := &prefixWriter{w: &out, mu: &sync.Mutex{}, prefix: "web | "}
+	for _, chunk := range []string{"hel", "lo\nwor", "ld\n"} {
+		if _, err := p.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := out.String(); got != "web | hello\nweb | world\n" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestMigrateOnDocker(t *testing.T) {
+	local := &stackconfig.Config{Stack: "local", Target: stackconfig.TargetDocker}
+	t.Run("re-runs the stack's migrate container attached", func(t *testing.T) {
+		x := newFakeExec(map[string]answer{"docker start --attach shipyard-local-migrate": {}})
+		if err := migrate(context.Background(), x.exec, local, localOutputs(), &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		if l := x.lines(); len(l) != 1 {
+			t.Errorf("calls = %v", l)
+		}
+	})
+	t.Run("fails with the container's exit status", func(t *testing.T) {
+		x := newFakeExec(map[string]answer{"docker start": {err: errors.New("exit status 1")}})
+		err := migrate(context.Background(), x.exec, local, localOutputs(), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "exit status 1") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("asks for make up when the stack has no migrate container", func(t *testing.T) {
+		err := migrate(context.Background(), newFakeExec(nil).exec, local, release.Outputs{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "make up STACK=local") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestPulumiEnv(t *testing.T) {
+	root := t.TempDir()
+	configDir := filepath.Join("..", "..", "config")
+	env := func(vars map[string]string) func(string) string {
+		return func(k string) string { return vars[k] }
+	}
+	tests := []struct {
+		name     string
+		vars     map[string]string
+		stack    string
+		settings string // stacks/Pulumi.<stack>.yaml
+		want     []string
+		wantErr  string
+	}{
+		{
+			name: "gives a docker stack the repository's state directory and the local passphrase",
+			vars: nil, stack: "local",
+			want: []string{"PULUMI_BACKEND_URL=file://" + filepath.Join(root, ".pulumi-state"), "PULUMI_CONFIG_PASSPHRASE=" + LocalPassphrase},
+		},
+		{
+			name: "keeps the backend and passphrase the operator set",
+			vars: map[string]string{"PULUMI_BACKEND_URL": "s3://state", "PULUMI_CONFIG_PASSPHRASE": "x"}, stack: "dev",
+			want: nil,
+		},
+		{
+			name: "refuses an aws stack without a passphrase",
+			vars: map[string]string{"PULUMI_BACKEND_URL": "s3://state"}, stack: "dev",
+			wantErr: "PULUMI_CONFIG_PASSPHRASE",
+		},
+		{
+			name: "needs no passphrase for an aws stack on a KMS secrets provider",
+			vars: map[string]string{"PULUMI_BACKEND_URL": "s3://state"}, stack: "dev",
+			settings: "secretsprovider: awskms://alias/shipyard-pulumi?region=eu-west-1\nencryptedkey: abc\n",
+			want:     nil,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(root, stackSettingsDir)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "Pulumi."+tc.stack+".yaml")
+			os.Remove(path)
+			if tc.settings != "" {
+				if err := os.WriteFile(path, []byte(tc.settings), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := &pulumiCLI{root: root, getenv: env(tc.vars), configDir: configDir}
+			got, err := p.env(tc.stack)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("env = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPrintOutputs(t *testing.T) {
+	out := release.Outputs{"url": "http://127.0.0.1:8080", "serviceNames": map[string]any{"web": "w"}}
+	tests := []struct {
+		name, key, want, wantErr string
+	}{
+		{"prints a string output as is", "url", "http://127.0.0.1:8080\n", ""},
+		{"prints a map output as JSON", "serviceNames", "{\"web\":\"w\"}\n", ""},
+		{"names the outputs the stack has when the key is unknown", "nope", "", "it has: serviceNames, url"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			err := printOutputs(env{stdout: &b}, out, "local", []string{tc.key})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err != nil || b.String() != tc.want {
+				t.Errorf("got %q, %v; want %q", b.String(), err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/release"
+)
+
+// LocalPassphrase is the secrets passphrase of docker-target stacks when
+// PULUMI_CONFIG_PASSPHRASE is unset, so `make up` is one command. Their
+// secrets are generated local passwords, not worth protecting; aws stacks
+// never get a default.
+const LocalPassphrase = "shipyard-local"
+
+// stateDir is the default file backend, inside the repository (gitignored).
+const stateDir = ".pulumi-state"
+
+// pulumiCLI drives the Pulumi CLI for the project at root.
+type pulumiCLI struct {
+	x      execer
+	root   string
+	getenv func(string) string
+	// configDir locates config/<stack>.json (to know a stack's target).
+	configDir string
+}
+
+// env returns the variables a pulumi call for stack needs on top of the
+// inherited environment: the repository's file backend unless
+// PULUMI_BACKEND_URL says otherwise, and the local passphrase for docker
+// stacks. An aws stack without a passphrase (or a KMS secrets provider in
+// its Pulumi.<stack>.yaml) is an error naming the variable.
+func (p *pulumiCLI) env(stack string) ([]string, error) {
+	var extra []string
+	if p.getenv("PULUMI_BACKEND_URL") == "" {
+		extra = append(extra, "PULUMI_BACKEND_URL=file://"+filepath.Join(p.root, stateDir))
+	}
+	if p.getenv("PULUMI_CONFIG_PASSPHRASE") != "" || p.getenv("PULUMI_CONFIG_PASSPHRASE_FILE") != "" {
+		return extra, nil
+	}
+	cfg, err := stackconfig.Load(p.configDir, stack)
+	if err != nil {
+		return nil, err
+	}
+	pass, err := p.passphrase(stack, cfg.Target)
+	if err != nil {
+		return nil, err
+	}
+	return append(extra, pass...), nil
+}
+
+// passphrase returns the passphrase variable a stack gets by default: the
+// local one for docker stacks, none for aws stacks, which need the team's
+// passphrase or a KMS secrets provider.
+func (p *pulumiCLI) passphrase(stack string, target stackconfig.Target) ([]string, error) {
+	switch {
+	case p.getenv("PULUMI_CONFIG_PASSPHRASE") != "" || p.getenv("PULUMI_CONFIG_PASSPHRASE_FILE") != "":
+		return nil, nil
+	case target == stackconfig.TargetDocker:
+		return []string{"PULUMI_CONFIG_PASSPHRASE=" + LocalPassphrase}, nil
+	}
+	if provider := p.secretsProvider(stack); provider != "" && provider != "passphrase" {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("stack %q: PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) is not set; aws stacks need the team's passphrase (or switch to KMS: see docs/operations.md)", stack)
+}
+
+// secretsProvider reads secretsprovider from the stack's settings file.
+func (p *pulumiCLI) secretsProvider(stack string) string {
+	data, err := os.ReadFile(filepath.Join(p.root, stackSettingsDir, "Pulumi."+stack+".yaml"))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "secretsprovider:"); ok {
+			v = strings.Trim(strings.TrimSpace(v), `"'`)
+			if i := strings.Index(v, "://"); i >= 0 {
+				return v[:i]
+			}
+			return v
+		}
+	}
+	return ""
+}
+
+// stackSettingsDir is Pulumi.yaml's stackConfigDir: where the
+// Pulumi.<stack>.yaml files (encrypted secrets and salt only) live.
+const stackSettingsDir = "stacks"
+
+func (p *pulumiCLI) run(ctx context.Context, stack string, stream bool, args ...string) ([]byte, error) {
+	extra, err := p.env(stack)
+	if err != nil {
+		return nil, err
+	}
+	return p.x(ctx, call{Name: "pulumi", Args: append(args, "--stack", stack, "--non-interactive", "--cwd", p.root), Stream: stream, Env: extra})
+}
+
+// ensureStack creates the stack in the backend when it does not exist,
+// with the secrets provider of SHIPYARD_SECRETS_PROVIDER (default
+// passphrase).
+func (p *pulumiCLI) ensureStack(ctx context.Context, stack string) error {
+	extra, err := p.env(stack)
+	if err != nil {
+		return err
+	}
+	out, err := p.x(ctx, call{Name: "pulumi", Args: []string{"stack", "ls", "--json", "--non-interactive", "--cwd", p.root}, Env: extra})
+	if err != nil {
+		return err
+	}
+	var stacks []struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(out, &stacks); err != nil {
+		return fmt.Errorf("pulumi stack ls: %w", err)
+	}
+	for _, s := range stacks {
+		if s.Name == stack || strings.HasSuffix(s.Name, "/"+stack) {
+			return nil
+		}
+	}
+	provider := p.getenv("SHIPYARD_SECRETS_PROVIDER")
+	if provider == "" {
+		provider = "passphrase"
+	}
+	_, err = p.x(ctx, call{Name: "pulumi", Args: []string{"stack", "init", stack, "--secrets-provider", provider, "--non-interactive", "--cwd", p.root}, Stream: true, Env: extra})
+	return err
+}
+
+// Outputs implements release.Pulumi; a stack that does not exist yet has
+// no outputs.
+func (p *pulumiCLI) Outputs(ctx context.Context, stack string) (release.Outputs, error) {
+	out, err := p.run(ctx, stack, false, "stack", "output", "--json")
+	if err != nil {
+		if strings.Contains(err.Error(), "no stack named") {
+			return release.Outputs{}, nil
+		}
+		return nil, err
+	}
+	o := release.Outputs{}
+	if len(bytes.TrimSpace(out)) == 0 {
+		return o, nil
+	}
+	if err := json.Unmarshal(out, &o); err != nil {
+		return nil, fmt.Errorf("pulumi stack output: %w", err)
+	}
+	return o, nil
+}
+
+// Preview implements release.Pulumi: the diff, on the operator's terminal.
+func (p *pulumiCLI) Preview(ctx context.Context, stack string) error {
+	if err := p.ensureStack(ctx, stack); err != nil {
+		return err
+	}
+	_, err := p.run(ctx, stack, true, "preview", "--diff")
+	return err
+}
+
+// Up implements release.Pulumi.
+func (p *pulumiCLI) Up(ctx context.Context, stack string) error {
+	if err := p.ensureStack(ctx, stack); err != nil {
+		return err
+	}
+	_, err := p.run(ctx, stack, true, "up", "--yes", "--diff")
+	return err
+}
+
+// previewJSON returns the machine-readable plan (`pulumi preview --json`),
+// for the guard against replacing stateful resources.
+func (p *pulumiCLI) previewJSON(ctx context.Context, stack string) ([]byte, error) {
+	if err := p.ensureStack(ctx, stack); err != nil {
+		return nil, err
+	}
+	return p.run(ctx, stack, false, "preview", "--json")
+}
+
+func (p *pulumiCLI) destroy(ctx context.Context, stack string) error {
+	_, err := p.run(ctx, stack, true, "destroy", "--yes")
+	return err
+}
+
+// stackArg reads the single STACK argument of a command.
+func stackArg(e env, usage string) (string, error) {
+	if len(e.args) != 1 || strings.HasPrefix(e.args[0], "-") {
+		return "", fmt.Errorf("usage: shipyard %s", usage)
+	}
+	return e.args[0], nil
+}
+
+// project is the repository as the operator commands see it.
+type project struct {
+	root, configDir string
+}
+
+func findProject(e env) (project, error) {
+	dir, err := stackconfig.FindDir(e.getenv, ".")
+	if err != nil {
+		return project{}, err
+	}
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return project{}, err
+	}
+	return project{root: filepath.Dir(dir), configDir: dir}, nil
+}
+
+func (pr project) pulumi(x execer, getenv func(string) string) *pulumiCLI {
+	return &pulumiCLI{x: x, root: pr.root, getenv: getenv, configDir: pr.configDir}
+}
+
+// cmdPreview shows what `up` would change.
+func cmdPreview(ctx context.Context, e env) error {
+	stack, err := stackArg(e, "preview STACK")
+	if err != nil {
+		return err
+	}
+	pr, err := findProject(e)
+	if err != nil {
+		return err
+	}
+	if _, err := stackconfig.Load(pr.configDir, stack); err != nil {
+		return err
+	}
+	return pr.pulumi(osExec(e.stdout, e.stderr), e.getenv).Preview(ctx, stack)
+}
+
+// cmdUp creates or updates a stack. On aws stacks the plan goes through
+// the stateful-resource guard first.
+func cmdUp(ctx context.Context, e env) error {
+	var allowStateful bool
+	args := e.args[:0:0]
+	for _, a := range e.args {
+		if a == "--allow-stateful-changes" {
+			allowStateful = true
+			continue
+		}
+		args = append(args, a)
+	}
+	e.args = args
+	stack, err := stackArg(e, "up STACK [--allow-stateful-changes]")
+	if err != nil {
+		return err
+	}
+	pr, err := findProject(e)
+	if err != nil {
+		return err
+	}
+	cfg, err := stackconfig.Load(pr.configDir, stack)
+	if err != nil {
+		return err
+	}
+	p := pr.pulumi(osExec(e.stdout, e.stderr), e.getenv)
+	return up(ctx, p, cfg, stackGuard(e, allowStateful))
+}
+
+// up runs `pulumi up`; on aws stacks a guard, when given, first checks
+// the machine-readable plan (`pulumi preview --json`) and refuses
+// replacing or deleting stateful resources.
+func up(ctx context.Context, p *pulumiCLI, cfg *stackconfig.Config, guard func(plan []byte) error) error {
+	if cfg.Target == stackconfig.TargetAWS && guard != nil {
+		plan, err := p.previewJSON(ctx, cfg.Stack)
+		if err != nil {
+			return err
+		}
+		if err := guard(plan); err != nil {
+			return err
+		}
+	}
+	return p.Up(ctx, cfg.Stack)
+}
+
+// cmdDestroy deletes every resource of a stack. aws stacks need
+// --confirm=<stack>.
+func cmdDestroy(ctx context.Context, e env) error {
+	var confirm string
+	var args []string
+	for _, a := range e.args {
+		if v, ok := strings.CutPrefix(a, "--confirm="); ok {
+			confirm = v
+			continue
+		}
+		args = append(args, a)
+	}
+	e.args = args
+	stack, err := stackArg(e, "destroy STACK [--confirm=STACK]")
+	if err != nil {
+		return err
+	}
+	pr, err := findProject(e)
+	if err != nil {
+		return err
+	}
+	cfg, err := stackconfig.Load(pr.configDir, stack)
+	if err != nil {
+		return err
+	}
+	if cfg.Target == stackconfig.TargetAWS && confirm != stack {
+		return fmt.Errorf("destroying aws stack %q deletes its database and data: confirm with `make destroy STACK=%s CONFIRM=%s`", stack, stack, stack)
+	}
+	return pr.pulumi(osExec(e.stdout, e.stderr), e.getenv).destroy(ctx, stack)
+}
+
+// cmdOutputs prints a stack's outputs as JSON, or one output: a string as
+// is, anything else as JSON.
+func cmdOutputs(ctx context.Context, e env) error {
+	if len(e.args) < 1 || len(e.args) > 2 {
+		return errors.New("usage: shipyard outputs STACK [KEY]")
+	}
+	pr, err := findProject(e)
+	if err != nil {
+		return err
+	}
+	out, err := pr.pulumi(osExec(e.stdout, e.stderr), e.getenv).Outputs(ctx, e.args[0])
+	if err != nil {
+		return err
+	}
+	return printOutputs(e, out, e.args[0], e.args[1:])
+}
+
+func printOutputs(e env, out release.Outputs, stack string, key []string) error {
+	if len(key) == 0 {
+		data, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, string(data))
+		return nil
+	}
+	v, ok := out[key[0]]
+	if !ok {
+		keys := make([]string, 0, len(out))
+		for k := range out {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		if len(keys) == 0 {
+			return fmt.Errorf("stack %q has no outputs: run `make up STACK=%s` first", stack, stack)
+		}
+		return fmt.Errorf("stack %q has no output %q; it has: %s", stack, key[0], strings.Join(keys, ", "))
+	}
+	if s, ok := v.(string); ok {
+		fmt.Fprintln(e.stdout, s)
+		return nil
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, string(data))
+	return nil
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/release"
+)
+
+// migrationsPath is where the app's embedded goose migrations live.
+const migrationsPath = "app/internal/db/migrations"
+
+// newOps wires release.Ops to the real CLIs for the stacks in region.
+func newOps(ctx context.Context, e env, pr project, x execer, region string) (*release.Ops, error) {
+	commit, dirty, err := gitState(ctx, x, pr.root)
+	if err != nil {
+		return nil, err
+	}
+	return &release.Ops{
+		ConfigDir:     pr.configDir,
+		LedgerDir:     filepath.Join(pr.root, "releases"),
+		MigrationsDir: filepath.Join(pr.root, filepath.FromSlash(migrationsPath)),
+		Pulumi:        pr.pulumi(x, e.getenv),
+		Registry:      &registry{x: x, region: region},
+		Health:        newHTTPHealth(),
+		Runtime:       ecsRuntime{aws: awsCLI{x: x, region: region}},
+		Commit:        commit,
+		Dirty:         dirty,
+		Actor:         actor(e.getenv),
+		Out:           e.stdout,
+	}, nil
+}
+
+// gitState returns HEAD and whether the tree has changes outside config/
+// and releases/ (which releases themselves write).
+func gitState(ctx context.Context, x execer, root string) (string, bool, error) {
+	out, err := x(ctx, call{Name: "git", Args: []string{"-C", root, "rev-parse", "HEAD"}})
+	if err != nil {
+		return "", false, fmt.Errorf("reading the git commit: %w", err)
+	}
+	status, err := x(ctx, call{Name: "git", Args: []string{"-C", root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)config", ":(exclude)releases"}})
+	if err != nil {
+		return "", false, fmt.Errorf("reading the git status: %w", err)
+	}
+	return strings.TrimSpace(string(out)), strings.TrimSpace(string(status)) != "", nil
+}
+
+// actor names who runs a deployment: the GitHub Actions run, or user@host.
+func actor(getenv func(string) string) string {
+	if a := getenv("GITHUB_ACTOR"); a != "" {
+		return fmt.Sprintf("github:%s %s/%s/actions/runs/%s", a, getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID"))
+	}
+	user := getenv("USER")
+	if user == "" {
+		user = "unknown"
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		h = "unknown-host"
+	}
+	return user + "@" + h
+}
+
+// regionOf returns the AWS region of an aws stack.
+func regionOf(pr project, stack string) (string, error) {
+	cfg, err := stackconfig.Load(pr.configDir, stack)
+	if err != nil {
+		return "", err
+	}
+	if cfg.Target != stackconfig.TargetAWS {
+		return "", fmt.Errorf("stack %q has target %q; this command needs target %q", stack, cfg.Target, stackconfig.TargetAWS)
+	}
+	return cfg.AWS.Region, nil
+}
+
+// cmdRelease pushes the locally built image to the stack's repository and
+// deploys it by digest.
+func cmdRelease(ctx context.Context, e env) error {
+	image := "shipyard-app:local"
+	var args []string
+	for _, a := range e.args {
+		if v, ok := strings.CutPrefix(a, "--image="); ok {
+			image = v
+			continue
+		}
+		args = append(args, a)
+	}
+	e.args = args
+	stack, err := stackArg(e, "release STACK [--image=shipyard-app:local]")
+	if err != nil {
+		return err
+	}
+	pr, err := findProject(e)
+	if err != nil {
+		return err
+	}
+	region, err := regionOf(pr, stack)
+	if err != nil {
+		return err
+	}
+	ops, err := newOps(ctx, e, pr, osExec(e.stdout, e.stderr), region)
+	if err != nil {
+		return err
+	}
+	_, err = ops.Release(ctx, stack, image)
+	return err
+}
+
+// cmdPromote deploys FROM's release to TO by digest.
+func cmdPromote(ctx context.Context, e env) error {
+	if len(e.args) != 2 {
+		return errors.New("usage: shipyard promote FROM TO")
+	}
+	from, to := e.args[0], e.args[1]
+	pr, err := findProject(e)
+	if err != nil {
+		return err
+	}
+	region, err := regionOf(pr, to)
+	if err != nil {
+		return err
+	}
+	ops, err := newOps(ctx, e, pr, osExec(e.stdout, e.stderr), region)
+	if err != nil {
+		return err
+	}
+	_, err = ops.Promote(ctx, from, to)
+	return err
+}
+
+// cmdRollback re-deploys the previous (or the named) release of a stack.
+func cmdRollback(ctx context.Context, e env) error {
+	if len(e.args) < 1 || len(e.args) > 2 || e.args[0] == "" {
+		return errors.New("usage: shipyard rollback STACK [RELEASE]")
+	}
+	stack, id := e.args[0], ""
+	if len(e.args) == 2 {
+		id = e.args[1]
+	}
+	pr, err := findProject(e)
+	if err != nil {
+		return err
+	}
+	region, err := regionOf(pr, stack)
+	if err != nil {
+		return err
+	}
+	ops, err := newOps(ctx, e, pr, osExec(e.stdout, e.stderr), region)
+	if err != nil {
+		return err
+	}
+	_, err = ops.Rollback(ctx, stack, id)
+	return err
+}
+
+// cmdLedger prints a stack's release ledger, or checks every ledger.
+func cmdLedger(_ context.Context, e env) error {
+	if len(e.args) != 1 {
+		return errors.New("usage: shipyard ledger STACK|--verify")
+	}
+	pr, err := findProject(e)
+	if err != nil {
+		return err
+	}
+	l := release.Ledger{Dir: filepath.Join(pr.root, "releases")}
+	if e.args[0] == "--verify" {
+		return verifyLedgers(e, l)
+	}
+	recs, err := l.Read(e.args[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(e.stdout, release.Table(recs))
+	return nil
+}
+
+// verifyLedgers checks that every ledger parses, that its ids count up
+// from 1 and that each record names its own stack.
+func verifyLedgers(e env, l release.Ledger) error {
+	files, err := filepath.Glob(filepath.Join(l.Dir, "*.jsonl"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range files {
+		stack := strings.TrimSuffix(filepath.Base(f), ".jsonl")
+		recs, err := l.Read(stack)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for i, r := range recs {
+			want := fmt.Sprintf("%s-%04d", stack, i+1)
+			if r.ID != want || r.Stack != stack {
+				errs = append(errs, fmt.Errorf("%s line %d: id %q stack %q, want id %q stack %q", f, i+1, r.ID, r.Stack, want, stack))
+			}
+		}
+		fmt.Fprintf(e.stdout, "%s: %d records\n", f, len(recs))
+	}
+	return errors.Join(errs...)
+}
