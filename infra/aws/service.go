@@ -84,6 +84,9 @@ type ServiceArgs struct {
 	// suffix>") are set for the web process only.
 	TargetGroupArn    pulumi.StringInput
 	RequestCountLabel pulumi.StringInput
+	// After are services whose deployment must reach a steady state before
+	// this one is updated (worker and clock wait for web).
+	After []pulumi.Resource
 }
 
 // Service is one process type: roles, task definition (with the migrate
@@ -96,6 +99,8 @@ type Service struct {
 	ExecutionRoleArn  pulumi.StringOutput
 	TaskRoleArn       pulumi.StringOutput
 	LogGroupName      pulumi.StringOutput
+	// ECSService is the ECS service itself, for ServiceArgs.After.
+	ECSService *ecs.Service
 }
 
 // taskRoles creates a task's execution role (pull the image, read its
@@ -311,6 +316,9 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	}
 	autoscaled := args.Process != stackconfig.Clock && svc.MaxCount > svc.MinCount
 	svcOpts := []pulumi.ResourceOption{parent}
+	if len(args.After) > 0 {
+		svcOpts = append(svcOpts, pulumi.DependsOn(args.After))
+	}
 	if autoscaled {
 		// Autoscaling owns the running count between deploys.
 		svcOpts = append(svcOpts, pulumi.IgnoreChanges([]string{"desiredCount"}))
@@ -319,7 +327,7 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	if err != nil {
 		return nil, fmt.Errorf("ecs service %s: %w", args.Name, err)
 	}
-	comp.ServiceName = service.Name
+	comp.ServiceName, comp.ECSService = service.Name, service
 
 	if autoscaled {
 		if err := autoscale(ctx, name, args, svc, service, parent); err != nil {

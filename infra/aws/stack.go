@@ -251,7 +251,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		return nil, err
 	}
 	serviceNames, taskDefs := pulumi.StringMap{}, pulumi.StringMap{}
-	var webService pulumi.Resource
+	var webService *Service
 	for _, p := range stackconfig.Processes {
 		args := ServiceArgs{
 			Task:               task,
@@ -262,16 +262,15 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 			PrivateSubnetIds:   network.PrivateSubnetIds,
 			AppSecurityGroupId: network.AppSecurityGroupId,
 		}
-		opts := []pulumi.ResourceOption{with}
 		if p == stackconfig.Web {
 			args.TargetGroupArn = alb.TargetGroupArn
 			args.RequestCountLabel = pulumi.Sprintf("%s/%s", alb.ArnSuffix, alb.TargetGroupArnSuffix)
 		} else {
 			// Worker and clock roll out after web's deployment (and so
 			// its migration) has reached a steady state.
-			opts = append(opts, pulumi.DependsOn([]pulumi.Resource{webService}))
+			args.After = []pulumi.Resource{webService.ECSService}
 		}
-		svc, err := NewService(ctx, string(p), args, opts...)
+		svc, err := NewService(ctx, string(p), args, with)
 		if err != nil {
 			return nil, err
 		}

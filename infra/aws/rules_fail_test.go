@@ -1,0 +1,352 @@
+package aws_test
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/shipyard-kit/shipyard/infra/aws/awsmock"
+	"github.com/shipyard-kit/shipyard/infra/policy"
+	"github.com/shipyard-kit/shipyard/infra/pulumitest"
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+)
+
+const (
+	tRDS       = "aws:rds/instance:Instance"
+	tParams    = "aws:rds/parameterGroup:ParameterGroup"
+	tListener  = "aws:lb/listener:Listener"
+	tALB       = "aws:lb/loadBalancer:LoadBalancer"
+	tRedis     = "aws:elasticache/replicationGroup:ReplicationGroup"
+	tTask      = "aws:ecs/taskDefinition:TaskDefinition"
+	tService   = "aws:ecs/service:Service"
+	tCluster   = "aws:ecs/cluster:Cluster"
+	tRepo      = "aws:ecr/repository:Repository"
+	tLogGroup  = "aws:cloudwatch/logGroup:LogGroup"
+	tKey       = "aws:kms/key:Key"
+	tRolePol   = "aws:iam/rolePolicy:RolePolicy"
+	tBucketPol = "aws:s3/bucketPolicy:BucketPolicy"
+	tSG        = "aws:ec2/securityGroup:SecurityGroup"
+	tScaling   = "aws:appautoscaling/target:Target"
+)
+
+var (
+	str   = resource.NewStringProperty
+	num   = resource.NewNumberProperty
+	boolv = resource.NewBoolProperty
+	null  = resource.NewNullProperty()
+)
+
+// breakages break each rule on the real prod graph, one at a time.
+var breakages = []struct {
+	rule   string
+	name   string
+	break_ func(t *testing.T, g *pulumitest.Graph)
+}{
+	{"RDS.2", "a public database", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "publiclyAccessible", boolv(true))
+	}},
+	{"RDS.3", "unencrypted database storage", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "storageEncrypted", boolv(false))
+	}},
+	{"RDS.8", "a prod database without deletion protection", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "deletionProtection", boolv(false))
+	}},
+	{"RDS.5", "a single-AZ prod database", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "multiAz", boolv(false))
+	}},
+	{"RDS.11", "one day of backups", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "backupRetentionPeriod", num(1))
+	}},
+	{"RDS.13", "no minor version upgrades", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "autoMinorVersionUpgrade", boolv(false))
+	}},
+	{"RDS.17", "snapshots without tags", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "copyTagsToSnapshot", boolv(false))
+	}},
+	{"RDS.10", "no IAM database authentication", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "iamDatabaseAuthenticationEnabled", boolv(false))
+	}},
+	{"RDS.9", "PostgreSQL logs not exported", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "enabledCloudwatchLogsExports", resource.NewArrayProperty([]resource.PropertyValue{str("upgrade")}))
+	}},
+	{"SHIPYARD-RDS-1", "a plaintext master password", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "password", str("hunter2hunter2"))
+	}},
+	{"CKV2_AWS_69", "rds.force_ssl off", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tParams, ""), "parameters.0.value", str("0"))
+	}},
+	{"ELB.1", "an HTTP listener that forwards", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tListener, "web-http"), "defaultActions.0.type", str("forward"))
+	}},
+	{"ELB.1", "an HTTP redirect that is temporary", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tListener, "web-http"), "defaultActions.0.redirect.statusCode", str("HTTP_302"))
+	}},
+	{"ELB.17", "an old TLS policy", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tListener, "web-https"), "sslPolicy", str("ELBSecurityPolicy-2016-08"))
+	}},
+	{"ELB.17", "a TLS policy that only starts like an allowed one", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tListener, "web-https"), "sslPolicy", str("ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06"))
+	}},
+	{"ELB.4", "invalid headers kept", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tALB, ""), "dropInvalidHeaderFields", boolv(false))
+	}},
+	{"ELB.5", "no access logs", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tALB, ""), "accessLogs.enabled", boolv(false))
+	}},
+	{"ELB.6", "a prod ALB without deletion protection", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tALB, ""), "enableDeletionProtection", boolv(false))
+	}},
+	{"ELB.12", "desync mitigation in monitor mode", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tALB, ""), "desyncMitigationMode", str("monitor"))
+	}},
+	{"ELB.13", "an ALB in one subnet", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tALB, ""), "subnets", resource.NewArrayProperty([]resource.PropertyValue{str("subnet-1")}))
+	}},
+	{"ElastiCache.1", "no Redis backups", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "snapshotRetentionLimit", num(0))
+	}},
+	{"ElastiCache.2", "no Redis minor upgrades", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "autoMinorVersionUpgrade", boolv(false))
+	}},
+	{"ElastiCache.3", "no prod Redis failover", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "automaticFailoverEnabled", boolv(false))
+	}},
+	{"ElastiCache.4", "Redis unencrypted at rest", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "atRestEncryptionEnabled", boolv(false))
+	}},
+	{"ElastiCache.5", "Redis unencrypted in transit", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "transitEncryptionEnabled", boolv(false))
+	}},
+	{"ElastiCache.6", "Redis without AUTH", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "authToken", null)
+	}},
+	{"ElastiCache.7", "Redis in the default subnet group", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "subnetGroupName", str("default"))
+	}},
+	{"ECS.5", "a writable app root filesystem", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "web"), "app", func(c map[string]any) { c["readonlyRootFilesystem"] = false })
+	}},
+	{"ECS.5", "a writable log router without the S3 archive's init image", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "web"), "log_router", func(c map[string]any) {
+			c["readonlyRootFilesystem"] = false
+			c["image"] = "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.4"
+		})
+	}},
+	{"ECS.8", "a password in the environment", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "worker"), "app", func(c map[string]any) { setEnv(c, "STRIPE_API_KEY", "sk_live_x") })
+	}},
+	{"ECS.8", "a secret's name also in the environment", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "worker"), "app", func(c map[string]any) { setEnv(c, "REDIS_PASSWORD", "x") })
+	}},
+	{"ECS.20", "an app container running as root", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "clock"), "app", func(c map[string]any) { c["user"] = "0:0" })
+	}},
+	{"ECS.20", "a migrate container without a user", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "web"), "migrate", func(c map[string]any) { delete(c, "user") })
+	}},
+	{"ECS.4", "a privileged container", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "web"), "app", func(c map[string]any) { c["privileged"] = true })
+	}},
+	{"ECS.9", "a container without logs", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "web"), "app", func(c map[string]any) { delete(c, "logConfiguration") })
+	}},
+	{"ECS.17", "host networking", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tTask, "web"), "networkMode", str("host"))
+	}},
+	{"ECS.2", "a service with public IPs", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tService, "worker"), "networkConfiguration.assignPublicIp", boolv(true))
+	}},
+	{"ECS.10", "a pinned old Fargate platform", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tService, "web"), "platformVersion", str("1.3.0"))
+	}},
+	{"ECS.12", "Container Insights off", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tCluster, ""), "settings.0.value", str("disabled"))
+	}},
+	{"ECR.1", "no scan on push", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRepo, ""), "imageScanningConfiguration.scanOnPush", boolv(false))
+	}},
+	{"ECR.2", "mutable tags", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRepo, ""), "imageTagMutability", str("MUTABLE"))
+	}},
+	{"ECR.3", "no lifecycle policy", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "")
+	}},
+	{"SHIPYARD-ECR-1", "AES256 instead of KMS", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRepo, ""), "encryptionConfigurations.0.encryptionType", str("AES256"))
+	}},
+	{"CKV_AWS_66", "a log group kept forever", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tLogGroup, "router"), "retentionInDays", null)
+	}},
+	{"CKV_AWS_158", "a log group without KMS", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tLogGroup, "flow"), "kmsKeyId", null)
+	}},
+	{"KMS.4", "a key that never rotates", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tKey, ""), "enableKeyRotation", boolv(false))
+	}},
+	{"IAM.21", "a role policy with s3:*", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRolePol, "web-task"), "policy",
+			str(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/*"}]}`))
+	}},
+	{"IAM.21", "a key policy granting kms:* to a service", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tKey, ""), "policy",
+			str(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"logs.eu-west-1.amazonaws.com"},"Action":["kms:*"],"Resource":"*"}]}`))
+	}},
+	{"SHIPYARD-IAM-1", "a role policy on every resource", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRolePol, "web-execution"), "policy",
+			str(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue"],"Resource":["*"]}]}`))
+	}},
+	{"S3.5", "a bucket that accepts plain HTTP", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tBucketPol, ""), "policy",
+			str(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"logdelivery.elasticloadbalancing.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}]}`))
+	}},
+	{"EC2.18", "the app open to the internet", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tSG, "app-sg"), "ingress", resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(resource.PropertyMap{
+			"protocol": str("tcp"), "fromPort": num(8080), "toPort": num(8080),
+			"cidrBlocks": resource.NewArrayProperty([]resource.PropertyValue{str("0.0.0.0/0")}),
+		})}))
+	}},
+	{"EC2.18", "SSH open on the ALB", func(t *testing.T, g *pulumitest.Graph) {
+		r := pick(t, g, tSG, "web-sg")
+		setInput(t, r, "ingress.1.fromPort", num(22))
+		setInput(t, r, "ingress.1.toPort", num(22))
+	}},
+	{"EC2.2", "a default security group with rules", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", ""), "egress", resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(resource.PropertyMap{
+			"protocol": str("-1"), "fromPort": num(0), "toPort": num(0),
+			"cidrBlocks": resource.NewArrayProperty([]resource.PropertyValue{str("0.0.0.0/0")}),
+		})}))
+	}},
+	{"EC2.6", "no flow logs", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, "aws:ec2/flowLog:FlowLog", "")
+	}},
+	{"S3.8", "a bucket without a public access block", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "archive")
+	}},
+	{"CKV_AWS_19", "a bucket without default encryption", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "web-logs")
+	}},
+	{"SHIPYARD-REL-1", "a request timeout longer than the drain", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "web"), "app", func(c map[string]any) { setEnv(c, "REQUEST_TIMEOUT", "25s") })
+	}},
+	{"SHIPYARD-REL-1", "a stop timeout shorter than the drain", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "web"), "app", func(c map[string]any) { c["stopTimeout"] = 15 })
+	}},
+	{"SHIPYARD-REL-2", "an app idle timeout below the ALB's", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "web"), "app", func(c map[string]any) { setEnv(c, "HTTP_IDLE_TIMEOUT", "60s") })
+	}},
+	{"SHIPYARD-REL-3", "a deployment without rollback", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tService, "clock"), "deploymentCircuitBreaker.rollback", boolv(false))
+	}},
+	{"SHIPYARD-REL-4", "a prod web service of one task", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tService, "web"), "desiredCount", num(1))
+	}},
+	{"SHIPYARD-REL-4", "a prod web service that may scale in to one task", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tScaling, "web"), "minCapacity", num(1))
+	}},
+	{"SHIPYARD-REL-4", "a prod web service in one subnet", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tService, "web"), "networkConfiguration.subnets", resource.NewArrayProperty([]resource.PropertyValue{str("subnet-1")}))
+	}},
+	{"SHIPYARD-STATEFUL-1", "an unprotected prod database", func(t *testing.T, g *pulumitest.Graph) {
+		pick(t, g, tRDS, "").Protect = false
+	}},
+	{"SHIPYARD-STATEFUL-1", "an unprotected prod log group", func(t *testing.T, g *pulumitest.Graph) {
+		pick(t, g, tLogGroup, "worker").Protect = false
+	}},
+}
+
+func TestEveryRuleFailsOnAGraphThatBreaksIt(t *testing.T) {
+	for _, b := range breakages {
+		t.Run(b.rule+" fails on "+b.name, func(t *testing.T) {
+			rule, ok := policy.ByID(b.rule)
+			if !ok {
+				t.Fatalf("no rule %s", b.rule)
+			}
+			g := freshGraph(t, "prod")
+			if vs := policy.Evaluate([]policy.Rule{rule}, policy.FromGraph(g)); len(vs) != 0 {
+				t.Fatalf("fails before the change: %v", vs)
+			}
+			b.break_(t, g)
+			vs := policy.Evaluate([]policy.Rule{rule}, policy.FromGraph(g))
+			if len(vs) == 0 {
+				t.Fatalf("%s passes on %s", b.rule, b.name)
+			}
+			for _, v := range vs {
+				if v.RuleID != b.rule {
+					t.Errorf("violation of %s reported as %s", b.rule, v.RuleID)
+				}
+			}
+		})
+	}
+}
+
+func TestEveryRuleHasAGraphThatBreaksIt(t *testing.T) {
+	covered := map[string]bool{}
+	for _, b := range breakages {
+		covered[b.rule] = true
+	}
+	var missing []string
+	for _, id := range policy.IDs() {
+		if !covered[id] {
+			missing = append(missing, id)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Fatalf("rules no test breaks: %s", strings.Join(missing, ", "))
+	}
+}
+
+// Broken configs fail the rules through the real program, not only
+// hand-edited graphs.
+func TestABrokenStackConfigFailsItsRule(t *testing.T) {
+	cases := []struct {
+		name  string
+		rule  string
+		stack string
+		edit  func(c *stackconfig.Config)
+	}{
+		{"an app idle timeout below the ALB's fails SHIPYARD-REL-2", "SHIPYARD-REL-2", "dev", func(c *stackconfig.Config) {
+			c.App.IdleTimeoutSeconds = c.LoadBalancer.IdleTimeoutSeconds
+		}},
+		{"a request timeout above the drain fails SHIPYARD-REL-1", "SHIPYARD-REL-1", "staging", func(c *stackconfig.Config) {
+			c.App.RequestTimeoutSeconds = c.App.ShutdownTimeoutSeconds + 1
+		}},
+		{"a drain longer than the stop timeout fails SHIPYARD-REL-1", "SHIPYARD-REL-1", "dev", func(c *stackconfig.Config) {
+			c.App.ShutdownTimeoutSeconds = c.Services.Worker.StopTimeoutSeconds
+		}},
+		{"three days of database backups fail RDS.11", "RDS.11", "dev", func(c *stackconfig.Config) {
+			c.Database.BackupRetentionDays = 3
+		}},
+		{"a prod database without deletion protection fails RDS.8", "RDS.8", "prod", func(c *stackconfig.Config) {
+			c.Database.DeletionProtection = false
+		}},
+		{"a single-AZ prod database fails RDS.5", "RDS.5", "prod", func(c *stackconfig.Config) {
+			c.Database.MultiAZ = false
+		}},
+		{"prod Redis without replicas fails ElastiCache.3", "ElastiCache.3", "prod", func(c *stackconfig.Config) {
+			c.Cache.Replicas = 0
+		}},
+		{"a prod web service of one task fails SHIPYARD-REL-4", "SHIPYARD-REL-4", "prod", func(c *stackconfig.Config) {
+			c.Services.Web.DesiredCount, c.Services.Web.MinCount = 1, 1
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rule, ok := policy.ByID(c.rule)
+			if !ok {
+				t.Fatalf("no rule %s", c.rule)
+			}
+			cfg := awsmock.Released(loadConfig(t, c.stack))
+			c.edit(cfg)
+			g, err := awsmock.RunConfig(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vs := policy.Evaluate([]policy.Rule{rule}, policy.FromGraph(g)); len(vs) == 0 {
+				t.Fatalf("%s passes", c.rule)
+			}
+		})
+	}
+}
