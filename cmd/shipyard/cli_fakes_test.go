@@ -1,0 +1,347 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The end-to-end tests of the operator commands run the real exec
+// implementations against fake pulumi, aws, crane, docker and git
+// executables: small scripts in a temporary bin/ that re-run this test
+// binary with SHIPYARD_FAKE=<tool>. The fakes keep their world (stack
+// outputs, images, what ECS runs) as JSON files in $SHIPYARD_FAKE_STATE and
+// log every call to $SHIPYARD_FAKE_STATE/calls.log.
+
+func TestMain(m *testing.M) {
+	if tool := os.Getenv("SHIPYARD_FAKE"); tool != "" {
+		os.Exit(fakeCLI(tool, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// fakePushedDigest is the digest the fake registry gives a pushed image.
+const fakePushedDigest = "sha256:9999999999999999999999999999999999999999999999999999999999999999"
+
+// fakeWorld is the fakes' state.
+type fakeWorld struct {
+	// Outputs per stack; a stack without an entry does not exist.
+	Outputs map[string]map[string]any `json:"outputs"`
+	// Images per repository URL: digest -> present.
+	Images map[string]map[string]bool `json:"images"`
+	// Tags per repository URL: tag -> digest.
+	Tags map[string]map[string]string `json:"tags"`
+	// TaskDefs maps a task definition ARN to its image.
+	TaskDefs map[string]string `json:"taskDefs"`
+	// Primary is the task definition each ECS service runs.
+	Primary map[string]string `json:"primary"`
+	// CircuitBreaker makes every new deployment roll back.
+	CircuitBreaker bool `json:"circuitBreaker"`
+}
+
+func fakeStatePath() string { return filepath.Join(os.Getenv("SHIPYARD_FAKE_STATE"), "world.json") }
+
+func loadWorld() (*fakeWorld, error) {
+	w := &fakeWorld{}
+	data, err := os.ReadFile(fakeStatePath())
+	if err != nil {
+		return nil, err
+	}
+	return w, json.Unmarshal(data, w)
+}
+
+func (w *fakeWorld) save() error {
+	data, err := json.MarshalIndent(w, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(fakeStatePath(), data, 0o644)
+}
+
+// flag returns the value after name in args.
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		if a == name && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+func fakeCLI(tool string, args []string) int {
+	logf, err := os.OpenFile(filepath.Join(os.Getenv("SHIPYARD_FAKE_STATE"), "calls.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		fmt.Fprintln(logf, tool+" "+strings.Join(args, " "))
+		logf.Close()
+	}
+	w, err := loadWorld()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake:", err)
+		return 2
+	}
+	code, err := w.run(tool, args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	if serr := w.save(); serr != nil {
+		fmt.Fprintln(os.Stderr, "fake:", serr)
+		return 2
+	}
+	return code
+}
+
+func (w *fakeWorld) run(tool string, args []string) (int, error) {
+	cmd := strings.Join(args, " ")
+	switch tool {
+	case "git":
+		if strings.Contains(cmd, "rev-parse HEAD") {
+			fmt.Println(strings.Repeat("c0ffee", 6) + "c0ff")
+		}
+		return 0, nil
+	case "docker":
+		if len(args) == 2 && args[0] == "push" {
+			repo, _, tag := splitRef(args[1])
+			if w.Images[repo] == nil {
+				w.Images[repo] = map[string]bool{}
+			}
+			if w.Tags[repo] == nil {
+				w.Tags[repo] = map[string]string{}
+			}
+			w.Images[repo][fakePushedDigest] = true
+			w.Tags[repo][tag] = fakePushedDigest
+		}
+		return 0, nil
+	case "crane":
+		return w.crane(args)
+	case "aws":
+		return w.aws(args)
+	case "pulumi":
+		return w.pulumi(args)
+	}
+	return 2, fmt.Errorf("fake: unknown tool %s", tool)
+}
+
+func splitRef(ref string) (repo, sep, rest string) {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		return ref[:i], "@", ref[i+1:]
+	}
+	i := strings.LastIndex(ref, ":")
+	return ref[:i], ":", ref[i+1:]
+}
+
+func (w *fakeWorld) crane(args []string) (int, error) {
+	switch args[0] {
+	case "copy":
+		srcRepo, _, digest := splitRef(args[1])
+		if !w.Images[srcRepo][digest] {
+			return 1, fmt.Errorf("MANIFEST_UNKNOWN: %s", args[1])
+		}
+		dstRepo, _, tag := splitRef(args[2])
+		if w.Images[dstRepo] == nil {
+			w.Images[dstRepo] = map[string]bool{}
+		}
+		if w.Tags[dstRepo] == nil {
+			w.Tags[dstRepo] = map[string]string{}
+		}
+		w.Images[dstRepo][digest] = true
+		w.Tags[dstRepo][tag] = digest
+		return 0, nil
+	case "digest":
+		repo, sep, rest := splitRef(args[1])
+		if sep == "@" {
+			if !w.Images[repo][rest] {
+				return 1, fmt.Errorf("MANIFEST_UNKNOWN: %s", args[1])
+			}
+			fmt.Println(rest)
+			return 0, nil
+		}
+		d, ok := w.Tags[repo][rest]
+		if !ok {
+			return 1, fmt.Errorf("MANIFEST_UNKNOWN: %s", args[1])
+		}
+		fmt.Println(d)
+		return 0, nil
+	}
+	return 2, fmt.Errorf("fake crane: %v", args)
+}
+
+func (w *fakeWorld) aws(args []string) (int, error) {
+	if flagValue(args, "--region") == "" {
+		return 2, fmt.Errorf("fake aws: no --region in %v", args)
+	}
+	cmd := strings.Join(args, " ")
+	out := func(v any) (int, error) {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return 2, err
+		}
+		fmt.Println(string(data))
+		return 0, nil
+	}
+	switch {
+	case strings.HasPrefix(cmd, "ecr get-login-password"):
+		fmt.Println("password")
+		return 0, nil
+	case strings.HasPrefix(cmd, "ecs wait services-stable"):
+		return 0, nil
+	case strings.HasPrefix(cmd, "ecs describe-services"):
+		var services []map[string]any
+		for i := 0; i < len(args); i++ {
+			if args[i] != "--services" {
+				continue
+			}
+			for _, name := range args[i+1:] {
+				if strings.HasPrefix(name, "--") {
+					break
+				}
+				services = append(services, map[string]any{
+					"serviceName": name,
+					"deployments": []map[string]any{{"status": "PRIMARY", "taskDefinition": w.Primary[name], "rolloutState": "COMPLETED"}},
+				})
+			}
+		}
+		return out(map[string]any{"services": services, "failures": []any{}})
+	case strings.HasPrefix(cmd, "ecs describe-task-definition"):
+		arn := flagValue(args, "--task-definition")
+		return out(map[string]any{"taskDefinition": map[string]any{"containerDefinitions": []map[string]any{{"name": "app", "image": w.TaskDefs[arn]}}}})
+	}
+	return 2, fmt.Errorf("fake aws: unexpected %v", args)
+}
+
+func (w *fakeWorld) pulumi(args []string) (int, error) {
+	if os.Getenv("PULUMI_BACKEND_URL") == "" {
+		return 2, fmt.Errorf("fake pulumi: PULUMI_BACKEND_URL is not set")
+	}
+	stack, cwd := flagValue(args, "--stack"), flagValue(args, "--cwd")
+	cmd := strings.Join(args, " ")
+	switch {
+	case strings.HasPrefix(cmd, "stack ls --json"):
+		var list []map[string]string
+		for s := range w.Outputs {
+			list = append(list, map[string]string{"name": s})
+		}
+		data, _ := json.Marshal(list)
+		fmt.Println(string(data))
+		return 0, nil
+	case strings.HasPrefix(cmd, "stack output --json"):
+		o, ok := w.Outputs[stack]
+		if !ok {
+			return 255, fmt.Errorf("error: no stack named '%s' found", stack)
+		}
+		data, _ := json.Marshal(o)
+		fmt.Println(string(data))
+		return 0, nil
+	case strings.HasPrefix(cmd, "preview"):
+		fmt.Printf("Previewing update (%s):\n  ~ aws:ecs:Service web update [diff: ~taskDefinition]\n", stack)
+		return 0, nil
+	case strings.HasPrefix(cmd, "up --yes"):
+		if os.Getenv("PULUMI_CONFIG_PASSPHRASE") == "" {
+			return 255, fmt.Errorf("error: passphrase must be set with PULUMI_CONFIG_PASSPHRASE")
+		}
+		var cfg struct {
+			Release struct{ ImageDigest string } `json:"release"`
+		}
+		data, err := os.ReadFile(filepath.Join(cwd, "config", stack+".json"))
+		if err != nil {
+			return 2, err
+		}
+		if err := json.Unmarshal(data, &cfg); err != nil {
+			return 2, err
+		}
+		o := w.Outputs[stack]
+		repo := o["imageRepositoryUrl"].(string)
+		digest := cfg.Release.ImageDigest
+		if !w.Images[repo][digest] {
+			return 255, fmt.Errorf("error: CannotPullContainerError: %s@%s", repo, digest)
+		}
+		rev := 1
+		if v, ok := o["revision"].(float64); ok {
+			rev = int(v) + 1
+		}
+		names, taskDefs := map[string]any{}, map[string]any{}
+		for _, p := range []string{"web", "worker", "clock"} {
+			name := "shipyard-" + stack + "-" + p
+			arn := "arn:aws:ecs:eu-west-1:123456789012:task-definition/" + name + ":" + strconv.Itoa(rev)
+			names[p], taskDefs[p] = name, arn
+			w.TaskDefs[arn] = repo + "@" + digest
+			if !w.CircuitBreaker || w.Primary[name] == "" {
+				w.Primary[name] = arn
+			}
+		}
+		o["revision"], o["imageDigest"], o["image"] = rev, digest, repo+"@"+digest
+		o["serviceNames"], o["taskDefinitionArns"] = names, taskDefs
+		fmt.Printf("Updating (%s):\nResources: 3 updated\n", stack)
+		return 0, nil
+	}
+	return 2, fmt.Errorf("fake pulumi: unexpected %v", args)
+}
+
+// installFakes writes the fake executables and the initial world, and
+// puts them first on PATH for the rest of the test.
+func installFakes(t *testing.T, w *fakeWorld) (state string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, state := t.TempDir(), t.TempDir()
+	for _, tool := range []string{"pulumi", "aws", "crane", "docker", "git"} {
+		script := fmt.Sprintf("#!/bin/sh\nSHIPYARD_FAKE=%s exec %q \"$@\"\n", tool, self)
+		if err := os.WriteFile(filepath.Join(bin, tool), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("SHIPYARD_FAKE_STATE", state)
+	for _, m := range []*map[string]map[string]bool{&w.Images} {
+		if *m == nil {
+			*m = map[string]map[string]bool{}
+		}
+	}
+	if w.Tags == nil {
+		w.Tags = map[string]map[string]string{}
+	}
+	if w.TaskDefs == nil {
+		w.TaskDefs = map[string]string{}
+	}
+	if w.Primary == nil {
+		w.Primary = map[string]string{}
+	}
+	data, err := json.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "world.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return state
+}
+
+func readWorld(t *testing.T, state string) *fakeWorld {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(state, "world.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &fakeWorld{}
+	if err := json.Unmarshal(data, w); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func readCalls(t *testing.T, state string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(state, "calls.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(data)), "\n")
+}
