@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Builds, offline, the images the local stack's test harness runs:
+#   - postgres:15, redis:7, nginx:1.27: stand-ins for the official images that
+#     config/local.json names, built from a Debian bookworm rootfs
+#     (debootstrap + `docker import`) and honouring the official images'
+#     interface (see docs/local.md and the entrypoints next to this script);
+#   - the app image shipyard-app:local, FROM scratch, via `make image`.
+#
+# Idempotent and cached: the rootfs tarball is kept under .cache/images/, and a
+# stand-in is rebuilt only when its content hash label differs from the
+# inputs' hash (this script, the entrypoints, the package list and the mirror).
+#
+# Environment:
+#   DOCKER        docker client (default /usr/bin/docker when present)
+#   DEBIAN_MIRROR mirror for debootstrap (default: the first deb URI of this
+#                 machine's apt sources, else http://deb.debian.org/debian)
+#   STANDINS_ONLY=1 skips the app image
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=tests/images
+cache=.cache/images
+mkdir -p "$cache"
+
+DOCKER=${DOCKER:-$(test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)}
+suite=bookworm
+packages=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx-light curl ca-certificates)
+label=dev.shipyard.standin.hash
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'tests/images/build.sh: %s\n' "$*" >&2; exit 1; }
+
+if ! "$DOCKER" info >/dev/null 2>&1; then
+  die "cannot reach the Docker engine with $DOCKER; start it (e.g. 'sudo systemctl start docker', or here 'nohup dockerd --storage-driver=vfs >/tmp/dockerd.log 2>&1 &') and retry"
+fi
+
+mirror() {
+  if [[ -n ${DEBIAN_MIRROR:-} ]]; then echo "$DEBIAN_MIRROR"; return; fi
+  local uri
+  uri=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -n1 || true)
+  if [[ -z $uri ]]; then
+    uri=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{print $2}' | grep -v security | head -n1 || true)
+  fi
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+MIRROR=$(mirror)
+
+# The rootfs: one Debian minbase with every stand-in's packages. Cached by the
+# suite, mirror and package list.
+rootfs_format=2 # bump when build_rootfs changes what it produces
+rootfs_key=$(printf '%s\n' "$rootfs_format" "$suite" "$MIRROR" "${packages[@]}" | sha256sum | cut -c1-16)
+rootfs_tar=$cache/rootfs-$suite-$rootfs_key.tar
+
+build_rootfs() {
+  command -v debootstrap >/dev/null || die "debootstrap is not installed; run 'apt-get install debootstrap'"
+  [[ $(id -u) == 0 ]] || die "building the rootfs needs root (debootstrap); run as root or via .ci/run"
+  local dir
+  dir=$(mktemp -d "$cache/rootfs.XXXXXX")
+  # shellcheck disable=SC2064
+  trap "umount '$dir/proc' 2>/dev/null || true; rm -rf '$dir'" EXIT
+  log "debootstrap --variant=minbase $suite from $MIRROR"
+  local t0=$SECONDS
+  debootstrap --variant=minbase "$suite" "$dir" "$MIRROR" >"$cache/debootstrap.log" 2>&1 \
+    || { tail -n 30 "$cache/debootstrap.log" >&2; die "debootstrap failed (log: $cache/debootstrap.log)"; }
+  log "debootstrap took $((SECONDS - t0))s; installing ${packages[*]}"
+  # No services may start inside the chroot.
+  printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
+  chmod +x "$dir/usr/sbin/policy-rc.d"
+  mount -t proc proc "$dir/proc"
+  t0=$SECONDS
+  chroot "$dir" /usr/bin/env DEBIAN_FRONTEND=noninteractive bash -c "
+    set -e
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends ${packages[*]}
+    apt-get clean
+  " >"$cache/apt.log" 2>&1 || { umount "$dir/proc"; tail -n 30 "$cache/apt.log" >&2; die "installing packages into the rootfs failed (log: $cache/apt.log)"; }
+  umount "$dir/proc"
+  log "packages took $((SECONDS - t0))s"
+  # The Debian packages' own cluster and defaults are not used: the
+  # entrypoints initialise data where the official images keep it.
+  rm -rf "$dir/var/lib/postgresql/15/main" "$dir/etc/postgresql/15/main" \
+    "$dir/var/lib/apt/lists/"* "$dir/var/cache/apt/"*.bin "$dir/usr/sbin/policy-rc.d" \
+    "$dir/usr/share/doc" "$dir/usr/share/man" "$dir/usr/share/locale"
+  chmod 0755 "$dir" # mktemp's 0700 would become the image's / mode
+  tar -C "$dir" --numeric-owner -cf "$rootfs_tar.tmp" .
+  mv "$rootfs_tar.tmp" "$rootfs_tar"
+  rm -rf "$dir"
+  trap - EXIT
+}
+
+if [[ ! -s $rootfs_tar ]]; then
+  build_rootfs
+else
+  log "rootfs cached: $rootfs_tar"
+fi
+[[ ${ROOTFS_ONLY:-} == 1 ]] && exit 0
+
+# standin NAME TAG: imports the rootfs plus tests/images/NAME/docker-entrypoint.sh
+# as TAG, with the image config in tests/images/NAME/changes, unless an image
+# with the same content hash label exists. One `docker import` per image: no
+# Dockerfile layers, which on the vfs storage driver are each a full copy.
+standin() {
+  local dir=$here/$1 tag=$2 hash have
+  hash=$( { echo "$rootfs_key"; cat "$0"; find "$dir" -type f | sort | xargs cat; } | sha256sum | cut -c1-32)
+  have=$("$DOCKER" image inspect --format "{{ index .Config.Labels \"$label\" }}" "$tag" 2>/dev/null || true)
+  if [[ $have == "$hash" ]]; then
+    log "$tag is up to date ($label=$hash)"
+    return
+  fi
+  log "importing $tag from $rootfs_tar + $dir"
+  local t0=$SECONDS tarball=$cache/$1.tar
+  cp "$rootfs_tar" "$tarball"
+  tar -C "$dir" --owner=0 --group=0 --mode=0755 --transform 's,^,usr/local/bin/,' -rf "$tarball" docker-entrypoint.sh
+  local changes=(--change "LABEL $label=$hash")
+  while IFS= read -r line; do
+    [[ -z $line || $line == \#* ]] && continue
+    changes+=(--change "$line")
+  done <"$dir/changes"
+  "$DOCKER" import "${changes[@]}" "$tarball" "$tag" >/dev/null
+  rm -f "$tarball"
+  log "$tag imported in $((SECONDS - t0))s"
+}
+
+# The names config/local.json gives users (local.images; the harness fails
+# naming this script when they differ from what was built here).
+standin postgres "${POSTGRES_IMAGE:-postgres:15}"
+standin redis "${REDIS_IMAGE:-redis:7}"
+standin nginx "${NGINX_IMAGE:-nginx:1.27}"
+
+if [[ ${STANDINS_ONLY:-} == 1 ]]; then
+  exit 0
+fi
+
+# The app image, FROM scratch, through the Makefile's own target.
+log "make image"
+t0=$SECONDS
+make -s image DOCKER="$DOCKER"
+log "app image built in $((SECONDS - t0))s"
