@@ -64,6 +64,9 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
+// AtExit registers f to run after all tests, when Main stops the servers.
+func AtExit(f func()) { addCleanup(f) }
+
 func addCleanup(f func()) {
 	mu.Lock()
 	cleanups = append(cleanups, f)
