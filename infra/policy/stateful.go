@@ -122,11 +122,12 @@ func StatefulChanges(previewJSON io.Reader) ([]StatefulChange, error) {
 		if !IsStateful(typ) {
 			continue
 		}
-		key := s.Op + " " + s.URN
-		if seen[key] {
+		// A replacement appears as replace, create-replacement and
+		// delete-replaced steps of one URN: report it once.
+		if seen[s.URN] {
 			continue
 		}
-		seen[key] = true
+		seen[s.URN] = true
 		out = append(out, StatefulChange{Op: s.Op, URN: s.URN, Type: typ, ReplaceReasons: s.ReplaceReasons})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].URN < out[j].URN })

@@ -1,0 +1,133 @@
+package policy_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/shipyard-kit/shipyard/infra/policy"
+)
+
+func urn(stack, parentType, typ, name string) string {
+	qualified := typ
+	if parentType != "" {
+		qualified = parentType + "$" + typ
+	}
+	return "urn:pulumi:" + stack + "::shipyard::" + qualified + "::" + name
+}
+
+func openIngress(port float64) resource.PropertyMap {
+	return resource.PropertyMap{"ingress": resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(resource.PropertyMap{
+		"protocol": resource.NewStringProperty("tcp"), "fromPort": resource.NewNumberProperty(port), "toPort": resource.NewNumberProperty(port),
+		"cidrBlocks": resource.NewArrayProperty([]resource.PropertyValue{resource.NewStringProperty("0.0.0.0/0")}),
+	})})}
+}
+
+func TestTheResourceViewReadsURNsAndNestedSecretInputs(t *testing.T) {
+	r := policy.Resource{
+		Type: policy.TypeLoadBalancer,
+		URN:  urn("prod", "shipyard:aws:LoadBalancer", policy.TypeLoadBalancer, "web-alb"),
+		Inputs: resource.PropertyMap{"accessLogs": resource.MakeSecret(resource.NewObjectProperty(resource.PropertyMap{
+			"enabled": resource.NewBoolProperty(true),
+			"bucket":  resource.NewStringProperty("logs"),
+		}))},
+	}
+	if r.Stack() != "prod" || !r.InComponent("shipyard:aws:LoadBalancer") || r.InComponent("shipyard:aws:Network") {
+		t.Errorf("stack %q parents %v", r.Stack(), r.ParentTypes())
+	}
+	if !r.True("accessLogs.enabled") || r.String("accessLogs.bucket") != "logs" {
+		t.Errorf("secret-wrapped inputs not read: %v", r.Inputs)
+	}
+}
+
+func TestDeliberateExceptionsAreNarrow(t *testing.T) {
+	cases := []struct {
+		name string
+		rule string
+		r    policy.Resource
+		fail bool
+	}{
+		{"the ALB's security group may accept the internet on 443", "EC2.18",
+			policy.Resource{Type: policy.TypeSecurityGroup, URN: urn("prod", policy.LoadBalancerComponent, policy.TypeSecurityGroup, "web-sg"), Inputs: openIngress(443)}, false},
+		{"the ALB's security group may not accept the internet on 8080", "EC2.18",
+			policy.Resource{Type: policy.TypeSecurityGroup, URN: urn("prod", policy.LoadBalancerComponent, policy.TypeSecurityGroup, "web-sg"), Inputs: openIngress(8080)}, true},
+		{"another component's security group may not accept the internet on 443", "EC2.18",
+			policy.Resource{Type: policy.TypeSecurityGroup, URN: urn("prod", "shipyard:aws:Network", policy.TypeSecurityGroup, "network-app-sg"), Inputs: openIngress(443)}, true},
+		{"the FireLens router may run as root", "ECS.20", taskDef(`[{"name":"log_router","user":"0","firelensConfiguration":{"type":"fluentbit"}}]`), false},
+		{"an app container may not run as root", "ECS.20", taskDef(`[{"name":"app","user":"0"}]`), true},
+		{"a container without a user runs as root", "ECS.20", taskDef(`[{"name":"app"}]`), true},
+		{"the init-image router may have a writable root", "ECS.5", taskDef(`[{"name":"log_router","image":"public.ecr.aws/aws-observability/aws-for-fluent-bit:init-2.32.4","readonlyRootFilesystem":false,"firelensConfiguration":{"type":"fluentbit"}}]`), false},
+		{"a plain router may not have a writable root", "ECS.5", taskDef(`[{"name":"log_router","image":"public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.4","readonlyRootFilesystem":false,"firelensConfiguration":{"type":"fluentbit"}}]`), true},
+		{"a key policy may give the account root kms:*", "IAM.21", keyPolicy(`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"}]}`), false},
+		{"a key policy may not give a role kms:*", "IAM.21", keyPolicy(`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/app"},"Action":"kms:*","Resource":"*"}]}`), true},
+		{"a deny with a wildcard is not a grant", "IAM.21", policy.Resource{Type: policy.TypeBucketPolicy, URN: urn("dev", "", policy.TypeBucketPolicy, "p"),
+			Inputs: resource.PropertyMap{"policy": resource.NewStringProperty(`{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}}`)}}, false},
+		{"an execution role may pull auth tokens on every resource", "SHIPYARD-IAM-1", rolePolicy(`{"Statement":[{"Effect":"Allow","Action":["ecr:GetAuthorizationToken"],"Resource":"*"}]}`), false},
+		{"a role may not read every secret", "SHIPYARD-IAM-1", rolePolicy(`{"Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue"],"Resource":"*"}]}`), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rule, ok := policy.ByID(c.rule)
+			if !ok {
+				t.Fatalf("no rule %s", c.rule)
+			}
+			vs := policy.Evaluate([]policy.Rule{rule}, []policy.Resource{c.r})
+			if (len(vs) > 0) != c.fail {
+				t.Errorf("violations %v, want failure %v", vs, c.fail)
+			}
+		})
+	}
+}
+
+func taskDef(containers string) policy.Resource {
+	return policy.Resource{Type: policy.TypeTaskDefinition, URN: urn("prod", "shipyard:aws:Service", policy.TypeTaskDefinition, "web-task"),
+		Inputs: resource.PropertyMap{"containerDefinitions": resource.NewStringProperty(containers)}}
+}
+
+func keyPolicy(doc string) policy.Resource {
+	return policy.Resource{Type: policy.TypeKMSKey, URN: urn("prod", "shipyard:aws:Logging", policy.TypeKMSKey, "logs-key"),
+		Inputs: resource.PropertyMap{"policy": resource.NewStringProperty(doc)}}
+}
+
+func rolePolicy(doc string) policy.Resource {
+	return policy.Resource{Type: policy.TypeIAMRolePolicy, URN: urn("prod", "shipyard:aws:Service", policy.TypeIAMRolePolicy, "web-execution"),
+		Inputs: resource.PropertyMap{"policy": resource.NewStringProperty(doc)}}
+}
+
+func TestProdOnlyRulesSkipOtherStacks(t *testing.T) {
+	rule, _ := policy.ByID("RDS.8")
+	db := func(stack string) policy.Resource {
+		return policy.Resource{Type: policy.TypeRDSInstance, URN: urn(stack, "shipyard:aws:Database", policy.TypeRDSInstance, "database-instance"),
+			Inputs: resource.PropertyMap{"deletionProtection": resource.NewBoolProperty(false)}}
+	}
+	if vs := policy.Evaluate([]policy.Rule{rule}, []policy.Resource{db("dev")}); len(vs) != 0 {
+		t.Errorf("dev: %v", vs)
+	}
+	if vs := policy.Evaluate([]policy.Rule{rule}, []policy.Resource{db("prod")}); len(vs) != 1 {
+		t.Errorf("prod: %v", vs)
+	}
+}
+
+func TestRulesAreIdentifiedAndExplained(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range policy.All() {
+		if seen[r.ID] {
+			t.Errorf("duplicate rule ID %s", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Title == "" || r.Reason == "" || strings.Contains(r.Reason, "\n") || len(r.Types) == 0 || (r.Check == nil) == (r.CheckStack == nil) {
+			t.Errorf("%s: title %q, reason %q, types %v, one of Check/CheckStack", r.ID, r.Title, r.Reason, r.Types)
+		}
+	}
+	for _, e := range policy.Exceptions {
+		for _, id := range strings.Split(e.RuleID, ", ") {
+			if !seen[id] {
+				t.Errorf("exception for unknown rule %s", id)
+			}
+		}
+		if e.Reason == "" {
+			t.Errorf("exception %q has no reason", e.What)
+		}
+	}
+}
