@@ -43,6 +43,7 @@ func commands() map[string]command {
 		"validate":    {"validate [STACK...]       validate config/<stack>.json (all stacks by default)", cmdValidate},
 		"config-docs": {"config-docs               print docs/config.md, generated from config/schema.json", cmdConfigDocs},
 		// Operator workflow (docs/operations.md).
+		"guard":    {"guard [--allow-stateful-changes] [FILE]  refuse a `pulumi preview --json` plan that deletes or replaces stateful resources", cmdGuard},
 		"up":       {"up STACK [--allow-stateful-changes]  create or update a stack (aws: guarded plan first)", cmdUp},
 		"preview":  {"preview STACK             show the diff `up` would apply", cmdPreview},
 		"destroy":  {"destroy STACK [--confirm=STACK]  delete a stack's resources (aws needs --confirm)", cmdDestroy},

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/shipyard-kit/shipyard/infra/policy"
+)
+
+// guardInput is where `shipyard guard` reads the plan when no file is
+// named; tests replace it.
+var guardInput io.Reader = os.Stdin
+
+// cmdGuard reads `pulumi preview --json` output (a file argument or stdin)
+// and fails when the plan deletes or replaces a stateful resource (RDS,
+// ElastiCache, log groups, ECR, buckets, KMS keys, secrets), unless
+// --allow-stateful-changes. Allowed changes are still listed on stderr.
+func cmdGuard(_ context.Context, e env) error {
+	allow, file := false, ""
+	for _, a := range e.args {
+		switch {
+		case a == "--allow-stateful-changes":
+			allow = true
+		case file == "" && len(a) > 0 && a[0] != '-':
+			file = a
+		default:
+			return errors.New("usage: shipyard guard [--allow-stateful-changes] [PREVIEW.json] < preview.json")
+		}
+	}
+	in := guardInput
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return fmt.Errorf("guard: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	changes, err := policy.StatefulChanges(in)
+	if err != nil {
+		return err
+	}
+	if len(changes) == 0 {
+		fmt.Fprintln(e.stdout, "guard: the plan deletes or replaces no stateful resource")
+		return nil
+	}
+	if !allow {
+		return &policy.PlanError{Changes: changes}
+	}
+	fmt.Fprintf(e.stderr, "guard: allowed (--allow-stateful-changes): the plan deletes or replaces %d stateful resource(s):\n", len(changes))
+	for _, c := range changes {
+		fmt.Fprintln(e.stderr, "  "+c.String())
+	}
+	return nil
+}
