@@ -238,6 +238,13 @@ func (w *fakeWorld) pulumi(args []string) (int, error) {
 		data, _ := json.Marshal(o)
 		fmt.Println(string(data))
 		return 0, nil
+	case strings.HasPrefix(cmd, "preview --json"):
+		plan := os.Getenv("SHIPYARD_FAKE_PLAN")
+		if plan == "" {
+			plan = `{"steps": []}`
+		}
+		fmt.Println(plan)
+		return 0, nil
 	case strings.HasPrefix(cmd, "preview"):
 		fmt.Printf("Previewing update (%s):\n  ~ aws:ecs:Service web update [diff: ~taskDefinition]\n", stack)
 		return 0, nil

@@ -242,6 +242,35 @@ func TestPromoteCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("refuses a plan that replaces the database, before pulumi up", func(t *testing.T) {
+		r := newCLIRepo(t)
+		r.setDigest("staging", cliDigestA)
+		r.recorded("staging", release.KindRelease, cliDigestA)
+		prodBefore, _ := os.ReadFile(r.configPath("prod"))
+		state := installFakes(t, &fakeWorld{
+			Outputs: map[string]map[string]any{
+				"staging": deployedOutputs("staging", readyServer(t, 200), cliDigestA),
+				"prod":    deployedOutputs("prod", "https://prod.example.com", ""),
+			},
+			Images: map[string]map[string]bool{repoOf("staging"): {cliDigestA: true}},
+		})
+		t.Setenv("SHIPYARD_FAKE_PLAN", `{"steps": [{"op": "replace", "urn": "urn:pulumi:prod::shipyard::shipyard:aws:Database$aws:rds/instance:Instance::shipyard-prod-db",
+			"oldState": {"type": "aws:rds/instance:Instance"}, "replaceReasons": ["engineVersion"]}]}`)
+		_, err := runCLI(t, "promote", "staging", "prod")
+		if err == nil || !strings.Contains(err.Error(), "stateful") {
+			t.Fatalf("err = %v, want the stateful-resource guard's refusal", err)
+		}
+		if contains(readCalls(t, state), "pulumi up") {
+			t.Error("pulumi up ran despite the refusal")
+		}
+		if after, _ := os.ReadFile(r.configPath("prod")); !bytes.Equal(after, prodBefore) {
+			t.Error("config/prod.json changed")
+		}
+		if recs := r.records("prod"); len(recs) != 1 || recs[0].Status != release.StatusFailed {
+			t.Errorf("prod ledger = %+v", recs)
+		}
+	})
+
 	t.Run("refuses an unhealthy source without copying anything", func(t *testing.T) {
 		r := newCLIRepo(t)
 		r.setDigest("staging", cliDigestA)

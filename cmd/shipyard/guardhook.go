@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 
 	"github.com/shipyard-kit/shipyard/infra/policy"
 )
@@ -14,4 +15,21 @@ func stackGuard(_ env, allowStateful bool) func(plan []byte) error {
 	return func(plan []byte) error {
 		return policy.CheckPlan(bytes.NewReader(plan), allowStateful)
 	}
+}
+
+// guardedPulumi is the Pulumi that releases, promotions and rollbacks
+// use: its preview shows the diff, then refuses a plan that deletes or
+// replaces a stateful resource (a release changes the image, never the
+// data stores).
+type guardedPulumi struct{ *pulumiCLI }
+
+func (g guardedPulumi) Preview(ctx context.Context, stack string) error {
+	if err := g.pulumiCLI.Preview(ctx, stack); err != nil {
+		return err
+	}
+	plan, err := g.previewJSON(ctx, stack)
+	if err != nil {
+		return err
+	}
+	return policy.CheckPlan(bytes.NewReader(plan), false)
 }

@@ -239,3 +239,49 @@ func TestPrintOutputs(t *testing.T) {
 		})
 	}
 }
+
+func TestUpGuardsAWSPlans(t *testing.T) {
+	replaceDB := `{"steps": [{"op": "replace", "urn": "urn:pulumi:dev::shipyard::aws:rds/instance:Instance::db", "oldState": {"type": "aws:rds/instance:Instance"}}]}`
+	tests := []struct {
+		name    string
+		target  stackconfig.Target
+		plan    string
+		allow   bool
+		wantUp  bool
+		wantErr string
+	}{
+		{"applies an aws plan that keeps the stateful resources", stackconfig.TargetAWS, `{"steps": [{"op": "update", "urn": "urn:pulumi:dev::shipyard::aws:ecs/service:Service::web"}]}`, false, true, ""},
+		{"refuses an aws plan that replaces the database", stackconfig.TargetAWS, replaceDB, false, false, "stateful"},
+		{"applies it when stateful changes are allowed", stackconfig.TargetAWS, replaceDB, true, true, ""},
+		{"does not guard the docker stack", stackconfig.TargetDocker, "", false, true, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newFakeExec(map[string]answer{
+				"pulumi stack ls":        {out: `[{"name": "dev"}]`},
+				"pulumi preview --json":  {out: tc.plan},
+				"pulumi up --yes --diff": {},
+			})
+			getenv := func(k string) string {
+				return map[string]string{"PULUMI_BACKEND_URL": "file:///state", "PULUMI_CONFIG_PASSPHRASE": "p"}[k]
+			}
+			p := &pulumiCLI{x: x.exec, root: t.TempDir(), getenv: getenv, configDir: filepath.Join(repoRoot, "config")}
+			cfg := &stackconfig.Config{Stack: "dev", Target: tc.target}
+			err := up(context.Background(), p, cfg, stackGuard(env{}, tc.allow))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			ran := false
+			for _, l := range x.lines() {
+				ran = ran || strings.HasPrefix(l, "pulumi up")
+			}
+			if ran != tc.wantUp {
+				t.Errorf("pulumi up ran = %v, want %v; calls %v", ran, tc.wantUp, x.lines())
+			}
+		})
+	}
+}

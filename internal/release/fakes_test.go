@@ -195,7 +195,8 @@ func (w *world) Services(_ context.Context, stack string, out Outputs) ([]Servic
 			Process: p, Name: out.Map("serviceNames")[p],
 			TaskDefinition: w.taskDef(stack, p, w.revision[stack]),
 			RolloutState:   "COMPLETED", Deployments: 1,
-			Images: []string{repoURL(stack) + "@" + w.deployed[stack]},
+			Images: []string{repoURL(stack) + "@" + w.deployed[stack], repoURL(stack) + "@" + w.deployed[stack],
+				"public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.4"},
 		}
 		switch w.ecs {
 		case "rollback":
@@ -203,7 +204,11 @@ func (w *world) Services(_ context.Context, stack string, out Outputs) ([]Servic
 		case "stuck":
 			s.RolloutState, s.Deployments = "FAILED", 2
 		case "otherImage":
-			s.Images = []string{repoURL(stack) + "@" + digestC}
+			s.Images[1] = repoURL(stack) + "@" + digestC
+		case "tag":
+			s.Images[0] = repoURL(stack) + ":latest"
+		case "sidecarOnly":
+			s.Images = s.Images[2:]
 		}
 		services = append(services, s)
 	}

@@ -426,6 +426,7 @@ func (o *Ops) verify(ctx context.Context, stack, digest string) error {
 		return fmt.Errorf("%w: stack %q's imageDigest output is %q after the update, want %s", ErrNotRunning, stack, got, digest)
 	}
 	names, taskDefs := out.Map("serviceNames"), out.Map("taskDefinitionArns")
+	repo := out.String("imageRepositoryUrl")
 	if len(names) == 0 {
 		return fmt.Errorf("%w: stack %q has no serviceNames output to verify", ErrNotRunning, stack)
 	}
@@ -449,13 +450,21 @@ func (o *Ops) verify(ctx context.Context, stack, digest string) error {
 		if s.Deployments > 1 {
 			problems = append(problems, fmt.Sprintf("service %s: %d deployments still active", s.Name, s.Deployments))
 		}
-		if len(s.Images) == 0 {
-			problems = append(problems, fmt.Sprintf("service %s: no container images reported", s.Name))
-		}
+		// The app's containers (the process and its migrate init
+		// container) come from the stack's repository; sidecars such as
+		// the log router come from elsewhere and are not the release.
+		app := 0
 		for _, img := range s.Images {
-			if !strings.HasSuffix(img, "@"+digest) {
-				problems = append(problems, fmt.Sprintf("service %s: runs image %s, not @%s", s.Name, img, digest))
+			if repo != "" && !strings.HasPrefix(img, repo+"@") && !strings.HasPrefix(img, repo+":") {
+				continue
 			}
+			app++
+			if img != repo+"@"+digest && !(repo == "" && strings.HasSuffix(img, "@"+digest)) {
+				problems = append(problems, fmt.Sprintf("service %s: runs image %s, not %s@%s", s.Name, img, repo, digest))
+			}
+		}
+		if app == 0 {
+			problems = append(problems, fmt.Sprintf("service %s: no container runs an image of %s (images: %s)", s.Name, repo, strings.Join(s.Images, ", ")))
 		}
 	}
 	procs := make([]string, 0, len(names))

@@ -167,6 +167,24 @@ func TestPromote(t *testing.T) {
 			wantErr: ErrNotRunning, wantMsg: "runs image " + repoURL("prod") + "@" + digestC, recorded: true,
 		},
 		{
+			name: "fails when a service runs the repository's image by tag instead of digest",
+			setup: func(f *fixture) {
+				f.released("staging", digestA)
+				f.w.deploy("prod", "")
+				f.w.ecs = "tag"
+			},
+			wantErr: ErrNotRunning, wantMsg: "runs image " + repoURL("prod") + ":latest", recorded: true,
+		},
+		{
+			name: "fails when no container of a service runs the stack's repository",
+			setup: func(f *fixture) {
+				f.released("staging", digestA)
+				f.w.deploy("prod", "")
+				f.w.ecs = "sidecarOnly"
+			},
+			wantErr: ErrNotRunning, wantMsg: "no container runs an image of " + repoURL("prod"), recorded: true,
+		},
+		{
 			name: "fails when the ECS rollout did not complete",
 			setup: func(f *fixture) {
 				f.released("staging", digestA)
