@@ -87,6 +87,47 @@ func (r Resource) Get(path string) (resource.PropertyValue, bool) {
 	return v, !v.IsNull()
 }
 
+// IsUnknown reports whether the value at path, or one of its parents, is
+// not known yet (a preview of a value computed from another resource's
+// outputs). Rules skip what they cannot know.
+func (r Resource) IsUnknown(path string) bool {
+	v := resource.NewObjectProperty(r.Inputs)
+	for _, part := range strings.Split(path, ".") {
+		for {
+			if v.IsComputed() || (v.IsOutput() && !v.OutputValue().Known) {
+				return true
+			}
+			if v.IsSecret() {
+				v = v.SecretValue().Element
+				continue
+			}
+			if v.IsOutput() {
+				v = v.OutputValue().Element
+				continue
+			}
+			break
+		}
+		switch {
+		case v.IsObject():
+			next, ok := v.ObjectValue()[resource.PropertyKey(part)]
+			if !ok {
+				return false
+			}
+			v = next
+		case v.IsArray():
+			var i int
+			if _, err := fmt.Sscan(part, &i); err != nil || i < 0 || i >= len(v.ArrayValue()) {
+				return false
+			}
+			v = v.ArrayValue()[i]
+		default:
+			return false
+		}
+	}
+	v = unwrap(v)
+	return v.IsComputed() || (v.IsOutput() && !v.OutputValue().Known)
+}
+
 func unwrap(v resource.PropertyValue) resource.PropertyValue {
 	for {
 		switch {
@@ -172,6 +213,9 @@ type Rule struct {
 	// CheckStack, for rules about how resources relate, returns one
 	// violation per problem of the whole stack.
 	CheckStack func(rs []Resource) []Violation
+	// ReadsOptions marks rules that read resource options (Protect), which
+	// policyx (sdk v3.200) does not pass to a policy pack.
+	ReadsOptions bool
 }
 
 // Applies reports whether the rule checks resources of typ.

@@ -131,3 +131,28 @@ func TestRulesAreIdentifiedAndExplained(t *testing.T) {
 		}
 	}
 }
+
+func TestRulesSkipValuesAPreviewDoesNotKnowYet(t *testing.T) {
+	computed := resource.MakeComputed(resource.NewStringProperty(""))
+	cases := []struct {
+		rule string
+		r    policy.Resource
+	}{
+		{"ELB.5", policy.Resource{Type: policy.TypeLoadBalancer, URN: urn("dev", "", policy.TypeLoadBalancer, "alb"),
+			Inputs: resource.PropertyMap{"accessLogs": resource.NewObjectProperty(resource.PropertyMap{"enabled": resource.NewBoolProperty(true), "bucket": computed})}}},
+		{"ELB.13", policy.Resource{Type: policy.TypeLoadBalancer, URN: urn("dev", "", policy.TypeLoadBalancer, "alb"),
+			Inputs: resource.PropertyMap{"subnets": computed}}},
+		{"ElastiCache.7", policy.Resource{Type: policy.TypeReplicationGroup, URN: urn("dev", "", policy.TypeReplicationGroup, "redis"),
+			Inputs: resource.PropertyMap{"subnetGroupName": computed}}},
+		{"ECS.20", policy.Resource{Type: policy.TypeTaskDefinition, URN: urn("dev", "", policy.TypeTaskDefinition, "task"),
+			Inputs: resource.PropertyMap{"containerDefinitions": computed}}},
+	}
+	for _, c := range cases {
+		t.Run(c.rule+" skips an unknown value", func(t *testing.T) {
+			rule, _ := policy.ByID(c.rule)
+			if vs := policy.Evaluate([]policy.Rule{rule}, []policy.Resource{c.r}); len(vs) != 0 {
+				t.Errorf("%v", vs)
+			}
+		})
+	}
+}

@@ -126,7 +126,7 @@ func ReliabilityRules() []Rule {
 					if n, _ := r.Number("desiredCount"); n < 2 {
 						out = append(out, Violation{URN: r.URN, Message: fmt.Sprintf("desiredCount %v < 2", n)})
 					}
-					if n := r.Len("networkConfiguration.subnets"); n < 2 {
+					if n := r.Len("networkConfiguration.subnets"); n < 2 && !r.IsUnknown("networkConfiguration.subnets") {
 						out = append(out, Violation{URN: r.URN, Message: fmt.Sprintf("%d subnets < 2", n)})
 					}
 				}

@@ -190,7 +190,7 @@ func elbRules() []Rule {
 			}},
 		{ID: "ELB.5", Title: "The ALB writes access logs", Reason: "requests must be traceable after the fact", Types: lbs,
 			Check: func(r Resource) []string {
-				if !r.True("accessLogs.enabled") || r.String("accessLogs.bucket") == "" {
+				if !r.True("accessLogs.enabled") || (r.String("accessLogs.bucket") == "" && !r.IsUnknown("accessLogs.bucket")) {
 					return []string{"accessLogs must be enabled with a bucket"}
 				}
 				return nil
@@ -211,6 +211,9 @@ func elbRules() []Rule {
 			}},
 		{ID: "ELB.13", Title: "The ALB spans at least two AZs", Reason: "an AZ outage must not take the entry point down", Types: lbs,
 			Check: func(r Resource) []string {
+				if r.IsUnknown("subnets") || r.IsUnknown("subnetMappings") {
+					return nil
+				}
 				if n := max(r.Len("subnets"), r.Len("subnetMappings")); n < 2 {
 					return []string{fmt.Sprintf("%d subnets < 2", n)}
 				}
@@ -251,7 +254,7 @@ func elastiCacheRules() []Rule {
 			}},
 		{ID: "ElastiCache.7", Title: "Redis does not use the default subnet group", Reason: "the default subnet group may include public subnets", Types: rg,
 			Check: func(r Resource) []string {
-				if s := r.String("subnetGroupName"); s == "" || s == "default" {
+				if s := r.String("subnetGroupName"); (s == "" && !r.IsUnknown("subnetGroupName")) || s == "default" {
 					return []string{"subnetGroupName must name a dedicated group"}
 				}
 				return nil

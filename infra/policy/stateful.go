@@ -28,11 +28,12 @@ func IsStateful(typ string) bool { return contains(StatefulTypes, typ) }
 // StatefulRules require protection of stateful resources in prod.
 func StatefulRules() []Rule {
 	return []Rule{{
-		ID:       "SHIPYARD-STATEFUL-1",
-		Title:    "Stateful resources are protected in prod",
-		Reason:   "neither pulumi destroy nor a replacement may delete production data",
-		Types:    StatefulTypes,
-		ProdOnly: true,
+		ID:           "SHIPYARD-STATEFUL-1",
+		Title:        "Stateful resources are protected in prod",
+		Reason:       "neither pulumi destroy nor a replacement may delete production data",
+		Types:        StatefulTypes,
+		ProdOnly:     true,
+		ReadsOptions: true,
 		Check: func(r Resource) []string {
 			if !r.Protect {
 				return []string{"must be created with pulumi.Protect(true)"}
