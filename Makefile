@@ -49,6 +49,13 @@ build: ## Build the app binary for this machine into bin/app
 build-linux: ## Build the static linux/amd64 binary the image copies in
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-amd64/app ./app
 
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+
+.PHONY: image
+image: build-linux ## Build the app image shipyard-app:$(VERSION) and :local (FROM scratch, no registry needed)
+	cp $(CA_BUNDLE) $(BIN)/ca-certificates.crt
+	$(DOCKER) build -t shipyard-app:$(VERSION) -t shipyard-app:local .
+
 ##@ Test
 
 .PHONY: test
@@ -75,11 +82,13 @@ validate: ## Validate every config/<stack>.json
 	$(SHIPYARD) validate
 
 .PHONY: up
-up: pulumi-cli ## Create or update STACK (default local; the docker stack builds the image itself)
+up: pulumi-cli ## Create or update STACK (default local: builds the image first)
+	@if [ "$$($(SHIPYARD) target $(STACK))" = docker ]; then $(MAKE) --no-print-directory image; fi
 	$(SHIPYARD) up $(STACK)
 
 .PHONY: preview
 preview: pulumi-cli ## Show the diff `make up` would apply to STACK
+	@if [ "$$($(SHIPYARD) target $(STACK))" = docker ]; then $(MAKE) --no-print-directory image; fi
 	$(SHIPYARD) preview $(STACK)
 
 .PHONY: destroy

@@ -55,6 +55,7 @@ func commands() map[string]command {
 		"rollback": {"rollback STACK [RELEASE]  re-deploy the previous (or named) release", cmdRollback},
 		"ledger":   {"ledger STACK|--verify     print a stack's release ledger, or check every ledger", cmdLedger},
 		"doctor":   {"doctor [STACK...] [--pulumi-version=V]  check the prerequisites and print fixes", cmdDoctor},
+		"target":   {"target STACK              print the stack's target (aws or docker)", cmdTarget},
 	}
 }
 

@@ -356,3 +356,23 @@ func printOutputs(e env, out release.Outputs, stack string, key []string) error 
 	fmt.Fprintln(e.stdout, string(data))
 	return nil
 }
+
+// cmdTarget prints a stack's target, for the Makefile: docker stacks build
+// the app image (make image) before `up`, since their program builds the
+// Dockerfile from bin/.
+func cmdTarget(_ context.Context, e env) error {
+	stack, err := stackArg(e, "target STACK")
+	if err != nil {
+		return err
+	}
+	pr, err := findProject(e)
+	if err != nil {
+		return err
+	}
+	cfg, err := stackconfig.Load(pr.configDir, stack)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, cfg.Target)
+	return nil
+}
