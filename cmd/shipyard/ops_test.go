@@ -285,3 +285,29 @@ func TestUpGuardsAWSPlans(t *testing.T) {
 		})
 	}
 }
+
+func TestPolicyPackOptIn(t *testing.T) {
+	tests := []struct {
+		name, pack, want string
+	}{
+		{"adds the policy pack to previews when SHIPYARD_POLICY_PACK names one", "policypack", "pulumi preview --diff --policy-pack "},
+		{"runs previews without a policy pack by default", "", "pulumi preview --diff --stack dev"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newFakeExec(map[string]answer{"pulumi stack ls": {out: `[{"name": "dev"}]`}, "pulumi preview": {}})
+			root := t.TempDir()
+			getenv := func(k string) string {
+				return map[string]string{"PULUMI_BACKEND_URL": "file:///s", "PULUMI_CONFIG_PASSPHRASE": "p", "SHIPYARD_POLICY_PACK": tc.pack}[k]
+			}
+			p := &pulumiCLI{x: x.exec, root: root, getenv: getenv, configDir: filepath.Join(repoRoot, "config")}
+			if err := p.Preview(context.Background(), "dev"); err != nil {
+				t.Fatal(err)
+			}
+			l := x.lines()
+			if got := l[len(l)-1]; !strings.HasPrefix(got, tc.want) {
+				t.Errorf("preview call %q, want prefix %q", got, tc.want)
+			}
+		})
+	}
+}

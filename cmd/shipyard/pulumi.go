@@ -100,6 +100,11 @@ func (p *pulumiCLI) run(ctx context.Context, stack string, stream bool, args ...
 	if err != nil {
 		return nil, err
 	}
+	// SHIPYARD_POLICY_PACK (e.g. "policypack") runs a Pulumi policy pack
+	// on every preview and update.
+	if pack := p.getenv("SHIPYARD_POLICY_PACK"); pack != "" && (args[0] == "preview" || args[0] == "up") {
+		args = append(args, "--policy-pack", filepath.Join(p.root, pack))
+	}
 	return p.x(ctx, call{Name: "pulumi", Args: append(args, "--stack", stack, "--non-interactive", "--cwd", p.root), Stream: stream, Env: extra})
 }
 
