@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -154,5 +155,17 @@ func TestRulesSkipValuesAPreviewDoesNotKnowYet(t *testing.T) {
 				t.Errorf("%v", vs)
 			}
 		})
+	}
+}
+
+func TestDocsListEveryRule(t *testing.T) {
+	b, err := os.ReadFile("../../docs/aws.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range policy.IDs() {
+		if !strings.Contains(string(b), "| `"+id+"` |") {
+			t.Errorf("docs/aws.md does not list %s", id)
+		}
 	}
 }

@@ -47,6 +47,9 @@ var AllowedSSLPolicies = []string{
 	"ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
 	"ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
 	"ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
 }
 
 // NoResourceLevelActions may use Resource "*": AWS offers no resource-level
