@@ -135,6 +135,8 @@ doctor: ## Check Go, Docker, the pinned Pulumi CLI (and AWS credentials for aws 
 .PHONY: tools
 tools: ## Install the pinned Pulumi CLI, crane and actionlint into bin/
 	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	@if [ "$$(pulumi version 2>/dev/null)" = "v$(PULUMI_VERSION)" ]; then echo "pulumi v$(PULUMI_VERSION): installed"; \
 	else \
 	  how=$(PULUMI_INSTALL); \
@@ -142,8 +144,6 @@ tools: ## Install the pinned Pulumi CLI, crane and actionlint into bin/
 	  echo "installing pulumi v$(PULUMI_VERSION) ($$how)"; \
 	  $(MAKE) --no-print-directory pulumi-$$how; \
 	fi
-	GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
-	GOBIN=$(TOOLS_BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	pulumi version
 
 .PHONY: pulumi-cli
