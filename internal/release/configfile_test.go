@@ -128,3 +128,36 @@ func TestSetImageDigestOnEveryStackFile(t *testing.T) {
 		t.Fatal("no stack files found in config/")
 	}
 }
+
+// FuzzSetImageDigest: on any input, SetImageDigest either refuses or
+// returns a file whose release.imageDigest is the digest and whose other
+// fields are the input's.
+func FuzzSetImageDigest(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "config", "*.json"))
+	for _, p := range files {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(`{"release": {"imageDigest": "x", "imageRepository": "r"}, "a": [1, {"release": 2}]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := SetImageDigest(data, digestA)
+		if err != nil {
+			return
+		}
+		var m struct {
+			Release struct{ ImageDigest string } `json:"release"`
+		}
+		if err := json.Unmarshal(out, &m); err != nil || m.Release.ImageDigest != digestA {
+			t.Fatalf("digest not set in %q: %v", out, err)
+		}
+		var before map[string]any
+		if json.Unmarshal(data, &before) != nil {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		if !reflect.DeepEqual(withoutDigest(t, data), withoutDigest(t, out)) {
+			t.Fatalf("other fields changed:\n%s\n%s", data, out)
+		}
+	})
+}
