@@ -86,7 +86,7 @@ func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.R
 	secret, err := secretsmanager.NewSecret(ctx, name+"-auth-token", &secretsmanager.SecretArgs{
 		Name:                 pulumi.String(args.SecretName),
 		Description:          pulumi.String("Redis AUTH token (REDIS_PASSWORD)"),
-		RecoveryWindowInDays: pulumi.Int(7),
+		RecoveryWindowInDays: pulumi.Int(recoveryWindow(args.Protect)),
 	}, withOpts(protect(args.Protect), parent)...)
 	if err != nil {
 		return nil, fmt.Errorf("cache auth secret: %w", err)

@@ -128,6 +128,16 @@ func protect(on bool) []pulumi.ResourceOption {
 	return []pulumi.ResourceOption{pulumi.Protect(true)}
 }
 
+// recoveryWindow is how many days a deleted secret can be restored: a week
+// in prod; none elsewhere, so a destroyed stack can be re-created with the
+// same secret names at once.
+func recoveryWindow(protected bool) int {
+	if protected {
+		return 7
+	}
+	return 0
+}
+
 func withOpts(base []pulumi.ResourceOption, more ...pulumi.ResourceOption) []pulumi.ResourceOption {
 	out := append([]pulumi.ResourceOption{}, base...)
 	return append(out, more...)

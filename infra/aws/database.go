@@ -112,6 +112,10 @@ func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 		logGroups = append(logGroups, g)
 	}
 
+	var finalSnapshot pulumi.StringPtrInput
+	if args.Protect {
+		finalSnapshot = pulumi.String(args.Identifier + "-final")
+	}
 	db, err := rds.NewInstance(ctx, name+"-instance", &rds.InstanceArgs{
 		Identifier:                       pulumi.String(args.Identifier),
 		Engine:                           pulumi.String("postgres"),
@@ -137,9 +141,11 @@ func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 		DbSubnetGroupName:                subnets.Name,
 		VpcSecurityGroupIds:              pulumi.StringArray{sg.ID()},
 		ParameterGroupName:               params.Name,
-		SkipFinalSnapshot:                pulumi.Bool(false),
-		FinalSnapshotIdentifier:          pulumi.String(args.Identifier + "-final"),
-		DeleteAutomatedBackups:           pulumi.Bool(false),
+		// Disposable (unprotected) stacks skip the final snapshot, so
+		// destroy and re-create cycles do not collide on its name.
+		SkipFinalSnapshot:       pulumi.Bool(!args.Protect),
+		FinalSnapshotIdentifier: finalSnapshot,
+		DeleteAutomatedBackups:  pulumi.Bool(false),
 	}, withOpts(protect(args.Protect), parent, pulumi.DependsOn(logGroups))...)
 	if err != nil {
 		return nil, fmt.Errorf("database instance: %w", err)

@@ -157,7 +157,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 			Prefix:  pulumi.String(accessLogPrefix),
 			Enabled: pulumi.Bool(true),
 		},
-	}, withOpts(nil, parent, pulumi.DependsOn([]pulumi.Resource{bucket}))...)
+	}, withOpts(nil, parent, pulumi.DependsOn(bucket.Ready))...)
 	if err != nil {
 		return nil, fmt.Errorf("load balancer: %w", err)
 	}

@@ -210,15 +210,25 @@ type privateBucketArgs struct {
 	Policy func(bucketArn string) []statement
 }
 
+// privateBucket is a bucket and the resources that make it usable.
+type privateBucket struct {
+	*s3.BucketV2
+	// Ready are the policy, encryption and public access block: depend
+	// on them before writing to the bucket.
+	Ready []pulumi.Resource
+}
+
 // newPrivateBucket creates a bucket with public access blocked, owner-enforced
 // object ownership, default encryption, expiration and a TLS-only policy.
-func newPrivateBucket(ctx *pulumi.Context, name string, args privateBucketArgs, opts ...pulumi.ResourceOption) (*s3.BucketV2, error) {
+// Unprotected (non-prod) buckets may be destroyed with their objects.
+func newPrivateBucket(ctx *pulumi.Context, name string, args privateBucketArgs, opts ...pulumi.ResourceOption) (*privateBucket, error) {
 	b, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{
-		ForceDestroy: pulumi.Bool(false),
+		ForceDestroy: pulumi.Bool(!args.Protect),
 	}, withOpts(protect(args.Protect), opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", name, err)
 	}
+	out := &privateBucket{BucketV2: b}
 	rule := s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
 		SseAlgorithm: pulumi.String("AES256"),
 	}
@@ -228,7 +238,7 @@ func newPrivateBucket(ctx *pulumi.Context, name string, args privateBucketArgs, 
 			KmsMasterKeyId: args.KMSKeyArn,
 		}
 	}
-	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name+"-encryption", &s3.BucketServerSideEncryptionConfigurationV2Args{
+	enc, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name+"-encryption", &s3.BucketServerSideEncryptionConfigurationV2Args{
 		Bucket: b.ID(),
 		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{
 			s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
@@ -236,7 +246,8 @@ func newPrivateBucket(ctx *pulumi.Context, name string, args privateBucketArgs, 
 				BucketKeyEnabled:                   pulumi.Bool(args.KMSKeyArn != nil),
 			},
 		},
-	}, opts...); err != nil {
+	}, opts...)
+	if err != nil {
 		return nil, fmt.Errorf("bucket %s encryption: %w", name, err)
 	}
 	pab, err := s3.NewBucketPublicAccessBlock(ctx, name+"-public-access-block", &s3.BucketPublicAccessBlockArgs{
@@ -285,11 +296,13 @@ func newPrivateBucket(ctx *pulumi.Context, name string, args privateBucketArgs, 
 		}
 		return newPolicy(stmts...)
 	}, b.Arn)
-	if _, err := s3.NewBucketPolicy(ctx, name+"-policy", &s3.BucketPolicyArgs{
+	bp, err := s3.NewBucketPolicy(ctx, name+"-policy", &s3.BucketPolicyArgs{
 		Bucket: b.ID(),
 		Policy: policy,
-	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{pab}))...); err != nil {
+	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{pab}))...)
+	if err != nil {
 		return nil, fmt.Errorf("bucket %s policy: %w", name, err)
 	}
-	return b, nil
+	out.Ready = []pulumi.Resource{enc, pab, bp}
+	return out, nil
 }

@@ -65,7 +65,8 @@ func NewRegistry(ctx *pulumi.Context, name string, args RegistryArgs, opts ...pu
 		EncryptionConfigurations: ecr.RepositoryEncryptionConfigurationArray{
 			ecr.RepositoryEncryptionConfigurationArgs{EncryptionType: pulumi.String("KMS")},
 		},
-		ForceDelete: pulumi.Bool(false),
+		// Non-prod repositories may be destroyed with their images.
+		ForceDelete: pulumi.Bool(!args.Protect),
 	}, withOpts(protect(args.Protect), parent)...)
 	if err != nil {
 		return nil, fmt.Errorf("ecr repository: %w", err)

@@ -60,7 +60,7 @@ func NewAppSecrets(ctx *pulumi.Context, name string, args AppSecretsArgs, opts .
 		s, err := secretsmanager.NewSecret(ctx, name+"-"+n, &secretsmanager.SecretArgs{
 			Name:                 pulumi.Sprintf("shipyard/%s/%s", args.Stack, n),
 			Description:          pulumi.Sprintf("app secret %s (pulumi config shipyard:%s)", n, n),
-			RecoveryWindowInDays: pulumi.Int(7),
+			RecoveryWindowInDays: pulumi.Int(recoveryWindow(args.Protect)),
 		}, withOpts(protect(args.Protect), parent)...)
 		if err != nil {
 			return nil, fmt.Errorf("secret %s: %w", n, err)

@@ -277,11 +277,12 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	comp.TaskDefinitionArn = td.Arn
 	comp.LogGroupName = args.Task.Logging.AppLogGroupNames[args.Process]
 
-	desired, minHealthy, maxPercent := svc.DesiredCount, 100, 200
+	desired, minHealthy, maxPercent, rebalancing := svc.DesiredCount, 100, 200, "ENABLED"
 	if args.Process == stackconfig.Clock {
 		// Exactly one clock, and never two during a deployment: the old
-		// task stops before the new one starts.
-		desired, minHealthy, maxPercent = 1, ClockMinHealthyPercent, ClockMaxPercent
+		// task stops before the new one starts. A single task has nothing
+		// to rebalance across zones.
+		desired, minHealthy, maxPercent, rebalancing = 1, ClockMinHealthyPercent, ClockMaxPercent, "DISABLED"
 	}
 	sa := &ecs.ServiceArgs{
 		Name:            pulumi.String(args.Name),
@@ -301,7 +302,7 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		EnableExecuteCommand:            pulumi.Bool(false),
 		EnableEcsManagedTags:            pulumi.Bool(true),
 		PropagateTags:                   pulumi.String("SERVICE"),
-		AvailabilityZoneRebalancing:     pulumi.String("ENABLED"),
+		AvailabilityZoneRebalancing:     pulumi.String(rebalancing),
 		// The deploy waits until the new tasks are healthy (and so the
 		// migration has run) before it goes on.
 		WaitForSteadyState: pulumi.Bool(true),

@@ -539,3 +539,39 @@ func TestWorkerAndClockRollOutAfterWebIsSteady(t *testing.T) {
 		}
 	}
 }
+
+func TestOnlyProdKeepsItsDataWhenDestroyed(t *testing.T) {
+	for _, stack := range awsStacks {
+		prod := stack == "prod"
+		g := graph(t, stack, true)
+		db := pick(t, g, tRDS, "")
+		if db.Bool("skipFinalSnapshot") == prod || hasInput(*db, "finalSnapshotIdentifier") != prod {
+			t.Errorf("%s: skipFinalSnapshot %v, final snapshot %q", stack, db.Bool("skipFinalSnapshot"), db.String("finalSnapshotIdentifier"))
+		}
+		if pick(t, g, tRepo, "").Bool("forceDelete") == prod {
+			t.Errorf("%s: ECR forceDelete should be %v", stack, !prod)
+		}
+		for _, b := range g.ByType("aws:s3/bucketV2:BucketV2") {
+			if b.Bool("forceDestroy") == prod {
+				t.Errorf("%s: %s forceDestroy should be %v", stack, b.Name, !prod)
+			}
+		}
+		for _, s := range g.ByType("aws:secretsmanager/secret:Secret") {
+			if want := map[bool]float64{true: 7, false: 0}[prod]; s.Number("recoveryWindowInDays") != want {
+				t.Errorf("%s: %s recovery window %v, want %v", stack, s.Name, s.Number("recoveryWindowInDays"), want)
+			}
+		}
+	}
+}
+
+func TestTheALBWaitsForItsLogBucketPolicy(t *testing.T) {
+	g := graph(t, "dev", true)
+	alb := pick(t, g, tALB, "")
+	policy := pick(t, g, tBucketPol, "web-logs-policy")
+	for _, d := range alb.Dependencies {
+		if d == policy.URN {
+			return
+		}
+	}
+	t.Errorf("the ALB does not depend on %s: %v", policy.URN, alb.Dependencies)
+}
