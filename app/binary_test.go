@@ -66,11 +66,11 @@ func TestBinary(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 			t.Fatalf("exit: %v", err)
 		}
-		if !strings.Contains(stderr.String(), "PORT: must be an integer from 1 to 65535") {
-			t.Errorf("stderr: %s", stderr.String())
+		if !strings.Contains(stdout.String(), `"level":"ERROR"`) || !strings.Contains(stdout.String(), "PORT: must be an integer from 1 to 65535") {
+			t.Errorf("stdout has no JSON error line naming PORT: %s", stdout.String())
 		}
-		if !strings.Contains(stdout.String(), `"level":"ERROR"`) {
-			t.Errorf("stdout has no JSON error line: %s", stdout.String())
+		if stderr.Len() != 0 {
+			t.Errorf("logs go to stdout only; stderr: %s", stderr.String())
 		}
 	})
 

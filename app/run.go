@@ -79,7 +79,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		log := logx.New(stdout, slog.LevelInfo, cmd)
 		log.Error("invalid configuration", "err", err)
-		fmt.Fprintf(stderr, "app: %v\n", err)
 		return err
 	}
 	log := logx.New(stdout, cfg.LogLevel, cmd)

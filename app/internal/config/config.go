@@ -103,7 +103,11 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 		}
 	}
 	if len(l.errs) > 0 {
-		return nil, fmt.Errorf("config: %w", errors.Join(l.errs...))
+		msgs := make([]string, len(l.errs))
+		for i, e := range l.errs {
+			msgs[i] = e.Error()
+		}
+		return nil, errors.New("config: " + strings.Join(msgs, "; "))
 	}
 	return c, nil
 }
