@@ -35,6 +35,7 @@ type world struct {
 	images    map[string]map[string]bool // repo -> digest -> present
 	copyGives string                     // when set, Copy reports this digest
 	copyErr   error
+	pushErr   error
 	unhealthy map[string]bool
 	upErr     error
 	// ecs decides what ECS does with a new deployment: "ok", "rollback"
@@ -145,6 +146,9 @@ func (w *world) Up(_ context.Context, stack string) error {
 
 func (w *world) Push(_ context.Context, local, repo, tag string) (string, error) {
 	w.calls = append(w.calls, "push "+local+" "+repo+":"+tag)
+	if w.pushErr != nil {
+		return "", w.pushErr
+	}
 	w.push(repo, digestC)
 	return digestC, nil
 }

@@ -33,7 +33,8 @@ type Record struct {
 	Stack  string `json:"stack"`
 	Kind   string `json:"kind"`
 	Status string `json:"status"`
-	// ImageDigest is what every process type of the stack runs.
+	// ImageDigest is what every process type of the stack runs; empty
+	// only in a failed release whose push failed.
 	ImageDigest string `json:"imageDigest"`
 	// ImageRepository is the repository the stack pulls from (its ECR
 	// repository URL).
@@ -110,8 +111,8 @@ func parseLedger(path string, data []byte) ([]Record, error) {
 		if err := dec.Decode(&r); err != nil {
 			return nil, fmt.Errorf("%s line %d: not a release record: %w", path, n, err)
 		}
-		if r.ID == "" || r.Stack == "" || !ValidDigest(r.ImageDigest) {
-			return nil, fmt.Errorf("%s line %d: a record needs id, stack and a sha256 imageDigest", path, n)
+		if r.ID == "" || r.Stack == "" || (r.ImageDigest != "" || r.Status == StatusSucceeded) && !ValidDigest(r.ImageDigest) {
+			return nil, fmt.Errorf("%s line %d: a record needs an id, a stack and a sha256 imageDigest (empty only when it failed before there was one)", path, n)
 		}
 		out = append(out, r)
 	}

@@ -153,3 +153,24 @@ func TestMigrationVersion(t *testing.T) {
 		}
 	})
 }
+
+func TestLedgerRecordsNeedADigestUnlessTheyFailedBeforeOne(t *testing.T) {
+	tests := []struct {
+		name    string
+		line    string
+		wantErr bool
+	}{
+		{"accepts a failed release whose push failed", `{"id":"dev-0001","stack":"dev","kind":"release","status":"failed","imageDigest":""}`, false},
+		{"rejects a succeeded record without a digest", `{"id":"dev-0001","stack":"dev","kind":"release","status":"succeeded","imageDigest":""}`, true},
+		{"rejects a tag in place of a digest", `{"id":"dev-0001","stack":"dev","kind":"release","status":"failed","imageDigest":"latest"}`, true},
+		{"rejects unknown fields", `{"id":"dev-0001","stack":"dev","status":"succeeded","imageDigest":"` + digestA + `","extra":1}`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseLedger("dev.jsonl", []byte(tc.line+"\n"))
+			if (err != nil) != tc.wantErr {
+				t.Errorf("err = %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}

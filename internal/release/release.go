@@ -182,15 +182,24 @@ func (o *Ops) deployedOutputs(ctx context.Context, stack string) (Outputs, error
 	return out, nil
 }
 
+// clean refuses a checkout with uncommitted changes (outside config/ and
+// releases/, which deployments write): what is deployed must be a commit.
+func (o *Ops) clean(why string) error {
+	if o.Dirty {
+		return fmt.Errorf("%w: the checkout has uncommitted changes (%s); commit or stash them first", ErrDirtyTree, why)
+	}
+	if o.Commit == "" {
+		return errors.New("the git commit is unknown; run from a git checkout")
+	}
+	return nil
+}
+
 // Release pushes a locally built image to the stack's repository and
 // deploys it: the first deployment of an image. localImage is what
 // `make image` built.
 func (o *Ops) Release(ctx context.Context, stack, localImage string) (Record, error) {
-	if o.Dirty {
-		return Record{}, fmt.Errorf("%w: the checkout has uncommitted changes, so the image would match no commit; commit them first", ErrDirtyTree)
-	}
-	if o.Commit == "" {
-		return Record{}, errors.New("release: the git commit is unknown; run from a git checkout")
+	if err := o.clean("the image would match no commit"); err != nil {
+		return Record{}, err
 	}
 	cfg, err := o.loadAWS(stack, "target")
 	if err != nil {
@@ -216,10 +225,12 @@ func (o *Ops) Release(ctx context.Context, stack, localImage string) (Record, er
 	o.say("pushing %s to %s:%s", localImage, repo, id)
 	digest, err := o.Registry.Push(ctx, localImage, repo, id)
 	if err != nil {
-		return Record{}, fmt.Errorf("pushing %s: %w", localImage, err)
+		// Recorded, so the next release gets a new tag (ECR tags are
+		// immutable and the push may have created this one).
+		return o.failed(rec, "", fmt.Errorf("pushing %s: %w", localImage, err))
 	}
 	if !ValidDigest(digest) {
-		return Record{}, fmt.Errorf("pushing %s: the registry reported digest %q, want sha256:<64 hex>", localImage, digest)
+		return o.failed(rec, "", fmt.Errorf("pushing %s: the registry reported digest %q, want sha256:<64 hex>", localImage, digest))
 	}
 	o.say("pushed %s@%s", repo, digest)
 	return o.deploy(ctx, cfg, digest, rec)
@@ -231,6 +242,9 @@ func (o *Ops) Release(ctx context.Context, stack, localImage string) (Record, er
 func (o *Ops) Promote(ctx context.Context, from, to string) (Record, error) {
 	if from == to {
 		return Record{}, fmt.Errorf("promote: FROM and TO are both %q; name two different stacks", from)
+	}
+	if err := o.clean("the infrastructure code deployed with the image would match no commit"); err != nil {
+		return Record{}, err
 	}
 	src, err := o.loadAWS(from, "source")
 	if err != nil {
@@ -300,6 +314,9 @@ func (o *Ops) Promote(ctx context.Context, from, to string) (Record, error) {
 // Rollback deploys an earlier release of a stack again: the one named by
 // releaseID, or the newest succeeded release before the current one.
 func (o *Ops) Rollback(ctx context.Context, stack, releaseID string) (Record, error) {
+	if err := o.clean("the infrastructure code deployed with the image would match no commit"); err != nil {
+		return Record{}, err
+	}
 	cfg, err := o.loadAWS(stack, "target")
 	if err != nil {
 		return Record{}, err

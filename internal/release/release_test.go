@@ -259,6 +259,34 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
+func TestDeploymentsRefuseADirtyCheckout(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		run  func(f *fixture) error
+	}{
+		{"promote refuses it", func(f *fixture) error { _, err := f.ops.Promote(ctx, "staging", "prod"); return err }},
+		{"rollback refuses it", func(f *fixture) error { _, err := f.ops.Rollback(ctx, "prod", ""); return err }},
+		{"release refuses it", func(f *fixture) error { _, err := f.ops.Release(ctx, "prod", "shipyard-app:local"); return err }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.released("staging", digestA)
+			f.released("prod", digestB)
+			f.released("prod", digestC)
+			f.ops.Dirty = true
+			f.w.calls = nil
+			if err := tc.run(f); !errors.Is(err, ErrDirtyTree) {
+				t.Fatalf("err = %v, want ErrDirtyTree", err)
+			}
+			if len(f.w.calls) != 0 {
+				t.Errorf("a refusal had effects: %v", f.w.calls)
+			}
+		})
+	}
+}
+
 func TestRollback(t *testing.T) {
 	ctx := context.Background()
 
@@ -408,15 +436,21 @@ func TestRelease(t *testing.T) {
 		}
 	})
 
-	t.Run("refuses a checkout with uncommitted changes", func(t *testing.T) {
+	t.Run("records a failed push, so the next release gets a new tag", func(t *testing.T) {
 		f := newFixture(t)
 		f.w.deploy("dev", "")
-		f.ops.Dirty = true
-		if _, err := f.ops.Release(ctx, "dev", "shipyard-app:local"); !errors.Is(err, ErrDirtyTree) {
-			t.Fatalf("err = %v, want ErrDirtyTree", err)
+		f.w.pushErr = errors.New("denied: not authorized")
+		if _, err := f.ops.Release(ctx, "dev", "shipyard-app:local"); err == nil || !strings.Contains(err.Error(), "not authorized") {
+			t.Fatalf("err = %v", err)
 		}
-		if f.called("push") {
-			t.Error("pushed anyway")
+		recs := f.records("dev")
+		if len(recs) != 1 || recs[0].Status != StatusFailed || recs[0].ImageDigest != "" {
+			t.Fatalf("ledger = %+v", recs)
+		}
+		f.w.pushErr = nil
+		rec, err := f.ops.Release(ctx, "dev", "shipyard-app:local")
+		if err != nil || rec.ID != "dev-0002" || !f.called("push shipyard-app:local "+repoURL("dev")+":dev-0002") {
+			t.Errorf("second release = %+v, %v; calls %v", rec, err, f.w.calls)
 		}
 	})
 
