@@ -64,6 +64,9 @@ func TestDeliberateExceptionsAreNarrow(t *testing.T) {
 		{"a key policy may not give a role kms:*", "IAM.21", keyPolicy(`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/app"},"Action":"kms:*","Resource":"*"}]}`), true},
 		{"a deny with a wildcard is not a grant", "IAM.21", policy.Resource{Type: policy.TypeBucketPolicy, URN: urn("dev", "", policy.TypeBucketPolicy, "p"),
 			Inputs: resource.PropertyMap{"policy": resource.NewStringProperty(`{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}}`)}}, false},
+		{"a setting named after tokens is not a secret", "ECS.8", taskDef(`[{"name":"app","environment":[{"name":"TOKEN_PURGE_INTERVAL","value":"1h"}]}]`), false},
+		{"an env var ending in _SECRET is a secret", "ECS.8", taskDef(`[{"name":"app","environment":[{"name":"SESSION_SECRET","value":"x"}]}]`), true},
+		{"an env var named like an injected secret is refused", "ECS.8", taskDef(`[{"name":"app","environment":[{"name":"SIGNING","value":"x"}],"secrets":[{"name":"SIGNING","valueFrom":"arn"}]}]`), true},
 		{"an execution role may pull auth tokens on every resource", "SHIPYARD-IAM-1", rolePolicy(`{"Statement":[{"Effect":"Allow","Action":["ecr:GetAuthorizationToken"],"Resource":"*"}]}`), false},
 		{"a role may not read every secret", "SHIPYARD-IAM-1", rolePolicy(`{"Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue"],"Resource":"*"}]}`), true},
 	}

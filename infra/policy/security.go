@@ -57,7 +57,9 @@ var AllowedSSLPolicies = []string{
 var NoResourceLevelActions = []string{"ecr:GetAuthorizationToken"}
 
 // secretEnvName matches env var names that look like they hold secrets.
-var secretEnvName = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL)`)
+// (names ending in PASSWORD, SECRET, TOKEN, API_KEY…; TOKEN_PURGE_INTERVAL
+// is a setting, AUTH_TOKEN a secret).
+var secretEnvName = regexp.MustCompile(`(?i)(^|_)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|SECRET_?KEY|CREDENTIALS?)$`)
 
 // Exception is a deliberate deviation from a rule, with its reason. The
 // rules' checks implement exactly these; docs/aws.md lists them.
