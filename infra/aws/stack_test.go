@@ -183,7 +183,7 @@ func TestTheHTTPSListenerUsesExactlyTheTLS13Policy(t *testing.T) {
 		}
 		http := pick(t, g, tListener, "web-http")
 		if http.String("defaultActions.0.type") != "redirect" || http.String("defaultActions.0.redirect.statusCode") != "HTTP_301" ||
-			http.String("defaultActions.0.redirect.protocol") != "HTTPS" || http.Number("defaultActions.0.redirect.port") != 0 && http.String("defaultActions.0.redirect.port") != "443" {
+			http.String("defaultActions.0.redirect.protocol") != "HTTPS" || http.String("defaultActions.0.redirect.port") != "443" {
 			t.Errorf("%s: HTTP listener %v", stack, http.Inputs["defaultActions"])
 		}
 		tg := pick(t, g, "aws:lb/targetGroup:TargetGroup", "")
