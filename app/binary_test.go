@@ -24,7 +24,7 @@ var (
 )
 
 // binary builds the real app binary once per test process.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "shipyard-app-bin-")

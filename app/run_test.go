@@ -41,7 +41,7 @@ func (b *syncBuffer) String() string {
 }
 
 // baseEnv is a valid environment on a fresh database and Redis.
-func baseEnv(t *testing.T) map[string]string {
+func baseEnv(t testing.TB) map[string]string {
 	return map[string]string{
 		"APP_ENV":               "test",
 		"DATABASE_URL":          testenv.DatabaseURL(t),
