@@ -233,6 +233,10 @@ func newTaskDefinition(ctx *pulumi.Context, name, family string, t TaskArgs, spe
 		TaskRoleArn:          taskRole,
 		ContainerDefinitions: defs,
 		Volumes:              ecs.TaskDefinitionVolumeArray{ecs.TaskDefinitionVolumeArgs{Name: pulumi.String(tmpVolume)}},
+		// A new release registers a new revision; the previous one stays
+		// ACTIVE so the circuit breaker (and `shipyard rollback`) can go
+		// back to it.
+		SkipDestroy: pulumi.Bool(true),
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("task definition %s: %w", family, err)

@@ -510,6 +510,9 @@ func TestEveryResourceBelongsToAComponentAndIsNamedFromIt(t *testing.T) {
 func TestTasksHaveSeparateLeastPrivilegeRoles(t *testing.T) {
 	g := graph(t, "prod", true)
 	for _, td := range g.ByType(tTask) {
+		if !td.Bool("skipDestroy") {
+			t.Errorf("%s: a release would deregister the revision a rollback needs", td.Name)
+		}
 		exec, task := td.String("executionRoleArn"), td.String("taskRoleArn")
 		if exec == "" || task == "" || exec == task {
 			t.Errorf("%s: execution role %q, task role %q", td.Name, exec, task)
