@@ -510,9 +510,6 @@ func TestEveryResourceBelongsToAComponentAndIsNamedFromIt(t *testing.T) {
 func TestTasksHaveSeparateLeastPrivilegeRoles(t *testing.T) {
 	g := graph(t, "prod", true)
 	for _, td := range g.ByType(tTask) {
-		if !td.Bool("skipDestroy") {
-			t.Errorf("%s: a release would deregister the revision a rollback needs", td.Name)
-		}
 		exec, task := td.String("executionRoleArn"), td.String("taskRoleArn")
 		if exec == "" || task == "" || exec == task {
 			t.Errorf("%s: execution role %q, task role %q", td.Name, exec, task)
@@ -577,4 +574,12 @@ func TestTheALBWaitsForItsLogBucketPolicy(t *testing.T) {
 		}
 	}
 	t.Errorf("the ALB does not depend on %s: %v", policy.URN, alb.Dependencies)
+}
+
+func TestAReleaseKeepsThePreviousTaskDefinitionForRollbacks(t *testing.T) {
+	for _, td := range graph(t, "staging", true).ByType(tTask) {
+		if !td.Bool("skipDestroy") {
+			t.Errorf("%s: a release would deregister the revision a rollback needs", td.Name)
+		}
+	}
 }
