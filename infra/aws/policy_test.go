@@ -55,9 +55,13 @@ func TestEverySecurityAndReliabilityRulePassesOnEveryAWSStack(t *testing.T) {
 				name += " before the first release"
 			}
 			t.Run(name, func(t *testing.T) {
-				g := graph(t, stack, released)
-				for _, v := range policy.Evaluate(policy.All(), policy.FromGraph(g)) {
-					t.Errorf("%s", v)
+				rs := policy.FromGraph(graph(t, stack, released))
+				for _, rule := range policy.All() {
+					t.Run(rule.ID+": "+rule.Title, func(t *testing.T) {
+						for _, v := range policy.Evaluate([]policy.Rule{rule}, rs) {
+							t.Errorf("%s", v)
+						}
+					})
 				}
 			})
 		}
