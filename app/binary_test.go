@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +35,11 @@ func binary(t testing.TB) string {
 		}
 		testenv.AtExit(func() { os.RemoveAll(dir) })
 		binPath = filepath.Join(dir, "app")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		gotool, err := exec.LookPath("go")
+		if err != nil {
+			gotool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		out, err := exec.Command(gotool, "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = errors.New(string(out))
 		}

@@ -219,7 +219,13 @@ func StartPostgres() (*StartedPostgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "shipyard-pg-")
+	tmp := ""
+	if os.Geteuid() == 0 {
+		// The postgres user must be able to reach the data directory; a
+		// root-only $TMPDIR would not do.
+		tmp = "/tmp"
+	}
+	dir, err := os.MkdirTemp(tmp, "shipyard-pg-")
 	if err != nil {
 		return nil, err
 	}
