@@ -252,7 +252,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 	}
 	defer d.close()
 	q := asynq.NewClientFromRedisClient(d.rdb)
-	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg))
+	cm := cache.NewMetrics(d.reg)
+	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cm)
+	tokens := cache.NewTokens(d.rdb, min(cfg.CacheTTL, time.Minute), log, cm)
 	h := httpapi.NewServer(log, httpapi.Options{
 		RequestTimeout:     cfg.RequestTimeout,
 		MaxBodyBytes:       cfg.MaxBodyBytes,
@@ -260,7 +262,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 		TrustProxy:         cfg.TrustProxy,
 		TokenTTL:           cfg.TokenTTL,
 	}, httpapi.Deps{
-		Store: store.New(d.pool), Notes: notes, Redis: d.rdb, Jobs: q,
+		Store: store.New(d.pool), Notes: notes, Tokens: tokens, Redis: d.rdb, Jobs: q,
 		Ready: d.ready, Metrics: d.metrics, Gatherer: d.reg,
 	})
 	return listenAndDrain(ctx, log, cfg, d, h, nil)

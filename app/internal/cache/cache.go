@@ -29,8 +29,8 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "app_cache_requests_total",
-		Help: "Note cache lookups by result (hit, miss, error).",
-	}, []string{"result"})}
+		Help: "Cache lookups by cache (note, token) and result (hit, miss, error).",
+	}, []string{"cache", "result"})}
 	reg.MustRegister(m.Requests)
 	return m
 }
@@ -79,17 +79,17 @@ func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, in
 	case err == nil:
 		var e entry
 		if jerr := json.Unmarshal(raw, &e); jerr == nil {
-			c.metrics.Requests.WithLabelValues("hit").Inc()
+			c.metrics.Requests.WithLabelValues("note", "hit").Inc()
 			if e.Deleted || e.Note == nil {
 				return store.Note{}, true, store.ErrNotFound
 			}
 			return *e.Note, true, nil
 		}
-		c.metrics.Requests.WithLabelValues("error").Inc()
+		c.metrics.Requests.WithLabelValues("note", "error").Inc()
 	case errors.Is(err, redis.Nil):
-		c.metrics.Requests.WithLabelValues("miss").Inc()
+		c.metrics.Requests.WithLabelValues("note", "miss").Inc()
 	default:
-		c.metrics.Requests.WithLabelValues("error").Inc()
+		c.metrics.Requests.WithLabelValues("note", "error").Inc()
 		if ctx.Err() == nil {
 			c.log.WarnContext(ctx, "cache read failed; reading from postgres", "err", err)
 		}

@@ -112,3 +112,82 @@ func TestCacheAside(t *testing.T) {
 		}
 	})
 }
+
+func newTokens(t *testing.T, url string) *cache.Tokens {
+	t.Helper()
+	opts, _ := redis.ParseURL(url)
+	opts.MaxRetries = -1
+	opts.DialerRetries = 1
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	return cache.NewTokens(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()))
+}
+
+func TestTokenCache(t *testing.T) {
+	ctx := context.Background()
+	var loads atomic.Int64
+	valid := func(ctx context.Context, h []byte) (store.User, time.Time, error) {
+		loads.Add(1)
+		return store.User{ID: 7, Email: "a@example.com", PasswordHash: "secret-hash"}, time.Now().Add(time.Hour), nil
+	}
+	revoked := func(ctx context.Context, h []byte) (store.User, time.Time, error) {
+		loads.Add(1)
+		return store.User{}, time.Time{}, store.ErrNotFound
+	}
+
+	t.Run("a second lookup needs no load", func(t *testing.T) {
+		c := newTokens(t, testenv.RedisURL(t))
+		loads.Store(0)
+		for range 3 {
+			u, err := c.User(ctx, []byte("h1"), valid)
+			if err != nil || u.ID != 7 {
+				t.Fatalf("%+v %v", u, err)
+			}
+		}
+		if loads.Load() != 1 {
+			t.Fatalf("%d loads", loads.Load())
+		}
+	})
+	t.Run("the cached entry has no password hash", func(t *testing.T) {
+		c := newTokens(t, testenv.RedisURL(t))
+		c.User(ctx, []byte("h2"), valid)
+		u, _ := c.User(ctx, []byte("h2"), valid)
+		if u.PasswordHash != "" {
+			t.Fatal("password hash cached")
+		}
+	})
+	t.Run("after Forget the token is rejected without a load and a racing load cannot re-cache it", func(t *testing.T) {
+		c := newTokens(t, testenv.RedisURL(t))
+		c.User(ctx, []byte("h3"), valid)
+		if err := c.Forget(ctx, []byte("h3")); err != nil {
+			t.Fatal(err)
+		}
+		loads.Store(0)
+		if _, err := c.User(ctx, []byte("h3"), valid); !errors.Is(err, store.ErrNotFound) || loads.Load() != 0 {
+			t.Fatalf("err %v loads %d", err, loads.Load())
+		}
+	})
+	t.Run("unknown tokens are not cached", func(t *testing.T) {
+		c := newTokens(t, testenv.RedisURL(t))
+		loads.Store(0)
+		for range 2 {
+			if _, err := c.User(ctx, []byte("h4"), revoked); !errors.Is(err, store.ErrNotFound) {
+				t.Fatal(err)
+			}
+		}
+		if loads.Load() != 2 {
+			t.Fatalf("%d loads", loads.Load())
+		}
+	})
+	t.Run("with redis down lookups go to postgres and Forget reports the failure", func(t *testing.T) {
+		rs := testenv.OwnRedis(t)
+		c := newTokens(t, rs.URL)
+		rs.Stop()
+		if u, err := c.User(ctx, []byte("h5"), valid); err != nil || u.ID != 7 {
+			t.Fatalf("%+v %v", u, err)
+		}
+		if err := c.Forget(ctx, []byte("h5")); err == nil {
+			t.Fatal("Forget succeeded with redis down")
+		}
+	})
+}

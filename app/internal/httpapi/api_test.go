@@ -382,7 +382,7 @@ func TestCache(t *testing.T) {
 		if r.json(t)["body"] != "two" {
 			t.Fatalf("stale cache after update: %s", r.body)
 		}
-		if !strings.Contains(string(a.do("GET", "/metrics", "", nil).body), `app_cache_requests_total{result="hit"}`) {
+		if !strings.Contains(string(a.do("GET", "/metrics", "", nil).body), `app_cache_requests_total{cache="note",result="hit"}`) {
 			t.Error("no cache hit metric")
 		}
 	})

@@ -87,9 +87,11 @@ func newApp(t *testing.T, mods ...func(*appOpts)) *testApp {
 		httpapi.Check{Name: "postgres", Fn: pool.Ping},
 		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
 	)
+	cm := cache.NewMetrics(reg)
 	h := httpapi.NewServer(log, o.opts, httpapi.Deps{
 		Store:    store.New(pool),
-		Notes:    cache.NewNotes(rdb, time.Minute, log, cache.NewMetrics(reg)),
+		Notes:    cache.NewNotes(rdb, time.Minute, log, cm),
+		Tokens:   cache.NewTokens(rdb, time.Minute, log, cm),
 		Redis:    rdb,
 		Jobs:     asynq.NewClientFromRedisClient(rdb),
 		Ready:    ready,

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shipyard-kit/shipyard/app/internal/auth"
+	"github.com/shipyard-kit/shipyard/app/internal/cache"
 	"github.com/shipyard-kit/shipyard/app/internal/db"
 	"github.com/shipyard-kit/shipyard/app/internal/logx"
 	"github.com/shipyard-kit/shipyard/app/internal/store"
@@ -237,7 +238,7 @@ func tokenHashFrom(ctx context.Context) []byte {
 }
 
 // requireAuth resolves the bearer token to a user.
-func requireAuth(log *slog.Logger, st *store.Store) func(http.Handler) http.Handler {
+func requireAuth(log *slog.Logger, st *store.Store, tokens *cache.Tokens) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := r.Header.Get("Authorization")
@@ -249,7 +250,7 @@ func requireAuth(log *slog.Logger, st *store.Store) func(http.Handler) http.Hand
 				return
 			}
 			hash := auth.HashToken(token)
-			u, err := st.UserByToken(r.Context(), hash)
+			u, err := tokens.User(r.Context(), hash, st.UserByToken)
 			if errors.Is(err, store.ErrNotFound) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="shipyard", error="invalid_token"`)
 				writeProblem(w, r, http.StatusUnauthorized, "invalid_token", "the token is unknown, expired or revoked")

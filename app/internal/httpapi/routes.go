@@ -12,7 +12,7 @@ import (
 func addRoutes(r chi.Router, log *slog.Logger, opts Options, d Deps) {
 	addOpsRoutes(r, log, d.Ready, d.Metrics, d.Gatherer)
 
-	authed := requireAuth(log, d.Store)
+	authed := requireAuth(log, d.Store, d.Tokens)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(deadline(opts.RequestTimeout))
 		r.Use(rateLimit(log, d.Redis, opts.RateLimitPerMinute, opts.TrustProxy, d.Metrics))
@@ -25,8 +25,8 @@ func addRoutes(r chi.Router, log *slog.Logger, opts Options, d Deps) {
 		r.Group(func(r chi.Router) {
 			r.Use(authed)
 			r.Method(http.MethodGet, "/me", handleMe())
-			r.Method(http.MethodDelete, "/sessions/current", handleLogout(log, d.Store))
-			r.Method(http.MethodPost, "/logout", handleLogout(log, d.Store))
+			r.Method(http.MethodDelete, "/sessions/current", handleLogout(log, d.Store, d.Tokens))
+			r.Method(http.MethodPost, "/logout", handleLogout(log, d.Store, d.Tokens))
 
 			r.Method(http.MethodPost, "/notes", handleNoteCreate(log, d.Store, d.Notes, d.Jobs))
 			r.Method(http.MethodGet, "/notes", handleNoteList(log, d.Store))

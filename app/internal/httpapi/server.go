@@ -37,6 +37,7 @@ type Enqueuer interface {
 type Deps struct {
 	Store    *store.Store
 	Notes    *cache.Notes
+	Tokens   *cache.Tokens
 	Redis    redis.UniversalClient
 	Jobs     Enqueuer
 	Ready    *Readiness

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shipyard-kit/shipyard/app/internal/auth"
+	"github.com/shipyard-kit/shipyard/app/internal/cache"
 	"github.com/shipyard-kit/shipyard/app/internal/store"
 )
 
@@ -100,10 +101,19 @@ func handleMe() http.Handler {
 	})
 }
 
-func handleLogout(log *slog.Logger, st *store.Store) http.Handler {
+func handleLogout(log *slog.Logger, st *store.Store, tokens *cache.Tokens) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := st.RevokeToken(r.Context(), tokenHashFrom(r.Context())); err != nil {
+		hash := tokenHashFrom(r.Context())
+		if err := st.RevokeToken(r.Context(), hash); err != nil {
 			serverError(log, w, r, err)
+			return
+		}
+		// Revoked in Postgres; until the cache knows too the token could
+		// still work, so a failure here is a 503 (retrying is safe).
+		if err := tokens.Forget(r.Context(), hash); err != nil {
+			log.WarnContext(r.Context(), "logout: token cache unavailable", "err", err)
+			w.Header().Set("Retry-After", "1")
+			writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "the token is revoked but the cache could not be updated; retry the logout")
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

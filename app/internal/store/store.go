@@ -104,16 +104,23 @@ func (s *Store) CreateToken(ctx context.Context, hash []byte, userID int64, expi
 	return nil
 }
 
-// UserByToken returns the owner of a live (unexpired, unrevoked) token.
-func (s *Store) UserByToken(ctx context.Context, hash []byte) (User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `
-		SELECT u.id, u.email, u.name, u.password_hash, u.created_at
+// UserByToken returns the owner of a live (unexpired, unrevoked) token
+// and the token's expiry.
+func (s *Store) UserByToken(ctx context.Context, hash []byte) (User, time.Time, error) {
+	var u User
+	var exp time.Time
+	err := s.pool.QueryRow(ctx, `
+		SELECT u.id, u.email, u.name, u.password_hash, u.created_at, t.expires_at
 		FROM tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()`, hash))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return User{}, fmt.Errorf("select token: %w", err)
+		WHERE t.hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()`, hash).
+		Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.CreatedAt, &exp)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, time.Time{}, ErrNotFound
 	}
-	return u, err
+	if err != nil {
+		return User{}, time.Time{}, fmt.Errorf("select token: %w", err)
+	}
+	return u, exp, nil
 }
 
 // RevokeToken marks a token revoked.

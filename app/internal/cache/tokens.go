@@ -1,0 +1,97 @@
+package cache
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shipyard-kit/shipyard/app/internal/store"
+)
+
+// Tokens caches token-hash → user lookups so that authenticating a request
+// needs no Postgres round trip. Entries live at most ttl and never past
+// the token's expiry; logout deletes the entry (and fails if it cannot, so
+// a revoked token never stays usable through the cache). Unknown tokens are
+// not cached. Redis errors fall back to Postgres.
+//
+// Logout writes a "revoked" marker (for ttl) instead of deleting, and
+// lookups only ever add entries with SET NX, so a lookup racing with a
+// logout cannot re-cache the revoked token.
+type Tokens struct {
+	rdb     redis.UniversalClient
+	ttl     time.Duration
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// NewTokens returns a token cache.
+func NewTokens(rdb redis.UniversalClient, ttl time.Duration, log *slog.Logger, m *Metrics) *Tokens {
+	return &Tokens{rdb: rdb, ttl: ttl, log: log, metrics: m}
+}
+
+func tokenKey(hash []byte) string { return "shipyard:tok:" + hex.EncodeToString(hash) }
+
+// tokenEntry deliberately has no password hash.
+type tokenEntry struct {
+	ID        int64     `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// User resolves a token hash, from the cache or with load.
+func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Context, []byte) (store.User, time.Time, error)) (store.User, error) {
+	key := tokenKey(hash)
+	raw, err := c.rdb.Get(ctx, key).Bytes()
+	switch {
+	case err == nil && string(raw) == revokedMarker:
+		c.metrics.Requests.WithLabelValues("token", "hit").Inc()
+		return store.User{}, store.ErrNotFound
+	case err == nil:
+		var e tokenEntry
+		if json.Unmarshal(raw, &e) == nil && time.Now().Before(e.ExpiresAt) {
+			c.metrics.Requests.WithLabelValues("token", "hit").Inc()
+			return store.User{ID: e.ID, Email: e.Email, Name: e.Name, CreatedAt: e.CreatedAt}, nil
+		}
+		c.metrics.Requests.WithLabelValues("token", "miss").Inc()
+	case errors.Is(err, redis.Nil):
+		c.metrics.Requests.WithLabelValues("token", "miss").Inc()
+	default:
+		c.metrics.Requests.WithLabelValues("token", "error").Inc()
+		if ctx.Err() == nil {
+			c.log.WarnContext(ctx, "token cache read failed; reading from postgres", "err", err)
+		}
+	}
+	u, exp, lerr := load(ctx, hash)
+	if lerr != nil {
+		return store.User{}, lerr
+	}
+	if err == nil || errors.Is(err, redis.Nil) {
+		ttl := min(c.ttl, time.Until(exp))
+		if ttl > time.Millisecond {
+			b, _ := json.Marshal(tokenEntry{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt, ExpiresAt: exp})
+			if serr := c.rdb.SetNX(ctx, key, b, ttl).Err(); serr != nil && ctx.Err() == nil {
+				c.log.WarnContext(ctx, "token cache write failed", "err", serr)
+			}
+		}
+	}
+	return u, nil
+}
+
+const revokedMarker = "revoked"
+
+// Forget marks a token revoked in the cache. An error means a valid entry
+// may still be cached: the caller must not report the logout as done.
+func (c *Tokens) Forget(ctx context.Context, hash []byte) error {
+	if err := c.rdb.Set(ctx, tokenKey(hash), revokedMarker, c.ttl).Err(); err != nil {
+		return fmt.Errorf("forget token: %w", err)
+	}
+	return nil
+}
