@@ -97,8 +97,12 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 			NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
 				docker.ContainerNetworksAdvancedArgs{Name: args.Network},
 			},
-			User:      pulumi.String(AppUser),
-			ReadOnly:  pulumi.Bool(true),
+			User:     pulumi.String(AppUser),
+			ReadOnly: pulumi.Bool(true),
+			// The only writable path, as the task's scratch volume on ECS.
+			Mounts: docker.ContainerMountArray{
+				docker.ContainerMountArgs{Type: pulumi.String("tmpfs"), Target: pulumi.String("/tmp")},
+			},
 			LogDriver: pulumi.String(args.Logs.Driver),
 			LogOpts:   args.Logs.opts(),
 		}
@@ -112,6 +116,8 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 	migrate.Logs = pulumi.Bool(true)
 	migrate.MustRun = pulumi.Bool(false)
 	migrate.Restart = pulumi.String("no")
+	// As prod's release task, which runs with the web service's settings.
+	migrate.StopTimeout = pulumi.Int(cfg.Services.Get(stackconfig.Web).StopTimeoutSeconds)
 	c.Migration, err = docker.NewContainer(ctx, args.Names.Container("migrate"), migrate,
 		parent, pulumi.DependsOn(args.Dependencies))
 	if err != nil {
