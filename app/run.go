@@ -280,18 +280,25 @@ func worker(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 		Log:   log,
 		Done:  jobs.NewMetrics(d.reg),
 	}
-	srv := asynq.NewServer(d.asynqOpt, asynq.Config{
-		Concurrency:     cfg.WorkerConcurrency,
-		ShutdownTimeout: max(cfg.ShutdownTimeout-cfg.DrainDelay-time.Second, time.Second),
-		Logger:          asynqLogger{log},
-		LogLevel:        asynqLevel(cfg.LogLevel),
-	})
+	srv := asynq.NewServer(d.asynqOpt, workerConfig(log, cfg))
 	if err := srv.Start(handlers.Mux()); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	// Shutdown waits for in-flight jobs up to its ShutdownTimeout and
 	// requeues the rest.
 	return listenAndDrain(ctx, log, cfg, d, httpapi.NewOpsServer(log, d.ready, d.metrics, d.reg), srv.Shutdown)
+}
+
+// workerConfig is the asynq server config: on Shutdown it stops fetching,
+// gives in-flight jobs what is left of SHUTDOWN_TIMEOUT (minus a second for
+// the HTTP side) and requeues the ones still running.
+func workerConfig(log *slog.Logger, cfg *config.Config) asynq.Config {
+	return asynq.Config{
+		Concurrency:     cfg.WorkerConcurrency,
+		ShutdownTimeout: max(cfg.ShutdownTimeout-cfg.DrainDelay-time.Second, time.Second),
+		Logger:          asynqLogger{log},
+		LogLevel:        asynqLevel(cfg.LogLevel),
+	}
 }
 
 func clock(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
