@@ -59,8 +59,18 @@ image: build-linux ## Build the app image shipyard-app:$(VERSION) and :local (FR
 ##@ Test
 
 .PHONY: test
-test: ## Run every test: unit, infra under mocks, and the local stack end to end
-	$(GO) test ./...
+test: test-images ## Run every test: unit, infra under mocks, and the local stack end to end (needs Docker)
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "make test: the Docker engine is not reachable with $(DOCKER); start it (sudo systemctl start docker, or without an init system: nohup dockerd --storage-driver=vfs >/tmp/dockerd.log 2>&1 &) and retry" >&2; exit 1; }
+	@status=0; DOCKER=$(DOCKER) $(GO) test -count=1 -timeout 45m ./... || status=$$?; \
+	  DOCKER=$(DOCKER) tests/cleanup.sh; exit $$status
+
+.PHONY: test-images
+test-images: ## Build the offline images the local stack runs in tests (app; postgres, redis, nginx stand-ins), cached
+	DOCKER=$(DOCKER) tests/images/build.sh
+
+.PHONY: e2e
+e2e: ## Run only the Terratest suite against the deployed STACK (outputs from `pulumi stack output`)
+	STACK=$(STACK) E2E_OUTPUTS=pulumi DOCKER=$(DOCKER) $(GO) test -count=1 -v -timeout 30m -run TestStack ./tests/e2e
 
 .PHONY: lint
 lint: ## gofmt, go vet (and golangci-lint / govulncheck / actionlint when installed)
