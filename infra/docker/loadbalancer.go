@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/template"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
@@ -18,6 +19,10 @@ var nginxConf = template.Must(template.New("nginx.conf").Parse(nginxTemplate))
 
 // NginxConfPath is where the official nginx image reads its configuration.
 const NginxConfPath = "/etc/nginx/nginx.conf"
+
+// UpstreamsLabel holds the IDs of the web containers nginx was started
+// with.
+const UpstreamsLabel = "dev.shipyard.upstreams"
 
 // NginxListenPort is the port nginx listens on inside its container.
 const NginxListenPort = 80
@@ -112,9 +117,16 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		return nil, fmt.Errorf("nginx image: %w", err)
 	}
 	deps := make([]pulumi.Resource, 0, len(args.Dependencies))
+	ids := pulumi.StringArray{}
 	for _, d := range args.Dependencies {
 		deps = append(deps, d)
+		ids = append(ids, d.ID().ToStringOutput())
 	}
+	// nginx resolves the replicas' names when it starts: when a replica is
+	// replaced (and may get another address), so is nginx.
+	upstreamIDs := ids.ToStringArrayOutput().ApplyT(func(v []string) string {
+		return strings.Join(v, ",")
+	}).(pulumi.StringOutput)
 	c.Container, err = docker.NewContainer(ctx, name, &docker.ContainerArgs{
 		Name:    pulumi.String(args.ContainerName),
 		Image:   image.ImageId,
@@ -124,6 +136,9 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		},
 		Ports: docker.ContainerPortArray{
 			docker.ContainerPortArgs{Internal: pulumi.Int(NginxListenPort), External: pulumi.Int(args.HostPort), Ip: pulumi.String(args.HostIP), Protocol: pulumi.String("tcp")},
+		},
+		Labels: docker.ContainerLabelArray{
+			docker.ContainerLabelArgs{Label: pulumi.String(UpstreamsLabel), Value: upstreamIDs},
 		},
 		Uploads: docker.ContainerUploadArray{
 			docker.ContainerUploadArgs{File: pulumi.String(NginxConfPath), Content: pulumi.String(conf)},

@@ -342,6 +342,10 @@ func TestTheLoadBalancerIsPublishedOnLoopbackOnlyAndKnowsEveryReplica(t *testing
 		if !contains(lb.Dependencies, container(t, g, w).URN) {
 			t.Errorf("nginx does not wait for %s", w)
 		}
+		// The mocks give each container the ID "<name>-id".
+		if lb.String("labels.0.label") != dockerinfra.UpstreamsLabel || !strings.Contains(lb.String("labels.0.value"), w+"-id") {
+			t.Errorf("nginx is not replaced with %s: label %s=%q", w, lb.String("labels.0.label"), lb.String("labels.0.value"))
+		}
 	}
 }
 
