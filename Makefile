@@ -32,6 +32,12 @@ export PATH := $(TOOLS_BIN):$(PATH)
 # otherwise (s3://…, https://api.pulumi.com: see docs/operations.md).
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_SKIP_UPDATE_CHECK := true
+# The local stack's documented default passphrase (LocalPassphrase in
+# cmd/shipyard/pulumi.go), also for pulumi run outside shipyard (make e2e).
+# aws stacks get none: export the team's, or use KMS (docs/operations.md).
+ifeq ($(STACK),local)
+export PULUMI_CONFIG_PASSPHRASE ?= shipyard-local
+endif
 FROM    ?=
 TO      ?=
 RELEASE ?=
