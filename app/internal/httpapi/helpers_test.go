@@ -29,7 +29,7 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 type testApp struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	pool  *pgxpool.Pool
 	rdb   *redis.Client
@@ -53,7 +53,7 @@ func defaultOpts() appOpts {
 	}}
 }
 
-func newApp(t *testing.T, mods ...func(*appOpts)) *testApp {
+func newApp(t testing.TB, mods ...func(*appOpts)) *testApp {
 	t.Helper()
 	o := defaultOpts()
 	for _, m := range mods {
@@ -114,11 +114,20 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
 		t.Fatalf("response body is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+func (a *testApp) decode(r response) map[string]any {
+	a.t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		a.t.Fatalf("not JSON: %s", r.body)
 	}
 	return m
 }
