@@ -87,6 +87,8 @@ var envSpecs = []EnvSpec{
 		}},
 	{"RATE_LIMIT_PER_MINUTE", "`app.rateLimitPerMinute`.",
 		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.App.RateLimitPerMinute) }},
+	{"TRUST_PROXY", "Always `true`: every stack serves through exactly one load balancer (the ALB on aws, nginx on docker), so the client is the right-most `X-Forwarded-For` hop it appends; rate limits are per client, not per load balancer.",
+		func(*Config, Endpoints) string { return "true" }},
 }
 
 // secretSpecs documents the secret env vars every stack has.

@@ -12,7 +12,7 @@ import (
 // table); a change here is a change of the app's contract.
 var documentedEnv = []string{
 	"APP_ENV", "DATABASE_MAX_CONNS", "DATABASE_URL", "HTTP_IDLE_TIMEOUT", "LOG_LEVEL", "PORT",
-	"RATE_LIMIT_PER_MINUTE", "REDIS_URL", "REQUEST_TIMEOUT", "SHUTDOWN_TIMEOUT",
+	"RATE_LIMIT_PER_MINUTE", "REDIS_URL", "REQUEST_TIMEOUT", "SHUTDOWN_TIMEOUT", "TRUST_PROXY",
 }
 
 func names(vars []EnvVar) []string {
@@ -92,7 +92,8 @@ func TestEnvValues(t *testing.T) {
 		"REQUEST_TIMEOUT": "10s", "HTTP_IDLE_TIMEOUT": "75s",
 		"DATABASE_URL":       "postgres://shipyard@db:5433/shipyard?sslmode=require",
 		"DATABASE_MAX_CONNS": "10", "REDIS_URL": "rediss://cache:6380/0", "RATE_LIMIT_PER_MINUTE": "600",
-		"FEATURE_X": "on",
+		"TRUST_PROXY": "true",
+		"FEATURE_X":   "on",
 	}
 	for k, v := range want {
 		if got[k] != v {
