@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -318,7 +319,7 @@ func (h *Harness) Preflight(ctx context.Context) error {
 				}
 				addr := net.JoinHostPort(p.str("ip"), strconv.Itoa(p.num("external")))
 				if err := portFree(addr); err != nil {
-					errs = append(errs, fmt.Errorf("%w: %s (published by %q): %v; stop whatever listens there (`ss -ltnp 'sport = :%d'` shows it; a leftover stack: `make down`) or choose another local.httpPort in config/%s.json",
+					errs = append(errs, fmt.Errorf("%w: %s (published by %q): %v; stop whatever listens there (`ss -ltnp 'sport = :%d'` shows it; a leftover stack: `make destroy`, or `tests/cleanup.sh` for a harness one) or choose another local.httpPort in config/%s.json",
 						ErrPortInUse, addr, n.in.str("name"), err, p.num("external"), h.stack()))
 				}
 			}
@@ -345,17 +346,20 @@ func portFree(addr string) error {
 // nameFree fails when a Docker object of kind exists with name and was not
 // created by the harness (e.g. a `make up` stack).
 func (h *Harness) nameFree(ctx context.Context, kind, name string) error {
-	label, err := h.e.run(ctx, kind, "inspect", "--format", "{{index .Labels \""+LabelStack+"\"}}", name)
+	labels := "{{json .Labels}}"
+	if kind == "container" {
+		labels = "{{json .Config.Labels}}"
+	}
+	out, err := h.e.run(ctx, kind, "inspect", "--format", labels, name)
 	if err != nil {
 		return nil // does not exist
 	}
-	if kind == "container" {
-		label, _ = h.e.run(ctx, "inspect", "--type", "container", "--format", "{{index .Config.Labels \""+LabelStack+"\"}}", name)
-	}
-	if label != "" {
+	var l map[string]string
+	_ = json.Unmarshal([]byte(out), &l)
+	if l[LabelStack] == h.stack() {
 		return nil // a leftover of ours; Up removes it
 	}
-	return fmt.Errorf("%w: %s %q exists (e.g. from `make up`); remove it (`make down STACK=%s`, or `docker %s rm %s`) and retry",
+	return fmt.Errorf("%w: %s %q exists (e.g. from `make up`); remove it (`make destroy STACK=%s`, or `docker %s rm %s`) and retry",
 		ErrNameInUse, kind, name, h.stack(), kind, name)
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gruntwork-io/terratest/modules/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
@@ -191,7 +192,7 @@ func TestBadInputIsReportedWithItsCauseAndFix(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := *loadLocal(t)
-			cfg.Stack = "harness-bad-input"
+			cfg.Stack = "harness-bad-input-" + strings.ToLower(random.UniqueId())
 			if tt.mutate != nil {
 				tt.mutate(&cfg)
 			}
@@ -230,7 +231,7 @@ func TestAStackWhoseTargetIsNotDockerCannotBeRecorded(t *testing.T) {
 // and nothing that depends on it is created.
 func TestAFailedMigrationFailsUpWithItsOutput(t *testing.T) {
 	cfg := loadLocal(t)
-	const stack = "harness-failed-migration"
+	stack := "harness-failed-migration-" + strings.ToLower(random.UniqueId())
 	urn := func(name string) string {
 		return "urn:pulumi:" + stack + "::shipyard::docker:index/container:Container::" + name
 	}
@@ -270,5 +271,32 @@ func TestAFailedMigrationFailsUpWithItsOutput(t *testing.T) {
 	}
 	if out != "" {
 		t.Errorf("the web container was created after a failed migration: %s", out)
+	}
+}
+
+func TestAContainerTheHarnessDidNotCreateIsNotTakenOver(t *testing.T) {
+	ctx := context.Background()
+	cfg := *loadLocal(t)
+	cfg.Stack = "harness-name-in-use-" + strings.ToLower(random.UniqueId())
+	name := dockerinfra.NamesFor(cfg.Stack).Container("redis")
+	if out, err := dockerCLI(ctx, "create", "--name", name, cfg.Local.Images.Redis); err != nil {
+		t.Fatalf("creating %s: %v: %s", name, err, out)
+	}
+	t.Cleanup(func() { _, _ = dockerCLI(ctx, "rm", "-f", name) })
+	h, err := harness.New(record(t, &cfg), harness.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.Up(ctx)
+	if !errors.Is(err, harness.ErrNameInUse) {
+		t.Fatalf("err = %v, want ErrNameInUse", err)
+	}
+	for _, w := range []string{name, "make destroy STACK=" + cfg.Stack} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q:\n%v", w, err)
+		}
+	}
+	if out, _ := dockerPS(ctx, name); out != name {
+		t.Errorf("the existing container was removed: ps says %q", out)
 	}
 }
