@@ -200,6 +200,27 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 		return nil, fmt.Errorf("https listener: %w", err)
 	}
 	comp.HttpsListenerArn = https.Arn
+	// /metrics is for Prometheus scraping the tasks inside the VPC, never
+	// for the internet: the listener answers it itself.
+	if _, err := lb.NewListenerRule(ctx, name+"-metrics-blocked", &lb.ListenerRuleArgs{
+		ListenerArn: https.Arn,
+		Priority:    pulumi.Int(1),
+		Conditions: lb.ListenerRuleConditionArray{lb.ListenerRuleConditionArgs{
+			PathPattern: lb.ListenerRuleConditionPathPatternArgs{
+				Values: pulumi.StringArray{pulumi.String("/metrics"), pulumi.String("/metrics/*")},
+			},
+		}},
+		Actions: lb.ListenerRuleActionArray{lb.ListenerRuleActionArgs{
+			Type: pulumi.String("fixed-response"),
+			FixedResponse: lb.ListenerRuleActionFixedResponseArgs{
+				ContentType: pulumi.String("text/plain"),
+				MessageBody: pulumi.String("not found"),
+				StatusCode:  pulumi.String("404"),
+			},
+		}},
+	}, parent); err != nil {
+		return nil, fmt.Errorf("metrics listener rule: %w", err)
+	}
 	if _, err := lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
 		LoadBalancerArn: alb.Arn,
 		Port:            pulumi.Int(80),

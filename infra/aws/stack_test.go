@@ -2,6 +2,7 @@ package aws_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -190,6 +191,22 @@ func TestTheHTTPSListenerUsesExactlyTheTLS13Policy(t *testing.T) {
 		if tg.String("targetType") != "ip" || tg.String("healthCheck.path") != cfg.Services.Web.HealthCheckPath ||
 			tg.Number("deregistrationDelay") != float64(cfg.LoadBalancer.DeregistrationDelaySeconds) {
 			t.Errorf("%s: target group %v", stack, tg.Inputs)
+		}
+	}
+}
+
+func TestMetricsAreNeverServedThroughTheLoadBalancer(t *testing.T) {
+	for _, stack := range awsStacks {
+		g := graph(t, stack, true)
+		rule := pick(t, g, "aws:lb/listenerRule:ListenerRule", "metrics-blocked")
+		https := pick(t, g, tListener, "web-https")
+		if rule.Parent != https.Parent {
+			t.Errorf("%s: the rule belongs to another component than the HTTPS listener", stack)
+		}
+		paths := fmt.Sprint(rule.Inputs["conditions"])
+		if !strings.Contains(paths, "/metrics") || rule.String("actions.0.type") != "fixed-response" ||
+			rule.String("actions.0.fixedResponse.statusCode") != "404" || rule.Number("priority") != 1 {
+			t.Errorf("%s: /metrics rule %v", stack, rule.Inputs)
 		}
 	}
 }
