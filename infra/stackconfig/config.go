@@ -254,7 +254,7 @@ func Defaults() Config {
 			RateLimitPerMinute:     600,
 		},
 		Database: Database{
-			EngineVersion:         "15.10",
+			EngineVersion:         "15",
 			InstanceClass:         "db.t4g.micro",
 			AllocatedStorageGB:    20,
 			MaxAllocatedStorageGB: 100,
