@@ -282,7 +282,7 @@ func TestAContainerTheHarnessDidNotCreateIsNotTakenOver(t *testing.T) {
 	if out, err := dockerCLI(ctx, "create", "--name", name, cfg.Local.Images.Redis); err != nil {
 		t.Fatalf("creating %s: %v: %s", name, err, out)
 	}
-	t.Cleanup(func() { _, _ = dockerCLI(ctx, "rm", "-f", name) })
+	t.Cleanup(func() { _, _ = dockerCLI(ctx, "rm", "-f", "-v", name) })
 	h, err := harness.New(record(t, &cfg), harness.Options{})
 	if err != nil {
 		t.Fatal(err)
