@@ -76,7 +76,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 				pulumi.String("-p"), pulumi.String(strconv.Itoa(args.Port)), pulumi.String("-U"), pulumi.String(args.Username), pulumi.String("-d"), pulumi.String(args.Database)},
 			Interval:    pulumi.String("2s"),
 			Timeout:     pulumi.String("5s"),
-			Retries:     pulumi.Int(30),
+			Retries:     pulumi.Int(60), // a slow first start (initdb) on a busy machine
 			StartPeriod: pulumi.String("5s"),
 		},
 		Restart:     pulumi.String("unless-stopped"),

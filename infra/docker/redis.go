@@ -79,7 +79,7 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 				pulumi.String(fmt.Sprintf(`redis-cli --no-auth-warning -p %d -a "$%s" ping | grep -q PONG`, args.Port, stackconfig.SecretRedisPassword))},
 			Interval:    pulumi.String("2s"),
 			Timeout:     pulumi.String("5s"),
-			Retries:     pulumi.Int(30),
+			Retries:     pulumi.Int(60),
 			StartPeriod: pulumi.String("2s"),
 		},
 		Restart:     pulumi.String("unless-stopped"),
