@@ -300,3 +300,91 @@ func TestAContainerTheHarnessDidNotCreateIsNotTakenOver(t *testing.T) {
 		t.Errorf("the existing container was removed: ps says %q", out)
 	}
 }
+
+// oneOff is a graph of containers run from a local image with a shell, each
+// attached (the harness waits for its exit and fails on a non-zero code).
+func oneOff(t *testing.T, stack string, containers map[string]map[string]any) *pulumitest.Graph {
+	t.Helper()
+	cfg := loadLocal(t)
+	g := &pulumitest.Graph{Stack: stack}
+	for name, in := range containers {
+		inputs := map[string]any{"name": stack + "-" + name, "image": cfg.Local.Images.Redis, "restart": "no"}
+		for k, v := range in {
+			inputs[k] = v
+		}
+		g.Resources = append(g.Resources, pulumitest.Resource{
+			URN:  "urn:pulumi:" + stack + "::shipyard::docker:index/container:Container::" + name,
+			Type: harness.TypeContainer, Name: name, Custom: true, Inputs: resource.NewPropertyMapFromMap(inputs),
+		})
+	}
+	return g
+}
+
+func up(t *testing.T, g *pulumitest.Graph) error {
+	t.Helper()
+	h, err := harness.New(g, harness.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t.Cleanup(func() {
+		if err := h.Down(ctx); err != nil {
+			t.Errorf("down: %v", err)
+		}
+	})
+	return h.Up(ctx)
+}
+
+func TestContainersRunWithTheirUploadsEntrypointUserMountsAndReadOnlyRoot(t *testing.T) {
+	stack := "harness-exec-" + strings.ToLower(random.UniqueId())
+	attached := map[string]any{"attach": true, "logs": true, "mustRun": false, "entrypoints": []any{"sh", "-c"}}
+	with := func(m map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range attached {
+			out[k] = v
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	err := up(t, oneOff(t, stack, map[string]map[string]any{
+		"uploads": with(map[string]any{
+			"command": []any{`grep -qx 'hello world' /etc/greeting && test -x /usr/local/bin/tool && test "$(id -u)" = 1234 && touch /tmp/ok`},
+			"user":    "1234",
+			"uploads": []any{
+				map[string]any{"file": "/etc/greeting", "content": "hello world\n"},
+				map[string]any{"file": "/usr/local/bin/tool", "contentBase64": "IyEvYmluL3NoCg==", "executable": true},
+			},
+			"mounts": []any{map[string]any{"type": "tmpfs", "target": "/tmp"}},
+		}),
+		"readonly": with(map[string]any{
+			"command":  []any{`! touch /etc/nope 2>/dev/null && touch /tmp/ok && test "$GREETING" = hi`},
+			"readOnly": true,
+			"envs":     []any{"GREETING=hi"},
+			"mounts":   []any{map[string]any{"type": "tmpfs", "target": "/tmp"}},
+		}),
+	}))
+	if err != nil {
+		t.Fatalf("a container did not run as its inputs say: %v", err)
+	}
+}
+
+func TestWaitFailsOnAContainerThatNeverBecomesHealthy(t *testing.T) {
+	stack := "harness-unhealthy-" + strings.ToLower(random.UniqueId())
+	err := up(t, oneOff(t, stack, map[string]map[string]any{
+		"sick": {
+			"command":     []any{"sleep", "300"},
+			"healthcheck": map[string]any{"tests": []any{"CMD-SHELL", "echo probe says no; exit 1"}, "interval": "1s", "timeout": "1s", "retries": 1},
+			"wait":        true, "waitTimeout": 60, "destroyGraceSeconds": 1,
+		},
+	}))
+	if err == nil {
+		t.Fatal("Up succeeded with a container that is never healthy")
+	}
+	for _, w := range []string{stack + "-sick", "unhealthy", "probe says no"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q:\n%v", w, err)
+		}
+	}
+}
