@@ -326,8 +326,9 @@ func (h *Harness) Preflight(ctx context.Context) error {
 			if err := h.nameFree(ctx, "container", n.in.str("name")); err != nil {
 				errs = append(errs, err)
 			}
-		case TypeNetwork:
-			if err := h.nameFree(ctx, "network", n.in.str("name")); err != nil {
+		case TypeNetwork, TypeVolume:
+			kind := map[string]string{TypeNetwork: "network", TypeVolume: "volume"}[n.res.Type]
+			if err := h.nameFree(ctx, kind, n.in.str("name")); err != nil {
 				errs = append(errs, err)
 			}
 		}
