@@ -20,6 +20,12 @@ var nginxConf = template.Must(template.New("nginx.conf").Parse(nginxTemplate))
 // NginxConfPath is where the official nginx image reads its configuration.
 const NginxConfPath = "/etc/nginx/nginx.conf"
 
+// NginxFailTimeout is how long (seconds) nginx keeps a web replica out of
+// rotation after a failed request (max_fails=1): a replica that came back
+// is used again at most this long after its failure. A rolling restart
+// must wait this long after a replica is healthy before stopping the next.
+const NginxFailTimeout = 5
+
 // UpstreamsLabel holds the IDs of the web containers nginx was started
 // with.
 const UpstreamsLabel = "dev.shipyard.upstreams"
@@ -99,7 +105,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		ListenPort:      NginxListenPort,
 		HealthCheckPath: args.HealthCheckPath,
 		MaxFails:        1,
-		FailTimeout:     5,
+		FailTimeout:     NginxFailTimeout,
 		Tries:           len(args.Upstreams),
 		ReadTimeout:     args.ReadTimeout,
 		IdleTimeout:     args.IdleTimeout,

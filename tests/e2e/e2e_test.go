@@ -135,6 +135,7 @@ func TestStack(t *testing.T) {
 	s := &suite{url: out.URL, out: out, cfg: cfg, p: p}
 
 	test_structure.RunTestStage(t, "validate", func() {
+		t.Run("every process runs the image the stack outputs", s.image)
 		t.Run("readyz answers 200 through the load balancer", s.readyz)
 		t.Run("a user registers, logs in, creates a note and reads it back", s.roundTrip)
 		t.Run("the worker processes the note", s.workerResult)
@@ -152,6 +153,17 @@ type suite struct {
 
 	token  string
 	noteID int64
+}
+
+func (s *suite) image(t *testing.T) {
+	if !strings.HasPrefix(s.out.ImageDigest, "sha256:") {
+		t.Fatalf("imageDigest = %q, want sha256:…", s.out.ImageDigest)
+	}
+	for process, image := range s.p.RunningImages(t) {
+		if !strings.Contains(image, s.out.ImageDigest) {
+			t.Errorf("%s runs %q, not the stack's image %s", process, image, s.out.ImageDigest)
+		}
+	}
 }
 
 func (s *suite) readyz(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"github.com/gruntwork-io/terratest/modules/docker"
 	"github.com/gruntwork-io/terratest/modules/retry"
 	"github.com/gruntwork-io/terratest/modules/shell"
+
+	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
 )
 
 // platform is what differs between targets: how to restart the web
@@ -25,6 +27,9 @@ type platform interface {
 	// StopDatabase stops Postgres; the returned func starts it again. An
 	// error means the platform cannot do it, with the reason.
 	StopDatabase(t *testing.T) (restart func(), reason error)
+	// RunningImages maps each running app process (container or service)
+	// to the image it runs.
+	RunningImages(t *testing.T) map[string]string
 }
 
 func platformFor(o Outputs, stopTimeout int) platform {
@@ -45,6 +50,11 @@ func (d *dockerPlatform) RollingRestart(t *testing.T) {
 		docker.Stop(t, []string{c}, &docker.StopOptions{Time: d.stopTimeout})
 		shell.RunCommand(t, shell.Command{Command: "docker", Args: []string{"start", c}})
 		waitHealthy(t, c)
+		// nginx's checks are passive: it tries a replica that failed again
+		// only fail_timeout after the failure (docs/local.md). Stopping the
+		// next replica earlier would leave it no live upstream, a rollout
+		// too fast for this load balancer rather than a lost request.
+		time.Sleep((dockerinfra.NginxFailTimeout + 1) * time.Second)
 	}
 }
 
@@ -74,6 +84,15 @@ func (d *dockerPlatform) StdoutLines(t *testing.T, process string) []string {
 		t.Fatalf("docker logs %s: %v", name, err)
 	}
 	return lines(out)
+}
+
+func (d *dockerPlatform) RunningImages(t *testing.T) map[string]string {
+	names := append([]string{d.o.Containers["worker"], d.o.Containers["clock"], d.o.Containers["migrate"]}, d.o.WebContainers...)
+	out := map[string]string{}
+	for _, n := range names {
+		out[n] = shell.RunCommandAndGetStdOut(t, shell.Command{Command: "docker", Args: []string{"inspect", "--type", "container", "--format", "{{.Image}}", n}, Logger: quiet})
+	}
+	return out
 }
 
 func (d *dockerPlatform) StopDatabase(t *testing.T) (func(), error) {
@@ -109,6 +128,17 @@ func (a *awsPlatform) StdoutLines(t *testing.T, process string) []string {
 		"--start-time", strconv.FormatInt(time.Now().Add(-15*time.Minute).UnixMilli(), 10),
 		"--query", "events[].message", "--output", "text")
 	return strings.Split(strings.ReplaceAll(strings.TrimSpace(out), "\t", "\n"), "\n")
+}
+
+func (a *awsPlatform) RunningImages(t *testing.T) map[string]string {
+	out := map[string]string{}
+	for process, svc := range a.o.ServiceNames {
+		td := a.aws(t, "ecs", "describe-services", "--cluster", a.o.ClusterName, "--services", svc,
+			"--query", "services[0].taskDefinition", "--output", "text")
+		out[process] = a.aws(t, "ecs", "describe-task-definition", "--task-definition", strings.TrimSpace(td),
+			"--query", "taskDefinition.containerDefinitions[?name=='app'].image | [0]", "--output", "text")
+	}
+	return out
 }
 
 func (a *awsPlatform) StopDatabase(*testing.T) (func(), error) {

@@ -49,19 +49,28 @@ var (
 	ErrNameInUse         = errors.New("name already used by a Docker object the harness did not create")
 )
 
+// ImageIDPrefix marks a placeholder for an image's ID in a recorded graph:
+// "harness:image-id:<name>". The harness resolves it when it runs a
+// container and in Outputs, once the image is built or found.
+const ImageIDPrefix = "harness:image-id:"
+
 // Mocks are the provider outputs the harness's recording needs: what
 // pulumi-docker and pulumi-random would compute, in a form the harness can
-// execute. Images are referenced by name (the real provider would give
-// their IDs), passwords are random, and every container's exitCode is 0:
-// the harness checks the real exit code of attached containers itself
-// (with infra/docker's CheckMigration), after running them.
+// execute. Image IDs are placeholders (ImageIDPrefix) resolved at run time,
+// passwords are random, and every container's exitCode is 0: the harness
+// checks the real exit code of attached containers itself (with
+// infra/docker's CheckMigration), after running them.
 func Mocks() []pulumitest.Option {
+	placeholder := func(name resource.PropertyValue) resource.PropertyValue {
+		return resource.NewStringProperty(ImageIDPrefix + unsecret(name).StringValue())
+	}
 	return []pulumitest.Option{
 		pulumitest.WithOutputs(TypeImage, func(_ string, in resource.PropertyMap) resource.PropertyMap {
-			return resource.PropertyMap{"repoDigest": in["imageName"]}
+			// repoDigest of a local, unpushed build is the image's ID.
+			return resource.PropertyMap{"repoDigest": placeholder(in["imageName"])}
 		}),
 		pulumitest.WithOutputs(TypeRemoteImage, func(_ string, in resource.PropertyMap) resource.PropertyMap {
-			return resource.PropertyMap{"imageId": in["name"]}
+			return resource.PropertyMap{"imageId": placeholder(in["name"])}
 		}),
 		pulumitest.WithOutputs(TypeRandomPassword, func(_ string, in resource.PropertyMap) resource.PropertyMap {
 			n := 32
@@ -120,6 +129,9 @@ type Harness struct {
 	opts  Options
 	e     *engine
 	nodes []*node
+
+	mu       sync.Mutex
+	imageIDs map[string]string // image name → ID, as found or built
 }
 
 type node struct {
@@ -140,15 +152,73 @@ func New(g *pulumitest.Graph, opts Options) (*Harness, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	h := &Harness{graph: g, opts: opts, e: &engine{cli: opts.Docker, env: opts.Env}}
+	h := &Harness{graph: g, opts: opts, e: &engine{cli: opts.Docker, env: opts.Env}, imageIDs: map[string]string{}}
 	if err := h.validate(); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
-// Outputs are the stack outputs the program returned.
-func (h *Harness) Outputs() map[string]any { return h.graph.Outputs }
+// Outputs are the stack outputs the program returned, with image ID
+// placeholders resolved (after Up).
+func (h *Harness) Outputs() map[string]any {
+	out, _ := h.resolveAll(h.graph.Outputs).(map[string]any)
+	return out
+}
+
+func (h *Harness) resolveAll(v any) any {
+	switch v := v.(type) {
+	case string:
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if id, ok := h.imageIDs[strings.TrimPrefix(v, ImageIDPrefix)]; ok && strings.HasPrefix(v, ImageIDPrefix) {
+			return id
+		}
+		return v
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = h.resolveAll(e)
+		}
+		return out
+	case []string:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = h.resolveAll(e)
+		}
+		return out
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range v {
+			out[k] = h.resolveAll(e)
+		}
+		return out
+	case map[string]string:
+		out := map[string]any{}
+		for k, e := range v {
+			out[k] = h.resolveAll(e)
+		}
+		return out
+	}
+	return v
+}
+
+// imageID resolves an image reference: a placeholder becomes the ID of the
+// named local image (recorded for Outputs), anything else is returned as is.
+func (h *Harness) imageID(ctx context.Context, ref string) (string, error) {
+	name, ok := strings.CutPrefix(ref, ImageIDPrefix)
+	if !ok {
+		return ref, nil
+	}
+	id, err := h.e.run(ctx, "image", "inspect", "--format", "{{.Id}}", name)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s; build it with `make test-images`", ErrImageMissing, name)
+	}
+	h.mu.Lock()
+	h.imageIDs[name] = id
+	h.mu.Unlock()
+	return id, nil
+}
 
 // validate rejects every resource type and input property the harness does
 // not implement, and builds the dependency graph of the custom resources.
@@ -451,13 +521,14 @@ func (h *Harness) create(ctx context.Context, n *node) error {
 		_, err := h.e.run(ctx, append(args, n.in.str("name"))...)
 		return err
 	case TypeRemoteImage:
-		name := n.in.str("name")
-		if _, err := h.e.run(ctx, "image", "inspect", "--format", "{{.Id}}", name); err != nil {
-			return fmt.Errorf("%w: %s; build it with `make test-images`", ErrImageMissing, name)
-		}
-		return nil
+		_, err := h.imageID(ctx, ImageIDPrefix+n.in.str("name"))
+		return err
 	case TypeImage:
-		return h.build(ctx, n)
+		if err := h.build(ctx, n); err != nil {
+			return err
+		}
+		_, err := h.imageID(ctx, ImageIDPrefix+n.in.str("imageName"))
+		return err
 	case TypeContainer:
 		return h.container(ctx, n)
 	}
@@ -518,8 +589,12 @@ func (h *Harness) container(ctx context.Context, n *node) error {
 	for _, l := range i.objs("labels") {
 		labels[l.str("label")] = l.str("value")
 	}
+	image, err := h.imageID(ctx, i.str("image"))
+	if err != nil {
+		return err
+	}
 	cfg := map[string]any{
-		"Image":  i.str("image"),
+		"Image":  image,
 		"Env":    i.strs("envs"),
 		"User":   i.str("user"),
 		"Labels": labels,
