@@ -15,10 +15,11 @@
 #   DEBIAN_MIRROR mirror for debootstrap (default: the first deb URI of this
 #                 machine's apt sources, else http://deb.debian.org/debian)
 #   STANDINS_ONLY=1 skips the app image
+#   IMAGES_CACHE  cache directory (default .cache/images, gitignored)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=tests/images
-cache=.cache/images
+cache=${IMAGES_CACHE:-.cache/images} # rootfs tarball and logs
 mkdir -p "$cache"
 
 DOCKER=${DOCKER:-$(test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)}
@@ -69,7 +70,8 @@ build_rootfs() {
   t0=$SECONDS
   chroot "$dir" /usr/bin/env DEBIAN_FRONTEND=noninteractive bash -c "
     set -e
-    apt-get update -qq
+    # Like the host's apt config: mirrors may serve a dated snapshot.
+    apt-get -o Acquire::Check-Valid-Until=false update -qq
     apt-get install -y -qq --no-install-recommends ${packages[*]}
     apt-get clean
   " >"$cache/apt.log" 2>&1 || { umount "$dir/proc"; tail -n 30 "$cache/apt.log" >&2; die "installing packages into the rootfs failed (log: $cache/apt.log)"; }
