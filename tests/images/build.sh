@@ -117,8 +117,12 @@ standin() {
     [[ -z $line || $line == \#* ]] && continue
     changes+=(--change "$line")
   done <"$dir/changes"
+  local old
+  old=$("$DOCKER" image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
   "$DOCKER" import "${changes[@]}" "$tarball" "$tag" >/dev/null
   rm -f "$tarball"
+  # The stand-in it replaces, now untagged (kept if a container uses it).
+  [[ -z $old ]] || "$DOCKER" image rm "$old" >/dev/null 2>&1 || true
   log "$tag imported in $((SECONDS - t0))s"
 }
 
