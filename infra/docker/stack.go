@@ -110,12 +110,15 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	}
 
 	app, err := NewApp(ctx, names.Prefix()+"-app", &AppArgs{
-		Config:       cfg,
-		Names:        names,
-		Network:      network.Name,
-		Secrets:      secrets,
-		Logs:         logs,
-		Dependencies: []pulumi.Resource{pg, redis},
+		Config:  cfg,
+		Names:   names,
+		Network: network.Name,
+		Secrets: secrets,
+		Logs:    logs,
+		// The containers themselves, not their components: the SDK expands a
+		// component dependency to the children registered so far, which
+		// races with their registration (seen dropping Postgres entirely).
+		Dependencies: []pulumi.Resource{pg.Container, redis.Container},
 	})
 	if err != nil {
 		return nil, err
