@@ -330,6 +330,7 @@ func TestTheLoadBalancerIsPublishedOnLoopbackOnlyAndKnowsEveryReplica(t *testing
 		"location = " + cfg.Services.Web.HealthCheckPath + " ",
 		"proxy_next_upstream error timeout http_502 http_503 http_504",
 		"listen 80;",
+		"location = /metrics {\n            return 404;",
 	} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("nginx.conf lacks %q:\n%s", want, conf)

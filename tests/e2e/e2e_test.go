@@ -137,6 +137,7 @@ func TestStack(t *testing.T) {
 	test_structure.RunTestStage(t, "validate", func() {
 		t.Run("every process runs the image the stack outputs", s.image)
 		t.Run("readyz answers 200 through the load balancer", s.readyz)
+		t.Run("metrics are not served through the load balancer", s.metricsHidden)
 		t.Run("a user registers, logs in, creates a note and reads it back", s.roundTrip)
 		t.Run("the worker processes the note", s.workerResult)
 		t.Run("logs are JSON on stdout", s.jsonLogs)
@@ -171,6 +172,10 @@ func (s *suite) readyz(t *testing.T) {
 		func(status int, body string) bool {
 			return status == http.StatusOK && strings.Contains(body, `"ready"`)
 		})
+}
+
+func (s *suite) metricsHidden(t *testing.T) {
+	s.call(t, http.MethodGet, "/metrics", nil, http.StatusNotFound, nil)
 }
 
 // call sends a JSON request and decodes the response into v (when not nil),
