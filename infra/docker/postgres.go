@@ -44,32 +44,14 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	parent := pulumi.Parent(c)
-	image, err := docker.NewRemoteImage(ctx, name+"-image", &docker.RemoteImageArgs{
-		Name:        pulumi.String(args.Image),
-		KeepLocally: pulumi.Bool(true),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("postgres image: %w", err)
-	}
-	volume, err := docker.NewVolume(ctx, name+"-data", &docker.VolumeArgs{
-		Name: pulumi.String(args.VolumeName),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("postgres volume: %w", err)
-	}
-	c.Container, err = docker.NewContainer(ctx, name, &docker.ContainerArgs{
-		Name:  pulumi.String(args.ContainerName),
-		Image: image.ImageId,
+	var err error
+	c.Container, err = newDataStore(ctx, name, dataStore{
+		Image: args.Image, ContainerName: args.ContainerName, VolumeName: args.VolumeName,
+		DataDir: PostgresDataDir, Network: args.Network, Alias: args.Alias, Logs: args.Logs,
 		Envs: pulumi.StringArray{
 			pulumi.String("POSTGRES_USER=" + args.Username),
 			pulumi.String("POSTGRES_DB=" + args.Database),
 			pulumi.Sprintf("POSTGRES_PASSWORD=%s", args.Password),
-		},
-		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
-			docker.ContainerNetworksAdvancedArgs{Name: args.Network, Aliases: pulumi.StringArray{pulumi.String(args.Alias)}},
-		},
-		Volumes: docker.ContainerVolumeArray{
-			docker.ContainerVolumeArgs{VolumeName: volume.Name, ContainerPath: pulumi.String(PostgresDataDir)},
 		},
 		Healthcheck: &docker.ContainerHealthcheckArgs{
 			Tests: pulumi.StringArray{pulumi.String("CMD"), pulumi.String("pg_isready"), pulumi.String("-h"), pulumi.String("127.0.0.1"),
@@ -79,15 +61,9 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 			Retries:     pulumi.Int(60), // a slow first start (initdb) on a busy machine
 			StartPeriod: pulumi.String("5s"),
 		},
-		Restart:     pulumi.String("unless-stopped"),
-		StopTimeout: pulumi.Int(30),
-		LogDriver:   pulumi.String(args.Logs.Driver),
-		LogOpts:     args.Logs.opts(),
-		Wait:        pulumi.Bool(true),
-		WaitTimeout: pulumi.Int(120),
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("postgres container: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	c.ContainerName = c.Container.Name
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"containerName": c.ContainerName}); err != nil {

@@ -44,22 +44,10 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 		return nil, fmt.Errorf("redis: %w", err)
 	}
 	parent := pulumi.Parent(c)
-	image, err := docker.NewRemoteImage(ctx, name+"-image", &docker.RemoteImageArgs{
-		Name:        pulumi.String(args.Image),
-		KeepLocally: pulumi.Bool(true),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("redis image: %w", err)
-	}
-	volume, err := docker.NewVolume(ctx, name+"-data", &docker.VolumeArgs{
-		Name: pulumi.String(args.VolumeName),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("redis volume: %w", err)
-	}
-	c.Container, err = docker.NewContainer(ctx, name, &docker.ContainerArgs{
-		Name:  pulumi.String(args.ContainerName),
-		Image: image.ImageId,
+	var err error
+	c.Container, err = newDataStore(ctx, name, dataStore{
+		Image: args.Image, ContainerName: args.ContainerName, VolumeName: args.VolumeName,
+		DataDir: RedisDataDir, Network: args.Network, Alias: args.Alias, Logs: args.Logs,
 		Command: pulumi.StringArray{
 			pulumi.String("redis-server"),
 			pulumi.String("--port"), pulumi.String(strconv.Itoa(args.Port)),
@@ -68,12 +56,6 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 		},
 		// The health check reads the password from the env, not its argv.
 		Envs: pulumi.StringArray{pulumi.Sprintf("%s=%s", stackconfig.SecretRedisPassword, args.Password)},
-		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
-			docker.ContainerNetworksAdvancedArgs{Name: args.Network, Aliases: pulumi.StringArray{pulumi.String(args.Alias)}},
-		},
-		Volumes: docker.ContainerVolumeArray{
-			docker.ContainerVolumeArgs{VolumeName: volume.Name, ContainerPath: pulumi.String(RedisDataDir)},
-		},
 		Healthcheck: &docker.ContainerHealthcheckArgs{
 			Tests: pulumi.StringArray{pulumi.String("CMD-SHELL"),
 				pulumi.String(fmt.Sprintf(`redis-cli --no-auth-warning -p %d -a "$%s" ping | grep -q PONG`, args.Port, stackconfig.SecretRedisPassword))},
@@ -82,15 +64,9 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 			Retries:     pulumi.Int(60),
 			StartPeriod: pulumi.String("2s"),
 		},
-		Restart:     pulumi.String("unless-stopped"),
-		StopTimeout: pulumi.Int(30),
-		LogDriver:   pulumi.String(args.Logs.Driver),
-		LogOpts:     args.Logs.opts(),
-		Wait:        pulumi.Bool(true),
-		WaitTimeout: pulumi.Int(120),
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("redis container: %w", err)
+		return nil, fmt.Errorf("redis: %w", err)
 	}
 	c.ContainerName = c.Container.Name
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"containerName": c.ContainerName}); err != nil {
