@@ -16,6 +16,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
+	"github.com/shipyard-kit/shipyard/infra/props"
 	"github.com/shipyard-kit/shipyard/infra/pulumitest"
 )
 
@@ -63,28 +64,7 @@ func (r Resource) InComponent(typ string) bool {
 // Get returns the input at a dotted path ("accessLogs.enabled",
 // "ingress.0.cidrBlocks"), unwrapping secrets and outputs.
 func (r Resource) Get(path string) (resource.PropertyValue, bool) {
-	v := resource.NewObjectProperty(r.Inputs)
-	for _, part := range strings.Split(path, ".") {
-		v = unwrap(v)
-		switch {
-		case v.IsObject():
-			next, ok := v.ObjectValue()[resource.PropertyKey(part)]
-			if !ok {
-				return resource.PropertyValue{}, false
-			}
-			v = next
-		case v.IsArray():
-			var i int
-			if _, err := fmt.Sscan(part, &i); err != nil || i < 0 || i >= len(v.ArrayValue()) {
-				return resource.PropertyValue{}, false
-			}
-			v = v.ArrayValue()[i]
-		default:
-			return resource.PropertyValue{}, false
-		}
-	}
-	v = unwrap(v)
-	return v, !v.IsNull()
+	return props.Get(r.Inputs, path)
 }
 
 // IsUnknown reports whether the value at path, or one of its parents, is
@@ -128,18 +108,7 @@ func (r Resource) IsUnknown(path string) bool {
 	return v.IsComputed() || (v.IsOutput() && !v.OutputValue().Known)
 }
 
-func unwrap(v resource.PropertyValue) resource.PropertyValue {
-	for {
-		switch {
-		case v.IsSecret():
-			v = v.SecretValue().Element
-		case v.IsOutput():
-			v = v.OutputValue().Element
-		default:
-			return v
-		}
-	}
-}
+func unwrap(v resource.PropertyValue) resource.PropertyValue { return props.Unwrap(v) }
 
 // String returns the string at path, or "".
 func (r Resource) String(path string) string {

@@ -16,6 +16,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/shipyard-kit/shipyard/infra/props"
 )
 
 // Project is the Pulumi project name of Pulumi.yaml.
@@ -43,35 +45,10 @@ type Resource struct {
 }
 
 // Input returns the input at a dotted path ("logConfiguration.logDriver";
-// list indexes as numbers: "ingress.0.cidrBlocks"), unwrapping secrets, and
-// whether it was present.
+// list indexes as numbers: "ingress.0.cidrBlocks"), unwrapping secrets and
+// outputs, and whether it was present.
 func (r Resource) Input(path string) (resource.PropertyValue, bool) {
-	v := resource.NewObjectProperty(r.Inputs)
-	for _, part := range strings.Split(path, ".") {
-		for v.IsSecret() {
-			v = v.SecretValue().Element
-		}
-		switch {
-		case v.IsObject():
-			next, ok := v.ObjectValue()[resource.PropertyKey(part)]
-			if !ok {
-				return resource.PropertyValue{}, false
-			}
-			v = next
-		case v.IsArray():
-			var i int
-			if _, err := fmt.Sscan(part, &i); err != nil || i < 0 || i >= len(v.ArrayValue()) {
-				return resource.PropertyValue{}, false
-			}
-			v = v.ArrayValue()[i]
-		default:
-			return resource.PropertyValue{}, false
-		}
-	}
-	for v.IsSecret() {
-		v = v.SecretValue().Element
-	}
-	return v, !v.IsNull()
+	return props.Get(r.Inputs, path)
 }
 
 // String returns the string input at path, or "".
