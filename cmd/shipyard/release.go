@@ -78,6 +78,20 @@ func regionOf(pr project, stack string) (string, error) {
 	return cfg.AWS.Region, nil
 }
 
+// opsFor builds the release operations of the project around the working
+// directory, for an aws stack (its region comes from config/<stack>.json).
+func opsFor(ctx context.Context, e env, stack string) (*release.Ops, error) {
+	pr, err := findProject(e)
+	if err != nil {
+		return nil, err
+	}
+	region, err := regionOf(pr, stack)
+	if err != nil {
+		return nil, err
+	}
+	return newOps(ctx, e, pr, osExec(e.stdout, e.stderr), region)
+}
+
 // cmdRelease pushes the locally built image to the stack's repository and
 // deploys it by digest.
 func cmdRelease(ctx context.Context, e env) error {
@@ -95,15 +109,7 @@ func cmdRelease(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	pr, err := findProject(e)
-	if err != nil {
-		return err
-	}
-	region, err := regionOf(pr, stack)
-	if err != nil {
-		return err
-	}
-	ops, err := newOps(ctx, e, pr, osExec(e.stdout, e.stderr), region)
+	ops, err := opsFor(ctx, e, stack)
 	if err != nil {
 		return err
 	}
@@ -117,15 +123,7 @@ func cmdPromote(ctx context.Context, e env) error {
 		return errors.New("usage: shipyard promote FROM TO")
 	}
 	from, to := e.args[0], e.args[1]
-	pr, err := findProject(e)
-	if err != nil {
-		return err
-	}
-	region, err := regionOf(pr, to)
-	if err != nil {
-		return err
-	}
-	ops, err := newOps(ctx, e, pr, osExec(e.stdout, e.stderr), region)
+	ops, err := opsFor(ctx, e, to)
 	if err != nil {
 		return err
 	}
@@ -142,15 +140,7 @@ func cmdRollback(ctx context.Context, e env) error {
 	if len(e.args) == 2 {
 		id = e.args[1]
 	}
-	pr, err := findProject(e)
-	if err != nil {
-		return err
-	}
-	region, err := regionOf(pr, stack)
-	if err != nil {
-		return err
-	}
-	ops, err := newOps(ctx, e, pr, osExec(e.stdout, e.stderr), region)
+	ops, err := opsFor(ctx, e, stack)
 	if err != nil {
 		return err
 	}
