@@ -23,23 +23,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // baseEnv is a valid environment on a fresh database and Redis.
 func baseEnv(t testing.TB) map[string]string {
 	return map[string]string{
@@ -58,7 +41,7 @@ type proc struct {
 	base   string
 	cancel context.CancelFunc
 	done   chan error
-	out    *syncBuffer
+	out    *testenv.SyncBuffer
 }
 
 // start runs `app <args>` in-process (run, exactly as main calls it) and
@@ -69,7 +52,7 @@ func start(t *testing.T, env map[string]string, args ...string) *proc {
 		env["PORT"] = strconv.Itoa(testenv.FreePort(t))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &proc{t: t, base: "http://127.0.0.1:" + env["PORT"], cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
+	p := &proc{t: t, base: "http://127.0.0.1:" + env["PORT"], cancel: cancel, done: make(chan error, 1), out: &testenv.SyncBuffer{}}
 	go func() {
 		p.done <- run(ctx, append([]string{"app"}, args...), func(k string) string { return env[k] }, p.out, p.out)
 	}()

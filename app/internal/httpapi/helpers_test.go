@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +34,7 @@ type testApp struct {
 	rdb   *redis.Client
 	ready *httpapi.Readiness
 	reg   *prometheus.Registry
-	logs  *syncBuffer
+	logs  *testenv.SyncBuffer
 }
 
 type appOpts struct {
@@ -80,7 +79,7 @@ func newApp(t testing.TB, mods ...func(*appOpts)) *testApp {
 	rdb := redis.NewClient(ropts)
 	t.Cleanup(func() { rdb.Close() })
 
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	log := logx.New(logs, slog.LevelDebug, "serve")
 	reg := prometheus.NewRegistry()
 	ready := httpapi.NewReadiness(
@@ -215,21 +214,4 @@ func wantProblem(t *testing.T, r response, status int, code string) map[string]a
 		t.Errorf("problem status = %v, want %d", p["status"], status)
 	}
 	return p
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
