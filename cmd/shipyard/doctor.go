@@ -23,15 +23,7 @@ type check struct {
 // stack): Go, Docker, the pinned Pulumi CLI, and for aws stacks the AWS
 // CLI's credentials, crane and the secrets passphrase.
 func cmdDoctor(ctx context.Context, e env) error {
-	pin := ""
-	var stacks []string
-	for _, a := range e.args {
-		if v, ok := strings.CutPrefix(a, "--pulumi-version="); ok {
-			pin = v
-			continue
-		}
-		stacks = append(stacks, a)
-	}
+	pin, _, stacks := cutFlag(e.args, "pulumi-version")
 	pr, err := findProject(e)
 	if err != nil {
 		return err

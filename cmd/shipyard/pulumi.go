@@ -199,6 +199,41 @@ func stackArg(e env, usage string) (string, error) {
 	return e.args[0], nil
 }
 
+// cutFlag removes every "--name" or "--name=value" from args and returns
+// the last value ("" for a bare flag), whether the flag was there, and the
+// remaining arguments.
+func cutFlag(args []string, name string) (value string, found bool, rest []string) {
+	for _, a := range args {
+		switch v, ok := strings.CutPrefix(a, "--"+name); {
+		case ok && v == "":
+			found = true
+		case ok && strings.HasPrefix(v, "="):
+			value, found = v[1:], true
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return value, found, rest
+}
+
+// loadStackArg reads the one STACK argument, finds the project and loads
+// (validates) the stack's config.
+func loadStackArg(e env, usage string) (project, *stackconfig.Config, error) {
+	stack, err := stackArg(e, usage)
+	if err != nil {
+		return project{}, nil, err
+	}
+	pr, err := findProject(e)
+	if err != nil {
+		return project{}, nil, err
+	}
+	cfg, err := stackconfig.Load(pr.configDir, stack)
+	if err != nil {
+		return project{}, nil, err
+	}
+	return pr, cfg, nil
+}
+
 // project is the repository as the operator commands see it.
 type project struct {
 	root, configDir string
@@ -222,42 +257,19 @@ func (pr project) pulumi(x execer, getenv func(string) string) *pulumiCLI {
 
 // cmdPreview shows what `up` would change.
 func cmdPreview(ctx context.Context, e env) error {
-	stack, err := stackArg(e, "preview STACK")
+	pr, cfg, err := loadStackArg(e, "preview STACK")
 	if err != nil {
 		return err
 	}
-	pr, err := findProject(e)
-	if err != nil {
-		return err
-	}
-	if _, err := stackconfig.Load(pr.configDir, stack); err != nil {
-		return err
-	}
-	return pr.pulumi(osExec(e.stdout, e.stderr), e.getenv).Preview(ctx, stack)
+	return pr.pulumi(osExec(e.stdout, e.stderr), e.getenv).Preview(ctx, cfg.Stack)
 }
 
 // cmdUp creates or updates a stack. On aws stacks the plan goes through
 // the stateful-resource guard first.
 func cmdUp(ctx context.Context, e env) error {
 	var allowStateful bool
-	args := e.args[:0:0]
-	for _, a := range e.args {
-		if a == "--allow-stateful-changes" {
-			allowStateful = true
-			continue
-		}
-		args = append(args, a)
-	}
-	e.args = args
-	stack, err := stackArg(e, "up STACK [--allow-stateful-changes]")
-	if err != nil {
-		return err
-	}
-	pr, err := findProject(e)
-	if err != nil {
-		return err
-	}
-	cfg, err := stackconfig.Load(pr.configDir, stack)
+	_, allowStateful, e.args = cutFlag(e.args, "allow-stateful-changes")
+	pr, cfg, err := loadStackArg(e, "up STACK [--allow-stateful-changes]")
 	if err != nil {
 		return err
 	}
@@ -285,27 +297,12 @@ func up(ctx context.Context, p *pulumiCLI, cfg *stackconfig.Config, guard func(p
 // --confirm=<stack>.
 func cmdDestroy(ctx context.Context, e env) error {
 	var confirm string
-	var args []string
-	for _, a := range e.args {
-		if v, ok := strings.CutPrefix(a, "--confirm="); ok {
-			confirm = v
-			continue
-		}
-		args = append(args, a)
-	}
-	e.args = args
-	stack, err := stackArg(e, "destroy STACK [--confirm=STACK]")
+	confirm, _, e.args = cutFlag(e.args, "confirm")
+	pr, cfg, err := loadStackArg(e, "destroy STACK [--confirm=STACK]")
 	if err != nil {
 		return err
 	}
-	pr, err := findProject(e)
-	if err != nil {
-		return err
-	}
-	cfg, err := stackconfig.Load(pr.configDir, stack)
-	if err != nil {
-		return err
-	}
+	stack := cfg.Stack
 	if cfg.Target == stackconfig.TargetAWS && confirm != stack {
 		return fmt.Errorf("destroying aws stack %q deletes its database and data: confirm with `make destroy STACK=%s CONFIRM=%s`", stack, stack, stack)
 	}

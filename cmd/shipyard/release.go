@@ -95,14 +95,9 @@ func opsFor(ctx context.Context, e env, stack string) (*release.Ops, error) {
 // cmdRelease pushes the locally built image to the stack's repository and
 // deploys it by digest.
 func cmdRelease(ctx context.Context, e env) error {
-	image := "shipyard-app:local"
-	var args []string
-	for _, a := range e.args {
-		if v, ok := strings.CutPrefix(a, "--image="); ok {
-			image = v
-			continue
-		}
-		args = append(args, a)
+	image, set, args := cutFlag(e.args, "image")
+	if !set {
+		image = "shipyard-app:local"
 	}
 	e.args = args
 	stack, err := stackArg(e, "release STACK [--image=shipyard-app:local]")
