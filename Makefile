@@ -7,7 +7,11 @@ MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
 
 STACK   ?= local
 MODULE  := github.com/shipyard-kit/shipyard
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The version stamped into the binary: -dirty only when what the binary is
+# built from (app/, go.mod, go.sum) differs from the commit, so editing a
+# stack's config never rebuilds the image (and replaces every container).
+VERSION ?= $(shell v=$$(git describe --tags --always 2>/dev/null) || v=dev; \
+  [ -z "$$(git status --porcelain -- app go.mod go.sum 2>/dev/null)" ] || v=$$v-dirty; echo $$v)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(MODULE)/app/internal/buildinfo.Version=$(VERSION) -X $(MODULE)/app/internal/buildinfo.Commit=$(COMMIT)
 GO      ?= go
@@ -15,14 +19,22 @@ BIN     := bin
 # The Docker client: Debian's docker.io client when present (it matches the
 # engine that .ci/run installs), else whatever is on PATH.
 DOCKER  ?= $(shell test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)
-SHIPYARD := $(GO) run ./cmd/shipyard
+# The operator tool, rebuilt only when its sources changed.
+SHIPYARD := $(GO) build -o $(BIN)/shipyard ./cmd/shipyard && $(BIN)/shipyard
 
 # Operator workflow (docs/operations.md). The Pulumi CLI is pinned to the
-# version of github.com/pulumi/pulumi/sdk/v3 in go.mod; `make tools`
-# installs it, crane and actionlint into bin/, which comes first on PATH.
+# version of github.com/pulumi/pulumi/sdk/v3 in go.mod, and its docker and
+# random plugins to their SDKs' versions; `make tools` installs them (and
+# crane, actionlint, gotestsum) into bin/, which comes first on PATH.
 PULUMI_VERSION     ?= 3.200.0
+DOCKER_PLUGIN      ?= 4.10.0
+RANDOM_PLUGIN      ?= 4.18.0
 CRANE_VERSION      ?= v0.20.3
 ACTIONLINT_VERSION ?= v1.7.7
+GOTESTSUM_VERSION  ?= v1.13.0
+# An offline bundle of the pinned CLI and plugins (its install.sh), for
+# machines without internet: `make tools` installs from it when set.
+PULUMI_OFFLINE_DIR ?=
 # installer (get.pulumi.com), source (a clone of pulumi/pulumi built with
 # go), or auto (the installer when get.pulumi.com answers, else source).
 PULUMI_INSTALL     ?= auto
@@ -65,9 +77,10 @@ image: build-linux ## Build the app image shipyard-app:$(VERSION) and :local (FR
 ##@ Test
 
 .PHONY: test
-test: test-images ## Run every test: unit, infra under mocks, and the local stack end to end (needs Docker)
+test: pulumi-cli gotestsum test-images ## Run every test: unit, infra under mocks, and a local stack of its own deployed with Pulumi (needs Docker)
 	@$(DOCKER) info >/dev/null 2>&1 || { echo "make test: the Docker engine is not reachable with $(DOCKER); start it (sudo systemctl start docker, or without an init system: nohup dockerd --storage-driver=vfs >/tmp/dockerd.log 2>&1 &) and retry" >&2; exit 1; }
-	@status=0; DOCKER=$(DOCKER) $(GO) test -count=1 -timeout 45m ./... || status=$$?; \
+	@echo "==> go test ./... (each test as it ends; the local stack's life is TestStack, a few minutes)"
+	@status=0; DOCKER=$(DOCKER) $(BIN)/gotestsum --format testname --format-hide-empty-pkg -- -count=1 -timeout 45m ./... || status=$$?; \
 	  DOCKER=$(DOCKER) tests/cleanup.sh; exit $$status
 
 .PHONY: test-images
@@ -75,7 +88,7 @@ test-images: ## Build the offline images the local stack runs in tests (app; pos
 	DOCKER=$(DOCKER) tests/images/build.sh
 
 .PHONY: e2e
-e2e: ## Run only the Terratest suite against the deployed STACK (outputs from `pulumi stack output`)
+e2e: ## Run the Terratest suite against the deployed STACK (`make up` first; outputs from `pulumi stack output`)
 	STACK=$(STACK) E2E_OUTPUTS=pulumi DOCKER=$(DOCKER) $(GO) test -count=1 -v -timeout 30m -run TestStack ./tests/e2e
 
 .PHONY: lint
@@ -97,18 +110,26 @@ env: ## Print the app's env for STACK in .env form
 validate: ## Validate every config/<stack>.json
 	$(SHIPYARD) validate
 
+.PHONY: program
+program: ## Build the Pulumi program (stacks/) into bin/shipyard-stacks, which Pulumi.yaml runs
+	$(GO) build -o $(BIN)/shipyard-stacks ./stacks
+
 .PHONY: up
-up: pulumi-cli ## Create or update STACK (default local: builds the image first)
+up: pulumi-cli program ## Create or update STACK (default local: builds the image first)
 	@if [ "$$($(SHIPYARD) target $(STACK))" = docker ]; then $(MAKE) --no-print-directory image; fi
 	$(SHIPYARD) up $(STACK)
 
 .PHONY: preview
-preview: pulumi-cli ## Show the diff `make up` would apply to STACK
+preview: pulumi-cli program ## Show the diff `make up` would apply to STACK
 	@if [ "$$($(SHIPYARD) target $(STACK))" = docker ]; then $(MAKE) --no-print-directory image; fi
 	$(SHIPYARD) preview $(STACK)
 
+.PHONY: down
+down: pulumi-cli ## Remove a docker STACK's containers and network, keeping its data volumes for the next `make up`
+	$(SHIPYARD) destroy $(STACK) --keep-data
+
 .PHONY: destroy
-destroy: pulumi-cli ## Delete STACK's resources (aws stacks need CONFIRM=<stack>)
+destroy: pulumi-cli ## Delete STACK's resources, and a docker stack's data volumes (aws stacks need CONFIRM=<stack>)
 	$(SHIPYARD) destroy $(STACK) --confirm=$(CONFIRM)
 
 .PHONY: outputs
@@ -126,16 +147,16 @@ migrate: pulumi-cli ## Run the one-off migrate process on STACK (docker containe
 ##@ Release (aws stacks: build once, promote by digest, roll back)
 
 .PHONY: release
-release: pulumi-cli image ## Build the image once, push it to STACK's ECR repo and deploy it by digest
+release: pulumi-cli crane program image ## Build the image once, push it to STACK's ECR repo and deploy it by digest
 	$(SHIPYARD) release $(STACK) --image=$(IMAGE)
 
 .PHONY: promote
-promote: pulumi-cli ## Deploy FROM's release to TO by digest (e.g. FROM=staging TO=prod)
+promote: pulumi-cli crane program ## Deploy FROM's release to TO by digest (e.g. FROM=staging TO=prod)
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make promote FROM=<stack> TO=<stack>"; exit 2; }
 	$(SHIPYARD) promote $(FROM) $(TO)
 
 .PHONY: rollback
-rollback: pulumi-cli ## Re-deploy STACK's previous release (or RELEASE=<id> from the ledger)
+rollback: pulumi-cli crane program ## Re-deploy STACK's previous release (or RELEASE=<id> from the ledger)
 	$(SHIPYARD) rollback $(STACK) $(RELEASE)
 
 .PHONY: ledger
@@ -145,26 +166,44 @@ ledger: ## Print STACK's release ledger (releases/<stack>.jsonl)
 ##@ Tools
 
 .PHONY: doctor
-doctor: ## Check Go, Docker, the pinned Pulumi CLI (and AWS credentials for aws stacks)
+doctor: ## Check everything `make up` and `make test` need (and AWS credentials for aws stacks), one fix per problem
 	@$(SHIPYARD) doctor $(STACK) --pulumi-version=$(PULUMI_VERSION)
 
 .PHONY: tools
-tools: ## Install the pinned Pulumi CLI, crane and actionlint into bin/
+tools: pulumi-cli crane actionlint gotestsum ## Install the pinned Pulumi CLI and plugins, crane, actionlint and gotestsum into bin/
+
+.PHONY: pulumi-cli
+pulumi-cli: ## Install the pinned Pulumi CLI and its docker and random plugins when missing (PULUMI_OFFLINE_DIR: from a local bundle)
 	@mkdir -p $(TOOLS_BIN)
-	GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
-	GOBIN=$(TOOLS_BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
-	@if [ "$$(pulumi version 2>/dev/null)" = "v$(PULUMI_VERSION)" ]; then echo "pulumi v$(PULUMI_VERSION): installed"; \
+	@if [ "$$(pulumi version 2>/dev/null)" = "v$(PULUMI_VERSION)" ] && pulumi plugin ls 2>/dev/null | grep -Eq "^docker +resource +$(DOCKER_PLUGIN) "; then exit 0; fi; \
+	fail() { echo "make tools: could not install pulumi v$(PULUMI_VERSION) ($$1); either give this machine internet access (get.pulumi.com, github.com) or point PULUMI_OFFLINE_DIR at an offline bundle (docs/local.md#offline)" >&2; exit 1; }; \
+	if [ -n "$(PULUMI_OFFLINE_DIR)" ]; then \
+	  echo "installing pulumi v$(PULUMI_VERSION) and its plugins from $(PULUMI_OFFLINE_DIR)"; \
+	  [ -f "$(PULUMI_OFFLINE_DIR)/install.sh" ] || fail "PULUMI_OFFLINE_DIR=$(PULUMI_OFFLINE_DIR) has no install.sh"; \
+	  bash "$(PULUMI_OFFLINE_DIR)/install.sh" $(TOOLS_BIN) >/dev/null || fail "$(PULUMI_OFFLINE_DIR)/install.sh failed"; \
 	else \
 	  how=$(PULUMI_INSTALL); \
 	  if [ "$$how" = auto ]; then how=source; curl -fsS --max-time 10 -o /dev/null https://get.pulumi.com && how=installer || true; fi; \
 	  echo "installing pulumi v$(PULUMI_VERSION) ($$how)"; \
-	  $(MAKE) --no-print-directory pulumi-$$how; \
-	fi
-	pulumi version
+	  $(MAKE) --no-print-directory -s pulumi-$$how >/tmp/shipyard-pulumi-install.log 2>&1 || fail "the $$how install failed, log: /tmp/shipyard-pulumi-install.log"; \
+	  for p in docker:$(DOCKER_PLUGIN) random:$(RANDOM_PLUGIN); do \
+	    pulumi plugin install resource $${p%%:*} v$${p##*:} >>/tmp/shipyard-pulumi-install.log 2>&1 || fail "pulumi plugin install resource $${p%%:*} v$${p##*:} failed, log: /tmp/shipyard-pulumi-install.log"; \
+	  done; \
+	fi; \
+	[ "$$(pulumi version 2>/dev/null)" = "v$(PULUMI_VERSION)" ] || fail "bin/pulumi is not v$(PULUMI_VERSION) after the install"; \
+	echo "pulumi $$(pulumi version): installed in $(TOOLS_BIN)"
 
-.PHONY: pulumi-cli
-pulumi-cli: # install the pinned Pulumi CLI when it is missing (a prerequisite of the stack targets)
-	@[ "$$(pulumi version 2>/dev/null)" = "v$(PULUMI_VERSION)" ] || $(MAKE) --no-print-directory tools
+.PHONY: crane
+crane: # crane (image copies by digest, for release and promote)
+	@test -x $(TOOLS_BIN)/crane || GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+
+.PHONY: actionlint
+actionlint: # actionlint (make lint)
+	@test -x $(TOOLS_BIN)/actionlint || GOBIN=$(TOOLS_BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+.PHONY: gotestsum
+gotestsum: # gotestsum (make test's progress)
+	@test -x $(TOOLS_BIN)/gotestsum || GOBIN=$(TOOLS_BIN) $(GO) install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
 
 .PHONY: pulumi-installer
 pulumi-installer: # the official installer: CLI and language hosts into bin/
@@ -173,7 +212,7 @@ pulumi-installer: # the official installer: CLI and language hosts into bin/
 	cp "$$tmp"/bin/* $(TOOLS_BIN)/
 
 .PHONY: pulumi-source
-pulumi-source: # build the CLI and the Go language host from the v$(PULUMI_VERSION) tag
+pulumi-source: # build the CLI and the Go language host from the v$(PULUMI_VERSION) tag (needs github.com)
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	git clone --quiet --depth 1 --branch v$(PULUMI_VERSION) https://github.com/pulumi/pulumi "$$tmp/pulumi"; \
 	ld="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$(PULUMI_VERSION)"; \

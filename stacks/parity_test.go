@@ -9,11 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-
 	awsinfra "github.com/shipyard-kit/shipyard/infra/aws"
 	"github.com/shipyard-kit/shipyard/infra/aws/awsmock"
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
+	"github.com/shipyard-kit/shipyard/infra/docker/dockermock"
 	"github.com/shipyard-kit/shipyard/infra/pulumitest"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
@@ -107,14 +106,7 @@ func localTopology(t *testing.T) topology {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := pulumitest.Run("local", program(dir),
-		pulumitest.WithOutputs("docker:index/image:Image", func(_ string, in resource.PropertyMap) resource.PropertyMap {
-			return resource.PropertyMap{"repoDigest": resource.NewStringProperty("sha256:" + strings.Repeat("ab", 32))}
-		}),
-		pulumitest.WithOutputs("docker:index/remoteImage:RemoteImage", func(_ string, in resource.PropertyMap) resource.PropertyMap {
-			return resource.PropertyMap{"imageId": in["name"]}
-		}),
-	)
+	g, err := pulumitest.Run("local", program(dir), dockermock.Options(dockermock.Migration{})...)
 	if err != nil {
 		t.Fatalf("running the local program under mocks: %v", err)
 	}
@@ -131,7 +123,7 @@ func localTopology(t *testing.T) topology {
 				key = c.String(fmt.Sprintf("labels.%d.value", i))
 			}
 		}
-		if c.String("name") == n.Container(migrate) {
+		if c.Name == n.Container(migrate) {
 			key = migrate
 		}
 		switch {

@@ -8,40 +8,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-
 	"github.com/shipyard-kit/shipyard/infra/aws/awsmock"
+	"github.com/shipyard-kit/shipyard/infra/docker/dockermock"
 	"github.com/shipyard-kit/shipyard/infra/pulumitest"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
-
-// dockerOutputs stands in for what pulumi-docker and pulumi-random compute
-// on the docker target.
-func dockerOutputs() []pulumitest.Option {
-	str := resource.NewStringProperty
-	return []pulumitest.Option{
-		pulumitest.WithOutputs("docker:index/image:Image", func(string, resource.PropertyMap) resource.PropertyMap {
-			return resource.PropertyMap{"repoDigest": str("sha256:" + strings.Repeat("1", 64))}
-		}),
-		pulumitest.WithOutputs("docker:index/remoteImage:RemoteImage", func(_ string, in resource.PropertyMap) resource.PropertyMap {
-			return resource.PropertyMap{"imageId": str("sha256:" + in["name"].StringValue())}
-		}),
-		pulumitest.WithOutputs("random:index/randomPassword:RandomPassword", func(name string, _ resource.PropertyMap) resource.PropertyMap {
-			return resource.PropertyMap{"result": resource.MakeSecret(str("generated-" + name))}
-		}),
-		pulumitest.WithOutputs("docker:index/container:Container", func(string, resource.PropertyMap) resource.PropertyMap {
-			return resource.PropertyMap{"exitCode": resource.NewNumberProperty(0)}
-		}),
-	}
-}
 
 // mocksFor returns the mocks a stack's target needs.
 func mocksFor(cfg *stackconfig.Config) []pulumitest.Option {
 	if cfg.Target == stackconfig.TargetAWS {
 		return append(awsmock.Options(), awsmock.SecretConfig(cfg)...)
 	}
-	return dockerOutputs()
+	return dockermock.Options(dockermock.Migration{})
 }
 
 // The outputs every stack exports, and the ones each target adds: what

@@ -46,10 +46,19 @@ func cmdMigrate(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	return migrate(ctx, x, cfg, out, e.stdout)
+	return migrate(ctx, x, cfg, out, e.stdout, dockerClient(e.getenv))
 }
 
-func migrate(ctx context.Context, x execer, cfg *stackconfig.Config, out release.Outputs, w io.Writer) error {
+// dockerClient is the Docker client every docker call runs: $DOCKER (as
+// the Makefile sets it) or docker from PATH.
+func dockerClient(getenv func(string) string) string {
+	if d := getenv("DOCKER"); d != "" {
+		return d
+	}
+	return "docker"
+}
+
+func migrate(ctx context.Context, x execer, cfg *stackconfig.Config, out release.Outputs, w io.Writer, docker string) error {
 	say := func(f string, a ...any) { fmt.Fprintf(w, "==> "+f+"\n", a...) }
 	if cfg.Target == stackconfig.TargetAWS {
 		return migrateTask(ctx, awsCLI{x: x, region: cfg.AWS.Region}, out, say)
@@ -62,7 +71,7 @@ func migrate(ctx context.Context, x execer, cfg *stackconfig.Config, out release
 		return fmt.Errorf("stack %q has no containers.migrate output: run `make up STACK=%s` first", cfg.Stack, cfg.Stack)
 	}
 	say("docker start --attach %s (app migrate)", name)
-	if _, err := x(ctx, call{Name: "docker", Args: []string{"start", "--attach", name}, Stream: true}); err != nil {
+	if _, err := x(ctx, call{Name: docker, Args: []string{"start", "--attach", name}, Stream: true}); err != nil {
 		return fmt.Errorf("migrate on stack %q: %w", cfg.Stack, err)
 	}
 	say("migrations applied")
@@ -80,7 +89,7 @@ func cmdLogs(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	calls, err := logCalls(cfg, out, e.args[1:])
+	calls, err := logCalls(cfg, out, e.args[1:], dockerClient(e.getenv))
 	if err != nil {
 		return err
 	}
@@ -89,7 +98,7 @@ func cmdLogs(ctx context.Context, e env) error {
 
 // logCalls returns one following call per log source, keyed by the prefix
 // its lines get.
-func logCalls(cfg *stackconfig.Config, out release.Outputs, procs []string) (map[string]call, error) {
+func logCalls(cfg *stackconfig.Config, out release.Outputs, procs []string, docker string) (map[string]call, error) {
 	calls := map[string]call{}
 	want := func(p string) bool {
 		if len(procs) == 0 {
@@ -124,7 +133,7 @@ func logCalls(cfg *stackconfig.Config, out release.Outputs, procs []string) (map
 	for src, n := range sources {
 		proc, _, _ := strings.Cut(src, ".")
 		if want(proc) {
-			calls[src] = call{Name: "docker", Args: []string{"logs", "--follow", "--tail", "100", n}}
+			calls[src] = call{Name: docker, Args: []string{"logs", "--follow", "--tail", "100", n}}
 		}
 	}
 	if len(calls) == 0 {

@@ -34,8 +34,9 @@ func TestLogCalls(t *testing.T) {
 		name  string
 		cfg   *stackconfig.Config
 		out   release.Outputs
-		procs []string
-		want  map[string]string
+		procs  []string
+		docker string
+		want   map[string]string
 	}{
 		{
 			name: "follows every app process and the proxy of the docker stack by default",
@@ -54,6 +55,11 @@ func TestLogCalls(t *testing.T) {
 			want: map[string]string{"migrate": "docker logs --follow --tail 100 shipyard-local-migrate"},
 		},
 		{
+			name: "runs the Docker client $DOCKER names",
+			cfg:  local, out: localOutputs(), procs: []string{"clock"}, docker: "/usr/bin/docker",
+			want: map[string]string{"clock": "/usr/bin/docker logs --follow --tail 100 shipyard-local-clock"},
+		},
+		{
 			name: "tails the CloudWatch log group of an aws process",
 			cfg:  dev, out: devOut, procs: []string{"web"},
 			want: map[string]string{"web": "aws logs tail /shipyard/dev/web --follow --since 10m --format short --region eu-west-1"},
@@ -61,7 +67,8 @@ func TestLogCalls(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			calls, err := logCalls(tc.cfg, tc.out, tc.procs)
+			docker := dockerClient(func(k string) string { return map[string]string{"DOCKER": tc.docker}[k] })
+			calls, err := logCalls(tc.cfg, tc.out, tc.procs, docker)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +87,7 @@ func TestLogCalls(t *testing.T) {
 		})
 	}
 	t.Run("names the processes a stack has when asked for another", func(t *testing.T) {
-		_, err := logCalls(local, localOutputs(), []string{"scheduler"})
+		_, err := logCalls(local, localOutputs(), []string{"scheduler"}, "docker")
 		if err == nil || !strings.Contains(err.Error(), "clock, migrate, nginx, postgres, redis, web.1, web.2, worker") {
 			t.Fatalf("err = %v", err)
 		}
@@ -124,8 +131,8 @@ func TestPrefixWriterKeepsPartialLinesTogether(t *testing.T) {
 func TestMigrateOnDocker(t *testing.T) {
 	local := &stackconfig.Config{Stack: "local", Target: stackconfig.TargetDocker}
 	t.Run("re-runs the stack's migrate container attached", func(t *testing.T) {
-		x := newFakeExec(map[string]answer{"docker start --attach shipyard-local-migrate": {}})
-		if err := migrate(context.Background(), x.exec, local, localOutputs(), &bytes.Buffer{}); err != nil {
+		x := newFakeExec(map[string]answer{"/usr/bin/docker start --attach shipyard-local-migrate": {}})
+		if err := migrate(context.Background(), x.exec, local, localOutputs(), &bytes.Buffer{}, "/usr/bin/docker"); err != nil {
 			t.Fatal(err)
 		}
 		if l := x.lines(); len(l) != 1 {
@@ -134,13 +141,13 @@ func TestMigrateOnDocker(t *testing.T) {
 	})
 	t.Run("fails with the container's exit status", func(t *testing.T) {
 		x := newFakeExec(map[string]answer{"docker start": {err: errors.New("exit status 1")}})
-		err := migrate(context.Background(), x.exec, local, localOutputs(), &bytes.Buffer{})
+		err := migrate(context.Background(), x.exec, local, localOutputs(), &bytes.Buffer{}, "docker")
 		if err == nil || !strings.Contains(err.Error(), "exit status 1") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("asks for make up when the stack has no migrate container", func(t *testing.T) {
-		err := migrate(context.Background(), newFakeExec(nil).exec, local, release.Outputs{}, &bytes.Buffer{})
+		err := migrate(context.Background(), newFakeExec(nil).exec, local, release.Outputs{}, &bytes.Buffer{}, "docker")
 		if err == nil || !strings.Contains(err.Error(), "make up STACK=local") {
 			t.Fatalf("err = %v", err)
 		}
@@ -148,7 +155,7 @@ func TestMigrateOnDocker(t *testing.T) {
 }
 
 func TestPulumiEnv(t *testing.T) {
-	root := t.TempDir()
+	root := t.TempDir() // a fresh clone: no .pulumi-state yet
 	configDir := filepath.Join("..", "..", "config")
 	env := func(vars map[string]string) func(string) string {
 		return func(k string) string { return vars[k] }
@@ -209,6 +216,13 @@ func TestPulumiEnv(t *testing.T) {
 			}
 			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 				t.Errorf("env = %v, want %v", got, tc.want)
+			}
+			if tc.vars["PULUMI_BACKEND_URL"] == "" {
+				// A fresh clone has no state directory; the file backend
+				// refuses to open a bucket that does not exist.
+				if fi, err := os.Stat(filepath.Join(root, ".pulumi-state")); err != nil || !fi.IsDir() {
+					t.Errorf("the default state directory was not created: %v", err)
+				}
 			}
 		})
 	}

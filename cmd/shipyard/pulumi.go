@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
@@ -41,7 +43,13 @@ type pulumiCLI struct {
 func (p *pulumiCLI) env(stack string) ([]string, error) {
 	var extra []string
 	if p.getenv("PULUMI_BACKEND_URL") == "" {
-		extra = append(extra, "PULUMI_BACKEND_URL=file://"+filepath.Join(p.root, stateDir))
+		// The file backend opens its directory and does not create it: a
+		// fresh clone has none.
+		dir := filepath.Join(p.root, stateDir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the state directory: %w", err)
+		}
+		extra = append(extra, "PULUMI_BACKEND_URL=file://"+dir)
 	}
 	if p.getenv("PULUMI_CONFIG_PASSPHRASE") != "" || p.getenv("PULUMI_CONFIG_PASSPHRASE_FILE") != "" {
 		return extra, nil
@@ -160,11 +168,11 @@ func (p *pulumiCLI) Outputs(ctx context.Context, stack string) (release.Outputs,
 }
 
 // Preview implements release.Pulumi: the diff, on the operator's terminal.
-func (p *pulumiCLI) Preview(ctx context.Context, stack string) error {
+func (p *pulumiCLI) Preview(ctx context.Context, stack string, extra ...string) error {
 	if err := p.ensureStack(ctx, stack); err != nil {
 		return err
 	}
-	_, err := p.run(ctx, stack, true, "preview", "--diff")
+	_, err := p.run(ctx, stack, true, append([]string{"preview", "--diff"}, extra...)...)
 	return err
 }
 
@@ -186,8 +194,8 @@ func (p *pulumiCLI) previewJSON(ctx context.Context, stack string) ([]byte, erro
 	return p.run(ctx, stack, false, "preview", "--json")
 }
 
-func (p *pulumiCLI) destroy(ctx context.Context, stack string) error {
-	_, err := p.run(ctx, stack, true, "destroy", "--yes")
+func (p *pulumiCLI) destroy(ctx context.Context, stack string, extra ...string) error {
+	_, err := p.run(ctx, stack, true, append([]string{"destroy", "--yes"}, extra...)...)
 	return err
 }
 
@@ -255,13 +263,20 @@ func (pr project) pulumi(x execer, getenv func(string) string) *pulumiCLI {
 	return &pulumiCLI{x: x, root: pr.root, getenv: getenv, configDir: pr.configDir}
 }
 
-// cmdPreview shows what `up` would change.
+// cmdPreview shows what `up` would change; with --expect-no-changes it
+// fails when anything would (an idempotency check).
 func cmdPreview(ctx context.Context, e env) error {
-	pr, cfg, err := loadStackArg(e, "preview STACK")
+	var expectNoChanges bool
+	_, expectNoChanges, e.args = cutFlag(e.args, "expect-no-changes")
+	pr, cfg, err := loadStackArg(e, "preview STACK [--expect-no-changes]")
 	if err != nil {
 		return err
 	}
-	return pr.pulumi(osExec(e.stdout, e.stderr), e.getenv).Preview(ctx, cfg.Stack)
+	var extra []string
+	if expectNoChanges {
+		extra = append(extra, "--expect-no-changes")
+	}
+	return pr.pulumi(osExec(e.stdout, e.stderr), e.getenv).Preview(ctx, cfg.Stack, extra...)
 }
 
 // cmdUp creates or updates a stack. On aws stacks the plan goes through
@@ -294,11 +309,16 @@ func up(ctx context.Context, p *pulumiCLI, cfg *stackconfig.Config, guard func(p
 }
 
 // cmdDestroy deletes every resource of a stack. aws stacks need
-// --confirm=<stack>.
+// --confirm=<stack>. On docker stacks the data volumes outlive the stack's
+// resources (Pulumi retains them): destroy removes them too, unless
+// --keep-data (`make down`), which leaves them, and the generated
+// passwords they were initialised with, for the next `make up`.
 func cmdDestroy(ctx context.Context, e env) error {
 	var confirm string
+	var keepData bool
 	confirm, _, e.args = cutFlag(e.args, "confirm")
-	pr, cfg, err := loadStackArg(e, "destroy STACK [--confirm=STACK]")
+	_, keepData, e.args = cutFlag(e.args, "keep-data")
+	pr, cfg, err := loadStackArg(e, "destroy STACK [--confirm=STACK] [--keep-data]")
 	if err != nil {
 		return err
 	}
@@ -306,7 +326,45 @@ func cmdDestroy(ctx context.Context, e env) error {
 	if cfg.Target == stackconfig.TargetAWS && confirm != stack {
 		return fmt.Errorf("destroying aws stack %q deletes its database and data: confirm with `make destroy STACK=%s CONFIRM=%s`", stack, stack, stack)
 	}
-	return pr.pulumi(osExec(e.stdout, e.stderr), e.getenv).destroy(ctx, stack)
+	if cfg.Target == stackconfig.TargetAWS && keepData {
+		return fmt.Errorf("--keep-data is for docker stacks; aws stacks keep data through deletion protection and final snapshots (docs/aws.md)")
+	}
+	x := osExec(e.stdout, e.stderr)
+	var extra []string
+	if keepData {
+		for _, urn := range dockerinfra.KeptByDown {
+			extra = append(extra, "--exclude", urn)
+		}
+	}
+	if err := pr.pulumi(x, e.getenv).destroy(ctx, stack, extra...); err != nil {
+		return err
+	}
+	if cfg.Target != stackconfig.TargetDocker {
+		return nil
+	}
+	return removeVolumes(ctx, x, dockerClient(e.getenv), stack, keepData, e.stdout)
+}
+
+// removeVolumes removes a docker stack's data volumes (the ones labelled
+// with the stack), or says where they stay when keep is set.
+func removeVolumes(ctx context.Context, x execer, docker, stack string, keep bool, w io.Writer) error {
+	out, err := x(ctx, call{Name: docker, Args: []string{"volume", "ls", "--quiet", "--filter", "label=" + dockerinfra.StackLabel + "=" + stack}})
+	if err != nil {
+		return fmt.Errorf("listing the data volumes of stack %q: %w", stack, err)
+	}
+	vols := strings.Fields(string(out))
+	if len(vols) == 0 {
+		return nil
+	}
+	if keep {
+		fmt.Fprintf(w, "==> kept the data volumes %s: the next `make up STACK=%s` uses them again; `make destroy STACK=%s` removes them\n", strings.Join(vols, ", "), stack, stack)
+		return nil
+	}
+	if _, err := x(ctx, call{Name: docker, Args: append([]string{"volume", "rm"}, vols...)}); err != nil {
+		return fmt.Errorf("removing the data volumes of stack %q: %w", stack, err)
+	}
+	fmt.Fprintf(w, "==> removed the data volumes %s\n", strings.Join(vols, ", "))
+	return nil
 }
 
 // cmdOutputs prints a stack's outputs as JSON, or one output: a string as

@@ -45,52 +45,45 @@ type AppArgs struct {
 type App struct {
 	pulumi.ResourceState
 
-	Image     *docker.Image
+	// ImageName is the app image's name (<repository>:local, built by
+	// `make image`); ImageID the image ID it resolved to, which every
+	// container runs.
+	ImageName string
+	ImageID   pulumi.StringOutput
 	Migration *docker.Container
 	Web       []*docker.Container
-	// WebNames are the web replicas' container names, in order.
-	WebNames []string
-	Worker   *docker.Container
-	Clock    *docker.Container
+	Worker    *docker.Container
+	Clock     *docker.Container
 	// Containers maps each process type to its containers.
 	Containers map[stackconfig.Process][]*docker.Container
 }
 
-// NewApp builds the app image from the root Dockerfile (no push), runs
-// `app migrate` as a one-off container and, once it has exited 0, starts
-// local.webReplicas web containers, a worker and a clock.
+// NewApp runs the app image `make image` built (looked up by name, run by
+// ID: a rebuilt image with identical content is no change), `app migrate`
+// as a one-off container and, once it has exited 0, local.webReplicas web
+// containers, a worker and a clock. App containers are named by Pulumi
+// (resource name plus a suffix), so a replacement is created, healthy,
+// before the container it replaces is stopped: a config change rolls
+// through the replicas as an ECS deployment does.
 func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.ResourceOption) (*App, error) {
-	c := &App{Containers: map[stackconfig.Process][]*docker.Container{}}
+	cfg := args.Config
+	c := &App{Containers: map[stackconfig.Process][]*docker.Container{}, ImageName: cfg.RepositoryName() + ":" + AppImageTag}
 	if err := ctx.RegisterComponentResource("shipyard:docker:App", name, c, opts...); err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	cfg := args.Config
 	parent := pulumi.Parent(c)
+	c.ImageID = docker.LookupRemoteImageOutput(ctx, docker.LookupRemoteImageOutputArgs{
+		Name: pulumi.String(c.ImageName),
+	}, pulumi.Parent(c)).Id()
+	image := c.ImageID
 	var err error
-	c.Image, err = docker.NewImage(ctx, name+"-image", &docker.ImageArgs{
-		ImageName: pulumi.String(cfg.RepositoryName() + ":" + cfg.Stack),
-		Build: docker.DockerBuildArgs{
-			Context:        pulumi.String(BuildContext),
-			Dockerfile:     pulumi.String(Dockerfile),
-			Platform:       pulumi.String("linux/amd64"),
-			BuilderVersion: docker.BuilderVersionBuilderV1,
-		},
-		SkipPush: pulumi.Bool(true),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("app image: %w", err)
-	}
-	// For a local (unpushed) build, repoDigest is the built image's ID, so
-	// every container is replaced when the image changes.
-	image := c.Image.RepoDigest
 	envs := args.Secrets.envs(cfg)
-	common := func(cname string, command ...string) *docker.ContainerArgs {
+	common := func(command ...string) *docker.ContainerArgs {
 		cmd := pulumi.StringArray{}
 		for _, s := range command {
 			cmd = append(cmd, pulumi.String(s))
 		}
 		return &docker.ContainerArgs{
-			Name:    pulumi.String(cname),
 			Image:   image,
 			Command: cmd,
 			Envs:    envs,
@@ -108,7 +101,8 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		}
 	}
 
-	migrate := common(args.Names.Container("migrate"), "migrate")
+	migrate := common("migrate")
+	migrate.Labels = stackLabels(cfg.Stack, docker.ContainerLabelArgs{Label: pulumi.String(ProcessLabel), Value: pulumi.String("migrate")})
 	// attach: the deploy waits for the one-off to exit; logs: its output is
 	// kept for the error message. mustRun must be off for a container that
 	// exits, and exitCode is checked below.
@@ -129,10 +123,15 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 
 	add := func(p stackconfig.Process, cname string) (*docker.Container, error) {
 		svc := cfg.Services.Get(p)
-		a := common(cname, Subcommands[p])
-		a.Labels = docker.ContainerLabelArray{
+		a := common(Subcommands[p])
+		a.Labels = stackLabels(cfg.Stack,
 			docker.ContainerLabelArgs{Label: pulumi.String(MigrationLabel), Value: migrated},
 			docker.ContainerLabelArgs{Label: pulumi.String(ProcessLabel), Value: pulumi.String(string(p))},
+		)
+		if p == stackconfig.Web {
+			a.NetworksAdvanced = docker.ContainerNetworksAdvancedArray{
+				docker.ContainerNetworksAdvancedArgs{Name: args.Network, Aliases: pulumi.StringArray{pulumi.String(WebAlias)}},
+			}
 		}
 		hc := pulumi.StringArray{}
 		for _, s := range HealthCheckCommand {
@@ -163,7 +162,6 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 			return nil, err
 		}
 		c.Web = append(c.Web, ctr)
-		c.WebNames = append(c.WebNames, args.Names.Web(i))
 	}
 	if c.Worker, err = add(stackconfig.Worker, args.Names.Container("worker")); err != nil {
 		return nil, err
@@ -172,7 +170,8 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		return nil, err
 	}
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
-		"image":     c.Image.ImageName,
+		"image":     pulumi.String(c.ImageName),
+		"imageId":   c.ImageID,
 		"migration": c.Migration.Name,
 	}); err != nil {
 		return nil, fmt.Errorf("app outputs: %w", err)

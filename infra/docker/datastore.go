@@ -18,6 +18,8 @@ type dataStore struct {
 	Network       pulumi.StringInput
 	Alias         string
 	Logs          LogOptions
+	// Stack labels the volume and container (StackLabel).
+	Stack string
 
 	// What differs between the stores.
 	Envs        pulumi.StringArrayInput
@@ -35,9 +37,15 @@ func newDataStore(ctx *pulumi.Context, name string, s dataStore, parent pulumi.R
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
+	// The data outlives the stack's resources: Pulumi never deletes the
+	// volume (a replaced or destroyed volume resource leaves the Docker
+	// volume in place, and creating one of the same name adopts it), so
+	// no `make up` of any change loses data. `make destroy` removes the
+	// stack's volumes explicitly (by StackLabel); `make down` keeps them.
 	volume, err := docker.NewVolume(ctx, name+"-data", &docker.VolumeArgs{
-		Name: pulumi.String(s.VolumeName),
-	}, parent)
+		Name:   pulumi.String(s.VolumeName),
+		Labels: docker.VolumeLabelArray{docker.VolumeLabelArgs{Label: pulumi.String(StackLabel), Value: pulumi.String(s.Stack)}},
+	}, parent, pulumi.RetainOnDelete(true))
 	if err != nil {
 		return nil, fmt.Errorf("volume: %w", err)
 	}
@@ -53,13 +61,16 @@ func newDataStore(ctx *pulumi.Context, name string, s dataStore, parent pulumi.R
 			docker.ContainerVolumeArgs{VolumeName: volume.Name, ContainerPath: pulumi.String(s.DataDir)},
 		},
 		Healthcheck: s.Healthcheck,
+		Labels:      stackLabels(s.Stack),
 		Restart:     pulumi.String("unless-stopped"),
 		StopTimeout: pulumi.Int(30),
 		LogDriver:   pulumi.String(s.Logs.Driver),
 		LogOpts:     s.Logs.opts(),
 		Wait:        pulumi.Bool(true),
 		WaitTimeout: pulumi.Int(120),
-	}, parent)
+		// One server per data directory: the old container stops before its
+		// replacement starts on the same volume.
+	}, parent, pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return nil, fmt.Errorf("container: %w", err)
 	}

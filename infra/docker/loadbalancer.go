@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"fmt"
 	"strconv"
-	"strings"
 	"text/template"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
@@ -20,39 +19,37 @@ var nginxConf = template.Must(template.New("nginx.conf").Parse(nginxTemplate))
 // NginxConfPath is where the official nginx image reads its configuration.
 const NginxConfPath = "/etc/nginx/nginx.conf"
 
-// NginxFailTimeout is how long (seconds) nginx keeps a web replica out of
-// rotation after a failed request (max_fails=1): a replica that came back
-// is used again at most this long after its failure. A rolling restart
-// must wait this long after a replica is healthy before stopping the next.
-const NginxFailTimeout = 5
+// DockerDNS is the address of Docker's embedded DNS server in every
+// container on a user-defined network.
+const DockerDNS = "127.0.0.11"
 
-// UpstreamsLabel holds the IDs of the web containers nginx was started
-// with.
-const UpstreamsLabel = "dev.shipyard.upstreams"
+// NginxResolverValid is how long (seconds) nginx caches the replicas'
+// addresses: a replica that joined the network gets traffic at most this
+// long after it started.
+const NginxResolverValid = 1
 
 // NginxListenPort is the port nginx listens on inside its container.
 const NginxListenPort = 80
 
 // NginxConfig is the typed data nginx.conf is generated from.
 type NginxConfig struct {
-	Upstreams       []string
+	// UpstreamHost is the web replicas' shared network alias, resolved per
+	// request through Resolver.
+	UpstreamHost    string
 	UpstreamPort    int
 	ListenPort      int
 	HealthCheckPath string
-	// MaxFails failures within FailTimeout seconds take a replica out of
-	// rotation for FailTimeout seconds.
-	MaxFails    int
-	FailTimeout int
-	// Tries bounds the replicas one request may be tried on.
-	Tries       int
-	ReadTimeout int
-	IdleTimeout int
+	Resolver        string
+	ResolverValid   int
+	ConnectTimeout  int
+	ReadTimeout     int
+	IdleTimeout     int
 }
 
 // Render returns nginx.conf.
 func (n NginxConfig) Render() (string, error) {
-	if len(n.Upstreams) == 0 {
-		return "", fmt.Errorf("nginx config: no upstream web replicas (local.webReplicas must be at least 1)")
+	if n.UpstreamHost == "" || n.UpstreamPort == 0 {
+		return "", fmt.Errorf("nginx config: no upstream (UpstreamHost %q, UpstreamPort %d)", n.UpstreamHost, n.UpstreamPort)
 	}
 	var b bytes.Buffer
 	if err := nginxConf.Execute(&b, n); err != nil {
@@ -70,15 +67,16 @@ type LoadBalancerArgs struct {
 	// HostIP and HostPort are where the load balancer is published.
 	HostIP   string
 	HostPort int
-	// Upstreams are the web replicas' container names.
-	Upstreams       []string
+	// UpstreamHost is the web replicas' network alias (WebAlias).
+	UpstreamHost    string
 	UpstreamPort    int
 	HealthCheckPath string
 	ReadTimeout     int
 	IdleTimeout     int
 	Logs            LogOptions
-	// Dependencies are the web containers, healthy before nginx starts
-	// (nginx resolves the upstream names at start).
+	Stack           string
+	// Dependencies are the web containers of the first deployment, healthy
+	// before nginx starts. Later changes to them never touch nginx.
 	Dependencies []*docker.Container
 }
 
@@ -93,20 +91,22 @@ type LoadBalancer struct {
 }
 
 // NewLoadBalancer creates nginx with a generated nginx.conf uploaded into
-// the container, published on HostIP:HostPort only.
+// the container, published on HostIP:HostPort only. Its config does not
+// depend on the replicas, so scaling or replacing them leaves nginx (and
+// the port clients use) up.
 func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, opts ...pulumi.ResourceOption) (*LoadBalancer, error) {
 	c := &LoadBalancer{}
 	if err := ctx.RegisterComponentResource("shipyard:docker:LoadBalancer", name, c, opts...); err != nil {
 		return nil, fmt.Errorf("load balancer: %w", err)
 	}
 	conf, err := NginxConfig{
-		Upstreams:       args.Upstreams,
+		UpstreamHost:    args.UpstreamHost,
 		UpstreamPort:    args.UpstreamPort,
 		ListenPort:      NginxListenPort,
 		HealthCheckPath: args.HealthCheckPath,
-		MaxFails:        1,
-		FailTimeout:     NginxFailTimeout,
-		Tries:           len(args.Upstreams),
+		Resolver:        DockerDNS,
+		ResolverValid:   NginxResolverValid,
+		ConnectTimeout:  2,
 		ReadTimeout:     args.ReadTimeout,
 		IdleTimeout:     args.IdleTimeout,
 	}.Render()
@@ -123,16 +123,9 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		return nil, fmt.Errorf("nginx image: %w", err)
 	}
 	deps := make([]pulumi.Resource, 0, len(args.Dependencies))
-	ids := pulumi.StringArray{}
 	for _, d := range args.Dependencies {
 		deps = append(deps, d)
-		ids = append(ids, d.ID().ToStringOutput())
 	}
-	// nginx resolves the replicas' names when it starts: when a replica is
-	// replaced (and may get another address), so is nginx.
-	upstreamIDs := ids.ToStringArrayOutput().ApplyT(func(v []string) string {
-		return strings.Join(v, ",")
-	}).(pulumi.StringOutput)
 	c.Container, err = docker.NewContainer(ctx, name, &docker.ContainerArgs{
 		Name:    pulumi.String(args.ContainerName),
 		Image:   image.ImageId,
@@ -143,9 +136,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		Ports: docker.ContainerPortArray{
 			docker.ContainerPortArgs{Internal: pulumi.Int(NginxListenPort), External: pulumi.Int(args.HostPort), Ip: pulumi.String(args.HostIP), Protocol: pulumi.String("tcp")},
 		},
-		Labels: docker.ContainerLabelArray{
-			docker.ContainerLabelArgs{Label: pulumi.String(UpstreamsLabel), Value: upstreamIDs},
-		},
+		Labels: stackLabels(args.Stack),
 		Uploads: docker.ContainerUploadArray{
 			docker.ContainerUploadArgs{File: pulumi.String(NginxConfPath), Content: pulumi.String(conf)},
 		},
@@ -163,7 +154,9 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		LogOpts:     args.Logs.opts(),
 		Wait:        pulumi.Bool(true),
 		WaitTimeout: pulumi.Int(60),
-	}, parent, pulumi.DependsOn(deps))
+		// It holds the published port: the old container must let go of it
+		// before its replacement can bind it.
+	}, parent, pulumi.DependsOn(deps), pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return nil, fmt.Errorf("nginx container: %w", err)
 	}

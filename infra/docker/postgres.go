@@ -22,6 +22,8 @@ type PostgresArgs struct {
 	Username string
 	Password pulumi.StringInput
 	Logs     LogOptions
+	// Stack labels the container and volume (StackLabel).
+	Stack string
 }
 
 // Postgres is the database container with its image and named volume.
@@ -47,7 +49,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	var err error
 	c.Container, err = newDataStore(ctx, name, dataStore{
 		Image: args.Image, ContainerName: args.ContainerName, VolumeName: args.VolumeName,
-		DataDir: PostgresDataDir, Network: args.Network, Alias: args.Alias, Logs: args.Logs,
+		DataDir: PostgresDataDir, Network: args.Network, Alias: args.Alias, Logs: args.Logs, Stack: args.Stack,
 		Envs: pulumi.StringArray{
 			pulumi.String("POSTGRES_USER=" + args.Username),
 			pulumi.String("POSTGRES_DB=" + args.Database),

@@ -23,6 +23,8 @@ type RedisArgs struct {
 	// auth token is in prod, so REDIS_PASSWORD is exercised locally too.
 	Password pulumi.StringInput
 	Logs     LogOptions
+	// Stack labels the container and volume (StackLabel).
+	Stack string
 }
 
 // Redis is the cache/queue container with its image and named volume.
@@ -47,7 +49,7 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 	var err error
 	c.Container, err = newDataStore(ctx, name, dataStore{
 		Image: args.Image, ContainerName: args.ContainerName, VolumeName: args.VolumeName,
-		DataDir: RedisDataDir, Network: args.Network, Alias: args.Alias, Logs: args.Logs,
+		DataDir: RedisDataDir, Network: args.Network, Alias: args.Alias, Logs: args.Logs, Stack: args.Stack,
 		Command: pulumi.StringArray{
 			pulumi.String("redis-server"),
 			pulumi.String("--port"), pulumi.String(strconv.Itoa(args.Port)),

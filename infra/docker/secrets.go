@@ -17,6 +17,12 @@ var PasswordConfigKeys = map[string]string{
 	stackconfig.SecretRedisPassword:    "redisPassword",
 }
 
+// KeptByDown are the URN patterns `make down` (pulumi destroy --exclude)
+// leaves in the stack: the generated passwords, which the kept data
+// volumes were initialised with, so the next `make up` starts Postgres and
+// Redis on them with the same credentials.
+var KeptByDown = []string{"**::random:index/randomPassword:RandomPassword::**"}
+
 // secrets holds the value of every secret env var of the stack.
 type secrets struct {
 	names  []string

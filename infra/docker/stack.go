@@ -5,8 +5,8 @@
 // before the app starts, the web/worker/clock processes and an nginx load
 // balancer published on 127.0.0.1 only.
 //
-// Users run it with real pulumi-docker (`make up`); the test harness under
-// tests/ executes the same resource graph against a Docker engine.
+// Users run it with pulumi-docker (`make up`); `make test` deploys a stack of
+// its own with the same program and the real engine (tests/e2e).
 package docker
 
 import (
@@ -19,14 +19,20 @@ import (
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
-// BuildContext is the app image's build context, relative to the Pulumi
-// program's working directory (stacks/, see Pulumi.yaml): the repository
-// root, where the Dockerfile is.
-const BuildContext = ".."
+// AppImageTag is the tag of the one app image every docker stack runs:
+// `make image` builds <repository>:local from the root Dockerfile, and the
+// stack runs that image by ID (it never builds one of its own).
+const AppImageTag = "local"
 
-// Dockerfile is the app image's Dockerfile, relative to the program's
-// working directory.
-const Dockerfile = "../Dockerfile"
+// StackLabel is on every container, network and volume of a docker stack,
+// with the stack's name as value: what `make destroy` and the tests' leak
+// check find the stack's Docker objects by.
+const StackLabel = "dev.shipyard.stack"
+
+// WebAlias is the network alias every web replica carries: nginx resolves
+// it per request through Docker's DNS, so replicas can be added, replaced
+// and removed without touching the load balancer.
+const WebAlias = "web"
 
 // ListenAddress is the only host address the load balancer is published on.
 const ListenAddress = "127.0.0.1"
@@ -34,8 +40,11 @@ const ListenAddress = "127.0.0.1"
 // AppUser is the uid:gid every app container runs as, as in prod's image.
 const AppUser = "65532:65532"
 
-// Names are the Docker object names of a stack; they are deterministic so
-// the stack outputs, `docker logs` and the harness agree on them.
+// Names are the names of a stack's resources and of its singleton Docker
+// objects (network, volumes, postgres, redis, nginx). App containers are
+// named by Pulumi from their resource name plus a random suffix, so a
+// replacement starts before the container it replaces stops (a rolling
+// update, as on ECS); the stack outputs list their names.
 type Names struct{ stack string }
 
 // NamesFor returns the names of stack's Docker objects.
@@ -70,6 +79,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	network, err := docker.NewNetwork(ctx, names.Network(), &docker.NetworkArgs{
 		Name:   pulumi.String(names.Network()),
 		Driver: pulumi.String("bridge"),
+		Labels: docker.NetworkLabelArray{docker.NetworkLabelArgs{Label: pulumi.String(StackLabel), Value: pulumi.String(cfg.Stack)}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
@@ -91,6 +101,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Username:      cfg.Database.Username,
 		Password:      secrets.values[stackconfig.SecretDatabasePassword],
 		Logs:          logs,
+		Stack:         cfg.Stack,
 	})
 	if err != nil {
 		return nil, err
@@ -104,6 +115,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Port:          stackconfig.LocalEndpoints.RedisPort,
 		Password:      secrets.values[stackconfig.SecretRedisPassword],
 		Logs:          logs,
+		Stack:         cfg.Stack,
 	})
 	if err != nil {
 		return nil, err
@@ -131,12 +143,13 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Network:         network.Name,
 		HostIP:          ListenAddress,
 		HostPort:        cfg.Local.HTTPPort,
-		Upstreams:       app.WebNames,
+		UpstreamHost:    WebAlias,
 		UpstreamPort:    web.Port,
 		HealthCheckPath: web.HealthCheckPath,
 		ReadTimeout:     cfg.App.RequestTimeoutSeconds + 5,
 		IdleTimeout:     cfg.LoadBalancer.IdleTimeoutSeconds,
 		Logs:            logs,
+		Stack:           cfg.Stack,
 		Dependencies:    app.Web,
 	})
 	if err != nil {
@@ -151,8 +164,8 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		"stack":            pulumi.String(cfg.Stack),
 		"target":           pulumi.String(string(cfg.Target)),
 		"url":              pulumi.Sprintf("http://%s:%d", ListenAddress, cfg.Local.HTTPPort),
-		"image":            app.Image.ImageName,
-		"imageDigest":      app.Image.RepoDigest,
+		"image":            pulumi.String(app.ImageName),
+		"imageDigest":      app.ImageID,
 		"databaseEndpoint": pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.DatabaseHost, stackconfig.LocalEndpoints.DatabasePort),
 		"redisEndpoint":    pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.RedisHost, stackconfig.LocalEndpoints.RedisPort),
 		"networkName":      network.Name,
@@ -180,4 +193,13 @@ func (l LogOptions) opts() pulumi.StringMap {
 		"max-size": pulumi.String(l.MaxSize),
 		"max-file": pulumi.String(strconv.Itoa(l.MaxFiles)),
 	}
+}
+
+// stackLabels labels a container with the stack it belongs to.
+func stackLabels(stack string, more ...docker.ContainerLabelArgs) docker.ContainerLabelArray {
+	out := docker.ContainerLabelArray{docker.ContainerLabelArgs{Label: pulumi.String(StackLabel), Value: pulumi.String(stack)}}
+	for _, l := range more {
+		out = append(out, l)
+	}
+	return out
 }

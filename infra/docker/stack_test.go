@@ -7,22 +7,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
+	"github.com/shipyard-kit/shipyard/infra/docker/dockermock"
 	"github.com/shipyard-kit/shipyard/infra/pulumitest"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 const (
 	containerType = "docker:index/container:Container"
-	imageType     = "docker:index/image:Image"
 	remoteType    = "docker:index/remoteImage:RemoteImage"
 	networkType   = "docker:index/network:Network"
 	volumeType    = "docker:index/volume:Volume"
 	passwordType  = "random:index/randomPassword:RandomPassword"
-	fakeImageID   = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 )
 
 func loadLocal(t *testing.T) *stackconfig.Config {
@@ -40,24 +38,19 @@ func loadLocal(t *testing.T) *stackconfig.Config {
 
 // providerOutputs stands in for what pulumi-docker and pulumi-random compute.
 func providerOutputs(migrationExit int, migrationLogs string) []pulumitest.Option {
-	return []pulumitest.Option{
-		pulumitest.WithOutputs(imageType, func(_ string, in resource.PropertyMap) resource.PropertyMap {
-			return resource.PropertyMap{"repoDigest": resource.NewStringProperty(fakeImageID)}
-		}),
-		pulumitest.WithOutputs(remoteType, func(_ string, in resource.PropertyMap) resource.PropertyMap {
-			return resource.PropertyMap{"imageId": resource.NewStringProperty("sha256:" + in["name"].StringValue())}
-		}),
-		pulumitest.WithOutputs(passwordType, func(name string, _ resource.PropertyMap) resource.PropertyMap {
-			return resource.PropertyMap{"result": resource.MakeSecret(resource.NewStringProperty("generated-" + name))}
-		}),
-		pulumitest.WithOutputs(containerType, func(name string, _ resource.PropertyMap) resource.PropertyMap {
-			out := resource.PropertyMap{"exitCode": resource.NewNumberProperty(0)}
-			if strings.HasSuffix(name, "-migrate") {
-				out["exitCode"] = resource.NewNumberProperty(float64(migrationExit))
-				out["containerLogs"] = resource.NewStringProperty(migrationLogs)
-			}
-			return out
-		}),
+	return dockermock.Options(dockermock.Migration{ExitCode: migrationExit, Logs: migrationLogs})
+}
+
+// label returns the value of a container's label key.
+func label(r pulumitest.Resource, key string) (string, bool) {
+	for i := 0; ; i++ {
+		l, ok := r.Input(fmt.Sprintf("labels.%d.label", i))
+		if !ok {
+			return "", false
+		}
+		if l.StringValue() == key {
+			return r.String(fmt.Sprintf("labels.%d.value", i)), true
+		}
 	}
 }
 
@@ -253,8 +246,8 @@ func TestAppContainersRunLikeProd(t *testing.T) {
 			if got := strings.Join(strings_(t, r, "command"), " "); got != tt.command {
 				t.Errorf("command = %q, want %q", got, tt.command)
 			}
-			if got := r.String("image"); got != fakeImageID {
-				t.Errorf("image = %q, want the built image's ID %q", got, fakeImageID)
+			if got := r.String("image"); got != dockermock.ImageID {
+				t.Errorf("image = %q, want the built image's ID %q", got, dockermock.ImageID)
 			}
 			if got := strings.Join(strings_(t, r, "healthcheck.tests"), " "); got != "CMD /app healthcheck" {
 				t.Errorf("health check = %q", got)
@@ -292,8 +285,8 @@ func TestNoAppContainerCanStartBeforeTheMigrationSucceeded(t *testing.T) {
 		if !contains(r.Dependencies, migrate.URN) {
 			t.Errorf("%s does not depend on the migration: %v", name, r.Dependencies)
 		}
-		if got := r.String("labels.0.value"); r.String("labels.0.label") != dockerinfra.MigrationLabel || got != "succeeded" {
-			t.Errorf("%s: migration label %q=%q", name, r.String("labels.0.label"), got)
+		if got, _ := label(r, dockerinfra.MigrationLabel); got != "succeeded" {
+			t.Errorf("%s: migration label %s=%q, want succeeded", name, dockerinfra.MigrationLabel, got)
 		}
 	}
 }
@@ -313,7 +306,7 @@ func TestAFailedMigrationFailsTheDeployWithItsOutput(t *testing.T) {
 	}
 }
 
-func TestTheLoadBalancerIsPublishedOnLoopbackOnlyAndKnowsEveryReplica(t *testing.T) {
+func TestTheLoadBalancerIsPublishedOnLoopbackOnlyAndFindsTheReplicasByAlias(t *testing.T) {
 	cfg := loadLocal(t)
 	g := mustRun(t, cfg)
 	n := dockerinfra.NamesFor(cfg.Stack)
@@ -326,7 +319,8 @@ func TestTheLoadBalancerIsPublishedOnLoopbackOnlyAndKnowsEveryReplica(t *testing
 	}
 	conf := lb.String("uploads.0.content")
 	for _, want := range []string{
-		"server " + n.Web(1) + ":8080 ", "server " + n.Web(2) + ":8080 ",
+		"resolver 127.0.0.11 valid=1s",
+		"set $web http://" + dockerinfra.WebAlias + ":8080;",
 		"location = " + cfg.Services.Web.HealthCheckPath + " ",
 		"proxy_next_upstream error timeout http_502 http_503 http_504",
 		"listen 80;",
@@ -336,16 +330,79 @@ func TestTheLoadBalancerIsPublishedOnLoopbackOnlyAndKnowsEveryReplica(t *testing
 			t.Errorf("nginx.conf lacks %q:\n%s", want, conf)
 		}
 	}
+	// A passive failure count (max_fails) would take every replica out
+	// when all answer 503 (a database outage) and turn the app's 503 into
+	// nginx's own 502.
+	if strings.Contains(conf, "max_fails") || strings.Contains(conf, "upstream web") {
+		t.Errorf("nginx.conf keeps failure state per replica:\n%s", conf)
+	}
 	if got := lb.String("healthcheck.tests.5"); !strings.HasSuffix(got, cfg.Services.Web.HealthCheckPath) {
 		t.Errorf("nginx health check probes %q, want the web health path %s", got, cfg.Services.Web.HealthCheckPath)
 	}
 	for _, w := range []string{n.Web(1), n.Web(2)} {
-		if !contains(lb.Dependencies, container(t, g, w).URN) {
-			t.Errorf("nginx does not wait for %s", w)
+		r := container(t, g, w)
+		if !contains(lb.Dependencies, r.URN) {
+			t.Errorf("nginx does not wait for %s on the first deploy", w)
 		}
-		// The mocks give each container the ID "<name>-id".
-		if lb.String("labels.0.label") != dockerinfra.UpstreamsLabel || !strings.Contains(lb.String("labels.0.value"), w+"-id") {
-			t.Errorf("nginx is not replaced with %s: label %s=%q", w, lb.String("labels.0.label"), lb.String("labels.0.value"))
+		if got := r.String("networksAdvanced.0.aliases.0"); got != dockerinfra.WebAlias {
+			t.Errorf("%s has network alias %q, want %q", w, got, dockerinfra.WebAlias)
+		}
+	}
+}
+
+func TestScalingOrReplacingTheWebReplicasLeavesNginxAsItIs(t *testing.T) {
+	cfg := loadLocal(t)
+	n := dockerinfra.NamesFor(cfg.Stack)
+	var confs []string
+	for _, change := range []func(c *stackconfig.Config){
+		func(c *stackconfig.Config) {},
+		func(c *stackconfig.Config) { c.Local.WebReplicas = 3 },
+		func(c *stackconfig.Config) { c.Local.WebReplicas = 1 },
+		func(c *stackconfig.Config) { c.App.LogLevel = "warn" },
+	} {
+		c := *cfg
+		change(&c)
+		lb := container(t, mustRun(t, &c), n.Container("nginx"))
+		confs = append(confs, fmt.Sprint(lb.Inputs))
+	}
+	for i, c := range confs[1:] {
+		if c != confs[0] {
+			t.Errorf("change %d changes nginx's inputs (nginx would be replaced, dropping clients):\n%s\nvs\n%s", i+1, confs[0], c)
+		}
+	}
+}
+
+func TestAppContainersRollWhileTheSingletonsStopBeforeTheirReplacement(t *testing.T) {
+	cfg := loadLocal(t)
+	g := mustRun(t, cfg)
+	n := dockerinfra.NamesFor(cfg.Stack)
+	for _, name := range []string{n.Web(1), n.Web(2), n.Container("worker"), n.Container("clock"), n.Container("migrate")} {
+		r := container(t, g, name)
+		if _, named := r.Input("name"); named || r.DeleteBeforeReplace {
+			t.Errorf("%s: a fixed name (%q) or deleteBeforeReplace (%v) stops it before its replacement starts", name, r.String("name"), r.DeleteBeforeReplace)
+		}
+	}
+	for _, role := range []string{"postgres", "redis", "nginx"} {
+		r := container(t, g, n.Container(role))
+		if r.String("name") != n.Container(role) || !r.DeleteBeforeReplace {
+			t.Errorf("%s: name %q deleteBeforeReplace %v, want %s and true (one server per volume or port)", role, r.String("name"), r.DeleteBeforeReplace, n.Container(role))
+		}
+	}
+}
+
+func TestPulumiNeverDeletesTheDataVolumes(t *testing.T) {
+	cfg := loadLocal(t)
+	g := mustRun(t, cfg)
+	vols := g.ByType(volumeType)
+	if len(vols) != 2 {
+		t.Fatalf("volumes %v, want postgres and redis", names(vols))
+	}
+	for _, v := range vols {
+		if !v.RetainOnDelete {
+			t.Errorf("volume %s is deleted with its resource: a replace or `make down` would lose its data", v.Name)
+		}
+		if v.String("labels.0.label") != dockerinfra.StackLabel || v.String("labels.0.value") != cfg.Stack {
+			t.Errorf("volume %s is not labelled %s=%s, so `make destroy` cannot find it", v.Name, dockerinfra.StackLabel, cfg.Stack)
 		}
 	}
 }
@@ -359,7 +416,7 @@ func TestTheStackOutputsFollowTheContract(t *testing.T) {
 		"target":           "docker",
 		"url":              "http://127.0.0.1:8080",
 		"image":            "shipyard-app:local",
-		"imageDigest":      fakeImageID,
+		"imageDigest":      dockermock.ImageID,
 		"databaseEndpoint": "postgres:5432",
 		"redisEndpoint":    "redis:6379",
 		"networkName":      n.Network(),
@@ -369,7 +426,7 @@ func TestTheStackOutputsFollowTheContract(t *testing.T) {
 			t.Errorf("output %s = %v, want %v", k, g.Outputs[k], v)
 		}
 	}
-	if got, want := fmt.Sprint(g.Outputs["webContainers"]), fmt.Sprint([]string{n.Web(1), n.Web(2)}); got != want {
+	if got, want := fmt.Sprint(g.Outputs["webContainers"]), fmt.Sprint([]string{dockermock.AutoName(n.Web(1)), dockermock.AutoName(n.Web(2))}); got != want {
 		t.Errorf("webContainers = %s, want %s", got, want)
 	}
 	ctrs, ok := g.Outputs["containers"].(map[string]string)
@@ -377,8 +434,12 @@ func TestTheStackOutputsFollowTheContract(t *testing.T) {
 		t.Fatalf("containers = %#v, want a map of 6 names", g.Outputs["containers"])
 	}
 	for _, role := range []string{"postgres", "redis", "nginx", "migrate", "worker", "clock"} {
-		if ctrs[role] != n.Container(role) {
-			t.Errorf("containers[%s] = %v, want %s", role, ctrs[role], n.Container(role))
+		want := n.Container(role)
+		if role == "migrate" || role == "worker" || role == "clock" {
+			want = dockermock.AutoName(want)
+		}
+		if ctrs[role] != want {
+			t.Errorf("containers[%s] = %v, want %s", role, ctrs[role], want)
 		}
 	}
 }

@@ -1,17 +1,15 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,34 +18,35 @@ import (
 	"github.com/gruntwork-io/terratest/modules/random"
 	"github.com/gruntwork-io/terratest/modules/retry"
 	"github.com/gruntwork-io/terratest/modules/shell"
-	test_structure "github.com/gruntwork-io/terratest/modules/test-structure"
 
+	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
-	"github.com/shipyard-kit/shipyard/tests/harness"
 )
 
 // Environment of the suite.
 const (
 	// EnvStack names the stack under test (default local).
 	EnvStack = "STACK"
-	// EnvOutputs=pulumi reads the outputs of an already deployed stack
-	// with `pulumi stack output --json` instead of bringing the local stack
-	// up with the harness (always the case for a non-docker target).
+	// EnvOutputs=pulumi runs the suite against a stack that is already
+	// deployed (`make e2e`: the user's stack, or an aws one), reading its
+	// outputs with `pulumi stack output --json`. Otherwise, for a docker
+	// stack, the suite deploys a stack of its own with the real Pulumi
+	// engine, changes it under load, and destroys it (`make test`).
 	EnvOutputs = "E2E_OUTPUTS"
-	// EnvHTTPPort overrides local.httpPort for the harness, for machines
-	// where the configured port is taken.
-	EnvHTTPPort = "E2E_HTTP_PORT"
 )
+
+// DefaultDocker is the Docker client the suite runs unless $DOCKER names
+// another: Debian's, which matches the engine .ci/run installs.
+const DefaultDocker = "/usr/bin/docker"
 
 var quiet = logger.Discard
 
-// TestMain makes `docker` mean the client harness uses ($DOCKER, else
-// /usr/bin/docker) for terratest's docker and shell modules, which run
-// "docker" from PATH.
+// TestMain makes `docker` mean $DOCKER (else DefaultDocker) for terratest's
+// docker and shell modules, which run "docker" from PATH.
 func TestMain(m *testing.M) {
 	client := os.Getenv("DOCKER")
 	if client == "" {
-		client = harness.DefaultDocker
+		client = DefaultDocker
 	}
 	if _, err := os.Stat(client); err == nil {
 		dir, err := os.MkdirTemp("", "e2e-docker-")
@@ -74,57 +73,129 @@ func TestStack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loading the stack config: %v", err)
 	}
-	ctx := context.Background()
-	workDir := t.TempDir()
-
-	var out Outputs
 	if cfg.Target == stackconfig.TargetDocker && os.Getenv(EnvOutputs) != "pulumi" {
-		if p := os.Getenv(EnvHTTPPort); p != "" {
-			if cfg.Local.HTTPPort, err = strconv.Atoi(p); err != nil {
-				t.Fatalf("%s=%q: %v", EnvHTTPPort, p, err)
-			}
-		}
-		g, err := harness.Record(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := harness.New(g, harness.Options{ProgramDir: filepath.Join(root, "stacks"), Logf: t.Logf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		// SKIP_teardown=1 keeps the stack up for debugging; the next run
-		// removes it first.
-		defer test_structure.RunTestStage(t, "teardown", func() {
-			t0 := time.Now()
-			if err := h.Down(ctx); err != nil {
-				t.Errorf("tearing the local stack down: %v", err)
-			}
-			t.Logf("stack down in %s", time.Since(t0).Round(time.Second))
-		})
-		test_structure.RunTestStage(t, "deploy", func() {
-			t0 := time.Now()
-			if err := h.Up(ctx); err != nil {
-				t.Fatalf("bringing the local stack up with the harness: %v", err)
-			}
-			t.Logf("stack up in %s", time.Since(t0).Round(time.Second))
-		})
-		data, _ := json.Marshal(h.Outputs())
-		if out, err = ParseOutputs(data); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		data, err := shell.RunCommandAndGetStdOutE(t, shell.Command{
-			Command: "pulumi", Args: []string{"stack", "output", "--json", "--stack", stack}, WorkingDir: root,
-		})
-		if err != nil {
-			t.Fatalf("reading the outputs of stack %s (is it deployed, and are you logged in to its backend?): %v", stack, err)
-		}
-		if out, err = ParseOutputs([]byte(data)); err != nil {
-			t.Fatal(err)
+		testOwnLocalStack(t, root, cfg)
+		return
+	}
+	data, err := shell.RunCommandAndGetStdOutE(t, shell.Command{
+		Command: "pulumi", Args: []string{"stack", "output", "--json", "--stack", stack}, WorkingDir: root,
+	})
+	if err != nil {
+		t.Fatalf("reading the outputs of stack %s (is it deployed, and are you logged in to its backend?): %v", stack, err)
+	}
+	out, err := ParseOutputs([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	validate(t, out, cfg)
+}
+
+// testOwnLocalStack is `make test`'s life of a local stack, with the real
+// engine: up from nothing, an idempotent preview, the validation suite, a
+// replica change and an env change under load, down keeping the data, up
+// again on it, destroy, and nothing left behind.
+func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
+	if _, err := exec.LookPath(filepath.Join(root, "bin", "pulumi")); err != nil {
+		if _, err := exec.LookPath("pulumi"); err != nil {
+			t.Fatalf("the Pulumi CLI is needed to deploy the local stack: run `make tools` (offline: PULUMI_OFFLINE_DIR=<bundle> make tools)")
 		}
 	}
-	test_structure.SaveString(t, workDir, "url", out.URL)
+	image := local.RepositoryName() + ":" + dockerinfra.AppImageTag
+	if _, err := shell.RunCommandAndGetStdOutE(t, shell.Command{Command: "docker", Args: []string{"image", "inspect", "--format", "{{.Id}}", image}, Logger: quiet}); err != nil {
+		t.Fatalf("no image %s: run `make image` (make test does)", image)
+	}
+	s := newLocalStack(t, root)
+	createdBefore := createdContainers(t)
+	var out Outputs
 
+	t.Run("the suite's stack shares no name or port with the user's local stack", func(t *testing.T) {
+		mine, theirs := dockerinfra.NamesFor(s.name), dockerinfra.NamesFor(local.Stack)
+		if strings.HasPrefix(mine.Prefix(), theirs.Prefix()+"-") || mine.Prefix() == theirs.Prefix() {
+			t.Errorf("the suite's objects are named %s-…, which overlaps the user's %s-…", mine.Prefix(), theirs.Prefix())
+		}
+		if port := fmt.Sprint(s.cfg["local"].(map[string]any)["httpPort"]); port == strconv.Itoa(local.Local.HTTPPort) {
+			t.Errorf("the suite's stack publishes %s, the user's port", port)
+		}
+	})
+	destroyed := false
+	t.Cleanup(func() {
+		if !destroyed {
+			if _, err := s.shipyard(t, "destroy", s.name); err != nil {
+				t.Errorf("destroying the suite's stack after a failure: %v", err)
+			}
+		}
+	})
+	if !t.Run("up from nothing on a fresh project (no state directory yet)", func(t *testing.T) {
+		if _, err := os.Stat(filepath.Join(s.dir, ".pulumi-state")); err == nil {
+			t.Fatal("the project already has a state directory")
+		}
+		s.up(t)
+		out = s.outputs(t)
+	}) {
+		t.FailNow()
+	}
+	t.Run("a preview right after up shows no change", func(t *testing.T) {
+		if _, err := s.shipyard(t, "preview", s.name, "--expect-no-changes"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	validate(t, out, local)
+
+	var user credentials
+	t.Run("a user registered before the changes", func(t *testing.T) {
+		user = register(t, out.URL)
+	})
+	t.Run("scaling the web replicas 2 to 3 and back, and an env change, lose no request", func(t *testing.T) {
+		l := startLoad(t, out.URL+"/version", 20)
+		s.set(t, "local", "webReplicas", 3)
+		s.up(t)
+		if got := s.outputs(t).WebContainers; len(got) != 3 {
+			t.Errorf("after scaling to 3: web containers %v", got)
+		}
+		s.set(t, "local", "webReplicas", 2)
+		s.set(t, "app", "logLevel", "info") // every app container is replaced
+		s.up(t)
+		out = s.outputs(t)
+		if len(out.WebContainers) != 2 {
+			t.Errorf("after scaling back to 2: web containers %v", out.WebContainers)
+		}
+		time.Sleep(2 * time.Second)
+		l.check(t, 100)
+	})
+	t.Run("down keeps the data and the next up serves it again", func(t *testing.T) {
+		if _, err := s.shipyard(t, "destroy", s.name, "--keep-data"); err != nil {
+			t.Fatal(err)
+		}
+		if c := s.objects(t, "container"); len(c) != 0 {
+			t.Errorf("containers left after down: %v", c)
+		}
+		if v := s.objects(t, "volume"); len(v) != 2 {
+			t.Fatalf("volumes after down: %v, want the postgres and redis data", v)
+		}
+		s.up(t)
+		out = s.outputs(t)
+		waitReady(t, out.URL+local.Services.Web.HealthCheckPath)
+		user.login(t, out.URL)
+	})
+	t.Run("destroy removes every container, network and volume and leaves no build leftover", func(t *testing.T) {
+		if _, err := s.shipyard(t, "destroy", s.name); err != nil {
+			t.Fatal(err)
+		}
+		destroyed = true
+		for _, kind := range []string{"container", "network", "volume"} {
+			if left := s.objects(t, kind); len(left) != 0 {
+				t.Errorf("%ss left behind: %v", kind, left)
+			}
+		}
+		if after := createdContainers(t); after > createdBefore {
+			t.Errorf("%d containers in state created appeared during the suite (image build leftovers)", after-createdBefore)
+		}
+	})
+}
+
+// validate is the suite every deployed stack passes: the one `make test`
+// deploys and any stack `make e2e` points at.
+func validate(t *testing.T, out Outputs, cfg *stackconfig.Config) {
 	if out.Target == "docker" {
 		u, err := url.Parse(out.URL)
 		if err != nil || u.Hostname() != "127.0.0.1" {
@@ -133,17 +204,14 @@ func TestStack(t *testing.T) {
 	}
 	p := platformFor(out, cfg.Services.Web.StopTimeoutSeconds)
 	s := &suite{url: out.URL, out: out, cfg: cfg, p: p}
-
-	test_structure.RunTestStage(t, "validate", func() {
-		t.Run("every process runs the image the stack outputs", s.image)
-		t.Run("readyz answers 200 through the load balancer", s.readyz)
-		t.Run("metrics are not served through the load balancer", s.metricsHidden)
-		t.Run("a user registers, logs in, creates a note and reads it back", s.roundTrip)
-		t.Run("the worker processes the note", s.workerResult)
-		t.Run("logs are JSON on stdout", s.jsonLogs)
-		t.Run("a rolling restart of the web replicas under steady load loses no request", s.rollingRestart)
-		t.Run("stopping postgres turns readyz into 503 while livez stays 200, and both recover", s.databaseOutage)
-	})
+	t.Run("every process runs the image the stack outputs", s.image)
+	t.Run("readyz answers 200 through the load balancer", s.readyz)
+	t.Run("metrics are not served through the load balancer", s.metricsHidden)
+	t.Run("a user registers, logs in, creates a note and reads it back", s.roundTrip)
+	t.Run("the worker processes the note", s.workerResult)
+	t.Run("logs are JSON on stdout", s.jsonLogs)
+	t.Run("a rolling restart of the web replicas under steady load loses no request", s.rollingRestart)
+	t.Run("stopping postgres under load turns readyz into the app's 503 while livez stays 200, and both recover", s.databaseOutage)
 }
 
 type suite struct {
@@ -214,25 +282,49 @@ type note struct {
 	WordCount *int   `json:"word_count"`
 }
 
-func (s *suite) roundTrip(t *testing.T) {
-	email := fmt.Sprintf("e2e-%s@example.com", strings.ToLower(random.UniqueId()))
-	password := "correct horse " + random.UniqueId()
+// credentials are a registered user's.
+type credentials struct{ email, password string }
+
+// register creates a user through the API.
+func register(t *testing.T, baseURL string) credentials {
+	t.Helper()
+	c := credentials{
+		email:    fmt.Sprintf("e2e-%s@example.com", strings.ToLower(random.UniqueId())),
+		password: "correct horse " + random.UniqueId(),
+	}
 	var user struct {
 		ID    int64  `json:"id"`
 		Email string `json:"email"`
 	}
-	s.call(t, http.MethodPost, "/api/v1/users", map[string]string{"email": email, "password": password, "name": "E2E"}, http.StatusCreated, &user)
-	if user.Email != email || user.ID == 0 {
-		t.Fatalf("registered user = %+v, want email %s and an id", user, email)
+	(&suite{url: baseURL}).call(t, http.MethodPost, "/api/v1/users", map[string]string{"email": c.email, "password": c.password, "name": "E2E"}, http.StatusCreated, &user)
+	if user.Email != c.email || user.ID == 0 {
+		t.Fatalf("registered user = %+v, want email %s and an id", user, c.email)
 	}
+	return c
+}
+
+// login returns a session token for the user.
+func (c credentials) login(t *testing.T, baseURL string) string {
+	t.Helper()
 	var session struct {
 		Token string `json:"token"`
 	}
-	s.call(t, http.MethodPost, "/api/v1/sessions", map[string]string{"email": email, "password": password}, http.StatusCreated, &session)
+	(&suite{url: baseURL}).call(t, http.MethodPost, "/api/v1/sessions", map[string]string{"email": c.email, "password": c.password}, http.StatusCreated, &session)
 	if session.Token == "" {
 		t.Fatal("login returned no token")
 	}
-	s.token = session.Token
+	return session.Token
+}
+
+// waitReady waits (bounded) for the health path to answer 200.
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	http_helper.HttpGetWithRetryWithCustomValidation(t, url, nil, 60, time.Second,
+		func(status int, _ string) bool { return status == http.StatusOK })
+}
+
+func (s *suite) roundTrip(t *testing.T) {
+	s.token = register(t, s.url).login(t, s.url)
 	title, body := "groceries "+random.UniqueId(), "milk eggs bread butter"
 	var created note
 	s.call(t, http.MethodPost, "/api/v1/notes", map[string]string{"title": title, "body": body}, http.StatusCreated, &created)
@@ -288,70 +380,22 @@ func (s *suite) jsonLogs(t *testing.T) {
 // bounded loop sends about 20 requests a second through the load balancer;
 // every request must succeed.
 func (s *suite) rollingRestart(t *testing.T) {
-	client := &http.Client{Timeout: 15 * time.Second}
-	var sent, failed atomic.Int64
-	var mu sync.Mutex
-	var failures []string
-	// A ticker rather than retry.DoInBackgroundUntilStopped: that one logs
-	// two lines per request (and sleeps between requests instead of
-	// keeping a rate). Bounded: it stops when done is closed or after
-	// maxLoad, whichever comes first.
-	const rate, maxLoad = 20, 10 * time.Minute
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(time.Second / rate)
-		defer tick.Stop()
-		stop := time.After(maxLoad)
-		var inflight sync.WaitGroup
-		defer inflight.Wait()
-		for {
-			select {
-			case <-done:
-				return
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			inflight.Add(1)
-			go func() {
-				defer inflight.Done()
-				sent.Add(1)
-				resp, err := client.Get(s.url + "/version")
-				if err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						return
-					}
-					err = fmt.Errorf("status %d", resp.StatusCode)
-				}
-				failed.Add(1)
-				mu.Lock()
-				failures = append(failures, time.Now().Format("15:04:05.000")+" "+err.Error())
-				mu.Unlock()
-			}()
-		}
-	}()
+	l := startLoad(t, s.url+"/version", 20)
 	time.Sleep(2 * time.Second) // load before the first restart
 	t0 := time.Now()
 	s.p.RollingRestart(t)
 	time.Sleep(2 * time.Second) // and after the last
-	close(done)
-	wg.Wait()
-	t.Logf("rolling restart took %s; %d requests sent, %d failed", time.Since(t0).Round(time.Second), sent.Load(), failed.Load())
-	if sent.Load() < 20 {
-		t.Fatalf("only %d requests were sent during the restart; the load loop did not run", sent.Load())
-	}
-	if n := failed.Load(); n > 0 {
-		t.Fatalf("%d of %d requests failed during the rolling restart:\n%s", n, sent.Load(), strings.Join(failures, "\n"))
-	}
+	t.Logf("rolling restart took %s", time.Since(t0).Round(time.Second))
+	l.check(t, 20)
 }
 
 func (s *suite) databaseOutage(t *testing.T) {
 	readyz := s.url + s.cfg.Services.Web.HealthCheckPath
 	livez := s.url + "/livez"
+	// Traffic flows during the outage, as it would for users: a load
+	// balancer that counts the replicas' 503s as failures would answer
+	// its own 502 instead of the app's 503.
+	l := startLoad(t, s.url+"/version", 20)
 	restart, reason := s.p.StopDatabase(t)
 	if reason != nil {
 		t.Skipf("explicitly excluded: %v", reason)
@@ -362,8 +406,16 @@ func (s *suite) databaseOutage(t *testing.T) {
 			restart()
 		}
 	}()
+	var last int
 	http_helper.HttpGetWithRetryWithCustomValidation(t, readyz, nil, 60, time.Second,
-		func(status int, _ string) bool { return status == http.StatusServiceUnavailable })
+		func(status int, _ string) bool { last = status; return status == http.StatusServiceUnavailable })
+	for i := 0; i < 5; i++ {
+		status, _ := http_helper.HttpGet(t, readyz, nil)
+		if status != http.StatusServiceUnavailable {
+			t.Fatalf("readyz during the outage: %d, want the app's 503 every time (first 503 after %d)", status, last)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 	http_helper.HttpGetWithCustomValidation(t, livez, nil,
 		func(status int, body string) bool { return status == http.StatusOK && strings.Contains(body, `"ok"`) })
 	restarted = true
@@ -372,4 +424,5 @@ func (s *suite) databaseOutage(t *testing.T) {
 		func(status int, _ string) bool { return status == http.StatusOK })
 	http_helper.HttpGetWithRetryWithCustomValidation(t, livez, nil, 10, time.Second,
 		func(status int, _ string) bool { return status == http.StatusOK })
+	l.check(t, 20)
 }

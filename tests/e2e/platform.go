@@ -12,8 +12,6 @@ import (
 	"github.com/gruntwork-io/terratest/modules/docker"
 	"github.com/gruntwork-io/terratest/modules/retry"
 	"github.com/gruntwork-io/terratest/modules/shell"
-
-	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
 )
 
 // platform is what differs between targets: how to restart the web
@@ -50,11 +48,6 @@ func (d *dockerPlatform) RollingRestart(t *testing.T) {
 		docker.Stop(t, []string{c}, &docker.StopOptions{Time: d.stopTimeout})
 		shell.RunCommand(t, shell.Command{Command: "docker", Args: []string{"start", c}})
 		waitHealthy(t, c)
-		// nginx's checks are passive: it tries a replica that failed again
-		// only fail_timeout after the failure (docs/local.md). Stopping the
-		// next replica earlier would leave it no live upstream, a rollout
-		// too fast for this load balancer rather than a lost request.
-		time.Sleep((dockerinfra.NginxFailTimeout + 1) * time.Second)
 	}
 }
 
@@ -62,12 +55,28 @@ func (d *dockerPlatform) RollingRestart(t *testing.T) {
 func waitHealthy(t *testing.T, container string) {
 	t.Helper()
 	retry.DoWithRetry(t, container+" healthy", 60, time.Second, func() (string, error) {
-		s := docker.Inspect(t, container)
-		if s.Health.Status != "healthy" {
-			return "", fmt.Errorf("%s health is %q", container, s.Health.Status)
+		status, err := healthStatus(t, container)
+		if err != nil {
+			return "", err
+		}
+		if status != "healthy" {
+			return "", fmt.Errorf("%s health is %q", container, status)
 		}
 		return "", nil
 	})
+}
+
+// healthStatus reads a container's health status alone. terratest's
+// docker.Inspect decodes the whole health log into uint8 exit codes and
+// fails on the -1 Docker records for a check that timed out or could not
+// start, so it cannot wait on a container through a slow start.
+func healthStatus(t *testing.T, container string) (string, error) {
+	out, err := shell.RunCommandAndGetStdOutE(t, shell.Command{Command: "docker", Args: []string{"inspect", "--type", "container",
+		"--format", "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}", container}, Logger: quiet})
+	if err != nil {
+		return "", fmt.Errorf("inspecting %s: %w", container, err)
+	}
+	return strings.TrimSpace(out), nil
 }
 
 func (d *dockerPlatform) StdoutLines(t *testing.T, process string) []string {

@@ -1,0 +1,62 @@
+// Package dockermock answers, under Pulumi mocks, what pulumi-docker and
+// pulumi-random compute for the docker target: the app image's ID, the
+// stand-in images' IDs, generated passwords, autonamed containers and the
+// migration's exit code. Tests anywhere in the repository build the real
+// local graph with it:
+//
+//	g, err := pulumitest.Run("local", program, dockermock.Options(dockermock.Migration{})...)
+package dockermock
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/shipyard-kit/shipyard/infra/pulumitest"
+)
+
+// ImageID is the ID the mocked `make image` build has.
+const ImageID = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
+// Migration is what the mocked `app migrate` container reports.
+type Migration struct {
+	ExitCode int
+	Logs     string
+}
+
+// AutoName is the name the mocks give a container created without one, as
+// Pulumi's autonaming does (resource name, dash, random suffix).
+func AutoName(resourceName string) string { return resourceName + "-0a1b2c3" }
+
+// Options returns the invoke answers and computed outputs of the docker
+// target's resources.
+func Options(m Migration) []pulumitest.Option {
+	str := resource.NewStringProperty
+	return []pulumitest.Option{
+		pulumitest.WithCall("docker:index/getRemoteImage:getRemoteImage", func(args resource.PropertyMap) (resource.PropertyMap, error) {
+			name := args["name"].StringValue()
+			if !strings.HasSuffix(name, ":local") {
+				return nil, fmt.Errorf("dockermock: looked up image %q; only the app image <repository>:local is built", name)
+			}
+			return resource.PropertyMap{"id": str(ImageID), "name": args["name"]}, nil
+		}),
+		pulumitest.WithOutputs("docker:index/remoteImage:RemoteImage", func(_ string, in resource.PropertyMap) resource.PropertyMap {
+			return resource.PropertyMap{"imageId": str("sha256:" + in["name"].StringValue())}
+		}),
+		pulumitest.WithOutputs("random:index/randomPassword:RandomPassword", func(name string, _ resource.PropertyMap) resource.PropertyMap {
+			return resource.PropertyMap{"result": resource.MakeSecret(str("generated-" + name))}
+		}),
+		pulumitest.WithOutputs("docker:index/container:Container", func(name string, in resource.PropertyMap) resource.PropertyMap {
+			out := resource.PropertyMap{"exitCode": resource.NewNumberProperty(0)}
+			if _, named := in["name"]; !named {
+				out["name"] = str(AutoName(name))
+			}
+			if strings.HasSuffix(name, "-migrate") {
+				out["exitCode"] = resource.NewNumberProperty(float64(m.ExitCode))
+				out["containerLogs"] = str(m.Logs)
+			}
+			return out
+		}),
+	}
+}

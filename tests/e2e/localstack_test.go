@@ -1,0 +1,256 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gruntwork-io/terratest/modules/shell"
+
+	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+)
+
+// localStack is a docker-target stack that the suite owns: a project of its
+// own in a temporary directory (the repository's Pulumi.yaml and config/,
+// plus config/<name>.json derived from config/local.json), deployed with the
+// real Pulumi CLI through cmd/shipyard, exactly as `make up` does. Its name,
+// state directory, container names and published port are its own, so it
+// never meets a stack a user brought up with `make up`.
+type localStack struct {
+	name string
+	// dir is the project directory; bin holds the shipyard CLI and the
+	// Pulumi program binary Pulumi.yaml names.
+	dir, bin string
+	cfg      map[string]any
+	env      []string
+}
+
+// Variables the suite must not inherit: `make` exports the repository's
+// backend and the local passphrase, and a config directory override would
+// point the program elsewhere.
+var inheritedPulumiEnv = []string{"PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", stackconfig.DirEnv}
+
+// newLocalStack lays out the suite's project and builds the binaries it
+// runs. root is the repository.
+func newLocalStack(t *testing.T, root string) *localStack {
+	t.Helper()
+	s := &localStack{name: "e2e" + randomSuffix(t), dir: t.TempDir()}
+	s.bin = filepath.Join(s.dir, "bin")
+	pulumiYAML, err := os.ReadFile(filepath.Join(root, "Pulumi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	program := programBinary(t, pulumiYAML)
+	writeFile(t, filepath.Join(s.dir, "Pulumi.yaml"), pulumiYAML)
+	entries, err := os.ReadDir(filepath.Join(root, "config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(root, "config", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(s.dir, "config", e.Name()), data)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "config", "local.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &s.cfg); err != nil {
+		t.Fatalf("config/local.json: %v", err)
+	}
+	s.set(t, "local", "httpPort", freePort(t))
+	for _, b := range []struct{ out, pkg string }{
+		{filepath.Join(s.bin, "shipyard"), "./cmd/shipyard"},
+		{filepath.Join(s.dir, program), "./stacks"},
+	} {
+		t0 := time.Now()
+		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b.pkg, err, out)
+		}
+		t.Logf("built %s in %s", b.pkg, time.Since(t0).Round(time.Millisecond))
+	}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !contains(inheritedPulumiEnv, k) {
+			s.env = append(s.env, kv)
+		}
+	}
+	// The repository's bin/ (`make tools`) holds the pinned pulumi.
+	s.env = append(s.env, "PATH="+filepath.Join(root, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return s
+}
+
+// programBinary reads runtime.options.binary from Pulumi.yaml: where the
+// Go language host expects the prebuilt program.
+func programBinary(t *testing.T, pulumiYAML []byte) string {
+	t.Helper()
+	for _, line := range strings.Split(string(pulumiYAML), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "binary:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("Pulumi.yaml has no runtime.options.binary:\n%s", pulumiYAML)
+	return ""
+}
+
+// set changes one field of the stack's config file (section "" for a
+// top-level field).
+func (s *localStack) set(t *testing.T, section, field string, v any) {
+	t.Helper()
+	m := s.cfg
+	if section != "" {
+		sub, _ := s.cfg[section].(map[string]any)
+		if sub == nil {
+			sub = map[string]any{}
+			s.cfg[section] = sub
+		}
+		m = sub
+	}
+	m[field] = v
+	data, err := json.MarshalIndent(s.cfg, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(s.dir, "config", s.name+".json"), data)
+}
+
+// shipyard runs the operator tool on the suite's project, with the
+// environment of a user's shell minus inheritedPulumiEnv. Its output goes
+// to the test log when it fails or when the test runs with -v.
+func (s *localStack) shipyard(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	t0 := time.Now()
+	cmd := exec.Command(filepath.Join(s.bin, "shipyard"), args...)
+	cmd.Dir, cmd.Env = s.dir, s.env
+	var stdout, all strings.Builder
+	cmd.Stdout = io.MultiWriter(&stdout, &all)
+	cmd.Stderr = &all
+	err := cmd.Run()
+	t.Logf("shipyard %s: %s", strings.Join(args, " "), time.Since(t0).Round(100*time.Millisecond))
+	if err != nil {
+		return stdout.String(), fmt.Errorf("shipyard %s: %w\n%s", strings.Join(args, " "), err, lastLines(all.String(), 60))
+	}
+	if testing.Verbose() && args[0] != "outputs" {
+		t.Log(lastLines(all.String(), 25))
+	}
+	return stdout.String(), nil
+}
+
+func (s *localStack) up(t *testing.T) {
+	t.Helper()
+	if _, err := s.shipyard(t, "up", s.name); err != nil {
+		t.Fatalf("make up of the suite's stack: %v", err)
+	}
+}
+
+func (s *localStack) outputs(t *testing.T) Outputs {
+	t.Helper()
+	out, err := s.shipyard(t, "outputs", s.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := ParseOutputs([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// objects lists the stack's Docker objects of a kind (container, network,
+// volume): the ones labelled with the stack and the ones whose name starts
+// with its prefix.
+func (s *localStack) objects(t *testing.T, kind string) []string {
+	t.Helper()
+	prefix := dockerinfra.NamesFor(s.name).Prefix()
+	seen := map[string]bool{}
+	var out []string
+	for _, filter := range []string{"label=" + dockerinfra.StackLabel + "=" + s.name, "name=" + prefix} {
+		args := []string{kind, "ls", "--quiet", "--filter", filter}
+		if kind == "container" {
+			args = []string{"ps", "--all", "--format", "{{.Names}}", "--filter", filter}
+		} else if kind == "network" {
+			args = []string{"network", "ls", "--format", "{{.Name}}", "--filter", filter}
+		}
+		for _, n := range lines(dockerOut(t, args...)) {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// createdContainers counts containers that were created and never started:
+// what an image build through the classic builder leaves behind.
+func createdContainers(t *testing.T) int {
+	return len(lines(dockerOut(t, "ps", "--all", "--quiet", "--filter", "status=created")))
+}
+
+func dockerOut(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := shell.RunCommandAndGetStdOutE(t, shell.Command{Command: "docker", Args: args, Logger: quiet})
+	if err != nil {
+		t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+func randomSuffix(t *testing.T) string {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", b)
+}
+
+// freePort returns a TCP port free on 127.0.0.1 right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
