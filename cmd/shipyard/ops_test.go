@@ -31,9 +31,9 @@ func TestLogCalls(t *testing.T) {
 	dev := &stackconfig.Config{Stack: "dev", Target: stackconfig.TargetAWS, AWS: stackconfig.AWS{Region: "eu-west-1"}}
 	devOut := release.Outputs{"logGroupNames": map[string]any{"web": "/shipyard/dev/web", "worker": "/shipyard/dev/worker", "clock": "/shipyard/dev/clock"}}
 	tests := []struct {
-		name  string
-		cfg   *stackconfig.Config
-		out   release.Outputs
+		name   string
+		cfg    *stackconfig.Config
+		out    release.Outputs
 		procs  []string
 		docker string
 		want   map[string]string
