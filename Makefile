@@ -19,8 +19,9 @@ BIN     := bin
 # The Docker client: Debian's docker.io client when present (it matches the
 # engine that .ci/run installs), else whatever is on PATH.
 DOCKER  ?= $(shell test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)
-# The operator tool, rebuilt only when its sources changed.
-SHIPYARD := $(GO) build -o $(BIN)/shipyard ./cmd/shipyard && $(BIN)/shipyard
+# The operator tool, rebuilt only when its sources changed (the first build
+# on a cold Go cache takes minutes: it says so).
+SHIPYARD := { test -x $(BIN)/shipyard || echo "==> compiling cmd/shipyard (first run: a few minutes on a cold Go module cache)" >&2; } && $(GO) build -o $(BIN)/shipyard ./cmd/shipyard && $(BIN)/shipyard
 
 # Operator workflow (docs/operations.md). The Pulumi CLI is pinned to the
 # version of github.com/pulumi/pulumi/sdk/v3 in go.mod, and its docker and

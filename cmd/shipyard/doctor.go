@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
@@ -19,9 +23,47 @@ type check struct {
 	fix  string
 }
 
+// machine is what doctor reads of the machine besides commands' output.
+type machine struct {
+	// lookPath finds a program (exec.LookPath); glob matches files.
+	lookPath func(string) (string, error)
+	glob     func(pattern string) ([]string, error)
+	// freeBytes is the free space of the file system holding a path.
+	freeBytes func(path string) (uint64, error)
+	uid       int
+	// systemd: the machine runs systemd (how to start the Docker engine).
+	systemd bool
+	// root is the repository: go.mod's go version, the disk checked.
+	root string
+}
+
+// thisMachine is the machine doctor runs on.
+func thisMachine(root string) machine {
+	_, err := os.Stat("/run/systemd/system")
+	return machine{
+		lookPath: exec.LookPath,
+		glob:     filepath.Glob,
+		freeBytes: func(path string) (uint64, error) {
+			var st syscall.Statfs_t
+			if err := syscall.Statfs(path, &st); err != nil {
+				return 0, err
+			}
+			return st.Bavail * uint64(st.Bsize), nil
+		},
+		uid: os.Getuid(), systemd: err == nil, root: root,
+	}
+}
+
+// testDiskBytes is the free disk `make test` needs at its peak: the
+// stand-in images on Docker's vfs driver, the Go build cache and the
+// stack's containers.
+const testDiskBytes = 10 << 30
+
 // cmdDoctor checks the prerequisites of the stacks named (default: every
-// stack): Go, Docker, the pinned Pulumi CLI, and for aws stacks the AWS
-// CLI's credentials, crane and the secrets passphrase.
+// stack): Go at go.mod's version, Docker, the pinned Pulumi CLI and its
+// plugins, what `make test` needs (Postgres and Redis servers, debootstrap
+// as root, free disk), and for aws stacks the AWS CLI's credentials, crane
+// and the secrets passphrase.
 func cmdDoctor(ctx context.Context, e env) error {
 	pin, _, stacks := cutFlag(e.args, "pulumi-version")
 	pr, err := findProject(e)
@@ -41,12 +83,12 @@ func cmdDoctor(ctx context.Context, e env) error {
 		}
 		targets = append(targets, cfg)
 	}
-	checks := doctorChecks(osExec(e.stdout, e.stderr), e.getenv, pr.pulumi(nil, e.getenv), pin, targets)
+	checks := doctorChecks(osExec(e.stdout, e.stderr), e.getenv, pr.pulumi(nil, e.getenv), pin, targets, thisMachine(pr.root))
 	return runChecks(ctx, e.stdout, checks)
 }
 
 // doctorChecks lists the checks the stacks need.
-func doctorChecks(x execer, getenv func(string) string, p *pulumiCLI, pin string, stacks []*stackconfig.Config) []check {
+func doctorChecks(x execer, getenv func(string) string, p *pulumiCLI, pin string, stacks []*stackconfig.Config, m machine) []check {
 	output := func(name string, args ...string) func(ctx context.Context) (string, error) {
 		return func(ctx context.Context) (string, error) {
 			out, err := x(ctx, call{Name: name, Args: args})
@@ -54,7 +96,24 @@ func doctorChecks(x execer, getenv func(string) string, p *pulumiCLI, pin string
 		}
 	}
 	checks := []check{
-		{name: "go", run: output("go", "env", "GOVERSION"), fix: "install Go (the version in go.mod) from https://go.dev/dl"},
+		{
+			name: "go",
+			run: func(ctx context.Context) (string, error) {
+				v, err := output("go", "env", "GOVERSION")(ctx)
+				if err != nil {
+					return "", err
+				}
+				want, err := goModVersion(m.root)
+				if err != nil {
+					return "", err
+				}
+				if !versionAtLeast(strings.TrimPrefix(v, "go"), want) {
+					return "", fmt.Errorf("%s, but go.mod needs go %s", v, want)
+				}
+				return v, nil
+			},
+			fix: "install Go at least at the version go.mod names (https://go.dev/dl), or let `go` fetch it (GOTOOLCHAIN=auto)",
+		},
 		{
 			name: "docker engine",
 			run: func(ctx context.Context) (string, error) {
@@ -64,7 +123,7 @@ func doctorChecks(x execer, getenv func(string) string, p *pulumiCLI, pin string
 				}
 				return "engine " + v, nil
 			},
-			fix: "install Docker and start the engine (Docker Desktop, or `sudo systemctl start docker`); your user needs access to the socket (the docker group)",
+			fix: dockerFix(m.systemd),
 		},
 		{
 			name: "pulumi",
@@ -78,9 +137,26 @@ func doctorChecks(x execer, getenv func(string) string, p *pulumiCLI, pin string
 				}
 				return v, nil
 			},
-			fix: "run `make tools` (installs the pinned Pulumi CLI into bin/; the Makefile puts bin/ first on PATH)",
+			fix: "run `make tools` (installs the pinned Pulumi CLI into bin/, which the Makefile puts first on PATH; offline: PULUMI_OFFLINE_DIR=<bundle> make tools)",
+		},
+		{
+			name: "pulumi docker plugin",
+			run: func(ctx context.Context) (string, error) {
+				out, err := output("pulumi", "plugin", "ls")(ctx)
+				if err != nil {
+					return "", err
+				}
+				for _, l := range strings.Split(out, "\n") {
+					if f := strings.Fields(l); len(f) >= 3 && f[0] == "docker" && f[1] == "resource" {
+						return "v" + f[2], nil
+					}
+				}
+				return "", errors.New("not installed")
+			},
+			fix: "run `make tools` (installs the docker and random plugins the local stack uses; offline: PULUMI_OFFLINE_DIR=<bundle> make tools)",
 		},
 	}
+	checks = append(checks, testChecks(m)...)
 	var aws []string
 	for _, c := range stacks {
 		if c.Target == stackconfig.TargetAWS {
@@ -153,4 +229,108 @@ func runChecks(ctx context.Context, w io.Writer, checks []check) error {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+// testChecks are what `make test` needs beyond `make up`: throwaway
+// Postgres and Redis servers for the app's tests, debootstrap run as root
+// for the stand-in images, and free disk.
+func testChecks(h machine) []check {
+	found := func(names ...string) func(context.Context) (string, error) {
+		return func(context.Context) (string, error) {
+			var paths []string
+			for _, n := range names {
+				p, err := h.lookPath(n)
+				if err != nil {
+					return "", fmt.Errorf("%s: not found", n)
+				}
+				paths = append(paths, p)
+			}
+			return strings.Join(paths, ", "), nil
+		}
+	}
+	return []check{
+		{
+			name: "postgres server (make test)",
+			run: func(ctx context.Context) (string, error) {
+				if p, err := h.lookPath("initdb"); err == nil {
+					return p, nil
+				}
+				// Where Debian's packages put it, off PATH (app/internal/testenv
+				// looks there too).
+				if found, _ := h.glob("/usr/lib/postgresql/*/bin/initdb"); len(found) > 0 {
+					return found[len(found)-1], nil
+				}
+				return "", errors.New("initdb: not found on PATH or in /usr/lib/postgresql/*/bin")
+			},
+			fix: "install the PostgreSQL server (`sudo apt-get install postgresql`), or set TEST_DATABASE_URL to a database the tests may use",
+		},
+		{name: "redis server (make test)", run: found("redis-server"), fix: "install Redis (`sudo apt-get install redis-server`), or set TEST_REDIS_URL"},
+		{
+			name: "debootstrap as root (make test)",
+			run: func(ctx context.Context) (string, error) {
+				p, err := found("debootstrap")(ctx)
+				if err != nil {
+					return "", err
+				}
+				if h.uid != 0 {
+					return "", fmt.Errorf("%s, but not running as root", p)
+				}
+				return p, nil
+			},
+			fix: "`make test` builds its Postgres, Redis and nginx stand-in images with debootstrap, as root: `sudo apt-get install debootstrap` and run it as root (or in CI's container, `bash .ci/run`)",
+		},
+		{
+			name: "free disk (make test)",
+			run: func(ctx context.Context) (string, error) {
+				free, err := h.freeBytes(h.root)
+				if err != nil {
+					return "", err
+				}
+				if free < testDiskBytes {
+					return "", fmt.Errorf("%.1f GB free in %s, %d GB needed at the peak", float64(free)/1e9, h.root, testDiskBytes>>30)
+				}
+				return fmt.Sprintf("%.0f GB free", float64(free)/1e9), nil
+			},
+			fix: "free some disk (`docker system prune` removes unused images and build cache)",
+		},
+	}
+}
+
+// dockerFix tells how to start the engine on this kind of machine.
+func dockerFix(systemd bool) string {
+	start := "without an init system (a container, WSL): `sudo nohup dockerd >/tmp/dockerd.log 2>&1 &` (add --storage-driver=vfs inside a container)"
+	if systemd {
+		start = "`sudo systemctl start docker`"
+	}
+	return "install Docker (Docker Desktop, or `sudo apt-get install docker.io`) and start the engine: " + start + "; your user needs access to the socket (the docker group)"
+}
+
+// goModVersion reads the go directive of go.mod in root.
+func goModVersion(root string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return "", fmt.Errorf("reading go.mod: %w", err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "go "); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", errors.New("go.mod has no go directive")
+}
+
+// versionAtLeast compares dotted Go versions ("1.26.8" >= "1.25").
+func versionAtLeast(have, want string) bool {
+	h, w := strings.Split(have, "."), strings.Split(want, ".")
+	for i := 0; i < len(w); i++ {
+		var hv, wv int
+		if i < len(h) {
+			fmt.Sscanf(h[i], "%d", &hv)
+		}
+		fmt.Sscanf(w[i], "%d", &wv)
+		if hv != wv {
+			return hv > wv
+		}
+	}
+	return true
 }

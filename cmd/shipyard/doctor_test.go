@@ -17,6 +17,7 @@ func TestDoctor(t *testing.T) {
 		"go env GOVERSION":            {out: "go1.26.8\n"},
 		"docker version":              {out: "27.3.1\n"},
 		"pulumi version":              {out: "v3.200.0\n"},
+		"pulumi plugin ls":            {out: "NAME    KIND      VERSION  SIZE\ndocker  resource  4.10.0   81 MB\nrandom  resource  4.18.0   47 MB\n"},
 		"aws sts get-caller-identity": {out: `{"Account": "123456789012", "Arn": "arn:aws:sts::123456789012:assumed-role/ops/me"}`},
 		"crane version":               {out: "v0.20.3\n"},
 	}
@@ -43,6 +44,8 @@ func TestDoctor(t *testing.T) {
 		answers map[string]answer
 		getenv  func(string) string
 		stacks  []*stackconfig.Config
+		// machine changes the healthy machine.
+		machine func(m *machine)
 		// wantFailed are the checks that fail, each printed with its fix.
 		wantFailed []string
 		wantFixes  []string
@@ -51,44 +54,87 @@ func TestDoctor(t *testing.T) {
 		{
 			name:    "passes a machine that has everything the local stack needs",
 			answers: healthy, getenv: none, stacks: []*stackconfig.Config{local},
-			wantChecks: 3,
+			wantChecks: 8,
 		},
 		{
 			name:    "reports an unreachable docker engine with how to start it",
 			answers: with(map[string]answer{"docker version": {err: errors.New("Cannot connect to the Docker daemon")}}),
 			getenv:  none, stacks: []*stackconfig.Config{local},
-			wantFailed: []string{"docker engine"}, wantFixes: []string{"start the engine"}, wantChecks: 3,
+			wantFailed: []string{"docker engine"}, wantFixes: []string{"start the engine"}, wantChecks: 8,
 		},
 		{
 			name:    "reports a missing pulumi CLI with make tools as the fix",
 			answers: with(map[string]answer{"pulumi version": {err: errors.New("pulumi: not installed")}}),
 			getenv:  none, stacks: []*stackconfig.Config{local},
-			wantFailed: []string{"pulumi"}, wantFixes: []string{"make tools"}, wantChecks: 3,
+			wantFailed: []string{"pulumi"}, wantFixes: []string{"make tools"}, wantChecks: 8,
+		},
+		{
+			name:    "reports an engine to start without systemd the way that works there",
+			answers: with(map[string]answer{"docker version": {err: errors.New("Cannot connect to the Docker daemon")}}),
+			getenv:  none, stacks: []*stackconfig.Config{local}, machine: func(m *machine) { m.systemd = false },
+			wantFailed: []string{"docker engine"}, wantFixes: []string{"nohup dockerd"}, wantChecks: 8,
+		},
+		{
+			name:    "reports a Go older than go.mod's",
+			answers: with(map[string]answer{"go env GOVERSION": {out: "go1.21.0\n"}}),
+			getenv:  none, stacks: []*stackconfig.Config{local},
+			wantFailed: []string{"go"}, wantFixes: []string{"go.mod"}, wantChecks: 8,
+		},
+		{
+			name:    "reports a missing docker plugin with make tools and the offline bundle as fixes",
+			answers: with(map[string]answer{"pulumi plugin ls": {out: "NAME    KIND      VERSION  SIZE\n"}}),
+			getenv:  none, stacks: []*stackconfig.Config{local},
+			wantFailed: []string{"pulumi docker plugin"}, wantFixes: []string{"make tools", "PULUMI_OFFLINE_DIR"}, wantChecks: 8,
+		},
+		{
+			name:    "reports what make test needs: postgres and redis servers, debootstrap as root, free disk",
+			answers: healthy, getenv: none, stacks: []*stackconfig.Config{local},
+			machine: func(m *machine) {
+				m.lookPath = func(string) (string, error) { return "", errors.New("not found") }
+				m.glob = func(string) ([]string, error) { return nil, nil }
+				m.freeBytes = func(string) (uint64, error) { return 3 << 30, nil }
+			},
+			wantFailed: []string{"postgres server (make test)", "redis server (make test)", "debootstrap as root (make test)", "free disk (make test)"},
+			wantFixes:  []string{"apt-get install postgresql", "apt-get install redis-server", "apt-get install debootstrap", "docker system prune"}, wantChecks: 8,
+		},
+		{
+			name:    "reports debootstrap run by a user who is not root",
+			answers: healthy, getenv: none, stacks: []*stackconfig.Config{local}, machine: func(m *machine) { m.uid = 1000 },
+			wantFailed: []string{"debootstrap as root (make test)"}, wantFixes: []string{"as root"}, wantChecks: 8,
 		},
 		{
 			name:    "reports a pulumi CLI whose version differs from the pin",
 			answers: with(map[string]answer{"pulumi version": {out: "v3.150.0\n"}}),
 			getenv:  none, stacks: []*stackconfig.Config{local},
-			wantFailed: []string{"pulumi"}, wantFixes: []string{"pins 3.200.0"}, wantChecks: 3,
+			wantFailed: []string{"pulumi"}, wantFixes: []string{"pins 3.200.0"}, wantChecks: 8,
 		},
 		{
 			name:    "checks AWS credentials, crane and the passphrase only for aws stacks",
 			answers: healthy, getenv: passphrase, stacks: []*stackconfig.Config{local, dev},
-			wantChecks: 6,
+			wantChecks: 11,
 		},
 		{
 			name:    "reports missing AWS credentials and passphrase for an aws stack",
 			answers: with(map[string]answer{"aws sts get-caller-identity": {err: errors.New("Unable to locate credentials")}}),
 			getenv:  none, stacks: []*stackconfig.Config{dev},
 			wantFailed: []string{"aws credentials (dev)", "secrets passphrase (dev)"},
-			wantFixes:  []string{"aws configure sso", "PULUMI_CONFIG_PASSPHRASE"}, wantChecks: 6,
+			wantFixes:  []string{"aws configure sso", "PULUMI_CONFIG_PASSPHRASE"}, wantChecks: 11,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			x := newFakeExec(tc.answers)
 			p := &pulumiCLI{root: t.TempDir(), getenv: tc.getenv, configDir: t.TempDir()}
-			checks := doctorChecks(x.exec, tc.getenv, p, "3.200.0", tc.stacks)
+			m := machine{
+				lookPath:  func(name string) (string, error) { return "/usr/bin/" + name, nil },
+				glob:      func(string) ([]string, error) { return nil, nil },
+				freeBytes: func(string) (uint64, error) { return 50 << 30, nil },
+				uid:       0, systemd: true, root: "../..",
+			}
+			if tc.machine != nil {
+				tc.machine(&m)
+			}
+			checks := doctorChecks(x.exec, tc.getenv, p, "3.200.0", tc.stacks, m)
 			if len(checks) != tc.wantChecks {
 				t.Errorf("%d checks, want %d", len(checks), tc.wantChecks)
 			}

@@ -56,7 +56,7 @@ func osExec(stdout, stderr io.Writer) execer {
 		}
 		var notFound *exec.Error
 		if errors.As(err, &notFound) {
-			return nil, fmt.Errorf("%s: not installed (%w): run `make doctor`", c.Name, notFound.Err)
+			return nil, fmt.Errorf("%s: not installed (%w): %s", c.Name, notFound.Err, installHint(c.Name))
 		}
 		msg := strings.TrimSpace(errb.String())
 		if len(msg) > 2000 {
@@ -79,4 +79,16 @@ func shortCall(c call) string {
 		parts = append(parts, a)
 	}
 	return strings.Join(parts, " ")
+}
+
+// installHint says how to get a missing program.
+func installHint(name string) string {
+	switch name {
+	case "pulumi":
+		return "run `make tools` (offline: PULUMI_OFFLINE_DIR=<bundle> make tools)"
+	case "crane", "actionlint", "gotestsum":
+		return "run `make tools`"
+	default:
+		return "`make doctor` says how to install it"
+	}
 }

@@ -138,3 +138,65 @@ func TestMakeHelpListsEveryDocumentedTarget(t *testing.T) {
 		}
 	}
 }
+
+// Editing a stack's config must not change the version stamped into the
+// app binary: a new version is a new image, and a new image replaces every
+// app container of the local stack.
+func TestTheVersionIsDirtyOnlyWhenTheAppSourceChanged(t *testing.T) {
+	makefile, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(path, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, path)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, path), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	write("Makefile", string(makefile))
+	write("go.mod", "module example.com/x\n")
+	write("app/main.go", "package main\n")
+	write("config/local.json", "{}\n")
+	git("init", "--quiet")
+	git("add", ".")
+	git("commit", "--quiet", "-m", "init")
+	version := func() string {
+		t.Helper()
+		cmd := exec.Command("make", "-s", "--no-print-directory", "--eval", "print-version: ; @echo $(VERSION)", "print-version")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make print-version: %v\n%s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	steps := []struct {
+		name      string
+		change    func()
+		wantDirty bool
+	}{
+		{"a clean checkout", func() {}, false},
+		{"an edited stack config", func() { write("config/local.json", `{"local":{"webReplicas":3}}`) }, false},
+		{"an edited app source", func() { write("app/main.go", "package main\n\nfunc main() {}\n") }, true},
+		{"a new app source file", func() { git("checkout", "--", "app"); write("app/new.go", "package main\n") }, true},
+		{"an edited go.mod", func() { os.Remove(filepath.Join(dir, "app/new.go")); write("go.mod", "module example.com/y\n") }, true},
+	}
+	for _, s := range steps {
+		s.change()
+		if got := version(); strings.HasSuffix(got, "-dirty") != s.wantDirty {
+			t.Errorf("after %s: version %q, want dirty=%v", s.name, got, s.wantDirty)
+		}
+	}
+}

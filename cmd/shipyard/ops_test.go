@@ -325,3 +325,20 @@ func TestPolicyPackOptIn(t *testing.T) {
 		})
 	}
 }
+
+func TestAMissingProgramIsReportedWithHowToGetIt(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	tests := []struct{ program, want string }{
+		{"pulumi", "run `make tools` (offline: PULUMI_OFFLINE_DIR"},
+		{"crane", "run `make tools`"},
+		{"aws", "`make doctor` says how"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.program, func(t *testing.T) {
+			_, err := osExec(&bytes.Buffer{}, &bytes.Buffer{})(context.Background(), call{Name: tc.program, Args: []string{"version"}})
+			if err == nil || !strings.Contains(err.Error(), "not installed") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want not installed and %q", err, tc.want)
+			}
+		})
+	}
+}
