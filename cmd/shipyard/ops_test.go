@@ -167,11 +167,20 @@ func TestPulumiEnv(t *testing.T) {
 		settings string // stacks/Pulumi.<stack>.yaml
 		want     []string
 		wantErr  string
+		// wantDir is the state directory that must exist afterwards
+		// (default: the repository's, when PULUMI_BACKEND_URL is unset).
+		wantDir string
 	}{
 		{
 			name: "gives a docker stack the repository's state directory and the local passphrase",
 			vars: nil, stack: "local",
 			want: []string{"PULUMI_BACKEND_URL=file://" + filepath.Join(root, ".pulumi-state"), "PULUMI_CONFIG_PASSPHRASE=" + LocalPassphrase},
+		},
+		{
+			name: "creates the directory of a file backend the Makefile or the operator set",
+			vars: map[string]string{"PULUMI_BACKEND_URL": "file://" + filepath.Join(root, "elsewhere", "state") + "?no_tmp_dir=true"}, stack: "local",
+			want:    []string{"PULUMI_CONFIG_PASSPHRASE=" + LocalPassphrase},
+			wantDir: filepath.Join(root, "elsewhere", "state"),
 		},
 		{
 			name: "keeps the backend and passphrase the operator set",
@@ -217,11 +226,14 @@ func TestPulumiEnv(t *testing.T) {
 			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 				t.Errorf("env = %v, want %v", got, tc.want)
 			}
-			if tc.vars["PULUMI_BACKEND_URL"] == "" {
+			if tc.wantDir == "" && tc.vars["PULUMI_BACKEND_URL"] == "" {
+				tc.wantDir = filepath.Join(root, ".pulumi-state")
+			}
+			if tc.wantDir != "" {
 				// A fresh clone has no state directory; the file backend
 				// refuses to open a bucket that does not exist.
-				if fi, err := os.Stat(filepath.Join(root, ".pulumi-state")); err != nil || !fi.IsDir() {
-					t.Errorf("the default state directory was not created: %v", err)
+				if fi, err := os.Stat(tc.wantDir); err != nil || !fi.IsDir() {
+					t.Errorf("the state directory %s was not created: %v", tc.wantDir, err)
 				}
 			}
 		})

@@ -42,14 +42,23 @@ type pulumiCLI struct {
 // its Pulumi.<stack>.yaml) is an error naming the variable.
 func (p *pulumiCLI) env(stack string) ([]string, error) {
 	var extra []string
-	if p.getenv("PULUMI_BACKEND_URL") == "" {
-		// The file backend opens its directory and does not create it: a
-		// fresh clone has none.
-		dir := filepath.Join(p.root, stateDir)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("creating the state directory: %w", err)
+	backend := p.getenv("PULUMI_BACKEND_URL")
+	if backend == "" {
+		backend = "file://" + filepath.Join(p.root, stateDir)
+		extra = append(extra, "PULUMI_BACKEND_URL="+backend)
+	}
+	// The file backend opens its directory and does not create it: a
+	// fresh clone has none (the Makefile names the repository's).
+	if dir, ok := strings.CutPrefix(backend, "file://"); ok {
+		dir, _, _ = strings.Cut(dir, "?")
+		if strings.HasPrefix(dir, "~/") {
+			if home, err := os.UserHomeDir(); err == nil {
+				dir = filepath.Join(home, dir[2:])
+			}
 		}
-		extra = append(extra, "PULUMI_BACKEND_URL=file://"+dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the state directory of PULUMI_BACKEND_URL=%s: %w", backend, err)
+		}
 	}
 	if p.getenv("PULUMI_CONFIG_PASSPHRASE") != "" || p.getenv("PULUMI_CONFIG_PASSPHRASE_FILE") != "" {
 		return extra, nil

@@ -35,8 +35,8 @@ type localStack struct {
 }
 
 // Variables the suite must not inherit: `make` exports the repository's
-// backend and the local passphrase, and a config directory override would
-// point the program elsewhere.
+// backend (the suite sets its own) and the local passphrase, and a config
+// directory override would point the program elsewhere.
 var inheritedPulumiEnv = []string{"PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", stackconfig.DirEnv}
 
 // newLocalStack lays out the suite's project and builds the binaries it
@@ -88,8 +88,11 @@ func newLocalStack(t *testing.T, root string) *localStack {
 			s.env = append(s.env, kv)
 		}
 	}
-	// The repository's bin/ (`make tools`) holds the pinned pulumi.
-	s.env = append(s.env, "PATH="+filepath.Join(root, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	// The repository's bin/ (`make tools`) holds the pinned pulumi; the
+	// backend is the project's state directory, as the Makefile exports it
+	// (the directory does not exist yet, as in a fresh clone).
+	s.env = append(s.env, "PATH="+filepath.Join(root, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"PULUMI_BACKEND_URL=file://"+filepath.Join(s.dir, ".pulumi-state"))
 	return s
 }
 
