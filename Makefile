@@ -30,6 +30,7 @@ SHIPYARD := { test -x $(BIN)/shipyard || echo "==> compiling cmd/shipyard (first
 PULUMI_VERSION     ?= 3.200.0
 DOCKER_PLUGIN      ?= 4.10.0
 RANDOM_PLUGIN      ?= 4.18.0
+AWS_PLUGIN         ?= 6.83.0
 CRANE_VERSION      ?= v0.20.3
 ACTIONLINT_VERSION ?= v1.7.7
 GOTESTSUM_VERSION  ?= v1.13.0
@@ -117,12 +118,12 @@ program: ## Build the Pulumi program (stacks/) into bin/shipyard-stacks, which P
 
 .PHONY: up
 up: pulumi-cli program ## Create or update STACK (default local: builds the image first)
-	@if [ "$$($(SHIPYARD) target $(STACK))" = docker ]; then $(MAKE) --no-print-directory image; fi
+	@case "$$($(SHIPYARD) target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) up $(STACK)
 
 .PHONY: preview
 preview: pulumi-cli program ## Show the diff `make up` would apply to STACK
-	@if [ "$$($(SHIPYARD) target $(STACK))" = docker ]; then $(MAKE) --no-print-directory image; fi
+	@case "$$($(SHIPYARD) target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) preview $(STACK)
 
 .PHONY: down
@@ -148,16 +149,16 @@ migrate: pulumi-cli ## Run the one-off migrate process on STACK (docker containe
 ##@ Release (aws stacks: build once, promote by digest, roll back)
 
 .PHONY: release
-release: pulumi-cli crane program image ## Build the image once, push it to STACK's ECR repo and deploy it by digest
+release: pulumi-cli aws-plugin crane program image ## Build the image once, push it to STACK's ECR repo and deploy it by digest
 	$(SHIPYARD) release $(STACK) --image=$(IMAGE)
 
 .PHONY: promote
-promote: pulumi-cli crane program ## Deploy FROM's release to TO by digest (e.g. FROM=staging TO=prod)
+promote: pulumi-cli aws-plugin crane program ## Deploy FROM's release to TO by digest (e.g. FROM=staging TO=prod)
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make promote FROM=<stack> TO=<stack>"; exit 2; }
 	$(SHIPYARD) promote $(FROM) $(TO)
 
 .PHONY: rollback
-rollback: pulumi-cli crane program ## Re-deploy STACK's previous release (or RELEASE=<id> from the ledger)
+rollback: pulumi-cli aws-plugin crane program ## Re-deploy STACK's previous release (or RELEASE=<id> from the ledger)
 	$(SHIPYARD) rollback $(STACK) $(RELEASE)
 
 .PHONY: ledger
@@ -193,6 +194,10 @@ pulumi-cli: ## Install the pinned Pulumi CLI and its docker and random plugins w
 	fi; \
 	[ "$$(pulumi version 2>/dev/null)" = "v$(PULUMI_VERSION)" ] || fail "bin/pulumi is not v$(PULUMI_VERSION) after the install"; \
 	echo "pulumi $$(pulumi version): installed in $(TOOLS_BIN)"
+
+.PHONY: aws-plugin
+aws-plugin: # the pulumi-aws plugin at go.mod's SDK version (aws stacks only: the local stack never loads it)
+	@pulumi plugin ls 2>/dev/null | grep -Eq "^aws +resource +$(AWS_PLUGIN) " || pulumi plugin install resource aws v$(AWS_PLUGIN)
 
 .PHONY: crane
 crane: # crane (image copies by digest, for release and promote)

@@ -123,9 +123,6 @@ func localTopology(t *testing.T) topology {
 				key = c.String(fmt.Sprintf("labels.%d.value", i))
 			}
 		}
-		if c.Name == n.Container(migrate) {
-			key = migrate
-		}
 		switch {
 		case key != "":
 			var env []string

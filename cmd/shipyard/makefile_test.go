@@ -200,3 +200,33 @@ func TestTheVersionIsDirtyOnlyWhenTheAppSourceChanged(t *testing.T) {
 		}
 	}
 }
+
+// The plugins `make tools` installs are the versions of the provider SDKs
+// the program is built with, and the CLI the version of the Pulumi SDK.
+func TestThePinnedPulumiToolsMatchGoMod(t *testing.T) {
+	makefile, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins := map[string]string{
+		"PULUMI_VERSION": "github.com/pulumi/pulumi/sdk/v3",
+		"DOCKER_PLUGIN":  "github.com/pulumi/pulumi-docker/sdk/v4",
+		"RANDOM_PLUGIN":  "github.com/pulumi/pulumi-random/sdk/v4",
+		"AWS_PLUGIN":     "github.com/pulumi/pulumi-aws/sdk/v6",
+	}
+	for variable, module := range pins {
+		pin := regexp.MustCompile(`(?m)^` + variable + `\s*\?=\s*(\S+)`).FindSubmatch(makefile)
+		req := regexp.MustCompile(`(?m)^\s*(?:require\s+)?` + regexp.QuoteMeta(module) + ` v(\S+)`).FindSubmatch(gomod)
+		if pin == nil || req == nil {
+			t.Errorf("%s: Makefile pin %q, go.mod requirement of %s %q", variable, pin, module, req)
+			continue
+		}
+		if string(pin[1]) != string(req[1]) {
+			t.Errorf("Makefile %s = %s, but go.mod requires %s v%s", variable, pin[1], module, req[1])
+		}
+	}
+}

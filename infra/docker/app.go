@@ -1,6 +1,9 @@
 package docker
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -49,11 +52,13 @@ type App struct {
 	// `make image`); ImageID the image ID it resolved to, which every
 	// container runs.
 	ImageName string
-	ImageID   pulumi.StringOutput
-	Migration *docker.Container
-	Web       []*docker.Container
-	Worker    *docker.Container
-	Clock     *docker.Container
+	ImageID   string
+	// Generation names this release of the app containers (Generation).
+	Generation string
+	Migration  *docker.Container
+	Web        []*docker.Container
+	Worker     *docker.Container
+	Clock      *docker.Container
 	// Containers maps each process type to its containers.
 	Containers map[stackconfig.Process][]*docker.Container
 }
@@ -61,10 +66,17 @@ type App struct {
 // NewApp runs the app image `make image` built (looked up by name, run by
 // ID: a rebuilt image with identical content is no change), `app migrate`
 // as a one-off container and, once it has exited 0, local.webReplicas web
-// containers, a worker and a clock. App containers are named by Pulumi
-// (resource name plus a suffix), so a replacement is created, healthy,
-// before the container it replaces is stopped: a config change rolls
-// through the replicas as an ECS deployment does.
+// containers, a worker and a clock.
+//
+// pulumi-docker replaces a container delete-before-replace, which would
+// stop every replica before its successor starts. So a change never
+// replaces an app container: their resource (and container) names carry
+// the release's Generation, and a change to the image, the env or a
+// process's settings registers new containers, which Pulumi creates (each
+// healthy before the update goes on) before it deletes the previous
+// generation's, last, as resources the program no longer has: the 200 %
+// rolling deployment of ECS. A replica count change adds or removes
+// replicas only.
 func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.ResourceOption) (*App, error) {
 	cfg := args.Config
 	c := &App{Containers: map[stackconfig.Process][]*docker.Container{}, ImageName: cfg.RepositoryName() + ":" + AppImageTag}
@@ -72,18 +84,24 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	parent := pulumi.Parent(c)
-	c.ImageID = docker.LookupRemoteImageOutput(ctx, docker.LookupRemoteImageOutputArgs{
-		Name: pulumi.String(c.ImageName),
-	}, pulumi.Parent(c)).Id()
-	image := c.ImageID
-	var err error
+	img, err := docker.LookupRemoteImage(ctx, &docker.LookupRemoteImageArgs{Name: c.ImageName}, pulumi.Parent(c))
+	if err != nil {
+		return nil, fmt.Errorf("app image %s (built by `make image`, which `make up` runs): %w", c.ImageName, err)
+	}
+	c.ImageID = img.Id
+	if c.Generation, err = Generation(cfg, c.ImageID, args.Secrets.names); err != nil {
+		return nil, err
+	}
+	gen := func(resourceName string) string { return resourceName + "-" + c.Generation }
+	image := pulumi.String(c.ImageID)
 	envs := args.Secrets.envs(cfg)
-	common := func(command ...string) *docker.ContainerArgs {
+	common := func(cname string, command ...string) *docker.ContainerArgs {
 		cmd := pulumi.StringArray{}
 		for _, s := range command {
 			cmd = append(cmd, pulumi.String(s))
 		}
 		return &docker.ContainerArgs{
+			Name:    pulumi.String(cname),
 			Image:   image,
 			Command: cmd,
 			Envs:    envs,
@@ -101,7 +119,7 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		}
 	}
 
-	migrate := common("migrate")
+	migrate := common(gen(args.Names.Container("migrate")), "migrate")
 	migrate.Labels = stackLabels(cfg.Stack, docker.ContainerLabelArgs{Label: pulumi.String(ProcessLabel), Value: pulumi.String("migrate")})
 	// attach: the deploy waits for the one-off to exit; logs: its output is
 	// kept for the error message. mustRun must be off for a container that
@@ -112,7 +130,7 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 	migrate.Restart = pulumi.String("no")
 	// As prod's release task, which runs with the web service's settings.
 	migrate.StopTimeout = pulumi.Int(cfg.Services.Get(stackconfig.Web).StopTimeoutSeconds)
-	c.Migration, err = docker.NewContainer(ctx, args.Names.Container("migrate"), migrate,
+	c.Migration, err = docker.NewContainer(ctx, gen(args.Names.Container("migrate")), migrate,
 		parent, pulumi.DependsOn(args.Dependencies))
 	if err != nil {
 		return nil, fmt.Errorf("migration container: %w", err)
@@ -123,7 +141,7 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 
 	add := func(p stackconfig.Process, cname string) (*docker.Container, error) {
 		svc := cfg.Services.Get(p)
-		a := common(Subcommands[p])
+		a := common(cname, Subcommands[p])
 		a.Labels = stackLabels(cfg.Stack,
 			docker.ContainerLabelArgs{Label: pulumi.String(MigrationLabel), Value: migrated},
 			docker.ContainerLabelArgs{Label: pulumi.String(ProcessLabel), Value: pulumi.String(string(p))},
@@ -157,22 +175,23 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		return ctr, nil
 	}
 	for i := 1; i <= cfg.Local.WebReplicas; i++ {
-		ctr, err := add(stackconfig.Web, args.Names.Web(i))
+		ctr, err := add(stackconfig.Web, gen(args.Names.Web(i)))
 		if err != nil {
 			return nil, err
 		}
 		c.Web = append(c.Web, ctr)
 	}
-	if c.Worker, err = add(stackconfig.Worker, args.Names.Container("worker")); err != nil {
+	if c.Worker, err = add(stackconfig.Worker, gen(args.Names.Container("worker"))); err != nil {
 		return nil, err
 	}
-	if c.Clock, err = add(stackconfig.Clock, args.Names.Container("clock")); err != nil {
+	if c.Clock, err = add(stackconfig.Clock, gen(args.Names.Container("clock"))); err != nil {
 		return nil, err
 	}
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
-		"image":     pulumi.String(c.ImageName),
-		"imageId":   c.ImageID,
-		"migration": c.Migration.Name,
+		"image":      pulumi.String(c.ImageName),
+		"imageId":    pulumi.String(c.ImageID),
+		"generation": pulumi.String(c.Generation),
+		"migration":  c.Migration.Name,
 	}); err != nil {
 		return nil, fmt.Errorf("app outputs: %w", err)
 	}
@@ -199,4 +218,26 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.TrimSpace(strings.Join(lines, "\n"))
+}
+
+// Generation is the 8-hex-digit name of a release of the app containers:
+// a hash of everything that would otherwise replace them (the image ID, the
+// env, the secrets' names, the processes' settings, the log options), and
+// of nothing else (not the replica count). A new value gives every app
+// container a new name, so a change rolls instead of replacing in place.
+func Generation(cfg *stackconfig.Config, imageID string, secretNames []string) (string, error) {
+	data, err := json.Marshal(struct {
+		Image    string
+		Env      []stackconfig.EnvVar
+		Secrets  []string
+		Services stackconfig.Services
+		LogSize  string
+		LogFiles int
+		User     string
+	}{imageID, cfg.Env(stackconfig.LocalEndpoints), secretNames, cfg.Services, cfg.Local.LogMaxSize, cfg.Local.LogMaxFiles, AppUser})
+	if err != nil {
+		return "", fmt.Errorf("app generation: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:4]), nil
 }

@@ -40,11 +40,9 @@ const ListenAddress = "127.0.0.1"
 // AppUser is the uid:gid every app container runs as, as in prod's image.
 const AppUser = "65532:65532"
 
-// Names are the names of a stack's resources and of its singleton Docker
-// objects (network, volumes, postgres, redis, nginx). App containers are
-// named by Pulumi from their resource name plus a random suffix, so a
-// replacement starts before the container it replaces stops (a rolling
-// update, as on ECS); the stack outputs list their names.
+// Names are the names of a stack's resources and Docker objects. App
+// containers add their release's Generation to these (see NewApp); the
+// stack outputs list their names.
 type Names struct{ stack string }
 
 // NamesFor returns the names of stack's Docker objects.
@@ -165,7 +163,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		"target":           pulumi.String(string(cfg.Target)),
 		"url":              pulumi.Sprintf("http://%s:%d", ListenAddress, cfg.Local.HTTPPort),
 		"image":            pulumi.String(app.ImageName),
-		"imageDigest":      app.ImageID,
+		"imageDigest":      pulumi.String(app.ImageID),
 		"databaseEndpoint": pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.DatabaseHost, stackconfig.LocalEndpoints.DatabasePort),
 		"redisEndpoint":    pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.RedisHost, stackconfig.LocalEndpoints.RedisPort),
 		"networkName":      network.Name,

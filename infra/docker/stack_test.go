@@ -3,7 +3,6 @@ package docker_test
 import (
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 
@@ -90,13 +89,27 @@ func strings_(t *testing.T, r pulumitest.Resource, path string) []string {
 	return out
 }
 
+// container finds a container by name: a singleton's (postgres, redis,
+// nginx) or an app container's without its generation suffix.
 func container(t *testing.T, g *pulumitest.Graph, name string) pulumitest.Resource {
 	t.Helper()
-	r, ok := g.Find(containerType, name)
-	if !ok {
-		t.Fatalf("no container %q; containers: %v", name, names(g.ByType(containerType)))
+	for _, r := range g.ByType(containerType) {
+		if r.Name == name || generationOf(r.Name, name) != "" {
+			return r
+		}
 	}
-	return r
+	t.Fatalf("no container %q; containers: %v", name, names(g.ByType(containerType)))
+	return pulumitest.Resource{}
+}
+
+// generationOf returns the generation suffix of an app container's
+// resource name "<base>-<8 hex>", or "".
+func generationOf(name, base string) string {
+	gen, ok := strings.CutPrefix(name, base+"-")
+	if !ok || len(gen) != 8 || strings.Trim(gen, "0123456789abcdef") != "" {
+		return ""
+	}
+	return gen
 }
 
 func names(rs []pulumitest.Resource) []string {
@@ -130,11 +143,17 @@ func TestTheLocalStackHasEveryContainerOfTheTopology(t *testing.T) {
 				want = append(want, n.Web(i))
 			}
 			want = append(want, n.Container("worker"), n.Container("clock"), n.Container("nginx"))
-			got := names(g.ByType(containerType))
-			sort.Strings(got)
-			sort.Strings(want)
-			if strings.Join(got, ",") != strings.Join(want, ",") {
-				t.Fatalf("containers = %v, want %v", got, want)
+			var got []string
+			for _, r := range g.ByType(containerType) {
+				got = append(got, container(t, g, r.Name).Name)
+			}
+			for _, w := range want {
+				if !contains(got, container(t, g, w).Name) {
+					t.Errorf("no container %s", w)
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("containers = %v, want %v (plus the app's generation)", got, want)
 			}
 			if nets := g.ByType(networkType); len(nets) != 1 || nets[0].String("name") != n.Network() {
 				t.Fatalf("want one network %q, got %v", n.Network(), names(nets))
@@ -372,18 +391,61 @@ func TestScalingOrReplacingTheWebReplicasLeavesNginxAsItIs(t *testing.T) {
 	}
 }
 
-func TestAppContainersRollWhileTheSingletonsStopBeforeTheirReplacement(t *testing.T) {
+// pulumi-docker replaces a container delete-before-replace. A change must
+// therefore never replace an app container in place: it must give it a new
+// name (a new resource, created before the old one is deleted), while a
+// replica count change must leave the other replicas alone.
+func TestAConfigChangeRollsTheAppContainersAndScalingTouchesOnlyTheReplicas(t *testing.T) {
 	cfg := loadLocal(t)
-	g := mustRun(t, cfg)
 	n := dockerinfra.NamesFor(cfg.Stack)
-	for _, name := range []string{n.Web(1), n.Web(2), n.Container("worker"), n.Container("clock"), n.Container("migrate")} {
-		r := container(t, g, name)
-		if _, named := r.Input("name"); named || r.DeleteBeforeReplace {
-			t.Errorf("%s: a fixed name (%q) or deleteBeforeReplace (%v) stops it before its replacement starts", name, r.String("name"), r.DeleteBeforeReplace)
+	appNames := func(c *stackconfig.Config) map[string]bool {
+		out := map[string]bool{}
+		for _, r := range mustRun(t, c).ByType(containerType) {
+			if _, ok := label(r, dockerinfra.ProcessLabel); ok {
+				if r.String("name") != r.Name {
+					t.Errorf("%s: container name %q, want its resource name", r.Name, r.String("name"))
+				}
+				out[r.Name] = true
+			}
 		}
+		return out
 	}
+	base := appNames(cfg)
+	if len(base) != 5 {
+		t.Fatalf("app containers %v, want migrate, 2 web, worker, clock", base)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(c *stackconfig.Config)
+	}{
+		{"an env value", func(c *stackconfig.Config) { c.App.LogLevel = "warn" }},
+		{"a process setting", func(c *stackconfig.Config) { c.Services.Worker.StopTimeoutSeconds++ }},
+	} {
+		t.Run(tc.name+" gives every app container a new name", func(t *testing.T) {
+			c := *cfg
+			tc.change(&c)
+			for name := range appNames(&c) {
+				if base[name] {
+					t.Errorf("%s keeps its name: pulumi-docker would stop it before its successor starts", name)
+				}
+			}
+		})
+	}
+	t.Run("a replica count change adds or removes replicas only", func(t *testing.T) {
+		c := *cfg
+		c.Local.WebReplicas = 3
+		scaled := appNames(&c)
+		for name := range base {
+			if !scaled[name] {
+				t.Errorf("scaling to 3 replaces %s", name)
+			}
+		}
+		if len(scaled) != len(base)+1 || !scaled[container(t, mustRun(t, &c), n.Web(3)).Name] {
+			t.Errorf("scaling to 3: %v", scaled)
+		}
+	})
 	for _, role := range []string{"postgres", "redis", "nginx"} {
-		r := container(t, g, n.Container(role))
+		r := container(t, mustRun(t, cfg), n.Container(role))
 		if r.String("name") != n.Container(role) || !r.DeleteBeforeReplace {
 			t.Errorf("%s: name %q deleteBeforeReplace %v, want %s and true (one server per volume or port)", role, r.String("name"), r.DeleteBeforeReplace, n.Container(role))
 		}
@@ -426,7 +488,7 @@ func TestTheStackOutputsFollowTheContract(t *testing.T) {
 			t.Errorf("output %s = %v, want %v", k, g.Outputs[k], v)
 		}
 	}
-	if got, want := fmt.Sprint(g.Outputs["webContainers"]), fmt.Sprint([]string{dockermock.AutoName(n.Web(1)), dockermock.AutoName(n.Web(2))}); got != want {
+	if got, want := fmt.Sprint(g.Outputs["webContainers"]), fmt.Sprint([]string{container(t, g, n.Web(1)).Name, container(t, g, n.Web(2)).Name}); got != want {
 		t.Errorf("webContainers = %s, want %s", got, want)
 	}
 	ctrs, ok := g.Outputs["containers"].(map[string]string)
@@ -434,12 +496,8 @@ func TestTheStackOutputsFollowTheContract(t *testing.T) {
 		t.Fatalf("containers = %#v, want a map of 6 names", g.Outputs["containers"])
 	}
 	for _, role := range []string{"postgres", "redis", "nginx", "migrate", "worker", "clock"} {
-		want := n.Container(role)
-		if role == "migrate" || role == "worker" || role == "clock" {
-			want = dockermock.AutoName(want)
-		}
-		if ctrs[role] != want {
-			t.Errorf("containers[%s] = %v, want %s", role, ctrs[role], want)
+		if want := container(t, g, n.Container(role)).Name; ctrs[role] != want {
+			t.Errorf("containers[%s] = %v, want %s", role, ctrs[role], container(t, g, n.Container(role)).Name)
 		}
 	}
 }

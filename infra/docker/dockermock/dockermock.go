@@ -25,10 +25,6 @@ type Migration struct {
 	Logs     string
 }
 
-// AutoName is the name the mocks give a container created without one, as
-// Pulumi's autonaming does (resource name, dash, random suffix).
-func AutoName(resourceName string) string { return resourceName + "-0a1b2c3" }
-
 // Options returns the invoke answers and computed outputs of the docker
 // target's resources.
 func Options(m Migration) []pulumitest.Option {
@@ -47,12 +43,9 @@ func Options(m Migration) []pulumitest.Option {
 		pulumitest.WithOutputs("random:index/randomPassword:RandomPassword", func(name string, _ resource.PropertyMap) resource.PropertyMap {
 			return resource.PropertyMap{"result": resource.MakeSecret(str("generated-" + name))}
 		}),
-		pulumitest.WithOutputs("docker:index/container:Container", func(name string, in resource.PropertyMap) resource.PropertyMap {
+		pulumitest.WithOutputs("docker:index/container:Container", func(name string, _ resource.PropertyMap) resource.PropertyMap {
 			out := resource.PropertyMap{"exitCode": resource.NewNumberProperty(0)}
-			if _, named := in["name"]; !named {
-				out["name"] = str(AutoName(name))
-			}
-			if strings.HasSuffix(name, "-migrate") {
+			if strings.Contains(name, "-migrate") {
 				out["exitCode"] = resource.NewNumberProperty(float64(m.ExitCode))
 				out["containerLogs"] = str(m.Logs)
 			}
