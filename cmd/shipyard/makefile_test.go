@@ -230,3 +230,49 @@ func TestThePinnedPulumiToolsMatchGoMod(t *testing.T) {
 		}
 	}
 }
+
+// A CLI install that cannot succeed says in one line what failed and the
+// two ways out (internet, or an offline bundle), followed only by make's
+// own one-line error.
+func TestAFailedPulumiInstallSaysWhatFailedAndTheTwoWaysOut(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatalf("make is needed: %v", err)
+	}
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, offline, install, want string }{
+		{"an offline bundle without install.sh", t.TempDir(), "auto", "has no install.sh"},
+		{"a source build with no way to fetch the source", "", "source", "the source install failed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := t.TempDir()
+			cmd := exec.Command("make", "-s", "--no-print-directory", "-C", root, "pulumi-cli",
+				"TOOLS_BIN="+bin, "PULUMI_OFFLINE_DIR="+tc.offline, "PULUMI_INSTALL="+tc.install)
+			// No pulumi on PATH; git cannot reach any host.
+			cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin:/usr/local/go/bin", "GIT_CONFIG_COUNT=1",
+				"GIT_CONFIG_KEY_0=url.file:///nonexistent/.insteadOf", "GIT_CONFIG_VALUE_0=https://github.com/")
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("make pulumi-cli succeeded:\n%s", out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			var reason string
+			for _, l := range lines {
+				if strings.HasPrefix(l, "make tools: could not install pulumi") {
+					reason = l
+				}
+			}
+			for _, want := range []string{tc.want, "internet", "PULUMI_OFFLINE_DIR"} {
+				if !strings.Contains(reason, want) {
+					t.Errorf("no line says %q:\n%s", want, out)
+				}
+			}
+			if n := strings.Count(string(out), "make: *** "); n > 1 {
+				t.Errorf("%d make error lines, want at most one:\n%s", n, out)
+			}
+		})
+	}
+}

@@ -134,6 +134,23 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 	}) {
 		t.FailNow()
 	}
+	t.Run("the local stack's program asks for no provider plugin but docker and random", func(t *testing.T) {
+		// A program the Go language host compiles itself makes the engine
+		// require every provider in go.mod, pulumi-aws included (a large
+		// download on a newcomer's first local `make up`).
+		about := s.pulumi(t, "about", "--stack", s.name)
+		for _, l := range lines(about) {
+			if f := strings.Fields(l); len(f) == 3 && f[0] == "resource" && f[1] != "docker" && f[1] != "random" {
+				t.Errorf("pulumi about lists the %s plugin:\n%s", f[1], about)
+			}
+		}
+	})
+	t.Run("the stack runs the one image make image built", func(t *testing.T) {
+		id := strings.TrimSpace(dockerOut(t, "image", "inspect", "--format", "{{.Id}}", image))
+		if out.Image != image || out.ImageDigest != id {
+			t.Errorf("outputs image %q (%s), but make image built %s as %s", out.Image, out.ImageDigest, image, id)
+		}
+	})
 	t.Run("a preview right after up shows no change", func(t *testing.T) {
 		if _, err := s.shipyard(t, "preview", s.name, "--expect-no-changes"); err != nil {
 			t.Fatal(err)

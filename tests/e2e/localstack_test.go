@@ -152,6 +152,39 @@ func (s *localStack) shipyard(t *testing.T, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
+// pulumi runs the Pulumi CLI on the suite's project, as shipyard would
+// (its backend, the local passphrase), and returns its output.
+func (s *localStack) pulumi(t *testing.T, args ...string) string {
+	t.Helper()
+	pulumi := "pulumi"
+	for _, kv := range s.env { // the last PATH wins, as in the child
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			if full, err := lookPathIn("pulumi", p); err == nil {
+				pulumi = full
+			}
+		}
+	}
+	cmd := exec.Command(pulumi, append(args, "--non-interactive")...)
+	cmd.Dir = s.dir
+	cmd.Env = append(append([]string(nil), s.env...), "PULUMI_CONFIG_PASSPHRASE=shipyard-local")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pulumi %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// lookPathIn finds a program in a PATH value.
+func lookPathIn(name, path string) (string, error) {
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in %s", name, path)
+}
+
 func (s *localStack) up(t *testing.T) {
 	t.Helper()
 	if _, err := s.shipyard(t, "up", s.name); err != nil {
