@@ -481,3 +481,53 @@ func TestDrainUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d requests ok (%d while draining), 0 failed", ok.Load(), okWhileDraining.Load())
 }
+
+// TestNoSecretInAnyLogLine runs `app serve` (until its context ends at
+// once) with a password in each form the environment can carry it, and
+// `app migrate` against a Postgres that refuses connections, and checks
+// every line the process writes.
+func TestNoSecretInAnyLogLine(t *testing.T) {
+	const secret = "S3cr3t-pw"
+	closed := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	for _, tc := range []struct {
+		name string
+		cmd  string
+		env  map[string]string
+	}{
+		{"password in DATABASE_URL's userinfo", "serve", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=disable"}},
+		{"password as DATABASE_URL's ?password=", "serve", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}},
+		{"password in a key=value DATABASE_URL", "serve", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app sslmode=disable password=" + secret}},
+		{"a key=value DATABASE_URL without host is rejected", "serve", map[string]string{"DATABASE_URL": "user=u password=" + secret}},
+		{"DATABASE_PASSWORD", "serve", map[string]string{"DATABASE_PASSWORD": secret}},
+		{"password in REDIS_URL's userinfo", "serve", map[string]string{"REDIS_URL": "redis://:" + secret + "@" + closed + "/0"}},
+		{"password as REDIS_URL's ?password= is rejected", "serve", map[string]string{"REDIS_URL": "redis://" + closed + "/0?password=" + secret}},
+		{"REDIS_PASSWORD", "serve", map[string]string{"REDIS_PASSWORD": secret}},
+		{"migrate against a refusing postgres with the password in the URL", "migrate", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=disable"}},
+		{"migrate against a refusing postgres with ?password=", "migrate", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}},
+		{"migrate against a refusing postgres with a key=value DSN", "migrate", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app password=" + secret}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{
+				"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable", "REDIS_URL": "redis://" + closed + "/0",
+				"PORT": strconv.Itoa(testenv.FreePort(t)), "LOG_LEVEL": "debug", "DATABASE_CONNECT_TIMEOUT": "1s",
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.cmd == "serve" {
+				cancel() // serve starts, then drains and exits at once
+			}
+			defer cancel()
+			var out bytes.Buffer
+			err := run(ctx, []string{"app", tc.cmd}, func(k string) string { return env[k] }, &out, &out)
+			logs := out.String()
+			if strings.Contains(logs, "S3cr3t") || (err != nil && strings.Contains(err.Error(), "S3cr3t")) {
+				t.Fatalf("secret in the output (err %v):\n%s", err, logs)
+			}
+			if !strings.Contains(logs, `"msg":"starting"`) && !strings.Contains(logs, `"msg":"invalid configuration"`) {
+				t.Fatalf("neither the config line nor a config error was logged:\n%s", logs)
+			}
+		})
+	}
+}
