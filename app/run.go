@@ -148,9 +148,13 @@ type deps struct {
 	reg      *prometheus.Registry
 	metrics  *httpapi.Metrics
 	ready    *httpapi.Readiness
+	breaker  *cache.Breaker
 }
 
-func newDeps(ctx context.Context, cfg *config.Config) (*deps, error) {
+// newDeps connects (lazily) to Postgres and Redis. redisOptional makes a
+// Redis outage a "degraded" readiness instead of a failing one (the web
+// process serves without Redis; the worker and clock cannot).
+func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, redisOptional bool) (*deps, error) {
 	pool, err := db.NewPool(ctx, poolConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -174,22 +178,25 @@ func newDeps(ctx context.Context, cfg *config.Config) (*deps, error) {
 	ropts.DialerRetryTimeout = 50 * time.Millisecond
 	ropts.ContextTimeoutEnabled = true
 	rdb := redis.NewClient(ropts)
+	reg := prometheus.NewRegistry()
+	breaker := cache.NewBreaker(rdb, log, reg, cache.BreakerOptions{ProbeTimeout: min(cfg.RedisTimeout, 500*time.Millisecond)})
 	asynqOpt := asynq.RedisClientOpt{
 		Network: ropts.Network, Addr: ropts.Addr, Username: ropts.Username, Password: ropts.Password, DB: ropts.DB,
 		DialTimeout: ropts.DialTimeout, ReadTimeout: ropts.ReadTimeout, WriteTimeout: ropts.WriteTimeout,
 		PoolSize: ropts.PoolSize, TLSConfig: ropts.TLSConfig,
 	}
 
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ready := httpapi.NewReadiness(
 		httpapi.Check{Name: "postgres", Fn: pool.Ping},
-		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
+		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Optional: redisOptional},
 	)
-	return &deps{pool: pool, rdb: rdb, asynqOpt: asynqOpt, reg: reg, metrics: httpapi.NewMetrics(reg), ready: ready}, nil
+	return &deps{pool: pool, rdb: rdb, asynqOpt: asynqOpt, reg: reg, metrics: httpapi.NewMetrics(reg), ready: ready, breaker: breaker}, nil
 }
 
+// close closes Redis and Postgres.
 func (d *deps) close() {
+	d.breaker.Stop()
 	_ = d.rdb.Close()
 	d.pool.Close()
 }
@@ -246,7 +253,7 @@ func listenAndDrain(ctx context.Context, log *slog.Logger, cfg *config.Config, d
 }
 
 func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
-	d, err := newDeps(ctx, cfg)
+	d, err := newDeps(ctx, log, cfg, true)
 	if err != nil {
 		return err
 	}
@@ -255,6 +262,8 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 	cm := cache.NewMetrics(d.reg)
 	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cm)
 	tokens := cache.NewTokens(d.rdb, min(cfg.CacheTTL, time.Minute), log, cm)
+	d.breaker.OnRecover(notes.Flush)
+	d.breaker.OnRecover(tokens.Flush)
 	h := httpapi.NewServer(log, httpapi.Options{
 		RequestTimeout:     cfg.RequestTimeout,
 		MaxBodyBytes:       cfg.MaxBodyBytes,
@@ -269,14 +278,16 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 }
 
 func worker(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
-	d, err := newDeps(ctx, cfg)
+	d, err := newDeps(ctx, log, cfg, false)
 	if err != nil {
 		return err
 	}
 	defer d.close()
+	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg))
+	d.breaker.OnRecover(notes.Flush)
 	handlers := &jobs.Handlers{
 		Store: store.New(d.pool),
-		Cache: cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg)),
+		Cache: notes,
 		Log:   log,
 		Done:  jobs.NewMetrics(d.reg),
 	}
@@ -302,7 +313,7 @@ func workerConfig(log *slog.Logger, cfg *config.Config) asynq.Config {
 }
 
 func clock(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
-	d, err := newDeps(ctx, cfg)
+	d, err := newDeps(ctx, log, cfg, false)
 	if err != nil {
 		return err
 	}

@@ -42,12 +42,20 @@ type Notes struct {
 	log     *slog.Logger
 	metrics *Metrics
 	group   singleflight.Group
+	pending *pending
 }
 
 // NewNotes returns a notes cache.
 func NewNotes(rdb redis.UniversalClient, ttl time.Duration, log *slog.Logger, m *Metrics) *Notes {
-	return &Notes{rdb: rdb, ttl: ttl, log: log, metrics: m}
+	return &Notes{rdb: rdb, ttl: ttl, log: log, metrics: m, pending: newPending(log)}
 }
+
+// Flush retries the cache writes still pending (the breaker calls it when
+// Redis is back, before it closes).
+func (c *Notes) Flush(ctx context.Context) { c.pending.flush(ctx) }
+
+// Pending is the number of cache writes not made yet.
+func (c *Notes) Pending() int { return c.pending.len() }
 
 // Key is the Redis key of note id.
 func Key(id int64) string { return "shipyard:note:" + strconv.FormatInt(id, 10) }
@@ -74,6 +82,12 @@ return 1`)
 // and the note is loaded from Postgres: the cache never turns an outage
 // into an error. store.ErrNotFound from load is returned as is.
 func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, int64) (store.Note, error)) (store.Note, bool, error) {
+	if c.pending.has(Key(id)) {
+		// A committed change has not reached the cache yet: what the
+		// cache holds for this note is stale.
+		c.metrics.Requests.WithLabelValues("note", "fenced").Inc()
+		return c.load(ctx, id, load, false)
+	}
 	raw, err := c.rdb.Get(ctx, Key(id)).Bytes()
 	switch {
 	case err == nil:
@@ -90,12 +104,14 @@ func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, in
 		c.metrics.Requests.WithLabelValues("note", "miss").Inc()
 	default:
 		c.metrics.Requests.WithLabelValues("note", "error").Inc()
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
 			c.log.WarnContext(ctx, "cache read failed; reading from postgres", "err", err)
 		}
 	}
-	redisOK := err == nil || errors.Is(err, redis.Nil)
+	return c.load(ctx, id, load, err == nil || errors.Is(err, redis.Nil))
+}
 
+func (c *Notes) load(ctx context.Context, id int64, load func(context.Context, int64) (store.Note, error), redisOK bool) (store.Note, bool, error) {
 	// singleflight: the shared load must not die with the first caller's
 	// cancellation, but must respect its deadline.
 	loadCtx := context.WithoutCancel(ctx)
@@ -109,8 +125,10 @@ func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, in
 		if err != nil {
 			return n, err
 		}
-		if redisOK {
-			c.put(loadCtx, n)
+		if redisOK && !c.pending.has(Key(id)) {
+			// Best effort: a failure leaves nothing stale (versions
+			// only move forward), so it is not retried.
+			c.write(loadCtx, n.ID, entry{Version: n.Version, Note: &n}, n.Version, c.ttl)
 		}
 		return n, nil
 	})
@@ -125,31 +143,38 @@ func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, in
 	}
 }
 
-// Put caches n unless a newer version is cached. Errors are logged only.
-func (c *Notes) Put(ctx context.Context, n store.Note) { c.put(ctx, n) }
-
-func (c *Notes) put(ctx context.Context, n store.Note) {
-	c.write(ctx, n.ID, entry{Version: n.Version, Note: &n}, n.Version, c.ttl)
+// Put caches n unless a newer version is cached. It is for a committed
+// change: it runs detached from ctx's cancellation, and if Redis cannot be
+// written the note is fenced (reads here skip the cache) and the write is
+// retried until it lands.
+func (c *Notes) Put(ctx context.Context, n store.Note) {
+	c.commit(ctx, n.ID, entry{Version: n.Version, Note: &n}, n.Version)
 }
 
-// Tombstone marks note id deleted so that a slow reader cannot re-cache it.
+// Tombstone marks note id deleted so that a slow reader cannot re-cache
+// it; like Put it survives cancellation and Redis failures.
 func (c *Notes) Tombstone(ctx context.Context, id int64) {
-	c.write(ctx, id, entry{Deleted: true, Version: math.MaxInt32}, math.MaxInt32, c.ttl)
+	c.commit(ctx, id, entry{Deleted: true, Version: math.MaxInt32}, math.MaxInt32)
 }
 
-func (c *Notes) write(ctx context.Context, id int64, e entry, version int64, ttl time.Duration) {
-	b, err := json.Marshal(e)
-	if err != nil {
+func (c *Notes) commit(ctx context.Context, id int64, e entry, version int64) {
+	write := func(ctx context.Context) error { return c.write(ctx, id, e, version, c.ttl) }
+	wctx, cancel := detached(ctx)
+	defer cancel()
+	if err := write(wctx); err != nil {
+		c.pending.add(Key(id), version, write)
+		if !errors.Is(err, ErrUnavailable) {
+			c.log.WarnContext(ctx, "cache write failed; note fenced until it is retried", "note_id", id, "err", err)
+		}
 		return
 	}
-	if err := putScript.Run(ctx, c.rdb, []string{Key(id)}, b, version, ttl.Milliseconds()).Err(); err != nil && ctx.Err() == nil {
-		c.log.WarnContext(ctx, "cache write failed", "err", err)
-	}
+	c.pending.landed(Key(id), version)
 }
 
-// Invalidate removes note id from the cache.
-func (c *Notes) Invalidate(ctx context.Context, id int64) {
-	if err := c.rdb.Del(ctx, Key(id)).Err(); err != nil && ctx.Err() == nil {
-		c.log.WarnContext(ctx, "cache invalidate failed", "err", err)
+func (c *Notes) write(ctx context.Context, id int64, e entry, version int64, ttl time.Duration) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
 	}
+	return putScript.Run(ctx, c.rdb, []string{Key(id)}, b, version, ttl.Milliseconds()).Err()
 }

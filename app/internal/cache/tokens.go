@@ -28,12 +28,16 @@ type Tokens struct {
 	ttl     time.Duration
 	log     *slog.Logger
 	metrics *Metrics
+	pending *pending
 }
 
 // NewTokens returns a token cache.
 func NewTokens(rdb redis.UniversalClient, ttl time.Duration, log *slog.Logger, m *Metrics) *Tokens {
-	return &Tokens{rdb: rdb, ttl: ttl, log: log, metrics: m}
+	return &Tokens{rdb: rdb, ttl: ttl, log: log, metrics: m, pending: newPending(log)}
 }
+
+// Flush retries the revocations not yet written to the cache.
+func (c *Tokens) Flush(ctx context.Context) { c.pending.flush(ctx) }
 
 func tokenKey(hash []byte) string { return "shipyard:tok:" + hex.EncodeToString(hash) }
 
@@ -49,6 +53,12 @@ type tokenEntry struct {
 // User resolves a token hash, from the cache or with load.
 func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Context, []byte) (store.User, time.Time, error)) (store.User, error) {
 	key := tokenKey(hash)
+	if c.pending.has(key) {
+		// Revoked here but the cache may not know yet: ask Postgres.
+		c.metrics.Requests.WithLabelValues("token", "fenced").Inc()
+		u, _, err := load(ctx, hash)
+		return u, err
+	}
 	raw, err := c.rdb.Get(ctx, key).Bytes()
 	switch {
 	case err == nil && string(raw) == revokedMarker:
@@ -65,7 +75,7 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 		c.metrics.Requests.WithLabelValues("token", "miss").Inc()
 	default:
 		c.metrics.Requests.WithLabelValues("token", "error").Inc()
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
 			c.log.WarnContext(ctx, "token cache read failed; reading from postgres", "err", err)
 		}
 	}
@@ -87,11 +97,19 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 
 const revokedMarker = "revoked"
 
-// Forget marks a token revoked in the cache. An error means a valid entry
-// may still be cached: the caller must not report the logout as done.
+// Forget marks a token revoked in the cache, detached from ctx's
+// cancellation. An error means a valid entry may still be cached on other
+// replicas: the caller must not report the logout as done. This process
+// then checks the token in Postgres and retries the write until it lands.
 func (c *Tokens) Forget(ctx context.Context, hash []byte) error {
-	if err := c.rdb.Set(ctx, tokenKey(hash), revokedMarker, c.ttl).Err(); err != nil {
+	key := tokenKey(hash)
+	write := func(ctx context.Context) error { return c.rdb.Set(ctx, key, revokedMarker, c.ttl).Err() }
+	wctx, cancel := detached(ctx)
+	defer cancel()
+	if err := write(wctx); err != nil {
+		c.pending.add(key, 1, write)
 		return fmt.Errorf("forget token: %w", err)
 	}
+	c.pending.landed(key, 1)
 	return nil
 }

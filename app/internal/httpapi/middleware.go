@@ -184,7 +184,7 @@ func rateLimit(log *slog.Logger, rdb redis.UniversalClient, perMinute int, trust
 			res, err := rateLimitScript.Run(r.Context(), rdb, []string{key}, time.Minute.Milliseconds()).Int64Slice()
 			if err != nil || len(res) != 2 {
 				m.rateLimitErrs.Inc()
-				if r.Context().Err() == nil {
+				if r.Context().Err() == nil && !errors.Is(err, cache.ErrUnavailable) {
 					log.WarnContext(r.Context(), "rate limit unavailable; failing open", "err", err)
 				}
 				next.ServeHTTP(w, r)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -94,13 +95,30 @@ func writeNote(w http.ResponseWriter, status int, n store.Note) {
 
 // enqueueProcess enqueues the note's job. A failure (Redis down) is logged
 // and not fatal: the clock's sweep processes notes whose job was lost.
+// The enqueue belongs to a committed change, so it runs detached from the
+// request's cancellation (with its own timeout); the note's processed_at
+// IS NULL in Postgres is the outbox the sweep reads, so nothing is lost.
 func enqueueProcess(log *slog.Logger, q Enqueuer, r *http.Request, id int64) {
 	if q == nil {
 		return
 	}
-	if _, err := q.EnqueueContext(r.Context(), jobs.NewNoteProcessTask(id)); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
+	defer cancel()
+	if _, err := q.EnqueueContext(ctx, jobs.NewNoteProcessTask(id)); err != nil {
 		log.WarnContext(r.Context(), "enqueue failed; the sweep will process the note", "note_id", id, "err", err)
 	}
+}
+
+// committing is the context of a write: r's values and deadline but not
+// its cancellation, so that a client going away cannot abandon a change
+// after Postgres committed it and before the cache and job queue hear of
+// it.
+func committing(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(r.Context())
+	if dl, ok := r.Context().Deadline(); ok {
+		return context.WithDeadline(ctx, dl)
+	}
+	return context.WithCancel(ctx)
 }
 
 func handleNoteCreate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enqueuer) http.Handler {
@@ -110,7 +128,9 @@ func handleNoteCreate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 			perr.write(w, r)
 			return
 		}
-		n, err := st.CreateNote(r.Context(), userFrom(r.Context()).ID, req.Title, req.Body)
+		ctx, cancel := committing(r)
+		defer cancel()
+		n, err := st.CreateNote(ctx, userFrom(r.Context()).ID, req.Title, req.Body)
 		if err != nil {
 			serverError(log, w, r, err)
 			return
@@ -233,7 +253,9 @@ func handleNoteUpdate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the current ETag; GET the note and retry")
 			return
 		}
-		n, reprocess, err := st.UpdateNote(r.Context(), id, userFrom(r.Context()).ID, ver, store.NoteUpdate{Title: req.Title, Body: req.Body})
+		ctx, cancel := committing(r)
+		defer cancel()
+		n, reprocess, err := st.UpdateNote(ctx, id, userFrom(r.Context()).ID, ver, store.NoteUpdate{Title: req.Title, Body: req.Body})
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			writeProblem(w, r, http.StatusNotFound, "not_found", "no such note")
@@ -245,7 +267,7 @@ func handleNoteUpdate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 			serverError(log, w, r, err)
 			return
 		}
-		c.Put(r.Context(), n)
+		c.Put(ctx, n)
 		if reprocess {
 			enqueueProcess(log, q, r, n.ID)
 		}
@@ -264,7 +286,9 @@ func handleNoteDelete(log *slog.Logger, st *store.Store, c *cache.Notes) http.Ha
 			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the current ETag")
 			return
 		}
-		err := st.DeleteNote(r.Context(), id, userFrom(r.Context()).ID, ver)
+		ctx, cancel := committing(r)
+		defer cancel()
+		err := st.DeleteNote(ctx, id, userFrom(r.Context()).ID, ver)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			writeProblem(w, r, http.StatusNotFound, "not_found", "no such note")
@@ -276,7 +300,7 @@ func handleNoteDelete(log *slog.Logger, st *store.Store, c *cache.Notes) http.Ha
 			serverError(log, w, r, err)
 			return
 		}
-		c.Tombstone(r.Context(), id)
+		c.Tombstone(ctx, id)
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

@@ -45,15 +45,19 @@ func handleReadyz(ready *Readiness) http.Handler {
 				}
 				mu.Lock()
 				res.Checks[c.Name] = v
-				if v != "ok" {
+				switch {
+				case v == "ok":
+				case !c.Optional:
 					res.Status = "unavailable"
+				case res.Status == "ready":
+					res.Status = "degraded"
 				}
 				mu.Unlock()
 			})
 		}
 		wg.Wait()
 		status := http.StatusOK
-		if res.Status != "ready" {
+		if res.Status == "unavailable" {
 			status = http.StatusServiceUnavailable
 		}
 		writeJSON(w, status, res)

@@ -60,10 +60,15 @@ func NewOpsServer(log *slog.Logger, ready *Readiness, m *Metrics, g prometheus.G
 	return r
 }
 
-// Check is one readiness dependency check.
+// Check is one readiness dependency check. An Optional check that fails
+// makes /readyz answer 200 "degraded" instead of 503: the process still
+// serves (e.g. without Redis the API falls back to Postgres), and failing
+// every replica's readiness on a shared dependency would take the whole
+// fleet out of the load balancer.
 type Check struct {
-	Name string
-	Fn   func(context.Context) error
+	Name     string
+	Fn       func(context.Context) error
+	Optional bool
 }
 
 // Readiness tracks whether the process should receive traffic.

@@ -104,13 +104,15 @@ func handleMe() http.Handler {
 func handleLogout(log *slog.Logger, st *store.Store, tokens *cache.Tokens) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hash := tokenHashFrom(r.Context())
-		if err := st.RevokeToken(r.Context(), hash); err != nil {
+		ctx, cancel := committing(r)
+		defer cancel()
+		if err := st.RevokeToken(ctx, hash); err != nil {
 			serverError(log, w, r, err)
 			return
 		}
 		// Revoked in Postgres; until the cache knows too the token could
 		// still work, so a failure here is a 503 (retrying is safe).
-		if err := tokens.Forget(r.Context(), hash); err != nil {
+		if err := tokens.Forget(ctx, hash); err != nil {
 			log.WarnContext(r.Context(), "logout: token cache unavailable", "err", err)
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "the token is revoked but the cache could not be updated; retry the logout")
