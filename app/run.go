@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -149,6 +150,12 @@ type deps struct {
 	metrics  *httpapi.Metrics
 	ready    *httpapi.Readiness
 	breaker  *cache.Breaker
+
+	log       *slog.Logger
+	closeBy   time.Time // the shutdown deadline, once the drain started
+	budget    time.Duration
+	closeOnce sync.Once
+	closed    chan struct{}
 }
 
 // newDeps connects (lazily) to Postgres and Redis. redisOptional makes a
@@ -191,14 +198,37 @@ func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, redisOpt
 		httpapi.Check{Name: "postgres", Fn: pool.Ping},
 		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Optional: redisOptional},
 	)
-	return &deps{pool: pool, rdb: rdb, asynqOpt: asynqOpt, reg: reg, metrics: httpapi.NewMetrics(reg), ready: ready, breaker: breaker}, nil
+	return &deps{
+		pool: pool, rdb: rdb, asynqOpt: asynqOpt, reg: reg, metrics: httpapi.NewMetrics(reg), ready: ready, breaker: breaker,
+		log: log, budget: cfg.ShutdownTimeout, closed: make(chan struct{}),
+	}, nil
 }
 
-// close closes Redis and Postgres.
+// close closes Redis and Postgres but waits for that only until the
+// shutdown deadline (SHUTDOWN_TIMEOUT after the drain started, or from now):
+// pgxpool.Close waits for every borrowed connection and a hung Postgres
+// can hold one for as long as it likes. The process is exiting, so what
+// is still closing is abandoned.
 func (d *deps) close() {
-	d.breaker.Stop()
-	_ = d.rdb.Close()
-	d.pool.Close()
+	d.closeOnce.Do(func() {
+		go func() {
+			d.breaker.Stop()
+			_ = d.rdb.Close()
+			d.pool.Close()
+			close(d.closed)
+		}()
+	})
+	by := d.closeBy
+	if by.IsZero() {
+		by = time.Now().Add(d.budget)
+	}
+	t := time.NewTimer(time.Until(by))
+	defer t.Stop()
+	select {
+	case <-d.closed:
+	case <-t.C:
+		d.log.Warn("postgres/redis connections not closed within SHUTDOWN_TIMEOUT; exiting without waiting")
+	}
 }
 
 func newHTTPServer(log *slog.Logger, cfg *config.Config, h http.Handler) *http.Server {
@@ -234,6 +264,7 @@ func listenAndDrain(ctx context.Context, log *slog.Logger, cfg *config.Config, d
 	case <-ctx.Done():
 	}
 	start := time.Now()
+	d.closeBy = start.Add(cfg.ShutdownTimeout)
 	d.ready.Drain()
 	log.Info("draining", "drain_delay", cfg.DrainDelay.String(), "shutdown_timeout", cfg.ShutdownTimeout.String())
 	if cfg.DrainDelay > 0 {

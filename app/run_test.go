@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -530,4 +531,42 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestShutdownWithinTimeoutWhenPostgresHangs: a request is stuck on a
+// Postgres that stopped answering (REQUEST_TIMEOUT far away) when the
+// process is told to stop; run must return within SHUTDOWN_TIMEOUT anyway
+// (ECS would SIGKILL it otherwise), whatever closing the pool does.
+func TestShutdownWithinTimeoutWhenPostgresHangs(t *testing.T) {
+	env := baseEnv(t)
+	u, _ := url.Parse(env["DATABASE_URL"])
+	pp := testenv.NewProxy(t, u.Host)
+	u.Host = pp.Addr
+	env["DATABASE_URL"] = u.String()
+	env["REQUEST_TIMEOUT"] = "60s"
+	env["SHUTDOWN_TIMEOUT"] = "2s"
+	p := start(t, env, "serve")
+	tok := p.token("ada@example.com")
+	p.call("GET", "/api/v1/me", tok, nil) // the token is cached: only the list below needs Postgres
+
+	pp.Stall()
+	defer pp.Resume()
+	stuck := make(chan struct{})
+	go func() {
+		defer close(stuck)
+		req, _ := http.NewRequest("GET", p.base+"/api/v1/notes", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // the request reaches the stalled Postgres
+	start := time.Now()
+	err := p.stop()
+	took := time.Since(start)
+	if took > 3500*time.Millisecond {
+		t.Fatalf("shutdown took %v with SHUTDOWN_TIMEOUT=2s (err %v)", took, err)
+	}
+	t.Logf("run returned after %v: %v", took, err)
+	<-stuck
 }
