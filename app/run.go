@@ -301,6 +301,8 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 		RateLimitPerMinute: cfg.RateLimitPerMinute,
 		TrustProxy:         cfg.TrustProxy,
 		TokenTTL:           cfg.TokenTTL,
+
+		PasswordHashConcurrency: cfg.PasswordHashConcurrency,
 	}, httpapi.Deps{
 		Store: store.New(d.pool), Notes: notes, Tokens: tokens, Redis: d.rdb, Jobs: q,
 		Ready: d.ready, Metrics: d.metrics, Gatherer: d.reg,

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shipyard-kit/shipyard/app/internal/auth"
 	"github.com/shipyard-kit/shipyard/app/internal/cache"
 	"github.com/shipyard-kit/shipyard/app/internal/db"
 	"github.com/shipyard-kit/shipyard/app/internal/httpapi"
@@ -44,6 +45,7 @@ type appOpts struct {
 	redisURL     string        // default: a fresh logical db of the shared Redis
 	dbURL        string        // default: a fresh migrated database
 	redisTimeout time.Duration // REDIS_TIMEOUT; default 500ms
+	hashes       *auth.Limiter // default: from opts
 }
 
 func defaultOpts() appOpts {
@@ -113,6 +115,7 @@ func newApp(t testing.TB, mods ...func(*appOpts)) *testApp {
 		Ready:    ready,
 		Metrics:  httpapi.NewMetrics(reg),
 		Gatherer: reg,
+		Hashes:   o.hashes,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

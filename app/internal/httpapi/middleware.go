@@ -80,6 +80,17 @@ func validRequestID(id string) bool {
 	return true
 }
 
+// methodLabel bounds the method label: a made-up method must not mint a
+// new time series.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
 // accessLog writes one log line per request and records the metrics.
 func accessLog(log *slog.Logger, m *Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -97,14 +108,15 @@ func accessLog(log *slog.Logger, m *Metrics) func(http.Handler) http.Handler {
 				}
 				d := time.Since(start)
 				code := strconv.Itoa(status)
-				m.requests.WithLabelValues(r.Method, route, code).Inc()
-				m.duration.WithLabelValues(r.Method, route, code).Observe(d.Seconds())
+				method := methodLabel(r.Method)
+				m.requests.WithLabelValues(method, route, code).Inc()
+				m.duration.WithLabelValues(method, route, code).Observe(d.Seconds())
 				level := slog.LevelInfo
 				if status >= 500 {
 					level = slog.LevelError
 				}
 				log.LogAttrs(r.Context(), level, "request",
-					slog.String("method", r.Method),
+					slog.String("method", method),
 					slog.String("route", route),
 					slog.Int("status", status),
 					slog.Int("bytes", ww.BytesWritten()),

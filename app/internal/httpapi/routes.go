@@ -18,9 +18,9 @@ func addRoutes(r chi.Router, log *slog.Logger, opts Options, d Deps) {
 		r.Use(rateLimit(log, d.Redis, opts.RateLimitPerMinute, opts.TrustProxy, d.Metrics))
 		r.Use(bodyLimit(opts.MaxBodyBytes))
 
-		r.Method(http.MethodPost, "/users", handleRegister(log, d.Store))
-		r.Method(http.MethodPost, "/sessions", handleLogin(log, d.Store, opts.TokenTTL))
-		r.Method(http.MethodPost, "/login", handleLogin(log, d.Store, opts.TokenTTL))
+		r.Method(http.MethodPost, "/users", handleRegister(log, d.Store, d.Hashes))
+		r.Method(http.MethodPost, "/sessions", handleLogin(log, d.Store, d.Hashes, opts.TokenTTL))
+		r.Method(http.MethodPost, "/login", handleLogin(log, d.Store, d.Hashes, opts.TokenTTL))
 
 		r.Group(func(r chi.Router) {
 			r.Use(authed)

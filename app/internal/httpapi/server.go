@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shipyard-kit/shipyard/app/internal/auth"
 	"github.com/shipyard-kit/shipyard/app/internal/cache"
 	"github.com/shipyard-kit/shipyard/app/internal/store"
 )
@@ -26,6 +28,9 @@ type Options struct {
 	RateLimitPerMinute int
 	TrustProxy         bool
 	TokenTTL           time.Duration
+	// PasswordHashConcurrency bounds concurrent argon2id hashes (register,
+	// login); 0 means GOMAXPROCS. Used when Deps.Hashes is nil.
+	PasswordHashConcurrency int
 }
 
 // Enqueuer enqueues background jobs (an *asynq.Client).
@@ -43,10 +48,18 @@ type Deps struct {
 	Ready    *Readiness
 	Metrics  *Metrics
 	Gatherer prometheus.Gatherer
+	Hashes   *auth.Limiter // optional; default from Options
 }
 
 // NewServer returns the web process's handler: API and ops endpoints.
 func NewServer(log *slog.Logger, opts Options, deps Deps) http.Handler {
+	if deps.Hashes == nil {
+		n := opts.PasswordHashConcurrency
+		if n <= 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		deps.Hashes = auth.NewLimiter(n)
+	}
 	r := chi.NewRouter()
 	addRoutes(r, log, opts, deps)
 	return r
