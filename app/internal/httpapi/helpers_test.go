@@ -45,6 +45,7 @@ type appOpts struct {
 	redisURL     string        // default: a fresh logical db of the shared Redis
 	dbURL        string        // default: a fresh migrated database
 	redisTimeout time.Duration // REDIS_TIMEOUT; default 500ms
+	readTimeout  time.Duration // the http.Server's ReadTimeout; default none
 	hashes       *auth.Limiter // default: from opts
 }
 
@@ -117,7 +118,9 @@ func newApp(t testing.TB, mods ...func(*appOpts)) *testApp {
 		Gatherer: reg,
 		Hashes:   o.hashes,
 	})
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout = o.readTimeout
+	srv.Start()
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		if t.Failed() {

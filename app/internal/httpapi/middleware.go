@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -80,6 +82,21 @@ func validRequestID(id string) bool {
 	return true
 }
 
+// closeWhenDraining answers with "Connection: close" once the process is
+// draining, so that keep-alive connections are closed by us right after a
+// response (which the client sees) rather than while idle, where a request
+// the client sends at that moment would be lost.
+func closeWhenDraining(ready *Readiness) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if ready != nil && ready.Draining() {
+				w.Header().Set("Connection", "close")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // methodLabel bounds the method label: a made-up method must not mint a
 // new time series.
 func methodLabel(m string) string {
@@ -90,6 +107,10 @@ func methodLabel(m string) string {
 	}
 	return "other"
 }
+
+// statusClientClosed is recorded (nginx's 499) when the client went away
+// before the answer: not a server failure.
+const statusClientClosed = 499
 
 // accessLog writes one log line per request and records the metrics.
 func accessLog(log *slog.Logger, m *Metrics) func(http.Handler) http.Handler {
@@ -217,22 +238,35 @@ func rateLimit(log *slog.Logger, rdb redis.UniversalClient, perMinute int, trust
 	}
 }
 
-// clientIP is the peer address, or with trustProxy the last
-// X-Forwarded-For hop (the one our proxy appended).
+// clientIP is the rate-limit key of a request: the peer address, or with
+// trustProxy the last X-Forwarded-For hop (the one our proxy appended).
+// An IPv6 client is its /64: one subscriber usually gets a whole /64 and
+// can rotate through it at will.
 func clientIP(r *http.Request, trustProxy bool) string {
+	ip := ""
 	if trustProxy {
 		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
 			hops := strings.Split(xff[len(xff)-1], ",")
-			if ip := strings.TrimSpace(hops[len(hops)-1]); ip != "" {
-				return ip
-			}
+			ip = strings.TrimSpace(hops[len(hops)-1])
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if ip == "" {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		ip = host
 	}
-	return host
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.WithZone("").Prefix(64)
+		return p.String()
+	}
+	return addr.String()
 }
 
 type userKey struct{}
@@ -280,10 +314,19 @@ func requireAuth(log *slog.Logger, st *store.Store, tokens *cache.Tokens) func(h
 }
 
 // serverError answers 503 when Postgres is unreachable or the deadline
-// passed, else 500; it is the one place such errors are logged.
+// passed, else 500; it is the one place such errors are logged. A client
+// that went away is not a failure: 499 (in the metrics and the access log
+// at info), nothing else logged. During an outage the warning is logged at
+// most once a second, with the count of the ones left out.
 func serverError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	if db.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded) {
-		log.WarnContext(r.Context(), "dependency unavailable", "err", err)
+		if n, ok := unavailableLogs.allow(time.Now()); ok {
+			log.WarnContext(r.Context(), "dependency unavailable", "err", err, "suppressed", n)
+		}
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "a dependency is unavailable or the request timed out; retry later")
 		return
@@ -291,3 +334,23 @@ func serverError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err e
 	log.ErrorContext(r.Context(), "internal error", "err", err)
 	writeProblem(w, r, http.StatusInternalServerError, "internal", "")
 }
+
+// sampler lets one event through per interval and counts the rest.
+type sampler struct {
+	interval time.Duration
+	next     atomic.Int64 // unix nanos
+	dropped  atomic.Int64
+}
+
+// allow reports whether to log now, and how many were dropped since the
+// last one logged.
+func (s *sampler) allow(now time.Time) (int64, bool) {
+	next := s.next.Load()
+	if now.UnixNano() < next || !s.next.CompareAndSwap(next, now.Add(s.interval).UnixNano()) {
+		s.dropped.Add(1)
+		return 0, false
+	}
+	return s.dropped.Swap(0), true
+}
+
+var unavailableLogs = &sampler{interval: time.Second}

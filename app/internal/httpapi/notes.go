@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -167,6 +168,24 @@ func decodeCursor(s string) (int64, bool) {
 	return c.ID, true
 }
 
+// rawParam returns the value of query parameter name and whether it was
+// sent at all. url.Values silently drops a pair it cannot unescape (so
+// "cursor=%%%" would read as "no cursor"); here such a value comes back
+// as is, and then fails to decode.
+func rawParam(rawQuery, name string) (string, bool) {
+	for _, pair := range strings.Split(rawQuery, "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		if key, err := url.QueryUnescape(k); err != nil || key != name {
+			continue
+		}
+		if val, err := url.QueryUnescape(v); err == nil {
+			return val, true
+		}
+		return v, true
+	}
+	return "", false
+}
+
 func handleNoteList(log *slog.Logger, st *store.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -181,7 +200,7 @@ func handleNoteList(log *slog.Logger, st *store.Store) http.Handler {
 			limit = n
 		}
 		var before int64
-		if s := q.Get("cursor"); s != "" {
+		if s, present := rawParam(r.URL.RawQuery, "cursor"); present {
 			id, ok := decodeCursor(s)
 			if !ok {
 				writeProblem(w, r, http.StatusBadRequest, "invalid_cursor", "use the next_cursor of a previous page")

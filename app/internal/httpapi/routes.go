@@ -39,7 +39,7 @@ func addRoutes(r chi.Router, log *slog.Logger, opts Options, d Deps) {
 
 // addOpsRoutes are the endpoints every process type serves.
 func addOpsRoutes(r chi.Router, log *slog.Logger, ready *Readiness, m *Metrics, g prometheus.Gatherer) {
-	r.Use(requestID, accessLog(log, m), recoverer(log))
+	r.Use(requestID, closeWhenDraining(ready), accessLog(log, m), recoverer(log))
 	r.NotFound(handleNotFound().ServeHTTP)
 	r.MethodNotAllowed(handleMethodNotAllowed().ServeHTTP)
 
