@@ -157,6 +157,24 @@ func (c *Notes) Tombstone(ctx context.Context, id int64) {
 	c.commit(ctx, id, entry{Deleted: true, Version: math.MaxInt32}, math.MaxInt32)
 }
 
+// Refresh is for a change whose outcome is unknown (the deadline passed or
+// the connection broke after the statement was sent: Postgres may have
+// committed it). The note is fenced here and re-read from Postgres into
+// the cache, retried until both answer; any later committed write of the
+// note supersedes it.
+func (c *Notes) Refresh(id int64, load func(context.Context, int64) (store.Note, error)) {
+	c.pending.add(Key(id), 0, func(ctx context.Context) error {
+		n, err := load(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return c.write(ctx, id, entry{Deleted: true, Version: math.MaxInt32}, math.MaxInt32, c.ttl)
+		case err != nil:
+			return err
+		}
+		return c.write(ctx, id, entry{Version: n.Version, Note: &n}, n.Version, c.ttl)
+	})
+}
+
 func (c *Notes) commit(ctx context.Context, id int64, e entry, version int64) {
 	write := func(ctx context.Context) error { return c.write(ctx, id, e, version, c.ttl) }
 	wctx, cancel := detached(ctx)

@@ -209,3 +209,32 @@ func TestLogoutStaysEffectiveWhenRedisStalls(t *testing.T) {
 		return s == "revoked"
 	})
 }
+
+func TestCacheStaysCorrectWhenAPatchTimesOutAfterTheCommit(t *testing.T) {
+	dbURL, pp := behindProxy(t, testenv.DatabaseURL(t))
+	a := newApp(t, func(o *appOpts) { o.dbURL = dbURL; o.opts.RequestTimeout = time.Second })
+	tok := a.user("ada@example.com")
+	id := int64(a.note(tok, "t", "version one")["id"].(float64))
+	path := fmt.Sprintf("/api/v1/notes/%d", id)
+	a.do("GET", path, tok, nil)
+	if r := a.do("GET", path, tok, nil); r.header.Get("X-Cache") != "hit" {
+		t.Fatal("cache not warm")
+	}
+
+	// Postgres commits, its answer comes after REQUEST_TIMEOUT: the
+	// client gets 503 though the change is made.
+	pp.HoldRepliesAfter("UPDATE notes")
+	wantProblem(t, a.do("PATCH", path, tok, map[string]string{"body": "version two"}), 503, "unavailable")
+	pp.Resume()
+	if v := a.noteVersion(id); v != 2 {
+		t.Fatalf("the update did not commit (version %d); the test needs it to", v)
+	}
+	r := a.do("GET", path, tok, nil)
+	if r.status != 200 || r.json(t)["body"] != "version two" {
+		t.Fatalf("the committed version is not served (X-Cache %s): %s", r.header.Get("X-Cache"), r.body)
+	}
+	waitFor(t, "the cache to hold the committed version", func() bool {
+		r := a.do("GET", path, tok, nil)
+		return r.header.Get("X-Cache") == "hit" && r.json(t)["body"] == "version two"
+	})
+}

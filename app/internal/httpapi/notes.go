@@ -283,6 +283,7 @@ func handleNoteUpdate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the current ETag; GET the note and retry")
 			return
 		case err != nil:
+			c.Refresh(id, st.NoteByID) // it may have committed
 			serverError(log, w, r, err)
 			return
 		}
@@ -316,6 +317,7 @@ func handleNoteDelete(log *slog.Logger, st *store.Store, c *cache.Notes) http.Ha
 			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the current ETag")
 			return
 		case err != nil:
+			c.Refresh(id, st.NoteByID) // it may have committed
 			serverError(log, w, r, err)
 			return
 		}
