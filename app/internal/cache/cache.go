@@ -1,5 +1,5 @@
 // Package cache is the Redis cache-aside layer for notes: TTL, stampede
-// protection with singleflight, version-checked writes so a slow reader
+// protection (coalesced loads, never older than their caller), version-checked writes so a slow reader
 // cannot overwrite a newer value, and graceful degradation (any Redis
 // error means "read from Postgres").
 package cache
@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/shipyard-kit/shipyard/app/internal/store"
 )
@@ -41,7 +40,7 @@ type Notes struct {
 	ttl     time.Duration
 	log     *slog.Logger
 	metrics *Metrics
-	group   singleflight.Group
+	loads   freshGroup
 	pending *pending
 }
 
@@ -112,14 +111,15 @@ func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, in
 }
 
 func (c *Notes) load(ctx context.Context, id int64, load func(context.Context, int64) (store.Note, error), redisOK bool) (store.Note, bool, error) {
-	// singleflight: the shared load must not die with the first caller's
-	// cancellation, but must respect its deadline.
-	loadCtx := context.WithoutCancel(ctx)
-	cancel := func() {}
-	if dl, ok := ctx.Deadline(); ok {
-		loadCtx, cancel = context.WithDeadline(loadCtx, dl)
-	}
-	ch := c.group.DoChan(Key(id), func() (any, error) {
+	// Coalesced (freshGroup: never a load older than this call). The
+	// shared load must not die with its first caller's cancellation, but
+	// must respect its deadline.
+	v, err := c.loads.do(ctx, Key(id), func() (any, error) {
+		loadCtx := context.WithoutCancel(ctx)
+		cancel := func() {}
+		if dl, ok := ctx.Deadline(); ok {
+			loadCtx, cancel = context.WithDeadline(loadCtx, dl)
+		}
 		defer cancel()
 		n, err := load(loadCtx, id)
 		if err != nil {
@@ -128,19 +128,14 @@ func (c *Notes) load(ctx context.Context, id int64, load func(context.Context, i
 		if redisOK && !c.pending.has(Key(id)) {
 			// Best effort: a failure leaves nothing stale (versions
 			// only move forward), so it is not retried.
-			c.write(loadCtx, n.ID, entry{Version: n.Version, Note: &n}, n.Version, c.ttl)
+			_ = c.write(loadCtx, n.ID, entry{Version: n.Version, Note: &n}, n.Version, c.ttl)
 		}
 		return n, nil
 	})
-	select {
-	case <-ctx.Done():
-		return store.Note{}, false, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return store.Note{}, false, r.Err
-		}
-		return r.Val.(store.Note), false, nil
+	if err != nil {
+		return store.Note{}, false, err
 	}
+	return v.(store.Note), false, nil
 }
 
 // Put caches n unless a newer version is cached. It is for a committed

@@ -29,6 +29,7 @@ type Tokens struct {
 	log     *slog.Logger
 	metrics *Metrics
 	pending *pending
+	loads   freshGroup
 }
 
 // NewTokens returns a token cache.
@@ -56,7 +57,7 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 	if c.pending.has(key) {
 		// Revoked here but the cache may not know yet: ask Postgres.
 		c.metrics.Requests.WithLabelValues("token", "fenced").Inc()
-		u, _, err := load(ctx, hash)
+		u, _, err := c.load(ctx, key, hash, load)
 		return u, err
 	}
 	raw, err := c.rdb.Get(ctx, key).Bytes()
@@ -79,7 +80,7 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 			c.log.WarnContext(ctx, "token cache read failed; reading from postgres", "err", err)
 		}
 	}
-	u, exp, lerr := load(ctx, hash)
+	u, exp, lerr := c.load(ctx, key, hash, load)
 	if lerr != nil {
 		return store.User{}, lerr
 	}
@@ -112,4 +113,31 @@ func (c *Tokens) Forget(ctx context.Context, hash []byte) error {
 	}
 	c.pending.landed(key, 1)
 	return nil
+}
+
+type tokenLoad struct {
+	u   store.User
+	exp time.Time
+}
+
+// load is load coalesced per token (freshGroup: a request never gets the
+// answer of a lookup that started before it, e.g. before a logout).
+func (c *Tokens) load(ctx context.Context, key string, hash []byte, load func(context.Context, []byte) (store.User, time.Time, error)) (store.User, time.Time, error) {
+	v, err := c.loads.do(ctx, key, func() (any, error) {
+		// Shared: not cancelled with its first caller, but bounded by
+		// its deadline.
+		loadCtx := context.WithoutCancel(ctx)
+		cancel := func() {}
+		if dl, ok := ctx.Deadline(); ok {
+			loadCtx, cancel = context.WithDeadline(loadCtx, dl)
+		}
+		defer cancel()
+		u, exp, err := load(loadCtx, hash)
+		return tokenLoad{u, exp}, err
+	})
+	if err != nil {
+		return store.User{}, time.Time{}, err
+	}
+	t := v.(tokenLoad)
+	return t.u, t.exp, nil
 }
