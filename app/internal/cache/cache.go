@@ -87,7 +87,7 @@ func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, in
 		c.metrics.Requests.WithLabelValues("note", "fenced").Inc()
 		return c.load(ctx, id, load, false)
 	}
-	raw, err := c.rdb.Get(ctx, Key(id)).Bytes()
+	raw, err := get(ctx, c.rdb, Key(id))
 	switch {
 	case err == nil:
 		var e entry

@@ -60,7 +60,7 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 		u, _, err := c.load(ctx, key, hash, load)
 		return u, err
 	}
-	raw, err := c.rdb.Get(ctx, key).Bytes()
+	raw, err := get(ctx, c.rdb, key)
 	switch {
 	case err == nil && string(raw) == revokedMarker:
 		c.metrics.Requests.WithLabelValues("token", "hit").Inc()

@@ -283,14 +283,35 @@ func tokenHashFrom(ctx context.Context) []byte {
 	return h
 }
 
+// bearerToken is the token of an "Authorization: Bearer <token>" header.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
+}
+
+// prefetchNote reads the token entry and the note's cache entry in one
+// Redis round trip (MGET) for requireAuth and the note GET handler that
+// follow it.
+func prefetchNote(rdb redis.UniversalClient) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			token, ok := bearerToken(r)
+			id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+			if ok && err == nil && id > 0 {
+				r = r.WithContext(cache.Prefetch(r.Context(), rdb, auth.HashToken(token), id))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // requireAuth resolves the bearer token to a user.
 func requireAuth(log *slog.Logger, st *store.Store, tokens *cache.Tokens) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := r.Header.Get("Authorization")
-			scheme, token, ok := strings.Cut(h, " ")
-			token = strings.TrimSpace(token)
-			if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			token, ok := bearerToken(r)
+			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="shipyard"`)
 				writeProblem(w, r, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>")
 				return

@@ -22,6 +22,9 @@ func addRoutes(r chi.Router, log *slog.Logger, opts Options, d Deps) {
 		r.Method(http.MethodPost, "/sessions", handleLogin(log, d.Store, d.Hashes, opts.TokenTTL))
 		r.Method(http.MethodPost, "/login", handleLogin(log, d.Store, d.Hashes, opts.TokenTTL))
 
+		// The hot path: token and note read from Redis in one round trip.
+		r.With(prefetchNote(d.Redis), authed).Method(http.MethodGet, "/notes/{id}", handleNoteGet(log, d.Store, d.Notes))
+
 		r.Group(func(r chi.Router) {
 			r.Use(authed)
 			r.Method(http.MethodGet, "/me", handleMe())
@@ -30,7 +33,6 @@ func addRoutes(r chi.Router, log *slog.Logger, opts Options, d Deps) {
 
 			r.Method(http.MethodPost, "/notes", handleNoteCreate(log, d.Store, d.Notes, d.Jobs))
 			r.Method(http.MethodGet, "/notes", handleNoteList(log, d.Store))
-			r.Method(http.MethodGet, "/notes/{id}", handleNoteGet(log, d.Store, d.Notes))
 			r.Method(http.MethodPatch, "/notes/{id}", handleNoteUpdate(log, d.Store, d.Notes, d.Jobs))
 			r.Method(http.MethodDelete, "/notes/{id}", handleNoteDelete(log, d.Store, d.Notes))
 		})
