@@ -89,7 +89,8 @@ func (b *Breaker) OnRecover(f func(context.Context)) {
 	b.mu.Unlock()
 }
 
-// Stop ends the background probe.
+// Stop ends the background probe and the skipping (call it when the client
+// is closed, so that pending retries learn it).
 func (b *Breaker) Stop() { b.closeOnce.Do(func() { close(b.closed) }) }
 
 type bypassKey struct{}
@@ -99,6 +100,11 @@ func bypass(ctx context.Context) context.Context { return context.WithValue(ctx,
 func (b *Breaker) skip(ctx context.Context) bool {
 	if !b.open.Load() || ctx.Value(bypassKey{}) != nil {
 		return false
+	}
+	select {
+	case <-b.closed:
+		return false // stopped: let the client say it is closed
+	default:
 	}
 	b.skipped.Inc()
 	return true
