@@ -48,8 +48,32 @@ func (a *testApp) noteVersion(id int64) int64 {
 
 func (a *testApp) metrics() string { return string(a.do("GET", "/metrics", "", nil).body) }
 
+// stalledRedis is a Redis for one test and a way to make it hang.
+type stalledRedis struct {
+	name  string
+	start func(t *testing.T) (url string, stall, resume func())
+}
+
+var stalls = []stalledRedis{
+	{name: "a proxy that stops forwarding (what a partition loses is lost)", start: func(t *testing.T) (string, func(), func()) {
+		u, p := behindProxy(t, testenv.RedisURL(t))
+		return u, p.Stall, p.Resume
+	}},
+	{name: "redis-server stopped with SIGSTOP, then SIGCONT", start: func(t *testing.T) (string, func(), func()) {
+		rs := testenv.OwnRedis(t)
+		return rs.URL, rs.Pause, rs.Continue
+	}},
+}
+
 func TestCacheStaysCorrectWhenRedisStalls(t *testing.T) {
-	redisURL, rp := behindProxy(t, testenv.RedisURL(t))
+	for _, st := range stalls {
+		t.Run(st.name, func(t *testing.T) { cacheThroughStall(t, st) })
+	}
+}
+
+func cacheThroughStall(t *testing.T, st stalledRedis) {
+	redisURL, stall, resume := st.start(t)
+	defer resume()
 	a := newApp(t, func(o *appOpts) { o.redisURL = redisURL; o.redisTimeout = 300 * time.Millisecond })
 	tok := a.user("ada@example.com")
 	kept := a.note(tok, "kept", "version one")
@@ -63,7 +87,7 @@ func TestCacheStaysCorrectWhenRedisStalls(t *testing.T) {
 		t.Fatalf("cache not warm: %s", r.header.Get("X-Cache"))
 	}
 
-	rp.Stall()
+	stall()
 	r := a.do("PATCH", keptPath, tok, map[string]string{"body": "version two"})
 	if r.status != 200 {
 		t.Fatalf("PATCH while redis stalls: %d %s", r.status, r.body)
@@ -83,7 +107,7 @@ func TestCacheStaysCorrectWhenRedisStalls(t *testing.T) {
 		}
 	})
 
-	rp.Resume()
+	resume()
 	t.Run("after redis returns no read serves the version before the write", func(t *testing.T) {
 		// Straight away, and also once the breaker has closed again and the
 		// cache is in use.
