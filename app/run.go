@@ -82,7 +82,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Error("invalid configuration", "err", err)
 		return err
 	}
-	log := logx.New(stdout, cfg.LogLevel, cmd)
+	out := logx.NewBuffered(stdout, 50*time.Millisecond)
+	defer out.Close()
+	log := logx.New(out, cfg.LogLevel, cmd)
 	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit, "config", cfg)
 
 	switch cmd {
