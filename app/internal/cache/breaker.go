@@ -150,7 +150,7 @@ func (b *Breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 
 // observe opens the breaker on an error that says Redis is unreachable or
 // too slow, not on replies (redis.Nil, NOSCRIPT, …), on our own shutdown or
-// on a caller that went away.
+// on a caller whose context ended (gone, or past its own deadline).
 func (b *Breaker) observe(ctx context.Context, err error) {
 	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, redis.ErrClosed) || errors.Is(err, ErrUnavailable) {
 		return
@@ -159,8 +159,13 @@ func (b *Breaker) observe(ctx context.Context, err error) {
 	if errors.As(err, &rerr) {
 		return
 	}
-	if errors.Is(ctx.Err(), context.Canceled) {
+	if ctx.Err() != nil {
+		// The caller went away or ran out of its own time (a request
+		// near its deadline): that says nothing about Redis.
 		return
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return // the same, before the context's own timer has fired
 	}
 	if ctx.Value(bypassKey{}) != nil {
 		return // the probe itself
