@@ -155,10 +155,12 @@ func (c *Notes) Tombstone(ctx context.Context, id int64) {
 // Refresh is for a change whose outcome is unknown (the deadline passed or
 // the connection broke after the statement was sent: Postgres may have
 // committed it). The note is fenced here and re-read from Postgres into
-// the cache, retried until both answer; any later committed write of the
-// note supersedes it.
+// the cache, retried until both answer.
 func (c *Notes) Refresh(id int64, load func(context.Context, int64) (store.Note, error)) {
-	c.pending.add(Key(id), 0, func(ctx context.Context) error {
+	// The highest pending "version": it supersedes any write of the note
+	// still pending (it reads whatever Postgres has), and only its own
+	// success lifts the fence.
+	c.pending.add(Key(id), math.MaxInt64, func(ctx context.Context) error {
 		n, err := load(ctx, id)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
