@@ -272,11 +272,19 @@ func listenAndDrain(ctx context.Context, log *slog.Logger, cfg *config.Config, d
 	if cfg.DrainDelay > 0 {
 		time.Sleep(cfg.DrainDelay)
 	}
-	if beforeShutdown != nil {
-		beforeShutdown()
-	}
 	sctx, cancel := context.WithDeadline(context.Background(), start.Add(cfg.ShutdownTimeout))
 	defer cancel()
+	if beforeShutdown != nil {
+		// Bounded like the rest: asynq's shutdown talks to Redis, which
+		// may not answer.
+		done := make(chan struct{})
+		go func() { beforeShutdown(); close(done) }()
+		select {
+		case <-done:
+		case <-sctx.Done():
+			log.Warn("job server/scheduler did not stop within SHUTDOWN_TIMEOUT; exiting without waiting")
+		}
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("shutdown: in-flight requests did not finish within SHUTDOWN_TIMEOUT: %w", err)

@@ -570,3 +570,26 @@ func TestShutdownWithinTimeoutWhenPostgresHangs(t *testing.T) {
 	t.Logf("run returned after %v: %v", took, err)
 	<-stuck
 }
+
+// TestWorkerShutdownWithinTimeoutWhenRedisHangs: the worker is told to stop
+// while Redis has stopped answering (asynq's shutdown talks to Redis); run
+// must still return within SHUTDOWN_TIMEOUT.
+func TestWorkerShutdownWithinTimeoutWhenRedisHangs(t *testing.T) {
+	env := baseEnv(t)
+	u, _ := url.Parse(env["REDIS_URL"])
+	rp := testenv.NewProxy(t, u.Host)
+	u.Host = rp.Addr
+	env["REDIS_URL"] = u.String()
+	env["SHUTDOWN_TIMEOUT"] = "3s"
+	p := start(t, env, "worker")
+	time.Sleep(300 * time.Millisecond) // asynq is up and polling
+	rp.Stall()
+	defer rp.Resume()
+	start := time.Now()
+	err := p.stop()
+	took := time.Since(start)
+	if took > 4500*time.Millisecond {
+		t.Fatalf("worker shutdown took %v with SHUTDOWN_TIMEOUT=3s (err %v)", took, err)
+	}
+	t.Logf("run returned after %v: %v", took, err)
+}
