@@ -30,6 +30,13 @@ func Prefetch(ctx context.Context, rdb redis.UniversalClient, tokenHash []byte, 
 	return context.WithValue(ctx, prefetchKey{}, &prefetched{keys: keys, vals: vals, err: err})
 }
 
+// PrefetchFailed reports whether ctx carries a prefetch that could not
+// read Redis (down, or the breaker open).
+func PrefetchFailed(ctx context.Context) bool {
+	p, _ := ctx.Value(prefetchKey{}).(*prefetched)
+	return p != nil && p.err != nil
+}
+
 // fromPrefetch returns what the prefetch read for key: the value, or
 // redis.Nil, or the error of the MGET. ok is false when key was not
 // prefetched.

@@ -262,3 +262,18 @@ func TestCacheStaysCorrectWhenAPatchTimesOutAfterTheCommit(t *testing.T) {
 		return r.header.Get("X-Cache") == "hit" && r.json(t)["body"] == "version two"
 	})
 }
+
+func TestNoteReadsWithoutRedisStillCheckTheCaller(t *testing.T) {
+	redisURL, rp := behindProxy(t, testenv.RedisURL(t))
+	a := newApp(t, func(o *appOpts) { o.redisURL = redisURL; o.redisTimeout = 300 * time.Millisecond })
+	ada, bob := a.user("ada@example.com"), a.user("bob@example.com")
+	path := fmt.Sprintf("/api/v1/notes/%d", int64(a.note(ada, "t", "ada's")["id"].(float64)))
+	rp.Stall()
+	defer rp.Resume()
+	a.do("GET", path, ada, nil) // detects the stall
+	if r := a.do("GET", path, ada, nil); r.status != 200 || r.header.Get("X-Cache") != "miss" {
+		t.Fatalf("owner: %d %s", r.status, r.body)
+	}
+	wantProblem(t, a.do("GET", path, bob, nil), 404, "not_found")
+	wantProblem(t, a.do("GET", path, "sy_not-a-token", nil), 401, "invalid_token")
+}

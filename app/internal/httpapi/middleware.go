@@ -292,18 +292,51 @@ func bearerToken(r *http.Request) (string, bool) {
 
 // prefetchNote reads the token entry and the note's cache entry in one
 // Redis round trip (MGET) for requireAuth and the note GET handler that
-// follow it.
-func prefetchNote(rdb redis.UniversalClient) func(http.Handler) http.Handler {
+// follow it. When Redis cannot be read, the token and the note both come
+// from Postgres: the note's read then starts at once, alongside the token
+// check, instead of after it (the handler still checks the owner, and
+// nothing of it is shown to a request that fails authentication).
+func prefetchNote(rdb redis.UniversalClient, st *store.Store, notes *cache.Notes) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, ok := bearerToken(r)
 			id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 			if ok && err == nil && id > 0 {
-				r = r.WithContext(cache.Prefetch(r.Context(), rdb, auth.HashToken(token), id))
+				ctx := cache.Prefetch(r.Context(), rdb, auth.HashToken(token), id)
+				if cache.PrefetchFailed(ctx) {
+					ch := make(chan noteResult, 1)
+					go func() {
+						n, hit, err := notes.Get(ctx, id, st.NoteByID)
+						ch <- noteResult{n, hit, err}
+					}()
+					ctx = context.WithValue(ctx, earlyNoteKey{}, ch)
+				}
+				r = r.WithContext(ctx)
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+type noteResult struct {
+	n   store.Note
+	hit bool
+	err error
+}
+
+type earlyNoteKey struct{}
+
+// getNote is notes.Get, or the read prefetchNote already started.
+func getNote(r *http.Request, c *cache.Notes, st *store.Store, id int64) (store.Note, bool, error) {
+	if ch, ok := r.Context().Value(earlyNoteKey{}).(chan noteResult); ok {
+		select {
+		case res := <-ch:
+			return res.n, res.hit, res.err
+		case <-r.Context().Done():
+			return store.Note{}, false, r.Context().Err()
+		}
+	}
+	return c.Get(r.Context(), id, st.NoteByID)
 }
 
 // requireAuth resolves the bearer token to a user.

@@ -233,7 +233,7 @@ func handleNoteGet(log *slog.Logger, st *store.Store, c *cache.Notes) http.Handl
 		if !ok {
 			return
 		}
-		n, hit, err := c.Get(r.Context(), id, st.NoteByID)
+		n, hit, err := getNote(r, c, st, id)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && n.UserID != userFrom(r.Context()).ID) {
 			writeProblem(w, r, http.StatusNotFound, "not_found", "no such note")
 			return

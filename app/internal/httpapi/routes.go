@@ -23,7 +23,7 @@ func addRoutes(r chi.Router, log *slog.Logger, opts Options, d Deps) {
 		r.Method(http.MethodPost, "/login", handleLogin(log, d.Store, d.Hashes, opts.TokenTTL))
 
 		// The hot path: token and note read from Redis in one round trip.
-		r.With(prefetchNote(d.Redis), authed).Method(http.MethodGet, "/notes/{id}", handleNoteGet(log, d.Store, d.Notes))
+		r.With(prefetchNote(d.Redis, d.Store, d.Notes), authed).Method(http.MethodGet, "/notes/{id}", handleNoteGet(log, d.Store, d.Notes))
 
 		r.Group(func(r chi.Router) {
 			r.Use(authed)
