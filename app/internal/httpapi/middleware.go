@@ -305,10 +305,10 @@ func prefetchNote(rdb redis.UniversalClient, st *store.Store, notes *cache.Notes
 				ctx := cache.Prefetch(r.Context(), rdb, auth.HashToken(token), id)
 				if cache.PrefetchFailed(ctx) {
 					ch := make(chan noteResult, 1)
-					go func() {
+					go func(ctx context.Context) {
 						n, hit, err := notes.Get(ctx, id, st.NoteByID)
 						ch <- noteResult{n, hit, err}
-					}()
+					}(ctx)
 					ctx = context.WithValue(ctx, earlyNoteKey{}, ch)
 				}
 				r = r.WithContext(ctx)
