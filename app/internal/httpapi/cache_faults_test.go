@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
 )
 
@@ -174,6 +176,18 @@ func TestCacheStaysCorrectWhenTheClientDisconnectsAfterAPatch(t *testing.T) {
 	r := a.do("GET", path, tok, nil)
 	if r.status != 200 || r.json(t)["body"] != "version two" {
 		t.Fatalf("read after a committed PATCH returned the old version (X-Cache %s): %s", r.header.Get("X-Cache"), r.body)
+	}
+	// The body changed, so the PATCH enqueued the note's job, despite the
+	// client being gone: one task from the create, one from the PATCH.
+	opts := a.rdb.Options()
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: opts.Addr, DB: opts.DB})
+	defer insp.Close()
+	tasks, err := insp.ListPendingTasks("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 2 {
+		t.Fatalf("%d note:process tasks queued, want 2 (create and PATCH)", len(tasks))
 	}
 }
 
