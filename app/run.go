@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -81,7 +82,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Error("invalid configuration", "err", err)
 		return err
 	}
-	log := logx.New(stdout, cfg.LogLevel, cmd)
+	out := logx.NewBuffered(stdout, 50*time.Millisecond)
+	defer out.Close()
+	log := logx.New(out, cfg.LogLevel, cmd)
 	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit, "config", cfg)
 
 	switch cmd {
@@ -148,9 +151,19 @@ type deps struct {
 	reg      *prometheus.Registry
 	metrics  *httpapi.Metrics
 	ready    *httpapi.Readiness
+	breaker  *cache.Breaker
+
+	log       *slog.Logger
+	closeBy   time.Time // the shutdown deadline, once the drain started
+	budget    time.Duration
+	closeOnce sync.Once
+	closed    chan struct{}
 }
 
-func newDeps(ctx context.Context, cfg *config.Config) (*deps, error) {
+// newDeps connects (lazily) to Postgres and Redis. redisOptional makes a
+// Redis outage a "degraded" readiness instead of a failing one (the web
+// process serves without Redis; the worker and clock cannot).
+func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, redisOptional bool) (*deps, error) {
 	pool, err := db.NewPool(ctx, poolConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -174,24 +187,50 @@ func newDeps(ctx context.Context, cfg *config.Config) (*deps, error) {
 	ropts.DialerRetryTimeout = 50 * time.Millisecond
 	ropts.ContextTimeoutEnabled = true
 	rdb := redis.NewClient(ropts)
+	reg := prometheus.NewRegistry()
+	breaker := cache.NewBreaker(rdb, log, reg, cache.BreakerOptions{ProbeTimeout: min(cfg.RedisTimeout, 500*time.Millisecond)})
 	asynqOpt := asynq.RedisClientOpt{
 		Network: ropts.Network, Addr: ropts.Addr, Username: ropts.Username, Password: ropts.Password, DB: ropts.DB,
 		DialTimeout: ropts.DialTimeout, ReadTimeout: ropts.ReadTimeout, WriteTimeout: ropts.WriteTimeout,
 		PoolSize: ropts.PoolSize, TLSConfig: ropts.TLSConfig,
 	}
 
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ready := httpapi.NewReadiness(
 		httpapi.Check{Name: "postgres", Fn: pool.Ping},
-		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
+		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Optional: redisOptional},
 	)
-	return &deps{pool: pool, rdb: rdb, asynqOpt: asynqOpt, reg: reg, metrics: httpapi.NewMetrics(reg), ready: ready}, nil
+	return &deps{
+		pool: pool, rdb: rdb, asynqOpt: asynqOpt, reg: reg, metrics: httpapi.NewMetrics(reg), ready: ready, breaker: breaker,
+		log: log, budget: cfg.ShutdownTimeout, closed: make(chan struct{}),
+	}, nil
 }
 
+// close closes Redis and Postgres but waits for that only until the
+// shutdown deadline (SHUTDOWN_TIMEOUT after the drain started, or from now):
+// pgxpool.Close waits for every borrowed connection and a hung Postgres
+// can hold one for as long as it likes. The process is exiting, so what
+// is still closing is abandoned.
 func (d *deps) close() {
-	_ = d.rdb.Close()
-	d.pool.Close()
+	d.closeOnce.Do(func() {
+		go func() {
+			d.breaker.Stop()
+			_ = d.rdb.Close()
+			d.pool.Close()
+			close(d.closed)
+		}()
+	})
+	by := d.closeBy
+	if by.IsZero() {
+		by = time.Now().Add(d.budget)
+	}
+	t := time.NewTimer(time.Until(by))
+	defer t.Stop()
+	select {
+	case <-d.closed:
+	case <-t.C:
+		d.log.Warn("postgres/redis connections not closed within SHUTDOWN_TIMEOUT; exiting without waiting")
+	}
 }
 
 func newHTTPServer(log *slog.Logger, cfg *config.Config, h http.Handler) *http.Server {
@@ -227,16 +266,25 @@ func listenAndDrain(ctx context.Context, log *slog.Logger, cfg *config.Config, d
 	case <-ctx.Done():
 	}
 	start := time.Now()
+	d.closeBy = start.Add(cfg.ShutdownTimeout)
 	d.ready.Drain()
 	log.Info("draining", "drain_delay", cfg.DrainDelay.String(), "shutdown_timeout", cfg.ShutdownTimeout.String())
 	if cfg.DrainDelay > 0 {
 		time.Sleep(cfg.DrainDelay)
 	}
-	if beforeShutdown != nil {
-		beforeShutdown()
-	}
 	sctx, cancel := context.WithDeadline(context.Background(), start.Add(cfg.ShutdownTimeout))
 	defer cancel()
+	if beforeShutdown != nil {
+		// Bounded like the rest: asynq's shutdown talks to Redis, which
+		// may not answer.
+		done := make(chan struct{})
+		go func() { beforeShutdown(); close(done) }()
+		select {
+		case <-done:
+		case <-sctx.Done():
+			log.Warn("job server/scheduler did not stop within SHUTDOWN_TIMEOUT; exiting without waiting")
+		}
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("shutdown: in-flight requests did not finish within SHUTDOWN_TIMEOUT: %w", err)
@@ -246,7 +294,7 @@ func listenAndDrain(ctx context.Context, log *slog.Logger, cfg *config.Config, d
 }
 
 func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
-	d, err := newDeps(ctx, cfg)
+	d, err := newDeps(ctx, log, cfg, true)
 	if err != nil {
 		return err
 	}
@@ -255,12 +303,16 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 	cm := cache.NewMetrics(d.reg)
 	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cm)
 	tokens := cache.NewTokens(d.rdb, min(cfg.CacheTTL, time.Minute), log, cm)
+	d.breaker.OnRecover(notes.Flush)
+	d.breaker.OnRecover(tokens.Flush)
 	h := httpapi.NewServer(log, httpapi.Options{
 		RequestTimeout:     cfg.RequestTimeout,
 		MaxBodyBytes:       cfg.MaxBodyBytes,
 		RateLimitPerMinute: cfg.RateLimitPerMinute,
 		TrustProxy:         cfg.TrustProxy,
 		TokenTTL:           cfg.TokenTTL,
+
+		PasswordHashConcurrency: cfg.PasswordHashConcurrency,
 	}, httpapi.Deps{
 		Store: store.New(d.pool), Notes: notes, Tokens: tokens, Redis: d.rdb, Jobs: q,
 		Ready: d.ready, Metrics: d.metrics, Gatherer: d.reg,
@@ -269,14 +321,16 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 }
 
 func worker(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
-	d, err := newDeps(ctx, cfg)
+	d, err := newDeps(ctx, log, cfg, false)
 	if err != nil {
 		return err
 	}
 	defer d.close()
+	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg))
+	d.breaker.OnRecover(notes.Flush)
 	handlers := &jobs.Handlers{
 		Store: store.New(d.pool),
-		Cache: cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg)),
+		Cache: notes,
 		Log:   log,
 		Done:  jobs.NewMetrics(d.reg),
 	}
@@ -302,7 +356,7 @@ func workerConfig(log *slog.Logger, cfg *config.Config) asynq.Config {
 }
 
 func clock(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
-	d, err := newDeps(ctx, cfg)
+	d, err := newDeps(ctx, log, cfg, false)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -480,4 +481,115 @@ func TestDrainUnderLoad(t *testing.T) {
 		t.Error("no drained log line")
 	}
 	t.Logf("%d requests ok (%d while draining), 0 failed", ok.Load(), okWhileDraining.Load())
+}
+
+// TestNoSecretInAnyLogLine runs `app serve` (until its context ends at
+// once) with a password in each form the environment can carry it, and
+// `app migrate` against a Postgres that refuses connections, and checks
+// every line the process writes.
+func TestNoSecretInAnyLogLine(t *testing.T) {
+	const secret = "S3cr3t-pw"
+	closed := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	for _, tc := range []struct {
+		name string
+		cmd  string
+		env  map[string]string
+	}{
+		{"password in DATABASE_URL's userinfo", "serve", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=disable"}},
+		{"password as DATABASE_URL's ?password=", "serve", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}},
+		{"password in a key=value DATABASE_URL", "serve", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app sslmode=disable password=" + secret}},
+		{"a key=value DATABASE_URL without host is rejected", "serve", map[string]string{"DATABASE_URL": "user=u password=" + secret}},
+		{"DATABASE_PASSWORD", "serve", map[string]string{"DATABASE_PASSWORD": secret}},
+		{"password in REDIS_URL's userinfo", "serve", map[string]string{"REDIS_URL": "redis://:" + secret + "@" + closed + "/0"}},
+		{"password as REDIS_URL's ?password= is rejected", "serve", map[string]string{"REDIS_URL": "redis://" + closed + "/0?password=" + secret}},
+		{"REDIS_PASSWORD", "serve", map[string]string{"REDIS_PASSWORD": secret}},
+		{"migrate against a refusing postgres with the password in the URL", "migrate", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=disable"}},
+		{"migrate against a refusing postgres with ?password=", "migrate", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}},
+		{"migrate against a refusing postgres with a key=value DSN", "migrate", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app password=" + secret}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{
+				"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable", "REDIS_URL": "redis://" + closed + "/0",
+				"PORT": strconv.Itoa(testenv.FreePort(t)), "LOG_LEVEL": "debug", "DATABASE_CONNECT_TIMEOUT": "1s",
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.cmd == "serve" {
+				cancel() // serve starts, then drains and exits at once
+			}
+			defer cancel()
+			var out bytes.Buffer
+			err := run(ctx, []string{"app", tc.cmd}, func(k string) string { return env[k] }, &out, &out)
+			logs := out.String()
+			if strings.Contains(logs, "S3cr3t") || (err != nil && strings.Contains(err.Error(), "S3cr3t")) {
+				t.Fatalf("secret in the output (err %v):\n%s", err, logs)
+			}
+			if !strings.Contains(logs, `"msg":"starting"`) && !strings.Contains(logs, `"msg":"invalid configuration"`) {
+				t.Fatalf("neither the config line nor a config error was logged:\n%s", logs)
+			}
+		})
+	}
+}
+
+// TestShutdownWithinTimeoutWhenPostgresHangs: a request is stuck on a
+// Postgres that stopped answering (REQUEST_TIMEOUT far away) when the
+// process is told to stop; run must return within SHUTDOWN_TIMEOUT anyway
+// (ECS would SIGKILL it otherwise), whatever closing the pool does.
+func TestShutdownWithinTimeoutWhenPostgresHangs(t *testing.T) {
+	env := baseEnv(t)
+	u, _ := url.Parse(env["DATABASE_URL"])
+	pp := testenv.NewProxy(t, u.Host)
+	u.Host = pp.Addr
+	env["DATABASE_URL"] = u.String()
+	env["REQUEST_TIMEOUT"] = "60s"
+	env["SHUTDOWN_TIMEOUT"] = "2s"
+	p := start(t, env, "serve")
+	tok := p.token("ada@example.com")
+	p.call("GET", "/api/v1/me", tok, nil) // the token is cached: only the list below needs Postgres
+
+	pp.Stall()
+	defer pp.Resume()
+	stuck := make(chan struct{})
+	go func() {
+		defer close(stuck)
+		req, _ := http.NewRequest("GET", p.base+"/api/v1/notes", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // the request reaches the stalled Postgres
+	start := time.Now()
+	err := p.stop()
+	took := time.Since(start)
+	if took > 3500*time.Millisecond {
+		t.Fatalf("shutdown took %v with SHUTDOWN_TIMEOUT=2s (err %v)", took, err)
+	}
+	t.Logf("run returned after %v: %v", took, err)
+	<-stuck
+}
+
+// TestWorkerShutdownWithinTimeoutWhenRedisHangs: the worker is told to stop
+// while Redis has stopped answering (asynq's shutdown talks to Redis); run
+// must still return within SHUTDOWN_TIMEOUT.
+func TestWorkerShutdownWithinTimeoutWhenRedisHangs(t *testing.T) {
+	env := baseEnv(t)
+	u, _ := url.Parse(env["REDIS_URL"])
+	rp := testenv.NewProxy(t, u.Host)
+	u.Host = rp.Addr
+	env["REDIS_URL"] = u.String()
+	env["SHUTDOWN_TIMEOUT"] = "3s"
+	p := start(t, env, "worker")
+	time.Sleep(300 * time.Millisecond) // asynq is up and polling
+	rp.Stall()
+	defer rp.Resume()
+	start := time.Now()
+	err := p.stop()
+	took := time.Since(start)
+	if took > 4500*time.Millisecond {
+		t.Fatalf("worker shutdown took %v with SHUTDOWN_TIMEOUT=3s (err %v)", took, err)
+	}
+	t.Logf("run returned after %v: %v", took, err)
 }

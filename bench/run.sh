@@ -2,7 +2,7 @@
 # Shipyard app benchmarks (docs/app.md, "Benchmarks"): the real binary on
 # loopback against throwaway Postgres and Redis started by the test helpers
 # (or TEST_DATABASE_URL / TEST_REDIS_URL), load generated in-process.
-# Run on a quiet machine; it uses every core for ~1 minute. The rate limiter
+# Run on a quiet machine; it uses every core for ~2 minutes. The rate limiter
 # is off (RATE_LIMIT_PER_MINUTE=0): all load comes from one IP.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,12 @@ echo "== cached GET /api/v1/notes/{id}, closed loop, 32 clients (+ RSS)"
 go test ./app -run '^$' -bench '^BenchmarkCachedGET$' -benchtime 20000x | grep ^Benchmark
 echo "== cached GET and /livez at a fixed 1,000 req/s for 5 s each (open loop)"
 go test ./app -run '^$' -bench '^Benchmark(CachedGET|Livez)At1000rps$' -benchtime 5000x | grep ^Benchmark
+echo "== side by side, closed loop, 32 clients: bare net/http, /livez, cached GET (best of 3 interleaved rounds)"
+go test ./app -run '^$' -bench '^BenchmarkSideBySide$' -benchtime 1x | grep ^Benchmark
+echo "== cached GET, closed loop, 32 clients: 3 s normal, 5 s Redis stopped (SIGSTOP), 3 s resumed"
+go test ./app -run '^$' -bench '^BenchmarkCachedGETDuringRedisStall$' -benchtime 1x | grep ^Benchmark
+echo "== 100 parallel failed logins, twice: peak RSS"
+go test ./app -run '^$' -bench '^BenchmarkParallelLogins$' -benchtime 1x | grep ^Benchmark
 
 DOCKER=${DOCKER:-$(test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)}
 if $DOCKER image inspect shipyard-app:local >/dev/null 2>&1; then

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -135,13 +136,17 @@ func deployedOutputs(stack, url, digest string) map[string]any {
 	return o
 }
 
-func readyServer(t *testing.T, status int) string {
+// readyServer answers /readyz as the app does: the HTTP status and the
+// body's status ("ready", "degraded", "unavailable").
+func readyServer(t *testing.T, code int, status string) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/readyz" {
 			http.NotFound(w, r)
 			return
 		}
-		w.WriteHeader(status)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		fmt.Fprintf(w, `{"status":%q,"checks":{"postgres":"ok","redis":"ok"}}`, status)
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -170,7 +175,7 @@ func TestPromoteCommand(t *testing.T) {
 		src := r.recorded("staging", release.KindRelease, cliDigestA)
 		state := installFakes(t, &fakeWorld{
 			Outputs: map[string]map[string]any{
-				"staging": deployedOutputs("staging", readyServer(t, 200), cliDigestA),
+				"staging": deployedOutputs("staging", readyServer(t, 200, "ready"), cliDigestA),
 				"prod":    deployedOutputs("prod", "https://prod.example.com", ""),
 			},
 			Images: map[string]map[string]bool{repoOf("staging"): {cliDigestA: true}},
@@ -220,7 +225,7 @@ func TestPromoteCommand(t *testing.T) {
 		old := "arn:aws:ecs:eu-west-1:123456789012:task-definition/shipyard-prod-web:1"
 		installFakes(t, &fakeWorld{
 			Outputs: map[string]map[string]any{
-				"staging": deployedOutputs("staging", readyServer(t, 200), cliDigestA),
+				"staging": deployedOutputs("staging", readyServer(t, 200, "ready"), cliDigestA),
 				"prod":    deployedOutputs("prod", "https://prod.example.com", cliDigestB),
 			},
 			Images:         map[string]map[string]bool{repoOf("staging"): {cliDigestA: true}, repoOf("prod"): {cliDigestB: true}},
@@ -249,7 +254,7 @@ func TestPromoteCommand(t *testing.T) {
 		prodBefore, _ := os.ReadFile(r.configPath("prod"))
 		state := installFakes(t, &fakeWorld{
 			Outputs: map[string]map[string]any{
-				"staging": deployedOutputs("staging", readyServer(t, 200), cliDigestA),
+				"staging": deployedOutputs("staging", readyServer(t, 200, "ready"), cliDigestA),
 				"prod":    deployedOutputs("prod", "https://prod.example.com", ""),
 			},
 			Images: map[string]map[string]bool{repoOf("staging"): {cliDigestA: true}},
@@ -271,13 +276,33 @@ func TestPromoteCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("refuses a degraded source (200, but Redis is down) without copying anything", func(t *testing.T) {
+		r := newCLIRepo(t)
+		r.setDigest("staging", cliDigestA)
+		r.recorded("staging", release.KindRelease, cliDigestA)
+		state := installFakes(t, &fakeWorld{
+			Outputs: map[string]map[string]any{
+				"staging": deployedOutputs("staging", readyServer(t, 200, "degraded"), cliDigestA),
+				"prod":    deployedOutputs("prod", "https://prod.example.com", ""),
+			},
+			Images: map[string]map[string]bool{repoOf("staging"): {cliDigestA: true}},
+		})
+		_, err := runCLI(t, "promote", "staging", "prod")
+		if err == nil || !strings.Contains(err.Error(), `"degraded"`) || !strings.Contains(err.Error(), "refusing to promote") {
+			t.Fatalf("err = %v", err)
+		}
+		if contains(readCalls(t, state), "crane copy") {
+			t.Error("copied an image from a degraded stack")
+		}
+	})
+
 	t.Run("refuses an unhealthy source without copying anything", func(t *testing.T) {
 		r := newCLIRepo(t)
 		r.setDigest("staging", cliDigestA)
 		r.recorded("staging", release.KindRelease, cliDigestA)
 		state := installFakes(t, &fakeWorld{
 			Outputs: map[string]map[string]any{
-				"staging": deployedOutputs("staging", readyServer(t, 503), cliDigestA),
+				"staging": deployedOutputs("staging", readyServer(t, 503, "unavailable"), cliDigestA),
 				"prod":    deployedOutputs("prod", "https://prod.example.com", ""),
 			},
 			Images: map[string]map[string]bool{repoOf("staging"): {cliDigestA: true}},

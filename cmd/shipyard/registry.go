@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -112,7 +114,8 @@ func newHTTPHealth() httpHealth {
 	return httpHealth{client: &http.Client{Timeout: 10 * time.Second}, tries: 3, pause: 2 * time.Second}
 }
 
-// Ready requires 200 from url; it retries a few times so one dropped
+// Ready requires 200 with status "ready" from url (a "degraded" stack
+// serves, but is not promoted from); it retries a few times so one dropped
 // request does not block a promotion.
 func (h httpHealth) Ready(ctx context.Context, url string) error {
 	var last error
@@ -133,11 +136,23 @@ func (h httpHealth) Ready(ctx context.Context, url string) error {
 			last = err
 			continue
 		}
+		var body struct {
+			Status string          `json:"status"`
+			Checks json.RawMessage `json:"checks"`
+		}
+		decodeErr := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&body)
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
+		switch {
+		case resp.StatusCode != http.StatusOK:
+			last = fmt.Errorf("GET %s: %s, want 200 OK", url, resp.Status)
+		case decodeErr != nil || body.Status != "ready":
+			// 200 "degraded": the replica serves (Redis is down and the app
+			// falls back to Postgres), but a release should not move on a
+			// degraded stack.
+			last = fmt.Errorf("GET %s: status %q (checks %s), want \"ready\"", url, body.Status, body.Checks)
+		default:
 			return nil
 		}
-		last = fmt.Errorf("GET %s: %s, want 200 OK", url, resp.Status)
 	}
 	return last
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	http_helper "github.com/gruntwork-io/terratest/modules/http-helper"
-	"github.com/gruntwork-io/terratest/modules/logger"
 	"github.com/gruntwork-io/terratest/modules/random"
 	"github.com/gruntwork-io/terratest/modules/retry"
 	"github.com/gruntwork-io/terratest/modules/shell"
@@ -38,8 +37,6 @@ const (
 // DefaultDocker is the Docker client the suite runs unless $DOCKER names
 // another: Debian's, which matches the engine .ci/run installs.
 const DefaultDocker = "/usr/bin/docker"
-
-var quiet = logger.Discard
 
 // TestMain makes `docker` mean $DOCKER (else DefaultDocker) for terratest's
 // docker and shell modules, which run "docker" from PATH.

@@ -10,9 +10,13 @@ import (
 	"time"
 
 	"github.com/gruntwork-io/terratest/modules/docker"
+	"github.com/gruntwork-io/terratest/modules/logger"
 	"github.com/gruntwork-io/terratest/modules/retry"
 	"github.com/gruntwork-io/terratest/modules/shell"
 )
+
+// quiet keeps terratest's per-command logging out of the test log.
+var quiet = logger.Discard
 
 // platform is what differs between targets: how to restart the web
 // replicas, read a process's logs and stop the database.

@@ -3,6 +3,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -94,3 +96,33 @@ func HashToken(token string) []byte {
 	sum := sha256.Sum256([]byte(token))
 	return sum[:]
 }
+
+// Limiter bounds how many argon2id computations run at once: each holds
+// argonMemory (19 MiB) while it runs, so without a bound a burst of logins
+// is a burst of memory.
+type Limiter struct{ slots chan struct{} }
+
+// NewLimiter allows n concurrent hashes (n < 1 means 1).
+func NewLimiter(n int) *Limiter { return &Limiter{slots: make(chan struct{}, max(n, 1))} }
+
+// Acquire waits up to wait (and no longer than ctx) for a slot; ok is
+// false when none freed up. Call release when the hash is done.
+func (l *Limiter) Acquire(ctx context.Context, wait time.Duration) (release func(), ok bool) {
+	select {
+	case l.slots <- struct{}{}:
+		return l.release, true
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		return l.release, true
+	case <-t.C:
+		return nil, false
+	case <-ctx.Done():
+		return nil, false
+	}
+}
+
+func (l *Limiter) release() { <-l.slots }

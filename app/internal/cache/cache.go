@@ -1,5 +1,5 @@
 // Package cache is the Redis cache-aside layer for notes: TTL, stampede
-// protection with singleflight, version-checked writes so a slow reader
+// protection (coalesced loads, never older than their caller), version-checked writes so a slow reader
 // cannot overwrite a newer value, and graceful degradation (any Redis
 // error means "read from Postgres").
 package cache
@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/shipyard-kit/shipyard/app/internal/store"
 )
@@ -41,13 +40,21 @@ type Notes struct {
 	ttl     time.Duration
 	log     *slog.Logger
 	metrics *Metrics
-	group   singleflight.Group
+	loads   freshGroup
+	pending *pending
 }
 
 // NewNotes returns a notes cache.
 func NewNotes(rdb redis.UniversalClient, ttl time.Duration, log *slog.Logger, m *Metrics) *Notes {
-	return &Notes{rdb: rdb, ttl: ttl, log: log, metrics: m}
+	return &Notes{rdb: rdb, ttl: ttl, log: log, metrics: m, pending: newPending(log)}
 }
+
+// Flush retries the cache writes still pending (the breaker calls it when
+// Redis is back, before it closes).
+func (c *Notes) Flush(ctx context.Context) { c.pending.flush(ctx) }
+
+// Pending is the number of cache writes not made yet.
+func (c *Notes) Pending() int { return c.pending.len() }
 
 // Key is the Redis key of note id.
 func Key(id int64) string { return "shipyard:note:" + strconv.FormatInt(id, 10) }
@@ -74,7 +81,13 @@ return 1`)
 // and the note is loaded from Postgres: the cache never turns an outage
 // into an error. store.ErrNotFound from load is returned as is.
 func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, int64) (store.Note, error)) (store.Note, bool, error) {
-	raw, err := c.rdb.Get(ctx, Key(id)).Bytes()
+	if c.pending.has(Key(id)) {
+		// A committed change has not reached the cache yet: what the
+		// cache holds for this note is stale.
+		c.metrics.Requests.WithLabelValues("note", "fenced").Inc()
+		return c.load(ctx, id, load, false)
+	}
+	raw, err := get(ctx, c.rdb, Key(id))
 	switch {
 	case err == nil:
 		var e entry
@@ -90,66 +103,93 @@ func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, in
 		c.metrics.Requests.WithLabelValues("note", "miss").Inc()
 	default:
 		c.metrics.Requests.WithLabelValues("note", "error").Inc()
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
 			c.log.WarnContext(ctx, "cache read failed; reading from postgres", "err", err)
 		}
 	}
-	redisOK := err == nil || errors.Is(err, redis.Nil)
+	return c.load(ctx, id, load, err == nil || errors.Is(err, redis.Nil))
+}
 
-	// singleflight: the shared load must not die with the first caller's
-	// cancellation, but must respect its deadline.
-	loadCtx := context.WithoutCancel(ctx)
-	cancel := func() {}
-	if dl, ok := ctx.Deadline(); ok {
-		loadCtx, cancel = context.WithDeadline(loadCtx, dl)
-	}
-	ch := c.group.DoChan(Key(id), func() (any, error) {
+func (c *Notes) load(ctx context.Context, id int64, load func(context.Context, int64) (store.Note, error), redisOK bool) (store.Note, bool, error) {
+	// Coalesced (freshGroup: never a load older than this call). The
+	// shared load must not die with its first caller's cancellation, but
+	// must respect its deadline.
+	v, err := c.loads.do(ctx, Key(id), func() (any, error) {
+		loadCtx := context.WithoutCancel(ctx)
+		cancel := func() {}
+		if dl, ok := ctx.Deadline(); ok {
+			loadCtx, cancel = context.WithDeadline(loadCtx, dl)
+		}
 		defer cancel()
 		n, err := load(loadCtx, id)
 		if err != nil {
 			return n, err
 		}
-		if redisOK {
-			c.put(loadCtx, n)
+		if redisOK && !c.pending.has(Key(id)) {
+			// Best effort: a failure leaves nothing stale (versions
+			// only move forward), so it is not retried.
+			_ = c.write(loadCtx, n.ID, entry{Version: n.Version, Note: &n}, n.Version, c.ttl)
 		}
 		return n, nil
 	})
-	select {
-	case <-ctx.Done():
-		return store.Note{}, false, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return store.Note{}, false, r.Err
-		}
-		return r.Val.(store.Note), false, nil
-	}
-}
-
-// Put caches n unless a newer version is cached. Errors are logged only.
-func (c *Notes) Put(ctx context.Context, n store.Note) { c.put(ctx, n) }
-
-func (c *Notes) put(ctx context.Context, n store.Note) {
-	c.write(ctx, n.ID, entry{Version: n.Version, Note: &n}, n.Version, c.ttl)
-}
-
-// Tombstone marks note id deleted so that a slow reader cannot re-cache it.
-func (c *Notes) Tombstone(ctx context.Context, id int64) {
-	c.write(ctx, id, entry{Deleted: true, Version: math.MaxInt32}, math.MaxInt32, c.ttl)
-}
-
-func (c *Notes) write(ctx context.Context, id int64, e entry, version int64, ttl time.Duration) {
-	b, err := json.Marshal(e)
 	if err != nil {
+		return store.Note{}, false, err
+	}
+	return v.(store.Note), false, nil
+}
+
+// Put caches n unless a newer version is cached. It is for a committed
+// change: it runs detached from ctx's cancellation, and if Redis cannot be
+// written the note is fenced (reads here skip the cache) and the write is
+// retried until it lands.
+func (c *Notes) Put(ctx context.Context, n store.Note) {
+	c.commit(ctx, n.ID, entry{Version: n.Version, Note: &n}, n.Version)
+}
+
+// Tombstone marks note id deleted so that a slow reader cannot re-cache
+// it; like Put it survives cancellation and Redis failures.
+func (c *Notes) Tombstone(ctx context.Context, id int64) {
+	c.commit(ctx, id, entry{Deleted: true, Version: math.MaxInt32}, math.MaxInt32)
+}
+
+// Refresh is for a change whose outcome is unknown (the deadline passed or
+// the connection broke after the statement was sent: Postgres may have
+// committed it). The note is fenced here and re-read from Postgres into
+// the cache, retried until both answer.
+func (c *Notes) Refresh(id int64, load func(context.Context, int64) (store.Note, error)) {
+	// The highest pending "version": it supersedes any write of the note
+	// still pending (it reads whatever Postgres has), and only its own
+	// success lifts the fence.
+	c.pending.add(Key(id), math.MaxInt64, func(ctx context.Context) error {
+		n, err := load(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return c.write(ctx, id, entry{Deleted: true, Version: math.MaxInt32}, math.MaxInt32, c.ttl)
+		case err != nil:
+			return err
+		}
+		return c.write(ctx, id, entry{Version: n.Version, Note: &n}, n.Version, c.ttl)
+	})
+}
+
+func (c *Notes) commit(ctx context.Context, id int64, e entry, version int64) {
+	write := func(ctx context.Context) error { return c.write(ctx, id, e, version, c.ttl) }
+	wctx, cancel := detached(ctx)
+	defer cancel()
+	if err := write(wctx); err != nil {
+		c.pending.add(Key(id), version, write)
+		if !errors.Is(err, ErrUnavailable) {
+			c.log.WarnContext(ctx, "cache write failed; note fenced until it is retried", "note_id", id, "err", err)
+		}
 		return
 	}
-	if err := putScript.Run(ctx, c.rdb, []string{Key(id)}, b, version, ttl.Milliseconds()).Err(); err != nil && ctx.Err() == nil {
-		c.log.WarnContext(ctx, "cache write failed", "err", err)
-	}
+	c.pending.landed(Key(id), version)
 }
 
-// Invalidate removes note id from the cache.
-func (c *Notes) Invalidate(ctx context.Context, id int64) {
-	if err := c.rdb.Del(ctx, Key(id)).Err(); err != nil && ctx.Err() == nil {
-		c.log.WarnContext(ctx, "cache invalidate failed", "err", err)
+func (c *Notes) write(ctx context.Context, id int64, e entry, version int64, ttl time.Duration) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
 	}
+	return putScript.Run(ctx, c.rdb, []string{Key(id)}, b, version, ttl.Milliseconds()).Err()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -188,6 +189,43 @@ func TestTokenCache(t *testing.T) {
 		}
 		if err := c.Forget(ctx, []byte("h5")); err == nil {
 			t.Fatal("Forget succeeded with redis down")
+		}
+	})
+}
+
+func TestFencedWrites(t *testing.T) {
+	t.Run("a refresh after a failed write wins over that write: the cache ends at what postgres has", func(t *testing.T) {
+		u, err := url.Parse(testenv.RedisURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := testenv.NewProxy(t, u.Host)
+		u.Host = proxy.Addr
+		opts, _ := redis.ParseURL(u.String())
+		opts.MaxRetries = -1
+		opts.ReadTimeout, opts.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
+		rdb := redis.NewClient(opts)
+		t.Cleanup(func() { rdb.Close() })
+		c := cache.NewNotes(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()))
+		ctx := context.Background()
+		c.Put(ctx, store.Note{ID: 9, Version: 1, Title: "v1"})
+
+		inPostgres := store.Note{ID: 9, Version: 3, Title: "v3"}
+		load := func(context.Context, int64) (store.Note, error) { return inPostgres, nil }
+		proxy.Stall()
+		c.Put(ctx, store.Note{ID: 9, Version: 2, Title: "v2"}) // fails: fenced, retried
+		c.Refresh(9, load)                                     // a v3 whose commit we could not confirm
+		if n, hit, err := c.Get(ctx, 9, load); err != nil || hit || n.Title != "v3" {
+			t.Fatalf("while fenced: %+v hit=%v err=%v, want v3 from postgres", n, hit, err)
+		}
+		proxy.Resume()
+		for deadline := time.Now().Add(10 * time.Second); c.Pending() > 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("pending writes never landed")
+			}
+		}
+		if n, hit, err := c.Get(ctx, 9, nil); err != nil || !hit || n.Title != "v3" {
+			t.Fatalf("after the retries: %+v hit=%v err=%v, want a cached v3", n, hit, err)
 		}
 	})
 }

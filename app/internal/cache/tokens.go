@@ -28,12 +28,17 @@ type Tokens struct {
 	ttl     time.Duration
 	log     *slog.Logger
 	metrics *Metrics
+	pending *pending
+	loads   freshGroup
 }
 
 // NewTokens returns a token cache.
 func NewTokens(rdb redis.UniversalClient, ttl time.Duration, log *slog.Logger, m *Metrics) *Tokens {
-	return &Tokens{rdb: rdb, ttl: ttl, log: log, metrics: m}
+	return &Tokens{rdb: rdb, ttl: ttl, log: log, metrics: m, pending: newPending(log)}
 }
+
+// Flush retries the revocations not yet written to the cache.
+func (c *Tokens) Flush(ctx context.Context) { c.pending.flush(ctx) }
 
 func tokenKey(hash []byte) string { return "shipyard:tok:" + hex.EncodeToString(hash) }
 
@@ -49,7 +54,13 @@ type tokenEntry struct {
 // User resolves a token hash, from the cache or with load.
 func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Context, []byte) (store.User, time.Time, error)) (store.User, error) {
 	key := tokenKey(hash)
-	raw, err := c.rdb.Get(ctx, key).Bytes()
+	if c.pending.has(key) {
+		// Revoked here but the cache may not know yet: ask Postgres.
+		c.metrics.Requests.WithLabelValues("token", "fenced").Inc()
+		u, _, err := c.load(ctx, key, hash, load)
+		return u, err
+	}
+	raw, err := get(ctx, c.rdb, key)
 	switch {
 	case err == nil && string(raw) == revokedMarker:
 		c.metrics.Requests.WithLabelValues("token", "hit").Inc()
@@ -65,11 +76,11 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 		c.metrics.Requests.WithLabelValues("token", "miss").Inc()
 	default:
 		c.metrics.Requests.WithLabelValues("token", "error").Inc()
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
 			c.log.WarnContext(ctx, "token cache read failed; reading from postgres", "err", err)
 		}
 	}
-	u, exp, lerr := load(ctx, hash)
+	u, exp, lerr := c.load(ctx, key, hash, load)
 	if lerr != nil {
 		return store.User{}, lerr
 	}
@@ -87,11 +98,46 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 
 const revokedMarker = "revoked"
 
-// Forget marks a token revoked in the cache. An error means a valid entry
-// may still be cached: the caller must not report the logout as done.
+// Forget marks a token revoked in the cache, detached from ctx's
+// cancellation. An error means a valid entry may still be cached on other
+// replicas: the caller must not report the logout as done. This process
+// then checks the token in Postgres and retries the write until it lands.
 func (c *Tokens) Forget(ctx context.Context, hash []byte) error {
-	if err := c.rdb.Set(ctx, tokenKey(hash), revokedMarker, c.ttl).Err(); err != nil {
+	key := tokenKey(hash)
+	write := func(ctx context.Context) error { return c.rdb.Set(ctx, key, revokedMarker, c.ttl).Err() }
+	wctx, cancel := detached(ctx)
+	defer cancel()
+	if err := write(wctx); err != nil {
+		c.pending.add(key, 1, write)
 		return fmt.Errorf("forget token: %w", err)
 	}
+	c.pending.landed(key, 1)
 	return nil
+}
+
+type tokenLoad struct {
+	u   store.User
+	exp time.Time
+}
+
+// load is load coalesced per token (freshGroup: a request never gets the
+// answer of a lookup that started before it, e.g. before a logout).
+func (c *Tokens) load(ctx context.Context, key string, hash []byte, load func(context.Context, []byte) (store.User, time.Time, error)) (store.User, time.Time, error) {
+	v, err := c.loads.do(ctx, key, func() (any, error) {
+		// Shared: not cancelled with its first caller, but bounded by
+		// its deadline.
+		loadCtx := context.WithoutCancel(ctx)
+		cancel := func() {}
+		if dl, ok := ctx.Deadline(); ok {
+			loadCtx, cancel = context.WithDeadline(loadCtx, dl)
+		}
+		defer cancel()
+		u, exp, err := load(loadCtx, hash)
+		return tokenLoad{u, exp}, err
+	})
+	if err != nil {
+		return store.User{}, time.Time{}, err
+	}
+	t := v.(tokenLoad)
+	return t.u, t.exp, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	TokenTTL           time.Duration
 	TokenPurgeInterval time.Duration
 	WorkerConcurrency  int
+	// PasswordHashConcurrency bounds concurrent argon2id hashes; 0 means
+	// GOMAXPROCS.
+	PasswordHashConcurrency int
 }
 
 // Needs says which dependencies a subcommand requires.
@@ -55,28 +59,29 @@ type Needs struct {
 func Load(getenv func(string) string, needs Needs) (*Config, error) {
 	l := loader{getenv: getenv}
 	c := &Config{
-		AppEnv:                 l.str("APP_ENV", "development"),
-		Port:                   l.intRange("PORT", 8080, 1, 65535),
-		LogLevel:               l.level("LOG_LEVEL", slog.LevelInfo),
-		ShutdownTimeout:        l.duration("SHUTDOWN_TIMEOUT", 20*time.Second, time.Second),
-		DrainDelay:             l.duration("DRAIN_DELAY", 0, 0),
-		RequestTimeout:         l.duration("REQUEST_TIMEOUT", 10*time.Second, time.Millisecond),
-		IdleTimeout:            l.duration("HTTP_IDLE_TIMEOUT", 75*time.Second, time.Second),
-		MaxBodyBytes:           int64(l.intRange("MAX_BODY_BYTES", 1<<20, 1, 1<<30)),
-		TrustProxy:             l.boolean("TRUST_PROXY", false),
-		DatabaseURL:            l.str("DATABASE_URL", ""),
-		DatabasePassword:       getenv("DATABASE_PASSWORD"),
-		DatabaseMaxConns:       int32(l.intRange("DATABASE_MAX_CONNS", 10, 1, 1000)),
-		DatabaseConnectTimeout: l.duration("DATABASE_CONNECT_TIMEOUT", 5*time.Second, time.Millisecond),
-		RedisURL:               l.str("REDIS_URL", ""),
-		RedisPassword:          getenv("REDIS_PASSWORD"),
-		RedisPoolSize:          l.intRange("REDIS_POOL_SIZE", 20, 1, 10000),
-		RedisTimeout:           l.duration("REDIS_TIMEOUT", time.Second, time.Millisecond),
-		RateLimitPerMinute:     l.intRange("RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000_000),
-		CacheTTL:               l.duration("CACHE_TTL", 5*time.Minute, time.Second),
-		TokenTTL:               l.duration("TOKEN_TTL", 24*time.Hour, time.Minute),
-		TokenPurgeInterval:     l.duration("TOKEN_PURGE_INTERVAL", time.Hour, time.Second),
-		WorkerConcurrency:      l.intRange("WORKER_CONCURRENCY", 10, 1, 1000),
+		AppEnv:                  l.str("APP_ENV", "development"),
+		Port:                    l.intRange("PORT", 8080, 1, 65535),
+		LogLevel:                l.level("LOG_LEVEL", slog.LevelInfo),
+		ShutdownTimeout:         l.duration("SHUTDOWN_TIMEOUT", 20*time.Second, time.Second),
+		DrainDelay:              l.duration("DRAIN_DELAY", 0, 0),
+		RequestTimeout:          l.duration("REQUEST_TIMEOUT", 10*time.Second, time.Millisecond),
+		IdleTimeout:             l.duration("HTTP_IDLE_TIMEOUT", 75*time.Second, time.Second),
+		MaxBodyBytes:            int64(l.intRange("MAX_BODY_BYTES", 1<<20, 1, 1<<30)),
+		TrustProxy:              l.boolean("TRUST_PROXY", false),
+		DatabaseURL:             l.str("DATABASE_URL", ""),
+		DatabasePassword:        getenv("DATABASE_PASSWORD"),
+		DatabaseMaxConns:        int32(l.intRange("DATABASE_MAX_CONNS", 10, 1, 1000)),
+		DatabaseConnectTimeout:  l.duration("DATABASE_CONNECT_TIMEOUT", 5*time.Second, time.Millisecond),
+		RedisURL:                l.str("REDIS_URL", ""),
+		RedisPassword:           getenv("REDIS_PASSWORD"),
+		RedisPoolSize:           l.intRange("REDIS_POOL_SIZE", 20, 1, 10000),
+		RedisTimeout:            l.duration("REDIS_TIMEOUT", time.Second, time.Millisecond),
+		RateLimitPerMinute:      l.intRange("RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000_000),
+		CacheTTL:                l.duration("CACHE_TTL", 5*time.Minute, time.Second),
+		TokenTTL:                l.duration("TOKEN_TTL", 24*time.Hour, time.Minute),
+		TokenPurgeInterval:      l.duration("TOKEN_PURGE_INTERVAL", time.Hour, time.Second),
+		WorkerConcurrency:       l.intRange("WORKER_CONCURRENCY", 10, 1, 1000),
+		PasswordHashConcurrency: l.intRange("PASSWORD_HASH_CONCURRENCY", 0, 0, 1000),
 	}
 	if c.DrainDelay >= c.ShutdownTimeout && l.getenv("DRAIN_DELAY") != "" {
 		l.fail("DRAIN_DELAY", "must be shorter than SHUTDOWN_TIMEOUT", l.getenv("DRAIN_DELAY"))
@@ -85,10 +90,16 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 		switch {
 		case c.DatabaseURL == "":
 			l.fail("DATABASE_URL", `is required: a URL such as "postgres://user@host:5432/db?sslmode=disable"`, "")
+		case !strings.Contains(c.DatabaseURL, "://"):
+			// A libpq key=value DSN ("host=… dbname=… password=…"), which
+			// pgx accepts too.
+			if _, err := pgconn.ParseConfig(c.DatabaseURL); err != nil || !dsnHasHost(c.DatabaseURL) {
+				l.fail("DATABASE_URL", `must be a URL such as "postgres://user@host:5432/db?sslmode=disable" or a key=value DSN with host=`, Redact(c.DatabaseURL))
+			}
 		default:
 			u, err := url.Parse(c.DatabaseURL)
 			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-				l.fail("DATABASE_URL", `must be a URL such as "postgres://user@host:5432/db?sslmode=disable"`, redactURL(c.DatabaseURL))
+				l.fail("DATABASE_URL", `must be a URL such as "postgres://user@host:5432/db?sslmode=disable"`, Redact(c.DatabaseURL))
 			}
 		}
 	}
@@ -98,7 +109,11 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 			l.fail("REDIS_URL", `is required: a URL such as "redis://host:6379/0" or "rediss://…"`, "")
 		default:
 			if _, err := redis.ParseURL(c.RedisURL); err != nil {
-				l.fail("REDIS_URL", `must be a URL such as "redis://host:6379/0" or "rediss://…"`, redactURL(c.RedisURL))
+				expect := `must be a URL such as "redis://host:6379/0" or "rediss://…"`
+				if u, perr := url.Parse(c.RedisURL); perr == nil && hasSecretParam(u.Query()) {
+					expect += "; put the password in REDIS_PASSWORD or in the URL's userinfo, not in the query"
+				}
+				l.fail("REDIS_URL", expect, Redact(c.RedisURL))
 			}
 		}
 	}
@@ -130,11 +145,11 @@ func (c *Config) LogValue() slog.Value {
 		slog.Duration("http_idle_timeout", c.IdleTimeout),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.Bool("trust_proxy", c.TrustProxy),
-		slog.String("database_url", redactURL(c.DatabaseURL)),
+		slog.String("database_url", Redact(c.DatabaseURL)),
 		slog.String("database_password", mask(c.DatabasePassword)),
 		slog.Int("database_max_conns", int(c.DatabaseMaxConns)),
 		slog.Duration("database_connect_timeout", c.DatabaseConnectTimeout),
-		slog.String("redis_url", redactURL(c.RedisURL)),
+		slog.String("redis_url", Redact(c.RedisURL)),
 		slog.String("redis_password", mask(c.RedisPassword)),
 		slog.Int("redis_pool_size", c.RedisPoolSize),
 		slog.Duration("redis_timeout", c.RedisTimeout),
@@ -143,23 +158,128 @@ func (c *Config) LogValue() slog.Value {
 		slog.Duration("token_ttl", c.TokenTTL),
 		slog.Duration("token_purge_interval", c.TokenPurgeInterval),
 		slog.Int("worker_concurrency", c.WorkerConcurrency),
+		slog.Int("password_hash_concurrency", c.PasswordHashConcurrency),
 	)
 }
 
 // String is LogValue's text, so that fmt never prints secrets either.
 func (c *Config) String() string { return c.LogValue().String() }
 
-// redactURL hides a password embedded in a URL. Unparseable input is
-// replaced entirely: it may contain a password we cannot locate.
-func redactURL(s string) string {
+// Redact hides every password in a connection string: a URL's userinfo
+// password and password-like query parameters, or the password-like
+// values of a key=value DSN. Input it cannot parse is replaced entirely:
+// it may contain a password we cannot locate.
+func Redact(s string) string {
 	if s == "" {
 		return ""
+	}
+	if !strings.Contains(s, "://") {
+		return redactDSN(s)
 	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return "<unparseable>"
 	}
-	return u.Redacted()
+	if q := u.Query(); hasSecretParam(q) {
+		for k := range q {
+			if secretKey(k) {
+				q[k] = []string{"xxxxx"}
+			}
+		}
+		u.RawQuery = q.Encode()
+	} else if u.RawQuery != "" && strings.Contains(strings.ToLower(u.RawQuery), "pass") {
+		u.RawQuery = "<redacted>" // unparseable query that may hold a password
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// secretKey reports whether a connection parameter name holds a secret
+// (password, sslpassword, pass, pwd, secret, token, …).
+func secretKey(k string) bool {
+	k = strings.ToLower(k)
+	return strings.Contains(k, "pass") || strings.Contains(k, "pwd") || strings.Contains(k, "secret") || strings.Contains(k, "token")
+}
+
+func hasSecretParam(q url.Values) bool {
+	for k := range q {
+		if secretKey(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactDSN masks the secret values of a libpq key=value string; values
+// may be single-quoted with backslash escapes. Anything it cannot tokenize
+// is replaced entirely.
+func redactDSN(s string) string {
+	var b strings.Builder
+	i := 0
+	for i < len(s) {
+		// whitespace
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+			b.WriteByte(s[i])
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		eq := strings.IndexByte(s[i:], '=')
+		if eq < 0 {
+			return "<unparseable>"
+		}
+		key := strings.TrimSpace(s[i : i+eq])
+		if strings.ContainsAny(key, " \t'") {
+			return "<unparseable>"
+		}
+		b.WriteString(s[i : i+eq+1])
+		i += eq + 1
+		for i < len(s) && s[i] == ' ' {
+			b.WriteByte(' ')
+			i++
+		}
+		start := i
+		if i < len(s) && s[i] == '\'' {
+			i++
+			for i < len(s) && s[i] != '\'' {
+				if s[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			if i >= len(s) {
+				return "<unparseable>"
+			}
+			i++ // closing quote
+		} else {
+			for i < len(s) && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' {
+				if s[i] == '\\' {
+					i++
+				}
+				i++
+			}
+		}
+		if secretKey(key) {
+			b.WriteString("xxxxx")
+		} else {
+			b.WriteString(s[start:min(i, len(s))])
+		}
+	}
+	return b.String()
+}
+
+// dsnHasHost reports whether a key=value DSN names a host (otherwise pgx
+// would silently fall back to a local socket or $PGHOST).
+func dsnHasHost(s string) bool {
+	for _, f := range strings.Fields(s) {
+		if k, v, ok := strings.Cut(f, "="); ok && (k == "host" || k == "hostaddr") && v != "" {
+			return true
+		}
+	}
+	return false
 }
 
 type loader struct {

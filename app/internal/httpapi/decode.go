@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -47,7 +48,8 @@ func decodeBody(body io.Reader, dst any) *decodeError {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var nerr net.Error
+		if errors.As(err, &mbe) || (errors.As(err, &nerr) && nerr.Timeout()) {
 			return jsonError(err)
 		}
 		return &decodeError{http.StatusBadRequest, "malformed_json", "the body must contain a single JSON object", nil}
@@ -59,7 +61,11 @@ func jsonError(err error) *decodeError {
 	var mbe *http.MaxBytesError
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var nerr net.Error
 	switch {
+	case errors.As(err, &nerr) && nerr.Timeout():
+		// The body did not arrive within ReadTimeout (REQUEST_TIMEOUT).
+		return &decodeError{http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time", nil}
 	case errors.As(err, &mbe):
 		return &decodeError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body must not exceed %d bytes", mbe.Limit), nil}
 	case errors.Is(err, io.EOF):
@@ -139,6 +145,9 @@ func (req *registerRequest) normalize() *decodeError {
 		v.add("email", "invalid", "must be a valid email address")
 	}
 	v.text("password", req.Password, true, 8, 128)
+	if req.Password != "" && strings.TrimSpace(req.Password) == "" {
+		v.add("password", "blank", "must not be only whitespace")
+	}
 	v.text("name", req.Name, false, 0, 100)
 	return v.problem()
 }

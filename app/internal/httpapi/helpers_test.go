@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shipyard-kit/shipyard/app/internal/auth"
 	"github.com/shipyard-kit/shipyard/app/internal/cache"
 	"github.com/shipyard-kit/shipyard/app/internal/db"
 	"github.com/shipyard-kit/shipyard/app/internal/httpapi"
@@ -28,19 +29,24 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 type testApp struct {
-	t     testing.TB
-	srv   *httptest.Server
-	pool  *pgxpool.Pool
-	rdb   *redis.Client
-	ready *httpapi.Readiness
-	reg   *prometheus.Registry
-	logs  *testenv.SyncBuffer
+	t       testing.TB
+	srv     *httptest.Server
+	pool    *pgxpool.Pool
+	rdb     *redis.Client
+	ready   *httpapi.Readiness
+	reg     *prometheus.Registry
+	logs    *testenv.SyncBuffer
+	notes   *cache.Notes
+	breaker *cache.Breaker
 }
 
 type appOpts struct {
-	opts     httpapi.Options
-	redisURL string // default: a fresh logical db of the shared Redis
-	dbURL    string // default: a fresh migrated database
+	opts         httpapi.Options
+	redisURL     string        // default: a fresh logical db of the shared Redis
+	dbURL        string        // default: a fresh migrated database
+	redisTimeout time.Duration // REDIS_TIMEOUT; default 500ms
+	readTimeout  time.Duration // the http.Server's ReadTimeout; default none
+	hashes       *auth.Limiter // default: from opts
 }
 
 func defaultOpts() appOpts {
@@ -73,38 +79,55 @@ func newApp(t testing.TB, mods ...func(*appOpts)) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As app serve configures it (run.go: newDeps).
+	if o.redisTimeout == 0 {
+		o.redisTimeout = 500 * time.Millisecond
+	}
 	ropts.MaxRetries = 1
 	ropts.DialerRetries = 1
-	ropts.DialTimeout = 500 * time.Millisecond
+	ropts.DialerRetryTimeout = 50 * time.Millisecond
+	ropts.DialTimeout = o.redisTimeout
+	ropts.ReadTimeout = o.redisTimeout
+	ropts.WriteTimeout = o.redisTimeout
+	ropts.ContextTimeoutEnabled = true
 	rdb := redis.NewClient(ropts)
 	t.Cleanup(func() { rdb.Close() })
 
 	logs := &testenv.SyncBuffer{}
 	log := logx.New(logs, slog.LevelDebug, "serve")
 	reg := prometheus.NewRegistry()
+	breaker := cache.NewBreaker(rdb, log, reg, cache.BreakerOptions{ProbeTimeout: min(o.redisTimeout, 500*time.Millisecond)})
+	t.Cleanup(breaker.Stop)
 	ready := httpapi.NewReadiness(
 		httpapi.Check{Name: "postgres", Fn: pool.Ping},
-		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
+		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Optional: true},
 	)
 	cm := cache.NewMetrics(reg)
+	notes := cache.NewNotes(rdb, time.Minute, log, cm)
+	tokens := cache.NewTokens(rdb, time.Minute, log, cm)
+	breaker.OnRecover(notes.Flush)
+	breaker.OnRecover(tokens.Flush)
 	h := httpapi.NewServer(log, o.opts, httpapi.Deps{
 		Store:    store.New(pool),
-		Notes:    cache.NewNotes(rdb, time.Minute, log, cm),
-		Tokens:   cache.NewTokens(rdb, time.Minute, log, cm),
+		Notes:    notes,
+		Tokens:   tokens,
 		Redis:    rdb,
 		Jobs:     asynq.NewClientFromRedisClient(rdb),
 		Ready:    ready,
 		Metrics:  httpapi.NewMetrics(reg),
 		Gatherer: reg,
+		Hashes:   o.hashes,
 	})
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout = o.readTimeout
+	srv.Start()
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server logs:\n%s", logs.String())
 		}
 	})
-	return &testApp{t: t, srv: srv, pool: pool, rdb: rdb, ready: ready, reg: reg, logs: logs}
+	return &testApp{t: t, srv: srv, pool: pool, rdb: rdb, ready: ready, reg: reg, logs: logs, notes: notes, breaker: breaker}
 }
 
 type response struct {

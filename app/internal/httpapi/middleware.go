@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -80,6 +82,36 @@ func validRequestID(id string) bool {
 	return true
 }
 
+// closeWhenDraining answers with "Connection: close" once the process is
+// draining, so that keep-alive connections are closed by us right after a
+// response (which the client sees) rather than while idle, where a request
+// the client sends at that moment would be lost.
+func closeWhenDraining(ready *Readiness) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if ready != nil && ready.Draining() {
+				w.Header().Set("Connection", "close")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// methodLabel bounds the method label: a made-up method must not mint a
+// new time series.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
+// statusClientClosed is recorded (nginx's 499) when the client went away
+// before the answer: not a server failure.
+const statusClientClosed = 499
+
 // accessLog writes one log line per request and records the metrics.
 func accessLog(log *slog.Logger, m *Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -97,14 +129,15 @@ func accessLog(log *slog.Logger, m *Metrics) func(http.Handler) http.Handler {
 				}
 				d := time.Since(start)
 				code := strconv.Itoa(status)
-				m.requests.WithLabelValues(r.Method, route, code).Inc()
-				m.duration.WithLabelValues(r.Method, route, code).Observe(d.Seconds())
+				method := methodLabel(r.Method)
+				m.requests.WithLabelValues(method, route, code).Inc()
+				m.duration.WithLabelValues(method, route, code).Observe(d.Seconds())
 				level := slog.LevelInfo
 				if status >= 500 {
 					level = slog.LevelError
 				}
 				log.LogAttrs(r.Context(), level, "request",
-					slog.String("method", r.Method),
+					slog.String("method", method),
 					slog.String("route", route),
 					slog.Int("status", status),
 					slog.Int("bytes", ww.BytesWritten()),
@@ -184,7 +217,7 @@ func rateLimit(log *slog.Logger, rdb redis.UniversalClient, perMinute int, trust
 			res, err := rateLimitScript.Run(r.Context(), rdb, []string{key}, time.Minute.Milliseconds()).Int64Slice()
 			if err != nil || len(res) != 2 {
 				m.rateLimitErrs.Inc()
-				if r.Context().Err() == nil {
+				if r.Context().Err() == nil && !errors.Is(err, cache.ErrUnavailable) {
 					log.WarnContext(r.Context(), "rate limit unavailable; failing open", "err", err)
 				}
 				next.ServeHTTP(w, r)
@@ -205,22 +238,35 @@ func rateLimit(log *slog.Logger, rdb redis.UniversalClient, perMinute int, trust
 	}
 }
 
-// clientIP is the peer address, or with trustProxy the last
-// X-Forwarded-For hop (the one our proxy appended).
+// clientIP is the rate-limit key of a request: the peer address, or with
+// trustProxy the last X-Forwarded-For hop (the one our proxy appended).
+// An IPv6 client is its /64: one subscriber usually gets a whole /64 and
+// can rotate through it at will.
 func clientIP(r *http.Request, trustProxy bool) string {
+	ip := ""
 	if trustProxy {
 		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
 			hops := strings.Split(xff[len(xff)-1], ",")
-			if ip := strings.TrimSpace(hops[len(hops)-1]); ip != "" {
-				return ip
-			}
+			ip = strings.TrimSpace(hops[len(hops)-1])
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if ip == "" {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		ip = host
 	}
-	return host
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.WithZone("").Prefix(64)
+		return p.String()
+	}
+	return addr.String()
 }
 
 type userKey struct{}
@@ -237,14 +283,68 @@ func tokenHashFrom(ctx context.Context) []byte {
 	return h
 }
 
+// bearerToken is the token of an "Authorization: Bearer <token>" header.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
+}
+
+// prefetchNote reads the token entry and the note's cache entry in one
+// Redis round trip (MGET) for requireAuth and the note GET handler that
+// follow it. When Redis cannot be read, the token and the note both come
+// from Postgres: the note's read then starts at once, alongside the token
+// check, instead of after it (the handler still checks the owner, and
+// nothing of it is shown to a request that fails authentication).
+func prefetchNote(rdb redis.UniversalClient, st *store.Store, notes *cache.Notes) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			token, ok := bearerToken(r)
+			id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+			if ok && err == nil && id > 0 {
+				ctx := cache.Prefetch(r.Context(), rdb, auth.HashToken(token), id)
+				if cache.PrefetchFailed(ctx) {
+					ch := make(chan noteResult, 1)
+					go func(ctx context.Context) {
+						n, hit, err := notes.Get(ctx, id, st.NoteByID)
+						ch <- noteResult{n, hit, err}
+					}(ctx)
+					ctx = context.WithValue(ctx, earlyNoteKey{}, ch)
+				}
+				r = r.WithContext(ctx)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+type noteResult struct {
+	n   store.Note
+	hit bool
+	err error
+}
+
+type earlyNoteKey struct{}
+
+// getNote is notes.Get, or the read prefetchNote already started.
+func getNote(r *http.Request, c *cache.Notes, st *store.Store, id int64) (store.Note, bool, error) {
+	if ch, ok := r.Context().Value(earlyNoteKey{}).(chan noteResult); ok {
+		select {
+		case res := <-ch:
+			return res.n, res.hit, res.err
+		case <-r.Context().Done():
+			return store.Note{}, false, r.Context().Err()
+		}
+	}
+	return c.Get(r.Context(), id, st.NoteByID)
+}
+
 // requireAuth resolves the bearer token to a user.
 func requireAuth(log *slog.Logger, st *store.Store, tokens *cache.Tokens) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := r.Header.Get("Authorization")
-			scheme, token, ok := strings.Cut(h, " ")
-			token = strings.TrimSpace(token)
-			if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			token, ok := bearerToken(r)
+			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="shipyard"`)
 				writeProblem(w, r, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>")
 				return
@@ -268,10 +368,19 @@ func requireAuth(log *slog.Logger, st *store.Store, tokens *cache.Tokens) func(h
 }
 
 // serverError answers 503 when Postgres is unreachable or the deadline
-// passed, else 500; it is the one place such errors are logged.
+// passed, else 500; it is the one place such errors are logged. A client
+// that went away is not a failure: 499 (in the metrics and the access log
+// at info), nothing else logged. During an outage the warning is logged at
+// most once a second, with the count of the ones left out.
 func serverError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	if db.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded) {
-		log.WarnContext(r.Context(), "dependency unavailable", "err", err)
+		if n, ok := unavailableLogs.allow(time.Now()); ok {
+			log.WarnContext(r.Context(), "dependency unavailable", "err", err, "suppressed", n)
+		}
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "a dependency is unavailable or the request timed out; retry later")
 		return
@@ -279,3 +388,23 @@ func serverError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err e
 	log.ErrorContext(r.Context(), "internal error", "err", err)
 	writeProblem(w, r, http.StatusInternalServerError, "internal", "")
 }
+
+// sampler lets one event through per interval and counts the rest.
+type sampler struct {
+	interval time.Duration
+	next     atomic.Int64 // unix nanos
+	dropped  atomic.Int64
+}
+
+// allow reports whether to log now, and how many were dropped since the
+// last one logged.
+func (s *sampler) allow(now time.Time) (int64, bool) {
+	next := s.next.Load()
+	if now.UnixNano() < next || !s.next.CompareAndSwap(next, now.Add(s.interval).UnixNano()) {
+		s.dropped.Add(1)
+		return 0, false
+	}
+	return s.dropped.Swap(0), true
+}
+
+var unavailableLogs = &sampler{interval: time.Second}

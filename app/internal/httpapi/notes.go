@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -94,13 +96,30 @@ func writeNote(w http.ResponseWriter, status int, n store.Note) {
 
 // enqueueProcess enqueues the note's job. A failure (Redis down) is logged
 // and not fatal: the clock's sweep processes notes whose job was lost.
+// The enqueue belongs to a committed change, so it runs detached from the
+// request's cancellation (with its own timeout); the note's processed_at
+// IS NULL in Postgres is the outbox the sweep reads, so nothing is lost.
 func enqueueProcess(log *slog.Logger, q Enqueuer, r *http.Request, id int64) {
 	if q == nil {
 		return
 	}
-	if _, err := q.EnqueueContext(r.Context(), jobs.NewNoteProcessTask(id)); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
+	defer cancel()
+	if _, err := q.EnqueueContext(ctx, jobs.NewNoteProcessTask(id)); err != nil {
 		log.WarnContext(r.Context(), "enqueue failed; the sweep will process the note", "note_id", id, "err", err)
 	}
+}
+
+// committing is the context of a write: r's values and deadline but not
+// its cancellation, so that a client going away cannot abandon a change
+// after Postgres committed it and before the cache and job queue hear of
+// it.
+func committing(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(r.Context())
+	if dl, ok := r.Context().Deadline(); ok {
+		return context.WithDeadline(ctx, dl)
+	}
+	return context.WithCancel(ctx)
 }
 
 func handleNoteCreate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enqueuer) http.Handler {
@@ -110,7 +129,9 @@ func handleNoteCreate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 			perr.write(w, r)
 			return
 		}
-		n, err := st.CreateNote(r.Context(), userFrom(r.Context()).ID, req.Title, req.Body)
+		ctx, cancel := committing(r)
+		defer cancel()
+		n, err := st.CreateNote(ctx, userFrom(r.Context()).ID, req.Title, req.Body)
 		if err != nil {
 			serverError(log, w, r, err)
 			return
@@ -147,6 +168,24 @@ func decodeCursor(s string) (int64, bool) {
 	return c.ID, true
 }
 
+// rawParam returns the value of query parameter name and whether it was
+// sent at all. url.Values silently drops a pair it cannot unescape (so
+// "cursor=%%%" would read as "no cursor"); here such a value comes back
+// as is, and then fails to decode.
+func rawParam(rawQuery, name string) (string, bool) {
+	for _, pair := range strings.Split(rawQuery, "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		if key, err := url.QueryUnescape(k); err != nil || key != name {
+			continue
+		}
+		if val, err := url.QueryUnescape(v); err == nil {
+			return val, true
+		}
+		return v, true
+	}
+	return "", false
+}
+
 func handleNoteList(log *slog.Logger, st *store.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -161,7 +200,7 @@ func handleNoteList(log *slog.Logger, st *store.Store) http.Handler {
 			limit = n
 		}
 		var before int64
-		if s := q.Get("cursor"); s != "" {
+		if s, present := rawParam(r.URL.RawQuery, "cursor"); present {
 			id, ok := decodeCursor(s)
 			if !ok {
 				writeProblem(w, r, http.StatusBadRequest, "invalid_cursor", "use the next_cursor of a previous page")
@@ -194,7 +233,7 @@ func handleNoteGet(log *slog.Logger, st *store.Store, c *cache.Notes) http.Handl
 		if !ok {
 			return
 		}
-		n, hit, err := c.Get(r.Context(), id, st.NoteByID)
+		n, hit, err := getNote(r, c, st, id)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && n.UserID != userFrom(r.Context()).ID) {
 			writeProblem(w, r, http.StatusNotFound, "not_found", "no such note")
 			return
@@ -233,7 +272,9 @@ func handleNoteUpdate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the current ETag; GET the note and retry")
 			return
 		}
-		n, reprocess, err := st.UpdateNote(r.Context(), id, userFrom(r.Context()).ID, ver, store.NoteUpdate{Title: req.Title, Body: req.Body})
+		ctx, cancel := committing(r)
+		defer cancel()
+		n, reprocess, err := st.UpdateNote(ctx, id, userFrom(r.Context()).ID, ver, store.NoteUpdate{Title: req.Title, Body: req.Body})
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			writeProblem(w, r, http.StatusNotFound, "not_found", "no such note")
@@ -242,10 +283,11 @@ func handleNoteUpdate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the current ETag; GET the note and retry")
 			return
 		case err != nil:
+			c.Refresh(id, st.NoteByID) // it may have committed
 			serverError(log, w, r, err)
 			return
 		}
-		c.Put(r.Context(), n)
+		c.Put(ctx, n)
 		if reprocess {
 			enqueueProcess(log, q, r, n.ID)
 		}
@@ -264,7 +306,9 @@ func handleNoteDelete(log *slog.Logger, st *store.Store, c *cache.Notes) http.Ha
 			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the current ETag")
 			return
 		}
-		err := st.DeleteNote(r.Context(), id, userFrom(r.Context()).ID, ver)
+		ctx, cancel := committing(r)
+		defer cancel()
+		err := st.DeleteNote(ctx, id, userFrom(r.Context()).ID, ver)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			writeProblem(w, r, http.StatusNotFound, "not_found", "no such note")
@@ -273,10 +317,11 @@ func handleNoteDelete(log *slog.Logger, st *store.Store, c *cache.Notes) http.Ha
 			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the current ETag")
 			return
 		case err != nil:
+			c.Refresh(id, st.NoteByID) // it may have committed
 			serverError(log, w, r, err)
 			return
 		}
-		c.Tombstone(r.Context(), id)
+		c.Tombstone(ctx, id)
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

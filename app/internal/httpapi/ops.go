@@ -13,9 +13,11 @@ import (
 )
 
 func handleLivez() http.Handler {
+	body := []byte("{\"status\":\"ok\"}\n") // what writeJSON would write, encoded once
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
 	})
 }
 
@@ -45,15 +47,19 @@ func handleReadyz(ready *Readiness) http.Handler {
 				}
 				mu.Lock()
 				res.Checks[c.Name] = v
-				if v != "ok" {
+				switch {
+				case v == "ok":
+				case !c.Optional:
 					res.Status = "unavailable"
+				case res.Status == "ready":
+					res.Status = "degraded"
 				}
 				mu.Unlock()
 			})
 		}
 		wg.Wait()
 		status := http.StatusOK
-		if res.Status != "ready" {
+		if res.Status == "unavailable" {
 			status = http.StatusServiceUnavailable
 		}
 		writeJSON(w, status, res)

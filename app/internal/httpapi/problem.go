@@ -42,6 +42,8 @@ var problemTitles = map[string]string{
 	"unsupported_media_type": "Unsupported media type",
 	"validation_failed":      "Validation failed",
 	"rate_limited":           "Too many requests",
+	"request_timeout":        "Request timeout",
+	"overloaded":             "Server busy",
 	"internal":               "Internal server error",
 	"unavailable":            "Service unavailable",
 }

@@ -18,9 +18,12 @@ func addRoutes(r chi.Router, log *slog.Logger, opts Options, d Deps) {
 		r.Use(rateLimit(log, d.Redis, opts.RateLimitPerMinute, opts.TrustProxy, d.Metrics))
 		r.Use(bodyLimit(opts.MaxBodyBytes))
 
-		r.Method(http.MethodPost, "/users", handleRegister(log, d.Store))
-		r.Method(http.MethodPost, "/sessions", handleLogin(log, d.Store, opts.TokenTTL))
-		r.Method(http.MethodPost, "/login", handleLogin(log, d.Store, opts.TokenTTL))
+		r.Method(http.MethodPost, "/users", handleRegister(log, d.Store, d.Hashes))
+		r.Method(http.MethodPost, "/sessions", handleLogin(log, d.Store, d.Hashes, opts.TokenTTL))
+		r.Method(http.MethodPost, "/login", handleLogin(log, d.Store, d.Hashes, opts.TokenTTL))
+
+		// The hot path: token and note read from Redis in one round trip.
+		r.With(prefetchNote(d.Redis, d.Store, d.Notes), authed).Method(http.MethodGet, "/notes/{id}", handleNoteGet(log, d.Store, d.Notes))
 
 		r.Group(func(r chi.Router) {
 			r.Use(authed)
@@ -30,7 +33,6 @@ func addRoutes(r chi.Router, log *slog.Logger, opts Options, d Deps) {
 
 			r.Method(http.MethodPost, "/notes", handleNoteCreate(log, d.Store, d.Notes, d.Jobs))
 			r.Method(http.MethodGet, "/notes", handleNoteList(log, d.Store))
-			r.Method(http.MethodGet, "/notes/{id}", handleNoteGet(log, d.Store, d.Notes))
 			r.Method(http.MethodPatch, "/notes/{id}", handleNoteUpdate(log, d.Store, d.Notes, d.Jobs))
 			r.Method(http.MethodDelete, "/notes/{id}", handleNoteDelete(log, d.Store, d.Notes))
 		})
@@ -39,7 +41,7 @@ func addRoutes(r chi.Router, log *slog.Logger, opts Options, d Deps) {
 
 // addOpsRoutes are the endpoints every process type serves.
 func addOpsRoutes(r chi.Router, log *slog.Logger, ready *Readiness, m *Metrics, g prometheus.Gatherer) {
-	r.Use(requestID, accessLog(log, m), recoverer(log))
+	r.Use(requestID, closeWhenDraining(ready), accessLog(log, m), recoverer(log))
 	r.NotFound(handleNotFound().ServeHTTP)
 	r.MethodNotAllowed(handleMethodNotAllowed().ServeHTTP)
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shipyard-kit/shipyard/app/internal/auth"
 	"github.com/shipyard-kit/shipyard/app/internal/cache"
 	"github.com/shipyard-kit/shipyard/app/internal/store"
 )
@@ -26,6 +28,9 @@ type Options struct {
 	RateLimitPerMinute int
 	TrustProxy         bool
 	TokenTTL           time.Duration
+	// PasswordHashConcurrency bounds concurrent argon2id hashes (register,
+	// login); 0 means GOMAXPROCS. Used when Deps.Hashes is nil.
+	PasswordHashConcurrency int
 }
 
 // Enqueuer enqueues background jobs (an *asynq.Client).
@@ -43,10 +48,18 @@ type Deps struct {
 	Ready    *Readiness
 	Metrics  *Metrics
 	Gatherer prometheus.Gatherer
+	Hashes   *auth.Limiter // optional; default from Options
 }
 
 // NewServer returns the web process's handler: API and ops endpoints.
 func NewServer(log *slog.Logger, opts Options, deps Deps) http.Handler {
+	if deps.Hashes == nil {
+		n := opts.PasswordHashConcurrency
+		if n <= 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		deps.Hashes = auth.NewLimiter(n)
+	}
 	r := chi.NewRouter()
 	addRoutes(r, log, opts, deps)
 	return r
@@ -60,10 +73,15 @@ func NewOpsServer(log *slog.Logger, ready *Readiness, m *Metrics, g prometheus.G
 	return r
 }
 
-// Check is one readiness dependency check.
+// Check is one readiness dependency check. An Optional check that fails
+// makes /readyz answer 200 "degraded" instead of 503: the process still
+// serves (e.g. without Redis the API falls back to Postgres), and failing
+// every replica's readiness on a shared dependency would take the whole
+// fleet out of the load balancer.
 type Check struct {
-	Name string
-	Fn   func(context.Context) error
+	Name     string
+	Fn       func(context.Context) error
+	Optional bool
 }
 
 // Readiness tracks whether the process should receive traffic.

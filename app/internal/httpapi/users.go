@@ -22,14 +22,34 @@ func toUser(u store.User) userResponse {
 	return userResponse{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt.UTC()}
 }
 
-func handleRegister(log *slog.Logger, st *store.Store) http.Handler {
+// hashWait is how long a register or login waits for a free hashing slot
+// before it is answered 503 overloaded.
+const hashWait = time.Second
+
+// hashSlot takes a password hashing slot, or answers 503 with Retry-After.
+func hashSlot(w http.ResponseWriter, r *http.Request, l *auth.Limiter) (func(), bool) {
+	release, ok := l.Acquire(r.Context(), hashWait)
+	if !ok {
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, r, http.StatusServiceUnavailable, "overloaded", "too many logins at once; retry shortly")
+		return nil, false
+	}
+	return release, true
+}
+
+func handleRegister(log *slog.Logger, st *store.Store, hashes *auth.Limiter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req registerRequest
 		if perr := decodeValid(r, &req); perr != nil {
 			perr.write(w, r)
 			return
 		}
+		release, ok := hashSlot(w, r, hashes)
+		if !ok {
+			return
+		}
 		hash, err := auth.HashPassword(req.Password)
+		release()
 		if err != nil {
 			serverError(log, w, r, err)
 			return
@@ -54,7 +74,7 @@ type tokenResponse struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-func handleLogin(log *slog.Logger, st *store.Store, ttl time.Duration) http.Handler {
+func handleLogin(log *slog.Logger, st *store.Store, hashes *auth.Limiter, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req loginRequest
 		if perr := decodeValid(r, &req); perr != nil {
@@ -62,21 +82,27 @@ func handleLogin(log *slog.Logger, st *store.Store, ttl time.Duration) http.Hand
 			return
 		}
 		u, err := st.UserByEmail(r.Context(), req.Email)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			serverError(log, w, r, err)
+			return
+		}
+		release, ok := hashSlot(w, r, hashes)
+		if !ok {
+			return
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			auth.CheckDummy(req.Password)
+			release()
 			writeProblem(w, r, http.StatusUnauthorized, "invalid_credentials", "wrong email or password")
 			return
 		}
+		match, err := auth.CheckPassword(u.PasswordHash, req.Password)
+		release()
 		if err != nil {
 			serverError(log, w, r, err)
 			return
 		}
-		ok, err := auth.CheckPassword(u.PasswordHash, req.Password)
-		if err != nil {
-			serverError(log, w, r, err)
-			return
-		}
-		if !ok {
+		if !match {
 			writeProblem(w, r, http.StatusUnauthorized, "invalid_credentials", "wrong email or password")
 			return
 		}
@@ -104,13 +130,15 @@ func handleMe() http.Handler {
 func handleLogout(log *slog.Logger, st *store.Store, tokens *cache.Tokens) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hash := tokenHashFrom(r.Context())
-		if err := st.RevokeToken(r.Context(), hash); err != nil {
+		ctx, cancel := committing(r)
+		defer cancel()
+		if err := st.RevokeToken(ctx, hash); err != nil {
 			serverError(log, w, r, err)
 			return
 		}
 		// Revoked in Postgres; until the cache knows too the token could
 		// still work, so a failure here is a 503 (retrying is safe).
-		if err := tokens.Forget(r.Context(), hash); err != nil {
+		if err := tokens.Forget(ctx, hash); err != nil {
 			log.WarnContext(r.Context(), "logout: token cache unavailable", "err", err)
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "the token is revoked but the cache could not be updated; retry the logout")

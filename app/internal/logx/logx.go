@@ -6,6 +6,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
+	"time"
 )
 
 type ctxKey struct{}
@@ -47,4 +49,69 @@ func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// Buffered batches what is written to it (whole log lines, as slog writes
+// them) into one write to w at most interval after the first pending
+// line, or at once when 64 KiB are pending: the access log writes a line
+// per request, and a write(2) per line is a measurable share of a cheap
+// request. Close flushes. A crash can lose the last interval's lines.
+type Buffered struct {
+	w        io.Writer
+	interval time.Duration
+
+	mu     sync.Mutex
+	buf    []byte
+	timer  *time.Timer
+	closed bool
+}
+
+// NewBuffered returns a Buffered writer to w.
+func NewBuffered(w io.Writer, interval time.Duration) *Buffered {
+	return &Buffered{w: w, interval: interval}
+}
+
+const bufferedMax = 64 << 10
+
+// Write queues p (or writes it through once closed).
+func (b *Buffered) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return b.w.Write(p)
+	}
+	b.buf = append(b.buf, p...)
+	switch {
+	case len(b.buf) >= bufferedMax:
+		b.flushLocked()
+	case b.timer == nil:
+		b.timer = time.AfterFunc(b.interval, b.Flush)
+	}
+	return len(p), nil
+}
+
+// Flush writes what is pending.
+func (b *Buffered) Flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.flushLocked()
+}
+
+func (b *Buffered) flushLocked() {
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	if len(b.buf) > 0 {
+		_, _ = b.w.Write(b.buf)
+		b.buf = b.buf[:0]
+	}
+}
+
+// Close flushes and makes later writes go straight through.
+func (b *Buffered) Close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.flushLocked()
+	b.closed = true
 }

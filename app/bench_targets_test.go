@@ -1,0 +1,297 @@
+package main
+
+// The issue-10 targets (bench/run.sh; figures in docs/app.md): throughput
+// side by side (bare net/http, /livez, cached GET) in one run, the cached
+// GET through a Redis stall, and RSS under 100 parallel logins.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shipyard-kit/shipyard/app/internal/testenv"
+)
+
+var (
+	bareOnce sync.Once
+	barePath string
+	bareErr  error
+)
+
+// bareBinary builds testdata/bare, a net/http server with one handler.
+func bareBinary(b *testing.B) string {
+	b.Helper()
+	bareOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "shipyard-bare-bin-")
+		if err != nil {
+			bareErr = err
+			return
+		}
+		testenv.AtExit(func() { os.RemoveAll(dir) })
+		barePath = filepath.Join(dir, "bare")
+		gotool, err := exec.LookPath("go")
+		if err != nil {
+			gotool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		if out, err := exec.Command(gotool, "build", "-o", barePath, "./testdata/bare").CombinedOutput(); err != nil {
+			bareErr = errors.New(string(out))
+		}
+	})
+	if bareErr != nil {
+		b.Fatalf("go build: %v", bareErr)
+	}
+	return barePath
+}
+
+func startBare(b *testing.B) string {
+	b.Helper()
+	port := strconv.Itoa(testenv.FreePort(b))
+	cmd := exec.Command(bareBinary(b))
+	cmd.Env = envList(map[string]string{"PORT": port})
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	base := "http://127.0.0.1:" + port
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if resp, err := http.Get(base + "/"); err == nil {
+			resp.Body.Close()
+			return base
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("bare server not up")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// loadResult is one closed-loop run.
+type loadResult struct {
+	rps           float64
+	p50, p99      float64 // ms
+	failed        int
+	n             int
+	elapsed       time.Duration
+	lastHitAfter  time.Duration
+	firstHitAfter time.Duration
+}
+
+// closedLoopN sends n GETs from conc goroutines as fast as they go.
+func closedLoopN(url, tok string, conc, n int) loadResult {
+	c := newBenchClient()
+	lat := make([][]time.Duration, conc)
+	var next, failed atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				d, ok := get(c, url, tok)
+				lat[w] = append(lat[w], d)
+				if !ok {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	el := time.Since(start)
+	all := slices.Concat(lat...)
+	return loadResult{rps: float64(n) / el.Seconds(), p50: percentile(all, .5), p99: percentile(all, .99), failed: int(failed.Load()), n: n, elapsed: el}
+}
+
+// BenchmarkSideBySide: closed loop, 32 clients, the same number of
+// requests against a bare net/http server, the app's /livez and the
+// app's cached GET, interleaved over three rounds (the best round of each
+// counts, so a burst of load from elsewhere on the machine hurts every
+// server alike). Run with -benchtime 1x; -sidebyside.n sets requests per
+// round (default 20,000).
+func BenchmarkSideBySide(b *testing.B) {
+	env := baseEnv(b)
+	env["LOG_LEVEL"] = "info"
+	s := startBinary(b, env)
+	s.setupNote(b)
+	bare := startBare(b)
+	n := 20000
+	if v, err := strconv.Atoi(os.Getenv("SIDEBYSIDE_N")); err == nil && v > 0 {
+		n = v
+	}
+	best := map[string]loadResult{}
+	targets := []struct{ name, url, tok string }{
+		{"bare", bare + "/", ""},
+		{"livez", s.base + "/livez", ""},
+		{"cached_get", s.base + s.note, s.tok},
+	}
+	for _, t := range targets { // warm up connections and caches
+		closedLoopN(t.url, t.tok, 32, 2000)
+	}
+	b.ResetTimer()
+	for range 3 {
+		for _, t := range targets {
+			r := closedLoopN(t.url, t.tok, 32, n)
+			if r.failed > 0 {
+				b.Fatalf("%s: %d of %d failed", t.name, r.failed, n)
+			}
+			if r.rps > best[t.name].rps {
+				best[t.name] = r
+			}
+		}
+	}
+	b.StopTimer()
+	for _, t := range targets {
+		b.ReportMetric(best[t.name].rps, t.name+"_req/s")
+		b.ReportMetric(best[t.name].p99, t.name+"_p99_ms")
+	}
+	b.ReportMetric(best["livez"].rps/best["bare"].rps, "livez/bare")
+	b.ReportMetric(best["cached_get"].rps/best["livez"].rps, "cached_get/livez")
+}
+
+type sample struct {
+	at  time.Time // sent
+	d   time.Duration
+	ok  bool
+	hit bool
+}
+
+// BenchmarkCachedGETDuringRedisStall: closed loop, 32 clients on the
+// cached GET for 3 s, then Redis is stopped (SIGSTOP) for 5 s, then
+// resumed (SIGCONT) for 3 s. Reported: throughput before and during the
+// stall, p99 during the stall (every request sent in it, the first ones
+// that detect the stall included), failures, and the recovery time from
+// SIGCONT to the first cache hit. Run with -benchtime 1x.
+func BenchmarkCachedGETDuringRedisStall(b *testing.B) {
+	rs := testenv.OwnRedis(b)
+	env := baseEnv(b)
+	env["LOG_LEVEL"] = "info"
+	env["REDIS_URL"] = rs.URL
+	s := startBinary(b, env)
+	s.setupNote(b)
+	c := newBenchClient()
+	for range 500 {
+		get(c, s.base+s.note, s.tok)
+	}
+
+	const normal, stall, after = 3 * time.Second, 5 * time.Second, 3 * time.Second
+	start := time.Now()
+	end := start.Add(normal + stall + after)
+	samples := make([][]sample, 32)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for w := range samples {
+		wg.Go(func() {
+			for time.Now().Before(end) {
+				at := time.Now()
+				req, _ := http.NewRequest("GET", s.base+s.note, nil)
+				req.Header.Set("Authorization", "Bearer "+s.tok)
+				resp, err := c.Do(req)
+				smp := sample{at: at}
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					smp.ok = resp.StatusCode == 200
+					smp.hit = resp.Header.Get("X-Cache") == "hit"
+				}
+				smp.d = time.Since(at)
+				samples[w] = append(samples[w], smp)
+			}
+		})
+	}
+	time.Sleep(time.Until(start.Add(normal)))
+	rs.Pause()
+	stopped := time.Now()
+	time.Sleep(time.Until(start.Add(normal + stall)))
+	rs.Continue()
+	resumed := time.Now()
+	wg.Wait()
+	b.StopTimer()
+
+	all := slices.Concat(samples...)
+	var before, during []sample
+	failed := 0
+	recovery := time.Duration(-1)
+	for _, x := range all {
+		if !x.ok {
+			failed++
+		}
+		switch {
+		case x.at.Before(stopped):
+			before = append(before, x)
+		case x.at.Before(resumed):
+			during = append(during, x)
+		case x.hit && (recovery < 0 || x.at.Add(x.d).Sub(resumed) < recovery):
+			recovery = x.at.Add(x.d).Sub(resumed)
+		}
+	}
+	durs := func(ss []sample) []time.Duration {
+		out := make([]time.Duration, len(ss))
+		for i, x := range ss {
+			out[i] = x.d
+		}
+		return out
+	}
+	normalRPS := float64(len(before)) / stopped.Sub(start).Seconds()
+	stallRPS := float64(len(during)) / resumed.Sub(stopped).Seconds()
+	b.ReportMetric(normalRPS, "normal_req/s")
+	b.ReportMetric(percentile(durs(before), .99), "normal_p99_ms")
+	b.ReportMetric(stallRPS, "stall_req/s")
+	b.ReportMetric(stallRPS/normalRPS, "stall/normal")
+	b.ReportMetric(percentile(durs(during), .99), "stall_p99_ms")
+	b.ReportMetric(percentile(durs(during), .999), "stall_p999_ms")
+	b.ReportMetric(float64(failed), "failed")
+	b.ReportMetric(float64(recovery.Milliseconds()), "recovery_ms")
+}
+
+// BenchmarkParallelLogins: 100 logins with a wrong password sent at once
+// (each a 19 MiB argon2id hash), twice; reported: the process's peak RSS
+// (VmHWM) and how many were answered 401 (hashed) or 503 (no hashing
+// slot within 1 s). Run with -benchtime 1x.
+func BenchmarkParallelLogins(b *testing.B) {
+	env := baseEnv(b)
+	env["LOG_LEVEL"] = "info"
+	s := startBinary(b, env)
+	s.setupNote(b)
+	ready, _ := rssMB(b, s.cmd.Process.Pid)
+	var codes sync.Map
+	b.ResetTimer()
+	for range 2 {
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for range 100 {
+			wg.Go(func() {
+				<-gate
+				resp, err := http.Post(s.base+"/api/v1/sessions", "application/json",
+					strings.NewReader(`{"email":"bench@example.com","password":"wrong password"}`))
+				code := 0
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					code = resp.StatusCode
+				}
+				v, _ := codes.LoadOrStore(code, new(atomic.Int64))
+				v.(*atomic.Int64).Add(1)
+			})
+		}
+		close(gate)
+		wg.Wait()
+	}
+	b.StopTimer()
+	_, peak := rssMB(b, s.cmd.Process.Pid)
+	b.ReportMetric(ready, "rss_before_MB")
+	b.ReportMetric(peak, "rss_peak_MB")
+	codes.Range(func(k, v any) bool {
+		b.ReportMetric(float64(v.(*atomic.Int64).Load()), fmt.Sprintf("status_%d", k))
+		return true
+	})
+}

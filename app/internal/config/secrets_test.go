@@ -1,0 +1,88 @@
+package config_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/shipyard-kit/shipyard/app/internal/config"
+)
+
+// secretForms is every way a password can be given, accepted or rejected;
+// each value contains the secret "S3cr3t-pw" (also %-encoded or quoted).
+var secretForms = []struct {
+	name   string
+	env    map[string]string
+	accept bool
+}{
+	{"DATABASE_URL with the password in userinfo", map[string]string{"DATABASE_URL": "postgres://u:S3cr3t-pw@db:5432/app?sslmode=disable"}, true},
+	{"DATABASE_URL with a ?password= query parameter", map[string]string{"DATABASE_URL": "postgres://u@db/app?sslmode=disable&password=S3cr3t-pw"}, true},
+	{"DATABASE_URL with a ?sslpassword= query parameter", map[string]string{"DATABASE_URL": "postgres://u@db/app?sslpassword=S3cr3t-pw"}, true},
+	{"DATABASE_URL as a key=value DSN with password=", map[string]string{"DATABASE_URL": "host=db user=u dbname=app password=S3cr3t-pw sslmode=disable"}, true},
+	{"DATABASE_URL as a key=value DSN with a quoted password", map[string]string{"DATABASE_URL": "host=db user=u password='S3cr3t-pw with spaces' dbname=app"}, true},
+	{"DATABASE_URL as a key=value DSN without a host is rejected", map[string]string{"DATABASE_URL": "user=u password=S3cr3t-pw dbname=app"}, false},
+	{"DATABASE_URL as a malformed DSN is rejected", map[string]string{"DATABASE_URL": "host=db password='S3cr3t-pw"}, false},
+	{"DATABASE_URL with a bad scheme is rejected", map[string]string{"DATABASE_URL": "mysql://u:S3cr3t-pw@db/app"}, false},
+	{"DATABASE_URL with a bad escape is rejected", map[string]string{"DATABASE_URL": "postgres://u:S3cr3t-pw%zz@db/app"}, false},
+	{"DATABASE_URL with no host is rejected", map[string]string{"DATABASE_URL": "postgres:///app?password=S3cr3t-pw"}, false},
+	{"DATABASE_PASSWORD", map[string]string{"DATABASE_PASSWORD": "S3cr3t-pw"}, true},
+	{"REDIS_URL with the password in userinfo", map[string]string{"REDIS_URL": "redis://:S3cr3t-pw@cache:6379/0"}, true},
+	{"REDIS_URL with user and password in userinfo", map[string]string{"REDIS_URL": "rediss://app:S3cr3t-pw@cache:6379/0"}, true},
+	{"REDIS_URL with a ?password= query parameter is rejected", map[string]string{"REDIS_URL": "redis://cache:6379/0?password=S3cr3t-pw"}, false},
+	{"REDIS_URL with a bad scheme is rejected", map[string]string{"REDIS_URL": "http://:S3cr3t-pw@cache:6379/0"}, false},
+	{"REDIS_URL with a bad escape is rejected", map[string]string{"REDIS_URL": "redis://:S3cr3t-pw%zz@cache:6379/0"}, false},
+	{"REDIS_PASSWORD", map[string]string{"REDIS_PASSWORD": "S3cr3t-pw"}, true},
+	{"both passwords set with a bad SHUTDOWN_TIMEOUT", map[string]string{"DATABASE_PASSWORD": "S3cr3t-pw", "REDIS_PASSWORD": "S3cr3t-pw", "SHUTDOWN_TIMEOUT": "x"}, false},
+}
+
+// TestNoSecretInLogsOrErrors checks, for every form, the startup config
+// line (as run logs it) and every other rendering when the value is
+// accepted, and the error when it is rejected.
+func TestNoSecretInLogsOrErrors(t *testing.T) {
+	for _, tc := range secretForms {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			for k, v := range tc.env {
+				e[k] = v
+			}
+			c, err := config.Load(env(e), all)
+			if tc.accept != (err == nil) {
+				t.Fatalf("accepted = %v, want %v (err %v)", err == nil, tc.accept, err)
+			}
+			var seen []string
+			if err != nil {
+				seen = append(seen, err.Error())
+			} else {
+				var buf bytes.Buffer
+				slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", c)
+				seen = append(seen, buf.String(), c.String(), fmt.Sprint(c), fmt.Sprintf("%+v", c), config.Redact(c.DatabaseURL), config.Redact(c.RedisURL))
+			}
+			for _, s := range seen {
+				for _, secret := range []string{"S3cr3t", "S3cr3t-pw%zz"} {
+					if strings.Contains(s, secret) {
+						t.Errorf("secret in %q", s)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"a URL without a secret is unchanged", "postgres://u@db:5432/app?sslmode=disable", "postgres://u@db:5432/app?sslmode=disable"},
+		{"a userinfo password is masked", "redis://:pw@cache:6379/0", "redis://:xxxxx@cache:6379/0"},
+		{"a password query parameter is masked", "postgres://u@db/app?password=pw&sslmode=disable", "postgres://u@db/app?password=xxxxx&sslmode=disable"},
+		{"a DSN password is masked, other values kept", "host=db password=pw dbname=app", "host=db password=xxxxx dbname=app"},
+		{"a quoted DSN password is masked", "host=db password='p w' dbname=app", "host=db password=xxxxx dbname=app"},
+		{"an unparseable URL is replaced", "postgres://u:pw%zz@db/app", "<unparseable>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := config.Redact(tc.in); got != tc.want {
+				t.Fatalf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

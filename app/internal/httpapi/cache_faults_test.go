@@ -1,0 +1,293 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/shipyard-kit/shipyard/app/internal/testenv"
+)
+
+// behindProxy returns rawURL with its host replaced by a fault-injecting
+// proxy to it.
+func behindProxy(t *testing.T, rawURL string) (string, *testenv.Proxy) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testenv.NewProxy(t, u.Host)
+	u.Host = p.Addr
+	return u.String(), p
+}
+
+// waitFor polls cond every 10 ms until it holds or 10 s passed.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (a *testApp) noteVersion(id int64) int64 {
+	a.t.Helper()
+	var v int64
+	if err := a.pool.QueryRow(context.Background(), `SELECT version FROM notes WHERE id = $1`, id).Scan(&v); err != nil {
+		a.t.Fatal(err)
+	}
+	return v
+}
+
+func (a *testApp) metrics() string { return string(a.do("GET", "/metrics", "", nil).body) }
+
+// stalledRedis is a Redis for one test and a way to make it hang.
+type stalledRedis struct {
+	name  string
+	start func(t *testing.T) (url string, stall, resume func())
+}
+
+var stalls = []stalledRedis{
+	{name: "a proxy that stops forwarding (what a partition loses is lost)", start: func(t *testing.T) (string, func(), func()) {
+		u, p := behindProxy(t, testenv.RedisURL(t))
+		return u, p.Stall, p.Resume
+	}},
+	{name: "redis-server stopped with SIGSTOP, then SIGCONT", start: func(t *testing.T) (string, func(), func()) {
+		rs := testenv.OwnRedis(t)
+		return rs.URL, rs.Pause, rs.Continue
+	}},
+}
+
+func TestCacheStaysCorrectWhenRedisStalls(t *testing.T) {
+	for _, st := range stalls {
+		t.Run(st.name, func(t *testing.T) { cacheThroughStall(t, st) })
+	}
+}
+
+func cacheThroughStall(t *testing.T, st stalledRedis) {
+	redisURL, stall, resume := st.start(t)
+	defer resume()
+	a := newApp(t, func(o *appOpts) { o.redisURL = redisURL; o.redisTimeout = 300 * time.Millisecond })
+	tok := a.user("ada@example.com")
+	kept := a.note(tok, "kept", "version one")
+	gone := a.note(tok, "gone", "to be deleted")
+	keptPath := fmt.Sprintf("/api/v1/notes/%d", int64(kept["id"].(float64)))
+	gonePath := fmt.Sprintf("/api/v1/notes/%d", int64(gone["id"].(float64)))
+	for _, p := range []string{keptPath, gonePath, keptPath, gonePath} {
+		a.do("GET", p, tok, nil)
+	}
+	if r := a.do("GET", keptPath, tok, nil); r.header.Get("X-Cache") != "hit" {
+		t.Fatalf("cache not warm: %s", r.header.Get("X-Cache"))
+	}
+
+	stall()
+	r := a.do("PATCH", keptPath, tok, map[string]string{"body": "version two"})
+	if r.status != 200 {
+		t.Fatalf("PATCH while redis stalls: %d %s", r.status, r.body)
+	}
+	etag := r.header.Get("ETag")
+	if r := a.do("DELETE", gonePath, tok, nil); r.status != 204 {
+		t.Fatalf("DELETE while redis stalls: %d %s", r.status, r.body)
+	}
+
+	t.Run("while redis stalls reads come from postgres and readyz is degraded, not failed", func(t *testing.T) {
+		if r := a.do("GET", keptPath, tok, nil); r.status != 200 || r.json(t)["body"] != "version two" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		r := a.do("GET", "/readyz", "", nil)
+		if r.status != 200 || r.json(t)["status"] != "degraded" {
+			t.Fatalf("readyz %d %s", r.status, r.body)
+		}
+	})
+
+	resume()
+	t.Run("after redis returns no read serves the version before the write", func(t *testing.T) {
+		// Straight away, and also once the breaker has closed again and the
+		// cache is in use.
+		check := func() {
+			t.Helper()
+			r := a.do("GET", keptPath, tok, nil)
+			if r.status != 200 || r.json(t)["body"] != "version two" || r.header.Get("ETag") != etag {
+				t.Fatalf("stale read (X-Cache %s): %d %s", r.header.Get("X-Cache"), r.status, r.body)
+			}
+			if r := a.do("GET", gonePath, tok, nil); r.status != 404 {
+				t.Fatalf("deleted note served (X-Cache %s): %d %s", r.header.Get("X-Cache"), r.status, r.body)
+			}
+		}
+		check()
+		waitFor(t, "the cache to be used again", func() bool {
+			return a.do("GET", keptPath, tok, nil).header.Get("X-Cache") == "hit"
+		})
+		check()
+		if n := a.notes.Pending(); n != 0 {
+			t.Fatalf("%d cache writes still pending", n)
+		}
+	})
+	t.Run("a PATCH with the ETag the client saw succeeds", func(t *testing.T) {
+		if r := a.do("PATCH", keptPath, tok, map[string]string{"title": "again"}, "If-Match", etag); r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestCacheStaysCorrectWhenTheClientDisconnectsAfterAPatch(t *testing.T) {
+	dbURL, pp := behindProxy(t, testenv.DatabaseURL(t))
+	a := newApp(t, func(o *appOpts) { o.dbURL = dbURL })
+	tok := a.user("ada@example.com")
+	n := a.note(tok, "t", "version one")
+	id := int64(n["id"].(float64))
+	path := fmt.Sprintf("/api/v1/notes/%d", id)
+	a.do("GET", path, tok, nil)
+	if r := a.do("GET", path, tok, nil); r.header.Get("X-Cache") != "hit" {
+		t.Fatal("cache not warm")
+	}
+	before := a.noteVersion(id)
+
+	// Postgres commits the UPDATE, but its answer is held until the client
+	// has gone away.
+	pp.HoldRepliesAfter("UPDATE notes")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequestWithContext(ctx, "PATCH", a.srv.URL+path, strings.NewReader(`{"body":"version two"}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	waitFor(t, "the update to commit", func() bool { return a.noteVersion(id) > before })
+	cancel()
+	<-done
+	time.Sleep(100 * time.Millisecond) // let the server notice the disconnect
+	pp.Resume()
+	waitFor(t, "the PATCH to finish", func() bool { return strings.Contains(a.logs.String(), `"method":"PATCH"`) })
+
+	r := a.do("GET", path, tok, nil)
+	if r.status != 200 || r.json(t)["body"] != "version two" {
+		t.Fatalf("read after a committed PATCH returned the old version (X-Cache %s): %s", r.header.Get("X-Cache"), r.body)
+	}
+	// The body changed, so the PATCH enqueued the note's job, despite the
+	// client being gone: one task from the create, one from the PATCH.
+	opts := a.rdb.Options()
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: opts.Addr, DB: opts.DB})
+	defer insp.Close()
+	tasks, err := insp.ListPendingTasks("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 2 {
+		t.Fatalf("%d note:process tasks queued, want 2 (create and PATCH)", len(tasks))
+	}
+}
+
+func TestRedisStallIsDetectedOnceThenSkipped(t *testing.T) {
+	redisURL, rp := behindProxy(t, testenv.RedisURL(t))
+	a := newApp(t, func(o *appOpts) { o.redisURL = redisURL; o.redisTimeout = 2 * time.Second })
+	tok := a.user("ada@example.com")
+	path := fmt.Sprintf("/api/v1/notes/%d", int64(a.note(tok, "t", "b")["id"].(float64)))
+	a.do("GET", path, tok, nil)
+
+	rp.Stall()
+	a.do("GET", path, tok, nil) // pays REDIS_TIMEOUT once
+	t.Run("later requests do not wait on redis", func(t *testing.T) {
+		// Each would wait REDIS_TIMEOUT (2 s) twice without the breaker;
+		// together they must not take one.
+		start := time.Now()
+		for range 5 {
+			if r := a.do("GET", path, tok, nil); r.status != 200 || r.header.Get("X-Cache") != "miss" {
+				t.Fatalf("%d %s %s", r.status, r.header.Get("X-Cache"), r.body)
+			}
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("5 reads took %v while redis stalled", d)
+		}
+		if !strings.Contains(a.metrics(), "app_redis_breaker_open 1") {
+			t.Error("breaker not reported open")
+		}
+	})
+	rp.Resume()
+	t.Run("the cache is used again once redis answers", func(t *testing.T) {
+		waitFor(t, "a cache hit", func() bool { return a.do("GET", path, tok, nil).header.Get("X-Cache") == "hit" })
+		if !strings.Contains(a.metrics(), "app_redis_breaker_open 0") {
+			t.Error("breaker not reported closed")
+		}
+	})
+}
+
+func TestLogoutStaysEffectiveWhenRedisStalls(t *testing.T) {
+	redisURL, rp := behindProxy(t, testenv.RedisURL(t))
+	a := newApp(t, func(o *appOpts) { o.redisURL = redisURL; o.redisTimeout = 300 * time.Millisecond })
+	tok := a.user("ada@example.com")
+	a.do("GET", "/api/v1/me", tok, nil) // cached as valid
+	rp.Stall()
+	if r := a.do("DELETE", "/api/v1/sessions/current", tok, nil); r.status != 503 {
+		t.Fatalf("logout with redis stalled: %d %s", r.status, r.body)
+	}
+	rp.Resume()
+	if r := a.do("GET", "/api/v1/me", tok, nil); r.status != 401 {
+		t.Fatalf("revoked token accepted after redis returned: %d %s", r.status, r.body)
+	}
+	waitFor(t, "the revocation to reach the cache", func() bool {
+		v, err := a.rdb.Keys(context.Background(), "shipyard:tok:*").Result()
+		if err != nil || len(v) != 1 {
+			return false
+		}
+		s, _ := a.rdb.Get(context.Background(), v[0]).Result()
+		return s == "revoked"
+	})
+}
+
+func TestCacheStaysCorrectWhenAPatchTimesOutAfterTheCommit(t *testing.T) {
+	dbURL, pp := behindProxy(t, testenv.DatabaseURL(t))
+	a := newApp(t, func(o *appOpts) { o.dbURL = dbURL; o.opts.RequestTimeout = time.Second })
+	tok := a.user("ada@example.com")
+	id := int64(a.note(tok, "t", "version one")["id"].(float64))
+	path := fmt.Sprintf("/api/v1/notes/%d", id)
+	a.do("GET", path, tok, nil)
+	if r := a.do("GET", path, tok, nil); r.header.Get("X-Cache") != "hit" {
+		t.Fatal("cache not warm")
+	}
+
+	// Postgres commits, its answer comes after REQUEST_TIMEOUT: the
+	// client gets 503 though the change is made.
+	pp.HoldRepliesAfter("UPDATE notes")
+	wantProblem(t, a.do("PATCH", path, tok, map[string]string{"body": "version two"}), 503, "unavailable")
+	pp.Resume()
+	if v := a.noteVersion(id); v != 2 {
+		t.Fatalf("the update did not commit (version %d); the test needs it to", v)
+	}
+	r := a.do("GET", path, tok, nil)
+	if r.status != 200 || r.json(t)["body"] != "version two" {
+		t.Fatalf("the committed version is not served (X-Cache %s): %s", r.header.Get("X-Cache"), r.body)
+	}
+	waitFor(t, "the cache to hold the committed version", func() bool {
+		r := a.do("GET", path, tok, nil)
+		return r.header.Get("X-Cache") == "hit" && r.json(t)["body"] == "version two"
+	})
+}
+
+func TestNoteReadsWithoutRedisStillCheckTheCaller(t *testing.T) {
+	redisURL, rp := behindProxy(t, testenv.RedisURL(t))
+	a := newApp(t, func(o *appOpts) { o.redisURL = redisURL; o.redisTimeout = 300 * time.Millisecond })
+	ada, bob := a.user("ada@example.com"), a.user("bob@example.com")
+	path := fmt.Sprintf("/api/v1/notes/%d", int64(a.note(ada, "t", "ada's")["id"].(float64)))
+	rp.Stall()
+	defer rp.Resume()
+	a.do("GET", path, ada, nil) // detects the stall
+	if r := a.do("GET", path, ada, nil); r.status != 200 || r.header.Get("X-Cache") != "miss" {
+		t.Fatalf("owner: %d %s", r.status, r.body)
+	}
+	wantProblem(t, a.do("GET", path, bob, nil), 404, "not_found")
+	wantProblem(t, a.do("GET", path, "sy_not-a-token", nil), 401, "invalid_token")
+}
