@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shipyard-kit/shipyard/app/internal/logx"
+	"github.com/shipyard-kit/shipyard/app/internal/testenv"
 )
 
 func TestBuffered(t *testing.T) {
@@ -41,7 +41,7 @@ func TestBuffered(t *testing.T) {
 		}
 	})
 	t.Run("the interval flushes on its own", func(t *testing.T) {
-		var out syncBuf
+		var out testenv.SyncBuffer
 		b := logx.NewBuffered(&out, time.Millisecond)
 		_, _ = b.Write([]byte("line\n"))
 		for deadline := time.Now().Add(10 * time.Second); out.String() != "line\n"; time.Sleep(time.Millisecond) {
@@ -50,21 +50,4 @@ func TestBuffered(t *testing.T) {
 			}
 		}
 	})
-}
-
-type syncBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
