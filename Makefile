@@ -82,7 +82,9 @@ image: build-linux ## Build the app image shipyard-app:$(VERSION) and :local (FR
 test: pulumi-cli gotestsum test-images ## Run every test: unit, infra under mocks, and a local stack of its own deployed with Pulumi (needs Docker)
 	@$(DOCKER) info >/dev/null 2>&1 || { echo "make test: the Docker engine is not reachable with $(DOCKER); start it (sudo systemctl start docker, or without an init system: nohup dockerd --storage-driver=vfs >/tmp/dockerd.log 2>&1 &) and retry" >&2; exit 1; }
 	@echo "==> go test ./... (each test as it ends; the local stack's life is TestStack, a few minutes)"
-	@status=0; DOCKER=$(DOCKER) $(BIN)/gotestsum --format testname --format-hide-empty-pkg -- -count=1 -timeout 45m ./... || status=$$?; \
+	@status=0; DOCKER=$(DOCKER) $(BIN)/gotestsum --format testname --format-hide-empty-pkg --jsonfile $(BIN)/test.json -- -count=1 -timeout 45m ./... || status=$$?; \
+	  echo "==> time per package (slowest first)"; \
+	  sed -nE 's/.*"Action":"(pass|fail)","Package":"$(subst /,\/,$(MODULE))\/?([^"]*)","Elapsed":([0-9.]+)\}$$/  \3s \1 \2/p' $(BIN)/test.json | sort -rn | head -n 15; \
 	  DOCKER=$(DOCKER) tests/cleanup.sh; exit $$status
 
 .PHONY: test-images
