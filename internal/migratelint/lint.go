@@ -29,7 +29,6 @@ import (
 	"unicode/utf8"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
-	pgparser "github.com/pganalyze/pg_query_go/v6/parser"
 )
 
 // Finding is one problem in one migration.
@@ -98,6 +97,9 @@ type migration struct {
 }
 
 func lintFS(fsys fs.FS, display func(string) string) ([]Finding, error) {
+	if errNoParser != nil {
+		return nil, errNoParser
+	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("reading migrations: %w", err)
@@ -235,16 +237,15 @@ func (st *schema) lintFile(name, src string) []Finding {
 	if !hasUp {
 		return []Finding{{File: name, Line: 1, Rule: GooseUpMissing, Message: "no `-- +goose Up` annotation: goose cannot run this migration"}}
 	}
-	tree, err := pg.Parse(masked)
+	tree, err := parseSQL(masked)
 	if err != nil {
 		line := 1
-		var pe *pgparser.Error
-		if errors.As(err, &pe) && pe.Cursorpos > 0 {
-			// Cursorpos counts characters from 1.
+		if pos := errorPos(err); pos > 0 {
+			// The position counts characters from 1.
 			runes := 0
 			for off := range masked {
 				runes++
-				if runes == pe.Cursorpos {
+				if runes == pos {
 					line = lineOf(masked, off)
 					break
 				}
@@ -252,7 +253,7 @@ func (st *schema) lintFile(name, src string) []Finding {
 		}
 		return []Finding{{File: name, Line: line, Rule: SyntaxError, Message: "PostgreSQL cannot parse the Up section: " + err.Error()}}
 	}
-	scan, err := pg.Scan(masked)
+	scan, err := scanSQL(masked)
 	if err != nil {
 		return []Finding{{File: name, Line: 1, Rule: SyntaxError, Message: "PostgreSQL cannot scan the Up section: " + err.Error()}}
 	}
