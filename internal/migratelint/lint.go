@@ -425,6 +425,10 @@ func (fl *fileLint) lint(st *schema, n *pg.Node) {
 		fl.rename(n.GetRenameStmt())
 	case n.GetDropStmt() != nil:
 		fl.drop(st, n.GetDropStmt())
+	case n.GetInsertStmt() != nil && fl.created[relName(n.GetInsertStmt().GetRelation())] &&
+		len(n.GetInsertStmt().GetSelectStmt().GetSelectStmt().GetValuesLists()) > 0:
+		// Literal rows into a table this migration created (a lookup
+		// table's seed): no lock on anything that serves traffic.
 	case n.GetCreateSeqStmt() != nil, n.GetCompositeTypeStmt() != nil, n.GetCreateEnumStmt() != nil,
 		n.GetCreateFunctionStmt() != nil, n.GetCommentStmt() != nil, n.GetCreateSchemaStmt() != nil,
 		n.GetCreateExtensionStmt() != nil, n.GetCreateDomainStmt() != nil:

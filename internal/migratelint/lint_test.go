@@ -159,7 +159,13 @@ func TestEveryRuleFailsItsBadExampleWithItsRecipeAndPassesItsSafeOne(t *testing.
 				// Only new objects: exempt (a foreign key to a table
 				// created in the same migration included).
 				up("CREATE TABLE tags (id bigint PRIMARY KEY);\nCREATE TABLE note_tags (tag_id bigint REFERENCES tags (id), name text);\nCREATE INDEX note_tags_tag_idx ON note_tags (tag_id);"),
+				up("CREATE TABLE colors (name text PRIMARY KEY);\nINSERT INTO colors (name) VALUES ('red'), ('blue');"),
 			},
+		},
+		{
+			// Rows copied from an existing table read it under a lock.
+			rule: MissingLockTimeout, bad: up("CREATE TABLE titles (t text);\nINSERT INTO titles SELECT title FROM notes;"), badLine: 3,
+			recipe: "SET lock_timeout",
 		},
 		{
 			// A new table that references an existing one locks it.
