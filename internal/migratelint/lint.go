@@ -56,7 +56,7 @@ type Error struct{ Findings []Finding }
 
 func (e *Error) Error() string {
 	lines := make([]string, 0, len(e.Findings)+1)
-	lines = append(lines, fmt.Sprintf("%d unsafe migration statement(s) (docs/operations.md#writing-a-safe-migration):", len(e.Findings)))
+	lines = append(lines, fmt.Sprintf("%d migration finding(s) (docs/operations.md#writing-a-safe-migration):", len(e.Findings)))
 	for _, f := range e.Findings {
 		lines = append(lines, "  "+f.String())
 	}
