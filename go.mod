@@ -8,6 +8,7 @@ require (
 	github.com/gruntwork-io/terratest v0.50.0
 	github.com/hibiken/asynq v0.26.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/pganalyze/pg_query_go/v6 v6.2.5
 	github.com/pressly/goose/v3 v3.29.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/pulumi/pulumi-aws/sdk/v6 v6.83.0

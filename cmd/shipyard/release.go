@@ -104,6 +104,9 @@ func cmdRelease(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
+	if err := lintBeforeDeploy(e, "release"); err != nil {
+		return err
+	}
 	ops, err := opsFor(ctx, e, stack)
 	if err != nil {
 		return err
@@ -118,6 +121,11 @@ func cmdPromote(ctx context.Context, e env) error {
 		return errors.New("usage: shipyard promote FROM TO")
 	}
 	from, to := e.args[0], e.args[1]
+	// The checkout's migrations: promote requires a clean checkout, and
+	// the image it promotes was built from an earlier commit of it.
+	if err := lintBeforeDeploy(e, "promote"); err != nil {
+		return err
+	}
 	ops, err := opsFor(ctx, e, to)
 	if err != nil {
 		return err
