@@ -232,8 +232,9 @@ func firstLine(s string) string {
 }
 
 // testChecks are what `make test` needs beyond `make up`: throwaway
-// Postgres and Redis servers for the app's tests, debootstrap run as root
-// for the stand-in images, and free disk.
+// Postgres and Redis servers for the app's tests, a C compiler for the
+// migration linter's parser, debootstrap run as root for the stand-in
+// images, and free disk.
 func testChecks(h machine) []check {
 	found := func(names ...string) func(context.Context) (string, error) {
 		return func(context.Context) (string, error) {
@@ -265,6 +266,7 @@ func testChecks(h machine) []check {
 			fix: "install the PostgreSQL server (`sudo apt-get install postgresql`), or set TEST_DATABASE_URL to a database the tests may use",
 		},
 		{name: "redis server (make test)", run: found("redis-server"), fix: "install Redis (`sudo apt-get install redis-server`), or set TEST_REDIS_URL"},
+		{name: "C compiler (make test, make lint)", run: found("gcc"), fix: "install gcc and the C library headers (`sudo apt-get install gcc libc6-dev`): the migration linter's PostgreSQL parser (pg_query_go) is C, built with cgo"},
 		{
 			name: "debootstrap as root (make test)",
 			run: func(ctx context.Context) (string, error) {
