@@ -58,6 +58,7 @@ RELEASE ?=
 CONFIRM ?=
 PROCESS ?=
 IMAGE   ?= shipyard-app:local
+FILE    ?=
 
 ##@ Build
 
@@ -148,6 +149,15 @@ logs: pulumi-cli ## Follow STACK's logs (PROCESS=web|worker|clock|nginx to narro
 .PHONY: migrate
 migrate: pulumi-cli ## Run the one-off migrate process on STACK (docker container / ECS run-task)
 	$(SHIPYARD) migrate $(STACK)
+
+.PHONY: db-backup
+db-backup: pulumi-cli ## Dump a docker STACK's database (pg_dump custom format) into FILE (default backups/<stack>-<time>.dump)
+	$(SHIPYARD) db-backup $(STACK) $(FILE)
+
+.PHONY: db-restore
+db-restore: pulumi-cli ## Restore FILE (a db-backup dump) into a docker STACK's database, replacing its contents
+	@test -n "$(FILE)" || { echo "usage: make db-restore FILE=backups/<stack>-<time>.dump [STACK=local]" >&2; exit 2; }
+	$(SHIPYARD) db-restore $(STACK) $(FILE)
 
 ##@ Release (aws stacks: build once, promote by digest, roll back)
 

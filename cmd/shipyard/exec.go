@@ -24,6 +24,10 @@ type call struct {
 	// Out, when set, receives the streamed output instead of the
 	// operator's stdout and stderr.
 	Out io.Writer
+	// Stdout, when set, receives the command's standard output as it is
+	// written (a large dump, not held in memory); standard error is kept
+	// for the error message.
+	Stdout io.Writer
 	// Env holds extra NAME=value pairs on top of the inherited environment.
 	Env []string
 }
@@ -43,7 +47,9 @@ func osExec(stdout, stderr io.Writer) execer {
 			cmd.Env = append(os.Environ(), c.Env...)
 		}
 		var out, errb bytes.Buffer
-		if c.Stream && c.Out != nil {
+		if c.Stdout != nil {
+			cmd.Stdout, cmd.Stderr = c.Stdout, &errb
+		} else if c.Stream && c.Out != nil {
 			cmd.Stdout, cmd.Stderr = c.Out, c.Out
 		} else if c.Stream {
 			cmd.Stdout, cmd.Stderr = stdout, stderr

@@ -41,6 +41,10 @@ func (f *fakeExec) exec(_ context.Context, c call) ([]byte, error) {
 		return nil, fmt.Errorf("fake: unexpected call %q", line)
 	}
 	a := f.answers[best]
+	if c.Stdout != nil {
+		_, _ = io.WriteString(c.Stdout, a.out)
+		return nil, a.err
+	}
 	if c.Stream && c.Out != nil {
 		_, _ = io.WriteString(c.Out, a.out)
 		return nil, a.err

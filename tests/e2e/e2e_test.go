@@ -90,7 +90,8 @@ func TestStack(t *testing.T) {
 // testOwnLocalStack is `make test`'s life of a local stack, with the real
 // engine: up from nothing, an idempotent preview, the validation suite, a
 // replica change and an env change under load, down keeping the data, up
-// again on it, destroy, and nothing left behind.
+// again on it, a backup restored into a fresh stack, destroy, and nothing
+// left behind.
 func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 	if _, err := exec.LookPath(filepath.Join(root, "bin", "pulumi")); err != nil {
 		if _, err := exec.LookPath("pulumi"); err != nil {
@@ -192,6 +193,43 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 		s.up(t)
 		out = s.outputs(t)
 		waitReady(t, out.URL+local.Services.Web.HealthCheckPath)
+		user.login(t, out.URL)
+	})
+	t.Run("a backup restored into a fresh stack reads back every row", func(t *testing.T) {
+		token := user.login(t, out.URL)
+		for i := 0; i < 3; i++ {
+			(&suite{url: out.URL, token: token}).call(t, http.MethodPost, "/api/v1/notes",
+				map[string]string{"title": fmt.Sprintf("kept %d", i), "body": "restored from a backup"}, http.StatusCreated, nil)
+		}
+		before := s.tableDigests(t, local)
+		dump := filepath.Join(t.TempDir(), "backup.dump")
+		if _, err := s.shipyard(t, "db-backup", s.name, dump); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.shipyard(t, "destroy", s.name); err != nil {
+			t.Fatal(err)
+		}
+		if v := s.objects(t, "volume"); len(v) != 0 {
+			t.Fatalf("volumes after destroy: %v", v)
+		}
+		s.up(t)
+		out = s.outputs(t)
+		waitReady(t, out.URL+local.Services.Web.HealthCheckPath)
+		if fresh := s.tableDigests(t, local); fresh["users"] == before["users"] {
+			t.Fatalf("the fresh stack already has the users: %v", fresh)
+		}
+		if _, err := s.shipyard(t, "db-restore", s.name, dump); err != nil {
+			t.Fatal(err)
+		}
+		after := s.tableDigests(t, local)
+		if len(after) != len(before) {
+			t.Errorf("tables after the restore %v, before %v", after, before)
+		}
+		for table, digest := range before {
+			if after[table] != digest {
+				t.Errorf("table %s: %s before the backup, %s after the restore", table, digest, after[table])
+			}
+		}
 		user.login(t, out.URL)
 	})
 	t.Run("destroy removes every container, network and volume and leaves no build leftover", func(t *testing.T) {

@@ -238,6 +238,26 @@ func (s *localStack) objects(t *testing.T, kind string) []string {
 	return out
 }
 
+// tableDigests reads every table of the stack's database through its
+// postgres container: "<rows> <md5 of every row, in order>" per table.
+func (s *localStack) tableDigests(t *testing.T, cfg *stackconfig.Config) map[string]string {
+	t.Helper()
+	pg := s.outputs(t).Containers["postgres"]
+	psql := func(sql string) string {
+		return dockerOut(t, "exec", pg, "psql", "--username", cfg.Database.Username, "--dbname", cfg.Database.Name,
+			"--no-align", "--tuples-only", "--command", sql)
+	}
+	out := map[string]string{}
+	for _, table := range lines(psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")) {
+		out[table] = strings.TrimSpace(psql(fmt.Sprintf(
+			`SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-') FROM %q t`, table)))
+	}
+	if len(out) == 0 {
+		t.Fatal("the stack's database has no table")
+	}
+	return out
+}
+
 // createdContainers counts containers that were created and never started:
 // what an image build through the classic builder leaves behind.
 func createdContainers(t *testing.T) int {
