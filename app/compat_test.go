@@ -654,3 +654,85 @@ func (c apiClient) do(method, path, tok string, hdr map[string]string, body any,
 	}
 	return m, resp.Header, nil
 }
+
+func TestCompatBase(t *testing.T) {
+	dir := t.TempDir()
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"}, args...)...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	commit := func(msg string) string {
+		t.Helper()
+		git("commit", "-q", "--allow-empty", "-m", msg)
+		return git("rev-parse", "HEAD")
+	}
+	pick := func(base string) compatChoice {
+		t.Helper()
+		t.Setenv("COMPAT_BASE", base)
+		c, err := compatBase(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	git("init", "-q", "-b", "main")
+	c1 := commit("one")
+
+	t.Setenv("COMPAT_BASE", "")
+	if _, err := compatBase(dir); err == nil || !strings.Contains(err.Error(), "COMPAT_BASE") {
+		t.Fatalf("a lone commit: want an error naming COMPAT_BASE, got %v", err)
+	}
+	c2 := commit("two")
+	if c := pick(""); c.Commit != c1 || !strings.Contains(c.Why, "HEAD~1") {
+		t.Errorf("on main: got %+v, want HEAD~1 %s", c, c1)
+	}
+	git("checkout", "-q", "-b", "change")
+	commit("three")
+	commit("four")
+	if c := pick(""); c.Commit != c2 || !strings.Contains(c.Why, "merge base with main") {
+		t.Errorf("on a branch: got %+v, want the merge base %s", c, c2)
+	}
+	git("tag", "v1", c1)
+	if c := pick(""); c.Commit != c1 || !strings.Contains(c.Why, "v1") {
+		t.Errorf("with a tag: got %+v, want v1 %s", c, c1)
+	}
+	ledger := func(recs ...release.Record) {
+		t.Helper()
+		var b bytes.Buffer
+		for _, r := range recs {
+			line, _ := json.Marshal(r)
+			b.Write(append(line, '\n'))
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "releases"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "releases", recs[0].Stack+".jsonl"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ledger(release.Record{ID: "staging-1", Stack: "staging", Kind: release.KindRelease, Status: release.StatusSucceeded, ImageDigest: digest, ImageCommit: c1, Time: t0},
+		release.Record{ID: "staging-2", Stack: "staging", Kind: release.KindRelease, Status: release.StatusFailed, ImageCommit: c2, Time: t0.Add(2 * time.Hour)})
+	ledger(release.Record{ID: "prod-1", Stack: "prod", Kind: release.KindPromote, Status: release.StatusSucceeded, ImageDigest: digest, ImageCommit: c2, Time: t0.Add(time.Hour)})
+	if c := pick(""); c.Commit != c2 || !strings.Contains(c.Why, "prod-1") {
+		t.Errorf("with ledgers: got %+v, want prod-1's %s (the newest succeeded record)", c, c2)
+	}
+	ledger(release.Record{ID: "prod-1", Stack: "prod", Kind: release.KindPromote, Status: release.StatusSucceeded, ImageDigest: digest, ImageCommit: strings.Repeat("0", 40), Time: t0.Add(time.Hour)})
+	if c := pick(""); c.Commit != c1 || !strings.Contains(c.Why, "v1") {
+		t.Errorf("a ledger commit this clone lacks: got %+v, want the tag v1 %s", c, c1)
+	}
+	if c := pick(c2[:10]); c.Commit != c2 || !strings.Contains(c.Why, "COMPAT_BASE") {
+		t.Errorf("COMPAT_BASE: got %+v, want %s", c, c2)
+	}
+	t.Setenv("COMPAT_BASE", "no-such-commit")
+	if _, err := compatBase(dir); err == nil || !strings.Contains(err.Error(), "COMPAT_BASE=no-such-commit") {
+		t.Errorf("a COMPAT_BASE that is not a commit: want an error naming it, got %v", err)
+	}
+}
