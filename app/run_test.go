@@ -26,10 +26,15 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // baseEnv is a valid environment on a fresh database and Redis.
 func baseEnv(t testing.TB) map[string]string {
+	return appEnv(testenv.DatabaseURL(t), testenv.RedisURL(t))
+}
+
+// appEnv is a valid environment on the given database and Redis.
+func appEnv(databaseURL, redisURL string) map[string]string {
 	return map[string]string{
 		"APP_ENV":               "test",
-		"DATABASE_URL":          testenv.DatabaseURL(t),
-		"REDIS_URL":             testenv.RedisURL(t),
+		"DATABASE_URL":          databaseURL,
+		"REDIS_URL":             redisURL,
 		"LOG_LEVEL":             "debug",
 		"SHUTDOWN_TIMEOUT":      "15s",
 		"REQUEST_TIMEOUT":       "5s",
