@@ -118,6 +118,16 @@ type Runtime interface {
 	Services(ctx context.Context, stack string, out Outputs) ([]Service, error)
 }
 
+// Backups takes manual snapshots of a stack's database.
+type Backups interface {
+	// Snapshot creates snapshot id of RDS instance and waits until it is
+	// available.
+	Snapshot(ctx context.Context, instance, id string) error
+}
+
+// ErrSnapshot is a failed pre-migration snapshot: nothing was deployed.
+var ErrSnapshot = errors.New("pre-migration snapshot failed")
+
 // Ops deploys releases. Its fields are the repository's layout and the
 // external effects.
 type Ops struct {
@@ -129,6 +139,9 @@ type Ops struct {
 	Registry Registry
 	Health   Health
 	Runtime  Runtime
+	// Backups snapshots the database before a deployment that changes
+	// the migration version.
+	Backups Backups
 
 	// Commit is the checkout's git HEAD and Dirty whether it has
 	// uncommitted changes outside config/ and releases/.
@@ -379,6 +392,11 @@ func orNone(s string) string {
 // file gets its previous contents back, so it keeps describing what runs.
 func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string, rec Record) (Record, error) {
 	stack := cfg.Stack
+	snap, err := o.snapshotBeforeMigration(ctx, cfg, rec)
+	rec.SnapshotID = snap
+	if err != nil {
+		return o.failed(rec, digest, err)
+	}
 	path := filepath.Join(o.ConfigDir, stack+".json")
 	orig, err := os.ReadFile(path)
 	if err != nil {
@@ -427,6 +445,73 @@ func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string
 	}
 	o.say("%s %s: stack %s runs %s (recorded in %s)", rec.Kind, rec.ID, stack, digest, o.ledger().Path(stack))
 	return rec, nil
+}
+
+// snapshotBeforeMigration takes a manual snapshot of the stack's database
+// when the deployment changes its migration version: the version of the
+// release the stack runs now (the ledger's newest succeeded record of the
+// digest in config/<stack>.json) differs from rec's. A stack that runs no
+// release yet has no data to keep; one that runs a digest the ledger does
+// not know gets a snapshot (its version is unknown). It returns the
+// snapshot id ("" when none was needed).
+func (o *Ops) snapshotBeforeMigration(ctx context.Context, cfg *stackconfig.Config, rec Record) (string, error) {
+	current := cfg.Release.ImageDigest
+	if current == "" {
+		return "", nil
+	}
+	recs, err := o.ledger().Read(cfg.Stack)
+	if err != nil && !errors.Is(err, ErrNoLedger) {
+		return "", err
+	}
+	was := "unknown"
+	if r, ok := LatestSucceeded(recs, current); ok {
+		if r.MigrationVersion == rec.MigrationVersion {
+			return "", nil
+		}
+		was = strconv.FormatInt(r.MigrationVersion, 10)
+	}
+	out, err := o.Pulumi.Outputs(ctx, cfg.Stack)
+	if err != nil {
+		return "", fmt.Errorf("%w: reading outputs of stack %q: %w", ErrSnapshot, cfg.Stack, err)
+	}
+	instance := out.String("databaseInstanceId")
+	if instance == "" {
+		return "", fmt.Errorf("%w: stack %q has no databaseInstanceId output; run `make up STACK=%s` first (the migration version changes from %s to %d, so the database is snapshotted first)",
+			ErrSnapshot, cfg.Stack, cfg.Stack, was, rec.MigrationVersion)
+	}
+	if o.Backups == nil {
+		return "", fmt.Errorf("%w: no snapshot client configured", ErrSnapshot)
+	}
+	id := SnapshotID(instance, rec.ID, rec.MigrationVersion)
+	o.say("migration version %s -> %d: snapshotting %s as %s (aws rds create-db-snapshot; waits until available)", was, rec.MigrationVersion, instance, id)
+	if err := o.Backups.Snapshot(ctx, instance, id); err != nil {
+		return id, fmt.Errorf("%w: %s of %s: %w; nothing was deployed", ErrSnapshot, id, instance, err)
+	}
+	o.say("snapshot %s available", id)
+	return id, nil
+}
+
+// SnapshotID names the pre-migration snapshot of a deployment:
+// "<instance>-<record id>-m<version>", reduced to what RDS accepts
+// (letters, digits and single hyphens, starting with a letter).
+func SnapshotID(instance, recordID string, version int64) string {
+	raw := fmt.Sprintf("%s-%s-m%d", instance, recordID, version)
+	var b strings.Builder
+	for _, r := range strings.ToLower(raw) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
+			b.WriteByte('-')
+		}
+	}
+	id := strings.Trim(b.String(), "-")
+	if id == "" || id[0] < 'a' || id[0] > 'z' {
+		id = "s-" + id
+	}
+	if len(id) > 255 {
+		id = strings.TrimRight(id[:255], "-")
+	}
+	return id
 }
 
 // verify checks that the stack's outputs and its running ECS services use
