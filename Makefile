@@ -164,6 +164,10 @@ promote: pulumi-cli aws-plugin crane program ## Deploy FROM's release to TO by d
 rollback: pulumi-cli aws-plugin crane program ## Re-deploy STACK's previous release (or RELEASE=<id> from the ledger)
 	$(SHIPYARD) rollback $(STACK) $(RELEASE)
 
+.PHONY: db-restore-drill
+db-restore-drill: pulumi-cli ## Restore STACK's latest RDS snapshot into a temporary instance, migrate and read it, report the time, delete it
+	$(SHIPYARD) db-restore-drill $(STACK)
+
 .PHONY: ledger
 ledger: ## Print STACK's release ledger (releases/<stack>.jsonl)
 	@$(SHIPYARD) ledger $(STACK)

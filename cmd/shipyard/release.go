@@ -29,6 +29,7 @@ func newOps(ctx context.Context, e env, pr project, x execer, region string) (*r
 		Registry:      &registry{x: x, region: region},
 		Health:        newHTTPHealth(),
 		Runtime:       ecsRuntime{aws: awsCLI{x: x, region: region}},
+		Backups:       rdsBackups{aws: awsCLI{x: x, region: region}},
 		Commit:        commit,
 		Dirty:         dirty,
 		Actor:         actor(e.getenv),
