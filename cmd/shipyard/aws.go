@@ -270,7 +270,7 @@ type rdsBackups struct {
 }
 
 // Snapshot creates a manual snapshot and waits until it is available
-// (`aws rds wait db-snapshot-available` polls for up to about 10 minutes).
+// (`aws rds wait db-snapshot-available` polls for up to about 30 minutes).
 func (b rdsBackups) Snapshot(ctx context.Context, instance, id string) error {
 	if err := b.aws.json(ctx, nil, "rds", "create-db-snapshot", "--db-instance-identifier", instance, "--db-snapshot-identifier", id,
 		"--tags", "Key=shipyard:purpose,Value=pre-migration"); err != nil {
