@@ -38,8 +38,9 @@ commands:
   worker         run the background job worker
   clock          run the scheduler (exactly one instance)
   migrate        apply the embedded database migrations
-  migrate --report [--from=N]
-                 on a THROWAWAY database: apply migrations up to N, load the
+  migrate --report [--scratch] [--from=N]
+                 on a THROWAWAY database (--scratch: a new one created on
+                 DATABASE_URL's server, dropped after): apply migrations up to N, load the
                  large seed, apply the rest one by one and print their
                  durations and locks as one JSON line {"migrationReport":…}
   dbcheck        read every table; fail unless the schema is current (restore drills)
@@ -404,11 +405,13 @@ func migrate(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 // db.MeasureMigrations): up to --from unmeasured, then the large seed
 // when the database has no users, then the rest one by one.
 func migrateReport(ctx context.Context, log *slog.Logger, cfg *config.Config, args []string, stdout io.Writer) error {
-	report, from := false, int64(0)
+	report, scratch, from := false, false, int64(0)
 	for _, a := range args {
 		switch {
 		case a == "--report":
 			report = true
+		case a == "--scratch":
+			scratch = true
 		case strings.HasPrefix(a, "--from="):
 			n, err := strconv.ParseInt(strings.TrimPrefix(a, "--from="), 10, 64)
 			if err != nil || n < 0 {
@@ -420,13 +423,26 @@ func migrateReport(ctx context.Context, log *slog.Logger, cfg *config.Config, ar
 		}
 	}
 	if !report {
-		return errors.New("migrate: --from needs --report")
+		return errors.New("migrate: --from and --scratch need --report")
+	}
+	pc := poolConfig(cfg)
+	if scratch {
+		var drop func() error
+		var err error
+		if pc, drop, err = db.ScratchDatabase(ctx, pc); err != nil {
+			return err
+		}
+		defer func() {
+			if err := drop(); err != nil {
+				log.Warn("dropping the scratch database failed", "err", err)
+			}
+		}()
 	}
 	var seedNotes int64
-	timings, err := db.MeasureMigrations(ctx, poolConfig(cfg), db.TimingOptions{
+	timings, err := db.MeasureMigrations(ctx, pc, db.TimingOptions{
 		From: from,
 		Prepare: func(ctx context.Context) error {
-			pool, err := db.NewPool(ctx, poolConfig(cfg))
+			pool, err := db.NewPool(ctx, pc)
 			if err != nil {
 				return err
 			}

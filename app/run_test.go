@@ -633,4 +633,9 @@ func TestMigrateReportAndDBCheck(t *testing.T) {
 	if out, err := app("migrate", "--from=1"); err == nil {
 		t.Fatalf("--from without --report accepted:\n%s", out)
 	}
+	// --scratch measures in a database of its own: all of them again.
+	out, err = app("migrate", "--report", "--scratch")
+	if err != nil || !strings.Contains(out, `{"migrationReport":{"migrations":[{"version":1,`) {
+		t.Fatalf("migrate --report --scratch: %v\n%s", err, out)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -164,4 +165,38 @@ WHERE l.pid = $1 AND l.granted AND l.locktype = 'relation'
 		case <-t.C:
 		}
 	}
+}
+
+// ScratchDatabase creates an empty database on the server of pc (its user
+// needs CREATEDB) and returns the PoolConfig of it and a function that
+// drops it. pc.URL must be a postgres:// URL.
+func ScratchDatabase(ctx context.Context, pc PoolConfig) (PoolConfig, func() error, error) {
+	u, err := url.Parse(pc.URL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return pc, nil, errors.New("a scratch database needs DATABASE_URL as a postgres:// URL")
+	}
+	cfg, err := ParseConfig(pc)
+	if err != nil {
+		return pc, nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
+	if err != nil {
+		return pc, nil, fmt.Errorf("connect: %w", err)
+	}
+	name := fmt.Sprintf("shipyard_timing_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		conn.Close(ctx)
+		return pc, nil, fmt.Errorf("create scratch database: %w", err)
+	}
+	drop := func() error {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		defer conn.Close(dctx)
+		_, err := conn.Exec(dctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		return err
+	}
+	u.Path = "/" + name
+	out := pc
+	out.URL = u.String()
+	return out, drop, nil
 }
