@@ -125,6 +125,19 @@ type Backups interface {
 	Snapshot(ctx context.Context, instance, id string) error
 }
 
+// MigrationTimer measures the migrations a release applies on a
+// throwaway database with realistic data (`app migrate --report`).
+type MigrationTimer interface {
+	// Measure applies the migrations up to from unmeasured, loads the
+	// data, and measures each later one. skipped, when non-empty, says
+	// why nothing was measured (no timing database configured).
+	Measure(ctx context.Context, from int64) (report *MigrationTiming, skipped string, err error)
+}
+
+// DefaultMigrationThreshold is the duration above which a migration's
+// measured time is a warning.
+const DefaultMigrationThreshold = 5 * time.Second
+
 // ErrSnapshot is a failed pre-migration snapshot: nothing was deployed.
 var ErrSnapshot = errors.New("pre-migration snapshot failed")
 
@@ -142,6 +155,11 @@ type Ops struct {
 	// Backups snapshots the database before a deployment that changes
 	// the migration version.
 	Backups Backups
+	// Timer measures a release's migrations (nil: not measured); a
+	// migration slower than MigrationThreshold (default
+	// DefaultMigrationThreshold) is a warning.
+	Timer              MigrationTimer
+	MigrationThreshold time.Duration
 
 	// Commit is the checkout's git HEAD and Dirty whether it has
 	// uncommitted changes outside config/ and releases/.
@@ -235,6 +253,7 @@ func (o *Ops) Release(ctx context.Context, stack, localImage string) (Record, er
 		ID: id, Stack: stack, Kind: KindRelease,
 		ImageRepository: repo, ImageCommit: o.Commit, MigrationVersion: migration,
 	}
+	rec.MigrationTiming = o.measureMigrations(ctx, cfg, migration)
 	o.say("pushing %s to %s:%s", localImage, repo, id)
 	digest, err := o.Registry.Push(ctx, localImage, repo, id)
 	if err != nil {
@@ -445,6 +464,58 @@ func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string
 	}
 	o.say("%s %s: stack %s runs %s (recorded in %s)", rec.Kind, rec.ID, stack, digest, o.ledger().Path(stack))
 	return rec, nil
+}
+
+// measureMigrations times the migrations newer than the stack's current
+// version. It never fails the release: what went wrong is in the record's
+// migrationTiming.skipped and said to the operator.
+func (o *Ops) measureMigrations(ctx context.Context, cfg *stackconfig.Config, version int64) *MigrationTiming {
+	threshold := o.MigrationThreshold
+	if threshold <= 0 {
+		threshold = DefaultMigrationThreshold
+	}
+	t := &MigrationTiming{ThresholdMillis: threshold.Milliseconds()}
+	var from int64
+	if cfg.Release.ImageDigest != "" {
+		recs, _ := o.ledger().Read(cfg.Stack)
+		if r, ok := LatestSucceeded(recs, cfg.Release.ImageDigest); ok {
+			from = r.MigrationVersion
+		}
+	}
+	if from >= version {
+		t.Skipped = fmt.Sprintf("no migration newer than version %d, which the stack runs", from)
+		return t
+	}
+	if o.Timer == nil {
+		t.Skipped = "no migration timer configured"
+		o.say("WARNING: migrations not timed: %s", t.Skipped)
+		return t
+	}
+	o.say("timing migrations %d..%d on a throwaway database with the large seed", from+1, version)
+	report, skipped, err := o.Timer.Measure(ctx, from)
+	switch {
+	case err != nil:
+		t.Skipped = "measurement failed: " + err.Error()
+	case skipped != "":
+		t.Skipped = skipped
+	case report == nil:
+		t.Skipped = "the measurement returned no report"
+	}
+	if t.Skipped != "" {
+		o.say("WARNING: migrations not timed: %s", t.Skipped)
+		return t
+	}
+	t.SeedNotes, t.Migrations = report.SeedNotes, report.Migrations
+	for _, m := range t.Migrations {
+		d := time.Duration(m.DurationMS) * time.Millisecond
+		o.say("migration %d (%s): %s, locks: %s", m.Version, m.Source, d, orNone(strings.Join(m.Locks, ", ")))
+		if d > threshold {
+			w := fmt.Sprintf("migration %d (%s) took %s on %d notes, above the %s threshold; locks: %s", m.Version, m.Source, d, t.SeedNotes, threshold, orNone(strings.Join(m.Locks, ", ")))
+			t.Warnings = append(t.Warnings, w)
+			o.say("WARNING: %s: the previous release's requests wait on these locks during the deploy (docs/operations.md, writing a safe migration)", w)
+		}
+	}
+	return t
 }
 
 // snapshotBeforeMigration takes a manual snapshot of the stack's database
