@@ -152,7 +152,7 @@ migrate: pulumi-cli ## Run the one-off migrate process on STACK (docker containe
 ##@ Release (aws stacks: build once, promote by digest, roll back)
 
 .PHONY: release
-release: pulumi-cli aws-plugin crane program image ## Build the image once, push it to STACK's ECR repo and deploy it by digest
+release: pulumi-cli aws-plugin crane program image build ## Build the image once, push it to STACK's ECR repo and deploy it by digest (times the migrations on MIGRATION_TIMING_DATABASE_URL when set)
 	$(SHIPYARD) release $(STACK) --image=$(IMAGE)
 
 .PHONY: promote

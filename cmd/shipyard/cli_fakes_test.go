@@ -52,6 +52,10 @@ type fakeWorld struct {
 	// gives a command ("migrate", "dbcheck") a non-zero exit code.
 	Tasks     map[string]string `json:"tasks"`
 	ExitCodes map[string]int    `json:"exitCodes"`
+	// AppOutput is what the fake app binary prints (its stdout), and
+	// AppExit its exit code.
+	AppOutput string `json:"appOutput"`
+	AppExit   int    `json:"appExit"`
 }
 
 type fakeSnapshot struct {
@@ -143,6 +147,12 @@ func (w *fakeWorld) run(tool string, args []string) (int, error) {
 		return w.aws(args)
 	case "pulumi":
 		return w.pulumi(args)
+	case "app":
+		if os.Getenv("DATABASE_URL") == "" {
+			return 2, fmt.Errorf("fake app: no DATABASE_URL")
+		}
+		fmt.Println(w.AppOutput)
+		return w.AppExit, nil
 	}
 	return 2, fmt.Errorf("fake: unknown tool %s", tool)
 }
@@ -413,7 +423,7 @@ func installFakes(t *testing.T, w *fakeWorld) (state string) {
 		t.Fatal(err)
 	}
 	bin, state := t.TempDir(), t.TempDir()
-	for _, tool := range []string{"pulumi", "aws", "crane", "docker", "git"} {
+	for _, tool := range []string{"pulumi", "aws", "crane", "docker", "git", "app"} {
 		script := fmt.Sprintf("#!/bin/sh\nSHIPYARD_FAKE=%s exec %q \"$@\"\n", tool, self)
 		if err := os.WriteFile(filepath.Join(bin, tool), []byte(script), 0o755); err != nil {
 			t.Fatal(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -236,6 +237,87 @@ func TestReleaseSnapshotsBeforeAMigrationChange(t *testing.T) {
 		recs := r.records("staging")
 		if last := recs[len(recs)-1]; last.Status != release.StatusFailed || !strings.Contains(last.Error, "InjectedFault") {
 			t.Errorf("last record = %+v", last)
+		}
+	})
+}
+
+func TestReleaseRecordsMigrationTiming(t *testing.T) {
+	report := `{"level":"INFO","msg":"loaded scenario large"}
+{"migrationReport":{"seedNotes":1000000,"migrations":[{"version":3,"source":"00003_notes.sql","durationMs":6200,"locks":["AccessExclusiveLock on notes"]}]}}`
+
+	t.Run("runs app migrate --report on the timing database, records it and warns above the threshold", func(t *testing.T) {
+		r := newCLIRepo(t)
+		r.setDigest("staging", cliDigestA)
+		r.recorded("staging", release.KindRelease, cliDigestA) // migration version 2; the checkout has 3
+		w := drillWorld("staging")
+		w.AppOutput = report
+		state := installFakes(t, w)
+		app, err := exec.LookPath("app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("SHIPYARD_APP_BIN", app)
+		t.Setenv("MIGRATION_TIMING_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+		out, err := runCLI(t, "release", "staging", "--image=shipyard-app:test")
+		if err != nil {
+			t.Fatalf("release: %v\n%s", err, out)
+		}
+		if !contains(readCalls(t, state), "app migrate --report --scratch --from=2") {
+			t.Errorf("no app migrate --report --from=2 among:\n%s", strings.Join(readCalls(t, state), "\n"))
+		}
+		if !strings.Contains(out, "WARNING: migration 3 (00003_notes.sql) took 6.2s on 1000000 notes, above the 5s threshold; locks: AccessExclusiveLock on notes") {
+			t.Errorf("no warning in:\n%s", out)
+		}
+		recs := r.records("staging")
+		mt := recs[len(recs)-1].MigrationTiming
+		if mt == nil || mt.SeedNotes != 1000000 || len(mt.Migrations) != 1 || mt.Migrations[0].DurationMS != 6200 || len(mt.Warnings) != 1 {
+			t.Errorf("migrationTiming = %+v", mt)
+		}
+		if out, err := runCLI(t, "ledger", "--verify"); err != nil {
+			t.Errorf("ledger --verify: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("without MIGRATION_TIMING_DATABASE_URL the release goes ahead and the record says why nothing was timed", func(t *testing.T) {
+		r := newCLIRepo(t)
+		r.setDigest("staging", cliDigestA)
+		r.recorded("staging", release.KindRelease, cliDigestA)
+		installFakes(t, drillWorld("staging"))
+		out, err := runCLI(t, "release", "staging", "--image=shipyard-app:test")
+		if err != nil {
+			t.Fatalf("release: %v\n%s", err, out)
+		}
+		recs := r.records("staging")
+		if mt := recs[len(recs)-1].MigrationTiming; mt == nil || !strings.Contains(mt.Skipped, "MIGRATION_TIMING_DATABASE_URL is not set") {
+			t.Errorf("migrationTiming = %+v", mt)
+		}
+		if !strings.Contains(out, "WARNING: migrations not timed") {
+			t.Errorf("no warning in:\n%s", out)
+		}
+	})
+
+	t.Run("a failing measurement is recorded, not fatal; a bad threshold is refused", func(t *testing.T) {
+		r := newCLIRepo(t)
+		r.setDigest("staging", cliDigestA)
+		r.recorded("staging", release.KindRelease, cliDigestA)
+		w := drillWorld("staging")
+		w.AppOutput, w.AppExit = `{"level":"ERROR","msg":"migrate failed","err":"connection refused"}`, 1
+		installFakes(t, w)
+		app, _ := exec.LookPath("app")
+		t.Setenv("SHIPYARD_APP_BIN", app)
+		t.Setenv("MIGRATION_TIMING_DATABASE_URL", "postgres://postgres@127.0.0.1:1/postgres")
+		t.Setenv("MIGRATION_TIMING_THRESHOLD", "soon")
+		if _, err := runCLI(t, "release", "staging", "--image=shipyard-app:test"); err == nil || !strings.Contains(err.Error(), "MIGRATION_TIMING_THRESHOLD") {
+			t.Fatalf("err = %v", err)
+		}
+		t.Setenv("MIGRATION_TIMING_THRESHOLD", "1m")
+		out, err := runCLI(t, "release", "staging", "--image=shipyard-app:test")
+		if err != nil {
+			t.Fatalf("release: %v\n%s", err, out)
+		}
+		recs := r.records("staging")
+		if mt := recs[len(recs)-1].MigrationTiming; mt == nil || !strings.Contains(mt.Skipped, "measurement failed") || !strings.Contains(mt.Skipped, "connection refused") || mt.ThresholdMillis != 60000 {
+			t.Errorf("migrationTiming = %+v", mt)
 		}
 	})
 }
