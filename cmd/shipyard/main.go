@@ -43,23 +43,25 @@ func commands() map[string]command {
 		"validate":    {"validate [STACK...]       validate config/<stack>.json (all stacks by default)", cmdValidate},
 		"config-docs": {"config-docs               print docs/config.md, generated from config/schema.json", cmdConfigDocs},
 		// Operator workflow (docs/operations.md).
-		"guard":            {"guard [--allow-stateful-changes] [FILE]  refuse a `pulumi preview --json` plan that deletes or replaces stateful resources", cmdGuard},
-		"up":               {"up STACK [--allow-stateful-changes]  create or update a stack (aws: guarded plan first)", cmdUp},
-		"preview":          {"preview STACK [--expect-no-changes]  show the diff `up` would apply (or fail on any)", cmdPreview},
-		"destroy":          {"destroy STACK [--confirm=STACK] [--keep-data]  delete a stack's resources (aws needs --confirm; docker: and its data volumes unless --keep-data)", cmdDestroy},
-		"outputs":          {"outputs STACK [KEY]       print a stack's outputs (JSON), or one of them", cmdOutputs},
-		"logs":             {"logs STACK [PROCESS...]   follow the logs of a stack's processes", cmdLogs},
-		"migrate":          {"migrate STACK             run the one-off migrate process (docker container / ECS run-task)", cmdMigrate},
-		"release":          {"release STACK [--image=REF]  push the built image, deploy it by digest, record it", cmdRelease},
-		"promote":          {"promote FROM TO           deploy FROM's release to TO by digest (never rebuilt)", cmdPromote},
-		"rollback":         {"rollback STACK [RELEASE]  re-deploy the previous (or named) release", cmdRollback},
-		"db-restore-drill": {"db-restore-drill STACK     restore the latest RDS snapshot into a temporary instance, migrate and read it, report the time, delete it", cmdRestoreDrill},
-		"ledger":           {"ledger STACK|--verify     print a stack's release ledger, or check every ledger", cmdLedger},
-		"doctor":           {"doctor [STACK...] [--pulumi-version=V]  check the prerequisites and print fixes", cmdDoctor},
-		"target":           {"target STACK              print the stack's target (aws or docker)", cmdTarget},
+		"guard":    {"guard [--allow-stateful-changes] [FILE]  refuse a `pulumi preview --json` plan that deletes or replaces stateful resources", cmdGuard},
+		"up":       {"up STACK [--allow-stateful-changes]  create or update a stack (aws: guarded plan first)", cmdUp},
+		"preview":  {"preview STACK [--expect-no-changes]  show the diff `up` would apply (or fail on any)", cmdPreview},
+		"destroy":  {"destroy STACK [--confirm=STACK] [--keep-data]  delete a stack's resources (aws needs --confirm; docker: and its data volumes unless --keep-data)", cmdDestroy},
+		"outputs":  {"outputs STACK [KEY]       print a stack's outputs (JSON), or one of them", cmdOutputs},
+		"logs":     {"logs STACK [PROCESS...]   follow the logs of a stack's processes", cmdLogs},
+		"migrate":  {"migrate STACK             run the one-off migrate process (docker container / ECS run-task)", cmdMigrate},
+		"release":  {"release STACK [--image=REF]  push the built image, deploy it by digest, record it", cmdRelease},
+		"promote":  {"promote FROM TO           deploy FROM's release to TO by digest (never rebuilt)", cmdPromote},
+		"rollback": {"rollback STACK [RELEASE]  re-deploy the previous (or named) release", cmdRollback},
+		"ledger":   {"ledger STACK|--verify     print a stack's release ledger, or check every ledger", cmdLedger},
+		"doctor":   {"doctor [STACK...] [--pulumi-version=V]  check the prerequisites and print fixes", cmdDoctor},
+		"target":   {"target STACK              print the stack's target (aws or docker)", cmdTarget},
 
 		// Checks (`make lint`; release and promote run it first).
 		"lint-migrations": {"lint-migrations [DIR]     check the app's migrations for long locks and changes the previous release cannot survive (docs/operations.md)", cmdLintMigrations},
+
+		// Backups of aws stacks (docs/operations.md).
+		"db-restore-drill": {"db-restore-drill STACK    restore the latest RDS snapshot into a temporary instance, migrate and read it, report the time, delete it", cmdRestoreDrill},
 	}
 }
 
