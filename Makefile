@@ -162,7 +162,7 @@ db-restore: pulumi-cli ## Restore FILE (a db-backup dump) into a docker STACK's 
 ##@ Release (aws stacks: build once, promote by digest, roll back)
 
 .PHONY: release
-release: pulumi-cli aws-plugin crane program image ## Build the image once, push it to STACK's ECR repo and deploy it by digest
+release: pulumi-cli aws-plugin crane program image build ## Build the image once, push it to STACK's ECR repo and deploy it by digest (times the migrations on MIGRATION_TIMING_DATABASE_URL when set)
 	$(SHIPYARD) release $(STACK) --image=$(IMAGE)
 
 .PHONY: promote
@@ -173,6 +173,10 @@ promote: pulumi-cli aws-plugin crane program ## Deploy FROM's release to TO by d
 .PHONY: rollback
 rollback: pulumi-cli aws-plugin crane program ## Re-deploy STACK's previous release (or RELEASE=<id> from the ledger)
 	$(SHIPYARD) rollback $(STACK) $(RELEASE)
+
+.PHONY: db-restore-drill
+db-restore-drill: pulumi-cli ## Restore STACK's latest RDS snapshot into a temporary instance, migrate and read it, report the time, delete it
+	$(SHIPYARD) db-restore-drill $(STACK)
 
 .PHONY: ledger
 ledger: ## Print STACK's release ledger (releases/<stack>.jsonl)

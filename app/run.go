@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,12 @@ commands:
   worker         run the background job worker
   clock          run the scheduler (exactly one instance)
   migrate        apply the embedded database migrations
+  migrate --report [--scratch] [--from=N]
+                 on a THROWAWAY database (--scratch: a new one created on
+                 DATABASE_URL's server, dropped after): apply migrations up to N, load the
+                 large seed, apply the rest one by one and print their
+                 durations and locks as one JSON line {"migrationReport":…}
+  dbcheck        read every table; fail unless the schema is current (restore drills)
   seed <name>    load a data scenario into an empty database (scenarios: %s)
   healthcheck    probe http://127.0.0.1:$PORT/livez; exit 0 when healthy
   version        print the version
@@ -68,14 +75,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return nil
-	case "serve", "worker", "clock", "migrate", "seed":
+	case "serve", "worker", "clock", "migrate", "seed", "dbcheck":
 	default:
 		err := fmt.Errorf("unknown command %q", cmd)
 		fmt.Fprintf(stderr, "app: %v\n\n"+usage, err, strings.Join(seed.Names(), ", "))
 		return err
 	}
 
-	needs := config.Needs{Database: true, Redis: cmd != "migrate" && cmd != "seed"}
+	needs := config.Needs{Database: true, Redis: cmd != "migrate" && cmd != "seed" && cmd != "dbcheck"}
 	cfg, err := config.Load(getenv, needs)
 	if err != nil {
 		log := logx.New(stdout, slog.LevelInfo, cmd)
@@ -95,7 +102,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "clock":
 		err = clock(ctx, log, cfg)
 	case "migrate":
-		err = migrate(ctx, log, cfg)
+		if len(args) > 2 {
+			err = migrateReport(ctx, log, cfg, args[2:], stdout)
+		} else {
+			err = migrate(ctx, log, cfg)
+		}
+	case "dbcheck":
+		err = dbcheck(ctx, log, cfg)
 	case "seed":
 		name := ""
 		if len(args) > 2 {
@@ -385,6 +398,96 @@ func migrate(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 		return err
 	}
 	log.Info("migrations applied", "applied", applied, "schema_version", current)
+	return nil
+}
+
+// migrateReport measures the migrations on a throwaway database (see
+// db.MeasureMigrations): up to --from unmeasured, then the large seed
+// when the database has no users, then the rest one by one.
+func migrateReport(ctx context.Context, log *slog.Logger, cfg *config.Config, args []string, stdout io.Writer) error {
+	report, scratch, from := false, false, int64(0)
+	for _, a := range args {
+		switch {
+		case a == "--report":
+			report = true
+		case a == "--scratch":
+			scratch = true
+		case strings.HasPrefix(a, "--from="):
+			n, err := strconv.ParseInt(strings.TrimPrefix(a, "--from="), 10, 64)
+			if err != nil || n < 0 {
+				return fmt.Errorf("migrate: --from wants a migration version, got %q", a)
+			}
+			from = n
+		default:
+			return fmt.Errorf("migrate: unknown argument %q (usage: app migrate [--report [--from=N]])", a)
+		}
+	}
+	if !report {
+		return errors.New("migrate: --from and --scratch need --report")
+	}
+	pc := poolConfig(cfg)
+	if scratch {
+		var drop func() error
+		var err error
+		if pc, drop, err = db.ScratchDatabase(ctx, pc); err != nil {
+			return err
+		}
+		defer func() {
+			if err := drop(); err != nil {
+				log.Warn("dropping the scratch database failed", "err", err)
+			}
+		}()
+	}
+	var seedNotes int64
+	timings, err := db.MeasureMigrations(ctx, pc, db.TimingOptions{
+		From: from,
+		Prepare: func(ctx context.Context) error {
+			pool, err := db.NewPool(ctx, pc)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			var hasNotes bool
+			if err := pool.QueryRow(ctx, `SELECT to_regclass('public.notes') IS NOT NULL`).Scan(&hasNotes); err != nil {
+				return err
+			}
+			if !hasNotes {
+				log.Info("no notes table at this version: measuring on an empty database", "from", from)
+				return nil
+			}
+			st := store.New(pool)
+			if n, err := st.CountUsers(ctx); err == nil && n == 0 {
+				summary, err := seed.Run(ctx, st, "large")
+				if err != nil {
+					return err
+				}
+				log.Info(summary)
+			}
+			return pool.QueryRow(ctx, `SELECT count(*) FROM notes`).Scan(&seedNotes)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if timings == nil {
+		timings = []db.MigrationTiming{}
+	}
+	line, err := json.Marshal(map[string]any{"migrationReport": map[string]any{"seedNotes": seedNotes, "migrations": timings}})
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
+		return err
+	}
+	return nil
+}
+
+func dbcheck(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
+	c, err := db.ReadCheck(ctx, poolConfig(cfg))
+	if err != nil {
+		return err
+	}
+	log.Info("read check passed", "schema_version", c.SchemaVersion, "rows", c.Rows)
 	return nil
 }
 

@@ -122,12 +122,32 @@ func (r ecsRuntime) Services(ctx context.Context, stack string, out release.Outp
 // with its command overridden, in the private subnets with the app's
 // security group; it waits for the task to stop and requires exit code 0.
 func migrateTask(ctx context.Context, a awsCLI, out release.Outputs, say func(string, ...any)) error {
+	return runTask(ctx, a, out, oneOff{Name: "migrate", Command: []string{"migrate"}}, say)
+}
+
+// oneOff is an admin process run as an ECS task.
+type oneOff struct {
+	// Name is what messages and --started-by call it.
+	Name string
+	// Command is the app's arguments ("migrate", "dbcheck").
+	Command []string
+	// Env overrides environment variables of the app container (the
+	// restore drill points DATABASE_URL at its temporary instance).
+	Env map[string]string
+}
+
+// runTask runs a one-off app process on ECS Fargate: the migrate task
+// definition when the stack has one, else the web task definition, with
+// the command (unless it is the migrate task definition's own) and the
+// environment overridden, in the private subnets with the app's security
+// group; it waits for the task to stop and requires exit code 0.
+func runTask(ctx context.Context, a awsCLI, out release.Outputs, p oneOff, say func(string, ...any)) error {
 	cluster := out.String("clusterName")
 	subnets := stringList(out["privateSubnetIds"])
 	sg := out.String("appSecurityGroupId")
 	taskDef := out.String("migrateTaskDefinitionArn")
-	override := taskDef == ""
-	if override {
+	ownCommand := taskDef != "" && len(p.Command) == 1 && p.Command[0] == "migrate"
+	if taskDef == "" {
 		taskDef = out.Map("taskDefinitionArns")["web"]
 	}
 	var missing []string
@@ -141,9 +161,9 @@ func migrateTask(ctx context.Context, a awsCLI, out release.Outputs, say func(st
 		return fmt.Errorf("the stack lacks outputs %s: run `make up` first", strings.Join(missing, ", "))
 	}
 	args := []string{"ecs", "run-task", "--cluster", cluster, "--launch-type", "FARGATE", "--task-definition", taskDef,
-		"--started-by", "shipyard-migrate",
+		"--started-by", "shipyard-" + p.Name,
 		"--network-configuration", fmt.Sprintf("awsvpcConfiguration={subnets=[%s],securityGroups=[%s],assignPublicIp=DISABLED}", strings.Join(subnets, ","), sg)}
-	if override {
+	if !ownCommand || len(p.Env) > 0 {
 		var td describeTaskDefinition
 		if err := a.json(ctx, &td, "ecs", "describe-task-definition", "--task-definition", taskDef); err != nil {
 			return err
@@ -151,7 +171,23 @@ func migrateTask(ctx context.Context, a awsCLI, out release.Outputs, say func(st
 		if len(td.TaskDefinition.ContainerDefinitions) == 0 {
 			return fmt.Errorf("task definition %s has no containers", taskDef)
 		}
-		ov, _ := json.Marshal(map[string]any{"containerOverrides": []map[string]any{{"name": td.TaskDefinition.ContainerDefinitions[0].Name, "command": []string{"migrate"}}}})
+		co := map[string]any{"name": td.TaskDefinition.ContainerDefinitions[0].Name}
+		if !ownCommand {
+			co["command"] = p.Command
+		}
+		if len(p.Env) > 0 {
+			names := make([]string, 0, len(p.Env))
+			for k := range p.Env {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			var env []map[string]string
+			for _, k := range names {
+				env = append(env, map[string]string{"name": k, "value": p.Env[k]})
+			}
+			co["environment"] = env
+		}
+		ov, _ := json.Marshal(map[string]any{"containerOverrides": []map[string]any{co}})
 		args = append(args, "--overrides", string(ov))
 	}
 	var run struct {
@@ -162,7 +198,7 @@ func migrateTask(ctx context.Context, a awsCLI, out release.Outputs, say func(st
 			Reason string `json:"reason"`
 		} `json:"failures"`
 	}
-	say("aws ecs run-task --task-definition %s (migrate)", taskDef)
+	say("aws ecs run-task --task-definition %s (%s)", taskDef, strings.Join(p.Command, " "))
 	if err := a.json(ctx, &run, args...); err != nil {
 		return err
 	}
@@ -176,7 +212,7 @@ func migrateTask(ctx context.Context, a awsCLI, out release.Outputs, say func(st
 	arn := run.Tasks[0].TaskArn
 	say("waiting for %s to stop", arn)
 	if err := a.json(ctx, nil, "ecs", "wait", "tasks-stopped", "--cluster", cluster, "--tasks", arn); err != nil {
-		return fmt.Errorf("waiting for the migrate task: %w", err)
+		return fmt.Errorf("waiting for the %s task: %w", p.Name, err)
 	}
 	var desc struct {
 		Tasks []struct {
@@ -192,7 +228,7 @@ func migrateTask(ctx context.Context, a awsCLI, out release.Outputs, say func(st
 		return err
 	}
 	if len(desc.Tasks) == 0 || len(desc.Tasks[0].Containers) == 0 {
-		return fmt.Errorf("migrate task %s: ECS no longer describes it", arn)
+		return fmt.Errorf("%s task %s: ECS no longer describes it", p.Name, arn)
 	}
 	t := desc.Tasks[0]
 	var errs []error
@@ -205,9 +241,9 @@ func migrateTask(ctx context.Context, a awsCLI, out release.Outputs, say func(st
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("migrate task %s failed: %w", arn, err)
+		return fmt.Errorf("%s task %s failed: %w", p.Name, arn, err)
 	}
-	say("migrate task %s exited 0", arn)
+	say("%s task %s exited 0", p.Name, arn)
 	return nil
 }
 
@@ -226,4 +262,22 @@ func stringList(v any) []string {
 		out = l
 	}
 	return out
+}
+
+// rdsBackups implements release.Backups with the AWS CLI.
+type rdsBackups struct {
+	aws awsCLI
+}
+
+// Snapshot creates a manual snapshot and waits until it is available
+// (`aws rds wait db-snapshot-available` polls for up to about 30 minutes).
+func (b rdsBackups) Snapshot(ctx context.Context, instance, id string) error {
+	if err := b.aws.json(ctx, nil, "rds", "create-db-snapshot", "--db-instance-identifier", instance, "--db-snapshot-identifier", id,
+		"--tags", "Key=shipyard:purpose,Value=pre-migration"); err != nil {
+		return err
+	}
+	if err := b.aws.json(ctx, nil, "rds", "wait", "db-snapshot-available", "--db-snapshot-identifier", id); err != nil {
+		return fmt.Errorf("waiting for snapshot %s: %w", id, err)
+	}
+	return nil
 }

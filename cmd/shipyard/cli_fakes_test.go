@@ -41,6 +41,29 @@ type fakeWorld struct {
 	Primary map[string]string `json:"primary"`
 	// CircuitBreaker makes every new deployment roll back.
 	CircuitBreaker bool `json:"circuitBreaker"`
+
+	// RDS: the snapshots, the instances (identifier -> status) and the
+	// failures to inject ("create-db-snapshot", "wait db-instance-available",
+	// "delete-db-instance", …: the aws subcommand that fails).
+	Snapshots []fakeSnapshot    `json:"snapshots"`
+	Instances map[string]string `json:"instances"`
+	Fail      map[string]bool   `json:"fail"`
+	// ECS one-off tasks: task ARN -> the app command it runs; ExitCodes
+	// gives a command ("migrate", "dbcheck") a non-zero exit code.
+	Tasks     map[string]string `json:"tasks"`
+	ExitCodes map[string]int    `json:"exitCodes"`
+	// AppOutput is what the fake app binary prints (its stdout), and
+	// AppExit its exit code.
+	AppOutput string `json:"appOutput"`
+	AppExit   int    `json:"appExit"`
+}
+
+type fakeSnapshot struct {
+	ID       string `json:"id"`
+	Instance string `json:"instance"`
+	Created  string `json:"created"`
+	Status   string `json:"status"`
+	Type     string `json:"type"`
 }
 
 func fakeStatePath() string { return filepath.Join(os.Getenv("SHIPYARD_FAKE_STATE"), "world.json") }
@@ -124,6 +147,12 @@ func (w *fakeWorld) run(tool string, args []string) (int, error) {
 		return w.aws(args)
 	case "pulumi":
 		return w.pulumi(args)
+	case "app":
+		if os.Getenv("DATABASE_URL") == "" {
+			return 2, fmt.Errorf("fake app: no DATABASE_URL")
+		}
+		fmt.Println(w.AppOutput)
+		return w.AppExit, nil
 	}
 	return 2, fmt.Errorf("fake: unknown tool %s", tool)
 }
@@ -208,9 +237,104 @@ func (w *fakeWorld) aws(args []string) (int, error) {
 			}
 		}
 		return out(map[string]any{"services": services, "failures": []any{}})
+	case strings.HasPrefix(cmd, "rds ") || strings.HasPrefix(cmd, "ecs run-task") || strings.HasPrefix(cmd, "ecs wait tasks-stopped") || strings.HasPrefix(cmd, "ecs describe-tasks"):
+		return w.awsOneOff(args, out)
 	case strings.HasPrefix(cmd, "ecs describe-task-definition"):
 		arn := flagValue(args, "--task-definition")
 		return out(map[string]any{"taskDefinition": map[string]any{"containerDefinitions": []map[string]any{{"name": "app", "image": w.TaskDefs[arn]}}}})
+	}
+	return 2, fmt.Errorf("fake aws: unexpected %v", args)
+}
+
+// awsOneOff fakes the RDS snapshot and restore calls and ECS one-off tasks.
+func (w *fakeWorld) awsOneOff(args []string, out func(any) (int, error)) (int, error) {
+	sub := args[0] + " " + args[1]
+	if args[1] == "wait" {
+		sub = args[0] + " wait " + args[2]
+	}
+	key := strings.TrimPrefix(strings.TrimPrefix(sub, "rds "), "ecs ")
+	if w.Fail[key] {
+		return 255, fmt.Errorf("An error occurred (InjectedFault) when calling %s", key)
+	}
+	if w.Instances == nil {
+		w.Instances = map[string]string{}
+	}
+	if w.Tasks == nil {
+		w.Tasks = map[string]string{}
+	}
+	switch sub {
+	case "rds create-db-snapshot":
+		inst := flagValue(args, "--db-instance-identifier")
+		if _, ok := w.Instances[inst]; !ok {
+			return 254, fmt.Errorf("DBInstanceNotFound: %s", inst)
+		}
+		w.Snapshots = append(w.Snapshots, fakeSnapshot{ID: flagValue(args, "--db-snapshot-identifier"), Instance: inst, Created: "2026-12-01T00:00:00Z", Status: "available", Type: "manual"})
+		return 0, nil
+	case "rds wait db-snapshot-available":
+		id := flagValue(args, "--db-snapshot-identifier")
+		for _, sn := range w.Snapshots {
+			if sn.ID == id {
+				return 0, nil
+			}
+		}
+		return 255, fmt.Errorf("Waiter DBSnapshotAvailable failed: %s not found", id)
+	case "rds describe-db-snapshots":
+		inst := flagValue(args, "--db-instance-identifier")
+		var list []map[string]any
+		for _, sn := range w.Snapshots {
+			if sn.Instance == inst {
+				list = append(list, map[string]any{"DBSnapshotIdentifier": sn.ID, "SnapshotCreateTime": sn.Created, "Status": sn.Status, "SnapshotType": sn.Type})
+			}
+		}
+		return out(map[string]any{"DBSnapshots": list})
+	case "rds restore-db-instance-from-db-snapshot":
+		id := flagValue(args, "--db-instance-identifier")
+		w.Instances[id] = "available"
+		return out(map[string]any{"DBInstance": map[string]any{"DBInstanceIdentifier": id, "DBInstanceStatus": "creating"}})
+	case "rds wait db-instance-available":
+		if _, ok := w.Instances[flagValue(args, "--db-instance-identifier")]; !ok {
+			return 255, fmt.Errorf("Waiter DBInstanceAvailable failed")
+		}
+		return 0, nil
+	case "rds describe-db-instances":
+		id := flagValue(args, "--db-instance-identifier")
+		if _, ok := w.Instances[id]; !ok {
+			return 254, fmt.Errorf("DBInstanceNotFound: %s", id)
+		}
+		return out(map[string]any{"DBInstances": []map[string]any{{"DBInstanceIdentifier": id, "Endpoint": map[string]any{"Address": id + ".cabc.eu-west-1.rds.amazonaws.com", "Port": 5432}}}})
+	case "rds delete-db-instance":
+		id := flagValue(args, "--db-instance-identifier")
+		if _, ok := w.Instances[id]; !ok {
+			return 254, fmt.Errorf("DBInstanceNotFound: %s", id)
+		}
+		delete(w.Instances, id)
+		return 0, nil
+	case "rds wait db-instance-deleted":
+		return 0, nil
+	case "ecs run-task":
+		var ov struct {
+			ContainerOverrides []struct {
+				Command []string `json:"command"`
+			} `json:"containerOverrides"`
+		}
+		command := "migrate" // the migrate task definition's own command
+		if o := flagValue(args, "--overrides"); o != "" {
+			if err := json.Unmarshal([]byte(o), &ov); err != nil {
+				return 2, err
+			}
+			if len(ov.ContainerOverrides) > 0 && len(ov.ContainerOverrides[0].Command) > 0 {
+				command = strings.Join(ov.ContainerOverrides[0].Command, " ")
+			}
+		}
+		arn := fmt.Sprintf("arn:aws:ecs:eu-west-1:123456789012:task/shipyard/%d", len(w.Tasks)+1)
+		w.Tasks[arn] = command
+		return out(map[string]any{"tasks": []map[string]any{{"taskArn": arn}}, "failures": []any{}})
+	case "ecs wait tasks-stopped":
+		return 0, nil
+	case "ecs describe-tasks":
+		arn := flagValue(args, "--tasks")
+		code := w.ExitCodes[w.Tasks[arn]]
+		return out(map[string]any{"tasks": []map[string]any{{"stoppedReason": "Essential container in task exited", "containers": []map[string]any{{"name": "app", "exitCode": code}}}}})
 	}
 	return 2, fmt.Errorf("fake aws: unexpected %v", args)
 }
@@ -299,7 +423,7 @@ func installFakes(t *testing.T, w *fakeWorld) (state string) {
 		t.Fatal(err)
 	}
 	bin, state := t.TempDir(), t.TempDir()
-	for _, tool := range []string{"pulumi", "aws", "crane", "docker", "git"} {
+	for _, tool := range []string{"pulumi", "aws", "crane", "docker", "git", "app"} {
 		script := fmt.Sprintf("#!/bin/sh\nSHIPYARD_FAKE=%s exec %q \"$@\"\n", tool, self)
 		if err := os.WriteFile(filepath.Join(bin, tool), []byte(script), 0o755); err != nil {
 			t.Fatal(err)

@@ -62,6 +62,9 @@ func newCLIRepo(t *testing.T) *cliRepo {
 	t.Setenv("PULUMI_CONFIG_PASSPHRASE_FILE", "")
 	t.Setenv("GITHUB_ACTOR", "")
 	t.Setenv("USER", "tester")
+	t.Setenv("MIGRATION_TIMING_DATABASE_URL", "")
+	t.Setenv("MIGRATION_TIMING_THRESHOLD", "")
+	t.Setenv("SHIPYARD_APP_BIN", "")
 	return &cliRepo{t: t, root: root}
 }
 

@@ -61,6 +61,9 @@ func commands() map[string]command {
 
 		// Checks (`make lint`; release and promote run it first).
 		"lint-migrations": {"lint-migrations [DIR]     check the app's migrations for long locks and changes the previous release cannot survive (docs/operations.md)", cmdLintMigrations},
+
+		// Backups of aws stacks (docs/operations.md).
+		"db-restore-drill": {"db-restore-drill STACK    restore the latest RDS snapshot into a temporary instance, migrate and read it, report the time, delete it", cmdRestoreDrill},
 	}
 }
 

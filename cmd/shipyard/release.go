@@ -21,18 +21,25 @@ func newOps(ctx context.Context, e env, pr project, x execer, region string) (*r
 	if err != nil {
 		return nil, err
 	}
+	threshold, err := migrationThreshold(e.getenv)
+	if err != nil {
+		return nil, err
+	}
 	return &release.Ops{
-		ConfigDir:     pr.configDir,
-		LedgerDir:     filepath.Join(pr.root, "releases"),
-		MigrationsDir: filepath.Join(pr.root, filepath.FromSlash(migrationsPath)),
-		Pulumi:        guardedPulumi{pr.pulumi(x, e.getenv)},
-		Registry:      &registry{x: x, region: region},
-		Health:        newHTTPHealth(),
-		Runtime:       ecsRuntime{aws: awsCLI{x: x, region: region}},
-		Commit:        commit,
-		Dirty:         dirty,
-		Actor:         actor(e.getenv),
-		Out:           e.stdout,
+		ConfigDir:          pr.configDir,
+		LedgerDir:          filepath.Join(pr.root, "releases"),
+		MigrationsDir:      filepath.Join(pr.root, filepath.FromSlash(migrationsPath)),
+		Pulumi:             guardedPulumi{pr.pulumi(x, e.getenv)},
+		Registry:           &registry{x: x, region: region},
+		Health:             newHTTPHealth(),
+		Runtime:            ecsRuntime{aws: awsCLI{x: x, region: region}},
+		Backups:            rdsBackups{aws: awsCLI{x: x, region: region}},
+		Timer:              newAppTimer(x, pr.root, e.getenv),
+		MigrationThreshold: threshold,
+		Commit:             commit,
+		Dirty:              dirty,
+		Actor:              actor(e.getenv),
+		Out:                e.stdout,
 	}, nil
 }
 

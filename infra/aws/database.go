@@ -39,6 +39,11 @@ type Database struct {
 	// password under the JSON key "password".
 	MasterUserSecretArn pulumi.StringOutput
 	SecurityGroupId     pulumi.StringOutput
+	// Identifier is the instance identifier (what `aws rds
+	// create-db-snapshot` takes) and SubnetGroupName its subnet group,
+	// where a restore drill puts its temporary instance.
+	Identifier      pulumi.StringOutput
+	SubnetGroupName pulumi.StringOutput
 }
 
 // parameterGroupFamily maps "15.10" to "postgres15".
@@ -151,6 +156,7 @@ func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 		return nil, fmt.Errorf("database instance: %w", err)
 	}
 	comp.Address, comp.Port = db.Address, db.Port
+	comp.Identifier, comp.SubnetGroupName = db.Identifier, subnets.Name
 	comp.Endpoint = pulumi.Sprintf("%s:%d", db.Address, db.Port)
 	comp.MasterUserSecretArn = db.MasterUserSecrets.ApplyT(func(s []rds.InstanceMasterUserSecret) (string, error) {
 		if len(s) == 0 || s[0].SecretArn == nil {

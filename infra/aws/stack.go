@@ -32,6 +32,11 @@ const (
 	OutputPrivateSubnetIDs         = "privateSubnetIds"
 	OutputAppSecurityGroupID       = "appSecurityGroupId"
 	OutputRegion                   = "region"
+	// The RDS instance, its subnet group and security group: the
+	// pre-migration snapshot and the restore drill use them.
+	OutputDatabaseInstanceID      = "databaseInstanceId"
+	OutputDatabaseSubnetGroupName = "databaseSubnetGroupName"
+	OutputDatabaseSecurityGroupID = "databaseSecurityGroupId"
 )
 
 // OutputKeys lists every stack output NewStack returns.
@@ -40,6 +45,7 @@ var OutputKeys = []string{
 	OutputDatabaseEndpoint, OutputRedisEndpoint, OutputClusterName, OutputServiceNames,
 	OutputTaskDefinitionArns, OutputLogGroupNames, OutputImageRepositoryURL, OutputAlbDNSName,
 	OutputMigrateTaskDefinitionArn, OutputPrivateSubnetIDs, OutputAppSecurityGroupID, OutputRegion,
+	OutputDatabaseInstanceID, OutputDatabaseSubnetGroupName, OutputDatabaseSecurityGroupID,
 }
 
 // Released reports whether the stack has an image to run. Without one,
@@ -206,6 +212,9 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		OutputPrivateSubnetIDs:         network.PrivateSubnetIds,
 		OutputAppSecurityGroupID:       network.AppSecurityGroupId,
 		OutputRegion:                   pulumi.String(region),
+		OutputDatabaseInstanceID:       db.Identifier,
+		OutputDatabaseSubnetGroupName:  db.SubnetGroupName,
+		OutputDatabaseSecurityGroupID:  db.SecurityGroupId,
 	}
 	if !Released(cfg) {
 		return outputs, nil

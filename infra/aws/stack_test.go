@@ -318,8 +318,9 @@ func TestStackOutputsFollowTheContract(t *testing.T) {
 		checks := map[string]any{
 			"stack": stack, "target": "aws", "url": "https://" + cfg.LoadBalancer.Domain, "region": cfg.AWS.Region,
 			"imageDigest": awsmock.Digest, "clusterName": "shipyard-" + stack,
-			"databaseEndpoint": mockEndpoints(stack).DatabaseHost + ":5432",
-			"redisEndpoint":    mockEndpoints(stack).RedisHost + ":6379",
+			"databaseEndpoint":   mockEndpoints(stack).DatabaseHost + ":5432",
+			"redisEndpoint":      mockEndpoints(stack).RedisHost + ":6379",
+			"databaseInstanceId": "shipyard-" + stack,
 		}
 		for k, v := range checks {
 			if out[k] != v {
@@ -332,6 +333,11 @@ func TestStackOutputsFollowTheContract(t *testing.T) {
 				if v := got.MapIndex(reflect.ValueOf(string(p))); !v.IsValid() || reflect.Indirect(v).Interface() == "" {
 					t.Errorf("%s: %s has no %s", stack, m, p)
 				}
+			}
+		}
+		for _, k := range []string{"databaseSubnetGroupName", "databaseSecurityGroupId"} {
+			if s, _ := out[k].(string); s == "" {
+				t.Errorf("%s: %s output is empty", stack, k)
 			}
 		}
 		if n := reflect.ValueOf(out["privateSubnetIds"]).Len(); n != cfg.Network.AZCount {

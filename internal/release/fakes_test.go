@@ -38,6 +38,10 @@ type world struct {
 	pushErr   error
 	unhealthy map[string]bool
 	upErr     error
+	// snapshots are the snapshots taken (instance/id); snapshotErr fails
+	// the next one.
+	snapshots   []string
+	snapshotErr error
 	// ecs decides what ECS does with a new deployment: "ok", "rollback"
 	// (circuit breaker: the previous task definition comes back and
 	// `pulumi up` still succeeds), "stuck" (rollout FAILED), "otherImage".
@@ -74,6 +78,7 @@ func (w *world) deploy(stack, digest string) {
 		"clusterName":        "shipyard-" + stack,
 		"serviceNames":       names,
 		"taskDefinitionArns": taskDefs,
+		"databaseInstanceId": "shipyard-" + stack,
 	}
 	if digest == "" {
 		delete(w.outputs[stack], "image")
@@ -139,6 +144,17 @@ func (w *world) Up(_ context.Context, stack string) error {
 	if w.ecs == "rollback" {
 		w.deployed[stack] = previous
 	}
+	return nil
+}
+
+// Backups.
+
+func (w *world) Snapshot(_ context.Context, instance, id string) error {
+	w.calls = append(w.calls, "snapshot "+instance+" "+id)
+	if w.snapshotErr != nil {
+		return w.snapshotErr
+	}
+	w.snapshots = append(w.snapshots, instance+"/"+id)
 	return nil
 }
 
@@ -265,7 +281,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{w: w, dir: dir, clock: time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)}
 	f.ops = &Ops{
 		ConfigDir: configDir, LedgerDir: filepath.Join(dir, "releases"), MigrationsDir: migrations,
-		Pulumi: w, Registry: w, Health: w, Runtime: w,
+		Pulumi: w, Registry: w, Health: w, Runtime: w, Backups: w,
 		Commit: "0123456789abcdef0123456789abcdef01234567", Actor: "tester@host",
 		Now: func() time.Time { f.clock = f.clock.Add(time.Minute); return f.clock },
 	}

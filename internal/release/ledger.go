@@ -58,6 +58,36 @@ type Record struct {
 	Time  time.Time `json:"time"`
 	// Error says why a failed record failed.
 	Error string `json:"error,omitempty"`
+	// SnapshotID is the manual RDS snapshot taken before a deployment
+	// that changes the stack's migration version (older records lack it).
+	SnapshotID string `json:"snapshotId,omitempty"`
+	// MigrationTiming is how long each migration took on a throwaway
+	// database with realistic data, measured before a release (older
+	// records lack it).
+	MigrationTiming *MigrationTiming `json:"migrationTiming,omitempty"`
+}
+
+// MigrationTiming is the measurement of the migrations a release applies,
+// on a throwaway Postgres seeded with the "large" scenario.
+type MigrationTiming struct {
+	// Skipped says why nothing was measured (no timing database).
+	Skipped string `json:"skipped,omitempty"`
+	// SeedNotes is how many notes the database held.
+	SeedNotes  int64             `json:"seedNotes,omitempty"`
+	Migrations []MigrationReport `json:"migrations,omitempty"`
+	// ThresholdMillis is the warning threshold used.
+	ThresholdMillis int64 `json:"thresholdMillis,omitempty"`
+	// Warnings name the migrations above the threshold.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// MigrationReport is one migration's duration and the locks seen while it
+// ran (`app migrate --report` prints them).
+type MigrationReport struct {
+	Version    int64    `json:"version"`
+	Source     string   `json:"source"`
+	DurationMS int64    `json:"durationMs"`
+	Locks      []string `json:"locks"`
 }
 
 // Source is the release a promotion or rollback deployed again.

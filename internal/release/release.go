@@ -118,6 +118,29 @@ type Runtime interface {
 	Services(ctx context.Context, stack string, out Outputs) ([]Service, error)
 }
 
+// Backups takes manual snapshots of a stack's database.
+type Backups interface {
+	// Snapshot creates snapshot id of RDS instance and waits until it is
+	// available.
+	Snapshot(ctx context.Context, instance, id string) error
+}
+
+// MigrationTimer measures the migrations a release applies on a
+// throwaway database with realistic data (`app migrate --report`).
+type MigrationTimer interface {
+	// Measure applies the migrations up to from unmeasured, loads the
+	// data, and measures each later one. skipped, when non-empty, says
+	// why nothing was measured (no timing database configured).
+	Measure(ctx context.Context, from int64) (report *MigrationTiming, skipped string, err error)
+}
+
+// DefaultMigrationThreshold is the duration above which a migration's
+// measured time is a warning.
+const DefaultMigrationThreshold = 5 * time.Second
+
+// ErrSnapshot is a failed pre-migration snapshot: nothing was deployed.
+var ErrSnapshot = errors.New("pre-migration snapshot failed")
+
 // Ops deploys releases. Its fields are the repository's layout and the
 // external effects.
 type Ops struct {
@@ -129,6 +152,14 @@ type Ops struct {
 	Registry Registry
 	Health   Health
 	Runtime  Runtime
+	// Backups snapshots the database before a deployment that changes
+	// the migration version.
+	Backups Backups
+	// Timer measures a release's migrations (nil: not measured); a
+	// migration slower than MigrationThreshold (default
+	// DefaultMigrationThreshold) is a warning.
+	Timer              MigrationTimer
+	MigrationThreshold time.Duration
 
 	// Commit is the checkout's git HEAD and Dirty whether it has
 	// uncommitted changes outside config/ and releases/.
@@ -222,6 +253,7 @@ func (o *Ops) Release(ctx context.Context, stack, localImage string) (Record, er
 		ID: id, Stack: stack, Kind: KindRelease,
 		ImageRepository: repo, ImageCommit: o.Commit, MigrationVersion: migration,
 	}
+	rec.MigrationTiming = o.measureMigrations(ctx, cfg, migration)
 	o.say("pushing %s to %s:%s", localImage, repo, id)
 	digest, err := o.Registry.Push(ctx, localImage, repo, id)
 	if err != nil {
@@ -379,6 +411,11 @@ func orNone(s string) string {
 // file gets its previous contents back, so it keeps describing what runs.
 func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string, rec Record) (Record, error) {
 	stack := cfg.Stack
+	snap, err := o.snapshotBeforeMigration(ctx, cfg, rec)
+	rec.SnapshotID = snap
+	if err != nil {
+		return o.failed(rec, digest, err)
+	}
 	path := filepath.Join(o.ConfigDir, stack+".json")
 	orig, err := os.ReadFile(path)
 	if err != nil {
@@ -427,6 +464,125 @@ func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string
 	}
 	o.say("%s %s: stack %s runs %s (recorded in %s)", rec.Kind, rec.ID, stack, digest, o.ledger().Path(stack))
 	return rec, nil
+}
+
+// measureMigrations times the migrations newer than the stack's current
+// version. It never fails the release: what went wrong is in the record's
+// migrationTiming.skipped and said to the operator.
+func (o *Ops) measureMigrations(ctx context.Context, cfg *stackconfig.Config, version int64) *MigrationTiming {
+	threshold := o.MigrationThreshold
+	if threshold <= 0 {
+		threshold = DefaultMigrationThreshold
+	}
+	t := &MigrationTiming{ThresholdMillis: threshold.Milliseconds()}
+	var from int64
+	if cfg.Release.ImageDigest != "" {
+		recs, _ := o.ledger().Read(cfg.Stack)
+		if r, ok := LatestSucceeded(recs, cfg.Release.ImageDigest); ok {
+			from = r.MigrationVersion
+		}
+	}
+	if from >= version {
+		t.Skipped = fmt.Sprintf("no migration newer than version %d, which the stack runs", from)
+		return t
+	}
+	if o.Timer == nil {
+		t.Skipped = "no migration timer configured"
+		o.say("WARNING: migrations not timed: %s", t.Skipped)
+		return t
+	}
+	o.say("timing migrations %d..%d on a throwaway database with the large seed", from+1, version)
+	report, skipped, err := o.Timer.Measure(ctx, from)
+	switch {
+	case err != nil:
+		t.Skipped = "measurement failed: " + err.Error()
+	case skipped != "":
+		t.Skipped = skipped
+	case report == nil:
+		t.Skipped = "the measurement returned no report"
+	}
+	if t.Skipped != "" {
+		o.say("WARNING: migrations not timed: %s", t.Skipped)
+		return t
+	}
+	t.SeedNotes, t.Migrations = report.SeedNotes, report.Migrations
+	for _, m := range t.Migrations {
+		d := time.Duration(m.DurationMS) * time.Millisecond
+		o.say("migration %d (%s): %s, locks: %s", m.Version, m.Source, d, orNone(strings.Join(m.Locks, ", ")))
+		if d > threshold {
+			w := fmt.Sprintf("migration %d (%s) took %s on %d notes, above the %s threshold; locks: %s", m.Version, m.Source, d, t.SeedNotes, threshold, orNone(strings.Join(m.Locks, ", ")))
+			t.Warnings = append(t.Warnings, w)
+			o.say("WARNING: %s: the previous release's requests wait on these locks during the deploy (docs/operations.md, writing a safe migration)", w)
+		}
+	}
+	return t
+}
+
+// snapshotBeforeMigration takes a manual snapshot of the stack's database
+// when the deployment changes its migration version: the version of the
+// release the stack runs now (the ledger's newest succeeded record of the
+// digest in config/<stack>.json) differs from rec's. A stack that runs no
+// release yet has no data to keep; one that runs a digest the ledger does
+// not know gets a snapshot (its version is unknown). It returns the
+// snapshot id ("" when none was needed).
+func (o *Ops) snapshotBeforeMigration(ctx context.Context, cfg *stackconfig.Config, rec Record) (string, error) {
+	current := cfg.Release.ImageDigest
+	if current == "" {
+		return "", nil
+	}
+	recs, err := o.ledger().Read(cfg.Stack)
+	if err != nil && !errors.Is(err, ErrNoLedger) {
+		return "", err
+	}
+	was := "unknown"
+	if r, ok := LatestSucceeded(recs, current); ok {
+		if r.MigrationVersion == rec.MigrationVersion {
+			return "", nil
+		}
+		was = strconv.FormatInt(r.MigrationVersion, 10)
+	}
+	out, err := o.Pulumi.Outputs(ctx, cfg.Stack)
+	if err != nil {
+		return "", fmt.Errorf("%w: reading outputs of stack %q: %w", ErrSnapshot, cfg.Stack, err)
+	}
+	instance := out.String("databaseInstanceId")
+	if instance == "" {
+		return "", fmt.Errorf("%w: stack %q has no databaseInstanceId output; run `make up STACK=%s` first (the migration version changes from %s to %d, so the database is snapshotted first)",
+			ErrSnapshot, cfg.Stack, cfg.Stack, was, rec.MigrationVersion)
+	}
+	if o.Backups == nil {
+		return "", fmt.Errorf("%w: no snapshot client configured", ErrSnapshot)
+	}
+	id := SnapshotID(instance, rec.ID, rec.MigrationVersion)
+	o.say("migration version %s -> %d: snapshotting %s as %s (aws rds create-db-snapshot; waits until available)", was, rec.MigrationVersion, instance, id)
+	if err := o.Backups.Snapshot(ctx, instance, id); err != nil {
+		return id, fmt.Errorf("%w: %s of %s: %w; nothing was deployed", ErrSnapshot, id, instance, err)
+	}
+	o.say("snapshot %s available", id)
+	return id, nil
+}
+
+// SnapshotID names the pre-migration snapshot of a deployment:
+// "<instance>-<record id>-m<version>", reduced to what RDS accepts
+// (letters, digits and single hyphens, starting with a letter).
+func SnapshotID(instance, recordID string, version int64) string {
+	raw := fmt.Sprintf("%s-%s-m%d", instance, recordID, version)
+	var b strings.Builder
+	for _, r := range strings.ToLower(raw) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
+			b.WriteByte('-')
+		}
+	}
+	id := strings.Trim(b.String(), "-")
+	if id == "" || id[0] < 'a' || id[0] > 'z' {
+		id = "s-" + id
+	}
+	if len(id) > 255 {
+		id = strings.TrimRight(id[:255], "-")
+	}
+	return id
 }
 
 // verify checks that the stack's outputs and its running ECS services use

@@ -174,3 +174,54 @@ func IsUniqueViolation(err error) bool {
 
 // ErrNoRows re-exports pgx.ErrNoRows for callers that don't import pgx.
 var ErrNoRows = pgx.ErrNoRows
+
+// Check is what `app dbcheck` reads: the schema version and the row count
+// of every table in the public schema (each one read in full with
+// count(*), so a damaged table or a missing grant fails it).
+type Check struct {
+	SchemaVersion int64
+	LatestVersion int64
+	Rows          map[string]int64
+}
+
+// ReadCheck reads every table of the public schema; it fails when the
+// schema is behind the embedded migrations.
+func ReadCheck(ctx context.Context, pc PoolConfig) (Check, error) {
+	c := Check{Rows: map[string]int64{}}
+	cur, latest, err := SchemaVersion(ctx, pc)
+	if err != nil {
+		return c, err
+	}
+	c.SchemaVersion, c.LatestVersion = cur, latest
+	if cur < latest {
+		return c, fmt.Errorf("schema version %d is behind the embedded migrations (%d): run `app migrate` first", cur, latest)
+	}
+	cfg, err := ParseConfig(pc)
+	if err != nil {
+		return c, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
+	if err != nil {
+		return c, fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	rows, err := conn.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)
+	if err != nil {
+		return c, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return c, err
+	}
+	for _, n := range names {
+		var count int64
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{"public", n}.Sanitize()).Scan(&count); err != nil {
+			return c, fmt.Errorf("reading table %s: %w", n, err)
+		}
+		c.Rows[n] = count
+	}
+	if len(c.Rows) == 0 {
+		return c, errors.New("the public schema has no tables")
+	}
+	return c, nil
+}

@@ -118,3 +118,28 @@ func TestMigrate(t *testing.T) {
 		}
 	})
 }
+
+func TestReadCheck(t *testing.T) {
+	ctx := context.Background()
+	t.Run("reads every table of a migrated database", func(t *testing.T) {
+		url := testenv.DatabaseURL(t)
+		c, err := db.ReadCheck(ctx, db.PoolConfig{URL: url})
+		if err != nil {
+			t.Fatalf("ReadCheck: %v", err)
+		}
+		if c.SchemaVersion != c.LatestVersion || c.SchemaVersion == 0 {
+			t.Errorf("versions %d/%d", c.SchemaVersion, c.LatestVersion)
+		}
+		for _, want := range []string{"users", "notes", "goose_db_version"} {
+			if _, ok := c.Rows[want]; !ok {
+				t.Errorf("no count for %s: %v", want, c.Rows)
+			}
+		}
+	})
+	t.Run("fails on a database behind the migrations", func(t *testing.T) {
+		url := testenv.EmptyDatabaseURL(t)
+		if _, err := db.ReadCheck(ctx, db.PoolConfig{URL: url}); err == nil {
+			t.Fatal("ReadCheck passed on an unmigrated database")
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/shipyard-kit/shipyard/app/internal/auth"
 	"github.com/shipyard-kit/shipyard/app/internal/jobs"
@@ -21,8 +22,16 @@ const (
 type scenario func(ctx context.Context, st *store.Store) (string, error)
 
 var scenarios = map[string]scenario{
-	"demo": demo,
+	"demo":  demo,
+	"large": large,
 }
+
+// The large scenario's size: realistic data for measuring migrations
+// (`app migrate --report`).
+const (
+	LargeUsers = 1000
+	LargeNotes = 1_000_000
+)
 
 // Names lists the scenarios.
 func Names() []string {
@@ -76,4 +85,20 @@ func demo(ctx context.Context, st *store.Store) (string, error) {
 		}
 	}
 	return fmt.Sprintf("loaded scenario demo: user %s (password %q) with %d notes", DemoEmail, DemoPassword, len(notes)), nil
+}
+
+// large loads LargeUsers users (large-<n>@example.com, password
+// DemoPassword) and LargeNotes notes with set-based INSERTs: seconds, not
+// minutes.
+func large(ctx context.Context, st *store.Store) (string, error) {
+	hash, err := auth.HashPassword(DemoPassword)
+	if err != nil {
+		return "", err
+	}
+	start := time.Now()
+	n, err := st.LoadBulk(ctx, LargeUsers, LargeNotes, hash)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("loaded scenario large: %d users (large-<n>@example.com, password %q) and %d notes in %s", LargeUsers, DemoPassword, n, time.Since(start).Round(time.Millisecond)), nil
 }
