@@ -201,6 +201,20 @@ var breakages = []struct {
 		setInput(t, pick(t, g, tBucketPol, ""), "policy",
 			str(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"logdelivery.elasticloadbalancing.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}]}`))
 	}},
+	{"S3.5", "a TLS-only policy that denies four actions instead of s3:*", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tBucketPol, "archive"), "policy",
+			str(`{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":{"AWS":["*"]},"Action":["s3:GetObject","s3:PutObject","s3:ListBucket","s3:DeleteObject"],"Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`))
+	}},
+	{"S3.5", "a TLS-only deny of s3:* on the objects but not the bucket", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tBucketPol, "web-logs"), "policy",
+			str(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`))
+	}},
+	{"S3.14", "a bucket without versioning", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, "aws:s3/bucketVersioningV2:BucketVersioningV2", "archive")
+	}},
+	{"S3.14", "a bucket whose versioning is suspended", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, "aws:s3/bucketVersioningV2:BucketVersioningV2", "web-logs"), "versioningConfiguration.status", str("Suspended"))
+	}},
 	{"EC2.18", "the app open to the internet", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tSG, "app-sg"), "ingress", resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(resource.PropertyMap{
 			"protocol": str("tcp"), "fromPort": num(8080), "toPort": num(8080),

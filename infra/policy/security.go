@@ -33,6 +33,7 @@ const (
 	TypeBucketV2          = "aws:s3/bucketV2:BucketV2"
 	TypeBucket            = "aws:s3/bucket:Bucket"
 	TypePublicAccessBlock = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+	TypeBucketVersioning  = "aws:s3/bucketVersioningV2:BucketVersioningV2"
 	TypeBucketEncryption  = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
 	TypeScalingTarget     = "aws:appautoscaling/target:Target"
 	LoadBalancerComponent = "shipyard:aws:LoadBalancer"
@@ -532,13 +533,25 @@ func iamRules() []Rule {
 					return []string{err.Error()}
 				}
 				for _, st := range doc.Statement {
-					if st.Effect == "Deny" && fmt.Sprint(st.Condition["Bool"]["aws:SecureTransport"]) == "false" {
+					if st.Effect == "Deny" && fmt.Sprint(st.Condition["Bool"]["aws:SecureTransport"]) == "false" &&
+						(st.Principal.Any || contains(st.Principal.AWS, "*")) && contains(st.Action, "s3:*") && coversBucketAndObjects(st.Resource) {
 						return nil
 					}
 				}
-				return []string{"no statement denies aws:SecureTransport false"}
+				return []string{"no statement denies s3:* to every principal on the bucket and its objects when aws:SecureTransport is false"}
 			}},
 	}
+}
+
+// coversBucketAndObjects reports whether a statement's resources include a
+// bucket ARN and every object in it ("<bucket ARN>/*").
+func coversBucketAndObjects(resources []string) bool {
+	for _, r := range resources {
+		if strings.HasPrefix(r, "arn:aws:s3:::") && !strings.Contains(r, "/") && contains(resources, r+"/*") {
+			return true
+		}
+	}
+	return contains(resources, "*")
 }
 
 // openCIDR reports whether a CIDR is the whole internet.
@@ -615,6 +628,19 @@ func networkRules() []Rule {
 				}
 				if blocks < buckets {
 					return []Violation{{Message: fmt.Sprintf("%d buckets, %d complete public access blocks", buckets, blocks)}}
+				}
+				return nil
+			}},
+		{ID: "S3.14", Title: "Buckets have versioning enabled", Reason: "an overwritten or deleted log object must stay recoverable", Types: []string{TypeBucketV2, TypeBucket},
+			CheckStack: func(rs []Resource) []Violation {
+				buckets, versioned := count(rs, TypeBucketV2)+count(rs, TypeBucket), 0
+				for _, r := range rs {
+					if r.Type == TypeBucketVersioning && r.String("versioningConfiguration.status") == "Enabled" {
+						versioned++
+					}
+				}
+				if versioned < buckets {
+					return []Violation{{Message: fmt.Sprintf("%d buckets, %d with versioning Enabled", buckets, versioned)}}
 				}
 				return nil
 			}},
