@@ -179,6 +179,12 @@ var breakages = []struct {
 	{"CKV_AWS_66", "a log group kept forever", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tLogGroup, "router"), "retentionInDays", null)
 	}},
+	{"CloudWatch.16", "a prod log group kept 30 days", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tLogGroup, "router"), "retentionInDays", num(30))
+	}},
+	{"CloudWatch.16", "prod database logs kept 180 days", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tLogGroup, "postgresql"), "retentionInDays", num(180))
+	}},
 	{"CKV_AWS_158", "a log group without KMS", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tLogGroup, "flow"), "kmsKeyId", null)
 	}},
@@ -338,6 +344,12 @@ func TestABrokenStackConfigFailsItsRule(t *testing.T) {
 		}},
 		{"a single-AZ prod database fails RDS.5", "RDS.5", "prod", func(c *stackconfig.Config) {
 			c.Database.MultiAZ = false
+		}},
+		{"staging keeping logs 30 days fails CloudWatch.16", "CloudWatch.16", "staging", func(c *stackconfig.Config) {
+			c.Logging.RetentionDays = 30
+		}},
+		{"prod keeping logs 180 days fails CloudWatch.16", "CloudWatch.16", "prod", func(c *stackconfig.Config) {
+			c.Logging.RetentionDays = 180
 		}},
 		{"prod Redis without replicas fails ElastiCache.3", "ElastiCache.3", "prod", func(c *stackconfig.Config) {
 			c.Cache.Replicas = 0

@@ -39,6 +39,14 @@ const (
 	LoadBalancerComponent = "shipyard:aws:LoadBalancer"
 )
 
+// DevStack is the development stack (stackconfig.DevStack), the only one
+// that may keep logs less than MinLogRetentionDays (see Exceptions).
+const DevStack = "dev"
+
+// MinLogRetentionDays is CloudWatch.16's minimum retention
+// (stackconfig.MinLogRetentionDays).
+const MinLogRetentionDays = 365
+
 // AllowedSSLPolicies is ELB.17's exact allow-list: TLS 1.3 policies (with
 // TLS 1.2 at most as the floor) with forward-secret AEAD ciphers.
 var AllowedSSLPolicies = []string{
@@ -82,6 +90,8 @@ var Exceptions = []Exception{
 		"it is the default key policy; without it the key can become unmanageable"},
 	{"SHIPYARD-IAM-1", "key policies use Resource \"*\"",
 		"in a key policy \"*\" means the key itself"},
+	{"CloudWatch.16", "the dev stack's log groups keep logs fewer than 365 days (config/dev.json: 14)",
+		"cost: dev is a disposable stack of test traffic whose logs serve debugging, not investigations; staging and prod keep 365 days"},
 	{"RDS.5, RDS.8, ELB.6, ElastiCache.3, SHIPYARD-STATEFUL-1, SHIPYARD-REL-4", "apply to the prod stack only",
 		"dev and staging are disposable and sized for cost: single-AZ, deletable, unprotected"},
 }
@@ -414,10 +424,20 @@ func ecrRules() []Rule {
 func logRules() []Rule {
 	lg := []string{TypeLogGroup}
 	return []Rule{
-		{ID: "CKV_AWS_66", Title: "Log groups have a retention", Reason: "logs must expire on purpose, not accumulate forever (CloudWatch.16)", Types: lg,
+		{ID: "CKV_AWS_66", Title: "Log groups have a retention", Reason: "logs must expire on purpose, not accumulate forever", Types: lg,
 			Check: func(r Resource) []string {
 				if n, _ := r.Number("retentionInDays"); n <= 0 {
 					return []string{"retentionInDays must be set"}
+				}
+				return nil
+			}},
+		{ID: "CloudWatch.16", Title: "Log groups keep logs at least 365 days", Reason: "an investigation may need a year of logs", Types: lg,
+			Check: func(r Resource) []string {
+				if r.Stack() == DevStack {
+					return nil // Exception: dev keeps fewer days (cost).
+				}
+				if n, set := r.Number("retentionInDays"); set && n > 0 && n < MinLogRetentionDays {
+					return []string{fmt.Sprintf("retentionInDays %v < %d", n, MinLogRetentionDays)}
 				}
 				return nil
 			}},
