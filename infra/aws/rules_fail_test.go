@@ -27,6 +27,7 @@ const (
 	tKey       = "aws:kms/key:Key"
 	tRolePol   = "aws:iam/rolePolicy:RolePolicy"
 	tBucketPol = "aws:s3/bucketPolicy:BucketPolicy"
+	tSecret    = "aws:secretsmanager/secret:Secret"
 	tSG        = "aws:ec2/securityGroup:SecurityGroup"
 	tScaling   = "aws:appautoscaling/target:Target"
 )
@@ -73,6 +74,27 @@ var breakages = []struct {
 	}},
 	{"SHIPYARD-RDS-1", "a plaintext master password", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tRDS, ""), "password", str("hunter2hunter2"))
+	}},
+	{"SHIPYARD-KMS-1", "database storage under the AWS-managed key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "kmsKeyId", null)
+	}},
+	{"SHIPYARD-KMS-1", "database storage under the alias/aws/rds key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "kmsKeyId", str("arn:aws:kms:eu-west-1:123456789012:alias/aws/rds"))
+	}},
+	{"SHIPYARD-KMS-1", "the RDS-managed master user secret under the AWS-managed key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "masterUserSecretKmsKeyId", null)
+	}},
+	{"SHIPYARD-KMS-2", "Redis at rest under the AWS-managed key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "kmsKeyId", null)
+	}},
+	{"SHIPYARD-KMS-2", "a Redis key with at-rest encryption off", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "atRestEncryptionEnabled", boolv(false))
+	}},
+	{"SHIPYARD-KMS-3", "the Redis auth token secret under the AWS-managed key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tSecret, "cache-auth-token"), "kmsKeyId", null)
+	}},
+	{"SHIPYARD-KMS-3", "the Redis auth token secret under an alias", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tSecret, "cache-auth-token"), "kmsKeyId", str("alias/aws/secretsmanager"))
 	}},
 	{"CKV2_AWS_69", "rds.force_ssl off", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tParams, ""), "parameters.0.value", str("0"))

@@ -47,6 +47,27 @@ const DevStack = "dev"
 // (stackconfig.MinLogRetentionDays).
 const MinLogRetentionDays = 365
 
+// kmsKeyARN matches the ARN of a KMS key (not an alias): what the stack
+// passes for its customer-managed key. Without a kmsKeyId, or with an
+// "alias/aws/…", the service uses its AWS-managed key.
+var kmsKeyARN = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
+
+// customerKey checks that the input at path names a customer-managed KMS
+// key; a value a preview does not know yet is skipped.
+func customerKey(r Resource, path string) string {
+	if r.IsUnknown(path) {
+		return ""
+	}
+	v := r.String(path)
+	if v == "" {
+		return path + " must be the stack's customer-managed KMS key (unset means the AWS-managed key)"
+	}
+	if !kmsKeyARN.MatchString(v) {
+		return fmt.Sprintf("%s %q must be the ARN of the stack's customer-managed KMS key", path, v)
+	}
+	return ""
+}
+
 // AllowedSSLPolicies is ELB.17's exact allow-list: TLS 1.3 policies (with
 // TLS 1.2 at most as the floor) with forward-secret AEAD ciphers.
 var AllowedSSLPolicies = []string{
@@ -155,6 +176,43 @@ func rdsRules() []Rule {
 				}
 				return []string{"parameter rds.force_ssl=1 missing"}
 			}},
+	}
+}
+
+func kmsRules() []Rule {
+	check := func(paths func(r Resource) []string) func(r Resource) []string {
+		return func(r Resource) []string {
+			var out []string
+			for _, p := range paths(r) {
+				if msg := customerKey(r, p); msg != "" {
+					out = append(out, msg)
+				}
+			}
+			return out
+		}
+	}
+	return []Rule{
+		{ID: "SHIPYARD-KMS-1", Title: "RDS storage and its managed master user secret are encrypted with the stack's customer-managed key",
+			Reason: "the key policy, not the AWS-managed key, decides who can read the data and its snapshots", Types: []string{TypeRDSInstance},
+			Check: check(func(r Resource) []string {
+				paths := []string{"kmsKeyId"}
+				if r.True("manageMasterUserPassword") {
+					paths = append(paths, "masterUserSecretKmsKeyId")
+				}
+				return paths
+			})},
+		{ID: "SHIPYARD-KMS-2", Title: "Redis is encrypted at rest with the stack's customer-managed key",
+			Reason: "the key policy, not the AWS-managed key, decides who can read the cache and its snapshots", Types: []string{TypeReplicationGroup},
+			Check: func(r Resource) []string {
+				out := check(func(Resource) []string { return []string{"kmsKeyId"} })(r)
+				if !r.True("atRestEncryptionEnabled") {
+					out = append(out, "atRestEncryptionEnabled must be true for kmsKeyId to apply")
+				}
+				return out
+			}},
+		{ID: "SHIPYARD-KMS-3", Title: "Secrets Manager secrets are encrypted with the stack's customer-managed key",
+			Reason: "reading a secret then needs both the secret's and the key's permission", Types: []string{TypeSecret},
+			Check: check(func(Resource) []string { return []string{"kmsKeyId"} })},
 	}
 }
 
@@ -679,7 +737,7 @@ func networkRules() []Rule {
 // stack's resources.
 func SecurityRules() []Rule {
 	var out []Rule
-	for _, group := range [][]Rule{rdsRules(), elbRules(), elastiCacheRules(), ecsRules(), ecrRules(), logRules(), iamRules(), networkRules()} {
+	for _, group := range [][]Rule{rdsRules(), kmsRules(), elbRules(), elastiCacheRules(), ecsRules(), ecrRules(), logRules(), iamRules(), networkRules()} {
 		out = append(out, group...)
 	}
 	return out
