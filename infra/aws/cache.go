@@ -105,6 +105,8 @@ func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.R
 
 	ha := c.Replicas >= 1
 	// KmsKeyId: changing the key replaces the group (docs/aws.md).
+	// TransitEncryptionMode "required": "preferred" would also accept
+	// plaintext connections.
 	rg, err := elasticache.NewReplicationGroup(ctx, name+"-redis", &elasticache.ReplicationGroupArgs{
 		ReplicationGroupId:       pulumi.String(args.ReplicationGroupId),
 		Description:              pulumi.String("Shipyard Redis"),
@@ -118,6 +120,7 @@ func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.R
 		AtRestEncryptionEnabled:  pulumi.Bool(true),
 		KmsKeyId:                 args.KMSKeyArn,
 		TransitEncryptionEnabled: pulumi.Bool(true),
+		TransitEncryptionMode:    pulumi.String("required"),
 		AuthToken:                token.Result,
 		AuthTokenUpdateStrategy:  pulumi.String("ROTATE"),
 		AutoMinorVersionUpgrade:  pulumi.Bool(true),

@@ -141,6 +141,12 @@ var breakages = []struct {
 	{"ElastiCache.5", "Redis unencrypted in transit", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tRedis, ""), "transitEncryptionEnabled", boolv(false))
 	}},
+	{"SHIPYARD-REDIS-1", "Redis accepting plaintext clients", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "transitEncryptionMode", str("preferred"))
+	}},
+	{"SHIPYARD-REDIS-1", "Redis without a pinned transit encryption mode", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "transitEncryptionMode", null)
+	}},
 	{"ElastiCache.6", "Redis without AUTH", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tRedis, ""), "authToken", null)
 	}},

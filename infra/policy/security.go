@@ -319,6 +319,13 @@ func elastiCacheRules() []Rule {
 		boolRule("ElastiCache.3", "Redis fails over automatically in prod", "a node failure must not stop the workers", "automaticFailoverEnabled", true),
 		boolRule("ElastiCache.4", "Redis is encrypted at rest", "snapshots and swap must be unreadable without the key", "atRestEncryptionEnabled", false),
 		boolRule("ElastiCache.5", "Redis is encrypted in transit", "cache traffic carries job payloads", "transitEncryptionEnabled", false),
+		{ID: "SHIPYARD-REDIS-1", Title: "Redis refuses connections without TLS", Reason: "transit encryption in \"preferred\" mode still accepts plaintext clients", Types: rg,
+			Check: func(r Resource) []string {
+				if m := r.String("transitEncryptionMode"); m != "required" {
+					return []string{fmt.Sprintf("transitEncryptionMode %q: want required", m)}
+				}
+				return nil
+			}},
 		{ID: "ElastiCache.6", Title: "Redis requires AUTH", Reason: "network access alone must not be enough to read the queue", Types: rg,
 			Check: func(r Resource) []string {
 				if _, ok := r.Get("authToken"); !ok && r.Len("userGroupIds") == 0 {
