@@ -640,3 +640,26 @@ func TestDataIsEncryptedWithTheStacksKey(t *testing.T) {
 		}
 	}
 }
+
+// Versioned buckets keep previous versions NoncurrentVersionDays, then
+// expire them, so versioning does not keep logs forever.
+func TestBucketsAreVersionedAndExpirePreviousVersions(t *testing.T) {
+	for _, stack := range awsStacks {
+		g := graph(t, stack, true)
+		buckets := g.ByType("aws:s3/bucketV2:BucketV2")
+		versioned := g.ByType("aws:s3/bucketVersioningV2:BucketVersioningV2")
+		if len(buckets) == 0 || len(versioned) != len(buckets) {
+			t.Errorf("%s: %d buckets, %d versioning configurations", stack, len(buckets), len(versioned))
+		}
+		for _, v := range versioned {
+			if v.String("versioningConfiguration.status") != "Enabled" {
+				t.Errorf("%s: %s status %q", stack, v.Name, v.String("versioningConfiguration.status"))
+			}
+		}
+		for _, l := range g.ByType("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2") {
+			if n := l.Number("rules.0.noncurrentVersionExpiration.noncurrentDays"); n != awsinfra.NoncurrentVersionDays {
+				t.Errorf("%s: %s keeps previous versions %v days, want %d", stack, l.Name, n, awsinfra.NoncurrentVersionDays)
+			}
+		}
+	}
+}
