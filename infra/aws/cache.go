@@ -22,7 +22,10 @@ type CacheArgs struct {
 	AppSecurityGroupId pulumi.StringInput
 	// SecretName names the Secrets Manager secret of the auth token.
 	SecretName string
-	Protect    bool
+	// KMSKeyArn is the stack's customer-managed key: it encrypts the
+	// replication group at rest and the auth token secret.
+	KMSKeyArn pulumi.StringInput
+	Protect   bool
 }
 
 // Cache is an encrypted ElastiCache Redis replication group whose AUTH
@@ -86,6 +89,7 @@ func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.R
 	secret, err := secretsmanager.NewSecret(ctx, name+"-auth-token", &secretsmanager.SecretArgs{
 		Name:                 pulumi.String(args.SecretName),
 		Description:          pulumi.String("Redis AUTH token (REDIS_PASSWORD)"),
+		KmsKeyId:             args.KMSKeyArn,
 		RecoveryWindowInDays: pulumi.Int(recoveryWindow(args.Protect)),
 	}, withOpts(protect(args.Protect), parent)...)
 	if err != nil {
@@ -100,6 +104,9 @@ func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.R
 	comp.AuthSecretArn = secret.Arn
 
 	ha := c.Replicas >= 1
+	// KmsKeyId: changing the key replaces the group (docs/aws.md).
+	// TransitEncryptionMode "required": "preferred" would also accept
+	// plaintext connections.
 	rg, err := elasticache.NewReplicationGroup(ctx, name+"-redis", &elasticache.ReplicationGroupArgs{
 		ReplicationGroupId:       pulumi.String(args.ReplicationGroupId),
 		Description:              pulumi.String("Shipyard Redis"),
@@ -111,7 +118,9 @@ func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.R
 		AutomaticFailoverEnabled: pulumi.Bool(ha),
 		MultiAzEnabled:           pulumi.Bool(ha),
 		AtRestEncryptionEnabled:  pulumi.Bool(true),
+		KmsKeyId:                 args.KMSKeyArn,
 		TransitEncryptionEnabled: pulumi.Bool(true),
+		TransitEncryptionMode:    pulumi.String("required"),
 		AuthToken:                token.Result,
 		AuthTokenUpdateStrategy:  pulumi.String("ROTATE"),
 		AutoMinorVersionUpgrade:  pulumi.Bool(true),

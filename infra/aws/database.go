@@ -20,7 +20,8 @@ type DatabaseArgs struct {
 	VpcId              pulumi.StringInput
 	PrivateSubnetIds   pulumi.StringArrayInput
 	AppSecurityGroupId pulumi.StringInput
-	// Logging stores the exported PostgreSQL logs.
+	// Logging stores the exported PostgreSQL logs; its key (the stack's
+	// customer-managed key) encrypts the storage and the master user secret.
 	Logging *Logging
 	// Protect protects the instance (prod).
 	Protect bool
@@ -121,6 +122,9 @@ func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 	if args.Protect {
 		finalSnapshot = pulumi.String(args.Identifier + "-final")
 	}
+	// KmsKeyId and MasterUserSecretKmsKeyId: the stack's customer-managed
+	// key encrypts the storage (changing it replaces the instance, see
+	// docs/aws.md) and the RDS-managed master user secret.
 	db, err := rds.NewInstance(ctx, name+"-instance", &rds.InstanceArgs{
 		Identifier:                       pulumi.String(args.Identifier),
 		Engine:                           pulumi.String("postgres"),
@@ -134,6 +138,8 @@ func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 		Port:                             pulumi.Int(PostgresPort),
 		ManageMasterUserPassword:         pulumi.Bool(true),
 		StorageEncrypted:                 pulumi.Bool(true),
+		KmsKeyId:                         args.Logging.KeyArn,
+		MasterUserSecretKmsKeyId:         args.Logging.KeyArn,
 		PubliclyAccessible:               pulumi.Bool(false),
 		MultiAz:                          pulumi.Bool(c.MultiAZ),
 		BackupRetentionPeriod:            pulumi.Int(c.BackupRetentionDays),

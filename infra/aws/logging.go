@@ -218,8 +218,13 @@ type privateBucket struct {
 	Ready []pulumi.Resource
 }
 
+// NoncurrentVersionDays is how long a versioned bucket keeps an overwritten
+// or deleted object's previous version.
+const NoncurrentVersionDays = 30
+
 // newPrivateBucket creates a bucket with public access blocked, owner-enforced
-// object ownership, default encryption, expiration and a TLS-only policy.
+// object ownership, default encryption, versioning, expiration and a TLS-only
+// policy.
 // Unprotected (non-prod) buckets may be destroyed with their objects.
 func newPrivateBucket(ctx *pulumi.Context, name string, args privateBucketArgs, opts ...pulumi.ResourceOption) (*privateBucket, error) {
 	b, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{
@@ -266,6 +271,17 @@ func newPrivateBucket(ctx *pulumi.Context, name string, args privateBucketArgs, 
 	}, opts...); err != nil {
 		return nil, fmt.Errorf("bucket %s ownership: %w", name, err)
 	}
+	// S3.14: versioning keeps overwritten and deleted objects recoverable
+	// for NoncurrentVersionDays.
+	versioning, err := s3.NewBucketVersioningV2(ctx, name+"-versioning", &s3.BucketVersioningV2Args{
+		Bucket: b.ID(),
+		VersioningConfiguration: s3.BucketVersioningV2VersioningConfigurationArgs{
+			Status: pulumi.String("Enabled"),
+		},
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s versioning: %w", name, err)
+	}
 	if args.ExpirationDays > 0 {
 		if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, name+"-lifecycle", &s3.BucketLifecycleConfigurationV2Args{
 			Bucket: b.ID(),
@@ -275,9 +291,12 @@ func newPrivateBucket(ctx *pulumi.Context, name string, args privateBucketArgs, 
 					Status:     pulumi.String("Enabled"),
 					Filter:     s3.BucketLifecycleConfigurationV2RuleFilterArgs{Prefix: pulumi.String("")},
 					Expiration: s3.BucketLifecycleConfigurationV2RuleExpirationArgs{Days: pulumi.Int(args.ExpirationDays)},
+					NoncurrentVersionExpiration: s3.BucketLifecycleConfigurationV2RuleNoncurrentVersionExpirationArgs{
+						NoncurrentDays: pulumi.Int(NoncurrentVersionDays),
+					},
 				},
 			},
-		}, opts...); err != nil {
+		}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{versioning}))...); err != nil {
 			return nil, fmt.Errorf("bucket %s lifecycle: %w", name, err)
 		}
 	}
@@ -287,7 +306,8 @@ func newPrivateBucket(ctx *pulumi.Context, name string, args privateBucketArgs, 
 			Sid:       "DenyInsecureTransport",
 			Effect:    "Deny",
 			Principal: &principal{AWS: []string{"*"}},
-			Action:    []string{"s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"},
+			// S3.5: every action, not a list that leaves others open.
+			Action:    []string{"s3:*"},
 			Resource:  []string{bucketArn, bucketArn + "/*"},
 			Condition: map[string]map[string]string{"Bool": {"aws:SecureTransport": "false"}},
 		}}
@@ -303,6 +323,6 @@ func newPrivateBucket(ctx *pulumi.Context, name string, args privateBucketArgs, 
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s policy: %w", name, err)
 	}
-	out.Ready = []pulumi.Resource{enc, pab, bp}
+	out.Ready = []pulumi.Resource{enc, pab, bp, versioning}
 	return out, nil
 }

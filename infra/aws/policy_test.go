@@ -84,3 +84,9 @@ func TestEveryRuleChecksSomeResourceOfTheProdStack(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyAndStackConfigAgreeOnTheLogRetentionException(t *testing.T) {
+	if policy.DevStack != stackconfig.DevStack || policy.MinLogRetentionDays != stackconfig.MinLogRetentionDays {
+		t.Errorf("policy: %s, %d days; stackconfig: %s, %d days", policy.DevStack, policy.MinLogRetentionDays, stackconfig.DevStack, stackconfig.MinLogRetentionDays)
+	}
+}

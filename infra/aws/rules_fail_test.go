@@ -27,6 +27,7 @@ const (
 	tKey       = "aws:kms/key:Key"
 	tRolePol   = "aws:iam/rolePolicy:RolePolicy"
 	tBucketPol = "aws:s3/bucketPolicy:BucketPolicy"
+	tSecret    = "aws:secretsmanager/secret:Secret"
 	tSG        = "aws:ec2/securityGroup:SecurityGroup"
 	tScaling   = "aws:appautoscaling/target:Target"
 )
@@ -74,6 +75,27 @@ var breakages = []struct {
 	{"SHIPYARD-RDS-1", "a plaintext master password", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tRDS, ""), "password", str("hunter2hunter2"))
 	}},
+	{"SHIPYARD-KMS-1", "database storage under the AWS-managed key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "kmsKeyId", null)
+	}},
+	{"SHIPYARD-KMS-1", "database storage under the alias/aws/rds key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "kmsKeyId", str("arn:aws:kms:eu-west-1:123456789012:alias/aws/rds"))
+	}},
+	{"SHIPYARD-KMS-1", "the RDS-managed master user secret under the AWS-managed key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "masterUserSecretKmsKeyId", null)
+	}},
+	{"SHIPYARD-KMS-2", "Redis at rest under the AWS-managed key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "kmsKeyId", null)
+	}},
+	{"SHIPYARD-KMS-2", "a Redis key with at-rest encryption off", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "atRestEncryptionEnabled", boolv(false))
+	}},
+	{"SHIPYARD-KMS-3", "the Redis auth token secret under the AWS-managed key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tSecret, "cache-auth-token"), "kmsKeyId", null)
+	}},
+	{"SHIPYARD-KMS-3", "the Redis auth token secret under an alias", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tSecret, "cache-auth-token"), "kmsKeyId", str("alias/aws/secretsmanager"))
+	}},
 	{"CKV2_AWS_69", "rds.force_ssl off", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tParams, ""), "parameters.0.value", str("0"))
 	}},
@@ -118,6 +140,12 @@ var breakages = []struct {
 	}},
 	{"ElastiCache.5", "Redis unencrypted in transit", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tRedis, ""), "transitEncryptionEnabled", boolv(false))
+	}},
+	{"SHIPYARD-REDIS-1", "Redis accepting plaintext clients", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "transitEncryptionMode", str("preferred"))
+	}},
+	{"SHIPYARD-REDIS-1", "Redis without a pinned transit encryption mode", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRedis, ""), "transitEncryptionMode", null)
 	}},
 	{"ElastiCache.6", "Redis without AUTH", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tRedis, ""), "authToken", null)
@@ -179,6 +207,12 @@ var breakages = []struct {
 	{"CKV_AWS_66", "a log group kept forever", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tLogGroup, "router"), "retentionInDays", null)
 	}},
+	{"CloudWatch.16", "a prod log group kept 30 days", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tLogGroup, "router"), "retentionInDays", num(30))
+	}},
+	{"CloudWatch.16", "prod database logs kept 180 days", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tLogGroup, "postgresql"), "retentionInDays", num(180))
+	}},
 	{"CKV_AWS_158", "a log group without KMS", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tLogGroup, "flow"), "kmsKeyId", null)
 	}},
@@ -200,6 +234,20 @@ var breakages = []struct {
 	{"S3.5", "a bucket that accepts plain HTTP", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tBucketPol, ""), "policy",
 			str(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"logdelivery.elasticloadbalancing.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}]}`))
+	}},
+	{"S3.5", "a TLS-only policy that denies four actions instead of s3:*", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tBucketPol, "archive"), "policy",
+			str(`{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":{"AWS":["*"]},"Action":["s3:GetObject","s3:PutObject","s3:ListBucket","s3:DeleteObject"],"Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`))
+	}},
+	{"S3.5", "a TLS-only deny of s3:* on the objects but not the bucket", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tBucketPol, "web-logs"), "policy",
+			str(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`))
+	}},
+	{"S3.14", "a bucket without versioning", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, "aws:s3/bucketVersioningV2:BucketVersioningV2", "archive")
+	}},
+	{"S3.14", "a bucket whose versioning is suspended", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, "aws:s3/bucketVersioningV2:BucketVersioningV2", "web-logs"), "versioningConfiguration.status", str("Suspended"))
 	}},
 	{"EC2.18", "the app open to the internet", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tSG, "app-sg"), "ingress", resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(resource.PropertyMap{
@@ -324,6 +372,12 @@ func TestABrokenStackConfigFailsItsRule(t *testing.T) {
 		}},
 		{"a single-AZ prod database fails RDS.5", "RDS.5", "prod", func(c *stackconfig.Config) {
 			c.Database.MultiAZ = false
+		}},
+		{"staging keeping logs 30 days fails CloudWatch.16", "CloudWatch.16", "staging", func(c *stackconfig.Config) {
+			c.Logging.RetentionDays = 30
+		}},
+		{"prod keeping logs 180 days fails CloudWatch.16", "CloudWatch.16", "prod", func(c *stackconfig.Config) {
+			c.Logging.RetentionDays = 180
 		}},
 		{"prod Redis without replicas fails ElastiCache.3", "ElastiCache.3", "prod", func(c *stackconfig.Config) {
 			c.Cache.Replicas = 0

@@ -20,6 +20,8 @@ type AppSecretsArgs struct {
 	Names []string
 	// Protect protects the secrets (prod).
 	Protect bool
+	// KMSKeyArn is the stack's customer-managed key, which encrypts them.
+	KMSKeyArn pulumi.StringInput
 }
 
 // AppSecrets stores each app secret (a Pulumi config secret) in a Secrets
@@ -60,6 +62,7 @@ func NewAppSecrets(ctx *pulumi.Context, name string, args AppSecretsArgs, opts .
 		s, err := secretsmanager.NewSecret(ctx, name+"-"+n, &secretsmanager.SecretArgs{
 			Name:                 pulumi.Sprintf("shipyard/%s/%s", args.Stack, n),
 			Description:          pulumi.Sprintf("app secret %s (pulumi config shipyard:%s)", n, n),
+			KmsKeyId:             args.KMSKeyArn,
 			RecoveryWindowInDays: pulumi.Int(recoveryWindow(args.Protect)),
 		}, withOpts(protect(args.Protect), parent)...)
 		if err != nil {

@@ -118,12 +118,12 @@ func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Proce
 	if err != nil {
 		return nil, nil, fmt.Errorf("execution role: %w", err)
 	}
-	arns := []pulumi.StringInput{t.RepositoryArn, t.Logging.RouterLogGroupArn}
+	arns := []pulumi.StringInput{t.RepositoryArn, t.Logging.RouterLogGroupArn, t.Logging.KeyArn}
 	arns = append(arns, t.SecretArns...)
 	if _, err := iam.NewRolePolicy(ctx, name+"-execution", &iam.RolePolicyArgs{
 		Role: execRole.ID(),
 		Policy: policyJSON(func(a []string) policyDocument {
-			repo, router, secrets := a[0], a[1], a[2:]
+			repo, router, key, secrets := a[0], a[1], a[2], a[3:]
 			return newPolicy(
 				statement{
 					Sid:    "PullAuth",
@@ -149,6 +149,15 @@ func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Proce
 					Effect:   "Allow",
 					Action:   []string{"secretsmanager:GetSecretValue"},
 					Resource: secrets,
+				},
+				statement{
+					// The secrets are encrypted with the stack's key;
+					// only Secrets Manager may decrypt with it for the role.
+					Sid:       "SecretsKey",
+					Effect:    "Allow",
+					Action:    []string{"kms:Decrypt"},
+					Resource:  []string{key},
+					Condition: map[string]map[string]string{"StringEquals": {"kms:ViaService": "secretsmanager." + t.Region + ".amazonaws.com"}},
 				},
 			)
 		}, arns...),

@@ -172,12 +172,13 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		PrivateSubnetIds:   network.PrivateSubnetIds,
 		AppSecurityGroupId: network.AppSecurityGroupId,
 		SecretName:         "shipyard/" + cfg.Stack + "/" + stackconfig.SecretRedisPassword,
+		KMSKeyArn:          logging.KeyArn,
 		Protect:            prod,
 	}, with)
 	if err != nil {
 		return nil, err
 	}
-	appSecrets, err := NewAppSecrets(ctx, "app-secrets", AppSecretsArgs{Stack: cfg.Stack, Names: cfg.App.Secrets, Protect: prod}, with)
+	appSecrets, err := NewAppSecrets(ctx, "app-secrets", AppSecretsArgs{Stack: cfg.Stack, Names: cfg.App.Secrets, Protect: prod, KMSKeyArn: logging.KeyArn}, with)
 	if err != nil {
 		return nil, err
 	}

@@ -606,3 +606,60 @@ func TestAReleaseKeepsThePreviousTaskDefinitionForRollbacks(t *testing.T) {
 		}
 	}
 }
+
+// The stack's one customer-managed key (the Logging component's) encrypts
+// the database, its managed secret, Redis and every secret, and the
+// execution roles may decrypt with it through Secrets Manager only.
+func TestDataIsEncryptedWithTheStacksKey(t *testing.T) {
+	const stackKey = "key/logs-key"
+	for _, stack := range awsStacks {
+		g := graph(t, stack, true)
+		db := pick(t, g, tRDS, "")
+		redis := pick(t, g, tRedis, "")
+		keyed := map[string]string{
+			"database kmsKeyId":                 db.String("kmsKeyId"),
+			"database masterUserSecretKmsKeyId": db.String("masterUserSecretKmsKeyId"),
+			"redis kmsKeyId":                    redis.String("kmsKeyId"),
+		}
+		for _, s := range g.ByType(tSecret) {
+			keyed["secret "+s.Name+" kmsKeyId"] = s.String("kmsKeyId")
+		}
+		for what, arn := range keyed {
+			if !strings.HasSuffix(arn, stackKey+"-key-id") {
+				t.Errorf("%s: %s %q, want the stack key", stack, what, arn)
+			}
+		}
+		for _, p := range g.ByType(tRolePol) {
+			if !strings.HasSuffix(p.Name, "-execution") {
+				continue
+			}
+			doc := p.String("policy")
+			if !strings.Contains(doc, `"SecretsKey"`) || !strings.Contains(doc, stackKey) || !strings.Contains(doc, "secretsmanager.eu-west-1.amazonaws.com") {
+				t.Errorf("%s: %s cannot decrypt its secrets: %s", stack, p.Name, doc)
+			}
+		}
+	}
+}
+
+// Versioned buckets keep previous versions NoncurrentVersionDays, then
+// expire them, so versioning does not keep logs forever.
+func TestBucketsAreVersionedAndExpirePreviousVersions(t *testing.T) {
+	for _, stack := range awsStacks {
+		g := graph(t, stack, true)
+		buckets := g.ByType("aws:s3/bucketV2:BucketV2")
+		versioned := g.ByType("aws:s3/bucketVersioningV2:BucketVersioningV2")
+		if len(buckets) == 0 || len(versioned) != len(buckets) {
+			t.Errorf("%s: %d buckets, %d versioning configurations", stack, len(buckets), len(versioned))
+		}
+		for _, v := range versioned {
+			if v.String("versioningConfiguration.status") != "Enabled" {
+				t.Errorf("%s: %s status %q", stack, v.Name, v.String("versioningConfiguration.status"))
+			}
+		}
+		for _, l := range g.ByType("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2") {
+			if n := l.Number("rules.0.noncurrentVersionExpiration.noncurrentDays"); n != awsinfra.NoncurrentVersionDays {
+				t.Errorf("%s: %s keeps previous versions %v days, want %d", stack, l.Name, n, awsinfra.NoncurrentVersionDays)
+			}
+		}
+	}
+}

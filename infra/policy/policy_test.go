@@ -68,6 +68,10 @@ func TestDeliberateExceptionsAreNarrow(t *testing.T) {
 		{"an env var ending in _SECRET is a secret", "ECS.8", taskDef(`[{"name":"app","environment":[{"name":"SESSION_SECRET","value":"x"}]}]`), true},
 		{"an env var named like an injected secret is refused", "ECS.8", taskDef(`[{"name":"app","environment":[{"name":"SIGNING","value":"x"}],"secrets":[{"name":"SIGNING","valueFrom":"arn"}]}]`), true},
 		{"an execution role may pull auth tokens on every resource", "SHIPYARD-IAM-1", rolePolicy(`{"Statement":[{"Effect":"Allow","Action":["ecr:GetAuthorizationToken"],"Resource":"*"}]}`), false},
+		{"a dev log group may keep 14 days", "CloudWatch.16", logGroup("dev", 14), false},
+		{"a staging log group may not keep 30 days", "CloudWatch.16", logGroup("staging", 30), true},
+		{"a prod log group may not keep 364 days", "CloudWatch.16", logGroup("prod", 364), true},
+		{"a prod log group may keep 365 days", "CloudWatch.16", logGroup("prod", 365), false},
 		{"a role may not read every secret", "SHIPYARD-IAM-1", rolePolicy(`{"Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue"],"Resource":"*"}]}`), true},
 	}
 	for _, c := range cases {
@@ -92,6 +96,11 @@ func taskDef(containers string) policy.Resource {
 func keyPolicy(doc string) policy.Resource {
 	return policy.Resource{Type: policy.TypeKMSKey, URN: urn("prod", "shipyard:aws:Logging", policy.TypeKMSKey, "logs-key"),
 		Inputs: resource.PropertyMap{"policy": resource.NewStringProperty(doc)}}
+}
+
+func logGroup(stack string, days float64) policy.Resource {
+	return policy.Resource{Type: policy.TypeLogGroup, URN: urn(stack, "shipyard:aws:Logging", policy.TypeLogGroup, "logs-web"),
+		Inputs: resource.PropertyMap{"retentionInDays": resource.NewNumberProperty(days)}}
 }
 
 func rolePolicy(doc string) policy.Resource {

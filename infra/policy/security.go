@@ -33,10 +33,40 @@ const (
 	TypeBucketV2          = "aws:s3/bucketV2:BucketV2"
 	TypeBucket            = "aws:s3/bucket:Bucket"
 	TypePublicAccessBlock = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+	TypeBucketVersioning  = "aws:s3/bucketVersioningV2:BucketVersioningV2"
 	TypeBucketEncryption  = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
 	TypeScalingTarget     = "aws:appautoscaling/target:Target"
 	LoadBalancerComponent = "shipyard:aws:LoadBalancer"
 )
+
+// DevStack is the development stack (stackconfig.DevStack), the only one
+// that may keep logs less than MinLogRetentionDays (see Exceptions).
+const DevStack = "dev"
+
+// MinLogRetentionDays is CloudWatch.16's minimum retention
+// (stackconfig.MinLogRetentionDays).
+const MinLogRetentionDays = 365
+
+// kmsKeyARN matches the ARN of a KMS key (not an alias): what the stack
+// passes for its customer-managed key. Without a kmsKeyId, or with an
+// "alias/aws/…", the service uses its AWS-managed key.
+var kmsKeyARN = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
+
+// customerKey checks that the input at path names a customer-managed KMS
+// key; a value a preview does not know yet is skipped.
+func customerKey(r Resource, path string) string {
+	if r.IsUnknown(path) {
+		return ""
+	}
+	v := r.String(path)
+	if v == "" {
+		return path + " must be the stack's customer-managed KMS key (unset means the AWS-managed key)"
+	}
+	if !kmsKeyARN.MatchString(v) {
+		return fmt.Sprintf("%s %q must be the ARN of the stack's customer-managed KMS key", path, v)
+	}
+	return ""
+}
 
 // AllowedSSLPolicies is ELB.17's exact allow-list: TLS 1.3 policies (with
 // TLS 1.2 at most as the floor) with forward-secret AEAD ciphers.
@@ -81,6 +111,8 @@ var Exceptions = []Exception{
 		"it is the default key policy; without it the key can become unmanageable"},
 	{"SHIPYARD-IAM-1", "key policies use Resource \"*\"",
 		"in a key policy \"*\" means the key itself"},
+	{"CloudWatch.16", "the dev stack's log groups keep logs fewer than 365 days (config/dev.json: 14)",
+		"cost: dev is a disposable stack of test traffic whose logs serve debugging, not investigations; staging and prod keep 365 days"},
 	{"RDS.5, RDS.8, ELB.6, ElastiCache.3, SHIPYARD-STATEFUL-1, SHIPYARD-REL-4", "apply to the prod stack only",
 		"dev and staging are disposable and sized for cost: single-AZ, deletable, unprotected"},
 }
@@ -144,6 +176,43 @@ func rdsRules() []Rule {
 				}
 				return []string{"parameter rds.force_ssl=1 missing"}
 			}},
+	}
+}
+
+func kmsRules() []Rule {
+	check := func(paths func(r Resource) []string) func(r Resource) []string {
+		return func(r Resource) []string {
+			var out []string
+			for _, p := range paths(r) {
+				if msg := customerKey(r, p); msg != "" {
+					out = append(out, msg)
+				}
+			}
+			return out
+		}
+	}
+	return []Rule{
+		{ID: "SHIPYARD-KMS-1", Title: "RDS storage and its managed master user secret are encrypted with the stack's customer-managed key",
+			Reason: "the key policy, not the AWS-managed key, decides who can read the data and its snapshots", Types: []string{TypeRDSInstance},
+			Check: check(func(r Resource) []string {
+				paths := []string{"kmsKeyId"}
+				if r.True("manageMasterUserPassword") {
+					paths = append(paths, "masterUserSecretKmsKeyId")
+				}
+				return paths
+			})},
+		{ID: "SHIPYARD-KMS-2", Title: "Redis is encrypted at rest with the stack's customer-managed key",
+			Reason: "the key policy, not the AWS-managed key, decides who can read the cache and its snapshots", Types: []string{TypeReplicationGroup},
+			Check: func(r Resource) []string {
+				out := check(func(Resource) []string { return []string{"kmsKeyId"} })(r)
+				if !r.True("atRestEncryptionEnabled") {
+					out = append(out, "atRestEncryptionEnabled must be true for kmsKeyId to apply")
+				}
+				return out
+			}},
+		{ID: "SHIPYARD-KMS-3", Title: "Secrets Manager secrets are encrypted with the stack's customer-managed key",
+			Reason: "reading a secret then needs both the secret's and the key's permission", Types: []string{TypeSecret},
+			Check: check(func(Resource) []string { return []string{"kmsKeyId"} })},
 	}
 }
 
@@ -250,6 +319,13 @@ func elastiCacheRules() []Rule {
 		boolRule("ElastiCache.3", "Redis fails over automatically in prod", "a node failure must not stop the workers", "automaticFailoverEnabled", true),
 		boolRule("ElastiCache.4", "Redis is encrypted at rest", "snapshots and swap must be unreadable without the key", "atRestEncryptionEnabled", false),
 		boolRule("ElastiCache.5", "Redis is encrypted in transit", "cache traffic carries job payloads", "transitEncryptionEnabled", false),
+		{ID: "SHIPYARD-REDIS-1", Title: "Redis refuses connections without TLS", Reason: "transit encryption in \"preferred\" mode still accepts plaintext clients", Types: rg,
+			Check: func(r Resource) []string {
+				if m := r.String("transitEncryptionMode"); m != "required" {
+					return []string{fmt.Sprintf("transitEncryptionMode %q: want required", m)}
+				}
+				return nil
+			}},
 		{ID: "ElastiCache.6", Title: "Redis requires AUTH", Reason: "network access alone must not be enough to read the queue", Types: rg,
 			Check: func(r Resource) []string {
 				if _, ok := r.Get("authToken"); !ok && r.Len("userGroupIds") == 0 {
@@ -413,10 +489,20 @@ func ecrRules() []Rule {
 func logRules() []Rule {
 	lg := []string{TypeLogGroup}
 	return []Rule{
-		{ID: "CKV_AWS_66", Title: "Log groups have a retention", Reason: "logs must expire on purpose, not accumulate forever (CloudWatch.16)", Types: lg,
+		{ID: "CKV_AWS_66", Title: "Log groups have a retention", Reason: "logs must expire on purpose, not accumulate forever", Types: lg,
 			Check: func(r Resource) []string {
 				if n, _ := r.Number("retentionInDays"); n <= 0 {
 					return []string{"retentionInDays must be set"}
+				}
+				return nil
+			}},
+		{ID: "CloudWatch.16", Title: "Log groups keep logs at least 365 days", Reason: "an investigation may need a year of logs", Types: lg,
+			Check: func(r Resource) []string {
+				if r.Stack() == DevStack {
+					return nil // Exception: dev keeps fewer days (cost).
+				}
+				if n, set := r.Number("retentionInDays"); set && n > 0 && n < MinLogRetentionDays {
+					return []string{fmt.Sprintf("retentionInDays %v < %d", n, MinLogRetentionDays)}
 				}
 				return nil
 			}},
@@ -532,13 +618,25 @@ func iamRules() []Rule {
 					return []string{err.Error()}
 				}
 				for _, st := range doc.Statement {
-					if st.Effect == "Deny" && fmt.Sprint(st.Condition["Bool"]["aws:SecureTransport"]) == "false" {
+					if st.Effect == "Deny" && fmt.Sprint(st.Condition["Bool"]["aws:SecureTransport"]) == "false" &&
+						(st.Principal.Any || contains(st.Principal.AWS, "*")) && contains(st.Action, "s3:*") && coversBucketAndObjects(st.Resource) {
 						return nil
 					}
 				}
-				return []string{"no statement denies aws:SecureTransport false"}
+				return []string{"no statement denies s3:* to every principal on the bucket and its objects when aws:SecureTransport is false"}
 			}},
 	}
+}
+
+// coversBucketAndObjects reports whether a statement's resources include a
+// bucket ARN and every object in it ("<bucket ARN>/*").
+func coversBucketAndObjects(resources []string) bool {
+	for _, r := range resources {
+		if strings.HasPrefix(r, "arn:aws:s3:::") && !strings.Contains(r, "/") && contains(resources, r+"/*") {
+			return true
+		}
+	}
+	return contains(resources, "*")
 }
 
 // openCIDR reports whether a CIDR is the whole internet.
@@ -618,6 +716,19 @@ func networkRules() []Rule {
 				}
 				return nil
 			}},
+		{ID: "S3.14", Title: "Buckets have versioning enabled", Reason: "an overwritten or deleted log object must stay recoverable", Types: []string{TypeBucketV2, TypeBucket},
+			CheckStack: func(rs []Resource) []Violation {
+				buckets, versioned := count(rs, TypeBucketV2)+count(rs, TypeBucket), 0
+				for _, r := range rs {
+					if r.Type == TypeBucketVersioning && r.String("versioningConfiguration.status") == "Enabled" {
+						versioned++
+					}
+				}
+				if versioned < buckets {
+					return []Violation{{Message: fmt.Sprintf("%d buckets, %d with versioning Enabled", buckets, versioned)}}
+				}
+				return nil
+			}},
 		{ID: "CKV_AWS_19", Title: "Buckets are encrypted by default", Reason: "objects at rest must be encrypted", Types: []string{TypeBucketV2, TypeBucket},
 			CheckStack: func(rs []Resource) []Violation {
 				buckets, enc := count(rs, TypeBucketV2)+count(rs, TypeBucket), count(rs, TypeBucketEncryption)
@@ -633,7 +744,7 @@ func networkRules() []Rule {
 // stack's resources.
 func SecurityRules() []Rule {
 	var out []Rule
-	for _, group := range [][]Rule{rdsRules(), elbRules(), elastiCacheRules(), ecsRules(), ecrRules(), logRules(), iamRules(), networkRules()} {
+	for _, group := range [][]Rule{rdsRules(), kmsRules(), elbRules(), elastiCacheRules(), ecsRules(), ecrRules(), logRules(), iamRules(), networkRules()} {
 		out = append(out, group...)
 	}
 	return out

@@ -31,6 +31,12 @@ func TestCheckPlan(t *testing.T) {
 				"urn:pulumi:staging::shipyard::shipyard:aws:Logging$aws:s3/bucketV2:BucketV2::logs-archive",
 			},
 			wantErr: "--allow-stateful-changes"},
+		{name: "adopting the stack key on an existing stack replaces the database and Redis, and is refused", fixture: "preview-adopt-stack-key.json",
+			wantURNs: []string{
+				"urn:pulumi:prod::shipyard::shipyard:aws:Cache$aws:elasticache/replicationGroup:ReplicationGroup::cache-redis",
+				"urn:pulumi:prod::shipyard::shipyard:aws:Database$aws:rds/instance:Instance::database-instance",
+			},
+			wantErr: "replace because of kmsKeyId"},
 		{name: "an empty preview is an error even when allowed", input: "", allow: true, wantErr: "empty preview"},
 		{name: "a preview that is not JSON is an error even when allowed", input: "Previewing update (prod):", allow: true, wantErr: "reading preview JSON"},
 	}

@@ -265,7 +265,7 @@ func Defaults() Config {
 		},
 		Cache:        Cache{EngineVersion: "7.1", NodeType: "cache.t4g.micro", Replicas: 1},
 		LoadBalancer: LoadBalancer{IdleTimeoutSeconds: 60, DeregistrationDelaySeconds: 30},
-		Logging:      Logging{RetentionDays: 30, Destinations: []string{LogToCloudWatch}},
+		Logging:      Logging{RetentionDays: MinLogRetentionDays, Destinations: []string{LogToCloudWatch}},
 		Local: Local{
 			WebReplicas: 2,
 			HTTPPort:    8080,

@@ -27,6 +27,19 @@ const DirEnv = "SHIPYARD_CONFIG_DIR"
 // the docker stacks must run its Postgres and Redis major versions.
 const ProdStack = "prod"
 
+// DevStack is the name of the development stack: the only aws stack that may
+// keep its logs less than MinLogRetentionDays (a cost exception, written in
+// infra/policy's Exceptions).
+const DevStack = "dev"
+
+// MinLogRetentionDays is CloudWatch.16's default minimum retention; every
+// aws stack but DevStack keeps its logs at least this long.
+const MinLogRetentionDays = 365
+
+// longRetentions are CloudWatch's retentions of at least
+// MinLogRetentionDays (the schema's logging.retentionDays enum).
+var longRetentions = []int{365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
 // IsProd reports whether c is the production stack (see ProdStack).
 func (c *Config) IsProd() bool { return c.Stack == ProdStack }
 

@@ -278,6 +278,20 @@ var rules = []Rule{
 		},
 	},
 	{
+		Doc: "Every aws stack but `dev` keeps its logs at least 365 days (`logging.retentionDays` ≥ 365, Security Hub CloudWatch.16); dev may keep fewer to save cost (the exception is written in `policy.Exceptions`).",
+		check: func(c *Config, ps *problems) {
+			if c.Target != TargetAWS || c.Stack == DevStack || c.Logging.RetentionDays >= MinLogRetentionDays {
+				return
+			}
+			allowed := make([]string, len(longRetentions))
+			for i, n := range longRetentions {
+				allowed[i] = strconv.Itoa(n)
+			}
+			ps.add("logging.retentionDays", "%d is too short for stack %s (CloudWatch.16 keeps logs at least %d days; only dev may keep fewer); allowed %s",
+				c.Logging.RetentionDays, c.Stack, MinLogRetentionDays, strings.Join(allowed, ", "))
+		},
+	},
+	{
 		Doc: "Prod (the stack named `prod`) has `database.multiAz` and `database.deletionProtection` true and at least 2 web tasks (`services.web.minCount` ≥ 2), so losing one task or one zone never takes it down.",
 		check: func(c *Config, ps *problems) {
 			if !c.IsProd() {

@@ -90,6 +90,16 @@ func TestRules(t *testing.T) {
 			want: []want{{"database.multiAz", "prod"}, {"database.deletionProtection", "prod"}, {"services.web.minCount", "prod"}}},
 		{name: "staging may run a single-AZ database and one web task", stack: "staging"},
 
+		// Log retention (CloudWatch.16).
+		{name: "dev may keep logs 14 days (the cost exception)", patch: `{"logging": {"retentionDays": 14}}`},
+		{name: "staging keeping logs 30 days is rejected with the allowed retentions", stack: "staging",
+			patch: `{"logging": {"retentionDays": 30}}`,
+			want:  []want{{"logging.retentionDays", "30 is too short for stack staging (CloudWatch.16 keeps logs at least 365 days; only dev may keep fewer); allowed 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"}}},
+		{name: "prod keeping logs 180 days is rejected", stack: "prod", base: string(mustPatch(awsBase, prodOK)),
+			patch: `{"logging": {"retentionDays": 180}}`,
+			want:  []want{{"logging.retentionDays", "allowed 365, 400"}}},
+		{name: "staging keeping logs 400 days is valid", stack: "staging", patch: `{"logging": {"retentionDays": 400}}`},
+
 		// Connection budget.
 		{name: "a pool of 10 with 8 web tasks fits 500 connections",
 			patch: `{"services": {"web": {"maxCount": 8}}, "database": {"maxConnections": 500}}`},
@@ -293,5 +303,34 @@ func TestRulesDoNotJudgeFieldsTheSchemaRejected(t *testing.T) {
 			}
 			checkProblems(t, kept, tt.want)
 		})
+	}
+}
+
+// The retentions the CloudWatch.16 rule offers are exactly the schema's
+// allowed retentions of at least MinLogRetentionDays.
+func TestLongRetentionsAreTheSchemasRetentionsFrom365(t *testing.T) {
+	b := repoSchema(t)
+	var s struct {
+		Properties struct {
+			Logging struct {
+				Properties struct {
+					RetentionDays struct {
+						Enum []int `json:"enum"`
+					} `json:"retentionDays"`
+				} `json:"properties"`
+			} `json:"logging"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	var want []int
+	for _, n := range s.Properties.Logging.Properties.RetentionDays.Enum {
+		if n >= MinLogRetentionDays {
+			want = append(want, n)
+		}
+	}
+	if !slices.Equal(longRetentions, want) {
+		t.Errorf("longRetentions %v, schema's retentions ≥ %d: %v", longRetentions, MinLogRetentionDays, want)
 	}
 }
