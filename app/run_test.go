@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -544,10 +543,8 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 // (ECS would SIGKILL it otherwise), whatever closing the pool does.
 func TestShutdownWithinTimeoutWhenPostgresHangs(t *testing.T) {
 	env := baseEnv(t)
-	u, _ := url.Parse(env["DATABASE_URL"])
-	pp := testenv.NewProxy(t, u.Host)
-	u.Host = pp.Addr
-	env["DATABASE_URL"] = u.String()
+	var pp *testenv.Proxy
+	env["DATABASE_URL"], pp = testenv.ProxyURL(t, env["DATABASE_URL"])
 	env["REQUEST_TIMEOUT"] = "60s"
 	env["SHUTDOWN_TIMEOUT"] = "2s"
 	p := start(t, env, "serve")
@@ -581,10 +578,8 @@ func TestShutdownWithinTimeoutWhenPostgresHangs(t *testing.T) {
 // must still return within SHUTDOWN_TIMEOUT.
 func TestWorkerShutdownWithinTimeoutWhenRedisHangs(t *testing.T) {
 	env := baseEnv(t)
-	u, _ := url.Parse(env["REDIS_URL"])
-	rp := testenv.NewProxy(t, u.Host)
-	u.Host = rp.Addr
-	env["REDIS_URL"] = u.String()
+	var rp *testenv.Proxy
+	env["REDIS_URL"], rp = testenv.ProxyURL(t, env["REDIS_URL"])
 	env["SHUTDOWN_TIMEOUT"] = "3s"
 	p := start(t, env, "worker")
 	time.Sleep(300 * time.Millisecond) // asynq is up and polling

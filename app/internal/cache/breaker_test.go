@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,13 +17,8 @@ import (
 )
 
 func TestBreaker(t *testing.T) {
-	u, err := url.Parse(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := testenv.NewProxy(t, u.Host)
-	u.Host = proxy.Addr
-	opts, _ := redis.ParseURL(u.String())
+	proxied, proxy := testenv.ProxyURL(t, testenv.RedisURL(t))
+	opts, _ := redis.ParseURL(proxied)
 	opts.MaxRetries = -1
 	opts.ReadTimeout, opts.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond
 	opts.ContextTimeoutEnabled = true

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -195,13 +194,8 @@ func TestTokenCache(t *testing.T) {
 
 func TestFencedWrites(t *testing.T) {
 	t.Run("a refresh after a failed write wins over that write: the cache ends at what postgres has", func(t *testing.T) {
-		u, err := url.Parse(testenv.RedisURL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		proxy := testenv.NewProxy(t, u.Host)
-		u.Host = proxy.Addr
-		opts, _ := redis.ParseURL(u.String())
+		proxied, proxy := testenv.ProxyURL(t, testenv.RedisURL(t))
+		opts, _ := redis.ParseURL(proxied)
 		opts.MaxRetries = -1
 		opts.ReadTimeout, opts.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
 		rdb := redis.NewClient(opts)

@@ -14,7 +14,7 @@ import (
 )
 
 func TestClientThatGoesAwayIsNotAServerError(t *testing.T) {
-	dbURL, pp := behindProxy(t, testenv.DatabaseURL(t))
+	dbURL, pp := testenv.ProxyURL(t, testenv.DatabaseURL(t))
 	a := newApp(t, func(o *appOpts) { o.dbURL = dbURL })
 	tok := a.user("ada@example.com")
 	a.do("GET", "/api/v1/me", tok, nil)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -13,19 +12,6 @@ import (
 
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
 )
-
-// behindProxy returns rawURL with its host replaced by a fault-injecting
-// proxy to it.
-func behindProxy(t *testing.T, rawURL string) (string, *testenv.Proxy) {
-	t.Helper()
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := testenv.NewProxy(t, u.Host)
-	u.Host = p.Addr
-	return u.String(), p
-}
 
 // waitFor polls cond every 10 ms until it holds or 10 s passed.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -58,7 +44,7 @@ type stalledRedis struct {
 
 var stalls = []stalledRedis{
 	{name: "a proxy that stops forwarding (what a partition loses is lost)", start: func(t *testing.T) (string, func(), func()) {
-		u, p := behindProxy(t, testenv.RedisURL(t))
+		u, p := testenv.ProxyURL(t, testenv.RedisURL(t))
 		return u, p.Stall, p.Resume
 	}},
 	{name: "redis-server stopped with SIGSTOP, then SIGCONT", start: func(t *testing.T) (string, func(), func()) {
@@ -140,7 +126,7 @@ func cacheThroughStall(t *testing.T, st stalledRedis) {
 }
 
 func TestCacheStaysCorrectWhenTheClientDisconnectsAfterAPatch(t *testing.T) {
-	dbURL, pp := behindProxy(t, testenv.DatabaseURL(t))
+	dbURL, pp := testenv.ProxyURL(t, testenv.DatabaseURL(t))
 	a := newApp(t, func(o *appOpts) { o.dbURL = dbURL })
 	tok := a.user("ada@example.com")
 	n := a.note(tok, "t", "version one")
@@ -192,7 +178,7 @@ func TestCacheStaysCorrectWhenTheClientDisconnectsAfterAPatch(t *testing.T) {
 }
 
 func TestRedisStallIsDetectedOnceThenSkipped(t *testing.T) {
-	redisURL, rp := behindProxy(t, testenv.RedisURL(t))
+	redisURL, rp := testenv.ProxyURL(t, testenv.RedisURL(t))
 	a := newApp(t, func(o *appOpts) { o.redisURL = redisURL; o.redisTimeout = 2 * time.Second })
 	tok := a.user("ada@example.com")
 	path := fmt.Sprintf("/api/v1/notes/%d", int64(a.note(tok, "t", "b")["id"].(float64)))
@@ -226,7 +212,7 @@ func TestRedisStallIsDetectedOnceThenSkipped(t *testing.T) {
 }
 
 func TestLogoutStaysEffectiveWhenRedisStalls(t *testing.T) {
-	redisURL, rp := behindProxy(t, testenv.RedisURL(t))
+	redisURL, rp := testenv.ProxyURL(t, testenv.RedisURL(t))
 	a := newApp(t, func(o *appOpts) { o.redisURL = redisURL; o.redisTimeout = 300 * time.Millisecond })
 	tok := a.user("ada@example.com")
 	a.do("GET", "/api/v1/me", tok, nil) // cached as valid
@@ -249,7 +235,7 @@ func TestLogoutStaysEffectiveWhenRedisStalls(t *testing.T) {
 }
 
 func TestCacheStaysCorrectWhenAPatchTimesOutAfterTheCommit(t *testing.T) {
-	dbURL, pp := behindProxy(t, testenv.DatabaseURL(t))
+	dbURL, pp := testenv.ProxyURL(t, testenv.DatabaseURL(t))
 	a := newApp(t, func(o *appOpts) { o.dbURL = dbURL; o.opts.RequestTimeout = time.Second })
 	tok := a.user("ada@example.com")
 	id := int64(a.note(tok, "t", "version one")["id"].(float64))
@@ -278,7 +264,7 @@ func TestCacheStaysCorrectWhenAPatchTimesOutAfterTheCommit(t *testing.T) {
 }
 
 func TestNoteReadsWithoutRedisStillCheckTheCaller(t *testing.T) {
-	redisURL, rp := behindProxy(t, testenv.RedisURL(t))
+	redisURL, rp := testenv.ProxyURL(t, testenv.RedisURL(t))
 	a := newApp(t, func(o *appOpts) { o.redisURL = redisURL; o.redisTimeout = 300 * time.Millisecond })
 	ada, bob := a.user("ada@example.com"), a.user("bob@example.com")
 	path := fmt.Sprintf("/api/v1/notes/%d", int64(a.note(ada, "t", "ada's")["id"].(float64)))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"net/url"
 	"sync"
 	"syscall"
 	"testing"
@@ -202,3 +203,16 @@ func (r *StartedRedis) Pause() { _ = r.cmd.Process.Signal(syscall.SIGSTOP) }
 
 // Continue resumes a paused Redis (SIGCONT).
 func (r *StartedRedis) Continue() { _ = r.cmd.Process.Signal(syscall.SIGCONT) }
+
+// ProxyURL returns rawURL (a postgres:// or redis:// URL) with its host
+// replaced by a new Proxy to it, and the proxy.
+func ProxyURL(t testing.TB, rawURL string) (string, *Proxy) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatalf("testenv: proxy for %q: %v", rawURL, err)
+	}
+	p := NewProxy(t, u.Host)
+	u.Host = p.Addr
+	return u.String(), p
+}
