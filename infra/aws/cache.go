@@ -47,15 +47,18 @@ type Cache struct {
 }
 
 // AuthTokenUpdateStrategy is how ElastiCache applies the stack's AUTH token:
-// "ROTATE" while the previous generation is still accepted
-// (cache.retiredAuthTokenVersion = authTokenVersion-2), so tasks that still
-// hold it keep working, and "SET" once it is retired
-// (authTokenVersion-1), which drops every other token. See docs/aws.md.
+// "SET" once the previous generation is retired
+// (cache.retiredAuthTokenVersion = authTokenVersion-1 after a rotation),
+// which drops every other token, and "ROTATE" otherwise: while the previous
+// generation is still accepted (authTokenVersion-2), so tasks that still
+// hold it keep working, and for a stack's first token (1 and 0), which has
+// no predecessor (and so keeps stacks created with ROTATE free of a diff).
+// See docs/aws.md.
 func AuthTokenUpdateStrategy(c stackconfig.Cache) string {
-	if c.AuthTokenVersion-c.RetiredAuthTokenVersion >= 2 {
-		return "ROTATE"
+	if c.AuthTokenVersion > 1 && c.AuthTokenVersion-c.RetiredAuthTokenVersion == 1 {
+		return "SET"
 	}
-	return "SET"
+	return "ROTATE"
 }
 
 // NewCache creates the replication group, its auth token secret, subnet

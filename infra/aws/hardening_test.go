@@ -82,14 +82,13 @@ func TestTheParameterGroupLogsSlowStatementsAndSchemaChangesAsConfigured(t *test
 
 func TestRedisAuthTokensRotateWithoutDowntime(t *testing.T) {
 	cases := []struct {
-		name              string
-		version, retired  int
-		strategy, keeper  string
-		tasksRestartAfter bool
+		name             string
+		version, retired int
+		strategy, keeper string
 	}{
-		{"a stack's first token is set", 1, 0, "SET", "1", true},
-		{"a new generation is added next to the previous one", 2, 0, "ROTATE", "2", true},
-		{"retiring the previous generation sets the current one alone", 2, 1, "SET", "2", true},
+		{"a stack's first token has no predecessor to retire", 1, 0, "ROTATE", "1"},
+		{"a new generation is added next to the previous one", 2, 0, "ROTATE", "2"},
+		{"retiring the previous generation sets the current one alone", 2, 1, "SET", "2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
