@@ -261,7 +261,7 @@ var Table = []Alarm{
 		},
 		Comparison: Above, Threshold: 80, Unit: "%", MaxThreshold: 100,
 		PeriodSeconds: 60, EvaluationPeriods: 5, MissingData: "notBreaching",
-		LocalGap:   "the local stack runs no Postgres exporter",
+		LocalGap: "the local stack runs no Postgres exporter",
 	},
 	{
 		Name:    "databaseStorageLow",
@@ -274,7 +274,7 @@ var Table = []Alarm{
 		Expression: "100 * free / {allocatedStorageBytes}",
 		Comparison: Below, Threshold: 10, Unit: "%", MaxThreshold: 100,
 		PeriodSeconds: 300, EvaluationPeriods: 1, MissingData: "notBreaching",
-		LocalGap:   "the local stack runs no Postgres exporter",
+		LocalGap: "the local stack runs no Postgres exporter",
 	},
 	{
 		Name:    "databaseConnectionsHigh",
@@ -287,7 +287,7 @@ var Table = []Alarm{
 		Expression: "100 * connections / {maxConnections}",
 		Comparison: Above, Threshold: 80, Unit: "%", MaxThreshold: 100,
 		PeriodSeconds: 60, EvaluationPeriods: 3, MissingData: "notBreaching",
-		LocalGap:   "the local stack runs no Postgres exporter",
+		LocalGap: "the local stack runs no Postgres exporter",
 	},
 	{
 		Name:    "cacheMemoryHigh",
@@ -299,7 +299,7 @@ var Table = []Alarm{
 		},
 		Comparison: Above, Threshold: 80, Unit: "%", MaxThreshold: 100,
 		PeriodSeconds: 60, EvaluationPeriods: 3, MissingData: "notBreaching",
-		LocalGap:   "the local stack runs no Redis exporter",
+		LocalGap: "the local stack runs no Redis exporter",
 	},
 	{
 		Name:    "cacheEvictions",
@@ -311,7 +311,7 @@ var Table = []Alarm{
 		},
 		Comparison: Above, Threshold: 0, Unit: "count",
 		PeriodSeconds: 60, EvaluationPeriods: 1, MissingData: "notBreaching",
-		LocalGap:   "the local stack runs no Redis exporter",
+		LocalGap: "the local stack runs no Redis exporter",
 	},
 	{
 		Name:    "cacheCpuHigh",
@@ -323,7 +323,7 @@ var Table = []Alarm{
 		},
 		Comparison: Above, Threshold: 80, Unit: "%", MaxThreshold: 100,
 		PeriodSeconds: 60, EvaluationPeriods: 5, MissingData: "notBreaching",
-		LocalGap:   "the local stack runs no Redis exporter",
+		LocalGap: "the local stack runs no Redis exporter",
 	},
 }
 
