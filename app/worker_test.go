@@ -216,3 +216,16 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestQueueMetricsIntervalZeroWritesNoEMFLines: QUEUE_METRICS_INTERVAL=0
+// turns the CloudWatch lines off; /metrics still has the backlog.
+func TestQueueMetricsIntervalZeroWritesNoEMFLines(t *testing.T) {
+	env := baseEnv(t)
+	env["QUEUE_METRICS_INTERVAL"] = "0"
+	clk := start(t, env, "clock")
+	waitForMetric(t, clk, `app_jobs_queue_pending{queue="default"} 0`)
+	time.Sleep(1500 * time.Millisecond)
+	if out := clk.out.String(); strings.Contains(out, `"_aws"`) {
+		t.Fatalf("an embedded metric format line with QUEUE_METRICS_INTERVAL=0:\n%s", out)
+	}
+}

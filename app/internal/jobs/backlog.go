@@ -235,8 +235,11 @@ type EMFEmitter struct {
 	Log *slog.Logger
 }
 
-// Run emits until ctx ends.
+// Run emits until ctx ends; with no positive Every it emits nothing.
 func (e *EMFEmitter) Run(ctx context.Context) {
+	if e.Every <= 0 {
+		return
+	}
 	t := time.NewTicker(e.Every)
 	defer t.Stop()
 	for {
