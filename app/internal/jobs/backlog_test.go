@@ -303,3 +303,30 @@ func TestEMFEmitterWarnsAndWritesNothingWhenRedisIsUnreachable(t *testing.T) {
 		t.Fatalf("no warning: %q", logs.String())
 	}
 }
+
+// BenchmarkBacklogRead measures one read of the backlog (what each scrape
+// and each embedded metric format line costs) on a queue of 1,000 pending
+// jobs.
+func BenchmarkBacklogRead(b *testing.B) {
+	opts, err := redis.ParseURL(testenv.RedisURL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	c := asynq.NewClientFromRedisClient(rdb)
+	for i := range 1000 {
+		if _, err := c.Enqueue(jobs.NewNoteProcessTask(int64(i + 1))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r := jobs.NewBacklogReader(rdb)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := r.Read(ctx)
+		if err != nil || got[0].Pending != 1000 {
+			b.Fatalf("%v %v", got, err)
+		}
+	}
+}
