@@ -449,12 +449,16 @@ func (w *fakeWorld) pulumi(args []string) (int, error) {
 			names[p], taskDefs[p] = name, arn
 			w.TaskDefs[arn] = repo + "@" + digest
 			alarmed := len(w.AlarmRollback) > 0 && p == "web"
-			if !w.CircuitBreaker && !alarmed || w.Primary[name] == "" {
+			rolledBack := (w.CircuitBreaker || alarmed) && w.Primary[name] != ""
+			if !rolledBack {
 				w.Primary[name] = arn
 			}
 			d := fakeServiceDeployment{Arn: "arn:aws:ecs:eu-west-1:123456789012:service-deployment/shipyard-" + stack + "/" + name + "/" + strconv.Itoa(rev),
 				CreatedAt: time.Now().UTC(), Status: "SUCCESSFUL"}
-			if alarmed {
+			switch {
+			case rolledBack && w.CircuitBreaker:
+				d.Status, d.Reason = "ROLLBACK_SUCCESSFUL", "Service deployment rolled back because the circuit breaker threshold was exceeded."
+			case rolledBack:
 				d.Status, d.Reason = "ROLLBACK_SUCCESSFUL", "Service deployment rolled back because of alarms."
 				d.Alarms, d.Triggered = append(slices.Clone(w.AlarmRollback), "shipyard-"+stack+"-web-cpu"), w.AlarmRollback
 			}

@@ -247,7 +247,8 @@ func TestPromoteCommand(t *testing.T) {
 			t.Errorf("config/prod.json keeps the digest of the failed promotion:\n%s", after)
 		}
 		recs := r.records("prod")
-		if last := recs[len(recs)-1]; len(recs) != 2 || last.Status != release.StatusFailed || last.ImageDigest != cliDigestA {
+		if last := recs[len(recs)-1]; len(recs) != 2 || last.Status != release.StatusFailed || last.ImageDigest != cliDigestA ||
+			last.Alarms != nil || !strings.Contains(last.Error, "circuit breaker threshold") {
 			t.Errorf("prod ledger = %+v", recs)
 		}
 	})
