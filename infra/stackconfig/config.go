@@ -47,6 +47,7 @@ type Config struct {
 	LoadBalancer LoadBalancer      `json:"loadBalancer"`
 	Logging      Logging           `json:"logging"`
 	Release      Release           `json:"release"`
+	Alarms       Alarms            `json:"alarms"`
 	Tags         map[string]string `json:"tags,omitempty"`
 	Local        Local             `json:"local"`
 }
@@ -237,11 +238,38 @@ func (c *Config) RepositoryName() string {
 	}
 }
 
+// Alarms tunes the stack's alarm table (infra/signals: the defaults, what
+// each alarm watches) and says who hears about them.
+type Alarms struct {
+	// Overrides change default alarms by name (the names of
+	// signals.Table; config/schema.json lists them).
+	Overrides map[string]AlarmOverride `json:"overrides,omitempty"`
+	Notify    Notify                   `json:"notify"`
+}
+
+// AlarmOverride changes one alarm; a zero field keeps the default.
+type AlarmOverride struct {
+	Threshold         *float64 `json:"threshold,omitempty"`
+	PeriodSeconds     int      `json:"periodSeconds,omitempty"`
+	EvaluationPeriods int      `json:"evaluationPeriods,omitempty"`
+	Severity          string   `json:"severity,omitempty"`
+	Disabled          bool     `json:"disabled,omitempty"`
+}
+
+// Notify lists the stack's alarm topic subscribers (aws).
+type Notify struct {
+	Emails         []string `json:"emails,omitempty"`
+	HTTPSEndpoints []string `json:"httpsEndpoints,omitempty"`
+}
+
 // Local holds docker-only settings; ignored on aws.
 type Local struct {
-	WebReplicas int         `json:"webReplicas"`
-	HTTPPort    int         `json:"httpPort"`
-	Images      LocalImages `json:"images"`
+	WebReplicas int `json:"webReplicas"`
+	HTTPPort    int `json:"httpPort"`
+	// PrometheusPort is the host port of the stack's Prometheus UI, on
+	// 127.0.0.1.
+	PrometheusPort int         `json:"prometheusPort"`
+	Images         LocalImages `json:"images"`
 	// LogMaxSize and LogMaxFiles configure Docker's json-file log rotation.
 	LogMaxSize  string `json:"logMaxSize"`
 	LogMaxFiles int    `json:"logMaxFiles"`
@@ -254,6 +282,10 @@ type LocalImages struct {
 	Postgres string `json:"postgres"`
 	Redis    string `json:"redis"`
 	Nginx    string `json:"nginx"`
+	// Prometheus scrapes every process and nginx; NginxExporter turns
+	// nginx's stub_status into metrics.
+	Prometheus    string `json:"prometheus"`
+	NginxExporter string `json:"nginxExporter"`
 }
 
 // Defaults returns the configuration every stack file starts from. The
@@ -309,9 +341,13 @@ func Defaults() Config {
 			WAF: WAF{Enabled: true, RateLimitPer5Min: 6000}},
 		Logging: Logging{RetentionDays: MinLogRetentionDays, Destinations: []string{LogToCloudWatch}},
 		Local: Local{
-			WebReplicas: 2,
-			HTTPPort:    8080,
-			Images:      LocalImages{Postgres: "postgres:15", Redis: "redis:7", Nginx: "nginx:1.27"},
+			WebReplicas:    2,
+			HTTPPort:       8080,
+			PrometheusPort: 9090,
+			Images: LocalImages{
+				Postgres: "postgres:15", Redis: "redis:7", Nginx: "nginx:1.27",
+				Prometheus: "prom/prometheus:v2.53.4", NginxExporter: "nginx/nginx-prometheus-exporter:1.4.2",
+			},
 			LogMaxSize:  "10m",
 			LogMaxFiles: 3,
 		},

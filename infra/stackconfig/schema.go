@@ -290,6 +290,14 @@ func (sd *schemaDoc) schemaProblems(inst any, verr *jsonschema.ValidationError) 
 				loc = l
 			}
 			n := sd.node(loc).obj("propertyNames")
+			if enum, ok := n.get("enum").([]any); ok {
+				vals := make([]string, len(enum))
+				for i, w := range enum {
+					vals[i] = display(w)
+				}
+				ps.add(dotted(inst, loc, k.Property), "%q is not an allowed name; allowed %s", k.Property, strings.Join(vals, ", "))
+				return
+			}
 			ps.add(dotted(inst, loc, k.Property), "%q is not %s", k.Property, hintOr(n, "an allowed name"))
 			return
 		case *kind.AdditionalProperties:

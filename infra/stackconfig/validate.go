@@ -178,6 +178,14 @@ var rules = []Rule{
 		},
 	},
 	{
+		Doc: "On `docker`, `local.prometheusPort` differs from `local.httpPort`: both are published on 127.0.0.1.",
+		check: func(c *Config, ps *problems) {
+			if c.Target == TargetDocker && c.Local.PrometheusPort == c.Local.HTTPPort {
+				ps.addAbout("local.prometheusPort", []string{"local.httpPort"}, "%d is local.httpPort too; allowed any other port", c.Local.PrometheusPort)
+			}
+		},
+	},
+	{
 		Doc: "On `aws`, `aws.region` and `loadBalancer.certificateArn` are set, and the certificate is in `aws.region` (an ALB can only use a certificate of its own region).",
 		check: func(c *Config, ps *problems) {
 			if c.Target != TargetAWS {

@@ -238,6 +238,27 @@ func TestRules(t *testing.T) {
 			patch: `{"tags": {"aws:owner": "me"}}`,
 			want:  []want{{"tags.aws:owner", "reserved by AWS"}}},
 
+		// Alarms and the local Prometheus.
+		{name: "an alarm override with a known name is accepted",
+			patch: `{"alarms": {"overrides": {"targetErrorRate": {"threshold": 2, "periodSeconds": 300, "evaluationPeriods": 3, "severity": "warning"}}, "notify": {"emails": ["oncall@example.com"], "httpsEndpoints": ["https://hooks.example.com/sns"]}}}`},
+		{name: "an alarm override with an unknown name is rejected with the alarm names",
+			patch: `{"alarms": {"overrides": {"errorRate": {"threshold": 2}}}}`,
+			want:  []want{{"alarms.overrides.errorRate", `allowed "targetErrorRate", "loadBalancerErrorRate"`}}},
+		{name: "an alarm period CloudWatch does not allow is rejected",
+			patch: `{"alarms": {"overrides": {"cpuHigh": {"periodSeconds": 45}}}}`,
+			want:  []want{{"alarms.overrides.cpuHigh.periodSeconds", "allowed 10, 30, 60"}}},
+		{name: "an unknown severity is rejected",
+			patch: `{"alarms": {"overrides": {"cpuHigh": {"severity": "page"}}}}`,
+			want:  []want{{"alarms.overrides.cpuHigh.severity", `allowed "critical", "warning"`}}},
+		{name: "a notification endpoint over plain HTTP is rejected",
+			patch: `{"alarms": {"notify": {"httpsEndpoints": ["http://hooks.example.com/sns"]}}}`,
+			want:  []want{{"alarms.notify.httpsEndpoints[0]", "https://"}}},
+		{name: "Prometheus on the port nginx publishes is rejected",
+			stack: "local", base: `{"target": "docker"}`, patch: `{"local": {"httpPort": 8081, "prometheusPort": 8081}}`,
+			want: []want{{"local.prometheusPort", "8081 is local.httpPort too; allowed any other port"}}},
+		{name: "Prometheus on its own port is accepted",
+			stack: "local", base: `{"target": "docker"}`, patch: `{"local": {"httpPort": 8081, "prometheusPort": 9091}}`},
+
 		// Several problems at once.
 		{name: "schema and cross-field problems are reported together",
 			patch: `{"services": {"web": {"cpu": 300, "maxCount": 0}}, "app": {"idleTimeoutSeconds": 30, "logLevel": "loud"}}`,
