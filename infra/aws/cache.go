@@ -97,12 +97,18 @@ func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.R
 	}
 
 	// AUTH tokens: 16–128 printable characters without / " @ or spaces.
-	// Keepers: a new cache.authTokenVersion generates a new token.
+	// Keepers: a new cache.authTokenVersion generates a new token. The
+	// first generation has none, like tokens generated before rotation
+	// existed, so those stacks keep their token.
+	var keepers pulumi.StringMapInput
+	if c.AuthTokenVersion > 1 {
+		keepers = pulumi.StringMap{"authTokenVersion": pulumi.String(strconv.Itoa(c.AuthTokenVersion))}
+	}
 	token, err := random.NewRandomPassword(ctx, name+"-auth-token", &random.RandomPasswordArgs{
 		Length:          pulumi.Int(48),
 		Special:         pulumi.Bool(true),
 		OverrideSpecial: pulumi.String("!&#$^<>-"),
-		Keepers:         pulumi.StringMap{"authTokenVersion": pulumi.String(strconv.Itoa(c.AuthTokenVersion))},
+		Keepers:         keepers,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("cache auth token: %w", err)
