@@ -227,6 +227,15 @@ func TestAWebACLGuardsTheALBWhereConfigured(t *testing.T) {
 		if want := append([]string{awsinfra.WAFIPReputationGroup}, awsinfra.WAFManagedRuleGroups...); !slices.Equal(groups, want) {
 			t.Errorf("%s: managed groups %v, want %v", stack, groups, want)
 		}
+		logging := pick(t, g, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "")
+		group := pick(t, g, tLogGroup, "waf-logs")
+		if group.String("name") != "aws-waf-logs-shipyard-"+stack || !strings.Contains(group.String("kmsKeyId"), "key/logs-key") || group.Number("retentionInDays") != float64(cfg.Logging.RetentionDays) {
+			t.Errorf("%s: waf log group %v", stack, group.Inputs)
+		}
+		if !dependsOn(*logging, group.URN) || !dependsOn(*logging, acl.URN) || logging.String("loggingFilter.defaultBehavior") != "DROP" ||
+			logging.String("loggingFilter.filters.0.behavior") != "KEEP" || logging.String("loggingFilter.filters.0.conditions.0.actionCondition.action") != "BLOCK" {
+			t.Errorf("%s: waf logging %v", stack, logging.Inputs)
+		}
 		// The app's own body limit (1 MiB) stands; the 8 KB body rule only counts.
 		if acl.String("rules.2.statement.managedRuleGroupStatement.ruleActionOverrides.0.name") != "SizeRestrictions_BODY" ||
 			!hasInput(acl, "rules.2.statement.managedRuleGroupStatement.ruleActionOverrides.0.actionToUse.count") {

@@ -158,6 +158,12 @@ var breakages = []struct {
 	{"SHIPYARD-WAF-1", "the common rule set overridden to count", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tWebACL, ""), "rules.2.overrideAction", resource.NewObjectProperty(resource.PropertyMap{"count": resource.NewObjectProperty(resource.PropertyMap{})}))
 	}},
+	{"WAF.11", "a web ACL without logging", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "")
+	}},
+	{"SHIPYARD-WAF-2", "WAF logs with the Authorization header", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", ""), "redactedFields.0.singleHeader.name", str("x-request-id"))
+	}},
 	{"ELB.4", "invalid headers kept", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tALB, ""), "dropInvalidHeaderFields", boolv(false))
 	}},

@@ -166,7 +166,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		return nil, err
 	}
 	if w := cfg.LoadBalancer.WAF; w.Enabled {
-		if _, err := NewWAF(ctx, "waf", WAFArgs{Name: base, RateLimitPer5Min: w.RateLimitPer5Min, LoadBalancerArn: alb.Arn}, with); err != nil {
+		if _, err := NewWAF(ctx, "waf", WAFArgs{Name: base, RateLimitPer5Min: w.RateLimitPer5Min, LoadBalancerArn: alb.Arn, Logging: logging}, with); err != nil {
 			return nil, err
 		}
 	}

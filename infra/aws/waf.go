@@ -31,7 +31,18 @@ type WAFArgs struct {
 	RateLimitPer5Min int
 	// LoadBalancerArn is the ALB the web ACL is associated with.
 	LoadBalancerArn pulumi.StringInput
+	// Logging creates the log group of the blocked and counted requests
+	// (WAFLogGroup), with the stack's key and retention.
+	Logging *Logging
 }
+
+// WAFLogGroup is the web ACL's log group; AWS WAF only logs to groups whose
+// name starts with "aws-waf-logs-".
+func WAFLogGroup(acl string) string { return "aws-waf-logs-" + acl }
+
+// WAFRedactedHeaders are left out of the WAF logs: they carry the clients'
+// bearer tokens and session cookies.
+var WAFRedactedHeaders = []string{"authorization", "cookie"}
 
 // WAF is a regional AWS WAF web ACL associated with the ALB (ELB.16): AWS
 // managed rule groups and a per-IP rate limit, the backstop of the app's
@@ -113,6 +124,40 @@ func NewWAF(ctx *pulumi.Context, name string, args WAFArgs, opts ...pulumi.Resou
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("waf web acl: %w", err)
+	}
+	// WAF.11: blocked and counted requests are logged (allowed ones are
+	// in the ALB's access logs), without credentials.
+	group, err := args.Logging.LogGroup(ctx, name+"-logs", WAFLogGroup(args.Name), parent)
+	if err != nil {
+		return nil, err
+	}
+	var redacted wafv2.WebAclLoggingConfigurationRedactedFieldArray
+	for _, h := range WAFRedactedHeaders {
+		redacted = append(redacted, wafv2.WebAclLoggingConfigurationRedactedFieldArgs{
+			SingleHeader: wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs{Name: pulumi.String(h)},
+		})
+	}
+	keep := func(action string) wafv2.WebAclLoggingConfigurationLoggingFilterFilterConditionArgs {
+		return wafv2.WebAclLoggingConfigurationLoggingFilterFilterConditionArgs{
+			ActionCondition: wafv2.WebAclLoggingConfigurationLoggingFilterFilterConditionActionConditionArgs{Action: pulumi.String(action)},
+		}
+	}
+	if _, err := wafv2.NewWebAclLoggingConfiguration(ctx, name+"-logging", &wafv2.WebAclLoggingConfigurationArgs{
+		ResourceArn:           acl.Arn,
+		LogDestinationConfigs: pulumi.StringArray{group.Arn},
+		RedactedFields:        redacted,
+		LoggingFilter: wafv2.WebAclLoggingConfigurationLoggingFilterArgs{
+			DefaultBehavior: pulumi.String("DROP"),
+			Filters: wafv2.WebAclLoggingConfigurationLoggingFilterFilterArray{wafv2.WebAclLoggingConfigurationLoggingFilterFilterArgs{
+				Behavior:    pulumi.String("KEEP"),
+				Requirement: pulumi.String("MEETS_ANY"),
+				Conditions: wafv2.WebAclLoggingConfigurationLoggingFilterFilterConditionArray{
+					keep("BLOCK"), keep("COUNT"),
+				},
+			}},
+		},
+	}, parent); err != nil {
+		return nil, fmt.Errorf("waf logging: %w", err)
 	}
 	if _, err := wafv2.NewWebAclAssociation(ctx, name+"-alb", &wafv2.WebAclAssociationArgs{
 		ResourceArn: args.LoadBalancerArn,

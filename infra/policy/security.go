@@ -39,6 +39,7 @@ const (
 	TypeScalingTarget     = "aws:appautoscaling/target:Target"
 	TypeWebACL            = "aws:wafv2/webAcl:WebAcl"
 	TypeWebACLAssociation = "aws:wafv2/webAclAssociation:WebAclAssociation"
+	TypeWebACLLogging     = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 	LoadBalancerComponent = "shipyard:aws:LoadBalancer"
 	NetworkComponent      = "shipyard:aws:Network"
 )
@@ -387,6 +388,29 @@ func elbRules() []Rule {
 					return []Violation{{Message: fmt.Sprintf("%d load balancers, %d web ACL associations", albs, associations)}}
 				}
 				return nil
+			}},
+		{ID: "WAF.11", Title: "Web ACLs log the requests they block", Reason: "an attack the web ACL stopped must be traceable", Types: []string{TypeWebACL},
+			CheckStack: func(rs []Resource) []Violation {
+				acls, logging := count(rs, TypeWebACL), count(rs, TypeWebACLLogging)
+				if logging < acls {
+					return []Violation{{Message: fmt.Sprintf("%d web ACLs, %d logging configurations", acls, logging)}}
+				}
+				return nil
+			}},
+		{ID: "SHIPYARD-WAF-2", Title: "WAF logs leave out credentials", Reason: "WAF logs keep request headers; bearer tokens and session cookies must not end up in them",
+			Types: []string{TypeWebACLLogging},
+			Check: func(r Resource) []string {
+				redacted := map[string]bool{}
+				for i := 0; i < r.Len("redactedFields"); i++ {
+					redacted[strings.ToLower(r.String(fmt.Sprintf("redactedFields.%d.singleHeader.name", i)))] = true
+				}
+				var out []string
+				for _, h := range []string{"authorization", "cookie"} {
+					if !redacted[h] {
+						out = append(out, "header "+h+" is not in redactedFields")
+					}
+				}
+				return out
 			}},
 		{ID: "SHIPYARD-WAF-1", Title: "The web ACL blocks by AWS managed rules and a per-IP rate limit", Reason: "a web ACL without rules, or that only counts, protects nothing", Types: []string{TypeWebACL},
 			Check: func(r Resource) []string {
