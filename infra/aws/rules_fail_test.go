@@ -95,10 +95,10 @@ var breakages = []struct {
 	{"CKV_AWS_354", "Performance Insights under the alias/aws/rds key", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tRDS, ""), "performanceInsightsKmsKeyId", str("alias/aws/rds"))
 	}},
-	{"SHIPYARD-RDS-2", "log_statement none", func(t *testing.T, g *pulumitest.Graph) {
+	{"SHIPYARD-RDS-3", "log_statement none", func(t *testing.T, g *pulumitest.Graph) {
 		setParameter(t, pick(t, g, tParams, ""), "log_statement", "none")
 	}},
-	{"SHIPYARD-RDS-2", "slow statement logging off", func(t *testing.T, g *pulumitest.Graph) {
+	{"SHIPYARD-RDS-3", "slow statement logging off", func(t *testing.T, g *pulumitest.Graph) {
 		setParameter(t, pick(t, g, tParams, ""), "log_min_duration_statement", "-1")
 	}},
 	{"SHIPYARD-RDS-1", "a plaintext master password", func(t *testing.T, g *pulumitest.Graph) {

@@ -94,7 +94,7 @@ var AllowedSSLPolicies = []string{
 // EnhancedMonitoringIntervals are RDS.6's allowed monitoring intervals.
 var EnhancedMonitoringIntervals = []float64{1, 5, 10, 15, 30, 60}
 
-// LoggedStatements are the log_statement values SHIPYARD-RDS-2 accepts:
+// LoggedStatements are the log_statement values SHIPYARD-RDS-3 accepts:
 // each logs at least every schema change.
 var LoggedStatements = []string{"ddl", "mod", "all"}
 
@@ -216,7 +216,7 @@ func rdsRules() []Rule {
 				}
 				return out
 			}},
-		{ID: "SHIPYARD-RDS-2", Title: "RDS PostgreSQL logs slow statements and schema changes", Reason: "an investigation needs to know which statement was slow and who changed the schema when",
+		{ID: "SHIPYARD-RDS-3", Title: "RDS PostgreSQL logs slow statements and schema changes", Reason: "an investigation needs to know which statement was slow and who changed the schema when",
 			Types: []string{TypeRDSParameterGroup},
 			Check: func(r Resource) []string {
 				if !strings.HasPrefix(r.String("family"), "postgres") {
