@@ -146,10 +146,8 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 			docker.ContainerLabelArgs{Label: pulumi.String(MigrationLabel), Value: migrated},
 			docker.ContainerLabelArgs{Label: pulumi.String(ProcessLabel), Value: pulumi.String(string(p))},
 		)
-		if p == stackconfig.Web {
-			a.NetworksAdvanced = docker.ContainerNetworksAdvancedArray{
-				docker.ContainerNetworksAdvancedArgs{Name: args.Network, Aliases: pulumi.StringArray{pulumi.String(WebAlias)}},
-			}
+		a.NetworksAdvanced = docker.ContainerNetworksAdvancedArray{
+			docker.ContainerNetworksAdvancedArgs{Name: args.Network, Aliases: pulumi.StringArray{pulumi.String(ProcessAlias(p))}},
 		}
 		hc := pulumi.StringArray{}
 		for _, s := range HealthCheckCommand {
