@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+
+	"github.com/shipyard-kit/shipyard/internal/release"
+)
+
+// outputDashboardURL is the stack output `make dashboard` reads
+// (infra/aws.OutputDashboardURL).
+const outputDashboardURL = "dashboardUrl"
+
+// browsers are the programs that open a URL in the operator's browser, in
+// the order they are tried (xdg-open on Linux, open on macOS).
+var browsers = []string{"xdg-open", "open"}
+
+// cmdDashboard prints a stack's dashboard URL and opens it in a browser.
+func cmdDashboard(ctx context.Context, e env) error {
+	stack, err := stackArg(e, "dashboard STACK")
+	if err != nil {
+		return err
+	}
+	pr, err := findProject(e)
+	if err != nil {
+		return err
+	}
+	x := osExec(e.stdout, e.stderr)
+	out, err := pr.pulumi(x, e.getenv).Outputs(ctx, stack)
+	if err != nil {
+		return err
+	}
+	return showDashboard(ctx, x, e, stack, out, exec.LookPath)
+}
+
+// showDashboard prints the dashboardUrl output and, outside CI, opens it
+// with the first of browsers on PATH; a browser that fails is reported,
+// not an error: the URL is printed.
+func showDashboard(ctx context.Context, x execer, e env, stack string, out release.Outputs, lookPath func(string) (string, error)) error {
+	url, _ := out[outputDashboardURL].(string)
+	if url == "" {
+		if len(out) == 0 {
+			return fmt.Errorf("stack %q has no outputs: run `make up STACK=%s` first", stack, stack)
+		}
+		return fmt.Errorf("stack %q has no %s output: aws stacks have a CloudWatch dashboard; run `make up STACK=%s` to create it", stack, outputDashboardURL, stack)
+	}
+	fmt.Fprintln(e.stdout, url)
+	if ci := e.getenv("CI"); ci != "" && ci != "false" {
+		return nil
+	}
+	for _, b := range browsers {
+		path, err := lookPath(b)
+		if err != nil {
+			continue
+		}
+		if _, err := x(ctx, call{Name: path, Args: []string{url}}); err != nil {
+			fmt.Fprintf(e.stderr, "could not open the dashboard with %s: %v\n", b, err)
+		}
+		return nil
+	}
+	return nil
+}
