@@ -98,9 +98,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		err = serve(ctx, log, cfg)
 	case "worker":
-		err = worker(ctx, log, cfg)
+		err = worker(ctx, log, cfg, out)
 	case "clock":
-		err = clock(ctx, log, cfg)
+		err = clock(ctx, log, cfg, out)
 	case "migrate":
 		if len(args) > 2 {
 			err = migrateReport(ctx, log, cfg, args[2:], stdout)
@@ -333,12 +333,13 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 	return listenAndDrain(ctx, log, cfg, d, h, nil)
 }
 
-func worker(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
+func worker(ctx context.Context, log *slog.Logger, cfg *config.Config, out io.Writer) error {
 	d, err := newDeps(ctx, log, cfg, false)
 	if err != nil {
 		return err
 	}
 	defer d.close()
+	defer publishBacklog(ctx, log, cfg, d, out, "worker")()
 	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg))
 	d.breaker.OnRecover(notes.Flush)
 	handlers := &jobs.Handlers{
@@ -356,24 +357,54 @@ func worker(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 	return listenAndDrain(ctx, log, cfg, d, httpapi.NewOpsServer(log, d.ready, d.metrics, d.reg), srv.Shutdown)
 }
 
+// publishBacklog publishes the job queues' backlog (see jobs.Backlog): as
+// the gauges app_jobs_queue_pending and app_jobs_queue_latency_seconds on
+// /metrics, read at each scrape, and, unless QUEUE_METRICS_INTERVAL is 0,
+// as CloudWatch embedded metric format lines on out every interval (the
+// Stack dimension is APP_ENV, the stack's name). Both the worker and the
+// clock publish it, so the backlog is still seen when every worker is
+// down; they read the same Redis, so their values agree and aggregating
+// them with a maximum is exact. The returned func stops the emitter and
+// waits for it.
+func publishBacklog(ctx context.Context, log *slog.Logger, cfg *config.Config, d *deps, out io.Writer, process string) (stop func()) {
+	r := jobs.NewBacklogReader(d.rdb)
+	jobs.NewBacklogMetrics(d.reg, r.Read, 5*time.Second)
+	if cfg.QueueMetricsInterval == 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	e := &jobs.EMFEmitter{W: out, Stack: cfg.AppEnv, Process: process, Every: cfg.QueueMetricsInterval, Read: r.Read, Log: log}
+	go func() {
+		defer close(done)
+		e.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // workerConfig is the asynq server config: on Shutdown it stops fetching,
 // gives in-flight jobs what is left of SHUTDOWN_TIMEOUT (minus a second for
 // the HTTP side) and requeues the ones still running.
 func workerConfig(log *slog.Logger, cfg *config.Config) asynq.Config {
 	return asynq.Config{
 		Concurrency:     cfg.WorkerConcurrency,
+		Queues:          jobs.Queues,
 		ShutdownTimeout: max(cfg.ShutdownTimeout-cfg.DrainDelay-time.Second, time.Second),
 		Logger:          asynqLogger{log},
 		LogLevel:        asynqLevel(cfg.LogLevel),
 	}
 }
 
-func clock(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
+func clock(ctx context.Context, log *slog.Logger, cfg *config.Config, out io.Writer) error {
 	d, err := newDeps(ctx, log, cfg, false)
 	if err != nil {
 		return err
 	}
 	defer d.close()
+	defer publishBacklog(ctx, log, cfg, d, out, "clock")()
 	s := asynq.NewScheduler(d.asynqOpt, &asynq.SchedulerOpts{
 		Location: time.UTC,
 		Logger:   asynqLogger{log},

@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shipyard-kit/shipyard/app/internal/config"
+	"github.com/shipyard-kit/shipyard/app/internal/jobs"
 	"github.com/shipyard-kit/shipyard/app/internal/logx"
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
 )
@@ -100,4 +106,126 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 		w.once.Do(func() { close(w.ch) })
 	}
 	return len(p), nil
+}
+
+// TestQueueBacklogIsPublishedByTheClockAndTheWorker: with no worker
+// running, jobs pile up and the clock reports them, on /metrics and as
+// embedded metric format lines (even at LOG_LEVEL=warn); a worker that
+// starts reports the same queue and, once it has caught up, an empty
+// backlog.
+func TestQueueBacklogIsPublishedByTheClockAndTheWorker(t *testing.T) {
+	env := baseEnv(t)
+	env["APP_ENV"] = "staging"
+	env["LOG_LEVEL"] = "warn"
+	env["QUEUE_METRICS_INTERVAL"] = "1s"
+	clockEnv := maps.Clone(env)
+	clk := start(t, clockEnv, "clock")
+
+	rdb := redis.NewClient(mustRedisOptions(t, env["REDIS_URL"]))
+	defer rdb.Close()
+	q := asynq.NewClientFromRedisClient(rdb)
+	for i := range 3 {
+		// Notes that do not exist: the worker will drop them at once.
+		if _, err := q.Enqueue(jobs.NewNoteProcessTask(int64(1000 + i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	waitForMetric(t, clk, `app_jobs_queue_pending{queue="default"} 3`)
+	line := waitForEMF(t, clk, func(m map[string]any) bool { return m["JobsQueuePending"] == 3.0 })
+	if line["Stack"] != "staging" || line["Queue"] != "default" || line["process"] != "clock" {
+		t.Errorf("EMF line = %v, want Stack=staging (APP_ENV), Queue=default, process=clock", line)
+	}
+	if lat, _ := line["JobsQueueLatency"].(float64); lat <= 0 {
+		t.Errorf("JobsQueueLatency = %v, want the age of the oldest job", line["JobsQueueLatency"])
+	}
+
+	workerEnv := maps.Clone(env)
+	workerEnv["PORT"] = ""
+	w := start(t, workerEnv, "worker")
+	waitForMetric(t, w, `app_jobs_queue_pending{queue="default"} 0`)
+	waitForMetric(t, w, `app_jobs_queue_latency_seconds{queue="default"} 0`)
+	waitForEMF(t, w, func(m map[string]any) bool { return m["JobsQueuePending"] == 0.0 && m["process"] == "worker" })
+	waitForMetric(t, clk, `app_jobs_queue_pending{queue="default"} 0`)
+}
+
+func mustRedisOptions(t *testing.T, url string) *redis.Options {
+	t.Helper()
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// waitForMetric polls p's /metrics until a line equals want.
+func waitForMetric(t *testing.T, p *proc, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var body string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(p.base + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			if slices.Contains(strings.Split(body, "\n"), want) {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no %q in /metrics within 20 s:\n%s", want, grepLines(body, "app_jobs_queue"))
+}
+
+// waitForEMF waits for an embedded metric format line of p's output that
+// ok accepts and returns it.
+func waitForEMF(t *testing.T, p *proc, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, l := range strings.Split(p.out.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) != nil {
+				continue
+			}
+			aws, _ := m["_aws"].(map[string]any)
+			if aws == nil {
+				continue
+			}
+			dirs, _ := aws["CloudWatchMetrics"].([]any)
+			if len(dirs) != 1 || dirs[0].(map[string]any)["Namespace"] != "Shipyard" {
+				t.Fatalf("EMF line without the Shipyard namespace: %s", l)
+			}
+			if ok(m) {
+				return m
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no matching EMF line within 20 s:\n%s", p.out.String())
+	return nil
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestQueueMetricsIntervalZeroWritesNoEMFLines: QUEUE_METRICS_INTERVAL=0
+// turns the CloudWatch lines off; /metrics still has the backlog.
+func TestQueueMetricsIntervalZeroWritesNoEMFLines(t *testing.T) {
+	env := baseEnv(t)
+	env["QUEUE_METRICS_INTERVAL"] = "0"
+	clk := start(t, env, "clock")
+	waitForMetric(t, clk, `app_jobs_queue_pending{queue="default"} 0`)
+	time.Sleep(1500 * time.Millisecond)
+	if out := clk.out.String(); strings.Contains(out, `"_aws"`) {
+		t.Fatalf("an embedded metric format line with QUEUE_METRICS_INTERVAL=0:\n%s", out)
+	}
 }

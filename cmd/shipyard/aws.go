@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
@@ -34,15 +35,21 @@ func (a awsCLI) json(ctx context.Context, v any, args ...string) error {
 // ecsRuntime implements release.Runtime with the AWS CLI.
 type ecsRuntime struct {
 	aws awsCLI
+	// poll is how often Services re-reads services whose PRIMARY
+	// deployment is still IN_PROGRESS once they are stable (deployment
+	// alarms keep it there for a bake time), and bake how long it waits
+	// at most; zero values mean 15 s and 30 min.
+	poll, bake time.Duration
 }
 
 type describeServices struct {
 	Services []struct {
 		ServiceName string `json:"serviceName"`
 		Deployments []struct {
-			Status         string `json:"status"`
-			TaskDefinition string `json:"taskDefinition"`
-			RolloutState   string `json:"rolloutState"`
+			Status             string `json:"status"`
+			TaskDefinition     string `json:"taskDefinition"`
+			RolloutState       string `json:"rolloutState"`
+			RolloutStateReason string `json:"rolloutStateReason"`
 		} `json:"deployments"`
 	} `json:"services"`
 	Failures []struct {
@@ -61,10 +68,47 @@ type describeTaskDefinition struct {
 	} `json:"taskDefinition"`
 }
 
+// listServiceDeployments and describeServiceDeployments are the parts of
+// `aws ecs list-service-deployments` and `describe-service-deployments`
+// that Services reads: ECS's durable record of each deployment, which
+// keeps the deployment alarms that failed it after the rollback removed
+// the deployment from describe-services.
+type listServiceDeployments struct {
+	ServiceDeployments []struct {
+		ServiceDeploymentArn string `json:"serviceDeploymentArn"`
+	} `json:"serviceDeployments"`
+}
+
+type describeServiceDeployments struct {
+	ServiceDeployments []struct {
+		ServiceDeploymentArn string `json:"serviceDeploymentArn"`
+		Status               string `json:"status"`
+		StatusReason         string `json:"statusReason"`
+		Alarms               *struct {
+			Status              string   `json:"status"`
+			TriggeredAlarmNames []string `json:"triggeredAlarmNames"`
+		} `json:"alarms"`
+		Rollback *struct {
+			Reason string `json:"reason"`
+		} `json:"rollback"`
+	} `json:"serviceDeployments"`
+	Failures []struct {
+		Arn    string `json:"arn"`
+		Reason string `json:"reason"`
+	} `json:"failures"`
+}
+
 // Services waits for the stack's services to be stable (a failed rollout
-// ends the wait early with the circuit breaker's rollback) and describes
-// their PRIMARY deployments and those deployments' images.
-func (r ecsRuntime) Services(ctx context.Context, stack string, out release.Outputs) ([]release.Service, error) {
+// ends the wait early with the circuit breaker's rollback) and then, while
+// a PRIMARY deployment is still IN_PROGRESS (the bake time of deployment
+// alarms, during which an alarm still fails and rolls it back), polls
+// until it is COMPLETED or FAILED. It describes their PRIMARY deployments
+// and those deployments' images. A service that does not run the task
+// definition this update registered, or whose rollout is not COMPLETED,
+// gets ECS's reasons: the FAILED deployments' rolloutStateReason and, from
+// the service deployments created since since, their status and the
+// deployment alarms that triggered.
+func (r ecsRuntime) Services(ctx context.Context, stack string, out release.Outputs, since time.Time) ([]release.Service, error) {
 	cluster := out.String("clusterName")
 	names := out.Map("serviceNames")
 	if cluster == "" || len(names) == 0 {
@@ -77,12 +121,31 @@ func (r ecsRuntime) Services(ctx context.Context, stack string, out release.Outp
 		list = append(list, name)
 	}
 	sort.Strings(list)
+	poll, bake := r.poll, r.bake
+	if poll <= 0 {
+		poll = 15 * time.Second
+	}
+	if bake <= 0 {
+		bake = 30 * time.Minute
+	}
 	// `wait services-stable` fails after ~10 minutes when a service never
 	// settles; the description below then tells what it runs.
-	_ = r.aws.json(ctx, nil, append([]string{"ecs", "wait", "services-stable", "--cluster", cluster, "--services"}, list...)...)
+	stable := r.aws.json(ctx, nil, append([]string{"ecs", "wait", "services-stable", "--cluster", cluster, "--services"}, list...)...) == nil
+	deadline := time.Now().Add(bake)
 	var ds describeServices
-	if err := r.aws.json(ctx, &ds, append([]string{"ecs", "describe-services", "--cluster", cluster, "--services"}, list...)...); err != nil {
-		return nil, err
+	for {
+		ds = describeServices{}
+		if err := r.aws.json(ctx, &ds, append([]string{"ecs", "describe-services", "--cluster", cluster, "--services"}, list...)...); err != nil {
+			return nil, err
+		}
+		if !stable || !primaryInProgress(ds) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(poll):
+		}
 	}
 	var failures []string
 	for _, f := range ds.Failures {
@@ -91,14 +154,27 @@ func (r ecsRuntime) Services(ctx context.Context, stack string, out release.Outp
 	if len(failures) > 0 {
 		return nil, fmt.Errorf("ecs describe-services: %s", strings.Join(failures, "; "))
 	}
+	taskDefs := out.Map("taskDefinitionArns")
 	images := map[string][]string{}
 	var services []release.Service
 	for _, s := range ds.Services {
 		svc := release.Service{Process: byName[s.ServiceName], Name: s.ServiceName, Deployments: len(s.Deployments)}
+		var reasons []string
 		for _, d := range s.Deployments {
 			if d.Status == "PRIMARY" {
 				svc.TaskDefinition, svc.RolloutState = d.TaskDefinition, d.RolloutState
 			}
+			if d.RolloutState == "FAILED" && d.RolloutStateReason != "" {
+				reasons = append(reasons, d.RolloutStateReason)
+			}
+		}
+		if want := taskDefs[svc.Process]; svc.RolloutState != "COMPLETED" || want != "" && svc.TaskDefinition != want {
+			alarms, why, err := r.deploymentFailure(ctx, cluster, s.ServiceName, since)
+			if err != nil {
+				why = append(why, "its service deployments could not be read: "+err.Error())
+			}
+			svc.Alarms = alarms
+			svc.Failure = strings.Join(uniq(append(reasons, why...)), "; ")
 		}
 		if svc.TaskDefinition != "" {
 			if _, ok := images[svc.TaskDefinition]; !ok {
@@ -280,4 +356,73 @@ func (b rdsBackups) Snapshot(ctx context.Context, instance, id string) error {
 		return fmt.Errorf("waiting for snapshot %s: %w", id, err)
 	}
 	return nil
+}
+
+// primaryInProgress reports whether a service's PRIMARY deployment is
+// still IN_PROGRESS.
+func primaryInProgress(ds describeServices) bool {
+	for _, s := range ds.Services {
+		for _, d := range s.Deployments {
+			if d.Status == "PRIMARY" && d.RolloutState == "IN_PROGRESS" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// deploymentFailure reads the service deployments of service created since
+// since (less a minute, for the skew between this clock and AWS's) and
+// returns the deployment alarms that triggered in them, sorted, and ECS's
+// reasons for the ones that were stopped or rolled back.
+func (r ecsRuntime) deploymentFailure(ctx context.Context, cluster, service string, since time.Time) (alarms, reasons []string, err error) {
+	var l listServiceDeployments
+	after := since.Add(-time.Minute).UTC().Format(time.RFC3339)
+	if err := r.aws.json(ctx, &l, "ecs", "list-service-deployments", "--cluster", cluster, "--service", service, "--created-at", "after="+after); err != nil {
+		return nil, nil, err
+	}
+	if len(l.ServiceDeployments) == 0 {
+		return nil, nil, nil
+	}
+	arns := make([]string, 0, len(l.ServiceDeployments))
+	for _, d := range l.ServiceDeployments {
+		arns = append(arns, d.ServiceDeploymentArn)
+	}
+	var d describeServiceDeployments
+	// describe-service-deployments takes at most 20 ARNs.
+	if err := r.aws.json(ctx, &d, append([]string{"ecs", "describe-service-deployments", "--service-deployment-arns"}, arns[:min(20, len(arns))]...)...); err != nil {
+		return nil, nil, err
+	}
+	for _, f := range d.Failures {
+		reasons = append(reasons, f.Arn+": "+f.Reason)
+	}
+	for _, sd := range d.ServiceDeployments {
+		triggered := sd.Alarms != nil && len(sd.Alarms.TriggeredAlarmNames) > 0
+		if triggered {
+			alarms = append(alarms, sd.Alarms.TriggeredAlarmNames...)
+		}
+		if !triggered && !strings.HasPrefix(sd.Status, "ROLLBACK_") && sd.Status != "STOPPED" {
+			continue
+		}
+		reasons = append(reasons, strings.TrimSpace("service deployment "+sd.Status+": "+sd.StatusReason))
+		if sd.Rollback != nil && sd.Rollback.Reason != "" {
+			reasons = append(reasons, "rollback: "+sd.Rollback.Reason)
+		}
+	}
+	alarms = uniq(alarms)
+	sort.Strings(alarms)
+	return alarms, reasons, nil
+}
+
+// uniq drops repeated strings, keeping the first of each.
+func uniq(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The end-to-end tests of the operator commands run the real exec
@@ -41,6 +43,12 @@ type fakeWorld struct {
 	Primary map[string]string `json:"primary"`
 	// CircuitBreaker makes every new deployment roll back.
 	CircuitBreaker bool `json:"circuitBreaker"`
+	// AlarmRollback names deployment alarms that go into ALARM during every
+	// new deployment of the web service, which ECS then rolls back.
+	AlarmRollback []string `json:"alarmRollback"`
+	// ServiceDeployments are ECS's records of the deployments (for
+	// list/describe-service-deployments), by service name.
+	ServiceDeployments map[string][]fakeServiceDeployment `json:"serviceDeployments"`
 
 	// RDS: the snapshots, the instances (identifier -> status) and the
 	// failures to inject ("create-db-snapshot", "wait db-instance-available",
@@ -56,6 +64,15 @@ type fakeWorld struct {
 	// AppExit its exit code.
 	AppOutput string `json:"appOutput"`
 	AppExit   int    `json:"appExit"`
+}
+
+type fakeServiceDeployment struct {
+	Arn       string    `json:"arn"`
+	CreatedAt time.Time `json:"createdAt"`
+	Status    string    `json:"status"`
+	Reason    string    `json:"reason"`
+	Alarms    []string  `json:"alarms"`
+	Triggered []string  `json:"triggered"`
 }
 
 type fakeSnapshot struct {
@@ -239,6 +256,35 @@ func (w *fakeWorld) aws(args []string) (int, error) {
 		return out(map[string]any{"services": services, "failures": []any{}})
 	case strings.HasPrefix(cmd, "rds ") || strings.HasPrefix(cmd, "ecs run-task") || strings.HasPrefix(cmd, "ecs wait tasks-stopped") || strings.HasPrefix(cmd, "ecs describe-tasks"):
 		return w.awsOneOff(args, out)
+	case strings.HasPrefix(cmd, "ecs list-service-deployments"):
+		after, ok := strings.CutPrefix(flagValue(args, "--created-at"), "after=")
+		since, err := time.Parse(time.RFC3339, after)
+		if !ok || err != nil {
+			return 2, fmt.Errorf("fake aws: --created-at %q, want after=<RFC 3339>", flagValue(args, "--created-at"))
+		}
+		list := []map[string]any{}
+		for _, d := range w.ServiceDeployments[flagValue(args, "--service")] {
+			if d.CreatedAt.After(since) {
+				list = append(list, map[string]any{"serviceDeploymentArn": d.Arn, "status": d.Status})
+			}
+		}
+		return out(map[string]any{"serviceDeployments": list})
+	case strings.HasPrefix(cmd, "ecs describe-service-deployments"):
+		list := []map[string]any{}
+		for _, ds := range w.ServiceDeployments {
+			for _, d := range ds {
+				if !slices.Contains(args, d.Arn) {
+					continue
+				}
+				sd := map[string]any{"serviceDeploymentArn": d.Arn, "status": d.Status, "statusReason": d.Reason}
+				if len(d.Alarms) > 0 {
+					sd["alarms"] = map[string]any{"status": "TRIGGERED", "alarmNames": d.Alarms, "triggeredAlarmNames": d.Triggered}
+					sd["rollback"] = map[string]any{"reason": "Alarms triggered during the deployment."}
+				}
+				list = append(list, sd)
+			}
+		}
+		return out(map[string]any{"serviceDeployments": list, "failures": []any{}})
 	case strings.HasPrefix(cmd, "ecs describe-task-definition"):
 		arn := flagValue(args, "--task-definition")
 		return out(map[string]any{"taskDefinition": map[string]any{"containerDefinitions": []map[string]any{{"name": "app", "image": w.TaskDefs[arn]}}}})
@@ -402,9 +448,24 @@ func (w *fakeWorld) pulumi(args []string) (int, error) {
 			arn := "arn:aws:ecs:eu-west-1:123456789012:task-definition/" + name + ":" + strconv.Itoa(rev)
 			names[p], taskDefs[p] = name, arn
 			w.TaskDefs[arn] = repo + "@" + digest
-			if !w.CircuitBreaker || w.Primary[name] == "" {
+			alarmed := len(w.AlarmRollback) > 0 && p == "web"
+			rolledBack := (w.CircuitBreaker || alarmed) && w.Primary[name] != ""
+			if !rolledBack {
 				w.Primary[name] = arn
 			}
+			d := fakeServiceDeployment{Arn: "arn:aws:ecs:eu-west-1:123456789012:service-deployment/shipyard-" + stack + "/" + name + "/" + strconv.Itoa(rev),
+				CreatedAt: time.Now().UTC(), Status: "SUCCESSFUL"}
+			switch {
+			case rolledBack && w.CircuitBreaker:
+				d.Status, d.Reason = "ROLLBACK_SUCCESSFUL", "Service deployment rolled back because the circuit breaker threshold was exceeded."
+			case rolledBack:
+				d.Status, d.Reason = "ROLLBACK_SUCCESSFUL", "Service deployment rolled back because of alarms."
+				d.Alarms, d.Triggered = append(slices.Clone(w.AlarmRollback), "shipyard-"+stack+"-web-cpu"), w.AlarmRollback
+			}
+			if w.ServiceDeployments == nil {
+				w.ServiceDeployments = map[string][]fakeServiceDeployment{}
+			}
+			w.ServiceDeployments[name] = append(w.ServiceDeployments[name], d)
 		}
 		o["revision"], o["imageDigest"], o["image"] = rev, digest, repo+"@"+digest
 		o["serviceNames"], o["taskDefinitionArns"] = names, taskDefs

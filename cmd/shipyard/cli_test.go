@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -245,8 +247,54 @@ func TestPromoteCommand(t *testing.T) {
 			t.Errorf("config/prod.json keeps the digest of the failed promotion:\n%s", after)
 		}
 		recs := r.records("prod")
-		if last := recs[len(recs)-1]; len(recs) != 2 || last.Status != release.StatusFailed || last.ImageDigest != cliDigestA {
+		if last := recs[len(recs)-1]; len(recs) != 2 || last.Status != release.StatusFailed || last.ImageDigest != cliDigestA ||
+			last.Alarms != nil || !strings.Contains(last.Error, "circuit breaker threshold") {
 			t.Errorf("prod ledger = %+v", recs)
+		}
+	})
+
+	t.Run("reports and records a rollback on deployment alarms with the alarms' names", func(t *testing.T) {
+		r := newCLIRepo(t)
+		r.setDigest("staging", cliDigestA)
+		r.recorded("staging", release.KindRelease, cliDigestA)
+		r.setDigest("prod", cliDigestB)
+		r.recorded("prod", release.KindRelease, cliDigestB)
+		prodBefore, _ := os.ReadFile(r.configPath("prod"))
+		old := "arn:aws:ecs:eu-west-1:123456789012:task-definition/shipyard-prod-web:1"
+		prod := deployedOutputs("prod", "https://prod.example.com", cliDigestB)
+		prod["revision"] = 1 // the update registers revision 2
+		state := installFakes(t, &fakeWorld{
+			Outputs: map[string]map[string]any{
+				"staging": deployedOutputs("staging", readyServer(t, 200, "ready"), cliDigestA),
+				"prod":    prod,
+			},
+			Images:        map[string]map[string]bool{repoOf("staging"): {cliDigestA: true}, repoOf("prod"): {cliDigestB: true}},
+			TaskDefs:      map[string]string{old: repoOf("prod") + "@" + cliDigestB},
+			Primary:       map[string]string{"shipyard-prod-web": old},
+			AlarmRollback: []string{"shipyard-prod-web-5xx", "shipyard-prod-web-p99"},
+			// A rollback of an earlier release, which must not be blamed
+			// on this one.
+			ServiceDeployments: map[string][]fakeServiceDeployment{"shipyard-prod-web": {{Arn: "arn:sd/old", CreatedAt: time.Now().Add(-24 * time.Hour),
+				Status: "ROLLBACK_SUCCESSFUL", Alarms: []string{"shipyard-prod-web-old"}, Triggered: []string{"shipyard-prod-web-old"}}}},
+		})
+
+		out, err := runCLI(t, "promote", "staging", "prod")
+		if err == nil || !errors.Is(err, release.ErrAlarmRollback) ||
+			!strings.Contains(err.Error(), "deployment alarm(s) shipyard-prod-web-5xx, shipyard-prod-web-p99 went into ALARM") {
+			t.Fatalf("promote error = %v, want a rollback on the two alarms\n%s", err, out)
+		}
+		if after, _ := os.ReadFile(r.configPath("prod")); !bytes.Equal(after, prodBefore) {
+			t.Errorf("config/prod.json keeps the digest of the failed promotion:\n%s", after)
+		}
+		recs := r.records("prod")
+		last := recs[len(recs)-1]
+		if len(recs) != 2 || last.Status != release.StatusFailed || last.ImageDigest != cliDigestA ||
+			!reflect.DeepEqual(last.Alarms, []string{"shipyard-prod-web-5xx", "shipyard-prod-web-p99"}) ||
+			!strings.Contains(last.Error, "ROLLBACK_SUCCESSFUL") || strings.Contains(last.Error, "shipyard-prod-web-old") {
+			t.Errorf("prod ledger = %+v", recs)
+		}
+		if !contains(readCalls(t, state), "aws ecs list-service-deployments --cluster shipyard-prod --service shipyard-prod-web --created-at after=") {
+			t.Errorf("the web service's deployments were not read:\n%s", strings.Join(readCalls(t, state), "\n"))
 		}
 	})
 

@@ -44,8 +44,12 @@ type world struct {
 	snapshotErr error
 	// ecs decides what ECS does with a new deployment: "ok", "rollback"
 	// (circuit breaker: the previous task definition comes back and
-	// `pulumi up` still succeeds), "stuck" (rollout FAILED), "otherImage".
+	// `pulumi up` still succeeds), "alarmRollback" (the same, because the
+	// web service's deployment alarms went into ALARM), "stuck" (rollout
+	// FAILED), "otherImage".
 	ecs string
+	// since is what the last Services call was given.
+	since time.Time
 }
 
 func newWorld(t *testing.T, configDir string) *world {
@@ -141,7 +145,7 @@ func (w *world) Up(_ context.Context, stack string) error {
 	}
 	previous := w.deployed[stack]
 	w.deploy(stack, digest)
-	if w.ecs == "rollback" {
+	if w.ecs == "rollback" || w.ecs == "alarmRollback" {
 		w.deployed[stack] = previous
 	}
 	return nil
@@ -207,8 +211,9 @@ func (w *world) Ready(_ context.Context, url string) error {
 
 // Runtime.
 
-func (w *world) Services(_ context.Context, stack string, out Outputs) ([]Service, error) {
+func (w *world) Services(_ context.Context, stack string, out Outputs, since time.Time) ([]Service, error) {
 	w.calls = append(w.calls, "services "+stack)
+	w.since = since
 	var services []Service
 	for _, p := range []string{"web", "worker", "clock"} {
 		s := Service{
@@ -221,6 +226,12 @@ func (w *world) Services(_ context.Context, stack string, out Outputs) ([]Servic
 		switch w.ecs {
 		case "rollback":
 			s.TaskDefinition = w.taskDef(stack, p, w.revision[stack]-1)
+		case "alarmRollback":
+			s.TaskDefinition = w.taskDef(stack, p, w.revision[stack]-1)
+			if p == "web" {
+				s.Alarms = []string{"shipyard-" + stack + "-web-5xx", "shipyard-" + stack + "-web-p99"}
+				s.Failure = "service deployment ROLLBACK_SUCCESSFUL: Service deployment rolled back because of alarms."
+			}
 		case "stuck":
 			s.RolloutState, s.Deployments = "FAILED", 2
 		case "otherImage":

@@ -58,6 +58,9 @@ type Record struct {
 	Time  time.Time `json:"time"`
 	// Error says why a failed record failed.
 	Error string `json:"error,omitempty"`
+	// Alarms are the deployment alarms whose ALARM state made ECS fail the
+	// deployment and roll it back, sorted (failed records only).
+	Alarms []string `json:"alarms,omitempty"`
 	// SnapshotID is the manual RDS snapshot taken before a deployment
 	// that changes the stack's migration version (older records lack it).
 	SnapshotID string `json:"snapshotId,omitempty"`

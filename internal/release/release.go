@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +36,9 @@ var (
 	ErrNotDeployed   = errors.New("stack not deployed")
 	ErrDigestCopy    = errors.New("digest copy mismatch")
 	ErrNotRunning    = errors.New("services do not run the release")
+	// ErrAlarmRollback: deployment alarms went into ALARM during the
+	// update's ECS deployment, which ECS then failed (and rolled back).
+	ErrAlarmRollback = errors.New("deployment alarms failed the deployment")
 	ErrNoPrevious    = errors.New("no previous release")
 	ErrDirtyTree     = errors.New("uncommitted changes")
 )
@@ -109,13 +113,21 @@ type Service struct {
 	Deployments int
 	// Images are the container images of the PRIMARY task definition.
 	Images []string
+	// Failure is what ECS says about a deployment of this update that
+	// failed or was rolled back (rolloutStateReason, the service
+	// deployment's status and rollback reason); empty when none did.
+	Failure string
+	// Alarms are the deployment alarms whose ALARM state failed this
+	// update's deployment (and, with rollback on, rolled it back), sorted.
+	Alarms []string
 }
 
 // Runtime reports what a deployed stack's services run.
 type Runtime interface {
 	// Services waits for the stack's services to settle and describes
-	// each one named in outputs["serviceNames"].
-	Services(ctx context.Context, stack string, out Outputs) ([]Service, error)
+	// each one named in outputs["serviceNames"]; since is when the update
+	// started, for finding the deployments it created.
+	Services(ctx context.Context, stack string, out Outputs, since time.Time) ([]Service, error)
 }
 
 // Backups takes manual snapshots of a stack's database.
@@ -448,11 +460,13 @@ func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string
 		return restore(fmt.Errorf("pulumi preview of stack %q: %w", stack, err))
 	}
 	o.say("pulumi up --stack %s", stack)
+	started := o.now()
 	if err := o.Pulumi.Up(ctx, stack); err != nil {
 		return restore(fmt.Errorf("pulumi up of stack %q: %w", stack, err))
 	}
 	o.say("verifying that the services of stack %s run %s", stack, digest)
-	if err := o.verify(ctx, stack, digest); err != nil {
+	if alarms, err := o.verify(ctx, stack, digest, started); err != nil {
+		rec.Alarms = alarms
 		return restore(err)
 	}
 	rec.ImageDigest = digest
@@ -586,37 +600,46 @@ func SnapshotID(instance, recordID string, version int64) string {
 }
 
 // verify checks that the stack's outputs and its running ECS services use
-// digest, through the task definitions this update registered. An ECS
-// deployment circuit breaker that rolled back makes `pulumi up` succeed
+// digest, through the task definitions this update registered (which the
+// update started registering at started). An ECS deployment circuit
+// breaker or deployment alarm that rolled back makes `pulumi up` succeed
 // while the PRIMARY deployment runs the previous task definition: caught
-// here.
-func (o *Ops) verify(ctx context.Context, stack, digest string) error {
+// here. It returns the deployment alarms that failed a deployment, sorted.
+func (o *Ops) verify(ctx context.Context, stack, digest string, started time.Time) (alarms []string, err error) {
 	out, err := o.Pulumi.Outputs(ctx, stack)
 	if err != nil {
-		return fmt.Errorf("reading outputs of stack %q after the update: %w", stack, err)
+		return nil, fmt.Errorf("reading outputs of stack %q after the update: %w", stack, err)
 	}
 	if got := out.String("imageDigest"); got != digest {
-		return fmt.Errorf("%w: stack %q's imageDigest output is %q after the update, want %s", ErrNotRunning, stack, got, digest)
+		return nil, fmt.Errorf("%w: stack %q's imageDigest output is %q after the update, want %s", ErrNotRunning, stack, got, digest)
 	}
 	names, taskDefs := out.Map("serviceNames"), out.Map("taskDefinitionArns")
 	repo := out.String("imageRepositoryUrl")
 	if len(names) == 0 {
-		return fmt.Errorf("%w: stack %q has no serviceNames output to verify", ErrNotRunning, stack)
+		return nil, fmt.Errorf("%w: stack %q has no serviceNames output to verify", ErrNotRunning, stack)
 	}
-	services, err := o.Runtime.Services(ctx, stack, out)
+	services, err := o.Runtime.Services(ctx, stack, out, started)
 	if err != nil {
-		return fmt.Errorf("describing the services of stack %q: %w", stack, err)
+		return nil, fmt.Errorf("describing the services of stack %q: %w", stack, err)
 	}
 	seen := map[string]bool{}
 	var problems []string
 	for _, s := range services {
 		seen[s.Process] = true
 		want := taskDefs[s.Process]
+		alarms = append(alarms, s.Alarms...)
 		switch {
+		case len(s.Alarms) > 0:
+			problems = append(problems, fmt.Sprintf("service %s: deployment alarm(s) %s went into ALARM and ECS failed the deployment (rolled back when the service's alarms have rollback on; ECS: %s)",
+				s.Name, strings.Join(s.Alarms, ", "), orNone(s.Failure)))
+		case s.RolloutState != "COMPLETED" && s.Failure != "":
+			problems = append(problems, fmt.Sprintf("service %s: rollout %s (ECS: %s)", s.Name, orNone(s.RolloutState), s.Failure))
 		case s.RolloutState != "COMPLETED":
 			problems = append(problems, fmt.Sprintf("service %s: rollout %s (the ECS deployment circuit breaker rolls back failed deployments)", s.Name, orNone(s.RolloutState)))
 		case want == "":
 			problems = append(problems, fmt.Sprintf("service %s: no taskDefinitionArns[%q] output to compare with", s.Name, s.Process))
+		case s.TaskDefinition != want && s.Failure != "":
+			problems = append(problems, fmt.Sprintf("service %s: the PRIMARY deployment runs %s, not %s that pulumi up registered: ECS rolled back (ECS: %s)", s.Name, s.TaskDefinition, want, s.Failure))
 		case s.TaskDefinition != want:
 			problems = append(problems, fmt.Sprintf("service %s: the PRIMARY deployment runs %s, not %s that pulumi up registered: ECS rolled back", s.Name, s.TaskDefinition, want))
 		}
@@ -650,10 +673,24 @@ func (o *Ops) verify(ctx context.Context, stack, digest string) error {
 			problems = append(problems, fmt.Sprintf("service %s (%s): not reported by ECS", names[p], p))
 		}
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%w: stack %q:\n  %s", ErrNotRunning, stack, strings.Join(problems, "\n  "))
+	alarms = uniqSorted(alarms)
+	if len(alarms) > 0 {
+		return alarms, fmt.Errorf("%w: %w: stack %q:\n  %s", ErrNotRunning, ErrAlarmRollback, stack, strings.Join(problems, "\n  "))
 	}
-	return nil
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%w: stack %q:\n  %s", ErrNotRunning, stack, strings.Join(problems, "\n  "))
+	}
+	return nil, nil
+}
+
+// uniqSorted returns the distinct strings of s, sorted.
+func uniqSorted(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // failed appends a failed record and returns it with the error.

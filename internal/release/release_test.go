@@ -158,6 +158,15 @@ func TestPromote(t *testing.T) {
 			wantErr: ErrNotRunning, wantMsg: "ECS rolled back", recorded: true,
 		},
 		{
+			name: "fails when deployment alarms made ECS roll the deployment back, naming them",
+			setup: func(f *fixture) {
+				f.released("staging", digestA)
+				f.released("prod", digestB)
+				f.w.ecs = "alarmRollback"
+			},
+			wantErr: ErrAlarmRollback, wantMsg: "deployment alarm(s) shipyard-prod-web-5xx, shipyard-prod-web-p99 went into ALARM", recorded: true,
+		},
+		{
 			name: "fails when the services run a different digest",
 			setup: func(f *fixture) {
 				f.released("staging", digestA)
@@ -257,6 +266,56 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// TestAlarmRollbacksAreFailedReleasesNamingTheAlarms: a deployment that
+// ECS rolled back on its deployment alarms is a failed record whose alarms
+// field names them, for a release, a promotion and a rollback alike; a
+// circuit-breaker rollback names none.
+func TestAlarmRollbacksAreFailedReleasesNamingTheAlarms(t *testing.T) {
+	ctx := context.Background()
+	alarms := []string{"shipyard-prod-web-5xx", "shipyard-prod-web-p99"}
+	tests := []struct {
+		name       string
+		ecs        string
+		run        func(f *fixture) (Record, error)
+		wantAlarms []string
+	}{
+		{"a release rolled back on alarms records them", "alarmRollback",
+			func(f *fixture) (Record, error) { return f.ops.Release(ctx, "prod", "shipyard-app:local") }, alarms},
+		{"a promotion rolled back on alarms records them", "alarmRollback",
+			func(f *fixture) (Record, error) { return f.ops.Promote(ctx, "staging", "prod") }, alarms},
+		{"a rollback rolled back on alarms records them", "alarmRollback",
+			func(f *fixture) (Record, error) { return f.ops.Rollback(ctx, "prod", "") }, alarms},
+		{"a circuit-breaker rollback records no alarm", "rollback",
+			func(f *fixture) (Record, error) { return f.ops.Promote(ctx, "staging", "prod") }, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.released("staging", digestA)
+			f.released("prod", digestB)
+			f.released("prod", digestC)
+			f.w.ecs = tc.ecs
+			rec, err := tc.run(f)
+			if !errors.Is(err, ErrNotRunning) || errors.Is(err, ErrAlarmRollback) != (tc.wantAlarms != nil) {
+				t.Fatalf("err = %v, want ErrNotRunning (and ErrAlarmRollback: %v)", err, tc.wantAlarms != nil)
+			}
+			recs := f.records("prod")
+			last := recs[len(recs)-1]
+			if last.Status != StatusFailed || !reflect.DeepEqual(last.Alarms, tc.wantAlarms) || !reflect.DeepEqual(rec.Alarms, tc.wantAlarms) {
+				t.Errorf("recorded %+v, want status failed and alarms %v", last, tc.wantAlarms)
+			}
+			for _, a := range tc.wantAlarms {
+				if !strings.Contains(last.Error, a) {
+					t.Errorf("error %q does not name %s", last.Error, a)
+				}
+			}
+			if prev := recs[len(recs)-2]; !f.w.since.After(prev.Time) || f.w.since.After(last.Time) {
+				t.Errorf("Services was asked for deployments since %v, want the start of pulumi up (between %v and %v)", f.w.since, prev.Time, last.Time)
+			}
+		})
+	}
 }
 
 func TestDeploymentsRefuseADirtyCheckout(t *testing.T) {

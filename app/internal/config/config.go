@@ -43,6 +43,10 @@ type Config struct {
 	TokenTTL           time.Duration
 	TokenPurgeInterval time.Duration
 	WorkerConcurrency  int
+	// QueueMetricsInterval is how often the worker and the clock write the
+	// job queues' backlog as CloudWatch embedded metric format lines; 0
+	// turns them off.
+	QueueMetricsInterval time.Duration
 	// PasswordHashConcurrency bounds concurrent argon2id hashes; 0 means
 	// GOMAXPROCS.
 	PasswordHashConcurrency int
@@ -81,6 +85,7 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 		TokenTTL:                l.duration("TOKEN_TTL", 24*time.Hour, time.Minute),
 		TokenPurgeInterval:      l.duration("TOKEN_PURGE_INTERVAL", time.Hour, time.Second),
 		WorkerConcurrency:       l.intRange("WORKER_CONCURRENCY", 10, 1, 1000),
+		QueueMetricsInterval:    l.durationOrOff("QUEUE_METRICS_INTERVAL", time.Minute, time.Second, time.Hour),
 		PasswordHashConcurrency: l.intRange("PASSWORD_HASH_CONCURRENCY", 0, 0, 1000),
 	}
 	if c.DrainDelay >= c.ShutdownTimeout && l.getenv("DRAIN_DELAY") != "" {
@@ -158,6 +163,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Duration("token_ttl", c.TokenTTL),
 		slog.Duration("token_purge_interval", c.TokenPurgeInterval),
 		slog.Int("worker_concurrency", c.WorkerConcurrency),
+		slog.Duration("queue_metrics_interval", c.QueueMetricsInterval),
 		slog.Int("password_hash_concurrency", c.PasswordHashConcurrency),
 	)
 }
@@ -323,6 +329,20 @@ func (l *loader) duration(name string, def, min time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	if err != nil || d < min {
 		l.fail(name, fmt.Sprintf("must be a Go duration such as \"20s\", at least %s", min), v)
+		return def
+	}
+	return d
+}
+
+// durationOrOff is a duration from lo to hi, or 0 ("0" or "0s") for off.
+func (l *loader) durationOrOff(name string, def, lo, hi time.Duration) time.Duration {
+	v := strings.TrimSpace(l.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d != 0 && (d < lo || d > hi) {
+		l.fail(name, fmt.Sprintf("must be a Go duration such as \"60s\", from %s to %s, or 0 for off", lo, hi), v)
 		return def
 	}
 	return d

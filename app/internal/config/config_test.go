@@ -41,6 +41,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"RATE_LIMIT_PER_MINUTE defaults to 600", c.RateLimitPerMinute, 600},
 		{"MAX_BODY_BYTES defaults to 1 MiB", c.MaxBodyBytes, int64(1 << 20)},
 		{"passwords default to none", c.DatabasePassword + c.RedisPassword, ""},
+		{"QUEUE_METRICS_INTERVAL defaults to a minute", c.QueueMetricsInterval, time.Minute},
 	} {
 		if fmt.Sprint(tc.got) != fmt.Sprint(tc.want) {
 			t.Errorf("%s: got %v", tc.name, tc.got)
@@ -98,6 +99,10 @@ func TestLoadErrors(t *testing.T) {
 		{"a bad TOKEN_TTL is rejected", map[string]string{"TOKEN_TTL": "1d"}, all, "TOKEN_TTL"},
 		{"a bad TOKEN_PURGE_INTERVAL is rejected", map[string]string{"TOKEN_PURGE_INTERVAL": "hourly"}, all, "TOKEN_PURGE_INTERVAL"},
 		{"WORKER_CONCURRENCY 0 is rejected", map[string]string{"WORKER_CONCURRENCY": "0"}, all, "WORKER_CONCURRENCY"},
+		{"a QUEUE_METRICS_INTERVAL without a unit is rejected", map[string]string{"QUEUE_METRICS_INTERVAL": "60"}, all, "QUEUE_METRICS_INTERVAL"},
+		{"a QUEUE_METRICS_INTERVAL under a second is rejected", map[string]string{"QUEUE_METRICS_INTERVAL": "500ms"}, all, "QUEUE_METRICS_INTERVAL"},
+		{"a QUEUE_METRICS_INTERVAL over an hour is rejected", map[string]string{"QUEUE_METRICS_INTERVAL": "2h"}, all, "QUEUE_METRICS_INTERVAL"},
+		{"a negative QUEUE_METRICS_INTERVAL is rejected", map[string]string{"QUEUE_METRICS_INTERVAL": "-1m"}, all, "QUEUE_METRICS_INTERVAL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := valid()
@@ -119,6 +124,16 @@ func TestLoadErrors(t *testing.T) {
 		for _, name := range []string{"PORT", "LOG_LEVEL", "DATABASE_URL", "REDIS_URL"} {
 			if err == nil || !strings.Contains(err.Error(), name) {
 				t.Errorf("error does not name %s: %v", name, err)
+			}
+		}
+	})
+	t.Run("QUEUE_METRICS_INTERVAL 0 turns the embedded metric format lines off", func(t *testing.T) {
+		for _, v := range []string{"0", "0s"} {
+			e := valid()
+			e["QUEUE_METRICS_INTERVAL"] = v
+			c, err := config.Load(env(e), all)
+			if err != nil || c.QueueMetricsInterval != 0 {
+				t.Fatalf("%s: %v, %v", v, c, err)
 			}
 		}
 	})
