@@ -143,7 +143,7 @@ outputs: pulumi-cli ## Print STACK's outputs as JSON
 	@$(SHIPYARD) outputs $(STACK)
 
 .PHONY: dashboard
-dashboard: pulumi-cli ## Print STACK's CloudWatch dashboard URL (the dashboardUrl output) and open it in a browser (not in CI)
+dashboard: pulumi-cli ## Print STACK's dashboard URL (aws: CloudWatch, the dashboardUrl output; docker: Prometheus) and open it in a browser (not in CI)
 	@$(SHIPYARD) dashboard $(STACK)
 
 .PHONY: logs
