@@ -258,6 +258,10 @@ func TestOverridesInTheConfigChangeTheAlarms(t *testing.T) {
 		t.Fatal(err)
 	}
 	byName := alarmsByName(g)
+	body := pick(t, g, tDashboard, "").String("dashboardBody")
+	if !strings.Contains(body, `{"label":"cpuHigh > 90","value":90}`) || strings.Contains(body, `"label":"unhealthyTargets`) {
+		t.Errorf("the dashboard does not draw the overridden thresholds: %s", body)
+	}
 	if _, ok := byName["shipyard-staging-unhealthyTargets"]; ok {
 		t.Errorf("the disabled alarm exists")
 	}
@@ -453,9 +457,15 @@ func TestTheDashboardShowsEveryAlarmAndEveryMetricOfTheTable(t *testing.T) {
 					Type                string
 					X, Y, Width, Height int
 					Properties          struct {
-						Title   string
-						Alarms  []string
-						Metrics [][]any
+						Title       string
+						Alarms      []string
+						Metrics     [][]any
+						Annotations struct {
+							Horizontal []struct {
+								Label string
+								Value float64
+							}
+						}
 					}
 				}
 			}
@@ -498,6 +508,15 @@ func TestTheDashboardShowsEveryAlarmAndEveryMetricOfTheTable(t *testing.T) {
 						t.Errorf("no graph of %s/%s (%s)", m.Namespace, m.Name, row.Name)
 					}
 				}
+			}
+			thresholds := map[string]float64{}
+			for _, w := range body.Widgets {
+				for _, h := range w.Properties.Annotations.Horizontal {
+					thresholds[strings.Fields(h.Label)[0]] = h.Value
+				}
+			}
+			if got := thresholds["cpuHigh"]; got != 80 || len(thresholds) == 0 {
+				t.Errorf("threshold lines %v, want cpuHigh's 80 among them", thresholds)
 			}
 			text := d.String("dashboardBody")
 			for _, want := range []string{`"stat":"p50"`, `"stat":"p90"`, `"stat":"p99"`, `"label":"worker"`, fmt.Sprintf("shipyard-%s-%03d", stack, 1+cfg.Cache.Replicas)} {

@@ -109,12 +109,23 @@ type alarmWidget struct {
 }
 
 type metricWidget struct {
-	Title   string       `json:"title"`
-	Region  string       `json:"region"`
-	View    string       `json:"view"`
-	Stacked bool         `json:"stacked"`
-	Period  int          `json:"period"`
-	Metrics []metricLine `json:"metrics"`
+	Title       string       `json:"title"`
+	Region      string       `json:"region"`
+	View        string       `json:"view"`
+	Stacked     bool         `json:"stacked"`
+	Period      int          `json:"period"`
+	Metrics     []metricLine `json:"metrics"`
+	Annotations *annotations `json:"annotations,omitempty"`
+}
+
+// annotations draw an alarm's threshold across a graph of its metric.
+type annotations struct {
+	Horizontal []horizontalAnnotation `json:"horizontal"`
+}
+
+type horizontalAnnotation struct {
+	Label string  `json:"label"`
+	Value float64 `json:"value"`
 }
 
 // metricLine is one line of a metric widget, which CloudWatch writes as
@@ -173,7 +184,7 @@ func dashboardBody(args DashboardArgs, t Targets[string]) (string, error) {
 		Properties: alarmWidget{Title: "Alarms (docs/operations.md: Alarms, rollbacks and the dashboard)", Alarms: arns, SortBy: "stateUpdatedTimestamp"}})
 	y += alarmRows
 	for _, sec := range dashboardSections {
-		graphs, err := sectionGraphs(args.Region, sec.Scopes, t)
+		graphs, err := sectionGraphs(args.Region, sec.Scopes, t, args.Instances)
 		if err != nil {
 			return "", err
 		}
@@ -187,16 +198,22 @@ func dashboardBody(args DashboardArgs, t Targets[string]) (string, error) {
 		}
 		y += ((len(graphs) + 2) / 3) * widgetHeight
 	}
-	b, err := json.Marshal(dashboardDoc{Widgets: ws})
-	if err != nil {
+	// Not HTML-escaped: the body is read in the console, where "\u003e"
+	// would stand for the thresholds' ">".
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(dashboardDoc{Widgets: ws}); err != nil {
 		return "", fmt.Errorf("marshal dashboard: %w", err)
 	}
-	return string(b), nil
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 // sectionGraphs returns a graph per distinct metric of the table's rows of
-// scopes, read with the first such row's dimensions.
-func sectionGraphs(region string, scopes []signals.Scope, t Targets[string]) ([]metricWidget, error) {
+// scopes, read with the first such row's dimensions. A row that alarms on
+// its one metric as is (no expression) draws its threshold, as the stack
+// resolved it, across the graph.
+func sectionGraphs(region string, scopes []signals.Scope, t Targets[string], instances []signals.Instance) ([]metricWidget, error) {
 	var out []metricWidget
 	seen := map[string]bool{}
 	for _, scope := range scopes {
@@ -214,10 +231,21 @@ func sectionGraphs(region string, scopes []signals.Scope, t Targets[string]) ([]
 				if err != nil {
 					return nil, err
 				}
-				out = append(out, metricWidget{
+				w := metricWidget{
 					Title:  fmt.Sprintf("%s (%s, %ds)", m.Name, m.Stat, row.PeriodSeconds),
 					Region: region, View: "timeSeries", Period: row.PeriodSeconds, Metrics: lines,
-				})
+				}
+				if len(row.Metrics) == 1 && row.Expression == "" {
+					for _, in := range instances {
+						if in.Name == row.Name {
+							w.Annotations = &annotations{Horizontal: []horizontalAnnotation{{
+								Label: fmt.Sprintf("%s %s %g", in.Name, in.Comparison, in.Threshold), Value: in.Threshold,
+							}}}
+							break
+						}
+					}
+				}
+				out = append(out, w)
 			}
 		}
 	}
