@@ -270,13 +270,16 @@ func newMetricAlarm(ctx *pulumi.Context, resourceName string, args AlarmsArgs, a
 		OkActions:          actions,
 		Tags:               pulumi.StringMap{"shipyard:severity": pulumi.String(string(a.Severity))},
 	}
+	sets, err := dimensionSets(a, args.Targets)
+	if err != nil {
+		return nil, err
+	}
 	queries, err := metricQueries(a, args.Targets)
 	if err != nil {
 		return nil, err
 	}
 	if queries == nil {
 		m := a.Metrics[0]
-		sets, _ := dimensionSets(a, args.Targets)
 		alarmArgs.Namespace, alarmArgs.MetricName = pulumi.String(m.Namespace), pulumi.String(m.Name)
 		alarmArgs.Dimensions = stringMap(sets[0])
 		alarmArgs.Period = pulumi.Int(a.PeriodSeconds)
@@ -319,12 +322,15 @@ func stringMap(m map[string]pulumi.StringInput) pulumi.StringMap {
 	return out
 }
 
-// alarmDescription is what a notification says: severity, title, runbook
-// (CloudWatch allows 1024 characters).
+// maxAlarmDescription is the longest description CloudWatch accepts.
+const maxAlarmDescription = 1024
+
+// alarmDescription is what a notification says: severity, title, runbook,
+// cut to maxAlarmDescription characters.
 func alarmDescription(a signals.Instance) string {
-	d := fmt.Sprintf("[%s] %s: %s %s %g %s. %s", a.Severity, a.ID, a.Title, a.Comparison, a.Threshold, a.Unit, a.Runbook)
-	if len(d) > 1024 {
-		d = d[:1024]
+	d := []rune(fmt.Sprintf("[%s] %s: %s %s %g %s. %s", a.Severity, a.ID, a.Title, a.Comparison, a.Threshold, a.Unit, a.Runbook))
+	if len(d) > maxAlarmDescription {
+		d = append(d[:maxAlarmDescription-1], '…')
 	}
-	return d
+	return string(d)
 }
