@@ -287,6 +287,30 @@ var breakages = []struct {
 	{"SHIPYARD-REL-3", "a deployment without rollback", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tService, "clock"), "deploymentCircuitBreaker.rollback", boolv(false))
 	}},
+	{"SHIPYARD-REL-5", "a web service deployed without alarms", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tService, "web-service"), "alarms", null)
+	}},
+	{"SHIPYARD-REL-5", "a worker whose deployment alarms do not roll back", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tService, "worker-service"), "alarms.rollback", boolv(false))
+	}},
+	{"SHIPYARD-REL-5", "web deployment alarms naming no alarm", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tService, "web-service"), "alarms.alarmNames", resource.NewArrayProperty(nil))
+	}},
+	{"CloudWatch.15", "an alarm that notifies nobody", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tAlarm, "alarms-targetErrorRate"), "alarmActions", null)
+	}},
+	{"CloudWatch.15", "an alarm that never says it is OK again", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tAlarm, "alarms-cacheEvictions"), "okActions", resource.NewArrayProperty(nil))
+	}},
+	{"CloudWatch.15", "an alarm with its actions disabled", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tAlarm, "alarms-queueLatency"), "actionsEnabled", boolv(false))
+	}},
+	{"SNS.1", "the alarm topic under the AWS-managed key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tTopic, ""), "kmsMasterKeyId", null)
+	}},
+	{"SNS.1", "the alarm topic under the alias/aws/sns key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tTopic, ""), "kmsMasterKeyId", str("alias/aws/sns"))
+	}},
 	{"SHIPYARD-REL-4", "a prod web service of one task", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tService, "web"), "desiredCount", num(1))
 	}},

@@ -113,6 +113,8 @@ var Exceptions = []Exception{
 		"in a key policy \"*\" means the key itself"},
 	{"CloudWatch.16", "the dev stack's log groups keep logs fewer than 365 days (config/dev.json: 14)",
 		"cost: dev is a disposable stack of test traffic whose logs serve debugging, not investigations; staging and prod keep 365 days"},
+	{"SHIPYARD-REL-5", "the clock's ECS service (name ending in -clock) is deployed without CloudWatch alarms; its circuit breaker still rolls back a clock that cannot start",
+		"the clock is one task replaced stop-before-start: while the new task migrates and starts, none runs, runningTasks-clock can go off and would roll a good release back; no other alarm measures the clock"},
 	{"RDS.5, RDS.8, ELB.6, ElastiCache.3, SHIPYARD-STATEFUL-1, SHIPYARD-REL-4", "apply to the prod stack only",
 		"dev and staging are disposable and sized for cost: single-AZ, deletable, unprotected"},
 }
