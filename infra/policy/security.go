@@ -194,6 +194,9 @@ func rdsRules() []Rule {
 						return nil
 					}
 				}
+				if v == "" {
+					return []string{"caCertIdentifier is unset (the region's default CA); must be one of " + strings.Join(RDSCertificateAuthorities, ", ")}
+				}
 				return []string{fmt.Sprintf("caCertIdentifier %q must be one of %s", v, strings.Join(RDSCertificateAuthorities, ", "))}
 			}},
 		containerRule("SHIPYARD-RDS-3", "The app verifies the database server's certificate and host name",
