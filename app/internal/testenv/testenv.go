@@ -224,10 +224,10 @@ type ServerTLS struct {
 
 // StartPostgresTLS starts a throwaway server (as StartPostgres) that serves
 // TLS with the given certificate and accepts TCP connections over TLS only
-// (pg_hba hostssl), so a client that connects has verified it or skipped
-// verification, never fallen back to plaintext. Its URL says
-// sslmode=disable for the readiness probe over the Unix socket's
-// directory; tests build their own URLs from URL.Host. The caller stops it.
+// (pg_hba hostssl): a client that connects used TLS, never plaintext. Its
+// URL connects over the Unix socket (query host=<dir>, sslmode=disable);
+// URL.Host still names the TCP address tests build their TLS URLs from.
+// The caller stops it.
 func StartPostgresTLS(t ServerTLS) (*StartedPostgres, error) { return startPostgresWith(&t) }
 
 func startPostgresWith(serverTLS *ServerTLS) (*StartedPostgres, error) {
