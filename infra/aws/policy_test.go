@@ -1,6 +1,7 @@
 package aws_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/shipyard-kit/shipyard/infra/aws/awsmock"
@@ -88,5 +89,11 @@ func TestEveryRuleChecksSomeResourceOfTheProdStack(t *testing.T) {
 func TestPolicyAndStackConfigAgreeOnTheLogRetentionException(t *testing.T) {
 	if policy.DevStack != stackconfig.DevStack || policy.MinLogRetentionDays != stackconfig.MinLogRetentionDays {
 		t.Errorf("policy: %s, %d days; stackconfig: %s, %d days", policy.DevStack, policy.MinLogRetentionDays, stackconfig.DevStack, stackconfig.MinLogRetentionDays)
+	}
+}
+
+func TestPolicyAndStackConfigAgreeOnTheRDSCertificateAuthorities(t *testing.T) {
+	if !slices.Equal(policy.RDSCertificateAuthorities, stackconfig.RDSCACertIdentifiers) {
+		t.Errorf("policy allows %v, the stack config %v", policy.RDSCertificateAuthorities, stackconfig.RDSCACertIdentifiers)
 	}
 }

@@ -99,6 +99,27 @@ var breakages = []struct {
 	{"CKV2_AWS_69", "rds.force_ssl off", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tParams, ""), "parameters.0.value", str("0"))
 	}},
+	{"SHIPYARD-RDS-2", "the CA left to the region's default", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "caCertIdentifier", null)
+	}},
+	{"SHIPYARD-RDS-2", "the expired rds-ca-2019 CA", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "caCertIdentifier", str("rds-ca-2019"))
+	}},
+	{"SHIPYARD-RDS-3", "a web task that encrypts without verifying (sslmode=require)", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "web"), "app", func(c map[string]any) {
+			setEnv(c, "DATABASE_URL", "postgres://shipyard@db.example:5432/shipyard?sslmode=require")
+		})
+	}},
+	{"SHIPYARD-RDS-3", "a worker that checks the CA but not the host name (verify-ca)", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "worker"), "app", func(c map[string]any) {
+			setEnv(c, "DATABASE_URL", "postgres://shipyard@db.example:5432/shipyard?sslmode=verify-ca&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem")
+		})
+	}},
+	{"SHIPYARD-RDS-3", "verify-full against no CA bundle", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "clock"), "app", func(c map[string]any) {
+			setEnv(c, "DATABASE_URL", "postgres://shipyard@db.example:5432/shipyard?sslmode=verify-full")
+		})
+	}},
 	{"ELB.1", "an HTTP listener that forwards", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tListener, "web-http"), "defaultActions.0.type", str("forward"))
 	}},

@@ -40,6 +40,10 @@ type AppArgs struct {
 	Network pulumi.StringInput
 	Secrets *secrets
 	Logs    LogOptions
+	// DatabaseCAVolume holds the Postgres container's CA certificate; every
+	// app container mounts it read-only where DATABASE_URL's sslrootcert
+	// points (stackconfig.LocalDatabaseCAPath).
+	DatabaseCAVolume pulumi.StringInput
 	// Dependencies must be up (healthy) before the migration runs.
 	Dependencies []pulumi.Resource
 }
@@ -113,6 +117,9 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 			// The only writable path, as the task's scratch volume on ECS.
 			Mounts: docker.ContainerMountArray{
 				docker.ContainerMountArgs{Type: pulumi.String("tmpfs"), Target: pulumi.String("/tmp")},
+			},
+			Volumes: docker.ContainerVolumeArray{
+				docker.ContainerVolumeArgs{VolumeName: args.DatabaseCAVolume, ContainerPath: pulumi.String(DatabaseCADir), ReadOnly: pulumi.Bool(true)},
 			},
 			LogDriver: pulumi.String(args.Logs.Driver),
 			LogOpts:   args.Logs.opts(),

@@ -75,6 +75,10 @@ func (n Names) Web(i int) string { return n.Container("web-" + strconv.Itoa(i)) 
 // Volume returns the name of a named volume.
 func (n Names) Volume(role string) string { return n.Prefix() + "-" + role + "-data" }
 
+// DatabaseCAVolume is the name of the volume that hands the Postgres
+// container's CA certificate to the app containers.
+func (n Names) DatabaseCAVolume() string { return n.Prefix() + "-postgres-ca" }
+
 // NewStack builds the local topology of a docker-target stack and returns
 // its outputs (see docs/local.md for the contract).
 func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) {
@@ -99,6 +103,11 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		return nil, err
 	}
 
+	dbTLS, err := newDatabaseTLS(ctx, names.Prefix(), cfg.Stack, stackconfig.LocalEndpoints.DatabaseHost)
+	if err != nil {
+		return nil, err
+	}
+
 	pg, err := NewPostgres(ctx, names.Container("postgres"), &PostgresArgs{
 		Image:         cfg.Local.Images.Postgres,
 		ContainerName: names.Container("postgres"),
@@ -109,8 +118,12 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Database:      cfg.Database.Name,
 		Username:      cfg.Database.Username,
 		Password:      secrets.values[stackconfig.SecretDatabasePassword],
-		Logs:          logs,
-		Stack:         cfg.Stack,
+		TLS: &PostgresTLS{
+			CACert: dbTLS.CACert, ServerCert: dbTLS.ServerCert, ServerKey: dbTLS.ServerKey,
+			CAVolumeName: names.DatabaseCAVolume(),
+		},
+		Logs:  logs,
+		Stack: cfg.Stack,
 	})
 	if err != nil {
 		return nil, err
@@ -136,6 +149,8 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Network: network.Name,
 		Secrets: secrets,
 		Logs:    logs,
+		// The app containers read the CA DATABASE_URL names from it.
+		DatabaseCAVolume: pg.CAVolume,
 		// The containers themselves, not their components: the SDK expands a
 		// component dependency to the children registered so far, which
 		// races with their registration (seen dropping Postgres entirely).

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -67,6 +68,11 @@ func customerKey(r Resource, path string) string {
 	}
 	return ""
 }
+
+// RDSCertificateAuthorities are the RDS CAs an instance may use: the G1
+// roots of the Amazon RDS global bundle the app image pins
+// (stackconfig.RDSCACertIdentifiers).
+var RDSCertificateAuthorities = []string{"rds-ca-rsa2048-g1", "rds-ca-rsa4096-g1", "rds-ca-ecc384-g1"}
 
 // AllowedSSLPolicies is ELB.17's exact allow-list: TLS 1.3 policies (with
 // TLS 1.2 at most as the floor) with forward-secret AEAD ciphers.
@@ -178,6 +184,47 @@ func rdsRules() []Rule {
 				}
 				return []string{"parameter rds.force_ssl=1 missing"}
 			}},
+		{ID: "SHIPYARD-RDS-2", Title: "RDS presents a server certificate from a chosen CA that the app's pinned bundle holds",
+			Reason: "left unset, the CA is the region's default of the day, which the app may not trust or which may expire (rds-ca-2019 did)", Types: rds,
+			Check: func(r Resource) []string {
+				if r.IsUnknown("caCertIdentifier") {
+					return nil
+				}
+				v := r.String("caCertIdentifier")
+				for _, ca := range RDSCertificateAuthorities {
+					if v == ca {
+						return nil
+					}
+				}
+				if v == "" {
+					return []string{"caCertIdentifier is unset (the region's default CA); must be one of " + strings.Join(RDSCertificateAuthorities, ", ")}
+				}
+				return []string{fmt.Sprintf("caCertIdentifier %q must be one of %s", v, strings.Join(RDSCertificateAuthorities, ", "))}
+			}},
+		containerRule("SHIPYARD-RDS-3", "The app verifies the database server's certificate and host name",
+			"TLS without verification (sslmode=require) lets a man in the middle inside the VPC read and change every query",
+			func(c container) string {
+				v, ok := c.env("DATABASE_URL")
+				if !ok {
+					return ""
+				}
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+					return "DATABASE_URL must be a postgres:// URL with sslmode=verify-full and sslrootcert"
+				}
+				q := u.Query()
+				var out []string
+				if m := q.Get("sslmode"); m != "verify-full" {
+					out = append(out, fmt.Sprintf("sslmode %q must be verify-full", m))
+				}
+				if q.Get("sslrootcert") == "" {
+					out = append(out, "sslrootcert must name the CA bundle")
+				}
+				if len(out) > 0 {
+					return "DATABASE_URL " + strings.Join(out, ", ")
+				}
+				return ""
+			}),
 	}
 }
 

@@ -156,6 +156,22 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("the app reaches postgres over verified TLS only, and postgres refuses plaintext on the network", func(t *testing.T) {
+		pg := out.Containers["postgres"]
+		// The app's open connections (web readiness checks, the worker's
+		// pool): every one is TLS.
+		got := strings.TrimSpace(dockerOut(t, "exec", pg, "psql", "--username", local.Database.Username, "--dbname", local.Database.Name,
+			"--no-align", "--tuples-only", "--command",
+			`SELECT count(*) FILTER (WHERE s.ssl) || ' ' || count(*) FILTER (WHERE NOT s.ssl) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.client_addr IS NOT NULL`))
+		if tls, plain, _ := strings.Cut(got, " "); tls == "0" || plain != "0" {
+			t.Errorf("network connections over TLS / in plaintext: %q, want some / 0", got)
+		}
+		outp, err := shell.RunCommandAndGetOutputE(t, shell.Command{Command: "docker", Logger: quiet, Args: []string{"exec", pg, "psql",
+			"host=127.0.0.1 sslmode=disable user=" + local.Database.Username + " dbname=" + local.Database.Name, "--command", "SELECT 1"}})
+		if err == nil || !strings.Contains(outp, "no encryption") {
+			t.Errorf("a plaintext TCP connection: err %v, output %q; want it refused by pg_hba (no encryption)", err, outp)
+		}
+	})
 	validate(t, out, local)
 
 	var user credentials
