@@ -4,11 +4,14 @@
 #   make image        # = make build-linux, copy CA certs into bin/, docker build
 #
 # Needs in the context: bin/linux-amd64/app (CGO_ENABLED=0, -trimpath; see
-# `make build-linux`) and bin/ca-certificates.crt. For a self-contained
-# multi-stage build with a golang builder stage see docs/app.md.
+# `make build-linux`), bin/ca-certificates.crt and the pinned Amazon RDS CA
+# bundle, which the aws stacks' DATABASE_URL names as sslrootcert
+# (app/internal/db/rdsca). For a self-contained multi-stage build with a
+# golang builder stage see docs/app.md.
 FROM scratch
 
 COPY bin/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY app/internal/db/rdsca/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
 COPY bin/linux-amd64/app /app
 
 # Non-root (the "nonroot" uid/gid of distroless). The app writes nothing to

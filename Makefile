@@ -142,6 +142,10 @@ destroy: pulumi-cli ## Delete STACK's resources, and a docker stack's data volum
 outputs: pulumi-cli ## Print STACK's outputs as JSON
 	@$(SHIPYARD) outputs $(STACK)
 
+.PHONY: dashboard
+dashboard: pulumi-cli ## Print STACK's dashboard URL (aws: CloudWatch, the dashboardUrl output; docker: Prometheus) and open it in a browser (not in CI)
+	@$(SHIPYARD) dashboard $(STACK)
+
 .PHONY: logs
 logs: pulumi-cli ## Follow STACK's logs (PROCESS=web|worker|clock|nginx to narrow)
 	$(SHIPYARD) logs $(STACK) $(PROCESS)

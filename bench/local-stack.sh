@@ -56,7 +56,29 @@ echo "== warming: make program image (not measured)"
 make -s program image >/dev/null
 make -s destroy >/dev/null 2>&1 || true
 
+up_start=$(date +%s)
 timed "make up (from nothing, images built)" make up
+up_end=$(($(date +%s) + 1))
+# What the monitoring containers add to `make up`: when the last of them is
+# ready (healthy, or started when it has no health check) after the last of
+# the others, from the engine's own events. They deploy beside the app, so
+# only that tail lengthens the deploy.
+docker=${DOCKER:-docker}
+"$docker" events --since "$up_start" --until "$up_end" --filter "label=dev.shipyard.stack=$STACK" --filter type=container \
+  --format '{{.TimeNano}} {{.Action}} {{.Actor.Attributes.name}}' | awk '
+  $2 == "start" || $2 == "health_status:" || $2 == "die" {
+    if ($2 == "health_status:" && $3 != "healthy") next
+    name = $NF; t = $1 / 1e9
+    if (!(name in ready) || t > ready[name]) ready[name] = t
+  }
+  END {
+    for (n in ready) {
+      if (n ~ /-(prometheus|nginx-exporter)$/) { if (ready[n] > mon) mon = ready[n] }
+      else if (ready[n] > rest) rest = ready[n]
+    }
+    add = mon - rest; if (add < 0) add = 0
+    printf "%-44s %6.1f s\n", "  of which Prometheus adds (ready after the rest)", add
+  }'
 timed "make up (no change)" make up
 timed "make preview (no change)" make preview
 
@@ -81,6 +103,10 @@ rm -f /tmp/bench-local-stack.stop /tmp/bench-local-stack.poll
 printf '%-44s %s\n' "requests through nginx during the changes" "$sent sent, $failed failed"
 [[ $failed == 0 ]] || { echo "failed requests (time, status):"; cat /tmp/bench-local-stack.failures; }
 cp "$backup" "$cfg"
+
+# Prometheus's resident memory after scraping through the changes.
+prom_pid=$("$docker" inspect --format '{{.State.Pid}}' "shipyard-$STACK-prometheus")
+awk '/^VmRSS:/ {printf "%-44s %6.1f MiB\n", "Prometheus RSS after the changes", $2 / 1024}' "/proc/$prom_pid/status"
 
 timed "make down (keeps data)" make down
 timed "make up (on kept data)" make up

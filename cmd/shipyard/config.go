@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/shipyard-kit/shipyard/infra/signals"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
@@ -57,7 +58,7 @@ func cmdValidate(_ context.Context, e env) error {
 	}
 	stacks := e.args
 	var failed []error
-	ok := map[string]bool{}
+	loaded := map[string]*stackconfig.Config{}
 	if len(stacks) == 0 {
 		if stacks, err = stackconfig.Stacks(dir); err != nil {
 			return err
@@ -65,24 +66,29 @@ func cmdValidate(_ context.Context, e env) error {
 		if len(stacks) == 0 {
 			return fmt.Errorf("no stack files in %s", dir)
 		}
-		loaded, err := stackconfig.LoadAll(dir)
-		for s := range loaded {
-			ok[s] = true
-		}
-		if err != nil {
+		if loaded, err = stackconfig.LoadAll(dir); err != nil {
 			failed = append(failed, err)
 		}
 	} else {
 		for _, s := range stacks {
-			if _, err := stackconfig.Load(dir, s); err != nil {
+			cfg, err := stackconfig.Load(dir, s)
+			if err != nil {
 				failed = append(failed, err)
 				continue
 			}
-			ok[s] = true
+			loaded[s] = cfg
 		}
 	}
 	for _, s := range stacks {
-		if !ok[s] {
+		cfg, ok := loaded[s]
+		if !ok || cfg == nil {
+			continue
+		}
+		// The alarm overrides are checked against the alarm table, which
+		// the schema does not know: a threshold above 100%, disabling an
+		// alarm that rolls deployments back.
+		if _, err := signals.Resolve(cfg); err != nil {
+			failed = append(failed, fmt.Errorf("%s.json: %w", s, err))
 			continue
 		}
 		fmt.Fprintf(e.stdout, "%s: ok\n", s)

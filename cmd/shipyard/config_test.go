@@ -88,6 +88,33 @@ func TestValidateFailsListingEveryProblemOfEveryFile(t *testing.T) {
 	}
 }
 
+// The alarm overrides pass the schema but not the alarm table: validate
+// says so before `make up` would.
+func TestValidateChecksAlarmOverridesAgainstTheAlarmTable(t *testing.T) {
+	vars := stackConfigDir(t, map[string]string{
+		"local": `{"target": "docker", "alarms": {"overrides": {"cpuHigh": {"threshold": 120}, "targetErrorRate": {"disabled": true}}}}`,
+		"qa":    `{"target": "docker", "alarms": {"overrides": {"cpuHigh": {"threshold": 95}}}}`,
+	})
+	for _, args := range [][]string{{"validate"}, {"validate", "local", "qa"}} {
+		out, _, err := runStackCmd(t, vars, args...)
+		if err == nil {
+			t.Fatalf("%v succeeded", args)
+		}
+		if out != "qa: ok\n" {
+			t.Errorf("%v: stdout = %q", args, out)
+		}
+		for _, w := range []string{
+			"local.json:",
+			"alarms.overrides.cpuHigh.threshold: 120 is out of range; allowed 0 to 100 (%)",
+			"alarms.overrides.targetErrorRate.disabled: is true, but targetErrorRate rolls back deployments of web, worker",
+		} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error lacks %q:\n%v", args, w, err)
+			}
+		}
+	}
+}
+
 func TestValidateUnknownStackListsKnownOnes(t *testing.T) {
 	_, _, err := runStackCmd(t, nil, "validate", "qa")
 	if err == nil || !strings.Contains(err.Error(), `unknown stack "qa"`) || !strings.Contains(err.Error(), "known stacks: dev, local, prod, staging") {

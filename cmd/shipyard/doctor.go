@@ -266,6 +266,7 @@ func testChecks(h machine) []check {
 			fix: "install the PostgreSQL server (`sudo apt-get install postgresql`), or set TEST_DATABASE_URL to a database the tests may use",
 		},
 		{name: "redis server (make test)", run: found("redis-server"), fix: "install Redis (`sudo apt-get install redis-server`), or set TEST_REDIS_URL"},
+		{name: "promtool (make test)", run: found("promtool"), fix: "install Prometheus's tools (`sudo apt-get install prometheus`): the tests check and unit-test the alert rules generated from the alarm table with promtool"},
 		{name: "C compiler (make test, make lint)", run: found("gcc"), fix: "install gcc and the C library headers (`sudo apt-get install gcc libc6-dev`): the migration linter's PostgreSQL parser (pg_query_go) is C, built with cgo"},
 		{
 			name: "debootstrap as root (make test)",

@@ -54,71 +54,71 @@ func TestDoctor(t *testing.T) {
 		{
 			name:    "passes a machine that has everything the local stack needs",
 			answers: healthy, getenv: none, stacks: []*stackconfig.Config{local},
-			wantChecks: 9,
+			wantChecks: 10,
 		},
 		{
 			name:    "reports an unreachable docker engine with how to start it",
 			answers: with(map[string]answer{"docker version": {err: errors.New("Cannot connect to the Docker daemon")}}),
 			getenv:  none, stacks: []*stackconfig.Config{local},
-			wantFailed: []string{"docker engine"}, wantFixes: []string{"start the engine"}, wantChecks: 9,
+			wantFailed: []string{"docker engine"}, wantFixes: []string{"start the engine"}, wantChecks: 10,
 		},
 		{
 			name:    "reports a missing pulumi CLI with make tools as the fix",
 			answers: with(map[string]answer{"pulumi version": {err: errors.New("pulumi: not installed")}}),
 			getenv:  none, stacks: []*stackconfig.Config{local},
-			wantFailed: []string{"pulumi"}, wantFixes: []string{"make tools"}, wantChecks: 9,
+			wantFailed: []string{"pulumi"}, wantFixes: []string{"make tools"}, wantChecks: 10,
 		},
 		{
 			name:    "reports an engine to start without systemd the way that works there",
 			answers: with(map[string]answer{"docker version": {err: errors.New("Cannot connect to the Docker daemon")}}),
 			getenv:  none, stacks: []*stackconfig.Config{local}, machine: func(m *machine) { m.systemd = false },
-			wantFailed: []string{"docker engine"}, wantFixes: []string{"nohup dockerd"}, wantChecks: 9,
+			wantFailed: []string{"docker engine"}, wantFixes: []string{"nohup dockerd"}, wantChecks: 10,
 		},
 		{
 			name:    "reports a Go older than go.mod's",
 			answers: with(map[string]answer{"go env GOVERSION": {out: "go1.21.0\n"}}),
 			getenv:  none, stacks: []*stackconfig.Config{local},
-			wantFailed: []string{"go"}, wantFixes: []string{"go.mod"}, wantChecks: 9,
+			wantFailed: []string{"go"}, wantFixes: []string{"go.mod"}, wantChecks: 10,
 		},
 		{
 			name:    "reports a missing docker plugin with make tools and the offline bundle as fixes",
 			answers: with(map[string]answer{"pulumi plugin ls": {out: "NAME    KIND      VERSION  SIZE\n"}}),
 			getenv:  none, stacks: []*stackconfig.Config{local},
-			wantFailed: []string{"pulumi docker plugin"}, wantFixes: []string{"make tools", "PULUMI_OFFLINE_DIR"}, wantChecks: 9,
+			wantFailed: []string{"pulumi docker plugin"}, wantFixes: []string{"make tools", "PULUMI_OFFLINE_DIR"}, wantChecks: 10,
 		},
 		{
-			name:    "reports what make test needs: postgres and redis servers, debootstrap as root, free disk",
+			name:    "reports what make test needs: postgres and redis servers, promtool, debootstrap as root, free disk",
 			answers: healthy, getenv: none, stacks: []*stackconfig.Config{local},
 			machine: func(m *machine) {
 				m.lookPath = func(string) (string, error) { return "", errors.New("not found") }
 				m.glob = func(string) ([]string, error) { return nil, nil }
 				m.freeBytes = func(string) (uint64, error) { return 3 << 30, nil }
 			},
-			wantFailed: []string{"postgres server (make test)", "redis server (make test)", "C compiler (make test, make lint)", "debootstrap as root (make test)", "free disk (make test)"},
-			wantFixes:  []string{"apt-get install postgresql", "apt-get install redis-server", "apt-get install gcc", "apt-get install debootstrap", "docker system prune"}, wantChecks: 9,
+			wantFailed: []string{"postgres server (make test)", "redis server (make test)", "promtool (make test)", "C compiler (make test, make lint)", "debootstrap as root (make test)", "free disk (make test)"},
+			wantFixes:  []string{"apt-get install postgresql", "apt-get install redis-server", "apt-get install prometheus", "apt-get install gcc", "apt-get install debootstrap", "docker system prune"}, wantChecks: 10,
 		},
 		{
 			name:    "reports debootstrap run by a user who is not root",
 			answers: healthy, getenv: none, stacks: []*stackconfig.Config{local}, machine: func(m *machine) { m.uid = 1000 },
-			wantFailed: []string{"debootstrap as root (make test)"}, wantFixes: []string{"as root"}, wantChecks: 9,
+			wantFailed: []string{"debootstrap as root (make test)"}, wantFixes: []string{"as root"}, wantChecks: 10,
 		},
 		{
 			name:    "reports a pulumi CLI whose version differs from the pin",
 			answers: with(map[string]answer{"pulumi version": {out: "v3.150.0\n"}}),
 			getenv:  none, stacks: []*stackconfig.Config{local},
-			wantFailed: []string{"pulumi"}, wantFixes: []string{"pins 3.200.0"}, wantChecks: 9,
+			wantFailed: []string{"pulumi"}, wantFixes: []string{"pins 3.200.0"}, wantChecks: 10,
 		},
 		{
 			name:    "checks AWS credentials, crane and the passphrase only for aws stacks",
 			answers: healthy, getenv: passphrase, stacks: []*stackconfig.Config{local, dev},
-			wantChecks: 12,
+			wantChecks: 13,
 		},
 		{
 			name:    "reports missing AWS credentials and passphrase for an aws stack",
 			answers: with(map[string]answer{"aws sts get-caller-identity": {err: errors.New("Unable to locate credentials")}}),
 			getenv:  none, stacks: []*stackconfig.Config{dev},
 			wantFailed: []string{"aws credentials (dev)", "secrets passphrase (dev)"},
-			wantFixes:  []string{"aws configure sso", "PULUMI_CONFIG_PASSPHRASE"}, wantChecks: 12,
+			wantFixes:  []string{"aws configure sso", "PULUMI_CONFIG_PASSPHRASE"}, wantChecks: 13,
 		},
 	}
 	for _, tc := range tests {

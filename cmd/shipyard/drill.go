@@ -100,6 +100,8 @@ func restoreDrill(ctx context.Context, a awsCLI, cfg *stackconfig.Config, out re
 		"--db-instance-identifier", rep.Instance, "--db-snapshot-identifier", latest.DBSnapshotIdentifier,
 		"--db-subnet-group-name", subnetGroup, "--vpc-security-group-ids", dbSG,
 		"--no-publicly-accessible", "--no-multi-az", "--no-deletion-protection",
+		// The stack's CA, which the app's DATABASE_URL verifies against.
+		"--ca-certificate-identifier", cfg.Database.CACertIdentifier,
 		"--tags", "Key=shipyard:purpose,Value=restore-drill", "Key=shipyard:stack,Value="+cfg.Stack); err != nil {
 		return rep, fmt.Errorf("restoring %s: %w", latest.DBSnapshotIdentifier, err)
 	}

@@ -82,16 +82,17 @@ func TestRestoreDrillCommand(t *testing.T) {
 			}
 		}
 		restore := calls[1]
-		for _, part := range []string{"--db-snapshot-identifier shipyard-staging-staging-0007-m3 ", "--db-subnet-group-name database-subnets-abc123", "--vpc-security-group-ids sg-db", "--no-publicly-accessible"} {
+		for _, part := range []string{"--db-snapshot-identifier shipyard-staging-staging-0007-m3 ", "--db-subnet-group-name database-subnets-abc123", "--vpc-security-group-ids sg-db", "--no-publicly-accessible", "--ca-certificate-identifier rds-ca-rsa2048-g1 "} {
 			if !strings.Contains(restore, part) {
 				t.Errorf("restore call lacks %q: %s", part, restore)
 			}
 		}
 		// The migrate task definition runs migrate itself: only its
-		// environment is overridden; the check overrides the command.
+		// environment is overridden; the check overrides the command. The
+		// overrides are JSON, which writes the URL's & as \u0026.
 		for i, cmd := range map[int]string{5: `{"containerOverrides":[{"environment"`, 9: `"command":["dbcheck"]`} {
 			if !strings.Contains(calls[i], cmd) || !strings.Contains(calls[i], `"name":"DATABASE_URL","value":"postgres://shipyard@shipyard-staging-drill-`) ||
-				!strings.Contains(calls[i], ".cabc.eu-west-1.rds.amazonaws.com:5432/shipyard?sslmode=require") ||
+				!strings.Contains(calls[i], ".cabc.eu-west-1.rds.amazonaws.com:5432/shipyard?sslmode=verify-full\\u0026sslrootcert=/etc/ssl/certs/rds-global-bundle.pem") ||
 				!strings.Contains(calls[i], "subnets=[subnet-a,subnet-b],securityGroups=[sg-app]") {
 				t.Errorf("run-task %d lacks the command %s or the restored DATABASE_URL: %s", i, cmd, calls[i])
 			}

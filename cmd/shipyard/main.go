@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"destroy":    {"destroy STACK [--confirm=STACK] [--keep-data]  delete a stack's resources (aws needs --confirm; docker: and its data volumes unless --keep-data)", cmdDestroy},
 		"outputs":    {"outputs STACK [KEY]       print a stack's outputs (JSON), or one of them", cmdOutputs},
 		"logs":       {"logs STACK [PROCESS...]   follow the logs of a stack's processes", cmdLogs},
+		"dashboard":  {"dashboard STACK           print the stack's dashboard URL (aws: CloudWatch; docker: Prometheus) and open it in a browser outside CI", cmdDashboard},
 		"migrate":    {"migrate STACK             run the one-off migrate process (docker container / ECS run-task)", cmdMigrate},
 		"db-backup":  {"db-backup STACK [FILE]    dump a docker stack's database (pg_dump custom format) into FILE (default backups/<stack>-<time>.dump)", cmdDBBackup},
 		"db-restore": {"db-restore STACK FILE     restore a db-backup dump into a docker stack's database, replacing its contents", cmdDBRestore},

@@ -98,7 +98,7 @@ func TestEveryMakeTargetTheDocsNameExists(t *testing.T) {
 
 func TestTheReadmeNamesTheOperatorTargets(t *testing.T) {
 	mentioned := mentionedTargets(t, filepath.Join(repoRoot, "README.md"))
-	for _, target := range []string{"up", "test", "tools", "doctor", "release", "promote", "rollback", "e2e", "logs", "migrate", "outputs", "preview", "destroy"} {
+	for _, target := range []string{"up", "test", "tools", "doctor", "release", "promote", "rollback", "e2e", "logs", "migrate", "outputs", "preview", "destroy", "dashboard"} {
 		if len(mentioned[target]) == 0 {
 			t.Errorf("README.md never shows `make %s`", target)
 		}

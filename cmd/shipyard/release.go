@@ -36,11 +36,40 @@ func newOps(ctx context.Context, e env, pr project, x execer, region string) (*r
 		Backups:            rdsBackups{aws: awsCLI{x: x, region: region}},
 		Timer:              newAppTimer(x, pr.root, e.getenv),
 		MigrationThreshold: threshold,
+		ImageSupported:     imageSupported(x, pr.root),
 		Commit:             commit,
 		Dirty:              dirty,
 		Actor:              actor(e.getenv),
 		Out:                e.stdout,
 	}, nil
+}
+
+// imageFiles are the files this checkout's infrastructure needs in the app
+// image: the aws task definitions' DATABASE_URL names, as sslrootcert, the
+// RDS CA bundle the Dockerfile copies from here
+// (stackconfig.RDSCABundlePath).
+var imageFiles = []string{"app/internal/db/rdsca/global-bundle.pem"}
+
+// imageSupported tells from git whether an image built from commit has
+// every file in imageFiles: an image built before they existed would fail
+// at start with this checkout's task definitions. A commit that is not
+// recorded, or that this clone does not have, cannot be told: allowed (the
+// ECS circuit breaker still rolls a failing deployment back).
+func imageSupported(x execer, root string) func(context.Context, string) error {
+	return func(ctx context.Context, commit string) error {
+		if commit == "" {
+			return nil
+		}
+		if _, err := x(ctx, call{Name: "git", Args: []string{"-C", root, "cat-file", "-e", commit + "^{commit}"}}); err != nil {
+			return nil
+		}
+		for _, f := range imageFiles {
+			if _, err := x(ctx, call{Name: "git", Args: []string{"-C", root, "cat-file", "-e", commit + ":" + f}}); err != nil {
+				return fmt.Errorf("commit %s has no %s, which the task definitions of this checkout name in the image (DATABASE_URL sslrootcert); deploy a release built from a later commit", commit, f)
+			}
+		}
+		return nil
+	}
 }
 
 // gitState returns HEAD and whether the tree has changes outside config/

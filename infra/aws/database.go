@@ -194,10 +194,14 @@ func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 		AutoMinorVersionUpgrade:          pulumi.Bool(true),
 		AllowMajorVersionUpgrade:         pulumi.Bool(false),
 		IamDatabaseAuthenticationEnabled: pulumi.Bool(true),
-		EnabledCloudwatchLogsExports:     pulumi.ToStringArray(exports),
-		DbSubnetGroupName:                subnets.Name,
-		VpcSecurityGroupIds:              pulumi.StringArray{sg.ID()},
-		ParameterGroupName:               params.Name,
+		// The CA of the server certificate, chosen rather than left to the
+		// region's default; the app verifies it against the bundle in its
+		// image (DATABASE_URL sslmode=verify-full, SHIPYARD-RDS-2).
+		CaCertIdentifier:             pulumi.String(c.CACertIdentifier),
+		EnabledCloudwatchLogsExports: pulumi.ToStringArray(exports),
+		DbSubnetGroupName:            subnets.Name,
+		VpcSecurityGroupIds:          pulumi.StringArray{sg.ID()},
+		ParameterGroupName:           params.Name,
 
 		// RDS.6 and Performance Insights (CKV_AWS_353/354).
 		MonitoringInterval:                 pulumi.Int(c.MonitoringIntervalSeconds),

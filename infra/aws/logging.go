@@ -25,6 +25,10 @@ type LoggingArgs struct {
 	Archive bool
 	// Protect marks the key, the log groups and the archive as protected.
 	Protect bool
+	// AlarmPrefix names the stack's CloudWatch alarms (AlarmName); the key
+	// policy lets CloudWatch use the key for those alarms only, to publish
+	// to the alarm topic the key encrypts.
+	AlarmPrefix string
 }
 
 // Logging is the KMS key that encrypts every log group, the app's log group
@@ -59,7 +63,7 @@ func NewLogging(ctx *pulumi.Context, name string, args LoggingArgs, opts ...pulu
 	parent := pulumi.Parent(comp)
 	keep := protect(args.Protect)
 
-	keyPolicy, err := logsKeyPolicy(args.Region, args.AccountID)
+	keyPolicy, err := logsKeyPolicy(args.Region, args.AccountID, args.AlarmPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -171,9 +175,16 @@ func archiveOutputConfig(bucket, region string) string {
 }
 
 // logsKeyPolicy is the key policy: the account administers the key through
-// IAM (the default key policy) and CloudWatch Logs in this region may use
-// it for this account's log groups only.
-func logsKeyPolicy(region, accountID string) (string, error) {
+// IAM (the default key policy), CloudWatch Logs in this region may use it
+// for this account's log groups only, and CloudWatch may use it for the
+// stack's alarms (named alarmPrefix-*) only, to publish to the encrypted
+// alarm topic. SNS asks for a data key and decrypts it on the alarm's
+// behalf: kms:GenerateDataKey and kms:Decrypt, named (IAM.21) rather than
+// the kms:GenerateDataKey* of AWS's example.
+func logsKeyPolicy(region, accountID, alarmPrefix string) (string, error) {
+	if alarmPrefix == "" {
+		return "", fmt.Errorf("logs key policy: no alarm prefix")
+	}
 	return newPolicy(
 		statement{
 			Sid:       "AccountAdministersKeyThroughIAM",
@@ -194,6 +205,14 @@ func logsKeyPolicy(region, accountID string) (string, error) {
 			Condition: map[string]map[string]string{"ArnLike": {
 				"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:" + region + ":" + accountID + ":log-group:*",
 			}},
+		},
+		statement{
+			Sid:       "CloudWatchAlarmsPublishToTheEncryptedTopic",
+			Effect:    "Allow",
+			Principal: &principal{Service: []string{"cloudwatch.amazonaws.com"}},
+			Action:    []string{"kms:Decrypt", "kms:GenerateDataKey"},
+			Resource:  []string{"*"},
+			Condition: alarmSourceCondition(region, accountID, alarmPrefix),
 		},
 	).json()
 }

@@ -95,10 +95,10 @@ var breakages = []struct {
 	{"CKV_AWS_354", "Performance Insights under the alias/aws/rds key", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tRDS, ""), "performanceInsightsKmsKeyId", str("alias/aws/rds"))
 	}},
-	{"SHIPYARD-RDS-3", "log_statement none", func(t *testing.T, g *pulumitest.Graph) {
+	{"SHIPYARD-RDS-4", "log_statement none", func(t *testing.T, g *pulumitest.Graph) {
 		setParameter(t, pick(t, g, tParams, ""), "log_statement", "none")
 	}},
-	{"SHIPYARD-RDS-3", "slow statement logging off", func(t *testing.T, g *pulumitest.Graph) {
+	{"SHIPYARD-RDS-4", "slow statement logging off", func(t *testing.T, g *pulumitest.Graph) {
 		setParameter(t, pick(t, g, tParams, ""), "log_min_duration_statement", "-1")
 	}},
 	{"SHIPYARD-RDS-1", "a plaintext master password", func(t *testing.T, g *pulumitest.Graph) {
@@ -127,6 +127,27 @@ var breakages = []struct {
 	}},
 	{"CKV2_AWS_69", "rds.force_ssl off", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tParams, ""), "parameters.0.value", str("0"))
+	}},
+	{"SHIPYARD-RDS-2", "the CA left to the region's default", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "caCertIdentifier", null)
+	}},
+	{"SHIPYARD-RDS-2", "the expired rds-ca-2019 CA", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "caCertIdentifier", str("rds-ca-2019"))
+	}},
+	{"SHIPYARD-RDS-3", "a web task that encrypts without verifying (sslmode=require)", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "web"), "app", func(c map[string]any) {
+			setEnv(c, "DATABASE_URL", "postgres://shipyard@db.example:5432/shipyard?sslmode=require")
+		})
+	}},
+	{"SHIPYARD-RDS-3", "a worker that checks the CA but not the host name (verify-ca)", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "worker"), "app", func(c map[string]any) {
+			setEnv(c, "DATABASE_URL", "postgres://shipyard@db.example:5432/shipyard?sslmode=verify-ca&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem")
+		})
+	}},
+	{"SHIPYARD-RDS-3", "verify-full against no CA bundle", func(t *testing.T, g *pulumitest.Graph) {
+		editContainer(t, pick(t, g, tTask, "clock"), "app", func(c map[string]any) {
+			setEnv(c, "DATABASE_URL", "postgres://shipyard@db.example:5432/shipyard?sslmode=verify-full")
+		})
 	}},
 	{"ELB.1", "an HTTP listener that forwards", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tListener, "web-http"), "defaultActions.0.type", str("forward"))
@@ -353,6 +374,30 @@ var breakages = []struct {
 	}},
 	{"SHIPYARD-REL-3", "a deployment without rollback", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tService, "clock"), "deploymentCircuitBreaker.rollback", boolv(false))
+	}},
+	{"SHIPYARD-REL-5", "a web service deployed without alarms", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tService, "web-service"), "alarms", null)
+	}},
+	{"SHIPYARD-REL-5", "a worker whose deployment alarms do not roll back", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tService, "worker-service"), "alarms.rollback", boolv(false))
+	}},
+	{"SHIPYARD-REL-5", "web deployment alarms naming no alarm", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tService, "web-service"), "alarms.alarmNames", resource.NewArrayProperty(nil))
+	}},
+	{"CloudWatch.15", "an alarm that notifies nobody", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tAlarm, "alarms-targetErrorRate"), "alarmActions", null)
+	}},
+	{"CloudWatch.15", "an alarm that never says it is OK again", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tAlarm, "alarms-cacheEvictions"), "okActions", resource.NewArrayProperty(nil))
+	}},
+	{"CloudWatch.15", "an alarm with its actions disabled", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tAlarm, "alarms-queueLatency"), "actionsEnabled", boolv(false))
+	}},
+	{"SNS.1", "the alarm topic under the AWS-managed key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tTopic, ""), "kmsMasterKeyId", null)
+	}},
+	{"SNS.1", "the alarm topic under the alias/aws/sns key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tTopic, ""), "kmsMasterKeyId", str("alias/aws/sns"))
 	}},
 	{"SHIPYARD-REL-4", "a prod web service of one task", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tService, "web"), "desiredCount", num(1))

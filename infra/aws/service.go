@@ -102,6 +102,10 @@ type ServiceArgs struct {
 	// After are services whose deployment must reach a steady state before
 	// this one is updated (worker and clock wait for web).
 	After []pulumi.Resource
+	// DeploymentAlarms are the CloudWatch alarms that roll a deployment of
+	// this service back when they go off while it is in progress
+	// (signals.DeploymentAlarms); none for the clock.
+	DeploymentAlarms pulumi.StringArray
 	// RedeployOn forces a new deployment whenever one of its values
 	// changes, once RedeployAfter are updated: a new Redis AUTH token
 	// generation restarts the tasks after the secret holds the new token.
@@ -339,6 +343,15 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		// The deploy waits until the new tasks are healthy (and so the
 		// migration has run) before it goes on.
 		WaitForSteadyState: pulumi.Bool(true),
+	}
+	if len(args.DeploymentAlarms) > 0 {
+		// Next to the circuit breaker (tasks that never get healthy): a
+		// release whose healthy tasks fail requests rolls back too.
+		sa.Alarms = ecs.ServiceAlarmsArgs{
+			AlarmNames: args.DeploymentAlarms,
+			Enable:     pulumi.Bool(true),
+			Rollback:   pulumi.Bool(true),
+		}
 	}
 	if args.TargetGroupArn != nil {
 		sa.LoadBalancers = ecs.ServiceLoadBalancerArray{ecs.ServiceLoadBalancerArgs{

@@ -11,6 +11,7 @@ import (
 	awssdk "github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/shipyard-kit/shipyard/infra/signals"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
@@ -38,6 +39,10 @@ const (
 	OutputDatabaseInstanceID      = "databaseInstanceId"
 	OutputDatabaseSubnetGroupName = "databaseSubnetGroupName"
 	OutputDatabaseSecurityGroupID = "databaseSecurityGroupId"
+	// The stack's CloudWatch dashboard (`make dashboard`) and the SNS
+	// topic its alarms notify.
+	OutputDashboardURL  = "dashboardUrl"
+	OutputAlarmTopicARN = "alarmTopicArn"
 )
 
 // OutputKeys lists every stack output NewStack returns.
@@ -47,6 +52,7 @@ var OutputKeys = []string{
 	OutputTaskDefinitionArns, OutputLogGroupNames, OutputImageRepositoryURL, OutputAlbDNSName,
 	OutputMigrateTaskDefinitionArn, OutputPrivateSubnetIDs, OutputAppSecurityGroupID, OutputRegion,
 	OutputDatabaseInstanceID, OutputDatabaseSubnetGroupName, OutputDatabaseSecurityGroupID,
+	OutputDashboardURL, OutputAlarmTopicARN,
 }
 
 // Released reports whether the stack has an image to run. Without one,
@@ -72,6 +78,10 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	}
 	prod := cfg.Stack == stackconfig.ProdStack
 	base := "shipyard-" + cfg.Stack
+	alarms, err := signals.Resolve(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("infra/aws: %w", err)
+	}
 
 	tags := pulumi.StringMap{
 		"shipyard:stack":   pulumi.String(cfg.Stack),
@@ -111,6 +121,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		RetentionDays: cfg.Logging.RetentionDays,
 		Archive:       hasDestination(cfg, stackconfig.LogToS3),
 		Protect:       prod,
+		AlarmPrefix:   base,
 	}, with)
 	if err != nil {
 		return nil, err
@@ -205,6 +216,46 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		return nil, err
 	}
 
+	serviceNames := map[stackconfig.Process]pulumi.StringInput{}
+	for _, p := range stackconfig.Processes {
+		serviceNames[p] = pulumi.String(serviceName(base, p))
+	}
+	targets := Targets[pulumi.StringInput]{
+		LoadBalancer: alb.ArnSuffix,
+		TargetGroup:  alb.TargetGroupArnSuffix,
+		Cluster:      cluster.Name,
+		Services:     serviceNames,
+		Database:     db.Identifier,
+		Stack:        pulumi.String(cfg.Stack),
+		Queue:        pulumi.String(QueueName),
+	}
+	for _, id := range cacheNodeIDs(base, 1+cfg.Cache.Replicas) {
+		targets.CacheNodes = append(targets.CacheNodes, pulumi.String(id))
+	}
+	alarming, err := NewAlarms(ctx, "alarms", AlarmsArgs{
+		Prefix:    base,
+		Region:    region,
+		AccountID: account,
+		Instances: alarms,
+		Targets:   targets,
+		Notify:    cfg.Alarms.Notify,
+		KMSKeyArn: logging.KeyArn,
+	}, with)
+	if err != nil {
+		return nil, err
+	}
+	dashboard, err := NewDashboard(ctx, "dashboard", DashboardArgs{
+		Name:      base,
+		Region:    region,
+		AccountID: account,
+		Prefix:    base,
+		Instances: alarms,
+		Targets:   targets,
+	}, with)
+	if err != nil {
+		return nil, err
+	}
+
 	url := pulumi.Sprintf("https://%s", alb.DnsName)
 	if d := cfg.LoadBalancer.Domain; d != "" {
 		url = pulumi.Sprintf("https://%s", d)
@@ -234,6 +285,8 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		OutputDatabaseInstanceID:       db.Identifier,
 		OutputDatabaseSubnetGroupName:  db.SubnetGroupName,
 		OutputDatabaseSecurityGroupID:  db.SecurityGroupId,
+		OutputDashboardURL:             dashboard.URL,
+		OutputAlarmTopicARN:            alarming.TopicArn,
 	}
 	if !Released(cfg) {
 		return outputs, nil
@@ -278,13 +331,13 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
-	serviceNames, taskDefs := pulumi.StringMap{}, pulumi.StringMap{}
+	serviceNameOutputs, taskDefs := pulumi.StringMap{}, pulumi.StringMap{}
 	var webService *Service
 	for _, p := range stackconfig.Processes {
 		args := ServiceArgs{
 			Task:               task,
 			Process:            p,
-			Name:               base + "-" + string(p),
+			Name:               serviceName(base, p),
 			ClusterArn:         cluster.Arn,
 			ClusterName:        cluster.Name,
 			PrivateSubnetIds:   network.PrivateSubnetIds,
@@ -293,6 +346,9 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 			// the secret holds it.
 			RedeployOn:    map[string]string{"redisAuthTokenVersion": strconv.Itoa(cfg.Cache.AuthTokenVersion)},
 			RedeployAfter: []pulumi.Resource{cache.AuthTokenSecretVersion},
+		}
+		for _, id := range signals.DeploymentAlarms(alarms, p) {
+			args.DeploymentAlarms = append(args.DeploymentAlarms, alarming.Names[id])
 		}
 		if p == stackconfig.Web {
 			args.TargetGroupArn = alb.TargetGroupArn
@@ -309,15 +365,19 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		if p == stackconfig.Web {
 			webService = svc
 		}
-		serviceNames[string(p)] = svc.ServiceName
+		serviceNameOutputs[string(p)] = svc.ServiceName
 		taskDefs[string(p)] = svc.TaskDefinitionArn
 	}
 	outputs[OutputImage] = image
-	outputs[OutputServiceNames] = serviceNames
+	outputs[OutputServiceNames] = serviceNameOutputs
 	outputs[OutputTaskDefinitionArns] = taskDefs
 	outputs[OutputMigrateTaskDefinitionArn] = release.TaskDefinitionArn
 	return outputs, nil
 }
+
+// serviceName is the ECS service name (and task family) of p:
+// "shipyard-<stack>-<process>".
+func serviceName(base string, p stackconfig.Process) string { return base + "-" + string(p) }
 
 func hasDestination(cfg *stackconfig.Config, d string) bool {
 	for _, x := range cfg.Logging.Destinations {

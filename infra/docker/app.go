@@ -40,6 +40,10 @@ type AppArgs struct {
 	Network pulumi.StringInput
 	Secrets *secrets
 	Logs    LogOptions
+	// DatabaseCAVolume holds the Postgres container's CA certificate; every
+	// app container mounts it read-only where DATABASE_URL's sslrootcert
+	// points (stackconfig.LocalDatabaseCAPath).
+	DatabaseCAVolume pulumi.StringInput
 	// Dependencies must be up (healthy) before the migration runs.
 	Dependencies []pulumi.Resource
 }
@@ -114,6 +118,9 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 			Mounts: docker.ContainerMountArray{
 				docker.ContainerMountArgs{Type: pulumi.String("tmpfs"), Target: pulumi.String("/tmp")},
 			},
+			Volumes: docker.ContainerVolumeArray{
+				docker.ContainerVolumeArgs{VolumeName: args.DatabaseCAVolume, ContainerPath: pulumi.String(DatabaseCADir), ReadOnly: pulumi.Bool(true)},
+			},
 			LogDriver: pulumi.String(args.Logs.Driver),
 			LogOpts:   args.Logs.opts(),
 		}
@@ -146,10 +153,8 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 			docker.ContainerLabelArgs{Label: pulumi.String(MigrationLabel), Value: migrated},
 			docker.ContainerLabelArgs{Label: pulumi.String(ProcessLabel), Value: pulumi.String(string(p))},
 		)
-		if p == stackconfig.Web {
-			a.NetworksAdvanced = docker.ContainerNetworksAdvancedArray{
-				docker.ContainerNetworksAdvancedArgs{Name: args.Network, Aliases: pulumi.StringArray{pulumi.String(WebAlias)}},
-			}
+		a.NetworksAdvanced = docker.ContainerNetworksAdvancedArray{
+			docker.ContainerNetworksAdvancedArgs{Name: args.Network, Aliases: pulumi.StringArray{pulumi.String(ProcessAlias(p))}},
 		}
 		hc := pulumi.StringArray{}
 		for _, s := range HealthCheckCommand {

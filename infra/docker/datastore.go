@@ -25,6 +25,10 @@ type dataStore struct {
 	Envs        pulumi.StringArrayInput
 	Command     pulumi.StringArrayInput
 	Healthcheck *docker.ContainerHealthcheckArgs
+	// Uploads are files copied into the container before it starts;
+	// Volumes are mounted besides the data volume.
+	Uploads docker.ContainerUploadArray
+	Volumes docker.ContainerVolumeArray
 }
 
 // newDataStore creates the image, volume and container of a store, named
@@ -57,9 +61,10 @@ func newDataStore(ctx *pulumi.Context, name string, s dataStore, parent pulumi.R
 		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
 			docker.ContainerNetworksAdvancedArgs{Name: s.Network, Aliases: pulumi.StringArray{pulumi.String(s.Alias)}},
 		},
-		Volumes: docker.ContainerVolumeArray{
+		Volumes: append(docker.ContainerVolumeArray{
 			docker.ContainerVolumeArgs{VolumeName: volume.Name, ContainerPath: pulumi.String(s.DataDir)},
-		},
+		}, s.Volumes...),
+		Uploads:     s.Uploads,
 		Healthcheck: s.Healthcheck,
 		Labels:      stackLabels(s.Stack),
 		Restart:     pulumi.String("unless-stopped"),

@@ -31,6 +31,13 @@ const NginxResolverValid = 1
 // NginxListenPort is the port nginx listens on inside its container.
 const NginxListenPort = 80
 
+// NginxStatusPort and NginxStatusPath are where nginx serves its
+// stub_status counters on the private network (never published).
+const (
+	NginxStatusPort = 8081
+	NginxStatusPath = "/stub_status"
+)
+
 // NginxConfig is the typed data nginx.conf is generated from.
 type NginxConfig struct {
 	// UpstreamHost is the web replicas' shared network alias, resolved per
@@ -44,6 +51,9 @@ type NginxConfig struct {
 	ConnectTimeout  int
 	ReadTimeout     int
 	IdleTimeout     int
+	// StatusPort, when set, serves stub_status at StatusPath.
+	StatusPort int
+	StatusPath string
 }
 
 // Render returns nginx.conf.
@@ -109,6 +119,8 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		ConnectTimeout:  2,
 		ReadTimeout:     args.ReadTimeout,
 		IdleTimeout:     args.IdleTimeout,
+		StatusPort:      NginxStatusPort,
+		StatusPath:      NginxStatusPath,
 	}.Render()
 	if err != nil {
 		return nil, err

@@ -2,8 +2,9 @@
 // `local` stack mirrors prod's topology from the same stack config, with a
 // private network, Postgres and Redis at prod's major versions, the app image
 // built from the root Dockerfile, a one-off migration that must succeed
-// before the app starts, the web/worker/clock processes and an nginx load
-// balancer published on 127.0.0.1 only.
+// before the app starts, the web/worker/clock processes, an nginx load
+// balancer published on 127.0.0.1 only, and a Prometheus that scrapes them
+// with the alert rules of the alarm table (infra/signals).
 //
 // Users run it with pulumi-docker (`make up`); `make test` deploys a stack of
 // its own with the same program and the real engine (tests/e2e).
@@ -33,6 +34,16 @@ const StackLabel = "dev.shipyard.stack"
 // it per request through Docker's DNS, so replicas can be added, replaced
 // and removed without touching the load balancer.
 const WebAlias = "web"
+
+// ProcessAlias is the network alias every container of process type p
+// carries (WebAlias for web): nginx finds the web replicas by it, and
+// Prometheus every process's containers, through Docker's DNS.
+func ProcessAlias(p stackconfig.Process) string {
+	if p == stackconfig.Web {
+		return WebAlias
+	}
+	return string(p)
+}
 
 // ListenAddress is the only host address the load balancer is published on.
 const ListenAddress = "127.0.0.1"
@@ -64,6 +75,10 @@ func (n Names) Web(i int) string { return n.Container("web-" + strconv.Itoa(i)) 
 // Volume returns the name of a named volume.
 func (n Names) Volume(role string) string { return n.Prefix() + "-" + role + "-data" }
 
+// DatabaseCAVolume is the name of the volume that hands the Postgres
+// container's CA certificate to the app containers.
+func (n Names) DatabaseCAVolume() string { return n.Prefix() + "-postgres-ca" }
+
 // NewStack builds the local topology of a docker-target stack and returns
 // its outputs (see docs/local.md for the contract).
 func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) {
@@ -88,6 +103,11 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		return nil, err
 	}
 
+	dbTLS, err := newDatabaseTLS(ctx, names.Prefix(), cfg.Stack, stackconfig.LocalEndpoints.DatabaseHost)
+	if err != nil {
+		return nil, err
+	}
+
 	pg, err := NewPostgres(ctx, names.Container("postgres"), &PostgresArgs{
 		Image:         cfg.Local.Images.Postgres,
 		ContainerName: names.Container("postgres"),
@@ -98,8 +118,12 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Database:      cfg.Database.Name,
 		Username:      cfg.Database.Username,
 		Password:      secrets.values[stackconfig.SecretDatabasePassword],
-		Logs:          logs,
-		Stack:         cfg.Stack,
+		TLS: &PostgresTLS{
+			CACert: dbTLS.CACert, ServerCert: dbTLS.ServerCert, ServerKey: dbTLS.ServerKey,
+			CAVolumeName: names.DatabaseCAVolume(),
+		},
+		Logs:  logs,
+		Stack: cfg.Stack,
 	})
 	if err != nil {
 		return nil, err
@@ -125,6 +149,8 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Network: network.Name,
 		Secrets: secrets,
 		Logs:    logs,
+		// The app containers read the CA DATABASE_URL names from it.
+		DatabaseCAVolume: pg.CAVolume,
 		// The containers themselves, not their components: the SDK expands a
 		// component dependency to the children registered so far, which
 		// races with their registration (seen dropping Postgres entirely).
@@ -154,6 +180,18 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		return nil, err
 	}
 
+	prom, err := NewPrometheus(ctx, names.Container("prometheus"), &PrometheusArgs{
+		Config:    cfg,
+		Names:     names,
+		Network:   network.Name,
+		Nginx:     lb.Container,
+		NginxHost: names.Container("nginx"),
+		Logs:      logs,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	webNames := pulumi.StringArray{}
 	for _, c := range app.Web {
 		webNames = append(webNames, c.Name)
@@ -162,6 +200,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		"stack":            pulumi.String(cfg.Stack),
 		"target":           pulumi.String(string(cfg.Target)),
 		"url":              pulumi.Sprintf("http://%s:%d", ListenAddress, cfg.Local.HTTPPort),
+		"prometheusUrl":    prom.URL,
 		"image":            pulumi.String(app.ImageName),
 		"imageDigest":      pulumi.String(app.ImageID),
 		"databaseEndpoint": pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.DatabaseHost, stackconfig.LocalEndpoints.DatabasePort),
@@ -169,12 +208,14 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		"networkName":      network.Name,
 		"webContainers":    webNames,
 		"containers": pulumi.StringMap{
-			"postgres": pg.ContainerName,
-			"redis":    redis.ContainerName,
-			"nginx":    lb.ContainerName,
-			"migrate":  app.Migration.Name,
-			"worker":   app.Worker.Name,
-			"clock":    app.Clock.Name,
+			"postgres":      pg.ContainerName,
+			"redis":         redis.ContainerName,
+			"nginx":         lb.ContainerName,
+			"migrate":       app.Migration.Name,
+			"worker":        app.Worker.Name,
+			"clock":         app.Clock.Name,
+			"prometheus":    prom.Container.Name,
+			"nginxExporter": prom.Exporter.Name,
 		},
 	}, nil
 }

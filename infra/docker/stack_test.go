@@ -142,7 +142,7 @@ func TestTheLocalStackHasEveryContainerOfTheTopology(t *testing.T) {
 			for i := 1; i <= replicas; i++ {
 				want = append(want, n.Web(i))
 			}
-			want = append(want, n.Container("worker"), n.Container("clock"), n.Container("nginx"))
+			want = append(want, n.Container("worker"), n.Container("clock"), n.Container("nginx"), n.Container("nginx-exporter"), n.Container("prometheus"))
 			var got []string
 			for _, r := range g.ByType(containerType) {
 				got = append(got, container(t, g, r.Name).Name)
@@ -158,8 +158,8 @@ func TestTheLocalStackHasEveryContainerOfTheTopology(t *testing.T) {
 			if nets := g.ByType(networkType); len(nets) != 1 || nets[0].String("name") != n.Network() {
 				t.Fatalf("want one network %q, got %v", n.Network(), names(nets))
 			}
-			if vols := g.ByType(volumeType); len(vols) != 2 {
-				t.Fatalf("want the postgres and redis volumes, got %v", names(vols))
+			if vols := g.ByType(volumeType); len(vols) != 3 {
+				t.Fatalf("want the postgres and redis data volumes and the database CA volume, got %v", names(vols))
 			}
 		})
 	}
@@ -455,13 +455,17 @@ func TestAConfigChangeRollsTheAppContainersAndScalingTouchesOnlyTheReplicas(t *t
 func TestPulumiNeverDeletesTheDataVolumes(t *testing.T) {
 	cfg := loadLocal(t)
 	g := mustRun(t, cfg)
+	n := dockerinfra.NamesFor(cfg.Stack)
 	vols := g.ByType(volumeType)
-	if len(vols) != 2 {
-		t.Fatalf("volumes %v, want postgres and redis", names(vols))
+	if len(vols) != 3 {
+		t.Fatalf("volumes %v, want postgres, redis and the database CA", names(vols))
 	}
 	for _, v := range vols {
-		if !v.RetainOnDelete {
-			t.Errorf("volume %s is deleted with its resource: a replace or `make down` would lose its data", v.Name)
+		// The CA volume holds a copy of a public certificate, written at
+		// every start of Postgres: `make down` may delete it (and does,
+		// so that down leaves exactly the data volumes).
+		if data := v.String("name") != n.DatabaseCAVolume(); v.RetainOnDelete != data {
+			t.Errorf("volume %s: retained %v, want %v (data volumes outlive their resource, the CA volume does not)", v.Name, v.RetainOnDelete, data)
 		}
 		if v.String("labels.0.label") != dockerinfra.StackLabel || v.String("labels.0.value") != cfg.Stack {
 			t.Errorf("volume %s is not labelled %s=%s, so `make destroy` cannot find it", v.Name, dockerinfra.StackLabel, cfg.Stack)
@@ -477,6 +481,7 @@ func TestTheStackOutputsFollowTheContract(t *testing.T) {
 		"stack":            "local",
 		"target":           "docker",
 		"url":              "http://127.0.0.1:8080",
+		"prometheusUrl":    "http://127.0.0.1:9090",
 		"image":            "shipyard-app:local",
 		"imageDigest":      dockermock.ImageID,
 		"databaseEndpoint": "postgres:5432",
@@ -492,10 +497,13 @@ func TestTheStackOutputsFollowTheContract(t *testing.T) {
 		t.Errorf("webContainers = %s, want %s", got, want)
 	}
 	ctrs, ok := g.Outputs["containers"].(map[string]string)
-	if !ok || len(ctrs) != 6 {
-		t.Fatalf("containers = %#v, want a map of 6 names", g.Outputs["containers"])
+	if !ok || len(ctrs) != 8 {
+		t.Fatalf("containers = %#v, want a map of 8 names", g.Outputs["containers"])
 	}
-	for _, role := range []string{"postgres", "redis", "nginx", "migrate", "worker", "clock"} {
+	if ctrs["nginxExporter"] != n.Container("nginx-exporter") {
+		t.Errorf("containers[nginxExporter] = %v", ctrs["nginxExporter"])
+	}
+	for _, role := range []string{"postgres", "redis", "nginx", "migrate", "worker", "clock", "prometheus"} {
 		if want := container(t, g, n.Container(role)).Name; ctrs[role] != want {
 			t.Errorf("containers[%s] = %v, want %s", role, ctrs[role], container(t, g, n.Container(role)).Name)
 		}
@@ -551,4 +559,110 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// The local Postgres serves TLS from the stack's CA and refuses plaintext
+// on the network; every app container verifies it as on aws
+// (sslmode=verify-full), against the CA the Postgres container publishes.
+func TestTheAppVerifiesTheLocalPostgresCertificate(t *testing.T) {
+	cfg := loadLocal(t)
+	g := mustRun(t, cfg)
+	n := dockerinfra.NamesFor(cfg.Stack)
+	pg := container(t, g, n.Container("postgres"))
+
+	uploads := map[string]string{}
+	modes := map[string]string{}
+	secret := map[string]bool{}
+	raw, _ := pg.Inputs["uploads"]
+	for raw.IsSecret() {
+		raw = raw.SecretValue().Element
+	}
+	for i, u := range raw.ArrayValue() {
+		file := pg.String(fmt.Sprintf("uploads.%d.file", i))
+		uploads[file] = pg.String(fmt.Sprintf("uploads.%d.content", i))
+		modes[file] = pg.String(fmt.Sprintf("uploads.%d.permissions", i))
+		secret[file] = u.ContainsSecrets()
+	}
+	dir := dockerinfra.PostgresTLSUploadDir
+	certs := dockerinfra.DatabaseCerts{CACert: uploads[dir+"/ca.pem"], ServerCert: uploads[dir+"/server.crt"], ServerKey: uploads[dir+"/server.key"]}
+
+	t.Run("postgres gets the CA, its certificate and its key, the key readable by root only and kept secret", func(t *testing.T) {
+		if len(uploads) != 3 || certs.CACert == "" || certs.ServerCert == "" || certs.ServerKey == "" {
+			t.Fatalf("uploads %v", modes)
+		}
+		if modes[dir+"/server.key"] != "0600" || !secret[dir+"/server.key"] {
+			t.Errorf("server.key: mode %q, secret %v; want 0600 and secret", modes[dir+"/server.key"], secret[dir+"/server.key"])
+		}
+		if secret[dir+"/ca.pem"] || secret[dir+"/server.crt"] {
+			t.Error("the certificates are marked secret: they are public, and a secret hides their diff")
+		}
+	})
+	t.Run("the server certificate chains to the uploaded CA for the postgres network alias", func(t *testing.T) {
+		if err := verify(t, certs, certs.CACert, stackconfig.LocalEndpoints.DatabaseHost); err != nil {
+			t.Fatal(err)
+		}
+		if alias := pg.String("networksAdvanced.0.aliases.0"); alias != stackconfig.LocalEndpoints.DatabaseHost {
+			t.Errorf("postgres alias %q, the certificate names %q", alias, stackconfig.LocalEndpoints.DatabaseHost)
+		}
+	})
+	t.Run("postgres runs with TLS on, the uploaded files and TCP for TLS clients only", func(t *testing.T) {
+		cmd := strings_(t, pg, "command")
+		if strings.Join(cmd, " ") != strings.Join(dockerinfra.PostgresTLSCommand, " ") {
+			t.Fatalf("command %q", cmd)
+		}
+		script := cmd[len(cmd)-1]
+		for _, want := range []string{"-c ssl=on", "ssl_key_file=" + dockerinfra.PostgresTLSDir + "/server.key",
+			dir + "/server.key", dir + "/ca.pem " + stackconfig.LocalDatabaseCAPath, "hba_file=", "exec docker-entrypoint.sh postgres "} {
+			if !strings.Contains(script, want) {
+				t.Errorf("the command lacks %q:\n%s", want, script)
+			}
+		}
+		if strings.Join(dockerinfra.PostgresHBA, "\n") != "local all all trust\nhostssl all all all scram-sha-256" {
+			t.Errorf("pg_hba %q: the network must take TLS with a password only", dockerinfra.PostgresHBA)
+		}
+	})
+	t.Run("the key appears in no env var, argument or stack output", func(t *testing.T) {
+		key := strings.TrimSpace(certs.ServerKey)
+		for _, r := range g.ByType(containerType) {
+			all := strings.Join(append(strings_(t, r, "envs"), strings_(t, r, "command")...), "\n")
+			if strings.Contains(all, "PRIVATE KEY") || strings.Contains(all, key) {
+				t.Errorf("%s carries the key", r.Name)
+			}
+		}
+		if strings.Contains(fmt.Sprint(g.Outputs), "PRIVATE KEY") {
+			t.Error("a stack output carries the key")
+		}
+	})
+	t.Run("every app container mounts the CA volume read-only where DATABASE_URL's sslrootcert points and verifies the host", func(t *testing.T) {
+		for _, name := range []string{n.Container("migrate"), n.Web(1), n.Web(2), n.Container("worker"), n.Container("clock")} {
+			r := container(t, g, name)
+			url := envMap(t, r)["DATABASE_URL"]
+			want := "@" + stackconfig.LocalEndpoints.DatabaseHost + ":5432/" + cfg.Database.Name + "?sslmode=verify-full&sslrootcert=" + stackconfig.LocalDatabaseCAPath
+			if !strings.Contains(url, want) {
+				t.Errorf("%s: DATABASE_URL %q lacks %q", name, url, want)
+			}
+			if r.String("volumes.0.volumeName") != n.DatabaseCAVolume() || r.String("volumes.0.containerPath") != dockerinfra.DatabaseCADir || !r.Bool("volumes.0.readOnly") {
+				t.Errorf("%s: volume %q at %q read-only %v, want %s at %s read-only", name, r.String("volumes.0.volumeName"),
+					r.String("volumes.0.containerPath"), r.Bool("volumes.0.readOnly"), n.DatabaseCAVolume(), dockerinfra.DatabaseCADir)
+			}
+		}
+		if pg.String("volumes.1.volumeName") != n.DatabaseCAVolume() || pg.String("volumes.1.containerPath") != dockerinfra.DatabaseCADir || pg.Bool("volumes.1.readOnly") {
+			t.Errorf("postgres does not mount the CA volume writable at %s", dockerinfra.DatabaseCADir)
+		}
+		if stackconfig.LocalDatabaseCAPath != dockerinfra.DatabaseCADir+"/ca.pem" {
+			t.Errorf("sslrootcert %s is not ca.pem in the CA volume %s", stackconfig.LocalDatabaseCAPath, dockerinfra.DatabaseCADir)
+		}
+	})
+	t.Run("a second run of the program gives the same files, so make up replaces neither postgres nor the app", func(t *testing.T) {
+		again := container(t, mustRun(t, cfg), n.Container("postgres"))
+		for i := 0; i < 3; i++ {
+			p := fmt.Sprintf("uploads.%d.content", i)
+			if again.String(p) != pg.String(p) {
+				t.Errorf("%s differs between two runs", pg.String(fmt.Sprintf("uploads.%d.file", i)))
+			}
+		}
+		if container(t, mustRun(t, cfg), n.Web(1)).Name != container(t, g, n.Web(1)).Name {
+			t.Error("the app's generation differs between two runs")
+		}
+	})
 }

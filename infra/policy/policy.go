@@ -258,6 +258,7 @@ func All() []Rule {
 	var out []Rule
 	out = append(out, SecurityRules()...)
 	out = append(out, ReliabilityRules()...)
+	out = append(out, alarmRules()...)
 	out = append(out, StatefulRules()...)
 	return out
 }

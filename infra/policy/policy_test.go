@@ -72,6 +72,10 @@ func TestDeliberateExceptionsAreNarrow(t *testing.T) {
 		{"a staging log group may not keep 30 days", "CloudWatch.16", logGroup("staging", 30), true},
 		{"a prod log group may not keep 364 days", "CloudWatch.16", logGroup("prod", 364), true},
 		{"a prod log group may keep 365 days", "CloudWatch.16", logGroup("prod", 365), false},
+		{"the clock may deploy without alarms", "SHIPYARD-REL-5", ecsService("shipyard-prod-clock", nil), false},
+		{"the worker may not deploy without alarms", "SHIPYARD-REL-5", ecsService("shipyard-prod-worker", nil), true},
+		{"a service named after the clock in the middle is not the clock", "SHIPYARD-REL-5", ecsService("shipyard-prod-clockwork", nil), true},
+		{"the worker may deploy with alarms that roll back", "SHIPYARD-REL-5", ecsService("shipyard-prod-worker", []string{"shipyard-prod-queueLatency"}), false},
 		{"a role may not read every secret", "SHIPYARD-IAM-1", rolePolicy(`{"Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue"],"Resource":"*"}]}`), true},
 		{"a dev database may go without enhanced monitoring", "RDS.6", database("dev", 0), false},
 		{"a staging database may not go without enhanced monitoring", "RDS.6", database("staging", 0), true},
@@ -105,6 +109,22 @@ func TestDeliberateExceptionsAreNarrow(t *testing.T) {
 func taskDef(containers string) policy.Resource {
 	return policy.Resource{Type: policy.TypeTaskDefinition, URN: urn("prod", "shipyard:aws:Service", policy.TypeTaskDefinition, "web-task"),
 		Inputs: resource.PropertyMap{"containerDefinitions": resource.NewStringProperty(containers)}}
+}
+
+func ecsService(name string, alarms []string) policy.Resource {
+	in := resource.PropertyMap{"name": resource.NewStringProperty(name)}
+	if alarms != nil {
+		var names []resource.PropertyValue
+		for _, a := range alarms {
+			names = append(names, resource.NewStringProperty(a))
+		}
+		in["alarms"] = resource.NewObjectProperty(resource.PropertyMap{
+			"alarmNames": resource.NewArrayProperty(names),
+			"enable":     resource.NewBoolProperty(true),
+			"rollback":   resource.NewBoolProperty(true),
+		})
+	}
+	return policy.Resource{Type: policy.TypeECSService, URN: urn("prod", "shipyard:aws:Service", policy.TypeECSService, "worker-service"), Inputs: in}
 }
 
 func keyPolicy(doc string) policy.Resource {
@@ -198,6 +218,13 @@ func TestRulesSkipValuesAPreviewDoesNotKnowYet(t *testing.T) {
 			Inputs: resource.PropertyMap{"subnetGroupName": computed}}},
 		{"ECS.20", policy.Resource{Type: policy.TypeTaskDefinition, URN: urn("dev", "", policy.TypeTaskDefinition, "task"),
 			Inputs: resource.PropertyMap{"containerDefinitions": computed}}},
+		{"SNS.1", policy.Resource{Type: policy.TypeSNSTopic, URN: urn("dev", "", policy.TypeSNSTopic, "alarms-topic"),
+			Inputs: resource.PropertyMap{"kmsMasterKeyId": computed}}},
+		{"SHIPYARD-REL-5", policy.Resource{Type: policy.TypeECSService, URN: urn("dev", "", policy.TypeECSService, "web-service"),
+			Inputs: resource.PropertyMap{"name": resource.NewStringProperty("shipyard-dev-web"), "alarms": resource.NewObjectProperty(resource.PropertyMap{
+				"alarmNames": computed, "enable": resource.NewBoolProperty(true), "rollback": resource.NewBoolProperty(true)})}}},
+		{"CloudWatch.15", policy.Resource{Type: policy.TypeMetricAlarm, URN: urn("dev", "", policy.TypeMetricAlarm, "alarms-cpuHigh-web"),
+			Inputs: resource.PropertyMap{"alarmActions": computed, "okActions": computed}}},
 		{"RDS.6", policy.Resource{Type: policy.TypeRDSInstance, URN: urn("prod", "", policy.TypeRDSInstance, "db"),
 			Inputs: resource.PropertyMap{"monitoringInterval": resource.NewNumberProperty(60), "monitoringRoleArn": computed}}},
 		{"CKV_AWS_354", policy.Resource{Type: policy.TypeRDSInstance, URN: urn("prod", "", policy.TypeRDSInstance, "db"),

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -73,6 +74,11 @@ func customerKey(r Resource, path string) string {
 	return ""
 }
 
+// RDSCertificateAuthorities are the RDS CAs an instance may use: the G1
+// roots of the Amazon RDS global bundle the app image pins
+// (stackconfig.RDSCACertIdentifiers).
+var RDSCertificateAuthorities = []string{"rds-ca-rsa2048-g1", "rds-ca-rsa4096-g1", "rds-ca-ecc384-g1"}
+
 // AllowedSSLPolicies is ELB.17's current allow-list (its sslPolicies
 // parameter): TLS 1.3 only, or TLS 1.3 with TLS 1.2 restricted ("Res") to
 // ECDHE key exchange with AES-GCM; the FIPS and hybrid post-quantum
@@ -94,7 +100,7 @@ var AllowedSSLPolicies = []string{
 // EnhancedMonitoringIntervals are RDS.6's allowed monitoring intervals.
 var EnhancedMonitoringIntervals = []float64{1, 5, 10, 15, 30, 60}
 
-// LoggedStatements are the log_statement values SHIPYARD-RDS-3 accepts:
+// LoggedStatements are the log_statement values SHIPYARD-RDS-4 accepts:
 // each logs at least every schema change.
 var LoggedStatements = []string{"ddl", "mod", "all"}
 
@@ -129,6 +135,8 @@ var Exceptions = []Exception{
 		"in a key policy \"*\" means the key itself"},
 	{"CloudWatch.16", "the dev stack's log groups keep logs fewer than 365 days (config/dev.json: 14)",
 		"cost: dev is a disposable stack of test traffic whose logs serve debugging, not investigations; staging and prod keep 365 days"},
+	{"SHIPYARD-REL-5", "the clock's ECS service (name ending in -clock) is deployed without CloudWatch alarms; its circuit breaker still rolls back a clock that cannot start",
+		"the clock is one task replaced stop-before-start: while the new task migrates and starts, none runs, runningTasks-clock can go off and would roll a good release back; no other alarm measures the clock"},
 	{"RDS.6, CKV_AWS_353, ELB.16", "the dev stack may turn off enhanced monitoring (database.monitoringIntervalSeconds 0), Performance Insights and the web ACL (config/dev.json: no web ACL)",
 		"cost: dev serves test traffic only and is not reachable by real users' data; staging and prod must keep all three (the stack config refuses otherwise)"},
 	{"AVD-AWS-0104", "the app security group allows tcp 443 to 0.0.0.0/0",
@@ -216,7 +224,7 @@ func rdsRules() []Rule {
 				}
 				return out
 			}},
-		{ID: "SHIPYARD-RDS-3", Title: "RDS PostgreSQL logs slow statements and schema changes", Reason: "an investigation needs to know which statement was slow and who changed the schema when",
+		{ID: "SHIPYARD-RDS-4", Title: "RDS PostgreSQL logs slow statements and schema changes", Reason: "an investigation needs to know which statement was slow and who changed the schema when",
 			Types: []string{TypeRDSParameterGroup},
 			Check: func(r Resource) []string {
 				if !strings.HasPrefix(r.String("family"), "postgres") {
@@ -247,6 +255,47 @@ func rdsRules() []Rule {
 				}
 				return []string{"parameter rds.force_ssl=1 missing"}
 			}},
+		{ID: "SHIPYARD-RDS-2", Title: "RDS presents a server certificate from a chosen CA that the app's pinned bundle holds",
+			Reason: "left unset, the CA is the region's default of the day, which the app may not trust or which may expire (rds-ca-2019 did)", Types: rds,
+			Check: func(r Resource) []string {
+				if r.IsUnknown("caCertIdentifier") {
+					return nil
+				}
+				v := r.String("caCertIdentifier")
+				for _, ca := range RDSCertificateAuthorities {
+					if v == ca {
+						return nil
+					}
+				}
+				if v == "" {
+					return []string{"caCertIdentifier is unset (the region's default CA); must be one of " + strings.Join(RDSCertificateAuthorities, ", ")}
+				}
+				return []string{fmt.Sprintf("caCertIdentifier %q must be one of %s", v, strings.Join(RDSCertificateAuthorities, ", "))}
+			}},
+		containerRule("SHIPYARD-RDS-3", "The app verifies the database server's certificate and host name",
+			"TLS without verification (sslmode=require) lets a man in the middle inside the VPC read and change every query",
+			func(c container) string {
+				v, ok := c.env("DATABASE_URL")
+				if !ok {
+					return ""
+				}
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+					return "DATABASE_URL must be a postgres:// URL with sslmode=verify-full and sslrootcert"
+				}
+				q := u.Query()
+				var out []string
+				if m := q.Get("sslmode"); m != "verify-full" {
+					out = append(out, fmt.Sprintf("sslmode %q must be verify-full", m))
+				}
+				if q.Get("sslrootcert") == "" {
+					out = append(out, "sslrootcert must name the CA bundle")
+				}
+				if len(out) > 0 {
+					return "DATABASE_URL " + strings.Join(out, ", ")
+				}
+				return ""
+			}),
 	}
 }
 

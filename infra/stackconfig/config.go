@@ -154,6 +154,10 @@ type Database struct {
 	MaxConnections        int    `json:"maxConnections"`
 	Name                  string `json:"name"`
 	Username              string `json:"username"`
+	// CACertIdentifier is the RDS certificate authority that signs the
+	// instance's server certificate (one of RDSCACertIdentifiers); the
+	// app verifies it against the pinned bundle (RDSCABundlePath).
+	CACertIdentifier string `json:"caCertIdentifier"`
 	// PerformanceInsights turns on Performance Insights, encrypted with
 	// the stack's key, kept PerformanceInsightsRetentionDays (7 is free).
 	PerformanceInsights              bool `json:"performanceInsights"`
@@ -167,6 +171,11 @@ type Database struct {
 	// LogStatement is log_statement: which statements are always logged.
 	LogStatement string `json:"logStatement"`
 }
+
+// RDSCACertIdentifiers are the RDS certificate authorities
+// database.caCertIdentifier may name: the G1 roots the app image's pinned
+// bundle holds for every region. The first is the default.
+var RDSCACertIdentifiers = []string{"rds-ca-rsa2048-g1", "rds-ca-rsa4096-g1", "rds-ca-ecc384-g1"}
 
 // Cache is an ElastiCache Redis replication group on aws.
 type Cache struct {
@@ -329,6 +338,7 @@ func Defaults() Config {
 			MaxConnections:        100,
 			Name:                  "shipyard",
 			Username:              "shipyard",
+			CACertIdentifier:      RDSCACertIdentifiers[0],
 
 			PerformanceInsights:              true,
 			PerformanceInsightsRetentionDays: 7,

@@ -21,6 +21,18 @@ type Endpoints struct {
 // network aliases on the stack's private network.
 var LocalEndpoints = Endpoints{DatabaseHost: "postgres", DatabasePort: 5432, RedisHost: "redis", RedisPort: 6379}
 
+// The CA files DATABASE_URL names as sslrootcert (sslmode=verify-full).
+const (
+	// RDSCABundlePath is where the app image holds the pinned Amazon RDS
+	// global CA bundle (the Dockerfile copies app/internal/db/rdsca's
+	// global-bundle.pem there).
+	RDSCABundlePath = "/etc/ssl/certs/rds-global-bundle.pem"
+	// LocalDatabaseCAPath is where the docker target's app containers
+	// find the local Postgres container's CA certificate (a read-only
+	// volume; infra/docker).
+	LocalDatabaseCAPath = "/etc/shipyard/postgres-ca/ca.pem"
+)
+
 // EnvVar is one environment variable.
 type EnvVar struct {
 	Name  string `json:"name"`
@@ -59,18 +71,19 @@ var envSpecs = []EnvSpec{
 		func(c *Config, _ Endpoints) string { return seconds(c.App.RequestTimeoutSeconds) }},
 	{"HTTP_IDLE_TIMEOUT", "Keep-alive idle timeout: `app.idleTimeoutSeconds` + `s`.",
 		func(c *Config, _ Endpoints) string { return seconds(c.App.IdleTimeoutSeconds) }},
-	{"DATABASE_URL", "`postgres://<database.username>@<host>:<port>/<database.name>?sslmode=require` (`disable` on docker), without the password (`DATABASE_PASSWORD`).",
+	{"DATABASE_URL", "`postgres://<database.username>@<host>:<port>/<database.name>?sslmode=verify-full&sslrootcert=<CA file>`, without the password (`DATABASE_PASSWORD`): the app checks that the server's certificate chains to the CA file and names `<host>`. The CA file is the Amazon RDS global bundle the image ships (`" + RDSCABundlePath + "`) on aws, the local stack's generated CA (`" + LocalDatabaseCAPath + "`) on docker.",
 		func(c *Config, ep Endpoints) string {
-			sslmode := "disable"
+			rootCert := LocalDatabaseCAPath
 			if c.Target == TargetAWS {
-				sslmode = "require"
+				rootCert = RDSCABundlePath
 			}
 			u := url.URL{
-				Scheme:   "postgres",
-				User:     url.User(c.Database.Username),
-				Host:     net.JoinHostPort(ep.DatabaseHost, strconv.Itoa(ep.DatabasePort)),
-				Path:     "/" + c.Database.Name,
-				RawQuery: url.Values{"sslmode": {sslmode}}.Encode(),
+				Scheme: "postgres",
+				User:   url.User(c.Database.Username),
+				Host:   net.JoinHostPort(ep.DatabaseHost, strconv.Itoa(ep.DatabasePort)),
+				Path:   "/" + c.Database.Name,
+				// Constant paths: no escaping, so the URL reads as written.
+				RawQuery: "sslmode=verify-full&sslrootcert=" + rootCert,
 			}
 			return u.String()
 		}},

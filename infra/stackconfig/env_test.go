@@ -2,6 +2,7 @@ package stackconfig
 
 import (
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -90,7 +91,7 @@ func TestEnvValues(t *testing.T) {
 	want := map[string]string{
 		"APP_ENV": "staging", "PORT": "8080", "LOG_LEVEL": "info", "SHUTDOWN_TIMEOUT": "20s",
 		"REQUEST_TIMEOUT": "10s", "HTTP_IDLE_TIMEOUT": "75s",
-		"DATABASE_URL":       "postgres://shipyard@db:5433/shipyard?sslmode=require",
+		"DATABASE_URL":       "postgres://shipyard@db:5433/shipyard?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem",
 		"DATABASE_MAX_CONNS": "10", "REDIS_URL": "rediss://cache:6380/0", "RATE_LIMIT_PER_MINUTE": "600",
 		"TRUST_PROXY": "true",
 		"FEATURE_X":   "on",
@@ -111,7 +112,7 @@ func TestEnvValues(t *testing.T) {
 	for _, v := range c.Env(LocalEndpoints) {
 		switch v.Name {
 		case "DATABASE_URL":
-			if v.Value != "postgres://shipyard@postgres:5432/shipyard?sslmode=disable" {
+			if v.Value != "postgres://shipyard@postgres:5432/shipyard?sslmode=verify-full&sslrootcert=/etc/shipyard/postgres-ca/ca.pem" {
 				t.Errorf("docker DATABASE_URL = %s", v.Value)
 			}
 		case "REDIS_URL":
@@ -143,5 +144,18 @@ func TestReservedEnvNamesAreTheDerivedNames(t *testing.T) {
 		if s.Doc == "" || !ValidEnvName(s.Name) {
 			t.Errorf("EnvSpec %q: bad name or no doc", s.Name)
 		}
+	}
+}
+
+// The aws stacks' DATABASE_URL names RDSCABundlePath: the image must hold
+// the pinned bundle there.
+func TestTheImageHoldsTheRDSCABundleWhereDatabaseURLNamesIt(t *testing.T) {
+	b, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "COPY app/internal/db/rdsca/global-bundle.pem " + RDSCABundlePath + "\n"
+	if !strings.Contains(string(b), want) {
+		t.Errorf("the Dockerfile lacks %q", strings.TrimSpace(want))
 	}
 }

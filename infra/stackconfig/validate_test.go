@@ -158,6 +158,16 @@ func TestRules(t *testing.T) {
 			patch: `{"network": {"natGateways": "none"}}`,
 			want:  []want{{"network.natGateways", `"none" is not a NAT layout; allowed "single", "perAz"`}}},
 
+		// Database TLS.
+		{name: "each RDS certificate authority the image's bundle holds is accepted",
+			patch: `{"database": {"caCertIdentifier": "rds-ca-ecc384-g1"}}`},
+		{name: "the expired rds-ca-2019 certificate authority is rejected with the allowed ones",
+			patch: `{"database": {"caCertIdentifier": "rds-ca-2019"}}`,
+			want:  []want{{"database.caCertIdentifier", `"rds-ca-2019" is not an RDS certificate authority; allowed "rds-ca-rsa2048-g1", "rds-ca-rsa4096-g1", "rds-ca-ecc384-g1"`}}},
+		{name: "an empty certificate authority is rejected rather than left to the AWS default",
+			patch: `{"database": {"caCertIdentifier": ""}}`,
+			want:  []want{{"database.caCertIdentifier", `allowed "rds-ca-rsa2048-g1"`}}},
+
 		// App env and secrets.
 		{name: "custom env vars and secrets with valid names are accepted",
 			patch: `{"app": {"env": {"FEATURE_X": "on", "_PRIVATE": "a b # c"}, "secrets": ["STRIPE_KEY", "SENTRY_DSN"]}}`},
@@ -399,5 +409,27 @@ func TestLongRetentionsAreTheSchemasRetentionsFrom365(t *testing.T) {
 	}
 	if !slices.Equal(longRetentions, want) {
 		t.Errorf("longRetentions %v, schema's retentions ≥ %d: %v", longRetentions, MinLogRetentionDays, want)
+	}
+}
+
+// The certificate authorities the schema allows are RDSCACertIdentifiers,
+// in the same order (the first is the default).
+func TestRDSCertificateAuthoritiesAreTheSchemas(t *testing.T) {
+	var s struct {
+		Properties struct {
+			Database struct {
+				Properties struct {
+					CACertIdentifier struct {
+						Enum []string `json:"enum"`
+					} `json:"caCertIdentifier"`
+				} `json:"properties"`
+			} `json:"database"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(repoSchema(t), &s); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Properties.Database.Properties.CACertIdentifier.Enum; !slices.Equal(got, RDSCACertIdentifiers) {
+		t.Errorf("schema allows %v, RDSCACertIdentifiers %v", got, RDSCACertIdentifiers)
 	}
 }

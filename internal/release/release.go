@@ -153,6 +153,11 @@ const DefaultMigrationThreshold = 5 * time.Second
 // ErrSnapshot is a failed pre-migration snapshot: nothing was deployed.
 var ErrSnapshot = errors.New("pre-migration snapshot failed")
 
+// ErrImageUnsupported is returned, before anything is deployed, when the
+// image of the release to promote or roll back to cannot run with this
+// checkout's infrastructure code (Ops.ImageSupported).
+var ErrImageUnsupported = errors.New("image unsupported by this checkout")
+
 // Ops deploys releases. Its fields are the repository's layout and the
 // external effects.
 type Ops struct {
@@ -172,6 +177,13 @@ type Ops struct {
 	// DefaultMigrationThreshold) is a warning.
 	Timer              MigrationTimer
 	MigrationThreshold time.Duration
+
+	// ImageSupported, when set, says why an image built from commit
+	// cannot run with this checkout's infrastructure code (for example a
+	// file the task definitions name that the image lacks), or nil when it
+	// can or cannot be told. Promote and Rollback refuse such a release
+	// before they deploy anything.
+	ImageSupported func(ctx context.Context, commit string) error
 
 	// Commit is the checkout's git HEAD and Dirty whether it has
 	// uncommitted changes outside config/ and releases/.
@@ -307,6 +319,9 @@ func (o *Ops) Promote(ctx context.Context, from, to string) (Record, error) {
 		return Record{}, fmt.Errorf("%w: stack %q runs %s per config/%s.json, but %s has no succeeded record of it; only audited releases are promoted",
 			ErrNoRelease, from, digest, from, o.ledger().Path(from))
 	}
+	if err := o.imageSupported(ctx, source); err != nil {
+		return Record{}, err
+	}
 	dst, err := o.loadAWS(to, "target")
 	if err != nil {
 		return Record{}, err
@@ -390,6 +405,9 @@ func (o *Ops) Rollback(ctx context.Context, stack, releaseID string) (Record, er
 		}
 		target = r
 	}
+	if err := o.imageSupported(ctx, target); err != nil {
+		return Record{}, err
+	}
 	out, err := o.deployedOutputs(ctx, stack)
 	if err != nil {
 		return Record{}, err
@@ -409,6 +427,18 @@ func (o *Ops) Rollback(ctx context.Context, stack, releaseID string) (Record, er
 	}
 	o.say("rolling stack %s back to release %s (%s)", stack, target.ID, target.ImageDigest)
 	return o.deploy(ctx, cfg, target.ImageDigest, rec)
+}
+
+// imageSupported applies ImageSupported to the image of release r.
+func (o *Ops) imageSupported(ctx context.Context, r Record) error {
+	if o.ImageSupported == nil {
+		return nil
+	}
+	if err := o.ImageSupported(ctx, r.ImageCommit); err != nil {
+		return fmt.Errorf("%w: release %s (image built from %s) cannot run with this checkout's infrastructure: %w",
+			ErrImageUnsupported, r.ID, orNone(r.ImageCommit), err)
+	}
+	return nil
 }
 
 func orNone(s string) string {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -138,6 +139,15 @@ func TestPromote(t *testing.T) {
 			name:    "refuses a target stack that was never deployed",
 			setup:   func(f *fixture) { f.released("staging", digestA) },
 			wantErr: ErrNotDeployed, wantMsg: "make up STACK=prod",
+		},
+		{
+			name: "refuses a source image that cannot run with this checkout's infrastructure",
+			setup: func(f *fixture) {
+				f.released("staging", digestA)
+				f.w.deploy("prod", "")
+				f.ops.ImageSupported = lacksBundle
+			},
+			wantErr: ErrImageUnsupported, wantMsg: "release staging-0001 (image built from feedface",
 		},
 		{
 			name: "fails when the copied image's digest differs from the source's",
@@ -426,6 +436,11 @@ func TestRollback(t *testing.T) {
 			f.released("prod", digestB)
 			delete(f.w.images[repoURL("prod")], digestA)
 		}, "", ErrNoPrevious, "gone from the registry"},
+		{"refuses a release whose image cannot run with this checkout's infrastructure", func(f *fixture) {
+			f.released("prod", digestA)
+			f.released("prod", digestB)
+			f.ops.ImageSupported = lacksBundle
+		}, "", ErrImageUnsupported, "lacks app/internal/db/rdsca/global-bundle.pem"},
 		{"refuses a stack whose config fails validation", func(f *fixture) {
 			f.released("prod", digestA)
 			f.released("prod", digestB)
@@ -529,4 +544,10 @@ func TestRelease(t *testing.T) {
 			t.Errorf("ledger = %+v", recs)
 		}
 	})
+}
+
+// lacksBundle stands in for an image built before the checkout's task
+// definitions named a file in it.
+func lacksBundle(_ context.Context, commit string) error {
+	return fmt.Errorf("commit %s lacks app/internal/db/rdsca/global-bundle.pem, which DATABASE_URL names", commit)
 }

@@ -111,8 +111,10 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 		if strings.HasPrefix(mine.Prefix(), theirs.Prefix()+"-") || mine.Prefix() == theirs.Prefix() {
 			t.Errorf("the suite's objects are named %s-…, which overlaps the user's %s-…", mine.Prefix(), theirs.Prefix())
 		}
-		if port := fmt.Sprint(s.cfg["local"].(map[string]any)["httpPort"]); port == strconv.Itoa(local.Local.HTTPPort) {
-			t.Errorf("the suite's stack publishes %s, the user's port", port)
+		for field, theirs := range map[string]int{"httpPort": local.Local.HTTPPort, "prometheusPort": local.Local.PrometheusPort} {
+			if port := fmt.Sprint(s.cfg["local"].(map[string]any)[field]); port == strconv.Itoa(theirs) {
+				t.Errorf("the suite's stack publishes %s, the user's %s", port, field)
+			}
 		}
 	})
 	destroyed := false
@@ -152,6 +154,22 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 	t.Run("a preview right after up shows no change", func(t *testing.T) {
 		if _, err := s.shipyard(t, "preview", s.name, "--expect-no-changes"); err != nil {
 			t.Fatal(err)
+		}
+	})
+	t.Run("the app reaches postgres over verified TLS only, and postgres refuses plaintext on the network", func(t *testing.T) {
+		pg := out.Containers["postgres"]
+		// The app's open connections (web readiness checks, the worker's
+		// pool): every one is TLS.
+		got := strings.TrimSpace(dockerOut(t, "exec", pg, "psql", "--username", local.Database.Username, "--dbname", local.Database.Name,
+			"--no-align", "--tuples-only", "--command",
+			`SELECT count(*) FILTER (WHERE s.ssl) || ' ' || count(*) FILTER (WHERE NOT s.ssl) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.client_addr IS NOT NULL`))
+		if tls, plain, _ := strings.Cut(got, " "); tls == "0" || plain != "0" {
+			t.Errorf("network connections over TLS / in plaintext: %q, want some / 0", got)
+		}
+		outp, err := shell.RunCommandAndGetOutputE(t, shell.Command{Command: "docker", Logger: quiet, Args: []string{"exec", pg, "psql",
+			"host=127.0.0.1 sslmode=disable user=" + local.Database.Username + " dbname=" + local.Database.Name, "--command", "SELECT 1"}})
+		if err == nil || !strings.Contains(outp, "no encryption") {
+			t.Errorf("a plaintext TCP connection: err %v, output %q; want it refused by pg_hba (no encryption)", err, outp)
 		}
 	})
 	validate(t, out, local)
@@ -267,6 +285,7 @@ func validate(t *testing.T, out Outputs, cfg *stackconfig.Config) {
 	t.Run("logs are JSON on stdout", s.jsonLogs)
 	t.Run("a rolling restart of the web replicas under steady load loses no request", s.rollingRestart)
 	t.Run("stopping postgres under load turns readyz into the app's 503 while livez stays 200, and both recover", s.databaseOutage)
+	t.Run("a burst of 5xx and a dead worker fire their alerts in Prometheus, and they clear", s.alertsFireAndClear)
 }
 
 type suite struct {

@@ -70,6 +70,12 @@ func newLocalStack(t *testing.T, root string) *localStack {
 		t.Fatalf("config/local.json: %v", err)
 	}
 	s.set(t, "local", "httpPort", freePort(t))
+	for {
+		if p := freePort(t); fmt.Sprint(p) != fmt.Sprint(s.cfg["local"].(map[string]any)["httpPort"]) {
+			s.set(t, "local", "prometheusPort", p)
+			break
+		}
+	}
 	for _, b := range []struct{ out, pkg string }{
 		{filepath.Join(s.bin, "shipyard"), "./cmd/shipyard"},
 		{filepath.Join(s.dir, program), "./stacks"},

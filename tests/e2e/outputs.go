@@ -17,6 +17,7 @@ type Outputs struct {
 	Image       string `json:"image"`
 	ImageDigest string `json:"imageDigest"`
 	// docker
+	PrometheusURL string            `json:"prometheusUrl"`
 	NetworkName   string            `json:"networkName"`
 	WebContainers []string          `json:"webContainers"`
 	Containers    map[string]string `json:"containers"`

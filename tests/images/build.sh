@@ -4,6 +4,10 @@
 #     config/local.json names, built from a Debian bookworm rootfs
 #     (debootstrap + `docker import`) and honouring the official images'
 #     interface (see docs/local.md and the entrypoints next to this script);
+#   - prom/prometheus:v2.53.4 and nginx/nginx-prometheus-exporter:1.4.2, the
+#     same way from a second rootfs with Debian's prometheus and
+#     prometheus-nginx-exporter (kept apart: the data stores' images stay
+#     small);
 #   - the app image shipyard-app:local, FROM scratch, via `make image`.
 #
 # Idempotent and cached: the rootfs tarball is kept under .cache/images/, and a
@@ -25,6 +29,7 @@ mkdir -p "$cache"
 DOCKER=${DOCKER:-$(test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)}
 suite=bookworm
 packages=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx-light curl ca-certificates)
+monitoring_packages=(prometheus prometheus-nginx-exporter wget ca-certificates)
 label=dev.shipyard.standin.hash
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -45,13 +50,20 @@ mirror() {
 }
 MIRROR=$(mirror)
 
-# The rootfs: one Debian minbase with every stand-in's packages. Cached by the
-# suite, mirror and package list.
+# A rootfs: a Debian minbase with a list of packages, cached by the suite,
+# mirror and package list. The data stores share one; the monitoring images
+# another.
 rootfs_format=2 # bump when build_rootfs changes what it produces
-rootfs_key=$(printf '%s\n' "$rootfs_format" "$suite" "$MIRROR" "${packages[@]}" | sha256sum | cut -c1-16)
+rootfs_key() { printf '%s\n' "$rootfs_format" "$suite" "$MIRROR" "$@" | sha256sum | cut -c1-16; }
+rootfs_key=$(rootfs_key "${packages[@]}")
 rootfs_tar=$cache/rootfs-$suite-$rootfs_key.tar
+monitoring_key=$(rootfs_key "${monitoring_packages[@]}")
+monitoring_tar=$cache/rootfs-$suite-$monitoring_key.tar
 
+# build_rootfs TAR PACKAGE...
 build_rootfs() {
+  local out=$1
+  shift
   command -v debootstrap >/dev/null || die "debootstrap is not installed; run 'apt-get install debootstrap'"
   [[ $(id -u) == 0 ]] || die "building the rootfs needs root (debootstrap); run as root or via .ci/run"
   local dir
@@ -62,7 +74,7 @@ build_rootfs() {
   local t0=$SECONDS
   debootstrap --variant=minbase "$suite" "$dir" "$MIRROR" >"$cache/debootstrap.log" 2>&1 \
     || { tail -n 30 "$cache/debootstrap.log" >&2; die "debootstrap failed (log: $cache/debootstrap.log)"; }
-  log "debootstrap took $((SECONDS - t0))s; installing ${packages[*]}"
+  log "debootstrap took $((SECONDS - t0))s; installing $*"
   # No services may start inside the chroot.
   printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
   chmod +x "$dir/usr/sbin/policy-rc.d"
@@ -72,7 +84,7 @@ build_rootfs() {
     set -e
     # Like the host's apt config: mirrors may serve a dated snapshot.
     apt-get -o Acquire::Check-Valid-Until=false update -qq
-    apt-get install -y -qq --no-install-recommends ${packages[*]}
+    apt-get install -y -qq --no-install-recommends $*
     apt-get clean
   " >"$cache/apt.log" 2>&1 || { umount "$dir/proc"; tail -n 30 "$cache/apt.log" >&2; die "installing packages into the rootfs failed (log: $cache/apt.log)"; }
   umount "$dir/proc"
@@ -83,34 +95,39 @@ build_rootfs() {
     "$dir/var/lib/apt/lists/"* "$dir/var/cache/apt/"*.bin "$dir/usr/sbin/policy-rc.d" \
     "$dir/usr/share/doc" "$dir/usr/share/man" "$dir/usr/share/locale"
   chmod 0755 "$dir" # mktemp's 0700 would become the image's / mode
-  tar -C "$dir" --numeric-owner -cf "$rootfs_tar.tmp" .
-  mv "$rootfs_tar.tmp" "$rootfs_tar"
+  tar -C "$dir" --numeric-owner -cf "$out.tmp" .
+  mv "$out.tmp" "$out"
   rm -rf "$dir"
   trap - EXIT
 }
 
 if [[ ! -s $rootfs_tar ]]; then
-  build_rootfs
+  build_rootfs "$rootfs_tar" "${packages[@]}"
 else
   log "rootfs cached: $rootfs_tar"
 fi
+if [[ ! -s $monitoring_tar ]]; then
+  build_rootfs "$monitoring_tar" "${monitoring_packages[@]}"
+else
+  log "monitoring rootfs cached: $monitoring_tar"
+fi
 [[ ${ROOTFS_ONLY:-} == 1 ]] && exit 0
 
-# standin NAME TAG: imports the rootfs plus tests/images/NAME/docker-entrypoint.sh
-# as TAG, with the image config in tests/images/NAME/changes, unless an image
+# standin NAME TAG [ROOTFS_TAR ROOTFS_KEY]: imports the rootfs (default: the
+# data stores') plus tests/images/NAME/docker-entrypoint.sh as TAG, with the image config in tests/images/NAME/changes, unless an image
 # with the same content hash label exists. One `docker import` per image: no
 # Dockerfile layers, which on the vfs storage driver are each a full copy.
 standin() {
-  local dir=$here/$1 tag=$2 hash have
-  hash=$( { echo "$rootfs_key"; cat "$0"; find "$dir" -type f | sort | xargs cat; } | sha256sum | cut -c1-32)
+  local dir=$here/$1 tag=$2 tar=${3:-$rootfs_tar} key=${4:-$rootfs_key} hash have
+  hash=$( { echo "$key"; cat "$0"; find "$dir" -type f | sort | xargs cat; } | sha256sum | cut -c1-32)
   have=$("$DOCKER" image inspect --format "{{ index .Config.Labels \"$label\" }}" "$tag" 2>/dev/null || true)
   if [[ $have == "$hash" ]]; then
     log "$tag is up to date ($label=$hash)"
     return
   fi
-  log "importing $tag from $rootfs_tar + $dir"
+  log "importing $tag from $tar + $dir"
   local t0=$SECONDS tarball=$cache/$1.tar
-  cp "$rootfs_tar" "$tarball"
+  cp "$tar" "$tarball"
   tar -C "$dir" --owner=0 --group=0 --mode=0755 --transform 's,^,usr/local/bin/,' -rf "$tarball" docker-entrypoint.sh
   local changes=(--change "LABEL $label=$hash")
   while IFS= read -r line; do
@@ -131,6 +148,8 @@ standin() {
 standin postgres "${POSTGRES_IMAGE:-postgres:15}"
 standin redis "${REDIS_IMAGE:-redis:7}"
 standin nginx "${NGINX_IMAGE:-nginx:1.27}"
+standin prometheus "${PROMETHEUS_IMAGE:-prom/prometheus:v2.53.4}" "$monitoring_tar" "$monitoring_key"
+standin nginx-exporter "${NGINX_EXPORTER_IMAGE:-nginx/nginx-prometheus-exporter:1.4.2}" "$monitoring_tar" "$monitoring_key"
 
 if [[ ${STANDINS_ONLY:-} == 1 ]]; then
   exit 0

@@ -54,7 +54,7 @@ func TestLoadTheStackEnvironment(t *testing.T) {
 	e := map[string]string{
 		"APP_ENV": "local", "PORT": "8080", "LOG_LEVEL": "debug", "SHUTDOWN_TIMEOUT": "20s",
 		"REQUEST_TIMEOUT": "10s", "HTTP_IDLE_TIMEOUT": "75s",
-		"DATABASE_URL":       "postgres://shipyard@postgres:5432/shipyard?sslmode=disable",
+		"DATABASE_URL":       "postgres://shipyard@postgres:5432/shipyard?sslmode=verify-full&sslrootcert=/etc/shipyard/postgres-ca/ca.pem",
 		"DATABASE_MAX_CONNS": "10", "REDIS_URL": "rediss://redis:6379/0", "RATE_LIMIT_PER_MINUTE": "120",
 		"DATABASE_PASSWORD": "pw1", "REDIS_PASSWORD": "pw2",
 	}

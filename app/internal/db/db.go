@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,7 +35,13 @@ type PoolConfig struct {
 func ParseConfig(pc PoolConfig) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(pc.URL)
 	if err != nil {
-		// pgx errors can quote the connection string; don't.
+		// pgx errors can quote the connection string; don't. Its TLS
+		// errors do not (they name the CA file and the cause: a
+		// missing or unreadable sslrootcert must say so, not "invalid").
+		var pe *pgconn.ParseConfigError
+		if errors.As(err, &pe) && strings.Contains(pe.Error(), "failed to configure TLS") && errors.Unwrap(pe) != nil {
+			return nil, fmt.Errorf("parse DATABASE_URL: TLS settings (sslmode, sslrootcert): %w", errors.Unwrap(pe))
+		}
 		return nil, errors.New("parse DATABASE_URL: invalid connection URL")
 	}
 	if pc.Password != "" {

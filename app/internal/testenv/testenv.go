@@ -214,7 +214,23 @@ func startPostgres() (*url.URL, error) {
 // StartPostgres starts a server in a temp dir on a random loopback port. As
 // root it runs initdb and postgres as the "postgres" user (Postgres refuses
 // to run as root).
-func StartPostgres() (*StartedPostgres, error) {
+func StartPostgres() (*StartedPostgres, error) { return startPostgresWith(nil) }
+
+// ServerTLS is the certificate (chain, PEM) and private key (PEM) a
+// throwaway server presents.
+type ServerTLS struct {
+	CertPEM, KeyPEM []byte
+}
+
+// StartPostgresTLS starts a throwaway server (as StartPostgres) that serves
+// TLS with the given certificate and accepts TCP connections over TLS only
+// (pg_hba hostssl): a client that connects used TLS, never plaintext. Its
+// URL connects over the Unix socket (query host=<dir>, sslmode=disable);
+// URL.Host still names the TCP address tests build their TLS URLs from.
+// The caller stops it.
+func StartPostgresTLS(t ServerTLS) (*StartedPostgres, error) { return startPostgresWith(&t) }
+
+func startPostgresWith(serverTLS *ServerTLS) (*StartedPostgres, error) {
 	bin, err := pgBinDir()
 	if err != nil {
 		return nil, err
@@ -258,9 +274,21 @@ func StartPostgres() (*StartedPostgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", dir,
+	args := []string{"-D", data, "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB")
+		"-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB"}
+	probe := url.URL{Scheme: "postgres", User: url.User("postgres"), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Path: "/postgres", RawQuery: "sslmode=disable"}
+	if serverTLS != nil {
+		tlsArgs, err := writeServerTLS(dir, data, cred, *serverTLS)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		args = append(args, tlsArgs...)
+		// TCP takes TLS only: probe readiness over the socket.
+		probe.RawQuery = url.Values{"host": {dir}, "sslmode": {"disable"}}.Encode()
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
@@ -269,7 +297,7 @@ func StartPostgres() (*StartedPostgres, error) {
 	}
 	p := &StartedPostgres{cmd: cmd, dir: dir, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
-	p.URL = &url.URL{Scheme: "postgres", User: url.User("postgres"), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Path: "/postgres", RawQuery: "sslmode=disable"}
+	p.URL = &probe
 
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -293,6 +321,32 @@ func StartPostgres() (*StartedPostgres, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// writeServerTLS writes the certificate and key where the server reads
+// them (the key readable by the server's user only, as Postgres requires),
+// replaces pg_hba.conf with TLS-only TCP rules and returns the server
+// options that turn TLS on.
+func writeServerTLS(dir, data string, cred *syscall.Credential, t ServerTLS) ([]string, error) {
+	files := map[string][]byte{
+		filepath.Join(dir, "server.crt"): t.CertPEM,
+		filepath.Join(dir, "server.key"): t.KeyPEM,
+		// Unix socket: trust (the readiness probe); TCP: TLS only.
+		filepath.Join(data, "pg_hba.conf"): []byte("local all all trust\nhostssl all all 127.0.0.1/32 trust\n"),
+	}
+	for path, content := range files {
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			return nil, fmt.Errorf("server tls: %w", err)
+		}
+		if cred != nil {
+			if err := os.Chown(path, int(cred.Uid), int(cred.Gid)); err != nil {
+				return nil, fmt.Errorf("server tls: %w", err)
+			}
+		}
+	}
+	return []string{"-c", "ssl=on",
+		"-c", "ssl_cert_file=" + filepath.Join(dir, "server.crt"),
+		"-c", "ssl_key_file=" + filepath.Join(dir, "server.key")}, nil
 }
 
 // Stop shuts the server down (immediate shutdown) and removes its files.

@@ -158,6 +158,12 @@ func Options() []pulumitest.Option {
 		pulumitest.WithOutputs("aws:ecs/service:Service", func(name string, inputs resource.PropertyMap) resource.PropertyMap {
 			return resource.PropertyMap{"name": str(in(inputs, "name", name))}
 		}),
+		pulumitest.WithOutputs("aws:sns/topic:Topic", func(name string, inputs resource.PropertyMap) resource.PropertyMap {
+			return resource.PropertyMap{"arn": arn("sns", in(inputs, "name", name))}
+		}),
+		pulumitest.WithOutputs("aws:cloudwatch/metricAlarm:MetricAlarm", func(name string, inputs resource.PropertyMap) resource.PropertyMap {
+			return resource.PropertyMap{"arn": arn("cloudwatch", "alarm:"+in(inputs, "name", name))}
+		}),
 		// Auto-named resources whose name the program reads.
 		named("aws:rds/subnetGroup:SubnetGroup"),
 		named("aws:rds/parameterGroup:ParameterGroup"),

@@ -1,13 +1,16 @@
 // Package dockermock answers, under Pulumi mocks, what pulumi-docker and
 // pulumi-random compute for the docker target: the app image's ID, the
-// stand-in images' IDs, generated passwords, autonamed containers and the
-// migration's exit code. Tests anywhere in the repository build the real
+// stand-in images' IDs, generated passwords and random bytes, autonamed
+// containers and the migration's exit code. Tests anywhere in the repository build the real
 // local graph with it:
 //
 //	g, err := pulumitest.Run("local", program, dockermock.Options(dockermock.Migration{})...)
 package dockermock
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -42,6 +45,15 @@ func Options(m Migration) []pulumitest.Option {
 		}),
 		pulumitest.WithOutputs("random:index/randomPassword:RandomPassword", func(name string, _ resource.PropertyMap) resource.PropertyMap {
 			return resource.PropertyMap{"result": resource.MakeSecret(str("generated-" + name))}
+		}),
+		// Random bytes (the database TLS seed): a digest of the name, the
+		// same on every run, as a created RandomBytes keeps its value.
+		pulumitest.WithOutputs("random:index/randomBytes:RandomBytes", func(name string, _ resource.PropertyMap) resource.PropertyMap {
+			sum := sha256.Sum256([]byte("dockermock " + name))
+			return resource.PropertyMap{
+				"base64": resource.MakeSecret(str(base64.StdEncoding.EncodeToString(sum[:]))),
+				"hex":    resource.MakeSecret(str(hex.EncodeToString(sum[:]))),
+			}
 		}),
 		pulumitest.WithOutputs("docker:index/container:Container", func(name string, _ resource.PropertyMap) resource.PropertyMap {
 			out := resource.PropertyMap{"exitCode": resource.NewNumberProperty(0)}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+
+	"github.com/shipyard-kit/shipyard/internal/release"
+)
+
+// dashboardOutputs are the stack outputs `make dashboard` opens, the first
+// a stack has: an aws stack's CloudWatch dashboard
+// (infra/aws.OutputDashboardURL), a docker stack's Prometheus UI.
+var dashboardOutputs = []string{"dashboardUrl", "prometheusUrl"}
+
+// browsers are the programs that open a URL in the operator's browser, in
+// the order they are tried (xdg-open on Linux, open on macOS).
+var browsers = []string{"xdg-open", "open"}
+
+// cmdDashboard prints a stack's dashboard URL and opens it in a browser.
+func cmdDashboard(ctx context.Context, e env) error {
+	stack, err := stackArg(e, "dashboard STACK")
+	if err != nil {
+		return err
+	}
+	pr, err := findProject(e)
+	if err != nil {
+		return err
+	}
+	x := osExec(e.stdout, e.stderr)
+	out, err := pr.pulumi(x, e.getenv).Outputs(ctx, stack)
+	if err != nil {
+		return err
+	}
+	return showDashboard(ctx, x, e, stack, out, exec.LookPath)
+}
+
+// showDashboard prints the first of dashboardOutputs the stack has and,
+// outside CI, opens it with the first of browsers on PATH; a browser that
+// fails is reported, not an error: the URL is printed.
+func showDashboard(ctx context.Context, x execer, e env, stack string, out release.Outputs, lookPath func(string) (string, error)) error {
+	var url string
+	for _, k := range dashboardOutputs {
+		if url, _ = out[k].(string); url != "" {
+			break
+		}
+	}
+	if url == "" {
+		if len(out) == 0 {
+			return fmt.Errorf("stack %q has no outputs: run `make up STACK=%s` first", stack, stack)
+		}
+		return fmt.Errorf("stack %q has no %s output: aws stacks have a CloudWatch dashboard, docker stacks a Prometheus UI; run `make up STACK=%s` to create it", stack, strings.Join(dashboardOutputs, " or "), stack)
+	}
+	fmt.Fprintln(e.stdout, url)
+	if ci := e.getenv("CI"); ci != "" && ci != "false" {
+		return nil
+	}
+	for _, b := range browsers {
+		path, err := lookPath(b)
+		if err != nil {
+			continue
+		}
+		if _, err := x(ctx, call{Name: path, Args: []string{url}}); err != nil {
+			fmt.Fprintf(e.stderr, "could not open the dashboard with %s: %v\n", b, err)
+		}
+		return nil
+	}
+	return nil
+}

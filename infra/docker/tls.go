@@ -1,0 +1,175 @@
+package docker
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// DatabaseTLSSeedBytes is the length of the random seed the local stack's
+// database CA and server key are derived from.
+const DatabaseTLSSeedBytes = 32
+
+// The validity of the local database certificates: fixed, so that the same
+// seed always gives the same certificates (no diff on `make up`), and long,
+// so that a local stack never sees them expire.
+var (
+	databaseTLSNotBefore = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	databaseTLSNotAfter  = time.Date(2125, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// DatabaseCerts are the local Postgres container's TLS files (PEM): the CA
+// certificate the app verifies against, and the server certificate and
+// key Postgres presents. The CA's private key is not among them: it signs
+// the server certificate in DeriveDatabaseCerts and is discarded.
+type DatabaseCerts struct {
+	CACert     string
+	ServerCert string
+	ServerKey  string
+}
+
+// DeriveDatabaseCerts derives the local stack's database CA and the
+// server certificate for host (the Postgres container's network alias)
+// from seed: ECDSA P-256 keys from HKDF-SHA256 of the seed, certificates
+// with fixed validity and serials signed deterministically (RFC 6979). The
+// same seed, stack and host always give the same PEM, byte for byte.
+func DeriveDatabaseCerts(seed []byte, stack, host string) (DatabaseCerts, error) {
+	if len(seed) < DatabaseTLSSeedBytes {
+		return DatabaseCerts{}, fmt.Errorf("database tls: seed has %d bytes, want at least %d", len(seed), DatabaseTLSSeedBytes)
+	}
+	caKey, err := deriveKey(seed, "ca key")
+	if err != nil {
+		return DatabaseCerts{}, err
+	}
+	serverKey, err := deriveKey(seed, "server key")
+	if err != nil {
+		return DatabaseCerts{}, err
+	}
+	caSerial, err := deriveSerial(seed, "ca serial")
+	if err != nil {
+		return DatabaseCerts{}, err
+	}
+	serverSerial, err := deriveSerial(seed, "server serial")
+	if err != nil {
+		return DatabaseCerts{}, err
+	}
+	ca := &x509.Certificate{
+		SerialNumber:          caSerial,
+		Subject:               pkix.Name{Organization: []string{"Shipyard"}, CommonName: "shipyard " + stack + " local database CA"},
+		NotBefore:             databaseTLSNotBefore,
+		NotAfter:              databaseTLSNotAfter,
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		MaxPathLenZero:        true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	// A nil rand makes the ECDSA signatures deterministic (RFC 6979).
+	caDER, err := x509.CreateCertificate(nil, ca, ca, caKey.Public(), caKey)
+	if err != nil {
+		return DatabaseCerts{}, fmt.Errorf("database tls: ca certificate: %w", err)
+	}
+	if ca, err = x509.ParseCertificate(caDER); err != nil {
+		return DatabaseCerts{}, fmt.Errorf("database tls: ca certificate: %w", err)
+	}
+	server := &x509.Certificate{
+		SerialNumber: serverSerial,
+		Subject:      pkix.Name{Organization: []string{"Shipyard"}, CommonName: host},
+		DNSNames:     []string{host},
+		NotBefore:    databaseTLSNotBefore,
+		NotAfter:     databaseTLSNotAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	serverDER, err := x509.CreateCertificate(nil, server, ca, serverKey.Public(), caKey)
+	if err != nil {
+		return DatabaseCerts{}, fmt.Errorf("database tls: server certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(serverKey)
+	if err != nil {
+		return DatabaseCerts{}, fmt.Errorf("database tls: server key: %w", err)
+	}
+	return DatabaseCerts{
+		CACert:     string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})),
+		ServerCert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: serverDER})),
+		ServerKey:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})),
+	}, nil
+}
+
+// deriveKey derives a P-256 private key for label; a candidate scalar that
+// is not below the group order (probability about 2^-32) moves on to the
+// next counter.
+func deriveKey(seed []byte, label string) (*ecdsa.PrivateKey, error) {
+	for i := 0; i < 16; i++ {
+		d, err := hkdf.Key(sha256.New, seed, nil, "shipyard local database "+label+" "+strconv.Itoa(i), 32)
+		if err != nil {
+			return nil, fmt.Errorf("database tls: %s: %w", label, err)
+		}
+		if k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d); err == nil {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("database tls: %s: no valid key in 16 candidates", label)
+}
+
+// deriveSerial derives a positive 127-bit certificate serial for label.
+func deriveSerial(seed []byte, label string) (*big.Int, error) {
+	b, err := hkdf.Key(sha256.New, seed, nil, "shipyard local database "+label, 16)
+	if err != nil {
+		return nil, fmt.Errorf("database tls: %s: %w", label, err)
+	}
+	b[0] &= 0x7f
+	b[0] |= 0x40 // never zero, always 16 bytes
+	return new(big.Int).SetBytes(b), nil
+}
+
+// databaseTLS is the local stack's database TLS material as outputs.
+type databaseTLS struct {
+	// CACert and ServerCert are public; ServerKey is a secret.
+	CACert, ServerCert, ServerKey pulumi.StringOutput
+}
+
+// newDatabaseTLS creates the seed (a RandomBytes kept, encrypted, in the
+// stack's state, so every `make up` derives the same certificates and
+// replaces nothing) and derives the certificates for host from it. The
+// derivation is a pure function of the seed: no resource is created
+// inside it.
+func newDatabaseTLS(ctx *pulumi.Context, prefix, stack, host string) (*databaseTLS, error) {
+	seed, err := random.NewRandomBytes(ctx, prefix+"-database-tls-seed", &random.RandomBytesArgs{
+		Length: pulumi.Int(DatabaseTLSSeedBytes),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("database tls seed: %w", err)
+	}
+	derive := func(pick func(DatabaseCerts) string) pulumi.StringOutput {
+		return seed.Base64.ApplyT(func(b64 string) (string, error) {
+			b, err := base64.StdEncoding.DecodeString(b64)
+			if err != nil {
+				return "", fmt.Errorf("database tls seed: %w", err)
+			}
+			certs, err := DeriveDatabaseCerts(b, stack, host)
+			if err != nil {
+				return "", err
+			}
+			return pick(certs), nil
+		}).(pulumi.StringOutput)
+	}
+	return &databaseTLS{
+		// Certificates are public: unsecret them so that they may show in
+		// diffs; the server key stays a secret like the seed.
+		CACert:     pulumi.Unsecret(derive(func(c DatabaseCerts) string { return c.CACert })).(pulumi.StringOutput),
+		ServerCert: pulumi.Unsecret(derive(func(c DatabaseCerts) string { return c.ServerCert })).(pulumi.StringOutput),
+		ServerKey:  pulumi.ToSecret(derive(func(c DatabaseCerts) string { return c.ServerKey })).(pulumi.StringOutput),
+	}, nil
+}
