@@ -2,6 +2,7 @@ package aws
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
@@ -40,6 +41,24 @@ type Cache struct {
 	// AuthSecretArn holds the AUTH token as a plain string.
 	AuthSecretArn   pulumi.StringOutput
 	SecurityGroupId pulumi.StringOutput
+	// AuthTokenSecretVersion is the secret's current value: services that
+	// read the token redeploy after it (see ServiceArgs.RedeployAfter).
+	AuthTokenSecretVersion pulumi.Resource
+}
+
+// AuthTokenUpdateStrategy is how ElastiCache applies the stack's AUTH token:
+// "SET" once the previous generation is retired
+// (cache.retiredAuthTokenVersion = authTokenVersion-1 after a rotation),
+// which drops every other token, and "ROTATE" otherwise: while the previous
+// generation is still accepted (authTokenVersion-2), so tasks that still
+// hold it keep working, and for a stack's first token (1 and 0), which has
+// no predecessor (and so keeps stacks created with ROTATE free of a diff).
+// See docs/aws.md.
+func AuthTokenUpdateStrategy(c stackconfig.Cache) string {
+	if c.AuthTokenVersion > 1 && c.AuthTokenVersion-c.RetiredAuthTokenVersion == 1 {
+		return "SET"
+	}
+	return "ROTATE"
 }
 
 // NewCache creates the replication group, its auth token secret, subnet
@@ -78,10 +97,18 @@ func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.R
 	}
 
 	// AUTH tokens: 16–128 printable characters without / " @ or spaces.
+	// Keepers: a new cache.authTokenVersion generates a new token. The
+	// first generation has none, like tokens generated before rotation
+	// existed, so those stacks keep their token.
+	var keepers pulumi.StringMapInput
+	if c.AuthTokenVersion > 1 {
+		keepers = pulumi.StringMap{"authTokenVersion": pulumi.String(strconv.Itoa(c.AuthTokenVersion))}
+	}
 	token, err := random.NewRandomPassword(ctx, name+"-auth-token", &random.RandomPasswordArgs{
 		Length:          pulumi.Int(48),
 		Special:         pulumi.Bool(true),
 		OverrideSpecial: pulumi.String("!&#$^<>-"),
+		Keepers:         keepers,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("cache auth token: %w", err)
@@ -94,12 +121,6 @@ func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.R
 	}, withOpts(protect(args.Protect), parent)...)
 	if err != nil {
 		return nil, fmt.Errorf("cache auth secret: %w", err)
-	}
-	if _, err := secretsmanager.NewSecretVersion(ctx, name+"-auth-token", &secretsmanager.SecretVersionArgs{
-		SecretId:     secret.ID(),
-		SecretString: token.Result,
-	}, parent); err != nil {
-		return nil, fmt.Errorf("cache auth secret version: %w", err)
 	}
 	comp.AuthSecretArn = secret.Arn
 
@@ -122,7 +143,7 @@ func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.R
 		TransitEncryptionEnabled: pulumi.Bool(true),
 		TransitEncryptionMode:    pulumi.String("required"),
 		AuthToken:                token.Result,
-		AuthTokenUpdateStrategy:  pulumi.String("ROTATE"),
+		AuthTokenUpdateStrategy:  pulumi.String(AuthTokenUpdateStrategy(c)),
 		AutoMinorVersionUpgrade:  pulumi.Bool(true),
 		SnapshotRetentionLimit:   pulumi.Int(7),
 		SubnetGroupName:          subnets.Name,
@@ -132,6 +153,16 @@ func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.R
 	if err != nil {
 		return nil, fmt.Errorf("cache replication group: %w", err)
 	}
+	// The secret gets a new token only once Redis accepts it: tasks that
+	// start in between read a token Redis already knows.
+	version, err := secretsmanager.NewSecretVersion(ctx, name+"-auth-token", &secretsmanager.SecretVersionArgs{
+		SecretId:     secret.ID(),
+		SecretString: token.Result,
+	}, withOpts(nil, parent, pulumi.DependsOn([]pulumi.Resource{rg}))...)
+	if err != nil {
+		return nil, fmt.Errorf("cache auth secret version: %w", err)
+	}
+	comp.AuthTokenSecretVersion = version
 	comp.PrimaryEndpoint = rg.PrimaryEndpointAddress
 	comp.Port = rg.Port.ApplyT(func(p *int) int {
 		if p == nil {

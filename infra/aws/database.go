@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -23,9 +24,15 @@ type DatabaseArgs struct {
 	// Logging stores the exported PostgreSQL logs; its key (the stack's
 	// customer-managed key) encrypts the storage and the master user secret.
 	Logging *Logging
+	// AccountID scopes the enhanced monitoring role's trust policy.
+	AccountID string
 	// Protect protects the instance (prod).
 	Protect bool
 }
+
+// EnhancedMonitoringPolicyArn is the AWS managed policy that lets RDS
+// publish enhanced monitoring metrics to CloudWatch Logs (RDSOSMetrics).
+const EnhancedMonitoringPolicyArn = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 
 // Database is RDS PostgreSQL in the private subnets whose master password
 // RDS generates and keeps in Secrets Manager.
@@ -100,6 +107,10 @@ func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 		Parameters: rds.ParameterGroupParameterArray{
 			rds.ParameterGroupParameterArgs{Name: pulumi.String("rds.force_ssl"), Value: pulumi.String("1"), ApplyMethod: pulumi.String("pending-reboot")},
 			rds.ParameterGroupParameterArgs{Name: pulumi.String("max_connections"), Value: pulumi.String(strconv.Itoa(c.MaxConnections)), ApplyMethod: pulumi.String("pending-reboot")},
+			// Slow statements (with their duration) and every schema
+			// change go to the exported postgresql log. Both are dynamic.
+			rds.ParameterGroupParameterArgs{Name: pulumi.String("log_min_duration_statement"), Value: pulumi.String(strconv.Itoa(c.LogMinDurationMs)), ApplyMethod: pulumi.String("immediate")},
+			rds.ParameterGroupParameterArgs{Name: pulumi.String("log_statement"), Value: pulumi.String(c.LogStatement), ApplyMethod: pulumi.String("immediate")},
 		},
 	}, parent)
 	if err != nil {
@@ -116,6 +127,41 @@ func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 			return nil, err
 		}
 		logGroups = append(logGroups, g)
+	}
+
+	// RDS.6: enhanced monitoring publishes OS metrics through a role RDS
+	// assumes (confused-deputy protection: this account only).
+	var monitoringRole pulumi.StringPtrInput
+	dependsOn := logGroups
+	if c.MonitoringIntervalSeconds > 0 {
+		trust, err := assumeRolePolicy("monitoring.rds.amazonaws.com", args.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		role, err := iam.NewRole(ctx, name+"-monitoring", &iam.RoleArgs{
+			Description:      pulumi.String("RDS enhanced monitoring of " + args.Identifier),
+			AssumeRolePolicy: pulumi.String(trust),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("database monitoring role: %w", err)
+		}
+		attachment, err := iam.NewRolePolicyAttachment(ctx, name+"-monitoring", &iam.RolePolicyAttachmentArgs{
+			Role:      role.Name,
+			PolicyArn: pulumi.String(EnhancedMonitoringPolicyArn),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("database monitoring policy: %w", err)
+		}
+		// The instance waits for the attachment: RDS checks the role's
+		// permissions when monitoring is turned on.
+		monitoringRole = role.Arn
+		dependsOn = append(dependsOn, attachment)
+	}
+	// CKV_AWS_353/354: Performance Insights, encrypted with the stack key.
+	var piKey pulumi.StringPtrInput
+	var piRetention pulumi.IntPtrInput
+	if c.PerformanceInsights {
+		piKey, piRetention = args.Logging.KeyArn, pulumi.Int(c.PerformanceInsightsRetentionDays)
 	}
 
 	var finalSnapshot pulumi.StringPtrInput
@@ -156,12 +202,20 @@ func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 		DbSubnetGroupName:            subnets.Name,
 		VpcSecurityGroupIds:          pulumi.StringArray{sg.ID()},
 		ParameterGroupName:           params.Name,
+
+		// RDS.6 and Performance Insights (CKV_AWS_353/354).
+		MonitoringInterval:                 pulumi.Int(c.MonitoringIntervalSeconds),
+		MonitoringRoleArn:                  monitoringRole,
+		PerformanceInsightsEnabled:         pulumi.Bool(c.PerformanceInsights),
+		PerformanceInsightsKmsKeyId:        piKey,
+		PerformanceInsightsRetentionPeriod: piRetention,
+
 		// Disposable (unprotected) stacks skip the final snapshot, so
 		// destroy and re-create cycles do not collide on its name.
 		SkipFinalSnapshot:       pulumi.Bool(!args.Protect),
 		FinalSnapshotIdentifier: finalSnapshot,
 		DeleteAutomatedBackups:  pulumi.Bool(false),
-	}, withOpts(protect(args.Protect), parent, pulumi.DependsOn(logGroups))...)
+	}, withOpts(protect(args.Protect), parent, pulumi.DependsOn(dependsOn))...)
 	if err != nil {
 		return nil, fmt.Errorf("database instance: %w", err)
 	}

@@ -138,3 +138,15 @@ func drop(g *pulumitest.Graph, typ, part string) {
 	}
 	g.Resources = keep
 }
+
+// setParameter sets the value of a named parameter of a parameter group.
+func setParameter(t *testing.T, r *pulumitest.Resource, name, value string) {
+	t.Helper()
+	for i, p := range r.Inputs["parameters"].ArrayValue() {
+		if p.ObjectValue()["name"].StringValue() == name {
+			setInput(t, r, fmt.Sprintf("parameters.%d.value", i), resource.NewStringProperty(value))
+			return
+		}
+	}
+	t.Fatalf("%s: no parameter %s", r.Name, name)
+}

@@ -32,6 +32,9 @@ type Network struct {
 	VpcId            pulumi.StringOutput
 	PublicSubnetIds  pulumi.StringArrayOutput
 	PrivateSubnetIds pulumi.StringArrayOutput
+	// PrivateRouteTableIds are the private subnets' route tables (one per
+	// zone), where the S3 gateway endpoint adds its routes.
+	PrivateRouteTableIds pulumi.StringArrayOutput
 	// AppSecurityGroupId is the security group of every ECS task; the
 	// database, cache and load balancer admit traffic from or to it.
 	AppSecurityGroupId pulumi.StringOutput
@@ -88,7 +91,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 		return nil, fmt.Errorf("public route table: %w", err)
 	}
 
-	var public, private pulumi.StringArray
+	var public, private, privateRTs pulumi.StringArray
 	var nats []*ec2.NatGateway
 	for i, az := range args.AvailabilityZones {
 		// /20s of the VPC block: public subnets first, private from 8 on.
@@ -167,9 +170,11 @@ func NewNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 			return nil, fmt.Errorf("private route %s: %w", az, err)
 		}
 		private = append(private, priv.ID().ToStringOutput())
+		privateRTs = append(privateRTs, rt.ID().ToStringOutput())
 	}
 	comp.PublicSubnetIds = public.ToStringArrayOutput()
 	comp.PrivateSubnetIds = private.ToStringArrayOutput()
+	comp.PrivateRouteTableIds = privateRTs.ToStringArrayOutput()
 
 	// EC2.6: flow logs of all traffic to an encrypted, retained log group.
 	group, err := args.Logging.LogGroup(ctx, name+"-flow-logs", args.FlowLogGroupName, parent)
@@ -211,18 +216,28 @@ func NewNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 		return nil, fmt.Errorf("flow log: %w", err)
 	}
 
-	// The app's tasks: no ingress here (the load balancer adds its rule);
-	// egress to reach ECR, Secrets Manager, CloudWatch Logs, RDS and Redis.
+	// The app's tasks: no ingress here (the load balancer adds its rule).
+	// Egress is HTTPS (AWS APIs through the VPC endpoints or NAT, and the
+	// log router's image on public.ecr.aws, which has no endpoint), and
+	// PostgreSQL and Redis inside the VPC. DNS, the task metadata endpoint
+	// and time sync are not filtered by security groups.
+	egress := func(desc string, port int, cidr string) ec2.SecurityGroupEgressArgs {
+		return ec2.SecurityGroupEgressArgs{
+			Description: pulumi.String(desc),
+			Protocol:    pulumi.String("tcp"),
+			FromPort:    pulumi.Int(port),
+			ToPort:      pulumi.Int(port),
+			CidrBlocks:  pulumi.StringArray{pulumi.String(cidr)},
+		}
+	}
 	appSG, err := ec2.NewSecurityGroup(ctx, name+"-app-sg", &ec2.SecurityGroupArgs{
 		VpcId:       vpc.ID(),
 		Description: pulumi.String("Shipyard app tasks"),
-		Egress: ec2.SecurityGroupEgressArray{ec2.SecurityGroupEgressArgs{
-			Description: pulumi.String("AWS APIs over NAT, database and cache"),
-			Protocol:    pulumi.String("-1"),
-			FromPort:    pulumi.Int(0),
-			ToPort:      pulumi.Int(0),
-			CidrBlocks:  pulumi.StringArray{pulumi.String("0.0.0.0/0")},
-		}},
+		Egress: ec2.SecurityGroupEgressArray{
+			egress("HTTPS: AWS APIs and the log router image", 443, "0.0.0.0/0"),
+			egress("PostgreSQL", PostgresPort, args.CIDR),
+			egress("Redis", RedisPort, args.CIDR),
+		},
 		Tags: pulumi.StringMap{"Name": pulumi.String(name + "-app")},
 	}, parent)
 	if err != nil {
@@ -235,5 +250,6 @@ func NewNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 		"publicSubnetIds":    comp.PublicSubnetIds,
 		"privateSubnetIds":   comp.PrivateSubnetIds,
 		"appSecurityGroupId": comp.AppSecurityGroupId,
+		"privateRouteTables": comp.PrivateRouteTableIds,
 	})
 }

@@ -30,6 +30,8 @@ const (
 	tSecret    = "aws:secretsmanager/secret:Secret"
 	tSG        = "aws:ec2/securityGroup:SecurityGroup"
 	tScaling   = "aws:appautoscaling/target:Target"
+	tTarget    = "aws:lb/targetGroup:TargetGroup"
+	tWebACL    = "aws:wafv2/webAcl:WebAcl"
 )
 
 var (
@@ -71,6 +73,33 @@ var breakages = []struct {
 	}},
 	{"RDS.9", "PostgreSQL logs not exported", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tRDS, ""), "enabledCloudwatchLogsExports", resource.NewArrayProperty([]resource.PropertyValue{str("upgrade")}))
+	}},
+	{"RDS.9", "upgrade logs not exported", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "enabledCloudwatchLogsExports", resource.NewArrayProperty([]resource.PropertyValue{str("postgresql")}))
+	}},
+	{"RDS.6", "enhanced monitoring off in prod", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "monitoringInterval", num(0))
+	}},
+	{"RDS.6", "an enhanced monitoring interval RDS does not offer", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "monitoringInterval", num(120))
+	}},
+	{"RDS.6", "enhanced monitoring without its role", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "monitoringRoleArn", null)
+	}},
+	{"CKV_AWS_353", "Performance Insights off in prod", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "performanceInsightsEnabled", boolv(false))
+	}},
+	{"CKV_AWS_354", "Performance Insights under the AWS-managed key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "performanceInsightsKmsKeyId", null)
+	}},
+	{"CKV_AWS_354", "Performance Insights under the alias/aws/rds key", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRDS, ""), "performanceInsightsKmsKeyId", str("alias/aws/rds"))
+	}},
+	{"SHIPYARD-RDS-4", "log_statement none", func(t *testing.T, g *pulumitest.Graph) {
+		setParameter(t, pick(t, g, tParams, ""), "log_statement", "none")
+	}},
+	{"SHIPYARD-RDS-4", "slow statement logging off", func(t *testing.T, g *pulumitest.Graph) {
+		setParameter(t, pick(t, g, tParams, ""), "log_min_duration_statement", "-1")
 	}},
 	{"SHIPYARD-RDS-1", "a plaintext master password", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tRDS, ""), "password", str("hunter2hunter2"))
@@ -131,6 +160,30 @@ var breakages = []struct {
 	}},
 	{"ELB.17", "a TLS policy that only starts like an allowed one", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tListener, "web-https"), "sslPolicy", str("ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06"))
+	}},
+	{"ELB.17", "the formerly recommended policy whose TLS 1.2 allows CBC ciphers", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tListener, "web-https"), "sslPolicy", str("ELBSecurityPolicy-TLS13-1-2-2021-06"))
+	}},
+	{"ELB.22", "plain HTTP to instance targets", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tTarget, "web-web"), "targetType", str("instance"))
+	}},
+	{"ELB.21", "health checks over plain TCP", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tTarget, "web-web"), "healthCheck.protocol", str("TCP"))
+	}},
+	{"ELB.16", "an ALB without a web ACL", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, "aws:wafv2/webAclAssociation:WebAclAssociation", "")
+	}},
+	{"SHIPYARD-WAF-1", "a rate limit that only counts", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tWebACL, ""), "rules.1.action", resource.NewObjectProperty(resource.PropertyMap{"count": resource.NewObjectProperty(resource.PropertyMap{})}))
+	}},
+	{"SHIPYARD-WAF-1", "the common rule set overridden to count", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tWebACL, ""), "rules.2.overrideAction", resource.NewObjectProperty(resource.PropertyMap{"count": resource.NewObjectProperty(resource.PropertyMap{})}))
+	}},
+	{"WAF.11", "a web ACL without logging", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "")
+	}},
+	{"SHIPYARD-WAF-2", "WAF logs with the Authorization header", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", ""), "redactedFields.0.singleHeader.name", str("x-request-id"))
 	}},
 	{"ELB.4", "invalid headers kept", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tALB, ""), "dropInvalidHeaderFields", boolv(false))
@@ -234,6 +287,9 @@ var breakages = []struct {
 	{"CloudWatch.16", "prod database logs kept 180 days", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tLogGroup, "postgresql"), "retentionInDays", num(180))
 	}},
+	{"SHIPYARD-LOGS-1", "a Container Insights log group left to AWS", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, tLogGroup, "cluster-insights")
+	}},
 	{"CKV_AWS_158", "a log group without KMS", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tLogGroup, "flow"), "kmsKeyId", null)
 	}},
@@ -280,6 +336,17 @@ var breakages = []struct {
 		r := pick(t, g, tSG, "web-sg")
 		setInput(t, r, "ingress.1.fromPort", num(22))
 		setInput(t, r, "ingress.1.toPort", num(22))
+	}},
+	{"AVD-AWS-0104", "an app security group that allows all traffic out", func(t *testing.T, g *pulumitest.Graph) {
+		r := pick(t, g, tSG, "app-sg")
+		setInput(t, r, "egress.1.protocol", str("-1"))
+		setInput(t, r, "egress.1.cidrBlocks", resource.NewArrayProperty([]resource.PropertyValue{str("0.0.0.0/0")}))
+	}},
+	{"AVD-AWS-0104", "the endpoints' security group open to the internet on 443", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tSG, "endpoints-sg"), "egress", resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(resource.PropertyMap{
+			"protocol": str("tcp"), "fromPort": num(443), "toPort": num(443),
+			"cidrBlocks": resource.NewArrayProperty([]resource.PropertyValue{str("0.0.0.0/0")}),
+		})}))
 	}},
 	{"EC2.2", "a default security group with rules", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", ""), "egress", resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(resource.PropertyMap{
@@ -423,6 +490,15 @@ func TestABrokenStackConfigFailsItsRule(t *testing.T) {
 		}},
 		{"prod keeping logs 180 days fails CloudWatch.16", "CloudWatch.16", "prod", func(c *stackconfig.Config) {
 			c.Logging.RetentionDays = 180
+		}},
+		{"staging without enhanced monitoring fails RDS.6", "RDS.6", "staging", func(c *stackconfig.Config) {
+			c.Database.MonitoringIntervalSeconds = 0
+		}},
+		{"prod without Performance Insights fails CKV_AWS_353", "CKV_AWS_353", "prod", func(c *stackconfig.Config) {
+			c.Database.PerformanceInsights = false
+		}},
+		{"prod without a web ACL fails ELB.16", "ELB.16", "prod", func(c *stackconfig.Config) {
+			c.LoadBalancer.WAF.Enabled = false
 		}},
 		{"prod Redis without replicas fails ElastiCache.3", "ElastiCache.3", "prod", func(c *stackconfig.Config) {
 			c.Cache.Replicas = 0

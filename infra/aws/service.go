@@ -15,6 +15,16 @@ import (
 type ClusterArgs struct {
 	// Name is "shipyard-<stack>".
 	Name string
+	// Logging creates the Container Insights performance log group, so it
+	// has the stack's key and retention instead of being created by AWS on
+	// first use, outside the stack, without the key.
+	Logging *Logging
+}
+
+// ContainerInsightsLogGroup is the log group Container Insights writes a
+// cluster's performance events to.
+func ContainerInsightsLogGroup(cluster string) string {
+	return "/aws/ecs/containerinsights/" + cluster + "/performance"
 }
 
 // Cluster is the ECS cluster every process type's service runs in.
@@ -32,13 +42,18 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 	if err := ctx.RegisterComponentResource(typePrefix+"Cluster", name, comp, opts...); err != nil {
 		return nil, err
 	}
+	insights, err := args.Logging.LogGroup(ctx, name+"-insights", ContainerInsightsLogGroup(args.Name), pulumi.Parent(comp))
+	if err != nil {
+		return nil, err
+	}
+	// The cluster waits for the log group, so Container Insights finds it.
 	c, err := ecs.NewCluster(ctx, name+"-cluster", &ecs.ClusterArgs{
 		Name: pulumi.String(args.Name),
 		Settings: ecs.ClusterSettingArray{ecs.ClusterSettingArgs{
 			Name:  pulumi.String("containerInsights"),
 			Value: pulumi.String("enabled"),
 		}},
-	}, pulumi.Parent(comp))
+	}, pulumi.Parent(comp), pulumi.DependsOn([]pulumi.Resource{insights}))
 	if err != nil {
 		return nil, fmt.Errorf("ecs cluster: %w", err)
 	}
@@ -91,6 +106,11 @@ type ServiceArgs struct {
 	// this service back when they go off while it is in progress
 	// (signals.DeploymentAlarms); none for the clock.
 	DeploymentAlarms pulumi.StringArray
+	// RedeployOn forces a new deployment whenever one of its values
+	// changes, once RedeployAfter are updated: a new Redis AUTH token
+	// generation restarts the tasks after the secret holds the new token.
+	RedeployOn    map[string]string
+	RedeployAfter []pulumi.Resource
 }
 
 // Service is one process type: roles, task definition (with the migrate
@@ -342,9 +362,15 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		sa.HealthCheckGracePeriodSeconds = pulumi.Int(svc.HealthCheckGracePeriodSeconds)
 	}
 	autoscaled := args.Process != stackconfig.Clock && svc.MaxCount > svc.MinCount
+	if len(args.RedeployOn) > 0 {
+		// Secrets are read when a task starts: only a new deployment
+		// gives the tasks a new secret value.
+		sa.ForceNewDeployment = pulumi.Bool(true)
+		sa.Triggers = pulumi.ToStringMap(args.RedeployOn)
+	}
 	svcOpts := []pulumi.ResourceOption{parent}
-	if len(args.After) > 0 {
-		svcOpts = append(svcOpts, pulumi.DependsOn(args.After))
+	if after := append(append([]pulumi.Resource{}, args.After...), args.RedeployAfter...); len(after) > 0 {
+		svcOpts = append(svcOpts, pulumi.DependsOn(after))
 	}
 	if autoscaled {
 		// Autoscaling owns the running count between deploys.

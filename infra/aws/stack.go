@@ -5,6 +5,7 @@ package aws
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	awssdk "github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -136,6 +137,17 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Network.VPCEndpoints {
+		if _, err := NewVPCEndpoints(ctx, "endpoints", VPCEndpointsArgs{
+			Region:               region,
+			VpcId:                network.VpcId,
+			PrivateSubnetIds:     network.PrivateSubnetIds,
+			PrivateRouteTableIds: network.PrivateRouteTableIds,
+			AppSecurityGroupId:   network.AppSecurityGroupId,
+		}, with); err != nil {
+			return nil, err
+		}
+	}
 	registry, err := NewRegistry(ctx, "registry", RegistryArgs{
 		RepositoryName: cfg.RepositoryName(),
 		Keep:           ImageRetainCount,
@@ -164,6 +176,11 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
+	if w := cfg.LoadBalancer.WAF; w.Enabled {
+		if _, err := NewWAF(ctx, "waf", WAFArgs{Name: base, RateLimitPer5Min: w.RateLimitPer5Min, LoadBalancerArn: alb.Arn, Logging: logging}, with); err != nil {
+			return nil, err
+		}
+	}
 	db, err := NewDatabase(ctx, "database", DatabaseArgs{
 		Identifier:         base,
 		Config:             cfg.Database,
@@ -171,6 +188,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		PrivateSubnetIds:   network.PrivateSubnetIds,
 		AppSecurityGroupId: network.AppSecurityGroupId,
 		Logging:            logging,
+		AccountID:          account,
 		Protect:            prod,
 	}, with)
 	if err != nil {
@@ -193,7 +211,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
-	cluster, err := NewCluster(ctx, "cluster", ClusterArgs{Name: base}, with)
+	cluster, err := NewCluster(ctx, "cluster", ClusterArgs{Name: base, Logging: logging}, with)
 	if err != nil {
 		return nil, err
 	}
@@ -324,6 +342,10 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 			ClusterName:        cluster.Name,
 			PrivateSubnetIds:   network.PrivateSubnetIds,
 			AppSecurityGroupId: network.AppSecurityGroupId,
+			// A new AUTH token generation restarts every process once
+			// the secret holds it.
+			RedeployOn:    map[string]string{"redisAuthTokenVersion": strconv.Itoa(cfg.Cache.AuthTokenVersion)},
+			RedeployAfter: []pulumi.Resource{cache.AuthTokenSecretVersion},
 		}
 		for _, id := range signals.DeploymentAlarms(alarms, p) {
 			args.DeploymentAlarms = append(args.DeploymentAlarms, alarming.Names[id])

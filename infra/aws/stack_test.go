@@ -175,7 +175,7 @@ func TestTheHTTPSListenerUsesExactlyTheTLS13Policy(t *testing.T) {
 	for _, stack := range awsStacks {
 		g := graph(t, stack, true)
 		https := pick(t, g, tListener, "web-https")
-		if got := https.String("sslPolicy"); got != "ELBSecurityPolicy-TLS13-1-2-2021-06" {
+		if got := https.String("sslPolicy"); got != "ELBSecurityPolicy-TLS13-1-2-Res-2021-06" {
 			t.Errorf("%s: sslPolicy %q", stack, got)
 		}
 		cfg := loadConfig(t, stack)
@@ -620,6 +620,7 @@ func TestDataIsEncryptedWithTheStacksKey(t *testing.T) {
 			"database kmsKeyId":                 db.String("kmsKeyId"),
 			"database masterUserSecretKmsKeyId": db.String("masterUserSecretKmsKeyId"),
 			"redis kmsKeyId":                    redis.String("kmsKeyId"),
+			"database Performance Insights":     db.String("performanceInsightsKmsKeyId"),
 		}
 		for _, s := range g.ByType(tSecret) {
 			keyed["secret "+s.Name+" kmsKeyId"] = s.String("kmsKeyId")

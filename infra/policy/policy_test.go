@@ -77,6 +77,20 @@ func TestDeliberateExceptionsAreNarrow(t *testing.T) {
 		{"a service named after the clock in the middle is not the clock", "SHIPYARD-REL-5", ecsService("shipyard-prod-clockwork", nil), true},
 		{"the worker may deploy with alarms that roll back", "SHIPYARD-REL-5", ecsService("shipyard-prod-worker", []string{"shipyard-prod-queueLatency"}), false},
 		{"a role may not read every secret", "SHIPYARD-IAM-1", rolePolicy(`{"Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue"],"Resource":"*"}]}`), true},
+		{"a dev database may go without enhanced monitoring", "RDS.6", database("dev", 0), false},
+		{"a staging database may not go without enhanced monitoring", "RDS.6", database("staging", 0), true},
+		{"a dev database may go without Performance Insights", "CKV_AWS_353", database("dev", 0), false},
+		{"a prod database may not go without Performance Insights", "CKV_AWS_353", database("prod", 0), true},
+		{"the ALB's ip targets may get plain HTTP", "ELB.22", targetGroup(policy.LoadBalancerComponent, "ip", "HTTP"), false},
+		{"instance targets may not get plain HTTP", "ELB.22", targetGroup(policy.LoadBalancerComponent, "instance", "HTTP"), true},
+		{"another component's ip targets may not get plain HTTP", "ELB.22", targetGroup("shipyard:aws:Service", "ip", "HTTP"), true},
+		{"the ALB's ip targets may not be health-checked over plain TCP", "ELB.21", targetGroup(policy.LoadBalancerComponent, "ip", "TCP"), true},
+		{"the app may reach the internet on 443", "AVD-AWS-0104", securityGroup(policy.NetworkComponent, "tcp", 443), false},
+		{"the app may not reach the internet on 80", "AVD-AWS-0104", securityGroup(policy.NetworkComponent, "tcp", 80), true},
+		{"the app may not reach the internet on every protocol", "AVD-AWS-0104", securityGroup(policy.NetworkComponent, "-1", 0), true},
+		{"another component's group may not reach the internet on 443", "AVD-AWS-0104", securityGroup("shipyard:aws:VPCEndpoints", "tcp", 443), true},
+		{"a dev ALB may go without a web ACL", "ELB.16", alb("dev"), false},
+		{"a staging ALB may not go without a web ACL", "ELB.16", alb("staging"), true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -121,6 +135,31 @@ func keyPolicy(doc string) policy.Resource {
 func logGroup(stack string, days float64) policy.Resource {
 	return policy.Resource{Type: policy.TypeLogGroup, URN: urn(stack, "shipyard:aws:Logging", policy.TypeLogGroup, "logs-web"),
 		Inputs: resource.PropertyMap{"retentionInDays": resource.NewNumberProperty(days)}}
+}
+
+// database is an RDS instance with enhanced monitoring every interval
+// seconds (0: off) and Performance Insights on when interval > 0.
+func database(stack string, interval float64) policy.Resource {
+	return policy.Resource{Type: policy.TypeRDSInstance, URN: urn(stack, "shipyard:aws:Database", policy.TypeRDSInstance, "database-instance"),
+		Inputs: resource.PropertyMap{"monitoringInterval": resource.NewNumberProperty(interval), "performanceInsightsEnabled": resource.NewBoolProperty(interval > 0)}}
+}
+
+func targetGroup(component, targetType, protocol string) policy.Resource {
+	return policy.Resource{Type: policy.TypeTargetGroup, URN: urn("prod", component, policy.TypeTargetGroup, "web-web"),
+		Inputs: resource.PropertyMap{"targetType": resource.NewStringProperty(targetType), "protocol": resource.NewStringProperty(protocol),
+			"healthCheck": resource.NewObjectProperty(resource.PropertyMap{"protocol": resource.NewStringProperty(protocol)})}}
+}
+
+func securityGroup(component, protocol string, port float64) policy.Resource {
+	return policy.Resource{Type: policy.TypeSecurityGroup, URN: urn("prod", component, policy.TypeSecurityGroup, "sg"),
+		Inputs: resource.PropertyMap{"egress": resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(resource.PropertyMap{
+			"protocol": resource.NewStringProperty(protocol), "fromPort": resource.NewNumberProperty(port), "toPort": resource.NewNumberProperty(port),
+			"cidrBlocks": resource.NewArrayProperty([]resource.PropertyValue{resource.NewStringProperty("0.0.0.0/0")}),
+		})})}}
+}
+
+func alb(stack string) policy.Resource {
+	return policy.Resource{Type: policy.TypeLoadBalancer, URN: urn(stack, policy.LoadBalancerComponent, policy.TypeLoadBalancer, "web-alb")}
 }
 
 func rolePolicy(doc string) policy.Resource {
@@ -186,6 +225,13 @@ func TestRulesSkipValuesAPreviewDoesNotKnowYet(t *testing.T) {
 				"alarmNames": computed, "enable": resource.NewBoolProperty(true), "rollback": resource.NewBoolProperty(true)})}}},
 		{"CloudWatch.15", policy.Resource{Type: policy.TypeMetricAlarm, URN: urn("dev", "", policy.TypeMetricAlarm, "alarms-cpuHigh-web"),
 			Inputs: resource.PropertyMap{"alarmActions": computed, "okActions": computed}}},
+		{"RDS.6", policy.Resource{Type: policy.TypeRDSInstance, URN: urn("prod", "", policy.TypeRDSInstance, "db"),
+			Inputs: resource.PropertyMap{"monitoringInterval": resource.NewNumberProperty(60), "monitoringRoleArn": computed}}},
+		{"CKV_AWS_354", policy.Resource{Type: policy.TypeRDSInstance, URN: urn("prod", "", policy.TypeRDSInstance, "db"),
+			Inputs: resource.PropertyMap{"performanceInsightsEnabled": resource.NewBoolProperty(true), "performanceInsightsKmsKeyId": computed}}},
+		{"SHIPYARD-LOGS-1", policy.Resource{Type: policy.TypeECSCluster, URN: urn("prod", "", policy.TypeECSCluster, "cluster"),
+			Inputs: resource.PropertyMap{"name": computed, "settings": resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(resource.PropertyMap{
+				"name": resource.NewStringProperty("containerInsights"), "value": resource.NewStringProperty("enabled")})})}}},
 	}
 	for _, c := range cases {
 		t.Run(c.rule+" skips an unknown value", func(t *testing.T) {

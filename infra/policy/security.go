@@ -13,6 +13,7 @@ const (
 	TypeRDSParameterGroup = "aws:rds/parameterGroup:ParameterGroup"
 	TypeLoadBalancer      = "aws:lb/loadBalancer:LoadBalancer"
 	TypeListener          = "aws:lb/listener:Listener"
+	TypeTargetGroup       = "aws:lb/targetGroup:TargetGroup"
 	TypeReplicationGroup  = "aws:elasticache/replicationGroup:ReplicationGroup"
 	TypeTaskDefinition    = "aws:ecs/taskDefinition:TaskDefinition"
 	TypeECSService        = "aws:ecs/service:Service"
@@ -37,7 +38,11 @@ const (
 	TypeBucketVersioning  = "aws:s3/bucketVersioningV2:BucketVersioningV2"
 	TypeBucketEncryption  = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
 	TypeScalingTarget     = "aws:appautoscaling/target:Target"
+	TypeWebACL            = "aws:wafv2/webAcl:WebAcl"
+	TypeWebACLAssociation = "aws:wafv2/webAclAssociation:WebAclAssociation"
+	TypeWebACLLogging     = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 	LoadBalancerComponent = "shipyard:aws:LoadBalancer"
+	NetworkComponent      = "shipyard:aws:Network"
 )
 
 // DevStack is the development stack (stackconfig.DevStack), the only one
@@ -74,19 +79,30 @@ func customerKey(r Resource, path string) string {
 // (stackconfig.RDSCACertIdentifiers).
 var RDSCertificateAuthorities = []string{"rds-ca-rsa2048-g1", "rds-ca-rsa4096-g1", "rds-ca-ecc384-g1"}
 
-// AllowedSSLPolicies is ELB.17's exact allow-list: TLS 1.3 policies (with
-// TLS 1.2 at most as the floor) with forward-secret AEAD ciphers.
+// AllowedSSLPolicies is ELB.17's current allow-list (its sslPolicies
+// parameter): TLS 1.3 only, or TLS 1.3 with TLS 1.2 restricted ("Res") to
+// ECDHE key exchange with AES-GCM; the FIPS and hybrid post-quantum
+// variants of both. Earlier revisions of the control also listed
+// ELBSecurityPolicy-TLS13-1-2-2021-06 (TLS 1.2 with CBC ciphers) and its
+// FIPS variant; they no longer pass. None is on trivy AVD-AWS-0047's list of
+// outdated policies. docs/aws.md has the comparison.
 var AllowedSSLPolicies = []string{
-	"ELBSecurityPolicy-TLS13-1-2-2021-06",
-	"ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
 	"ELBSecurityPolicy-TLS13-1-3-2021-06",
-	"ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
-	"ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
 	"ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
-	"ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
 	"ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
 	"ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
 }
+
+// EnhancedMonitoringIntervals are RDS.6's allowed monitoring intervals.
+var EnhancedMonitoringIntervals = []float64{1, 5, 10, 15, 30, 60}
+
+// LoggedStatements are the log_statement values SHIPYARD-RDS-4 accepts:
+// each logs at least every schema change.
+var LoggedStatements = []string{"ddl", "mod", "all"}
 
 // NoResourceLevelActions may use Resource "*": AWS offers no resource-level
 // permissions for them.
@@ -121,6 +137,12 @@ var Exceptions = []Exception{
 		"cost: dev is a disposable stack of test traffic whose logs serve debugging, not investigations; staging and prod keep 365 days"},
 	{"SHIPYARD-REL-5", "the clock's ECS service (name ending in -clock) is deployed without CloudWatch alarms; its circuit breaker still rolls back a clock that cannot start",
 		"the clock is one task replaced stop-before-start: while the new task migrates and starts, none runs, runningTasks-clock can go off and would roll a good release back; no other alarm measures the clock"},
+	{"RDS.6, CKV_AWS_353, ELB.16", "the dev stack may turn off enhanced monitoring (database.monitoringIntervalSeconds 0), Performance Insights and the web ACL (config/dev.json: no web ACL)",
+		"cost: dev serves test traffic only and is not reachable by real users' data; staging and prod must keep all three (the stack config refuses otherwise)"},
+	{"AVD-AWS-0104", "the app security group allows tcp 443 to 0.0.0.0/0",
+		"the log router's image comes from public.ecr.aws, which has no VPC endpoint, and without network.vpcEndpoints (dev) the AWS APIs are reached through NAT; every other port stays inside the VPC"},
+	{"ELB.21, ELB.22", "the LoadBalancer component's target group (targets of type ip: Fargate tasks in the private subnets) and its health check use plain HTTP (also checkov CKV_AWS_378)",
+		"TLS terminates at the ALB; the hop to the targets stays inside the VPC's private subnets, and the app security group admits the app port from the ALB's security group only, so no other host can reach or impersonate a target; re-encrypting would need a certificate in every task for no gain in who can read the traffic"},
 	{"RDS.5, RDS.8, ELB.6, ElastiCache.3, SHIPYARD-STATEFUL-1, SHIPYARD-REL-4", "apply to the prod stack only",
 		"dev and staging are disposable and sized for cost: single-AZ, deletable, unprotected"},
 }
@@ -152,14 +174,44 @@ func rdsRules() []Rule {
 		boolRule("RDS.13", "RDS applies minor version upgrades", "minor versions carry security fixes", "autoMinorVersionUpgrade", true, false),
 		boolRule("RDS.17", "RDS copies tags to snapshots", "snapshots must stay attributable and covered by tag-based policies", "copyTagsToSnapshot", true, false),
 		boolRule("RDS.10", "RDS has IAM authentication enabled", "Security Hub expects IAM database authentication to be available", "iamDatabaseAuthenticationEnabled", true, false),
-		{ID: "RDS.9", Title: "RDS exports its PostgreSQL logs to CloudWatch", Reason: "database logs must be kept for investigation", Types: rds,
+		{ID: "RDS.9", Title: "RDS exports its PostgreSQL and upgrade logs to CloudWatch", Reason: "database logs must be kept for investigation", Types: rds,
 			Check: func(r Resource) []string {
-				for _, l := range r.Strings("enabledCloudwatchLogsExports") {
-					if l == "postgresql" {
-						return nil
+				var out []string
+				for _, want := range []string{"postgresql", "upgrade"} {
+					if !contains(r.Strings("enabledCloudwatchLogsExports"), want) {
+						out = append(out, "enabledCloudwatchLogsExports lacks "+want)
 					}
 				}
-				return []string{"enabledCloudwatchLogsExports lacks postgresql"}
+				return out
+			}},
+		{ID: "RDS.6", Title: "RDS has enhanced monitoring", Reason: "OS metrics (memory, swap, processes) explain what database metrics alone cannot", Types: rds,
+			Check: func(r Resource) []string {
+				if r.Stack() == DevStack {
+					return nil // Exception: dev may turn it off (cost).
+				}
+				n, _ := r.Number("monitoringInterval")
+				allowed := false
+				for _, i := range EnhancedMonitoringIntervals {
+					allowed = allowed || n == i
+				}
+				var out []string
+				if !allowed {
+					out = append(out, fmt.Sprintf("monitoringInterval %v: want one of %v seconds", n, EnhancedMonitoringIntervals))
+				}
+				if r.String("monitoringRoleArn") == "" && !r.IsUnknown("monitoringRoleArn") {
+					out = append(out, "monitoringRoleArn must name the role RDS publishes the metrics with")
+				}
+				return out
+			}},
+		{ID: "CKV_AWS_353", Title: "RDS has Performance Insights", Reason: "query-level load is what explains a slow database", Types: rds,
+			Check: func(r Resource) []string {
+				if r.Stack() == DevStack {
+					return nil // Exception: dev may turn it off.
+				}
+				if !r.True("performanceInsightsEnabled") {
+					return []string{"performanceInsightsEnabled must be true"}
+				}
+				return nil
 			}},
 		{ID: "SHIPYARD-RDS-1", Title: "RDS manages the master password in Secrets Manager", Reason: "no plaintext password in code, config or state", Types: rds,
 			Check: func(r Resource) []string {
@@ -169,6 +221,25 @@ func rdsRules() []Rule {
 				}
 				if _, ok := r.Get("password"); ok {
 					out = append(out, "password must not be set")
+				}
+				return out
+			}},
+		{ID: "SHIPYARD-RDS-4", Title: "RDS PostgreSQL logs slow statements and schema changes", Reason: "an investigation needs to know which statement was slow and who changed the schema when",
+			Types: []string{TypeRDSParameterGroup},
+			Check: func(r Resource) []string {
+				if !strings.HasPrefix(r.String("family"), "postgres") {
+					return nil
+				}
+				params := map[string]string{}
+				for i := 0; i < r.Len("parameters"); i++ {
+					params[r.String(fmt.Sprintf("parameters.%d.name", i))] = r.String(fmt.Sprintf("parameters.%d.value", i))
+				}
+				var out []string
+				if v := params["log_statement"]; !contains(LoggedStatements, v) {
+					out = append(out, fmt.Sprintf("log_statement %q: want one of %v", v, LoggedStatements))
+				}
+				if v, ok := params["log_min_duration_statement"]; !ok || v == "" || strings.HasPrefix(v, "-") {
+					out = append(out, fmt.Sprintf("log_min_duration_statement %q: want a threshold of 0 ms or more (-1 or unset logs no slow statement)", v))
 				}
 				return out
 			}},
@@ -249,6 +320,14 @@ func kmsRules() []Rule {
 					paths = append(paths, "masterUserSecretKmsKeyId")
 				}
 				return paths
+			})},
+		{ID: "CKV_AWS_354", Title: "RDS Performance Insights is encrypted with the stack's customer-managed key",
+			Reason: "Performance Insights keeps query text; the key policy, not the AWS-managed key, decides who can read it", Types: []string{TypeRDSInstance},
+			Check: check(func(r Resource) []string {
+				if !r.True("performanceInsightsEnabled") {
+					return nil
+				}
+				return []string{"performanceInsightsKmsKeyId"}
 			})},
 		{ID: "SHIPYARD-KMS-2", Title: "Redis is encrypted at rest with the stack's customer-managed key",
 			Reason: "the key policy, not the AWS-managed key, decides who can read the cache and its snapshots", Types: []string{TypeReplicationGroup},
@@ -342,7 +421,95 @@ func elbRules() []Rule {
 				}
 				return nil
 			}},
+		{ID: "ELB.22", Title: "Target groups use an encrypted protocol", Reason: "traffic to the targets must not be readable on the way", Types: []string{TypeTargetGroup},
+			Check: func(r Resource) []string { return targetProtocol(r, "protocol") }},
+		{ID: "ELB.21", Title: "Target group health checks use an encrypted protocol", Reason: "health checks must not be answerable by an impostor on the way", Types: []string{TypeTargetGroup},
+			Check: func(r Resource) []string { return targetProtocol(r, "healthCheck.protocol") }},
+		{ID: "ELB.16", Title: "The ALB is associated with a WAF web ACL", Reason: "managed rules and a per-IP rate limit stop floods and known exploits before they reach the app", Types: lbs,
+			CheckStack: func(rs []Resource) []Violation {
+				albs, associations := 0, count(rs, TypeWebACLAssociation)
+				for _, r := range rs {
+					if r.Type == TypeLoadBalancer && r.Stack() != DevStack { // Exception: dev (cost).
+						albs++
+					}
+				}
+				if associations < albs {
+					return []Violation{{Message: fmt.Sprintf("%d load balancers, %d web ACL associations", albs, associations)}}
+				}
+				return nil
+			}},
+		{ID: "WAF.11", Title: "Web ACLs log the requests they block", Reason: "an attack the web ACL stopped must be traceable", Types: []string{TypeWebACL},
+			CheckStack: func(rs []Resource) []Violation {
+				acls, logging := count(rs, TypeWebACL), count(rs, TypeWebACLLogging)
+				if logging < acls {
+					return []Violation{{Message: fmt.Sprintf("%d web ACLs, %d logging configurations", acls, logging)}}
+				}
+				return nil
+			}},
+		{ID: "SHIPYARD-WAF-2", Title: "WAF logs leave out credentials", Reason: "WAF logs keep request headers; bearer tokens and session cookies must not end up in them",
+			Types: []string{TypeWebACLLogging},
+			Check: func(r Resource) []string {
+				redacted := map[string]bool{}
+				for i := 0; i < r.Len("redactedFields"); i++ {
+					redacted[strings.ToLower(r.String(fmt.Sprintf("redactedFields.%d.singleHeader.name", i)))] = true
+				}
+				var out []string
+				for _, h := range []string{"authorization", "cookie"} {
+					if !redacted[h] {
+						out = append(out, "header "+h+" is not in redactedFields")
+					}
+				}
+				return out
+			}},
+		{ID: "SHIPYARD-WAF-1", Title: "The web ACL blocks by AWS managed rules and a per-IP rate limit", Reason: "a web ACL without rules, or that only counts, protects nothing", Types: []string{TypeWebACL},
+			Check: func(r Resource) []string {
+				groups, rateLimited := map[string]bool{}, false
+				for i := 0; i < r.Len("rules"); i++ {
+					p := fmt.Sprintf("rules.%d.", i)
+					if g := r.String(p + "statement.managedRuleGroupStatement.name"); g != "" {
+						if _, count := r.Get(p + "overrideAction.count"); !count {
+							groups[g] = true
+						}
+					}
+					if _, block := r.Get(p + "action.block"); block {
+						if n, ok := r.Number(p + "statement.rateBasedStatement.limit"); ok && n > 0 {
+							rateLimited = true
+						}
+					}
+				}
+				var out []string
+				for _, g := range []string{"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesAmazonIpReputationList"} {
+					if !groups[g] {
+						out = append(out, fmt.Sprintf("managed rule group %s is missing or only counts", g))
+					}
+				}
+				if !rateLimited {
+					out = append(out, "no rate-based rule blocks")
+				}
+				if _, allow := r.Get("defaultAction.allow"); !allow {
+					if _, block := r.Get("defaultAction.block"); !block {
+						out = append(out, "defaultAction must be set")
+					}
+				}
+				return out
+			}},
 	}
+}
+
+// targetProtocol checks that the protocol at path is encrypted. Exception:
+// the LoadBalancer component's targets of type ip (the Fargate tasks, in
+// private subnets, admitted from the ALB's security group only) get HTTP.
+func targetProtocol(r Resource, path string) []string {
+	p := r.String(path)
+	switch {
+	case p == "HTTPS" || p == "TLS":
+		return nil
+	case p == "HTTP" && r.InComponent(LoadBalancerComponent) && r.String("targetType") == "ip":
+		return nil // Exception: TLS ends at the ALB inside the VPC.
+	case p == "" && r.IsUnknown(path):
+		return nil
+	}
+	return []string{fmt.Sprintf("%s %q: want HTTPS (plain HTTP only to the ALB's ip targets in the private subnets)", path, p)}
 }
 
 func elastiCacheRules() []Rule {
@@ -497,7 +664,38 @@ func ecsRules() []Rule {
 				}
 				return []string{"containerInsights setting must be enabled"}
 			}},
+		{ID: "SHIPYARD-LOGS-1", Title: "Container Insights writes to a log group of the stack", Reason: "otherwise AWS creates it on first use, outside the stack, without the stack's key and retention",
+			Types: []string{TypeECSCluster},
+			CheckStack: func(rs []Resource) []Violation {
+				groups := map[string]bool{}
+				for _, r := range rs {
+					if r.Type == TypeLogGroup {
+						groups[r.String("name")] = true
+					}
+				}
+				var out []Violation
+				for _, r := range rs {
+					if r.Type != TypeECSCluster || r.IsUnknown("name") {
+						continue
+					}
+					insights := false
+					for i := 0; i < r.Len("settings"); i++ {
+						p := fmt.Sprintf("settings.%d.", i)
+						insights = insights || (r.String(p+"name") == "containerInsights" && r.String(p+"value") != "disabled")
+					}
+					if want := ContainerInsightsLogGroup(r.String("name")); insights && !groups[want] {
+						out = append(out, Violation{URN: r.URN, Message: "no log group " + want + " in the stack"})
+					}
+				}
+				return out
+			}},
 	}
+}
+
+// ContainerInsightsLogGroup is where Container Insights writes a cluster's
+// performance events.
+func ContainerInsightsLogGroup(cluster string) string {
+	return "/aws/ecs/containerinsights/" + cluster + "/performance"
 }
 
 func ecrRules() []Rule {
@@ -728,6 +926,36 @@ func networkRules() []Rule {
 					if msg := openIngress(r, fmt.Sprintf("ingress.%d.", i)); msg != "" {
 						out = append(out, msg)
 					}
+				}
+				return out
+			}},
+		{ID: "AVD-AWS-0104", Title: "Security groups allow no egress to the internet but HTTPS from the app", Reason: "a compromised task must not reach arbitrary hosts and ports", Types: []string{TypeSecurityGroup, TypeSecurityGroupRule},
+			Check: func(r Resource) []string {
+				var out []string
+				check := func(prefix string) {
+					open := false
+					for _, c := range append(r.Strings(prefix+"cidrBlocks"), r.Strings(prefix+"ipv6CidrBlocks")...) {
+						open = open || openCIDR(c)
+					}
+					if !open {
+						return
+					}
+					from, _ := r.Number(prefix + "fromPort")
+					to, _ := r.Number(prefix + "toPort")
+					proto := r.String(prefix + "protocol")
+					if proto == "tcp" && from == 443 && to == 443 && r.InComponent(NetworkComponent) {
+						return // Exception: the app's HTTPS egress.
+					}
+					out = append(out, fmt.Sprintf("egress %s %v-%v is open to the internet", proto, from, to))
+				}
+				if r.Type == TypeSecurityGroupRule {
+					if r.String("type") == "egress" {
+						check("")
+					}
+					return out
+				}
+				for i := 0; i < r.Len("egress"); i++ {
+					check(fmt.Sprintf("egress.%d.", i))
 				}
 				return out
 			}},

@@ -68,6 +68,10 @@ type Network struct {
 	CIDR        string `json:"cidr"`
 	AZCount     int    `json:"azCount"`
 	NATGateways string `json:"natGateways"`
+	// VPCEndpoints adds a gateway endpoint for S3 and interface endpoints
+	// for ECR, Secrets Manager, CloudWatch Logs and KMS, so the tasks'
+	// AWS API traffic stays in the VPC instead of crossing NAT.
+	VPCEndpoints bool `json:"vpcEndpoints"`
 }
 
 // Services holds the settings of each process type.
@@ -154,6 +158,18 @@ type Database struct {
 	// instance's server certificate (one of RDSCACertIdentifiers); the
 	// app verifies it against the pinned bundle (RDSCABundlePath).
 	CACertIdentifier string `json:"caCertIdentifier"`
+	// PerformanceInsights turns on Performance Insights, encrypted with
+	// the stack's key, kept PerformanceInsightsRetentionDays (7 is free).
+	PerformanceInsights              bool `json:"performanceInsights"`
+	PerformanceInsightsRetentionDays int  `json:"performanceInsightsRetentionDays"`
+	// MonitoringIntervalSeconds is the enhanced monitoring interval; 0
+	// turns enhanced monitoring off.
+	MonitoringIntervalSeconds int `json:"monitoringIntervalSeconds"`
+	// LogMinDurationMs is log_min_duration_statement: statements running
+	// at least this long are logged with their duration.
+	LogMinDurationMs int `json:"logMinDurationMs"`
+	// LogStatement is log_statement: which statements are always logged.
+	LogStatement string `json:"logStatement"`
 }
 
 // RDSCACertIdentifiers are the RDS certificate authorities
@@ -167,6 +183,13 @@ type Cache struct {
 	NodeType      string `json:"nodeType"`
 	// Replicas is the number of read replicas besides the primary.
 	Replicas int `json:"replicas"`
+	// AuthTokenVersion names the AUTH token generation: raising it
+	// generates a new token that Redis accepts alongside the previous one.
+	AuthTokenVersion int `json:"authTokenVersion"`
+	// RetiredAuthTokenVersion is the newest generation Redis no longer
+	// accepts: AuthTokenVersion-1 once every task uses the current token,
+	// AuthTokenVersion-2 while a rotation is under way (docs/aws.md).
+	RetiredAuthTokenVersion int `json:"retiredAuthTokenVersion"`
 }
 
 // LoadBalancer is the ALB (aws) or the nginx container (docker).
@@ -175,6 +198,18 @@ type LoadBalancer struct {
 	CertificateARN             string `json:"certificateArn,omitempty"`
 	IdleTimeoutSeconds         int    `json:"idleTimeoutSeconds"`
 	DeregistrationDelaySeconds int    `json:"deregistrationDelaySeconds"`
+	// WAF associates an AWS WAF web ACL (AWS managed rule groups and a
+	// per-IP rate limit) with the ALB (aws only).
+	WAF WAF `json:"waf"`
+}
+
+// WAF is the web ACL in front of the ALB.
+type WAF struct {
+	Enabled bool `json:"enabled"`
+	// RateLimitPer5Min is how many requests one client IP may send in any
+	// 5-minute window before the web ACL blocks it: the backstop of the
+	// app's own limit, so at least 5 × App.RateLimitPerMinute.
+	RateLimitPer5Min int `json:"rateLimitPer5Min"`
 }
 
 // Log destinations.
@@ -280,7 +315,7 @@ func Defaults() Config {
 	web := svc("/readyz", 1, 2)
 	web.Autoscaling.RequestsPerTarget = 1000
 	return Config{
-		Network: Network{CIDR: "10.0.0.0/16", AZCount: 2, NATGateways: NATSingle},
+		Network: Network{CIDR: "10.0.0.0/16", AZCount: 2, NATGateways: NATSingle, VPCEndpoints: true},
 		Services: Services{
 			Web:    web,
 			Worker: svc("/livez", 1, 2),
@@ -304,10 +339,17 @@ func Defaults() Config {
 			Name:                  "shipyard",
 			Username:              "shipyard",
 			CACertIdentifier:      RDSCACertIdentifiers[0],
+
+			PerformanceInsights:              true,
+			PerformanceInsightsRetentionDays: 7,
+			MonitoringIntervalSeconds:        60,
+			LogMinDurationMs:                 1000,
+			LogStatement:                     "ddl",
 		},
-		Cache:        Cache{EngineVersion: "7.1", NodeType: "cache.t4g.micro", Replicas: 1},
-		LoadBalancer: LoadBalancer{IdleTimeoutSeconds: 60, DeregistrationDelaySeconds: 30},
-		Logging:      Logging{RetentionDays: MinLogRetentionDays, Destinations: []string{LogToCloudWatch}},
+		Cache: Cache{EngineVersion: "7.1", NodeType: "cache.t4g.micro", Replicas: 1, AuthTokenVersion: 1},
+		LoadBalancer: LoadBalancer{IdleTimeoutSeconds: 60, DeregistrationDelaySeconds: 30,
+			WAF: WAF{Enabled: true, RateLimitPer5Min: 6000}},
+		Logging: Logging{RetentionDays: MinLogRetentionDays, Destinations: []string{LogToCloudWatch}},
 		Local: Local{
 			WebReplicas:    2,
 			HTTPPort:       8080,

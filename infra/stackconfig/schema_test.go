@@ -255,7 +255,7 @@ func TestSchemaProblemMessages(t *testing.T) {
 			[]want{{"tags.team", "is 257 characters long; allowed at most 256"}}},
 		{"several unknown fields are all reported",
 			`{"foo": 1, "bar": 2, "cache": {"nodes": 3}}`,
-			[]want{{"foo", "unknown field"}, {"bar", "unknown field"}, {"cache.nodes", "unknown field; allowed: engineVersion, nodeType, replicas"}}},
+			[]want{{"foo", "unknown field"}, {"bar", "unknown field"}, {"cache.nodes", "unknown field; allowed: authTokenVersion, engineVersion, nodeType, replicas, retiredAuthTokenVersion"}}},
 		{"a bad env name keeps its path among other problems (jsonschema reuses that location's slice)",
 			`{"app": {"env": {"bad-name": "x"}}, "release": {"imageDigest": "sha256:abc"}, "tags": {"bad|key": "v"}, "logging": {"destinations": ["x"]}}`,
 			[]want{{"app.env.bad-name", "is not an env var name"}, {"release.imageDigest", "is not \"sha256:\""},

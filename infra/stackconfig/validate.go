@@ -300,6 +300,53 @@ var rules = []Rule{
 		},
 	},
 	{
+		Doc: "Every aws stack but `dev` keeps the optional hardening on: `database.performanceInsights`, enhanced monitoring (`database.monitoringIntervalSeconds` > 0), `network.vpcEndpoints` and `loadBalancer.waf.enabled`; dev may turn them off to save cost (the exceptions are written in `policy.Exceptions`).",
+		check: func(c *Config, ps *problems) {
+			if c.Target != TargetAWS || c.Stack == DevStack {
+				return
+			}
+			off := func(path string) {
+				ps.add(path, "is off in stack %s; allowed only in dev (cost), every other aws stack keeps it on", c.Stack)
+			}
+			if !c.Database.PerformanceInsights {
+				off("database.performanceInsights")
+			}
+			if c.Database.MonitoringIntervalSeconds == 0 {
+				ps.add("database.monitoringIntervalSeconds", "is 0 (enhanced monitoring off) in stack %s; allowed 1, 5, 10, 15, 30 or 60 (only dev may turn it off)", c.Stack)
+			}
+			if !c.Network.VPCEndpoints {
+				off("network.vpcEndpoints")
+			}
+			if !c.LoadBalancer.WAF.Enabled {
+				off("loadBalancer.waf.enabled")
+			}
+		},
+	},
+	{
+		Doc: "`loadBalancer.waf.rateLimitPer5Min` ≥ 5 × `app.rateLimitPerMinute` when the web ACL is on: the web ACL is the backstop of the app's rate limit, so a client over the app's limit gets the app's 429 with `Retry-After`, not the web ACL's 403.",
+		check: func(c *Config, ps *problems) {
+			w, perMin := c.LoadBalancer.WAF, c.App.RateLimitPerMinute
+			if c.Target != TargetAWS || !w.Enabled || w.RateLimitPer5Min >= 5*perMin {
+				return
+			}
+			ps.addAbout("loadBalancer.waf.rateLimitPer5Min", []string{"app.rateLimitPerMinute"}, "%d is below 5 × app.rateLimitPerMinute %d = %d; allowed at least %d (the web ACL is the backstop of the app's limit)",
+				w.RateLimitPer5Min, perMin, 5*perMin, 5*perMin)
+		},
+	},
+	{
+		Doc: "`cache.retiredAuthTokenVersion` is `cache.authTokenVersion` − 1 (one AUTH token accepted) or − 2 (a rotation under way: the previous token is still accepted until the tasks run with the new one); Redis accepts at most two tokens.",
+		check: func(c *Config, ps *problems) {
+			v, r := c.Cache.AuthTokenVersion, c.Cache.RetiredAuthTokenVersion
+			if d := v - r; d != 1 && d != 2 {
+				allowed := fmt.Sprintf("%d (only the current token) or %d (the previous one still accepted)", v-1, v-2)
+				if v-2 < 0 {
+					allowed = fmt.Sprintf("%d", v-1)
+				}
+				ps.addAbout("cache.retiredAuthTokenVersion", []string{"cache.authTokenVersion"}, "%d with cache.authTokenVersion %d; allowed %s", r, v, allowed)
+			}
+		},
+	},
+	{
 		Doc: "Prod (the stack named `prod`) has `database.multiAz` and `database.deletionProtection` true and at least 2 web tasks (`services.web.minCount` ≥ 2), so losing one task or one zone never takes it down.",
 		check: func(c *Config, ps *problems) {
 			if !c.IsProd() {
