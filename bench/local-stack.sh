@@ -82,7 +82,8 @@ docker=${DOCKER:-docker}
 timed "make up (no change)" make up
 timed "make preview (no change)" make preview
 
-make -s outputs >/tmp/bench-local-stack.outputs
+# Only the JSON: a make prerequisite may print a line before it.
+make -s outputs | sed -n '/^{/,$p' >/tmp/bench-local-stack.outputs
 url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' /tmp/bench-local-stack.outputs) \
   || { cat /tmp/bench-local-stack.outputs; exit 1; }
 rm -f /tmp/bench-local-stack.stop /tmp/bench-local-stack.failures

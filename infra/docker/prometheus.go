@@ -95,9 +95,6 @@ type PrometheusArgs struct {
 	Names  Names
 	// Network is the stack's private network.
 	Network pulumi.StringInput
-	// Nginx is the load balancer's container, whose stub_status the
-	// exporter reads.
-	Nginx *docker.Container
 	// NginxHost is nginx's name on the network.
 	NginxHost string
 	Logs      LogOptions
@@ -158,11 +155,13 @@ func NewPrometheus(ctx *pulumi.Context, name string, args *PrometheusArgs, opts 
 		User:             pulumi.String("65534:65534"),
 		ReadOnly:         pulumi.Bool(true),
 		Labels:           stackLabels(cfg.Stack),
-		// It gives up when nginx is not there at its start (0.x).
-		Restart:   pulumi.String("unless-stopped"),
-		LogDriver: pulumi.String(args.Logs.Driver),
-		LogOpts:   args.Logs.opts(),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{args.Nginx}))
+		Restart:          pulumi.String("unless-stopped"),
+		LogDriver:        pulumi.String(args.Logs.Driver),
+		LogOpts:          args.Logs.opts(),
+		// No dependency on nginx: the exporter reads stub_status at each
+		// scrape (nginx_up 0 until nginx answers), so it starts beside the
+		// app instead of lengthening the deploy after nginx.
+	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("nginx exporter container: %w", err)
 	}
@@ -195,8 +194,9 @@ func NewPrometheus(ctx *pulumi.Context, name string, args *PrometheusArgs, opts 
 		},
 		Healthcheck: &docker.ContainerHealthcheckArgs{
 			Tests:       pulumi.StringArray{pulumi.String("CMD"), pulumi.String("wget"), pulumi.String("-q"), pulumi.String("-O"), pulumi.String("/dev/null"), pulumi.String(ready)},
-			Interval:    pulumi.String("5s"),
-			Timeout:     pulumi.String("3s"),
+			// Often: the deploy waits for the first healthy check.
+			Interval:    pulumi.String("2s"),
+			Timeout:     pulumi.String("2s"),
 			Retries:     pulumi.Int(3),
 			StartPeriod: pulumi.String("1s"),
 		},

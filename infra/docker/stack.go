@@ -184,7 +184,6 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Config:    cfg,
 		Names:     names,
 		Network:   network.Name,
-		Nginx:     lb.Container,
 		NginxHost: names.Container("nginx"),
 		Logs:      logs,
 	})
