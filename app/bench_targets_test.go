@@ -116,8 +116,12 @@ func closedLoopN(url, tok string, conc, n int) loadResult {
 // requests against a bare net/http server, the app's /livez and the
 // app's cached GET, interleaved over three rounds (the best round of each
 // counts, so a burst of load from elsewhere on the machine hurts every
-// server alike). Run with -benchtime 1x; -sidebyside.n sets requests per
-// round (default 20,000).
+// server alike). Run with -benchtime 1x; SIDEBYSIDE_N sets requests per
+// round (default 20,000), SIDEBYSIDE_ROUNDS the rounds (default 3).
+// SIDEBYSIDE_BASELINE=<path of another build of
+// the app> adds its /livez and cached GET to the same rounds (on a
+// database and Redis of its own), for a before/after comparison under the
+// same load.
 func BenchmarkSideBySide(b *testing.B) {
 	env := baseEnv(b)
 	env["LOG_LEVEL"] = "info"
@@ -134,11 +138,25 @@ func BenchmarkSideBySide(b *testing.B) {
 		{"livez", s.base + "/livez", ""},
 		{"cached_get", s.base + s.note, s.tok},
 	}
+	baseline := os.Getenv("SIDEBYSIDE_BASELINE")
+	if baseline != "" {
+		env := baseEnv(b)
+		env["LOG_LEVEL"] = "info"
+		bs := startBinaryAt(b, baseline, env)
+		bs.setupNote(b)
+		targets = append(targets,
+			struct{ name, url, tok string }{"baseline_livez", bs.base + "/livez", ""},
+			struct{ name, url, tok string }{"baseline_cached_get", bs.base + bs.note, bs.tok})
+	}
 	for _, t := range targets { // warm up connections and caches
 		closedLoopN(t.url, t.tok, 32, 2000)
 	}
 	b.ResetTimer()
-	for range 3 {
+	rounds := 3
+	if v, err := strconv.Atoi(os.Getenv("SIDEBYSIDE_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	for range rounds {
 		for _, t := range targets {
 			r := closedLoopN(t.url, t.tok, 32, n)
 			if r.failed > 0 {
@@ -156,6 +174,9 @@ func BenchmarkSideBySide(b *testing.B) {
 	}
 	b.ReportMetric(best["livez"].rps/best["bare"].rps, "livez/bare")
 	b.ReportMetric(best["cached_get"].rps/best["livez"].rps, "cached_get/livez")
+	if baseline != "" {
+		b.ReportMetric(best["baseline_cached_get"].rps/best["baseline_livez"].rps, "baseline_cached_get/livez")
+	}
 }
 
 type sample struct {

@@ -30,7 +30,12 @@ type benchServer struct {
 
 func startBinary(b *testing.B, env map[string]string) *benchServer {
 	b.Helper()
-	bin := binary(b)
+	return startBinaryAt(b, binary(b), env)
+}
+
+// startBinaryAt runs the app built at bin.
+func startBinaryAt(b *testing.B, bin string, env map[string]string) *benchServer {
+	b.Helper()
 	env["PORT"] = strconv.Itoa(testenv.FreePort(b))
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = envList(env)

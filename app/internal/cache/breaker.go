@@ -97,6 +97,16 @@ type bypassKey struct{}
 
 func bypass(ctx context.Context) context.Context { return context.WithValue(ctx, bypassKey{}, true) }
 
+type redisDeadlineKey struct{}
+
+// withRedisDeadline returns ctx with a deadline d from now that stands for
+// Redis's own timeout (the batcher's pipelines): a command that fails
+// because it passed counts as Redis being too slow, unlike a caller's
+// deadline.
+func withRedisDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithValue(ctx, redisDeadlineKey{}, true), d)
+}
+
 func (b *Breaker) skip(ctx context.Context) bool {
 	if !b.open.Load() || ctx.Value(bypassKey{}) != nil {
 		return false
@@ -159,13 +169,15 @@ func (b *Breaker) observe(ctx context.Context, err error) {
 	if errors.As(err, &rerr) {
 		return
 	}
-	if ctx.Err() != nil {
-		// The caller went away or ran out of its own time (a request
-		// near its deadline): that says nothing about Redis.
-		return
-	}
-	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-		return // the same, before the context's own timer has fired
+	if ctx.Value(redisDeadlineKey{}) == nil {
+		if ctx.Err() != nil {
+			// The caller went away or ran out of its own time (a
+			// request near its deadline): that says nothing about Redis.
+			return
+		}
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return // the same, before the context's own timer has fired
+		}
 	}
 	if ctx.Value(bypassKey{}) != nil {
 		return // the probe itself

@@ -291,18 +291,18 @@ func bearerToken(r *http.Request) (string, bool) {
 }
 
 // prefetchNote reads the token entry and the note's cache entry in one
-// Redis round trip (MGET) for requireAuth and the note GET handler that
+// MGET, batched with those of concurrent requests, for requireAuth and the note GET handler that
 // follow it. When Redis cannot be read, the token and the note both come
 // from Postgres: the note's read then starts at once, alongside the token
 // check, instead of after it (the handler still checks the owner, and
 // nothing of it is shown to a request that fails authentication).
-func prefetchNote(rdb redis.UniversalClient, st *store.Store, notes *cache.Notes) func(http.Handler) http.Handler {
+func prefetchNote(reads *cache.Batcher, st *store.Store, notes *cache.Notes) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, ok := bearerToken(r)
 			id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 			if ok && err == nil && id > 0 {
-				ctx := cache.Prefetch(r.Context(), rdb, auth.HashToken(token), id)
+				ctx := cache.Prefetch(r.Context(), reads, auth.HashToken(token), id)
 				if cache.PrefetchFailed(ctx) {
 					ch := make(chan noteResult, 1)
 					go func(ctx context.Context) {
