@@ -193,7 +193,7 @@ func NewPrometheus(ctx *pulumi.Context, name string, args *PrometheusArgs, opts 
 			docker.ContainerUploadArgs{File: pulumi.String(PrometheusRulesPath), Content: pulumi.String(c.Rules)},
 		},
 		Healthcheck: &docker.ContainerHealthcheckArgs{
-			Tests:       pulumi.StringArray{pulumi.String("CMD"), pulumi.String("wget"), pulumi.String("-q"), pulumi.String("-O"), pulumi.String("/dev/null"), pulumi.String(ready)},
+			Tests: pulumi.StringArray{pulumi.String("CMD"), pulumi.String("wget"), pulumi.String("-q"), pulumi.String("-O"), pulumi.String("/dev/null"), pulumi.String(ready)},
 			// Often: the deploy waits for the first healthy check.
 			Interval:    pulumi.String("2s"),
 			Timeout:     pulumi.String("2s"),
