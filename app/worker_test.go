@@ -175,7 +175,7 @@ func waitForMetric(t *testing.T, p *proc, want string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("no %q in /metrics within 20 s:\n%s", want, grepLines(body, "app_jobs_queue"))
+	t.Fatalf("no %q in /metrics within 20 s:\n%s", want, testenv.GrepLines(body, "app_jobs_queue"))
 }
 
 // waitForEMF waits for an embedded metric format line of p's output that
@@ -205,16 +205,6 @@ func waitForEMF(t *testing.T, p *proc, ok func(map[string]any) bool) map[string]
 	}
 	t.Fatalf("no matching EMF line within 20 s:\n%s", p.out.String())
 	return nil
-}
-
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // TestQueueMetricsIntervalZeroWritesNoEMFLines: QUEUE_METRICS_INTERVAL=0

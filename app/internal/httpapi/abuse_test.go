@@ -35,7 +35,7 @@ func TestClientThatGoesAwayIsNotAServerError(t *testing.T) {
 	}
 	m := a.metrics()
 	if !strings.Contains(m, `http_requests_total{method="GET",route="/api/v1/notes",status="499"} 1`) {
-		t.Errorf("no 499 recorded:\n%s", grepLines(m, "http_requests_total"))
+		t.Errorf("no 499 recorded:\n%s", testenv.GrepLines(m, "http_requests_total"))
 	}
 	if strings.Contains(m, `status="503"`) {
 		t.Errorf("a client disconnect was counted as 503")

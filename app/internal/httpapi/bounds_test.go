@@ -8,17 +8,8 @@ import (
 	"time"
 
 	"github.com/shipyard-kit/shipyard/app/internal/auth"
+	"github.com/shipyard-kit/shipyard/app/internal/testenv"
 )
-
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
-}
 
 func TestMetricLabelsAreBounded(t *testing.T) {
 	a := newApp(t)
@@ -30,7 +21,7 @@ func TestMetricLabelsAreBounded(t *testing.T) {
 		t.Fatal("a made-up method became a label value")
 	}
 	if !strings.Contains(m, `http_requests_total{method="other",route="unmatched",status="405"} 30`) {
-		t.Fatalf("made-up methods not counted as other:\n%s", grepLines(m, "http_requests_total"))
+		t.Fatalf("made-up methods not counted as other:\n%s", testenv.GrepLines(m, "http_requests_total"))
 	}
 }
 
