@@ -34,19 +34,32 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// outcomes are one cache's counters, looked up once (not per request).
+type outcomes struct{ hit, miss, err, fenced prometheus.Counter }
+
+func (m *Metrics) outcomes(cache string) outcomes {
+	return outcomes{
+		hit:    m.Requests.WithLabelValues(cache, "hit"),
+		miss:   m.Requests.WithLabelValues(cache, "miss"),
+		err:    m.Requests.WithLabelValues(cache, "error"),
+		fenced: m.Requests.WithLabelValues(cache, "fenced"),
+	}
+}
+
 // Notes caches notes by id.
 type Notes struct {
 	rdb     redis.UniversalClient
 	ttl     time.Duration
 	log     *slog.Logger
-	metrics *Metrics
+	metrics outcomes
 	loads   freshGroup
 	pending *pending
+	decoded *decodeMemo[entry]
 }
 
 // NewNotes returns a notes cache.
 func NewNotes(rdb redis.UniversalClient, ttl time.Duration, log *slog.Logger, m *Metrics) *Notes {
-	return &Notes{rdb: rdb, ttl: ttl, log: log, metrics: m, pending: newPending(log)}
+	return &Notes{rdb: rdb, ttl: ttl, log: log, metrics: m.outcomes("note"), pending: newPending(log), decoded: newDecodeMemo[entry]()}
 }
 
 // Flush retries the cache writes still pending (the breaker calls it when
@@ -84,30 +97,35 @@ func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, in
 	if c.pending.has(Key(id)) {
 		// A committed change has not reached the cache yet: what the
 		// cache holds for this note is stale.
-		c.metrics.Requests.WithLabelValues("note", "fenced").Inc()
+		c.metrics.fenced.Inc()
 		return c.load(ctx, id, load, false)
 	}
 	raw, err := get(ctx, c.rdb, Key(id))
 	switch {
 	case err == nil:
-		var e entry
-		if jerr := json.Unmarshal(raw, &e); jerr == nil {
-			c.metrics.Requests.WithLabelValues("note", "hit").Inc()
+		if e, jerr := c.decoded.decode(raw, decodeEntry); jerr == nil {
+			c.metrics.hit.Inc()
 			if e.Deleted || e.Note == nil {
 				return store.Note{}, true, store.ErrNotFound
 			}
 			return *e.Note, true, nil
 		}
-		c.metrics.Requests.WithLabelValues("note", "error").Inc()
+		c.metrics.err.Inc()
 	case errors.Is(err, redis.Nil):
-		c.metrics.Requests.WithLabelValues("note", "miss").Inc()
+		c.metrics.miss.Inc()
 	default:
-		c.metrics.Requests.WithLabelValues("note", "error").Inc()
+		c.metrics.err.Inc()
 		if ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
 			c.log.WarnContext(ctx, "cache read failed; reading from postgres", "err", err)
 		}
 	}
 	return c.load(ctx, id, load, err == nil || errors.Is(err, redis.Nil))
+}
+
+func decodeEntry(raw string) (entry, error) {
+	var e entry
+	err := json.Unmarshal([]byte(raw), &e)
+	return e, err
 }
 
 func (c *Notes) load(ctx context.Context, id int64, load func(context.Context, int64) (store.Note, error), redisOK bool) (store.Note, bool, error) {

@@ -41,34 +41,34 @@ func PrefetchFailed(ctx context.Context) bool {
 // fromPrefetch returns what the prefetch read for key: the value, or
 // redis.Nil, or the error of the MGET. ok is false when key was not
 // prefetched.
-func fromPrefetch(ctx context.Context, key string) (raw []byte, ok bool, err error) {
+func fromPrefetch(ctx context.Context, key string) (raw string, ok bool, err error) {
 	p, _ := ctx.Value(prefetchKey{}).(*prefetched)
 	if p == nil {
-		return nil, false, nil
+		return "", false, nil
 	}
 	for i, k := range p.keys {
 		if k != key {
 			continue
 		}
 		if p.err != nil {
-			return nil, true, p.err
+			return "", true, p.err
 		}
 		switch v := p.vals[i].(type) {
 		case nil:
-			return nil, true, redis.Nil
+			return "", true, redis.Nil
 		case string:
-			return []byte(v), true, nil
+			return v, true, nil
 		default:
-			return nil, false, nil
+			return "", false, nil
 		}
 	}
-	return nil, false, nil
+	return "", false, nil
 }
 
 // get is GET key, or its prefetched reply.
-func get(ctx context.Context, rdb redis.UniversalClient, key string) ([]byte, error) {
+func get(ctx context.Context, rdb redis.UniversalClient, key string) (string, error) {
 	if raw, ok, err := fromPrefetch(ctx, key); ok {
 		return raw, err
 	}
-	return rdb.Get(ctx, key).Bytes()
+	return rdb.Get(ctx, key).Result()
 }

@@ -27,14 +27,15 @@ type Tokens struct {
 	rdb     redis.UniversalClient
 	ttl     time.Duration
 	log     *slog.Logger
-	metrics *Metrics
+	metrics outcomes
 	pending *pending
 	loads   freshGroup
+	decoded *decodeMemo[tokenEntry]
 }
 
 // NewTokens returns a token cache.
 func NewTokens(rdb redis.UniversalClient, ttl time.Duration, log *slog.Logger, m *Metrics) *Tokens {
-	return &Tokens{rdb: rdb, ttl: ttl, log: log, metrics: m, pending: newPending(log)}
+	return &Tokens{rdb: rdb, ttl: ttl, log: log, metrics: m.outcomes("token"), pending: newPending(log), decoded: newDecodeMemo[tokenEntry]()}
 }
 
 // Flush retries the revocations not yet written to the cache.
@@ -56,26 +57,26 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 	key := tokenKey(hash)
 	if c.pending.has(key) {
 		// Revoked here but the cache may not know yet: ask Postgres.
-		c.metrics.Requests.WithLabelValues("token", "fenced").Inc()
+		c.metrics.fenced.Inc()
 		u, _, err := c.load(ctx, key, hash, load)
 		return u, err
 	}
 	raw, err := get(ctx, c.rdb, key)
 	switch {
-	case err == nil && string(raw) == revokedMarker:
-		c.metrics.Requests.WithLabelValues("token", "hit").Inc()
+	case err == nil && raw == revokedMarker:
+		c.metrics.hit.Inc()
 		return store.User{}, store.ErrNotFound
 	case err == nil:
-		var e tokenEntry
-		if json.Unmarshal(raw, &e) == nil && time.Now().Before(e.ExpiresAt) {
-			c.metrics.Requests.WithLabelValues("token", "hit").Inc()
+		// The expiry is checked on every read, memo or not.
+		if e, jerr := c.decoded.decode(raw, decodeTokenEntry); jerr == nil && time.Now().Before(e.ExpiresAt) {
+			c.metrics.hit.Inc()
 			return store.User{ID: e.ID, Email: e.Email, Name: e.Name, CreatedAt: e.CreatedAt}, nil
 		}
-		c.metrics.Requests.WithLabelValues("token", "miss").Inc()
+		c.metrics.miss.Inc()
 	case errors.Is(err, redis.Nil):
-		c.metrics.Requests.WithLabelValues("token", "miss").Inc()
+		c.metrics.miss.Inc()
 	default:
-		c.metrics.Requests.WithLabelValues("token", "error").Inc()
+		c.metrics.err.Inc()
 		if ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
 			c.log.WarnContext(ctx, "token cache read failed; reading from postgres", "err", err)
 		}
@@ -94,6 +95,12 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 		}
 	}
 	return u, nil
+}
+
+func decodeTokenEntry(raw string) (tokenEntry, error) {
+	var e tokenEntry
+	err := json.Unmarshal([]byte(raw), &e)
+	return e, err
 }
 
 const revokedMarker = "revoked"

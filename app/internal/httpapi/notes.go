@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -41,7 +40,14 @@ func toNote(n store.Note) noteResponse {
 }
 
 // etag is the strong entity tag of a note version.
-func etag(n store.Note) string { return fmt.Sprintf(`"%d.%d"`, n.ID, n.Version) }
+func etag(n store.Note) string {
+	b := make([]byte, 0, 24)
+	b = append(b, '"')
+	b = strconv.AppendInt(b, n.ID, 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, n.Version, 10)
+	return string(append(b, '"'))
+}
 
 // noneMatch reports whether If-None-Match lists the current tag (weak
 // comparison, as RFC 9110 requires for If-None-Match).
@@ -88,9 +94,15 @@ func noteID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
+var (
+	xCacheHit           = []string{"hit"}
+	xCacheMiss          = []string{"miss"}
+	cacheControlNoteGet = []string{"private, no-cache"}
+)
+
 func writeNote(w http.ResponseWriter, status int, n store.Note) {
 	w.Header().Set("ETag", etag(n))
-	w.Header().Set("Cache-Control", "private, no-cache")
+	w.Header()["Cache-Control"] = cacheControlNoteGet
 	writeJSON(w, status, toNote(n))
 }
 
@@ -242,10 +254,13 @@ func handleNoteGet(log *slog.Logger, st *store.Store, c *cache.Notes) http.Handl
 			serverError(log, w, r, err)
 			return
 		}
+		// Canonical keys and shared values set directly: no allocation
+		// per request on the hot path (Header.Add would copy, not append
+		// in place: the slices have no spare capacity).
 		if hit {
-			w.Header().Set("X-Cache", "hit")
+			w.Header()["X-Cache"] = xCacheHit
 		} else {
-			w.Header().Set("X-Cache", "miss")
+			w.Header()["X-Cache"] = xCacheMiss
 		}
 		if inm := r.Header.Get("If-None-Match"); inm != "" && noneMatch(inm, etag(n)) {
 			w.Header().Set("ETag", etag(n))
