@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -95,10 +96,61 @@ func noteID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 }
 
 var (
+	contentTypeJSON     = []string{"application/json"}
 	xCacheHit           = []string{"hit"}
 	xCacheMiss          = []string{"miss"}
 	cacheControlNoteGet = []string{"private, no-cache"}
 )
+
+// noteBodies remembers the JSON body of the note versions the GET served
+// last, one per slot (by id), so that a note read again and again is
+// encoded once. An entry is used only for a note equal in every field to
+// the one it was rendered from, so it always holds what writeNote would
+// write. Bounded: noteBodySlots entries of at most noteBodyMaxBytes.
+type noteBodies struct {
+	slots [noteBodySlots]atomic.Pointer[renderedNote]
+}
+
+const (
+	noteBodySlots    = 1024
+	noteBodyMaxBytes = 4 << 10
+)
+
+type renderedNote struct {
+	n    store.Note
+	body []byte
+}
+
+// body is the response body of n, as json.Encoder writes it.
+func (m *noteBodies) body(n store.Note) []byte {
+	slot := &m.slots[uint64(n.ID)%noteBodySlots]
+	if e := slot.Load(); e != nil && sameNote(e.n, n) {
+		return e.body
+	}
+	b, err := json.Marshal(toNote(n))
+	if err != nil { // a time outside years 0-9999: json.Encoder writes nothing either
+		return nil
+	}
+	b = append(b, '\n')
+	if len(b) <= noteBodyMaxBytes {
+		slot.Store(&renderedNote{n: n, body: b})
+	}
+	return b
+}
+
+// sameNote reports whether a and b render the same: every field equal
+// (pointed-to values compared, times with == so that a different location
+// counts as different). TestSameNoteSeesEveryField fails when store.Note
+// gains a field this does not compare.
+func sameNote(a, b store.Note) bool {
+	return a.ID == b.ID && a.UserID == b.UserID && a.Title == b.Title && a.Body == b.Body &&
+		a.Version == b.Version && samePtr(a.WordCount, b.WordCount) && samePtr(a.Summary, b.Summary) &&
+		samePtr(a.ProcessedAt, b.ProcessedAt) && a.CreatedAt == b.CreatedAt && a.UpdatedAt == b.UpdatedAt
+}
+
+func samePtr[T comparable](a, b *T) bool {
+	return a == b || (a != nil && b != nil && *a == *b)
+}
 
 func writeNote(w http.ResponseWriter, status int, n store.Note) {
 	w.Header().Set("ETag", etag(n))
@@ -240,6 +292,7 @@ func handleNoteList(log *slog.Logger, st *store.Store) http.Handler {
 }
 
 func handleNoteGet(log *slog.Logger, st *store.Store, c *cache.Notes) http.Handler {
+	bodies := &noteBodies{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := noteID(w, r)
 		if !ok {
@@ -267,7 +320,11 @@ func handleNoteGet(log *slog.Logger, st *store.Store, c *cache.Notes) http.Handl
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		writeNote(w, http.StatusOK, n)
+		w.Header().Set("ETag", etag(n))
+		w.Header()["Cache-Control"] = cacheControlNoteGet
+		w.Header()["Content-Type"] = contentTypeJSON
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(bodies.body(n))
 	})
 }
 
