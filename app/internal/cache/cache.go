@@ -103,7 +103,7 @@ func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, in
 	raw, err := get(ctx, c.rdb, Key(id))
 	switch {
 	case err == nil:
-		if e, jerr := c.decoded.decode(raw, decodeEntry); jerr == nil {
+		if e, jerr := c.decoded.decode(raw, decodeJSON[entry]); jerr == nil {
 			c.metrics.hit.Inc()
 			if e.Deleted || e.Note == nil {
 				return store.Note{}, true, store.ErrNotFound
@@ -120,12 +120,6 @@ func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, in
 		}
 	}
 	return c.load(ctx, id, load, err == nil || errors.Is(err, redis.Nil))
-}
-
-func decodeEntry(raw string) (entry, error) {
-	var e entry
-	err := json.Unmarshal([]byte(raw), &e)
-	return e, err
 }
 
 func (c *Notes) load(ctx context.Context, id int64, load func(context.Context, int64) (store.Note, error), redisOK bool) (store.Note, bool, error) {

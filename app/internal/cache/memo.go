@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"encoding/json"
 	"hash/maphash"
 	"sync/atomic"
 )
@@ -50,5 +51,12 @@ func (m *decodeMemo[T]) decode(raw string, decode func(string) (T, error)) (T, e
 	if err == nil {
 		slot.Store(&memoEntry[T]{raw: raw, v: v})
 	}
+	return v, err
+}
+
+// decodeJSON is a cache entry's decoder: raw as JSON into a T.
+func decodeJSON[T any](raw string) (T, error) {
+	var v T
+	err := json.Unmarshal([]byte(raw), &v)
 	return v, err
 }

@@ -88,7 +88,7 @@ func BenchmarkDecodeTokenEntry(b *testing.B) {
 	b.Run("json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := decodeTokenEntry(raw); err != nil {
+			if _, err := decodeJSON[tokenEntry](raw); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -97,7 +97,7 @@ func BenchmarkDecodeTokenEntry(b *testing.B) {
 		m := newDecodeMemo[tokenEntry]()
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := m.decode(raw, decodeTokenEntry); err != nil {
+			if _, err := m.decode(raw, decodeJSON[tokenEntry]); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -68,7 +68,7 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 		return store.User{}, store.ErrNotFound
 	case err == nil:
 		// The expiry is checked on every read, memo or not.
-		if e, jerr := c.decoded.decode(raw, decodeTokenEntry); jerr == nil && time.Now().Before(e.ExpiresAt) {
+		if e, jerr := c.decoded.decode(raw, decodeJSON[tokenEntry]); jerr == nil && time.Now().Before(e.ExpiresAt) {
 			c.metrics.hit.Inc()
 			return store.User{ID: e.ID, Email: e.Email, Name: e.Name, CreatedAt: e.CreatedAt}, nil
 		}
@@ -95,12 +95,6 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 		}
 	}
 	return u, nil
-}
-
-func decodeTokenEntry(raw string) (tokenEntry, error) {
-	var e tokenEntry
-	err := json.Unmarshal([]byte(raw), &e)
-	return e, err
 }
 
 const revokedMarker = "revoked"

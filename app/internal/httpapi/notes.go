@@ -96,10 +96,10 @@ func noteID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 }
 
 var (
-	contentTypeJSON     = []string{"application/json"}
-	xCacheHit           = []string{"hit"}
-	xCacheMiss          = []string{"miss"}
-	cacheControlNoteGet = []string{"private, no-cache"}
+	contentTypeJSON  = []string{"application/json"}
+	xCacheHit        = []string{"hit"}
+	xCacheMiss       = []string{"miss"}
+	cacheControlNote = []string{"private, no-cache"}
 )
 
 // noteBodies remembers the JSON body of the note versions the GET served
@@ -121,17 +121,13 @@ type renderedNote struct {
 	body []byte
 }
 
-// body is the response body of n, as json.Encoder writes it.
+// body is renderNote(n), rendered once per version seen.
 func (m *noteBodies) body(n store.Note) []byte {
 	slot := &m.slots[uint64(n.ID)%noteBodySlots]
 	if e := slot.Load(); e != nil && sameNote(e.n, n) {
 		return e.body
 	}
-	b, err := json.Marshal(toNote(n))
-	if err != nil { // a time outside years 0-9999: json.Encoder writes nothing either
-		return nil
-	}
-	b = append(b, '\n')
+	b := renderNote(n)
 	if len(b) <= noteBodyMaxBytes {
 		slot.Store(&renderedNote{n: n, body: b})
 	}
@@ -152,10 +148,22 @@ func samePtr[T comparable](a, b *T) bool {
 	return a == b || (a != nil && b != nil && *a == *b)
 }
 
-func writeNote(w http.ResponseWriter, status int, n store.Note) {
+// renderNote is the response body of n, as json.Encoder writes it.
+func renderNote(n store.Note) []byte {
+	b, err := json.Marshal(toNote(n))
+	if err != nil { // a time outside years 0-9999: json.Encoder writes nothing either
+		return nil
+	}
+	return append(b, '\n')
+}
+
+// writeNote answers with note n, whose rendered body is body.
+func writeNote(w http.ResponseWriter, status int, n store.Note, body []byte) {
 	w.Header().Set("ETag", etag(n))
-	w.Header()["Cache-Control"] = cacheControlNoteGet
-	writeJSON(w, status, toNote(n))
+	w.Header()["Cache-Control"] = cacheControlNote
+	w.Header()["Content-Type"] = contentTypeJSON
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // enqueueProcess enqueues the note's job. A failure (Redis down) is logged
@@ -202,7 +210,7 @@ func handleNoteCreate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 		}
 		enqueueProcess(log, q, r, n.ID)
 		w.Header().Set("Location", "/api/v1/notes/"+strconv.FormatInt(n.ID, 10))
-		writeNote(w, http.StatusCreated, n)
+		writeNote(w, http.StatusCreated, n, renderNote(n))
 	})
 }
 
@@ -320,11 +328,7 @@ func handleNoteGet(log *slog.Logger, st *store.Store, c *cache.Notes) http.Handl
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		w.Header().Set("ETag", etag(n))
-		w.Header()["Cache-Control"] = cacheControlNoteGet
-		w.Header()["Content-Type"] = contentTypeJSON
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(bodies.body(n))
+		writeNote(w, http.StatusOK, n, bodies.body(n))
 	})
 }
 
@@ -363,7 +367,7 @@ func handleNoteUpdate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 		if reprocess {
 			enqueueProcess(log, q, r, n.ID)
 		}
-		writeNote(w, http.StatusOK, n)
+		writeNote(w, http.StatusOK, n, renderNote(n))
 	})
 }
 
