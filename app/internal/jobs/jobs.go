@@ -79,23 +79,32 @@ func NewMetrics(reg prometheus.Registerer) *prometheus.CounterVec {
 	return c
 }
 
-// Mux routes task types to handlers.
+// Mux routes task types to handlers: note:process, and every job of
+// Scheduled through its run record.
 func (h *Handlers) Mux() *asynq.ServeMux {
-	mux := asynq.NewServeMux()
-	mux.Use(h.instrument)
-	mux.HandleFunc(TypeNoteProcess, h.processNote)
-	own := map[string]asynq.HandlerFunc{
-		TypeNoteSweep:    h.sweepNotes,
-		TypeTokensPurge:  h.purgeTokens,
-		TypeJobRunsPrune: h.pruneRuns,
-	}
 	specs, err := Specs()
 	if err != nil {
 		// Scheduled is code, checked by its tests: a bad row is a bug.
 		panic(err)
 	}
+	return h.MuxFor(specs, map[string]asynq.HandlerFunc{
+		TypeNoteSweep:    h.sweepNotes,
+		TypeTokensPurge:  h.purgeTokens,
+		TypeJobRunsPrune: h.pruneRuns,
+	})
+}
+
+// MuxFor is Mux with the scheduled jobs specs, run by handlers (by name).
+func (h *Handlers) MuxFor(specs []*Spec, handlers map[string]asynq.HandlerFunc) *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.Use(h.instrument)
+	mux.HandleFunc(TypeNoteProcess, h.processNote)
 	for _, s := range specs {
-		mux.Handle(s.Name, h.scheduled(s, own[s.Name]))
+		run := handlers[s.Name]
+		if run == nil {
+			panic(fmt.Sprintf("scheduled job %s has no handler", s.Name))
+		}
+		mux.Handle(s.Name, h.scheduled(s, run))
 	}
 	return mux
 }
