@@ -251,7 +251,7 @@ var rules = []Rule{
 		},
 	},
 	{
-		Doc: "The clock runs exactly one task (`minCount` = `desiredCount` = `maxCount` = 1): two clocks would schedule every job twice, none would schedule nothing.",
+		Doc: "The clock runs exactly one task (`minCount` = `desiredCount` = `maxCount` = 1): one is enough (a second, as during a deploy, is harmless: each slot of a scheduled job still runs once), none would schedule nothing.",
 		check: func(c *Config, ps *problems) {
 			s := c.Services.Clock
 			for _, f := range []struct {
