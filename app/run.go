@@ -445,8 +445,7 @@ func publishJobStatus(ctx context.Context, log *slog.Logger, cfg *config.Config,
 		log.Error("scheduled jobs' status not published", "err", err)
 		return func() {}
 	}
-	runs := jobs.NewRuns(d.pool)
-	read := func(ctx context.Context) ([]jobs.Status, error) { return runs.History(ctx, specs, time.Now()) }
+	read := (&jobs.StatusReader{Runs: jobs.NewRuns(d.pool), Specs: specs}).Read
 	jobs.NewStatusMetrics(d.reg, read, 5*time.Second)
 	if cfg.QueueMetricsInterval == 0 {
 		return func() {}

@@ -466,3 +466,32 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestTheStatusOutlivesAPostgresOutage(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	s := mustSpec(t, jobs.Job{Name: "test:outage", Schedule: "* * * * *", Timeout: 10 * time.Second, Overlap: jobs.Skip, Grace: 30 * time.Second})
+	// A success 89 s ago: due in 1 s.
+	if _, err := e.pool.Exec(ctx, `INSERT INTO job_runs (job, slot_at, trigger, outcome, started_at, finished_at, duration_ms)
+		VALUES ($1, now() - interval '89 seconds', 'schedule', 'ok', now() - interval '89 seconds', now() - interval '89 seconds', 5)`, s.Name); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, e.pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &jobs.StatusReader{Runs: jobs.NewRuns(pool), Specs: []*jobs.Spec{s}}
+	st, err := r.Read(ctx)
+	if err != nil || st[0].OverdueSeconds != 0 {
+		t.Fatalf("read = %+v, %v", st, err)
+	}
+	pool.Close() // Postgres is gone for this reader
+	time.Sleep(3 * time.Second)
+	st, err = r.Read(ctx)
+	if err == nil {
+		t.Fatal("a read on a closed pool succeeded")
+	}
+	if len(st) != 1 || st[0].OverdueSeconds < 1 {
+		t.Fatalf("during the outage: %+v, want the last status with the job now late", st)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +37,49 @@ type Status struct {
 	OverdueSeconds float64 `json:"overdueSeconds"`
 	LastRunFailed  bool    `json:"lastRunFailed"`
 	OverTimeout    bool    `json:"overTimeout"`
+
+	// deadline is when the job is late without a new success.
+	deadline *time.Time
+}
+
+// overdue is how late s is at now, in whole seconds.
+func (s Status) overdue(now time.Time) float64 {
+	if s.deadline == nil {
+		return 0
+	}
+	return math.Round(max(now.Sub(*s.deadline).Seconds(), 0))
+}
+
+// StatusReader reads the jobs' status for the alarms. When Postgres does
+// not answer, it returns the last status it read, with the overdue time
+// recomputed for now, along with the error: no job can succeed without
+// Postgres, so a long outage makes jobs late, as it should.
+type StatusReader struct {
+	Runs  *Runs
+	Specs []*Spec
+
+	mu   sync.Mutex
+	last []Status
+}
+
+// Read returns the status at the current time.
+func (r *StatusReader) Read(ctx context.Context) ([]Status, error) {
+	now := time.Now()
+	st, err := r.Runs.History(ctx, r.Specs, now)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		r.last = st
+		return st, nil
+	}
+	if r.last == nil {
+		return nil, err
+	}
+	stale := slices.Clone(r.last)
+	for i := range stale {
+		stale[i].OverdueSeconds = stale[i].overdue(now)
+	}
+	return stale, err
 }
 
 // History reads every job of specs' latest runs, at now.
@@ -123,7 +168,8 @@ func (r *Runs) History(ctx context.Context, specs []*Spec, now time.Time) ([]Sta
 				base = a.firstSeen
 			}
 			due := base.Add(s.Period(*base) + s.Grace)
-			st.OverdueSeconds = math.Round(max(now.Sub(due).Seconds(), 0))
+			st.deadline = &due
+			st.OverdueSeconds = st.overdue(now)
 		}
 		st.LastRunFailed = a.lastFinal != nil && *a.lastFinal != OutcomeOK
 		st.OverTimeout = (a.oldestRunning != nil && now.Sub(*a.oldestRunning) > s.Timeout) ||
@@ -164,11 +210,13 @@ type jobsCollector struct {
 	errs                     prometheus.Counter
 }
 
-// NewStatusMetrics registers the scheduled jobs' gauges on reg, read from
-// Postgres at each scrape (within timeout): app_job_overdue_seconds,
-// app_job_last_run_failed, app_job_over_timeout and
-// app_job_last_success_timestamp_seconds, by task; a failed read leaves
-// them out of the scrape and counts in app_job_status_read_errors_total.
+// NewStatusMetrics registers the scheduled jobs' gauges on reg, read at
+// each scrape (within timeout, with a StatusReader's Read):
+// app_job_overdue_seconds, app_job_last_run_failed, app_job_over_timeout
+// and app_job_last_success_timestamp_seconds, by task. A failed read
+// counts in app_job_status_read_errors_total and publishes what read
+// returned with its error (the last status, overdue recomputed), or
+// nothing.
 func NewStatusMetrics(reg prometheus.Registerer, read func(context.Context) ([]Status, error), timeout time.Duration) {
 	c := &jobsCollector{
 		read: read, timeout: timeout,
@@ -201,7 +249,6 @@ func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
 	st, err := c.read(ctx)
 	if err != nil {
 		c.errs.Inc()
-		return
 	}
 	for _, s := range st {
 		ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, s.OverdueSeconds, s.Name)
@@ -297,13 +344,14 @@ func (e *JobsEMFEmitter) Run(ctx context.Context) {
 		rctx, cancel := context.WithTimeout(ctx, min(e.Every, 10*time.Second))
 		st, err := e.Read(rctx)
 		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				e.Log.Warn("scheduled jobs' status not published", "err", err)
-			}
-		} else if line, err := EMFJobsLine(time.Now(), e.Stack, e.Process, st); err == nil {
-			if _, err := e.W.Write(line); err != nil {
-				return
+		if err != nil && ctx.Err() == nil {
+			e.Log.Warn("scheduled jobs' status not read; publishing the last one read", "err", err)
+		}
+		if st != nil {
+			if line, err := EMFJobsLine(time.Now(), e.Stack, e.Process, st); err == nil {
+				if _, err := e.W.Write(line); err != nil {
+					return
+				}
 			}
 		}
 		select {
