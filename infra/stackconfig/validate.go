@@ -286,6 +286,16 @@ var rules = []Rule{
 		},
 	},
 	{
+		Doc: "Only the worker scales on the job queue's backlog: `services.web` and `services.clock` have `autoscaling.pendingJobsPerTask` 0.",
+		check: func(c *Config, ps *problems) {
+			for _, p := range []Process{Web, Clock} {
+				if n := c.Services.Get(p).Autoscaling.PendingJobsPerTask; n != 0 {
+					ps.add("services."+string(p)+".autoscaling.pendingJobsPerTask", "is %d; allowed 0 (only the worker consumes the job queue)", n)
+				}
+			}
+		},
+	},
+	{
 		Doc: "Every aws stack but `dev` keeps its logs at least 365 days (`logging.retentionDays` ≥ 365, Security Hub CloudWatch.16); dev may keep fewer to save cost (the exception is written in `policy.Exceptions`).",
 		check: func(c *Config, ps *problems) {
 			if c.Target != TargetAWS || c.Stack == DevStack || c.Logging.RetentionDays >= MinLogRetentionDays {
