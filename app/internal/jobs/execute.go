@@ -67,6 +67,8 @@ func (h *Handlers) scheduled(s *Spec, next asynq.HandlerFunc) asynq.Handler {
 		switch {
 		case err != nil && timedOut:
 			outcome, msg = OutcomeTimeout, fmt.Sprintf("ran past its timeout (%s): %v", s.Timeout, err)
+		case err != nil && ctx.Err() != nil:
+			outcome, msg = OutcomeFailed, fmt.Sprintf("interrupted: the worker stopped before the run ended (its drain is shorter than the run): %v", err)
 		case err != nil:
 			outcome, msg = OutcomeFailed, err.Error()
 		}

@@ -495,3 +495,49 @@ func TestTheStatusOutlivesAPostgresOutage(t *testing.T) {
 		t.Fatalf("during the outage: %+v, want the last status with the job now late", st)
 	}
 }
+
+func TestARunCutByTheWorkersDrainIsRecordedAsInterruptedAndNotRunAgain(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	s := mustSpec(t, jobs.Job{Name: "test:drain", Schedule: "* * * * *", Timeout: 30 * time.Second, Overlap: jobs.Skip, Grace: time.Minute})
+	var started atomic.Int32
+	h := &jobs.Handlers{Log: quiet(), Runs: e.runs}
+	mux := h.MuxFor([]*jobs.Spec{s}, map[string]asynq.HandlerFunc{s.Name: func(ctx context.Context, _ *asynq.Task) error {
+		started.Add(1)
+		<-ctx.Done() // longer than the drain
+		return ctx.Err()
+	}})
+	srv := asynq.NewServerFromRedisClient(e.rdb, asynq.Config{Concurrency: 1, Queues: jobs.Queues, LogLevel: asynq.FatalLevel, ShutdownTimeout: 300 * time.Millisecond})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	run, _, err := e.runs.Manual(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.EnqueueRun(ctx, e.q, e.runs, s, run); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return started.Load() == 1 })
+	srv.Shutdown() // a scale-in's SIGTERM: the drain is shorter than the run
+	got, err := e.runs.Get(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Outcome != jobs.OutcomeFailed || !strings.Contains(got.Error, "interrupted: the worker stopped before the run ended") {
+		t.Fatalf("run = %+v", got)
+	}
+	// asynq requeued the task: the next worker takes it and does not run
+	// it again.
+	if info, err := e.insp.GetQueueInfo(jobs.QueueDefault); err != nil || info.Pending != 1 {
+		t.Fatalf("queue after the drain: %+v, %v; want the task requeued", info, err)
+	}
+	startWorker(t, e, mux)
+	waitFor(t, func() bool {
+		info, err := e.insp.GetQueueInfo(jobs.QueueDefault)
+		return err == nil && info.Pending == 0 && info.Active == 0
+	})
+	if n := started.Load(); n != 1 {
+		t.Fatalf("the interrupted run started %d times", n)
+	}
+}
