@@ -382,12 +382,18 @@ func publishBacklog(ctx context.Context, log *slog.Logger, cfg *config.Config, d
 	if cfg.QueueMetricsInterval == 0 {
 		return func() {}
 	}
+	e := &jobs.EMFEmitter{W: out, Stack: cfg.AppEnv, Process: process, Every: cfg.QueueMetricsInterval, Read: r.Read, Log: log}
+	return background(ctx, e.Run)
+}
+
+// background runs f in a goroutine until the returned stop cancels its
+// context and waits for it.
+func background(ctx context.Context, f func(context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	e := &jobs.EMFEmitter{W: out, Stack: cfg.AppEnv, Process: process, Every: cfg.QueueMetricsInterval, Read: r.Read, Log: log}
 	go func() {
 		defer close(done)
-		e.Run(ctx)
+		f(ctx)
 	}()
 	return func() {
 		cancel()
@@ -421,16 +427,8 @@ func clock(ctx context.Context, log *slog.Logger, cfg *config.Config, out io.Wri
 	defer publishBacklog(ctx, log, cfg, d, out, "clock")()
 	defer publishJobStatus(ctx, log, cfg, d, out, "clock")()
 	c := &jobs.Clock{Specs: specs, Runs: jobs.NewRuns(d.pool), Queue: asynq.NewClientFromRedisClient(d.rdb), Log: log}
-	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.Run(cctx)
-	}()
-	stop := func() {
-		cancel()
-		<-done
-	}
+	// The clock schedules until the drain stops it, not at SIGTERM.
+	stop := background(context.WithoutCancel(ctx), c.Run)
 	return listenAndDrain(ctx, log, cfg, d, httpapi.NewOpsServer(log, d.ready, d.metrics, d.reg), stop)
 }
 
@@ -450,17 +448,8 @@ func publishJobStatus(ctx context.Context, log *slog.Logger, cfg *config.Config,
 	if cfg.QueueMetricsInterval == 0 {
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
 	e := &jobs.JobsEMFEmitter{W: out, Stack: cfg.AppEnv, Process: process, Every: cfg.QueueMetricsInterval, Read: read, Log: log}
-	go func() {
-		defer close(done)
-		e.Run(ctx)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	return background(ctx, e.Run)
 }
 
 func jobNames() string {

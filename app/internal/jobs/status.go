@@ -334,30 +334,19 @@ type JobsEMFEmitter struct {
 }
 
 // Run emits until ctx ends.
-func (e *JobsEMFEmitter) Run(ctx context.Context) {
-	if e.Every <= 0 {
+func (e *JobsEMFEmitter) Run(ctx context.Context) { every(ctx, e.Every, e.emit) }
+
+func (e *JobsEMFEmitter) emit(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, min(e.Every, 10*time.Second))
+	st, err := e.Read(rctx)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		e.Log.Warn("scheduled jobs' status not read; publishing the last one read", "err", err)
+	}
+	if st == nil {
 		return
 	}
-	t := time.NewTicker(e.Every)
-	defer t.Stop()
-	for {
-		rctx, cancel := context.WithTimeout(ctx, min(e.Every, 10*time.Second))
-		st, err := e.Read(rctx)
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			e.Log.Warn("scheduled jobs' status not read; publishing the last one read", "err", err)
-		}
-		if st != nil {
-			if line, err := EMFJobsLine(time.Now(), e.Stack, e.Process, st); err == nil {
-				if _, err := e.W.Write(line); err != nil {
-					return
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	if line, err := EMFJobsLine(time.Now(), e.Stack, e.Process, st); err == nil {
+		_, _ = e.W.Write(line)
 	}
 }
