@@ -100,6 +100,10 @@ func cmdJobs(ctx context.Context, e env) error {
 	return writeJobsTable(e.stdout, jobs, time.Now())
 }
 
+// logPoll is how often readJobs looks for the jobs task's line in the
+// log group.
+var logPoll = 5 * time.Second
+
 // readJobs runs `app jobs` and reads its {"jobs":[…]} line: on a docker
 // stack inside the clock container; on AWS as a one-off ECS task whose
 // line is then read from the app's log group.
@@ -120,17 +124,29 @@ func readJobs(ctx context.Context, x execer, cfg *stackconfig.Config, out releas
 		if group == "" {
 			return nil, fmt.Errorf("the stack lacks the output logGroupNames.web: run `make up` first")
 		}
-		var events struct {
-			Events []struct {
-				Message string `json:"message"`
-			} `json:"events"`
-		}
-		if err := a.json(ctx, &events, "logs", "filter-log-events", "--log-group-name", group,
-			"--start-time", strconv.FormatInt(since.UnixMilli(), 10), "--filter-pattern", "lastOutcome"); err != nil {
-			return nil, fmt.Errorf("reading the jobs task's output from %s: %w", group, err)
-		}
-		for _, ev := range events.Events {
-			lines = append(append(lines, ev.Message...), '\n')
+		// The task's line reaches CloudWatch Logs through FireLens a few
+		// seconds after the task stopped: look for it for up to a minute.
+		for try := 0; len(lines) == 0; try++ {
+			var events struct {
+				Events []struct {
+					Message string `json:"message"`
+				} `json:"events"`
+			}
+			if err := a.json(ctx, &events, "logs", "filter-log-events", "--log-group-name", group,
+				"--start-time", strconv.FormatInt(since.UnixMilli(), 10), "--filter-pattern", "lastOutcome"); err != nil {
+				return nil, fmt.Errorf("reading the jobs task's output from %s: %w", group, err)
+			}
+			for _, ev := range events.Events {
+				lines = append(append(lines, ev.Message...), '\n')
+			}
+			if len(lines) > 0 || try == 11 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(logPoll):
+			}
 		}
 	} else {
 		clock := out.Map("containers")["clock"]

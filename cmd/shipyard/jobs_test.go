@@ -125,6 +125,55 @@ func TestMakeJobsReadsTheHistory(t *testing.T) {
 			t.Fatalf("jobs = %+v", jobs)
 		}
 	})
+	t.Run("on AWS: the line is looked for again until the log group has it, for a while only", func(t *testing.T) {
+		defer func(d time.Duration) { logPoll = d }(logPoll)
+		logPoll = time.Millisecond
+		out := devOutputs()
+		out["logGroupNames"] = map[string]any{"web": "/shipyard/dev/web"}
+		dev := &stackconfig.Config{Stack: "dev", Target: stackconfig.TargetAWS, AWS: stackconfig.AWS{Region: "eu-west-1"}}
+		for _, tc := range []struct {
+			name      string
+			appearsAt int // the filter call that first returns the line; 0: never
+			wantCalls int
+			wantErr   string
+		}{
+			{"the line shows up at the third look", 3, 3, ""},
+			{"a line that never shows up fails after twelve looks", 0, 12, `printed no {"jobs":…} line`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				x := newFakeExec(map[string]answer{
+					"aws ecs describe-task-definition": {out: `{"taskDefinition": {"containerDefinitions": [{"name": "app"}]}}`},
+					"aws ecs run-task":                 {out: `{"tasks": [{"taskArn": "arn:task/2"}]}`},
+					"aws ecs wait tasks-stopped":       {},
+					"aws ecs describe-tasks":           {out: `{"tasks": [{"containers": [{"name": "app", "exitCode": 0}]}]}`},
+				})
+				looks := 0
+				exec := func(ctx context.Context, c call) ([]byte, error) {
+					if !strings.HasPrefix(c.String(), "aws logs filter-log-events") {
+						return x.exec(ctx, c)
+					}
+					looks++
+					if looks == tc.appearsAt {
+						return []byte(`{"events": [{"message": "` + strings.ReplaceAll(jobsLine, `"`, `\"`) + `"}]}`), nil
+					}
+					return []byte(`{"events": []}`), nil
+				}
+				jobs, err := readJobs(context.Background(), exec, dev, out, &bytes.Buffer{}, "docker", now)
+				if looks != tc.wantCalls {
+					t.Errorf("%d looks, want %d", looks, tc.wantCalls)
+				}
+				if tc.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+						t.Fatalf("err = %v, want %q", err, tc.wantErr)
+					}
+					return
+				}
+				if err != nil || len(jobs) != 2 {
+					t.Fatalf("jobs %+v, err %v", jobs, err)
+				}
+			})
+		}
+	})
 	t.Run("a bad FORMAT is named", func(t *testing.T) {
 		err := cmdJobs(context.Background(), env{args: []string{"local", "--format=yaml"}, getenv: func(string) string { return "" }, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
 		if err == nil || !strings.Contains(err.Error(), `FORMAT: "yaml" is not one of table, json`) {
