@@ -154,6 +154,14 @@ logs: pulumi-cli ## Follow STACK's logs (PROCESS=web|worker|clock|nginx to narro
 migrate: pulumi-cli ## Run the one-off migrate process on STACK (docker container / ECS run-task)
 	$(SHIPYARD) migrate $(STACK)
 
+.PHONY: job
+job: pulumi-cli ## Run scheduled job NAME on STACK now, through the worker's queue, and wait for its outcome (docker exec / ECS run-task)
+	$(SHIPYARD) job $(STACK) $(NAME)
+
+.PHONY: jobs
+jobs: pulumi-cli ## List STACK's scheduled jobs: schedule, last run, last success, duration, next run (FORMAT=json for a JSON array)
+	$(SHIPYARD) jobs $(STACK) $(if $(FORMAT),--format=$(FORMAT))
+
 .PHONY: db-backup
 db-backup: pulumi-cli ## Dump a docker STACK's database (pg_dump custom format) into FILE (default backups/<stack>-<time>.dump)
 	$(SHIPYARD) db-backup $(STACK) $(FILE)

@@ -36,7 +36,11 @@ const usage = `usage: app <command>
 commands:
   serve          run the web process (HTTP API on $PORT)
   worker         run the background job worker
-  clock          run the scheduler (exactly one instance)
+  clock          run the scheduler (any number of instances: each slot runs once)
+  job <name>     run a scheduled job now through the worker's queue, wait for
+                 its outcome, exit 0 only if it succeeded (jobs: %s)
+  jobs           print each scheduled job's schedule, last run, last success,
+                 duration and next run as one JSON line {"jobs":[…]}
   migrate        apply the embedded database migrations
   migrate --report [--scratch] [--from=N]
                  on a THROWAWAY database (--scratch: a new one created on
@@ -60,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "", "help", "-h", "--help":
-		fmt.Fprintf(stderr, usage, strings.Join(seed.Names(), ", "))
+		fmt.Fprintf(stderr, usage, jobNames(), strings.Join(seed.Names(), ", "))
 		if cmd == "" {
 			return errors.New("no command given")
 		}
@@ -75,14 +79,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return nil
-	case "serve", "worker", "clock", "migrate", "seed", "dbcheck":
+	case "serve", "worker", "clock", "migrate", "seed", "dbcheck", "job", "jobs":
 	default:
 		err := fmt.Errorf("unknown command %q", cmd)
-		fmt.Fprintf(stderr, "app: %v\n\n"+usage, err, strings.Join(seed.Names(), ", "))
+		fmt.Fprintf(stderr, "app: %v\n\n"+usage, err, jobNames(), strings.Join(seed.Names(), ", "))
 		return err
 	}
 
-	needs := config.Needs{Database: true, Redis: cmd != "migrate" && cmd != "seed" && cmd != "dbcheck"}
+	needs := config.Needs{Database: true, Redis: cmd != "migrate" && cmd != "seed" && cmd != "dbcheck" && cmd != "jobs"}
 	cfg, err := config.Load(getenv, needs)
 	if err != nil {
 		log := logx.New(stdout, slog.LevelInfo, cmd)
@@ -109,6 +113,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	case "dbcheck":
 		err = dbcheck(ctx, log, cfg)
+	case "job":
+		err = jobCmd(ctx, log, cfg, args[2:], stdout)
+	case "jobs":
+		err = jobsCmd(ctx, cfg, args[2:], stdout)
 	case "seed":
 		name := ""
 		if len(args) > 2 {
@@ -340,6 +348,7 @@ func worker(ctx context.Context, log *slog.Logger, cfg *config.Config, out io.Wr
 	}
 	defer d.close()
 	defer publishBacklog(ctx, log, cfg, d, out, "worker")()
+	defer publishJobStatus(ctx, log, cfg, d, out, "worker")()
 	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg))
 	d.breaker.OnRecover(notes.Flush)
 	handlers := &jobs.Handlers{
@@ -347,6 +356,7 @@ func worker(ctx context.Context, log *slog.Logger, cfg *config.Config, out io.Wr
 		Cache: notes,
 		Log:   log,
 		Done:  jobs.NewMetrics(d.reg),
+		Runs:  jobs.NewRuns(d.pool),
 	}
 	srv := asynq.NewServer(d.asynqOpt, workerConfig(log, cfg))
 	if err := srv.Start(handlers.Mux()); err != nil {
@@ -372,12 +382,18 @@ func publishBacklog(ctx context.Context, log *slog.Logger, cfg *config.Config, d
 	if cfg.QueueMetricsInterval == 0 {
 		return func() {}
 	}
+	e := &jobs.EMFEmitter{W: out, Stack: cfg.AppEnv, Process: process, Every: cfg.QueueMetricsInterval, Read: r.Read, Log: log}
+	return background(ctx, e.Run)
+}
+
+// background runs f in a goroutine until the returned stop cancels its
+// context and waits for it.
+func background(ctx context.Context, f func(context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	e := &jobs.EMFEmitter{W: out, Stack: cfg.AppEnv, Process: process, Every: cfg.QueueMetricsInterval, Read: r.Read, Log: log}
 	go func() {
 		defer close(done)
-		e.Run(ctx)
+		f(ctx)
 	}()
 	return func() {
 		cancel()
@@ -399,24 +415,130 @@ func workerConfig(log *slog.Logger, cfg *config.Config) asynq.Config {
 }
 
 func clock(ctx context.Context, log *slog.Logger, cfg *config.Config, out io.Writer) error {
+	specs, err := jobs.Specs()
+	if err != nil {
+		return err
+	}
 	d, err := newDeps(ctx, log, cfg, false)
 	if err != nil {
 		return err
 	}
 	defer d.close()
 	defer publishBacklog(ctx, log, cfg, d, out, "clock")()
-	s := asynq.NewScheduler(d.asynqOpt, &asynq.SchedulerOpts{
-		Location: time.UTC,
-		Logger:   asynqLogger{log},
-		LogLevel: asynqLevel(cfg.LogLevel),
-	})
-	if err := jobs.Register(s, cfg.TokenPurgeInterval); err != nil {
+	defer publishJobStatus(ctx, log, cfg, d, out, "clock")()
+	c := &jobs.Clock{Specs: specs, Runs: jobs.NewRuns(d.pool), Queue: asynq.NewClientFromRedisClient(d.rdb), Log: log}
+	// The clock schedules until the drain stops it, not at SIGTERM.
+	stop := background(context.WithoutCancel(ctx), c.Run)
+	return listenAndDrain(ctx, log, cfg, d, httpapi.NewOpsServer(log, d.ready, d.metrics, d.reg), stop)
+}
+
+// publishJobStatus publishes the scheduled jobs' status (jobs.Status, read
+// from Postgres) for the job alarms: as gauges on /metrics read at each
+// scrape and, unless QUEUE_METRICS_INTERVAL is 0, as embedded metric
+// format lines on out. Like the backlog, the worker and the clock both
+// publish it, so a missed run is seen when either is down.
+func publishJobStatus(ctx context.Context, log *slog.Logger, cfg *config.Config, d *deps, out io.Writer, process string) (stop func()) {
+	specs, err := jobs.Specs()
+	if err != nil {
+		log.Error("scheduled jobs' status not published", "err", err)
+		return func() {}
+	}
+	read := (&jobs.StatusReader{Runs: jobs.NewRuns(d.pool), Specs: specs}).Read
+	jobs.NewStatusMetrics(d.reg, read, 5*time.Second)
+	if cfg.QueueMetricsInterval == 0 {
+		return func() {}
+	}
+	e := &jobs.JobsEMFEmitter{W: out, Stack: cfg.AppEnv, Process: process, Every: cfg.QueueMetricsInterval, Read: read, Log: log}
+	return background(ctx, e.Run)
+}
+
+func jobNames() string {
+	names := make([]string, len(jobs.Scheduled))
+	for i, j := range jobs.Scheduled {
+		names[i] = j.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// jobCmd runs one scheduled job now through the worker (jobs.RunNow),
+// prints the run as one JSON line {"jobRun":…} and fails unless it
+// succeeded.
+func jobCmd(ctx context.Context, log *slog.Logger, cfg *config.Config, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return fmt.Errorf("job: name one job (jobs: %s)", jobNames())
+	}
+	s, err := jobs.Lookup(args[0])
+	if err != nil {
+		return fmt.Errorf("job: %w", err)
+	}
+	d, err := newDeps(ctx, log, cfg, false)
+	if err != nil {
 		return err
 	}
-	if err := s.Start(); err != nil {
-		return fmt.Errorf("start scheduler: %w", err)
+	defer d.close()
+	// A queue job may wait for the running one before its own run.
+	ctx, cancel := context.WithTimeout(ctx, 2*s.Timeout+jobs.LeaseMargin+jobs.StartDeadline)
+	defer cancel()
+	run, err := jobs.RunNow(ctx, asynq.NewClientFromRedisClient(d.rdb), jobs.NewRuns(d.pool), s, func(run jobs.Run, joined bool) {
+		if joined {
+			log.Info("a run of this skip job is already pending or running: waiting for it", "job", s.Name, "run_id", run.ID)
+		} else {
+			log.Info("job enqueued; waiting for a worker to run it", "job", s.Name, "run_id", run.ID, "task_id", jobs.TaskID(s.Name, run.Slot))
+		}
+	})
+	if err != nil {
+		return err
 	}
-	return listenAndDrain(ctx, log, cfg, d, httpapi.NewOpsServer(log, d.ready, d.metrics, d.reg), s.Shutdown)
+	line, err := json.Marshal(map[string]any{"jobRun": map[string]any{
+		"id": run.ID, "job": run.Job, "trigger": run.Trigger, "outcome": run.Outcome, "error": run.Error,
+		"startedAt": run.StartedAt, "finishedAt": run.FinishedAt, "durationMs": durationMS(run.Duration),
+	}})
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
+		return err
+	}
+	if run.Outcome != jobs.OutcomeOK {
+		return fmt.Errorf("job %s run %d: %s: %s", s.Name, run.ID, run.Outcome, run.Error)
+	}
+	log.Info("job succeeded", "job", s.Name, "run_id", run.ID, "duration_ms", durationMS(run.Duration))
+	return nil
+}
+
+func durationMS(d *time.Duration) *int64 {
+	if d == nil {
+		return nil
+	}
+	ms := d.Milliseconds()
+	return &ms
+}
+
+// jobsCmd prints the scheduled jobs' history as one JSON line
+// {"jobs":[…jobs.Status]} (`make jobs` formats it).
+func jobsCmd(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("jobs: takes no argument (got %q)", args[0])
+	}
+	specs, err := jobs.Specs()
+	if err != nil {
+		return err
+	}
+	pool, err := db.NewPool(ctx, poolConfig(cfg))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st, err := jobs.NewRuns(pool).History(ctx, specs, time.Now())
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(map[string]any{"jobs": st})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s\n", b)
+	return err
 }
 
 func migrate(ctx context.Context, log *slog.Logger, cfg *config.Config) error {

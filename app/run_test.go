@@ -268,22 +268,24 @@ func TestEveryProcessServesOpsEndpoints(t *testing.T) {
 				t.Errorf("healthcheck against %s: %v", cmd, err)
 			}
 			if cmd == "clock" {
+				// The clock records the every-minute sweep's latest slot
+				// at once and enqueues it under the task ID job@slot.
 				opts, _ := redis.ParseURL(env["REDIS_URL"])
 				insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: opts.Addr, DB: opts.DB})
 				defer insp.Close()
-				var types []string
+				var ids []string
 				for range 300 {
-					entries, err := insp.SchedulerEntries()
-					if err == nil && len(entries) > 0 {
-						for _, e := range entries {
-							types = append(types, e.Task.Type())
+					tasks, err := insp.ListPendingTasks("default")
+					if err == nil && len(tasks) > 0 {
+						for _, task := range tasks {
+							ids = append(ids, task.ID)
 						}
 						break
 					}
 					time.Sleep(50 * time.Millisecond)
 				}
-				if !strings.Contains(strings.Join(types, ","), "tokens:purge") {
-					t.Errorf("clock registered %v, want tokens:purge", types)
+				if !strings.Contains(strings.Join(ids, ","), "note:sweep@") {
+					t.Errorf("clock enqueued %v, want note:sweep@<slot>", ids)
 				}
 			}
 			if err := p.stop(); err != nil {

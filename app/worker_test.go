@@ -1,12 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
-	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -131,8 +132,10 @@ func TestQueueBacklogIsPublishedByTheClockAndTheWorker(t *testing.T) {
 		}
 	}
 
-	waitForMetric(t, clk, `app_jobs_queue_pending{queue="default"} 3`)
-	line := waitForEMF(t, clk, func(m map[string]any) bool { return m["JobsQueuePending"] == 3.0 })
+	// The clock enqueues the scheduled jobs' due slots too (the sweep's at
+	// least): 3 or more.
+	waitForMetric(t, clk, `app_jobs_queue_pending{queue="default"} `, func(v float64) bool { return v >= 3 })
+	line := waitForEMF(t, clk, func(m map[string]any) bool { v, _ := m["JobsQueuePending"].(float64); return v >= 3 })
 	if line["Stack"] != "staging" || line["Queue"] != "default" || line["process"] != "clock" {
 		t.Errorf("EMF line = %v, want Stack=staging (APP_ENV), Queue=default, process=clock", line)
 	}
@@ -143,10 +146,10 @@ func TestQueueBacklogIsPublishedByTheClockAndTheWorker(t *testing.T) {
 	workerEnv := maps.Clone(env)
 	workerEnv["PORT"] = ""
 	w := start(t, workerEnv, "worker")
-	waitForMetric(t, w, `app_jobs_queue_pending{queue="default"} 0`)
-	waitForMetric(t, w, `app_jobs_queue_latency_seconds{queue="default"} 0`)
+	waitForMetric(t, w, `app_jobs_queue_pending{queue="default"} 0`, nil)
+	waitForMetric(t, w, `app_jobs_queue_latency_seconds{queue="default"} 0`, nil)
 	waitForEMF(t, w, func(m map[string]any) bool { return m["JobsQueuePending"] == 0.0 && m["process"] == "worker" })
-	waitForMetric(t, clk, `app_jobs_queue_pending{queue="default"} 0`)
+	waitForMetric(t, clk, `app_jobs_queue_pending{queue="default"} 0`, nil)
 }
 
 func mustRedisOptions(t *testing.T, url string) *redis.Options {
@@ -158,8 +161,9 @@ func mustRedisOptions(t *testing.T, url string) *redis.Options {
 	return o
 }
 
-// waitForMetric polls p's /metrics until a line equals want.
-func waitForMetric(t *testing.T, p *proc, want string) {
+// waitForMetric polls p's /metrics until a line equals want or, with a
+// value test, starts with want and has a value it accepts.
+func waitForMetric(t *testing.T, p *proc, want string, value func(float64) bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	var body string
@@ -169,8 +173,15 @@ func waitForMetric(t *testing.T, p *proc, want string) {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			body = string(b)
-			if slices.Contains(strings.Split(body, "\n"), want) {
-				return
+			for _, l := range strings.Split(body, "\n") {
+				if value == nil && l == want {
+					return
+				}
+				if v, ok := strings.CutPrefix(l, want); ok && value != nil {
+					if f, err := strconv.ParseFloat(v, 64); err == nil && value(f) {
+						return
+					}
+				}
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -213,9 +224,60 @@ func TestQueueMetricsIntervalZeroWritesNoEMFLines(t *testing.T) {
 	env := baseEnv(t)
 	env["QUEUE_METRICS_INTERVAL"] = "0"
 	clk := start(t, env, "clock")
-	waitForMetric(t, clk, `app_jobs_queue_pending{queue="default"} 0`)
+	waitForMetric(t, clk, `app_jobs_queue_pending{queue="default"} `, func(float64) bool { return true })
 	time.Sleep(1500 * time.Millisecond)
 	if out := clk.out.String(); strings.Contains(out, `"_aws"`) {
 		t.Fatalf("an embedded metric format line with QUEUE_METRICS_INTERVAL=0:\n%s", out)
+	}
+}
+
+// TestAJobRunsNowThroughTheWorker: `app job NAME` enqueues a run for the
+// worker, waits for its outcome and prints it; `app jobs` then shows it as
+// the job's last run; the clock and the worker publish the jobs' status.
+func TestAJobRunsNowThroughTheWorker(t *testing.T) {
+	env := baseEnv(t)
+	workerEnv := maps.Clone(env)
+	w := start(t, workerEnv, "worker")
+	app := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), append([]string{"app"}, args...), func(k string) string { return env[k] }, &out, &out)
+		return out.String(), err
+	}
+	out, err := app("job", "tokens:purge")
+	if err != nil {
+		t.Fatalf("app job tokens:purge: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, `"jobRun":{`) || !strings.Contains(out, `"outcome":"ok"`) || !strings.Contains(out, `"trigger":"manual"`) {
+		t.Fatalf("app job printed:\n%s", out)
+	}
+	out, err = app("jobs")
+	if err != nil {
+		t.Fatalf("app jobs: %v\n%s", err, out)
+	}
+	var got struct {
+		Jobs []map[string]any `json:"jobs"`
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, `{"jobs":`) {
+			if err := json.Unmarshal([]byte(l), &got); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	names := []string{}
+	for _, j := range got.Jobs {
+		names = append(names, j["name"].(string))
+		if j["name"] == "tokens:purge" && (j["lastOutcome"] != "ok" || j["lastRun"] == nil || j["lastSuccess"] == nil || j["schedule"] != "7 * * * *") {
+			t.Errorf("tokens:purge in app jobs = %v", j)
+		}
+	}
+	if strings.Join(names, ",") != "note:sweep,tokens:purge,jobs:prune" {
+		t.Errorf("app jobs lists %v", names)
+	}
+	waitForMetric(t, w, `app_job_last_run_failed{task="tokens:purge"} 0`, nil)
+	waitForMetric(t, w, `app_job_overdue_seconds{task="tokens:purge"} 0`, nil)
+
+	if out, err := app("job", "nope"); err == nil || !strings.Contains(out, `no scheduled job \"nope\" (jobs: note:sweep, tokens:purge, jobs:prune)`) {
+		t.Errorf("an unknown job: %v\n%s", err, out)
 	}
 }

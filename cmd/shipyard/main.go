@@ -51,6 +51,8 @@ func commands() map[string]command {
 		"logs":       {"logs STACK [PROCESS...]   follow the logs of a stack's processes", cmdLogs},
 		"dashboard":  {"dashboard STACK           print the stack's dashboard URL (aws: CloudWatch; docker: Prometheus) and open it in a browser outside CI", cmdDashboard},
 		"migrate":    {"migrate STACK             run the one-off migrate process (docker container / ECS run-task)", cmdMigrate},
+		"job":        {"job STACK NAME            run a scheduled job now through the worker's queue, wait for its outcome, exit with it", cmdJob},
+		"jobs":       {"jobs STACK [--format=json]  list the scheduled jobs with their schedule, last run, last success, duration and next run", cmdJobs},
 		"db-backup":  {"db-backup STACK [FILE]    dump a docker stack's database (pg_dump custom format) into FILE (default backups/<stack>-<time>.dump)", cmdDBBackup},
 		"db-restore": {"db-restore STACK FILE     restore a db-backup dump into a docker stack's database, replacing its contents", cmdDBRestore},
 		"release":    {"release STACK [--image=REF]  push the built image, deploy it by digest, record it", cmdRelease},

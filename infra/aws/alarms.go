@@ -86,6 +86,8 @@ func dimensionSets[T any](a signals.Instance, t Targets[T]) ([]map[string]T, err
 		return out, nil
 	case signals.Queue:
 		return []map[string]T{{"Stack": t.Stack, "Queue": t.Queue}}, nil
+	case signals.Jobs:
+		return []map[string]T{{"Stack": t.Stack}}, nil
 	}
 	return nil, fmt.Errorf("alarm %s: scope %q has no CloudWatch dimensions", a.ID, a.Scope)
 }

@@ -25,6 +25,7 @@ var scopeText = map[signals.Scope]string{
 	signals.Database:     "the RDS instance",
 	signals.Cache:        "every Redis node (the highest)",
 	signals.Queue:        "the job queue",
+	signals.Jobs:         "the scheduled jobs",
 }
 
 // unitText writes a threshold's unit after it.

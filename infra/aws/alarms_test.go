@@ -123,6 +123,8 @@ func wantDimensions(t *testing.T, g *pulumitest.Graph, stack string, cfg *stackc
 		return out
 	case signals.Queue:
 		return []map[string]string{{"Stack": stack, "Queue": "default"}}
+	case signals.Jobs:
+		return []map[string]string{{"Stack": stack}}
 	}
 	t.Fatalf("scope %q", a.Scope)
 	return nil

@@ -158,7 +158,7 @@ var dashboardSections = []struct {
 }{
 	{"Traffic: requests, 5xx and latency at the load balancer", []signals.Scope{signals.TargetGroup, signals.LoadBalancer}},
 	{"Services: CPU, memory and tasks per process type", []signals.Scope{signals.Service}},
-	{"Job queue", []signals.Scope{signals.Queue}},
+	{"Job queue and scheduled jobs", []signals.Scope{signals.Queue, signals.Jobs}},
 	{"Database", []signals.Scope{signals.Database}},
 	{"Cache (Redis), per node", []signals.Scope{signals.Cache}},
 }

@@ -408,6 +408,12 @@ var breakages = []struct {
 	{"SHIPYARD-REL-4", "a prod web service in one subnet", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tService, "web"), "networkConfiguration.subnets", resource.NewArrayProperty([]resource.PropertyValue{str("subnet-1")}))
 	}},
+	{"SHIPYARD-REL-6", "a worker backlog policy with a zero target", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, "aws:appautoscaling/policy:Policy", "worker-scaling-backlog"), "targetTrackingScalingPolicyConfiguration.targetValue", num(0))
+	}},
+	{"SHIPYARD-REL-6", "a worker backlog policy turned into step scaling", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, "aws:appautoscaling/policy:Policy", "worker-scaling-backlog"), "policyType", str("StepScaling"))
+	}},
 	{"SHIPYARD-STATEFUL-1", "an unprotected prod database", func(t *testing.T, g *pulumitest.Graph) {
 		pick(t, g, tRDS, "").Protect = false
 	}},
@@ -505,6 +511,9 @@ func TestABrokenStackConfigFailsItsRule(t *testing.T) {
 		}},
 		{"a prod web service of one task fails SHIPYARD-REL-4", "SHIPYARD-REL-4", "prod", func(c *stackconfig.Config) {
 			c.Services.Web.DesiredCount, c.Services.Web.MinCount = 1, 1
+		}},
+		{"a prod worker that scales with backlog scaling off fails SHIPYARD-REL-6", "SHIPYARD-REL-6", "prod", func(c *stackconfig.Config) {
+			c.Services.Worker.Autoscaling.PendingJobsPerTask = 0
 		}},
 	}
 	for _, c := range cases {

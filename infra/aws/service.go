@@ -111,6 +111,9 @@ type ServiceArgs struct {
 	// generation restarts the tasks after the secret holds the new token.
 	RedeployOn    map[string]string
 	RedeployAfter []pulumi.Resource
+	// Stack is the Stack dimension of the app's own metrics (the worker
+	// scales on its job queue's backlog).
+	Stack string
 }
 
 // Service is one process type: roles, task definition (with the migrate
@@ -438,6 +441,75 @@ func autoscale(ctx *pulumi.Context, name string, args ServiceArgs, svc stackconf
 		if err := policy("requests", "ALBRequestCountPerTarget", t, args.RequestCountLabel); err != nil {
 			return err
 		}
+	}
+	if t := svc.Autoscaling.PendingJobsPerTask; t > 0 && args.Process == stackconfig.Worker {
+		if err := backlogPolicy(ctx, name, args, t, target, service, parent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BacklogExpression is the value the worker's backlog scaling keeps at
+// services.worker.autoscaling.pendingJobsPerTask: the jobs waiting in the
+// queue (the worker's and the clock's embedded metrics) per running
+// worker task (Container Insights), the waiting jobs themselves when none
+// runs.
+const BacklogExpression = "IF(running > 0, pending / running, pending)"
+
+// backlogPolicy is target tracking on the job queue's backlog per running
+// worker task. Scaling out adds workers when jobs wait; scaling in stops
+// tasks, which drain (SIGTERM: stop fetching, finish the jobs in flight
+// within stopTimeoutSeconds, requeue the rest), so the scale-in cooldown
+// is long and target tracking scales in slowly.
+func backlogPolicy(ctx *pulumi.Context, name string, args ServiceArgs, perTask int, target *appautoscaling.Target, service *ecs.Service, parent pulumi.ResourceOption) error {
+	type (
+		dim  = appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs
+		dims = appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArray
+	)
+	stat := func(namespace, metric, statistic string, d dims) *appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatArgs {
+		return &appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatArgs{
+			Metric: appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs{
+				Namespace: pulumi.String(namespace), MetricName: pulumi.String(metric), Dimensions: d,
+			},
+			Stat: pulumi.String(statistic),
+		}
+	}
+	_, err := appautoscaling.NewPolicy(ctx, name+"-scaling-backlog", &appautoscaling.PolicyArgs{
+		PolicyType:        pulumi.String("TargetTrackingScaling"),
+		ServiceNamespace:  target.ServiceNamespace,
+		ScalableDimension: target.ScalableDimension,
+		ResourceId:        target.ResourceId,
+		TargetTrackingScalingPolicyConfiguration: appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs{
+			TargetValue: pulumi.Float64(float64(perTask)),
+			CustomizedMetricSpecification: appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationArgs{
+				Metrics: appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArray{
+					appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgs{
+						Id: pulumi.String("pending"), ReturnData: pulumi.Bool(false),
+						MetricStat: stat(QueueNamespace, "JobsQueuePending", "Maximum", dims{
+							dim{Name: pulumi.String("Stack"), Value: pulumi.String(args.Stack)},
+							dim{Name: pulumi.String("Queue"), Value: pulumi.String(QueueName)},
+						}),
+					},
+					appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgs{
+						Id: pulumi.String("running"), ReturnData: pulumi.Bool(false),
+						MetricStat: stat("ECS/ContainerInsights", "RunningTaskCount", "Average", dims{
+							dim{Name: pulumi.String("ClusterName"), Value: args.ClusterName},
+							dim{Name: pulumi.String("ServiceName"), Value: service.Name},
+						}),
+					},
+					appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgs{
+						Id: pulumi.String("backlog"), Label: pulumi.String("Jobs waiting per running worker task"),
+						Expression: pulumi.String(BacklogExpression), ReturnData: pulumi.Bool(true),
+					},
+				},
+			},
+			ScaleOutCooldown: pulumi.Int(60),
+			ScaleInCooldown:  pulumi.Int(300),
+		},
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("scaling policy backlog: %w", err)
 	}
 	return nil
 }

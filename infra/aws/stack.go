@@ -346,6 +346,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 			// the secret holds it.
 			RedeployOn:    map[string]string{"redisAuthTokenVersion": strconv.Itoa(cfg.Cache.AuthTokenVersion)},
 			RedeployAfter: []pulumi.Resource{cache.AuthTokenSecretVersion},
+			Stack:         cfg.Stack,
 		}
 		for _, id := range signals.DeploymentAlarms(alarms, p) {
 			args.DeploymentAlarms = append(args.DeploymentAlarms, alarming.Names[id])

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -259,6 +260,11 @@ func TestServicesDeployAndScaleAsEachProcessTypeNeeds(t *testing.T) {
 			}
 			var metrics []string
 			for _, pol := range g.ByType("aws:appautoscaling/policy:Policy") {
+				if pol.Name == "worker-scaling-backlog" {
+					checkBacklogPolicy(t, pol, stack, cfg)
+					metrics = append(metrics, pol.Name+"=backlog")
+					continue
+				}
 				metrics = append(metrics, pol.Name+"="+pol.String("targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification.predefinedMetricType"))
 				if pol.String("targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification.predefinedMetricType") == "ALBRequestCountPerTarget" {
 					label := pol.String("targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification.resourceLabel")
@@ -268,7 +274,7 @@ func TestServicesDeployAndScaleAsEachProcessTypeNeeds(t *testing.T) {
 				}
 			}
 			sort.Strings(metrics)
-			want := []string{"web-scaling-cpu=ECSServiceAverageCPUUtilization", "web-scaling-requests=ALBRequestCountPerTarget", "worker-scaling-cpu=ECSServiceAverageCPUUtilization"}
+			want := []string{"web-scaling-cpu=ECSServiceAverageCPUUtilization", "web-scaling-requests=ALBRequestCountPerTarget", "worker-scaling-backlog=backlog", "worker-scaling-cpu=ECSServiceAverageCPUUtilization"}
 			if !reflect.DeepEqual(metrics, want) {
 				t.Errorf("scaling policies %v, want %v", metrics, want)
 			}
@@ -662,5 +668,48 @@ func TestBucketsAreVersionedAndExpirePreviousVersions(t *testing.T) {
 				t.Errorf("%s: %s keeps previous versions %v days, want %d", stack, l.Name, n, awsinfra.NoncurrentVersionDays)
 			}
 		}
+	}
+}
+
+// checkBacklogPolicy: the worker's backlog scaling tracks the job queue's
+// pending jobs (the app's embedded metrics, this stack's Stack and the
+// default queue) per running worker task (Container Insights) at
+// services.worker.autoscaling.pendingJobsPerTask, within the worker's
+// scalable target, scaling in slowly.
+func checkBacklogPolicy(t *testing.T, pol pulumitest.Resource, stack string, cfg *stackconfig.Config) {
+	t.Helper()
+	const spec = "targetTrackingScalingPolicyConfiguration."
+	if pol.String("policyType") != "TargetTrackingScaling" || pol.Number(spec+"targetValue") != float64(cfg.Services.Worker.Autoscaling.PendingJobsPerTask) {
+		t.Errorf("backlog policy: %s at %v, want target tracking at %d", pol.String("policyType"), pol.Number(spec+"targetValue"), cfg.Services.Worker.Autoscaling.PendingJobsPerTask)
+	}
+	if !strings.HasSuffix(pol.String("resourceId"), "/shipyard-"+stack+"-worker") {
+		t.Errorf("backlog policy on %q, not the worker service", pol.String("resourceId"))
+	}
+	if in, out := pol.Number(spec+"scaleInCooldown"), pol.Number(spec+"scaleOutCooldown"); in <= out {
+		t.Errorf("backlog policy cooldowns: in %v, out %v; want a slower scale-in", in, out)
+	}
+	m := spec + "customizedMetricSpecification.metrics."
+	got := map[string]string{}
+	for i := range 3 {
+		p := m + strconv.Itoa(i) + "."
+		id := pol.String(p + "id")
+		switch {
+		case pol.String(p+"expression") != "":
+			got[id] = pol.String(p+"expression") + fmt.Sprintf(" returned=%v", pol.Bool(p+"returnData"))
+		default:
+			dims := map[string]string{}
+			for j := range 2 {
+				dims[pol.String(p+"metricStat.metric.dimensions."+strconv.Itoa(j)+".name")] = pol.String(p + "metricStat.metric.dimensions." + strconv.Itoa(j) + ".value")
+			}
+			got[id] = fmt.Sprintf("%s/%s %s %v", pol.String(p+"metricStat.metric.namespace"), pol.String(p+"metricStat.metric.metricName"), pol.String(p+"metricStat.stat"), dims)
+		}
+	}
+	want := map[string]string{
+		"pending": fmt.Sprintf("Shipyard/JobsQueuePending Maximum map[Queue:default Stack:%s]", stack),
+		"running": fmt.Sprintf("ECS/ContainerInsights/RunningTaskCount Average map[ClusterName:shipyard-%s ServiceName:shipyard-%s-worker]", stack, stack),
+		"backlog": "IF(running > 0, pending / running, pending) returned=true",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("backlog policy metrics:\n got %v\nwant %v", got, want)
 	}
 }

@@ -147,5 +147,61 @@ func ReliabilityRules() []Rule {
 				}
 				return out
 			}},
+		{ID: "SHIPYARD-REL-6", Title: "A worker that autoscales scales on its job backlog",
+			Reason: "CPU does not rise while jobs wait on I/O: only the queue's backlog per task says the workers do not keep up",
+			Types:  []string{TypeScalingTarget, TypeScalingPolicy},
+			CheckStack: func(rs []Resource) []Violation {
+				tracked := map[string]bool{}
+				for _, r := range rs {
+					if r.Type != TypeScalingPolicy {
+						continue
+					}
+					if backlogTracking(r) {
+						tracked[r.String("resourceId")] = true
+					}
+				}
+				var out []Violation
+				for _, r := range rs {
+					id := r.String("resourceId")
+					if r.Type != TypeScalingTarget || r.IsUnknown("resourceId") || !strings.HasSuffix(id, "-worker") {
+						continue
+					}
+					lo, _ := r.Number("minCapacity")
+					hi, _ := r.Number("maxCapacity")
+					if hi > lo && !tracked[id] {
+						out = append(out, Violation{URN: r.URN, Message: fmt.Sprintf(
+							"the worker scales from %v to %v tasks with no target tracking on JobsQueuePending per running task", lo, hi)})
+					}
+				}
+				return out
+			}},
 	}
+}
+
+// backlogTracking reports whether r is a target tracking policy with a
+// positive target on a metric math expression over the job queue's
+// pending jobs (JobsQueuePending) and the running task count.
+func backlogTracking(r Resource) bool {
+	const spec = "targetTrackingScalingPolicyConfiguration"
+	if r.String("policyType") != "TargetTrackingScaling" {
+		return false
+	}
+	if v, _ := r.Number(spec + ".targetValue"); v <= 0 {
+		return false
+	}
+	metrics := spec + ".customizedMetricSpecification.metrics"
+	var pending, running, expr bool
+	for i := range r.Len(metrics) {
+		m := fmt.Sprintf("%s.%d.", metrics, i)
+		switch r.String(m + "metricStat.metric.metricName") {
+		case "JobsQueuePending":
+			pending = true
+		case "RunningTaskCount":
+			running = true
+		}
+		if r.String(m+"expression") != "" && r.True(m+"returnData") {
+			expr = true
+		}
+	}
+	return pending && running && expr
 }

@@ -38,6 +38,7 @@ const (
 	TypeBucketVersioning  = "aws:s3/bucketVersioningV2:BucketVersioningV2"
 	TypeBucketEncryption  = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
 	TypeScalingTarget     = "aws:appautoscaling/target:Target"
+	TypeScalingPolicy     = "aws:appautoscaling/policy:Policy"
 	TypeWebACL            = "aws:wafv2/webAcl:WebAcl"
 	TypeWebACLAssociation = "aws:wafv2/webAclAssociation:WebAclAssociation"
 	TypeWebACLLogging     = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"

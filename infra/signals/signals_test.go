@@ -383,6 +383,55 @@ tests:
         exp_alerts: []
   - interval: 15s
     input_series:
+      # The sweep's last success ages past its deadline from minute 2 to
+      # minute 5 (the worker stopped, then came back); the purge's last
+      # run failed from minute 3 on; a prune run ran past its timeout.
+      - series: 'app_job_overdue_seconds{job="clock",instance="c",task="note:sweep"}'
+        values: '0x8 15+15x12 0x20'
+      - series: 'app_job_overdue_seconds{job="worker",instance="w",task="note:sweep"}'
+        values: '0x8 15+15x12 0x20'
+      - series: 'app_job_last_run_failed{job="clock",instance="c",task="tokens:purge"}'
+        values: '0x12 1x28'
+      - series: 'app_job_last_run_failed{job="worker",instance="w",task="tokens:purge"}'
+        values: '0x12 1x28'
+      - series: 'app_job_over_timeout{job="clock",instance="c",task="jobs:prune"}'
+        values: '0x20 1x20'
+    alert_rule_test:
+      - eval_time: 1m45s
+        alertname: jobLate
+        exp_alerts: []
+      - eval_time: 3m
+        alertname: jobLate
+        exp_alerts:
+          - exp_labels: {severity: critical, alarm: jobLate, stack: local}
+            exp_annotations:
+              summary: "A scheduled job has not succeeded within its period plus its grace"
+              runbook: "A missed run: ` + "`make jobs`" + ` shows which job, its last run and outcome; are the worker and the clock running (runningTasks)?"
+      - eval_time: 6m
+        alertname: jobLate
+        exp_alerts: []
+      - eval_time: 2m30s
+        alertname: jobFailed
+        exp_alerts: []
+      - eval_time: 4m
+        alertname: jobFailed
+        exp_alerts:
+          - exp_labels: {severity: warning, alarm: jobFailed, stack: local}
+            exp_annotations:
+              summary: "The latest run of a scheduled job failed, timed out or was lost"
+              runbook: "` + "`make jobs`" + ` shows the job and its last error; the worker's logs have the run (` + "`make logs PROCESS=worker`" + `); ` + "`make job NAME=…`" + ` runs it again."
+      - eval_time: 4m
+        alertname: jobOverTimeout
+        exp_alerts: []
+      - eval_time: 6m
+        alertname: jobOverTimeout
+        exp_alerts:
+          - exp_labels: {severity: warning, alarm: jobOverTimeout, stack: local}
+            exp_annotations:
+              summary: "A scheduled job's run is running past its timeout, or the latest one timed out"
+              runbook: "The job is slower than its timeout allows, or ignores cancellation: look at what it waits on (database locks, a slow query), then its timeout in app/internal/jobs.Scheduled."
+  - interval: 15s
+    input_series:
       # 1 % of requests failing stays below the 5 % threshold.
       - series: 'http_requests_total{job="web",instance="a",status="200"}'
         values: '0+99x40'

@@ -42,6 +42,10 @@ const (
 	// Queue: the app's own job queue metrics, published through embedded
 	// metric format in the worker's logs (dimensions Stack and Queue).
 	Queue Scope = "queue"
+	// Jobs: the scheduled jobs' status (app/internal/jobs.Status),
+	// published in embedded metric format by the clock and the worker,
+	// the maximum over the jobs (dimension Stack).
+	Jobs Scope = "jobs"
 )
 
 // Comparison is how the value is compared with the threshold.
@@ -250,6 +254,44 @@ var Table = []Alarm{
 		PeriodSeconds: 60, EvaluationPeriods: 2, MissingData: "notBreaching",
 		Deployment: []stackconfig.Process{worker},
 		PromQL:     `max(app_jobs_queue_latency_seconds)`,
+	},
+	{
+		Name:    "jobLate",
+		Title:   "A scheduled job has not succeeded within its period plus its grace",
+		Runbook: "A missed run: `make jobs` shows which job, its last run and outcome; are the worker and the clock running (runningTasks)?",
+		Scope:   Jobs, Severity: Critical,
+		Metrics: []Metric{
+			{ID: "overdue", Namespace: "Shipyard", Name: "JobsOverdueSeconds", Stat: "Maximum"},
+		},
+		Comparison: Above, Threshold: 0, Unit: "seconds",
+		// Nobody publishing the jobs' status means no job runs either: a
+		// dead man's switch.
+		PeriodSeconds: 60, EvaluationPeriods: 1, MissingData: "breaching",
+		PromQL: `max(app_job_overdue_seconds)`,
+	},
+	{
+		Name:    "jobFailed",
+		Title:   "The latest run of a scheduled job failed, timed out or was lost",
+		Runbook: "`make jobs` shows the job and its last error; the worker's logs have the run (`make logs PROCESS=worker`); `make job NAME=…` runs it again.",
+		Scope:   Jobs, Severity: Warning,
+		Metrics: []Metric{
+			{ID: "failed", Namespace: "Shipyard", Name: "JobsLastRunFailed", Stat: "Maximum"},
+		},
+		Comparison: Above, Threshold: 0, Unit: "count",
+		PeriodSeconds: 60, EvaluationPeriods: 1, MissingData: "notBreaching",
+		PromQL: `sum(max by (task) (app_job_last_run_failed))`,
+	},
+	{
+		Name:    "jobOverTimeout",
+		Title:   "A scheduled job's run is running past its timeout, or the latest one timed out",
+		Runbook: "The job is slower than its timeout allows, or ignores cancellation: look at what it waits on (database locks, a slow query), then its timeout in app/internal/jobs.Scheduled.",
+		Scope:   Jobs, Severity: Warning,
+		Metrics: []Metric{
+			{ID: "over", Namespace: "Shipyard", Name: "JobsOverTimeout", Stat: "Maximum"},
+		},
+		Comparison: Above, Threshold: 0, Unit: "count",
+		PeriodSeconds: 60, EvaluationPeriods: 1, MissingData: "notBreaching",
+		PromQL: `sum(max by (task) (app_job_over_timeout))`,
 	},
 	{
 		Name:    "databaseCpuHigh",

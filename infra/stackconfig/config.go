@@ -120,6 +120,9 @@ type Service struct {
 type Autoscaling struct {
 	CPUTargetPercent  int `json:"cpuTargetPercent"`
 	RequestsPerTarget int `json:"requestsPerTarget,omitempty"`
+	// PendingJobsPerTask is the job queue backlog per running task the
+	// worker scales to keep (worker only; 0 disables backlog scaling).
+	PendingJobsPerTask int `json:"pendingJobsPerTask,omitempty"`
 }
 
 // App holds the app's runtime settings; Env turns them into env vars.
@@ -314,11 +317,13 @@ func Defaults() Config {
 	}
 	web := svc("/readyz", 1, 2)
 	web.Autoscaling.RequestsPerTarget = 1000
+	worker := svc("/livez", 1, 2)
+	worker.Autoscaling.PendingJobsPerTask = 100
 	return Config{
 		Network: Network{CIDR: "10.0.0.0/16", AZCount: 2, NATGateways: NATSingle, VPCEndpoints: true},
 		Services: Services{
 			Web:    web,
-			Worker: svc("/livez", 1, 2),
+			Worker: worker,
 			Clock:  svc("/livez", 1, 1),
 		},
 		App: App{

@@ -251,7 +251,7 @@ var rules = []Rule{
 		},
 	},
 	{
-		Doc: "The clock runs exactly one task (`minCount` = `desiredCount` = `maxCount` = 1): two clocks would schedule every job twice, none would schedule nothing.",
+		Doc: "The clock runs exactly one task (`minCount` = `desiredCount` = `maxCount` = 1): one is enough (a second, as during a deploy, is harmless: each slot of a scheduled job still runs once), none would schedule nothing.",
 		check: func(c *Config, ps *problems) {
 			s := c.Services.Clock
 			for _, f := range []struct {
@@ -281,6 +281,16 @@ var rules = []Rule{
 			for _, p := range []Process{Worker, Clock} {
 				if n := c.Services.Get(p).Autoscaling.RequestsPerTarget; n != 0 {
 					ps.add("services."+string(p)+".autoscaling.requestsPerTarget", "is %d; allowed 0 (only web is behind the load balancer)", n)
+				}
+			}
+		},
+	},
+	{
+		Doc: "Only the worker scales on the job queue's backlog: `services.web` and `services.clock` have `autoscaling.pendingJobsPerTask` 0.",
+		check: func(c *Config, ps *problems) {
+			for _, p := range []Process{Web, Clock} {
+				if n := c.Services.Get(p).Autoscaling.PendingJobsPerTask; n != 0 {
+					ps.add("services."+string(p)+".autoscaling.pendingJobsPerTask", "is %d; allowed 0 (only the worker consumes the job queue)", n)
 				}
 			}
 		},

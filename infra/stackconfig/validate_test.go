@@ -74,6 +74,9 @@ func TestRules(t *testing.T) {
 		{name: "request-based scaling on the worker is rejected",
 			patch: `{"services": {"worker": {"autoscaling": {"requestsPerTarget": 100}}}}`,
 			want:  []want{{"services.worker.autoscaling.requestsPerTarget", "allowed 0"}}},
+		{name: "backlog scaling on web is rejected",
+			patch: `{"services": {"web": {"autoscaling": {"pendingJobsPerTask": 50}}}}`,
+			want:  []want{{"services.web.autoscaling.pendingJobsPerTask", "is 50; allowed 0 (only the worker consumes the job queue)"}}},
 
 		// Prod.
 		{name: "prod with a multi-AZ database, deletion protection and two web tasks is valid", stack: "prod", patch: prodOK},

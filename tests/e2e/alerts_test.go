@@ -81,8 +81,9 @@ func (p prometheus) upTargets(t *testing.T) (map[string]int, error) {
 // alertsFireAndClear provokes the two failures issue 12 names on the local
 // stack, a burst of 5xx (Postgres stopped under a mix of /livez and /readyz
 // traffic: one request in five is the app's 503) and a dead worker, and
-// waits for Prometheus to fire targetErrorRate and runningTasks-worker,
-// then for both to clear once Postgres and the worker are back.
+// waits for Prometheus to fire targetErrorRate, runningTasks-worker and
+// jobLate (the sweep's missed runs, issue 23), then for them to clear once
+// Postgres and the worker are back.
 func (s *suite) alertsFireAndClear(t *testing.T) {
 	if s.out.Target != "docker" {
 		t.Skip("explicitly excluded: on aws the alarms are CloudWatch's, checked on the recorded graph (infra/aws)")
@@ -117,6 +118,18 @@ func (s *suite) alertsFireAndClear(t *testing.T) {
 			t.Fatalf("%s is %s before anything failed", name, st)
 		}
 	}
+	// jobLate (issue 23) rides on this step's worker stop: the
+	// every-minute sweep misses its runs and goes late after its period
+	// plus grace (90 s). A sweep the previous step's database outage made
+	// late has succeeded again within a minute.
+	retry.DoWithRetry(t, "jobLate inactive before the failure", 40, 2*time.Second, func() (string, error) {
+		active, err := prom.alerts(t)
+		if st, ok := active["jobLate"]; err == nil && ok {
+			return "", fmt.Errorf("jobLate is %s", st)
+		}
+		return "", err
+	})
+	alerts := []string{"targetErrorRate", "runningTasks-worker", "jobLate"}
 
 	// 16 /livez and 4 /readyz a second: with Postgres stopped the app
 	// answers /readyz with 503, so 20 % of the requests become 5xx.
@@ -143,14 +156,14 @@ func (s *suite) alertsFireAndClear(t *testing.T) {
 	defer restore()
 	t0 := time.Now()
 	fired := map[string]time.Duration{}
-	for len(fired) < 2 && time.Since(t0) < alertDeadline+time.Minute {
+	for len(fired) < len(alerts) && time.Since(t0) < alertDeadline+time.Minute {
 		time.Sleep(2 * time.Second)
 		active, err := prom.alerts(t)
 		if err != nil {
 			t.Logf("reading alerts: %v", err)
 			continue
 		}
-		for _, name := range []string{"targetErrorRate", "runningTasks-worker"} {
+		for _, name := range alerts {
 			if _, done := fired[name]; !done && active[name] == "firing" {
 				fired[name] = time.Since(t0)
 				t.Logf("%s firing %s after the failure began", name, fired[name].Round(time.Second))
@@ -158,12 +171,12 @@ func (s *suite) alertsFireAndClear(t *testing.T) {
 		}
 	}
 	t.Logf("5xx during the outage: %d of %d /readyz requests, %d of %d /livez requests failed", readyz.failed.Load(), readyz.sent.Load(), livez.failed.Load(), livez.sent.Load())
-	for _, name := range []string{"targetErrorRate", "runningTasks-worker"} {
+	for _, name := range alerts {
 		d, ok := fired[name]
 		switch {
 		case !ok:
 			t.Errorf("%s did not fire within %s", name, alertDeadline+time.Minute)
-		case d > alertDeadline:
+		case d > alertDeadline && name != "jobLate":
 			t.Errorf("%s fired after %s, later than the %s target", name, d.Round(time.Second), alertDeadline)
 		}
 	}
@@ -174,14 +187,14 @@ func (s *suite) alertsFireAndClear(t *testing.T) {
 		if err != nil {
 			return "", err
 		}
-		for _, name := range []string{"targetErrorRate", "runningTasks-worker"} {
+		for _, name := range alerts {
 			if st, ok := active[name]; ok {
 				return "", fmt.Errorf("%s is still %s", name, st)
 			}
 		}
 		return "", nil
 	})
-	t.Logf("both alerts cleared %s after Postgres and the worker were back", time.Since(t1).Round(time.Second))
+	t.Logf("the alerts cleared %s after Postgres and the worker were back", time.Since(t1).Round(time.Second))
 	livez.stop()
 	readyz.stop()
 	if rss, err := containerRSS(t, s.out.Containers["prometheus"]); err == nil {

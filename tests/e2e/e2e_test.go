@@ -173,6 +173,7 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 		}
 	})
 	validate(t, out, local)
+	t.Run("scheduled jobs run by schedule and by shipyard job, never twice at once", func(t *testing.T) { s.scheduledJobs(t, out, local) })
 
 	var user credentials
 	t.Run("a user registered before the changes", func(t *testing.T) {
@@ -220,6 +221,7 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 				map[string]string{"title": fmt.Sprintf("kept %d", i), "body": "restored from a backup"}, http.StatusCreated, nil)
 		}
 		before := s.tableDigests(t, local)
+		runsUpTo, runsBefore := s.jobRunsDigest(t, local, 0)
 		dump := filepath.Join(t.TempDir(), "backup.dump")
 		if _, err := s.shipyard(t, "db-backup", s.name, dump); err != nil {
 			t.Fatal(err)
@@ -247,6 +249,9 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 			if after[table] != digest {
 				t.Errorf("table %s: %s before the backup, %s after the restore", table, digest, after[table])
 			}
+		}
+		if _, runsAfter := s.jobRunsDigest(t, local, runsUpTo); runsAfter != runsBefore {
+			t.Errorf("job_runs up to run %d: %s before the backup, %s after the restore", runsUpTo, runsBefore, runsAfter)
 		}
 		user.login(t, out.URL)
 	})

@@ -41,7 +41,6 @@ type Config struct {
 	RateLimitPerMinute int
 	CacheTTL           time.Duration
 	TokenTTL           time.Duration
-	TokenPurgeInterval time.Duration
 	WorkerConcurrency  int
 	// QueueMetricsInterval is how often the worker and the clock write the
 	// job queues' backlog as CloudWatch embedded metric format lines; 0
@@ -83,7 +82,6 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 		RateLimitPerMinute:      l.intRange("RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000_000),
 		CacheTTL:                l.duration("CACHE_TTL", 5*time.Minute, time.Second),
 		TokenTTL:                l.duration("TOKEN_TTL", 24*time.Hour, time.Minute),
-		TokenPurgeInterval:      l.duration("TOKEN_PURGE_INTERVAL", time.Hour, time.Second),
 		WorkerConcurrency:       l.intRange("WORKER_CONCURRENCY", 10, 1, 1000),
 		QueueMetricsInterval:    l.durationOrOff("QUEUE_METRICS_INTERVAL", time.Minute, time.Second, time.Hour),
 		PasswordHashConcurrency: l.intRange("PASSWORD_HASH_CONCURRENCY", 0, 0, 1000),
@@ -161,7 +159,6 @@ func (c *Config) LogValue() slog.Value {
 		slog.Int("rate_limit_per_minute", c.RateLimitPerMinute),
 		slog.Duration("cache_ttl", c.CacheTTL),
 		slog.Duration("token_ttl", c.TokenTTL),
-		slog.Duration("token_purge_interval", c.TokenPurgeInterval),
 		slog.Int("worker_concurrency", c.WorkerConcurrency),
 		slog.Duration("queue_metrics_interval", c.QueueMetricsInterval),
 		slog.Int("password_hash_concurrency", c.PasswordHashConcurrency),

@@ -97,7 +97,6 @@ func TestLoadErrors(t *testing.T) {
 		{"a bad TRUST_PROXY is rejected", map[string]string{"TRUST_PROXY": "yes please"}, all, "TRUST_PROXY"},
 		{"a CACHE_TTL under a second is rejected", map[string]string{"CACHE_TTL": "10ms"}, all, "CACHE_TTL"},
 		{"a bad TOKEN_TTL is rejected", map[string]string{"TOKEN_TTL": "1d"}, all, "TOKEN_TTL"},
-		{"a bad TOKEN_PURGE_INTERVAL is rejected", map[string]string{"TOKEN_PURGE_INTERVAL": "hourly"}, all, "TOKEN_PURGE_INTERVAL"},
 		{"WORKER_CONCURRENCY 0 is rejected", map[string]string{"WORKER_CONCURRENCY": "0"}, all, "WORKER_CONCURRENCY"},
 		{"a QUEUE_METRICS_INTERVAL without a unit is rejected", map[string]string{"QUEUE_METRICS_INTERVAL": "60"}, all, "QUEUE_METRICS_INTERVAL"},
 		{"a QUEUE_METRICS_INTERVAL under a second is rejected", map[string]string{"QUEUE_METRICS_INTERVAL": "500ms"}, all, "QUEUE_METRICS_INTERVAL"},

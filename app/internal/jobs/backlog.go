@@ -236,14 +236,18 @@ type EMFEmitter struct {
 }
 
 // Run emits until ctx ends; with no positive Every it emits nothing.
-func (e *EMFEmitter) Run(ctx context.Context) {
-	if e.Every <= 0 {
+func (e *EMFEmitter) Run(ctx context.Context) { every(ctx, e.Every, e.emit) }
+
+// every calls f at once, then every d, until ctx ends; never with no
+// positive d.
+func every(ctx context.Context, d time.Duration, f func(context.Context)) {
+	if d <= 0 {
 		return
 	}
-	t := time.NewTicker(e.Every)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
-		e.emit(ctx)
+		f(ctx)
 		select {
 		case <-ctx.Done():
 			return

@@ -24,6 +24,8 @@ const (
 	TypeNoteProcess = "note:process"
 	TypeNoteSweep   = "note:sweep"
 	TypeTokensPurge = "tokens:purge"
+	// TypeJobRunsPrune deletes job run records past RunRetention.
+	TypeJobRunsPrune = "jobs:prune"
 )
 
 // SweepAge is how long a note may stay unprocessed before the sweep
@@ -62,6 +64,9 @@ type Handlers struct {
 	Cache *cache.Notes
 	Log   *slog.Logger
 	Done  *prometheus.CounterVec // type, result
+	// Runs records the runs of the scheduled jobs (Scheduled); every
+	// scheduled task goes through it (see scheduled).
+	Runs *Runs
 }
 
 // NewMetrics registers the job counter.
@@ -74,13 +79,33 @@ func NewMetrics(reg prometheus.Registerer) *prometheus.CounterVec {
 	return c
 }
 
-// Mux routes task types to handlers.
+// Mux routes task types to handlers: note:process, and every job of
+// Scheduled through its run record.
 func (h *Handlers) Mux() *asynq.ServeMux {
+	specs, err := Specs()
+	if err != nil {
+		// Scheduled is code, checked by its tests: a bad row is a bug.
+		panic(err)
+	}
+	return h.MuxFor(specs, map[string]asynq.HandlerFunc{
+		TypeNoteSweep:    h.sweepNotes,
+		TypeTokensPurge:  h.purgeTokens,
+		TypeJobRunsPrune: h.pruneRuns,
+	})
+}
+
+// MuxFor is Mux with the scheduled jobs specs, run by handlers (by name).
+func (h *Handlers) MuxFor(specs []*Spec, handlers map[string]asynq.HandlerFunc) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.Use(h.instrument)
 	mux.HandleFunc(TypeNoteProcess, h.processNote)
-	mux.HandleFunc(TypeNoteSweep, h.sweepNotes)
-	mux.HandleFunc(TypeTokensPurge, h.purgeTokens)
+	for _, s := range specs {
+		run := handlers[s.Name]
+		if run == nil {
+			panic(fmt.Sprintf("scheduled job %s has no handler", s.Name))
+		}
+		mux.Handle(s.Name, h.scheduled(s, run))
+	}
 	return mux
 }
 
@@ -159,13 +184,11 @@ func (h *Handlers) purgeTokens(ctx context.Context, _ *asynq.Task) error {
 	return nil
 }
 
-// Register adds the clock's periodic tasks to s.
-func Register(s *asynq.Scheduler, purgeEvery time.Duration) error {
-	if _, err := s.Register("@every "+purgeEvery.String(), asynq.NewTask(TypeTokensPurge, nil, asynq.MaxRetry(3)), asynq.Unique(purgeEvery)); err != nil {
-		return fmt.Errorf("schedule %s: %w", TypeTokensPurge, err)
+func (h *Handlers) pruneRuns(ctx context.Context, _ *asynq.Task) error {
+	n, err := h.Runs.Prune(ctx, time.Now().Add(-RunRetention))
+	if err != nil {
+		return err
 	}
-	if _, err := s.Register("@every 1m", asynq.NewTask(TypeNoteSweep, nil, asynq.MaxRetry(0)), asynq.Unique(time.Minute)); err != nil {
-		return fmt.Errorf("schedule %s: %w", TypeNoteSweep, err)
-	}
+	h.Log.InfoContext(ctx, "pruned job runs", "count", n, "retention_days", int(RunRetention.Hours()/24))
 	return nil
 }

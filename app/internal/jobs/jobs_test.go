@@ -44,7 +44,7 @@ func setup(t *testing.T) (*store.Store, *pgxpool.Pool, asynq.Handler) {
 	}
 	t.Cleanup(pool.Close)
 	st := store.New(pool)
-	h := &jobs.Handlers{Store: st, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	h := &jobs.Handlers{Store: st, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Runs: jobs.NewRuns(pool)}
 	return st, pool, h.Mux()
 }
 
