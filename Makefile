@@ -178,6 +178,15 @@ db-restore: preflight pulumi-cli ## Restore FILE (a db-backup dump) into a docke
 	@test -n "$(FILE)" || { echo "usage: make db-restore FILE=backups/<stack>-<time>.dump [STACK=local]" >&2; exit 2; }
 	$(SHIPYARD) db-restore $(STACK) $(FILE)
 
+.PHONY: bootstrap
+bootstrap: bootstrap-args pulumi-cli aws-plugin ## Once per AWS account and region, before the first `make up` of an aws STACK: state bucket, secrets key, GitHub OIDC roles; writes them into config/ (docs/operations.md)
+	$(GO) build -o $(BIN)/shipyard-bootstrap ./bootstrap
+	$(SHIPYARD) bootstrap $(STACK)
+
+.PHONY: bootstrap-args
+bootstrap-args: # bootstrap's STACK: an aws stack, checked before any install or build
+	@target=$$($(PREFLIGHT) target $(STACK)) && [ "$$target" = aws ] || { echo "usage: make bootstrap STACK=<aws stack> (the account and region of its config); STACK=$(STACK) is not one" >&2; exit 2; }
+
 ##@ Release (aws stacks: build once, promote by digest, roll back)
 
 .PHONY: release

@@ -57,6 +57,7 @@ func commands() map[string]command {
 		"promote":    {"promote FROM TO           deploy FROM's release to TO by digest (never rebuilt)", cmdPromote},
 		"rollback":   {"rollback STACK [RELEASE]  re-deploy the previous (or named) release", cmdRollback},
 		"ledger":     {"ledger STACK|--verify     print a stack's release ledger, or check every ledger", cmdLedger},
+		"bootstrap":  {"bootstrap STACK           once per account and region: the state bucket, the secrets key and the CI roles of STACK's region (bootstrap/), written into the config of its aws stacks", cmdBootstrap},
 		"doctor":     {"doctor [STACK...] [--pulumi-version=V]  check the prerequisites and print fixes", cmdDoctor},
 		"target":     {"target STACK              print the stack's target (aws or docker)", cmdTarget},
 
