@@ -119,10 +119,6 @@ const testDiskBytes = 10 << 30
 // as root, free disk), and for aws stacks the AWS CLI's credentials, crane
 // and the secrets passphrase.
 func cmdDoctor(ctx context.Context, e env) error {
-	if len(e.args) == 1 && (e.args[0] == "--help" || e.args[0] == "-h") {
-		fmt.Fprintln(e.stdout, "usage: shipyard "+commands()["doctor"].usage)
-		return nil
-	}
 	pin, stacks, err := parsePins(e.args)
 	if err != nil {
 		return err
