@@ -83,3 +83,37 @@ func TestShipyardFindsThePinnedToolsInTheRepositorysBin(t *testing.T) {
 		t.Error("bin/ added twice")
 	}
 }
+
+// A secret set with `pulumi config set --secret` reaches the app only when
+// its name is in app.secrets: every README step that shows the command
+// says so in the same step.
+func TestTheReadmeSaysASecretsNameMustBeInAppSecrets(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Steps are numbered list items; a step runs to the next one or to a
+	// heading.
+	var steps []string
+	for _, line := range strings.Split(string(data), "\n") {
+		trimmed := strings.TrimLeft(line, " ")
+		isStep := len(trimmed) > 2 && trimmed[0] >= '1' && trimmed[0] <= '9' && strings.HasPrefix(trimmed[1:], ". ") && line == trimmed
+		if isStep || strings.HasPrefix(line, "#") || len(steps) == 0 {
+			steps = append(steps, "")
+		}
+		steps[len(steps)-1] += line + "\n"
+	}
+	found := 0
+	for _, s := range steps {
+		if !strings.Contains(s, "pulumi config set --secret") {
+			continue
+		}
+		found++
+		if !strings.Contains(s, "app.secrets") {
+			t.Errorf("this README step sets a secret without saying its name must be in app.secrets:\n%s", s)
+		}
+	}
+	if found == 0 {
+		t.Fatal("the README never shows how to set a secret")
+	}
+}
