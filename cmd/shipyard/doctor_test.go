@@ -129,6 +129,17 @@ func TestDoctor(t *testing.T) {
 			wantChecks: 16,
 		},
 		{
+			name:    "demands no passphrase of a new aws stack when SHIPYARD_SECRETS_PROVIDER is a KMS key",
+			answers: healthy, stacks: []*stackconfig.Config{dev},
+			getenv: func(k string) string {
+				if k == "SHIPYARD_SECRETS_PROVIDER" {
+					return "awskms://alias/shipyard-pulumi?region=eu-west-1"
+				}
+				return ""
+			},
+			wantChecks: 16,
+		},
+		{
 			name:    "reports an aws stack whose state would be a file, with make bootstrap as the fix",
 			answers: healthy, getenv: passphrase, stacks: []*stackconfig.Config{devUnbootstrapped},
 			wantFailed: []string{"state backend (dev)"}, wantFixes: []string{"make bootstrap STACK=dev"}, wantChecks: 16,

@@ -422,3 +422,53 @@ func TestAMissingProgramIsReportedWithHowToGetIt(t *testing.T) {
 		})
 	}
 }
+
+// With a KMS secrets provider (SHIPYARD_SECRETS_PROVIDER, or the one
+// `make bootstrap` wrote into the config) and no passphrase, a new aws
+// stack is created on KMS and updated: the passphrase is never demanded.
+func TestANewAWSStackOnKMSNeverNeedsAPassphrase(t *testing.T) {
+	kms := "awskms://alias/shipyard-pulumi?region=eu-west-1"
+	configDir := t.TempDir()
+	for _, name := range []string{"schema.json", "dev.json"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, "config", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "dev.json" {
+			if data, err = release.SetSection(data, "bootstrap", []byte(`{"backendUrl": "s3://state?region=eu-west-1", "secretsProvider": "`+kms+`"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(configDir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name      string
+		vars      map[string]string
+		configDir string
+	}{
+		{"SHIPYARD_SECRETS_PROVIDER names the key", map[string]string{"PULUMI_BACKEND_URL": "s3://state", "SHIPYARD_SECRETS_PROVIDER": kms}, filepath.Join(repoRoot, "config")},
+		{"the bootstrap section names it", map[string]string{}, configDir},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newFakeExec(map[string]answer{"pulumi stack ls": {out: `[]`}, "pulumi stack init": {}, "pulumi up": {}})
+			p := &pulumiCLI{x: x.exec, root: t.TempDir(), getenv: func(k string) string { return tc.vars[k] }, configDir: tc.configDir}
+			if err := p.Up(context.Background(), "dev"); err != nil {
+				t.Fatalf("up: %v", err)
+			}
+			lines := x.lines()
+			if len(lines) != 3 || !strings.HasPrefix(lines[1], "pulumi stack init dev --secrets-provider "+kms) {
+				t.Errorf("calls %v, want the stack created with %s", lines, kms)
+			}
+			for _, c := range x.calls {
+				for _, e := range c.Env {
+					if strings.HasPrefix(e, "PULUMI_CONFIG_PASSPHRASE") {
+						t.Errorf("%s gets %s", c, e)
+					}
+				}
+			}
+		})
+	}
+}
