@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,5 +43,19 @@ func TestRun(t *testing.T) {
 				t.Errorf("got %q, %v; want %q", out.String(), err, tc.want)
 			}
 		})
+	}
+}
+
+// The Makefile builds preflight before anything else because it builds in
+// seconds: it imports the standard library and internal/preflight only.
+func TestPreflightImportsOnlyTheStandardLibrary(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	got := strings.Fields(string(out))
+	want := []string{"github.com/shipyard-kit/shipyard/internal/preflight", "github.com/shipyard-kit/shipyard/cmd/preflight"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("cmd/preflight depends on %v, want only %v", got, want)
 	}
 }
