@@ -60,15 +60,7 @@ func program(dir string, getenv func(string) string) func(ctx *pulumi.Context) (
 		if err != nil {
 			return nil, err
 		}
-		return pulumi.Map{
-			"stateBucket":     b.StateBucket,
-			"backendUrl":      b.BackendURL,
-			"secretsProvider": b.SecretsProvider,
-			"secretsKeyArn":   b.SecretsKeyArn,
-			"oidcProviderArn": b.OIDCProviderArn,
-			"previewRoleArn":  b.PreviewRoleArn,
-			"deployRoleArns":  b.DeployRoleArns,
-		}, nil
+		return b.Outputs(), nil
 	}
 }
 

@@ -228,19 +228,19 @@ func TestTheRolesTrustTheRepositoryOfTheOriginRemote(t *testing.T) {
 	}
 }
 
-// The outputs the command reads are the program's (bootstrap/main.go).
+// The outputs the command reads are the program's (infra/bootstrap's Outputs).
 func TestBootstrapReadsTheProgramsOutputs(t *testing.T) {
 	var o bootstrapOutputs
 	if err := json.Unmarshal([]byte(bootstrapOutputsJSON), &o); err != nil || o.DeployRoleArns["prod"] == "" || o.PreviewRoleArn == "" {
 		t.Fatalf("%+v %v", o, err)
 	}
-	src, err := os.ReadFile(filepath.Join(repoRoot, "bootstrap", "main.go"))
+	src, err := os.ReadFile(filepath.Join(repoRoot, "infra", "bootstrap", "bootstrap.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"stateBucket", "backendUrl", "secretsProvider", "previewRoleArn", "deployRoleArns"} {
 		if !strings.Contains(string(src), `"`+key+`":`) {
-			t.Errorf("bootstrap/main.go exports no %q", key)
+			t.Errorf("infra/bootstrap's outputs have no %q", key)
 		}
 	}
 }

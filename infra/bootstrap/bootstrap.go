@@ -224,7 +224,16 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	b.OIDCProviderArn = providerArn
 	b.PreviewRoleArn = preview.Arn
 	b.DeployRoleArns = deployArns.ToStringMapOutput()
-	if err := ctx.RegisterResourceOutputs(b, pulumi.Map{
+	if err := ctx.RegisterResourceOutputs(b, b.Outputs()); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Outputs are the component's outputs by the names the bootstrap program
+// exports (cmd/shipyard reads them).
+func (b *Bootstrap) Outputs() pulumi.Map {
+	return pulumi.Map{
 		"stateBucket":     b.StateBucket,
 		"backendUrl":      b.BackendURL,
 		"secretsProvider": b.SecretsProvider,
@@ -232,10 +241,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		"oidcProviderArn": b.OIDCProviderArn,
 		"previewRoleArn":  b.PreviewRoleArn,
 		"deployRoleArns":  b.DeployRoleArns,
-	}); err != nil {
-		return nil, err
 	}
-	return b, nil
 }
 
 // newKey creates a KMS key with yearly rotation and its alias.
