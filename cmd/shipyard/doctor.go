@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
@@ -351,7 +352,7 @@ func portChecks(x execer, c *stackconfig.Config, m machine) []check {
 				// it is up, which is fine.
 				names, _ := x(ctx, call{Name: "docker", Args: []string{"ps", "--filter", "publish=" + strconv.Itoa(p.port), "--format", "{{.Names}}"}})
 				for _, n := range strings.Fields(string(names)) {
-					if strings.HasPrefix(n, c.Stack+"-") {
+					if strings.HasPrefix(n, dockerinfra.NamesFor(c.Stack).Prefix()+"-") {
 						return "in use by this stack's " + n, nil
 					}
 					return "", fmt.Errorf("in use by the container %s", n)

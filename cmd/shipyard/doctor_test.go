@@ -172,7 +172,7 @@ func TestDoctor(t *testing.T) {
 		},
 		{
 			name:    "accepts a port held by the stack's own container",
-			answers: with(map[string]answer{"docker ps": {out: "local-nginx\n"}}), getenv: none, stacks: []*stackconfig.Config{local},
+			answers: with(map[string]answer{"docker ps": {out: "shipyard-local-nginx\n"}}), getenv: none, stacks: []*stackconfig.Config{local},
 			machine: func(m *machine) {
 				m.listen = func(port int) error {
 					if port == 8080 {
