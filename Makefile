@@ -222,7 +222,7 @@ doctor: ## Check everything `make up` and `make test` need (and AWS credentials 
 
 .PHONY: tools
 tools: pulumi-cli crane actionlint gotestsum ## Install the pinned Pulumi CLI and plugins, crane, actionlint and gotestsum into bin/ (STACK=<aws stack>: and the pulumi-aws plugin)
-	@if [ "$$($(PREFLIGHT) target $(STACK))" = aws ]; then $(MAKE) --no-print-directory aws-plugin STACK=$(STACK); fi
+	@target=$$($(PREFLIGHT) target $(STACK)); if [ "$$target" = aws ]; then $(MAKE) --no-print-directory aws-plugin STACK=$(STACK); fi
 
 .PHONY: pulumi-cli
 pulumi-cli: ## Install the pinned Pulumi CLI and its docker and random plugins when missing (PULUMI_OFFLINE_DIR: from a local bundle)
