@@ -292,7 +292,10 @@ func prerequisiteChecks(x execer, getenv func(string) string, p *pulumiCLI, pin 
 			run: func(context.Context) (string, error) {
 				url, err := preflight.Backend(getenv, p.root, preflightStack(c))
 				if err != nil {
-					return "", errors.New("the state would be a file on this machine (no bootstrap.backendUrl, no PULUMI_BACKEND_URL)")
+					if url := getenv("PULUMI_BACKEND_URL"); url != "" {
+						return "", fmt.Errorf("the state would be a file on this machine: PULUMI_BACKEND_URL=%s", url)
+					}
+					return "", fmt.Errorf("the state would be a file on this machine: config/%s.json has no bootstrap.backendUrl", c.Stack)
 				}
 				return url, nil
 			},

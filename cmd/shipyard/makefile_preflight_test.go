@@ -161,6 +161,24 @@ func TestPromoteWithoutTOPrintsItsUsageBeforeAnyInstall(t *testing.T) {
 	}
 }
 
+func TestBootstrapOfADockerStackPrintsItsUsageBeforeAnyInstall(t *testing.T) {
+	dir := freshClone(t)
+	cmd := exec.Command("make", "--no-print-directory", "bootstrap", "STACK=local")
+	cmd.Dir = dir
+	cmd.Env = cleanEnv(t)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("make bootstrap STACK=local succeeded:\n%s", out)
+	}
+	lines := ownLines(out)
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "usage: make bootstrap STACK=<aws stack>") {
+		t.Errorf("want only the usage line, got:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bin", "pulumi")); err == nil {
+		t.Error("pulumi was installed before the arguments were checked")
+	}
+}
+
 // `pulumi plugin ls | grep -q` under pipefail: grep exits at the first
 // match, pulumi dies of SIGPIPE writing the rest, and the pipeline fails
 // although the plugin is installed. A fake pulumi with a long plugin list
