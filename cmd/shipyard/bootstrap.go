@@ -107,7 +107,7 @@ func (b bootstrapper) run(ctx context.Context, cfg *stackconfig.Config, repo str
 	}
 	if !ok {
 		provider := "passphrase"
-		if !strings.HasPrefix(backend, "file://") {
+		if !strings.HasPrefix(backend, "file://") && cfg.Bootstrap.SecretsProvider != "" {
 			provider = cfg.Bootstrap.SecretsProvider
 		}
 		if _, err := b.pulumi(ctx, backend, repo, true, "stack", "init", region, "--secrets-provider", provider); err != nil {
