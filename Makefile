@@ -22,6 +22,10 @@ DOCKER  ?= $(shell test -x /usr/bin/docker && echo /usr/bin/docker || echo docke
 # The operator tool, rebuilt only when its sources changed (the first build
 # on a cold Go cache takes minutes: it says so).
 SHIPYARD := { test -x $(BIN)/shipyard || echo "==> compiling cmd/shipyard (first run: a few minutes on a cold Go module cache)" >&2; } && $(GO) build -o $(BIN)/shipyard ./cmd/shipyard && $(BIN)/shipyard
+# The checks every stack target runs before anything slow (cmd/preflight:
+# standard library only, seconds to build): the stack exists, and an aws
+# stack's state is not a file on this machine (internal/preflight).
+PREFLIGHT := $(GO) build -o $(BIN)/preflight ./cmd/preflight && $(BIN)/preflight
 
 # Operator workflow (docs/operations.md). The Pulumi CLI is pinned to the
 # version of github.com/pulumi/pulumi/sdk/v3 in go.mod, and its docker and
@@ -42,10 +46,17 @@ PULUMI_OFFLINE_DIR ?=
 PULUMI_INSTALL     ?= auto
 TOOLS_BIN          := $(CURDIR)/$(BIN)
 export PATH := $(TOOLS_BIN):$(PATH)
-# State lives in the repository (gitignored) unless PULUMI_BACKEND_URL says
-# otherwise (s3://…, https://api.pulumi.com: see docs/operations.md).
-export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+# State: docker stacks keep theirs in the repository (.pulumi-state,
+# gitignored); aws stacks in the bucket `make bootstrap` creates
+# (bootstrap.backendUrl in config/<stack>.json). PULUMI_BACKEND_URL, when
+# set, wins. cmd/shipyard (internal/preflight) decides; `bin/preflight
+# backend STACK` prints it.
 export PULUMI_SKIP_UPDATE_CHECK := true
+# The pulumi-aws plugin as Pulumi's release page names it, which `make
+# tools STACK=<aws stack>` installs from PULUMI_OFFLINE_DIR when it is there.
+PLUGIN_OS          = $(shell uname -s | tr A-Z a-z)
+PLUGIN_ARCH        = $(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
+AWS_PLUGIN_ARCHIVE = pulumi-resource-aws-v$(AWS_PLUGIN)-$(PLUGIN_OS)-$(PLUGIN_ARCH).tar.gz
 # The local stack's documented default passphrase (LocalPassphrase in
 # cmd/shipyard/pulumi.go), also for pulumi run outside shipyard (make e2e).
 # aws stacks get none: export the team's, or use KMS (docs/operations.md).
@@ -93,8 +104,8 @@ test-images: ## Build the offline images the local stack runs in tests (app; pos
 	DOCKER=$(DOCKER) tests/images/build.sh
 
 .PHONY: e2e
-e2e: ## Run the Terratest suite against the deployed STACK (`make up` first; outputs from `pulumi stack output`)
-	STACK=$(STACK) E2E_OUTPUTS=pulumi DOCKER=$(DOCKER) $(GO) test -count=1 -v -timeout 30m -run TestStack ./tests/e2e
+e2e: preflight ## Run the Terratest suite against the deployed STACK (`make up` first; outputs from `pulumi stack output`)
+	PULUMI_BACKEND_URL=$$($(BIN)/preflight backend $(STACK)) STACK=$(STACK) E2E_OUTPUTS=pulumi DOCKER=$(DOCKER) $(GO) test -count=1 -v -timeout 30m -run TestStack ./tests/e2e
 
 .PHONY: lint
 lint: ## gofmt, go vet, the migration linter (and golangci-lint / govulncheck / actionlint when installed)
@@ -107,6 +118,10 @@ lint: ## gofmt, go vet, the migration linter (and golangci-lint / govulncheck / 
 	$(SHIPYARD) lint-migrations
 
 ##@ Stacks
+
+.PHONY: preflight
+preflight: # the checks every stack target runs first: STACK exists; an aws stack's state is not a file on this machine
+	@$(PREFLIGHT) check $(STACK)
 
 .PHONY: env
 env: ## Print the app's env for STACK in .env form
@@ -121,37 +136,37 @@ program: ## Build the Pulumi program (stacks/) into bin/shipyard-stacks, which P
 	$(GO) build -o $(BIN)/shipyard-stacks ./stacks
 
 .PHONY: up
-up: pulumi-cli program ## Create or update STACK (default local: builds the image first)
-	@case "$$($(SHIPYARD) target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
+up: preflight pulumi-cli program ## Create or update STACK (default local: builds the image first)
+	@case "$$($(BIN)/preflight target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) up $(STACK)
 
 .PHONY: preview
-preview: pulumi-cli program ## Show the diff `make up` would apply to STACK
-	@case "$$($(SHIPYARD) target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
+preview: preflight pulumi-cli program ## Show the diff `make up` would apply to STACK
+	@case "$$($(BIN)/preflight target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) preview $(STACK)
 
 .PHONY: down
-down: pulumi-cli ## Remove a docker STACK's containers and network, keeping its data volumes for the next `make up`
+down: preflight pulumi-cli ## Remove a docker STACK's containers and network, keeping its data volumes for the next `make up`
 	$(SHIPYARD) destroy $(STACK) --keep-data
 
 .PHONY: destroy
-destroy: pulumi-cli ## Delete STACK's resources, and a docker stack's data volumes (aws stacks need CONFIRM=<stack>)
+destroy: preflight pulumi-cli ## Delete STACK's resources, and a docker stack's data volumes (aws stacks need CONFIRM=<stack>)
 	$(SHIPYARD) destroy $(STACK) --confirm=$(CONFIRM)
 
 .PHONY: outputs
-outputs: pulumi-cli ## Print STACK's outputs as JSON
+outputs: preflight pulumi-cli ## Print STACK's outputs as JSON
 	@$(SHIPYARD) outputs $(STACK)
 
 .PHONY: dashboard
-dashboard: pulumi-cli ## Print STACK's dashboard URL (aws: CloudWatch, the dashboardUrl output; docker: Prometheus) and open it in a browser (not in CI)
+dashboard: preflight pulumi-cli ## Print STACK's dashboard URL (aws: CloudWatch, the dashboardUrl output; docker: Prometheus) and open it in a browser (not in CI)
 	@$(SHIPYARD) dashboard $(STACK)
 
 .PHONY: logs
-logs: pulumi-cli ## Follow STACK's logs (PROCESS=web|worker|clock|nginx to narrow)
+logs: preflight pulumi-cli ## Follow STACK's logs (PROCESS=web|worker|clock|nginx to narrow)
 	$(SHIPYARD) logs $(STACK) $(PROCESS)
 
 .PHONY: migrate
-migrate: pulumi-cli ## Run the one-off migrate process on STACK (docker container / ECS run-task)
+migrate: preflight pulumi-cli ## Run the one-off migrate process on STACK (docker container / ECS run-task)
 	$(SHIPYARD) migrate $(STACK)
 
 .PHONY: job
@@ -163,31 +178,44 @@ jobs: pulumi-cli ## List STACK's scheduled jobs: schedule, last run, last succes
 	$(SHIPYARD) jobs $(STACK) $(if $(FORMAT),--format=$(FORMAT))
 
 .PHONY: db-backup
-db-backup: pulumi-cli ## Dump a docker STACK's database (pg_dump custom format) into FILE (default backups/<stack>-<time>.dump)
+db-backup: preflight pulumi-cli ## Dump a docker STACK's database (pg_dump custom format) into FILE (default backups/<stack>-<time>.dump)
 	$(SHIPYARD) db-backup $(STACK) $(FILE)
 
 .PHONY: db-restore
-db-restore: pulumi-cli ## Restore FILE (a db-backup dump) into a docker STACK's database, replacing its contents
+db-restore: preflight pulumi-cli ## Restore FILE (a db-backup dump) into a docker STACK's database, replacing its contents
 	@test -n "$(FILE)" || { echo "usage: make db-restore FILE=backups/<stack>-<time>.dump [STACK=local]" >&2; exit 2; }
 	$(SHIPYARD) db-restore $(STACK) $(FILE)
+
+.PHONY: bootstrap
+bootstrap: bootstrap-args pulumi-cli aws-plugin ## Once per AWS account and region, before the first `make up` of an aws STACK: state bucket, secrets key, GitHub OIDC roles; writes them into config/ (docs/operations.md)
+	$(GO) build -o $(BIN)/shipyard-bootstrap ./bootstrap
+	$(SHIPYARD) bootstrap $(STACK)
+
+.PHONY: bootstrap-args
+bootstrap-args: # bootstrap's STACK: an aws stack, checked before any install or build
+	@target=$$($(PREFLIGHT) target $(STACK)) && [ "$$target" = aws ] || { echo "usage: make bootstrap STACK=<aws stack> (the account and region of its config); STACK=$(STACK) is not one" >&2; exit 2; }
 
 ##@ Release (aws stacks: build once, promote by digest, roll back)
 
 .PHONY: release
-release: pulumi-cli aws-plugin crane program image build ## Build the image once, push it to STACK's ECR repo and deploy it by digest (times the migrations on MIGRATION_TIMING_DATABASE_URL when set)
+release: preflight pulumi-cli aws-plugin crane program image build ## Build the image once, push it to STACK's ECR repo and deploy it by digest (times the migrations on MIGRATION_TIMING_DATABASE_URL when set)
 	$(SHIPYARD) release $(STACK) --image=$(IMAGE)
 
 .PHONY: promote
-promote: pulumi-cli aws-plugin crane program ## Deploy FROM's release to TO by digest (e.g. FROM=staging TO=prod)
-	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make promote FROM=<stack> TO=<stack>"; exit 2; }
+promote: promote-args pulumi-cli aws-plugin crane program ## Deploy FROM's release to TO by digest (e.g. FROM=staging TO=prod)
 	$(SHIPYARD) promote $(FROM) $(TO)
 
+.PHONY: promote-args
+promote-args: # promote's arguments, checked before any install or build
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make promote FROM=<stack> TO=<stack> (e.g. FROM=staging TO=prod)" >&2; exit 2; }
+	@$(PREFLIGHT) check $(FROM) $(TO)
+
 .PHONY: rollback
-rollback: pulumi-cli aws-plugin crane program ## Re-deploy STACK's previous release (or RELEASE=<id> from the ledger)
+rollback: preflight pulumi-cli aws-plugin crane program ## Re-deploy STACK's previous release (or RELEASE=<id> from the ledger)
 	$(SHIPYARD) rollback $(STACK) $(RELEASE)
 
 .PHONY: db-restore-drill
-db-restore-drill: pulumi-cli ## Restore STACK's latest RDS snapshot into a temporary instance, migrate and read it, report the time, delete it
+db-restore-drill: preflight pulumi-cli ## Restore STACK's latest RDS snapshot into a temporary instance, migrate and read it, report the time, delete it
 	$(SHIPYARD) db-restore-drill $(STACK)
 
 .PHONY: ledger
@@ -198,15 +226,20 @@ ledger: ## Print STACK's release ledger (releases/<stack>.jsonl)
 
 .PHONY: doctor
 doctor: ## Check everything `make up` and `make test` need (and AWS credentials for aws stacks), one fix per problem
-	@$(SHIPYARD) doctor $(STACK) --pulumi-version=$(PULUMI_VERSION)
+	@$(SHIPYARD) doctor $(STACK) --pulumi-version=$(PULUMI_VERSION) --plugins=docker:$(DOCKER_PLUGIN),random:$(RANDOM_PLUGIN),aws:$(AWS_PLUGIN) --aws-plugin-archive=$(AWS_PLUGIN_ARCHIVE)
 
 .PHONY: tools
-tools: pulumi-cli crane actionlint gotestsum ## Install the pinned Pulumi CLI and plugins, crane, actionlint and gotestsum into bin/
+tools: pulumi-cli crane actionlint gotestsum ## Install the pinned Pulumi CLI and plugins, crane, actionlint and gotestsum into bin/ (STACK=<aws stack>: and the pulumi-aws plugin)
+	@target=$$($(PREFLIGHT) target $(STACK)); if [ "$$target" = aws ]; then $(MAKE) --no-print-directory aws-plugin STACK=$(STACK); fi
 
 .PHONY: pulumi-cli
 pulumi-cli: ## Install the pinned Pulumi CLI and its docker and random plugins when missing (PULUMI_OFFLINE_DIR: from a local bundle)
 	@mkdir -p $(TOOLS_BIN)
-	@if [ "$$(pulumi version 2>/dev/null)" = "v$(PULUMI_VERSION)" ] && pulumi plugin ls 2>/dev/null | grep -Eq "^docker +resource +$(DOCKER_PLUGIN) "; then exit 0; fi; \
+	@# The plugin list is read whole before grep looks at it: `pulumi plugin ls |
+	@# grep -q` under pipefail fails when grep exits first and pulumi dies of SIGPIPE.
+	@plugins=$$(pulumi plugin ls 2>/dev/null || true); \
+	if [ "$$(pulumi version 2>/dev/null)" = "v$(PULUMI_VERSION)" ] && grep -Eq "^docker +resource +$(DOCKER_PLUGIN) " <<<"$$plugins" \
+	  && grep -Eq "^random +resource +$(RANDOM_PLUGIN) " <<<"$$plugins"; then exit 0; fi; \
 	fail() { echo "make tools: could not install pulumi v$(PULUMI_VERSION) ($$1); either give this machine internet access (get.pulumi.com, github.com) or point PULUMI_OFFLINE_DIR at an offline bundle (docs/local.md#offline)" >&2; exit 1; }; \
 	if [ -n "$(PULUMI_OFFLINE_DIR)" ]; then \
 	  echo "installing pulumi v$(PULUMI_VERSION) and its plugins from $(PULUMI_OFFLINE_DIR)"; \
@@ -225,8 +258,19 @@ pulumi-cli: ## Install the pinned Pulumi CLI and its docker and random plugins w
 	echo "pulumi $$(pulumi version): installed in $(TOOLS_BIN)"
 
 .PHONY: aws-plugin
-aws-plugin: # the pulumi-aws plugin at go.mod's SDK version (aws stacks only: the local stack never loads it)
-	@pulumi plugin ls 2>/dev/null | grep -Eq "^aws +resource +$(AWS_PLUGIN) " || pulumi plugin install resource aws v$(AWS_PLUGIN)
+aws-plugin: # the pulumi-aws plugin at go.mod's SDK version (aws stacks only: the local stack never loads it); from PULUMI_OFFLINE_DIR/$(AWS_PLUGIN_ARCHIVE) when there
+	@plugins=$$(pulumi plugin ls 2>/dev/null || true); \
+	if grep -Eq "^aws +resource +$(AWS_PLUGIN) " <<<"$$plugins"; then exit 0; fi; \
+	archive="$(PULUMI_OFFLINE_DIR)/$(AWS_PLUGIN_ARCHIVE)"; log=/tmp/shipyard-aws-plugin.log; \
+	if [ -n "$(PULUMI_OFFLINE_DIR)" ] && [ -f "$$archive" ]; then \
+	  echo "installing the pulumi-aws plugin v$(AWS_PLUGIN) from $$archive"; \
+	  pulumi plugin install resource aws v$(AWS_PLUGIN) --file "$$archive" >$$log 2>&1 \
+	    || { echo "make tools: installing the pulumi-aws plugin from $$archive failed (log: $$log); is it the archive of https://github.com/pulumi/pulumi-aws/releases/tag/v$(AWS_PLUGIN)?" >&2; exit 1; }; \
+	else \
+	  echo "installing the pulumi-aws plugin v$(AWS_PLUGIN) (a download of about 200 MB)"; \
+	  pulumi plugin install resource aws v$(AWS_PLUGIN) >$$log 2>&1 \
+	    || { echo "make tools: the pulumi-aws plugin v$(AWS_PLUGIN) is not installed and the download failed (log: $$log): either give this machine internet access (get.pulumi.com, github.com), or put $(AWS_PLUGIN_ARCHIVE) from https://github.com/pulumi/pulumi-aws/releases/tag/v$(AWS_PLUGIN) into a directory and run PULUMI_OFFLINE_DIR=<that directory> make tools STACK=$(STACK)" >&2; exit 1; }; \
+	fi
 
 .PHONY: crane
 crane: # crane (image copies by digest, for release and promote)

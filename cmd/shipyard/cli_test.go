@@ -59,7 +59,11 @@ func newCLIRepo(t *testing.T) *cliRepo {
 		t.Fatal(err)
 	}
 	t.Setenv("SHIPYARD_CONFIG_DIR", filepath.Join(root, "config"))
-	t.Setenv("PULUMI_BACKEND_URL", "")
+	// The team's state backend (aws stacks refuse a file backend); the
+	// fake pulumi keeps its world in SHIPYARD_FAKE_STATE.
+	t.Setenv("PULUMI_BACKEND_URL", "s3://shipyard-test-state?region=eu-west-1")
+	t.Setenv("SHIPYARD_ALLOW_LOCAL_STATE", "")
+	t.Setenv("SHIPYARD_SECRETS_PROVIDER", "")
 	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "team-passphrase")
 	t.Setenv("PULUMI_CONFIG_PASSPHRASE_FILE", "")
 	t.Setenv("GITHUB_ACTOR", "")

@@ -6,13 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
+	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
 
 // check is one prerequisite: run returns what was found, or why not; fix
@@ -31,6 +36,9 @@ type machine struct {
 	// freeBytes is the free space of the file system holding a path.
 	freeBytes func(path string) (uint64, error)
 	uid       int
+	// listen tries to listen on a port of 127.0.0.1 and closes it: nil
+	// when the port is free.
+	listen func(port int) error
 	// systemd: the machine runs systemd (how to start the Docker engine).
 	systemd bool
 	// root is the repository: go.mod's go version, the disk checked.
@@ -50,8 +58,55 @@ func thisMachine(root string) machine {
 			}
 			return st.Bavail * uint64(st.Bsize), nil
 		},
+		listen: func(port int) error {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err != nil {
+				return err
+			}
+			return l.Close()
+		},
 		uid: os.Getuid(), systemd: err == nil, root: root,
 	}
+}
+
+// pins are the tool versions the Makefile pins, as doctor checks them.
+type pins struct {
+	// pulumi is the CLI version; plugins the resource plugins' versions
+	// by name ("docker" -> "4.10.0"); awsArchive the name of the
+	// pulumi-aws plugin's release archive (`make tools` installs it from
+	// PULUMI_OFFLINE_DIR). Empty values are not checked.
+	pulumi     string
+	plugins    map[string]string
+	awsArchive string
+}
+
+// parsePins reads doctor's --pulumi-version, --plugins=name:version,…
+// and --aws-plugin-archive flags.
+func parsePins(args []string) (pins, []string, error) {
+	var p pins
+	var plugins string
+	p.pulumi, _, args = cutFlag(args, "pulumi-version")
+	plugins, _, args = cutFlag(args, "plugins")
+	p.awsArchive, _, args = cutFlag(args, "aws-plugin-archive")
+	p.plugins = map[string]string{}
+	for _, pv := range strings.Split(plugins, ",") {
+		if pv == "" {
+			continue
+		}
+		name, version, ok := strings.Cut(pv, ":")
+		if !ok || name == "" || version == "" {
+			return pins{}, nil, fmt.Errorf("--plugins=%s: want name:version,… such as docker:4.10.0,aws:6.83.0", plugins)
+		}
+		p.plugins[name] = version
+	}
+	if p.awsArchive == "" {
+		v := p.plugins["aws"]
+		if v == "" {
+			v = "<version>"
+		}
+		p.awsArchive = fmt.Sprintf("pulumi-resource-aws-v%s-%s-%s.tar.gz", v, runtime.GOOS, runtime.GOARCH)
+	}
+	return p, args, nil
 }
 
 // testDiskBytes is the free disk `make test` needs at its peak: the
@@ -65,7 +120,10 @@ const testDiskBytes = 10 << 30
 // as root, free disk), and for aws stacks the AWS CLI's credentials, crane
 // and the secrets passphrase.
 func cmdDoctor(ctx context.Context, e env) error {
-	pin, _, stacks := cutFlag(e.args, "pulumi-version")
+	pin, stacks, err := parsePins(e.args)
+	if err != nil {
+		return err
+	}
 	pr, err := findProject(e)
 	if err != nil {
 		return err
@@ -87,8 +145,19 @@ func cmdDoctor(ctx context.Context, e env) error {
 	return runChecks(ctx, e.stdout, checks)
 }
 
-// doctorChecks lists the checks the stacks need.
-func doctorChecks(x execer, getenv func(string) string, p *pulumiCLI, pin string, stacks []*stackconfig.Config, m machine) []check {
+// doctorChecks lists the checks the stacks need. Run as root, the fixes
+// say `apt-get`, not `sudo apt-get`.
+func doctorChecks(x execer, getenv func(string) string, p *pulumiCLI, pin pins, stacks []*stackconfig.Config, m machine) []check {
+	checks := prerequisiteChecks(x, getenv, p, pin, stacks, m)
+	if m.uid == 0 {
+		for i := range checks {
+			checks[i].fix = strings.ReplaceAll(checks[i].fix, "sudo ", "")
+		}
+	}
+	return checks
+}
+
+func prerequisiteChecks(x execer, getenv func(string) string, p *pulumiCLI, pin pins, stacks []*stackconfig.Config, m machine) []check {
 	output := func(name string, args ...string) func(ctx context.Context) (string, error) {
 		return func(ctx context.Context) (string, error) {
 			out, err := x(ctx, call{Name: name, Args: args})
@@ -132,29 +201,49 @@ func doctorChecks(x execer, getenv func(string) string, p *pulumiCLI, pin string
 				if err != nil {
 					return "", err
 				}
-				if pin != "" && strings.TrimPrefix(v, "v") != strings.TrimPrefix(pin, "v") {
-					return "", fmt.Errorf("version %s, but the Makefile pins %s", v, pin)
+				if pin.pulumi != "" && strings.TrimPrefix(v, "v") != strings.TrimPrefix(pin.pulumi, "v") {
+					return "", fmt.Errorf("version %s, but the Makefile pins %s", v, pin.pulumi)
 				}
 				return v, nil
 			},
 			fix: "run `make tools` (installs the pinned Pulumi CLI into bin/, which the Makefile puts first on PATH; offline: PULUMI_OFFLINE_DIR=<bundle> make tools)",
 		},
-		{
-			name: "pulumi docker plugin",
-			run: func(ctx context.Context) (string, error) {
-				out, err := output("pulumi", "plugin", "ls")(ctx)
-				if err != nil {
-					return "", err
-				}
-				for _, l := range strings.Split(out, "\n") {
-					if f := strings.Fields(l); len(f) >= 3 && f[0] == "docker" && f[1] == "resource" {
+	}
+	plugin := func(name string) func(ctx context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			out, err := output("pulumi", "plugin", "ls")(ctx)
+			if err != nil {
+				return "", err
+			}
+			var found []string
+			for _, l := range strings.Split(out, "\n") {
+				if f := strings.Fields(l); len(f) >= 3 && f[0] == name && f[1] == "resource" {
+					found = append(found, "v"+f[2])
+					if want := pin.plugins[name]; want == "" || f[2] == want {
 						return "v" + f[2], nil
 					}
 				}
-				return "", errors.New("not installed")
-			},
-			fix: "run `make tools` (installs the docker and random plugins the local stack uses; offline: PULUMI_OFFLINE_DIR=<bundle> make tools)",
-		},
+			}
+			if want := pin.plugins[name]; want != "" {
+				if len(found) > 0 {
+					return "", fmt.Errorf("v%s is not installed (found %s)", want, strings.Join(found, ", "))
+				}
+				return "", fmt.Errorf("v%s is not installed", want)
+			}
+			return "", errors.New("not installed")
+		}
+	}
+	for _, name := range []string{"docker", "random"} {
+		checks = append(checks, check{
+			name: "pulumi " + name + " plugin",
+			run:  plugin(name),
+			fix:  "run `make tools` (installs the docker and random plugins the local stack uses; offline: PULUMI_OFFLINE_DIR=<bundle> make tools)",
+		})
+	}
+	for _, c := range stacks {
+		if c.Target == stackconfig.TargetDocker {
+			checks = append(checks, portChecks(x, c, m)...)
+		}
 	}
 	checks = append(checks, testChecks(m)...)
 	var aws []string
@@ -168,6 +257,11 @@ func doctorChecks(x execer, getenv func(string) string, p *pulumiCLI, pin string
 	}
 	which := strings.Join(aws, ", ")
 	checks = append(checks,
+		check{
+			name: "pulumi aws plugin (" + which + ")",
+			run:  plugin("aws"),
+			fix:  awsPluginFix(getenv, pin, aws[0]),
+		},
 		check{
 			name: "aws credentials (" + which + ")",
 			run: func(ctx context.Context) (string, error) {
@@ -189,22 +283,89 @@ func doctorChecks(x execer, getenv func(string) string, p *pulumiCLI, pin string
 			fix:  "run `make tools` (promotions copy images between ECR repositories by digest with crane)",
 		},
 	)
-	for _, s := range aws {
+	for _, c := range stacks {
+		if c.Target != stackconfig.TargetAWS {
+			continue
+		}
 		checks = append(checks, check{
-			name: "secrets passphrase (" + s + ")",
+			name: "state backend (" + c.Stack + ")",
 			run: func(context.Context) (string, error) {
-				if _, err := p.passphrase(s, stackconfig.TargetAWS); err != nil {
-					return "", errors.New("PULUMI_CONFIG_PASSPHRASE is not set")
+				url, err := preflight.Backend(getenv, p.root, preflightStack(c))
+				if err != nil {
+					if url := getenv("PULUMI_BACKEND_URL"); url != "" {
+						return "", fmt.Errorf("the state would be a file on this machine: PULUMI_BACKEND_URL=%s", url)
+					}
+					return "", fmt.Errorf("the state would be a file on this machine: config/%s.json has no bootstrap.backendUrl", c.Stack)
+				}
+				return url, nil
+			},
+			fix: "run `make bootstrap STACK=" + c.Stack + "` once per account (it writes bootstrap.backendUrl into config/" + c.Stack + ".json), or export PULUMI_BACKEND_URL=s3://<the team's state bucket>",
+		}, check{
+			name: "secrets passphrase (" + c.Stack + ")",
+			run: func(context.Context) (string, error) {
+				if _, err := p.passphrase(c); err != nil {
+					return "", errors.New("PULUMI_CONFIG_PASSPHRASE is not set and the secrets provider is passphrase")
 				}
 				if getenv("PULUMI_CONFIG_PASSPHRASE") != "" || getenv("PULUMI_CONFIG_PASSPHRASE_FILE") != "" {
 					return "passphrase set", nil
 				}
-				return "secrets provider " + p.secretsProvider(s), nil
+				return "secrets provider " + p.secretsProvider(c), nil
 			},
-			fix: "export PULUMI_CONFIG_PASSPHRASE (from the team's password manager) or PULUMI_CONFIG_PASSPHRASE_FILE, or move the stack to KMS (docs/operations.md)",
+			fix: "export PULUMI_CONFIG_PASSPHRASE (from the team's password manager) or PULUMI_CONFIG_PASSPHRASE_FILE, or use the KMS key of `make bootstrap STACK=" + c.Stack + "` (docs/operations.md)",
 		})
 	}
 	return checks
+}
+
+// awsPluginFix names the pulumi-aws plugin's archive and the two ways to
+// get it: a download by `make tools`, or the archive in PULUMI_OFFLINE_DIR.
+func awsPluginFix(getenv func(string) string, pin pins, stack string) string {
+	version := pin.plugins["aws"]
+	if version == "" {
+		version = "<version>"
+	}
+	if dir := getenv("PULUMI_OFFLINE_DIR"); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, pin.awsArchive)); err == nil {
+			return fmt.Sprintf("run `make tools STACK=%s` (installs it from %s)", stack, filepath.Join(dir, pin.awsArchive))
+		}
+	}
+	return fmt.Sprintf("run `make tools STACK=%s` on a machine with internet access (it downloads the plugin), or download %s from https://github.com/pulumi/pulumi-aws/releases/tag/v%s into a directory and run `PULUMI_OFFLINE_DIR=<that directory> make tools STACK=%s`", stack, pin.awsArchive, version, stack)
+}
+
+// portChecks check that a docker stack's host ports on 127.0.0.1
+// (local.httpPort, local.prometheusPort) are free, or held by the stack's
+// own containers (it is up).
+func portChecks(x execer, c *stackconfig.Config, m machine) []check {
+	var out []check
+	for _, p := range []struct {
+		field string
+		port  int
+	}{{"local.httpPort", c.Local.HTTPPort}, {"local.prometheusPort", c.Local.PrometheusPort}} {
+		if p.port == 0 {
+			continue
+		}
+		out = append(out, check{
+			name: fmt.Sprintf("port %d (%s, %s)", p.port, c.Stack, p.field),
+			run: func(ctx context.Context) (string, error) {
+				err := m.listen(p.port)
+				if err == nil {
+					return "free", nil
+				}
+				// Held by a container publishing it: the stack's own when
+				// it is up, which is fine.
+				names, _ := x(ctx, call{Name: "docker", Args: []string{"ps", "--filter", "publish=" + strconv.Itoa(p.port), "--format", "{{.Names}}"}})
+				for _, n := range strings.Fields(string(names)) {
+					if strings.HasPrefix(n, dockerinfra.NamesFor(c.Stack).Prefix()+"-") {
+						return "in use by this stack's " + n, nil
+					}
+					return "", fmt.Errorf("in use by the container %s", n)
+				}
+				return "", fmt.Errorf("in use: %v", err)
+			},
+			fix: fmt.Sprintf("find what listens on it (`ss -ltnp 'sport = :%d'`) and stop it (a leftover stack: `make down STACK=<it>`), or set %s in config/%s.json to a free port", p.port, p.field, c.Stack),
+		})
+	}
+	return out
 }
 
 // runChecks runs every check, printing each result and, for a failure,

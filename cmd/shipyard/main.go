@@ -9,13 +9,20 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if path, ok := toolsPath(os.Getenv); ok {
+		os.Setenv("PATH", path)
+	}
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "shipyard:", err)
 		os.Exit(1)
@@ -59,7 +66,8 @@ func commands() map[string]command {
 		"promote":    {"promote FROM TO           deploy FROM's release to TO by digest (never rebuilt)", cmdPromote},
 		"rollback":   {"rollback STACK [RELEASE]  re-deploy the previous (or named) release", cmdRollback},
 		"ledger":     {"ledger STACK|--verify     print a stack's release ledger, or check every ledger", cmdLedger},
-		"doctor":     {"doctor [STACK...] [--pulumi-version=V]  check the prerequisites and print fixes", cmdDoctor},
+		"bootstrap":  {"bootstrap STACK           once per account and region: the state bucket, the secrets key and the CI roles of STACK's region (bootstrap/), written into the config of its aws stacks", cmdBootstrap},
+		"doctor":     {"doctor [STACK...] [--pulumi-version=V] [--plugins=NAME:V,...] [--aws-plugin-archive=FILE]  check the prerequisites and print fixes", cmdDoctor},
 		"target":     {"target STACK              print the stack's target (aws or docker)", cmdTarget},
 
 		// Checks (`make lint`; release and promote run it first).
@@ -80,7 +88,41 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		usage(stderr, cmds)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
+	// Every command answers -h and --help with its usage line (never
+	// taking the flag for a stack or file name).
+	for _, a := range args[1:] {
+		if a == "-h" || a == "--help" {
+			fmt.Fprintln(stdout, "usage: shipyard "+c.usage)
+			return nil
+		}
+	}
 	return c.run(ctx, env{args: args[1:], getenv: getenv, stdout: stdout, stderr: stderr})
+}
+
+// toolsPath returns PATH with the repository's bin/ first, as the Makefile
+// has it, so `go run ./cmd/shipyard …` finds the pinned pulumi and crane
+// that `make tools` installed there. ok is false outside a repository or
+// when bin/ is already first.
+func toolsPath(getenv func(string) string) (path string, ok bool) {
+	dir, err := stackconfig.FindDir(getenv, ".")
+	if err != nil {
+		return "", false
+	}
+	bin, err := filepath.Abs(filepath.Join(dir, "..", "bin"))
+	if err != nil {
+		return "", false
+	}
+	if fi, err := os.Stat(bin); err != nil || !fi.IsDir() {
+		return "", false
+	}
+	path = getenv("PATH")
+	if first, _, _ := strings.Cut(path, string(os.PathListSeparator)); first == bin {
+		return "", false
+	}
+	if path == "" {
+		return bin, true
+	}
+	return bin + string(os.PathListSeparator) + path, true
 }
 
 func usage(w io.Writer, cmds map[string]command) error {

@@ -157,6 +157,23 @@ func TestMigrateOnDocker(t *testing.T) {
 func TestPulumiEnv(t *testing.T) {
 	root := t.TempDir() // a fresh clone: no .pulumi-state yet
 	configDir := filepath.Join("..", "..", "config")
+	// A copy of the repository's config after `make bootstrap`.
+	bootstrapped := t.TempDir()
+	for _, name := range []string{"schema.json", "dev.json"} {
+		data, err := os.ReadFile(filepath.Join(configDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "dev.json" {
+			section := []byte(`{"backendUrl": "s3://shipyard-pulumi-state-111122223333-eu-west-1?region=eu-west-1&awssdk=v2", "secretsProvider": "awskms://alias/shipyard-pulumi?region=eu-west-1"}`)
+			if data, err = release.SetSection(data, "bootstrap", section); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(bootstrapped, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	env := func(vars map[string]string) func(string) string {
 		return func(k string) string { return vars[k] }
 	}
@@ -168,8 +185,11 @@ func TestPulumiEnv(t *testing.T) {
 		want     []string
 		wantErr  string
 		// wantDir is the state directory that must exist afterwards
-		// (default: the repository's, when PULUMI_BACKEND_URL is unset).
-		wantDir string
+		// (default: the repository's, when PULUMI_BACKEND_URL is unset);
+		// wantNoDir one that must not.
+		wantDir, wantNoDir string
+		// configDir is the config directory (default the repository's).
+		configDir string
 	}{
 		{
 			name: "gives a docker stack the repository's state directory and the local passphrase",
@@ -193,6 +213,44 @@ func TestPulumiEnv(t *testing.T) {
 			wantErr: "PULUMI_CONFIG_PASSPHRASE",
 		},
 		{
+			name: "refuses an aws stack on the repository's file backend, naming make bootstrap, and creates no state directory",
+			vars: nil, stack: "dev",
+			wantErr: "run `make bootstrap STACK=dev`", wantNoDir: filepath.Join(root, ".pulumi-state"),
+		},
+		{
+			name: "refuses an aws stack on a file backend the operator set",
+			vars: map[string]string{"PULUMI_BACKEND_URL": "file://" + filepath.Join(root, "mine"), "PULUMI_CONFIG_PASSPHRASE": "x"}, stack: "dev",
+			wantErr: "SHIPYARD_ALLOW_LOCAL_STATE=1", wantNoDir: filepath.Join(root, "mine"),
+		},
+		{
+			name: "lets an aws stack keep local state when SHIPYARD_ALLOW_LOCAL_STATE=1",
+			vars: map[string]string{"SHIPYARD_ALLOW_LOCAL_STATE": "1", "PULUMI_CONFIG_PASSPHRASE": "x"}, stack: "dev",
+			want: []string{"PULUMI_BACKEND_URL=file://" + filepath.Join(root, ".pulumi-state")},
+		},
+		{
+			name: "gives an aws stack the backend make bootstrap wrote into its config",
+			vars: map[string]string{"PULUMI_CONFIG_PASSPHRASE": "x"}, stack: "dev",
+			configDir: bootstrapped,
+			want:      []string{"PULUMI_BACKEND_URL=s3://shipyard-pulumi-state-111122223333-eu-west-1?region=eu-west-1&awssdk=v2"},
+		},
+		{
+			name: "needs no passphrase for a new aws stack created with the bootstrap's KMS key",
+			vars: map[string]string{}, stack: "dev",
+			configDir: bootstrapped,
+			want:      []string{"PULUMI_BACKEND_URL=s3://shipyard-pulumi-state-111122223333-eu-west-1?region=eu-west-1&awssdk=v2"},
+		},
+		{
+			name: "needs no passphrase for a new aws stack when SHIPYARD_SECRETS_PROVIDER is KMS",
+			vars: map[string]string{"PULUMI_BACKEND_URL": "s3://state", "SHIPYARD_SECRETS_PROVIDER": "awskms://alias/shipyard-pulumi?region=eu-west-1"}, stack: "dev",
+			want: nil,
+		},
+		{
+			name: "still needs the passphrase of an existing stack created with one",
+			vars: map[string]string{"PULUMI_BACKEND_URL": "s3://state", "SHIPYARD_SECRETS_PROVIDER": "awskms://alias/shipyard-pulumi?region=eu-west-1"}, stack: "dev",
+			settings: "encryptionsalt: v1:abc\n",
+			wantErr:  "PULUMI_CONFIG_PASSPHRASE",
+		},
+		{
 			name: "needs no passphrase for an aws stack on a KMS secrets provider",
 			vars: map[string]string{"PULUMI_BACKEND_URL": "s3://state"}, stack: "dev",
 			settings: "secretsprovider: awskms://alias/shipyard-pulumi?region=eu-west-1\nencryptedkey: abc\n",
@@ -212,8 +270,18 @@ func TestPulumiEnv(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			p := &pulumiCLI{root: root, getenv: env(tc.vars), configDir: configDir}
+			dir = configDir
+			if tc.configDir != "" {
+				dir = tc.configDir
+			}
+			os.RemoveAll(filepath.Join(root, ".pulumi-state"))
+			p := &pulumiCLI{root: root, getenv: env(tc.vars), configDir: dir}
 			got, err := p.env(tc.stack)
+			if tc.wantNoDir != "" {
+				if _, serr := os.Stat(tc.wantNoDir); serr == nil {
+					t.Errorf("%s was created", tc.wantNoDir)
+				}
+			}
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -226,7 +294,7 @@ func TestPulumiEnv(t *testing.T) {
 			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 				t.Errorf("env = %v, want %v", got, tc.want)
 			}
-			if tc.wantDir == "" && tc.vars["PULUMI_BACKEND_URL"] == "" {
+			if tc.wantDir == "" && tc.vars["PULUMI_BACKEND_URL"] == "" && tc.configDir == "" {
 				tc.wantDir = filepath.Join(root, ".pulumi-state")
 			}
 			if tc.wantDir != "" {
@@ -289,7 +357,7 @@ func TestUpGuardsAWSPlans(t *testing.T) {
 				"pulumi up --yes --diff": {},
 			})
 			getenv := func(k string) string {
-				return map[string]string{"PULUMI_BACKEND_URL": "file:///state", "PULUMI_CONFIG_PASSPHRASE": "p"}[k]
+				return map[string]string{"PULUMI_BACKEND_URL": "s3://state", "PULUMI_CONFIG_PASSPHRASE": "p"}[k]
 			}
 			p := &pulumiCLI{x: x.exec, root: t.TempDir(), getenv: getenv, configDir: filepath.Join(repoRoot, "config")}
 			cfg := &stackconfig.Config{Stack: "dev", Target: tc.target}
@@ -324,7 +392,7 @@ func TestPolicyPackOptIn(t *testing.T) {
 			x := newFakeExec(map[string]answer{"pulumi stack ls": {out: `[{"name": "dev"}]`}, "pulumi preview": {}})
 			root := t.TempDir()
 			getenv := func(k string) string {
-				return map[string]string{"PULUMI_BACKEND_URL": "file:///s", "PULUMI_CONFIG_PASSPHRASE": "p", "SHIPYARD_POLICY_PACK": tc.pack}[k]
+				return map[string]string{"PULUMI_BACKEND_URL": "s3://s", "PULUMI_CONFIG_PASSPHRASE": "p", "SHIPYARD_POLICY_PACK": tc.pack}[k]
 			}
 			p := &pulumiCLI{x: x.exec, root: root, getenv: getenv, configDir: filepath.Join(repoRoot, "config")}
 			if err := p.Preview(context.Background(), "dev"); err != nil {
@@ -350,6 +418,56 @@ func TestAMissingProgramIsReportedWithHowToGetIt(t *testing.T) {
 			_, err := osExec(&bytes.Buffer{}, &bytes.Buffer{})(context.Background(), call{Name: tc.program, Args: []string{"version"}})
 			if err == nil || !strings.Contains(err.Error(), "not installed") || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want not installed and %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// With a KMS secrets provider (SHIPYARD_SECRETS_PROVIDER, or the one
+// `make bootstrap` wrote into the config) and no passphrase, a new aws
+// stack is created on KMS and updated: the passphrase is never demanded.
+func TestANewAWSStackOnKMSNeverNeedsAPassphrase(t *testing.T) {
+	kms := "awskms://alias/shipyard-pulumi?region=eu-west-1"
+	configDir := t.TempDir()
+	for _, name := range []string{"schema.json", "dev.json"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, "config", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "dev.json" {
+			if data, err = release.SetSection(data, "bootstrap", []byte(`{"backendUrl": "s3://state?region=eu-west-1", "secretsProvider": "`+kms+`"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(configDir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name      string
+		vars      map[string]string
+		configDir string
+	}{
+		{"SHIPYARD_SECRETS_PROVIDER names the key", map[string]string{"PULUMI_BACKEND_URL": "s3://state", "SHIPYARD_SECRETS_PROVIDER": kms}, filepath.Join(repoRoot, "config")},
+		{"the bootstrap section names it", map[string]string{}, configDir},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newFakeExec(map[string]answer{"pulumi stack ls": {out: `[]`}, "pulumi stack init": {}, "pulumi up": {}})
+			p := &pulumiCLI{x: x.exec, root: t.TempDir(), getenv: func(k string) string { return tc.vars[k] }, configDir: tc.configDir}
+			if err := p.Up(context.Background(), "dev"); err != nil {
+				t.Fatalf("up: %v", err)
+			}
+			lines := x.lines()
+			if len(lines) != 3 || !strings.HasPrefix(lines[1], "pulumi stack init dev --secrets-provider "+kms) {
+				t.Errorf("calls %v, want the stack created with %s", lines, kms)
+			}
+			for _, c := range x.calls {
+				for _, e := range c.Env {
+					if strings.HasPrefix(e, "PULUMI_CONFIG_PASSPHRASE") {
+						t.Errorf("%s gets %s", c, e)
+					}
+				}
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/preflight"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
 
@@ -22,9 +23,6 @@ import (
 // secrets are generated local passwords, not worth protecting; aws stacks
 // never get a default.
 const LocalPassphrase = "shipyard-local"
-
-// stateDir is the default file backend, inside the repository (gitignored).
-const stateDir = ".pulumi-state"
 
 // pulumiCLI drives the Pulumi CLI for the project at root.
 type pulumiCLI struct {
@@ -36,15 +34,23 @@ type pulumiCLI struct {
 }
 
 // env returns the variables a pulumi call for stack needs on top of the
-// inherited environment: the repository's file backend unless
-// PULUMI_BACKEND_URL says otherwise, and the local passphrase for docker
-// stacks. An aws stack without a passphrase (or a KMS secrets provider in
-// its Pulumi.<stack>.yaml) is an error naming the variable.
+// inherited environment: the stack's backend (internal/preflight.Backend:
+// PULUMI_BACKEND_URL, else an aws stack's bootstrap.backendUrl, else the
+// repository's file backend, which aws stacks refuse) and the local
+// passphrase for docker stacks. An aws stack without a passphrase, whose
+// secrets provider is not KMS, is an error naming the variable. Nothing is
+// written before these checks.
 func (p *pulumiCLI) env(stack string) ([]string, error) {
+	cfg, err := stackconfig.Load(p.configDir, stack)
+	if err != nil {
+		return nil, err
+	}
 	var extra []string
-	backend := p.getenv("PULUMI_BACKEND_URL")
-	if backend == "" {
-		backend = "file://" + filepath.Join(p.root, stateDir)
+	backend, err := preflight.Backend(p.getenv, p.root, preflightStack(cfg))
+	if err != nil {
+		return nil, err
+	}
+	if backend != p.getenv("PULUMI_BACKEND_URL") {
 		extra = append(extra, "PULUMI_BACKEND_URL="+backend)
 	}
 	// The file backend opens its directory and does not create it: a
@@ -60,52 +66,57 @@ func (p *pulumiCLI) env(stack string) ([]string, error) {
 			return nil, fmt.Errorf("creating the state directory of PULUMI_BACKEND_URL=%s: %w", backend, err)
 		}
 	}
-	if p.getenv("PULUMI_CONFIG_PASSPHRASE") != "" || p.getenv("PULUMI_CONFIG_PASSPHRASE_FILE") != "" {
-		return extra, nil
-	}
-	cfg, err := stackconfig.Load(p.configDir, stack)
-	if err != nil {
-		return nil, err
-	}
-	pass, err := p.passphrase(stack, cfg.Target)
+	pass, err := p.passphrase(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return append(extra, pass...), nil
 }
 
+// preflightStack is what internal/preflight needs of a loaded config.
+func preflightStack(cfg *stackconfig.Config) preflight.Stack {
+	return preflight.Stack{Name: cfg.Stack, Target: string(cfg.Target), Bootstrap: preflight.Bootstrap(cfg.Bootstrap)}
+}
+
 // passphrase returns the passphrase variable a stack gets by default: the
 // local one for docker stacks, none for aws stacks, which need the team's
-// passphrase or a KMS secrets provider.
-func (p *pulumiCLI) passphrase(stack string, target stackconfig.Target) ([]string, error) {
+// passphrase unless their secrets provider is KMS: the one in their
+// Pulumi.<stack>.yaml, or for a stack not created yet the one it will be
+// created with (SHIPYARD_SECRETS_PROVIDER, else bootstrap.secretsProvider).
+func (p *pulumiCLI) passphrase(cfg *stackconfig.Config) ([]string, error) {
 	switch {
 	case p.getenv("PULUMI_CONFIG_PASSPHRASE") != "" || p.getenv("PULUMI_CONFIG_PASSPHRASE_FILE") != "":
 		return nil, nil
-	case target == stackconfig.TargetDocker:
+	case cfg.Target == stackconfig.TargetDocker:
 		return []string{"PULUMI_CONFIG_PASSPHRASE=" + LocalPassphrase}, nil
 	}
-	if provider := p.secretsProvider(stack); provider != "" && provider != "passphrase" {
+	if provider := p.secretsProvider(cfg); provider != "passphrase" {
 		return nil, nil
 	}
-	return nil, fmt.Errorf("stack %q: PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) is not set; aws stacks need the team's passphrase (or switch to KMS: see docs/operations.md)", stack)
+	return nil, fmt.Errorf("stack %q: PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) is not set; aws stacks need the team's passphrase or a KMS secrets provider (`make bootstrap STACK=%s` sets one up: see docs/operations.md)", cfg.Stack, cfg.Stack)
 }
 
-// secretsProvider reads secretsprovider from the stack's settings file.
-func (p *pulumiCLI) secretsProvider(stack string) string {
-	data, err := os.ReadFile(filepath.Join(p.root, stackSettingsDir, "Pulumi."+stack+".yaml"))
+// secretsProvider returns the kind of the stack's secrets provider
+// ("passphrase", "awskms", …): secretsprovider in its settings file
+// (none there means passphrase), or, before the stack exists, the one
+// ensureStack creates it with.
+func (p *pulumiCLI) secretsProvider(cfg *stackconfig.Config) string {
+	kind := func(v string) string {
+		if i := strings.Index(v, "://"); i >= 0 {
+			return v[:i]
+		}
+		return v
+	}
+	data, err := os.ReadFile(filepath.Join(p.root, stackSettingsDir, "Pulumi."+cfg.Stack+".yaml"))
 	if err != nil {
-		return ""
+		return kind(preflight.SecretsProvider(p.getenv, preflightStack(cfg)))
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "secretsprovider:"); ok {
-			v = strings.Trim(strings.TrimSpace(v), `"'`)
-			if i := strings.Index(v, "://"); i >= 0 {
-				return v[:i]
-			}
-			return v
+			return kind(strings.Trim(strings.TrimSpace(v), `"'`))
 		}
 	}
-	return ""
+	return "passphrase"
 }
 
 // stackSettingsDir is Pulumi.yaml's stackConfigDir: where the
@@ -126,8 +137,8 @@ func (p *pulumiCLI) run(ctx context.Context, stack string, stream bool, args ...
 }
 
 // ensureStack creates the stack in the backend when it does not exist,
-// with the secrets provider of SHIPYARD_SECRETS_PROVIDER (default
-// passphrase).
+// with the secrets provider of SHIPYARD_SECRETS_PROVIDER, else the
+// bootstrap.secretsProvider of an aws stack's config, else passphrase.
 func (p *pulumiCLI) ensureStack(ctx context.Context, stack string) error {
 	extra, err := p.env(stack)
 	if err != nil {
@@ -148,10 +159,11 @@ func (p *pulumiCLI) ensureStack(ctx context.Context, stack string) error {
 			return nil
 		}
 	}
-	provider := p.getenv("SHIPYARD_SECRETS_PROVIDER")
-	if provider == "" {
-		provider = "passphrase"
+	cfg, err := stackconfig.Load(p.configDir, stack)
+	if err != nil {
+		return err
 	}
+	provider := preflight.SecretsProvider(p.getenv, preflightStack(cfg))
 	_, err = p.x(ctx, call{Name: "pulumi", Args: []string{"stack", "init", stack, "--secrets-provider", provider, "--non-interactive", "--cwd", p.root}, Stream: true, Env: extra})
 	return err
 }

@@ -201,6 +201,14 @@ func cmdLedger(_ context.Context, e env) error {
 		return verifyLedgers(e, l)
 	}
 	recs, err := l.Read(e.args[0])
+	if errors.Is(err, release.ErrNoLedger) {
+		// A stack that exists but was never released has an empty ledger.
+		if _, err := stackconfig.Load(pr.configDir, e.args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "stack %s has no releases yet: its first `make release STACK=%s` (or `make promote … TO=%s`) starts releases/%s.jsonl\n", e.args[0], e.args[0], e.args[0], e.args[0])
+		return nil
+	}
 	if err != nil {
 		return err
 	}

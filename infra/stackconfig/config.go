@@ -39,6 +39,7 @@ type Config struct {
 
 	Target       Target            `json:"target"`
 	AWS          AWS               `json:"aws"`
+	Bootstrap    Bootstrap         `json:"bootstrap"`
 	Network      Network           `json:"network"`
 	Services     Services          `json:"services"`
 	App          App               `json:"app"`

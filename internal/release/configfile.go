@@ -201,3 +201,37 @@ func snippet(b []byte) string {
 	}
 	return s
 }
+
+// SetSection returns a copy of the stack file data with the top-level
+// member key set to value (JSON), replaced in place or appended with the
+// file's own indentation; every other byte is kept, and the result is
+// checked to differ from the input only in that member (`make bootstrap`
+// writes its "bootstrap" section this way).
+func SetSection(data []byte, key string, value []byte) ([]byte, error) {
+	var v any
+	if err := json.Unmarshal(value, &v); err != nil {
+		return nil, fmt.Errorf("%s: invalid JSON value: %w", key, err)
+	}
+	top, err := scanObject(data, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	if m, ok := top.member(key); ok {
+		out = splice(data, m.valueStart, m.valueEnd, value)
+	} else {
+		out = insertMember(data, top, key, value)
+	}
+	var b, a map[string]any
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if err := json.Unmarshal(out, &a); err != nil {
+		return nil, fmt.Errorf("rewriting %s produced invalid JSON (a bug): %w", key, err)
+	}
+	b[key] = v
+	if !reflect.DeepEqual(a, b) {
+		return nil, fmt.Errorf("rewriting %s changed other fields (a bug); the file was left as it was", key)
+	}
+	return out, nil
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// workflow is what the test reads of a GitHub workflow.
+type workflow struct {
+	On struct {
+		WorkflowDispatch struct {
+			Inputs map[string]struct {
+				Options []string `yaml:"options"`
+			} `yaml:"inputs"`
+		} `yaml:"workflow_dispatch"`
+	} `yaml:"on"`
+	Permissions map[string]string `yaml:"permissions"`
+	Jobs        map[string]struct {
+		If          string            `yaml:"if"`
+		Environment string            `yaml:"environment"`
+		Permissions map[string]string `yaml:"permissions"`
+		Steps       []struct {
+			ID   string            `yaml:"id"`
+			Uses string            `yaml:"uses"`
+			Run  string            `yaml:"run"`
+			With map[string]string `yaml:"with"`
+		} `yaml:"steps"`
+	} `yaml:"jobs"`
+}
+
+func readWorkflow(t *testing.T, name string) workflow {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", ".github", "workflows", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w workflow
+	if err := yaml.Unmarshal(data, &w); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return w
+}
+
+// The workflows assume exactly the roles the bootstrap creates: every job
+// that asks for an OIDC token takes its role from the bootstrap section of
+// config/<stack>.json, and runs where the role's trust policy admits it:
+// the GitHub environment named after the stack (deploy roles), or a pull
+// request (the preview role).
+func TestTheWorkflowsAssumeTheRolesTheBootstrapTrusts(t *testing.T) {
+	stacks, err := regionStacks(configDir, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := 0
+	for _, name := range []string{"ci.yml", "deploy.yml", "promote.yml"} {
+		w := readWorkflow(t, name)
+		for jobName, job := range w.Jobs {
+			perms := job.Permissions
+			if perms == nil {
+				perms = w.Permissions
+			}
+			var assume string
+			for _, s := range job.Steps {
+				if strings.HasPrefix(s.Uses, "aws-actions/configure-aws-credentials@") {
+					assume = s.With["role-to-assume"]
+				}
+			}
+			if assume == "" {
+				continue
+			}
+			jobs++
+			if perms["id-token"] != "write" {
+				t.Errorf("%s %s assumes a role without id-token: write", name, jobName)
+			}
+			if assume != "${{ steps.stack.outputs.role }}" {
+				t.Errorf("%s %s assumes %q, not the role of the bootstrap section", name, jobName, assume)
+			}
+			var read string
+			for _, s := range job.Steps {
+				if s.ID == "stack" {
+					read = s.Run
+				}
+			}
+			switch {
+			case job.Environment == "":
+				// Only pull requests, with the preview role.
+				if !strings.Contains(job.If+" "+w.Jobs[firstNeed(t, name, jobName)].If, "github.event_name == 'pull_request'") {
+					t.Errorf("%s %s assumes a role outside an environment and outside pull requests", name, jobName)
+				}
+				if !strings.Contains(read, ".bootstrap.previewRoleArn") || strings.Contains(read, "deployRoleArn") {
+					t.Errorf("%s %s: a pull-request job must read bootstrap.previewRoleArn only:\n%s", name, jobName, read)
+				}
+			case job.Environment == "${{ inputs.to }}":
+				opts := w.On.WorkflowDispatch.Inputs["to"].Options
+				for _, o := range opts {
+					if !slices.Contains(stacks, o) {
+						t.Errorf("%s: input to offers %q, which gets no deploy role (stacks %v)", name, o, stacks)
+					}
+				}
+				if len(opts) == 0 || !strings.Contains(read, `config/$TO.json`) || !strings.Contains(read, ".bootstrap.deployRoleArn") {
+					t.Errorf("%s %s must read the deploy role of config/<to>.json:\n%s", name, jobName, read)
+				}
+			default:
+				if !slices.Contains(stacks, job.Environment) {
+					t.Errorf("%s %s runs in environment %q, which no deploy role trusts (stacks %v)", name, jobName, job.Environment, stacks)
+				}
+				if !strings.Contains(read, "config/"+job.Environment+".json") || !strings.Contains(read, ".bootstrap.deployRoleArn") {
+					t.Errorf("%s %s must read the deploy role of config/%s.json:\n%s", name, jobName, job.Environment, read)
+				}
+			}
+		}
+	}
+	if jobs != 3 {
+		t.Errorf("%d jobs assume an AWS role, want 3 (ci preview, deploy dev, promote)", jobs)
+	}
+}
+
+// firstNeed is the job a pull-request-only job depends on (ci.yml's
+// preview runs only when stacks does).
+func firstNeed(t *testing.T, name, job string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", ".github", "workflows", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w struct {
+		Jobs map[string]struct {
+			Needs any `yaml:"needs"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(data, &w); err != nil {
+		t.Fatal(err)
+	}
+	switch n := w.Jobs[job].Needs.(type) {
+	case string:
+		return n
+	case []any:
+		if len(n) > 0 {
+			s, _ := n[0].(string)
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freshClone copies what the stack targets read before anything slow (the
+// Makefile, the module files, config/ and the preflight check) into a
+// temporary directory: a fresh clone without bin/, .pulumi-state or
+// stacks/Pulumi.<stack>.yaml.
+func freshClone(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"Makefile", "go.mod", "go.sum", "Pulumi.yaml"} {
+		copyFile(t, filepath.Join(repoRoot, f), filepath.Join(dir, f))
+	}
+	for _, d := range []string{"config", "cmd/preflight", "internal/preflight"} {
+		files, err := filepath.Glob(filepath.Join(repoRoot, d, "*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if !strings.HasSuffix(f, "_test.go") {
+				copyFile(t, f, filepath.Join(dir, d, filepath.Base(f)))
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "stacks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cleanEnv is the environment of a new user's shell: no Pulumi variables,
+// a PATH with Go but no pulumi.
+func cleanEnv(t *testing.T, extra ...string) []string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go is needed: %v", err)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "PULUMI_") || strings.HasPrefix(k, "SHIPYARD_") || k == "PATH" || k == "HOME" || k == "MAKEFLAGS" || k == "MAKELEVEL" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	// The user's Go caches stay (a fresh clone, not a fresh machine): HOME
+	// moves, so they are named.
+	for _, v := range []string{"GOCACHE", "GOMODCACHE", "GOPATH"} {
+		out, err := exec.Command("go", "env", v).Output()
+		if err != nil {
+			t.Fatalf("go env %s: %v", v, err)
+		}
+		env = append(env, v+"="+strings.TrimSpace(string(out)))
+	}
+	return append(env, append([]string{"PATH=" + filepath.Dir(goBin) + ":/usr/bin:/bin", "HOME=" + t.TempDir()}, extra...)...)
+}
+
+// ownLines are the output lines that are not make's own error line.
+func ownLines(out []byte) []string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" && !strings.HasPrefix(l, "make: *** ") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+func TestAnAWSStackOnAFreshCloneStopsAtOnceNamingMakeBootstrap(t *testing.T) {
+	for _, target := range []string{"preview", "up"} {
+		t.Run(target, func(t *testing.T) {
+			dir := freshClone(t)
+			cmd := exec.Command("make", "--no-print-directory", target, "STACK=dev")
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t)
+			start := time.Now()
+			out, err := cmd.CombinedOutput()
+			took := time.Since(start)
+			if err == nil {
+				t.Fatalf("make %s STACK=dev succeeded:\n%s", target, out)
+			}
+			if took > 30*time.Second {
+				t.Errorf("make %s STACK=dev took %s, want under 30 s", target, took)
+			}
+			lines := ownLines(out)
+			if len(lines) != 1 || !strings.Contains(lines[0], "run `make bootstrap STACK=dev`") ||
+				!strings.Contains(lines[0], "PULUMI_BACKEND_URL") || !strings.Contains(lines[0], "SHIPYARD_ALLOW_LOCAL_STATE=1") {
+				t.Errorf("want one line naming make bootstrap, PULUMI_BACKEND_URL and the escape; got:\n%s", out)
+			}
+			// Nothing was installed, built or written: no state, no stack
+			// file, no program, no pulumi.
+			for _, p := range []string{".pulumi-state", "stacks/Pulumi.dev.yaml", "bin/shipyard-stacks", "bin/shipyard", "bin/pulumi"} {
+				if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+					t.Errorf("%s was written", p)
+				}
+			}
+		})
+	}
+}
+
+func TestAnUnknownStackFailsOnceBeforeAnythingIsBuilt(t *testing.T) {
+	dir := freshClone(t)
+	cmd := exec.Command("make", "--no-print-directory", "up", "STACK=nope")
+	cmd.Dir = dir
+	cmd.Env = cleanEnv(t)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("make up STACK=nope succeeded:\n%s", out)
+	}
+	if n := strings.Count(string(out), `unknown stack "nope"`); n != 1 {
+		t.Errorf("%d unknown-stack lines, want 1:\n%s", n, out)
+	}
+	if lines := ownLines(out); len(lines) != 1 {
+		t.Errorf("want one line, got:\n%s", out)
+	}
+	for _, p := range []string{"bin/shipyard-stacks", "bin/shipyard", "bin/pulumi"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("%s was built before the stack was checked", p)
+		}
+	}
+}
+
+func TestPromoteWithoutTOPrintsItsUsageBeforeAnyInstall(t *testing.T) {
+	dir := freshClone(t)
+	cmd := exec.Command("make", "--no-print-directory", "promote", "FROM=dev")
+	cmd.Dir = dir
+	cmd.Env = cleanEnv(t)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("make promote FROM=dev succeeded:\n%s", out)
+	}
+	lines := ownLines(out)
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "usage: make promote FROM=<stack> TO=<stack>") {
+		t.Errorf("want only the usage line, got:\n%s", out)
+	}
+}
+
+func TestBootstrapOfADockerStackPrintsItsUsageBeforeAnyInstall(t *testing.T) {
+	dir := freshClone(t)
+	cmd := exec.Command("make", "--no-print-directory", "bootstrap", "STACK=local")
+	cmd.Dir = dir
+	cmd.Env = cleanEnv(t)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("make bootstrap STACK=local succeeded:\n%s", out)
+	}
+	lines := ownLines(out)
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "usage: make bootstrap STACK=<aws stack>") {
+		t.Errorf("want only the usage line, got:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bin", "pulumi")); err == nil {
+		t.Error("pulumi was installed before the arguments were checked")
+	}
+}
+
+// `pulumi plugin ls | grep -q` under pipefail: grep exits at the first
+// match, pulumi dies of SIGPIPE writing the rest, and the pipeline fails
+// although the plugin is installed. A fake pulumi with a long plugin list
+// makes that certain; the check must still see the plugins installed.
+func TestTheInstallCheckSurvivesALongPluginList(t *testing.T) {
+	bin := t.TempDir()
+	fake := `#!/bin/sh
+case "$1" in
+version) echo v3.200.0 ;;
+plugin)
+  echo "NAME    KIND      VERSION  SIZE"
+  echo "docker  resource  4.10.0   81 MB"
+  echo "random  resource  4.18.0   47 MB"
+  i=0; while [ $i -lt 20000 ]; do echo "filler  resource  1.0.$i   1 MB"; i=$((i+1)); done ;;
+*) echo "fake pulumi: unexpected $*" >&2; exit 3 ;;
+esac
+`
+	if err := os.WriteFile(filepath.Join(bin, "pulumi"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root, _ := filepath.Abs(repoRoot)
+	for i := 0; i < 5; i++ {
+		cmd := exec.Command("make", "-s", "--no-print-directory", "-C", root, "pulumi-cli", "TOOLS_BIN="+bin, "PULUMI_OFFLINE_DIR=/nonexistent")
+		cmd.Env = cleanEnv(t)
+		if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+			t.Fatalf("run %d: make pulumi-cli with pulumi installed: %v\n%s", i+1, err, out)
+		}
+	}
+}
+
+// realPulumi is the pinned CLI `make tools` installed into bin/.
+func realPulumi(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join(repoRoot, "bin", "pulumi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("bin/pulumi is needed (make tools): %v", err)
+	}
+	return p
+}
+
+// pluginArchive writes a tar.gz as Pulumi's release page names the aws
+// plugin's, holding a tiny executable named like the plugin (not the real
+// plugin: the install only unpacks it).
+func pluginArchive(t *testing.T, dir, version string) string {
+	t.Helper()
+	name := "pulumi-resource-aws-v" + version + "-" + runtime.GOOS + "-" + runtime.GOARCH + ".tar.gz"
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz := gzip.NewWriter(f)
+	tw := tar.NewWriter(gz)
+	body := []byte("#!/bin/sh\necho 'a stand-in for pulumi-resource-aws'\n")
+	if err := tw.WriteHeader(&tar.Header{Name: "pulumi-resource-aws", Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write(body)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	gz.Close()
+	f.Close()
+	return name
+}
+
+func TestTheAWSPluginInstallsFromTheOfflineDirectory(t *testing.T) {
+	pulumi := realPulumi(t)
+	root, _ := filepath.Abs(repoRoot)
+	offline := t.TempDir()
+	archive := pluginArchive(t, offline, "6.83.0")
+	home := t.TempDir()
+	cmd := exec.Command("make", "-s", "--no-print-directory", "-C", root, "aws-plugin", "PULUMI_OFFLINE_DIR="+offline)
+	cmd.Env = cleanEnv(t, "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make aws-plugin: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "from "+filepath.Join(offline, archive)) {
+		t.Errorf("the install does not say it used %s:\n%s", archive, out)
+	}
+	ls := exec.Command(pulumi, "plugin", "ls")
+	ls.Env = cleanEnv(t, "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
+	list, err := ls.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pulumi plugin ls: %v\n%s", err, list)
+	}
+	found := false
+	for _, l := range strings.Split(string(list), "\n") {
+		f := strings.Fields(l)
+		found = found || (len(f) >= 3 && f[0] == "aws" && f[1] == "resource" && f[2] == "6.83.0")
+	}
+	if !found {
+		t.Errorf("pulumi plugin ls does not list aws 6.83.0:\n%s", list)
+	}
+}
+
+func TestAMissingAWSPluginSaysWhichFileAndTheTwoWaysToGetIt(t *testing.T) {
+	realPulumi(t)
+	root, _ := filepath.Abs(repoRoot)
+	cmd := exec.Command("make", "-s", "--no-print-directory", "-C", root, "aws-plugin", "STACK=dev", "PULUMI_OFFLINE_DIR="+t.TempDir())
+	// No download can succeed: the plugin's URL points at a closed port.
+	cmd.Env = cleanEnv(t, "PULUMI_HOME="+t.TempDir(), "PULUMI_SKIP_UPDATE_CHECK=true", "PULUMI_PLUGIN_DOWNLOAD_URL_OVERRIDES=.*=http://127.0.0.1:9")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("make aws-plugin succeeded:\n%s", out)
+	}
+	var reason string
+	for _, l := range ownLines(out) {
+		if strings.HasPrefix(l, "make tools: the pulumi-aws plugin v6.83.0 is not installed") {
+			reason = l
+		}
+	}
+	archive := "pulumi-resource-aws-v6.83.0-" + runtime.GOOS + "-" + runtime.GOARCH + ".tar.gz"
+	for _, want := range []string{archive, "internet access", "PULUMI_OFFLINE_DIR=<that directory> make tools STACK=dev", "https://github.com/pulumi/pulumi-aws/releases/tag/v6.83.0"} {
+		if !strings.Contains(reason, want) {
+			t.Errorf("no line says %q:\n%s", want, out)
+		}
+	}
+	if n := len(ownLines(out)); n > 2 {
+		t.Errorf("%d lines, want the install line and the reason:\n%s", n, out)
+	}
+}

@@ -1,0 +1,401 @@
+// Package bootstrap is what an AWS account needs, once per region, before
+// the first `make up` of an aws stack (`make bootstrap`, the program in
+// bootstrap/):
+//
+//   - the state bucket the stacks' Pulumi state lives in: versioned,
+//     encrypted with a KMS key of its own, TLS-only, public access
+//     blocked, noncurrent versions expiring;
+//   - the KMS key (alias/shipyard-pulumi) that encrypts the stacks'
+//     Pulumi secrets;
+//   - GitHub's OIDC provider, a deploy role per stack that only that
+//     stack's GitHub environment of this repository may assume (the
+//     deploy and promote workflows), and a read-only preview role that
+//     only the repository's pull requests may assume (ci.yml).
+package bootstrap
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+
+	awssdk "github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// The fixed names the stacks, the workflows and the docs rely on.
+const (
+	// SecretsKeyAlias is the alias of the key that encrypts the stacks'
+	// Pulumi secrets (awskms://alias/shipyard-pulumi?region=…).
+	SecretsKeyAlias = "alias/shipyard-pulumi"
+	// StateKeyAlias is the alias of the state bucket's own key.
+	StateKeyAlias = "alias/shipyard-pulumi-state"
+	// GitHubOIDCURL is the issuer of GitHub Actions' OIDC tokens.
+	GitHubOIDCURL = "https://token.actions.githubusercontent.com"
+	// GitHubAudience is the audience configure-aws-credentials requests.
+	GitHubAudience = "sts.amazonaws.com"
+	// PreviewRoleName is the read-only role of pull-request previews.
+	PreviewRoleName = "shipyard-preview"
+	// NoncurrentVersionDays is how long the state bucket keeps a state
+	// file's overwritten versions (each update writes a new one).
+	NoncurrentVersionDays = 90
+)
+
+// DeployRoleName is the deploy role of a stack.
+func DeployRoleName(stack string) string { return "shipyard-deploy-" + stack }
+
+// BucketName is the state bucket of an account and region (bucket names
+// are global: the account and region make it unique).
+func BucketName(account, region string) string {
+	return fmt.Sprintf("shipyard-pulumi-state-%s-%s", account, region)
+}
+
+// BackendURL is the PULUMI_BACKEND_URL of a state bucket.
+func BackendURL(bucket, region string) string {
+	return fmt.Sprintf("s3://%s?region=%s&awssdk=v2", bucket, region)
+}
+
+// SecretsProvider is the secrets provider of the stacks of a region.
+func SecretsProvider(region string) string {
+	return fmt.Sprintf("awskms://%s?region=%s", SecretsKeyAlias, region)
+}
+
+// Args configures a bootstrap.
+type Args struct {
+	// Region is where the bucket and keys live.
+	Region string
+	// Repository is the GitHub repository, "owner/name", whose workflows
+	// assume the roles.
+	Repository string
+	// Stacks get a deploy role each, trusted only by the GitHub
+	// environment of the same name.
+	Stacks []string
+	// OIDCProviderArn is the account's existing GitHub OIDC provider (an
+	// account has at most one per issuer); empty creates it.
+	OIDCProviderArn string
+}
+
+var (
+	repositoryPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$`)
+	stackPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+)
+
+func (a Args) validate() error {
+	var errs []error
+	if a.Region == "" {
+		errs = append(errs, errors.New("region is empty"))
+	}
+	if !repositoryPattern.MatchString(a.Repository) {
+		errs = append(errs, fmt.Errorf("repository %q: want the GitHub repository as owner/name", a.Repository))
+	}
+	if len(a.Stacks) == 0 {
+		errs = append(errs, errors.New("no stack to create a deploy role for"))
+	}
+	for _, s := range a.Stacks {
+		if !stackPattern.MatchString(s) {
+			errs = append(errs, fmt.Errorf("stack %q: want lowercase letters, digits and dashes", s))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Bootstrap is the component.
+type Bootstrap struct {
+	pulumi.ResourceState
+
+	StateBucket     pulumi.StringOutput
+	BackendURL      pulumi.StringOutput
+	SecretsProvider pulumi.StringOutput
+	SecretsKeyArn   pulumi.StringOutput
+	OIDCProviderArn pulumi.StringOutput
+	PreviewRoleArn  pulumi.StringOutput
+	// DeployRoleArns are by stack name.
+	DeployRoleArns pulumi.StringMapOutput
+}
+
+// New creates everything a region of an account needs before its stacks.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Bootstrap, error) {
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	b := &Bootstrap{}
+	if err := ctx.RegisterComponentResource("shipyard:bootstrap:Bootstrap", name, b, opts...); err != nil {
+		return nil, err
+	}
+	provider, err := awssdk.NewProvider(ctx, name+"-aws", &awssdk.ProviderArgs{
+		Region:      pulumi.String(args.Region),
+		DefaultTags: awssdk.ProviderDefaultTagsArgs{Tags: pulumi.StringMap{"shipyard:project": pulumi.String("shipyard-bootstrap")}},
+	}, pulumi.Parent(b))
+	if err != nil {
+		return nil, fmt.Errorf("aws provider: %w", err)
+	}
+	child := []pulumi.ResourceOption{pulumi.Parent(b), pulumi.Provider(provider)}
+	// What must never be deleted by accident: the state and the keys
+	// that decrypt it and the stacks' secrets.
+	keep := append([]pulumi.ResourceOption{pulumi.Protect(true)}, child...)
+
+	id, err := awssdk.GetCallerIdentity(ctx, nil, pulumi.Parent(b), pulumi.Provider(provider))
+	if err != nil {
+		return nil, fmt.Errorf("reading the account id: %w", err)
+	}
+	bucketName := BucketName(id.AccountId, args.Region)
+
+	stateKey, err := newKey(ctx, name+"-state-key", StateKeyAlias, "Shipyard: encrypts the Pulumi state bucket "+bucketName, keep, child)
+	if err != nil {
+		return nil, err
+	}
+	secretsKey, err := newKey(ctx, name+"-secrets-key", SecretsKeyAlias, "Shipyard: encrypts the stacks' Pulumi secrets", keep, child)
+	if err != nil {
+		return nil, err
+	}
+	bucket, err := newStateBucket(ctx, name+"-state", bucketName, stateKey, keep, child)
+	if err != nil {
+		return nil, err
+	}
+
+	providerArn := pulumi.String(args.OIDCProviderArn).ToStringOutput()
+	if args.OIDCProviderArn == "" {
+		oidc, err := iam.NewOpenIdConnectProvider(ctx, name+"-github", &iam.OpenIdConnectProviderArgs{
+			Url:           pulumi.String(GitHubOIDCURL),
+			ClientIdLists: pulumi.StringArray{pulumi.String(GitHubAudience)},
+		}, child...)
+		if err != nil {
+			return nil, fmt.Errorf("github oidc provider: %w", err)
+		}
+		providerArn = oidc.Arn
+	}
+
+	deployArns := pulumi.StringMap{}
+	stacks := append([]string(nil), args.Stacks...)
+	sort.Strings(stacks)
+	for _, s := range stacks {
+		role, err := newGitHubRole(ctx, name+"-deploy-"+s, DeployRoleName(s), "Shipyard: deploys stack "+s+" from the "+s+" environment of "+args.Repository,
+			providerArn, "repo:"+args.Repository+":environment:"+s, child)
+		if err != nil {
+			return nil, err
+		}
+		// Deploying creates every service of infra/aws, including IAM
+		// roles: docs/operations.md says how to narrow it once stable.
+		if _, err := iam.NewRolePolicyAttachment(ctx, name+"-deploy-"+s, &iam.RolePolicyAttachmentArgs{
+			Role:      role.Name,
+			PolicyArn: pulumi.String("arn:aws:iam::aws:policy/AdministratorAccess"),
+		}, child...); err != nil {
+			return nil, fmt.Errorf("deploy role %s policy: %w", s, err)
+		}
+		deployArns[s] = role.Arn
+	}
+
+	preview, err := newGitHubRole(ctx, name+"-preview", PreviewRoleName, "Shipyard: read-only previews of pull requests of "+args.Repository,
+		providerArn, "repo:"+args.Repository+":pull_request", child)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-preview", &iam.RolePolicyAttachmentArgs{
+		Role:      preview.Name,
+		PolicyArn: pulumi.String("arn:aws:iam::aws:policy/ReadOnlyAccess"),
+	}, child...); err != nil {
+		return nil, fmt.Errorf("preview role policy: %w", err)
+	}
+	// A preview reads the state and decrypts the secrets; it writes only
+	// the backend's lock files.
+	previewPolicy := pulumi.All(bucket.Arn, stateKey.Arn, secretsKey.Arn).ApplyT(func(v []any) (string, error) {
+		bucketArn, stateKeyArn, secretsKeyArn := v[0].(string), v[1].(string), v[2].(string)
+		return policyJSON(
+			statement{Sid: "ReadState", Effect: "Allow", Action: []string{"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"}, Resource: []string{bucketArn, bucketArn + "/*"}},
+			statement{Sid: "Locks", Effect: "Allow", Action: []string{"s3:PutObject", "s3:DeleteObject"}, Resource: []string{bucketArn + "/.pulumi/locks/*"}},
+			statement{Sid: "DecryptStateAndSecrets", Effect: "Allow", Action: []string{"kms:Decrypt", "kms:GenerateDataKey"}, Resource: []string{stateKeyArn, secretsKeyArn}},
+		)
+	}).(pulumi.StringOutput)
+	if _, err := iam.NewRolePolicy(ctx, name+"-preview", &iam.RolePolicyArgs{
+		Role:   preview.Name,
+		Policy: previewPolicy,
+	}, child...); err != nil {
+		return nil, fmt.Errorf("preview role state policy: %w", err)
+	}
+
+	b.StateBucket = bucket.Bucket
+	b.BackendURL = pulumi.String(BackendURL(bucketName, args.Region)).ToStringOutput()
+	b.SecretsProvider = pulumi.String(SecretsProvider(args.Region)).ToStringOutput()
+	b.SecretsKeyArn = secretsKey.Arn
+	b.OIDCProviderArn = providerArn
+	b.PreviewRoleArn = preview.Arn
+	b.DeployRoleArns = deployArns.ToStringMapOutput()
+	if err := ctx.RegisterResourceOutputs(b, b.Outputs()); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Outputs are the component's outputs by the names the bootstrap program
+// exports (cmd/shipyard reads them).
+func (b *Bootstrap) Outputs() pulumi.Map {
+	return pulumi.Map{
+		"stateBucket":     b.StateBucket,
+		"backendUrl":      b.BackendURL,
+		"secretsProvider": b.SecretsProvider,
+		"secretsKeyArn":   b.SecretsKeyArn,
+		"oidcProviderArn": b.OIDCProviderArn,
+		"previewRoleArn":  b.PreviewRoleArn,
+		"deployRoleArns":  b.DeployRoleArns,
+	}
+}
+
+// newKey creates a KMS key with yearly rotation and its alias.
+func newKey(ctx *pulumi.Context, name, alias, description string, keep, child []pulumi.ResourceOption) (*kms.Key, error) {
+	key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
+		Description:          pulumi.String(description),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(30),
+	}, keep...)
+	if err != nil {
+		return nil, fmt.Errorf("kms key %s: %w", name, err)
+	}
+	if _, err := kms.NewAlias(ctx, name, &kms.AliasArgs{
+		Name:        pulumi.String(alias),
+		TargetKeyId: key.KeyId,
+	}, child...); err != nil {
+		return nil, fmt.Errorf("kms alias %s: %w", alias, err)
+	}
+	return key, nil
+}
+
+// newStateBucket creates the state bucket: KMS-encrypted with its own
+// key, public access blocked, bucket-owner objects, versioned, old
+// versions expiring, plain HTTP and old TLS refused.
+func newStateBucket(ctx *pulumi.Context, name, bucketName string, key *kms.Key, keep, child []pulumi.ResourceOption) (*s3.BucketV2, error) {
+	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{
+		Bucket:       pulumi.String(bucketName),
+		ForceDestroy: pulumi.Bool(false),
+	}, keep...)
+	if err != nil {
+		return nil, fmt.Errorf("state bucket: %w", err)
+	}
+	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name+"-encryption", &s3.BucketServerSideEncryptionConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{
+			s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
+				ApplyServerSideEncryptionByDefault: s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
+					SseAlgorithm:   pulumi.String("aws:kms"),
+					KmsMasterKeyId: key.Arn,
+				},
+				BucketKeyEnabled: pulumi.Bool(true),
+			},
+		},
+	}, child...); err != nil {
+		return nil, fmt.Errorf("state bucket encryption: %w", err)
+	}
+	pab, err := s3.NewBucketPublicAccessBlock(ctx, name+"-public-access-block", &s3.BucketPublicAccessBlockArgs{
+		Bucket:                bucket.ID(),
+		BlockPublicAcls:       pulumi.Bool(true),
+		BlockPublicPolicy:     pulumi.Bool(true),
+		IgnorePublicAcls:      pulumi.Bool(true),
+		RestrictPublicBuckets: pulumi.Bool(true),
+	}, child...)
+	if err != nil {
+		return nil, fmt.Errorf("state bucket public access block: %w", err)
+	}
+	if _, err := s3.NewBucketOwnershipControls(ctx, name+"-ownership", &s3.BucketOwnershipControlsArgs{
+		Bucket: bucket.ID(),
+		Rule:   s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
+	}, child...); err != nil {
+		return nil, fmt.Errorf("state bucket ownership: %w", err)
+	}
+	versioning, err := s3.NewBucketVersioningV2(ctx, name+"-versioning", &s3.BucketVersioningV2Args{
+		Bucket: bucket.ID(),
+		VersioningConfiguration: s3.BucketVersioningV2VersioningConfigurationArgs{
+			Status: pulumi.String("Enabled"),
+		},
+	}, child...)
+	if err != nil {
+		return nil, fmt.Errorf("state bucket versioning: %w", err)
+	}
+	if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, name+"-lifecycle", &s3.BucketLifecycleConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketLifecycleConfigurationV2RuleArray{
+			s3.BucketLifecycleConfigurationV2RuleArgs{
+				Id:     pulumi.String("expire-noncurrent-versions"),
+				Status: pulumi.String("Enabled"),
+				Filter: s3.BucketLifecycleConfigurationV2RuleFilterArgs{Prefix: pulumi.String("")},
+				NoncurrentVersionExpiration: s3.BucketLifecycleConfigurationV2RuleNoncurrentVersionExpirationArgs{
+					NoncurrentDays: pulumi.Int(NoncurrentVersionDays),
+				},
+				AbortIncompleteMultipartUpload: s3.BucketLifecycleConfigurationV2RuleAbortIncompleteMultipartUploadArgs{
+					DaysAfterInitiation: pulumi.Int(7),
+				},
+			},
+		},
+	}, append([]pulumi.ResourceOption{pulumi.DependsOn([]pulumi.Resource{versioning})}, child...)...); err != nil {
+		return nil, fmt.Errorf("state bucket lifecycle: %w", err)
+	}
+	policy := bucket.Arn.ApplyT(func(arn string) (string, error) {
+		objects := []string{arn, arn + "/*"}
+		return policyJSON(
+			statement{Sid: "DenyInsecureTransport", Effect: "Deny", Principal: &principal{AWS: "*"}, Action: []string{"s3:*"}, Resource: objects,
+				Condition: map[string]map[string]string{"Bool": {"aws:SecureTransport": "false"}}},
+			statement{Sid: "DenyOutdatedTLS", Effect: "Deny", Principal: &principal{AWS: "*"}, Action: []string{"s3:*"}, Resource: objects,
+				Condition: map[string]map[string]string{"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
+		)
+	}).(pulumi.StringOutput)
+	if _, err := s3.NewBucketPolicy(ctx, name+"-policy", &s3.BucketPolicyArgs{
+		Bucket: bucket.ID(),
+		Policy: policy,
+	}, append([]pulumi.ResourceOption{pulumi.DependsOn([]pulumi.Resource{pab})}, child...)...); err != nil {
+		return nil, fmt.Errorf("state bucket policy: %w", err)
+	}
+	return bucket, nil
+}
+
+// newGitHubRole creates a role that only GitHub Actions tokens of one
+// subject (repository and environment, or pull requests) may assume.
+func newGitHubRole(ctx *pulumi.Context, name, roleName, description string, providerArn pulumi.StringOutput, subject string, child []pulumi.ResourceOption) (*iam.Role, error) {
+	trust := providerArn.ApplyT(func(arn string) (string, error) {
+		return policyJSON(statement{
+			Effect:    "Allow",
+			Principal: &principal{Federated: arn},
+			Action:    []string{"sts:AssumeRoleWithWebIdentity"},
+			Condition: map[string]map[string]string{"StringEquals": {
+				"token.actions.githubusercontent.com:aud": GitHubAudience,
+				"token.actions.githubusercontent.com:sub": subject,
+			}},
+		})
+	}).(pulumi.StringOutput)
+	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
+		Name:               pulumi.String(roleName),
+		Description:        pulumi.String(description),
+		AssumeRolePolicy:   trust,
+		MaxSessionDuration: pulumi.Int(3600),
+	}, child...)
+	if err != nil {
+		return nil, fmt.Errorf("role %s: %w", roleName, err)
+	}
+	return role, nil
+}
+
+// The IAM policy document, built with json.Marshal.
+type (
+	policyDocument struct {
+		Version   string      `json:"Version"`
+		Statement []statement `json:"Statement"`
+	}
+	statement struct {
+		Sid       string                       `json:"Sid,omitempty"`
+		Effect    string                       `json:"Effect"`
+		Principal *principal                   `json:"Principal,omitempty"`
+		Action    []string                     `json:"Action"`
+		Resource  []string                     `json:"Resource,omitempty"`
+		Condition map[string]map[string]string `json:"Condition,omitempty"`
+	}
+	principal struct {
+		AWS       string `json:"AWS,omitempty"`
+		Federated string `json:"Federated,omitempty"`
+	}
+)
+
+func policyJSON(stmts ...statement) (string, error) {
+	data, err := json.Marshal(policyDocument{Version: "2012-10-17", Statement: stmts})
+	return string(data), err
+}

@@ -1,0 +1,321 @@
+package bootstrap_test
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/shipyard-kit/shipyard/infra/aws/awsmock"
+	"github.com/shipyard-kit/shipyard/infra/bootstrap"
+	"github.com/shipyard-kit/shipyard/infra/policy"
+	"github.com/shipyard-kit/shipyard/infra/pulumitest"
+)
+
+const repo = "acme/shop"
+
+var defaultArgs = bootstrap.Args{Region: awsmock.Region, Repository: repo, Stacks: []string{"prod", "dev", "staging"}}
+
+// oidcArn is the mocked ARN of the GitHub OIDC provider.
+var oidcArn = "arn:aws:iam::" + awsmock.AccountID + ":oidc-provider/token.actions.githubusercontent.com"
+
+func run(t *testing.T, args bootstrap.Args) *pulumitest.Graph {
+	t.Helper()
+	opts := append(awsmock.Options(), pulumitest.WithOutputs("aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+		func(string, resource.PropertyMap) resource.PropertyMap {
+			return resource.PropertyMap{"arn": resource.NewStringProperty(oidcArn)}
+		}))
+	g, err := pulumitest.Run(awsmock.Region, func(ctx *pulumi.Context) (pulumi.Map, error) {
+		b, err := bootstrap.New(ctx, "shipyard", args)
+		if err != nil {
+			return nil, err
+		}
+		return pulumi.Map{"backendUrl": b.BackendURL, "secretsProvider": b.SecretsProvider, "deployRoleArns": b.DeployRoleArns, "previewRoleArn": b.PreviewRoleArn, "stateBucket": b.StateBucket}, nil
+	}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func one(t *testing.T, g *pulumitest.Graph, typ string) pulumitest.Resource {
+	t.Helper()
+	rs := g.ByType(typ)
+	if len(rs) != 1 {
+		t.Fatalf("%d resources of type %s, want 1", len(rs), typ)
+	}
+	return rs[0]
+}
+
+func find(t *testing.T, g *pulumitest.Graph, typ, name string) pulumitest.Resource {
+	t.Helper()
+	r, ok := g.Find(typ, name)
+	if !ok {
+		t.Fatalf("no %s named %s", typ, name)
+	}
+	return r
+}
+
+// document is an IAM policy document as the tests read it.
+type document struct {
+	Statement []struct {
+		Sid       string
+		Effect    string
+		Principal map[string]any
+		Action    []string
+		Resource  []string
+		Condition map[string]map[string]string
+	}
+}
+
+func parse(t *testing.T, r pulumitest.Resource, path string) document {
+	t.Helper()
+	var d document
+	if err := json.Unmarshal([]byte(r.String(path)), &d); err != nil {
+		t.Fatalf("%s %s.%s: %v: %q", r.Type, r.Name, path, err, r.String(path))
+	}
+	return d
+}
+
+func TestTheGraphHoldsExactlyTheBootstrap(t *testing.T) {
+	g := run(t, defaultArgs)
+	var got []string
+	for _, r := range g.Resources {
+		got = append(got, r.Type+" "+r.Name)
+	}
+	want := []string{
+		"shipyard:bootstrap:Bootstrap shipyard",
+		"pulumi:providers:aws shipyard-aws",
+		"aws:kms/key:Key shipyard-state-key", "aws:kms/alias:Alias shipyard-state-key",
+		"aws:kms/key:Key shipyard-secrets-key", "aws:kms/alias:Alias shipyard-secrets-key",
+		"aws:s3/bucketV2:BucketV2 shipyard-state",
+		"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2 shipyard-state-encryption",
+		"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock shipyard-state-public-access-block",
+		"aws:s3/bucketOwnershipControls:BucketOwnershipControls shipyard-state-ownership",
+		"aws:s3/bucketVersioningV2:BucketVersioningV2 shipyard-state-versioning",
+		"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2 shipyard-state-lifecycle",
+		"aws:s3/bucketPolicy:BucketPolicy shipyard-state-policy",
+		"aws:iam/openIdConnectProvider:OpenIdConnectProvider shipyard-github",
+		"aws:iam/role:Role shipyard-deploy-dev", "aws:iam/rolePolicyAttachment:RolePolicyAttachment shipyard-deploy-dev",
+		"aws:iam/role:Role shipyard-deploy-prod", "aws:iam/rolePolicyAttachment:RolePolicyAttachment shipyard-deploy-prod",
+		"aws:iam/role:Role shipyard-deploy-staging", "aws:iam/rolePolicyAttachment:RolePolicyAttachment shipyard-deploy-staging",
+		"aws:iam/role:Role shipyard-preview", "aws:iam/rolePolicyAttachment:RolePolicyAttachment shipyard-preview",
+		"aws:iam/rolePolicy:RolePolicy shipyard-preview",
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("resources:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+func TestTheStateBucketRefusesPlainHTTPAndOldTLS(t *testing.T) {
+	g := run(t, defaultArgs)
+	bucket := one(t, g, "aws:s3/bucketV2:BucketV2")
+	arn := "arn:aws:s3:::" + bucket.String("bucket")
+	d := parse(t, one(t, g, "aws:s3/bucketPolicy:BucketPolicy"), "policy")
+	denies := map[string]string{}
+	for _, s := range d.Statement {
+		if s.Effect != "Deny" || s.Principal["AWS"] != "*" || !slices.Equal(s.Action, []string{"s3:*"}) || !slices.Equal(s.Resource, []string{arn, arn + "/*"}) {
+			continue
+		}
+		if s.Condition["Bool"]["aws:SecureTransport"] == "false" {
+			denies["http"] = s.Sid
+		}
+		if s.Condition["NumericLessThan"]["s3:TlsVersion"] == "1.2" {
+			denies["tls"] = s.Sid
+		}
+	}
+	if denies["http"] == "" || denies["tls"] == "" {
+		t.Errorf("the bucket policy does not deny every action on the bucket and its objects to everyone over plain HTTP and TLS < 1.2: %+v", d)
+	}
+}
+
+func TestTheStateBucketIsEncryptedWithAKeyOfItsOwn(t *testing.T) {
+	g := run(t, defaultArgs)
+	enc := one(t, g, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
+	if enc.String("rules.0.applyServerSideEncryptionByDefault.sseAlgorithm") != "aws:kms" {
+		t.Fatalf("state bucket encryption %v, want aws:kms", enc.Inputs)
+	}
+	keyArn := enc.String("rules.0.applyServerSideEncryptionByDefault.kmsMasterKeyId")
+	state := find(t, g, "aws:kms/key:Key", "shipyard-state-key")
+	secrets := find(t, g, "aws:kms/key:Key", "shipyard-secrets-key")
+	if !strings.Contains(keyArn, "shipyard-state-key") || strings.Contains(keyArn, "shipyard-secrets-key") {
+		t.Errorf("state bucket key %q, want the state key", keyArn)
+	}
+	for _, k := range []pulumitest.Resource{state, secrets} {
+		if !k.Bool("enableKeyRotation") {
+			t.Errorf("%s: key rotation is off", k.Name)
+		}
+	}
+}
+
+func TestTheStateBucketIsPrivateAndVersionedAndItsOldVersionsExpire(t *testing.T) {
+	g := run(t, defaultArgs)
+	pab := one(t, g, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+	for _, f := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
+		if !pab.Bool(f) {
+			t.Errorf("public access block %s is not set", f)
+		}
+	}
+	if v := one(t, g, "aws:s3/bucketVersioningV2:BucketVersioningV2"); v.String("versioningConfiguration.status") != "Enabled" {
+		t.Errorf("versioning %v", v.Inputs)
+	}
+	lc := one(t, g, "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2")
+	if lc.String("rules.0.status") != "Enabled" || lc.Number("rules.0.noncurrentVersionExpiration.noncurrentDays") != bootstrap.NoncurrentVersionDays {
+		t.Errorf("lifecycle %v: want noncurrent versions expiring after %d days", lc.Inputs, bootstrap.NoncurrentVersionDays)
+	}
+	if _, ok := lc.Input("rules.0.expiration.days"); ok {
+		t.Error("the lifecycle expires current objects: the state would disappear")
+	}
+	if lc.String("rules.0.filter.prefix") != "" {
+		t.Errorf("the lifecycle rule covers only %q", lc.String("rules.0.filter.prefix"))
+	}
+}
+
+func TestTheStateAndTheKeysAreProtected(t *testing.T) {
+	g := run(t, defaultArgs)
+	for _, r := range append(g.ByType("aws:kms/key:Key"), g.ByType("aws:s3/bucketV2:BucketV2")...) {
+		if !r.Protect {
+			t.Errorf("%s %s is not protected: `pulumi destroy` would delete it", r.Type, r.Name)
+		}
+	}
+	if one(t, g, "aws:s3/bucketV2:BucketV2").Bool("forceDestroy") {
+		t.Error("the state bucket may be deleted with its objects")
+	}
+}
+
+func TestTheSecretsKeyHasTheAliasOfTheSecretsProvider(t *testing.T) {
+	g := run(t, defaultArgs)
+	alias := find(t, g, "aws:kms/alias:Alias", "shipyard-secrets-key")
+	if alias.String("name") != bootstrap.SecretsKeyAlias || !strings.Contains(alias.String("targetKeyId"), "shipyard-secrets-key") {
+		t.Errorf("secrets key alias %v", alias.Inputs)
+	}
+	if got, want := g.Outputs["secretsProvider"], "awskms://alias/shipyard-pulumi?region=eu-west-1"; got != want {
+		t.Errorf("secretsProvider %v, want %s", got, want)
+	}
+	if got, want := g.Outputs["backendUrl"], "s3://shipyard-pulumi-state-"+awsmock.AccountID+"-eu-west-1?region=eu-west-1&awssdk=v2"; got != want {
+		t.Errorf("backendUrl %v, want %s", got, want)
+	}
+}
+
+// trust returns the one statement of a role's trust policy.
+func trust(t *testing.T, g *pulumitest.Graph, name string) (principal map[string]any, action []string, cond map[string]map[string]string) {
+	t.Helper()
+	d := parse(t, find(t, g, "aws:iam/role:Role", name), "assumeRolePolicy")
+	if len(d.Statement) != 1 || d.Statement[0].Effect != "Allow" {
+		t.Fatalf("%s trust policy: want one Allow statement, got %+v", name, d)
+	}
+	s := d.Statement[0]
+	return s.Principal, s.Action, s.Condition
+}
+
+func TestEachDeployRoleTrustsOnlyItsEnvironmentOfThisRepository(t *testing.T) {
+	g := run(t, defaultArgs)
+	for _, stack := range []string{"dev", "staging", "prod"} {
+		t.Run(stack, func(t *testing.T) {
+			principal, action, cond := trust(t, g, "shipyard-deploy-"+stack)
+			if len(principal) != 1 || principal["Federated"] != oidcArn {
+				t.Errorf("principal %v, want only the GitHub OIDC provider", principal)
+			}
+			if !slices.Equal(action, []string{"sts:AssumeRoleWithWebIdentity"}) {
+				t.Errorf("action %v", action)
+			}
+			// Exact values only: no StringLike, no wildcard.
+			want := map[string]map[string]string{"StringEquals": {
+				"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+				"token.actions.githubusercontent.com:sub": "repo:" + repo + ":environment:" + stack,
+			}}
+			gotJSON, _ := json.Marshal(cond)
+			wantJSON, _ := json.Marshal(want)
+			if string(gotJSON) != string(wantJSON) {
+				t.Errorf("condition %s, want %s", gotJSON, wantJSON)
+			}
+			if r := find(t, g, "aws:iam/role:Role", "shipyard-deploy-"+stack); r.String("name") != bootstrap.DeployRoleName(stack) {
+				t.Errorf("role name %q, want %q", r.String("name"), bootstrap.DeployRoleName(stack))
+			}
+		})
+	}
+}
+
+func TestThePreviewRoleTrustsOnlyPullRequestsAndWritesOnlyLocks(t *testing.T) {
+	g := run(t, defaultArgs)
+	_, _, cond := trust(t, g, "shipyard-preview")
+	if len(cond) != 1 || cond["StringEquals"]["token.actions.githubusercontent.com:sub"] != "repo:"+repo+":pull_request" ||
+		cond["StringEquals"]["token.actions.githubusercontent.com:aud"] != "sts.amazonaws.com" {
+		t.Errorf("preview trust condition %v", cond)
+	}
+	if a := find(t, g, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "shipyard-preview"); a.String("policyArn") != "arn:aws:iam::aws:policy/ReadOnlyAccess" {
+		t.Errorf("preview managed policy %q, want ReadOnlyAccess", a.String("policyArn"))
+	}
+	d := parse(t, find(t, g, "aws:iam/rolePolicy:RolePolicy", "shipyard-preview"), "policy")
+	for _, s := range d.Statement {
+		for _, a := range s.Action {
+			if a == "s3:PutObject" || a == "s3:DeleteObject" {
+				for _, r := range s.Resource {
+					if !strings.HasSuffix(r, "/.pulumi/locks/*") {
+						t.Errorf("the preview role may write %s to %s", a, r)
+					}
+				}
+			}
+			if strings.HasSuffix(a, "*") {
+				t.Errorf("the preview role's policy grants %s", a)
+			}
+		}
+	}
+}
+
+func TestAnExistingOIDCProviderIsUsedNotCreated(t *testing.T) {
+	existing := "arn:aws:iam::" + awsmock.AccountID + ":oidc-provider/token.actions.githubusercontent.com"
+	args := defaultArgs
+	args.OIDCProviderArn = existing
+	g := run(t, args)
+	if n := len(g.ByType("aws:iam/openIdConnectProvider:OpenIdConnectProvider")); n != 0 {
+		t.Errorf("%d OIDC providers created, want 0", n)
+	}
+	if principal, _, _ := trust(t, g, "shipyard-deploy-prod"); principal["Federated"] != existing {
+		t.Errorf("principal %v, want %s", principal, existing)
+	}
+}
+
+func TestTheGitHubOIDCProviderAcceptsOnlyTheSTSAudience(t *testing.T) {
+	p := one(t, run(t, defaultArgs), "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+	v, _ := p.Input("clientIdLists")
+	if p.String("url") != bootstrap.GitHubOIDCURL || !v.IsArray() || len(v.ArrayValue()) != 1 || v.ArrayValue()[0].StringValue() != "sts.amazonaws.com" {
+		t.Errorf("OIDC provider %v", p.Inputs)
+	}
+}
+
+func TestEverySecurityRulePassesOnTheBootstrap(t *testing.T) {
+	rs := policy.FromGraph(run(t, defaultArgs))
+	for _, v := range policy.Evaluate(policy.All(), rs) {
+		t.Errorf("%s", v)
+	}
+}
+
+func TestBadArgumentsAreRefusedNamingTheField(t *testing.T) {
+	tests := []struct {
+		name string
+		args bootstrap.Args
+		want string
+	}{
+		{"a repository without an owner", bootstrap.Args{Region: "eu-west-1", Repository: "shop", Stacks: []string{"dev"}}, `repository "shop": want the GitHub repository as owner/name`},
+		{"no stack", bootstrap.Args{Region: "eu-west-1", Repository: repo}, "no stack"},
+		{"a stack name with a wildcard", bootstrap.Args{Region: "eu-west-1", Repository: repo, Stacks: []string{"*"}}, `stack "*"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := pulumitest.Run("eu-west-1", func(ctx *pulumi.Context) (pulumi.Map, error) {
+				_, err := bootstrap.New(ctx, "shipyard", tc.args)
+				return nil, err
+			}, awsmock.Options()...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,168 @@
+// Package preflight holds the checks every stack target runs before it
+// does anything slow or writes anything: the stack exists, and an aws
+// stack keeps its Pulumi state in a shared backend, never in a file on
+// one machine. It imports only the standard library, so the Makefile can
+// build and run it (cmd/preflight) in seconds on a cold Go cache, before
+// the Pulumi program and cmd/shipyard are compiled.
+//
+// cmd/shipyard resolves the backend and the secrets provider through the
+// same functions, so `make` and `go run ./cmd/shipyard` agree.
+package preflight
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// StateDir is the file backend of docker stacks, inside the repository
+// (gitignored).
+const StateDir = ".pulumi-state"
+
+// The variables the checks read.
+const (
+	BackendEnv         = "PULUMI_BACKEND_URL"
+	SecretsProviderEnv = "SHIPYARD_SECRETS_PROVIDER"
+	// AllowLocalStateEnv=1 lets an aws stack keep its state in a file
+	// backend on purpose (a throwaway experiment in a sandbox account).
+	AllowLocalStateEnv = "SHIPYARD_ALLOW_LOCAL_STATE"
+)
+
+// Stack is what the checks need of config/<stack>.json: its target and
+// what `make bootstrap` wrote into it. The full config is validated later
+// by infra/stackconfig.
+type Stack struct {
+	Name      string
+	Target    string
+	Bootstrap Bootstrap
+}
+
+// Bootstrap is the "bootstrap" section of an aws stack's config, written
+// by `make bootstrap`: where the stack's state and secrets live and the
+// role CI assumes to deploy it.
+type Bootstrap struct {
+	BackendURL      string `json:"backendUrl,omitempty"`
+	SecretsProvider string `json:"secretsProvider,omitempty"`
+	DeployRoleArn   string `json:"deployRoleArn,omitempty"`
+	PreviewRoleArn  string `json:"previewRoleArn,omitempty"`
+}
+
+// Stacks lists the stack names in the config directory: every *.json
+// file but the schema, sorted.
+func Stacks(configDir string) ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(configDir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range matches {
+		name := strings.TrimSuffix(filepath.Base(m), ".json")
+		if name != "schema" {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Read reads the target and bootstrap section of config/<stack>.json. An
+// unknown stack is an error listing the known ones.
+func Read(configDir, stack string) (Stack, error) {
+	known, err := Stacks(configDir)
+	if err != nil {
+		return Stack{}, err
+	}
+	found := false
+	for _, k := range known {
+		found = found || k == stack
+	}
+	path := filepath.Join(configDir, stack+".json")
+	if !found {
+		list := "none"
+		if len(known) > 0 {
+			list = strings.Join(known, ", ")
+		}
+		return Stack{}, fmt.Errorf("unknown stack %q: there is no %s; known stacks: %s", stack, path, list)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Stack{}, fmt.Errorf("reading stack config: %w", err)
+	}
+	var f struct {
+		Target    string    `json:"target"`
+		Bootstrap Bootstrap `json:"bootstrap"`
+	}
+	// A BOM or a syntax error is reported in full by the config loader,
+	// which runs next; here only the target matters, and a file that
+	// cannot be read as JSON gets no aws-specific check.
+	if err := json.Unmarshal(trimBOM(data), &f); err != nil {
+		return Stack{Name: stack}, nil
+	}
+	return Stack{Name: stack, Target: f.Target, Bootstrap: f.Bootstrap}, nil
+}
+
+func trimBOM(b []byte) []byte {
+	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		return b[3:]
+	}
+	return b
+}
+
+// Backend returns the PULUMI_BACKEND_URL of a stack's pulumi calls:
+// $PULUMI_BACKEND_URL when set; for an aws stack, the bootstrap.backendUrl
+// of its config; else the repository's file backend (root/.pulumi-state).
+// An aws stack whose state would be a file (on this machine only) is an
+// error naming `make bootstrap` and the variable to set, unless
+// SHIPYARD_ALLOW_LOCAL_STATE=1.
+func Backend(getenv func(string) string, root string, s Stack) (string, error) {
+	url := getenv(BackendEnv)
+	if url == "" && s.Target == "aws" {
+		url = s.Bootstrap.BackendURL
+	}
+	if url == "" {
+		url = "file://" + filepath.Join(root, StateDir)
+	}
+	if s.Target == "aws" && strings.HasPrefix(url, "file://") && getenv(AllowLocalStateEnv) != "1" {
+		return "", fmt.Errorf("stack %q is an aws stack and its Pulumi state would be a file on this machine (%s): run `make bootstrap STACK=%s` once per account (it writes bootstrap.backendUrl into config/%s.json), or set %s to the team's s3:// backend; %s=1 allows local state on purpose",
+			s.Name, url, s.Name, s.Name, BackendEnv, AllowLocalStateEnv)
+	}
+	return url, nil
+}
+
+// SecretsProvider returns the secrets provider a new stack is created
+// with: $SHIPYARD_SECRETS_PROVIDER when set; for an aws stack, the
+// bootstrap.secretsProvider of its config; else "passphrase".
+func SecretsProvider(getenv func(string) string, s Stack) string {
+	if p := getenv(SecretsProviderEnv); p != "" {
+		return p
+	}
+	if s.Target == "aws" && s.Bootstrap.SecretsProvider != "" {
+		return s.Bootstrap.SecretsProvider
+	}
+	return "passphrase"
+}
+
+// Check reads every stack named and checks its backend: the checks `make
+// up`, `preview`, `release`, `promote` and the other stack targets run
+// first. It returns the stacks read.
+func Check(getenv func(string) string, root, configDir string, stacks ...string) ([]Stack, error) {
+	if len(stacks) == 0 {
+		return nil, errors.New("no stack named")
+	}
+	var out []Stack
+	for _, name := range stacks {
+		s, err := Read(configDir, name)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := Backend(getenv, root, s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}

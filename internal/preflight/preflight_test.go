@@ -1,0 +1,96 @@
+package preflight
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBackend(t *testing.T) {
+	aws := Stack{Name: "dev", Target: "aws"}
+	bootstrapped := Stack{Name: "dev", Target: "aws", Bootstrap: Bootstrap{BackendURL: "s3://state?region=eu-west-1"}}
+	docker := Stack{Name: "local", Target: "docker"}
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		stack   Stack
+		want    string
+		wantErr string
+	}{
+		{"a docker stack keeps its state in the repository", nil, docker, "file:///repo/.pulumi-state", ""},
+		{"an aws stack refuses the repository's file backend, naming make bootstrap", nil, aws, "", "run `make bootstrap STACK=dev`"},
+		{"an aws stack refuses a file backend set in PULUMI_BACKEND_URL", map[string]string{BackendEnv: "file://~/state"}, aws, "", "PULUMI_BACKEND_URL"},
+		{"an aws stack takes the backend its bootstrap section names", nil, bootstrapped, "s3://state?region=eu-west-1", ""},
+		{"PULUMI_BACKEND_URL wins over the config", map[string]string{BackendEnv: "https://api.pulumi.com"}, bootstrapped, "https://api.pulumi.com", ""},
+		{"SHIPYARD_ALLOW_LOCAL_STATE=1 allows local state on purpose", map[string]string{AllowLocalStateEnv: "1"}, aws, "file:///repo/.pulumi-state", ""},
+		{"only 1 allows it", map[string]string{AllowLocalStateEnv: "yes"}, aws, "", "SHIPYARD_ALLOW_LOCAL_STATE=1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Backend(func(k string) string { return tc.vars[k] }, "/repo", tc.stack)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err = %v, want one line with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSecretsProvider(t *testing.T) {
+	kms := "awskms://alias/shipyard-pulumi?region=eu-west-1"
+	tests := []struct {
+		name  string
+		env   string
+		stack Stack
+		want  string
+	}{
+		{"passphrase by default", "", Stack{Target: "aws"}, "passphrase"},
+		{"the bootstrap's KMS key for an aws stack", "", Stack{Target: "aws", Bootstrap: Bootstrap{SecretsProvider: kms}}, kms},
+		{"SHIPYARD_SECRETS_PROVIDER wins", "awskms://alias/other", Stack{Target: "aws", Bootstrap: Bootstrap{SecretsProvider: kms}}, "awskms://alias/other"},
+		{"a docker stack ignores a bootstrap section", "", Stack{Target: "docker", Bootstrap: Bootstrap{SecretsProvider: kms}}, "passphrase"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := SecretsProvider(func(k string) string {
+				if k == SecretsProviderEnv {
+					return tc.env
+				}
+				return ""
+			}, tc.stack); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadAndCheck(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"schema.json": "{}",
+		"dev.json":    "\ufeff" + `{"target": "aws", "bootstrap": {"backendUrl": "s3://state"}}`,
+		"local.json":  `{"target": "docker"}`,
+		"broken.json": `{"target": `,
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Read(dir, "dev")
+	if err != nil || s.Target != "aws" || s.Bootstrap.BackendURL != "s3://state" {
+		t.Errorf("Read(dev) = %+v, %v", s, err)
+	}
+	if _, err := Read(dir, "nope"); err == nil || !strings.Contains(err.Error(), `unknown stack "nope"`) || !strings.Contains(err.Error(), "known stacks: broken, dev, local") {
+		t.Errorf("Read(nope): %v", err)
+	}
+	// A file the config loader will report in full is no preflight error.
+	if _, err := Check(func(string) string { return "" }, "/repo", dir, "broken", "local", "dev"); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
