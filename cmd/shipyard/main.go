@@ -59,6 +59,7 @@ func commands() map[string]command {
 		"ledger":     {"ledger STACK|--verify     print a stack's release ledger, or check every ledger", cmdLedger},
 		"doctor":     {"doctor [STACK...] [--pulumi-version=V]  check the prerequisites and print fixes", cmdDoctor},
 		"target":     {"target STACK              print the stack's target (aws or docker)", cmdTarget},
+		"cost":       {costUsage + "  print an aws stack's monthly cost, or the change since a git ref (infra/cost)", cmdCost},
 
 		// Checks (`make lint`; release and promote run it first).
 		"lint-migrations": {"lint-migrations [DIR]     check the app's migrations for long locks and changes the previous release cannot survive (docs/operations.md)", cmdLintMigrations},
