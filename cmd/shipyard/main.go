@@ -18,7 +18,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "shipyard:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -59,6 +59,7 @@ func commands() map[string]command {
 		"ledger":     {"ledger STACK|--verify     print a stack's release ledger, or check every ledger", cmdLedger},
 		"doctor":     {"doctor [STACK...] [--pulumi-version=V]  check the prerequisites and print fixes", cmdDoctor},
 		"target":     {"target STACK              print the stack's target (aws or docker)", cmdTarget},
+		"drift":      {"drift STACK               compare the deployed resources with the state (refresh preview): a line per drifted resource and property; exit 0 clean, 2 drift, 1 error", cmdDrift},
 		"cost":       {costUsage + "  print an aws stack's monthly cost, or the change since a git ref (infra/cost)", cmdCost},
 
 		// Checks (`make lint`; release and promote run it first).
