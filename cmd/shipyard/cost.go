@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,3 +111,70 @@ func configAt(ctx context.Context, x execer, pr project, base, stack string) (*s
 	}
 	return cfg, nil
 }
+
+// cmdCostPrices rewrites the price table from AWS's public Price List
+// offer files (OfferURL; --offers=DIR reads saved copies named
+// <offer>-<region>.json instead). Prices it cannot refresh keep their old
+// value and are listed; the command then fails.
+func cmdCostPrices(ctx context.Context, e env) error {
+	file, _, args := cutFlag(e.args, "file")
+	regions, _, args := cutFlag(args, "regions")
+	dir, _, args := cutFlag(args, "offers")
+	if len(args) > 0 || file == "" {
+		return fmt.Errorf("usage: shipyard %s", costPricesUsage)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var table cost.Table
+	if err := json.Unmarshal(data, &table); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	var list []string
+	if regions != "" {
+		list = strings.Split(regions, ",")
+	}
+	open := func(offer, region string) (io.ReadCloser, string, error) {
+		url := fmt.Sprintf(cost.OfferURL, offer, region)
+		if dir != "" {
+			f, err := os.Open(filepath.Join(dir, offer+"-"+region+".json"))
+			return f, url, err
+		}
+		fmt.Fprintf(e.stderr, "==> %s\n", url)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, "", err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, "", err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, "", fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		return resp.Body, url, nil
+	}
+	out, missing, err := cost.Refresh(&table, list, open)
+	if err != nil {
+		return err
+	}
+	if err := out.Check(); err != nil {
+		return fmt.Errorf("not written: %w (missing: %s)", err, strings.Join(missing, "; "))
+	}
+	data, err = cost.MarshalTable(out)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: prices of %s, regions %s\n", file, out.Date, strings.Join(out.RegionNames(), ", "))
+	if len(missing) > 0 {
+		return fmt.Errorf("%d price(s) kept their old value:\n  %s", len(missing), strings.Join(missing, "\n  "))
+	}
+	return nil
+}
+
+const costPricesUsage = "cost-prices --file=infra/cost/prices.json [--regions=eu-west-1,...] [--offers=DIR]"

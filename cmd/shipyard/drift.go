@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/shipyard-kit/shipyard/infra/drift"
 )
@@ -39,18 +40,22 @@ func cmdDrift(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	p := pr.pulumi(osExec(e.stdout, e.stderr), e.getenv)
-	out, err := p.run(ctx, cfg.Stack, false, "refresh", "--preview-only", "--json")
+	return checkDrift(ctx, pr.pulumi(osExec(e.stdout, e.stderr), e.getenv), cfg.Stack, e.stdout)
+}
+
+// checkDrift runs the refresh preview of stack and prints its report.
+func checkDrift(ctx context.Context, p *pulumiCLI, stack string, w io.Writer) error {
+	out, err := p.run(ctx, stack, false, "refresh", "--preview-only", "--json")
 	if err != nil {
-		return fmt.Errorf("refresh preview of stack %s: %w", cfg.Stack, err)
+		return fmt.Errorf("refresh preview of stack %s: %w", stack, err)
 	}
 	r, err := drift.Parse(out)
 	if err != nil {
-		return fmt.Errorf("stack %s: %w", cfg.Stack, err)
+		return fmt.Errorf("stack %s: %w", stack, err)
 	}
-	r.WriteText(e.stdout, cfg.Stack)
+	r.WriteText(w, stack)
 	if r.Drift() {
-		return &exitError{code: ExitDrift, msg: fmt.Sprintf("stack %s drifted (exit %d)", cfg.Stack, ExitDrift)}
+		return &exitError{code: ExitDrift, msg: fmt.Sprintf("stack %s drifted (exit %d)", stack, ExitDrift)}
 	}
 	return nil
 }
