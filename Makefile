@@ -151,7 +151,7 @@ cost-prices: ## Refresh infra/cost/prices.json from AWS's public Price List offe
 	$(SHIPYARD) cost-prices --file=infra/cost/prices.json $(if $(REGIONS),--regions=$(REGIONS)) $(if $(OFFERS),--offers=$(OFFERS))
 
 .PHONY: drift
-drift: pulumi-cli ## Compare STACK's deployed resources with its state (refresh preview): a line per drift; exit 0 clean, 2 drift, 1 error
+drift: pulumi-cli ## Compare STACK's deployed resources with its state (refresh preview): a line per drift; fails on drift (bin/shipyard drift: exit 2) or error (1)
 	@[ "$$($(SHIPYARD) target $(STACK))" != aws ] || $(MAKE) --no-print-directory aws-plugin
 	@$(SHIPYARD) drift $(STACK)
 
