@@ -19,7 +19,7 @@ func (e *Estimate) WriteText(w io.Writer) error {
 	for _, l := range e.Lines {
 		qty, monthly := "usage unknown", "set "+l.UsageField
 		if l.Quantity != nil {
-			qty = num(*l.Quantity) + " " + plural(l.Unit)
+			qty = num(*l.Quantity) + " " + plural(l.Unit, *l.Quantity)
 			monthly = cents(*l.Monthly)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s/%s\t%s\t%s\n", l.Name, l.Kind, qty, usd(l.UnitPrice), l.Unit, l.PriceDate, monthly)
@@ -75,8 +75,10 @@ func signedCents(x float64) string {
 
 func num(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 
-func plural(unit string) string {
+func plural(unit string, n float64) string {
 	switch {
+	case n == 1:
+		return unit
 	case strings.HasSuffix(unit, "hour"), strings.HasSuffix(unit, "month"):
 		return unit + "s"
 	}
