@@ -70,6 +70,10 @@ CONFIRM ?=
 PROCESS ?=
 IMAGE   ?= shipyard-app:local
 FILE    ?=
+FORMAT  ?= text
+BASE    ?=
+REGIONS ?=
+OFFERS  ?=
 
 ##@ Build
 
@@ -152,6 +156,19 @@ down: preflight pulumi-cli ## Remove a docker STACK's containers and network, ke
 .PHONY: destroy
 destroy: preflight pulumi-cli ## Delete STACK's resources, and a docker stack's data volumes (aws stacks need CONFIRM=<stack>)
 	$(SHIPYARD) destroy $(STACK) --confirm=$(CONFIRM)
+
+.PHONY: cost
+cost: ## Print aws STACK's monthly cost from its config and infra/cost/prices.json (FORMAT=json; BASE=<git ref>: the change since then)
+	@$(SHIPYARD) cost $(STACK) --format=$(FORMAT) $(if $(BASE),--base=$(BASE))
+
+.PHONY: cost-prices
+cost-prices: ## Refresh infra/cost/prices.json from AWS's public Price List offer files (needs internet; REGIONS=a,b adds regions; OFFERS=<dir> reads saved files)
+	$(SHIPYARD) cost-prices --file=infra/cost/prices.json $(if $(REGIONS),--regions=$(REGIONS)) $(if $(OFFERS),--offers=$(OFFERS))
+
+.PHONY: drift
+drift: pulumi-cli ## Compare STACK's deployed resources with its state (refresh preview): a line per drift; fails on drift (bin/shipyard drift: exit 2) or error (1)
+	@[ "$$($(SHIPYARD) target $(STACK))" != aws ] || $(MAKE) --no-print-directory aws-plugin
+	@$(SHIPYARD) drift $(STACK)
 
 .PHONY: outputs
 outputs: preflight pulumi-cli ## Print STACK's outputs as JSON

@@ -212,7 +212,7 @@ func TestPromoteCommand(t *testing.T) {
 			"crane copy " + repoOf("staging") + "@" + cliDigestA + " " + repoOf("prod") + ":prod-0001",
 			"crane digest " + repoOf("prod") + ":prod-0001",
 			"pulumi preview --diff --stack prod --non-interactive --cwd " + r.root,
-			"pulumi up --yes --diff --stack prod --non-interactive --cwd " + r.root,
+			"pulumi up --yes --diff --refresh --stack prod --non-interactive --cwd " + r.root,
 			"aws ecs describe-services --cluster shipyard-prod --services shipyard-prod-clock shipyard-prod-web shipyard-prod-worker --region eu-west-1",
 		} {
 			if !contains(calls, want) {

@@ -25,7 +25,7 @@ func main() {
 	}
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "shipyard:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -50,25 +50,28 @@ func commands() map[string]command {
 		"validate":    {"validate [STACK...]       validate config/<stack>.json (all stacks by default)", cmdValidate},
 		"config-docs": {"config-docs               print docs/config.md, generated from config/schema.json", cmdConfigDocs},
 		// Operator workflow (docs/operations.md).
-		"guard":      {"guard [--allow-stateful-changes] [FILE]  refuse a `pulumi preview --json` plan that deletes or replaces stateful resources", cmdGuard},
-		"up":         {"up STACK [--allow-stateful-changes]  create or update a stack (aws: guarded plan first)", cmdUp},
-		"preview":    {"preview STACK [--expect-no-changes]  show the diff `up` would apply (or fail on any)", cmdPreview},
-		"destroy":    {"destroy STACK [--confirm=STACK] [--keep-data]  delete a stack's resources (aws needs --confirm; docker: and its data volumes unless --keep-data)", cmdDestroy},
-		"outputs":    {"outputs STACK [KEY]       print a stack's outputs (JSON), or one of them", cmdOutputs},
-		"logs":       {"logs STACK [PROCESS...]   follow the logs of a stack's processes", cmdLogs},
-		"dashboard":  {"dashboard STACK           print the stack's dashboard URL (aws: CloudWatch; docker: Prometheus) and open it in a browser outside CI", cmdDashboard},
-		"migrate":    {"migrate STACK             run the one-off migrate process (docker container / ECS run-task)", cmdMigrate},
-		"job":        {"job STACK NAME            run a scheduled job now through the worker's queue, wait for its outcome, exit with it", cmdJob},
-		"jobs":       {"jobs STACK [--format=json]  list the scheduled jobs with their schedule, last run, last success, duration and next run", cmdJobs},
-		"db-backup":  {"db-backup STACK [FILE]    dump a docker stack's database (pg_dump custom format) into FILE (default backups/<stack>-<time>.dump)", cmdDBBackup},
-		"db-restore": {"db-restore STACK FILE     restore a db-backup dump into a docker stack's database, replacing its contents", cmdDBRestore},
-		"release":    {"release STACK [--image=REF]  push the built image, deploy it by digest, record it", cmdRelease},
-		"promote":    {"promote FROM TO           deploy FROM's release to TO by digest (never rebuilt)", cmdPromote},
-		"rollback":   {"rollback STACK [RELEASE]  re-deploy the previous (or named) release", cmdRollback},
-		"ledger":     {"ledger STACK|--verify     print a stack's release ledger, or check every ledger", cmdLedger},
-		"bootstrap":  {"bootstrap STACK           once per account and region: the state bucket, the secrets key and the CI roles of STACK's region (bootstrap/), written into the config of its aws stacks", cmdBootstrap},
-		"doctor":     {"doctor [STACK...] [--pulumi-version=V] [--plugins=NAME:V,...] [--aws-plugin-archive=FILE]  check the prerequisites and print fixes", cmdDoctor},
-		"target":     {"target STACK              print the stack's target (aws or docker)", cmdTarget},
+		"guard":       {"guard [--allow-stateful-changes] [FILE]  refuse a `pulumi preview --json` plan that deletes or replaces stateful resources", cmdGuard},
+		"up":          {"up STACK [--allow-stateful-changes]  create or update a stack (aws: guarded plan first)", cmdUp},
+		"preview":     {"preview STACK [--expect-no-changes]  show the diff `up` would apply (or fail on any)", cmdPreview},
+		"destroy":     {"destroy STACK [--confirm=STACK] [--keep-data]  delete a stack's resources (aws needs --confirm; docker: and its data volumes unless --keep-data)", cmdDestroy},
+		"outputs":     {"outputs STACK [KEY]       print a stack's outputs (JSON), or one of them", cmdOutputs},
+		"logs":        {"logs STACK [PROCESS...]   follow the logs of a stack's processes", cmdLogs},
+		"dashboard":   {"dashboard STACK           print the stack's dashboard URL (aws: CloudWatch; docker: Prometheus) and open it in a browser outside CI", cmdDashboard},
+		"migrate":     {"migrate STACK             run the one-off migrate process (docker container / ECS run-task)", cmdMigrate},
+		"job":         {"job STACK NAME            run a scheduled job now through the worker's queue, wait for its outcome, exit with it", cmdJob},
+		"jobs":        {"jobs STACK [--format=json]  list the scheduled jobs with their schedule, last run, last success, duration and next run", cmdJobs},
+		"db-backup":   {"db-backup STACK [FILE]    dump a docker stack's database (pg_dump custom format) into FILE (default backups/<stack>-<time>.dump)", cmdDBBackup},
+		"db-restore":  {"db-restore STACK FILE     restore a db-backup dump into a docker stack's database, replacing its contents", cmdDBRestore},
+		"release":     {"release STACK [--image=REF]  push the built image, deploy it by digest, record it", cmdRelease},
+		"promote":     {"promote FROM TO           deploy FROM's release to TO by digest (never rebuilt)", cmdPromote},
+		"rollback":    {"rollback STACK [RELEASE]  re-deploy the previous (or named) release", cmdRollback},
+		"ledger":      {"ledger STACK|--verify     print a stack's release ledger, or check every ledger", cmdLedger},
+		"bootstrap":   {"bootstrap STACK           once per account and region: the state bucket, the secrets key and the CI roles of STACK's region (bootstrap/), written into the config of its aws stacks", cmdBootstrap},
+		"doctor":      {"doctor [STACK...] [--pulumi-version=V] [--plugins=NAME:V,...] [--aws-plugin-archive=FILE]  check the prerequisites and print fixes", cmdDoctor},
+		"target":      {"target STACK              print the stack's target (aws or docker)", cmdTarget},
+		"drift":       {"drift STACK               compare the deployed resources with the state (refresh preview): a line per drifted resource and property; exit 0 clean, 2 drift, 1 error", cmdDrift},
+		"cost-prices": {costPricesUsage + "  refresh the price table from AWS's Price List offer files", cmdCostPrices},
+		"cost":        {costUsage + "  print an aws stack's monthly cost, or the change since a git ref (infra/cost)", cmdCost},
 
 		// Checks (`make lint`; release and promote run it first).
 		"lint-migrations": {"lint-migrations [DIR]     check the app's migrations for long locks and changes the previous release cannot survive (docs/operations.md)", cmdLintMigrations},

@@ -202,7 +202,9 @@ func (p *pulumiCLI) Up(ctx context.Context, stack string) error {
 	if err := p.ensureStack(ctx, stack); err != nil {
 		return err
 	}
-	_, err := p.run(ctx, stack, true, "up", "--yes", "--diff")
+	// --refresh: what changed outside Pulumi (`make drift`) is read first,
+	// so up puts back what the program declares.
+	_, err := p.run(ctx, stack, true, "up", "--yes", "--diff", "--refresh")
 	return err
 }
 
@@ -216,7 +218,8 @@ func (p *pulumiCLI) previewJSON(ctx context.Context, stack string) ([]byte, erro
 }
 
 func (p *pulumiCLI) destroy(ctx context.Context, stack string, extra ...string) error {
-	_, err := p.run(ctx, stack, true, append([]string{"destroy", "--yes"}, extra...)...)
+	// --refresh: a resource already deleted by hand is not deleted again.
+	_, err := p.run(ctx, stack, true, append([]string{"destroy", "--yes", "--refresh"}, extra...)...)
 	return err
 }
 

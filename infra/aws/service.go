@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/shipyard-kit/shipyard/infra/drift"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
@@ -376,8 +377,9 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		svcOpts = append(svcOpts, pulumi.DependsOn(after))
 	}
 	if autoscaled {
-		// Autoscaling owns the running count between deploys.
-		svcOpts = append(svcOpts, pulumi.IgnoreChanges([]string{"desiredCount"}))
+		// Autoscaling owns the running count between deploys (the one list
+		// of controller-owned fields, which `make drift` reports as expected).
+		svcOpts = append(svcOpts, pulumi.IgnoreChanges(drift.IgnoreChanges("aws:ecs/service:Service")))
 	}
 	service, err := ecs.NewService(ctx, name+"-service", sa, svcOpts...)
 	if err != nil {

@@ -49,6 +49,7 @@ type Config struct {
 	Logging      Logging           `json:"logging"`
 	Release      Release           `json:"release"`
 	Alarms       Alarms            `json:"alarms"`
+	Cost         Cost              `json:"cost"`
 	Tags         map[string]string `json:"tags,omitempty"`
 	Local        Local             `json:"local"`
 }
@@ -273,6 +274,30 @@ type AlarmOverride struct {
 type Notify struct {
 	Emails         []string `json:"emails,omitempty"`
 	HTTPSEndpoints []string `json:"httpsEndpoints,omitempty"`
+}
+
+// Cost holds what `make cost` (infra/cost) cannot read from the rest of
+// the config: the stack's expected usage. It changes no resource.
+type Cost struct {
+	Usage Usage `json:"usage"`
+}
+
+// Usage is the monthly usage the usage-priced lines of `make cost` assume
+// (aws). An unset field is unknown: its line shows the unit price, not $0.
+type Usage struct {
+	// ALBLCUs is the load balancer's average LCUs (load balancer capacity
+	// units: the largest of new connections, active connections, processed
+	// bytes and rule evaluations, each over its LCU allowance).
+	ALBLCUs *float64 `json:"albLcus,omitempty"`
+	// NATDataGB is the GB a month the NAT gateways process.
+	NATDataGB *float64 `json:"natDataGb,omitempty"`
+	// VPCEndpointDataGB is the GB a month the interface endpoints process.
+	VPCEndpointDataGB *float64 `json:"vpcEndpointDataGb,omitempty"`
+	// WAFRequestsMillions is the requests a month the web ACL inspects, in
+	// millions.
+	WAFRequestsMillions *float64 `json:"wafRequestsMillions,omitempty"`
+	// LogsIngestedGB is the GB a month of logs CloudWatch Logs ingests.
+	LogsIngestedGB *float64 `json:"logsIngestedGb,omitempty"`
 }
 
 // Local holds docker-only settings; ignored on aws.

@@ -156,6 +156,7 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 			t.Fatal(err)
 		}
 	})
+	testDrift(t, s, out)
 	t.Run("the app reaches postgres over verified TLS only, and postgres refuses plaintext on the network", func(t *testing.T) {
 		pg := out.Containers["postgres"]
 		// The app's open connections (web readiness checks, the worker's
