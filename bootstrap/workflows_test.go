@@ -18,6 +18,7 @@ type workflow struct {
 				Options []string `yaml:"options"`
 			} `yaml:"inputs"`
 		} `yaml:"workflow_dispatch"`
+		Schedule []map[string]string `yaml:"schedule"`
 	} `yaml:"on"`
 	Permissions map[string]string `yaml:"permissions"`
 	Jobs        map[string]struct {
@@ -49,15 +50,15 @@ func readWorkflow(t *testing.T, name string) workflow {
 // The workflows assume exactly the roles the bootstrap creates: every job
 // that asks for an OIDC token takes its role from the bootstrap section of
 // config/<stack>.json, and runs where the role's trust policy admits it:
-// the GitHub environment named after the stack (deploy roles), or a pull
-// request (the preview role).
+// the GitHub environment named after the stack (deploy roles), a pull
+// request or main's scheduled drift check (the preview role).
 func TestTheWorkflowsAssumeTheRolesTheBootstrapTrusts(t *testing.T) {
 	stacks, err := regionStacks(configDir, "eu-west-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	jobs := 0
-	for _, name := range []string{"ci.yml", "deploy.yml", "promote.yml"} {
+	for _, name := range []string{"ci.yml", "deploy.yml", "promote.yml", "drift.yml"} {
 		w := readWorkflow(t, name)
 		for jobName, job := range w.Jobs {
 			perms := job.Permissions
@@ -87,6 +88,15 @@ func TestTheWorkflowsAssumeTheRolesTheBootstrapTrusts(t *testing.T) {
 				}
 			}
 			switch {
+			case name == "drift.yml":
+				// Scheduled on main (or dispatched there), with the
+				// read-only preview role, which trusts main.
+				if job.Environment != "" || w.On.Schedule == nil {
+					t.Errorf("%s %s: the drift check runs on a schedule outside any environment", name, jobName)
+				}
+				if !strings.Contains(read, ".bootstrap.previewRoleArn") || strings.Contains(read, "deployRoleArn") {
+					t.Errorf("%s %s: the drift check must read bootstrap.previewRoleArn only:\n%s", name, jobName, read)
+				}
 			case job.Environment == "":
 				// Only pull requests, with the preview role.
 				if !strings.Contains(job.If+" "+w.Jobs[firstNeed(t, name, jobName)].If, "github.event_name == 'pull_request'") {
@@ -115,8 +125,8 @@ func TestTheWorkflowsAssumeTheRolesTheBootstrapTrusts(t *testing.T) {
 			}
 		}
 	}
-	if jobs != 3 {
-		t.Errorf("%d jobs assume an AWS role, want 3 (ci preview, deploy dev, promote)", jobs)
+	if jobs != 4 {
+		t.Errorf("%d jobs assume an AWS role, want 4 (ci preview, deploy dev, promote, drift)", jobs)
 	}
 }
 

@@ -174,7 +174,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	sort.Strings(stacks)
 	for _, s := range stacks {
 		role, err := newGitHubRole(ctx, name+"-deploy-"+s, DeployRoleName(s), "Shipyard: deploys stack "+s+" from the "+s+" environment of "+args.Repository,
-			providerArn, "repo:"+args.Repository+":environment:"+s, child)
+			providerArn, []string{"repo:" + args.Repository + ":environment:" + s}, child)
 		if err != nil {
 			return nil, err
 		}
@@ -189,8 +189,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		deployArns[s] = role.Arn
 	}
 
-	preview, err := newGitHubRole(ctx, name+"-preview", PreviewRoleName, "Shipyard: read-only previews of pull requests of "+args.Repository,
-		providerArn, "repo:"+args.Repository+":pull_request", child)
+	// Pull requests preview (ci.yml); the default branch's scheduled runs
+	// look for drift (drift.yml): both only read.
+	preview, err := newGitHubRole(ctx, name+"-preview", PreviewRoleName, "Shipyard: read-only previews and drift checks of "+args.Repository,
+		providerArn, PreviewSubjects(args.Repository), child)
 	if err != nil {
 		return nil, err
 	}
@@ -335,9 +337,9 @@ func newStateBucket(ctx *pulumi.Context, name, bucketName string, key *kms.Key, 
 		objects := []string{arn, arn + "/*"}
 		return policyJSON(
 			statement{Sid: "DenyInsecureTransport", Effect: "Deny", Principal: &principal{AWS: "*"}, Action: []string{"s3:*"}, Resource: objects,
-				Condition: map[string]map[string]string{"Bool": {"aws:SecureTransport": "false"}}},
+				Condition: map[string]map[string]any{"Bool": {"aws:SecureTransport": "false"}}},
 			statement{Sid: "DenyOutdatedTLS", Effect: "Deny", Principal: &principal{AWS: "*"}, Action: []string{"s3:*"}, Resource: objects,
-				Condition: map[string]map[string]string{"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
+				Condition: map[string]map[string]any{"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
 		)
 	}).(pulumi.StringOutput)
 	if _, err := s3.NewBucketPolicy(ctx, name+"-policy", &s3.BucketPolicyArgs{
@@ -349,15 +351,27 @@ func newStateBucket(ctx *pulumi.Context, name, bucketName string, key *kms.Key, 
 	return bucket, nil
 }
 
-// newGitHubRole creates a role that only GitHub Actions tokens of one
-// subject (repository and environment, or pull requests) may assume.
-func newGitHubRole(ctx *pulumi.Context, name, roleName, description string, providerArn pulumi.StringOutput, subject string, child []pulumi.ResourceOption) (*iam.Role, error) {
+// PreviewSubjects are the OIDC subjects the read-only role trusts: the
+// repository's pull requests (ci.yml's previews) and its default branch,
+// main (drift.yml's scheduled runs).
+func PreviewSubjects(repository string) []string {
+	return []string{"repo:" + repository + ":pull_request", "repo:" + repository + ":ref:refs/heads/main"}
+}
+
+// newGitHubRole creates a role that only GitHub Actions tokens of the given
+// subjects (repository and environment, pull requests, the default branch)
+// may assume.
+func newGitHubRole(ctx *pulumi.Context, name, roleName, description string, providerArn pulumi.StringOutput, subjects []string, child []pulumi.ResourceOption) (*iam.Role, error) {
+	var subject any = subjects
+	if len(subjects) == 1 {
+		subject = subjects[0]
+	}
 	trust := providerArn.ApplyT(func(arn string) (string, error) {
 		return policyJSON(statement{
 			Effect:    "Allow",
 			Principal: &principal{Federated: arn},
 			Action:    []string{"sts:AssumeRoleWithWebIdentity"},
-			Condition: map[string]map[string]string{"StringEquals": {
+			Condition: map[string]map[string]any{"StringEquals": {
 				"token.actions.githubusercontent.com:aud": GitHubAudience,
 				"token.actions.githubusercontent.com:sub": subject,
 			}},
@@ -387,7 +401,7 @@ type (
 		Principal *principal                   `json:"Principal,omitempty"`
 		Action    []string                     `json:"Action"`
 		Resource  []string                     `json:"Resource,omitempty"`
-		Condition map[string]map[string]string `json:"Condition,omitempty"`
+		Condition map[string]map[string]any `json:"Condition,omitempty"`
 	}
 	principal struct {
 		AWS       string `json:"AWS,omitempty"`

@@ -68,7 +68,7 @@ type document struct {
 		Principal map[string]any
 		Action    []string
 		Resource  []string
-		Condition map[string]map[string]string
+		Condition map[string]map[string]any
 	}
 }
 
@@ -204,7 +204,7 @@ func TestTheSecretsKeyHasTheAliasOfTheSecretsProvider(t *testing.T) {
 }
 
 // trust returns the one statement of a role's trust policy.
-func trust(t *testing.T, g *pulumitest.Graph, name string) (principal map[string]any, action []string, cond map[string]map[string]string) {
+func trust(t *testing.T, g *pulumitest.Graph, name string) (principal map[string]any, action []string, cond map[string]map[string]any) {
 	t.Helper()
 	d := parse(t, find(t, g, "aws:iam/role:Role", name), "assumeRolePolicy")
 	if len(d.Statement) != 1 || d.Statement[0].Effect != "Allow" {
@@ -242,12 +242,19 @@ func TestEachDeployRoleTrustsOnlyItsEnvironmentOfThisRepository(t *testing.T) {
 	}
 }
 
-func TestThePreviewRoleTrustsOnlyPullRequestsAndWritesOnlyLocks(t *testing.T) {
+func TestThePreviewRoleTrustsOnlyPullRequestsAndTheDefaultBranchAndWritesOnlyLocks(t *testing.T) {
 	g := run(t, defaultArgs)
 	_, _, cond := trust(t, g, "shipyard-preview")
-	if len(cond) != 1 || cond["StringEquals"]["token.actions.githubusercontent.com:sub"] != "repo:"+repo+":pull_request" ||
-		cond["StringEquals"]["token.actions.githubusercontent.com:aud"] != "sts.amazonaws.com" {
-		t.Errorf("preview trust condition %v", cond)
+	// Exact values only: pull requests (ci.yml) and main's scheduled runs
+	// (drift.yml), no wildcard.
+	want := map[string]map[string]any{"StringEquals": {
+		"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+		"token.actions.githubusercontent.com:sub": []string{"repo:" + repo + ":pull_request", "repo:" + repo + ":ref:refs/heads/main"},
+	}}
+	gotJSON, _ := json.Marshal(cond)
+	wantJSON, _ := json.Marshal(want)
+	if string(gotJSON) != string(wantJSON) {
+		t.Errorf("preview trust condition %s, want %s", gotJSON, wantJSON)
 	}
 	if a := find(t, g, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "shipyard-preview"); a.String("policyArn") != "arn:aws:iam::aws:policy/ReadOnlyAccess" {
 		t.Errorf("preview managed policy %q, want ReadOnlyAccess", a.String("policyArn"))
