@@ -396,11 +396,11 @@ type (
 		Statement []statement `json:"Statement"`
 	}
 	statement struct {
-		Sid       string                       `json:"Sid,omitempty"`
-		Effect    string                       `json:"Effect"`
-		Principal *principal                   `json:"Principal,omitempty"`
-		Action    []string                     `json:"Action"`
-		Resource  []string                     `json:"Resource,omitempty"`
+		Sid       string                    `json:"Sid,omitempty"`
+		Effect    string                    `json:"Effect"`
+		Principal *principal                `json:"Principal,omitempty"`
+		Action    []string                  `json:"Action"`
+		Resource  []string                  `json:"Resource,omitempty"`
 		Condition map[string]map[string]any `json:"Condition,omitempty"`
 	}
 	principal struct {
