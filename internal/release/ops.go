@@ -164,6 +164,8 @@ type Ops struct {
 	// Backups snapshots the database before a deployment that changes
 	// the migration version.
 	Backups Backups
+	// Local drives a docker stack's release (ReleaseLocal).
+	Local LocalStack
 	// Timer measures a release's migrations (nil: not measured); a
 	// migration slower than MigrationThreshold (default
 	// DefaultMigrationThreshold) is a warning.
@@ -184,6 +186,8 @@ type Ops struct {
 	// Actor is who runs this (recorded).
 	Actor string
 	Now   func() time.Time
+	// Sleep waits between gate readings (nil: the real clock).
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Out receives progress for the operator.
 	Out io.Writer
 }
