@@ -163,10 +163,11 @@ db-restore: pulumi-cli ## Restore FILE (a db-backup dump) into a docker STACK's 
 	@test -n "$(FILE)" || { echo "usage: make db-restore FILE=backups/<stack>-<time>.dump [STACK=local]" >&2; exit 2; }
 	$(SHIPYARD) db-restore $(STACK) $(FILE)
 
-##@ Release (aws stacks: build once, promote by digest, roll back)
+##@ Release (aws stacks: build once, promote by digest, roll back; docker stacks: release a local image progressively)
 
 .PHONY: release
-release: pulumi-cli aws-plugin crane program image build ## Build the image once, push it to STACK's ECR repo and deploy it by digest (times the migrations on MIGRATION_TIMING_DATABASE_URL when set)
+release: pulumi-cli program build ## aws: build the image once, push it to STACK's ECR repo, deploy it by digest; docker: release IMAGE (any local image) by deploy.strategy (docs/operations.md)
+	@case "$$($(SHIPYARD) target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin crane image;; docker) [ "$(origin IMAGE)" != file ] || $(MAKE) --no-print-directory image;; esac
 	$(SHIPYARD) release $(STACK) --image=$(IMAGE)
 
 .PHONY: promote

@@ -207,7 +207,8 @@ func NewPrometheus(ctx *pulumi.Context, name string, args *PrometheusArgs, opts 
 			pulumi.String("-logtostderr"),
 		},
 		NetworksAdvanced: network,
-		ReadOnly:         pulumi.Bool(true),
+		// Not read-only: Docker copies uploads into the container's own
+		// layer, which a read-only root filesystem refuses.
 		Uploads: docker.ContainerUploadArray{
 			docker.ContainerUploadArgs{File: pulumi.String(MtailProgramDir + "/lb.mtail"), Content: pulumi.String(MtailProgram)},
 		},

@@ -106,16 +106,39 @@ func (o *Ops) ReleaseLocal(ctx context.Context, stack, image string) (Record, er
 			strings.Join(names, ", "), GatePollInterval, cfg.Deploy.MinRequests, Budget(steps))
 	}
 
+	// The running generation's image is pinned in the config for the
+	// release's updates (a `make image` meanwhile must not roll it); a
+	// release that does not promote puts the file back as it was.
+	path := filepath.Join(o.ConfigDir, stack+".json")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		return Record{}, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if running := out.String("imageDigest"); cfg.Release.ImageDigest == "" && ValidDigest(running) {
+		pinned, err := SetImageDigest(orig, running)
+		if err == nil {
+			err = writeFile(path, pinned)
+		}
+		if err != nil {
+			return Record{}, fmt.Errorf("pinning the running image in %s: %w", path, err)
+		}
+	}
+	restore := func(cause error) error {
+		if err := writeFile(path, orig); err != nil {
+			return errors.Join(cause, fmt.Errorf("restoring %s: %w", path, err))
+		}
+		return cause
+	}
 	abort := func(cause error, gate *GateReading) (Record, error) {
 		err := o.abortLocal(ctx, cfg, nginx, &rec, cause, gate)
-		return o.failed(rec, id, err)
+		return o.failed(rec, id, restore(err))
 	}
 
 	// Rolling: one update, as `make up` rolls.
 	if !cfg.Deploy.Progressive() {
 		rec.Steps = []TrafficStep{{Percent: 100, Start: o.now()}}
 		if err := o.promoteLocal(ctx, cfg, id, "", &rec); err != nil {
-			return o.failed(rec, id, err)
+			return o.failed(rec, id, restore(err))
 		}
 		rec.Steps[0].End = o.now()
 		return o.succeededLocal(ctx, cfg, rec, id)
@@ -154,7 +177,7 @@ func (o *Ops) ReleaseLocal(ctx context.Context, stack, image string) (Record, er
 	}
 	o.say("promoting: every process on the new image, the previous generation removed")
 	if err := o.promoteLocal(ctx, cfg, id, nginx, &rec); err != nil {
-		return o.failed(rec, id, err)
+		return o.failed(rec, id, restore(err))
 	}
 	return o.succeededLocal(ctx, cfg, rec, id)
 }
