@@ -32,6 +32,9 @@ type LoadBalancerArgs struct {
 	LogRetentionDays int
 	// Protect protects the access log bucket.
 	Protect bool
+	// CodeDeploy owns the HTTPS listener's default action (it moves it
+	// between the web target groups): Pulumi ignores its changes.
+	CodeDeploy bool
 }
 
 // LoadBalancer is an internet-facing ALB with an HTTPS listener, an
@@ -45,6 +48,7 @@ type LoadBalancer struct {
 	SecurityGroupId      pulumi.StringOutput
 	TargetGroupArn       pulumi.StringOutput
 	TargetGroupArnSuffix pulumi.StringOutput
+	TargetGroupName      pulumi.StringOutput
 	HttpsListenerArn     pulumi.StringOutput
 	LogBucket            pulumi.StringOutput
 }
@@ -183,7 +187,11 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 	if err != nil {
 		return nil, fmt.Errorf("target group: %w", err)
 	}
-	comp.TargetGroupArn, comp.TargetGroupArnSuffix = tg.Arn, tg.ArnSuffix
+	comp.TargetGroupArn, comp.TargetGroupArnSuffix, comp.TargetGroupName = tg.Arn, tg.ArnSuffix, tg.Name
+	listenerOpts := []pulumi.ResourceOption{parent}
+	if args.CodeDeploy {
+		listenerOpts = append(listenerOpts, pulumi.IgnoreChanges([]string{"defaultActions"}))
+	}
 
 	https, err := lb.NewListener(ctx, name+"-https", &lb.ListenerArgs{
 		LoadBalancerArn: alb.Arn,
@@ -195,7 +203,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 			Type:           pulumi.String("forward"),
 			TargetGroupArn: tg.Arn,
 		}},
-	}, parent)
+	}, listenerOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("https listener: %w", err)
 	}

@@ -111,6 +111,13 @@ type ServiceArgs struct {
 	// generation restarts the tasks after the secret holds the new token.
 	RedeployOn    map[string]string
 	RedeployAfter []pulumi.Resource
+	// CodeDeploy makes the service's deployment controller CODE_DEPLOY
+	// (web with a progressive deploy.strategy): CodeDeploy then owns its
+	// task definition and load balancer (Pulumi ignores them, and the
+	// releases deploy through CodeDeploy), and rolls back on failure and
+	// on the gate alarms instead of ECS's circuit breaker and deployment
+	// alarms.
+	CodeDeploy bool
 }
 
 // Service is one process type: roles, task definition (with the migrate
@@ -368,13 +375,26 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		sa.ForceNewDeployment = pulumi.Bool(true)
 		sa.Triggers = pulumi.ToStringMap(args.RedeployOn)
 	}
+	var ignore []string
+	if args.CodeDeploy {
+		sa.DeploymentController = ecs.ServiceDeploymentControllerArgs{Type: pulumi.String("CODE_DEPLOY")}
+		// Neither is available with the CODE_DEPLOY controller: rollback
+		// is the deployment group's (on failure and on alarm), and a new
+		// deployment is CodeDeploy's, which the releases create.
+		sa.DeploymentCircuitBreaker, sa.Alarms = nil, nil
+		sa.ForceNewDeployment, sa.Triggers = nil, nil
+		ignore = append(ignore, "taskDefinition", "loadBalancers")
+	}
 	svcOpts := []pulumi.ResourceOption{parent}
 	if after := append(append([]pulumi.Resource{}, args.After...), args.RedeployAfter...); len(after) > 0 {
 		svcOpts = append(svcOpts, pulumi.DependsOn(after))
 	}
 	if autoscaled {
 		// Autoscaling owns the running count between deploys.
-		svcOpts = append(svcOpts, pulumi.IgnoreChanges([]string{"desiredCount"}))
+		ignore = append(ignore, "desiredCount")
+	}
+	if len(ignore) > 0 {
+		svcOpts = append(svcOpts, pulumi.IgnoreChanges(ignore))
 	}
 	service, err := ecs.NewService(ctx, name+"-service", sa, svcOpts...)
 	if err != nil {
