@@ -33,7 +33,7 @@ const (
 	tTarget    = "aws:lb/targetGroup:TargetGroup"
 	// tDeploymentGroup is the web service's CodeDeploy deployment group.
 	tDeploymentGroup = "aws:codedeploy/deploymentGroup:DeploymentGroup"
-	tWebACL    = "aws:wafv2/webAcl:WebAcl"
+	tWebACL          = "aws:wafv2/webAcl:WebAcl"
 )
 
 var (

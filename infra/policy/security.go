@@ -44,7 +44,7 @@ const (
 	LoadBalancerComponent = "shipyard:aws:LoadBalancer"
 	// BlueGreenComponent holds the web service's second target group.
 	BlueGreenComponent = "shipyard:aws:BlueGreen"
-	NetworkComponent      = "shipyard:aws:Network"
+	NetworkComponent   = "shipyard:aws:Network"
 )
 
 // DevStack is the development stack (stackconfig.DevStack), the only one
