@@ -34,6 +34,7 @@ func newOps(ctx context.Context, e env, pr project, x execer, region string) (*r
 		Health:             newHTTPHealth(),
 		Runtime:            ecsRuntime{aws: awsCLI{x: x, region: region}},
 		Backups:            rdsBackups{aws: awsCLI{x: x, region: region}},
+		CodeDeploy:         codeDeployCLI{aws: awsCLI{x: x, region: region}},
 		Timer:              newAppTimer(x, pr.root, e.getenv),
 		MigrationThreshold: threshold,
 		ImageSupported:     imageSupported(x, pr.root),

@@ -62,6 +62,11 @@ func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string
 	if err := o.Pulumi.Up(ctx, stack); err != nil {
 		return restore(fmt.Errorf("pulumi up of stack %q: %w", stack, err))
 	}
+	id, err := o.codeDeploy(ctx, stack)
+	rec.CodeDeployDeployment = id
+	if err != nil {
+		return restore(err)
+	}
 	o.say("verifying that the services of stack %s run %s", stack, digest)
 	if alarms, err := o.verify(ctx, stack, digest, started); err != nil {
 		rec.Alarms = alarms

@@ -76,6 +76,9 @@ type Record struct {
 	Steps []TrafficStep `json:"steps,omitempty"`
 	// Abort says why a progressive release was rolled back.
 	Abort *Abort `json:"abort,omitempty"`
+	// CodeDeployDeployment is the CodeDeploy deployment that shifted a
+	// CODE_DEPLOY-controlled web service (aws).
+	CodeDeployDeployment string `json:"codeDeployDeploymentId,omitempty"`
 }
 
 // TrafficStep is one step of a progressive release: the new version's

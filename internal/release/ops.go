@@ -166,6 +166,8 @@ type Ops struct {
 	Backups Backups
 	// Local drives a docker stack's release (ReleaseLocal).
 	Local LocalStack
+	// CodeDeploy deploys a CODE_DEPLOY-controlled web service.
+	CodeDeploy CodeDeploy
 	// Timer measures a release's migrations (nil: not measured); a
 	// migration slower than MigrationThreshold (default
 	// DefaultMigrationThreshold) is a warning.
