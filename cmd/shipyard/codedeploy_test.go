@@ -17,7 +17,7 @@ func TestCodeDeployCreatesTheDeploymentFromTheAppSpecWaitsAndReadsHowItEnded(t *
 	}
 	x := newFakeExec(map[string]answer{
 		"aws deploy create-deployment --application-name shipyard-dev-web --deployment-group-name shipyard-dev-web --revision ": {out: `{"deploymentId": "d-ABC"}`},
-		"aws deploy wait deployment-successful --deployment-id d-ABC": {err: errors.New("Waiter DeploymentSuccessful failed: Waiter encountered a terminal failure state")},
+		"aws deploy wait deployment-successful --deployment-id d-ABC":                                                           {err: errors.New("Waiter DeploymentSuccessful failed: Waiter encountered a terminal failure state")},
 		"aws deploy get-deployment --deployment-id d-ABC": {out: `{"deploymentInfo": {"status": "Stopped",
 			"errorInformation": {"code": "ALARM_ACTIVE", "message": "One or more alarms have been activated"},
 			"rollbackInfo": {"rollbackMessage": "Rolled back by d-DEF"}}}`},
