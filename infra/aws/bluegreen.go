@@ -138,23 +138,7 @@ func NewBlueGreen(ctx *pulumi.Context, name string, args BlueGreenArgs, opts ...
 		return nil, err
 	}
 
-	green, err := lb.NewTargetGroup(ctx, name+"-green", &lb.TargetGroupArgs{
-		TargetType:          pulumi.String("ip"),
-		Port:                pulumi.Int(args.AppPort),
-		Protocol:            pulumi.String("HTTP"),
-		VpcId:               args.VpcId,
-		DeregistrationDelay: pulumi.Int(args.DeregistrationDelaySeconds),
-		HealthCheck: lb.TargetGroupHealthCheckArgs{
-			Enabled:            pulumi.Bool(true),
-			Path:               pulumi.String(args.HealthCheckPath),
-			Protocol:           pulumi.String("HTTP"),
-			Matcher:            pulumi.String("200"),
-			Interval:           pulumi.Int(10),
-			Timeout:            pulumi.Int(5),
-			HealthyThreshold:   pulumi.Int(2),
-			UnhealthyThreshold: pulumi.Int(3),
-		},
-	}, parent)
+	green, err := lb.NewTargetGroup(ctx, name+"-green", webTargetGroupArgs(args.VpcId, args.AppPort, args.HealthCheckPath, args.DeregistrationDelaySeconds), parent)
 	if err != nil {
 		return nil, fmt.Errorf("green target group: %w", err)
 	}
@@ -296,4 +280,27 @@ func NewBlueGreen(ctx *pulumi.Context, name string, args BlueGreenArgs, opts ...
 		"greenTargetGroupArn":  comp.GreenTargetGroupArn,
 		"testListenerArn":      comp.TestListenerArn,
 	})
+}
+
+// webTargetGroupArgs are the web service's target group settings: ip
+// targets (Fargate tasks) on the app port, health-checked on the web
+// health path. Both target groups of a blue/green pair use them.
+func webTargetGroupArgs(vpc pulumi.StringInput, port int, healthPath string, deregistrationDelay int) *lb.TargetGroupArgs {
+	return &lb.TargetGroupArgs{
+		TargetType:          pulumi.String("ip"),
+		Port:                pulumi.Int(port),
+		Protocol:            pulumi.String("HTTP"),
+		VpcId:               vpc,
+		DeregistrationDelay: pulumi.Int(deregistrationDelay),
+		HealthCheck: lb.TargetGroupHealthCheckArgs{
+			Enabled:            pulumi.Bool(true),
+			Path:               pulumi.String(healthPath),
+			Protocol:           pulumi.String("HTTP"),
+			Matcher:            pulumi.String("200"),
+			Interval:           pulumi.Int(10),
+			Timeout:            pulumi.Int(5),
+			HealthyThreshold:   pulumi.Int(2),
+			UnhealthyThreshold: pulumi.Int(3),
+		},
+	}
 }

@@ -167,23 +167,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 	}
 	comp.Arn, comp.ArnSuffix, comp.DnsName = alb.Arn, alb.ArnSuffix, alb.DnsName
 
-	tg, err := lb.NewTargetGroup(ctx, name+"-web", &lb.TargetGroupArgs{
-		TargetType:          pulumi.String("ip"),
-		Port:                pulumi.Int(args.AppPort),
-		Protocol:            pulumi.String("HTTP"),
-		VpcId:               args.VpcId,
-		DeregistrationDelay: pulumi.Int(args.DeregistrationDelaySeconds),
-		HealthCheck: lb.TargetGroupHealthCheckArgs{
-			Enabled:            pulumi.Bool(true),
-			Path:               pulumi.String(args.HealthCheckPath),
-			Protocol:           pulumi.String("HTTP"),
-			Matcher:            pulumi.String("200"),
-			Interval:           pulumi.Int(10),
-			Timeout:            pulumi.Int(5),
-			HealthyThreshold:   pulumi.Int(2),
-			UnhealthyThreshold: pulumi.Int(3),
-		},
-	}, parent)
+	tg, err := lb.NewTargetGroup(ctx, name+"-web", webTargetGroupArgs(args.VpcId, args.AppPort, args.HealthCheckPath, args.DeregistrationDelaySeconds), parent)
 	if err != nil {
 		return nil, fmt.Errorf("target group: %w", err)
 	}
