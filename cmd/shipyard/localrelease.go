@@ -48,8 +48,12 @@ func (d dockerLocal) ImageID(ctx context.Context, ref string) (string, error) {
 // SetSplit implements release.LocalStack: the split file goes into the
 // nginx container, is checked with `nginx -t`, and nginx reloads (its old
 // workers finish the requests they hold).
-func (d dockerLocal) SetSplit(ctx context.Context, nginx string, percent int) error {
-	conf, err := dockerinfra.SplitConf(percent)
+func (d dockerLocal) SetSplit(ctx context.Context, nginx string, percent int, generation string) error {
+	label := ""
+	if generation != "" {
+		label = release.CanaryLabel(generation)
+	}
+	conf, err := dockerinfra.SplitConf(percent, label)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"regexp"
 	"strconv"
 	"text/template"
 
@@ -50,14 +51,19 @@ const (
 // nginx splits traffic between it and the running one (WebAlias).
 const CanaryAlias = "web-canary"
 
-// SplitConf returns the split_clients block that sends canaryPercent of the
-// requests to CanaryAlias and the rest to WebAlias, split per request
-// ($request_id), as an ALB's weighted target groups split.
-func SplitConf(canaryPercent int) (string, error) {
+// SplitConf returns what nginx's split file holds: the split_clients block
+// that sends canaryPercent of the requests to CanaryAlias and the rest to
+// WebAlias, split per request ($request_id) as an ALB's weighted target
+// groups split, and the map that labels the gate log's lines with the
+// running generation ("web") or canaryLabel (release.CanaryLabel: one per
+// release, so a release's gates never count an earlier release's requests).
+func SplitConf(canaryPercent int, canaryLabel string) (string, error) {
 	var body string
 	switch {
 	case canaryPercent < 0 || canaryPercent > 100:
 		return "", fmt.Errorf("traffic split: %d%% is out of range; allowed 0 to 100", canaryPercent)
+	case canaryPercent > 0 && !labelRE.MatchString(canaryLabel):
+		return "", fmt.Errorf("traffic split: canary label %q; allowed letters, digits and -", canaryLabel)
 	case canaryPercent == 0:
 		body = "* " + WebAlias + ";"
 	case canaryPercent == 100:
@@ -65,8 +71,16 @@ func SplitConf(canaryPercent int) (string, error) {
 	default:
 		body = fmt.Sprintf("%d%% %s; * %s;", canaryPercent, CanaryAlias, WebAlias)
 	}
-	return fmt.Sprintf("# Written by shipyard release: %d%% of requests to %s.\nsplit_clients \"${request_id}\" $web_pool { %s }\n", canaryPercent, CanaryAlias, body), nil
+	labels := "default " + WebAlias + ";"
+	if canaryLabel != "" {
+		labels = fmt.Sprintf("%s %s; %s", CanaryAlias, canaryLabel, labels)
+	}
+	return fmt.Sprintf("# Written by shipyard release: %d%% of requests to %s.\n"+
+		"split_clients \"${request_id}\" $web_pool { %s }\n"+
+		"map $web_pool $web_generation { %s }\n", canaryPercent, CanaryAlias, body, labels), nil
 }
+
+var labelRE = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
 
 // NginxConfig is the typed data nginx.conf is generated from.
 type NginxConfig struct {
@@ -167,7 +181,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		return nil, err
 	}
 	c.Config = conf
-	split, err := SplitConf(0)
+	split, err := SplitConf(0, "")
 	if err != nil {
 		return nil, err
 	}

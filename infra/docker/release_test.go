@@ -113,13 +113,20 @@ func TestTheTrafficSplitNamesBothGenerationsByWeight(t *testing.T) {
 		{25, `{ 25% web-canary; * web; }`},
 		{100, `{ * web-canary; }`},
 	} {
-		got, err := dockerinfra.SplitConf(tt.percent)
-		if err != nil || !strings.Contains(got, `split_clients "${request_id}" $web_pool `+tt.want) {
-			t.Errorf("SplitConf(%d) = %q, %v; want the block %s", tt.percent, got, err, tt.want)
+		got, err := dockerinfra.SplitConf(tt.percent, "canary-0a1b2c3d")
+		if err != nil || !strings.Contains(got, `split_clients "${request_id}" $web_pool `+tt.want) ||
+			!strings.Contains(got, `map $web_pool $web_generation { web-canary canary-0a1b2c3d; default web; }`) {
+			t.Errorf("SplitConf(%d) = %q, %v; want the block %s and the canary's label", tt.percent, got, err, tt.want)
 		}
 	}
-	if _, err := dockerinfra.SplitConf(101); err == nil || !strings.Contains(err.Error(), "allowed 0 to 100") {
+	if got, _ := dockerinfra.SplitConf(0, ""); !strings.Contains(got, `map $web_pool $web_generation { default web; }`) {
+		t.Errorf("the split between releases labels %q", got)
+	}
+	if _, err := dockerinfra.SplitConf(101, "canary-x"); err == nil || !strings.Contains(err.Error(), "allowed 0 to 100") {
 		t.Errorf("SplitConf(101) error %v", err)
+	}
+	if _, err := dockerinfra.SplitConf(25, `x"; }`); err == nil {
+		t.Error("a label that would break nginx's config was accepted")
 	}
 }
 

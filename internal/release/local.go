@@ -29,9 +29,10 @@ type LocalStack interface {
 	// ImageID resolves a local image reference to its ID.
 	ImageID(ctx context.Context, ref string) (string, error)
 	// SetSplit makes nginx (container name) send percent of the requests
-	// to the canary generation: it rewrites the split file and reloads
-	// nginx, which finishes the requests in flight.
-	SetSplit(ctx context.Context, nginx string, percent int) error
+	// to the canary generation (generation, which labels their gate log
+	// lines; "" when there is none): it rewrites the split file and
+	// reloads nginx, which finishes the requests in flight.
+	SetSplit(ctx context.Context, nginx string, percent int, generation string) error
 	// Query evaluates an instant PromQL expression; ok is false when the
 	// result is empty or not a number.
 	Query(ctx context.Context, prometheusURL, expr string) (value float64, ok bool, err error)
@@ -43,9 +44,10 @@ type LocalStack interface {
 	Diagnose(ctx context.Context, stack string) string
 }
 
-// CanaryGeneration is the generation label the gates read: nginx's name
-// for the canary pool (infra/docker.CanaryAlias).
-const CanaryGeneration = "web-canary"
+// CanaryLabel is the generation label the gates read for a release's
+// canary generation (infra/docker.CanaryLabel: the gate log labels each
+// release's canary requests apart).
+func CanaryLabel(generation string) string { return "canary-" + generation }
 
 // GatePollInterval is how often the gates are read during a bake: a breach
 // rolls back at once; a pass needs the whole bake.
@@ -153,15 +155,23 @@ func (o *Ops) ReleaseLocal(ctx context.Context, stack, image string) (Record, er
 		}
 		return abort(cause, nil)
 	}
+	after, err := o.Pulumi.Outputs(ctx, stack)
+	if err != nil {
+		return abort(fmt.Errorf("reading outputs of stack %q: %w", stack, err), nil)
+	}
+	generation := after.String("candidateGeneration")
+	if generation == "" {
+		return abort(fmt.Errorf("stack %q has no candidateGeneration output after starting the new version", stack), nil)
+	}
 	for _, s := range steps {
 		step := TrafficStep{Percent: s.Percent, Start: o.now()}
 		o.say("step: %d%% of requests to the new version", s.Percent)
-		if err := o.Local.SetSplit(ctx, nginx, s.Percent); err != nil {
+		if err := o.Local.SetSplit(ctx, nginx, s.Percent, generation); err != nil {
 			rec.Steps = append(rec.Steps, step)
 			return abort(fmt.Errorf("shifting traffic to %d%%: %w", s.Percent, err), nil)
 		}
 		if s.Gated {
-			readings, breach, err := o.bake(ctx, promURL, gates, cfg.Deploy.MinRequests, s.Bake)
+			readings, breach, err := o.bake(ctx, promURL, CanaryLabel(generation), gates, cfg.Deploy.MinRequests, s.Bake)
 			step.Gates, step.End = readings, o.now()
 			rec.Steps = append(rec.Steps, step)
 			switch {
@@ -184,14 +194,14 @@ func (o *Ops) ReleaseLocal(ctx context.Context, stack, image string) (Record, er
 
 // bake reads the gates every GatePollInterval for d: a breach, or no data
 // at the end, fails the step (no data is never a pass).
-func (o *Ops) bake(ctx context.Context, promURL string, gates []signals.Gate, minRequests int, d time.Duration) ([]GateReading, *GateReading, error) {
+func (o *Ops) bake(ctx context.Context, promURL, label string, gates []signals.Gate, minRequests int, d time.Duration) ([]GateReading, *GateReading, error) {
 	deadline := o.now().Add(d)
 	var last []GateReading
 	for {
 		final := !o.now().Before(deadline)
 		last = last[:0]
 		for _, g := range gates {
-			r, err := o.readGate(ctx, promURL, g, minRequests)
+			r, err := o.readGate(ctx, promURL, label, g, minRequests)
 			if err != nil {
 				return last, nil, err
 			}
@@ -229,8 +239,8 @@ func (o *Ops) sleep(ctx context.Context, d time.Duration) error {
 }
 
 // readGate reads one gate on the canary generation.
-func (o *Ops) readGate(ctx context.Context, promURL string, g signals.Gate, minRequests int) (GateReading, error) {
-	value, requests := g.Queries(CanaryGeneration)
+func (o *Ops) readGate(ctx context.Context, promURL, label string, g signals.Gate, minRequests int) (GateReading, error) {
+	value, requests := g.Queries(label)
 	r := GateReading{Gate: g.Name, Comparison: string(g.Comparison), Threshold: g.Threshold, Unit: g.Unit, Time: o.now()}
 	n, ok, err := o.Local.Query(ctx, promURL, requests)
 	if err != nil {
@@ -270,7 +280,7 @@ func (o *Ops) abortLocal(ctx context.Context, cfg *stackconfig.Config, nginx str
 	rec.Abort = &Abort{Reason: reason, Gate: gate, Percent: percent, Time: o.now()}
 	o.say("rolling back: all traffic to the running version")
 	var errs []error
-	if err := o.Local.SetSplit(ctx, nginx, 0); err != nil {
+	if err := o.Local.SetSplit(ctx, nginx, 0, ""); err != nil {
 		errs = append(errs, fmt.Errorf("shifting all traffic back: %w", err))
 	}
 	o.say("removing the new version's containers")
@@ -321,7 +331,7 @@ func (o *Ops) promoteLocal(ctx context.Context, cfg *stackconfig.Config, id, ngi
 	if nginx == "" {
 		return nil
 	}
-	if err := o.Local.SetSplit(ctx, nginx, 0); err != nil {
+	if err := o.Local.SetSplit(ctx, nginx, 0, ""); err != nil {
 		return fmt.Errorf("shifting traffic to the promoted containers: %w", err)
 	}
 	o.say("removing the canary containers")

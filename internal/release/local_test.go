@@ -33,8 +33,12 @@ type localWorld struct {
 }
 
 func (w *localWorld) Outputs(context.Context, string) (Outputs, error) {
-	return Outputs{"imageDigest": w.image, "prometheusUrl": "http://127.0.0.1:9090",
-		"containers": map[string]any{"nginx": "shipyard-rel-nginx"}}, nil
+	out := Outputs{"imageDigest": w.image, "prometheusUrl": "http://127.0.0.1:9090",
+		"containers": map[string]any{"nginx": "shipyard-rel-nginx"}}
+	if w.canary != "" {
+		out["candidateGeneration"] = "0a1b2c3d"
+	}
+	return out, nil
 }
 func (w *localWorld) Preview(context.Context, string) error { return nil }
 func (w *localWorld) Up(context.Context, string) error      { return errors.New("not used") }
@@ -69,14 +73,17 @@ func (f localFake) ImageID(_ context.Context, ref string) (string, error) {
 	}
 	return "", fmt.Errorf("no such image %s", ref)
 }
-func (f localFake) SetSplit(_ context.Context, nginx string, percent int) error {
+func (f localFake) SetSplit(_ context.Context, nginx string, percent int, generation string) error {
+	if percent > 0 && generation != "0a1b2c3d" {
+		f.w.t.Errorf("split %d%% for generation %q, want the candidate's", percent, generation)
+	}
 	f.w.calls = append(f.w.calls, fmt.Sprintf("split %d", percent))
 	f.w.split = percent
 	return nil
 }
 func (f localFake) Query(_ context.Context, _ string, expr string) (float64, bool, error) {
-	if !strings.Contains(expr, `generation="web-canary"`) {
-		f.w.t.Errorf("a gate query does not select the canary generation: %s", expr)
+	if !strings.Contains(expr, `generation="canary-0a1b2c3d"`) {
+		f.w.t.Errorf("a gate query does not select this release's canary generation: %s", expr)
 	}
 	switch {
 	case strings.HasPrefix(expr, "sum(increase(shipyard_lb_requests_total"):
