@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
@@ -50,5 +51,43 @@ func (c codeDeployCLI) Deploy(ctx context.Context, app, group string, appSpec []
 	}
 	i := info.DeploymentInfo
 	d.Status, d.ErrorCode, d.ErrorMessage, d.Rollback = i.Status, i.ErrorInformation.Code, i.ErrorInformation.Message, i.RollbackInfo.RollbackMessage
+	events, err := c.events(ctx, d.ID)
+	if err != nil {
+		return d, fmt.Errorf("reading the lifecycle events of deployment %s: %w", d.ID, err)
+	}
+	d.Events = events
 	return d, nil
+}
+
+// events reads the ECS target's lifecycle events (an ECS deployment has
+// one target: the service).
+func (c codeDeployCLI) events(ctx context.Context, id string) ([]release.LifecycleEvent, error) {
+	var targets struct {
+		TargetIDs []string `json:"targetIds"`
+	}
+	if err := c.aws.json(ctx, &targets, "deploy", "list-deployment-targets", "--deployment-id", id); err != nil {
+		return nil, err
+	}
+	var out []release.LifecycleEvent
+	for _, t := range targets.TargetIDs {
+		var target struct {
+			DeploymentTarget struct {
+				EcsTarget struct {
+					LifecycleEvents []struct {
+						Name   string    `json:"lifecycleEventName"`
+						Status string    `json:"status"`
+						Start  time.Time `json:"startTime"`
+						End    time.Time `json:"endTime"`
+					} `json:"lifecycleEvents"`
+				} `json:"ecsTarget"`
+			} `json:"deploymentTarget"`
+		}
+		if err := c.aws.json(ctx, &target, "deploy", "get-deployment-target", "--deployment-id", id, "--target-id", t); err != nil {
+			return nil, err
+		}
+		for _, e := range target.DeploymentTarget.EcsTarget.LifecycleEvents {
+			out = append(out, release.LifecycleEvent{Name: e.Name, Status: e.Status, Start: e.Start, End: e.End})
+		}
+	}
+	return out, nil
 }

@@ -21,14 +21,21 @@ func TestCodeDeployCreatesTheDeploymentFromTheAppSpecWaitsAndReadsHowItEnded(t *
 		"aws deploy get-deployment --deployment-id d-ABC": {out: `{"deploymentInfo": {"status": "Stopped",
 			"errorInformation": {"code": "ALARM_ACTIVE", "message": "One or more alarms have been activated"},
 			"rollbackInfo": {"rollbackMessage": "Rolled back by d-DEF"}}}`},
+		"aws deploy list-deployment-targets --deployment-id d-ABC": {out: `{"targetIds": ["shipyard-dev:shipyard-dev-web"]}`},
+		"aws deploy get-deployment-target --deployment-id d-ABC --target-id shipyard-dev:shipyard-dev-web": {out: `{"deploymentTarget": {"ecsTarget": {"lifecycleEvents": [
+			{"lifecycleEventName": "AllowTestTraffic", "status": "Succeeded", "startTime": "2026-12-07T04:00:00.120000+00:00", "endTime": "2026-12-07T04:00:05+00:00"},
+			{"lifecycleEventName": "AllowTraffic", "status": "Failed", "startTime": "2026-12-07T04:00:06+00:00", "endTime": "2026-12-07T04:02:06+00:00"}]}}}`},
 	})
 	d, err := codeDeployCLI{aws: awsCLI{x: x.exec, region: "eu-west-1"}}.Deploy(context.Background(), "shipyard-dev-web", "shipyard-dev-web", spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := release.CodeDeployment{ID: "d-ABC", Status: "Stopped", ErrorCode: "ALARM_ACTIVE", ErrorMessage: "One or more alarms have been activated", Rollback: "Rolled back by d-DEF"}
-	if d != want {
-		t.Errorf("deployment %+v, want %+v", d, want)
+	if d.ID != "d-ABC" || d.Status != "Stopped" || d.ErrorCode != "ALARM_ACTIVE" || d.ErrorMessage != "One or more alarms have been activated" || d.Rollback != "Rolled back by d-DEF" {
+		t.Errorf("deployment %+v", d)
+	}
+	if len(d.Events) != 2 || d.Events[1].Name != "AllowTraffic" || d.Events[1].Status != "Failed" ||
+		d.Events[1].End.Sub(d.Events[1].Start) != 2*time.Minute {
+		t.Errorf("lifecycle events %+v", d.Events)
 	}
 	create := x.lines()[0]
 	if !strings.Contains(create, `"revisionType":"AppSpecContent"`) || !strings.Contains(create, `arn:td/web:8`) || !strings.Contains(create, `--region eu-west-1`) {

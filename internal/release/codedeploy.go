@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 // CodeDeploy deploys a web service whose deployment controller is
@@ -23,6 +26,49 @@ type CodeDeployment struct {
 	// ErrorCode and ErrorMessage are errorInformation (ALARM_ACTIVE: a
 	// rollback alarm went off); Rollback is rollbackInfo's message.
 	ErrorCode, ErrorMessage, Rollback string
+	// Events are the ECS target's lifecycle events (AllowTestTraffic,
+	// AllowTraffic…), as far as the deployment got.
+	Events []LifecycleEvent
+}
+
+// LifecycleEvent is one step of a CodeDeploy ECS deployment.
+type LifecycleEvent struct {
+	Name, Status string
+	Start, End   time.Time
+}
+
+// CodeDeploySteps turns a deployment's AllowTraffic event into the
+// traffic steps of the plan: CodeDeploy reports when the shift started and
+// ended, and the deployment config (the plan) when each step's bake ends
+// within it. A step the deployment did not reach is left out.
+func CodeDeploySteps(plan []Step, events []LifecycleEvent) []TrafficStep {
+	var allow *LifecycleEvent
+	for i := range events {
+		if events[i].Name == "AllowTraffic" && !events[i].Start.IsZero() {
+			allow = &events[i]
+		}
+	}
+	if allow == nil {
+		return nil
+	}
+	end := allow.End
+	if end.IsZero() {
+		end = allow.Start
+	}
+	var out []TrafficStep
+	at := allow.Start
+	for _, s := range plan {
+		stop := at.Add(s.Bake)
+		if s.Bake == 0 || stop.After(end) {
+			stop = end
+		}
+		out = append(out, TrafficStep{Percent: s.Percent, Start: at, End: stop})
+		if !stop.Before(end) {
+			break // the shift ended here: completed, or stopped in this step
+		}
+		at = stop
+	}
+	return out
 }
 
 // appSpec is an ECS AppSpec (docs.aws.amazon.com/codedeploy, "AppSpec
@@ -63,18 +109,29 @@ func AppSpec(taskDefinition, container string, port int) ([]byte, error) {
 
 // codeDeploy shifts the web service to the task definition `pulumi up`
 // registered, when the stack's outputs name a CodeDeploy application;
-// it returns the deployment ID ("" when the stack has none).
-func (o *Ops) codeDeploy(ctx context.Context, stack string) (string, error) {
+// it records the deployment ID ("" when the stack has none) and its
+// traffic steps in rec.
+func (o *Ops) codeDeploy(ctx context.Context, cfg *stackconfig.Config, rec *Record) error {
+	stack := cfg.Stack
+	id, steps, err := o.codeDeployment(ctx, stack, cfg.Deploy)
+	rec.CodeDeployDeployment, rec.Steps = id, steps
+	if id != "" {
+		rec.Strategy = cfg.Deploy.Strategy
+	}
+	return err
+}
+
+func (o *Ops) codeDeployment(ctx context.Context, stack string, deploy stackconfig.Deploy) (string, []TrafficStep, error) {
 	out, err := o.Pulumi.Outputs(ctx, stack)
 	if err != nil {
-		return "", fmt.Errorf("reading outputs of stack %q after the update: %w", stack, err)
+		return "", nil, fmt.Errorf("reading outputs of stack %q after the update: %w", stack, err)
 	}
 	app, group := out.String("codeDeployApplication"), out.String("codeDeployDeploymentGroup")
 	if app == "" {
-		return "", nil
+		return "", nil, nil
 	}
 	if o.CodeDeploy == nil {
-		return "", fmt.Errorf("stack %q deploys its web service with CodeDeploy, but no CodeDeploy client is configured", stack)
+		return "", nil, fmt.Errorf("stack %q deploys its web service with CodeDeploy, but no CodeDeploy client is configured", stack)
 	}
 	port, _ := out["webContainerPort"].(float64)
 	if p, ok := out["webContainerPort"].(int); ok {
@@ -82,20 +139,24 @@ func (o *Ops) codeDeploy(ctx context.Context, stack string) (string, error) {
 	}
 	spec, err := AppSpec(out.Map("taskDefinitionArns")["web"], out.String("webContainerName"), int(port))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	o.say("CodeDeploy: deploying %s to %s/%s and waiting (the deployment group's config shifts the traffic, its alarms roll back)", out.Map("taskDefinitionArns")["web"], app, group)
 	d, err := o.CodeDeploy.Deploy(ctx, app, group, spec)
 	if err != nil {
-		return d.ID, fmt.Errorf("codedeploy deployment %s: %w", orNone(d.ID), err)
+		return d.ID, nil, fmt.Errorf("codedeploy deployment %s: %w", orNone(d.ID), err)
+	}
+	steps := CodeDeploySteps(Plan(deploy), d.Events)
+	for _, s := range steps {
+		o.say("CodeDeploy step: %d%% of requests to the new version, %s - %s", s.Percent, s.Start.UTC().Format(time.TimeOnly), s.End.UTC().Format(time.TimeOnly))
 	}
 	switch {
 	case d.Status == "Succeeded":
 		o.say("CodeDeploy deployment %s succeeded", d.ID)
-		return d.ID, nil
+		return d.ID, steps, nil
 	case d.ErrorCode == "ALARM_ACTIVE":
-		return d.ID, fmt.Errorf("%w: %w: codedeploy deployment %s %s: %s (%s)", ErrNotRunning, ErrAlarmRollback, d.ID, d.Status, d.ErrorMessage, orNone(d.Rollback))
+		return d.ID, steps, fmt.Errorf("%w: %w: codedeploy deployment %s %s: %s (%s)", ErrNotRunning, ErrAlarmRollback, d.ID, d.Status, d.ErrorMessage, orNone(d.Rollback))
 	default:
-		return d.ID, fmt.Errorf("%w: codedeploy deployment %s %s: %s %s (%s)", ErrNotRunning, d.ID, d.Status, d.ErrorCode, d.ErrorMessage, orNone(d.Rollback))
+		return d.ID, steps, fmt.Errorf("%w: codedeploy deployment %s %s: %s %s (%s)", ErrNotRunning, d.ID, d.Status, d.ErrorCode, d.ErrorMessage, orNone(d.Rollback))
 	}
 }

@@ -62,9 +62,7 @@ func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string
 	if err := o.Pulumi.Up(ctx, stack); err != nil {
 		return restore(fmt.Errorf("pulumi up of stack %q: %w", stack, err))
 	}
-	id, err := o.codeDeploy(ctx, stack)
-	rec.CodeDeployDeployment = id
-	if err != nil {
+	if err := o.codeDeploy(ctx, cfg, &rec); err != nil {
 		return restore(err)
 	}
 	o.say("verifying that the services of stack %s run %s", stack, digest)
