@@ -189,6 +189,8 @@ func (o *Ops) ReleaseLocal(ctx context.Context, stack, image string) (Record, er
 	if err := o.promoteLocal(ctx, cfg, id, nginx, &rec); err != nil {
 		return o.failed(rec, id, restore(err))
 	}
+	// The last step (100 %) lasts until the promoted containers serve.
+	rec.Steps[len(rec.Steps)-1].End = o.now()
 	return o.succeededLocal(ctx, cfg, rec, id)
 }
 
