@@ -212,10 +212,11 @@ bootstrap: bootstrap-args pulumi-cli aws-plugin ## Once per AWS account and regi
 bootstrap-args: # bootstrap's STACK: an aws stack, checked before any install or build
 	@target=$$($(PREFLIGHT) target $(STACK)) && [ "$$target" = aws ] || { echo "usage: make bootstrap STACK=<aws stack> (the account and region of its config); STACK=$(STACK) is not one" >&2; exit 2; }
 
-##@ Release (aws stacks: build once, promote by digest, roll back)
+##@ Release (aws stacks: build once, promote by digest, roll back; docker stacks: release a local image progressively)
 
 .PHONY: release
-release: preflight pulumi-cli aws-plugin crane program image build ## Build the image once, push it to STACK's ECR repo and deploy it by digest (times the migrations on MIGRATION_TIMING_DATABASE_URL when set)
+release: preflight pulumi-cli program build ## aws: build the image once, push it to STACK's ECR repo, deploy it by digest; docker: release IMAGE (any local image) by deploy.strategy (docs/operations.md)
+	@case "$$($(SHIPYARD) target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin crane image;; docker) [ "$(origin IMAGE)" != file ] || $(MAKE) --no-print-directory image;; esac
 	$(SHIPYARD) release $(STACK) --image=$(IMAGE)
 
 .PHONY: promote

@@ -20,7 +20,7 @@ func main() {
 		if err != nil {
 			return err
 		}
-		outputs, err := program(dir)(ctx)
+		outputs, err := program(dir, os.Getenv(dockerinfra.CandidateEnv))(ctx)
 		if err != nil {
 			return err
 		}
@@ -32,8 +32,9 @@ func main() {
 }
 
 // program loads the stack's config from dir and builds its topology,
-// returning the stack outputs.
-func program(dir string) func(ctx *pulumi.Context) (pulumi.Map, error) {
+// returning the stack outputs. candidate is a docker stack's release in
+// progress (dockerinfra.CandidateEnv), or "".
+func program(dir, candidate string) func(ctx *pulumi.Context) (pulumi.Map, error) {
 	return func(ctx *pulumi.Context) (pulumi.Map, error) {
 		cfg, err := stackconfig.Load(dir, ctx.Stack())
 		if err != nil {
@@ -43,7 +44,7 @@ func program(dir string) func(ctx *pulumi.Context) (pulumi.Map, error) {
 		case stackconfig.TargetAWS:
 			return awsinfra.NewStack(ctx, cfg)
 		case stackconfig.TargetDocker:
-			return dockerinfra.NewStack(ctx, cfg)
+			return dockerinfra.NewStackWithCandidate(ctx, cfg, candidate)
 		default:
 			return nil, fmt.Errorf("config/%s.json: target %q: allowed %q, %q", cfg.Stack, cfg.Target, stackconfig.TargetAWS, stackconfig.TargetDocker)
 		}

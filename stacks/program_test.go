@@ -65,7 +65,7 @@ func TestProgramBuildsEveryStackOfItsTarget(t *testing.T) {
 			if err != nil {
 				t.Fatalf("config/%s.json: %v", stack, err)
 			}
-			g, err := pulumitest.Run(stack, program(dir), mocksFor(cfg)...)
+			g, err := pulumitest.Run(stack, program(dir, ""), mocksFor(cfg)...)
 			if err != nil {
 				t.Fatalf("program for stack %s (target %s): %v", stack, cfg.Target, err)
 			}
@@ -137,7 +137,7 @@ func TestProgramExportsTheReleasedDigest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g, err := pulumitest.Run(stack, program(dir), mocksFor(cfg)...)
+			g, err := pulumitest.Run(stack, program(dir, ""), mocksFor(cfg)...)
 			if err != nil {
 				t.Fatal(err)
 			}

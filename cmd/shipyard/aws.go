@@ -44,7 +44,16 @@ type ecsRuntime struct {
 
 type describeServices struct {
 	Services []struct {
-		ServiceName string `json:"serviceName"`
+		ServiceName          string `json:"serviceName"`
+		DeploymentController struct {
+			Type string `json:"type"`
+		} `json:"deploymentController"`
+		// TaskSets are a CODE_DEPLOY service's: PRIMARY serves.
+		TaskSets []struct {
+			Status          string `json:"status"`
+			TaskDefinition  string `json:"taskDefinition"`
+			StabilityStatus string `json:"stabilityStatus"`
+		} `json:"taskSets"`
 		Deployments []struct {
 			Status             string `json:"status"`
 			TaskDefinition     string `json:"taskDefinition"`
@@ -166,6 +175,21 @@ func (r ecsRuntime) Services(ctx context.Context, stack string, out release.Outp
 			}
 			if d.RolloutState == "FAILED" && d.RolloutStateReason != "" {
 				reasons = append(reasons, d.RolloutStateReason)
+			}
+		}
+		if s.DeploymentController.Type == "CODE_DEPLOY" {
+			// CodeDeploy's deployment already ended: the PRIMARY task set
+			// is what serves, COMPLETED once it is in a steady state.
+			svc.Deployments, svc.TaskDefinition, svc.RolloutState = len(s.TaskSets), "", ""
+			for _, ts := range s.TaskSets {
+				if ts.Status == "PRIMARY" {
+					svc.TaskDefinition = ts.TaskDefinition
+					if ts.StabilityStatus == "STEADY_STATE" {
+						svc.RolloutState = "COMPLETED"
+					} else {
+						svc.RolloutState = ts.StabilityStatus
+					}
+				}
 			}
 		}
 		if want := taskDefs[svc.Process]; svc.RolloutState != "COMPLETED" || want != "" && svc.TaskDefinition != want {

@@ -31,6 +31,8 @@ type pulumiCLI struct {
 	getenv func(string) string
 	// configDir locates config/<stack>.json (to know a stack's target).
 	configDir string
+	// extraEnv is added to every pulumi call (a local release's candidate).
+	extraEnv []string
 }
 
 // env returns the variables a pulumi call for stack needs on top of the
@@ -133,7 +135,7 @@ func (p *pulumiCLI) run(ctx context.Context, stack string, stream bool, args ...
 	if pack := p.getenv("SHIPYARD_POLICY_PACK"); pack != "" && (args[0] == "preview" || args[0] == "up") {
 		args = append(args, "--policy-pack", filepath.Join(p.root, pack))
 	}
-	return p.x(ctx, call{Name: "pulumi", Args: append(args, "--stack", stack, "--non-interactive", "--cwd", p.root), Stream: stream, Env: extra})
+	return p.x(ctx, call{Name: "pulumi", Args: append(args, "--stack", stack, "--non-interactive", "--cwd", p.root), Stream: stream, Env: append(extra, p.extraEnv...)})
 }
 
 // ensureStack creates the stack in the backend when it does not exist,

@@ -27,6 +27,9 @@ type DashboardArgs struct {
 	Prefix    string
 	Instances []signals.Instance
 	Targets   Targets[pulumi.StringInput]
+	// MoreAlarmIDs are alarms made outside the table's rows (the gate
+	// alarms on the second web target group, "<row>-green").
+	MoreAlarmIDs []string
 }
 
 // Dashboard is the stack's CloudWatch dashboard: the alarms' states, then
@@ -178,6 +181,9 @@ func dashboardBody(args DashboardArgs, t Targets[string]) (string, error) {
 	var arns []string
 	for _, a := range args.Instances {
 		arns = append(arns, alarmARN(args.Region, args.AccountID, AlarmName(args.Prefix, a.ID)))
+	}
+	for _, id := range args.MoreAlarmIDs {
+		arns = append(arns, alarmARN(args.Region, args.AccountID, AlarmName(args.Prefix, id)))
 	}
 	alarmRows := 2 + (len(arns)+2)/3
 	ws = append(ws, widget{Type: "alarm", X: 0, Y: y, Width: gridWidth, Height: alarmRows,

@@ -6,6 +6,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/shipyard-kit/shipyard/infra/drift"
 )
 
 // LoadBalancerArgs configures the public entry point.
@@ -32,6 +34,9 @@ type LoadBalancerArgs struct {
 	LogRetentionDays int
 	// Protect protects the access log bucket.
 	Protect bool
+	// CodeDeploy owns the HTTPS listener's default action (it moves it
+	// between the web target groups): Pulumi ignores its changes.
+	CodeDeploy bool
 }
 
 // LoadBalancer is an internet-facing ALB with an HTTPS listener, an
@@ -45,6 +50,7 @@ type LoadBalancer struct {
 	SecurityGroupId      pulumi.StringOutput
 	TargetGroupArn       pulumi.StringOutput
 	TargetGroupArnSuffix pulumi.StringOutput
+	TargetGroupName      pulumi.StringOutput
 	HttpsListenerArn     pulumi.StringOutput
 	LogBucket            pulumi.StringOutput
 }
@@ -163,27 +169,15 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 	}
 	comp.Arn, comp.ArnSuffix, comp.DnsName = alb.Arn, alb.ArnSuffix, alb.DnsName
 
-	tg, err := lb.NewTargetGroup(ctx, name+"-web", &lb.TargetGroupArgs{
-		TargetType:          pulumi.String("ip"),
-		Port:                pulumi.Int(args.AppPort),
-		Protocol:            pulumi.String("HTTP"),
-		VpcId:               args.VpcId,
-		DeregistrationDelay: pulumi.Int(args.DeregistrationDelaySeconds),
-		HealthCheck: lb.TargetGroupHealthCheckArgs{
-			Enabled:            pulumi.Bool(true),
-			Path:               pulumi.String(args.HealthCheckPath),
-			Protocol:           pulumi.String("HTTP"),
-			Matcher:            pulumi.String("200"),
-			Interval:           pulumi.Int(10),
-			Timeout:            pulumi.Int(5),
-			HealthyThreshold:   pulumi.Int(2),
-			UnhealthyThreshold: pulumi.Int(3),
-		},
-	}, parent)
+	tg, err := lb.NewTargetGroup(ctx, name+"-web", webTargetGroupArgs(args.VpcId, args.AppPort, args.HealthCheckPath, args.DeregistrationDelaySeconds), parent)
 	if err != nil {
 		return nil, fmt.Errorf("target group: %w", err)
 	}
-	comp.TargetGroupArn, comp.TargetGroupArnSuffix = tg.Arn, tg.ArnSuffix
+	comp.TargetGroupArn, comp.TargetGroupArnSuffix, comp.TargetGroupName = tg.Arn, tg.ArnSuffix, tg.Name
+	listenerOpts := []pulumi.ResourceOption{parent}
+	if args.CodeDeploy {
+		listenerOpts = append(listenerOpts, pulumi.IgnoreChanges(drift.IgnoreChanges("aws:lb/listener:Listener", drift.CodeDeploy)))
+	}
 
 	https, err := lb.NewListener(ctx, name+"-https", &lb.ListenerArgs{
 		LoadBalancerArn: alb.Arn,
@@ -195,7 +189,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 			Type:           pulumi.String("forward"),
 			TargetGroupArn: tg.Arn,
 		}},
-	}, parent)
+	}, listenerOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("https listener: %w", err)
 	}

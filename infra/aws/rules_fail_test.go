@@ -31,7 +31,9 @@ const (
 	tSG        = "aws:ec2/securityGroup:SecurityGroup"
 	tScaling   = "aws:appautoscaling/target:Target"
 	tTarget    = "aws:lb/targetGroup:TargetGroup"
-	tWebACL    = "aws:wafv2/webAcl:WebAcl"
+	// tDeploymentGroup is the web service's CodeDeploy deployment group.
+	tDeploymentGroup = "aws:codedeploy/deploymentGroup:DeploymentGroup"
+	tWebACL          = "aws:wafv2/webAcl:WebAcl"
 )
 
 var (
@@ -375,14 +377,34 @@ var breakages = []struct {
 	{"SHIPYARD-REL-3", "a deployment without rollback", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tService, "clock"), "deploymentCircuitBreaker.rollback", boolv(false))
 	}},
-	{"SHIPYARD-REL-5", "a web service deployed without alarms", func(t *testing.T, g *pulumitest.Graph) {
-		setInput(t, pick(t, g, tService, "web-service"), "alarms", null)
+	{"SHIPYARD-REL-5", "a web service deployed by ECS without alarms", func(t *testing.T, g *pulumitest.Graph) {
+		web := pick(t, g, tService, "web-service")
+		setInput(t, web, "deploymentController", null)
+		setInput(t, web, "alarms", null)
 	}},
 	{"SHIPYARD-REL-5", "a worker whose deployment alarms do not roll back", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tService, "worker-service"), "alarms.rollback", boolv(false))
 	}},
 	{"SHIPYARD-REL-5", "web deployment alarms naming no alarm", func(t *testing.T, g *pulumitest.Graph) {
-		setInput(t, pick(t, g, tService, "web-service"), "alarms.alarmNames", resource.NewArrayProperty(nil))
+		web := pick(t, g, tService, "web-service")
+		setInput(t, web, "deploymentController", null)
+		setInput(t, web, "alarms", resource.NewObjectProperty(resource.PropertyMap{
+			"enable": boolv(true), "rollback": boolv(true), "alarmNames": resource.NewArrayProperty(nil)}))
+	}},
+	{"SHIPYARD-REL-7", "prod's web service deployed by ECS", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tService, "web-service"), "deploymentController", null)
+	}},
+	{"SHIPYARD-REL-7", "a deployment group that does not roll back on alarm", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tDeploymentGroup, ""), "autoRollbackConfiguration.events", resource.NewArrayProperty([]resource.PropertyValue{str("DEPLOYMENT_FAILURE")}))
+	}},
+	{"SHIPYARD-REL-7", "a deployment group whose alarms are off", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tDeploymentGroup, ""), "alarmConfiguration.enabled", boolv(false))
+	}},
+	{"SHIPYARD-REL-7", "a gate alarm on the second target group that does not exist", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, tAlarm, "web-deploy-targetErrorRate-green")
+	}},
+	{"SHIPYARD-REL-7", "a CodeDeploy-controlled service without a deployment group", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, tDeploymentGroup, "")
 	}},
 	{"CloudWatch.15", "an alarm that notifies nobody", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tAlarm, "alarms-targetErrorRate"), "alarmActions", null)

@@ -115,6 +115,13 @@ type ServiceArgs struct {
 	// Stack is the Stack dimension of the app's own metrics (the worker
 	// scales on its job queue's backlog).
 	Stack string
+	// CodeDeploy makes the service's deployment controller CODE_DEPLOY
+	// (web with a progressive deploy.strategy): CodeDeploy then owns its
+	// task definition and load balancer (Pulumi ignores them, and the
+	// releases deploy through CodeDeploy), and rolls back on failure and
+	// on the gate alarms instead of ECS's circuit breaker and deployment
+	// alarms.
+	CodeDeploy bool
 }
 
 // Service is one process type: roles, task definition (with the migrate
@@ -372,14 +379,28 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		sa.ForceNewDeployment = pulumi.Bool(true)
 		sa.Triggers = pulumi.ToStringMap(args.RedeployOn)
 	}
+	// The fields a controller owns (infra/drift.ControllerOwned, the one
+	// list, which `make drift` reports as expected).
+	var owners []drift.Controller
+	if args.CodeDeploy {
+		sa.DeploymentController = ecs.ServiceDeploymentControllerArgs{Type: pulumi.String("CODE_DEPLOY")}
+		// Neither is available with the CODE_DEPLOY controller: rollback
+		// is the deployment group's (on failure and on alarm), and a new
+		// deployment is CodeDeploy's, which the releases create.
+		sa.DeploymentCircuitBreaker, sa.Alarms = nil, nil
+		sa.ForceNewDeployment, sa.Triggers = nil, nil
+		owners = append(owners, drift.CodeDeploy)
+	}
 	svcOpts := []pulumi.ResourceOption{parent}
 	if after := append(append([]pulumi.Resource{}, args.After...), args.RedeployAfter...); len(after) > 0 {
 		svcOpts = append(svcOpts, pulumi.DependsOn(after))
 	}
 	if autoscaled {
-		// Autoscaling owns the running count between deploys (the one list
-		// of controller-owned fields, which `make drift` reports as expected).
-		svcOpts = append(svcOpts, pulumi.IgnoreChanges(drift.IgnoreChanges("aws:ecs/service:Service")))
+		// Autoscaling owns the running count between deploys.
+		owners = append(owners, drift.Autoscaled)
+	}
+	if ignore := drift.IgnoreChanges("aws:ecs/service:Service", owners...); len(ignore) > 0 {
+		svcOpts = append(svcOpts, pulumi.IgnoreChanges(ignore))
 	}
 	service, err := ecs.NewService(ctx, name+"-service", sa, svcOpts...)
 	if err != nil {

@@ -5,6 +5,7 @@ package aws
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -43,6 +44,13 @@ const (
 	// topic its alarms notify.
 	OutputDashboardURL  = "dashboardUrl"
 	OutputAlarmTopicARN = "alarmTopicArn"
+	// The web service's CodeDeploy application and deployment group, and
+	// the container and port its AppSpec names ("" / 0 with a rolling
+	// deploy.strategy: ECS deploys the web service itself).
+	OutputCodeDeployApplication     = "codeDeployApplication"
+	OutputCodeDeployDeploymentGroup = "codeDeployDeploymentGroup"
+	OutputWebContainerName          = "webContainerName"
+	OutputWebContainerPort          = "webContainerPort"
 )
 
 // OutputKeys lists every stack output NewStack returns.
@@ -53,6 +61,7 @@ var OutputKeys = []string{
 	OutputMigrateTaskDefinitionArn, OutputPrivateSubnetIDs, OutputAppSecurityGroupID, OutputRegion,
 	OutputDatabaseInstanceID, OutputDatabaseSubnetGroupName, OutputDatabaseSecurityGroupID,
 	OutputDashboardURL, OutputAlarmTopicARN,
+	OutputCodeDeployApplication, OutputCodeDeployDeploymentGroup, OutputWebContainerName, OutputWebContainerPort,
 }
 
 // Released reports whether the stack has an image to run. Without one,
@@ -172,6 +181,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		AccountID:                  account,
 		LogRetentionDays:           cfg.Logging.RetentionDays,
 		Protect:                    prod,
+		CodeDeploy:                 cfg.Deploy.Progressive(),
 	}, with)
 	if err != nil {
 		return nil, err
@@ -232,7 +242,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	for _, id := range cacheNodeIDs(base, 1+cfg.Cache.Replicas) {
 		targets.CacheNodes = append(targets.CacheNodes, pulumi.String(id))
 	}
-	alarming, err := NewAlarms(ctx, "alarms", AlarmsArgs{
+	alarmsArgs := AlarmsArgs{
 		Prefix:    base,
 		Region:    region,
 		AccountID: account,
@@ -240,17 +250,25 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Targets:   targets,
 		Notify:    cfg.Alarms.Notify,
 		KMSKeyArn: logging.KeyArn,
-	}, with)
+	}
+	alarming, err := NewAlarms(ctx, "alarms", alarmsArgs, with)
 	if err != nil {
 		return nil, err
 	}
+	var greenAlarms []string
+	if cfg.Deploy.Progressive() && Released(cfg) {
+		for _, g := range cfg.Deploy.Gates {
+			greenAlarms = append(greenAlarms, g+GreenAlarmSuffix)
+		}
+	}
 	dashboard, err := NewDashboard(ctx, "dashboard", DashboardArgs{
-		Name:      base,
-		Region:    region,
-		AccountID: account,
-		Prefix:    base,
-		Instances: alarms,
-		Targets:   targets,
+		Name:         base,
+		Region:       region,
+		AccountID:    account,
+		Prefix:       base,
+		Instances:    alarms,
+		Targets:      targets,
+		MoreAlarmIDs: greenAlarms,
 	}, with)
 	if err != nil {
 		return nil, err
@@ -265,28 +283,32 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		logGroups[string(p)] = logging.AppLogGroupNames[p]
 	}
 	outputs := pulumi.Map{
-		OutputStack:                    pulumi.String(cfg.Stack),
-		OutputTarget:                   pulumi.String(string(stackconfig.TargetAWS)),
-		OutputURL:                      url,
-		OutputImage:                    pulumi.String(""),
-		OutputImageDigest:              pulumi.String(cfg.Release.ImageDigest),
-		OutputDatabaseEndpoint:         db.Endpoint,
-		OutputRedisEndpoint:            cache.Endpoint,
-		OutputClusterName:              cluster.Name,
-		OutputServiceNames:             pulumi.StringMap{},
-		OutputTaskDefinitionArns:       pulumi.StringMap{},
-		OutputLogGroupNames:            logGroups,
-		OutputImageRepositoryURL:       registry.RepositoryUrl,
-		OutputAlbDNSName:               alb.DnsName,
-		OutputMigrateTaskDefinitionArn: pulumi.String(""),
-		OutputPrivateSubnetIDs:         network.PrivateSubnetIds,
-		OutputAppSecurityGroupID:       network.AppSecurityGroupId,
-		OutputRegion:                   pulumi.String(region),
-		OutputDatabaseInstanceID:       db.Identifier,
-		OutputDatabaseSubnetGroupName:  db.SubnetGroupName,
-		OutputDatabaseSecurityGroupID:  db.SecurityGroupId,
-		OutputDashboardURL:             dashboard.URL,
-		OutputAlarmTopicARN:            alarming.TopicArn,
+		OutputStack:                     pulumi.String(cfg.Stack),
+		OutputTarget:                    pulumi.String(string(stackconfig.TargetAWS)),
+		OutputURL:                       url,
+		OutputImage:                     pulumi.String(""),
+		OutputImageDigest:               pulumi.String(cfg.Release.ImageDigest),
+		OutputDatabaseEndpoint:          db.Endpoint,
+		OutputRedisEndpoint:             cache.Endpoint,
+		OutputClusterName:               cluster.Name,
+		OutputServiceNames:              pulumi.StringMap{},
+		OutputTaskDefinitionArns:        pulumi.StringMap{},
+		OutputLogGroupNames:             logGroups,
+		OutputImageRepositoryURL:        registry.RepositoryUrl,
+		OutputAlbDNSName:                alb.DnsName,
+		OutputMigrateTaskDefinitionArn:  pulumi.String(""),
+		OutputPrivateSubnetIDs:          network.PrivateSubnetIds,
+		OutputAppSecurityGroupID:        network.AppSecurityGroupId,
+		OutputRegion:                    pulumi.String(region),
+		OutputDatabaseInstanceID:        db.Identifier,
+		OutputDatabaseSubnetGroupName:   db.SubnetGroupName,
+		OutputDatabaseSecurityGroupID:   db.SecurityGroupId,
+		OutputDashboardURL:              dashboard.URL,
+		OutputAlarmTopicARN:             alarming.TopicArn,
+		OutputCodeDeployApplication:     pulumi.String(""),
+		OutputCodeDeployDeploymentGroup: pulumi.String(""),
+		OutputWebContainerName:          pulumi.String(AppContainer),
+		OutputWebContainerPort:          pulumi.Int(web.Port),
 	}
 	if !Released(cfg) {
 		return outputs, nil
@@ -352,6 +374,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 			args.DeploymentAlarms = append(args.DeploymentAlarms, alarming.Names[id])
 		}
 		if p == stackconfig.Web {
+			args.CodeDeploy = cfg.Deploy.Progressive()
 			args.TargetGroupArn = alb.TargetGroupArn
 			args.RequestCountLabel = pulumi.Sprintf("%s/%s", alb.ArnSuffix, alb.TargetGroupArnSuffix)
 		} else {
@@ -369,11 +392,58 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		serviceNameOutputs[string(p)] = svc.ServiceName
 		taskDefs[string(p)] = svc.TaskDefinitionArn
 	}
+	if cfg.Deploy.Progressive() {
+		bg, err := newWebBlueGreen(ctx, cfg, base, account, alb, network, cluster, webService, alarms, alarmsArgs, alarming, with)
+		if err != nil {
+			return nil, err
+		}
+		outputs[OutputCodeDeployApplication] = bg.ApplicationName
+		outputs[OutputCodeDeployDeploymentGroup] = bg.DeploymentGroupName
+	}
 	outputs[OutputImage] = image
 	outputs[OutputServiceNames] = serviceNameOutputs
 	outputs[OutputTaskDefinitionArns] = taskDefs
 	outputs[OutputMigrateTaskDefinitionArn] = release.TaskDefinitionArn
 	return outputs, nil
+}
+
+// newWebBlueGreen sets up CodeDeploy for the web service of a stack with a
+// progressive deploy.strategy, with the gates' alarms on both target groups.
+func newWebBlueGreen(ctx *pulumi.Context, cfg *stackconfig.Config, base, account string, alb *LoadBalancer, network *Network,
+	cluster *Cluster, web *Service, alarms []signals.Instance, alarmsArgs AlarmsArgs, alarming *Alarms, opts ...pulumi.ResourceOption) (*BlueGreen, error) {
+	var gates []signals.Instance
+	for _, name := range cfg.Deploy.Gates {
+		i := slices.IndexFunc(alarms, func(a signals.Instance) bool { return a.Name == name && a.Gate != "" })
+		if i < 0 {
+			return nil, fmt.Errorf("deploy.gates: %q is not a gate; allowed %s", name, strings.Join(signals.GateNames(), ", "))
+		}
+		gates = append(gates, alarms[i])
+	}
+	var deployment []pulumi.StringInput
+	for _, id := range signals.DeploymentAlarms(alarms, stackconfig.Web) {
+		deployment = append(deployment, alarming.Names[id])
+	}
+	return NewBlueGreen(ctx, "web-deploy", BlueGreenArgs{
+		Prefix:                     base,
+		Deploy:                     cfg.Deploy,
+		AccountID:                  account,
+		VpcId:                      network.VpcId,
+		AppPort:                    cfg.Services.Web.Port,
+		HealthCheckPath:            cfg.Services.Web.HealthCheckPath,
+		DeregistrationDelaySeconds: cfg.LoadBalancer.DeregistrationDelaySeconds,
+		LoadBalancerArn:            alb.Arn,
+		ProdListenerArn:            alb.HttpsListenerArn,
+		BlueTargetGroupName:        alb.TargetGroupName,
+		CertificateArn:             cfg.LoadBalancer.CertificateARN,
+		SSLPolicy:                  SSLPolicy,
+		ClusterName:                cluster.Name,
+		ServiceName:                web.ServiceName,
+		Service:                    web.ECSService,
+		Alarms:                     alarmsArgs,
+		AlarmActions:               pulumi.Array{alarming.TopicArn},
+		Gates:                      gates,
+		DeploymentAlarmNames:       deployment,
+	}, opts...)
 }
 
 // serviceName is the ECS service name (and task family) of p:

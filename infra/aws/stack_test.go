@@ -233,7 +233,10 @@ func TestServicesDeployAndScaleAsEachProcessTypeNeeds(t *testing.T) {
 			for _, p := range stackconfig.Processes {
 				s := pick(t, g, tService, string(p))
 				svc := cfg.Services.Get(p)
-				if !s.Bool("deploymentCircuitBreaker.enable") || !s.Bool("deploymentCircuitBreaker.rollback") {
+				switch codeDeploy := p == stackconfig.Web && cfg.Deploy.Progressive(); {
+				case codeDeploy && (s.String("deploymentController.type") != "CODE_DEPLOY" || hasInput(*s, "deploymentCircuitBreaker")):
+					t.Errorf("%s: deployment controller %q, circuit breaker %v; want CODE_DEPLOY alone (deploy.strategy %s)", p, s.String("deploymentController.type"), s.Inputs["deploymentCircuitBreaker"], cfg.Deploy.Strategy)
+				case !codeDeploy && (!s.Bool("deploymentCircuitBreaker.enable") || !s.Bool("deploymentCircuitBreaker.rollback")):
 					t.Errorf("%s: no circuit breaker with rollback", p)
 				}
 				if s.Bool("networkConfiguration.assignPublicIp") || len(s.Inputs["networkConfiguration"].ObjectValue()["subnets"].ArrayValue()) != cfg.Network.AZCount {

@@ -270,7 +270,7 @@ func (e *estimator) network() {
 }
 
 func (e *estimator) monitoring() {
-	alarms, err := signals.Resolve(e.cfg)
+	alarms, err := StackAlarms(e.cfg)
 	if err != nil {
 		e.errs = append(e.errs, err)
 		return
@@ -284,6 +284,28 @@ func (e *estimator) monitoring() {
 	e.addUsage("cloudwatch/logs-storage", "CloudWatch Logs storage",
 		fmt.Sprintf("GB a month × %d days retention (%.1f months kept, before compression)", e.cfg.Logging.RetentionDays, months),
 		KeyLogsStorage, "logsIngestedGb", u.LogsIngestedGB, months)
+}
+
+// StackAlarms are the CloudWatch alarms an aws stack creates: the alarm
+// table's rows (infra/signals), and with a progressive deploy.strategy a
+// copy of each gate's alarm on the second (CodeDeploy) target group
+// (infra/aws.NewBlueGreen).
+func StackAlarms(cfg *stackconfig.Config) ([]signals.Instance, error) {
+	alarms, err := signals.Resolve(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Deploy.Progressive() {
+		for _, name := range cfg.Deploy.Gates {
+			for _, a := range alarms {
+				if a.Name == name && a.Gate != "" {
+					alarms = append(alarms, a)
+					break
+				}
+			}
+		}
+	}
+	return alarms, nil
 }
 
 // AlarmMetrics is how many metrics CloudWatch bills the stack's alarms

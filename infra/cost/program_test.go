@@ -7,7 +7,6 @@ import (
 	"github.com/shipyard-kit/shipyard/infra/aws/awsmock"
 	"github.com/shipyard-kit/shipyard/infra/cost"
 	"github.com/shipyard-kit/shipyard/infra/pulumitest"
-	"github.com/shipyard-kit/shipyard/infra/signals"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
@@ -133,12 +132,12 @@ func TestEveryLineCountsWhatTheProgramCreates(t *testing.T) {
 					}
 				}
 			}
-			alarms, err := signals.Resolve(cfg)
+			alarms, err := cost.StackAlarms(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if n := len(g.ByType("aws:cloudwatch/metricAlarm:MetricAlarm")); n != len(alarms) {
-				t.Errorf("the program creates %d alarms, the alarm table resolves %d", n, len(alarms))
+				t.Errorf("the program creates %d alarms, the cost counts %d", n, len(alarms))
 			}
 			if got := qty("cloudwatch/alarms"); got != float64(metrics) {
 				t.Errorf("alarm metrics %g, the program's alarms read %d", got, metrics)

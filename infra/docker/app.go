@@ -46,6 +46,12 @@ type AppArgs struct {
 	DatabaseCAVolume pulumi.StringInput
 	// Dependencies must be up (healthy) before the migration runs.
 	Dependencies []pulumi.Resource
+	// Candidate, when set, is the image ID of a release in progress
+	// (`shipyard release` on a docker stack): its migration runs and
+	// local.webReplicas web containers of it start beside the running
+	// generation, under the network alias CanaryAlias, which nginx gives
+	// only the share of requests the release's current step says.
+	Candidate string
 }
 
 // App is the app image, its migration and its process containers.
@@ -61,8 +67,12 @@ type App struct {
 	Generation string
 	Migration  *docker.Container
 	Web        []*docker.Container
-	Worker     *docker.Container
-	Clock      *docker.Container
+	// CandidateGeneration and Canary are the release's new web
+	// generation and its containers (none without AppArgs.Candidate).
+	CandidateGeneration string
+	Canary              []*docker.Container
+	Worker              *docker.Container
+	Clock               *docker.Container
 	// Containers maps each process type to its containers.
 	Containers map[stackconfig.Process][]*docker.Container
 }
@@ -88,25 +98,31 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	parent := pulumi.Parent(c)
-	img, err := docker.LookupRemoteImage(ctx, &docker.LookupRemoteImageArgs{Name: c.ImageName}, pulumi.Parent(c))
-	if err != nil {
-		return nil, fmt.Errorf("app image %s (built by `make image`, which `make up` runs): %w", c.ImageName, err)
+	if d := cfg.Release.ImageDigest; d != "" {
+		// A released image (`shipyard release` on a docker stack wrote
+		// its image ID here): run it, not what `make image` built last.
+		c.ImageName, c.ImageID = d, d
+	} else {
+		img, err := docker.LookupRemoteImage(ctx, &docker.LookupRemoteImageArgs{Name: c.ImageName}, pulumi.Parent(c))
+		if err != nil {
+			return nil, fmt.Errorf("app image %s (built by `make image`, which `make up` runs): %w", c.ImageName, err)
+		}
+		c.ImageID = img.Id
 	}
-	c.ImageID = img.Id
+	var err error
 	if c.Generation, err = Generation(cfg, c.ImageID, args.Secrets.names); err != nil {
 		return nil, err
 	}
 	gen := func(resourceName string) string { return resourceName + "-" + c.Generation }
-	image := pulumi.String(c.ImageID)
 	envs := args.Secrets.envs(cfg)
-	common := func(cname string, command ...string) *docker.ContainerArgs {
+	common := func(cname, image string, command ...string) *docker.ContainerArgs {
 		cmd := pulumi.StringArray{}
 		for _, s := range command {
 			cmd = append(cmd, pulumi.String(s))
 		}
 		return &docker.ContainerArgs{
 			Name:    pulumi.String(cname),
-			Image:   image,
+			Image:   pulumi.String(image),
 			Command: cmd,
 			Envs:    envs,
 			NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
@@ -126,35 +142,42 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		}
 	}
 
-	migrate := common(gen(args.Names.Container("migrate")), "migrate")
-	migrate.Labels = stackLabels(cfg.Stack, docker.ContainerLabelArgs{Label: pulumi.String(ProcessLabel), Value: pulumi.String("migrate")})
-	// attach: the deploy waits for the one-off to exit; logs: its output is
-	// kept for the error message. mustRun must be off for a container that
-	// exits, and exitCode is checked below.
-	migrate.Attach = pulumi.Bool(true)
-	migrate.Logs = pulumi.Bool(true)
-	migrate.MustRun = pulumi.Bool(false)
-	migrate.Restart = pulumi.String("no")
-	// As prod's release task, which runs with the web service's settings.
-	migrate.StopTimeout = pulumi.Int(cfg.Services.Get(stackconfig.Web).StopTimeoutSeconds)
-	c.Migration, err = docker.NewContainer(ctx, gen(args.Names.Container("migrate")), migrate,
-		parent, pulumi.DependsOn(args.Dependencies))
-	if err != nil {
-		return nil, fmt.Errorf("migration container: %w", err)
+	newMigration := func(generation, image string) (*docker.Container, pulumi.StringOutput, error) {
+		cname := args.Names.Container("migrate") + "-" + generation
+		migrate := common(cname, image, "migrate")
+		migrate.Labels = stackLabels(cfg.Stack, docker.ContainerLabelArgs{Label: pulumi.String(ProcessLabel), Value: pulumi.String("migrate")})
+		// attach: the deploy waits for the one-off to exit; logs: its output is
+		// kept for the error message. mustRun must be off for a container that
+		// exits, and exitCode is checked below.
+		migrate.Attach = pulumi.Bool(true)
+		migrate.Logs = pulumi.Bool(true)
+		migrate.MustRun = pulumi.Bool(false)
+		migrate.Restart = pulumi.String("no")
+		// As prod's release task, which runs with the web service's settings.
+		migrate.StopTimeout = pulumi.Int(cfg.Services.Get(stackconfig.Web).StopTimeoutSeconds)
+		m, err := docker.NewContainer(ctx, cname, migrate, parent, pulumi.DependsOn(args.Dependencies))
+		if err != nil {
+			return nil, pulumi.StringOutput{}, fmt.Errorf("migration container: %w", err)
+		}
+		return m, pulumi.All(m.ExitCode, m.ContainerLogs).ApplyT(func(v []any) (string, error) {
+			return CheckMigration(v[0].(int), v[1].(string))
+		}).(pulumi.StringOutput), nil
 	}
-	migrated := pulumi.All(c.Migration.ExitCode, c.Migration.ContainerLogs).ApplyT(func(v []any) (string, error) {
-		return CheckMigration(v[0].(int), v[1].(string))
-	}).(pulumi.StringOutput)
+	var migrated pulumi.StringOutput
+	c.Migration, migrated, err = newMigration(c.Generation, c.ImageID)
+	if err != nil {
+		return nil, err
+	}
 
-	add := func(p stackconfig.Process, cname string) (*docker.Container, error) {
+	add := func(p stackconfig.Process, cname, image, alias string, migration *docker.Container, migrated pulumi.StringOutput) (*docker.Container, error) {
 		svc := cfg.Services.Get(p)
-		a := common(cname, Subcommands[p])
+		a := common(cname, image, Subcommands[p])
 		a.Labels = stackLabels(cfg.Stack,
 			docker.ContainerLabelArgs{Label: pulumi.String(MigrationLabel), Value: migrated},
 			docker.ContainerLabelArgs{Label: pulumi.String(ProcessLabel), Value: pulumi.String(string(p))},
 		)
 		a.NetworksAdvanced = docker.ContainerNetworksAdvancedArray{
-			docker.ContainerNetworksAdvancedArgs{Name: args.Network, Aliases: pulumi.StringArray{pulumi.String(ProcessAlias(p))}},
+			docker.ContainerNetworksAdvancedArgs{Name: args.Network, Aliases: pulumi.StringArray{pulumi.String(alias)}},
 		}
 		hc := pulumi.StringArray{}
 		for _, s := range HealthCheckCommand {
@@ -172,7 +195,10 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		a.DestroyGraceSeconds = pulumi.Int(svc.StopTimeoutSeconds)
 		a.Wait = pulumi.Bool(true)
 		a.WaitTimeout = pulumi.Int(120)
-		ctr, err := docker.NewContainer(ctx, cname, a, parent, pulumi.DependsOn([]pulumi.Resource{c.Migration}))
+		return docker.NewContainer(ctx, cname, a, parent, pulumi.DependsOn([]pulumi.Resource{migration}))
+	}
+	addCurrent := func(p stackconfig.Process, cname string) (*docker.Container, error) {
+		ctr, err := add(p, cname, c.ImageID, ProcessAlias(p), c.Migration, migrated)
 		if err != nil {
 			return nil, fmt.Errorf("%s container: %w", p, err)
 		}
@@ -180,17 +206,39 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		return ctr, nil
 	}
 	for i := 1; i <= cfg.Local.WebReplicas; i++ {
-		ctr, err := add(stackconfig.Web, gen(args.Names.Web(i)))
+		ctr, err := addCurrent(stackconfig.Web, gen(args.Names.Web(i)))
 		if err != nil {
 			return nil, err
 		}
 		c.Web = append(c.Web, ctr)
 	}
-	if c.Worker, err = add(stackconfig.Worker, gen(args.Names.Container("worker"))); err != nil {
+	if c.Worker, err = addCurrent(stackconfig.Worker, gen(args.Names.Container("worker"))); err != nil {
 		return nil, err
 	}
-	if c.Clock, err = add(stackconfig.Clock, gen(args.Names.Container("clock"))); err != nil {
+	if c.Clock, err = addCurrent(stackconfig.Clock, gen(args.Names.Container("clock"))); err != nil {
 		return nil, err
+	}
+	if args.Candidate != "" {
+		if c.CandidateGeneration, err = Generation(cfg, args.Candidate, args.Secrets.names); err != nil {
+			return nil, err
+		}
+		// The new image's migrations first (the N-1 gate keeps them
+		// compatible with the running generation); once the release is
+		// promoted this is the running generation's migration, unchanged.
+		migration, done := c.Migration, migrated
+		if c.CandidateGeneration != c.Generation {
+			if migration, done, err = newMigration(c.CandidateGeneration, args.Candidate); err != nil {
+				return nil, err
+			}
+		}
+		for i := 1; i <= cfg.Local.WebReplicas; i++ {
+			cname := args.Names.Canary(i) + "-" + c.CandidateGeneration
+			ctr, err := add(stackconfig.Web, cname, args.Candidate, CanaryAlias, migration, done)
+			if err != nil {
+				return nil, fmt.Errorf("canary web container: %w", err)
+			}
+			c.Canary = append(c.Canary, ctr)
+		}
 	}
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"image":      pulumi.String(c.ImageName),

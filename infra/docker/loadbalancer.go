@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"regexp"
 	"strconv"
 	"text/template"
 
@@ -38,19 +39,65 @@ const (
 	NginxStatusPath = "/stub_status"
 )
 
+// Where nginx reads the traffic split and writes the gate log, and the
+// directory of the gate log on the volume nginx shares with mtail.
+const (
+	NginxSplitFile = "/etc/nginx/shipyard/split.conf"
+	GateLogDir     = "/var/log/shipyard"
+	GateLogPath    = GateLogDir + "/gate.log"
+)
+
+// CanaryAlias is the network alias of a release's new web generation while
+// nginx splits traffic between it and the running one (WebAlias).
+const CanaryAlias = "web-canary"
+
+// SplitConf returns what nginx's split file holds: the split_clients block
+// that sends canaryPercent of the requests to CanaryAlias and the rest to
+// WebAlias, split per request ($request_id) as an ALB's weighted target
+// groups split, and the map that labels the gate log's lines with the
+// running generation ("web") or canaryLabel (release.CanaryLabel: one per
+// release, so a release's gates never count an earlier release's requests).
+func SplitConf(canaryPercent int, canaryLabel string) (string, error) {
+	var body string
+	switch {
+	case canaryPercent < 0 || canaryPercent > 100:
+		return "", fmt.Errorf("traffic split: %d%% is out of range; allowed 0 to 100", canaryPercent)
+	case canaryPercent > 0 && !labelRE.MatchString(canaryLabel):
+		return "", fmt.Errorf("traffic split: canary label %q; allowed letters, digits and -", canaryLabel)
+	case canaryPercent == 0:
+		body = "* " + WebAlias + ";"
+	case canaryPercent == 100:
+		body = "* " + CanaryAlias + ";"
+	default:
+		body = fmt.Sprintf("%d%% %s; * %s;", canaryPercent, CanaryAlias, WebAlias)
+	}
+	labels := "default " + WebAlias + ";"
+	if canaryLabel != "" {
+		labels = fmt.Sprintf("%s %s; %s", CanaryAlias, canaryLabel, labels)
+	}
+	return fmt.Sprintf("# Written by shipyard release: %d%% of requests to %s.\n"+
+		"split_clients \"${request_id}\" $web_pool { %s }\n"+
+		"map $web_pool $web_generation { %s }\n", canaryPercent, CanaryAlias, body, labels), nil
+}
+
+var labelRE = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+
 // NginxConfig is the typed data nginx.conf is generated from.
 type NginxConfig struct {
 	// UpstreamHost is the web replicas' shared network alias, resolved per
-	// request through Resolver.
-	UpstreamHost    string
-	UpstreamPort    int
-	ListenPort      int
-	HealthCheckPath string
-	Resolver        string
-	ResolverValid   int
-	ConnectTimeout  int
-	ReadTimeout     int
-	IdleTimeout     int
+	// request through Resolver; CanaryHost a release's new generation's.
+	UpstreamHost string
+	CanaryHost   string
+	// SplitFile holds the split_clients block; GateLog is mtail's log.
+	SplitFile, GateLog string
+	UpstreamPort       int
+	ListenPort         int
+	HealthCheckPath    string
+	Resolver           string
+	ResolverValid      int
+	ConnectTimeout     int
+	ReadTimeout        int
+	IdleTimeout        int
 	// StatusPort, when set, serves stub_status at StatusPath.
 	StatusPort int
 	StatusPath string
@@ -60,6 +107,9 @@ type NginxConfig struct {
 func (n NginxConfig) Render() (string, error) {
 	if n.UpstreamHost == "" || n.UpstreamPort == 0 {
 		return "", fmt.Errorf("nginx config: no upstream (UpstreamHost %q, UpstreamPort %d)", n.UpstreamHost, n.UpstreamPort)
+	}
+	if n.CanaryHost == "" || n.SplitFile == "" || n.GateLog == "" {
+		return "", fmt.Errorf("nginx config: CanaryHost %q, SplitFile %q and GateLog %q are all needed", n.CanaryHost, n.SplitFile, n.GateLog)
 	}
 	var b bytes.Buffer
 	if err := nginxConf.Execute(&b, n); err != nil {
@@ -88,6 +138,8 @@ type LoadBalancerArgs struct {
 	// Dependencies are the web containers of the first deployment, healthy
 	// before nginx starts. Later changes to them never touch nginx.
 	Dependencies []*docker.Container
+	// GateLogVolume is the volume nginx writes the gate log to (mtail reads it).
+	GateLogVolume pulumi.StringInput
 }
 
 // LoadBalancer is the nginx container in front of the web replicas.
@@ -111,6 +163,9 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 	}
 	conf, err := NginxConfig{
 		UpstreamHost:    args.UpstreamHost,
+		CanaryHost:      CanaryAlias,
+		SplitFile:       NginxSplitFile,
+		GateLog:         GateLogPath,
 		UpstreamPort:    args.UpstreamPort,
 		ListenPort:      NginxListenPort,
 		HealthCheckPath: args.HealthCheckPath,
@@ -126,6 +181,10 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		return nil, err
 	}
 	c.Config = conf
+	split, err := SplitConf(0, "")
+	if err != nil {
+		return nil, err
+	}
 	parent := pulumi.Parent(c)
 	image, err := docker.NewRemoteImage(ctx, name+"-image", &docker.RemoteImageArgs{
 		Name:        pulumi.String(args.Image),
@@ -151,6 +210,13 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		Labels: stackLabels(args.Stack),
 		Uploads: docker.ContainerUploadArray{
 			docker.ContainerUploadArgs{File: pulumi.String(NginxConfPath), Content: pulumi.String(conf)},
+			// All traffic to the running generation; `shipyard release`
+			// owns the file's contents from then on (Pulumi never reads
+			// an upload back, so a release leaves no diff).
+			docker.ContainerUploadArgs{File: pulumi.String(NginxSplitFile), Content: pulumi.String(split)},
+		},
+		Volumes: docker.ContainerVolumeArray{
+			docker.ContainerVolumeArgs{VolumeName: args.GateLogVolume, ContainerPath: pulumi.String(GateLogDir)},
 		},
 		Healthcheck: &docker.ContainerHealthcheckArgs{
 			Tests: pulumi.StringArray{pulumi.String("CMD"), pulumi.String("curl"), pulumi.String("-fsS"), pulumi.String("-o"), pulumi.String("/dev/null"),

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	_ "embed"
 	"fmt"
 	"strconv"
 
@@ -21,6 +22,10 @@ const (
 	PrometheusPort       = 9090
 	// NginxExporterPort is the exporter's default listen port.
 	NginxExporterPort = 9113
+	// MtailPort is mtail's default port (its /metrics), MtailProgramDir
+	// where it reads its programs.
+	MtailPort       = 3903
+	MtailProgramDir = "/etc/mtail"
 	// PrometheusInterval is how often Prometheus scrapes and evaluates the
 	// rules: short, so an alert fires within its rule's `for` plus seconds.
 	PrometheusInterval = "5s"
@@ -29,8 +34,16 @@ const (
 )
 
 // PrometheusJobs are the scrape jobs of every docker stack: one per process
-// type, found by its network alias, and nginx through its exporter.
-var PrometheusJobs = []string{"web", "worker", "clock", "nginx"}
+// type, found by its network alias, nginx through its exporter, and the
+// load balancer's per-generation request metrics through mtail ("lb").
+var PrometheusJobs = []string{"web", "worker", "clock", "nginx", "lb"}
+
+// MtailProgram counts nginx's proxied requests and response times per web
+// generation from the gate log (metrics shipyard_lb_requests_total and
+// shipyard_lb_response_seconds, which the release gates read).
+//
+//go:embed lb.mtail
+var MtailProgram string
 
 type promConfig struct {
 	Global struct {
@@ -63,8 +76,9 @@ type staticConfig struct {
 // process type is found through Docker's DNS by its network alias
 // (ProcessAlias), re-resolved every interval, so replicas a deployment adds
 // or removes are scraped without a restart and a stopped one is gone within
-// seconds; nginx is scraped through the exporter at exporterHost.
-func PrometheusConfig(cfg *stackconfig.Config, exporterHost string) (string, error) {
+// seconds; nginx is scraped through the exporter at exporterHost, its gate
+// log's metrics through mtail at mtailHost.
+func PrometheusConfig(cfg *stackconfig.Config, exporterHost, mtailHost string) (string, error) {
 	var c promConfig
 	c.Global.ScrapeInterval = PrometheusInterval
 	c.Global.EvaluationInterval = PrometheusInterval
@@ -81,6 +95,9 @@ func PrometheusConfig(cfg *stackconfig.Config, exporterHost string) (string, err
 	c.ScrapeConfigs = append(c.ScrapeConfigs, scrapeConfig{
 		JobName:       "nginx",
 		StaticConfigs: []staticConfig{{Targets: []string{exporterHost + ":" + strconv.Itoa(NginxExporterPort)}}},
+	}, scrapeConfig{
+		JobName:       "lb",
+		StaticConfigs: []staticConfig{{Targets: []string{mtailHost + ":" + strconv.Itoa(MtailPort)}}},
 	})
 	out, err := yaml.Marshal(c)
 	if err != nil {
@@ -97,7 +114,9 @@ type PrometheusArgs struct {
 	Network pulumi.StringInput
 	// NginxHost is nginx's name on the network.
 	NginxHost string
-	Logs      LogOptions
+	// GateLog is the volume holding nginx's gate log.
+	GateLog pulumi.StringInput
+	Logs    LogOptions
 }
 
 // Prometheus is the local stack's monitoring: Prometheus with the alert
@@ -107,6 +126,8 @@ type Prometheus struct {
 
 	Container *docker.Container
 	Exporter  *docker.Container
+	// Mtail turns nginx's gate log into per-generation metrics.
+	Mtail *docker.Container
 	// URL is Prometheus's UI on the host.
 	URL pulumi.StringOutput
 	// ConfigFile and Rules are the generated prometheus.yml and rule file.
@@ -133,7 +154,8 @@ func NewPrometheus(ctx *pulumi.Context, name string, args *PrometheusArgs, opts 
 	}
 	c.Rules = string(rules)
 	exporterName := args.Names.Container("nginx-exporter")
-	if c.ConfigFile, err = PrometheusConfig(cfg, exporterName); err != nil {
+	mtailName := args.Names.Container("mtail")
+	if c.ConfigFile, err = PrometheusConfig(cfg, exporterName, mtailName); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(c)
@@ -164,6 +186,42 @@ func NewPrometheus(ctx *pulumi.Context, name string, args *PrometheusArgs, opts 
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("nginx exporter container: %w", err)
+	}
+
+	mtailImage, err := docker.NewRemoteImage(ctx, mtailName+"-image", &docker.RemoteImageArgs{
+		Name: pulumi.String(cfg.Local.Images.Mtail), KeepLocally: pulumi.Bool(true),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("mtail image: %w", err)
+	}
+	c.Mtail, err = docker.NewContainer(ctx, mtailName, &docker.ContainerArgs{
+		Name:  pulumi.String(mtailName),
+		Image: mtailImage.ImageId,
+		// The official image's entrypoint is the mtail binary. It follows
+		// the gate log from its end (it waits for the file to appear).
+		Command: pulumi.StringArray{
+			pulumi.String("-progs"), pulumi.String(MtailProgramDir),
+			pulumi.String("-logs"), pulumi.String(GateLogPath),
+			pulumi.String("-port"), pulumi.String(strconv.Itoa(MtailPort)),
+			pulumi.String("-emit_prog_label=false"),
+			pulumi.String("-logtostderr"),
+		},
+		NetworksAdvanced: network,
+		// Not read-only: Docker copies uploads into the container's own
+		// layer, which a read-only root filesystem refuses.
+		Uploads: docker.ContainerUploadArray{
+			docker.ContainerUploadArgs{File: pulumi.String(MtailProgramDir + "/lb.mtail"), Content: pulumi.String(MtailProgram)},
+		},
+		Volumes: docker.ContainerVolumeArray{
+			docker.ContainerVolumeArgs{VolumeName: args.GateLog, ContainerPath: pulumi.String(GateLogDir), ReadOnly: pulumi.Bool(true)},
+		},
+		Labels:    stackLabels(cfg.Stack),
+		Restart:   pulumi.String("unless-stopped"),
+		LogDriver: pulumi.String(args.Logs.Driver),
+		LogOpts:   args.Logs.opts(),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("mtail container: %w", err)
 	}
 
 	image, err := docker.NewRemoteImage(ctx, name+"-image", &docker.RemoteImageArgs{

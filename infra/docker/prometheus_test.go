@@ -98,6 +98,12 @@ func TestPrometheusScrapesEveryProcessAndNginx(t *testing.T) {
 			}
 			continue
 		}
+		if sc.JobName == "lb" {
+			if len(sc.StaticConfigs) != 1 || !slices.Equal(sc.StaticConfigs[0].Targets, []string{n.Container("mtail") + ":3903"}) {
+				t.Errorf("lb job targets %+v", sc.StaticConfigs)
+			}
+			continue
+		}
 		proc := stackconfig.Process(sc.JobName)
 		if len(sc.DNSSDConfigs) != 1 || sc.DNSSDConfigs[0].Type != "A" || sc.DNSSDConfigs[0].Port != cfg.Services.Get(proc).Port {
 			t.Fatalf("job %s: %+v", sc.JobName, sc.DNSSDConfigs)

@@ -72,8 +72,16 @@ func (n Names) Container(role string) string { return n.Prefix() + "-" + role }
 // Web returns the container name of web replica i (1-based).
 func (n Names) Web(i int) string { return n.Container("web-" + strconv.Itoa(i)) }
 
+// Canary returns the container name of a release's new web replica i
+// (1-based), before the release is promoted.
+func (n Names) Canary(i int) string { return n.Container("canary-web-" + strconv.Itoa(i)) }
+
 // Volume returns the name of a named volume.
 func (n Names) Volume(role string) string { return n.Prefix() + "-" + role + "-data" }
+
+// GateLogVolume is the name of the volume nginx writes its gate log to and
+// mtail reads it from (not data: `make down` deletes it).
+func (n Names) GateLogVolume() string { return n.Prefix() + "-gate-log" }
 
 // DatabaseCAVolume is the name of the volume that hands the Postgres
 // container's CA certificate to the app containers.
@@ -82,6 +90,17 @@ func (n Names) DatabaseCAVolume() string { return n.Prefix() + "-postgres-ca" }
 // NewStack builds the local topology of a docker-target stack and returns
 // its outputs (see docs/local.md for the contract).
 func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) {
+	return NewStackWithCandidate(ctx, cfg, "")
+}
+
+// CandidateEnv is the variable through which `shipyard release` hands the
+// Pulumi program of a docker stack the image ID of the release in
+// progress (AppArgs.Candidate); nothing else sets it.
+const CandidateEnv = "SHIPYARD_RELEASE_CANDIDATE"
+
+// NewStackWithCandidate is NewStack with a release in progress: candidate
+// (an image ID, or "" for none) runs as the canary web generation.
+func NewStackWithCandidate(ctx *pulumi.Context, cfg *stackconfig.Config, candidate string) (pulumi.Map, error) {
 	if cfg.Target != stackconfig.TargetDocker {
 		return nil, fmt.Errorf("infra/docker: stack %q has target %q, but the local Docker topology builds only target %q stacks: set \"target\": %q in config/%s.json, or deploy it with the %q target's program",
 			cfg.Stack, cfg.Target, stackconfig.TargetDocker, stackconfig.TargetDocker, cfg.Stack, cfg.Target)
@@ -155,9 +174,19 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		// component dependency to the children registered so far, which
 		// races with their registration (seen dropping Postgres entirely).
 		Dependencies: []pulumi.Resource{pg.Container, redis.Container},
+		Candidate:    candidate,
 	})
 	if err != nil {
 		return nil, err
+	}
+
+	// nginx writes its gate log here and mtail reads it.
+	gateLog, err := docker.NewVolume(ctx, names.GateLogVolume(), &docker.VolumeArgs{
+		Name:   pulumi.String(names.GateLogVolume()),
+		Labels: docker.VolumeLabelArray{docker.VolumeLabelArgs{Label: pulumi.String(StackLabel), Value: pulumi.String(cfg.Stack)}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gate log volume: %w", err)
 	}
 
 	web := cfg.Services.Get(stackconfig.Web)
@@ -175,6 +204,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Logs:            logs,
 		Stack:           cfg.Stack,
 		Dependencies:    app.Web,
+		GateLogVolume:   gateLog.Name,
 	})
 	if err != nil {
 		return nil, err
@@ -185,6 +215,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Names:     names,
 		Network:   network.Name,
 		NginxHost: names.Container("nginx"),
+		GateLog:   gateLog.Name,
 		Logs:      logs,
 	})
 	if err != nil {
@@ -194,6 +225,10 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	webNames := pulumi.StringArray{}
 	for _, c := range app.Web {
 		webNames = append(webNames, c.Name)
+	}
+	canaryNames := pulumi.StringArray{}
+	for _, c := range app.Canary {
+		canaryNames = append(canaryNames, c.Name)
 	}
 	return pulumi.Map{
 		"stack":            pulumi.String(cfg.Stack),
@@ -206,6 +241,11 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		"redisEndpoint":    pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.RedisHost, stackconfig.LocalEndpoints.RedisPort),
 		"networkName":      network.Name,
 		"webContainers":    webNames,
+		// A release in progress: its web containers and generation (empty
+		// between releases).
+		"canaryContainers":    canaryNames,
+		"generation":          pulumi.String(app.Generation),
+		"candidateGeneration": pulumi.String(app.CandidateGeneration),
 		"containers": pulumi.StringMap{
 			"postgres":      pg.ContainerName,
 			"redis":         redis.ContainerName,
@@ -215,6 +255,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 			"clock":         app.Clock.Name,
 			"prometheus":    prom.Container.Name,
 			"nginxExporter": prom.Exporter.Name,
+			"mtail":         prom.Mtail.Name,
 		},
 	}, nil
 }

@@ -142,7 +142,7 @@ func TestTheLocalStackHasEveryContainerOfTheTopology(t *testing.T) {
 			for i := 1; i <= replicas; i++ {
 				want = append(want, n.Web(i))
 			}
-			want = append(want, n.Container("worker"), n.Container("clock"), n.Container("nginx"), n.Container("nginx-exporter"), n.Container("prometheus"))
+			want = append(want, n.Container("worker"), n.Container("clock"), n.Container("nginx"), n.Container("nginx-exporter"), n.Container("mtail"), n.Container("prometheus"))
 			var got []string
 			for _, r := range g.ByType(containerType) {
 				got = append(got, container(t, g, r.Name).Name)
@@ -158,8 +158,8 @@ func TestTheLocalStackHasEveryContainerOfTheTopology(t *testing.T) {
 			if nets := g.ByType(networkType); len(nets) != 1 || nets[0].String("name") != n.Network() {
 				t.Fatalf("want one network %q, got %v", n.Network(), names(nets))
 			}
-			if vols := g.ByType(volumeType); len(vols) != 3 {
-				t.Fatalf("want the postgres and redis data volumes and the database CA volume, got %v", names(vols))
+			if vols := g.ByType(volumeType); len(vols) != 4 {
+				t.Fatalf("want the postgres and redis data volumes, the database CA volume and the gate log volume, got %v", names(vols))
 			}
 		})
 	}
@@ -457,14 +457,14 @@ func TestPulumiNeverDeletesTheDataVolumes(t *testing.T) {
 	g := mustRun(t, cfg)
 	n := dockerinfra.NamesFor(cfg.Stack)
 	vols := g.ByType(volumeType)
-	if len(vols) != 3 {
-		t.Fatalf("volumes %v, want postgres, redis and the database CA", names(vols))
+	if len(vols) != 4 {
+		t.Fatalf("volumes %v, want postgres, redis, the database CA and the gate log", names(vols))
 	}
 	for _, v := range vols {
 		// The CA volume holds a copy of a public certificate, written at
 		// every start of Postgres: `make down` may delete it (and does,
 		// so that down leaves exactly the data volumes).
-		if data := v.String("name") != n.DatabaseCAVolume(); v.RetainOnDelete != data {
+		if data := v.String("name") != n.DatabaseCAVolume() && v.String("name") != n.GateLogVolume(); v.RetainOnDelete != data {
 			t.Errorf("volume %s: retained %v, want %v (data volumes outlive their resource, the CA volume does not)", v.Name, v.RetainOnDelete, data)
 		}
 		if v.String("labels.0.label") != dockerinfra.StackLabel || v.String("labels.0.value") != cfg.Stack {
@@ -497,8 +497,8 @@ func TestTheStackOutputsFollowTheContract(t *testing.T) {
 		t.Errorf("webContainers = %s, want %s", got, want)
 	}
 	ctrs, ok := g.Outputs["containers"].(map[string]string)
-	if !ok || len(ctrs) != 8 {
-		t.Fatalf("containers = %#v, want a map of 8 names", g.Outputs["containers"])
+	if !ok || len(ctrs) != 9 {
+		t.Fatalf("containers = %#v, want a map of 9 names", g.Outputs["containers"])
 	}
 	if ctrs["nginxExporter"] != n.Container("nginx-exporter") {
 		t.Errorf("containers[nginxExporter] = %v", ctrs["nginxExporter"])

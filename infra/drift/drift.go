@@ -21,25 +21,52 @@ type Owned struct {
 	Type, Property string
 	// Owner says who moves it.
 	Owner string
+	// When names the setup under which the controller owns it (Autoscaled,
+	// CodeDeploy): the program ignores the field only there.
+	When Controller
 }
+
+// Controller is a setup that hands fields of a resource to a controller.
+type Controller string
+
+const (
+	// Autoscaled: a service with Application Auto Scaling
+	// (services.<process>.autoscaling, or a min/max count).
+	Autoscaled Controller = "autoscaled"
+	// CodeDeploy: the web service and its listeners under a progressive
+	// deploy.strategy on aws (deployment controller CODE_DEPLOY).
+	CodeDeploy Controller = "codeDeploy"
+)
 
 // ControllerOwned lists every field a controller owns: the Pulumi program
 // ignores changes to them (IgnoreChanges) and the drift report shows them
 // as expected, not as drift.
 var ControllerOwned = []Owned{
-	{Type: "aws:ecs/service:Service", Property: "desiredCount", Owner: "Application Auto Scaling (services.<process>.autoscaling)"},
+	{Type: "aws:ecs/service:Service", Property: "desiredCount", Owner: "Application Auto Scaling (services.<process>.autoscaling)", When: Autoscaled},
+	{Type: "aws:ecs/service:Service", Property: "taskDefinition", Owner: "CodeDeploy (the releases deploy a CODE_DEPLOY service)", When: CodeDeploy},
+	{Type: "aws:ecs/service:Service", Property: "loadBalancers", Owner: "CodeDeploy (it swaps the web target groups)", When: CodeDeploy},
+	{Type: "aws:lb/listener:Listener", Property: "defaultActions", Owner: "CodeDeploy (it moves the listeners between the web target groups)", When: CodeDeploy},
 }
 
 // IgnoreChanges returns the properties of resource type typ that the
-// program must leave to their controller.
-func IgnoreChanges(typ string) []string {
+// program must leave to their controller, under the given setups.
+func IgnoreChanges(typ string, when ...Controller) []string {
 	var out []string
 	for _, o := range ControllerOwned {
-		if o.Type == typ {
+		if o.Type == typ && contains(when, o.When) {
 			out = append(out, o.Property)
 		}
 	}
 	return out
+}
+
+func contains(when []Controller, c Controller) bool {
+	for _, w := range when {
+		if w == c {
+			return true
+		}
+	}
+	return false
 }
 
 func owner(typ, property string) (string, bool) {

@@ -128,10 +128,19 @@ func TestOutputWithoutAChangeSummaryIsAnError(t *testing.T) {
 }
 
 func TestTheIgnoredFieldsAreTheControllerOwnedOnes(t *testing.T) {
-	if got := drift.IgnoreChanges("aws:ecs/service:Service"); len(got) != 1 || got[0] != "desiredCount" {
+	if got := drift.IgnoreChanges("aws:ecs/service:Service", drift.Autoscaled); len(got) != 1 || got[0] != "desiredCount" {
 		t.Errorf("ignoreChanges of ECS services %v", got)
 	}
-	if got := drift.IgnoreChanges("aws:rds/instance:Instance"); len(got) != 0 {
+	if got := drift.IgnoreChanges("aws:ecs/service:Service", drift.Autoscaled, drift.CodeDeploy); strings.Join(got, ",") != "desiredCount,taskDefinition,loadBalancers" {
+		t.Errorf("ignoreChanges of an autoscaled CodeDeploy service %v", got)
+	}
+	if got := drift.IgnoreChanges("aws:ecs/service:Service"); len(got) != 0 {
+		t.Errorf("ignoreChanges of a rolling service without autoscaling %v", got)
+	}
+	if got := drift.IgnoreChanges("aws:lb/listener:Listener", drift.CodeDeploy); len(got) != 1 || got[0] != "defaultActions" {
+		t.Errorf("ignoreChanges of a CodeDeploy listener %v", got)
+	}
+	if got := drift.IgnoreChanges("aws:rds/instance:Instance", drift.Autoscaled, drift.CodeDeploy); len(got) != 0 {
 		t.Errorf("ignoreChanges of RDS %v", got)
 	}
 }

@@ -106,6 +106,9 @@ func ReliabilityRules() []Rule {
 			Reason: "a release that cannot get healthy must not replace the running one",
 			Types:  []string{TypeECSService},
 			Check: func(r Resource) []string {
+				if codeDeployed(r) {
+					return nil // Exception: SHIPYARD-REL-7 checks its deployment group.
+				}
 				if !r.True("deploymentCircuitBreaker.enable") || !r.True("deploymentCircuitBreaker.rollback") {
 					return []string{"deploymentCircuitBreaker must enable rollback"}
 				}

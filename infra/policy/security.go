@@ -43,7 +43,9 @@ const (
 	TypeWebACLAssociation = "aws:wafv2/webAclAssociation:WebAclAssociation"
 	TypeWebACLLogging     = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 	LoadBalancerComponent = "shipyard:aws:LoadBalancer"
-	NetworkComponent      = "shipyard:aws:Network"
+	// BlueGreenComponent holds the web service's second target group.
+	BlueGreenComponent = "shipyard:aws:BlueGreen"
+	NetworkComponent   = "shipyard:aws:Network"
 )
 
 // DevStack is the development stack (stackconfig.DevStack), the only one
@@ -136,13 +138,15 @@ var Exceptions = []Exception{
 		"in a key policy \"*\" means the key itself"},
 	{"CloudWatch.16", "the dev stack's log groups keep logs fewer than 365 days (config/dev.json: 14)",
 		"cost: dev is a disposable stack of test traffic whose logs serve debugging, not investigations; staging and prod keep 365 days"},
+	{"SHIPYARD-REL-3, SHIPYARD-REL-5", "an ECS service with the CODE_DEPLOY deployment controller (web with a progressive deploy.strategy) has no circuit breaker and no deployment alarms",
+		"ECS offers neither with CodeDeploy; its deployment group rolls back on failure and on the gate alarms instead, which SHIPYARD-REL-7 checks"},
 	{"SHIPYARD-REL-5", "the clock's ECS service (name ending in -clock) is deployed without CloudWatch alarms; its circuit breaker still rolls back a clock that cannot start",
 		"the clock is one task replaced stop-before-start: while the new task migrates and starts, none runs, runningTasks-clock can go off and would roll a good release back; no other alarm measures the clock"},
 	{"RDS.6, CKV_AWS_353, ELB.16", "the dev stack may turn off enhanced monitoring (database.monitoringIntervalSeconds 0), Performance Insights and the web ACL (config/dev.json: no web ACL)",
 		"cost: dev serves test traffic only and is not reachable by real users' data; staging and prod must keep all three (the stack config refuses otherwise)"},
 	{"AVD-AWS-0104", "the app security group allows tcp 443 to 0.0.0.0/0",
 		"the log router's image comes from public.ecr.aws, which has no VPC endpoint, and without network.vpcEndpoints (dev) the AWS APIs are reached through NAT; every other port stays inside the VPC"},
-	{"ELB.21, ELB.22", "the LoadBalancer component's target group (targets of type ip: Fargate tasks in the private subnets) and its health check use plain HTTP (also checkov CKV_AWS_378)",
+	{"ELB.21, ELB.22", "the web target groups (the LoadBalancer component's, and the BlueGreen component's second one; targets of type ip: Fargate tasks in the private subnets) and their health checks use plain HTTP (also checkov CKV_AWS_378)",
 		"TLS terminates at the ALB; the hop to the targets stays inside the VPC's private subnets, and the app security group admits the app port from the ALB's security group only, so no other host can reach or impersonate a target; re-encrypting would need a certificate in every task for no gain in who can read the traffic"},
 	{"RDS.5, RDS.8, ELB.6, ElastiCache.3, SHIPYARD-STATEFUL-1, SHIPYARD-REL-4", "apply to the prod stack only",
 		"dev and staging are disposable and sized for cost: single-AZ, deletable, unprotected"},
@@ -505,7 +509,7 @@ func targetProtocol(r Resource, path string) []string {
 	switch {
 	case p == "HTTPS" || p == "TLS":
 		return nil
-	case p == "HTTP" && r.InComponent(LoadBalancerComponent) && r.String("targetType") == "ip":
+	case p == "HTTP" && (r.InComponent(LoadBalancerComponent) || r.InComponent(BlueGreenComponent)) && r.String("targetType") == "ip":
 		return nil // Exception: TLS ends at the ALB inside the VPC.
 	case p == "" && r.IsUnknown(path):
 		return nil

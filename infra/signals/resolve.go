@@ -86,6 +86,7 @@ func Resolve(cfg *stackconfig.Config) ([]Instance, error) {
 			out = append(out, Instance{Alarm: fill(a, cfg, p), ID: a.Name + "-" + string(p), Service: p})
 		}
 	}
+	problems = append(problems, gateProblems(cfg, out)...)
 	if len(problems) > 0 {
 		slices.SortFunc(problems, func(x, y stackconfig.Problem) int { return strings.Compare(x.Path, y.Path) })
 		return nil, &stackconfig.ValidationError{Problems: problems}

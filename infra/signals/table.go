@@ -105,6 +105,13 @@ type Alarm struct {
 	// "" when the local stack has no such signal, and LocalGap says why.
 	PromQL   string
 	LocalGap string
+	// Gate, when set, makes the row usable as a release gate
+	// (deploy.gates): the same value read from the load balancer's side
+	// for one web generation's traffic only, locally from nginx's gate
+	// log through mtail. Placeholders: {generation}, {window} (the row's
+	// whole evaluation window). On aws the gate is the row's CloudWatch
+	// alarm on the new target group.
+	Gate string
 }
 
 var (
@@ -135,6 +142,7 @@ var Table = []Alarm{
 		PeriodSeconds: 60, EvaluationPeriods: 2, MissingData: "notBreaching",
 		Deployment: []stackconfig.Process{web, worker},
 		PromQL:     `100 * sum(rate(http_requests_total{job="web",status=~"5.."}[{window}])) / sum(rate(http_requests_total{job="web"}[{window}]))`,
+		Gate:       `100 * (sum(increase(shipyard_lb_requests_total{generation="{generation}",status=~"5.."}[{window}])) or vector(0)) / sum(increase(shipyard_lb_requests_total{generation="{generation}"}[{window}]))`,
 	},
 	{
 		Name:    "loadBalancerErrorRate",
@@ -163,6 +171,7 @@ var Table = []Alarm{
 		PeriodSeconds: 60, EvaluationPeriods: 3, MissingData: "notBreaching",
 		Deployment: []stackconfig.Process{web, worker},
 		PromQL:     `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{job="web"}[{window}])))`,
+		Gate:       `histogram_quantile(0.99, sum by (le) (increase(shipyard_lb_response_seconds_bucket{generation="{generation}"}[{window}])))`,
 	},
 	{
 		Name:    "unhealthyTargets",

@@ -48,6 +48,7 @@ type Config struct {
 	LoadBalancer LoadBalancer      `json:"loadBalancer"`
 	Logging      Logging           `json:"logging"`
 	Release      Release           `json:"release"`
+	Deploy       Deploy            `json:"deploy"`
 	Alarms       Alarms            `json:"alarms"`
 	Cost         Cost              `json:"cost"`
 	Tags         map[string]string `json:"tags,omitempty"`
@@ -252,6 +253,44 @@ func (c *Config) RepositoryName() string {
 	}
 }
 
+// Deployment strategies (deploy.strategy).
+const (
+	StrategyRolling   = "rolling"
+	StrategyCanary    = "canary"
+	StrategyLinear    = "linear"
+	StrategyBlueGreen = "bluegreen"
+)
+
+// Strategies lists deploy.strategy's allowed values, in config/schema.json's order.
+var Strategies = []string{StrategyRolling, StrategyCanary, StrategyLinear, StrategyBlueGreen}
+
+// Deploy says how a release shifts the web service's traffic from the
+// running version to the new one (docs/operations.md, progressive
+// delivery). The worker and clock always roll.
+type Deploy struct {
+	// Strategy is rolling (all traffic as soon as the new containers or
+	// tasks are healthy), canary (CanaryPercent for BakeSeconds, then
+	// all), linear (StepPercent more every BakeSeconds) or bluegreen (all
+	// at once, the old version kept for BakeSeconds for an instant
+	// rollback).
+	Strategy      string `json:"strategy"`
+	CanaryPercent int    `json:"canaryPercent"`
+	StepPercent   int    `json:"stepPercent"`
+	BakeSeconds   int    `json:"bakeSeconds"`
+	// Gates are alarm table rows (infra/signals) evaluated on the new
+	// version's traffic only at the end of every step; a breach rolls the
+	// release back.
+	Gates []string `json:"gates"`
+	// MinRequests is how many requests the new version must have served
+	// in a gate's window for the gate to judge it: fewer is "no data",
+	// which never passes.
+	MinRequests int `json:"minRequests"`
+}
+
+// Progressive reports whether the strategy shifts traffic in steps
+// watched by gates (every strategy but rolling).
+func (d Deploy) Progressive() bool { return d.Strategy != "" && d.Strategy != StrategyRolling }
+
 // Alarms tunes the stack's alarm table (infra/signals: the defaults, what
 // each alarm watches) and says who hears about them.
 type Alarms struct {
@@ -324,6 +363,9 @@ type LocalImages struct {
 	// nginx's stub_status into metrics.
 	Prometheus    string `json:"prometheus"`
 	NginxExporter string `json:"nginxExporter"`
+	// Mtail turns nginx's access log into per-generation request and
+	// latency metrics: the load balancer's side of the release gates.
+	Mtail string `json:"mtail"`
 }
 
 // Defaults returns the configuration every stack file starts from. The
@@ -381,6 +423,8 @@ func Defaults() Config {
 		LoadBalancer: LoadBalancer{IdleTimeoutSeconds: 60, DeregistrationDelaySeconds: 30,
 			WAF: WAF{Enabled: true, RateLimitPer5Min: 6000}},
 		Logging: Logging{RetentionDays: MinLogRetentionDays, Destinations: []string{LogToCloudWatch}},
+		Deploy: Deploy{Strategy: StrategyRolling, CanaryPercent: 10, StepPercent: 25, BakeSeconds: 300,
+			Gates: []string{"targetErrorRate", "targetLatencyP99"}, MinRequests: 20},
 		Local: Local{
 			WebReplicas:    2,
 			HTTPPort:       8080,
@@ -388,6 +432,7 @@ func Defaults() Config {
 			Images: LocalImages{
 				Postgres: "postgres:15", Redis: "redis:7", Nginx: "nginx:1.27",
 				Prometheus: "prom/prometheus:v2.53.4", NginxExporter: "nginx/nginx-prometheus-exporter:1.4.2",
+				Mtail: "ghcr.io/google/mtail:3.0.8",
 			},
 			LogMaxSize:  "10m",
 			LogMaxFiles: 3,

@@ -426,6 +426,16 @@ var rules = []Rule{
 		},
 	},
 	{
+		Doc: "On `aws`, a progressive `deploy.strategy` (canary, linear, bluegreen) has `deploy.bakeSeconds` in whole minutes: CodeDeploy's canary and linear intervals and its wait before the old tasks stop are minutes. The gates' windows are checked with the alarm table (`make validate`).",
+		check: func(c *Config, ps *problems) {
+			d := c.Deploy
+			if c.Target == TargetAWS && d.Progressive() && d.BakeSeconds%60 != 0 {
+				ps.addAbout("deploy.bakeSeconds", []string{"deploy.strategy", "target"}, "%d is not whole minutes, which CodeDeploy needs for strategy %q on aws; allowed multiples of 60 (e.g. %d)",
+					d.BakeSeconds, d.Strategy, (d.BakeSeconds/60+1)*60)
+			}
+		},
+	},
+	{
 		Doc: "`app.env` and `app.secrets` names match `^[A-Z_][A-Z0-9_]*$`, are not names Shipyard derives (see Environment), and no name is in both; `app.env` values are single lines.",
 		check: func(c *Config, ps *problems) {
 			reserved := ReservedEnvNames()

@@ -50,6 +50,9 @@ type world struct {
 	ecs string
 	// since is what the last Services call was given.
 	since time.Time
+	// extraOutputs are added to every stack's outputs (a CodeDeploy
+	// application, for example).
+	extraOutputs Outputs
 }
 
 func newWorld(t *testing.T, configDir string) *world {
@@ -83,6 +86,9 @@ func (w *world) deploy(stack, digest string) {
 		"serviceNames":       names,
 		"taskDefinitionArns": taskDefs,
 		"databaseInstanceId": "shipyard-" + stack,
+	}
+	for k, v := range w.extraOutputs {
+		w.outputs[stack][k] = v
 	}
 	if digest == "" {
 		delete(w.outputs[stack], "image")

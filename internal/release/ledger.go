@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -68,6 +69,90 @@ type Record struct {
 	// database with realistic data, measured before a release (older
 	// records lack it).
 	MigrationTiming *MigrationTiming `json:"migrationTiming,omitempty"`
+	// Strategy is the deploy.strategy the release shifted traffic with
+	// (docker stacks' releases; older records lack it).
+	Strategy string `json:"strategy,omitempty"`
+	// Steps are its traffic steps, in order, with the gates' readings.
+	Steps []TrafficStep `json:"steps,omitempty"`
+	// Abort says why a progressive release was rolled back.
+	Abort *Abort `json:"abort,omitempty"`
+	// CodeDeployDeployment is the CodeDeploy deployment that shifted a
+	// CODE_DEPLOY-controlled web service (aws).
+	CodeDeployDeployment string `json:"codeDeployDeploymentId,omitempty"`
+}
+
+// TrafficStep is one step of a progressive release: the new version's
+// share of requests from Start to End, and what the gates read.
+type TrafficStep struct {
+	Percent int       `json:"percent"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	// Gates are the last readings of the step's gates (none for an
+	// ungated step).
+	Gates []GateReading `json:"gates,omitempty"`
+}
+
+// Gate outcomes.
+const (
+	GatePass   = "pass"
+	GateBreach = "breach"
+	// GateNoData: fewer requests than deploy.minRequests reached the new
+	// version in the gate's window, or the value was empty: never a pass.
+	GateNoData = "no data"
+)
+
+// GateReading is one gate read on the new version's traffic.
+type GateReading struct {
+	Gate string `json:"gate"`
+	// Value is the gate's value; nil when there was none.
+	Value      *float64 `json:"value,omitempty"`
+	Comparison string   `json:"comparison"`
+	Threshold  float64  `json:"threshold"`
+	Unit       string   `json:"unit"`
+	// Requests is how many requests the new version served in the
+	// gate's window.
+	Requests float64   `json:"requests"`
+	Outcome  string    `json:"outcome"`
+	Time     time.Time `json:"time"`
+}
+
+// Abort is why a progressive release was rolled back.
+type Abort struct {
+	// Reason is the one line the release printed.
+	Reason string `json:"reason"`
+	// Gate is the reading that failed the release (nil when something
+	// else did: the new containers never became healthy, a signal).
+	Gate *GateReading `json:"gate,omitempty"`
+	// Percent is the new version's share when it was rolled back.
+	Percent int       `json:"percent"`
+	Time    time.Time `json:"time"`
+}
+
+// String is the one line of a reading: "targetErrorRate 100% > 5% (148
+// requests)" or "targetErrorRate no data (3 requests, minimum 20)".
+func (g GateReading) String() string {
+	if g.Value == nil {
+		return fmt.Sprintf("%s %s (%.0f requests)", g.Gate, g.Outcome, g.Requests)
+	}
+	cmp := g.Comparison
+	if g.Outcome != GateBreach {
+		cmp = map[string]string{">": "<=", "<": ">="}[g.Comparison]
+	}
+	return fmt.Sprintf("%s %s%s %s threshold %s%s: %s (%.0f requests)", g.Gate, fmtFloat(*g.Value), unitText(g.Unit), cmp, fmtFloat(g.Threshold), unitText(g.Unit), g.Outcome, g.Requests)
+}
+
+func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }
+
+func unitText(u string) string {
+	switch u {
+	case "%":
+		return "%"
+	case "seconds":
+		return "s"
+	case "":
+		return ""
+	}
+	return " " + u
 }
 
 // MigrationTiming is the measurement of the migrations a release applies,
@@ -267,6 +352,19 @@ func Table(recs []Record) string {
 		}
 		fmt.Fprintf(&b, "%-14s %-9s %-10s %-19s %-20s %-9s %s\n", r.ID, r.Kind, r.Status, short(r.ImageDigest, 19),
 			r.Time.UTC().Format(time.RFC3339), short(r.ImageCommit, 9), src)
+		if r.Strategy != "" {
+			fmt.Fprintf(&b, "    strategy %s\n", r.Strategy)
+		}
+		for _, s := range r.Steps {
+			fmt.Fprintf(&b, "    step %3d%%  %s - %s", s.Percent, s.Start.UTC().Format(time.TimeOnly), s.End.UTC().Format(time.TimeOnly))
+			for _, g := range s.Gates {
+				fmt.Fprintf(&b, "; %s", g)
+			}
+			b.WriteString("\n")
+		}
+		if r.Abort != nil {
+			fmt.Fprintf(&b, "    rolled back at %d%%: %s\n", r.Abort.Percent, r.Abort.Reason)
+		}
 	}
 	return b.String()
 }

@@ -103,6 +103,7 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 		t.Fatalf("no image %s: run `make image` (make test does)", image)
 	}
 	s := newLocalStack(t, root)
+	releases := prepareProgressive(t, s, root, image)
 	createdBefore := createdContainers(t)
 	var out Outputs
 
@@ -255,6 +256,9 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 			t.Errorf("job_runs up to run %d: %s before the backup, %s after the restore", runsUpTo, runsBefore, runsAfter)
 		}
 		user.login(t, out.URL)
+	})
+	t.Run("progressive delivery: a bad canary is rolled back by its gate, a good one is promoted", func(t *testing.T) {
+		testProgressive(t, s, out.URL, user, releases)
 	})
 	t.Run("destroy removes every container, network and volume and leaves no build leftover", func(t *testing.T) {
 		if _, err := s.shipyard(t, "destroy", s.name); err != nil {

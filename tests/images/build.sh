@@ -4,10 +4,10 @@
 #     config/local.json names, built from a Debian bookworm rootfs
 #     (debootstrap + `docker import`) and honouring the official images'
 #     interface (see docs/local.md and the entrypoints next to this script);
-#   - prom/prometheus:v2.53.4 and nginx/nginx-prometheus-exporter:1.4.2, the
-#     same way from a second rootfs with Debian's prometheus and
-#     prometheus-nginx-exporter (kept apart: the data stores' images stay
-#     small);
+#   - prom/prometheus:v2.53.4, nginx/nginx-prometheus-exporter:1.4.2 and
+#     ghcr.io/google/mtail:3.0.8, the same way from a second rootfs with
+#     Debian's prometheus, prometheus-nginx-exporter and mtail (kept apart:
+#     the data stores' images stay small);
 #   - the app image shipyard-app:local, FROM scratch, via `make image`.
 #
 # Idempotent and cached: the rootfs tarball is kept under .cache/images/, and a
@@ -29,7 +29,7 @@ mkdir -p "$cache"
 DOCKER=${DOCKER:-$(test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)}
 suite=bookworm
 packages=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx-light curl ca-certificates)
-monitoring_packages=(prometheus prometheus-nginx-exporter wget ca-certificates)
+monitoring_packages=(prometheus prometheus-nginx-exporter mtail wget ca-certificates)
 label=dev.shipyard.standin.hash
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -150,6 +150,7 @@ standin redis "${REDIS_IMAGE:-redis:7}"
 standin nginx "${NGINX_IMAGE:-nginx:1.27}"
 standin prometheus "${PROMETHEUS_IMAGE:-prom/prometheus:v2.53.4}" "$monitoring_tar" "$monitoring_key"
 standin nginx-exporter "${NGINX_EXPORTER_IMAGE:-nginx/nginx-prometheus-exporter:1.4.2}" "$monitoring_tar" "$monitoring_key"
+standin mtail "${MTAIL_IMAGE:-ghcr.io/google/mtail:3.0.8}" "$monitoring_tar" "$monitoring_key"
 
 if [[ ${STANDINS_ONLY:-} == 1 ]]; then
   exit 0
