@@ -43,6 +43,14 @@ const (
 	// topic its alarms notify.
 	OutputDashboardURL  = "dashboardUrl"
 	OutputAlarmTopicARN = "alarmTopicArn"
+	// What a stack sharing the ALB (a pull-request environment at
+	// pr-<n>.<domain>) needs: the domain, its hosted zone ("" with your
+	// own certificate), the listener's certificate (it covers *.<domain>
+	// when managed) and the HTTPS listener to add rules to.
+	OutputDomain           = "domain"
+	OutputHostedZoneID     = "hostedZoneId"
+	OutputCertificateARN   = "certificateArn"
+	OutputHTTPSListenerARN = "httpsListenerArn"
 )
 
 // OutputKeys lists every stack output NewStack returns.
@@ -53,6 +61,7 @@ var OutputKeys = []string{
 	OutputMigrateTaskDefinitionArn, OutputPrivateSubnetIDs, OutputAppSecurityGroupID, OutputRegion,
 	OutputDatabaseInstanceID, OutputDatabaseSubnetGroupName, OutputDatabaseSecurityGroupID,
 	OutputDashboardURL, OutputAlarmTopicARN,
+	OutputDomain, OutputHostedZoneID, OutputCertificateARN, OutputHTTPSListenerARN,
 }
 
 // Released reports whether the stack has an image to run. Without one,
@@ -156,6 +165,23 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
+	// The HTTPS listener's certificate: requested and validated in the
+	// hosted zone, or brought (loadBalancer.certificateArn).
+	var certArn, zoneID pulumi.StringOutput
+	var zoneIDInput pulumi.StringInput
+	if zone := cfg.LoadBalancer.HostedZone; zone != nil {
+		id, err := hostedZoneID(ctx, zone, invoke)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := NewCertificate(ctx, "certificate", CertificateArgs{Domain: cfg.LoadBalancer.Domain, ZoneId: pulumi.String(id)}, with)
+		if err != nil {
+			return nil, err
+		}
+		certArn, zoneID, zoneIDInput = cert.Arn, cert.ZoneId, pulumi.String(id)
+	} else {
+		certArn, zoneID = pulumi.String(cfg.LoadBalancer.CertificateARN).ToStringOutput(), pulumi.String("").ToStringOutput()
+	}
 	alb, err := NewLoadBalancer(ctx, "web", LoadBalancerArgs{
 		Name:                       base,
 		VpcId:                      network.VpcId,
@@ -163,7 +189,9 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		AppSecurityGroupId:         network.AppSecurityGroupId,
 		AppPort:                    web.Port,
 		HealthCheckPath:            web.HealthCheckPath,
-		CertificateArn:             cfg.LoadBalancer.CertificateARN,
+		CertificateArn:             certArn,
+		Domain:                     cfg.LoadBalancer.Domain,
+		HostedZoneId:               zoneIDInput,
 		SSLPolicy:                  SSLPolicy,
 		IdleTimeoutSeconds:         cfg.LoadBalancer.IdleTimeoutSeconds,
 		DeregistrationDelaySeconds: cfg.LoadBalancer.DeregistrationDelaySeconds,
@@ -287,6 +315,10 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		OutputDatabaseSecurityGroupID:  db.SecurityGroupId,
 		OutputDashboardURL:             dashboard.URL,
 		OutputAlarmTopicARN:            alarming.TopicArn,
+		OutputDomain:                   pulumi.String(cfg.LoadBalancer.Domain),
+		OutputHostedZoneID:             zoneID,
+		OutputCertificateARN:           certArn,
+		OutputHTTPSListenerARN:         alb.HttpsListenerArn,
 	}
 	if !Released(cfg) {
 		return outputs, nil
@@ -352,6 +384,9 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		}
 		if p == stackconfig.Web {
 			args.TargetGroupArn = alb.TargetGroupArn
+			// CreateService fails with "target group … does not have an
+			// associated load balancer" until the listener attaches it.
+			args.After = []pulumi.Resource{alb.HttpsListener}
 			args.RequestCountLabel = pulumi.Sprintf("%s/%s", alb.ArnSuffix, alb.TargetGroupArnSuffix)
 		} else {
 			// Worker and clock roll out after web's deployment (and so
