@@ -8,6 +8,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 // LoadBalancerArgs configures the public entry point.
@@ -212,6 +214,8 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 		Protocol:        pulumi.String("HTTPS"),
 		SslPolicy:       pulumi.String(args.SSLPolicy),
 		CertificateArn:  args.CertificateArn,
+		// The header nginx sends on the local stack too.
+		RoutingHttpResponseStrictTransportSecurityHeaderValue: pulumi.String(stackconfig.StrictTransportSecurity),
 		DefaultActions: lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
 			Type:           pulumi.String("forward"),
 			TargetGroupArn: tg.Arn,

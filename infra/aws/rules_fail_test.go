@@ -393,6 +393,12 @@ var breakages = []struct {
 	{"CloudWatch.15", "an alarm with its actions disabled", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tAlarm, "alarms-queueLatency"), "actionsEnabled", boolv(false))
 	}},
+	{"SHIPYARD-ELB-1", "an HTTPS listener without HSTS", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tListener, "web-https"), "routingHttpResponseStrictTransportSecurityHeaderValue", null)
+	}},
+	{"SHIPYARD-ELB-1", "an HTTPS listener with a day of HSTS", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tListener, "web-https"), "routingHttpResponseStrictTransportSecurityHeaderValue", str("max-age=86400"))
+	}},
 	{"ACM.2", "a 1024-bit RSA certificate", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, "aws:acm/certificate:Certificate", ""), "keyAlgorithm", str("RSA_1024"))
 	}},

@@ -178,6 +178,9 @@ func TestTheHTTPSListenerUsesExactlyTheTLS13Policy(t *testing.T) {
 		if got := https.String("sslPolicy"); got != "ELBSecurityPolicy-TLS13-1-2-Res-2021-06" {
 			t.Errorf("%s: sslPolicy %q", stack, got)
 		}
+		if got := https.String("routingHttpResponseStrictTransportSecurityHeaderValue"); got != stackconfig.StrictTransportSecurity {
+			t.Errorf("%s: HSTS header %q, want %q (as nginx on docker)", stack, got, stackconfig.StrictTransportSecurity)
+		}
 		cfg := loadConfig(t, stack)
 		http := pick(t, g, tListener, "web-http")
 		if http.String("defaultActions.0.type") != "redirect" || http.String("defaultActions.0.redirect.statusCode") != "HTTP_301" ||

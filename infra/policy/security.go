@@ -99,6 +99,10 @@ var AllowedSSLPolicies = []string{
 	"ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
 }
 
+// MinHSTSMaxAge is the shortest Strict-Transport-Security max-age
+// SHIPYARD-ELB-1 accepts: a year, as the HSTS preload list requires.
+const MinHSTSMaxAge = 31536000
+
 // ACMKeyAlgorithms are the key algorithms ACM.2 accepts: RSA of at least
 // 2048 bits and the ECDSA curves.
 var ACMKeyAlgorithms = []string{"RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1"}
@@ -435,6 +439,25 @@ func elbRules() []Rule {
 					}
 				}
 				return out
+			}},
+		{ID: "SHIPYARD-ELB-1", Title: "HTTPS listeners send HSTS for at least a year", Reason: "without Strict-Transport-Security a browser's next visit may start over plain HTTP, where it can be intercepted before the redirect",
+			Types: []string{TypeListener},
+			Check: func(r Resource) []string {
+				const path = "routingHttpResponseStrictTransportSecurityHeaderValue"
+				if r.String("protocol") != "HTTPS" || r.IsUnknown(path) {
+					return nil
+				}
+				v := r.String(path)
+				var age int
+				for _, part := range strings.Split(v, ";") {
+					if n, ok := strings.CutPrefix(strings.TrimSpace(part), "max-age="); ok {
+						fmt.Sscan(n, &age)
+					}
+				}
+				if age < MinHSTSMaxAge {
+					return []string{fmt.Sprintf("%s %q: want max-age of at least %d", path, v, MinHSTSMaxAge)}
+				}
+				return nil
 			}},
 		{ID: "ELB.4", Title: "The ALB drops invalid header fields", Reason: "malformed headers enable request smuggling", Types: lbs,
 			Check: func(r Resource) []string {

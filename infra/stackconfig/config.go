@@ -301,7 +301,13 @@ type Notify struct {
 // Local holds docker-only settings; ignored on aws.
 type Local struct {
 	WebReplicas int `json:"webReplicas"`
-	HTTPPort    int `json:"httpPort"`
+	// HTTPPort is nginx's plain HTTP port on 127.0.0.1: like the ALB's
+	// port 80, it only redirects to HTTPSPort.
+	HTTPPort int `json:"httpPort"`
+	// HTTPSPort is nginx's HTTPS port on 127.0.0.1, serving a certificate
+	// of the stack's local CA (the tlsCaCert output) with the ALB's HSTS
+	// header.
+	HTTPSPort int `json:"httpsPort"`
 	// PrometheusPort is the host port of the stack's Prometheus UI, on
 	// 127.0.0.1.
 	PrometheusPort int         `json:"prometheusPort"`
@@ -323,6 +329,12 @@ type LocalImages struct {
 	Prometheus    string `json:"prometheus"`
 	NginxExporter string `json:"nginxExporter"`
 }
+
+// StrictTransportSecurity is the Strict-Transport-Security header every
+// HTTPS response of a stack carries: from the ALB's HTTPS listener on aws,
+// from nginx on docker. A year, the subdomains (pull-request environments
+// at pr-<n>.<domain>) included.
+const StrictTransportSecurity = "max-age=31536000; includeSubDomains"
 
 // Defaults returns the configuration every stack file starts from. The
 // values are the ones config/schema.json documents as "default"; a test
@@ -380,6 +392,7 @@ func Defaults() Config {
 		Local: Local{
 			WebReplicas:    2,
 			HTTPPort:       8080,
+			HTTPSPort:      8443,
 			PrometheusPort: 9090,
 			Images: LocalImages{
 				Postgres: "postgres:15", Redis: "redis:7", Nginx: "nginx:1.27",

@@ -234,10 +234,21 @@ var rules = []Rule{
 		},
 	},
 	{
-		Doc: "On `docker`, `local.prometheusPort` differs from `local.httpPort`: both are published on 127.0.0.1.",
+		Doc: "On `docker`, `local.httpPort`, `local.httpsPort` and `local.prometheusPort` differ: all three are published on 127.0.0.1.",
 		check: func(c *Config, ps *problems) {
-			if c.Target == TargetDocker && c.Local.PrometheusPort == c.Local.HTTPPort {
-				ps.addAbout("local.prometheusPort", []string{"local.httpPort"}, "%d is local.httpPort too; allowed any other port", c.Local.PrometheusPort)
+			if c.Target != TargetDocker {
+				return
+			}
+			if c.Local.HTTPSPort == c.Local.HTTPPort {
+				ps.addAbout("local.httpsPort", []string{"local.httpPort"}, "%d is local.httpPort too; allowed any other port", c.Local.HTTPSPort)
+			}
+			for _, other := range []struct {
+				name string
+				port int
+			}{{"local.httpPort", c.Local.HTTPPort}, {"local.httpsPort", c.Local.HTTPSPort}} {
+				if c.Local.PrometheusPort == other.port {
+					ps.addAbout("local.prometheusPort", []string{other.name}, "%d is %s too; allowed any other port", c.Local.PrometheusPort, other.name)
+				}
 			}
 		},
 	},

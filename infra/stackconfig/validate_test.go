@@ -327,6 +327,12 @@ func TestRules(t *testing.T) {
 			want: []want{{"local.prometheusPort", "8081 is local.httpPort too; allowed any other port"}}},
 		{name: "Prometheus on its own port is accepted",
 			stack: "local", base: `{"target": "docker"}`, patch: `{"local": {"httpPort": 8081, "prometheusPort": 9091}}`},
+		{name: "an HTTPS port equal to the HTTP port is rejected",
+			stack: "local", base: `{"target": "docker"}`, patch: `{"local": {"httpPort": 8081, "httpsPort": 8081}}`,
+			want: []want{{"local.httpsPort", "8081 is local.httpPort too; allowed any other port"}}},
+		{name: "a Prometheus port equal to the HTTPS port is rejected",
+			stack: "local", base: `{"target": "docker"}`, patch: `{"local": {"httpsPort": 9443, "prometheusPort": 9443}}`,
+			want: []want{{"local.prometheusPort", "9443 is local.httpsPort too; allowed any other port"}}},
 
 		// Several problems at once.
 		{name: "schema and cross-field problems are reported together",
