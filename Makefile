@@ -139,8 +139,8 @@ destroy: pulumi-cli ## Delete STACK's resources, and a docker stack's data volum
 	$(SHIPYARD) destroy $(STACK) --confirm=$(CONFIRM)
 
 .PHONY: outputs
-outputs: pulumi-cli ## Print STACK's outputs as JSON
-	@$(SHIPYARD) outputs $(STACK)
+outputs: pulumi-cli ## Print STACK's outputs as JSON, or one of them with KEY=<output> (e.g. KEY=tlsCaCert > local-ca.pem)
+	@$(SHIPYARD) outputs $(STACK) $(KEY)
 
 .PHONY: dashboard
 dashboard: pulumi-cli ## Print STACK's dashboard URL (aws: CloudWatch, the dashboardUrl output; docker: Prometheus) and open it in a browser (not in CI)

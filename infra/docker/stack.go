@@ -160,6 +160,10 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		return nil, err
 	}
 
+	httpsTLS, err := newHTTPSTLS(ctx, names.Prefix(), cfg.Stack)
+	if err != nil {
+		return nil, err
+	}
 	web := cfg.Services.Get(stackconfig.Web)
 	lb, err := NewLoadBalancer(ctx, names.Container("nginx"), &LoadBalancerArgs{
 		Image:           cfg.Local.Images.Nginx,
@@ -167,6 +171,8 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Network:         network.Name,
 		HostIP:          ListenAddress,
 		HostPort:        cfg.Local.HTTPPort,
+		HTTPSPort:       cfg.Local.HTTPSPort,
+		TLS:             httpsTLS,
 		UpstreamHost:    WebAlias,
 		UpstreamPort:    web.Port,
 		HealthCheckPath: web.HealthCheckPath,
@@ -196,9 +202,12 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		webNames = append(webNames, c.Name)
 	}
 	return pulumi.Map{
-		"stack":            pulumi.String(cfg.Stack),
-		"target":           pulumi.String(string(cfg.Target)),
-		"url":              pulumi.Sprintf("http://%s:%d", ListenAddress, cfg.Local.HTTPPort),
+		"stack":  pulumi.String(cfg.Stack),
+		"target": pulumi.String(string(cfg.Target)),
+		// HTTPS, as on aws; plain HTTP on httpUrl only redirects there.
+		"url":              pulumi.Sprintf("https://%s:%d", ListenAddress, cfg.Local.HTTPSPort),
+		"httpUrl":          pulumi.Sprintf("http://%s:%d", ListenAddress, cfg.Local.HTTPPort),
+		"tlsCaCert":        httpsTLS.CACert,
 		"prometheusUrl":    prom.URL,
 		"image":            pulumi.String(app.ImageName),
 		"imageDigest":      pulumi.String(app.ImageID),
