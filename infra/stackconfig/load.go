@@ -142,7 +142,7 @@ func Load(dir, stack string) (*Config, error) {
 			others[name] = o
 		}
 	}
-	ps = append(ps, withoutCovered(CrossStackProblems(cfg, others), ps)...)
+	ps = append(ps, d.located(stack, withoutCovered(CrossStackProblems(cfg, others), ps))...)
 	if err := ps.err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", d.path(stack), err)
 	}
@@ -181,7 +181,7 @@ func LoadAll(dir string) (map[string]*Config, error) {
 				others[n] = o
 			}
 		}
-		ps := append(own[name], withoutCovered(CrossStackProblems(cfg, others), own[name])...)
+		ps := append(own[name], d.located(name, withoutCovered(CrossStackProblems(cfg, others), own[name]))...)
 		if err := ps.err(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", d.path(name), err))
 			continue
@@ -217,6 +217,20 @@ func openDir(dir string) (*configDir, error) {
 }
 
 func (d *configDir) path(stack string) string { return filepath.Join(d.dir, stack+".json") }
+
+// located sets the line numbers of problems found after parsing (the
+// cross-stack rules) from the stack's file.
+func (d *configDir) located(stack string, ps problems) problems {
+	if len(ps) == 0 {
+		return ps
+	}
+	if data, err := os.ReadFile(d.path(stack)); err == nil {
+		if lines, err := keyLines(bytes.TrimPrefix(data, utf8BOM)); err == nil {
+			ps.locate(lines)
+		}
+	}
+	return ps
+}
 
 // parse reads and parses one stack file. The error is about the file as a
 // whole (missing, malformed); problems are the validation problems.

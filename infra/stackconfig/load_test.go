@@ -386,3 +386,14 @@ func TestStrayFilesAreNotStacks(t *testing.T) {
 		}
 	}
 }
+
+func TestCrossStackProblemsCarryTheLineOfTheirField(t *testing.T) {
+	dir := writeDir(t, map[string]string{
+		"prod":  `{"target": "aws", "database": {"engineVersion": "16.4"}}`,
+		"local": "{\n  \"target\": \"docker\",\n  \"local\": {\n    \"images\": {\n      \"postgres\": \"postgres:15\"\n    }\n  }\n}\n",
+	})
+	_, err := Load(dir, "local")
+	if err == nil || !strings.Contains(err.Error(), "line 5: local.images.postgres: \"postgres:15\" runs Postgres 15") {
+		t.Errorf("error %v; want the cross-stack problem at line 5", err)
+	}
+}
