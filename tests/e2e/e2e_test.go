@@ -200,6 +200,7 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 		l.check(t, 500)
 	})
 	t.Run("down keeps the data and the next up serves it again", func(t *testing.T) {
+		caBefore := out.TLSCACert
 		if _, err := s.shipyard(t, "destroy", s.name, "--keep-data"); err != nil {
 			t.Fatal(err)
 		}
@@ -211,6 +212,9 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 		}
 		s.up(t)
 		out = s.outputs(t)
+		if out.TLSCACert != caBefore {
+			t.Error("the local HTTPS CA changed across down and up; a CA the user trusted must last until destroy")
+		}
 		waitReady(t, out.URL+local.Services.Web.HealthCheckPath)
 		user.login(t, out.URL)
 	})
