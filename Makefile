@@ -171,8 +171,8 @@ drift: pulumi-cli ## Compare STACK's deployed resources with its state (refresh 
 	@$(SHIPYARD) drift $(STACK)
 
 .PHONY: outputs
-outputs: preflight pulumi-cli ## Print STACK's outputs as JSON
-	@$(SHIPYARD) outputs $(STACK)
+outputs: preflight pulumi-cli ## Print STACK's outputs as JSON, or one of them with KEY=<output> (e.g. KEY=tlsCaCert > local-ca.pem)
+	@$(SHIPYARD) outputs $(STACK) $(KEY)
 
 .PHONY: dashboard
 dashboard: preflight pulumi-cli ## Print STACK's dashboard URL (aws: CloudWatch, the dashboardUrl output; docker: Prometheus) and open it in a browser (not in CI)

@@ -44,7 +44,7 @@ PY
 poll() {
   local url=$1 end=$((SECONDS + $2)) sent=0 failed=0 code
   while [[ $SECONDS -lt $end && ! -f /tmp/bench-local-stack.stop ]]; do
-    code=$(curl -s -o /dev/null -m 10 -w '%{http_code}' "$url" || true)
+    code=$(curl -s --cacert /tmp/bench-local-stack.ca.pem -o /dev/null -m 10 -w '%{http_code}' "$url" || true)
     sent=$((sent + 1))
     if [[ $code != 200 ]]; then failed=$((failed + 1)); echo "$(date +%T.%N) $code" >>/tmp/bench-local-stack.failures; fi
     sleep 0.05
@@ -86,6 +86,8 @@ timed "make preview (no change)" make preview
 make -s outputs | sed -n '/^{/,$p' >/tmp/bench-local-stack.outputs
 url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' /tmp/bench-local-stack.outputs) \
   || { cat /tmp/bench-local-stack.outputs; exit 1; }
+# The url is HTTPS with a certificate of the stack's local CA.
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tlsCaCert"], end="")' /tmp/bench-local-stack.outputs >/tmp/bench-local-stack.ca.pem
 rm -f /tmp/bench-local-stack.stop /tmp/bench-local-stack.failures
 poll "$url/version" 300 >/tmp/bench-local-stack.poll &
 poll_pid=$!

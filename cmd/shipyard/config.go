@@ -66,6 +66,11 @@ func cmdValidate(_ context.Context, e env) error {
 		if len(stacks) == 0 {
 			return fmt.Errorf("no stack files in %s", dir)
 		}
+		if ignored, err := stackconfig.Ignored(dir); err == nil {
+			for _, f := range ignored {
+				fmt.Fprintf(e.stderr, "note: %s is not a stack (stack names match %s); not validated\n", f, stackconfig.StackNamePattern)
+			}
+		}
 		if loaded, err = stackconfig.LoadAll(dir); err != nil {
 			failed = append(failed, err)
 		}

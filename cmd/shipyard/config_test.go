@@ -79,7 +79,7 @@ func TestValidateFailsListingEveryProblemOfEveryFile(t *testing.T) {
 		"dev.json: 3 problem(s):",
 		"services.web.cpu: 300 is not a Fargate size; allowed 256, 512, 1024, 2048, 4096",
 		"aws.region: required",
-		"loadBalancer.certificateArn: required",
+		"loadBalancer: neither loadBalancer.hostedZone nor loadBalancer.certificateArn is set",
 		"qa.json: invalid JSON at line 2, column 22",
 	} {
 		if !strings.Contains(err.Error(), w) {
@@ -112,6 +112,17 @@ func TestValidateChecksAlarmOverridesAgainstTheAlarmTable(t *testing.T) {
 				t.Errorf("%v: error lacks %q:\n%v", args, w, err)
 			}
 		}
+	}
+}
+
+func TestValidateSkipsStrayFilesSayingWhy(t *testing.T) {
+	vars := stackConfigDir(t, map[string]string{"local": `{"target": "docker"}`, "local.old": `{"target": "nope"}`})
+	out, errOut, err := runStackCmd(t, vars, "validate")
+	if err != nil || out != "local: ok\n" {
+		t.Errorf("validate = %q, %v; want only local validated", out, err)
+	}
+	if !strings.Contains(errOut, "note: local.old.json is not a stack (stack names match ^[a-z]") {
+		t.Errorf("stderr %q does not say why local.old.json was skipped", errOut)
 	}
 }
 
@@ -241,5 +252,21 @@ func TestConfigDocsPrintsDocsConfigMd(t *testing.T) {
 	}
 	if _, _, err := runStackCmd(t, nil, "config-docs", "extra"); err == nil {
 		t.Error("config-docs accepted an argument")
+	}
+}
+
+// The example aws stacks are valid examples, but `up` and `preview` refuse
+// their documentation placeholders on one line, before pulumi runs (PATH is
+// empty: reaching pulumi would be a different error).
+func TestUpAndPreviewRefuseDocumentationPlaceholdersBeforeAnyAWSCall(t *testing.T) {
+	vars := map[string]string{
+		stackconfig.DirEnv: "../../config", "PATH": "", "PULUMI_BACKEND_URL": "s3://team-state", "PULUMI_CONFIG_PASSPHRASE": "x",
+	}
+	for _, args := range [][]string{{"preview", "dev"}, {"up", "staging"}, {"up", "prod"}} {
+		_, _, err := runStackCmd(t, vars, args...)
+		want := "config/" + args[1] + ".json: loadBalancer.hostedZone.name \"shipyard.example.com\" is a documentation placeholder"
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Count(err.Error(), "\n") > 0 {
+			t.Errorf("%v: %v; want one line containing %q", args, err, want)
+		}
 	}
 }

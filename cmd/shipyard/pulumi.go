@@ -298,6 +298,9 @@ func cmdPreview(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.Placeholder(); err != nil {
+		return err
+	}
 	var extra []string
 	if expectNoChanges {
 		extra = append(extra, "--expect-no-changes")
@@ -312,6 +315,9 @@ func cmdUp(ctx context.Context, e env) error {
 	_, allowStateful, e.args = cutFlag(e.args, "allow-stateful-changes")
 	pr, cfg, err := loadStackArg(e, "up STACK [--allow-stateful-changes]")
 	if err != nil {
+		return err
+	}
+	if err := cfg.Placeholder(); err != nil {
 		return err
 	}
 	p := pr.pulumi(osExec(e.stdout, e.stderr), e.getenv)

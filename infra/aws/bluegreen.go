@@ -94,7 +94,7 @@ type BlueGreenArgs struct {
 	LoadBalancerArn     pulumi.StringInput
 	ProdListenerArn     pulumi.StringInput
 	BlueTargetGroupName pulumi.StringInput
-	CertificateArn      string
+	CertificateArn      pulumi.StringInput
 	SSLPolicy           string
 	// ClusterName and ServiceName are the web service (deployment
 	// controller CODE_DEPLOY); Service is its resource.
@@ -152,7 +152,9 @@ func NewBlueGreen(ctx *pulumi.Context, name string, args BlueGreenArgs, opts ...
 		Port:            pulumi.Int(TestListenerPort),
 		Protocol:        pulumi.String("HTTPS"),
 		SslPolicy:       pulumi.String(args.SSLPolicy),
-		CertificateArn:  pulumi.String(args.CertificateArn),
+		CertificateArn:  args.CertificateArn,
+		// The same HSTS header as the production listener.
+		RoutingHttpResponseStrictTransportSecurityHeaderValue: pulumi.String(stackconfig.StrictTransportSecurity),
 		DefaultActions: lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
 			Type:           pulumi.String("forward"),
 			TargetGroupArn: green.Arn,

@@ -122,6 +122,28 @@ func cidrSubnet(base string, newBits, num int) (string, error) {
 	return fmt.Sprintf("%d.%d.%d.%d/%d", byte(v>>24), byte(v>>16), byte(v>>8), byte(v), ones+newBits), nil
 }
 
+// ipv6Subnet returns /64 number num of an IPv6 block of /56 (what AWS
+// assigns a VPC) or larger.
+func ipv6Subnet(base string, num int) (string, error) {
+	_, ipnet, err := net.ParseCIDR(base)
+	if err != nil {
+		return "", fmt.Errorf("ipv6 cidr %q: %w", base, err)
+	}
+	ones, bits := ipnet.Mask.Size()
+	if bits != 128 || ones > 56 || num < 0 || num >= 1<<(64-ones) {
+		return "", fmt.Errorf("ipv6 cidr %q: no /64 number %d", base, num)
+	}
+	ip := make(net.IP, 16)
+	copy(ip, ipnet.IP)
+	v := uint64(ip[0])<<56 | uint64(ip[1])<<48 | uint64(ip[2])<<40 | uint64(ip[3])<<32 |
+		uint64(ip[4])<<24 | uint64(ip[5])<<16 | uint64(ip[6])<<8 | uint64(ip[7])
+	v |= uint64(num)
+	for i := 0; i < 8; i++ {
+		ip[i] = byte(v >> (56 - 8*i))
+	}
+	return (&net.IPNet{IP: ip, Mask: net.CIDRMask(64, 128)}).String(), nil
+}
+
 // protect returns the options of a stateful resource: pulumi.Protect in
 // prod, so neither `pulumi destroy` nor a replacement can delete its data.
 func protect(on bool) []pulumi.ResourceOption {

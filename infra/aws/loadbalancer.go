@@ -2,12 +2,15 @@ package aws
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/shipyard-kit/shipyard/infra/drift"
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 // LoadBalancerArgs configures the public entry point.
@@ -21,7 +24,13 @@ type LoadBalancerArgs struct {
 	AppPort            int
 	// HealthCheckPath is services.web.healthCheckPath.
 	HealthCheckPath string
-	CertificateArn  string
+	// CertificateArn is the HTTPS listener's certificate: the managed
+	// one's validated ARN (Certificate.Arn) or loadBalancer.certificateArn.
+	CertificateArn pulumi.StringInput
+	// Domain and HostedZoneId, when HostedZoneId is set, get alias A and
+	// AAAA records for Domain pointing at the ALB.
+	Domain       string
+	HostedZoneId pulumi.StringInput
 	// SSLPolicy is the HTTPS listener's TLS policy.
 	SSLPolicy                  string
 	IdleTimeoutSeconds         int
@@ -39,8 +48,9 @@ type LoadBalancerArgs struct {
 	CodeDeploy bool
 }
 
-// LoadBalancer is an internet-facing ALB with an HTTPS listener, an
-// HTTP→HTTPS redirect and an ip target group for the web service.
+// LoadBalancer is an internet-facing, dual-stack (IPv4 and IPv6) ALB with
+// an HTTPS listener, an HTTP→HTTPS redirect, an ip target group for the web
+// service and, with a hosted zone, alias A and AAAA records for the domain.
 type LoadBalancer struct {
 	pulumi.ResourceState
 
@@ -53,6 +63,9 @@ type LoadBalancer struct {
 	TargetGroupName      pulumi.StringOutput
 	HttpsListenerArn     pulumi.StringOutput
 	LogBucket            pulumi.StringOutput
+	// HttpsListener is the listener that attaches the target group to the
+	// ALB: ECS services of the target group wait for it.
+	HttpsListener *lb.Listener
 }
 
 // elbLogAccounts are the Elastic Load Balancing accounts that deliver access
@@ -74,8 +87,11 @@ const accessLogPrefix = "alb"
 
 // NewLoadBalancer creates the ALB.
 func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, opts ...pulumi.ResourceOption) (*LoadBalancer, error) {
-	if args.CertificateArn == "" {
-		return nil, fmt.Errorf("load balancer: loadBalancer.certificateArn is required on aws (HTTPS only)")
+	if args.CertificateArn == nil {
+		return nil, fmt.Errorf("load balancer: a certificate is required on aws (HTTPS only): loadBalancer.hostedZone or loadBalancer.certificateArn")
+	}
+	if args.HostedZoneId != nil && args.Domain == "" {
+		return nil, fmt.Errorf("load balancer: loadBalancer.domain is required with loadBalancer.hostedZone")
 	}
 	comp := &LoadBalancer{}
 	if err := ctx.RegisterComponentResource(typePrefix+"LoadBalancer", name, comp, opts...); err != nil {
@@ -106,7 +122,8 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 	}
 	comp.LogBucket = bucket.Bucket
 
-	// EC2.18: the only 0.0.0.0/0 ingress of the stack, on 443 and 80.
+	// EC2.18: the only 0.0.0.0/0 and ::/0 ingress of the stack, on 443
+	// and 80.
 	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
 		VpcId:       args.VpcId,
 		Description: pulumi.String("Shipyard public load balancer"),
@@ -114,12 +131,14 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 			ec2.SecurityGroupIngressArgs{
 				Description: pulumi.String("HTTPS"),
 				Protocol:    pulumi.String("tcp"), FromPort: pulumi.Int(443), ToPort: pulumi.Int(443),
-				CidrBlocks: pulumi.StringArray{pulumi.String("0.0.0.0/0")},
+				CidrBlocks:     pulumi.StringArray{pulumi.String("0.0.0.0/0")},
+				Ipv6CidrBlocks: pulumi.StringArray{pulumi.String("::/0")},
 			},
 			ec2.SecurityGroupIngressArgs{
 				Description: pulumi.String("HTTP, redirected to HTTPS"),
 				Protocol:    pulumi.String("tcp"), FromPort: pulumi.Int(80), ToPort: pulumi.Int(80),
-				CidrBlocks: pulumi.StringArray{pulumi.String("0.0.0.0/0")},
+				CidrBlocks:     pulumi.StringArray{pulumi.String("0.0.0.0/0")},
+				Ipv6CidrBlocks: pulumi.StringArray{pulumi.String("::/0")},
 			},
 		},
 		Egress: ec2.SecurityGroupEgressArray{ec2.SecurityGroupEgressArgs{
@@ -148,9 +167,12 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 	}
 
 	alb, err := lb.NewLoadBalancer(ctx, name+"-alb", &lb.LoadBalancerArgs{
-		Name:                     pulumi.String(args.Name),
-		LoadBalancerType:         pulumi.String("application"),
-		Internal:                 pulumi.Bool(false),
+		Name:             pulumi.String(args.Name),
+		LoadBalancerType: pulumi.String("application"),
+		Internal:         pulumi.Bool(false),
+		// Clients reach it over IPv4 and IPv6 (the public subnets have
+		// both); targets stay IPv4 in the private subnets.
+		IpAddressType:            pulumi.String("dualstack"),
 		SecurityGroups:           pulumi.StringArray{sg.ID()},
 		Subnets:                  args.PublicSubnetIds,
 		IdleTimeout:              pulumi.Int(args.IdleTimeoutSeconds),
@@ -184,7 +206,9 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 		Port:            pulumi.Int(443),
 		Protocol:        pulumi.String("HTTPS"),
 		SslPolicy:       pulumi.String(args.SSLPolicy),
-		CertificateArn:  pulumi.String(args.CertificateArn),
+		CertificateArn:  args.CertificateArn,
+		// The header nginx sends on the local stack too.
+		RoutingHttpResponseStrictTransportSecurityHeaderValue: pulumi.String(stackconfig.StrictTransportSecurity),
 		DefaultActions: lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
 			Type:           pulumi.String("forward"),
 			TargetGroupArn: tg.Arn,
@@ -193,7 +217,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 	if err != nil {
 		return nil, fmt.Errorf("https listener: %w", err)
 	}
-	comp.HttpsListenerArn = https.Arn
+	comp.HttpsListenerArn, comp.HttpsListener = https.Arn, https
 	// /metrics is for Prometheus scraping the tasks inside the VPC, never
 	// for the internet: the listener answers it itself.
 	if _, err := lb.NewListenerRule(ctx, name+"-metrics-blocked", &lb.ListenerRuleArgs{
@@ -229,6 +253,25 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 		}},
 	}, parent); err != nil {
 		return nil, fmt.Errorf("http listener: %w", err)
+	}
+
+	if args.HostedZoneId != nil {
+		// Alias records cost nothing per query and follow the ALB's
+		// addresses; AAAA answers because the ALB is dual-stack.
+		for _, typ := range []string{"A", "AAAA"} {
+			if _, err := route53.NewRecord(ctx, name+"-alias-"+strings.ToLower(typ), &route53.RecordArgs{
+				ZoneId: args.HostedZoneId,
+				Name:   pulumi.String(args.Domain),
+				Type:   pulumi.String(typ),
+				Aliases: route53.RecordAliasArray{route53.RecordAliasArgs{
+					Name:                 alb.DnsName,
+					ZoneId:               alb.ZoneId,
+					EvaluateTargetHealth: pulumi.Bool(true),
+				}},
+			}, parent); err != nil {
+				return nil, fmt.Errorf("alias %s record: %w", typ, err)
+			}
+		}
 	}
 
 	return comp, ctx.RegisterResourceOutputs(comp, pulumi.Map{

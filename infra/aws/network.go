@@ -2,6 +2,7 @@ package aws
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -41,6 +42,13 @@ type Network struct {
 	FlowLogGroupName   pulumi.StringOutput
 }
 
+// FlowLogActions are the permissions the Amazon VPC guide ("IAM role for
+// publishing flow logs to CloudWatch Logs") lists for the flow-log role.
+var FlowLogActions = []string{
+	"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+	"logs:DescribeLogGroups", "logs:DescribeLogStreams",
+}
+
 // NewNetwork creates the VPC.
 func NewNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
 	if len(args.AvailabilityZones) < 2 {
@@ -53,10 +61,13 @@ func NewNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 	parent := pulumi.Parent(comp)
 
 	vpc, err := ec2.NewVpc(ctx, name+"-vpc", &ec2.VpcArgs{
-		CidrBlock:          pulumi.String(args.CIDR),
-		EnableDnsHostnames: pulumi.Bool(true),
-		EnableDnsSupport:   pulumi.Bool(true),
-		Tags:               pulumi.StringMap{"Name": pulumi.String(name)},
+		CidrBlock: pulumi.String(args.CIDR),
+		// An Amazon-provided /56 for the dual-stack ALB's public subnets;
+		// the private subnets stay IPv4-only.
+		AssignGeneratedIpv6CidrBlock: pulumi.Bool(true),
+		EnableDnsHostnames:           pulumi.Bool(true),
+		EnableDnsSupport:             pulumi.Bool(true),
+		Tags:                         pulumi.StringMap{"Name": pulumi.String(name)},
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("vpc: %w", err)
@@ -81,10 +92,10 @@ func NewNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 	}
 	publicRT, err := ec2.NewRouteTable(ctx, name+"-public-rt", &ec2.RouteTableArgs{
 		VpcId: vpc.ID(),
-		Routes: ec2.RouteTableRouteArray{ec2.RouteTableRouteArgs{
-			CidrBlock: pulumi.String("0.0.0.0/0"),
-			GatewayId: igw.ID(),
-		}},
+		Routes: ec2.RouteTableRouteArray{
+			ec2.RouteTableRouteArgs{CidrBlock: pulumi.String("0.0.0.0/0"), GatewayId: igw.ID()},
+			ec2.RouteTableRouteArgs{Ipv6CidrBlock: pulumi.String("::/0"), GatewayId: igw.ID()},
+		},
 		Tags: pulumi.StringMap{"Name": pulumi.String(name + "-public")},
 	}, parent)
 	if err != nil {
@@ -107,9 +118,14 @@ func NewNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 			VpcId:            vpc.ID(),
 			CidrBlock:        pulumi.String(pubCIDR),
 			AvailabilityZone: pulumi.String(az),
+			// /64 number i of the VPC's /56, for the dual-stack ALB.
+			Ipv6CidrBlock: vpc.Ipv6CidrBlock.ApplyT(func(block string) (string, error) {
+				return ipv6Subnet(block, i)
+			}).(pulumi.StringOutput),
 			// EC2.15: no public IPs on launch; only the ALB and NAT live here.
-			MapPublicIpOnLaunch: pulumi.Bool(false),
-			Tags:                pulumi.StringMap{"Name": pulumi.Sprintf("%s-public-%s", name, az)},
+			MapPublicIpOnLaunch:         pulumi.Bool(false),
+			AssignIpv6AddressOnCreation: pulumi.Bool(false),
+			Tags:                        pulumi.StringMap{"Name": pulumi.Sprintf("%s-public-%s", name, az)},
 		}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("public subnet %s: %w", az, err)
@@ -195,12 +211,29 @@ func NewNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 	}
 	if _, err := iam.NewRolePolicy(ctx, name+"-flow-logs", &iam.RolePolicyArgs{
 		Role: role.ID(),
+		// The permissions the VPC guide lists for the flow-log role
+		// (FlowLogActions). DescribeLogGroups lists groups and is
+		// authorized on the account's and region's log-group:* only.
 		Policy: policyJSON(func(arns []string) policyDocument {
-			return newPolicy(statement{
-				Effect:   "Allow",
-				Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
-				Resource: []string{arns[0], arns[0] + ":*"},
-			})
+			group := arns[0]
+			allGroups := group
+			if i := strings.Index(group, ":log-group:"); i >= 0 {
+				allGroups = group[:i] + ":log-group:*"
+			}
+			return newPolicy(
+				statement{
+					Sid:      "DeliverFlowLogs",
+					Effect:   "Allow",
+					Action:   []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
+					Resource: []string{group, group + ":*"},
+				},
+				statement{
+					Sid:      "FindLogGroup",
+					Effect:   "Allow",
+					Action:   []string{"logs:DescribeLogGroups"},
+					Resource: []string{allGroups},
+				},
+			)
 		}, group.Arn),
 	}, parent); err != nil {
 		return nil, fmt.Errorf("flow logs policy: %w", err)

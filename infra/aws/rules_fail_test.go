@@ -415,6 +415,24 @@ var breakages = []struct {
 	{"CloudWatch.15", "an alarm with its actions disabled", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tAlarm, "alarms-queueLatency"), "actionsEnabled", boolv(false))
 	}},
+	{"SHIPYARD-ELB-1", "an HTTPS listener without HSTS", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tListener, "web-https"), "routingHttpResponseStrictTransportSecurityHeaderValue", null)
+	}},
+	{"SHIPYARD-ELB-1", "an HTTPS listener with a day of HSTS", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tListener, "web-https"), "routingHttpResponseStrictTransportSecurityHeaderValue", str("max-age=86400"))
+	}},
+	{"ACM.2", "a 1024-bit RSA certificate", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, "aws:acm/certificate:Certificate", ""), "keyAlgorithm", str("RSA_1024"))
+	}},
+	{"SHIPYARD-ACM-1", "a certificate validated by email", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, "aws:acm/certificate:Certificate", ""), "validationMethod", str("EMAIL"))
+	}},
+	{"SHIPYARD-ACM-2", "a managed certificate nobody waits for", func(t *testing.T, g *pulumitest.Graph) {
+		drop(g, "aws:acm/certificateValidation:CertificateValidation", "")
+	}},
+	{"SHIPYARD-ACM-2", "an HTTPS listener with another certificate than the validated one", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tListener, "web-https"), "certificateArn", str("arn:aws:acm:eu-west-1:123456789012:certificate/other"))
+	}},
 	{"SNS.1", "the alarm topic under the AWS-managed key", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tTopic, ""), "kmsMasterKeyId", null)
 	}},

@@ -100,8 +100,9 @@ type ServiceArgs struct {
 	// suffix>") are set for the web process only.
 	TargetGroupArn    pulumi.StringInput
 	RequestCountLabel pulumi.StringInput
-	// After are services whose deployment must reach a steady state before
-	// this one is updated (worker and clock wait for web).
+	// After are resources the service waits for: web's HTTPS listener
+	// (it attaches the target group to the ALB), and for worker and clock
+	// web's service (its deployment reaches a steady state first).
 	After []pulumi.Resource
 	// DeploymentAlarms are the CloudWatch alarms that roll a deployment of
 	// this service back when they go off while it is in progress
@@ -140,22 +141,24 @@ type Service struct {
 
 // taskRoles creates a task's execution role (pull the image, read its
 // secrets, write the router's logs) and task role (what the containers,
-// including the log router, call: write the app logs and the archive).
-func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Process, opts ...pulumi.ResourceOption) (execRole, taskRole *iam.Role, err error) {
+// including the log router, call: write the app logs and the archive), and
+// returns their inline policies too: a service must not start tasks before
+// the roles may do their work.
+func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Process, opts ...pulumi.ResourceOption) (execRole, taskRole *iam.Role, policies []pulumi.Resource, err error) {
 	trust, err := assumeRolePolicy("ecs-tasks.amazonaws.com", t.AccountID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	execRole, err = iam.NewRole(ctx, name+"-execution", &iam.RoleArgs{
 		Description:      pulumi.Sprintf("ECS execution role of %s", name),
 		AssumeRolePolicy: pulumi.String(trust),
 	}, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("execution role: %w", err)
+		return nil, nil, nil, fmt.Errorf("execution role: %w", err)
 	}
 	arns := []pulumi.StringInput{t.RepositoryArn, t.Logging.RouterLogGroupArn, t.Logging.KeyArn}
 	arns = append(arns, t.SecretArns...)
-	if _, err := iam.NewRolePolicy(ctx, name+"-execution", &iam.RolePolicyArgs{
+	execPolicy, err := iam.NewRolePolicy(ctx, name+"-execution", &iam.RolePolicyArgs{
 		Role: execRole.ID(),
 		Policy: policyJSON(func(a []string) policyDocument {
 			repo, router, key, secrets := a[0], a[1], a[2], a[3:]
@@ -196,8 +199,9 @@ func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Proce
 				},
 			)
 		}, arns...),
-	}, opts...); err != nil {
-		return nil, nil, fmt.Errorf("execution role policy: %w", err)
+	}, opts...)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("execution role policy: %w", err)
 	}
 
 	taskRole, err = iam.NewRole(ctx, name+"-task", &iam.RoleArgs{
@@ -205,9 +209,9 @@ func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Proce
 		AssumeRolePolicy: pulumi.String(trust),
 	}, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("task role: %w", err)
+		return nil, nil, nil, fmt.Errorf("task role: %w", err)
 	}
-	if _, err := iam.NewRolePolicy(ctx, name+"-task", &iam.RolePolicyArgs{
+	taskPolicy, err := iam.NewRolePolicy(ctx, name+"-task", &iam.RolePolicyArgs{
 		Role: taskRole.ID(),
 		Policy: policyJSON(func(a []string) policyDocument {
 			group, bucket, config, key := a[0], a[1], a[2], a[3]
@@ -241,10 +245,11 @@ func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Proce
 			}
 			return newPolicy(stmts...)
 		}, t.Logging.AppLogGroupArns[p], t.Logging.ArchiveBucketArn, t.Logging.ArchiveConfigArn, t.Logging.KeyArn),
-	}, opts...); err != nil {
-		return nil, nil, fmt.Errorf("task role policy: %w", err)
+	}, opts...)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("task role policy: %w", err)
 	}
-	return execRole, taskRole, nil
+	return execRole, taskRole, []pulumi.Resource{execPolicy, taskPolicy}, nil
 }
 
 // newTaskDefinition registers a Fargate task definition for spec.
@@ -307,7 +312,7 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	cfg := args.Task.Config
 	svc := cfg.Services.Get(args.Process)
 
-	execRole, taskRole, err := taskRoles(ctx, name, args.Task, args.Process, parent)
+	execRole, taskRole, rolePolicies, err := taskRoles(ctx, name, args.Task, args.Process, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -391,10 +396,10 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		sa.ForceNewDeployment, sa.Triggers = nil, nil
 		owners = append(owners, drift.CodeDeploy)
 	}
-	svcOpts := []pulumi.ResourceOption{parent}
-	if after := append(append([]pulumi.Resource{}, args.After...), args.RedeployAfter...); len(after) > 0 {
-		svcOpts = append(svcOpts, pulumi.DependsOn(after))
-	}
+	// The task definition only references the roles: without their
+	// policies, the first tasks could not pull the image or read secrets.
+	after := append(append(append([]pulumi.Resource{}, rolePolicies...), args.After...), args.RedeployAfter...)
+	svcOpts := []pulumi.ResourceOption{parent, pulumi.DependsOn(after)}
 	if autoscaled {
 		// Autoscaling owns the running count between deploys.
 		owners = append(owners, drift.Autoscaled)
@@ -563,7 +568,7 @@ func NewRelease(ctx *pulumi.Context, name string, args ReleaseArgs, opts ...pulu
 	}
 	parent := pulumi.Parent(comp)
 	// The migrate task logs to the web log group.
-	execRole, taskRole, err := taskRoles(ctx, name, args.Task, stackconfig.Web, parent)
+	execRole, taskRole, _, err := taskRoles(ctx, name, args.Task, stackconfig.Web, parent)
 	if err != nil {
 		return nil, err
 	}

@@ -51,6 +51,14 @@ const (
 	OutputCodeDeployDeploymentGroup = "codeDeployDeploymentGroup"
 	OutputWebContainerName          = "webContainerName"
 	OutputWebContainerPort          = "webContainerPort"
+	// What a stack sharing the ALB (a pull-request environment at
+	// pr-<n>.<domain>) needs: the domain, its hosted zone ("" with your
+	// own certificate), the listener's certificate (it covers *.<domain>
+	// when managed) and the HTTPS listener to add rules to.
+	OutputDomain           = "domain"
+	OutputHostedZoneID     = "hostedZoneId"
+	OutputCertificateARN   = "certificateArn"
+	OutputHTTPSListenerARN = "httpsListenerArn"
 )
 
 // OutputKeys lists every stack output NewStack returns.
@@ -62,6 +70,7 @@ var OutputKeys = []string{
 	OutputDatabaseInstanceID, OutputDatabaseSubnetGroupName, OutputDatabaseSecurityGroupID,
 	OutputDashboardURL, OutputAlarmTopicARN,
 	OutputCodeDeployApplication, OutputCodeDeployDeploymentGroup, OutputWebContainerName, OutputWebContainerPort,
+	OutputDomain, OutputHostedZoneID, OutputCertificateARN, OutputHTTPSListenerARN,
 }
 
 // Released reports whether the stack has an image to run. Without one,
@@ -165,6 +174,23 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
+	// The HTTPS listener's certificate: requested and validated in the
+	// hosted zone, or brought (loadBalancer.certificateArn).
+	var certArn, zoneID pulumi.StringOutput
+	var zoneIDInput pulumi.StringInput
+	if zone := cfg.LoadBalancer.HostedZone; zone != nil {
+		id, err := hostedZoneID(ctx, zone, invoke)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := NewCertificate(ctx, "certificate", CertificateArgs{Domain: cfg.LoadBalancer.Domain, ZoneId: pulumi.String(id)}, with)
+		if err != nil {
+			return nil, err
+		}
+		certArn, zoneID, zoneIDInput = cert.Arn, cert.ZoneId, pulumi.String(id)
+	} else {
+		certArn, zoneID = pulumi.String(cfg.LoadBalancer.CertificateARN).ToStringOutput(), pulumi.String("").ToStringOutput()
+	}
 	alb, err := NewLoadBalancer(ctx, "web", LoadBalancerArgs{
 		Name:                       base,
 		VpcId:                      network.VpcId,
@@ -172,7 +198,9 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		AppSecurityGroupId:         network.AppSecurityGroupId,
 		AppPort:                    web.Port,
 		HealthCheckPath:            web.HealthCheckPath,
-		CertificateArn:             cfg.LoadBalancer.CertificateARN,
+		CertificateArn:             certArn,
+		Domain:                     cfg.LoadBalancer.Domain,
+		HostedZoneId:               zoneIDInput,
 		SSLPolicy:                  SSLPolicy,
 		IdleTimeoutSeconds:         cfg.LoadBalancer.IdleTimeoutSeconds,
 		DeregistrationDelaySeconds: cfg.LoadBalancer.DeregistrationDelaySeconds,
@@ -309,6 +337,10 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		OutputCodeDeployDeploymentGroup: pulumi.String(""),
 		OutputWebContainerName:          pulumi.String(AppContainer),
 		OutputWebContainerPort:          pulumi.Int(web.Port),
+		OutputDomain:                    pulumi.String(cfg.LoadBalancer.Domain),
+		OutputHostedZoneID:              zoneID,
+		OutputCertificateARN:            certArn,
+		OutputHTTPSListenerARN:          alb.HttpsListenerArn,
 	}
 	if !Released(cfg) {
 		return outputs, nil
@@ -376,6 +408,9 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		if p == stackconfig.Web {
 			args.CodeDeploy = cfg.Deploy.Progressive()
 			args.TargetGroupArn = alb.TargetGroupArn
+			// CreateService fails with "target group … does not have an
+			// associated load balancer" until the listener attaches it.
+			args.After = []pulumi.Resource{alb.HttpsListener}
 			args.RequestCountLabel = pulumi.Sprintf("%s/%s", alb.ArnSuffix, alb.TargetGroupArnSuffix)
 		} else {
 			// Worker and clock roll out after web's deployment (and so
@@ -393,7 +428,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		taskDefs[string(p)] = svc.TaskDefinitionArn
 	}
 	if cfg.Deploy.Progressive() {
-		bg, err := newWebBlueGreen(ctx, cfg, base, account, alb, network, cluster, webService, alarms, alarmsArgs, alarming, with)
+		bg, err := newWebBlueGreen(ctx, cfg, base, account, alb, certArn, network, cluster, webService, alarms, alarmsArgs, alarming, with)
 		if err != nil {
 			return nil, err
 		}
@@ -409,7 +444,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 
 // newWebBlueGreen sets up CodeDeploy for the web service of a stack with a
 // progressive deploy.strategy, with the gates' alarms on both target groups.
-func newWebBlueGreen(ctx *pulumi.Context, cfg *stackconfig.Config, base, account string, alb *LoadBalancer, network *Network,
+func newWebBlueGreen(ctx *pulumi.Context, cfg *stackconfig.Config, base, account string, alb *LoadBalancer, certArn pulumi.StringInput, network *Network,
 	cluster *Cluster, web *Service, alarms []signals.Instance, alarmsArgs AlarmsArgs, alarming *Alarms, opts ...pulumi.ResourceOption) (*BlueGreen, error) {
 	var gates []signals.Instance
 	for _, name := range cfg.Deploy.Gates {
@@ -434,7 +469,7 @@ func newWebBlueGreen(ctx *pulumi.Context, cfg *stackconfig.Config, base, account
 		LoadBalancerArn:            alb.Arn,
 		ProdListenerArn:            alb.HttpsListenerArn,
 		BlueTargetGroupName:        alb.TargetGroupName,
-		CertificateArn:             cfg.LoadBalancer.CertificateARN,
+		CertificateArn:             certArn,
 		SSLPolicy:                  SSLPolicy,
 		ClusterName:                cluster.Name,
 		ServiceName:                web.ServiceName,

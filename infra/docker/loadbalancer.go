@@ -10,6 +10,8 @@ import (
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 //go:embed nginx.conf.tmpl
@@ -29,8 +31,20 @@ const DockerDNS = "127.0.0.11"
 // long after it started.
 const NginxResolverValid = 1
 
-// NginxListenPort is the port nginx listens on inside its container.
-const NginxListenPort = 80
+// NginxListenPort is nginx's plain HTTP port inside its container (it
+// redirects to HTTPS), NginxHTTPSPort its HTTPS port.
+const (
+	NginxListenPort = 80
+	NginxHTTPSPort  = 443
+)
+
+// Where nginx reads its TLS files (uploaded into the container).
+const (
+	NginxTLSDir  = "/etc/nginx/tls"
+	NginxCertPem = NginxTLSDir + "/server.crt"
+	NginxKeyPem  = NginxTLSDir + "/server.key"
+	NginxCAPem   = NginxTLSDir + "/ca.pem"
+)
 
 // NginxStatusPort and NginxStatusPath are where nginx serves its
 // stub_status counters on the private network (never published).
@@ -92,12 +106,20 @@ type NginxConfig struct {
 	SplitFile, GateLog string
 	UpstreamPort       int
 	ListenPort         int
-	HealthCheckPath    string
-	Resolver           string
-	ResolverValid      int
-	ConnectTimeout     int
-	ReadTimeout        int
-	IdleTimeout        int
+	// HTTPSListenPort, when set, serves the site over TLS there (CertPath,
+	// KeyPath, StrictTransportSecurity) and turns ListenPort into a
+	// redirect to https on PublicHTTPSPort, the port published on the
+	// host.
+	HTTPSListenPort         int
+	PublicHTTPSPort         int
+	CertPath, KeyPath       string
+	StrictTransportSecurity string
+	HealthCheckPath         string
+	Resolver                string
+	ResolverValid           int
+	ConnectTimeout          int
+	ReadTimeout             int
+	IdleTimeout             int
 	// StatusPort, when set, serves stub_status at StatusPath.
 	StatusPort int
 	StatusPath string
@@ -110,6 +132,9 @@ func (n NginxConfig) Render() (string, error) {
 	}
 	if n.CanaryHost == "" || n.SplitFile == "" || n.GateLog == "" {
 		return "", fmt.Errorf("nginx config: CanaryHost %q, SplitFile %q and GateLog %q are all needed", n.CanaryHost, n.SplitFile, n.GateLog)
+	}
+	if n.HTTPSListenPort != 0 && (n.PublicHTTPSPort == 0 || n.CertPath == "" || n.KeyPath == "" || n.StrictTransportSecurity == "") {
+		return "", fmt.Errorf("nginx config: HTTPS needs PublicHTTPSPort, CertPath, KeyPath and StrictTransportSecurity")
 	}
 	var b bytes.Buffer
 	if err := nginxConf.Execute(&b, n); err != nil {
@@ -124,9 +149,13 @@ type LoadBalancerArgs struct {
 	Image         string
 	ContainerName string
 	Network       pulumi.StringInput
-	// HostIP and HostPort are where the load balancer is published.
-	HostIP   string
-	HostPort int
+	// HostIP and HostPort are where the load balancer's plain HTTP (a
+	// redirect) is published, HTTPSPort its HTTPS.
+	HostIP    string
+	HostPort  int
+	HTTPSPort int
+	// TLS is the HTTPS certificate, its key and the CA that signed it.
+	TLS *databaseTLS
 	// UpstreamHost is the web replicas' network alias (WebAlias).
 	UpstreamHost    string
 	UpstreamPort    int
@@ -161,21 +190,29 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 	if err := ctx.RegisterComponentResource("shipyard:docker:LoadBalancer", name, c, opts...); err != nil {
 		return nil, fmt.Errorf("load balancer: %w", err)
 	}
+	if args.TLS == nil || args.HTTPSPort == 0 {
+		return nil, fmt.Errorf("load balancer: no HTTPS port or certificate: nginx serves HTTPS like the ALB")
+	}
 	conf, err := NginxConfig{
-		UpstreamHost:    args.UpstreamHost,
-		CanaryHost:      CanaryAlias,
-		SplitFile:       NginxSplitFile,
-		GateLog:         GateLogPath,
-		UpstreamPort:    args.UpstreamPort,
-		ListenPort:      NginxListenPort,
-		HealthCheckPath: args.HealthCheckPath,
-		Resolver:        DockerDNS,
-		ResolverValid:   NginxResolverValid,
-		ConnectTimeout:  2,
-		ReadTimeout:     args.ReadTimeout,
-		IdleTimeout:     args.IdleTimeout,
-		StatusPort:      NginxStatusPort,
-		StatusPath:      NginxStatusPath,
+		UpstreamHost:            args.UpstreamHost,
+		CanaryHost:              CanaryAlias,
+		SplitFile:               NginxSplitFile,
+		GateLog:                 GateLogPath,
+		UpstreamPort:            args.UpstreamPort,
+		ListenPort:              NginxListenPort,
+		HTTPSListenPort:         NginxHTTPSPort,
+		PublicHTTPSPort:         args.HTTPSPort,
+		CertPath:                NginxCertPem,
+		KeyPath:                 NginxKeyPem,
+		StrictTransportSecurity: stackconfig.StrictTransportSecurity,
+		HealthCheckPath:         args.HealthCheckPath,
+		Resolver:                DockerDNS,
+		ResolverValid:           NginxResolverValid,
+		ConnectTimeout:          2,
+		ReadTimeout:             args.ReadTimeout,
+		IdleTimeout:             args.IdleTimeout,
+		StatusPort:              NginxStatusPort,
+		StatusPath:              NginxStatusPath,
 	}.Render()
 	if err != nil {
 		return nil, err
@@ -206,6 +243,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		},
 		Ports: docker.ContainerPortArray{
 			docker.ContainerPortArgs{Internal: pulumi.Int(NginxListenPort), External: pulumi.Int(args.HostPort), Ip: pulumi.String(args.HostIP), Protocol: pulumi.String("tcp")},
+			docker.ContainerPortArgs{Internal: pulumi.Int(NginxHTTPSPort), External: pulumi.Int(args.HTTPSPort), Ip: pulumi.String(args.HostIP), Protocol: pulumi.String("tcp")},
 		},
 		Labels: stackLabels(args.Stack),
 		Uploads: docker.ContainerUploadArray{
@@ -214,13 +252,19 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 			// owns the file's contents from then on (Pulumi never reads
 			// an upload back, so a release leaves no diff).
 			docker.ContainerUploadArgs{File: pulumi.String(NginxSplitFile), Content: pulumi.String(split)},
+			docker.ContainerUploadArgs{File: pulumi.String(NginxCAPem), Content: args.TLS.CACert, Permissions: pulumi.String("0644")},
+			docker.ContainerUploadArgs{File: pulumi.String(NginxCertPem), Content: args.TLS.ServerCert, Permissions: pulumi.String("0644")},
+			docker.ContainerUploadArgs{File: pulumi.String(NginxKeyPem), Content: args.TLS.ServerKey, Permissions: pulumi.String("0600")},
 		},
 		Volumes: docker.ContainerVolumeArray{
 			docker.ContainerVolumeArgs{VolumeName: args.GateLogVolume, ContainerPath: pulumi.String(GateLogDir)},
 		},
 		Healthcheck: &docker.ContainerHealthcheckArgs{
+			// Over HTTPS, verifying the certificate: plain HTTP only
+			// redirects (and curl -f takes a 301 for success).
 			Tests: pulumi.StringArray{pulumi.String("CMD"), pulumi.String("curl"), pulumi.String("-fsS"), pulumi.String("-o"), pulumi.String("/dev/null"),
-				pulumi.String("http://127.0.0.1:" + strconv.Itoa(NginxListenPort) + args.HealthCheckPath)},
+				pulumi.String("--cacert"), pulumi.String(NginxCAPem),
+				pulumi.String("https://" + ListenAddress + ":" + strconv.Itoa(NginxHTTPSPort) + args.HealthCheckPath)},
 			Interval:    pulumi.String("5s"),
 			Timeout:     pulumi.String("3s"),
 			Retries:     pulumi.Int(3),

@@ -52,8 +52,8 @@ func TestPrometheusIsPublishedOnLoopbackOnly(t *testing.T) {
 		t.Error("the nginx exporter is published on the host")
 	}
 	lb := container(t, g, n.Container("nginx"))
-	if count(lb, "ports") != 1 || int(lb.Number("ports.0.internal")) != dockerinfra.NginxListenPort {
-		t.Error("nginx publishes more than its listen port (stub_status must stay on the network)")
+	if count(lb, "ports") != 2 || int(lb.Number("ports.0.internal")) != dockerinfra.NginxListenPort || int(lb.Number("ports.1.internal")) != dockerinfra.NginxHTTPSPort {
+		t.Error("nginx publishes more than its HTTP and HTTPS ports (stub_status must stay on the network)")
 	}
 }
 

@@ -20,8 +20,13 @@ var PasswordConfigKeys = map[string]string{
 // KeptByDown are the URN patterns `make down` (pulumi destroy --exclude)
 // leaves in the stack: the generated passwords, which the kept data
 // volumes were initialised with, so the next `make up` starts Postgres and
-// Redis on them with the same credentials.
-var KeptByDown = []string{"**::random:index/randomPassword:RandomPassword::**"}
+// Redis on them with the same credentials; and the seed of the local HTTPS
+// CA, so a CA a user trusted (curl --cacert, a browser) stays valid until
+// `make destroy`.
+var KeptByDown = []string{
+	"**::random:index/randomPassword:RandomPassword::**",
+	"**::random:index/randomBytes:RandomBytes::*-https-tls-seed",
+}
 
 // secrets holds the value of every secret env var of the stack.
 type secrets struct {

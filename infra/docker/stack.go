@@ -189,6 +189,10 @@ func NewStackWithCandidate(ctx *pulumi.Context, cfg *stackconfig.Config, candida
 		return nil, fmt.Errorf("gate log volume: %w", err)
 	}
 
+	httpsTLS, err := newHTTPSTLS(ctx, names.Prefix(), cfg.Stack)
+	if err != nil {
+		return nil, err
+	}
 	web := cfg.Services.Get(stackconfig.Web)
 	lb, err := NewLoadBalancer(ctx, names.Container("nginx"), &LoadBalancerArgs{
 		Image:           cfg.Local.Images.Nginx,
@@ -196,6 +200,8 @@ func NewStackWithCandidate(ctx *pulumi.Context, cfg *stackconfig.Config, candida
 		Network:         network.Name,
 		HostIP:          ListenAddress,
 		HostPort:        cfg.Local.HTTPPort,
+		HTTPSPort:       cfg.Local.HTTPSPort,
+		TLS:             httpsTLS,
 		UpstreamHost:    WebAlias,
 		UpstreamPort:    web.Port,
 		HealthCheckPath: web.HealthCheckPath,
@@ -231,9 +237,12 @@ func NewStackWithCandidate(ctx *pulumi.Context, cfg *stackconfig.Config, candida
 		canaryNames = append(canaryNames, c.Name)
 	}
 	return pulumi.Map{
-		"stack":            pulumi.String(cfg.Stack),
-		"target":           pulumi.String(string(cfg.Target)),
-		"url":              pulumi.Sprintf("http://%s:%d", ListenAddress, cfg.Local.HTTPPort),
+		"stack":  pulumi.String(cfg.Stack),
+		"target": pulumi.String(string(cfg.Target)),
+		// HTTPS, as on aws; plain HTTP on httpUrl only redirects there.
+		"url":              pulumi.Sprintf("https://%s:%d", ListenAddress, cfg.Local.HTTPSPort),
+		"httpUrl":          pulumi.Sprintf("http://%s:%d", ListenAddress, cfg.Local.HTTPPort),
+		"tlsCaCert":        httpsTLS.CACert,
 		"prometheusUrl":    prom.URL,
 		"image":            pulumi.String(app.ImageName),
 		"imageDigest":      pulumi.String(app.ImageID),

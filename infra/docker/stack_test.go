@@ -1,6 +1,8 @@
 package docker_test
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"strings"
@@ -355,7 +357,7 @@ func TestTheLoadBalancerIsPublishedOnLoopbackOnlyAndFindsTheReplicasByAlias(t *t
 	if strings.Contains(conf, "max_fails") || strings.Contains(conf, "upstream web") {
 		t.Errorf("nginx.conf keeps failure state per replica:\n%s", conf)
 	}
-	if got := lb.String("healthcheck.tests.5"); !strings.HasSuffix(got, cfg.Services.Web.HealthCheckPath) {
+	if got := lb.String("healthcheck.tests.7"); got != "https://127.0.0.1:443"+cfg.Services.Web.HealthCheckPath || lb.String("healthcheck.tests.6") != dockerinfra.NginxCAPem {
 		t.Errorf("nginx health check probes %q, want the web health path %s", got, cfg.Services.Web.HealthCheckPath)
 	}
 	for _, w := range []string{n.Web(1), n.Web(2)} {
@@ -366,6 +368,64 @@ func TestTheLoadBalancerIsPublishedOnLoopbackOnlyAndFindsTheReplicasByAlias(t *t
 		if got := r.String("networksAdvanced.0.aliases.0"); got != dockerinfra.WebAlias {
 			t.Errorf("%s has network alias %q, want %q", w, got, dockerinfra.WebAlias)
 		}
+	}
+}
+
+// The local mirror of the ALB's listeners: HTTPS with the stack's CA and
+// the ALB's HSTS header on local.httpsPort; plain HTTP on local.httpPort
+// only redirects there (tests/e2e/https_test.go checks it live).
+func TestNginxServesHTTPSLikeTheALBAndPlainHTTPOnlyRedirects(t *testing.T) {
+	cfg := loadLocal(t)
+	g := mustRun(t, cfg)
+	lb := container(t, g, dockerinfra.NamesFor(cfg.Stack).Container("nginx"))
+	if lb.String("ports.1.ip") != "127.0.0.1" || int(lb.Number("ports.1.external")) != cfg.Local.HTTPSPort || int(lb.Number("ports.1.internal")) != dockerinfra.NginxHTTPSPort {
+		t.Errorf("HTTPS published on %s:%v→%v, want 127.0.0.1:%d→443", lb.String("ports.1.ip"), lb.Number("ports.1.external"), lb.Number("ports.1.internal"), cfg.Local.HTTPSPort)
+	}
+	conf := lb.String("uploads.0.content")
+	redirect, site, ok := strings.Cut(conf, "listen 443 ssl;")
+	if !ok {
+		t.Fatalf("nginx.conf has no HTTPS server:\n%s", conf)
+	}
+	for _, want := range []string{"listen 80;", "return 301 https://$host:" + fmt.Sprint(cfg.Local.HTTPSPort) + "$request_uri;"} {
+		if !strings.Contains(redirect, want) {
+			t.Errorf("the plain HTTP server lacks %q", want)
+		}
+	}
+	if strings.Contains(redirect, "proxy_pass") {
+		t.Error("plain HTTP reaches the app")
+	}
+	for _, want := range []string{
+		"ssl_certificate " + dockerinfra.NginxCertPem + ";", "ssl_certificate_key " + dockerinfra.NginxKeyPem + ";",
+		"ssl_protocols TLSv1.2 TLSv1.3;",
+		`add_header Strict-Transport-Security "` + stackconfig.StrictTransportSecurity + `" always;`,
+		"proxy_pass $web;",
+	} {
+		if !strings.Contains(site, want) {
+			t.Errorf("the HTTPS server lacks %q", want)
+		}
+	}
+	files := map[string]string{}
+	for i := 0; lb.String(fmt.Sprintf("uploads.%d.file", i)) != ""; i++ {
+		files[lb.String(fmt.Sprintf("uploads.%d.file", i))] = lb.String(fmt.Sprintf("uploads.%d.content", i))
+	}
+	ca, cert := files[dockerinfra.NginxCAPem], files[dockerinfra.NginxCertPem]
+	if ca == "" || cert == "" || files[dockerinfra.NginxKeyPem] == "" {
+		t.Fatalf("nginx gets no CA, certificate or key: %v", files)
+	}
+	if g.Outputs["tlsCaCert"] != ca {
+		t.Errorf("the tlsCaCert output is not the CA nginx's certificate chains to")
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(ca)) {
+		t.Fatal("the CA is not PEM")
+	}
+	block, _ := pem.Decode([]byte(cert))
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "127.0.0.1"}); err != nil {
+		t.Errorf("nginx's certificate does not verify for 127.0.0.1 against the stack's CA: %v", err)
 	}
 }
 
@@ -480,7 +540,8 @@ func TestTheStackOutputsFollowTheContract(t *testing.T) {
 	want := map[string]any{
 		"stack":            "local",
 		"target":           "docker",
-		"url":              "http://127.0.0.1:8080",
+		"url":              "https://127.0.0.1:8443",
+		"httpUrl":          "http://127.0.0.1:8080",
 		"prometheusUrl":    "http://127.0.0.1:9090",
 		"image":            "shipyard-app:local",
 		"imageDigest":      dockermock.ImageID,

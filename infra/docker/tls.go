@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
 	"strconv"
 	"time"
 
@@ -19,7 +20,8 @@ import (
 )
 
 // DatabaseTLSSeedBytes is the length of the random seed the local stack's
-// database CA and server key are derived from.
+// database CA and server key (and, from a seed of their own, its HTTPS CA
+// and server key) are derived from.
 const DatabaseTLSSeedBytes = 32
 
 // The validity of the local database certificates: fixed, so that the same
@@ -33,11 +35,21 @@ var (
 // DatabaseCerts are the local Postgres container's TLS files (PEM): the CA
 // certificate the app verifies against, and the server certificate and
 // key Postgres presents. The CA's private key is not among them: it signs
-// the server certificate in DeriveDatabaseCerts and is discarded.
+// the server certificate in DeriveDatabaseCerts and is discarded. The
+// HTTPS certificates of nginx (DeriveHTTPSCerts) have the same shape.
 type DatabaseCerts struct {
 	CACert     string
 	ServerCert string
 	ServerKey  string
+}
+
+// DeriveHTTPSCerts derives the local stack's HTTPS CA and nginx's server
+// certificate for 127.0.0.1 (the address the load balancer is published
+// on; no DNS name, so a browser never records the HSTS header for a name
+// such as localhost) from seed, like DeriveDatabaseCerts. Clients trust
+// the CA (the tlsCaCert output), as they trust a public CA for the ALB.
+func DeriveHTTPSCerts(seed []byte, stack string) (DatabaseCerts, error) {
+	return deriveCerts(seed, "https", "shipyard "+stack+" local HTTPS CA", ListenAddress, nil, []net.IP{net.ParseIP(ListenAddress)})
 }
 
 // DeriveDatabaseCerts derives the local stack's database CA and the
@@ -46,28 +58,35 @@ type DatabaseCerts struct {
 // with fixed validity and serials signed deterministically (RFC 6979). The
 // same seed, stack and host always give the same PEM, byte for byte.
 func DeriveDatabaseCerts(seed []byte, stack, host string) (DatabaseCerts, error) {
+	return deriveCerts(seed, "database", "shipyard "+stack+" local database CA", host, []string{host}, nil)
+}
+
+// deriveCerts derives a CA named caName and a server certificate for
+// dnsNames and ips from seed; purpose ("database", "https") separates the
+// derivations and names the errors.
+func deriveCerts(seed []byte, purpose, caName, commonName string, dnsNames []string, ips []net.IP) (DatabaseCerts, error) {
 	if len(seed) < DatabaseTLSSeedBytes {
-		return DatabaseCerts{}, fmt.Errorf("database tls: seed has %d bytes, want at least %d", len(seed), DatabaseTLSSeedBytes)
+		return DatabaseCerts{}, fmt.Errorf("%s tls: seed has %d bytes, want at least %d", purpose, len(seed), DatabaseTLSSeedBytes)
 	}
-	caKey, err := deriveKey(seed, "ca key")
+	caKey, err := deriveKey(seed, purpose, "ca key")
 	if err != nil {
 		return DatabaseCerts{}, err
 	}
-	serverKey, err := deriveKey(seed, "server key")
+	serverKey, err := deriveKey(seed, purpose, "server key")
 	if err != nil {
 		return DatabaseCerts{}, err
 	}
-	caSerial, err := deriveSerial(seed, "ca serial")
+	caSerial, err := deriveSerial(seed, purpose, "ca serial")
 	if err != nil {
 		return DatabaseCerts{}, err
 	}
-	serverSerial, err := deriveSerial(seed, "server serial")
+	serverSerial, err := deriveSerial(seed, purpose, "server serial")
 	if err != nil {
 		return DatabaseCerts{}, err
 	}
 	ca := &x509.Certificate{
 		SerialNumber:          caSerial,
-		Subject:               pkix.Name{Organization: []string{"Shipyard"}, CommonName: "shipyard " + stack + " local database CA"},
+		Subject:               pkix.Name{Organization: []string{"Shipyard"}, CommonName: caName},
 		NotBefore:             databaseTLSNotBefore,
 		NotAfter:              databaseTLSNotAfter,
 		IsCA:                  true,
@@ -78,15 +97,16 @@ func DeriveDatabaseCerts(seed []byte, stack, host string) (DatabaseCerts, error)
 	// A nil rand makes the ECDSA signatures deterministic (RFC 6979).
 	caDER, err := x509.CreateCertificate(nil, ca, ca, caKey.Public(), caKey)
 	if err != nil {
-		return DatabaseCerts{}, fmt.Errorf("database tls: ca certificate: %w", err)
+		return DatabaseCerts{}, fmt.Errorf("%s tls: ca certificate: %w", purpose, err)
 	}
 	if ca, err = x509.ParseCertificate(caDER); err != nil {
-		return DatabaseCerts{}, fmt.Errorf("database tls: ca certificate: %w", err)
+		return DatabaseCerts{}, fmt.Errorf("%s tls: ca certificate: %w", purpose, err)
 	}
 	server := &x509.Certificate{
 		SerialNumber: serverSerial,
-		Subject:      pkix.Name{Organization: []string{"Shipyard"}, CommonName: host},
-		DNSNames:     []string{host},
+		Subject:      pkix.Name{Organization: []string{"Shipyard"}, CommonName: commonName},
+		DNSNames:     dnsNames,
+		IPAddresses:  ips,
 		NotBefore:    databaseTLSNotBefore,
 		NotAfter:     databaseTLSNotAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -94,11 +114,11 @@ func DeriveDatabaseCerts(seed []byte, stack, host string) (DatabaseCerts, error)
 	}
 	serverDER, err := x509.CreateCertificate(nil, server, ca, serverKey.Public(), caKey)
 	if err != nil {
-		return DatabaseCerts{}, fmt.Errorf("database tls: server certificate: %w", err)
+		return DatabaseCerts{}, fmt.Errorf("%s tls: server certificate: %w", purpose, err)
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(serverKey)
 	if err != nil {
-		return DatabaseCerts{}, fmt.Errorf("database tls: server key: %w", err)
+		return DatabaseCerts{}, fmt.Errorf("%s tls: server key: %w", purpose, err)
 	}
 	return DatabaseCerts{
 		CACert:     string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})),
@@ -110,31 +130,32 @@ func DeriveDatabaseCerts(seed []byte, stack, host string) (DatabaseCerts, error)
 // deriveKey derives a P-256 private key for label; a candidate scalar that
 // is not below the group order (probability about 2^-32) moves on to the
 // next counter.
-func deriveKey(seed []byte, label string) (*ecdsa.PrivateKey, error) {
+func deriveKey(seed []byte, purpose, label string) (*ecdsa.PrivateKey, error) {
 	for i := 0; i < 16; i++ {
-		d, err := hkdf.Key(sha256.New, seed, nil, "shipyard local database "+label+" "+strconv.Itoa(i), 32)
+		d, err := hkdf.Key(sha256.New, seed, nil, "shipyard local "+purpose+" "+label+" "+strconv.Itoa(i), 32)
 		if err != nil {
-			return nil, fmt.Errorf("database tls: %s: %w", label, err)
+			return nil, fmt.Errorf("%s tls: %s: %w", purpose, label, err)
 		}
 		if k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d); err == nil {
 			return k, nil
 		}
 	}
-	return nil, fmt.Errorf("database tls: %s: no valid key in 16 candidates", label)
+	return nil, fmt.Errorf("%s tls: %s: no valid key in 16 candidates", purpose, label)
 }
 
 // deriveSerial derives a positive 127-bit certificate serial for label.
-func deriveSerial(seed []byte, label string) (*big.Int, error) {
-	b, err := hkdf.Key(sha256.New, seed, nil, "shipyard local database "+label, 16)
+func deriveSerial(seed []byte, purpose, label string) (*big.Int, error) {
+	b, err := hkdf.Key(sha256.New, seed, nil, "shipyard local "+purpose+" "+label, 16)
 	if err != nil {
-		return nil, fmt.Errorf("database tls: %s: %w", label, err)
+		return nil, fmt.Errorf("%s tls: %s: %w", purpose, label, err)
 	}
 	b[0] &= 0x7f
 	b[0] |= 0x40 // never zero, always 16 bytes
 	return new(big.Int).SetBytes(b), nil
 }
 
-// databaseTLS is the local stack's database TLS material as outputs.
+// databaseTLS is the local stack's database (or HTTPS) TLS material as
+// outputs.
 type databaseTLS struct {
 	// CACert and ServerCert are public; ServerKey is a secret.
 	CACert, ServerCert, ServerKey pulumi.StringOutput
@@ -146,19 +167,29 @@ type databaseTLS struct {
 // derivation is a pure function of the seed: no resource is created
 // inside it.
 func newDatabaseTLS(ctx *pulumi.Context, prefix, stack, host string) (*databaseTLS, error) {
-	seed, err := random.NewRandomBytes(ctx, prefix+"-database-tls-seed", &random.RandomBytesArgs{
+	return newTLS(ctx, prefix, "database", func(seed []byte) (DatabaseCerts, error) { return DeriveDatabaseCerts(seed, stack, host) })
+}
+
+// newHTTPSTLS is newDatabaseTLS for nginx's HTTPS certificate, from a seed
+// of its own.
+func newHTTPSTLS(ctx *pulumi.Context, prefix, stack string) (*databaseTLS, error) {
+	return newTLS(ctx, prefix, "https", func(seed []byte) (DatabaseCerts, error) { return DeriveHTTPSCerts(seed, stack) })
+}
+
+func newTLS(ctx *pulumi.Context, prefix, purpose string, deriveCerts func(seed []byte) (DatabaseCerts, error)) (*databaseTLS, error) {
+	seed, err := random.NewRandomBytes(ctx, prefix+"-"+purpose+"-tls-seed", &random.RandomBytesArgs{
 		Length: pulumi.Int(DatabaseTLSSeedBytes),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("database tls seed: %w", err)
+		return nil, fmt.Errorf("%s tls seed: %w", purpose, err)
 	}
 	derive := func(pick func(DatabaseCerts) string) pulumi.StringOutput {
 		return seed.Base64.ApplyT(func(b64 string) (string, error) {
 			b, err := base64.StdEncoding.DecodeString(b64)
 			if err != nil {
-				return "", fmt.Errorf("database tls seed: %w", err)
+				return "", fmt.Errorf("%s tls seed: %w", purpose, err)
 			}
-			certs, err := DeriveDatabaseCerts(b, stack, host)
+			certs, err := deriveCerts(b)
 			if err != nil {
 				return "", err
 			}

@@ -42,6 +42,8 @@ const (
 	TypeWebACL            = "aws:wafv2/webAcl:WebAcl"
 	TypeWebACLAssociation = "aws:wafv2/webAclAssociation:WebAclAssociation"
 	TypeWebACLLogging     = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+	TypeACMCertificate    = "aws:acm/certificate:Certificate"
+	TypeCertValidation    = "aws:acm/certificateValidation:CertificateValidation"
 	LoadBalancerComponent = "shipyard:aws:LoadBalancer"
 	// BlueGreenComponent holds the web service's second target group.
 	BlueGreenComponent = "shipyard:aws:BlueGreen"
@@ -100,6 +102,14 @@ var AllowedSSLPolicies = []string{
 	"ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
 }
 
+// MinHSTSMaxAge is the shortest Strict-Transport-Security max-age
+// SHIPYARD-ELB-1 accepts: a year, as the HSTS preload list requires.
+const MinHSTSMaxAge = 31536000
+
+// ACMKeyAlgorithms are the key algorithms ACM.2 accepts: RSA of at least
+// 2048 bits and the ECDSA curves.
+var ACMKeyAlgorithms = []string{"RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1"}
+
 // EnhancedMonitoringIntervals are RDS.6's allowed monitoring intervals.
 var EnhancedMonitoringIntervals = []float64{1, 5, 10, 15, 30, 60}
 
@@ -126,7 +136,7 @@ type Exception struct {
 
 // Exceptions are every deliberate deviation.
 var Exceptions = []Exception{
-	{"EC2.18", "security groups of the LoadBalancer component accept 0.0.0.0/0 on tcp 443 and 80",
+	{"EC2.18", "security groups of the LoadBalancer component accept 0.0.0.0/0 and ::/0 (the ALB is dual-stack) on tcp 443 and 80",
 		"the ALB is the public entry point; port 80 only answers with a 301 to HTTPS"},
 	{"ECS.20", "the FireLens log router container runs as root (user \"0\")",
 		"FireLens requires Fluent Bit to run as root to create its socket (aws/containers-roadmap#2122)"},
@@ -387,6 +397,72 @@ func elbRules() []Rule {
 					out = append(out, "HTTPS listener has no certificate")
 				}
 				return out
+			}},
+		{ID: "ACM.2", Title: "ACM certificates use RSA keys of at least 2048 bits or an ECDSA key", Reason: "shorter RSA keys can be factored", Types: []string{TypeACMCertificate},
+			Check: func(r Resource) []string {
+				// Unset means ACM's default, RSA_2048.
+				if k := r.String("keyAlgorithm"); k != "" && !contains(ACMKeyAlgorithms, k) {
+					return []string{fmt.Sprintf("keyAlgorithm %q: allowed %s", k, strings.Join(ACMKeyAlgorithms, ", "))}
+				}
+				return nil
+			}},
+		{ID: "SHIPYARD-ACM-1", Title: "ACM certificates are validated by DNS", Reason: "a DNS-validated certificate renews by itself; email validation waits for a person to click, and lapses when nobody does",
+			Types: []string{TypeACMCertificate},
+			Check: func(r Resource) []string {
+				if m := r.String("validationMethod"); m != "DNS" && !r.IsUnknown("validationMethod") {
+					return []string{fmt.Sprintf("validationMethod %q: want DNS", m)}
+				}
+				return nil
+			}},
+		{ID: "SHIPYARD-ACM-2", Title: "HTTPS listeners serve a certificate the stack waited to see issued", Reason: "a listener created before its certificate is issued fails, or serves nothing valid, on the first deploy",
+			Types: []string{TypeListener, TypeACMCertificate, TypeCertValidation},
+			CheckStack: func(rs []Resource) []Violation {
+				certs, validated := map[string]bool{}, map[string]bool{}
+				for _, r := range rs {
+					switch r.Type {
+					case TypeACMCertificate:
+						certs[r.URN] = true
+					case TypeCertValidation:
+						if !r.IsUnknown("certificateArn") {
+							validated[r.String("certificateArn")] = true
+						}
+					}
+				}
+				if len(certs) == 0 {
+					return nil // your own certificate (loadBalancer.certificateArn)
+				}
+				var out []Violation
+				if count(rs, TypeCertValidation) < len(certs) {
+					out = append(out, Violation{Message: fmt.Sprintf("%d ACM certificates, %d certificate validations", len(certs), count(rs, TypeCertValidation))})
+				}
+				for _, r := range rs {
+					if r.Type != TypeListener || r.String("protocol") != "HTTPS" || r.IsUnknown("certificateArn") {
+						continue
+					}
+					if arn := r.String("certificateArn"); !validated[arn] {
+						out = append(out, Violation{URN: r.URN, Message: fmt.Sprintf("certificateArn %q is not the ARN of a certificate validation of the stack", arn)})
+					}
+				}
+				return out
+			}},
+		{ID: "SHIPYARD-ELB-1", Title: "HTTPS listeners send HSTS for at least a year", Reason: "without Strict-Transport-Security a browser's next visit may start over plain HTTP, where it can be intercepted before the redirect",
+			Types: []string{TypeListener},
+			Check: func(r Resource) []string {
+				const path = "routingHttpResponseStrictTransportSecurityHeaderValue"
+				if r.String("protocol") != "HTTPS" || r.IsUnknown(path) {
+					return nil
+				}
+				v := r.String(path)
+				var age int
+				for _, part := range strings.Split(v, ";") {
+					if n, ok := strings.CutPrefix(strings.TrimSpace(part), "max-age="); ok {
+						fmt.Sscan(n, &age)
+					}
+				}
+				if age < MinHSTSMaxAge {
+					return []string{fmt.Sprintf("%s %q: want max-age of at least %d", path, v, MinHSTSMaxAge)}
+				}
+				return nil
 			}},
 		{ID: "ELB.4", Title: "The ALB drops invalid header fields", Reason: "malformed headers enable request smuggling", Types: lbs,
 			Check: func(r Resource) []string {

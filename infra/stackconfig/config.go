@@ -200,14 +200,34 @@ type Cache struct {
 
 // LoadBalancer is the ALB (aws) or the nginx container (docker).
 type LoadBalancer struct {
-	Domain                     string `json:"domain,omitempty"`
-	CertificateARN             string `json:"certificateArn,omitempty"`
-	IdleTimeoutSeconds         int    `json:"idleTimeoutSeconds"`
-	DeregistrationDelaySeconds int    `json:"deregistrationDelaySeconds"`
+	// Domain is the DNS name the stack serves. With HostedZone, the stack
+	// requests an ACM certificate for it and *.Domain and points alias
+	// A/AAAA records at the ALB.
+	Domain string `json:"domain,omitempty"`
+	// CertificateARN brings an existing ACM certificate instead (the
+	// stack then creates no certificate and no DNS record). Exactly one
+	// of CertificateARN and HostedZone is set on aws.
+	CertificateARN string `json:"certificateArn,omitempty"`
+	// HostedZone is the Route 53 public hosted zone Domain is in (aws).
+	HostedZone                 *HostedZone `json:"hostedZone,omitempty"`
+	IdleTimeoutSeconds         int         `json:"idleTimeoutSeconds"`
+	DeregistrationDelaySeconds int         `json:"deregistrationDelaySeconds"`
 	// WAF associates an AWS WAF web ACL (AWS managed rule groups and a
 	// per-IP rate limit) with the ALB (aws only).
 	WAF WAF `json:"waf"`
 }
+
+// HostedZone names a Route 53 public hosted zone by ID or by name
+// (exactly one).
+type HostedZone struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// ManagedCertificate reports whether the stack requests its own ACM
+// certificate (loadBalancer.hostedZone set) rather than using
+// loadBalancer.certificateArn.
+func (lb LoadBalancer) ManagedCertificate() bool { return lb.HostedZone != nil }
 
 // WAF is the web ACL in front of the ALB.
 type WAF struct {
@@ -298,7 +318,14 @@ type Alarms struct {
 	// signals.Table; config/schema.json lists them).
 	Overrides map[string]AlarmOverride `json:"overrides,omitempty"`
 	Notify    Notify                   `json:"notify"`
+	// NoRecipientsReason says why a prod stack has no subscriber on
+	// purpose (e.g. its alarms are read from another account's
+	// dashboard); without it, prod needs at least one in Notify.
+	NoRecipientsReason string `json:"noRecipientsReason,omitempty"`
 }
+
+// HasRecipients reports whether the alarm topic has a subscriber.
+func (n Notify) HasRecipients() bool { return len(n.Emails)+len(n.HTTPSEndpoints) > 0 }
 
 // AlarmOverride changes one alarm; a zero field keeps the default.
 type AlarmOverride struct {
@@ -342,7 +369,13 @@ type Usage struct {
 // Local holds docker-only settings; ignored on aws.
 type Local struct {
 	WebReplicas int `json:"webReplicas"`
-	HTTPPort    int `json:"httpPort"`
+	// HTTPPort is nginx's plain HTTP port on 127.0.0.1: like the ALB's
+	// port 80, it only redirects to HTTPSPort.
+	HTTPPort int `json:"httpPort"`
+	// HTTPSPort is nginx's HTTPS port on 127.0.0.1, serving a certificate
+	// of the stack's local CA (the tlsCaCert output) with the ALB's HSTS
+	// header.
+	HTTPSPort int `json:"httpsPort"`
 	// PrometheusPort is the host port of the stack's Prometheus UI, on
 	// 127.0.0.1.
 	PrometheusPort int         `json:"prometheusPort"`
@@ -367,6 +400,12 @@ type LocalImages struct {
 	// latency metrics: the load balancer's side of the release gates.
 	Mtail string `json:"mtail"`
 }
+
+// StrictTransportSecurity is the Strict-Transport-Security header every
+// HTTPS response of a stack carries: from the ALB's HTTPS listener on aws,
+// from nginx on docker. A year, the subdomains (pull-request environments
+// at pr-<n>.<domain>) included.
+const StrictTransportSecurity = "max-age=31536000; includeSubDomains"
 
 // Defaults returns the configuration every stack file starts from. The
 // values are the ones config/schema.json documents as "default"; a test
@@ -428,6 +467,7 @@ func Defaults() Config {
 		Local: Local{
 			WebReplicas:    2,
 			HTTPPort:       8080,
+			HTTPSPort:      8443,
 			PrometheusPort: 9090,
 			Images: LocalImages{
 				Postgres: "postgres:15", Redis: "redis:7", Nginx: "nginx:1.27",

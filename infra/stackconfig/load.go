@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -71,23 +73,50 @@ func FindDir(getenv func(string) string, start string) (string, error) {
 	}
 }
 
-// Stacks lists the stack names in dir: every *.json file but the schema,
-// sorted.
+// stackNameRE is what a stack name looks like: it names AWS resources
+// ("shipyard-<stack>-…", an ALB name has at most 32 characters) and Docker
+// containers, so lowercase letters, digits and inner hyphens, at most 20.
+var stackNameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+
+// StackNamePattern describes valid stack names in messages and docs.
+const StackNamePattern = "^[a-z][a-z0-9]*(-[a-z0-9]+)*$, at most 20 characters"
+
+// ValidStackName reports whether name can be a stack's name.
+func ValidStackName(name string) bool { return len(name) <= 20 && stackNameRE.MatchString(name) }
+
+// Stacks lists the stack names in dir, sorted: every *.json file but the
+// schema whose name is a valid stack name (ValidStackName). Other files,
+// such as dev.old.json, are not stacks (see Ignored).
 func Stacks(dir string) ([]string, error) {
+	names, _, err := listStacks(dir)
+	return names, err
+}
+
+// Ignored lists the *.json files of dir (besides the schema) that are not
+// stacks because their name is not a valid stack name, e.g. dev.old.json.
+func Ignored(dir string) ([]string, error) {
+	_, ignored, err := listStacks(dir)
+	return ignored, err
+}
+
+func listStacks(dir string) (names, ignored []string, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("listing stacks: %w", err)
+		return nil, nil, fmt.Errorf("listing stacks: %w", err)
 	}
-	var names []string
 	for _, e := range entries {
 		n := e.Name()
 		if e.IsDir() || n == SchemaFile || filepath.Ext(n) != ".json" {
 			continue
 		}
-		names = append(names, strings.TrimSuffix(n, ".json"))
+		if name := strings.TrimSuffix(n, ".json"); ValidStackName(name) {
+			names = append(names, name)
+		} else {
+			ignored = append(ignored, n)
+		}
 	}
 	sort.Strings(names)
-	return names, nil
+	return names, ignored, nil
 }
 
 // Load reads config/<stack>.json from dir, applies defaults and validates
@@ -113,7 +142,7 @@ func Load(dir, stack string) (*Config, error) {
 			others[name] = o
 		}
 	}
-	ps = append(ps, withoutCovered(CrossStackProblems(cfg, others), ps)...)
+	ps = append(ps, d.located(stack, withoutCovered(CrossStackProblems(cfg, others), ps))...)
 	if err := ps.err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", d.path(stack), err)
 	}
@@ -152,7 +181,7 @@ func LoadAll(dir string) (map[string]*Config, error) {
 				others[n] = o
 			}
 		}
-		ps := append(own[name], withoutCovered(CrossStackProblems(cfg, others), own[name])...)
+		ps := append(own[name], d.located(name, withoutCovered(CrossStackProblems(cfg, others), own[name]))...)
 		if err := ps.err(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", d.path(name), err))
 			continue
@@ -189,6 +218,20 @@ func openDir(dir string) (*configDir, error) {
 
 func (d *configDir) path(stack string) string { return filepath.Join(d.dir, stack+".json") }
 
+// located sets the line numbers of problems found after parsing (the
+// cross-stack rules) from the stack's file.
+func (d *configDir) located(stack string, ps problems) problems {
+	if len(ps) == 0 {
+		return ps
+	}
+	if data, err := os.ReadFile(d.path(stack)); err == nil {
+		if lines, err := keyLines(bytes.TrimPrefix(data, utf8BOM)); err == nil {
+			ps.locate(lines)
+		}
+	}
+	return ps
+}
+
 // parse reads and parses one stack file. The error is about the file as a
 // whole (missing, malformed); problems are the validation problems.
 func (d *configDir) parse(stack string) (*Config, problems, error) {
@@ -200,6 +243,9 @@ func (d *configDir) parse(stack string) (*Config, problems, error) {
 		known := "none"
 		if len(d.stacks) > 0 {
 			known = strings.Join(d.stacks, ", ")
+		}
+		if !ValidStackName(stack) {
+			return nil, nil, fmt.Errorf("unknown stack %q: not a stack name (stack names match %s, so a file such as %s is not a stack); known stacks: %s", stack, StackNamePattern, d.path(stack), known)
 		}
 		return nil, nil, fmt.Errorf("unknown stack %q: there is no %s; known stacks: %s", stack, d.path(stack), known)
 	}
@@ -237,10 +283,17 @@ func parse(stack string, data, schema []byte) (*Config, problems, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// A UTF-8 byte order mark (some Windows editors write one) is not
+	// JSON; it carries no meaning in UTF-8, so it is dropped.
+	data = bytes.TrimPrefix(data, utf8BOM)
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, nil, errors.New("empty file; want a JSON object such as {\"target\": \"docker\"}")
 	}
 	inst, err := decodeInstance(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	lines, err := keyLines(data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -256,6 +309,7 @@ func parse(stack string, data, schema []byte) (*Config, problems, error) {
 		if len(ps) == 0 {
 			ps.add("", "%s is not a JSON object; want an object such as {\"target\": \"docker\"}", display(inst))
 		}
+		ps.locate(lines)
 		return nil, ps, nil
 	}
 
@@ -274,6 +328,7 @@ func parse(stack string, data, schema []byte) (*Config, problems, error) {
 	var cross problems
 	cfg.check(&cross)
 	ps = append(ps, withoutCovered(cross, ps)...)
+	ps.locate(lines)
 	return &cfg, ps, nil
 }
 
@@ -359,4 +414,71 @@ func lineCol(data []byte, offset int64) (line, col int) {
 		}
 	}
 	return line, col
+}
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// keyLines maps the dotted path of every key in a stack file
+// ("services.web.cpu", "app.secrets[0]") to its line, and refuses a key
+// that appears twice in one object: encoding/json would silently keep the
+// last one.
+func keyLines(data []byte) (map[string]int, error) {
+	lines := map[string]int{}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var walk func(path string) error
+	walk = func(path string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return describeJSONError(data, err)
+		}
+		d, ok := tok.(json.Delim)
+		if !ok {
+			return nil
+		}
+		switch d {
+		case '{':
+			seen := map[string]int{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return describeJSONError(data, err)
+				}
+				k, _ := kt.(string)
+				line, _ := lineCol(data, dec.InputOffset())
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if first, dup := seen[k]; dup {
+					where := "the top level"
+					if path != "" {
+						where = path
+					}
+					return fmt.Errorf("line %d: duplicate key %q in %s (first at line %d); each key may appear once, since JSON parsers disagree on which value wins", line, k, where, first)
+				}
+				seen[k], lines[p] = line, line
+				if err := walk(p); err != nil {
+					return err
+				}
+			}
+		case '[':
+			for i := 0; dec.More(); i++ {
+				p := path + "[" + strconv.Itoa(i) + "]"
+				line, _ := lineCol(data, dec.InputOffset())
+				lines[p] = line
+				if err := walk(p); err != nil {
+					return err
+				}
+			}
+		}
+		_, err = dec.Token() // the closing delimiter
+		if err != nil {
+			return describeJSONError(data, err)
+		}
+		return nil
+	}
+	if err := walk(""); err != nil {
+		return nil, err
+	}
+	return lines, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -108,6 +109,21 @@ func TestBadInput(t *testing.T) {
 		{name: "an empty directory has no known stacks",
 			files: map[string]string{}, stack: "dev",
 			want: []string{`unknown stack "dev"`, "known stacks: none"}},
+		{name: "a key given twice in one object is refused naming the key and both lines",
+			files: map[string]string{"dev": "{\n  \"target\": \"docker\",\n  \"services\": {\"web\": {\"cpu\": 256,\n    \"cpu\": 512}}\n}\n"}, stack: "dev",
+			want: []string{`dev.json: line 4: duplicate key "cpu" in services.web (first at line 3); each key may appear once`}},
+		{name: "a top-level key given twice is refused",
+			files: map[string]string{"dev": "{\"target\": \"docker\",\n\"target\": \"aws\"}"}, stack: "dev",
+			want: []string{`line 2: duplicate key "target" in the top level (first at line 1)`}},
+		{name: "a semantic error carries the line of its field",
+			files: map[string]string{"dev": "{\n  \"target\": \"docker\",\n  \"services\": {\n    \"web\": {\n      \"cpu\": 300\n    }\n  }\n}\n"}, stack: "dev",
+			want: []string{"line 5: services.web.cpu: 300 is not a Fargate size"}},
+		{name: "a cross-field error on a defaulted field carries the line of the nearest enclosing object",
+			files: map[string]string{"dev": "{\n  \"target\": \"docker\",\n  \"services\": {\n    \"web\": {\"cpu\": 256,\n      \"memory\": 4096}\n  }\n}\n"}, stack: "dev",
+			want: []string{"line 5: services.web.memory: 4096 is not a Fargate memory size for cpu 256"}},
+		{name: "a stray copy such as dev.old.json is not a stack, and says why",
+			files: map[string]string{"dev": dockerBase, "dev.old": dockerBase}, stack: "dev.old",
+			want: []string{`unknown stack "dev.old": not a stack name (stack names match ^[a-z][a-z0-9]*(-[a-z0-9]+)*$`, "dev.old.json is not a stack", "known stacks: dev"}},
 		{name: "a missing schema is an error",
 			files: map[string]string{"dev": dockerBase, "-schema": ""}, stack: "dev",
 			want: []string{"schema.json is missing; every stack file is validated against it"}},
@@ -171,7 +187,7 @@ func TestProblemsAreSortedAndWrapped(t *testing.T) {
 	for _, p := range ve.Problems {
 		paths = append(paths, p.Path)
 	}
-	want := []string{"aws.region", "loadBalancer.certificateArn", "services.web.cpu"}
+	want := []string{"aws.region", "loadBalancer", "services.web.cpu"}
 	if strings.Join(paths, " ") != strings.Join(want, " ") {
 		t.Errorf("paths = %v, want %v", paths, want)
 	}
@@ -183,7 +199,8 @@ func TestProblemsAreSortedAndWrapped(t *testing.T) {
 // TestLocalMirrorsProdVersions covers the cross-stack rule and its API.
 func TestLocalMirrorsProdVersions(t *testing.T) {
 	const prod = `{"target": "aws", "aws": {"region": "eu-west-1"}, "loadBalancer": {"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"},
-		"services": {"web": {"minCount": 2, "desiredCount": 2}}, "database": {"multiAz": true, "deletionProtection": true, "engineVersion": "16.4"}, "cache": {"engineVersion": "7.2"}}`
+		"services": {"web": {"minCount": 2, "desiredCount": 2}}, "database": {"multiAz": true, "deletionProtection": true, "engineVersion": "16.4"}, "cache": {"engineVersion": "7.2"},
+		"network": {"natGateways": "perAz"}, "alarms": {"notify": {"emails": ["oncall@example.com"]}}}`
 	tests := []struct {
 		name       string
 		local      string
@@ -333,4 +350,50 @@ func TestFindDir(t *testing.T) {
 func TestParseRejectsANonObjectEvenWithALaxSchema(t *testing.T) {
 	_, err := Parse("dev", []byte(`[1]`), []byte(`{"$schema": "https://json-schema.org/draft/2020-12/schema"}`))
 	checkProblems(t, problemsOf(t, err), want{"", "[1] is not a JSON object"})
+}
+
+func TestAUTF8ByteOrderMarkIsAccepted(t *testing.T) {
+	dir := writeDir(t, map[string]string{"dev": "\ufeff{\n  \"target\": \"docker\"\n}\n"})
+	cfg, err := Load(dir, "dev")
+	if err != nil {
+		t.Fatalf("a file starting with a UTF-8 BOM: %v", err)
+	}
+	if cfg.Target != TargetDocker {
+		t.Errorf("target %q", cfg.Target)
+	}
+}
+
+func TestStrayFilesAreNotStacks(t *testing.T) {
+	dir := writeDir(t, map[string]string{"dev": dockerBase, "dev.old": `{"target": "nope"}`, "Prod_copy": `{`})
+	stacks, err := Stacks(dir)
+	if err != nil || !slices.Equal(stacks, []string{"dev"}) {
+		t.Errorf("Stacks = %v, %v; want [dev]", stacks, err)
+	}
+	ignored, err := Ignored(dir)
+	if err != nil || !slices.Equal(ignored, []string{"Prod_copy.json", "dev.old.json"}) {
+		t.Errorf("Ignored = %v, %v", ignored, err)
+	}
+	all, err := LoadAll(dir)
+	if err != nil || len(all) != 1 {
+		t.Errorf("LoadAll validated the stray files: %v, %v", all, err)
+	}
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{{"dev", true}, {"pr-12", true}, {"e2e1a2b3c", true}, {"dev.old", false}, {"Dev", false}, {"dev-", false}, {"a_b", false}, {"averyveryverylongname1", false}} {
+		if got := ValidStackName(tc.name); got != tc.ok {
+			t.Errorf("ValidStackName(%q) = %v", tc.name, got)
+		}
+	}
+}
+
+func TestCrossStackProblemsCarryTheLineOfTheirField(t *testing.T) {
+	dir := writeDir(t, map[string]string{
+		"prod":  `{"target": "aws", "database": {"engineVersion": "16.4"}}`,
+		"local": "{\n  \"target\": \"docker\",\n  \"local\": {\n    \"images\": {\n      \"postgres\": \"postgres:15\"\n    }\n  }\n}\n",
+	})
+	_, err := Load(dir, "local")
+	if err == nil || !strings.Contains(err.Error(), "line 5: local.images.postgres: \"postgres:15\" runs Postgres 15") {
+		t.Errorf("error %v; want the cross-stack problem at line 5", err)
+	}
 }

@@ -17,6 +17,10 @@ type Problem struct {
 	Path string
 	// Message says what is wrong and what is allowed.
 	Message string
+	// Line is the line of the field in the file, or of its nearest
+	// enclosing object when the field is not in the file (a default); 0
+	// when unknown (a Config built in code).
+	Line int
 
 	// about lists, "\x00"-separated, the other fields a cross-field
 	// problem depends on: it is dropped when the schema rejected one of
@@ -25,10 +29,35 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
-	if p.Path == "" {
-		return p.Message
+	s := p.Message
+	if p.Path != "" {
+		s = p.Path + ": " + s
 	}
-	return p.Path + ": " + p.Message
+	if p.Line > 0 {
+		s = "line " + strconv.Itoa(p.Line) + ": " + s
+	}
+	return s
+}
+
+// locate sets each problem's Line from lines (keyLines): the line of its
+// path, or of the nearest enclosing key the file has.
+func (ps problems) locate(lines map[string]int) {
+	for i := range ps {
+		for p := ps[i].Path; p != ""; p = parentPath(p) {
+			if l, ok := lines[p]; ok {
+				ps[i].Line = l
+				break
+			}
+		}
+	}
+}
+
+// parentPath drops the last element of a dotted path ("a.b[2]" → "a.b").
+func parentPath(p string) string {
+	if i := strings.LastIndexAny(p, ".["); i >= 0 {
+		return p[:i]
+	}
+	return ""
 }
 
 // ValidationError lists every problem found in a stack file.
@@ -131,6 +160,33 @@ func FargateMemory(cpu int) []int {
 	return nil
 }
 
+// SubnetBits is how many bits longer than network.cidr each subnet is
+// (infra/aws: a /16 VPC has /20 subnets); MaxSubnetPrefix is the smallest
+// subnet an ALB accepts (/27: 8 free addresses after AWS's 5 reserved).
+const (
+	SubnetBits      = 4
+	MaxSubnetPrefix = 27
+)
+
+// MinBackupRetentionDays is RDS.11's minimum backup retention.
+const MinBackupRetentionDays = 7
+
+// Regions are the AWS regions aws.region may name: the commercial
+// regions, AWS GovCloud (US) and the China regions. A region AWS opens
+// later is added here.
+var Regions = []string{
+	"af-south-1",
+	"ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+	"ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+	"ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+	"ca-central-1", "ca-west-1",
+	"cn-north-1", "cn-northwest-1",
+	"eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2",
+	"eu-west-1", "eu-west-2", "eu-west-3",
+	"il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1",
+	"us-east-1", "us-east-2", "us-gov-east-1", "us-gov-west-1", "us-west-1", "us-west-2",
+}
+
 // MaxStopTimeoutSeconds is the longest stop timeout ECS allows.
 const MaxStopTimeoutSeconds = 120
 
@@ -178,34 +234,77 @@ var rules = []Rule{
 		},
 	},
 	{
-		Doc: "On `docker`, `local.prometheusPort` differs from `local.httpPort`: both are published on 127.0.0.1.",
+		Doc: "On `docker`, `local.httpPort`, `local.httpsPort` and `local.prometheusPort` differ: all three are published on 127.0.0.1.",
 		check: func(c *Config, ps *problems) {
-			if c.Target == TargetDocker && c.Local.PrometheusPort == c.Local.HTTPPort {
-				ps.addAbout("local.prometheusPort", []string{"local.httpPort"}, "%d is local.httpPort too; allowed any other port", c.Local.PrometheusPort)
+			if c.Target != TargetDocker {
+				return
+			}
+			if c.Local.HTTPSPort == c.Local.HTTPPort {
+				ps.addAbout("local.httpsPort", []string{"local.httpPort"}, "%d is local.httpPort too; allowed any other port", c.Local.HTTPSPort)
+			}
+			for _, other := range []struct {
+				name string
+				port int
+			}{{"local.httpPort", c.Local.HTTPPort}, {"local.httpsPort", c.Local.HTTPSPort}} {
+				if c.Local.PrometheusPort == other.port {
+					ps.addAbout("local.prometheusPort", []string{other.name}, "%d is %s too; allowed any other port", c.Local.PrometheusPort, other.name)
+				}
 			}
 		},
 	},
 	{
-		Doc: "On `aws`, `aws.region` and `loadBalancer.certificateArn` are set, and the certificate is in `aws.region` (an ALB can only use a certificate of its own region).",
+		Doc: "On `aws`, `aws.region` is set and is an AWS region (the list in `infra/stackconfig` `Regions`: the commercial regions, GovCloud and China; a typo gets the nearest region as a suggestion, not a certificate error).",
 		check: func(c *Config, ps *problems) {
 			if c.Target != TargetAWS {
 				return
 			}
-			if c.AWS.Region == "" {
+			switch r := c.AWS.Region; {
+			case r == "":
 				ps.add("aws.region", "required when target is %q; e.g. \"eu-west-1\"", TargetAWS)
-			}
-			arn := c.LoadBalancer.CertificateARN
-			if arn == "" {
-				ps.add("loadBalancer.certificateArn", "required when target is %q: the HTTPS listener needs an ACM certificate", TargetAWS)
-				return
-			}
-			if parts := strings.Split(arn, ":"); len(parts) > 3 && regionRE.MatchString(c.AWS.Region) && parts[3] != c.AWS.Region {
-				ps.addAbout("loadBalancer.certificateArn", []string{"aws.region"}, "certificate is in %s; allowed: a certificate in aws.region %s", parts[3], c.AWS.Region)
+			case !slices.Contains(Regions, r):
+				hint := ""
+				if s := suggest(r, Regions); s != "" {
+					hint = fmt.Sprintf("did you mean %q? ", s)
+				}
+				ps.add("aws.region", "%q is not an AWS region; %sallowed %s", r, hint, strings.Join(Regions, ", "))
 			}
 		},
 	},
 	{
-		Doc: "`network.cidr` is a network address (no host bits set) and `network.azCount` is at least 2.",
+		Doc: "On `aws`, exactly one of `loadBalancer.hostedZone` (the stack requests and validates an ACM certificate for `loadBalancer.domain` and `*.<domain>` and creates alias records) and `loadBalancer.certificateArn` (bring your own certificate, in `aws.region`: an ALB can only use a certificate of its own region) is set. `loadBalancer.hostedZone` has exactly one of `id` and `name`, needs `loadBalancer.domain`, and a zone `name` must be the domain or a parent of it.",
+		check: func(c *Config, ps *problems) {
+			if c.Target != TargetAWS {
+				return
+			}
+			lb := c.LoadBalancer
+			arn, zone := lb.CertificateARN, lb.HostedZone
+			switch {
+			case arn == "" && zone == nil:
+				ps.add("loadBalancer", "neither loadBalancer.hostedZone nor loadBalancer.certificateArn is set; the HTTPS listener needs a certificate: set exactly one (hostedZone with domain: the stack requests and validates an ACM certificate; certificateArn: your own)")
+				return
+			case arn != "" && zone != nil:
+				ps.addAbout("loadBalancer.certificateArn", []string{"loadBalancer.hostedZone"}, "set together with loadBalancer.hostedZone; allowed exactly one of the two (hostedZone: a managed certificate, certificateArn: your own)")
+				return
+			}
+			if arn != "" {
+				if parts := strings.Split(arn, ":"); len(parts) > 3 && slices.Contains(Regions, c.AWS.Region) && parts[3] != c.AWS.Region {
+					ps.addAbout("loadBalancer.certificateArn", []string{"aws.region"}, "certificate is in %s; allowed: a certificate in aws.region %s", parts[3], c.AWS.Region)
+				}
+				return
+			}
+			if (zone.ID == "") == (zone.Name == "") {
+				ps.add("loadBalancer.hostedZone", "has %s; allowed exactly one of id (e.g. \"Z0123456789ABCDEFGHIJ\") and name (e.g. \"example.com\")", map[bool]string{true: "neither id nor name", false: "both id and name"}[zone.ID == ""])
+			}
+			switch {
+			case lb.Domain == "":
+				ps.addAbout("loadBalancer.domain", []string{"loadBalancer.hostedZone"}, "required with loadBalancer.hostedZone: the name the certificate is for and the alias records point at the ALB; e.g. \"api.example.com\"")
+			case zone.Name != "" && lb.Domain != zone.Name && !strings.HasSuffix(lb.Domain, "."+zone.Name):
+				ps.addAbout("loadBalancer.domain", []string{"loadBalancer.hostedZone.name"}, "%q is not in hosted zone %q; allowed %q or a name ending in %q", lb.Domain, zone.Name, zone.Name, "."+zone.Name)
+			}
+		},
+	},
+	{
+		Doc: "`network.cidr` is a network address (no host bits set) from /16 to /23 (the subnets are 4 bits longer, and an ALB needs subnets of at least /27), and `network.azCount` is at least 2.",
 		check: func(c *Config, ps *problems) {
 			ip, n, err := net.ParseCIDR(c.Network.CIDR)
 			switch {
@@ -213,6 +312,12 @@ var rules = []Rule{
 				ps.add("network.cidr", "%q is not an IPv4 CIDR block; e.g. \"10.0.0.0/16\"", c.Network.CIDR)
 			case !ip.Equal(n.IP):
 				ps.add("network.cidr", "%q has host bits set; allowed %q", c.Network.CIDR, n.String())
+			}
+			if err == nil {
+				if ones, _ := n.Mask.Size(); ones+SubnetBits > MaxSubnetPrefix {
+					ps.add("network.cidr", "%q gives /%d subnets (each subnet is %d bits longer than the VPC), smaller than the /%d an ALB needs; allowed a prefix from /16 to /%d",
+						c.Network.CIDR, ones+SubnetBits, SubnetBits, MaxSubnetPrefix, MaxSubnetPrefix-SubnetBits)
+				}
 			}
 			if c.Network.AZCount < 2 {
 				ps.add("network.azCount", "%d is too small; allowed 2 to 6 (subnets, tasks and the database span at least two zones)", c.Network.AZCount)
@@ -371,6 +476,38 @@ var rules = []Rule{
 			if c.Services.Web.MinCount < 2 {
 				ps.add("services.web.minCount", "%d is too small for prod; allowed at least 2", c.Services.Web.MinCount)
 			}
+		},
+	},
+	{
+		Doc: "Prod (the stack named `prod`) runs a NAT gateway per zone (`network.natGateways` `perAz`: with one, a zone outage cuts every task off the AWS APIs) and at least one cache replica (`cache.replicas` ≥ 1: the primary fails over to it).",
+		check: func(c *Config, ps *problems) {
+			if !c.IsProd() || c.Target != TargetAWS {
+				return
+			}
+			if c.Network.NATGateways != NATPerAZ {
+				ps.add("network.natGateways", "%q in prod; allowed %q (a NAT gateway per zone, so one zone's outage does not cut the others off)", c.Network.NATGateways, NATPerAZ)
+			}
+			if c.Cache.Replicas < 1 {
+				ps.add("cache.replicas", "%d in prod; allowed 1 to 5 (a replica the primary fails over to)", c.Cache.Replicas)
+			}
+		},
+	},
+	{
+		Doc: "Every aws stack keeps automatic database backups at least 7 days (`database.backupRetentionDays` 7 to 35, Security Hub RDS.11), whether or not the policy pack runs.",
+		check: func(c *Config, ps *problems) {
+			if c.Target != TargetAWS || c.Database.BackupRetentionDays >= MinBackupRetentionDays {
+				return
+			}
+			ps.add("database.backupRetentionDays", "%d is below RDS.11's %d days; allowed %d to 35", c.Database.BackupRetentionDays, MinBackupRetentionDays, MinBackupRetentionDays)
+		},
+	},
+	{
+		Doc: "Prod has at least one alarm subscriber (`alarms.notify.emails` or `alarms.notify.httpsEndpoints`), or `alarms.noRecipientsReason` says why none is wanted: otherwise every alarm, the critical ones included, reaches no one.",
+		check: func(c *Config, ps *problems) {
+			if !c.IsProd() || c.Target != TargetAWS || c.Alarms.Notify.HasRecipients() || strings.TrimSpace(c.Alarms.NoRecipientsReason) != "" {
+				return
+			}
+			ps.addAbout("alarms.notify", []string{"alarms.noRecipientsReason"}, "prod has no alarm subscriber: alarms.notify.emails and alarms.notify.httpsEndpoints are empty, so every alarm reaches no one; allowed at least one email or https endpoint, or alarms.noRecipientsReason saying why none is wanted")
 		},
 	},
 	{

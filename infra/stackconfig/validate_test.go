@@ -10,7 +10,8 @@ import (
 // TestRules runs every cross-field rule (and the schema bounds behind it)
 // through Parse, with valid and invalid cases.
 func TestRules(t *testing.T) {
-	const prodOK = `{"services": {"web": {"minCount": 2, "desiredCount": 2, "maxCount": 4}}, "database": {"multiAz": true, "deletionProtection": true}}`
+	const prodOK = `{"services": {"web": {"minCount": 2, "desiredCount": 2, "maxCount": 4}}, "database": {"multiAz": true, "deletionProtection": true},
+		"network": {"natGateways": "perAz"}, "alarms": {"notify": {"emails": ["oncall@example.com"]}}}`
 	tests := []struct {
 		name  string
 		stack string // default "dev"
@@ -90,7 +91,65 @@ func TestRules(t *testing.T) {
 			base: string(mustPatch(awsBase, prodOK)), patch: `{"services": {"web": {"minCount": 1}}}`,
 			want: []want{{"services.web.minCount", "1 is too small for prod; allowed at least 2"}}},
 		{name: "prod with all defaults reports every prod rule at once", stack: "prod",
-			want: []want{{"database.multiAz", "prod"}, {"database.deletionProtection", "prod"}, {"services.web.minCount", "prod"}}},
+			want: []want{{"database.multiAz", "prod"}, {"database.deletionProtection", "prod"}, {"services.web.minCount", "prod"},
+				{"network.natGateways", `"single" in prod; allowed "perAz"`}, {"alarms.notify", "alarms.noRecipientsReason"}}},
+
+		// Item 9 and 5 of issue 19: prod-unsafe values and alarms that reach no one.
+		{name: "prod with one NAT gateway is rejected naming the allowed layout", stack: "prod", base: string(mustPatch(awsBase, prodOK)),
+			patch: `{"network": {"natGateways": "single"}}`,
+			want:  []want{{"network.natGateways", `"single" in prod; allowed "perAz"`}}},
+		{name: "prod without a cache replica is rejected", stack: "prod", base: string(mustPatch(awsBase, prodOK)),
+			patch: `{"cache": {"replicas": 0}}`,
+			want:  []want{{"cache.replicas", "0 in prod; allowed 1 to 5"}}},
+		{name: "prod without database backups is rejected without the policy pack", stack: "prod", base: string(mustPatch(awsBase, prodOK)),
+			patch: `{"database": {"backupRetentionDays": 0}}`,
+			want:  []want{{"database.backupRetentionDays", "0 is below RDS.11's 7 days; allowed 7 to 35"}}},
+		{name: "dev with three days of backups is rejected too (RDS.11 applies to every aws stack)",
+			patch: `{"database": {"backupRetentionDays": 3}}`,
+			want:  []want{{"database.backupRetentionDays", "3 is below RDS.11's 7 days"}}},
+		{name: "dev and staging may have no alarm subscriber", patch: `{"network": {"natGateways": "single"}, "cache": {"replicas": 0}}`},
+		{name: "prod without an alarm subscriber is rejected naming the fields", stack: "prod", base: string(mustPatch(awsBase, prodOK)),
+			patch: `{"alarms": {"notify": {"emails": []}}}`,
+			want:  []want{{"alarms.notify", "alarms.notify.emails and alarms.notify.httpsEndpoints are empty, so every alarm reaches no one; allowed at least one email or https endpoint, or alarms.noRecipientsReason saying why none is wanted"}}},
+		{name: "prod with only an https endpoint subscribed is valid", stack: "prod", base: string(mustPatch(awsBase, prodOK)),
+			patch: `{"alarms": {"notify": {"emails": [], "httpsEndpoints": ["https://hooks.example.com/alarms"]}}}`},
+		{name: "prod with no subscriber and a reason is valid", stack: "prod", base: string(mustPatch(awsBase, prodOK)),
+			patch: `{"alarms": {"notify": {"emails": []}, "noRecipientsReason": "read from the central monitoring account"}}`},
+		{name: "a blank reason for no subscriber is rejected by pattern", stack: "prod", base: string(mustPatch(awsBase, prodOK)),
+			patch: `{"alarms": {"notify": {"emails": []}, "noRecipientsReason": " "}}`,
+			want:  []want{{"alarms.noRecipientsReason", "one line of at least 9 characters"}}},
+		{name: "a /24 VPC is rejected: its /28 subnets are below the /27 an ALB needs",
+			patch: `{"network": {"cidr": "10.0.0.0/24"}}`,
+			want:  []want{{"network.cidr", "from /16 to /23"}}},
+		{name: "a /23 VPC is valid: /27 subnets", patch: `{"network": {"cidr": "10.0.0.0/23"}}`},
+
+		// Item 10 of issue 19: a region typo.
+		{name: "a region typo is a region error with a suggestion, not a certificate error",
+			patch: `{"aws": {"region": "eu-wset-1"}}`,
+			want:  []want{{"aws.region", `"eu-wset-1" is not an AWS region; did you mean "eu-west-1"? allowed af-south-1`}}},
+
+		// Item 4 of issue 19: the managed certificate or your own.
+		{name: "a hosted zone by name with a domain under it is valid",
+			patch: `{"loadBalancer": {"certificateArn": null, "domain": "api.example.com", "hostedZone": {"name": "example.com"}}}`},
+		{name: "a hosted zone by id is valid", patch: `{"loadBalancer": {"certificateArn": null, "domain": "example.com", "hostedZone": {"id": "Z0123456789ABCDEFGHIJ"}}}`},
+		{name: "a hosted zone and a certificate ARN together are rejected naming both",
+			patch: `{"loadBalancer": {"domain": "api.example.com", "hostedZone": {"name": "example.com"}}}`,
+			want:  []want{{"loadBalancer.certificateArn", "set together with loadBalancer.hostedZone; allowed exactly one of the two"}}},
+		{name: "a hosted zone without a domain is rejected",
+			patch: `{"loadBalancer": {"certificateArn": null, "hostedZone": {"name": "example.com"}}}`,
+			want:  []want{{"loadBalancer.domain", "required with loadBalancer.hostedZone"}}},
+		{name: "a domain outside the hosted zone is rejected",
+			patch: `{"loadBalancer": {"certificateArn": null, "domain": "api.example.org", "hostedZone": {"name": "example.com"}}}`,
+			want:  []want{{"loadBalancer.domain", `"api.example.org" is not in hosted zone "example.com"; allowed "example.com" or a name ending in ".example.com"`}}},
+		{name: "a domain that only ends like the zone is not in it",
+			patch: `{"loadBalancer": {"certificateArn": null, "domain": "badexample.com", "hostedZone": {"name": "example.com"}}}`,
+			want:  []want{{"loadBalancer.domain", "is not in hosted zone"}}},
+		{name: "a hosted zone with both id and name is rejected",
+			patch: `{"loadBalancer": {"certificateArn": null, "domain": "example.com", "hostedZone": {"id": "Z0123456789ABCDEFGHIJ", "name": "example.com"}}}`,
+			want:  []want{{"loadBalancer.hostedZone", "has both id and name; allowed exactly one"}}},
+		{name: "an empty hosted zone is rejected",
+			patch: `{"loadBalancer": {"certificateArn": null, "domain": "example.com", "hostedZone": {}}}`,
+			want:  []want{{"loadBalancer.hostedZone", "has neither id nor name"}}},
 		{name: "staging may run a single-AZ database and one web task", stack: "staging"},
 
 		// Log retention (CloudWatch.16).
@@ -138,7 +197,7 @@ func TestRules(t *testing.T) {
 			want:  []want{{"aws.region", "required when target is \"aws\""}}},
 		{name: "an aws stack without a certificate is rejected",
 			patch: `{"loadBalancer": null}`,
-			want:  []want{{"loadBalancer.certificateArn", "required when target is \"aws\""}}},
+			want:  []want{{"loadBalancer", "neither loadBalancer.hostedZone nor loadBalancer.certificateArn is set"}}},
 		{name: "a certificate from another region is rejected",
 			patch: `{"loadBalancer": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc"}}`,
 			want:  []want{{"loadBalancer.certificateArn", "certificate is in us-east-1; allowed: a certificate in aws.region eu-west-1"}}},
@@ -156,7 +215,7 @@ func TestRules(t *testing.T) {
 			want:  []want{{"network.cidr", `allowed "10.0.0.0/16"`}}},
 		{name: "a CIDR wider than /16 is rejected",
 			patch: `{"network": {"cidr": "10.0.0.0/8"}}`,
-			want:  []want{{"network.cidr", "is not an IPv4 CIDR block from /16 to /24"}}},
+			want:  []want{{"network.cidr", "is not an IPv4 CIDR block from /16 to /23"}}},
 		{name: "an unknown NAT layout is rejected",
 			patch: `{"network": {"natGateways": "none"}}`,
 			want:  []want{{"network.natGateways", `"none" is not a NAT layout; allowed "single", "perAz"`}}},
@@ -271,6 +330,12 @@ func TestRules(t *testing.T) {
 			want: []want{{"local.prometheusPort", "8081 is local.httpPort too; allowed any other port"}}},
 		{name: "Prometheus on its own port is accepted",
 			stack: "local", base: `{"target": "docker"}`, patch: `{"local": {"httpPort": 8081, "prometheusPort": 9091}}`},
+		{name: "an HTTPS port equal to the HTTP port is rejected",
+			stack: "local", base: `{"target": "docker"}`, patch: `{"local": {"httpPort": 8081, "httpsPort": 8081}}`,
+			want: []want{{"local.httpsPort", "8081 is local.httpPort too; allowed any other port"}}},
+		{name: "a Prometheus port equal to the HTTPS port is rejected",
+			stack: "local", base: `{"target": "docker"}`, patch: `{"local": {"httpsPort": 9443, "prometheusPort": 9443}}`,
+			want: []want{{"local.prometheusPort", "9443 is local.httpsPort too; allowed any other port"}}},
 
 		// Several problems at once.
 		{name: "schema and cross-field problems are reported together",

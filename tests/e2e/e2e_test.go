@@ -84,6 +84,7 @@ func TestStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trustStackCA(t, out)
 	validate(t, out, cfg)
 }
 
@@ -112,7 +113,7 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 		if strings.HasPrefix(mine.Prefix(), theirs.Prefix()+"-") || mine.Prefix() == theirs.Prefix() {
 			t.Errorf("the suite's objects are named %s-…, which overlaps the user's %s-…", mine.Prefix(), theirs.Prefix())
 		}
-		for field, theirs := range map[string]int{"httpPort": local.Local.HTTPPort, "prometheusPort": local.Local.PrometheusPort} {
+		for field, theirs := range map[string]int{"httpPort": local.Local.HTTPPort, "httpsPort": local.Local.HTTPSPort, "prometheusPort": local.Local.PrometheusPort} {
 			if port := fmt.Sprint(s.cfg["local"].(map[string]any)[field]); port == strconv.Itoa(theirs) {
 				t.Errorf("the suite's stack publishes %s, the user's %s", port, field)
 			}
@@ -202,6 +203,7 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 		l.check(t, 500)
 	})
 	t.Run("down keeps the data and the next up serves it again", func(t *testing.T) {
+		caBefore := out.TLSCACert
 		if _, err := s.shipyard(t, "destroy", s.name, "--keep-data"); err != nil {
 			t.Fatal(err)
 		}
@@ -213,6 +215,9 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 		}
 		s.up(t)
 		out = s.outputs(t)
+		if out.TLSCACert != caBefore {
+			t.Error("the local HTTPS CA changed across down and up; a CA the user trusted must last until destroy")
+		}
 		waitReady(t, out.URL+local.Services.Web.HealthCheckPath)
 		user.login(t, out.URL)
 	})
@@ -289,6 +294,7 @@ func validate(t *testing.T, out Outputs, cfg *stackconfig.Config) {
 	s := &suite{url: out.URL, out: out, cfg: cfg, p: p}
 	t.Run("every process runs the image the stack outputs", s.image)
 	t.Run("readyz answers 200 through the load balancer", s.readyz)
+	t.Run("HTTPS like the ALB: the stack's certificate, HSTS, and plain HTTP only redirects", s.https)
 	t.Run("metrics are not served through the load balancer", s.metricsHidden)
 	t.Run("a user registers, logs in, creates a note and reads it back", s.roundTrip)
 	t.Run("the worker processes the note", s.workerResult)
@@ -320,7 +326,7 @@ func (s *suite) image(t *testing.T) {
 }
 
 func (s *suite) readyz(t *testing.T) {
-	http_helper.HttpGetWithRetryWithCustomValidation(t, s.url+s.cfg.Services.Web.HealthCheckPath, nil, 60, time.Second,
+	http_helper.HttpGetWithRetryWithCustomValidation(t, s.url+s.cfg.Services.Web.HealthCheckPath, stackTLS(), 60, time.Second,
 		func(status int, body string) bool {
 			return status == http.StatusOK && strings.Contains(body, `"ready"`)
 		})
@@ -345,7 +351,7 @@ func (s *suite) call(t *testing.T, method, path string, body any, want int, v an
 	if s.token != "" {
 		headers["Authorization"] = "Bearer " + s.token
 	}
-	status, resp, err := http_helper.HTTPDoE(t, method, s.url+path, reader, headers, nil)
+	status, resp, err := http_helper.HTTPDoE(t, method, s.url+path, reader, headers, stackTLS())
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -403,7 +409,7 @@ func (c credentials) login(t *testing.T, baseURL string) string {
 // waitReady waits (bounded) for the health path to answer 200.
 func waitReady(t *testing.T, url string) {
 	t.Helper()
-	http_helper.HttpGetWithRetryWithCustomValidation(t, url, nil, 60, time.Second,
+	http_helper.HttpGetWithRetryWithCustomValidation(t, url, stackTLS(), 60, time.Second,
 		func(status int, _ string) bool { return status == http.StatusOK })
 }
 
@@ -491,22 +497,22 @@ func (s *suite) databaseOutage(t *testing.T) {
 		}
 	}()
 	var last int
-	http_helper.HttpGetWithRetryWithCustomValidation(t, readyz, nil, 60, time.Second,
+	http_helper.HttpGetWithRetryWithCustomValidation(t, readyz, stackTLS(), 60, time.Second,
 		func(status int, _ string) bool { last = status; return status == http.StatusServiceUnavailable })
 	for i := 0; i < 5; i++ {
-		status, _ := http_helper.HttpGet(t, readyz, nil)
+		status, _ := http_helper.HttpGet(t, readyz, stackTLS())
 		if status != http.StatusServiceUnavailable {
 			t.Fatalf("readyz during the outage: %d, want the app's 503 every time (first 503 after %d)", status, last)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	http_helper.HttpGetWithCustomValidation(t, livez, nil,
+	http_helper.HttpGetWithCustomValidation(t, livez, stackTLS(),
 		func(status int, body string) bool { return status == http.StatusOK && strings.Contains(body, `"ok"`) })
 	restarted = true
 	restart()
-	http_helper.HttpGetWithRetryWithCustomValidation(t, readyz, nil, 60, time.Second,
+	http_helper.HttpGetWithRetryWithCustomValidation(t, readyz, stackTLS(), 60, time.Second,
 		func(status int, _ string) bool { return status == http.StatusOK })
-	http_helper.HttpGetWithRetryWithCustomValidation(t, livez, nil, 10, time.Second,
+	http_helper.HttpGetWithRetryWithCustomValidation(t, livez, stackTLS(), 10, time.Second,
 		func(status int, _ string) bool { return status == http.StatusOK })
 	l.check(t, 20)
 }

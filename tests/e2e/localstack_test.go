@@ -70,11 +70,14 @@ func newLocalStack(t *testing.T, root string) *localStack {
 	if err := json.Unmarshal(data, &s.cfg); err != nil {
 		t.Fatalf("config/local.json: %v", err)
 	}
-	s.set(t, "local", "httpPort", freePort(t))
-	for {
-		if p := freePort(t); fmt.Sprint(p) != fmt.Sprint(s.cfg["local"].(map[string]any)["httpPort"]) {
-			s.set(t, "local", "prometheusPort", p)
-			break
+	taken := map[string]bool{}
+	for _, field := range []string{"httpPort", "httpsPort", "prometheusPort"} {
+		for {
+			if p := freePort(t); !taken[fmt.Sprint(p)] {
+				taken[fmt.Sprint(p)] = true
+				s.set(t, "local", field, p)
+				break
+			}
 		}
 	}
 	for _, b := range []struct{ out, pkg string }{
@@ -209,6 +212,7 @@ func (s *localStack) outputs(t *testing.T) Outputs {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trustStackCA(t, o)
 	return o
 }
 

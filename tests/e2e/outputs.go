@@ -16,6 +16,10 @@ type Outputs struct {
 	URL         string `json:"url"`
 	Image       string `json:"image"`
 	ImageDigest string `json:"imageDigest"`
+	// docker: plain HTTP (a redirect to URL) and the CA of URL's
+	// certificate.
+	HTTPURL   string `json:"httpUrl"`
+	TLSCACert string `json:"tlsCaCert"`
 	// docker
 	PrometheusURL string            `json:"prometheusUrl"`
 	NetworkName   string            `json:"networkName"`

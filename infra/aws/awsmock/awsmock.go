@@ -31,6 +31,20 @@ const (
 	SecretValue = "mock-secret-value"
 )
 
+// VPCIPv6Block is the Amazon-provided IPv6 block of every mocked VPC.
+const VPCIPv6Block = "2a05:d018:1c4:9f00::/56"
+
+// ZoneID is the id getZone returns for a hosted zone name.
+func ZoneID(name string) string {
+	id := "Z"
+	for _, c := range strings.ToUpper(strings.ReplaceAll(name, ".", "")) {
+		if len(id) < 14 {
+			id += string(c)
+		}
+	}
+	return id
+}
+
 // Zones are the availability zones getAvailabilityZones returns.
 var Zones = []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}
 
@@ -74,6 +88,35 @@ func Options() []pulumitest.Option {
 		}),
 		pulumitest.WithCall("aws:index/getPartition:getPartition", func(resource.PropertyMap) (resource.PropertyMap, error) {
 			return resource.PropertyMap{"partition": str("aws"), "dnsSuffix": str("amazonaws.com"), "id": str("aws")}, nil
+		}),
+		pulumitest.WithCall("aws:route53/getZone:getZone", func(args resource.PropertyMap) (resource.PropertyMap, error) {
+			name := in(args, "name", "")
+			return resource.PropertyMap{"zoneId": str(ZoneID(name)), "id": str(ZoneID(name)), "name": str(name), "privateZone": resource.NewBoolProperty(false)}, nil
+		}),
+		pulumitest.WithOutputs("aws:ec2/vpc:Vpc", func(string, resource.PropertyMap) resource.PropertyMap {
+			return resource.PropertyMap{"ipv6CidrBlock": str(VPCIPv6Block)}
+		}),
+		// ACM asks for the same CNAME for a name and its wildcard.
+		pulumitest.WithOutputs("aws:acm/certificate:Certificate", func(name string, inputs resource.PropertyMap) resource.PropertyMap {
+			domain := in(inputs, "domainName", name)
+			record := func(d string) resource.PropertyValue {
+				return resource.NewObjectProperty(resource.PropertyMap{
+					"domainName":          str(d),
+					"resourceRecordName":  str("_3f1c0e2d9b8a7c6d5e4f3a2b1c0d9e8f." + domain + "."),
+					"resourceRecordType":  str("CNAME"),
+					"resourceRecordValue": str("_7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d.mhbtsbpdnt.acm-validations.aws."),
+				})
+			}
+			opts := []resource.PropertyValue{record(domain)}
+			if sans, ok := inputs["subjectAlternativeNames"]; ok && sans.IsArray() {
+				for _, san := range sans.ArrayValue() {
+					opts = append(opts, record(san.StringValue()))
+				}
+			}
+			return resource.PropertyMap{"arn": arn("acm", "certificate/"+name+"-4f2a"), "domainValidationOptions": resource.NewArrayProperty(opts), "status": str("PENDING_VALIDATION")}
+		}),
+		pulumitest.WithOutputs("aws:route53/record:Record", func(name string, inputs resource.PropertyMap) resource.PropertyMap {
+			return resource.PropertyMap{"fqdn": str(strings.TrimSuffix(in(inputs, "name", name), "."))}
 		}),
 		pulumitest.WithOutputs("aws:rds/instance:Instance", func(name string, inputs resource.PropertyMap) resource.PropertyMap {
 			id := in(inputs, "identifier", name)
