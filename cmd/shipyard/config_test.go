@@ -270,3 +270,16 @@ func TestUpAndPreviewRefuseDocumentationPlaceholdersBeforeAnyAWSCall(t *testing.
 		}
 	}
 }
+
+// The hand-typed commands check in the Makefile's order: with no state
+// backend for an aws stack (no bootstrap yet), `preview` and `up` name
+// `make bootstrap` first, not the placeholders the example still holds.
+func TestUpAndPreviewNameTheMissingBootstrapBeforeThePlaceholders(t *testing.T) {
+	vars := map[string]string{stackconfig.DirEnv: "../../config", "PATH": ""}
+	for _, args := range [][]string{{"preview", "dev"}, {"up", "prod"}} {
+		_, _, err := runStackCmd(t, vars, args...)
+		if err == nil || !strings.Contains(err.Error(), "make bootstrap") || strings.Contains(err.Error(), "placeholder") || strings.Count(err.Error(), "\n") > 0 {
+			t.Errorf("%v: %v; want one line naming make bootstrap", args, err)
+		}
+	}
+}

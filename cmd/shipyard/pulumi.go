@@ -289,6 +289,17 @@ func (pr project) pulumi(x execer, getenv func(string) string) *pulumiCLI {
 	return &pulumiCLI{x: x, root: pr.root, getenv: getenv, configDir: pr.configDir}
 }
 
+// deployable checks, before any pulumi call, what `make preview` and
+// `make up` check first: the state backend (an aws stack's state is never a
+// file on this machine: internal/preflight), then the documentation
+// placeholders of the example configs. Both fail on one line.
+func deployable(e env, pr project, cfg *stackconfig.Config) error {
+	if _, err := preflight.Backend(e.getenv, pr.root, preflightStack(cfg)); err != nil {
+		return err
+	}
+	return cfg.Placeholder()
+}
+
 // cmdPreview shows what `up` would change; with --expect-no-changes it
 // fails when anything would (an idempotency check).
 func cmdPreview(ctx context.Context, e env) error {
@@ -298,7 +309,7 @@ func cmdPreview(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Placeholder(); err != nil {
+	if err := deployable(e, pr, cfg); err != nil {
 		return err
 	}
 	var extra []string
@@ -317,7 +328,7 @@ func cmdUp(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Placeholder(); err != nil {
+	if err := deployable(e, pr, cfg); err != nil {
 		return err
 	}
 	p := pr.pulumi(osExec(e.stdout, e.stderr), e.getenv)
