@@ -227,6 +227,10 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 			(&suite{url: out.URL, token: token}).call(t, http.MethodPost, "/api/v1/notes",
 				map[string]string{"title": fmt.Sprintf("kept %d", i), "body": "restored from a backup"}, http.StatusCreated, nil)
 		}
+		// The worker fills in each new note's word count and processing
+		// time: digest the tables once it has, or the backup could hold a
+		// later state than the digest.
+		s.waitNotesProcessed(t, local)
 		before := s.tableDigests(t, local)
 		runsUpTo, runsBefore := s.jobRunsDigest(t, local, 0)
 		dump := filepath.Join(t.TempDir(), "backup.dump")

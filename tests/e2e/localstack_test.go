@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gruntwork-io/terratest/modules/retry"
 	"github.com/gruntwork-io/terratest/modules/shell"
 
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
@@ -290,6 +291,21 @@ func (s *localStack) tableDigests(t *testing.T, cfg *stackconfig.Config) map[str
 		t.Fatal("the stack's database has no table")
 	}
 	return out
+}
+
+// waitNotesProcessed waits until the worker has processed every note (the
+// word count it writes is set).
+func (s *localStack) waitNotesProcessed(t *testing.T, cfg *stackconfig.Config) {
+	t.Helper()
+	pg := s.outputs(t).Containers["postgres"]
+	retry.DoWithRetry(t, "the worker processes every note", 60, time.Second, func() (string, error) {
+		n := strings.TrimSpace(dockerOut(t, "exec", pg, "psql", "--username", cfg.Database.Username, "--dbname", cfg.Database.Name,
+			"--no-align", "--tuples-only", "--command", "SELECT count(*) FROM notes WHERE processed_at IS NULL"))
+		if n != "0" {
+			return "", fmt.Errorf("%s notes not processed yet", n)
+		}
+		return "", nil
+	})
 }
 
 // createdContainers counts containers that were created and never started:
