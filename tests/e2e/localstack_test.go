@@ -293,8 +293,8 @@ func (s *localStack) tableDigests(t *testing.T, cfg *stackconfig.Config) map[str
 	return out
 }
 
-// waitNotesProcessed waits until the worker has processed every note (the
-// word count it writes is set).
+// waitNotesProcessed waits until the worker has processed every note (its
+// processed_at is set).
 func (s *localStack) waitNotesProcessed(t *testing.T, cfg *stackconfig.Config) {
 	t.Helper()
 	pg := s.outputs(t).Containers["postgres"]
