@@ -363,7 +363,10 @@ func handleNoteUpdate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 			serverError(log, w, r, err)
 			return
 		}
-		c.Put(ctx, n)
+		if err := c.Put(ctx, n); err != nil {
+			notVisible(log, w, r, err)
+			return
+		}
 		if reprocess {
 			enqueueProcess(log, q, r, n.ID)
 		}
@@ -397,7 +400,22 @@ func handleNoteDelete(log *slog.Logger, st *store.Store, c *cache.Notes) http.Ha
 			serverError(log, w, r, err)
 			return
 		}
-		c.Tombstone(ctx, id)
+		if err := c.Tombstone(ctx, id); err != nil {
+			notVisible(log, w, r, err)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// notVisible answers a change that committed but could be neither written
+// to the cache nor fenced off fleet-wide (Redis and the cache generation
+// both unreachable): a 2xx could let another replica serve what was there
+// before, so it is a 503 (the change is saved; repeating it is safe with
+// If-Match, and this replica reads the note from Postgres until the cache
+// write lands).
+func notVisible(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	log.WarnContext(r.Context(), "change committed but not yet visible on every replica", "err", err)
+	w.Header().Set("Retry-After", "1")
+	writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "the change is saved but every replica could not be told yet; retry shortly")
 }

@@ -129,7 +129,9 @@ func (h *Handlers) ProcessNote(ctx context.Context, id int64) error {
 		return fmt.Errorf("note %d: %w", id, err)
 	}
 	if ok && h.Cache != nil {
-		h.Cache.Put(ctx, updated)
+		if err := h.Cache.Put(ctx, updated); err != nil {
+			h.Log.WarnContext(ctx, "processed note not yet visible in the cache", "note_id", updated.ID, "err", err)
+		}
 	}
 	return nil
 }
