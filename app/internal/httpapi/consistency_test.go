@@ -14,7 +14,7 @@ import (
 // staleFixture is what both consistency tests set up: a note to update, a
 // note to delete and a session to end, all three cached.
 type staleFixture struct {
-	tok, doomedTok      string
+	tok, doomedTok     string
 	notePath, gonePath string
 }
 

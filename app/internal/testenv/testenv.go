@@ -409,7 +409,7 @@ func flush(t testing.TB, s string) {
 
 // StartedRedis is a throwaway Redis server.
 type StartedRedis struct {
-	URL  string
+	URL   string
 	Port  int
 	cmd   *exec.Cmd
 	dir   string
