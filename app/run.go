@@ -207,7 +207,7 @@ func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, redisOpt
 	ropts.OnConnect = epoch.OnConnect
 	rdb := redis.NewClient(ropts)
 	reg := prometheus.NewRegistry()
-	breaker := cache.NewBreaker(rdb, log, reg, cache.BreakerOptions{ProbeTimeout: min(cfg.RedisTimeout, 500*time.Millisecond)})
+	breaker := cache.NewBreaker(rdb, log, reg, cache.BreakerOptions{ProbeTimeout: min(cfg.RedisTimeout, 500*time.Millisecond), SlowAfter: cfg.RedisTimeout / 4})
 	asynqOpt := asynq.RedisClientOpt{
 		Network: ropts.Network, Addr: ropts.Addr, Username: ropts.Username, Password: ropts.Password, DB: ropts.DB,
 		DialTimeout: ropts.DialTimeout, ReadTimeout: ropts.ReadTimeout, WriteTimeout: ropts.WriteTimeout,
@@ -217,7 +217,7 @@ func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, redisOpt
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ready := httpapi.NewReadiness(
 		httpapi.Check{Name: "postgres", Fn: pool.Ping},
-		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Optional: redisOptional},
+		httpapi.Check{Name: "redis", Fn: httpapi.RedisCheck(rdb, breaker), Optional: redisOptional},
 	)
 	return &deps{
 		pool: pool, rdb: rdb, asynqOpt: asynqOpt, reg: reg, metrics: httpapi.NewMetrics(reg), ready: ready, breaker: breaker, epoch: epoch,

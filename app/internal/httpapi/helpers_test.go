@@ -102,11 +102,11 @@ func newApp(t testing.TB, mods ...func(*appOpts)) *testApp {
 	epoch.Start(ectx, rdb)
 
 	reg := prometheus.NewRegistry()
-	breaker := cache.NewBreaker(rdb, log, reg, cache.BreakerOptions{ProbeTimeout: min(o.redisTimeout, 500*time.Millisecond)})
+	breaker := cache.NewBreaker(rdb, log, reg, cache.BreakerOptions{ProbeTimeout: min(o.redisTimeout, 500*time.Millisecond), SlowAfter: o.redisTimeout / 4})
 	t.Cleanup(breaker.Stop)
 	ready := httpapi.NewReadiness(
 		httpapi.Check{Name: "postgres", Fn: pool.Ping},
-		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Optional: true},
+		httpapi.Check{Name: "redis", Fn: httpapi.RedisCheck(rdb, breaker), Optional: true},
 	)
 	cm := cache.NewMetrics(reg)
 	notes := cache.NewNotes(rdb, time.Minute, log, cm, epoch)
