@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -196,6 +197,10 @@ func committing(r *http.Request) (context.Context, context.CancelFunc) {
 
 func handleNoteCreate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enqueuer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := idempotencyKey(w, r)
+		if !ok {
+			return
+		}
 		var req createNoteRequest
 		if perr := decodeValid(r, &req); perr != nil {
 			perr.write(w, r)
@@ -203,7 +208,24 @@ func handleNoteCreate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 		}
 		ctx, cancel := committing(r)
 		defer cancel()
-		n, err := st.CreateNote(ctx, userFrom(r.Context()).ID, req.Title, req.Body)
+		userID := userFrom(r.Context()).ID
+		var n store.Note
+		var err error
+		if key == "" {
+			n, err = st.CreateNote(ctx, userID, req.Title, req.Body)
+		} else {
+			var replay *store.Replay
+			n, replay, err = st.CreateNoteOnce(ctx, userID, key, fingerprint(req), store.IdempotencyKeyTTL, req.Title, req.Body, renderNote)
+			if replay != nil {
+				writeReplay(w, replay)
+				return
+			}
+			if errors.Is(err, store.ErrKeyReused) {
+				writeProblem(w, r, http.StatusUnprocessableEntity, "idempotency_key_reused",
+					"this Idempotency-Key was used for another request; use a new key for a new request")
+				return
+			}
+		}
 		if err != nil {
 			serverError(log, w, r, err)
 			return
@@ -212,6 +234,58 @@ func handleNoteCreate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 		w.Header().Set("Location", "/api/v1/notes/"+strconv.FormatInt(n.ID, 10))
 		writeNote(w, http.StatusCreated, n, renderNote(n))
 	})
+}
+
+// maxIdempotencyKey bounds the Idempotency-Key header (a UUID is 36).
+const maxIdempotencyKey = 255
+
+// idempotencyKey returns the request's Idempotency-Key ("" when absent),
+// or answers 400 for one that is empty, too long or not visible ASCII. The
+// header is a structured-field string (draft-ietf-httpapi-idempotency-key-
+// header): "…" in quotes; an unquoted token is accepted too.
+func idempotencyKey(w http.ResponseWriter, r *http.Request) (string, bool) {
+	vals := r.Header.Values("Idempotency-Key")
+	if len(vals) == 0 {
+		return "", true
+	}
+	k := strings.TrimSpace(vals[0])
+	if len(k) >= 2 && k[0] == '"' && k[len(k)-1] == '"' {
+		k = k[1 : len(k)-1]
+	}
+	valid := len(vals) == 1 && k != "" && len(k) <= maxIdempotencyKey
+	for i := 0; valid && i < len(k); i++ {
+		valid = k[i] > ' ' && k[i] < 0x7f && k[i] != '"' && k[i] != '\\'
+	}
+	if !valid {
+		writeProblem(w, r, http.StatusBadRequest, "invalid_idempotency_key",
+			"Idempotency-Key must be one value of 1 to 255 visible ASCII characters, e.g. a UUID")
+		return "", false
+	}
+	return k, true
+}
+
+// fingerprint identifies a create request by what it asks for (its decoded
+// fields, so that the same request re-encoded is the same request).
+func fingerprint(req createNoteRequest) []byte {
+	b, _ := json.Marshal(req)
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+// writeReplay answers with the stored first answer of an idempotent create.
+func writeReplay(w http.ResponseWriter, rp *store.Replay) {
+	var v struct {
+		Version int64 `json:"version"`
+	}
+	if json.Unmarshal(rp.Body, &v) == nil {
+		w.Header().Set("ETag", etag(store.Note{ID: rp.ResourceID, Version: v.Version}))
+	}
+	w.Header().Set("Location", "/api/v1/notes/"+strconv.FormatInt(rp.ResourceID, 10))
+	w.Header().Set("Idempotent-Replayed", "true")
+	w.Header()["Cache-Control"] = cacheControlNote
+	w.Header()["Content-Type"] = contentTypeJSON
+	w.WriteHeader(rp.Status)
+	_, _ = w.Write(rp.Body)
 }
 
 type listResponse struct {

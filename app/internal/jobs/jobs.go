@@ -158,6 +158,11 @@ func (h *Handlers) purgeTokens(ctx context.Context, _ *asynq.Task) error {
 		return err
 	}
 	h.Log.InfoContext(ctx, "purged tokens", "count", n)
+	k, err := h.Store.PurgeIdempotencyKeys(ctx, store.IdempotencyKeyTTL)
+	if err != nil {
+		return err
+	}
+	h.Log.InfoContext(ctx, "purged idempotency keys", "count", k)
 	return nil
 }
 
