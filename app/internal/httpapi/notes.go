@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -288,11 +289,6 @@ func writeReplay(w http.ResponseWriter, rp *store.Replay) {
 	_, _ = w.Write(rp.Body)
 }
 
-type listResponse struct {
-	Items      []noteResponse `json:"items"`
-	NextCursor *string        `json:"next_cursor"`
-}
-
 type cursor struct {
 	ID int64 `json:"id"`
 }
@@ -354,24 +350,50 @@ func handleNoteList(log *slog.Logger, st *store.Store) http.Handler {
 			}
 			before = id
 		}
-		notes, err := st.ListNotes(r.Context(), userFrom(r.Context()).ID, before, limit+1)
+		// The page is rendered note by note into one buffer of at most
+		// listBudget bytes (plus one note: the first always fits), never
+		// as a []store.Note and then a whole JSON document.
+		page := bytes.NewBuffer(make([]byte, 0, 4<<10))
+		page.WriteString(`{"items":[`)
+		var last int64
+		items := 0
+		more, err := st.EachNote(r.Context(), userFrom(r.Context()).ID, before, limit, listBudget, func(n store.Note) bool {
+			b, err := json.Marshal(toNote(n))
+			if err != nil || (items > 0 && page.Len()+len(b) > listBudget) {
+				return false
+			}
+			if items > 0 {
+				page.WriteByte(',')
+			}
+			page.Write(b)
+			items++
+			last = n.ID
+			return true
+		})
 		if err != nil {
 			serverError(log, w, r, err)
 			return
 		}
-		resp := listResponse{Items: make([]noteResponse, 0, min(len(notes), limit))}
-		if len(notes) > limit {
-			notes = notes[:limit]
-			c := encodeCursor(notes[len(notes)-1].ID)
-			resp.NextCursor = &c
+		page.WriteString(`],"next_cursor":`)
+		if more && items > 0 {
+			page.WriteString(strconv.Quote(encodeCursor(last)))
+		} else {
+			page.WriteString("null")
 		}
-		for _, n := range notes {
-			resp.Items = append(resp.Items, toNote(n))
-		}
+		page.WriteString("}\n")
 		w.Header().Set("Cache-Control", "private, no-cache")
-		writeJSON(w, http.StatusOK, resp)
+		w.Header()["Content-Type"] = contentTypeJSON
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(page.Bytes())
 	})
 }
+
+// listBudget is the most JSON a list page holds (plus the first note,
+// which is always included): notes past it are left for the next page
+// (next_cursor), whatever the limit. A note is at most 100,000 characters
+// of body, about 600 KB of JSON when every character must be escaped, so
+// a page holds at least six of the largest notes.
+const listBudget = 4 << 20
 
 func handleNoteGet(log *slog.Logger, st *store.Store, c *cache.Notes) http.Handler {
 	bodies := &noteBodies{}

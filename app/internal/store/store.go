@@ -218,27 +218,51 @@ func (s *Store) NoteByID(ctx context.Context, id int64) (Note, error) {
 	return n, err
 }
 
-// ListNotes returns up to limit notes of userID with id < beforeID
-// (0 = from the newest), newest first.
-func (s *Store) ListNotes(ctx context.Context, userID, beforeID int64, limit int) ([]Note, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+noteCols+` FROM notes
-		WHERE user_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, userID, beforeID, limit)
+// EachNote calls each, newest first, for the notes of userID with id <
+// beforeID (0 = from the newest): at most limit of them, and only while the
+// text of those before it (title, body, summary) adds up to less than
+// budget bytes, so a page of large notes never leaves Postgres whole (the
+// first note is always included). It stops when each returns false. more
+// reports whether notes were left out (by limit, budget or each).
+func (s *Store) EachNote(ctx context.Context, userID, beforeID int64, limit, budget int, each func(Note) bool) (more bool, err error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, user_id, title, CASE WHEN fits THEN body ELSE '' END, version, word_count, summary,
+		processed_at, created_at, updated_at, fits
+		FROM (SELECT p.*, coalesce(sum(octet_length(p.title) + octet_length(p.body) + coalesce(octet_length(p.summary), 0))
+			OVER (ORDER BY p.id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) < $4 AS fits
+			FROM (SELECT `+noteCols+` FROM notes WHERE user_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3 + 1) p) x
+		ORDER BY id DESC`, userID, beforeID, limit, budget)
 	if err != nil {
-		return nil, fmt.Errorf("list notes: %w", err)
+		return false, fmt.Errorf("list notes: %w", err)
 	}
 	defer rows.Close()
-	notes := []Note{}
+	seen := 0
 	for rows.Next() {
-		n, err := scanNote(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan note: %w", err)
+		var n Note
+		var fits bool
+		if err := rows.Scan(&n.ID, &n.UserID, &n.Title, &n.Body, &n.Version, &n.WordCount, &n.Summary, &n.ProcessedAt,
+			&n.CreatedAt, &n.UpdatedAt, &fits); err != nil {
+			return false, fmt.Errorf("scan note: %w", err)
 		}
-		notes = append(notes, n)
+		if seen == limit || !fits {
+			more = true
+			break
+		}
+		seen++
+		n.CreatedAt, n.UpdatedAt = n.CreatedAt.UTC(), n.UpdatedAt.UTC()
+		if n.ProcessedAt != nil {
+			t := n.ProcessedAt.UTC()
+			n.ProcessedAt = &t
+		}
+		if !each(n) {
+			more = true
+			break
+		}
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list notes: %w", err)
+		return false, fmt.Errorf("list notes: %w", err)
 	}
-	return notes, nil
+	return more, nil
 }
 
 // NoteUpdate is a partial update; nil fields are unchanged.
