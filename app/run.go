@@ -92,6 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	out := logx.NewBuffered(stdout, 50*time.Millisecond)
 	defer out.Close()
 	log := logx.New(out, cfg.LogLevel, cmd)
+	redis.SetLogger(logx.RedisLogger{Log: log})
 	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit, "config", cfg)
 
 	switch cmd {
