@@ -1,5 +1,8 @@
 -- +goose Up
 -- Issue 21. Both tables are new: the previous release never reads them.
+-- The foreign key locks users (SHARE ROW EXCLUSIVE) for a moment: fail
+-- fast rather than queue every query on users behind a long transaction.
+SET lock_timeout = '5s';
 
 -- The generation every cache entry is tagged with (app/internal/cache/epoch.go).
 -- A replica whose cache write of a committed change failed replaces it
