@@ -5,6 +5,7 @@ package main
 // GET through a Redis stall, and RSS under 100 parallel logins.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shipyard-kit/shipyard/app/internal/db"
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
 )
 
@@ -315,4 +317,58 @@ func BenchmarkParallelLogins(b *testing.B) {
 		b.ReportMetric(float64(v.(*atomic.Int64).Load()), fmt.Sprintf("status_%d", k))
 		return true
 	})
+}
+
+// BenchmarkWorstCaseListFlood: 32 concurrent GET /notes?limit=100 of a user
+// whose 100 notes are 100,000 '<' each (6 bytes of JSON per character), three
+// rounds, against the real binary; reports its peak RSS (VmHWM) and the size
+// of a page. Before issue 21 one such list was a 60 MB response built in
+// memory, and 32 of them peaked at 3.95 GiB.
+func BenchmarkWorstCaseListFlood(b *testing.B) {
+	env := baseEnv(b)
+	env["LOG_LEVEL"] = "info"
+	s := startBinary(b, env)
+	s.setupNote(b)
+	pool, err := db.NewPool(context.Background(), db.PoolConfig{URL: env["DATABASE_URL"], MaxConns: 2, ConnectTimeout: 5 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(context.Background(), `INSERT INTO notes (user_id, title, body)
+		SELECT u.id, 'n' || g, repeat('<', 100000) FROM users u, generate_series(1, 100) g WHERE u.email = 'bench@example.com'`); err != nil {
+		b.Fatal(err)
+	}
+	ready, _ := rssMB(b, s.cmd.Process.Pid)
+	var failed, pageBytes atomic.Int64
+	b.ResetTimer()
+	for range 3 {
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for range 32 {
+			wg.Go(func() {
+				<-gate
+				req, _ := http.NewRequest("GET", s.base+"/api/v1/notes?limit=100", nil)
+				req.Header.Set("Authorization", "Bearer "+s.tok)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					failed.Add(1)
+					return
+				}
+				n, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+				}
+				pageBytes.Store(n)
+			})
+		}
+		close(gate)
+		wg.Wait()
+	}
+	b.StopTimer()
+	_, peak := rssMB(b, s.cmd.Process.Pid)
+	b.ReportMetric(ready, "rss_before_MB")
+	b.ReportMetric(peak, "rss_peak_MB")
+	b.ReportMetric(float64(pageBytes.Load())/(1<<20), "page_MiB")
+	b.ReportMetric(float64(failed.Load()), "failed")
 }

@@ -96,6 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	out := logx.NewBuffered(stdout, 50*time.Millisecond)
 	defer out.Close()
 	log := logx.New(out, cfg.LogLevel, cmd)
+	redis.SetLogger(logx.RedisLogger{Log: log})
 	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit, "config", cfg)
 
 	switch cmd {
@@ -173,6 +174,7 @@ type deps struct {
 	metrics  *httpapi.Metrics
 	ready    *httpapi.Readiness
 	breaker  *cache.Breaker
+	epoch    *cache.Epoch
 
 	log       *slog.Logger
 	closeBy   time.Time // the shutdown deadline, once the drain started
@@ -207,9 +209,14 @@ func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, redisOpt
 	ropts.DialerRetries = 1
 	ropts.DialerRetryTimeout = 50 * time.Millisecond
 	ropts.ContextTimeoutEnabled = true
+	// Every connection learns the server's run id before it is used: a
+	// restarted or failed-over Redis is never mistaken for the one whose
+	// entries the process trusted.
+	epoch := cache.NewEpoch(pool, log, cache.EpochOptions{})
+	ropts.OnConnect = epoch.OnConnect
 	rdb := redis.NewClient(ropts)
 	reg := prometheus.NewRegistry()
-	breaker := cache.NewBreaker(rdb, log, reg, cache.BreakerOptions{ProbeTimeout: min(cfg.RedisTimeout, 500*time.Millisecond)})
+	breaker := cache.NewBreaker(rdb, log, reg, cache.BreakerOptions{ProbeTimeout: min(cfg.RedisTimeout, 500*time.Millisecond), SlowAfter: cfg.RedisTimeout / 4})
 	asynqOpt := asynq.RedisClientOpt{
 		Network: ropts.Network, Addr: ropts.Addr, Username: ropts.Username, Password: ropts.Password, DB: ropts.DB,
 		DialTimeout: ropts.DialTimeout, ReadTimeout: ropts.ReadTimeout, WriteTimeout: ropts.WriteTimeout,
@@ -219,10 +226,10 @@ func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, redisOpt
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ready := httpapi.NewReadiness(
 		httpapi.Check{Name: "postgres", Fn: pool.Ping},
-		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Optional: redisOptional},
+		httpapi.Check{Name: "redis", Fn: httpapi.RedisCheck(rdb, breaker), Optional: redisOptional},
 	)
 	return &deps{
-		pool: pool, rdb: rdb, asynqOpt: asynqOpt, reg: reg, metrics: httpapi.NewMetrics(reg), ready: ready, breaker: breaker,
+		pool: pool, rdb: rdb, asynqOpt: asynqOpt, reg: reg, metrics: httpapi.NewMetrics(reg), ready: ready, breaker: breaker, epoch: epoch,
 		log: log, budget: cfg.ShutdownTimeout, closed: make(chan struct{}),
 	}, nil
 }
@@ -235,6 +242,7 @@ func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, redisOpt
 func (d *deps) close() {
 	d.closeOnce.Do(func() {
 		go func() {
+			d.epoch.Stop()
 			d.breaker.Stop()
 			_ = d.rdb.Close()
 			d.pool.Close()
@@ -322,8 +330,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 	defer d.close()
 	q := asynq.NewClientFromRedisClient(d.rdb)
 	cm := cache.NewMetrics(d.reg)
-	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cm)
-	tokens := cache.NewTokens(d.rdb, min(cfg.CacheTTL, time.Minute), log, cm)
+	d.epoch.Start(ctx, d.rdb)
+	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cm, d.epoch)
+	tokens := cache.NewTokens(d.rdb, min(cfg.CacheTTL, time.Minute), log, cm, d.epoch)
 	d.breaker.OnRecover(notes.Flush)
 	d.breaker.OnRecover(tokens.Flush)
 	h := httpapi.NewServer(log, httpapi.Options{
@@ -349,7 +358,8 @@ func worker(ctx context.Context, log *slog.Logger, cfg *config.Config, out io.Wr
 	defer d.close()
 	defer publishBacklog(ctx, log, cfg, d, out, "worker")()
 	defer publishJobStatus(ctx, log, cfg, d, out, "worker")()
-	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg))
+	d.epoch.Start(ctx, d.rdb)
+	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg), d.epoch)
 	d.breaker.OnRecover(notes.Flush)
 	handlers := &jobs.Handlers{
 		Store: store.New(d.pool),

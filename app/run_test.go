@@ -641,3 +641,21 @@ func TestMigrateReportAndDBCheck(t *testing.T) {
 		t.Fatalf("migrate --report --scratch: %v\n%s", err, out)
 	}
 }
+
+func TestRedisClientMessagesAreJSONLogLines(t *testing.T) {
+	env := appEnv(testenv.DatabaseURL(t), fmt.Sprintf("redis://127.0.0.1:%d/0", testenv.FreePort(t))) // nothing listens
+	p := start(t, env, "serve")
+	tok := p.token("ada@example.com")
+	p.call("GET", "/api/v1/me", tok, nil) // dials redis, fails
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.out.String(), `"msg":"redis client"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("go-redis's dial failures never reached the JSON log:\n%s", p.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	line := testenv.GrepLines(p.out.String(), `"msg":"redis client"`)
+	if !strings.Contains(line, `"level":"DEBUG"`) || !strings.Contains(line, "failed to dial") {
+		t.Errorf("go-redis's message: %s", line)
+	}
+}

@@ -21,6 +21,8 @@ echo "== cached GET, closed loop, 32 clients: 3 s normal, 5 s Redis stopped (SIG
 go test ./app -run '^$' -bench '^BenchmarkCachedGETDuringRedisStall$' -benchtime 1x | grep ^Benchmark
 echo "== 100 parallel failed logins, twice: peak RSS"
 go test ./app -run '^$' -bench '^BenchmarkParallelLogins$' -benchtime 1x | grep ^Benchmark
+echo "== 32 concurrent worst-case lists (100 notes x 100,000 '<'), three rounds: peak RSS"
+go test ./app -run '^$' -bench '^BenchmarkWorstCaseListFlood$' -benchtime 1x | grep ^Benchmark
 
 DOCKER=${DOCKER:-$(test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)}
 if $DOCKER image inspect shipyard-app:local >/dev/null 2>&1; then

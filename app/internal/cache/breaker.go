@@ -3,8 +3,10 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +22,10 @@ var ErrUnavailable = errors.New("redis unavailable (circuit open)")
 // Breaker is a circuit breaker installed as a go-redis hook, so that every
 // user of the client (caches, rate limiter, job enqueues, readiness) shares
 // it. The first command that fails with a timeout or a network error opens
-// it; while open, commands fail at once with ErrUnavailable (callers fall
+// it, and so does a reply that says this server cannot serve us (NOAUTH,
+// WRONGPASS, NOPERM: the credentials; READONLY, LOADING, MASTERDOWN: a
+// replica or a server still loading) and SlowAfter commands in a row
+// slower than SlowAfter (a Redis answering just under REDIS_TIMEOUT); while open, commands fail at once with ErrUnavailable (callers fall
 // back to Postgres or fail open) instead of each waiting REDIS_TIMEOUT. A
 // background probe pings Redis every ProbeEvery; on the first success the
 // OnRecover functions run (pending cache writes are flushed) and then the
@@ -30,8 +35,11 @@ type Breaker struct {
 	log          *slog.Logger
 	probeEvery   time.Duration
 	probeTimeout time.Duration
+	slowAfter    time.Duration
 
 	open      atomic.Bool
+	slow      atomic.Int32 // commands in a row slower than slowAfter
+	rejected  atomic.Bool  // Redis refused our credentials; cleared by a probe that succeeds
 	mu        sync.Mutex
 	onRecover []func(context.Context)
 	closed    chan struct{}
@@ -46,7 +54,14 @@ type Breaker struct {
 type BreakerOptions struct {
 	ProbeEvery   time.Duration // default 200ms
 	ProbeTimeout time.Duration // default 500ms
+	// SlowAfter: slowInARow commands in a row slower than this open the
+	// breaker, and a probe slower than this does not close it. 0: off.
+	SlowAfter time.Duration
 }
+
+// slowInARow slow commands in a row open the breaker: one slow reply (a
+// GC pause, a busy box) is not an outage.
+const slowInARow = 3
 
 // NewBreaker installs a breaker on rdb. reg may be nil.
 func NewBreaker(rdb redis.UniversalClient, log *slog.Logger, reg prometheus.Registerer, o BreakerOptions) *Breaker {
@@ -57,7 +72,7 @@ func NewBreaker(rdb redis.UniversalClient, log *slog.Logger, reg prometheus.Regi
 		o.ProbeTimeout = 500 * time.Millisecond
 	}
 	b := &Breaker{
-		rdb: rdb, log: log, probeEvery: o.ProbeEvery, probeTimeout: o.ProbeTimeout, closed: make(chan struct{}),
+		rdb: rdb, log: log, probeEvery: o.ProbeEvery, probeTimeout: o.ProbeTimeout, slowAfter: o.SlowAfter, closed: make(chan struct{}),
 		trips: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "app_redis_breaker_trips_total",
 			Help: "Times Redis was detected unavailable and the circuit breaker opened.",
@@ -80,6 +95,45 @@ func NewBreaker(rdb redis.UniversalClient, log *slog.Logger, reg prometheus.Regi
 
 // Open reports whether Redis is currently skipped.
 func (b *Breaker) Open() bool { return b != nil && b.open.Load() }
+
+// CredentialsRejected reports whether Redis refused our credentials (a
+// wrong or rotated REDIS_PASSWORD) and no probe has succeeded since: the
+// process must not be ready, so that a deploy with a wrong secret rolls
+// back instead of serving without its cache and rate limiter.
+func (b *Breaker) CredentialsRejected() bool { return b != nil && b.rejected.Load() }
+
+// IsCredentialsError reports whether err is Redis refusing our
+// credentials or their permissions.
+func IsCredentialsError(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	msg := rerr.Error()
+	for _, p := range []string{"NOAUTH", "WRONGPASS", "NOPERM", "ERR invalid password", "ERR AUTH", "ERR Client sent AUTH"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// unavailableReply reports whether err is a reply saying this server
+// cannot serve us now: a replica (READONLY), a server loading its dataset
+// (LOADING), one whose primary is down (MASTERDOWN), or our credentials.
+func unavailableReply(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	msg := rerr.Error()
+	for _, p := range []string{"READONLY", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return IsCredentialsError(err)
+}
 
 // OnRecover registers f to run (with a context that bypasses the breaker)
 // after a successful probe and before the breaker closes.
@@ -137,8 +191,10 @@ func (b *Breaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			cmd.SetErr(ErrUnavailable)
 			return ErrUnavailable
 		}
+		start := time.Now()
 		err := next(ctx, cmd)
 		b.observe(ctx, err)
+		b.observeLatency(ctx, err, time.Since(start))
 		return err
 	}
 }
@@ -152,8 +208,10 @@ func (b *Breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 			}
 			return ErrUnavailable
 		}
+		start := time.Now()
 		err := next(ctx, cmds)
 		b.observe(ctx, err)
+		b.observeLatency(ctx, err, time.Since(start))
 		return err
 	}
 }
@@ -167,6 +225,16 @@ func (b *Breaker) observe(ctx context.Context, err error) {
 	}
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
+		if !unavailableReply(err) {
+			return // an answer about the command, not about Redis
+		}
+		if ctx.Value(bypassKey{}) != nil {
+			return // the probe itself
+		}
+		if IsCredentialsError(err) && !b.rejected.Swap(true) {
+			b.log.Error("redis rejected our credentials (check REDIS_PASSWORD and the user in REDIS_URL); not ready until it accepts them", "err", err)
+		}
+		b.trip(err)
 		return
 	}
 	if ctx.Value(redisDeadlineKey{}) == nil {
@@ -182,6 +250,33 @@ func (b *Breaker) observe(ctx context.Context, err error) {
 	if ctx.Value(bypassKey{}) != nil {
 		return // the probe itself
 	}
+	b.trip(err)
+}
+
+// observeLatency counts commands slower than slowAfter that succeeded (or
+// failed with a reply); slowInARow of them in a row open the breaker.
+func (b *Breaker) observeLatency(ctx context.Context, err error, took time.Duration) {
+	if b.slowAfter <= 0 || ctx.Value(bypassKey{}) != nil {
+		return
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		var rerr redis.Error
+		if !errors.As(err, &rerr) {
+			return // a failure: observe judged it
+		}
+	}
+	if took < b.slowAfter {
+		b.slow.Store(0)
+		return
+	}
+	if b.slow.Add(1) >= slowInARow {
+		b.slow.Store(0)
+		b.trip(fmt.Errorf("%d commands in a row took over %s (the last %s)", slowInARow, b.slowAfter, took.Round(time.Millisecond)))
+	}
+}
+
+// trip opens the breaker (once: the first cause is logged, not each).
+func (b *Breaker) trip(err error) {
 	if b.open.CompareAndSwap(false, true) {
 		b.trips.Inc()
 		b.state.Set(1)
@@ -200,14 +295,17 @@ func (b *Breaker) probe() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(bypass(context.Background()), b.probeTimeout)
+		start := time.Now()
 		err := b.rdb.Ping(ctx).Err()
+		took := time.Since(start)
 		cancel()
 		if errors.Is(err, redis.ErrClosed) {
 			return
 		}
-		if err != nil {
+		if err != nil || (b.slowAfter > 0 && took >= b.slowAfter) {
 			continue
 		}
+		b.rejected.Store(false)
 		b.mu.Lock()
 		fs := b.onRecover
 		b.mu.Unlock()

@@ -1,7 +1,9 @@
 // Package cache is the Redis cache-aside layer for notes: TTL, stampede
 // protection (coalesced loads, never older than their caller), version-checked writes so a slow reader
-// cannot overwrite a newer value, and graceful degradation (any Redis
-// error means "read from Postgres").
+// cannot overwrite a newer value, entries served only under the current
+// Epoch (so a Redis that lost writes, or a replica that could not make
+// them, never makes a read older than an acknowledged write), and graceful
+// degradation (any Redis error means "read from Postgres").
 package cache
 
 import (
@@ -35,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // outcomes are one cache's counters, looked up once (not per request).
-type outcomes struct{ hit, miss, err, fenced prometheus.Counter }
+type outcomes struct{ hit, miss, err, fenced, stale prometheus.Counter }
 
 func (m *Metrics) outcomes(cache string) outcomes {
 	return outcomes{
@@ -43,6 +45,7 @@ func (m *Metrics) outcomes(cache string) outcomes {
 		miss:   m.Requests.WithLabelValues(cache, "miss"),
 		err:    m.Requests.WithLabelValues(cache, "error"),
 		fenced: m.Requests.WithLabelValues(cache, "fenced"),
+		stale:  m.Requests.WithLabelValues(cache, "stale"),
 	}
 }
 
@@ -55,11 +58,12 @@ type Notes struct {
 	loads   freshGroup
 	pending *pending
 	decoded *decodeMemo[entry]
+	epoch   *Epoch
 }
 
-// NewNotes returns a notes cache.
-func NewNotes(rdb redis.UniversalClient, ttl time.Duration, log *slog.Logger, m *Metrics) *Notes {
-	return &Notes{rdb: rdb, ttl: ttl, log: log, metrics: m.outcomes("note"), pending: newPending(log), decoded: newDecodeMemo[entry]()}
+// NewNotes returns a notes cache whose entries are tagged by epoch.
+func NewNotes(rdb redis.UniversalClient, ttl time.Duration, log *slog.Logger, m *Metrics, epoch *Epoch) *Notes {
+	return &Notes{rdb: rdb, ttl: ttl, log: log, metrics: m.outcomes("note"), pending: newPending(log), decoded: newDecodeMemo[entry](), epoch: epoch}
 }
 
 // Flush retries the cache writes still pending (the breaker calls it when
@@ -76,15 +80,23 @@ type entry struct {
 	Deleted bool        `json:"deleted,omitempty"`
 	Version int64       `json:"version"`
 	Note    *store.Note `json:"note,omitempty"`
+	Tag     string      `json:"tag,omitempty"` // the Epoch tag it was written under
 }
 
-// putScript writes ARGV[1] unless the cached entry is already at a version
-// >= ARGV[2].
+// putScript writes ARGV[1] (version ARGV[2], tag ARGV[4]) unless the
+// cached entry is a tombstone, at a higher version, or the same version
+// under the same tag. An entry of the same version under another tag (one
+// not served any more) is replaced: a version always has the same content.
 var putScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur then
-  local ok, v = pcall(function() return cjson.decode(cur).version end)
-  if ok and v and tonumber(v) >= tonumber(ARGV[2]) then return 0 end
+  local ok, e = pcall(cjson.decode, cur)
+  if ok and type(e) == 'table' then
+    if e.deleted then return 0 end
+    local v = tonumber(e.version)
+    local want = tonumber(ARGV[2])
+    if v and (v > want or (v == want and e.tag == ARGV[4])) then return 0 end
+  end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1`)
@@ -100,17 +112,31 @@ func (c *Notes) Get(ctx context.Context, id int64, load func(context.Context, in
 		c.metrics.fenced.Inc()
 		return c.load(ctx, id, load, false)
 	}
+	tag, ok := c.epoch.Tag()
+	if !ok {
+		// The generation was not read within its lease: what the cache
+		// holds may predate a change another replica could not write.
+		c.metrics.fenced.Inc()
+		return c.load(ctx, id, load, false)
+	}
 	raw, err := get(ctx, c.rdb, Key(id))
 	switch {
 	case err == nil:
-		if e, jerr := c.decoded.decode(raw, decodeJSON[entry]); jerr == nil {
+		e, jerr := c.decoded.decode(raw, decodeJSON[entry])
+		switch {
+		case jerr != nil:
+			c.metrics.err.Inc()
+		case e.Deleted: // final, whatever its tag
 			c.metrics.hit.Inc()
-			if e.Deleted || e.Note == nil {
-				return store.Note{}, true, store.ErrNotFound
-			}
+			return store.Note{}, true, store.ErrNotFound
+		case e.Tag == tag && e.Note != nil:
+			c.metrics.hit.Inc()
 			return *e.Note, true, nil
+		default:
+			// Written under another generation or Redis server: it
+			// may be older than a change it missed.
+			c.metrics.stale.Inc()
 		}
-		c.metrics.err.Inc()
 	case errors.Is(err, redis.Nil):
 		c.metrics.miss.Inc()
 	default:
@@ -133,14 +159,18 @@ func (c *Notes) load(ctx context.Context, id int64, load func(context.Context, i
 			loadCtx, cancel = context.WithDeadline(loadCtx, dl)
 		}
 		defer cancel()
+		// The tag is taken before Postgres is read: if the generation
+		// changes meanwhile, what was read is cached under the old one
+		// and not served.
+		tag, tagOK := c.epoch.Tag()
 		n, err := load(loadCtx, id)
 		if err != nil {
 			return n, err
 		}
-		if redisOK && !c.pending.has(Key(id)) {
+		if redisOK && tagOK && !c.pending.has(Key(id)) {
 			// Best effort: a failure leaves nothing stale (versions
 			// only move forward), so it is not retried.
-			_ = c.write(loadCtx, n.ID, entry{Version: n.Version, Note: &n}, n.Version, c.ttl)
+			_ = c.write(loadCtx, n.ID, entry{Version: n.Version, Note: &n, Tag: tag}, n.Version, c.ttl)
 		}
 		return n, nil
 	})
@@ -152,16 +182,19 @@ func (c *Notes) load(ctx context.Context, id int64, load func(context.Context, i
 
 // Put caches n unless a newer version is cached. It is for a committed
 // change: it runs detached from ctx's cancellation, and if Redis cannot be
-// written the note is fenced (reads here skip the cache) and the write is
-// retried until it lands.
-func (c *Notes) Put(ctx context.Context, n store.Note) {
-	c.commit(ctx, n.ID, entry{Version: n.Version, Note: &n}, n.Version)
+// written the note is fenced (reads here skip the cache), the write is
+// retried until it lands, and the cache generation is bumped so that no
+// replica serves the entry it should have replaced. An error means
+// neither could be done: the change must not be acknowledged.
+func (c *Notes) Put(ctx context.Context, n store.Note) error {
+	tag, _ := c.epoch.Tag() // the write displaces the old entry even untagged
+	return c.commit(ctx, n.ID, entry{Version: n.Version, Note: &n, Tag: tag}, n.Version)
 }
 
 // Tombstone marks note id deleted so that a slow reader cannot re-cache
 // it; like Put it survives cancellation and Redis failures.
-func (c *Notes) Tombstone(ctx context.Context, id int64) {
-	c.commit(ctx, id, entry{Deleted: true, Version: math.MaxInt32}, math.MaxInt32)
+func (c *Notes) Tombstone(ctx context.Context, id int64) error {
+	return c.commit(ctx, id, entry{Deleted: true, Version: math.MaxInt32}, math.MaxInt32)
 }
 
 // Refresh is for a change whose outcome is unknown (the deadline passed or
@@ -180,22 +213,24 @@ func (c *Notes) Refresh(id int64, load func(context.Context, int64) (store.Note,
 		case err != nil:
 			return err
 		}
-		return c.write(ctx, id, entry{Version: n.Version, Note: &n}, n.Version, c.ttl)
+		tag, _ := c.epoch.Tag()
+		return c.write(ctx, id, entry{Version: n.Version, Note: &n, Tag: tag}, n.Version, c.ttl)
 	})
 }
 
-func (c *Notes) commit(ctx context.Context, id int64, e entry, version int64) {
+func (c *Notes) commit(ctx context.Context, id int64, e entry, version int64) error {
 	write := func(ctx context.Context) error { return c.write(ctx, id, e, version, c.ttl) }
 	wctx, cancel := detached(ctx)
 	defer cancel()
 	if err := write(wctx); err != nil {
 		c.pending.add(Key(id), version, write)
 		if !errors.Is(err, ErrUnavailable) {
-			c.log.WarnContext(ctx, "cache write failed; note fenced until it is retried", "note_id", id, "err", err)
+			c.log.WarnContext(ctx, "cache write failed; note fenced until it is retried and the cache generation bumped", "note_id", id, "err", err)
 		}
-		return
+		return c.epoch.bumpDetached(ctx)
 	}
 	c.pending.landed(Key(id), version)
+	return nil
 }
 
 func (c *Notes) write(ctx context.Context, id int64, e entry, version int64, ttl time.Duration) error {
@@ -203,5 +238,5 @@ func (c *Notes) write(ctx context.Context, id int64, e entry, version int64, ttl
 	if err != nil {
 		return err
 	}
-	return putScript.Run(ctx, c.rdb, []string{Key(id)}, b, version, ttl.Milliseconds()).Err()
+	return putScript.Run(ctx, c.rdb, []string{Key(id)}, b, version, ttl.Milliseconds(), e.Tag).Err()
 }

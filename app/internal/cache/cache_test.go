@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shipyard-kit/shipyard/app/internal/cache"
+	"github.com/shipyard-kit/shipyard/app/internal/db"
 	"github.com/shipyard-kit/shipyard/app/internal/store"
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
 )
@@ -22,15 +23,44 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func newCache(t *testing.T, url string) *cache.Notes {
 	t.Helper()
+	rdb, epoch := newClient(t, url, nil)
+	return cache.NewNotes(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()), epoch)
+}
+
+// newClient is a Redis client on url (options changed by mod) with the
+// Epoch app serve gives it (a migrated database of its own), polling and
+// ready: its first tag is known.
+func newClient(t *testing.T, url string, mod func(*redis.Options)) (*redis.Client, *cache.Epoch) {
+	t.Helper()
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts.MaxRetries = -1
 	opts.DialerRetries = 1
+	if mod != nil {
+		mod(opts)
+	}
+	pool, err := db.NewPool(context.Background(), db.PoolConfig{URL: testenv.DatabaseURL(t), MaxConns: 4, ConnectTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	epoch := cache.NewEpoch(pool, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.EpochOptions{})
+	opts.OnConnect = epoch.OnConnect
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
-	return cache.NewNotes(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	epoch.Start(ctx, rdb)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, ok := epoch.Tag(); ok {
+			return rdb, epoch
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the cache epoch never got a tag")
+		}
+	}
 }
 
 func TestCacheAside(t *testing.T) {
@@ -115,12 +145,8 @@ func TestCacheAside(t *testing.T) {
 
 func newTokens(t *testing.T, url string) *cache.Tokens {
 	t.Helper()
-	opts, _ := redis.ParseURL(url)
-	opts.MaxRetries = -1
-	opts.DialerRetries = 1
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
-	return cache.NewTokens(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()))
+	rdb, epoch := newClient(t, url, nil)
+	return cache.NewTokens(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()), epoch)
 }
 
 func TestTokenCache(t *testing.T) {
@@ -179,15 +205,24 @@ func TestTokenCache(t *testing.T) {
 			t.Fatalf("%d loads", loads.Load())
 		}
 	})
-	t.Run("with redis down lookups go to postgres and Forget reports the failure", func(t *testing.T) {
+	t.Run("with redis down lookups go to postgres and Forget returns only after bumping the cache generation", func(t *testing.T) {
 		rs := testenv.OwnRedis(t)
-		c := newTokens(t, rs.URL)
+		rdb, epoch := newClient(t, rs.URL, nil)
+		c := cache.NewTokens(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()), epoch)
+		before, _ := epoch.Tag()
 		rs.Stop()
 		if u, err := c.User(ctx, []byte("h5"), valid); err != nil || u.ID != 7 {
 			t.Fatalf("%+v %v", u, err)
 		}
-		if err := c.Forget(ctx, []byte("h5")); err == nil {
-			t.Fatal("Forget succeeded with redis down")
+		start := time.Now()
+		if err := c.Forget(ctx, []byte("h5")); err != nil {
+			t.Fatalf("Forget with redis down but postgres up: %v", err)
+		}
+		if took := time.Since(start); took < epoch.Lease() {
+			t.Errorf("Forget returned after %s, before the lease (%s) of the old generation ended", took, epoch.Lease())
+		}
+		if after, _ := epoch.Tag(); after == before {
+			t.Errorf("the tag is still %q after Forget could not write redis", after)
 		}
 	})
 }
@@ -195,12 +230,10 @@ func TestTokenCache(t *testing.T) {
 func TestFencedWrites(t *testing.T) {
 	t.Run("a refresh after a failed write wins over that write: the cache ends at what postgres has", func(t *testing.T) {
 		proxied, proxy := testenv.ProxyURL(t, testenv.RedisURL(t))
-		opts, _ := redis.ParseURL(proxied)
-		opts.MaxRetries = -1
-		opts.ReadTimeout, opts.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
-		rdb := redis.NewClient(opts)
-		t.Cleanup(func() { rdb.Close() })
-		c := cache.NewNotes(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()))
+		rdb, epoch := newClient(t, proxied, func(o *redis.Options) {
+			o.ReadTimeout, o.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
+		})
+		c := cache.NewNotes(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()), epoch)
 		ctx := context.Background()
 		c.Put(ctx, store.Note{ID: 9, Version: 1, Title: "v1"})
 

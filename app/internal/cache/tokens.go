@@ -21,8 +21,9 @@ import (
 // not cached. Redis errors fall back to Postgres.
 //
 // Logout writes a "revoked" marker (for ttl) instead of deleting, and
-// lookups only ever add entries with SET NX, so a lookup racing with a
-// logout cannot re-cache the revoked token.
+// lookups never replace a marker (fillScript), so a lookup racing with a
+// logout cannot re-cache the revoked token. Entries are served only under
+// the current Epoch tag (a marker under any: revocation is final).
 type Tokens struct {
 	rdb     redis.UniversalClient
 	ttl     time.Duration
@@ -31,11 +32,12 @@ type Tokens struct {
 	pending *pending
 	loads   freshGroup
 	decoded *decodeMemo[tokenEntry]
+	epoch   *Epoch
 }
 
-// NewTokens returns a token cache.
-func NewTokens(rdb redis.UniversalClient, ttl time.Duration, log *slog.Logger, m *Metrics) *Tokens {
-	return &Tokens{rdb: rdb, ttl: ttl, log: log, metrics: m.outcomes("token"), pending: newPending(log), decoded: newDecodeMemo[tokenEntry]()}
+// NewTokens returns a token cache whose entries are tagged by epoch.
+func NewTokens(rdb redis.UniversalClient, ttl time.Duration, log *slog.Logger, m *Metrics, epoch *Epoch) *Tokens {
+	return &Tokens{rdb: rdb, ttl: ttl, log: log, metrics: m.outcomes("token"), pending: newPending(log), decoded: newDecodeMemo[tokenEntry](), epoch: epoch}
 }
 
 // Flush retries the revocations not yet written to the cache.
@@ -50,13 +52,33 @@ type tokenEntry struct {
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
+	Tag       string    `json:"tag,omitempty"`
 }
+
+// fillScript caches a looked-up token (ARGV[1], tag ARGV[2]) unless the key
+// holds a revocation marker or an entry under the same tag already.
+var fillScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if cur == 'revoked' then return 0 end
+  local ok, e = pcall(cjson.decode, cur)
+  if ok and type(e) == 'table' and e.tag == ARGV[2] then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1`)
 
 // User resolves a token hash, from the cache or with load.
 func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Context, []byte) (store.User, time.Time, error)) (store.User, error) {
 	key := tokenKey(hash)
 	if c.pending.has(key) {
 		// Revoked here but the cache may not know yet: ask Postgres.
+		c.metrics.fenced.Inc()
+		u, _, err := c.load(ctx, key, hash, load)
+		return u, err
+	}
+	// Taken before Postgres is read (see Notes.load).
+	tag, tagOK := c.epoch.Tag()
+	if !tagOK {
 		c.metrics.fenced.Inc()
 		u, _, err := c.load(ctx, key, hash, load)
 		return u, err
@@ -68,11 +90,16 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 		return store.User{}, store.ErrNotFound
 	case err == nil:
 		// The expiry is checked on every read, memo or not.
-		if e, jerr := c.decoded.decode(raw, decodeJSON[tokenEntry]); jerr == nil && time.Now().Before(e.ExpiresAt) {
+		e, jerr := c.decoded.decode(raw, decodeJSON[tokenEntry])
+		switch {
+		case jerr == nil && e.Tag == tag && time.Now().Before(e.ExpiresAt):
 			c.metrics.hit.Inc()
 			return store.User{ID: e.ID, Email: e.Email, Name: e.Name, CreatedAt: e.CreatedAt}, nil
+		case jerr == nil && e.Tag != tag:
+			c.metrics.stale.Inc()
+		default:
+			c.metrics.miss.Inc()
 		}
-		c.metrics.miss.Inc()
 	case errors.Is(err, redis.Nil):
 		c.metrics.miss.Inc()
 	default:
@@ -88,8 +115,8 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 	if err == nil || errors.Is(err, redis.Nil) {
 		ttl := min(c.ttl, time.Until(exp))
 		if ttl > time.Millisecond {
-			b, _ := json.Marshal(tokenEntry{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt, ExpiresAt: exp})
-			if serr := c.rdb.SetNX(ctx, key, b, ttl).Err(); serr != nil && ctx.Err() == nil {
+			b, _ := json.Marshal(tokenEntry{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt, ExpiresAt: exp, Tag: tag})
+			if serr := fillScript.Run(ctx, c.rdb, []string{key}, b, tag, ttl.Milliseconds()).Err(); serr != nil && ctx.Err() == nil {
 				c.log.WarnContext(ctx, "token cache write failed", "err", serr)
 			}
 		}
@@ -100,9 +127,11 @@ func (c *Tokens) User(ctx context.Context, hash []byte, load func(context.Contex
 const revokedMarker = "revoked"
 
 // Forget marks a token revoked in the cache, detached from ctx's
-// cancellation. An error means a valid entry may still be cached on other
-// replicas: the caller must not report the logout as done. This process
-// then checks the token in Postgres and retries the write until it lands.
+// cancellation. If Redis cannot be written, this process checks the token
+// in Postgres and retries the write until it lands, and the cache
+// generation is bumped so that no replica serves the entry any more. An
+// error means neither could be done: a valid entry may still be served on
+// other replicas, and the caller must not report the logout as done.
 func (c *Tokens) Forget(ctx context.Context, hash []byte) error {
 	key := tokenKey(hash)
 	write := func(ctx context.Context) error { return c.rdb.Set(ctx, key, revokedMarker, c.ttl).Err() }
@@ -110,7 +139,10 @@ func (c *Tokens) Forget(ctx context.Context, hash []byte) error {
 	defer cancel()
 	if err := write(wctx); err != nil {
 		c.pending.add(key, 1, write)
-		return fmt.Errorf("forget token: %w", err)
+		if berr := c.epoch.bumpDetached(ctx); berr != nil {
+			return fmt.Errorf("forget token: %w (and %w)", err, berr)
+		}
+		return nil
 	}
 	c.pending.landed(key, 1)
 	return nil

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shipyard-kit/shipyard/app/internal/auth"
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
 )
 
@@ -39,6 +40,32 @@ func TestClientThatGoesAwayIsNotAServerError(t *testing.T) {
 	}
 	if strings.Contains(m, `status="503"`) {
 		t.Errorf("a client disconnect was counted as 503")
+	}
+}
+
+func TestALoginAbandonedWhileWaitingForAHashingSlotIsA499(t *testing.T) {
+	hashes := auth.NewLimiter(1)
+	a := newApp(t, func(o *appOpts) { o.hashes = hashes })
+	release, ok := hashes.Acquire(context.Background(), time.Second) // every slot busy
+	if !ok {
+		t.Fatal("no slot")
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", a.srv.URL+"/api/v1/sessions", strings.NewReader(`{"email":"a@b.co","password":"whatever1"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("answered before the hashing wait ended: %s", resp.Status)
+	}
+	waitFor(t, "the access log line", func() bool { return strings.Contains(a.logs.String(), `"route":"/api/v1/sessions"`) })
+	if logs := a.logs.String(); strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("an abandoned login was logged at ERROR:\n%s", logs)
+	}
+	m := a.metrics()
+	if !strings.Contains(m, `http_requests_total{method="POST",route="/api/v1/sessions",status="499"} 1`) {
+		t.Errorf("no 499 recorded:\n%s", testenv.GrepLines(m, "http_requests_total"))
 	}
 }
 

@@ -10,7 +10,10 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // decodeError is a request body problem mapped to a response.
@@ -137,11 +140,17 @@ type registerRequest struct {
 }
 
 func (req *registerRequest) normalize() *decodeError {
-	req.Email = strings.ToLower(strings.TrimSpace(req.Email))
+	req.Email = normalizeEmail(req.Email)
 	req.Name = strings.TrimSpace(req.Name)
 	var v validator
 	v.text("email", req.Email, true, 3, 254)
-	if req.Email != "" && len(v.errs) == 0 && !validEmail(req.Email) {
+	switch {
+	case req.Email == "" || len(v.errs) > 0:
+	case hasInvisible(req.Email):
+		v.add("email", "invisible_character", "must not contain invisible, control or bidirectional formatting characters")
+	case norm.NFKC.String(req.Email) != req.Email:
+		v.add("email", "compatibility_character", "must not contain compatibility characters such as fullwidth letters; write them as plain letters")
+	case !validEmail(req.Email):
 		v.add("email", "invalid", "must be a valid email address")
 	}
 	v.text("password", req.Password, true, 8, 128)
@@ -150,6 +159,28 @@ func (req *registerRequest) normalize() *decodeError {
 	}
 	v.text("name", req.Name, false, 0, 100)
 	return v.problem()
+}
+
+// normalizeEmail is how an email is stored and looked up: trimmed, in
+// Unicode NFC (so that "é" typed as one code point or as "e" + U+0301 is
+// one account) and lower-cased.
+func normalizeEmail(s string) string {
+	return strings.ToLower(norm.NFC.String(strings.TrimSpace(s)))
+}
+
+// hasInvisible reports whether s holds a character that renders as nothing
+// or reorders text: controls, format characters (zero-width joiners and
+// spaces, bidi embeddings, overrides and isolates, U+FEFF), private use,
+// variation selectors and other default-ignorable code points. Two emails
+// differing only by one would look identical.
+func hasInvisible(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs,
+			unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
+			return true
+		}
+	}
+	return false
 }
 
 func validEmail(s string) bool {
@@ -167,7 +198,7 @@ type loginRequest struct {
 }
 
 func (req *loginRequest) normalize() *decodeError {
-	req.Email = strings.ToLower(strings.TrimSpace(req.Email))
+	req.Email = normalizeEmail(req.Email)
 	var v validator
 	v.text("email", req.Email, true, 1, 254)
 	v.text("password", req.Password, true, 1, 128)

@@ -38,6 +38,7 @@ type testApp struct {
 	logs    *testenv.SyncBuffer
 	notes   *cache.Notes
 	breaker *cache.Breaker
+	epoch   *cache.Epoch
 }
 
 type appOpts struct {
@@ -90,21 +91,26 @@ func newApp(t testing.TB, mods ...func(*appOpts)) *testApp {
 	ropts.ReadTimeout = o.redisTimeout
 	ropts.WriteTimeout = o.redisTimeout
 	ropts.ContextTimeoutEnabled = true
-	rdb := redis.NewClient(ropts)
-	t.Cleanup(func() { rdb.Close() })
-
 	logs := &testenv.SyncBuffer{}
 	log := logx.New(logs, slog.LevelDebug, "serve")
+	epoch := cache.NewEpoch(pool, log, cache.EpochOptions{})
+	ropts.OnConnect = epoch.OnConnect
+	rdb := redis.NewClient(ropts)
+	t.Cleanup(func() { rdb.Close() })
+	ectx, stopEpoch := context.WithCancel(context.Background())
+	t.Cleanup(stopEpoch)
+	epoch.Start(ectx, rdb)
+
 	reg := prometheus.NewRegistry()
-	breaker := cache.NewBreaker(rdb, log, reg, cache.BreakerOptions{ProbeTimeout: min(o.redisTimeout, 500*time.Millisecond)})
+	breaker := cache.NewBreaker(rdb, log, reg, cache.BreakerOptions{ProbeTimeout: min(o.redisTimeout, 500*time.Millisecond), SlowAfter: o.redisTimeout / 4})
 	t.Cleanup(breaker.Stop)
 	ready := httpapi.NewReadiness(
 		httpapi.Check{Name: "postgres", Fn: pool.Ping},
-		httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Optional: true},
+		httpapi.Check{Name: "redis", Fn: httpapi.RedisCheck(rdb, breaker), Optional: true},
 	)
 	cm := cache.NewMetrics(reg)
-	notes := cache.NewNotes(rdb, time.Minute, log, cm)
-	tokens := cache.NewTokens(rdb, time.Minute, log, cm)
+	notes := cache.NewNotes(rdb, time.Minute, log, cm, epoch)
+	tokens := cache.NewTokens(rdb, time.Minute, log, cm, epoch)
 	breaker.OnRecover(notes.Flush)
 	breaker.OnRecover(tokens.Flush)
 	h := httpapi.NewServer(log, o.opts, httpapi.Deps{
@@ -127,7 +133,7 @@ func newApp(t testing.TB, mods ...func(*appOpts)) *testApp {
 			t.Logf("server logs:\n%s", logs.String())
 		}
 	})
-	return &testApp{t: t, srv: srv, pool: pool, rdb: rdb, ready: ready, reg: reg, logs: logs, notes: notes, breaker: breaker}
+	return &testApp{t: t, srv: srv, pool: pool, rdb: rdb, ready: ready, reg: reg, logs: logs, notes: notes, breaker: breaker, epoch: epoch}
 }
 
 type response struct {

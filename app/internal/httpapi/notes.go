@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -196,6 +198,10 @@ func committing(r *http.Request) (context.Context, context.CancelFunc) {
 
 func handleNoteCreate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enqueuer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := idempotencyKey(w, r)
+		if !ok {
+			return
+		}
 		var req createNoteRequest
 		if perr := decodeValid(r, &req); perr != nil {
 			perr.write(w, r)
@@ -203,7 +209,24 @@ func handleNoteCreate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 		}
 		ctx, cancel := committing(r)
 		defer cancel()
-		n, err := st.CreateNote(ctx, userFrom(r.Context()).ID, req.Title, req.Body)
+		userID := userFrom(r.Context()).ID
+		var n store.Note
+		var err error
+		if key == "" {
+			n, err = st.CreateNote(ctx, userID, req.Title, req.Body)
+		} else {
+			var replay *store.Replay
+			n, replay, err = st.CreateNoteOnce(ctx, userID, key, fingerprint(req), store.IdempotencyKeyTTL, req.Title, req.Body, renderNote)
+			if replay != nil {
+				writeReplay(w, replay)
+				return
+			}
+			if errors.Is(err, store.ErrKeyReused) {
+				writeProblem(w, r, http.StatusUnprocessableEntity, "idempotency_key_reused",
+					"this Idempotency-Key was used for another request; use a new key for a new request")
+				return
+			}
+		}
 		if err != nil {
 			serverError(log, w, r, err)
 			return
@@ -214,9 +237,56 @@ func handleNoteCreate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 	})
 }
 
-type listResponse struct {
-	Items      []noteResponse `json:"items"`
-	NextCursor *string        `json:"next_cursor"`
+// maxIdempotencyKey bounds the Idempotency-Key header (a UUID is 36).
+const maxIdempotencyKey = 255
+
+// idempotencyKey returns the request's Idempotency-Key ("" when absent),
+// or answers 400 for one that is empty, too long or not visible ASCII. The
+// header is a structured-field string (draft-ietf-httpapi-idempotency-key-
+// header): "…" in quotes; an unquoted token is accepted too.
+func idempotencyKey(w http.ResponseWriter, r *http.Request) (string, bool) {
+	vals := r.Header.Values("Idempotency-Key")
+	if len(vals) == 0 {
+		return "", true
+	}
+	k := strings.TrimSpace(vals[0])
+	if len(k) >= 2 && k[0] == '"' && k[len(k)-1] == '"' {
+		k = k[1 : len(k)-1]
+	}
+	valid := len(vals) == 1 && k != "" && len(k) <= maxIdempotencyKey
+	for i := 0; valid && i < len(k); i++ {
+		valid = k[i] > ' ' && k[i] < 0x7f && k[i] != '"' && k[i] != '\\'
+	}
+	if !valid {
+		writeProblem(w, r, http.StatusBadRequest, "invalid_idempotency_key",
+			"Idempotency-Key must be one value of 1 to 255 visible ASCII characters, e.g. a UUID")
+		return "", false
+	}
+	return k, true
+}
+
+// fingerprint identifies a create request by what it asks for (its decoded
+// fields, so that the same request re-encoded is the same request).
+func fingerprint(req createNoteRequest) []byte {
+	b, _ := json.Marshal(req)
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+// writeReplay answers with the stored first answer of an idempotent create.
+func writeReplay(w http.ResponseWriter, rp *store.Replay) {
+	var v struct {
+		Version int64 `json:"version"`
+	}
+	if json.Unmarshal(rp.Body, &v) == nil {
+		w.Header().Set("ETag", etag(store.Note{ID: rp.ResourceID, Version: v.Version}))
+	}
+	w.Header().Set("Location", "/api/v1/notes/"+strconv.FormatInt(rp.ResourceID, 10))
+	w.Header().Set("Idempotent-Replayed", "true")
+	w.Header()["Cache-Control"] = cacheControlNote
+	w.Header()["Content-Type"] = contentTypeJSON
+	w.WriteHeader(rp.Status)
+	_, _ = w.Write(rp.Body)
 }
 
 type cursor struct {
@@ -280,24 +350,50 @@ func handleNoteList(log *slog.Logger, st *store.Store) http.Handler {
 			}
 			before = id
 		}
-		notes, err := st.ListNotes(r.Context(), userFrom(r.Context()).ID, before, limit+1)
+		// The page is rendered note by note into one buffer of at most
+		// listBudget bytes (plus one note: the first always fits), never
+		// as a []store.Note and then a whole JSON document.
+		page := bytes.NewBuffer(make([]byte, 0, 4<<10))
+		page.WriteString(`{"items":[`)
+		var last int64
+		items := 0
+		more, err := st.EachNote(r.Context(), userFrom(r.Context()).ID, before, limit, listBudget, func(n store.Note) bool {
+			b, err := json.Marshal(toNote(n))
+			if err != nil || (items > 0 && page.Len()+len(b) > listBudget) {
+				return false
+			}
+			if items > 0 {
+				page.WriteByte(',')
+			}
+			page.Write(b)
+			items++
+			last = n.ID
+			return true
+		})
 		if err != nil {
 			serverError(log, w, r, err)
 			return
 		}
-		resp := listResponse{Items: make([]noteResponse, 0, min(len(notes), limit))}
-		if len(notes) > limit {
-			notes = notes[:limit]
-			c := encodeCursor(notes[len(notes)-1].ID)
-			resp.NextCursor = &c
+		page.WriteString(`],"next_cursor":`)
+		if more && items > 0 {
+			page.WriteString(strconv.Quote(encodeCursor(last)))
+		} else {
+			page.WriteString("null")
 		}
-		for _, n := range notes {
-			resp.Items = append(resp.Items, toNote(n))
-		}
+		page.WriteString("}\n")
 		w.Header().Set("Cache-Control", "private, no-cache")
-		writeJSON(w, http.StatusOK, resp)
+		w.Header()["Content-Type"] = contentTypeJSON
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(page.Bytes())
 	})
 }
+
+// listBudget is the most JSON a list page holds (plus the first note,
+// which is always included): notes past it are left for the next page
+// (next_cursor), whatever the limit. A note is at most 100,000 characters
+// of body, about 600 KB of JSON when every character must be escaped, so
+// a page holds at least six of the largest notes.
+const listBudget = 4 << 20
 
 func handleNoteGet(log *slog.Logger, st *store.Store, c *cache.Notes) http.Handler {
 	bodies := &noteBodies{}
@@ -363,7 +459,10 @@ func handleNoteUpdate(log *slog.Logger, st *store.Store, c *cache.Notes, q Enque
 			serverError(log, w, r, err)
 			return
 		}
-		c.Put(ctx, n)
+		if err := c.Put(ctx, n); err != nil {
+			notVisible(log, w, r, err)
+			return
+		}
 		if reprocess {
 			enqueueProcess(log, q, r, n.ID)
 		}
@@ -397,7 +496,22 @@ func handleNoteDelete(log *slog.Logger, st *store.Store, c *cache.Notes) http.Ha
 			serverError(log, w, r, err)
 			return
 		}
-		c.Tombstone(ctx, id)
+		if err := c.Tombstone(ctx, id); err != nil {
+			notVisible(log, w, r, err)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// notVisible answers a change that committed but could be neither written
+// to the cache nor fenced off fleet-wide (Redis and the cache generation
+// both unreachable): a 2xx could let another replica serve what was there
+// before, so it is a 503 (the change is saved; repeating it is safe with
+// If-Match, and this replica reads the note from Postgres until the cache
+// write lands).
+func notVisible(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	log.WarnContext(r.Context(), "change committed but not yet visible on every replica", "err", err)
+	w.Header().Set("Retry-After", "1")
+	writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "the change is saved but every replica could not be told yet; retry shortly")
 }

@@ -4,10 +4,13 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,17 +80,39 @@ func NewOpsServer(log *slog.Logger, ready *Readiness, m *Metrics, g prometheus.G
 // makes /readyz answer 200 "degraded" instead of 503: the process still
 // serves (e.g. without Redis the API falls back to Postgres), and failing
 // every replica's readiness on a shared dependency would take the whole
-// fleet out of the load balancer.
+// fleet out of the load balancer. An error wrapping ErrRejected fails
+// readiness even for an Optional check (a dependency that refuses this
+// process's configuration, e.g. a wrong password: a deploy with it must
+// roll back).
 type Check struct {
 	Name     string
 	Fn       func(context.Context) error
 	Optional bool
 }
 
+// ErrRejected, wrapped by a check's error, makes the process not ready
+// whether the check is Optional or not.
+var ErrRejected = errors.New("rejected")
+
+// readyFor is how long a /readyz result is reused: under a flood of
+// /readyz the checks run at most once per readyFor (and one round at a
+// time), not once per request.
+const readyFor = time.Second
+
 // Readiness tracks whether the process should receive traffic.
 type Readiness struct {
 	checks   []Check
 	draining atomic.Bool
+
+	mu      sync.Mutex
+	last    *readyResult
+	lastAt  time.Time
+	running chan struct{}
+}
+
+type readyResult struct {
+	status int
+	body   []byte
 }
 
 // NewReadiness returns a Readiness running checks.
@@ -100,3 +125,16 @@ func (r *Readiness) Drain() { r.draining.Store(true) }
 func (r *Readiness) Draining() bool { return r.draining.Load() }
 
 func stackTrace() []byte { return debug.Stack() }
+
+// RedisCheck is the readiness check of Redis: a PING, and ErrRejected
+// while Redis refuses the process's credentials (the breaker saw NOAUTH,
+// WRONGPASS or NOPERM and no probe has succeeded since).
+func RedisCheck(rdb redis.UniversalClient, b *cache.Breaker) func(context.Context) error {
+	return func(ctx context.Context) error {
+		err := rdb.Ping(ctx).Err()
+		if b.CredentialsRejected() || cache.IsCredentialsError(err) {
+			return fmt.Errorf("redis refuses our credentials: %w", ErrRejected)
+		}
+		return err
+	}
+}

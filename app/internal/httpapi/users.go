@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,12 @@ const hashWait = time.Second
 // hashSlot takes a password hashing slot, or answers 503 with Retry-After.
 func hashSlot(w http.ResponseWriter, r *http.Request, l *auth.Limiter) (func(), bool) {
 	release, ok := l.Acquire(r.Context(), hashWait)
+	if !ok && errors.Is(r.Context().Err(), context.Canceled) {
+		// The client went away while waiting: not an overload to count
+		// as a 5xx (it would feed the rollback alarm), but a 499.
+		w.WriteHeader(statusClientClosed)
+		return nil, false
+	}
 	if !ok {
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, r, http.StatusServiceUnavailable, "overloaded", "too many logins at once; retry shortly")

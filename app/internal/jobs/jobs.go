@@ -154,7 +154,9 @@ func (h *Handlers) ProcessNote(ctx context.Context, id int64) error {
 		return fmt.Errorf("note %d: %w", id, err)
 	}
 	if ok && h.Cache != nil {
-		h.Cache.Put(ctx, updated)
+		if err := h.Cache.Put(ctx, updated); err != nil {
+			h.Log.WarnContext(ctx, "processed note not yet visible in the cache", "note_id", updated.ID, "err", err)
+		}
 	}
 	return nil
 }
@@ -181,6 +183,11 @@ func (h *Handlers) purgeTokens(ctx context.Context, _ *asynq.Task) error {
 		return err
 	}
 	h.Log.InfoContext(ctx, "purged tokens", "count", n)
+	k, err := h.Store.PurgeIdempotencyKeys(ctx, store.IdempotencyKeyTTL)
+	if err != nil {
+		return err
+	}
+	h.Log.InfoContext(ctx, "purged idempotency keys", "count", k)
 	return nil
 }
 

@@ -4,6 +4,7 @@ package logx
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -114,4 +115,15 @@ func (b *Buffered) Close() {
 	defer b.mu.Unlock()
 	b.flushLocked()
 	b.closed = true
+}
+
+// RedisLogger carries go-redis's own messages (redis.SetLogger) into the
+// JSON log at debug level, instead of plain text on stderr: they repeat
+// what the Redis circuit breaker already logs once per outage (a failed
+// dial, about two a second while Redis is down).
+type RedisLogger struct{ Log *slog.Logger }
+
+// Printf implements go-redis's internal.Logging.
+func (l RedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.Log.DebugContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }

@@ -3,6 +3,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -217,27 +218,51 @@ func (s *Store) NoteByID(ctx context.Context, id int64) (Note, error) {
 	return n, err
 }
 
-// ListNotes returns up to limit notes of userID with id < beforeID
-// (0 = from the newest), newest first.
-func (s *Store) ListNotes(ctx context.Context, userID, beforeID int64, limit int) ([]Note, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+noteCols+` FROM notes
-		WHERE user_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, userID, beforeID, limit)
+// EachNote calls each, newest first, for the notes of userID with id <
+// beforeID (0 = from the newest): at most limit of them, and only while the
+// text of those before it (title, body, summary) adds up to less than
+// budget bytes, so a page of large notes never leaves Postgres whole (the
+// first note is always included). It stops when each returns false. more
+// reports whether notes were left out (by limit, budget or each).
+func (s *Store) EachNote(ctx context.Context, userID, beforeID int64, limit, budget int, each func(Note) bool) (more bool, err error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, user_id, title, CASE WHEN fits THEN body ELSE '' END, version, word_count, summary,
+		processed_at, created_at, updated_at, fits
+		FROM (SELECT p.*, coalesce(sum(octet_length(p.title) + octet_length(p.body) + coalesce(octet_length(p.summary), 0))
+			OVER (ORDER BY p.id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) < $4 AS fits
+			FROM (SELECT `+noteCols+` FROM notes WHERE user_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3 + 1) p) x
+		ORDER BY id DESC`, userID, beforeID, limit, budget)
 	if err != nil {
-		return nil, fmt.Errorf("list notes: %w", err)
+		return false, fmt.Errorf("list notes: %w", err)
 	}
 	defer rows.Close()
-	notes := []Note{}
+	seen := 0
 	for rows.Next() {
-		n, err := scanNote(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan note: %w", err)
+		var n Note
+		var fits bool
+		if err := rows.Scan(&n.ID, &n.UserID, &n.Title, &n.Body, &n.Version, &n.WordCount, &n.Summary, &n.ProcessedAt,
+			&n.CreatedAt, &n.UpdatedAt, &fits); err != nil {
+			return false, fmt.Errorf("scan note: %w", err)
 		}
-		notes = append(notes, n)
+		if seen == limit || !fits {
+			more = true
+			break
+		}
+		seen++
+		n.CreatedAt, n.UpdatedAt = n.CreatedAt.UTC(), n.UpdatedAt.UTC()
+		if n.ProcessedAt != nil {
+			t := n.ProcessedAt.UTC()
+			n.ProcessedAt = &t
+		}
+		if !each(n) {
+			more = true
+			break
+		}
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list notes: %w", err)
+		return false, fmt.Errorf("list notes: %w", err)
 	}
-	return notes, nil
+	return more, nil
 }
 
 // NoteUpdate is a partial update; nil fields are unchanged.
@@ -326,4 +351,77 @@ func (s *Store) UnprocessedNotes(ctx context.Context, olderThan time.Duration, l
 		return nil, fmt.Errorf("list unprocessed notes: %w", err)
 	}
 	return ids, nil
+}
+
+// IdempotencyKeyTTL is how long an idempotency key is remembered after its
+// first use (docs/app.md); the tokens:purge job deletes older ones.
+const IdempotencyKeyTTL = 24 * time.Hour
+
+// ErrKeyReused is an idempotency key sent again with another request.
+var ErrKeyReused = errors.New("idempotency key reused with another request")
+
+// Replay is the first answer to a request made with an idempotency key.
+type Replay struct {
+	Status     int
+	ResourceID int64
+	Body       []byte
+}
+
+// CreateNoteOnce is CreateNote under an idempotency key: the note and the
+// answer (render's body) are stored with key in one transaction, so a
+// retry with the same key and fingerprint gets replay (the first answer)
+// and creates nothing; another fingerprint gets ErrKeyReused. Keys are
+// per user and expire ttl after their first use. A retry sent while the
+// first request is still running waits for it (the key's row is locked
+// until its transaction ends).
+func (s *Store) CreateNoteOnce(ctx context.Context, userID int64, key string, fingerprint []byte, ttl time.Duration,
+	title, body string, render func(Note) []byte) (n Note, replay *Replay, err error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return Note{}, nil, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2
+		AND created_at <= now() - make_interval(secs => $3)`, userID, key, ttl.Seconds()); err != nil {
+		return Note{}, nil, fmt.Errorf("expire idempotency key: %w", err)
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (user_id, key, request_hash, status, resource_id, response)
+		VALUES ($1, $2, $3, 0, 0, '') ON CONFLICT DO NOTHING`, userID, key, fingerprint)
+	if err != nil {
+		return Note{}, nil, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		var r Replay
+		var hash []byte
+		if err := tx.QueryRow(ctx, `SELECT request_hash, status, resource_id, response FROM idempotency_keys
+			WHERE user_id = $1 AND key = $2`, userID, key).Scan(&hash, &r.Status, &r.ResourceID, &r.Body); err != nil {
+			return Note{}, nil, fmt.Errorf("read idempotency key: %w", err)
+		}
+		if !bytes.Equal(hash, fingerprint) {
+			return Note{}, nil, ErrKeyReused
+		}
+		return Note{}, &r, nil
+	}
+	n, err = scanNote(tx.QueryRow(ctx,
+		`INSERT INTO notes (user_id, title, body) VALUES ($1, $2, $3) RETURNING `+noteCols, userID, title, body))
+	if err != nil {
+		return Note{}, nil, fmt.Errorf("insert note: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE idempotency_keys SET status = 201, resource_id = $3, response = $4
+		WHERE user_id = $1 AND key = $2`, userID, key, n.ID, render(n)); err != nil {
+		return Note{}, nil, fmt.Errorf("store idempotent answer: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Note{}, nil, fmt.Errorf("commit: %w", err)
+	}
+	return n, nil, nil
+}
+
+// PurgeIdempotencyKeys deletes the keys first used more than ttl ago.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context, ttl time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at <= now() - make_interval(secs => $1)`, ttl.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }

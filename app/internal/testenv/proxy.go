@@ -26,8 +26,10 @@ type Proxy struct {
 	cond    *sync.Cond
 	stalled bool
 	pattern []byte
-	held    map[*proxyConn]bool
-	conns   map[*proxyConn]bool
+	// holdMatch: hold from the chunk matching pattern, not the next one.
+	holdMatch bool
+	held      map[*proxyConn]bool
+	conns     map[*proxyConn]bool
 }
 
 type proxyConn struct {
@@ -69,7 +71,7 @@ func (p *Proxy) Stall() {
 func (p *Proxy) Resume() {
 	p.mu.Lock()
 	p.stalled = false
-	p.pattern = nil
+	p.pattern, p.holdMatch = nil, false
 	for c := range p.conns {
 		c.holdReplies, c.armed = false, false
 	}
@@ -83,7 +85,16 @@ func (p *Proxy) Resume() {
 // until Resume.
 func (p *Proxy) HoldRepliesAfter(pattern string) {
 	p.mu.Lock()
-	p.pattern = []byte(pattern)
+	p.pattern, p.holdMatch = []byte(pattern), false
+	p.mu.Unlock()
+}
+
+// HoldRepliesFrom holds the server→client bytes of a connection from its
+// chunk containing pattern on (e.g. "commit": Postgres commits, the client
+// never hears it), until Resume.
+func (p *Proxy) HoldRepliesFrom(pattern string) {
+	p.mu.Lock()
+	p.pattern, p.holdMatch = []byte(pattern), true
 	p.mu.Unlock()
 }
 
@@ -147,6 +158,8 @@ func (p *Proxy) read(pc *proxyConn, src net.Conn, q *pipeQueue, fromClient bool)
 			case pc.armed:
 				// pgx prepares a statement (its text) and then executes
 				// it (by name) in a second message.
+				pc.holdReplies = true
+			case bytes.Contains(chunk, p.pattern) && p.holdMatch:
 				pc.holdReplies = true
 			case bytes.Contains(chunk, p.pattern):
 				pc.armed = true

@@ -409,11 +409,13 @@ func flush(t testing.TB, s string) {
 
 // StartedRedis is a throwaway Redis server.
 type StartedRedis struct {
-	URL  string
-	Port int
-	cmd  *exec.Cmd
-	dir  string
-	done chan struct{}
+	URL   string
+	Port  int
+	cmd   *exec.Cmd
+	dir   string
+	bin   string
+	extra []string
+	done  chan struct{}
 }
 
 // StartRedis starts a server in a temp dir on a random loopback port, with
@@ -445,7 +447,7 @@ func startRedisAt(bin, dir string, port int, extra []string) (*StartedRedis, err
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start redis: %w", err)
 	}
-	r := &StartedRedis{URL: fmt.Sprintf("redis://127.0.0.1:%d/0", port), Port: port, cmd: cmd, dir: dir, done: make(chan struct{})}
+	r := &StartedRedis{URL: fmt.Sprintf("redis://127.0.0.1:%d/0", port), Port: port, cmd: cmd, dir: dir, bin: bin, extra: extra, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(r.done) }()
 	opts, _ := redis.ParseURL(r.URL)
 	for i := 0; i+1 < len(extra); i++ {
@@ -481,6 +483,41 @@ func (r *StartedRedis) Stop() {
 	_ = r.cmd.Process.Kill()
 	<-r.done
 	os.RemoveAll(r.dir)
+}
+
+// Snapshot saves the dataset (SAVE) and returns a copy of the RDB file,
+// for RestartFrom.
+func (r *StartedRedis) Snapshot(t testing.TB) []byte {
+	t.Helper()
+	opts, _ := redis.ParseURL(r.URL)
+	c := redis.NewClient(opts)
+	defer c.Close()
+	if err := c.Save(context.Background()).Err(); err != nil {
+		t.Fatalf("testenv: redis SAVE: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(r.dir, "dump.rdb"))
+	if err != nil {
+		t.Fatalf("testenv: reading the redis snapshot: %v", err)
+	}
+	return b
+}
+
+// RestartFrom kills the server and starts a new one on the same port that
+// loads snapshot (from Snapshot): a Redis restored from an older backup,
+// or failed over to a replica that had not received the last writes. r
+// then refers to the new server.
+func (r *StartedRedis) RestartFrom(t testing.TB, snapshot []byte) {
+	t.Helper()
+	_ = r.cmd.Process.Kill()
+	<-r.done
+	if err := os.WriteFile(filepath.Join(r.dir, "dump.rdb"), snapshot, 0o600); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	n, err := startRedisAt(r.bin, r.dir, r.Port, r.extra)
+	if err != nil {
+		t.Fatalf("testenv: restarting redis: %v", err)
+	}
+	r.cmd, r.done = n.cmd, n.done
 }
 
 // OwnRedis starts a Redis just for this test (to stop it mid-test, e.g.

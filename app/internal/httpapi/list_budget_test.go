@@ -1,0 +1,100 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// worstCaseNotes gives the user of token 100 notes of 100,000 '<' each:
+// every request within every limit, and each character six bytes of JSON
+// (\u003c).
+func (a *testApp) worstCaseNotes(email string) string {
+	a.t.Helper()
+	tok := a.user(email)
+	if _, err := a.pool.Exec(context.Background(), `INSERT INTO notes (user_id, title, body)
+		SELECT u.id, 'n' || g, repeat('<', 100000) FROM users u, generate_series(1, 100) g WHERE u.email = $1`, email); err != nil {
+		a.t.Fatal(err)
+	}
+	return tok
+}
+
+type listPage struct {
+	Items []struct {
+		ID   int64  `json:"id"`
+		Body string `json:"body"`
+	} `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func TestListsHaveAByteBudget(t *testing.T) {
+	a := newApp(t)
+	tok := a.worstCaseNotes("ada@example.com")
+	seen := map[int64]bool{}
+	prev := int64(1 << 62)
+	path := "/api/v1/notes?limit=100"
+	pages := 0
+	for {
+		r := a.do("GET", path, tok, nil)
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", path, r.status, r.body[:min(len(r.body), 300)])
+		}
+		if len(r.body) > 4<<20 {
+			t.Fatalf("a page of %d bytes, want at most 4 MiB", len(r.body))
+		}
+		var p listPage
+		if err := json.Unmarshal(r.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Items) == 0 {
+			t.Fatal("an empty page")
+		}
+		for _, it := range p.Items {
+			if it.ID >= prev || seen[it.ID] || it.Body != strings.Repeat("<", 100000) {
+				t.Fatalf("note %d out of order, repeated or cut (body %d chars)", it.ID, len(it.Body))
+			}
+			seen[it.ID], prev = true, it.ID
+		}
+		pages++
+		if p.NextCursor == nil {
+			break
+		}
+		path = "/api/v1/notes?limit=100&cursor=" + url.QueryEscape(*p.NextCursor)
+	}
+	if len(seen) != 100 {
+		t.Fatalf("the pages held %d notes, want all 100", len(seen))
+	}
+	t.Logf("100 worst-case notes in %d pages", pages)
+}
+
+func TestAWorstCaseListFloodAllocatesBoundedMemory(t *testing.T) {
+	a := newApp(t)
+	tok := a.worstCaseNotes("ada@example.com")
+	a.do("GET", "/api/v1/notes?limit=100", tok, nil) // warm: pools, connections
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			if r := a.do("GET", "/api/v1/notes?limit=100", tok, nil); r.status != 200 {
+				t.Errorf("%d", r.status)
+			}
+		})
+	}
+	wg.Wait()
+	runtime.ReadMemStats(&after)
+	// Server and client share this process: per list, the server's page
+	// (≤ 4 MiB, plus one note's text from Postgres and its encoding) and
+	// the client reading it. Unbounded, one list was a 60 MB response
+	// built in memory.
+	perList := float64(after.TotalAlloc-before.TotalAlloc) / 32 / (1 << 20)
+	t.Logf("allocated %.1f MiB per worst-case list (server and client)", perList)
+	if perList > 48 {
+		t.Fatalf("allocated %.1f MiB per worst-case list, want at most 48", perList)
+	}
+}
