@@ -133,6 +133,11 @@ type App struct {
 	LogLevel string `json:"logLevel"`
 	// ShutdownTimeoutSeconds is the drain budget after SIGTERM.
 	ShutdownTimeoutSeconds int `json:"shutdownTimeoutSeconds"`
+	// DrainDelaySeconds is how long a process keeps serving after SIGTERM
+	// (readyz 503, responses close their connections) before it stops
+	// accepting: clients reusing a keep-alive connection learn it is going
+	// instead of meeting a closed socket.
+	DrainDelaySeconds int `json:"drainDelaySeconds"`
 	// RequestTimeoutSeconds is the per-request deadline (handler timeout).
 	RequestTimeoutSeconds int `json:"requestTimeoutSeconds"`
 	// IdleTimeoutSeconds is the HTTP keep-alive idle timeout; it must
@@ -436,6 +441,7 @@ func Defaults() Config {
 		App: App{
 			LogLevel:               "info",
 			ShutdownTimeoutSeconds: 20,
+			DrainDelaySeconds:      2,
 			RequestTimeoutSeconds:  10,
 			IdleTimeoutSeconds:     75,
 			DBPoolSize:             10,

@@ -67,6 +67,8 @@ var envSpecs = []EnvSpec{
 		func(c *Config, _ Endpoints) string { return c.App.LogLevel }},
 	{"SHUTDOWN_TIMEOUT", "Drain budget after SIGTERM, a Go duration: `app.shutdownTimeoutSeconds` + `s`.",
 		func(c *Config, _ Endpoints) string { return seconds(c.App.ShutdownTimeoutSeconds) }},
+	{"DRAIN_DELAY", "Serving on after SIGTERM before the listener closes: `app.drainDelaySeconds` + `s`.",
+		func(c *Config, _ Endpoints) string { return seconds(c.App.DrainDelaySeconds) }},
 	{"REQUEST_TIMEOUT", "Per-request deadline: `app.requestTimeoutSeconds` + `s`.",
 		func(c *Config, _ Endpoints) string { return seconds(c.App.RequestTimeoutSeconds) }},
 	{"HTTP_IDLE_TIMEOUT", "Keep-alive idle timeout: `app.idleTimeoutSeconds` + `s`.",

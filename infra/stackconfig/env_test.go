@@ -13,7 +13,7 @@ import (
 // table); a change here is a change of the app's contract.
 var documentedEnv = []string{
 	"APP_ENV", "DATABASE_MAX_CONNS", "DATABASE_URL", "HTTP_IDLE_TIMEOUT", "LOG_LEVEL", "PORT",
-	"RATE_LIMIT_PER_MINUTE", "REDIS_URL", "REQUEST_TIMEOUT", "SHUTDOWN_TIMEOUT", "TRUST_PROXY",
+	"RATE_LIMIT_PER_MINUTE", "REDIS_URL", "REQUEST_TIMEOUT", "SHUTDOWN_TIMEOUT", "DRAIN_DELAY", "TRUST_PROXY",
 }
 
 func names(vars []EnvVar) []string {
@@ -89,7 +89,7 @@ func TestEnvValues(t *testing.T) {
 		got[v.Name] = v.Value
 	}
 	want := map[string]string{
-		"APP_ENV": "staging", "PORT": "8080", "LOG_LEVEL": "info", "SHUTDOWN_TIMEOUT": "20s",
+		"APP_ENV": "staging", "PORT": "8080", "LOG_LEVEL": "info", "SHUTDOWN_TIMEOUT": "20s", "DRAIN_DELAY": "2s",
 		"REQUEST_TIMEOUT": "10s", "HTTP_IDLE_TIMEOUT": "75s",
 		"DATABASE_URL":       "postgres://shipyard@db:5433/shipyard?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem",
 		"DATABASE_MAX_CONNS": "10", "REDIS_URL": "rediss://cache:6380/0", "RATE_LIMIT_PER_MINUTE": "600",

@@ -535,8 +535,12 @@ var rules = []Rule{
 		},
 	},
 	{
-		Doc: "`app.requestTimeoutSeconds` < `app.shutdownTimeoutSeconds` < every service's `stopTimeoutSeconds` ≤ 120: an in-flight request finishes within the drain, and the drain finishes before SIGKILL.",
+		Doc: "`app.requestTimeoutSeconds` < `app.shutdownTimeoutSeconds` < every service's `stopTimeoutSeconds` ≤ 120, and `app.drainDelaySeconds` + `app.requestTimeoutSeconds` < `app.shutdownTimeoutSeconds`: an in-flight request finishes within the drain, and the drain finishes before SIGKILL.",
 		check: func(c *Config, ps *problems) {
+			if budget := c.App.ShutdownTimeoutSeconds - c.App.RequestTimeoutSeconds - 1; c.App.RequestTimeoutSeconds < c.App.ShutdownTimeoutSeconds && c.App.DrainDelaySeconds > budget {
+				ps.addAbout("app.drainDelaySeconds", []string{"app.shutdownTimeoutSeconds", "app.requestTimeoutSeconds"}, "%d leaves a request less than its app.requestTimeoutSeconds %d to finish within app.shutdownTimeoutSeconds %d; allowed 0 to %d",
+					c.App.DrainDelaySeconds, c.App.RequestTimeoutSeconds, c.App.ShutdownTimeoutSeconds, max(budget, 0))
+			}
 			if c.App.RequestTimeoutSeconds >= c.App.ShutdownTimeoutSeconds {
 				ps.addAbout("app.requestTimeoutSeconds", []string{"app.shutdownTimeoutSeconds"}, "%d is not below app.shutdownTimeoutSeconds %d; allowed at most %d",
 					c.App.RequestTimeoutSeconds, c.App.ShutdownTimeoutSeconds, c.App.ShutdownTimeoutSeconds-1)

@@ -190,6 +190,9 @@ func TestRules(t *testing.T) {
 		{name: "a request timeout equal to the shutdown drain is rejected",
 			patch: `{"app": {"requestTimeoutSeconds": 20}}`,
 			want:  []want{{"app.requestTimeoutSeconds", "20 is not below app.shutdownTimeoutSeconds 20; allowed at most 19"}}},
+		{name: "a drain delay that leaves a request less than its timeout within the shutdown drain is rejected",
+			patch: `{"app": {"drainDelaySeconds": 10}}`,
+			want:  []want{{"app.drainDelaySeconds", "10 leaves a request less than its app.requestTimeoutSeconds 10 to finish within app.shutdownTimeoutSeconds 20; allowed 0 to 9"}}},
 
 		// AWS target.
 		{name: "an aws stack without a region is rejected",
