@@ -48,6 +48,7 @@ type Config struct {
 	Logging      Logging           `json:"logging"`
 	Release      Release           `json:"release"`
 	Alarms       Alarms            `json:"alarms"`
+	Tracing      Tracing           `json:"tracing"`
 	Tags         map[string]string `json:"tags,omitempty"`
 	Local        Local             `json:"local"`
 }
@@ -271,14 +272,28 @@ type Notify struct {
 	HTTPSEndpoints []string `json:"httpsEndpoints,omitempty"`
 }
 
+// Tracing is the app's OpenTelemetry tracing: spans go to the ADOT
+// collector sidecar of each task and on to X-Ray (aws), or to the stack's
+// Jaeger (docker). Env turns it into the standard OTEL_* variables.
+type Tracing struct {
+	Enabled bool `json:"enabled"`
+	// SamplingRatio is the share of traces started in the stack that are
+	// recorded (parent-based: a request that arrives with a sampled
+	// traceparent is always recorded, and its job with it).
+	SamplingRatio float64 `json:"samplingRatio"`
+}
+
 // Local holds docker-only settings; ignored on aws.
 type Local struct {
 	WebReplicas int `json:"webReplicas"`
 	HTTPPort    int `json:"httpPort"`
 	// PrometheusPort is the host port of the stack's Prometheus UI, on
 	// 127.0.0.1.
-	PrometheusPort int         `json:"prometheusPort"`
-	Images         LocalImages `json:"images"`
+	PrometheusPort int `json:"prometheusPort"`
+	// JaegerPort is the host port of the stack's Jaeger UI and query API,
+	// on 127.0.0.1.
+	JaegerPort int         `json:"jaegerPort"`
+	Images     LocalImages `json:"images"`
 	// LogMaxSize and LogMaxFiles configure Docker's json-file log rotation.
 	LogMaxSize  string `json:"logMaxSize"`
 	LogMaxFiles int    `json:"logMaxFiles"`
@@ -295,6 +310,9 @@ type LocalImages struct {
 	// nginx's stub_status into metrics.
 	Prometheus    string `json:"prometheus"`
 	NginxExporter string `json:"nginxExporter"`
+	// Jaeger (v2: an OpenTelemetry Collector build) receives every
+	// process's spans over OTLP and keeps them in memory.
+	Jaeger string `json:"jaeger"`
 }
 
 // Defaults returns the configuration every stack file starts from. The
@@ -350,13 +368,16 @@ func Defaults() Config {
 		LoadBalancer: LoadBalancer{IdleTimeoutSeconds: 60, DeregistrationDelaySeconds: 30,
 			WAF: WAF{Enabled: true, RateLimitPer5Min: 6000}},
 		Logging: Logging{RetentionDays: MinLogRetentionDays, Destinations: []string{LogToCloudWatch}},
+		Tracing: Tracing{Enabled: true, SamplingRatio: 0.1},
 		Local: Local{
 			WebReplicas:    2,
 			HTTPPort:       8080,
 			PrometheusPort: 9090,
+			JaegerPort:     16686,
 			Images: LocalImages{
 				Postgres: "postgres:15", Redis: "redis:7", Nginx: "nginx:1.27",
 				Prometheus: "prom/prometheus:v2.53.4", NginxExporter: "nginx/nginx-prometheus-exporter:1.4.2",
+				Jaeger: "jaegertracing/jaeger:2.12.0",
 			},
 			LogMaxSize:  "10m",
 			LogMaxFiles: 3,

@@ -186,6 +186,22 @@ var rules = []Rule{
 		},
 	},
 	{
+		Doc: "On `docker`, `local.jaegerPort` differs from `local.httpPort` and `local.prometheusPort`: all three are published on 127.0.0.1.",
+		check: func(c *Config, ps *problems) {
+			if c.Target != TargetDocker {
+				return
+			}
+			for _, o := range []struct {
+				field string
+				port  int
+			}{{"local.httpPort", c.Local.HTTPPort}, {"local.prometheusPort", c.Local.PrometheusPort}} {
+				if c.Local.JaegerPort == o.port {
+					ps.addAbout("local.jaegerPort", []string{o.field}, "%d is %s too; allowed any other port", c.Local.JaegerPort, o.field)
+				}
+			}
+		},
+	},
+	{
 		Doc: "On `aws`, `aws.region` and `loadBalancer.certificateArn` are set, and the certificate is in `aws.region` (an ALB can only use a certificate of its own region).",
 		check: func(c *Config, ps *problems) {
 			if c.Target != TargetAWS {

@@ -268,6 +268,12 @@ func TestRules(t *testing.T) {
 			want: []want{{"local.prometheusPort", "8081 is local.httpPort too; allowed any other port"}}},
 		{name: "Prometheus on its own port is accepted",
 			stack: "local", base: `{"target": "docker"}`, patch: `{"local": {"httpPort": 8081, "prometheusPort": 9091}}`},
+		{name: "Jaeger on the port Prometheus publishes is rejected",
+			stack: "local", base: `{"target": "docker"}`, patch: `{"local": {"prometheusPort": 9091, "jaegerPort": 9091}}`,
+			want: []want{{"local.jaegerPort", "9091 is local.prometheusPort too; allowed any other port"}}},
+		{name: "a sampling ratio above 1 is rejected",
+			patch: `{"tracing": {"samplingRatio": 2}}`,
+			want:  []want{{"tracing.samplingRatio", ""}}},
 
 		// Several problems at once.
 		{name: "schema and cross-field problems are reported together",
