@@ -143,6 +143,12 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		return nil, err
 	}
 
+	// Before the app, so that its first spans find it.
+	jaeger, err := NewJaeger(ctx, names.Container("jaeger"), &JaegerArgs{Config: cfg, Names: names, Network: network.Name, Logs: logs})
+	if err != nil {
+		return nil, err
+	}
+
 	app, err := NewApp(ctx, names.Prefix()+"-app", &AppArgs{
 		Config:  cfg,
 		Names:   names,
@@ -154,7 +160,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		// The containers themselves, not their components: the SDK expands a
 		// component dependency to the children registered so far, which
 		// races with their registration (seen dropping Postgres entirely).
-		Dependencies: []pulumi.Resource{pg.Container, redis.Container},
+		Dependencies: []pulumi.Resource{pg.Container, redis.Container, jaeger.Container},
 	})
 	if err != nil {
 		return nil, err
@@ -200,6 +206,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		"target":           pulumi.String(string(cfg.Target)),
 		"url":              pulumi.Sprintf("http://%s:%d", ListenAddress, cfg.Local.HTTPPort),
 		"prometheusUrl":    prom.URL,
+		"jaegerUrl":        jaeger.URL,
 		"image":            pulumi.String(app.ImageName),
 		"imageDigest":      pulumi.String(app.ImageID),
 		"databaseEndpoint": pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.DatabaseHost, stackconfig.LocalEndpoints.DatabasePort),
@@ -215,6 +222,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 			"clock":         app.Clock.Name,
 			"prometheus":    prom.Container.Name,
 			"nginxExporter": prom.Exporter.Name,
+			"jaeger":        jaeger.Container.Name,
 		},
 	}, nil
 }
