@@ -73,9 +73,10 @@ func NewJaeger(ctx *pulumi.Context, name string, args *JaegerArgs, opts ...pulum
 		Ports: docker.ContainerPortArray{
 			docker.ContainerPortArgs{Internal: pulumi.Int(JaegerUIPort), External: pulumi.Int(cfg.Local.JaegerPort), Ip: pulumi.String(ListenAddress), Protocol: pulumi.String("tcp")},
 		},
-		User:     pulumi.String(JaegerUser),
-		ReadOnly: pulumi.Bool(true),
-		Labels:   stackLabels(cfg.Stack),
+		// Not read-only: Docker refuses the config upload into a read-only
+		// root filesystem. Jaeger itself writes nothing (memory store).
+		User:   pulumi.String(JaegerUser),
+		Labels: stackLabels(cfg.Stack),
 		Uploads: docker.ContainerUploadArray{
 			docker.ContainerUploadArgs{File: pulumi.String(JaegerConfigPath), Content: pulumi.String(JaegerConfig)},
 		},

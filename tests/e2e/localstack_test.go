@@ -69,12 +69,14 @@ func newLocalStack(t *testing.T, root string) *localStack {
 	if err := json.Unmarshal(data, &s.cfg); err != nil {
 		t.Fatalf("config/local.json: %v", err)
 	}
-	s.set(t, "local", "httpPort", freePort(t))
-	for {
-		if p := freePort(t); fmt.Sprint(p) != fmt.Sprint(s.cfg["local"].(map[string]any)["httpPort"]) {
-			s.set(t, "local", "prometheusPort", p)
-			break
+	taken := map[int]bool{}
+	for _, field := range []string{"httpPort", "prometheusPort", "jaegerPort"} {
+		p := freePort(t)
+		for taken[p] {
+			p = freePort(t)
 		}
+		taken[p] = true
+		s.set(t, "local", field, p)
 	}
 	for _, b := range []struct{ out, pkg string }{
 		{filepath.Join(s.bin, "shipyard"), "./cmd/shipyard"},

@@ -18,6 +18,7 @@ type Outputs struct {
 	ImageDigest string `json:"imageDigest"`
 	// docker
 	PrometheusURL string            `json:"prometheusUrl"`
+	JaegerURL     string            `json:"jaegerUrl"`
 	NetworkName   string            `json:"networkName"`
 	WebContainers []string          `json:"webContainers"`
 	Containers    map[string]string `json:"containers"`
