@@ -146,6 +146,10 @@ outputs: pulumi-cli ## Print STACK's outputs as JSON
 dashboard: pulumi-cli ## Print STACK's dashboard URL (aws: CloudWatch, the dashboardUrl output; docker: Prometheus) and open it in a browser (not in CI)
 	@$(SHIPYARD) dashboard $(STACK)
 
+.PHONY: traces
+traces: pulumi-cli ## Print STACK's trace UI URL (aws: X-Ray trace search in CloudWatch, the tracesUrl output; docker: Jaeger) and open it in a browser (not in CI)
+	@$(SHIPYARD) traces $(STACK)
+
 .PHONY: logs
 logs: pulumi-cli ## Follow STACK's logs (PROCESS=web|worker|clock|nginx to narrow)
 	$(SHIPYARD) logs $(STACK) $(PROCESS)

@@ -50,6 +50,7 @@ func commands() map[string]command {
 		"outputs":    {"outputs STACK [KEY]       print a stack's outputs (JSON), or one of them", cmdOutputs},
 		"logs":       {"logs STACK [PROCESS...]   follow the logs of a stack's processes", cmdLogs},
 		"dashboard":  {"dashboard STACK           print the stack's dashboard URL (aws: CloudWatch; docker: Prometheus) and open it in a browser outside CI", cmdDashboard},
+		"traces":     {"traces STACK              print the stack's trace UI URL (aws: X-Ray trace search; docker: Jaeger) and open it in a browser outside CI", cmdTraces},
 		"migrate":    {"migrate STACK             run the one-off migrate process (docker container / ECS run-task)", cmdMigrate},
 		"db-backup":  {"db-backup STACK [FILE]    dump a docker stack's database (pg_dump custom format) into FILE (default backups/<stack>-<time>.dump)", cmdDBBackup},
 		"db-restore": {"db-restore STACK FILE     restore a db-backup dump into a docker stack's database, replacing its contents", cmdDBRestore},
