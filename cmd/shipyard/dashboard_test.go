@@ -41,7 +41,7 @@ func TestShowDashboard(t *testing.T) {
 		{"only prints the URL in CI", deployed, "true", []string{"xdg-open"}, false, nil, "", ""},
 		{"opens it when CI is false", deployed, "false", []string{"xdg-open"}, false, []string{"/usr/bin/xdg-open " + url}, "", ""},
 		{"only prints the URL without a browser opener", deployed, "", nil, false, nil, "", ""},
-		{"reports a browser that fails and still succeeds", deployed, "", []string{"xdg-open"}, true, []string{"/usr/bin/xdg-open " + url}, "", "could not open "+url+" with xdg-open"},
+		{"reports a browser that fails and still succeeds", deployed, "", []string{"xdg-open"}, true, []string{"/usr/bin/xdg-open " + url}, "", "could not open " + url + " with xdg-open"},
 		{"tells to run make up when the stack has no outputs", release.Outputs{}, "", []string{"xdg-open"}, false, nil, "run `make up STACK=prod` first", ""},
 		{"says which stacks have a dashboard when the output is missing", release.Outputs{"stack": "prod", "target": "docker"}, "", []string{"xdg-open"}, false, nil, "aws stacks have a CloudWatch dashboard", ""},
 		{"opens a docker stack's Prometheus UI", release.Outputs{"stack": "local", "prometheusUrl": url}, "", []string{"xdg-open"}, false, []string{"/usr/bin/xdg-open " + url}, "", ""},
