@@ -44,9 +44,9 @@ type Tracing struct {
 func Off() *Tracing { return &Tracing{} }
 
 // New sets up the SDK from cfg: spans are batched and POSTed as OTLP/HTTP
-// protobuf to cfg.Endpoint, sampled by cfg.Sampler, with a resource made
-// of the service name, the resource attributes, the version and the
-// process type. When cfg is off it returns Off(). Export errors are logged
+// protobuf to cfg.Endpoint, sampled by cfg.Sampler, with X-Ray-compatible
+// trace ids and a resource made of the service name, the resource
+// attributes, the version and the process type. When cfg is off it returns Off(). Export errors are logged
 // on log, at most once a minute.
 func New(ctx context.Context, cfg config.Tracing, process, version string, log *slog.Logger) (*Tracing, error) {
 	if !cfg.Enabled() {
@@ -72,6 +72,10 @@ func New(ctx context.Context, cfg config.Tracing, process, version string, log *
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(Sampler(cfg.Sampler, cfg.SamplerArg)),
+		// Trace ids that start with their start time in Unix seconds: X-Ray
+		// drops others (its exporter in the ADOT collector sends them as
+		// they are); still valid W3C ids, so Jaeger shows the same ones.
+		sdktrace.WithIDGenerator(newTimeIDs()),
 	)
 	otel.SetErrorHandler(rateLimitedErrors(log, time.Minute))
 	t := NewWithProvider(tp)

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -20,8 +22,11 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/shipyard-kit/shipyard/app/internal/cache"
+	"github.com/shipyard-kit/shipyard/app/internal/config"
 	"github.com/shipyard-kit/shipyard/app/internal/db"
 	"github.com/shipyard-kit/shipyard/app/internal/httpapi"
 	"github.com/shipyard-kit/shipyard/app/internal/jobs"
@@ -465,5 +470,70 @@ func waitFor(t *testing.T, ok func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestNewExportsOTLPOverHTTP runs the SDK as the app sets it up from the
+// config against an OTLP/HTTP receiver: the spans arrive protobuf-encoded
+// on /v1/traces with the configured resource, and their trace ids start
+// with the time (what X-Ray requires).
+func TestNewExportsOTLPOverHTTP(t *testing.T) {
+	got := make(chan *coltracepb.ExportTraceServiceRequest, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req coltracepb.ExportTraceServiceRequest
+		if r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" || proto.Unmarshal(body, &req) != nil {
+			t.Errorf("%s %s %s: not an OTLP/HTTP protobuf export", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		got <- &req
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		_, _ = w.Write(nil)
+	}))
+	t.Cleanup(srv.Close)
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{
+			"DATABASE_URL": "postgres://a@b/c", "REDIS_URL": "redis://r:6379/0",
+			"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL, "OTEL_SERVICE_NAME": "notes",
+			"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=staging",
+		}[k]
+	}, config.Needs{Database: true, Redis: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tel, err := telemetry.New(context.Background(), cfg.Tracing, "worker", "v1.2.3", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var mux asynq.Handler = asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })
+	if err := tel.Jobs(mux).ProcessTask(context.Background(), asynq.NewTask("t:x", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tel.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case req := <-got:
+		rs := req.ResourceSpans[0]
+		attrs := map[string]string{}
+		for _, a := range rs.Resource.Attributes {
+			attrs[a.Key] = a.Value.GetStringValue()
+		}
+		for k, v := range map[string]string{"service.name": "notes", "service.version": "v1.2.3", "shipyard.process": "worker", "deployment.environment.name": "staging"} {
+			if attrs[k] != v {
+				t.Errorf("resource %s = %q, want %q", k, attrs[k], v)
+			}
+		}
+		sp := rs.ScopeSpans[0].Spans[0]
+		if sp.Name != "process t:x" {
+			t.Errorf("span %q", sp.Name)
+		}
+		if secs := int64(binary.BigEndian.Uint32(sp.TraceId[:4])); secs < start.Unix()-1 || secs > time.Now().Unix()+1 {
+			t.Errorf("trace id %x does not start with the time (X-Ray drops such spans)", sp.TraceId)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing exported")
 	}
 }
