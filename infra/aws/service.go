@@ -130,7 +130,7 @@ type Service struct {
 // taskRoles creates a task's execution role (pull the image, read its
 // secrets, write the router's logs) and task role (what the containers,
 // including the log router, call: write the app logs and the archive).
-func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Process, opts ...pulumi.ResourceOption) (execRole, taskRole *iam.Role, err error) {
+func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Process, tracing bool, opts ...pulumi.ResourceOption) (execRole, taskRole *iam.Role, err error) {
 	trust, err := assumeRolePolicy("ecs-tasks.amazonaws.com", t.AccountID)
 	if err != nil {
 		return nil, nil, err
@@ -206,6 +206,11 @@ func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Proce
 				Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
 				Resource: []string{group, group + ":*"},
 			}}
+			if tracing {
+				// The collector sidecar's awsxray exporter; X-Ray has no
+				// resource-level permissions for it.
+				stmts = append(stmts, statement{Sid: "Traces", Effect: "Allow", Action: XRayActions, Resource: []string{"*"}})
+			}
 			if bucket != "" {
 				stmts = append(stmts,
 					statement{
@@ -296,7 +301,8 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	cfg := args.Task.Config
 	svc := cfg.Services.Get(args.Process)
 
-	execRole, taskRole, err := taskRoles(ctx, name, args.Task, args.Process, parent)
+	tracing := args.Task.Config.Tracing.Enabled
+	execRole, taskRole, err := taskRoles(ctx, name, args.Task, args.Process, tracing, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +313,7 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		Migrate: true,
 		Region:  args.Task.Region,
 		Service: svc,
+		Tracing: tracing,
 	}, execRole.Arn, taskRole.Arn, parent)
 	if err != nil {
 		return nil, err
@@ -468,7 +475,8 @@ func NewRelease(ctx *pulumi.Context, name string, args ReleaseArgs, opts ...pulu
 	}
 	parent := pulumi.Parent(comp)
 	// The migrate task logs to the web log group.
-	execRole, taskRole, err := taskRoles(ctx, name, args.Task, stackconfig.Web, parent)
+	// The release task runs only `migrate`, which makes no spans.
+	execRole, taskRole, err := taskRoles(ctx, name, args.Task, stackconfig.Web, false, parent)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ package aws
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -43,6 +44,9 @@ const (
 	// topic its alarms notify.
 	OutputDashboardURL  = "dashboardUrl"
 	OutputAlarmTopicARN = "alarmTopicArn"
+	// OutputTracesURL is X-Ray's trace search in the CloudWatch console
+	// (`make traces`); empty when tracing.enabled is false.
+	OutputTracesURL = "tracesUrl"
 )
 
 // OutputKeys lists every stack output NewStack returns.
@@ -52,7 +56,15 @@ var OutputKeys = []string{
 	OutputTaskDefinitionArns, OutputLogGroupNames, OutputImageRepositoryURL, OutputAlbDNSName,
 	OutputMigrateTaskDefinitionArn, OutputPrivateSubnetIDs, OutputAppSecurityGroupID, OutputRegion,
 	OutputDatabaseInstanceID, OutputDatabaseSubnetGroupName, OutputDatabaseSecurityGroupID,
-	OutputDashboardURL, OutputAlarmTopicARN,
+	OutputDashboardURL, OutputAlarmTopicARN, OutputTracesURL,
+}
+
+// TracesURL is the CloudWatch console's X-Ray trace search of region,
+// filtered to the stack (the deployment.environment.name annotation the
+// collector indexes, where X-Ray writes dots as underscores).
+func TracesURL(region, stack string) string {
+	filter := url.QueryEscape(`annotation.deployment_environment_name = "` + stack + `"`)
+	return "https://" + region + ".console.aws.amazon.com/cloudwatch/home?region=" + region + "#xray:traces/query?filter=" + filter
 }
 
 // Released reports whether the stack has an image to run. Without one,
@@ -287,6 +299,10 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		OutputDatabaseSecurityGroupID:  db.SecurityGroupId,
 		OutputDashboardURL:             dashboard.URL,
 		OutputAlarmTopicARN:            alarming.TopicArn,
+		OutputTracesURL:                pulumi.String(""),
+	}
+	if cfg.Tracing.Enabled {
+		outputs[OutputTracesURL] = pulumi.String(TracesURL(region, cfg.Stack))
 	}
 	if !Released(cfg) {
 		return outputs, nil

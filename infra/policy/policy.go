@@ -259,6 +259,7 @@ func All() []Rule {
 	out = append(out, SecurityRules()...)
 	out = append(out, ReliabilityRules()...)
 	out = append(out, alarmRules()...)
+	out = append(out, tracingRules()...)
 	out = append(out, StatefulRules()...)
 	return out
 }
