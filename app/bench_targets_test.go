@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,6 +139,22 @@ func BenchmarkSideBySide(b *testing.B) {
 		{"livez", s.base + "/livez", ""},
 		{"cached_get", s.base + s.note, s.tok},
 	}
+	// The same binary with tracing on at the stacks' default sampling
+	// (tracing.samplingRatio 0.1, stackconfig.Env's variables), exporting
+	// to an OTLP/HTTP sink in this process: its cached GET against the
+	// untraced one is the tracing budget (docs/app.md).
+	sink := otlpSink(b)
+	tenv := baseEnv(b)
+	tenv["LOG_LEVEL"] = "info"
+	for k, v := range map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": sink.URL, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+		"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
+	} {
+		tenv[k] = v
+	}
+	ts := startBinary(b, tenv)
+	ts.setupNote(b)
+	targets = append(targets, struct{ name, url, tok string }{"traced_cached_get", ts.base + ts.note, ts.tok})
 	baseline := os.Getenv("SIDEBYSIDE_BASELINE")
 	if baseline != "" {
 		env := baseEnv(b)
@@ -174,9 +191,31 @@ func BenchmarkSideBySide(b *testing.B) {
 	}
 	b.ReportMetric(best["livez"].rps/best["bare"].rps, "livez/bare")
 	b.ReportMetric(best["cached_get"].rps/best["livez"].rps, "cached_get/livez")
+	b.ReportMetric(best["traced_cached_get"].rps/best["cached_get"].rps, "traced/untraced_cached_get")
+	if sink.exports.Load() == 0 {
+		b.Fatalf("the traced binary exported no span to the sink")
+	}
 	if baseline != "" {
 		b.ReportMetric(best["baseline_cached_get"].rps/best["baseline_livez"].rps, "baseline_cached_get/livez")
 	}
+}
+
+// spanSink is an OTLP/HTTP receiver that reads and drops what it gets,
+// counting the export requests.
+type spanSink struct {
+	*httptest.Server
+	exports atomic.Int64
+}
+
+func otlpSink(b *testing.B) *spanSink {
+	s := &spanSink{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		s.exports.Add(1)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	b.Cleanup(s.Close)
+	return s
 }
 
 type sample struct {
