@@ -19,6 +19,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -41,13 +42,13 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // stack is the web process and a worker wired as run.go wires them, on a
 // real Postgres and Redis, with spans recorded in memory.
 type stack struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	spans *tracetest.InMemoryExporter
 	logs  *testenv.SyncBuffer
 }
 
-func newStack(t *testing.T, tel *telemetry.Tracing, spans *tracetest.InMemoryExporter, worker bool) *stack {
+func newStack(t testing.TB, tel *telemetry.Tracing, spans *tracetest.InMemoryExporter, worker bool) *stack {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := db.NewPool(ctx, db.PoolConfig{URL: testenv.DatabaseURL(t), MaxConns: 5, ConnectTimeout: 2 * time.Second, Tracer: tel.Pgx()})
@@ -276,6 +277,26 @@ func TestSpanNamesAreRoutePatternsNeverIDs(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a recorded span has the route, method and status attributes", func(t *testing.T) {
+		spans.Reset()
+		s.do("GET", "/api/v1/notes/"+noteID, token, "")
+		var server tracetest.SpanStub
+		for _, sp := range spans.GetSpans() {
+			if sp.SpanKind == trace.SpanKindServer {
+				server = sp
+			}
+		}
+		attrs := map[string]string{}
+		for _, a := range server.Attributes {
+			attrs[string(a.Key)] = a.Value.Emit()
+		}
+		if attrs["http.route"] != "/api/v1/notes/{id}" || attrs["http.request.method"] != "GET" || attrs["http.response.status_code"] != "404" && attrs["http.response.status_code"] != "200" {
+			t.Errorf("attributes %v", attrs)
+		}
+		if server.Status.Code == codes.Error {
+			t.Errorf("status %v for a 2xx/4xx", server.Status)
+		}
+	})
 	t.Run("no span name holds an id", func(t *testing.T) {
 		digits := regexp.MustCompile(`[0-9]{2,}`)
 		spans.Reset()
