@@ -28,9 +28,10 @@ var opsPaths = map[string]bool{"/livez": true, "/readyz": true, "/metrics": true
 // otelhttp: otelhttp (v0.72) also computes the attributes of, and records,
 // three HTTP metric histograms on every request, whatever the meter
 // provider, which tripled the per-request cost (the app's HTTP metrics
-// are Prometheus's). Here a request in no sampled trace costs the
-// propagator's extract, the sampler's decision and a non-recording span;
-// the semantic-convention attributes are computed for recorded spans only.
+// are Prometheus's). Here a request that is not sampled costs the
+// sampler's decision (and the propagator's extract when it carries a
+// traceparent) and then runs as if untraced; the semantic-convention
+// attributes are computed for recorded spans only.
 func (t *Tracing) HTTP(h http.Handler) http.Handler {
 	if !t.Enabled() {
 		return h
@@ -41,18 +42,26 @@ func (t *Tracing) HTTP(h http.Handler) http.Handler {
 			return
 		}
 		method := spanMethod(r.Method)
-		ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx := r.Context()
+		// Without a traceparent there is nothing to extract (baggage
+		// alone does not make a trace): skip the header lookups.
+		if _, ok := r.Header["Traceparent"]; ok {
+			ctx = t.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		}
 		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer))
+		if !span.IsRecording() {
+			// Not sampled: the request goes on as if untraced (its
+			// queries, commands and log lines would not be recorded
+			// anyway, and a job it enqueues is sampled on its own).
+			h.ServeHTTP(w, r)
+			return
+		}
 		defer span.End()
 		// chi fills the routing context it finds in the request's context
 		// (as it does for a mounted sub-router), so the pattern is
 		// readable here once it has routed the request.
 		rctx := chi.NewRouteContext()
 		ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx)
-		if !span.IsRecording() {
-			h.ServeHTTP(w, r.WithContext(ctx))
-			return
-		}
 		span.SetAttributes(requestAttrs(r, method)...)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(sw, r.WithContext(ctx))

@@ -1,15 +1,19 @@
 package telemetry_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/shipyard-kit/shipyard/app/internal/telemetry"
+	"github.com/shipyard-kit/shipyard/app/internal/testenv"
 )
 
 // BenchmarkHTTPOverhead is the HTTP middleware's own cost on a trivial
@@ -32,6 +36,33 @@ func BenchmarkHTTPOverhead(b *testing.B) {
 			for b.Loop() {
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, req)
+			}
+		})
+	}
+}
+
+// BenchmarkRedisOverhead is the Redis hook's cost per command and per
+// pipeline outside any trace (what most requests pay at a low sampling
+// ratio).
+func BenchmarkRedisOverhead(b *testing.B) {
+	tel := telemetry.NewWithProvider(sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter())))
+	for _, traced := range []bool{false, true} {
+		ropts, _ := redis.ParseURL(testenv.RedisURL(b))
+		rdb := redis.NewClient(ropts)
+		b.Cleanup(func() { rdb.Close() })
+		if traced {
+			if err := tel.Redis(rdb); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ctx := context.Background()
+		b.Run(fmt.Sprintf("pipeline traced=%v", traced), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p := rdb.Pipeline()
+				p.MGet(ctx, "a", "b")
+				p.MGet(ctx, "c", "d")
+				_, _ = p.Exec(ctx)
 			}
 		})
 	}
