@@ -25,25 +25,20 @@ var browsers = []string{"xdg-open", "open"}
 
 // cmdDashboard prints a stack's dashboard URL and opens it in a browser.
 func cmdDashboard(ctx context.Context, e env) error {
-	stack, err := stackArg(e, "dashboard STACK")
-	if err != nil {
-		return err
-	}
-	pr, err := findProject(e)
-	if err != nil {
-		return err
-	}
-	x := osExec(e.stdout, e.stderr)
-	out, err := pr.pulumi(x, e.getenv).Outputs(ctx, stack)
-	if err != nil {
-		return err
-	}
-	return showDashboard(ctx, x, e, stack, out, exec.LookPath)
+	return openOutput(ctx, e, "dashboard STACK", showDashboard)
 }
 
 // cmdTraces prints a stack's trace UI URL and opens it in a browser.
 func cmdTraces(ctx context.Context, e env) error {
-	stack, err := stackArg(e, "traces STACK")
+	return openOutput(ctx, e, "traces STACK", func(ctx context.Context, x execer, e env, stack string, out release.Outputs, lookPath func(string) (string, error)) error {
+		return showURL(ctx, x, e, stack, out, lookPath, tracesOutputs, "aws stacks have X-Ray trace search, docker stacks a Jaeger UI")
+	})
+}
+
+// openOutput reads the outputs of the stack named in e's arguments and
+// hands them to show.
+func openOutput(ctx context.Context, e env, usage string, show func(context.Context, execer, env, string, release.Outputs, func(string) (string, error)) error) error {
+	stack, err := stackArg(e, usage)
 	if err != nil {
 		return err
 	}
@@ -56,7 +51,7 @@ func cmdTraces(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	return showURL(ctx, x, e, stack, out, exec.LookPath, tracesOutputs, "aws stacks have X-Ray trace search, docker stacks a Jaeger UI")
+	return show(ctx, x, e, stack, out, exec.LookPath)
 }
 
 // showDashboard prints the first of dashboardOutputs the stack has and,
