@@ -153,17 +153,18 @@ jaeger_image() {
 # requires the pinned version (go install pkg@version refuses it: jaeger's
 # go.mod has a replace directive, repeated here).
 build_jaeger() {
-  local mod t0=$SECONDS
+  local mod out=$1 t0=$SECONDS
+  [[ $out == /* ]] || out=$PWD/$out # the build runs in the temporary module
   mod=$(mktemp -d)
   log "building $jaeger_module/cmd/jaeger@$jaeger_version (CGO_ENABLED=0; a cold build takes minutes)"
   ( cd "$mod" \
     && printf 'module jaegerbuild\n\ngo 1.25\n\nreplace github.com/Shopify/sarama => github.com/Shopify/sarama v1.33.0\n' >go.mod \
     && GOFLAGS=-mod=mod go get -tool "$jaeger_module/cmd/jaeger@$jaeger_version" \
-    && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$1.tmp" "$jaeger_module/cmd/jaeger" ) \
+    && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$out.tmp" "$jaeger_module/cmd/jaeger" ) \
     >"$cache/jaeger-build.log" 2>&1 || { rm -rf "$mod"; tail -n 30 "$cache/jaeger-build.log" >&2; die "building jaeger failed (log: $cache/jaeger-build.log)"; }
   rm -rf "$mod"
-  mv "$1.tmp" "$1"
-  echo "$2" >"$1.hash"
+  mv "$out.tmp" "$out"
+  echo "$2" >"$out.hash"
   log "jaeger built in $((SECONDS - t0))s"
 }
 # A cold Jaeger build is CPU-bound and long; debootstrap mostly waits on
