@@ -226,8 +226,6 @@ standin prometheus "${PROMETHEUS_IMAGE:-prom/prometheus:v2.53.4}" "$monitoring_t
 standin nginx-exporter "${NGINX_EXPORTER_IMAGE:-nginx/nginx-prometheus-exporter:1.4.2}" "$monitoring_tar" "$monitoring_key"
 jaeger_image
 
-jaeger_image
-
 if [[ ${STANDINS_ONLY:-} == 1 ]]; then
   exit 0
 fi
