@@ -138,6 +138,7 @@ jaeger_image() {
   mkdir -p "$root/cmd/jaeger" "$root/etc/jaeger" "$root/tmp"
   cp "$bin" "$root/cmd/jaeger/jaeger-linux"
   chmod 1777 "$root/tmp"
+  chmod 0755 "$root" # mktemp's 0700 would become the image's / mode
   tar -C "$root" --numeric-owner --owner=0 --group=0 -cf "$cache/jaeger.tar" .
   rm -rf "$root"
   local old
