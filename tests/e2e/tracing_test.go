@@ -72,11 +72,10 @@ func (s *suite) traceInJaeger(t *testing.T) {
 		s.token = register(t, s.url).login(t, s.url)
 	}
 	traceID, parent := randomHex(t, 16), randomHex(t, 8)
-	requestID := "e2e-trace-" + randomHex(t, 4)
 	body := `{"title":"traced","body":"one trace through every process"}`
 	status, resp, err := http_helper.HTTPDoE(t, http.MethodPost, s.url+"/api/v1/notes", strings.NewReader(body), map[string]string{
 		"Content-Type": "application/json", "Authorization": "Bearer " + s.token,
-		"traceparent": "00-" + traceID + "-" + parent + "-01", "X-Request-Id": requestID,
+		"traceparent": "00-" + traceID + "-" + parent + "-01",
 	}, nil)
 	if err != nil || status != http.StatusCreated {
 		t.Fatalf("POST /api/v1/notes: %d %v %s", status, err, resp)
@@ -133,9 +132,10 @@ func (s *suite) traceInJaeger(t *testing.T) {
 	}
 
 	// The log lines: the web replica that served it wrote the access log
-	// line (and any other) with the trace id, the worker its "job done".
+	// line with the trace id (nginx sets the request id: every line of
+	// that request id must carry the trace too), the worker its "job done".
 	retry.DoWithRetry(t, "the log lines carry the trace id", 20, time.Second, func() (string, error) {
-		var request, jobDone int
+		var lines []map[string]any
 		for _, c := range append(append([]string{}, s.out.WebContainers...), s.out.Containers["worker"]) {
 			out, err := shell.RunCommandAndGetStdOutE(t, shell.Command{Command: "docker", Args: []string{"logs", c}, Logger: quiet})
 			if err != nil {
@@ -145,24 +145,32 @@ func (s *suite) traceInJaeger(t *testing.T) {
 			sc.Buffer(make([]byte, 1<<20), 1<<20)
 			for sc.Scan() {
 				var line map[string]any
-				if json.Unmarshal(sc.Bytes(), &line) != nil {
-					continue
-				}
-				switch {
-				case line["request_id"] == requestID:
-					if line["trace_id"] != traceID {
-						t.Fatalf("a log line of the request lacks its trace id: %s", sc.Bytes())
-					}
-					if line["msg"] == "request" {
-						request++
-					}
-				case line["msg"] == "job done" && line["trace_id"] == traceID:
-					jobDone++
+				if json.Unmarshal(sc.Bytes(), &line) == nil {
+					lines = append(lines, line)
 				}
 			}
 		}
-		if request != 1 || jobDone != 1 {
-			return "", fmt.Errorf("%d access log lines of the request and %d job lines with trace id %s; want 1 and 1", request, jobDone, traceID)
+		var request, jobDone int
+		requestID := ""
+		for _, l := range lines {
+			switch {
+			case l["msg"] == "request" && l["trace_id"] == traceID:
+				if l["route"] != "/api/v1/notes" || l["method"] != "POST" {
+					t.Fatalf("the trace's access log line is not the POST's: %v", l)
+				}
+				request++
+				requestID, _ = l["request_id"].(string)
+			case l["msg"] == "job done" && l["trace_id"] == traceID:
+				jobDone++
+			}
+		}
+		if request != 1 || jobDone != 1 || requestID == "" {
+			return "", fmt.Errorf("%d access log lines and %d job lines with trace id %s; want 1 and 1", request, jobDone, traceID)
+		}
+		for _, l := range lines {
+			if l["request_id"] == requestID && l["trace_id"] != traceID {
+				t.Fatalf("a log line of the request lacks its trace id: %v", l)
+			}
 		}
 		return "", nil
 	})
