@@ -178,6 +178,10 @@ outputs: preflight pulumi-cli ## Print STACK's outputs as JSON, or one of them w
 dashboard: preflight pulumi-cli ## Print STACK's dashboard URL (aws: CloudWatch, the dashboardUrl output; docker: Prometheus) and open it in a browser (not in CI)
 	@$(SHIPYARD) dashboard $(STACK)
 
+.PHONY: traces
+traces: pulumi-cli ## Print STACK's trace UI URL (aws: X-Ray trace search in CloudWatch, the tracesUrl output; docker: Jaeger) and open it in a browser (not in CI)
+	@$(SHIPYARD) traces $(STACK)
+
 .PHONY: logs
 logs: preflight pulumi-cli ## Follow STACK's logs (PROCESS=web|worker|clock|nginx to narrow)
 	$(SHIPYARD) logs $(STACK) $(PROCESS)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,6 +141,27 @@ func BenchmarkSideBySide(b *testing.B) {
 		{"livez", s.base + "/livez", ""},
 		{"cached_get", s.base + s.note, s.tok},
 	}
+	// The same binary with tracing on at the stacks' default sampling
+	// (tracing.samplingRatio 0.1, stackconfig.Env's variables), exporting
+	// to an OTLP/HTTP sink in this process: its cached GET against the
+	// untraced one is the tracing budget (docs/app.md).
+	sink := otlpSink(b)
+	tenv := baseEnv(b)
+	tenv["LOG_LEVEL"] = "info"
+	for k, v := range map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": sink.URL, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+		"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
+	} {
+		tenv[k] = v
+	}
+	ts := startBinary(b, tenv)
+	ts.setupNote(b)
+	targets = append(targets, struct{ name, url, tok string }{"traced_cached_get", ts.base + ts.note, ts.tok})
+	// CPU time the serving process spent per request, summed over the
+	// rounds: unlike throughput it does not move with what else the box
+	// runs, so it is the budget's robust figure.
+	cpuOf := map[string]int{"cached_get": s.cmd.Process.Pid, "traced_cached_get": ts.cmd.Process.Pid}
+	cpuUsed, cpuReqs := map[string]time.Duration{}, map[string]int{}
 	baseline := os.Getenv("SIDEBYSIDE_BASELINE")
 	if baseline != "" {
 		env := baseEnv(b)
@@ -160,7 +182,16 @@ func BenchmarkSideBySide(b *testing.B) {
 	}
 	for range rounds {
 		for _, t := range targets {
+			pid, measured := cpuOf[t.name]
+			var before time.Duration
+			if measured {
+				before = processCPU(b, pid)
+			}
 			r := closedLoopN(t.url, t.tok, 32, n)
+			if measured {
+				cpuUsed[t.name] += processCPU(b, pid) - before
+				cpuReqs[t.name] += n
+			}
 			if r.failed > 0 {
 				b.Fatalf("%s: %d of %d failed", t.name, r.failed, n)
 			}
@@ -176,9 +207,49 @@ func BenchmarkSideBySide(b *testing.B) {
 	}
 	b.ReportMetric(best["livez"].rps/best["bare"].rps, "livez/bare")
 	b.ReportMetric(best["cached_get"].rps/best["livez"].rps, "cached_get/livez")
+	b.ReportMetric(best["traced_cached_get"].rps/best["cached_get"].rps, "traced/untraced_cached_get")
+	perReq := func(name string) float64 { return float64(cpuUsed[name].Microseconds()) / float64(cpuReqs[name]) }
+	b.ReportMetric(perReq("cached_get"), "cached_get_cpu_us/req")
+	b.ReportMetric(perReq("traced_cached_get"), "traced_cached_get_cpu_us/req")
+	b.ReportMetric(perReq("traced_cached_get")/perReq("cached_get"), "traced/untraced_cpu_per_req")
+	if sink.exports.Load() == 0 {
+		b.Fatalf("the traced binary exported no span to the sink")
+	}
 	if baseline != "" {
 		b.ReportMetric(best["baseline_cached_get"].rps/best["baseline_livez"].rps, "baseline_cached_get/livez")
 	}
+}
+
+// processCPU is the user plus system CPU time process pid has used
+// (/proc/<pid>/stat, in clock ticks of 10 ms).
+func processCPU(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command name, which is in parentheses.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// spanSink is an OTLP/HTTP receiver that reads and drops what it gets,
+// counting the export requests.
+type spanSink struct {
+	*httptest.Server
+	exports atomic.Int64
+}
+
+func otlpSink(b *testing.B) *spanSink {
+	s := &spanSink{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		s.exports.Add(1)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	b.Cleanup(s.Close)
+	return s
 }
 
 type sample struct {

@@ -29,6 +29,7 @@ import (
 	"github.com/shipyard-kit/shipyard/app/internal/logx"
 	"github.com/shipyard-kit/shipyard/app/internal/seed"
 	"github.com/shipyard-kit/shipyard/app/internal/store"
+	"github.com/shipyard-kit/shipyard/app/internal/telemetry"
 )
 
 const usage = `usage: app <command>
@@ -100,12 +101,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit, "config", cfg)
 
 	switch cmd {
-	case "serve":
-		err = serve(ctx, log, cfg)
-	case "worker":
-		err = worker(ctx, log, cfg, out)
-	case "clock":
-		err = clock(ctx, log, cfg, out)
+	case "serve", "worker", "clock":
+		var tel *telemetry.Tracing
+		if tel, err = telemetry.New(ctx, cfg.Tracing, cmd, buildinfo.Version, log); err != nil {
+			break
+		}
+		defer flushTraces(log, tel)
+		switch cmd {
+		case "serve":
+			err = serve(ctx, log, cfg, tel)
+		case "worker":
+			err = worker(ctx, log, cfg, tel, out)
+		case "clock":
+			err = clock(ctx, log, cfg, tel, out)
+		}
 	case "migrate":
 		if len(args) > 2 {
 			err = migrateReport(ctx, log, cfg, args[2:], stdout)
@@ -159,6 +168,16 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 	return nil
 }
 
+// flushTraces exports the spans still batched, for at most 2 s past the
+// drain (an unreachable collector must not hold the exit).
+func flushTraces(log *slog.Logger, tel *telemetry.Tracing) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("spans not exported before exit", "err", err)
+	}
+}
+
 func poolConfig(cfg *config.Config) db.PoolConfig {
 	return db.PoolConfig{URL: cfg.DatabaseURL, Password: cfg.DatabasePassword, MaxConns: cfg.DatabaseMaxConns, ConnectTimeout: cfg.DatabaseConnectTimeout}
 }
@@ -186,8 +205,10 @@ type deps struct {
 // newDeps connects (lazily) to Postgres and Redis. redisOptional makes a
 // Redis outage a "degraded" readiness instead of a failing one (the web
 // process serves without Redis; the worker and clock cannot).
-func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, redisOptional bool) (*deps, error) {
-	pool, err := db.NewPool(ctx, poolConfig(cfg))
+func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *telemetry.Tracing, redisOptional bool) (*deps, error) {
+	pc := poolConfig(cfg)
+	pc.Tracer = tel.Pgx()
+	pool, err := db.NewPool(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
@@ -217,6 +238,11 @@ func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, redisOpt
 	rdb := redis.NewClient(ropts)
 	reg := prometheus.NewRegistry()
 	breaker := cache.NewBreaker(rdb, log, reg, cache.BreakerOptions{ProbeTimeout: min(cfg.RedisTimeout, 500*time.Millisecond), SlowAfter: cfg.RedisTimeout / 4})
+	if err := tel.Redis(rdb); err != nil {
+		pool.Close()
+		_ = rdb.Close()
+		return nil, err
+	}
 	asynqOpt := asynq.RedisClientOpt{
 		Network: ropts.Network, Addr: ropts.Addr, Username: ropts.Username, Password: ropts.Password, DB: ropts.DB,
 		DialTimeout: ropts.DialTimeout, ReadTimeout: ropts.ReadTimeout, WriteTimeout: ropts.WriteTimeout,
@@ -322,8 +348,8 @@ func listenAndDrain(ctx context.Context, log *slog.Logger, cfg *config.Config, d
 	return nil
 }
 
-func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
-	d, err := newDeps(ctx, log, cfg, true)
+func serve(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *telemetry.Tracing) error {
+	d, err := newDeps(ctx, log, cfg, tel, true)
 	if err != nil {
 		return err
 	}
@@ -344,14 +370,14 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 
 		PasswordHashConcurrency: cfg.PasswordHashConcurrency,
 	}, httpapi.Deps{
-		Store: store.New(d.pool), Notes: notes, Tokens: tokens, Redis: d.rdb, Jobs: q,
+		Store: store.New(d.pool), Notes: notes, Tokens: tokens, Redis: d.rdb, Jobs: tel.Enqueuer(q),
 		Ready: d.ready, Metrics: d.metrics, Gatherer: d.reg,
 	})
-	return listenAndDrain(ctx, log, cfg, d, h, nil)
+	return listenAndDrain(ctx, log, cfg, d, tel.HTTP(h), nil)
 }
 
-func worker(ctx context.Context, log *slog.Logger, cfg *config.Config, out io.Writer) error {
-	d, err := newDeps(ctx, log, cfg, false)
+func worker(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *telemetry.Tracing, out io.Writer) error {
+	d, err := newDeps(ctx, log, cfg, tel, false)
 	if err != nil {
 		return err
 	}
@@ -369,7 +395,7 @@ func worker(ctx context.Context, log *slog.Logger, cfg *config.Config, out io.Wr
 		Runs:  jobs.NewRuns(d.pool),
 	}
 	srv := asynq.NewServer(d.asynqOpt, workerConfig(log, cfg))
-	if err := srv.Start(handlers.Mux()); err != nil {
+	if err := srv.Start(tel.Jobs(handlers.Mux())); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	// Shutdown waits for in-flight jobs up to its ShutdownTimeout and
@@ -424,12 +450,12 @@ func workerConfig(log *slog.Logger, cfg *config.Config) asynq.Config {
 	}
 }
 
-func clock(ctx context.Context, log *slog.Logger, cfg *config.Config, out io.Writer) error {
+func clock(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *telemetry.Tracing, out io.Writer) error {
 	specs, err := jobs.Specs()
 	if err != nil {
 		return err
 	}
-	d, err := newDeps(ctx, log, cfg, false)
+	d, err := newDeps(ctx, log, cfg, tel, false)
 	if err != nil {
 		return err
 	}
@@ -481,7 +507,7 @@ func jobCmd(ctx context.Context, log *slog.Logger, cfg *config.Config, args []st
 	if err != nil {
 		return fmt.Errorf("job: %w", err)
 	}
-	d, err := newDeps(ctx, log, cfg, false)
+	d, err := newDeps(ctx, log, cfg, telemetry.Off(), false)
 	if err != nil {
 		return err
 	}

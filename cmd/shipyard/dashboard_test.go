@@ -41,7 +41,7 @@ func TestShowDashboard(t *testing.T) {
 		{"only prints the URL in CI", deployed, "true", []string{"xdg-open"}, false, nil, "", ""},
 		{"opens it when CI is false", deployed, "false", []string{"xdg-open"}, false, []string{"/usr/bin/xdg-open " + url}, "", ""},
 		{"only prints the URL without a browser opener", deployed, "", nil, false, nil, "", ""},
-		{"reports a browser that fails and still succeeds", deployed, "", []string{"xdg-open"}, true, []string{"/usr/bin/xdg-open " + url}, "", "could not open the dashboard with xdg-open"},
+		{"reports a browser that fails and still succeeds", deployed, "", []string{"xdg-open"}, true, []string{"/usr/bin/xdg-open " + url}, "", "could not open " + url + " with xdg-open"},
 		{"tells to run make up when the stack has no outputs", release.Outputs{}, "", []string{"xdg-open"}, false, nil, "run `make up STACK=prod` first", ""},
 		{"says which stacks have a dashboard when the output is missing", release.Outputs{"stack": "prod", "target": "docker"}, "", []string{"xdg-open"}, false, nil, "aws stacks have a CloudWatch dashboard", ""},
 		{"opens a docker stack's Prometheus UI", release.Outputs{"stack": "local", "prometheusUrl": url}, "", []string{"xdg-open"}, false, []string{"/usr/bin/xdg-open " + url}, "", ""},
@@ -104,5 +104,37 @@ func TestDashboardCommand(t *testing.T) {
 	}
 	if _, err := runCLI(t, "dashboard", "staging"); err == nil || !strings.Contains(err.Error(), "make up STACK=staging") {
 		t.Errorf("a stack that was never deployed: %v", err)
+	}
+}
+
+func TestShowTracesOpensJaegerOrXRay(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		out  release.Outputs
+		want string
+		err  string
+	}{
+		{"a docker stack's Jaeger UI", release.Outputs{"stack": "local", "jaegerUrl": "http://127.0.0.1:16686", "prometheusUrl": "http://127.0.0.1:9090"}, "http://127.0.0.1:16686", ""},
+		{"an aws stack's X-Ray trace search", release.Outputs{"stack": "prod", "tracesUrl": "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#xray:traces/query"}, "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#xray:traces/query", ""},
+		{"a stack without either says where traces are", release.Outputs{"stack": "old", "url": "x"}, "", "docker stacks a Jaeger UI"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newFakeExec(map[string]answer{"/usr/bin/xdg-open": {}})
+			var stdout, stderr bytes.Buffer
+			e := env{getenv: func(string) string { return "" }, stdout: &stdout, stderr: &stderr}
+			err := showURL(context.Background(), x.exec, e, "s", tc.out, func(string) (string, error) { return "/usr/bin/xdg-open", nil }, tracesOutputs, "aws stacks have X-Ray trace search, docker stacks a Jaeger UI")
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || stdout.String() != tc.want+"\n" {
+				t.Fatalf("printed %q (err %v), want %s", stdout.String(), err, tc.want)
+			}
+			if got := x.lines(); len(got) != 1 || got[0] != "/usr/bin/xdg-open "+tc.want {
+				t.Errorf("calls %v", got)
+			}
+		})
 	}
 }

@@ -57,6 +57,7 @@ func commands() map[string]command {
 		"outputs":     {"outputs STACK [KEY]       print a stack's outputs (JSON), or one of them", cmdOutputs},
 		"logs":        {"logs STACK [PROCESS...]   follow the logs of a stack's processes", cmdLogs},
 		"dashboard":   {"dashboard STACK           print the stack's dashboard URL (aws: CloudWatch; docker: Prometheus) and open it in a browser outside CI", cmdDashboard},
+		"traces":      {"traces STACK              print the stack's trace UI URL (aws: X-Ray trace search; docker: Jaeger) and open it in a browser outside CI", cmdTraces},
 		"migrate":     {"migrate STACK             run the one-off migrate process (docker container / ECS run-task)", cmdMigrate},
 		"job":         {"job STACK NAME            run a scheduled job now through the worker's queue, wait for its outcome, exit with it", cmdJob},
 		"jobs":        {"jobs STACK [--format=json]  list the scheduled jobs with their schedule, last run, last success, duration and next run", cmdJobs},

@@ -119,16 +119,19 @@ type taskSpec struct {
 	Region      string
 	Env         []stackconfig.EnvVar
 	// Secrets maps env var names to valueFrom ARNs.
-	Secrets          map[string]string
-	Service          stackconfig.Service
+	Secrets map[string]string
+	Service stackconfig.Service
+	// Tracing adds the ADOT collector sidecar (collector.go) that the
+	// app's spans go to.
+	Tracing          bool
 	AppLogGroup      string
 	RouterLogGroup   string
 	ArchiveConfigArn string
 }
 
 // containerDefinitions builds and marshals a task's containers: the app
-// (or the migrate task), the migrate init container and the FireLens log
-// router.
+// (or the migrate task), the migrate init container, the ADOT collector
+// when tracing is on, and the FireLens log router.
 func containerDefinitions(s taskSpec) (string, error) {
 	names := make([]string, 0, len(s.Secrets))
 	for n := range s.Secrets {
@@ -189,6 +192,15 @@ func containerDefinitions(s taskSpec) (string, error) {
 			m := appContainer(MigrateContainer, []string{"migrate"}, false)
 			defs = append(defs, m)
 			app.DependsOn = append(app.DependsOn, ContainerDependency{ContainerName: MigrateContainer, Condition: "SUCCESS"})
+		}
+		if s.Tracing {
+			collector, err := collectorContainer(s)
+			if err != nil {
+				return "", err
+			}
+			defs = append(defs, collector)
+			// Started first, so the app's first spans find it.
+			app.DependsOn = append(app.DependsOn, ContainerDependency{ContainerName: CollectorContainer, Condition: "START"})
 		}
 		defs = append(defs, app)
 	}

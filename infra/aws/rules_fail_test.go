@@ -310,6 +310,16 @@ var breakages = []struct {
 		setInput(t, pick(t, g, tRolePol, "web-execution"), "policy",
 			str(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue"],"Resource":["*"]}]}`))
 	}},
+	{"SHIPYARD-TRACE-1", "a task role that may read X-Ray's sampling rules", func(t *testing.T, g *pulumitest.Graph) {
+		setInput(t, pick(t, g, tRolePol, "web-task"), "policy",
+			str(`{"Version":"2012-10-17","Statement":[{"Sid":"Traces","Effect":"Allow","Action":["xray:PutTraceSegments","xray:GetSamplingRules"],"Resource":["*"]}]}`))
+	}},
+	{"SHIPYARD-TRACE-2", "task roles that may not write the collector's traces", func(t *testing.T, g *pulumitest.Graph) {
+		for _, name := range []string{"web-task", "worker-task", "clock-task"} {
+			setInput(t, pick(t, g, tRolePol, name), "policy",
+				str(`{"Version":"2012-10-17","Statement":[{"Sid":"AppLogs","Effect":"Allow","Action":["logs:PutLogEvents"],"Resource":["arn:aws:logs:eu-west-1:123456789012:log-group:/shipyard/prod/web:*"]}]}`))
+		}
+	}},
 	{"S3.5", "a bucket that accepts plain HTTP", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tBucketPol, ""), "policy",
 			str(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"logdelivery.elasticloadbalancing.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}]}`))

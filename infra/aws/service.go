@@ -144,7 +144,7 @@ type Service struct {
 // including the log router, call: write the app logs and the archive), and
 // returns their inline policies too: a service must not start tasks before
 // the roles may do their work.
-func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Process, opts ...pulumi.ResourceOption) (execRole, taskRole *iam.Role, policies []pulumi.Resource, err error) {
+func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Process, tracing bool, opts ...pulumi.ResourceOption) (execRole, taskRole *iam.Role, policies []pulumi.Resource, err error) {
 	trust, err := assumeRolePolicy("ecs-tasks.amazonaws.com", t.AccountID)
 	if err != nil {
 		return nil, nil, nil, err
@@ -221,6 +221,11 @@ func taskRoles(ctx *pulumi.Context, name string, t TaskArgs, p stackconfig.Proce
 				Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
 				Resource: []string{group, group + ":*"},
 			}}
+			if tracing {
+				// The collector sidecar's awsxray exporter; X-Ray has no
+				// resource-level permissions for it.
+				stmts = append(stmts, statement{Sid: "Traces", Effect: "Allow", Action: XRayActions, Resource: []string{"*"}})
+			}
 			if bucket != "" {
 				stmts = append(stmts,
 					statement{
@@ -312,7 +317,8 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	cfg := args.Task.Config
 	svc := cfg.Services.Get(args.Process)
 
-	execRole, taskRole, rolePolicies, err := taskRoles(ctx, name, args.Task, args.Process, parent)
+	tracing := args.Task.Config.Tracing.Enabled
+	execRole, taskRole, rolePolicies, err := taskRoles(ctx, name, args.Task, args.Process, tracing, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -323,6 +329,7 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		Migrate: true,
 		Region:  args.Task.Region,
 		Service: svc,
+		Tracing: tracing,
 	}, execRole.Arn, taskRole.Arn, parent)
 	if err != nil {
 		return nil, err
@@ -568,7 +575,8 @@ func NewRelease(ctx *pulumi.Context, name string, args ReleaseArgs, opts ...pulu
 	}
 	parent := pulumi.Parent(comp)
 	// The migrate task logs to the web log group.
-	execRole, taskRole, _, err := taskRoles(ctx, name, args.Task, stackconfig.Web, parent)
+	// The release task runs only `migrate`, which makes no spans.
+	execRole, taskRole, _, err := taskRoles(ctx, name, args.Task, stackconfig.Web, false, parent)
 	if err != nil {
 		return nil, err
 	}

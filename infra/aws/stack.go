@@ -5,6 +5,7 @@ package aws
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,6 +60,9 @@ const (
 	OutputHostedZoneID     = "hostedZoneId"
 	OutputCertificateARN   = "certificateArn"
 	OutputHTTPSListenerARN = "httpsListenerArn"
+	// OutputTracesURL is X-Ray's trace search in the CloudWatch console
+	// (`make traces`); empty when tracing.enabled is false.
+	OutputTracesURL = "tracesUrl"
 )
 
 // OutputKeys lists every stack output NewStack returns.
@@ -68,9 +72,17 @@ var OutputKeys = []string{
 	OutputTaskDefinitionArns, OutputLogGroupNames, OutputImageRepositoryURL, OutputAlbDNSName,
 	OutputMigrateTaskDefinitionArn, OutputPrivateSubnetIDs, OutputAppSecurityGroupID, OutputRegion,
 	OutputDatabaseInstanceID, OutputDatabaseSubnetGroupName, OutputDatabaseSecurityGroupID,
-	OutputDashboardURL, OutputAlarmTopicARN,
+	OutputDashboardURL, OutputAlarmTopicARN, OutputTracesURL,
 	OutputCodeDeployApplication, OutputCodeDeployDeploymentGroup, OutputWebContainerName, OutputWebContainerPort,
 	OutputDomain, OutputHostedZoneID, OutputCertificateARN, OutputHTTPSListenerARN,
+}
+
+// TracesURL is the CloudWatch console's X-Ray trace search of region,
+// filtered to the stack (the deployment.environment.name annotation the
+// collector indexes, where X-Ray writes dots as underscores).
+func TracesURL(region, stack string) string {
+	filter := url.QueryEscape(`annotation.deployment_environment_name = "` + stack + `"`)
+	return "https://" + region + ".console.aws.amazon.com/cloudwatch/home?region=" + region + "#xray:traces/query?filter=" + filter
 }
 
 // Released reports whether the stack has an image to run. Without one,
@@ -341,6 +353,10 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		OutputHostedZoneID:              zoneID,
 		OutputCertificateARN:            certArn,
 		OutputHTTPSListenerARN:          alb.HttpsListenerArn,
+		OutputTracesURL:                 pulumi.String(""),
+	}
+	if cfg.Tracing.Enabled {
+		outputs[OutputTracesURL] = pulumi.String(TracesURL(region, cfg.Stack))
 	}
 	if !Released(cfg) {
 		return outputs, nil

@@ -162,6 +162,12 @@ func NewStackWithCandidate(ctx *pulumi.Context, cfg *stackconfig.Config, candida
 		return nil, err
 	}
 
+	// Before the app, so that its first spans find it.
+	jaeger, err := NewJaeger(ctx, names.Container("jaeger"), &JaegerArgs{Config: cfg, Names: names, Network: network.Name, Logs: logs})
+	if err != nil {
+		return nil, err
+	}
+
 	app, err := NewApp(ctx, names.Prefix()+"-app", &AppArgs{
 		Config:  cfg,
 		Names:   names,
@@ -173,7 +179,7 @@ func NewStackWithCandidate(ctx *pulumi.Context, cfg *stackconfig.Config, candida
 		// The containers themselves, not their components: the SDK expands a
 		// component dependency to the children registered so far, which
 		// races with their registration (seen dropping Postgres entirely).
-		Dependencies: []pulumi.Resource{pg.Container, redis.Container},
+		Dependencies: []pulumi.Resource{pg.Container, redis.Container, jaeger.Container},
 		Candidate:    candidate,
 	})
 	if err != nil {
@@ -244,6 +250,7 @@ func NewStackWithCandidate(ctx *pulumi.Context, cfg *stackconfig.Config, candida
 		"httpUrl":          pulumi.Sprintf("http://%s:%d", ListenAddress, cfg.Local.HTTPPort),
 		"tlsCaCert":        httpsTLS.CACert,
 		"prometheusUrl":    prom.URL,
+		"jaegerUrl":        jaeger.URL,
 		"image":            pulumi.String(app.ImageName),
 		"imageDigest":      pulumi.String(app.ImageID),
 		"databaseEndpoint": pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.DatabaseHost, stackconfig.LocalEndpoints.DatabasePort),
@@ -265,6 +272,7 @@ func NewStackWithCandidate(ctx *pulumi.Context, cfg *stackconfig.Config, candida
 			"prometheus":    prom.Container.Name,
 			"nginxExporter": prom.Exporter.Name,
 			"mtail":         prom.Mtail.Name,
+			"jaeger":        jaeger.Container.Name,
 		},
 	}, nil
 }

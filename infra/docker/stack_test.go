@@ -144,7 +144,7 @@ func TestTheLocalStackHasEveryContainerOfTheTopology(t *testing.T) {
 			for i := 1; i <= replicas; i++ {
 				want = append(want, n.Web(i))
 			}
-			want = append(want, n.Container("worker"), n.Container("clock"), n.Container("nginx"), n.Container("nginx-exporter"), n.Container("mtail"), n.Container("prometheus"))
+			want = append(want, n.Container("worker"), n.Container("clock"), n.Container("nginx"), n.Container("nginx-exporter"), n.Container("mtail"), n.Container("prometheus"), n.Container("jaeger"))
 			var got []string
 			for _, r := range g.ByType(containerType) {
 				got = append(got, container(t, g, r.Name).Name)
@@ -543,6 +543,7 @@ func TestTheStackOutputsFollowTheContract(t *testing.T) {
 		"url":              "https://127.0.0.1:8443",
 		"httpUrl":          "http://127.0.0.1:8080",
 		"prometheusUrl":    "http://127.0.0.1:9090",
+		"jaegerUrl":        "http://127.0.0.1:16686",
 		"image":            "shipyard-app:local",
 		"imageDigest":      dockermock.ImageID,
 		"databaseEndpoint": "postgres:5432",
@@ -558,13 +559,13 @@ func TestTheStackOutputsFollowTheContract(t *testing.T) {
 		t.Errorf("webContainers = %s, want %s", got, want)
 	}
 	ctrs, ok := g.Outputs["containers"].(map[string]string)
-	if !ok || len(ctrs) != 9 {
-		t.Fatalf("containers = %#v, want a map of 9 names", g.Outputs["containers"])
+	if !ok || len(ctrs) != 10 {
+		t.Fatalf("containers = %#v, want a map of 10 names", g.Outputs["containers"])
 	}
 	if ctrs["nginxExporter"] != n.Container("nginx-exporter") {
 		t.Errorf("containers[nginxExporter] = %v", ctrs["nginxExporter"])
 	}
-	for _, role := range []string{"postgres", "redis", "nginx", "migrate", "worker", "clock", "prometheus"} {
+	for _, role := range []string{"postgres", "redis", "nginx", "migrate", "worker", "clock", "prometheus", "jaeger"} {
 		if want := container(t, g, n.Container(role)).Name; ctrs[role] != want {
 			t.Errorf("containers[%s] = %v, want %s", role, ctrs[role], container(t, g, n.Container(role)).Name)
 		}

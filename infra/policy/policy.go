@@ -260,6 +260,7 @@ func All() []Rule {
 	out = append(out, ReliabilityRules()...)
 	out = append(out, alarmRules()...)
 	out = append(out, codeDeployRules()...)
+	out = append(out, tracingRules()...)
 	out = append(out, StatefulRules()...)
 	return out
 }

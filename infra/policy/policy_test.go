@@ -167,6 +167,41 @@ func rolePolicy(doc string) policy.Resource {
 		Inputs: resource.PropertyMap{"policy": resource.NewStringProperty(doc)}}
 }
 
+func TestXRayPermissionsAreExactlyWhatTheCollectorCalls(t *testing.T) {
+	const collector = `[{"name":"otel_collector","image":"public.ecr.aws/aws-observability/aws-otel-collector:v0.45.1"}]`
+	const app = `[{"name":"app","image":"app"}]`
+	traces := func(actions string) policy.Resource {
+		return rolePolicy(`{"Version":"2012-10-17","Statement":[{"Sid":"Traces","Effect":"Allow","Action":[` + actions + `],"Resource":["*"]}]}`)
+	}
+	cases := []struct {
+		name string
+		rs   []policy.Resource
+		rule string
+		fail bool
+	}{
+		{"PutTraceSegments alone is allowed", []policy.Resource{traces(`"xray:PutTraceSegments"`)}, "SHIPYARD-TRACE-1", false},
+		{"sampling rules are not needed", []policy.Resource{traces(`"xray:PutTraceSegments","xray:GetSamplingRules"`)}, "SHIPYARD-TRACE-1", true},
+		{"reading traces is not needed", []policy.Resource{traces(`"xray:BatchGetTraces"`)}, "SHIPYARD-TRACE-1", true},
+		{"PutTraceSegments on * is not a resource wildcard violation", []policy.Resource{traces(`"xray:PutTraceSegments"`)}, "SHIPYARD-IAM-1", false},
+		{"a collector with a role that may write traces", []policy.Resource{taskDef(collector), traces(`"xray:PutTraceSegments"`)}, "SHIPYARD-TRACE-2", false},
+		{"a collector without it drops every span", []policy.Resource{taskDef(collector)}, "SHIPYARD-TRACE-2", true},
+		{"the permission without a collector is unused", []policy.Resource{taskDef(app), traces(`"xray:PutTraceSegments"`)}, "SHIPYARD-TRACE-2", true},
+		{"neither is fine (tracing off)", []policy.Resource{taskDef(app)}, "SHIPYARD-TRACE-2", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rule, ok := policy.ByID(c.rule)
+			if !ok {
+				t.Fatalf("no rule %s", c.rule)
+			}
+			vs := policy.Evaluate([]policy.Rule{rule}, c.rs)
+			if (len(vs) > 0) != c.fail {
+				t.Errorf("violations %v, want failure %v", vs, c.fail)
+			}
+		})
+	}
+}
+
 func TestProdOnlyRulesSkipOtherStacks(t *testing.T) {
 	rule, _ := policy.ByID("RDS.8")
 	db := func(stack string) policy.Resource {

@@ -119,7 +119,7 @@ var LoggedStatements = []string{"ddl", "mod", "all"}
 
 // NoResourceLevelActions may use Resource "*": AWS offers no resource-level
 // permissions for them.
-var NoResourceLevelActions = []string{"ecr:GetAuthorizationToken"}
+var NoResourceLevelActions = []string{"ecr:GetAuthorizationToken", "xray:PutTraceSegments"}
 
 // secretEnvName matches env var names that look like they hold secrets.
 // (names ending in PASSWORD, SECRET, TOKEN, API_KEY…; TOKEN_PURGE_INTERVAL

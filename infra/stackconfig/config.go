@@ -51,6 +51,7 @@ type Config struct {
 	Deploy       Deploy            `json:"deploy"`
 	Alarms       Alarms            `json:"alarms"`
 	Cost         Cost              `json:"cost"`
+	Tracing      Tracing           `json:"tracing"`
 	Tags         map[string]string `json:"tags,omitempty"`
 	Local        Local             `json:"local"`
 }
@@ -371,6 +372,17 @@ type Usage struct {
 	LogsIngestedGB *float64 `json:"logsIngestedGb,omitempty"`
 }
 
+// Tracing is the app's OpenTelemetry tracing: spans go to the ADOT
+// collector sidecar of each task and on to X-Ray (aws), or to the stack's
+// Jaeger (docker). Env turns it into the standard OTEL_* variables.
+type Tracing struct {
+	Enabled bool `json:"enabled"`
+	// SamplingRatio is the share of traces started in the stack that are
+	// recorded (parent-based: a request that arrives with a sampled
+	// traceparent is always recorded, and its job with it).
+	SamplingRatio float64 `json:"samplingRatio"`
+}
+
 // Local holds docker-only settings; ignored on aws.
 type Local struct {
 	WebReplicas int `json:"webReplicas"`
@@ -383,8 +395,11 @@ type Local struct {
 	HTTPSPort int `json:"httpsPort"`
 	// PrometheusPort is the host port of the stack's Prometheus UI, on
 	// 127.0.0.1.
-	PrometheusPort int         `json:"prometheusPort"`
-	Images         LocalImages `json:"images"`
+	PrometheusPort int `json:"prometheusPort"`
+	// JaegerPort is the host port of the stack's Jaeger UI and query API,
+	// on 127.0.0.1.
+	JaegerPort int         `json:"jaegerPort"`
+	Images     LocalImages `json:"images"`
 	// LogMaxSize and LogMaxFiles configure Docker's json-file log rotation.
 	LogMaxSize  string `json:"logMaxSize"`
 	LogMaxFiles int    `json:"logMaxFiles"`
@@ -404,6 +419,9 @@ type LocalImages struct {
 	// Mtail turns nginx's access log into per-generation request and
 	// latency metrics: the load balancer's side of the release gates.
 	Mtail string `json:"mtail"`
+	// Jaeger (v2: an OpenTelemetry Collector build) receives every
+	// process's spans over OTLP and keeps them in memory.
+	Jaeger string `json:"jaeger"`
 }
 
 // StrictTransportSecurity is the Strict-Transport-Security header every
@@ -470,15 +488,18 @@ func Defaults() Config {
 		Logging: Logging{RetentionDays: MinLogRetentionDays, Destinations: []string{LogToCloudWatch}},
 		Deploy: Deploy{Strategy: StrategyRolling, CanaryPercent: 10, StepPercent: 25, BakeSeconds: 300,
 			Gates: []string{"targetErrorRate", "targetLatencyP99"}, MinRequests: 20},
+		Tracing: Tracing{Enabled: true, SamplingRatio: 0.1},
 		Local: Local{
 			WebReplicas:    2,
 			HTTPPort:       8080,
 			HTTPSPort:      8443,
 			PrometheusPort: 9090,
+			JaegerPort:     16686,
 			Images: LocalImages{
 				Postgres: "postgres:15", Redis: "redis:7", Nginx: "nginx:1.27",
 				Prometheus: "prom/prometheus:v2.53.4", NginxExporter: "nginx/nginx-prometheus-exporter:1.4.2",
-				Mtail: "ghcr.io/google/mtail:3.0.8",
+				Mtail:  "ghcr.io/google/mtail:3.0.8",
+				Jaeger: "jaegertracing/jaeger:2.12.0",
 			},
 			LogMaxSize:  "10m",
 			LogMaxFiles: 3,

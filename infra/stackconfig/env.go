@@ -33,6 +33,16 @@ const (
 	LocalDatabaseCAPath = "/etc/shipyard/postgres-ca/ca.pem"
 )
 
+// Where the app sends its spans (OTLP over HTTP): the ADOT collector
+// sidecar in the same task on aws (awsvpc tasks share localhost), the
+// stack's Jaeger container (its network alias) on docker.
+const (
+	OTLPHTTPPort      = 4318
+	CollectorHost     = "localhost"
+	LocalJaegerHost   = "jaeger"
+	TracesServiceName = "shipyard"
+)
+
 // EnvVar is one environment variable.
 type EnvVar struct {
 	Name  string `json:"name"`
@@ -102,6 +112,26 @@ var envSpecs = []EnvSpec{
 		}},
 	{"RATE_LIMIT_PER_MINUTE", "`app.rateLimitPerMinute`.",
 		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.App.RateLimitPerMinute) }},
+	{"OTEL_SDK_DISABLED", "`true` when `tracing.enabled` is false: the app then makes no span at all.",
+		func(c *Config, _ Endpoints) string { return strconv.FormatBool(!c.Tracing.Enabled) }},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "Where spans go, OTLP over HTTP: the task's ADOT collector sidecar `http://" + CollectorHost + ":4318` on aws, the stack's Jaeger `http://" + LocalJaegerHost + ":4318` on docker.",
+		func(c *Config, _ Endpoints) string {
+			host := LocalJaegerHost
+			if c.Target == TargetAWS {
+				host = CollectorHost
+			}
+			return "http://" + net.JoinHostPort(host, strconv.Itoa(OTLPHTTPPort))
+		}},
+	{"OTEL_EXPORTER_OTLP_PROTOCOL", "Always `http/protobuf`.",
+		func(*Config, Endpoints) string { return "http/protobuf" }},
+	{"OTEL_TRACES_SAMPLER", "Always `parentbased_traceidratio`: a trace started here is recorded with `tracing.samplingRatio`, one continued from a caller's traceparent as the caller decided.",
+		func(*Config, Endpoints) string { return "parentbased_traceidratio" }},
+	{"OTEL_TRACES_SAMPLER_ARG", "`tracing.samplingRatio`.",
+		func(c *Config, _ Endpoints) string { return strconv.FormatFloat(c.Tracing.SamplingRatio, 'g', -1, 64) }},
+	{"OTEL_SERVICE_NAME", "Always `" + TracesServiceName + "` (the process type is the resource attribute `shipyard.process`).",
+		func(*Config, Endpoints) string { return TracesServiceName }},
+	{"OTEL_RESOURCE_ATTRIBUTES", "`deployment.environment.name=<stack>`.",
+		func(c *Config, _ Endpoints) string { return "deployment.environment.name=" + c.Stack }},
 	{"TRUST_PROXY", "Always `true`: every stack serves through exactly one load balancer (the ALB on aws, nginx on docker), so the client is the right-most `X-Forwarded-For` hop it appends; rate limits are per client, not per load balancer.",
 		func(*Config, Endpoints) string { return "true" }},
 }

@@ -12,7 +12,9 @@ import (
 // documentedEnv are the variables docs/config.md documents (the envSpecs
 // table); a change here is a change of the app's contract.
 var documentedEnv = []string{
-	"APP_ENV", "DATABASE_MAX_CONNS", "DATABASE_URL", "HTTP_IDLE_TIMEOUT", "LOG_LEVEL", "PORT",
+	"APP_ENV", "DATABASE_MAX_CONNS", "DATABASE_URL", "HTTP_IDLE_TIMEOUT", "LOG_LEVEL",
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_SDK_DISABLED",
+	"OTEL_SERVICE_NAME", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "PORT",
 	"RATE_LIMIT_PER_MINUTE", "REDIS_URL", "REQUEST_TIMEOUT", "SHUTDOWN_TIMEOUT", "DRAIN_DELAY", "TRUST_PROXY",
 }
 
@@ -95,6 +97,12 @@ func TestEnvValues(t *testing.T) {
 		"DATABASE_MAX_CONNS": "10", "REDIS_URL": "rediss://cache:6380/0", "RATE_LIMIT_PER_MINUTE": "600",
 		"TRUST_PROXY": "true",
 		"FEATURE_X":   "on",
+		// Spans to the task's collector sidecar, 10 % of the traces
+		// started here.
+		"OTEL_SDK_DISABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318",
+		"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+		"OTEL_TRACES_SAMPLER_ARG": "0.1", "OTEL_SERVICE_NAME": "shipyard",
+		"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=staging",
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -119,6 +127,17 @@ func TestEnvValues(t *testing.T) {
 			if v.Value != "redis://redis:6379/0" {
 				t.Errorf("docker REDIS_URL = %s", v.Value)
 			}
+		case "OTEL_EXPORTER_OTLP_ENDPOINT":
+			if v.Value != "http://jaeger:4318" {
+				t.Errorf("docker OTEL_EXPORTER_OTLP_ENDPOINT = %s, want the stack's Jaeger", v.Value)
+			}
+		}
+	}
+
+	c.Tracing = Tracing{Enabled: false, SamplingRatio: 0.25}
+	for _, v := range c.Env(LocalEndpoints) {
+		if v.Name == "OTEL_SDK_DISABLED" && v.Value != "true" || v.Name == "OTEL_TRACES_SAMPLER_ARG" && v.Value != "0.25" {
+			t.Errorf("tracing off: %s = %s", v.Name, v.Value)
 		}
 	}
 }

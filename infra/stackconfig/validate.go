@@ -253,6 +253,22 @@ var rules = []Rule{
 		},
 	},
 	{
+		Doc: "On `docker`, `local.jaegerPort` differs from `local.httpPort`, `local.httpsPort` and `local.prometheusPort`: all four are published on 127.0.0.1.",
+		check: func(c *Config, ps *problems) {
+			if c.Target != TargetDocker {
+				return
+			}
+			for _, o := range []struct {
+				field string
+				port  int
+			}{{"local.httpPort", c.Local.HTTPPort}, {"local.httpsPort", c.Local.HTTPSPort}, {"local.prometheusPort", c.Local.PrometheusPort}} {
+				if c.Local.JaegerPort == o.port {
+					ps.addAbout("local.jaegerPort", []string{o.field}, "%d is %s too; allowed any other port", c.Local.JaegerPort, o.field)
+				}
+			}
+		},
+	},
+	{
 		Doc: "On `aws`, `aws.region` is set and is an AWS region (the list in `infra/stackconfig` `Regions`: the commercial regions, GovCloud and China; a typo gets the nearest region as a suggestion, not a certificate error).",
 		check: func(c *Config, ps *problems) {
 			if c.Target != TargetAWS {

@@ -339,6 +339,12 @@ func TestRules(t *testing.T) {
 		{name: "a Prometheus port equal to the HTTPS port is rejected",
 			stack: "local", base: `{"target": "docker"}`, patch: `{"local": {"httpsPort": 9443, "prometheusPort": 9443}}`,
 			want: []want{{"local.prometheusPort", "9443 is local.httpsPort too; allowed any other port"}}},
+		{name: "Jaeger on the port Prometheus publishes is rejected",
+			stack: "local", base: `{"target": "docker"}`, patch: `{"local": {"prometheusPort": 9091, "jaegerPort": 9091}}`,
+			want: []want{{"local.jaegerPort", "9091 is local.prometheusPort too; allowed any other port"}}},
+		{name: "a sampling ratio above 1 is rejected",
+			patch: `{"tracing": {"samplingRatio": 2}}`,
+			want:  []want{{"tracing.samplingRatio", ""}}},
 
 		// Several problems at once.
 		{name: "schema and cross-field problems are reported together",

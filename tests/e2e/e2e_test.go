@@ -113,7 +113,7 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 		if strings.HasPrefix(mine.Prefix(), theirs.Prefix()+"-") || mine.Prefix() == theirs.Prefix() {
 			t.Errorf("the suite's objects are named %s-…, which overlaps the user's %s-…", mine.Prefix(), theirs.Prefix())
 		}
-		for field, theirs := range map[string]int{"httpPort": local.Local.HTTPPort, "httpsPort": local.Local.HTTPSPort, "prometheusPort": local.Local.PrometheusPort} {
+		for field, theirs := range map[string]int{"httpPort": local.Local.HTTPPort, "httpsPort": local.Local.HTTPSPort, "prometheusPort": local.Local.PrometheusPort, "jaegerPort": local.Local.JaegerPort} {
 			if port := fmt.Sprint(s.cfg["local"].(map[string]any)[field]); port == strconv.Itoa(theirs) {
 				t.Errorf("the suite's stack publishes %s, the user's %s", port, field)
 			}
@@ -306,6 +306,9 @@ func validate(t *testing.T, out Outputs, cfg *stackconfig.Config) {
 	t.Run("a rolling restart of the web replicas under steady load loses no request", s.rollingRestart)
 	t.Run("stopping postgres under load turns readyz into the app's 503 while livez stays 200, and both recover", s.databaseOutage)
 	t.Run("a burst of 5xx and a dead worker fire their alerts in Prometheus, and they clear", s.alertsFireAndClear)
+	if out.Target == "docker" {
+		t.Run("a request with a traceparent is one trace in Jaeger (HTTP, Postgres, Redis, its job) and its log lines carry the trace id", s.traceInJaeger)
+	}
 }
 
 type suite struct {

@@ -71,15 +71,14 @@ func newLocalStack(t *testing.T, root string) *localStack {
 	if err := json.Unmarshal(data, &s.cfg); err != nil {
 		t.Fatalf("config/local.json: %v", err)
 	}
-	taken := map[string]bool{}
-	for _, field := range []string{"httpPort", "httpsPort", "prometheusPort"} {
-		for {
-			if p := freePort(t); !taken[fmt.Sprint(p)] {
-				taken[fmt.Sprint(p)] = true
-				s.set(t, "local", field, p)
-				break
-			}
+	taken := map[int]bool{}
+	for _, field := range []string{"httpPort", "httpsPort", "prometheusPort", "jaegerPort"} {
+		p := freePort(t)
+		for taken[p] {
+			p = freePort(t)
 		}
+		taken[p] = true
+		s.set(t, "local", field, p)
 	}
 	for _, b := range []struct{ out, pkg string }{
 		{filepath.Join(s.bin, "shipyard"), "./cmd/shipyard"},

@@ -22,6 +22,7 @@ type Outputs struct {
 	TLSCACert string `json:"tlsCaCert"`
 	// docker
 	PrometheusURL string            `json:"prometheusUrl"`
+	JaegerURL     string            `json:"jaegerUrl"`
 	NetworkName   string            `json:"networkName"`
 	WebContainers []string          `json:"webContainers"`
 	Containers    map[string]string `json:"containers"`

@@ -8,6 +8,11 @@
 #     ghcr.io/google/mtail:3.0.8, the same way from a second rootfs with
 #     Debian's prometheus, prometheus-nginx-exporter and mtail (kept apart:
 #     the data stores' images stay small);
+#   - jaegertracing/jaeger:2.12.0, FROM scratch: cmd/jaeger of the Go module
+#     github.com/jaegertracing/jaeger v1.75.0 (Jaeger v2.12.0) built from the
+#     module proxy with CGO_ENABLED=0 in a throwaway module (nothing of it is
+#     committed, and it is not a dependency of the app); the binary is cached
+#     under .cache/images/ (a cold build is the slow part of this script);
 #   - the app image shipyard-app:local, FROM scratch, via `make image`.
 #
 # Idempotent and cached: the rootfs tarball is kept under .cache/images/, and a
@@ -101,6 +106,76 @@ build_rootfs() {
   trap - EXIT
 }
 
+# Jaeger: the binary of the module version the image tag stands for, FROM
+# scratch like the app (the local stack uploads infra/docker/jaeger.yaml and
+# runs it with --config, as it would the official image).
+jaeger_module=github.com/jaegertracing/jaeger
+jaeger_version=v1.75.0 # = Jaeger v2.12.0
+jaeger_tag=${JAEGER_IMAGE:-jaegertracing/jaeger:2.12.0}
+# The binary depends on the version, the toolchain and how it is built; the
+# image on the binary and how it is imported.
+jaeger_bin() { echo "$cache/jaeger-$jaeger_version-$(go env GOOS)-$(go env GOARCH)"; }
+jaeger_bin_hash() { { echo "$jaeger_module@$jaeger_version $(go env GOVERSION)"; declare -f build_jaeger; } | sha256sum | cut -c1-32; }
+jaeger_bin_cached() { local b; b=$(jaeger_bin); [[ -x $b && -s $b.hash && $(cat "$b.hash") == "$(jaeger_bin_hash)" ]]; }
+jaeger_image_hash() { { jaeger_bin_hash; declare -f jaeger_image; } | sha256sum | cut -c1-32; }
+jaeger_image_current() {
+  [[ $("$DOCKER" image inspect --format "{{ index .Config.Labels \"$label\" }}" "$jaeger_tag" 2>/dev/null || true) == "$(jaeger_image_hash)" ]]
+}
+jaeger_image() {
+  local hash bin
+  bin=$(jaeger_bin)
+  hash=$(jaeger_image_hash)
+  if jaeger_image_current; then
+    log "$jaeger_tag is up to date ($label=$hash)"
+    return
+  fi
+  if [[ -n ${jaeger_pid:-} ]]; then
+    wait "$jaeger_pid" || die "building jaeger failed (log: $cache/jaeger-build.log)"
+  fi
+  jaeger_bin_cached || build_jaeger "$bin" "$(jaeger_bin_hash)"
+  local root
+  root=$(mktemp -d "$cache/jaeger-root.XXXXXX")
+  mkdir -p "$root/cmd/jaeger" "$root/etc/jaeger" "$root/tmp"
+  cp "$bin" "$root/cmd/jaeger/jaeger-linux"
+  chmod 1777 "$root/tmp"
+  chmod 0755 "$root" # mktemp's 0700 would become the image's / mode
+  tar -C "$root" --numeric-owner --owner=0 --group=0 -cf "$cache/jaeger.tar" .
+  rm -rf "$root"
+  local old
+  old=$("$DOCKER" image inspect --format '{{.Id}}' "$jaeger_tag" 2>/dev/null || true)
+  "$DOCKER" import --change "LABEL $label=$hash" --change 'USER 10001' \
+    --change 'ENTRYPOINT ["/cmd/jaeger/jaeger-linux"]' --change 'CMD ["--config", "/etc/jaeger/config.yaml"]' \
+    --change 'EXPOSE 4317 4318 16686' "$cache/jaeger.tar" "$jaeger_tag" >/dev/null
+  rm -f "$cache/jaeger.tar"
+  [[ -z $old ]] || "$DOCKER" image rm "$old" >/dev/null 2>&1 || true
+  log "$jaeger_tag imported"
+}
+# build_jaeger BIN HASH: `go build` of cmd/jaeger in a temporary module that
+# requires the pinned version (go install pkg@version refuses it: jaeger's
+# go.mod has a replace directive, repeated here).
+build_jaeger() {
+  local mod out=$1 t0=$SECONDS
+  [[ $out == /* ]] || out=$PWD/$out # the build runs in the temporary module
+  mod=$(mktemp -d)
+  log "building $jaeger_module/cmd/jaeger@$jaeger_version (CGO_ENABLED=0; a cold build takes minutes)"
+  ( cd "$mod" \
+    && printf 'module jaegerbuild\n\ngo 1.25\n\nreplace github.com/Shopify/sarama => github.com/Shopify/sarama v1.33.0\n' >go.mod \
+    && GOFLAGS=-mod=mod go get -tool "$jaeger_module/cmd/jaeger@$jaeger_version" \
+    && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$out.tmp" "$jaeger_module/cmd/jaeger" ) \
+    >"$cache/jaeger-build.log" 2>&1 || { rm -rf "$mod"; tail -n 30 "$cache/jaeger-build.log" >&2; die "building jaeger failed (log: $cache/jaeger-build.log)"; }
+  rm -rf "$mod"
+  mv "$out.tmp" "$out"
+  echo "$2" >"$out.hash"
+  log "jaeger built in $((SECONDS - t0))s"
+}
+# A cold Jaeger build is CPU-bound and long; debootstrap mostly waits on
+# the network: run them side by side.
+command -v go >/dev/null || die "building $jaeger_tag needs the Go toolchain"
+if [[ ${ROOTFS_ONLY:-} != 1 ]] && ! jaeger_image_current && ! jaeger_bin_cached; then
+  build_jaeger "$(jaeger_bin)" "$(jaeger_bin_hash)" &
+  jaeger_pid=$!
+fi
+
 if [[ ! -s $rootfs_tar ]]; then
   build_rootfs "$rootfs_tar" "${packages[@]}"
 else
@@ -151,6 +226,7 @@ standin nginx "${NGINX_IMAGE:-nginx:1.27}"
 standin prometheus "${PROMETHEUS_IMAGE:-prom/prometheus:v2.53.4}" "$monitoring_tar" "$monitoring_key"
 standin nginx-exporter "${NGINX_EXPORTER_IMAGE:-nginx/nginx-prometheus-exporter:1.4.2}" "$monitoring_tar" "$monitoring_key"
 standin mtail "${MTAIL_IMAGE:-ghcr.io/google/mtail:3.0.8}" "$monitoring_tar" "$monitoring_key"
+jaeger_image
 
 if [[ ${STANDINS_ONLY:-} == 1 ]]; then
   exit 0

@@ -49,6 +49,9 @@ type Config struct {
 	// PasswordHashConcurrency bounds concurrent argon2id hashes; 0 means
 	// GOMAXPROCS.
 	PasswordHashConcurrency int
+	// Tracing is the OpenTelemetry trace export, from the standard OTEL_*
+	// variables.
+	Tracing Tracing
 }
 
 // Needs says which dependencies a subcommand requires.
@@ -86,6 +89,7 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 		QueueMetricsInterval:    l.durationOrOff("QUEUE_METRICS_INTERVAL", time.Minute, time.Second, time.Hour),
 		PasswordHashConcurrency: l.intRange("PASSWORD_HASH_CONCURRENCY", 0, 0, 1000),
 	}
+	c.Tracing = l.tracing()
 	if c.DrainDelay >= c.ShutdownTimeout && l.getenv("DRAIN_DELAY") != "" {
 		l.fail("DRAIN_DELAY", "must be shorter than SHUTDOWN_TIMEOUT", l.getenv("DRAIN_DELAY"))
 	}
@@ -162,6 +166,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Int("worker_concurrency", c.WorkerConcurrency),
 		slog.Duration("queue_metrics_interval", c.QueueMetricsInterval),
 		slog.Int("password_hash_concurrency", c.PasswordHashConcurrency),
+		slog.Any("tracing", c.Tracing),
 	)
 }
 

@@ -28,6 +28,8 @@ type PoolConfig struct {
 	Password       string // overrides a password in URL when non-empty
 	MaxConns       int32
 	ConnectTimeout time.Duration
+	// Tracer, when set, traces every query (ConnConfig.Tracer).
+	Tracer pgx.QueryTracer
 }
 
 // ParseConfig parses the URL and applies the password override and pool
@@ -52,6 +54,9 @@ func ParseConfig(pc PoolConfig) (*pgxpool.Config, error) {
 	}
 	if pc.ConnectTimeout > 0 {
 		cfg.ConnConfig.ConnectTimeout = pc.ConnectTimeout
+	}
+	if pc.Tracer != nil {
+		cfg.ConnConfig.Tracer = pc.Tracer
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.HealthCheckPeriod = 30 * time.Second

@@ -37,10 +37,11 @@ type notePayload struct {
 }
 
 // NewNoteProcessTask is the task that computes a note's word count and
-// summary.
+// summary. Its headers start empty: tracing writes the enqueuing span's
+// trace context there (telemetry.Enqueuer).
 func NewNoteProcessTask(noteID int64) *asynq.Task {
 	b, _ := json.Marshal(notePayload{NoteID: noteID})
-	return asynq.NewTask(TypeNoteProcess, b, asynq.MaxRetry(10), asynq.Timeout(time.Minute))
+	return asynq.NewTaskWithHeaders(TypeNoteProcess, b, map[string]string{}, asynq.MaxRetry(10), asynq.Timeout(time.Minute))
 }
 
 // Analyze computes the job result for a body: its word count and a summary

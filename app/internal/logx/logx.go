@@ -1,5 +1,5 @@
 // Package logx builds the process logger: JSON lines on one writer
-// (stdout), with the request id taken from the context.
+// (stdout), with the request id and the trace taken from the context.
 package logx
 
 import (
@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type ctxKey struct{}
@@ -35,11 +37,17 @@ func New(w io.Writer, level slog.Leveler, process string) *slog.Logger {
 	return l
 }
 
+// requestIDHandler adds the context's request id and, inside a sampled
+// span (a request or job being traced), its trace_id and span_id: a line
+// leads to its trace (the ids of an unsampled span would lead nowhere).
 type requestIDHandler struct{ slog.Handler }
 
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() && sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

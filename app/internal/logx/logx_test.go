@@ -2,10 +2,13 @@ package logx_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shipyard-kit/shipyard/app/internal/logx"
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
@@ -48,6 +51,38 @@ func TestBuffered(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatal("never flushed")
 			}
+		}
+	})
+}
+
+func TestLinesCarryTheTraceOfTheirSpan(t *testing.T) {
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	for _, tc := range []struct {
+		name  string
+		flags trace.TraceFlags
+		want  bool
+	}{
+		{"a line in a sampled span has its trace_id and span_id", trace.FlagsSampled, true},
+		{"a line in an unsampled span has neither (they would lead to no trace)", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			log := logx.New(&out, slog.LevelInfo, "serve")
+			ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: tc.flags}))
+			log.InfoContext(logx.WithRequestID(ctx, "r1"), "request")
+			line := out.String()
+			has := strings.Contains(line, `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`) && strings.Contains(line, `"span_id":"00f067aa0ba902b7"`)
+			if has != tc.want || strings.Contains(line, "trace_id") != tc.want || !strings.Contains(line, `"request_id":"r1"`) {
+				t.Errorf("%s", line)
+			}
+		})
+	}
+	t.Run("a line outside any span has none", func(t *testing.T) {
+		var out bytes.Buffer
+		logx.New(&out, slog.LevelInfo, "serve").Info("starting")
+		if strings.Contains(out.String(), "trace_id") {
+			t.Errorf("%s", out.String())
 		}
 	})
 }

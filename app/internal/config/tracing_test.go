@@ -1,0 +1,78 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/shipyard-kit/shipyard/app/internal/config"
+)
+
+func TestTracingFromTheStandardVariables(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		set      map[string]string
+		endpoint string
+		sampler  string
+		arg      float64
+	}{
+		{"no endpoint is tracing off", nil, "", "parentbased_always_on", 1},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT is the base of /v1/traces", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318"}, "http://jaeger:4318/v1/traces", "parentbased_always_on", 1},
+		{"a trailing slash on the base is not doubled", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318/"}, "http://localhost:4318/v1/traces", "parentbased_always_on", 1},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as it is and wins", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://b/traces"}, "https://b/traces", "parentbased_always_on", 1},
+		{"the sampler and its ratio come from OTEL_TRACES_SAMPLER(_ARG)", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.05"}, "http://a:4318/v1/traces", "parentbased_traceidratio", 0.05},
+		{"OTEL_SDK_DISABLED=true turns it off", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_SDK_DISABLED": "true"}, "", "parentbased_always_on", 1},
+		{"OTEL_TRACES_EXPORTER=none turns it off", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_TRACES_EXPORTER": "none"}, "", "parentbased_always_on", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			for k, v := range tc.set {
+				e[k] = v
+			}
+			c, err := config.Load(env(e), all)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := c.Tracing
+			if tr.Endpoint != tc.endpoint || tr.Enabled() != (tc.endpoint != "") || tr.Sampler != tc.sampler || tr.SamplerArg != tc.arg {
+				t.Fatalf("got %+v", tr)
+			}
+		})
+	}
+	t.Run("the service name and resource attributes are read, values percent-decoded", func(t *testing.T) {
+		e := valid()
+		e["OTEL_SERVICE_NAME"] = "notes"
+		e["OTEL_RESOURCE_ATTRIBUTES"] = "deployment.environment.name=prod,team=a%20b"
+		c, err := config.Load(env(e), all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Tracing.ServiceName != "notes" || len(c.Tracing.ResourceAttributes) != 2 || c.Tracing.ResourceAttributes[1] != [2]string{"team", "a b"} {
+			t.Fatalf("%+v", c.Tracing)
+		}
+	})
+}
+
+func TestTracingErrorsNameTheVariable(t *testing.T) {
+	for _, tc := range []struct {
+		name, varName, value string
+	}{
+		{"an endpoint that is not a URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger:4318"},
+		{"a gRPC-only scheme", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://jaeger:4317"},
+		{"an unknown sampler", "OTEL_TRACES_SAMPLER", "xray"},
+		{"a ratio above 1", "OTEL_TRACES_SAMPLER_ARG", "5"},
+		{"a ratio in words", "OTEL_TRACES_SAMPLER_ARG", "half"},
+		{"the gRPC protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
+		{"an unknown exporter", "OTEL_TRACES_EXPORTER", "zipkin"},
+		{"resource attributes without =", "OTEL_RESOURCE_ATTRIBUTES", "a=b,c"},
+		{"a bad OTEL_SDK_DISABLED", "OTEL_SDK_DISABLED", "perhaps"},
+	} {
+		t.Run(tc.name+" is rejected naming "+tc.varName, func(t *testing.T) {
+			e := valid()
+			e[tc.varName] = tc.value
+			_, err := config.Load(env(e), all)
+			if err == nil || !strings.Contains(err.Error(), tc.varName+":") {
+				t.Fatalf("error does not name %s: %v", tc.varName, err)
+			}
+		})
+	}
+}
