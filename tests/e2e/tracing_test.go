@@ -76,7 +76,7 @@ func (s *suite) traceInJaeger(t *testing.T) {
 	status, resp, err := http_helper.HTTPDoE(t, http.MethodPost, s.url+"/api/v1/notes", strings.NewReader(body), map[string]string{
 		"Content-Type": "application/json", "Authorization": "Bearer " + s.token,
 		"traceparent": "00-" + traceID + "-" + parent + "-01",
-	}, nil)
+	}, stackTLS())
 	if err != nil || status != http.StatusCreated {
 		t.Fatalf("POST /api/v1/notes: %d %v %s", status, err, resp)
 	}
