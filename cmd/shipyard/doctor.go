@@ -333,14 +333,14 @@ func awsPluginFix(getenv func(string) string, pin pins, stack string) string {
 }
 
 // portChecks check that a docker stack's host ports on 127.0.0.1
-// (local.httpPort, local.prometheusPort) are free, or held by the stack's
-// own containers (it is up).
+// (local.httpPort, local.httpsPort, local.prometheusPort, local.jaegerPort)
+// are free, or held by the stack's own containers (it is up).
 func portChecks(x execer, c *stackconfig.Config, m machine) []check {
 	var out []check
 	for _, p := range []struct {
 		field string
 		port  int
-	}{{"local.httpPort", c.Local.HTTPPort}, {"local.prometheusPort", c.Local.PrometheusPort}} {
+	}{{"local.httpPort", c.Local.HTTPPort}, {"local.httpsPort", c.Local.HTTPSPort}, {"local.prometheusPort", c.Local.PrometheusPort}, {"local.jaegerPort", c.Local.JaegerPort}} {
 		if p.port == 0 {
 			continue
 		}

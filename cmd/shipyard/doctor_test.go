@@ -12,6 +12,7 @@ import (
 
 func TestDoctor(t *testing.T) {
 	local := &stackconfig.Config{Stack: "local", Target: stackconfig.TargetDocker, Local: stackconfig.Local{HTTPPort: 8080, PrometheusPort: 9090}}
+	localAll := &stackconfig.Config{Stack: "local", Target: stackconfig.TargetDocker, Local: stackconfig.Local{HTTPPort: 8080, HTTPSPort: 8443, PrometheusPort: 9090, JaegerPort: 16686}}
 	dev := &stackconfig.Config{Stack: "dev", Target: stackconfig.TargetAWS, Bootstrap: stackconfig.Bootstrap{BackendURL: "s3://state?region=eu-west-1"}}
 	devKMS := &stackconfig.Config{Stack: "dev", Target: stackconfig.TargetAWS, Bootstrap: stackconfig.Bootstrap{
 		BackendURL: "s3://state?region=eu-west-1", SecretsProvider: "awskms://alias/shipyard-pulumi?region=eu-west-1"}}
@@ -169,6 +170,19 @@ func TestDoctor(t *testing.T) {
 				}
 			},
 			wantFailed: []string{"port 9090 (local, local.prometheusPort)"}, wantFixes: []string{"ss -ltnp 'sport = :9090'", "local.prometheusPort in config/local.json"}, wantChecks: 13,
+		},
+		{
+			name:    "checks every published port of the config: HTTPS and Jaeger too",
+			answers: with(map[string]answer{"docker ps": {out: "\n"}}), getenv: none, stacks: []*stackconfig.Config{localAll},
+			machine: func(m *machine) {
+				m.listen = func(port int) error {
+					if port == 8443 || port == 16686 {
+						return errors.New("address already in use")
+					}
+					return nil
+				}
+			},
+			wantFailed: []string{"port 8443 (local, local.httpsPort)", "port 16686 (local, local.jaegerPort)"}, wantFixes: []string{"ss -ltnp 'sport = :8443'", "local.jaegerPort in config/local.json"}, wantChecks: 15,
 		},
 		{
 			name:    "accepts a port held by the stack's own container",
