@@ -520,10 +520,17 @@ func TestARunCutByTheWorkersDrainIsRecordedAsInterruptedAndNotRunAgain(t *testin
 	}
 	waitFor(t, func() bool { return started.Load() == 1 })
 	srv.Shutdown() // a scale-in's SIGTERM: the drain is shorter than the run
-	got, err := e.runs.Get(ctx, run.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// asynq's Shutdown can return before the cancelled handler has
+	// recorded its outcome: wait until the run is no longer running.
+	var got jobs.Run
+	waitFor(t, func() bool {
+		r, err := e.runs.Get(ctx, run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = r
+		return r.Outcome != jobs.OutcomeRunning
+	})
 	if got.Outcome != jobs.OutcomeFailed || !strings.Contains(got.Error, "interrupted: the worker stopped before the run ended") {
 		t.Fatalf("run = %+v", got)
 	}
