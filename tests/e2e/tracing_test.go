@@ -97,12 +97,18 @@ func (s *suite) traceInJaeger(t *testing.T) {
 			return "", fmt.Errorf("want one trace %s, got %d", traceID, len(r.Data))
 		}
 		tr = r.Data[0]
+		// The web and the worker export their batches on their own
+		// schedules: wait until both the request's and the job's spans
+		// have arrived (the checks below then say what each holds).
+		var request, job bool
 		for _, sp := range tr.Spans {
-			if sp.OperationName == "process note:process" {
-				return "", nil
-			}
+			request = request || sp.OperationName == "POST /api/v1/notes"
+			job = job || sp.OperationName == "process note:process"
 		}
-		return "", fmt.Errorf("the trace has no job span yet (%d spans)", len(tr.Spans))
+		if !request || !job {
+			return "", fmt.Errorf("the trace has the request's span %t and the job's span %t yet (%d spans)", request, job, len(tr.Spans))
+		}
+		return "", nil
 	})
 
 	var httpSpan string
