@@ -36,6 +36,9 @@ type Config struct {
 	Schema string `json:"$schema,omitempty"`
 	// Stack is the stack name: the file name without ".json". Not in the file.
 	Stack string `json:"-"`
+	// Preview is set on a PR environment's config (see Previews); nil
+	// otherwise. Not in the file.
+	Preview *Preview `json:"-"`
 
 	Target       Target            `json:"target"`
 	AWS          AWS               `json:"aws"`
@@ -52,6 +55,7 @@ type Config struct {
 	Alarms       Alarms            `json:"alarms"`
 	Cost         Cost              `json:"cost"`
 	Tracing      Tracing           `json:"tracing"`
+	Previews     Previews          `json:"previews"`
 	Tags         map[string]string `json:"tags,omitempty"`
 	Local        Local             `json:"local"`
 }
@@ -488,7 +492,8 @@ func Defaults() Config {
 		Logging: Logging{RetentionDays: MinLogRetentionDays, Destinations: []string{LogToCloudWatch}},
 		Deploy: Deploy{Strategy: StrategyRolling, CanaryPercent: 10, StepPercent: 25, BakeSeconds: 300,
 			Gates: []string{"targetErrorRate", "targetLatencyP99"}, MinRequests: 20},
-		Tracing: Tracing{Enabled: true, SamplingRatio: 0.1},
+		Tracing:  Tracing{Enabled: true, SamplingRatio: 0.1},
+		Previews: Previews{MaxConcurrent: 5, TTLHours: 72, LogRetentionDays: 3, LocalPortBase: 8600},
 		Local: Local{
 			WebReplicas:    2,
 			HTTPPort:       8080,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,6 +129,9 @@ func Load(dir, stack string) (*Config, error) {
 	d, err := openDir(dir)
 	if err != nil {
 		return nil, err
+	}
+	if base, n, ok := PreviewOf(stack); ok && !slices.Contains(d.stacks, stack) && slices.Contains(d.stacks, base) {
+		return loadPreview(dir, stack, base, n)
 	}
 	cfg, ps, err := d.parse(stack)
 	if err != nil {

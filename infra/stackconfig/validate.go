@@ -117,10 +117,12 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) check(ps *problems) {
-	for _, r := range rules {
+	for _, r := range allRules() {
 		r.check(c, ps)
 	}
 }
+
+func allRules() []Rule { return slices.Concat(rules, previewRules) }
 
 // Rule is one cross-field rule, as documented in docs/config.md.
 type Rule struct {
@@ -130,7 +132,7 @@ type Rule struct {
 }
 
 // Rules returns the cross-field rules Validate applies, in order.
-func Rules() []Rule { return slices.Clone(rules) }
+func Rules() []Rule { return allRules() }
 
 // FargateCPUs are the Fargate task CPU sizes.
 var FargateCPUs = []int{256, 512, 1024, 2048, 4096}

@@ -1,0 +1,117 @@
+package stackconfig
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAPRStackIsItsBaseStacksConfigWithThePRSet(t *testing.T) {
+	dir := writeDir(t, map[string]string{
+		"dev":   string(patched(t, awsBase, `{"previews": {"enabled": true, "maxConcurrent": 3}}`)),
+		"local": string(patched(t, dockerBase, `{"previews": {"enabled": true}}`)),
+		"qa":    awsBase,
+	})
+	cfg, err := Load(dir, "dev-pr-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Stack != "dev-pr-7" || !cfg.IsPreview() || cfg.Preview.Base != "dev" || cfg.Preview.Number != 7 || cfg.Preview.Slot != 0 {
+		t.Fatalf("Stack %q, Preview %+v", cfg.Stack, cfg.Preview)
+	}
+	if cfg.Preview.Host() != "pr-7" || cfg.Preview.Database() != "pr_7" || cfg.Previews.MaxConcurrent != 3 {
+		t.Errorf("host %q, database %q, maxConcurrent %d", cfg.Preview.Host(), cfg.Preview.Database(), cfg.Previews.MaxConcurrent)
+	}
+	base, err := Load(dir, "dev")
+	if err != nil || base.IsPreview() {
+		t.Fatalf("the base stack itself: %v, preview %+v", err, base.Preview)
+	}
+	if c, err := Load(dir, "local-pr-12"); err != nil || c.Target != TargetDocker || c.Preview.Number != 12 {
+		t.Errorf("local-pr-12: %v", err)
+	}
+
+	for _, tc := range []struct{ stack, wantErr string }{
+		{"qa-pr-1", "config/qa.json has previews.enabled false"},
+		{"nope-pr-1", `unknown stack "nope-pr-1"`},
+		{"dev-pr-0", `unknown stack "dev-pr-0"`},
+	} {
+		if _, err := Load(dir, tc.stack); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("Load(%s) = %v, want an error containing %q", tc.stack, err, tc.wantErr)
+		}
+	}
+}
+
+func TestThePRSlotComesFromTheCLIWithinMaxConcurrent(t *testing.T) {
+	dir := writeDir(t, map[string]string{"dev": string(patched(t, awsBase, `{"previews": {"enabled": true, "maxConcurrent": 3}}`))})
+	cfg, err := Load(dir, "dev-pr-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"", "0", "4", "x"} {
+		if err := cfg.SetPreviewSlot(bad); err == nil || !strings.Contains(err.Error(), PreviewSlotEnv) || !strings.Contains(err.Error(), "make pr-up PR=7 STACK=dev") {
+			t.Errorf("slot %q: %v", bad, err)
+		}
+	}
+	if err := cfg.SetPreviewSlot("3"); err != nil || cfg.Preview.Slot != 3 {
+		t.Errorf("slot 3: %v, %d", err, cfg.Preview.Slot)
+	}
+}
+
+func TestPRStackNames(t *testing.T) {
+	for _, tc := range []struct {
+		stack string
+		base  string
+		n     int
+		ok    bool
+	}{
+		{"dev-pr-7", "dev", 7, true},
+		{"my-app-pr-1234", "my-app", 1234, true},
+		{"dev", "", 0, false},
+		{"dev-pr-", "", 0, false},
+		{"dev-pr-07", "", 0, false},
+		{"pr-7", "", 0, false},
+	} {
+		base, n, ok := PreviewOf(tc.stack)
+		if base != tc.base || n != tc.n || ok != tc.ok {
+			t.Errorf("PreviewOf(%q) = %q, %d, %v", tc.stack, base, n, ok)
+		}
+		if ok && PreviewStackName(base, n) != tc.stack {
+			t.Errorf("PreviewStackName(%q, %d) = %q", base, n, PreviewStackName(base, n))
+		}
+	}
+	for _, bad := range []string{"", "0", "-3", "seven", "10000000"} {
+		if _, err := ParsePR(bad); err == nil || !strings.Contains(err.Error(), "PR=") {
+			t.Errorf("ParsePR(%q) = %v", bad, err)
+		}
+	}
+}
+
+func TestPreviewsAreRefusedOnProdAndTheirPortsMissTheStacks(t *testing.T) {
+	for _, tc := range []struct {
+		name, stack, base, patch string
+		wants                    []want
+	}{
+		{"previews on prod are refused", "prod", awsBase, `{"previews": {"enabled": true}}`,
+			[]want{{"previews.enabled", "PR environments share their base stack's database instance"}}},
+		{"PR ports over the stack's HTTPS port are refused", "local", dockerBase, `{"previews": {"enabled": true, "localPortBase": 8440}}`,
+			[]want{{"previews.localPortBase", "include local.httpsPort (8443)"}}},
+		{"previews off need no free ports", "local", dockerBase, `{"previews": {"localPortBase": 8440}}`, nil},
+		{"sixteen slots are refused by the schema", "dev", awsBase, `{"previews": {"enabled": true, "maxConcurrent": 16}}`,
+			[]want{{"previews.maxConcurrent", "15"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(tc.stack, patched(t, tc.base, tc.patch), repoSchema(t))
+			if tc.stack == "prod" && err != nil {
+				// prod has rules of its own; keep only the previews problem.
+				var keep []Problem
+				for _, p := range problemsOf(t, err) {
+					if strings.HasPrefix(p.Path, "previews") {
+						keep = append(keep, p)
+					}
+				}
+				checkProblems(t, keep, tc.wants...)
+				return
+			}
+			checkProblems(t, problemsOf(t, err), tc.wants...)
+		})
+	}
+}
