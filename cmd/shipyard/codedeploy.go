@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shipyard-kit/shipyard/internal/release"
@@ -75,6 +76,9 @@ func (c codeDeployCLI) target(ctx context.Context, d *release.CodeDeployment) er
 		TargetIDs []string `json:"targetIds"`
 	}
 	if err := c.aws.json(ctx, &targets, "deploy", "list-deployment-targets", "--deployment-id", d.ID); err != nil {
+		if strings.Contains(err.Error(), "DeploymentNotStartedException") {
+			return nil // no target yet
+		}
 		return err
 	}
 	for _, t := range targets.TargetIDs {

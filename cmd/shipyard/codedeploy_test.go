@@ -62,7 +62,7 @@ func TestCodeDeployCreatesTheDeploymentFromTheAppSpecAndReadsHowFarItGot(t *test
 func TestCodeDeployBeforeItsECSTargetExistsHasNoReplacement(t *testing.T) {
 	x := newFakeExec(map[string]answer{
 		"aws deploy get-deployment --deployment-id d-ABC":          {out: `{"deploymentInfo": {"status": "Created"}}`},
-		"aws deploy list-deployment-targets --deployment-id d-ABC": {out: `{"targetIds": []}`},
+		"aws deploy list-deployment-targets --deployment-id d-ABC": {err: errors.New("aws deploy list-deployment-targets: exit status 254: An error occurred (DeploymentNotStartedException) when calling the ListDeploymentTargets operation: The specified deployment has not started")},
 		"aws deploy create-deployment":                             {err: errors.New("exit status 254: DeploymentLimitExceededException")},
 	})
 	cd := codeDeployCLI{aws: awsCLI{x: x.exec, region: "eu-west-1"}}

@@ -20,6 +20,8 @@ type fakeCodeDeploy struct {
 	specs           [][]byte
 	states, stopped []CodeDeployment
 	gets, stops     int
+	// failReads fails that many reads first.
+	failReads int
 }
 
 func (c *fakeCodeDeploy) Create(_ context.Context, app, group string, spec []byte) (string, error) {
@@ -29,6 +31,10 @@ func (c *fakeCodeDeploy) Create(_ context.Context, app, group string, spec []byt
 }
 
 func (c *fakeCodeDeploy) Get(_ context.Context, id string) (CodeDeployment, error) {
+	if c.failReads > 0 {
+		c.failReads--
+		return CodeDeployment{}, errors.New("aws deploy get-deployment: exit status 255: Could not connect to the endpoint URL")
+	}
 	states := c.states
 	if c.stops > 0 {
 		states = c.stopped
@@ -332,6 +338,20 @@ func TestARollingDeploymentThatFailsSaysWhyItsTasksStopped(t *testing.T) {
 	}
 	if !f.called("stopped web ") {
 		t.Errorf("calls %v", f.w.calls)
+	}
+}
+
+func TestAFewFailedReadsOfTheDeploymentAreRetriedMoreAreAnError(t *testing.T) {
+	f, cd, _ := codeDeployFixture(t, "dev", bluegreen, healthy("dev"))
+	cd.failReads = 3
+	if _, err := f.ops.Release(context.Background(), "dev", "shipyard-app:local"); err != nil {
+		t.Fatalf("three failed reads: %v", err)
+	}
+	f, cd, _ = codeDeployFixture(t, "dev", bluegreen, healthy("dev"))
+	cd.failReads = 4
+	_, err := f.ops.Release(context.Background(), "dev", "shipyard-app:local")
+	if err == nil || !strings.Contains(err.Error(), "reading codedeploy deployment d-7Q2X5ABCD (4 tries; it goes on") {
+		t.Errorf("four failed reads: %v", err)
 	}
 }
 

@@ -49,6 +49,10 @@ var CodeDeployPollInterval = 15 * time.Second
 // checks, rollback) before it stops waiting; the deployment goes on.
 const codeDeployGrace = 30 * time.Minute
 
+// codeDeployReadTries is how many reads of a deployment in a row may fail
+// before the release stops following it.
+const codeDeployReadTries = 4
+
 // codeDeploy shifts the web service to the task definition `pulumi up`
 // registered, when the stack's outputs name a CodeDeploy application;
 // it records the deployment ID ("" when the stack has none), its traffic
@@ -180,11 +184,22 @@ func (o *Ops) codeDeployment(ctx context.Context, cfg *stackconfig.Config) (code
 func (o *Ops) follow(ctx context.Context, cfg *stackconfig.Config, id string, plan []Step, gates []signals.Gate) (following, error) {
 	f := following{readings: make([][]GateReading, len(plan)), last: map[string]GateValue{}, lastStep: -1}
 	deadline := o.now().Add(Budget(plan) + time.Duration(cfg.Deploy.BakeSeconds)*time.Second + codeDeployGrace)
+	failures := 0
 	for {
 		d, err := o.CodeDeploy.Get(ctx, id)
 		if err != nil {
-			return f, fmt.Errorf("reading codedeploy deployment %s: %w", id, err)
+			// The deployment goes on whatever this client sees: a few
+			// failed reads in a row are retried.
+			if failures++; failures >= codeDeployReadTries {
+				return f, fmt.Errorf("reading codedeploy deployment %s (%d tries; it goes on: follow it with `aws deploy get-deployment --deployment-id %s`): %w", id, failures, id, err)
+			}
+			o.say("reading codedeploy deployment %s: %v (retrying)", id, err)
+			if err := o.sleep(ctx, CodeDeployPollInterval); err != nil {
+				return f, fmt.Errorf("interrupted while codedeploy deployment %s runs (it goes on; stop it with `aws deploy stop-deployment --deployment-id %s --auto-rollback-enabled`): %w", id, id, err)
+			}
+			continue
 		}
+		failures = 0
 		f.d = d
 		if d.Done() {
 			if d.ErrorCode == "ALARM_ACTIVE" && f.breach == nil && f.lastStep >= 0 {
