@@ -345,7 +345,13 @@ func (o *Ops) promoteLocal(ctx context.Context, cfg *stackconfig.Config, id, ngi
 		if nginx != "" {
 			return o.abortLocal(ctx, cfg, nginx, rec, cause, nil)
 		}
-		return cause
+		// A rolling update that failed left the new containers beside the
+		// running ones: the previous config removes them.
+		o.say("removing the new version's containers; the running ones keep serving")
+		if err := o.Local.Up(context.WithoutCancel(ctx), cfg.Stack, ""); err != nil {
+			return errors.Join(cause, fmt.Errorf("removing the new containers: %w", err))
+		}
+		return fmt.Errorf("%w; rolled back: the new containers removed", cause)
 	}
 	if nginx == "" {
 		return nil
