@@ -284,6 +284,10 @@ func TestACodeDeployRolledBackByAGateAlarmNamesTheGateWithItsValueAndThreshold(t
 		len(rec.Alarms) != 1 || rec.Alarms[0] != "shipyard-dev-targetLatencyP99-green" {
 		t.Errorf("record %+v (abort %+v); config changed: %v", rec, rec.Abort, string(f.read("dev")) != before)
 	}
+	if table := Table(f.records("dev")); !strings.Contains(table, "    rolled back at 100%: services do not run the release: deployment alarms failed the deployment: "+want) ||
+		!strings.Contains(table, "    step 100%  04:00:00 - 04:00:05; targetErrorRate 0.4% <= threshold 5%: pass (250 requests); targetLatencyP99 1.4s > threshold 1s: breach (310 requests)\n") {
+		t.Errorf("make ledger shows:\n%s", table)
+	}
 }
 
 func TestAGateWithoutEnoughRequestsIsNoDataNeverAPass(t *testing.T) {

@@ -301,7 +301,7 @@ func testProgressive(t *testing.T, s *localStack, url string, user credentials, 
 		if err == nil {
 			t.Fatalf("the release of an image that never becomes healthy exited 0:\n%s", all)
 		}
-		t.Logf("the never-healthy release failed after %s", took.Round(time.Second))
+		t.Logf("the never-healthy release failed after %s; it printed:\n%s", took.Round(time.Second), lastLines(all, 20))
 		if limit := (healthWaitSeconds + 60) * time.Second; took > limit {
 			t.Errorf("it took %s, more than local.healthWaitSeconds + 60 s = %s", took.Round(time.Second), limit)
 		}
