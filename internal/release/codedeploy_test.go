@@ -327,8 +327,9 @@ func TestACodeDeployWhoseNewTasksNeverBecomeHealthySaysWhyTheyStopped(t *testing
 			t.Errorf("error %v\nwant it to contain %q", err, want)
 		}
 	}
-	if !f.called("stopped web "+taskDef) || rec.Status != StatusFailed || len(rec.Steps) != 0 {
-		t.Errorf("calls %v, record %+v", f.w.calls, rec)
+	if !f.called("stopped web "+taskDef) || rec.Status != StatusFailed || len(rec.Steps) != 0 || rec.Abort == nil ||
+		!strings.HasPrefix(rec.Abort.Reason, "services do not run the release: codedeploy deployment d-7Q2X5ABCD Failed: ECS_UPDATE_ERROR") {
+		t.Errorf("calls %v, record %+v (abort %+v)", f.w.calls, rec, rec.Abort)
 	}
 }
 

@@ -172,7 +172,8 @@ func (o *Ops) codeDeployment(ctx context.Context, cfg *stackconfig.Config) (code
 		if why := o.stoppedTask(ctx, out, "web", taskDef); why != "" {
 			cause = fmt.Errorf("%w\n%s", cause, why)
 		}
-		return r, cause
+		// The deployment group rolls back on failure.
+		return rolledBack(cause, nil)
 	}
 }
 
