@@ -200,8 +200,8 @@ func (d dockerLocal) Diagnose(ctx context.Context, stack string) string {
 		if json.Unmarshal(out, &st) != nil {
 			continue
 		}
-		if st.Health == nil && st.ExitCode == 0 || st.Health != nil && st.Health.Status == "healthy" {
-			continue // healthy, or a one-off that succeeded
+		if st.Status == "exited" && st.ExitCode == 0 || st.Health != nil && st.Health.Status == "healthy" {
+			continue // a one-off that succeeded (its image's health check aside), or healthy
 		}
 		health := "no health check"
 		if st.Health != nil {
