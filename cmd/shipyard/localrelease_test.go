@@ -39,7 +39,7 @@ func TestDiagnoseShowsTheUnhealthyContainersHealthChecksAndTheLogTailOfAWebOne(t
 	x := newFakeExec(map[string]answer{
 		"docker ps -a --filter label=dev.shipyard.stack=rel --filter label=dev.shipyard.process --format {{.Names}}": {out: "shipyard-rel-worker-bbb\nshipyard-rel-web-1-aaa\nshipyard-rel-canary-web-1-bbb\nshipyard-rel-migrate-bbb\n"},
 		"docker inspect --format {{json .State}} shipyard-rel-web-1-aaa":                                             {out: `{"Status":"running","ExitCode":0,"Health":{"Status":"healthy","Log":[{"ExitCode":0,"Output":""}]}}`},
-		"docker inspect --format {{json .State}} shipyard-rel-migrate-bbb":                                           {out: `{"Status":"exited","ExitCode":0}`},
+		"docker inspect --format {{json .State}} shipyard-rel-migrate-bbb":                                           {out: `{"Status":"exited","ExitCode":0,"Health":{"Status":"unhealthy","Log":[]}}`},
 		"docker inspect --format {{json .State}} shipyard-rel-worker-bbb":                                            {out: `{"Status":"restarting","ExitCode":2,"Health":{"Status":"starting","Log":[]}}`},
 		"docker inspect --format {{json .State}} shipyard-rel-canary-web-1-bbb":                                      {out: `{"Status":"running","ExitCode":0,"Health":{"Status":"unhealthy","Log":[{"ExitCode":1,"Output":"healthcheck: /livez answered 503\n"},{"ExitCode":1,"Output":"healthcheck: /livez answered 503\n"}]}}`},
 		"docker logs --tail 20 shipyard-rel-canary-web-1-bbb":                                                        {out: "{\"level\":\"INFO\",\"msg\":\"listening\"}\npanic: boom\n"},
