@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shipyard-kit/shipyard/internal/release"
@@ -12,28 +13,36 @@ import (
 // codeDeployCLI implements release.CodeDeploy with the AWS CLI.
 type codeDeployCLI struct{ aws awsCLI }
 
-// Deploy creates the deployment from the AppSpec, waits with `aws deploy
-// wait deployment-successful` (its own limit: about an hour) and reads how
-// it ended with `aws deploy get-deployment`.
-func (c codeDeployCLI) Deploy(ctx context.Context, app, group string, appSpec []byte) (release.CodeDeployment, error) {
+// Create creates the deployment from the AppSpec.
+func (c codeDeployCLI) Create(ctx context.Context, app, group string, appSpec []byte) (string, error) {
 	revision, err := json.Marshal(map[string]any{
 		"revisionType":   "AppSpecContent",
 		"appSpecContent": map[string]string{"content": string(appSpec)},
 	})
 	if err != nil {
-		return release.CodeDeployment{}, err
+		return "", err
 	}
 	var created struct {
 		DeploymentID string `json:"deploymentId"`
 	}
 	if err := c.aws.json(ctx, &created, "deploy", "create-deployment", "--application-name", app, "--deployment-group-name", group,
 		"--revision", string(revision), "--description", "shipyard release"); err != nil {
-		return release.CodeDeployment{}, fmt.Errorf("creating the deployment: %w", err)
+		return "", err
 	}
-	d := release.CodeDeployment{ID: created.DeploymentID}
-	// The waiter fails when the deployment fails or is stopped: how it
-	// ended is read either way.
-	_ = c.aws.json(ctx, nil, "deploy", "wait", "deployment-successful", "--deployment-id", d.ID)
+	if created.DeploymentID == "" {
+		return "", fmt.Errorf("aws deploy create-deployment returned no deployment ID")
+	}
+	return created.DeploymentID, nil
+}
+
+// Stop stops the deployment and has CodeDeploy roll it back.
+func (c codeDeployCLI) Stop(ctx context.Context, id string) error {
+	return c.aws.json(ctx, nil, "deploy", "stop-deployment", "--deployment-id", id, "--auto-rollback-enabled")
+}
+
+// Get reads the deployment (`aws deploy get-deployment`) and its ECS
+// target: the lifecycle events and the replacement ("Green") task set.
+func (c codeDeployCLI) Get(ctx context.Context, id string) (release.CodeDeployment, error) {
 	var info struct {
 		DeploymentInfo struct {
 			Status           string `json:"status"`
@@ -44,31 +53,34 @@ func (c codeDeployCLI) Deploy(ctx context.Context, app, group string, appSpec []
 			RollbackInfo struct {
 				RollbackMessage string `json:"rollbackMessage"`
 			} `json:"rollbackInfo"`
+			CompleteTime time.Time `json:"completeTime"`
 		} `json:"deploymentInfo"`
 	}
-	if err := c.aws.json(ctx, &info, "deploy", "get-deployment", "--deployment-id", d.ID); err != nil {
-		return d, fmt.Errorf("reading deployment %s: %w", d.ID, err)
+	d := release.CodeDeployment{ID: id}
+	if err := c.aws.json(ctx, &info, "deploy", "get-deployment", "--deployment-id", id); err != nil {
+		return d, err
 	}
 	i := info.DeploymentInfo
-	d.Status, d.ErrorCode, d.ErrorMessage, d.Rollback = i.Status, i.ErrorInformation.Code, i.ErrorInformation.Message, i.RollbackInfo.RollbackMessage
-	events, err := c.events(ctx, d.ID)
-	if err != nil {
-		return d, fmt.Errorf("reading the lifecycle events of deployment %s: %w", d.ID, err)
+	d.Status, d.ErrorCode, d.ErrorMessage, d.Rollback, d.Complete = i.Status, i.ErrorInformation.Code, i.ErrorInformation.Message, i.RollbackInfo.RollbackMessage, i.CompleteTime
+	if err := c.target(ctx, &d); err != nil {
+		return d, fmt.Errorf("reading the ECS target of deployment %s: %w", id, err)
 	}
-	d.Events = events
 	return d, nil
 }
 
-// events reads the ECS target's lifecycle events (an ECS deployment has
-// one target: the service).
-func (c codeDeployCLI) events(ctx context.Context, id string) ([]release.LifecycleEvent, error) {
+// target reads the ECS target's lifecycle events and task sets (an ECS
+// deployment has one target: the service); none before CodeDeploy
+// created it.
+func (c codeDeployCLI) target(ctx context.Context, d *release.CodeDeployment) error {
 	var targets struct {
 		TargetIDs []string `json:"targetIds"`
 	}
-	if err := c.aws.json(ctx, &targets, "deploy", "list-deployment-targets", "--deployment-id", id); err != nil {
-		return nil, err
+	if err := c.aws.json(ctx, &targets, "deploy", "list-deployment-targets", "--deployment-id", d.ID); err != nil {
+		if strings.Contains(err.Error(), "DeploymentNotStartedException") {
+			return nil // no target yet
+		}
+		return err
 	}
-	var out []release.LifecycleEvent
 	for _, t := range targets.TargetIDs {
 		var target struct {
 			DeploymentTarget struct {
@@ -79,15 +91,28 @@ func (c codeDeployCLI) events(ctx context.Context, id string) ([]release.Lifecyc
 						Start  time.Time `json:"startTime"`
 						End    time.Time `json:"endTime"`
 					} `json:"lifecycleEvents"`
+					TaskSetsInfo []struct {
+						TaskSetLabel  string  `json:"taskSetLabel"`
+						TrafficWeight float64 `json:"trafficWeight"`
+						TargetGroup   struct {
+							Name string `json:"name"`
+						} `json:"targetGroup"`
+					} `json:"taskSetsInfo"`
 				} `json:"ecsTarget"`
 			} `json:"deploymentTarget"`
 		}
-		if err := c.aws.json(ctx, &target, "deploy", "get-deployment-target", "--deployment-id", id, "--target-id", t); err != nil {
-			return nil, err
+		if err := c.aws.json(ctx, &target, "deploy", "get-deployment-target", "--deployment-id", d.ID, "--target-id", t); err != nil {
+			return err
 		}
-		for _, e := range target.DeploymentTarget.EcsTarget.LifecycleEvents {
-			out = append(out, release.LifecycleEvent{Name: e.Name, Status: e.Status, Start: e.Start, End: e.End})
+		e := target.DeploymentTarget.EcsTarget
+		for _, ev := range e.LifecycleEvents {
+			d.Events = append(d.Events, release.LifecycleEvent{Name: ev.Name, Status: ev.Status, Start: ev.Start, End: ev.End})
+		}
+		for _, ts := range e.TaskSetsInfo {
+			if ts.TaskSetLabel == "Green" {
+				d.Replacement = release.TaskSet{TargetGroup: ts.TargetGroup.Name, Weight: ts.TrafficWeight}
+			}
 		}
 	}
-	return out, nil
+	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -169,10 +170,12 @@ func (d dockerLocal) containers(ctx context.Context, stack, filter string) ([]st
 }
 
 // Diagnose implements release.LocalStack: the state and health-check log
-// of the canary containers, and the last 20 log lines of the first one
-// that is not healthy.
+// of each of the stack's app containers that is not healthy (the canaries
+// of a release, or a rolling update's new generation; a one-off that
+// exited non-zero), and the last 20 log lines of one of them, a web one
+// first.
 func (d dockerLocal) Diagnose(ctx context.Context, stack string) string {
-	names, err := d.containers(ctx, stack, "name="+dockerinfra.NamesFor(stack).Container("canary-web-"))
+	names, err := d.containers(ctx, stack, "label="+dockerinfra.ProcessLabel)
 	if err != nil || len(names) == 0 {
 		return ""
 	}
@@ -197,6 +200,9 @@ func (d dockerLocal) Diagnose(ctx context.Context, stack string) string {
 		if json.Unmarshal(out, &st) != nil {
 			continue
 		}
+		if st.Status == "exited" && st.ExitCode == 0 || st.Health != nil && st.Health.Status == "healthy" {
+			continue // a one-off that succeeded (its image's health check aside), or healthy
+		}
 		health := "no health check"
 		if st.Health != nil {
 			health = st.Health.Status
@@ -207,13 +213,15 @@ func (d dockerLocal) Diagnose(ctx context.Context, stack string) string {
 				fmt.Fprintf(&b, "  health check: exit %d: %s\n", l.ExitCode, strings.TrimSpace(l.Output))
 			}
 		}
-		if failed == "" && (st.Health == nil || st.Health.Status != "healthy") {
+		if failed == "" || strings.Contains(n, "-web-") && !strings.Contains(failed, "-web-") {
 			failed = n
 		}
 	}
 	if failed != "" {
-		logs, _ := d.x(ctx, call{Name: d.docker, Args: []string{"logs", "--tail", "20", failed}})
-		fmt.Fprintf(&b, "last 20 log lines of %s:\n%s", failed, strings.TrimRight(string(logs), "\n"))
+		// Standard output and error both: a panic goes to the latter.
+		var logs bytes.Buffer
+		_, _ = d.x(ctx, call{Name: d.docker, Args: []string{"logs", "--tail", "20", failed}, Stream: true, Out: &logs})
+		fmt.Fprintf(&b, "last 20 log lines of %s:\n%s", failed, strings.TrimRight(logs.String(), "\n"))
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 	"github.com/shipyard-kit/shipyard/internal/release"
@@ -35,6 +36,7 @@ func newOps(ctx context.Context, e env, pr project, x execer, region string) (*r
 		Runtime:            ecsRuntime{aws: awsCLI{x: x, region: region}},
 		Backups:            rdsBackups{aws: awsCLI{x: x, region: region}},
 		CodeDeploy:         codeDeployCLI{aws: awsCLI{x: x, region: region}},
+		CloudWatch:         gateAlarmsCLI{aws: awsCLI{x: x, region: region}, now: time.Now},
 		Timer:              newAppTimer(x, pr.root, e.getenv),
 		MigrationThreshold: threshold,
 		ImageSupported:     imageSupported(x, pr.root),

@@ -8,6 +8,7 @@ import (
 	awsinfra "github.com/shipyard-kit/shipyard/infra/aws"
 	"github.com/shipyard-kit/shipyard/infra/pulumitest"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/release"
 )
 
 const (
@@ -85,6 +86,12 @@ func TestEveryAWSStacksWebServiceIsDeployedByCodeDeployWithTwoTargetGroupsAndATe
 					name := awsinfra.AlarmName("shipyard-"+stack, id)
 					if !slices.Contains(alarms, name) {
 						t.Errorf("the deployment group does not roll back on %s: %v", name, alarms)
+					}
+				}
+				// A release reads the gate from these two alarms.
+				for _, name := range release.GateAlarmNames(stack, gate) {
+					if !slices.Contains(alarms, name) {
+						t.Errorf("release.GateAlarmNames names %s, which the deployment group does not roll back on: %v", name, alarms)
 					}
 				}
 				green := pick(t, g, tAlarm, "web-deploy-"+gate+awsinfra.GreenAlarmSuffix)

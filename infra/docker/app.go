@@ -194,7 +194,7 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		a.StopTimeout = pulumi.Int(svc.StopTimeoutSeconds)
 		a.DestroyGraceSeconds = pulumi.Int(svc.StopTimeoutSeconds)
 		a.Wait = pulumi.Bool(true)
-		a.WaitTimeout = pulumi.Int(120)
+		a.WaitTimeout = pulumi.Int(cfg.Local.HealthWaitSeconds)
 		return docker.NewContainer(ctx, cname, a, parent, pulumi.DependsOn([]pulumi.Resource{migration}))
 	}
 	addCurrent := func(p stackconfig.Process, cname string) (*docker.Container, error) {

@@ -279,8 +279,8 @@ func TestAppContainersRunLikeProd(t *testing.T) {
 			if r.String("user") != dockerinfra.AppUser || !r.Bool("readOnly") {
 				t.Errorf("user %q readOnly %v, want %s and a read-only root", r.String("user"), r.Bool("readOnly"), dockerinfra.AppUser)
 			}
-			if r.String("restart") != "unless-stopped" || !r.Bool("wait") {
-				t.Errorf("restart %q wait %v", r.String("restart"), r.Bool("wait"))
+			if r.String("restart") != "unless-stopped" || !r.Bool("wait") || int(r.Number("waitTimeout")) != cfg.Local.HealthWaitSeconds {
+				t.Errorf("restart %q wait %v waitTimeout %v, want unless-stopped, a wait of local.healthWaitSeconds (%d)", r.String("restart"), r.Bool("wait"), r.Number("waitTimeout"), cfg.Local.HealthWaitSeconds)
 			}
 			if r.String("logDriver") != "json-file" || r.String("logOpts.max-size") != cfg.Local.LogMaxSize || r.String("logOpts.max-file") != "3" {
 				t.Errorf("log driver %q opts %v", r.String("logDriver"), r.Inputs["logOpts"])

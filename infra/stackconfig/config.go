@@ -407,6 +407,10 @@ type Local struct {
 	// LogMaxSize and LogMaxFiles configure Docker's json-file log rotation.
 	LogMaxSize  string `json:"logMaxSize"`
 	LogMaxFiles int    `json:"logMaxFiles"`
+	// HealthWaitSeconds is how long `make up` and a release wait for a new
+	// app container to pass its health check before they fail (and a
+	// release prints the container's health-check log and last log lines).
+	HealthWaitSeconds int `json:"healthWaitSeconds"`
 }
 
 // LocalImages are the images of the attached resources on docker: the
@@ -506,8 +510,9 @@ func Defaults() Config {
 				Mtail:  "ghcr.io/google/mtail:3.0.8",
 				Jaeger: "jaegertracing/jaeger:2.12.0",
 			},
-			LogMaxSize:  "10m",
-			LogMaxFiles: 3,
+			LogMaxSize:        "10m",
+			LogMaxFiles:       3,
+			HealthWaitSeconds: 120,
 		},
 	}
 }

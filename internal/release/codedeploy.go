@@ -5,30 +5,57 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 // CodeDeploy deploys a web service whose deployment controller is
 // CODE_DEPLOY (a progressive deploy.strategy on aws): `pulumi up` only
-// registers the task definition; the traffic shift is CodeDeploy's.
+// registers the task definition; the traffic shift is CodeDeploy's, which
+// the release follows step by step.
 type CodeDeploy interface {
-	// Deploy creates a deployment of appSpec (AppSpecContent) in the
-	// application's deployment group and waits until it ends.
-	Deploy(ctx context.Context, app, group string, appSpec []byte) (CodeDeployment, error)
+	// Create creates a deployment of appSpec (AppSpecContent) in the
+	// application's deployment group and returns its ID.
+	Create(ctx context.Context, app, group string, appSpec []byte) (string, error)
+	// Get reads how far a deployment got.
+	Get(ctx context.Context, id string) (CodeDeployment, error)
+	// Stop stops a deployment in progress and rolls it back (a gate
+	// breached).
+	Stop(ctx context.Context, id string) error
 }
 
-// CodeDeployment is how a CodeDeploy deployment ended.
+// CodeDeployment is how far a CodeDeploy deployment got.
 type CodeDeployment struct {
 	ID string
-	// Status is CodeDeploy's: Succeeded, Failed, Stopped…
+	// Status is CodeDeploy's: Created, InProgress, Succeeded, Failed,
+	// Stopped…
 	Status string
 	// ErrorCode and ErrorMessage are errorInformation (ALARM_ACTIVE: a
 	// rollback alarm went off); Rollback is rollbackInfo's message.
 	ErrorCode, ErrorMessage, Rollback string
+	// Complete is when it ended (zero while it runs).
+	Complete time.Time
 	// Events are the ECS target's lifecycle events (AllowTestTraffic,
 	// AllowTraffic…), as far as the deployment got.
 	Events []LifecycleEvent
+	// Replacement is the new version's task set (CodeDeploy's "Green"):
+	// zero until CodeDeploy created it.
+	Replacement TaskSet
+}
+
+// TaskSet is one task set of a CodeDeploy ECS deployment.
+type TaskSet struct {
+	// TargetGroup is the name of the target group it serves from.
+	TargetGroup string
+	// Weight is its share of production traffic, in percent.
+	Weight float64
+}
+
+// Done reports whether CodeDeploy has finished with the deployment.
+func (d CodeDeployment) Done() bool {
+	switch d.Status {
+	case "Succeeded", "Failed", "Stopped":
+		return true
+	}
+	return false
 }
 
 // LifecycleEvent is one step of a CodeDeploy ECS deployment.
@@ -40,8 +67,10 @@ type LifecycleEvent struct {
 // CodeDeploySteps turns a deployment's AllowTraffic event into the
 // traffic steps of the plan: CodeDeploy reports when the shift started and
 // ended, and the deployment config (the plan) when each step's bake ends
-// within it. A step the deployment did not reach is left out.
-func CodeDeploySteps(plan []Step, events []LifecycleEvent) []TrafficStep {
+// within it. A step the deployment did not reach is left out. When the
+// shift reached 100 % and the deployment completed later (the old tasks
+// kept for the bake), the last step lasts until complete.
+func CodeDeploySteps(plan []Step, events []LifecycleEvent, complete time.Time) []TrafficStep {
 	var allow *LifecycleEvent
 	for i := range events {
 		if events[i].Name == "AllowTraffic" && !events[i].Start.IsZero() {
@@ -67,6 +96,9 @@ func CodeDeploySteps(plan []Step, events []LifecycleEvent) []TrafficStep {
 			break // the shift ended here: completed, or stopped in this step
 		}
 		at = stop
+	}
+	if last := &out[len(out)-1]; last.Percent == 100 && allow.Status == "Succeeded" && complete.After(last.End) {
+		last.End = complete
 	}
 	return out
 }
@@ -105,58 +137,4 @@ func AppSpec(taskDefinition, container string, port int) ([]byte, error) {
 			LoadBalancerInfo: appLoadBalancer{ContainerName: container, ContainerPort: port},
 		}},
 	}}})
-}
-
-// codeDeploy shifts the web service to the task definition `pulumi up`
-// registered, when the stack's outputs name a CodeDeploy application;
-// it records the deployment ID ("" when the stack has none) and its
-// traffic steps in rec.
-func (o *Ops) codeDeploy(ctx context.Context, cfg *stackconfig.Config, rec *Record) error {
-	stack := cfg.Stack
-	id, steps, err := o.codeDeployment(ctx, stack, cfg.Deploy)
-	rec.CodeDeployDeployment, rec.Steps = id, steps
-	if id != "" {
-		rec.Strategy = cfg.Deploy.Strategy
-	}
-	return err
-}
-
-func (o *Ops) codeDeployment(ctx context.Context, stack string, deploy stackconfig.Deploy) (string, []TrafficStep, error) {
-	out, err := o.Pulumi.Outputs(ctx, stack)
-	if err != nil {
-		return "", nil, fmt.Errorf("reading outputs of stack %q after the update: %w", stack, err)
-	}
-	app, group := out.String("codeDeployApplication"), out.String("codeDeployDeploymentGroup")
-	if app == "" {
-		return "", nil, nil
-	}
-	if o.CodeDeploy == nil {
-		return "", nil, fmt.Errorf("stack %q deploys its web service with CodeDeploy, but no CodeDeploy client is configured", stack)
-	}
-	port, _ := out["webContainerPort"].(float64)
-	if p, ok := out["webContainerPort"].(int); ok {
-		port = float64(p)
-	}
-	spec, err := AppSpec(out.Map("taskDefinitionArns")["web"], out.String("webContainerName"), int(port))
-	if err != nil {
-		return "", nil, err
-	}
-	o.say("CodeDeploy: deploying %s to %s/%s and waiting (the deployment group's config shifts the traffic, its alarms roll back)", out.Map("taskDefinitionArns")["web"], app, group)
-	d, err := o.CodeDeploy.Deploy(ctx, app, group, spec)
-	if err != nil {
-		return d.ID, nil, fmt.Errorf("codedeploy deployment %s: %w", orNone(d.ID), err)
-	}
-	steps := CodeDeploySteps(Plan(deploy), d.Events)
-	for _, s := range steps {
-		o.say("CodeDeploy step: %d%% of requests to the new version, %s - %s", s.Percent, s.Start.UTC().Format(time.TimeOnly), s.End.UTC().Format(time.TimeOnly))
-	}
-	switch {
-	case d.Status == "Succeeded":
-		o.say("CodeDeploy deployment %s succeeded", d.ID)
-		return d.ID, steps, nil
-	case d.ErrorCode == "ALARM_ACTIVE":
-		return d.ID, steps, fmt.Errorf("%w: %w: codedeploy deployment %s %s: %s (%s)", ErrNotRunning, ErrAlarmRollback, d.ID, d.Status, d.ErrorMessage, orNone(d.Rollback))
-	default:
-		return d.ID, steps, fmt.Errorf("%w: codedeploy deployment %s %s: %s %s (%s)", ErrNotRunning, d.ID, d.Status, d.ErrorCode, d.ErrorMessage, orNone(d.Rollback))
-	}
 }

@@ -106,10 +106,16 @@ func (o *Ops) verify(ctx context.Context, stack, digest string, started time.Tim
 	}
 	seen := map[string]bool{}
 	var problems []string
+	// failed is the first service whose new tasks did not take over
+	// without an alarm: why its tasks stopped is printed.
+	var failed *Service
 	for _, s := range services {
 		seen[s.Process] = true
 		want := taskDefs[s.Process]
 		alarms = append(alarms, s.Alarms...)
+		if failed == nil && len(s.Alarms) == 0 && want != "" && (s.RolloutState != "COMPLETED" || s.TaskDefinition != want) {
+			failed = &s
+		}
 		switch {
 		case len(s.Alarms) > 0:
 			problems = append(problems, fmt.Sprintf("service %s: deployment alarm(s) %s went into ALARM and ECS failed the deployment (rolled back when the service's alarms have rollback on; ECS: %s)",
@@ -160,7 +166,13 @@ func (o *Ops) verify(ctx context.Context, stack, digest string, started time.Tim
 		return alarms, fmt.Errorf("%w: %w: stack %q:\n  %s", ErrNotRunning, ErrAlarmRollback, stack, strings.Join(problems, "\n  "))
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w: stack %q:\n  %s", ErrNotRunning, stack, strings.Join(problems, "\n  "))
+		err := fmt.Errorf("%w: stack %q:\n  %s", ErrNotRunning, stack, strings.Join(problems, "\n  "))
+		if failed != nil {
+			if why := o.stoppedTask(ctx, out, failed.Process, taskDefs[failed.Process]); why != "" {
+				err = fmt.Errorf("%w\n%s", err, why)
+			}
+		}
+		return nil, err
 	}
 	return nil, nil
 }

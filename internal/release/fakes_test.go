@@ -252,6 +252,14 @@ func (w *world) Services(_ context.Context, stack string, out Outputs, since tim
 	return services, nil
 }
 
+// StoppedTask is the runtime's account of a stopped task: the stopped
+// reason and log tail of a task that never became healthy.
+func (w *world) StoppedTask(_ context.Context, _ Outputs, process, taskDefinition string) (string, error) {
+	w.calls = append(w.calls, "stopped "+process+" "+taskDefinition)
+	return "task 0a1b2c of " + taskDefinition + " stopped: Task failed ELB health checks in (target-group shipyard-dev-web-g)\n" +
+		"last 20 log lines of container app:\n{\"level\":\"ERROR\",\"msg\":\"connecting to postgres: timeout\"}", nil
+}
+
 // fixture is a copy of the repository's config directory plus an empty
 // ledger directory and a migrations directory, with a world around them.
 type fixture struct {

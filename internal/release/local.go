@@ -69,13 +69,9 @@ func (o *Ops) ReleaseLocal(ctx context.Context, stack, image string) (Record, er
 	if cfg.Target != stackconfig.TargetDocker {
 		return Record{}, fmt.Errorf("%w: stack %q has target %q; a local release needs target %q", ErrWrongTarget, stack, cfg.Target, stackconfig.TargetDocker)
 	}
-	alarms, err := signals.Resolve(cfg)
+	gates, err := releaseGates(cfg)
 	if err != nil {
-		return Record{}, fmt.Errorf("%w: stack %q: %w", ErrInvalidConfig, stack, err)
-	}
-	gates, err := signals.Gates(cfg, alarms)
-	if err != nil {
-		return Record{}, fmt.Errorf("%w: stack %q: %w", ErrInvalidConfig, stack, err)
+		return Record{}, err
 	}
 	out, err := o.Pulumi.Outputs(ctx, stack)
 	if err != nil {
@@ -243,30 +239,51 @@ func (o *Ops) sleep(ctx context.Context, d time.Duration) error {
 // readGate reads one gate on the canary generation.
 func (o *Ops) readGate(ctx context.Context, promURL, label string, g signals.Gate, minRequests int) (GateReading, error) {
 	value, requests := g.Queries(label)
-	r := GateReading{Gate: g.Name, Comparison: string(g.Comparison), Threshold: g.Threshold, Unit: g.Unit, Time: o.now()}
 	n, ok, err := o.Local.Query(ctx, promURL, requests)
 	if err != nil {
-		return r, fmt.Errorf("reading gate %s: %w", g.Name, err)
+		return GateReading{}, fmt.Errorf("reading gate %s: %w", g.Name, err)
 	}
-	if ok {
-		r.Requests = math.Round(n)
+	if !ok {
+		n = 0
 	}
 	v, ok, err := o.Local.Query(ctx, promURL, value)
 	if err != nil {
-		return r, fmt.Errorf("reading gate %s: %w", g.Name, err)
+		return GateReading{}, fmt.Errorf("reading gate %s: %w", g.Name, err)
 	}
+	var vp *float64
 	if ok {
-		r.Value = &v
+		vp = &v
 	}
+	return judge(g, vp, n, minRequests, o.now()), nil
+}
+
+// releaseGates are the stack's release gates (deploy.gates).
+func releaseGates(cfg *stackconfig.Config) ([]signals.Gate, error) {
+	alarms, err := signals.Resolve(cfg)
+	if err == nil {
+		var gates []signals.Gate
+		if gates, err = signals.Gates(cfg, alarms); err == nil {
+			return gates, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: stack %q: %w", ErrInvalidConfig, cfg.Stack, err)
+}
+
+// judge gives a gate's reading its outcome, the same on every target: no
+// data below minRequests requests or without a value (never a pass),
+// breach past the threshold, else pass.
+func judge(g signals.Gate, value *float64, requests float64, minRequests int, at time.Time) GateReading {
+	r := GateReading{Gate: g.Name, Value: value, Comparison: string(g.Comparison), Threshold: g.Threshold, Unit: g.Unit,
+		Requests: math.Round(requests), Time: at}
 	switch {
-	case r.Requests < float64(minRequests) || r.Value == nil:
+	case r.Requests < float64(minRequests) || value == nil:
 		r.Outcome = GateNoData
-	case g.Breached(v):
+	case g.Breached(*value):
 		r.Outcome = GateBreach
 	default:
 		r.Outcome = GatePass
 	}
-	return r, nil
+	return r
 }
 
 // abortLocal sends all traffic back to the running generation at once,
@@ -328,7 +345,13 @@ func (o *Ops) promoteLocal(ctx context.Context, cfg *stackconfig.Config, id, ngi
 		if nginx != "" {
 			return o.abortLocal(ctx, cfg, nginx, rec, cause, nil)
 		}
-		return cause
+		// A rolling update that failed left the new containers beside the
+		// running ones: the previous config removes them.
+		o.say("removing the new version's containers; the running ones keep serving")
+		if err := o.Local.Up(context.WithoutCancel(ctx), cfg.Stack, ""); err != nil {
+			return errors.Join(cause, fmt.Errorf("removing the new containers: %w", err))
+		}
+		return fmt.Errorf("%w; rolled back: the new containers removed", cause)
 	}
 	if nginx == "" {
 		return nil

@@ -52,6 +52,9 @@ func (w *localWorld) LocalUp(stack, candidate string, configDir string) error {
 	if err != nil {
 		return err
 	}
+	if strings.Contains(string(data), newID) && !w.healthy {
+		return errors.New("container shipyard-rel-web-1-4d5e6f70 did not become healthy")
+	}
 	if strings.Contains(string(data), newID) {
 		w.image = newID
 	}
@@ -222,6 +225,27 @@ func TestNewContainersThatNeverBecomeHealthySayWhyAndAreRemoved(t *testing.T) {
 	}
 	if got := strings.Join(w.calls, ", "); got != "up "+newID+", split 0, up " {
 		t.Errorf("calls %s", got)
+	}
+}
+
+func TestARollingReleaseWhoseContainersNeverBecomeHealthySaysWhyAndGoesBack(t *testing.T) {
+	o, w, path := newLocalFixture(t, `{"strategy": "rolling"}`)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.healthy = false
+	rec, err := o.ReleaseLocal(context.Background(), "rel", "app:new")
+	if err == nil || !strings.Contains(err.Error(), "health check of shipyard-rel-canary-web-1") || !strings.Contains(err.Error(), "panic: boom") ||
+		!strings.Contains(err.Error(), "rolled back: the new containers removed") {
+		t.Fatalf("error %v, want the health-check log, the last log lines and the rollback", err)
+	}
+	if got := strings.Join(w.calls, ", "); got != "up , up " {
+		t.Errorf("calls %s, want the failed update, then one on the previous config", got)
+	}
+	after, _ := os.ReadFile(path)
+	if string(after) != string(before) || w.image != runningID || rec.Status != StatusFailed {
+		t.Errorf("config changed %v, image %s, record %+v", string(after) != string(before), w.image, rec)
 	}
 }
 

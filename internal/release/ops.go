@@ -120,6 +120,11 @@ type Runtime interface {
 	// each one named in outputs["serviceNames"]; since is when the update
 	// started, for finding the deployments it created.
 	Services(ctx context.Context, stack string, out Outputs, since time.Time) ([]Service, error)
+	// StoppedTask says why a task of taskDefinition in the process type's
+	// service stopped: for one stopped task, ECS's stopped reason, its
+	// containers' exit codes and reasons, and the last 20 log lines of its
+	// failed container; "" when none stopped.
+	StoppedTask(ctx context.Context, out Outputs, process, taskDefinition string) (string, error)
 }
 
 // Backups takes manual snapshots of a stack's database.
@@ -166,8 +171,10 @@ type Ops struct {
 	Backups Backups
 	// Local drives a docker stack's release (ReleaseLocal).
 	Local LocalStack
-	// CodeDeploy deploys a CODE_DEPLOY-controlled web service.
+	// CodeDeploy deploys a CODE_DEPLOY-controlled web service, and
+	// CloudWatch reads its gates meanwhile.
 	CodeDeploy CodeDeploy
+	CloudWatch GateAlarms
 	// Timer measures a release's migrations (nil: not measured); a
 	// migration slower than MigrationThreshold (default
 	// DefaultMigrationThreshold) is a warning.

@@ -266,7 +266,7 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 		}
 		user.login(t, out.URL)
 	})
-	t.Run("progressive delivery: a bad canary is rolled back by its gate, a good one is promoted", func(t *testing.T) {
+	t.Run("progressive delivery: a bad canary is rolled back by its gate, one never healthy says why, a good one is promoted", func(t *testing.T) {
 		testProgressive(t, s, out.URL, user, releases)
 	})
 	t.Run("destroy removes every container, network and volume and leaves no build leftover", func(t *testing.T) {

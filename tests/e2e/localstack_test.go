@@ -145,21 +145,29 @@ func (s *localStack) set(t *testing.T, section, field string, v any) {
 // to the test log when it fails or when the test runs with -v.
 func (s *localStack) shipyard(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	stdout, _, err := s.shipyardAll(t, args...)
+	return stdout, err
+}
+
+// shipyardAll is shipyard that also returns all the command printed
+// (stdout and stderr, interleaved).
+func (s *localStack) shipyardAll(t *testing.T, args ...string) (stdout, all string, err error) {
+	t.Helper()
 	t0 := time.Now()
 	cmd := exec.Command(filepath.Join(s.bin, "shipyard"), args...)
 	cmd.Dir, cmd.Env = s.dir, s.env
-	var stdout, all strings.Builder
-	cmd.Stdout = io.MultiWriter(&stdout, &all)
-	cmd.Stderr = &all
-	err := cmd.Run()
+	var out, both strings.Builder
+	cmd.Stdout = io.MultiWriter(&out, &both)
+	cmd.Stderr = &both
+	err = cmd.Run()
 	t.Logf("shipyard %s: %s", strings.Join(args, " "), time.Since(t0).Round(100*time.Millisecond))
 	if err != nil {
-		return stdout.String(), fmt.Errorf("shipyard %s: %w\n%s", strings.Join(args, " "), err, lastLines(all.String(), 60))
+		return out.String(), both.String(), fmt.Errorf("shipyard %s: %w\n%s", strings.Join(args, " "), err, lastLines(both.String(), 60))
 	}
 	if testing.Verbose() && args[0] != "outputs" {
-		t.Log(lastLines(all.String(), 25))
+		t.Log(lastLines(both.String(), 25))
 	}
-	return stdout.String(), nil
+	return out.String(), both.String(), nil
 }
 
 // pulumi runs the Pulumi CLI on the suite's project, as shipyard would

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -24,13 +25,19 @@ const (
 	bakeSeconds   = 45
 )
 
-// releaseImages are the two images the progressive release test releases:
-// a good one (the app image under a new ID) and a bad one (badapp).
+// healthWaitSeconds bounds the suite stack's wait for a new app container
+// to become healthy (local.healthWaitSeconds), so the release that never
+// does fails fast.
+const healthWaitSeconds = 30
+
+// releaseImages are the images the progressive release test releases: a
+// good one (the app image under a new ID), a bad one (badapp) and one that
+// never becomes healthy (badapp with BADAPP_LIVEZ=fail).
 type releaseImages struct {
-	good, bad     string // tags
-	goodID, badID string
-	err           error
-	done          chan struct{}
+	good, bad, never       string // tags
+	goodID, badID, neverID string
+	err                    error
+	done                   chan struct{}
 }
 
 // prepareProgressive sets the suite stack's deploy strategy and gate
@@ -43,14 +50,15 @@ func prepareProgressive(t *testing.T, s *localStack, root, appImage string) *rel
 	s.set(t, "alarms", "overrides", map[string]any{"targetErrorRate": window, "targetLatencyP99": window})
 	// The poller below sends 20 requests a second from one address.
 	s.set(t, "app", "rateLimitPerMinute", 6000)
+	s.set(t, "local", "healthWaitSeconds", healthWaitSeconds)
 	img := &releaseImages{
-		good: "shipyard-e2e-good:" + s.name, bad: "shipyard-e2e-bad:" + s.name,
+		good: "shipyard-e2e-good:" + s.name, bad: "shipyard-e2e-bad:" + s.name, never: "shipyard-e2e-never:" + s.name,
 		done: make(chan struct{}),
 	}
 	t.Cleanup(func() {
 		<-img.done
 		// After the stack is gone (cleanups run last to first).
-		exec.Command("docker", "image", "rm", img.good, img.bad).Run()
+		exec.Command("docker", "image", "rm", img.good, img.never, img.bad).Run()
 	})
 	go func() {
 		defer close(img.done)
@@ -95,7 +103,19 @@ func (img *releaseImages) build(root, appImage string) error {
 	if err := run(exec.Command("docker", "build", "-q", "-t", img.bad, bad)); err != nil {
 		return err
 	}
-	for tag, id := range map[string]*string{img.good: &img.goodID, img.bad: &img.badID} {
+	// Never healthy: badapp whose /livez, which the health check probes,
+	// answers 503.
+	never := filepath.Join(dir, "never")
+	if err := os.MkdirAll(never, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(never, "Dockerfile"), []byte("FROM "+img.bad+"\nENV BADAPP_LIVEZ=fail\n"), 0o644); err != nil {
+		return err
+	}
+	if err := run(exec.Command("docker", "build", "-q", "-t", img.never, never)); err != nil {
+		return err
+	}
+	for tag, id := range map[string]*string{img.good: &img.goodID, img.bad: &img.badID, img.never: &img.neverID} {
 		out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Id}}", tag).Output()
 		if err != nil {
 			return fmt.Errorf("inspecting %s: %w", tag, err)
@@ -202,8 +222,9 @@ func (s *localStack) lastRecord(t *testing.T) release.Record {
 	return recs[len(recs)-1]
 }
 
-// testProgressive releases a bad image, then a good one, to the suite's
-// stack by its canary strategy, under a client polling an API route.
+// testProgressive releases a bad image, one that never becomes healthy,
+// then a good one, to the suite's stack by its canary strategy, under a
+// client polling an API route.
 func testProgressive(t *testing.T, s *localStack, url string, user credentials, img *releaseImages) {
 	<-img.done
 	if img.err != nil {
@@ -262,6 +283,54 @@ func testProgressive(t *testing.T, s *localStack, url string, user credentials, 
 		}
 		if left := dockerOut(t, "ps", "--all", "--quiet", "--filter", "ancestor="+img.badID); strings.TrimSpace(left) != "" {
 			t.Errorf("containers of the bad image remain: %s", left)
+		}
+	})
+
+	t.Run("a release whose containers never become healthy says why, exits non-zero and leaves the running version serving", func(t *testing.T) {
+		before := webImages(t)
+		p := startPoller(t, url+"/api/v1/me", token)
+		time.Sleep(2 * time.Second)
+		t0 := time.Now()
+		_, all, err := s.shipyardAll(t, "release", s.name, "--image="+img.never)
+		took := time.Since(t0)
+		time.Sleep(3 * time.Second)
+		p.stop()
+		if sent, failed, examples := p.count(t0, time.Now()); sent < 100 || failed > 0 {
+			t.Errorf("%d of %d requests failed while the release ran and after it (the running version serves them all): %v", failed, sent, examples)
+		}
+		if err == nil {
+			t.Fatalf("the release of an image that never becomes healthy exited 0:\n%s", all)
+		}
+		t.Logf("the never-healthy release failed after %s; it printed:\n%s", took.Round(time.Second), lastLines(all, 20))
+		if limit := (healthWaitSeconds + 60) * time.Second; took > limit {
+			t.Errorf("it took %s, more than local.healthWaitSeconds + 60 s = %s", took.Round(time.Second), limit)
+		}
+		canary := dockerinfra.NamesFor(s.name).Container("canary-web-")
+		// Docker calls it unhealthy after three failed probes past its
+		// start period: about when local.healthWaitSeconds runs out.
+		if !regexp.MustCompile(`container ` + regexp.QuoteMeta(canary) + `\S+: running \(exit code 0\), health (unhealthy|starting)`).MatchString(all) {
+			t.Errorf("the output does not give the canary containers' health:\n%s", lastLines(all, 80))
+		}
+		for _, want := range []string{
+			"health check: exit 1: healthcheck: /livez answered 503", // its health-check log
+			"last 20 log lines of " + canary,                         // the log tail of one failed container
+			`"msg":"badapp: listening"`,
+			"badapp: /livez fails on purpose",
+			"rolled back: all traffic on the running version, the new containers removed",
+		} {
+			if !strings.Contains(all, want) {
+				t.Errorf("the output lacks %q:\n%s", want, lastLines(all, 80))
+			}
+		}
+		rec := s.lastRecord(t)
+		if rec.Status != release.StatusFailed || rec.Abort == nil || !strings.Contains(rec.Abort.Reason, "did not start") {
+			t.Errorf("the ledger's last record %+v (abort %+v), want a failed release whose new containers did not start", rec, rec.Abort)
+		}
+		if left := dockerOut(t, "ps", "--all", "--quiet", "--filter", "ancestor="+img.neverID); strings.TrimSpace(left) != "" {
+			t.Errorf("containers of the never-healthy image remain: %s", left)
+		}
+		if after := webImages(t); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("web containers %v after the failed release, %v before", after, before)
 		}
 	})
 

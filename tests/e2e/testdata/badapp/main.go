@@ -3,6 +3,10 @@
 // migrate and healthcheck subcommands, on $PORT) and passes /livez, /readyz
 // and the container health check, but answers 500 on every other path.
 // tests/e2e builds it into an image FROM scratch.
+//
+// With BADAPP_LIVEZ=fail (baked into a second image) it is the release that
+// never becomes healthy: /livez answers 503, so the container health check
+// (which probes /livez, as the app's does) never passes.
 package main
 
 import (
@@ -30,8 +34,12 @@ func main() {
 	case "healthcheck":
 		c := &http.Client{Timeout: 2 * time.Second}
 		resp, err := c.Get("http://127.0.0.1:" + port + "/livez")
-		if err != nil || resp.StatusCode != http.StatusOK {
-			fmt.Fprintln(os.Stderr, "unhealthy:", err)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "healthcheck:", err)
+			os.Exit(1)
+		}
+		if resp.StatusCode != http.StatusOK {
+			fmt.Fprintf(os.Stderr, "healthcheck: /livez answered %d\n", resp.StatusCode)
 			os.Exit(1)
 		}
 	case "serve", "worker", "clock":
@@ -48,7 +56,16 @@ func serve(port string) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ready"}`)
 	}
-	mux.HandleFunc("/livez", ok)
+	livez := os.Getenv("BADAPP_LIVEZ")
+	fmt.Printf("{\"level\":\"INFO\",\"msg\":\"badapp: listening\",\"port\":%q,\"livez\":%q}\n", port, livez)
+	mux.HandleFunc("/livez", func(w http.ResponseWriter, r *http.Request) {
+		if livez != "fail" {
+			ok(w, r)
+			return
+		}
+		fmt.Println(`{"level":"ERROR","msg":"badapp: /livez fails on purpose (BADAPP_LIVEZ=fail)"}`)
+		http.Error(w, `{"status":"failing"}`, http.StatusServiceUnavailable)
+	})
 	mux.HandleFunc("/readyz", ok)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, `{"error":"badapp fails every request"}`, http.StatusInternalServerError)
