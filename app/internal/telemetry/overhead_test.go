@@ -26,8 +26,8 @@ func BenchmarkHTTPOverhead(b *testing.B) {
 		tel  *telemetry.Tracing
 	}{
 		{"off", telemetry.Off()},
-		{"ratio0.1", telemetry.NewWithProvider(sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()), sdktrace.WithSampler(telemetry.Sampler("parentbased_traceidratio", 0.1))))},
-		{"ratio0", telemetry.NewWithProvider(sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()), sdktrace.WithSampler(telemetry.Sampler("parentbased_traceidratio", 0))))},
+		{"ratio0.1", telemetry.NewWithProcessor(sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter()), telemetry.Sampler("parentbased_traceidratio", 0.1))},
+		{"ratio0", telemetry.NewWithProcessor(sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter()), telemetry.Sampler("parentbased_traceidratio", 0))},
 	} {
 		h := tc.tel.HTTP(r)
 		b.Run(tc.name, func(b *testing.B) {
@@ -45,7 +45,7 @@ func BenchmarkHTTPOverhead(b *testing.B) {
 // pipeline outside any trace (what most requests pay at a low sampling
 // ratio).
 func BenchmarkRedisOverhead(b *testing.B) {
-	tel := telemetry.NewWithProvider(sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter())))
+	tel := telemetry.NewWithProcessor(sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter()), sdktrace.AlwaysSample())
 	for _, traced := range []bool{false, true} {
 		ropts, _ := redis.ParseURL(testenv.RedisURL(b))
 		rdb := redis.NewClient(ropts)

@@ -102,8 +102,7 @@ func newStack(t testing.TB, tel *telemetry.Tracing, spans *tracetest.InMemoryExp
 // recording returns tracing that samples every trace into memory.
 func recording() (*telemetry.Tracing, *tracetest.InMemoryExporter) {
 	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(telemetry.Sampler("parentbased_always_on", 1)))
-	return telemetry.NewWithProvider(tp), exp
+	return telemetry.NewWithProcessor(sdktrace.NewSimpleSpanProcessor(exp), telemetry.Sampler("parentbased_always_on", 1)), exp
 }
 
 func (s *stack) do(method, path, token, body string, headers ...string) (int, map[string]any) {
