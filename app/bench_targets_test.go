@@ -20,11 +20,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/shipyard-kit/shipyard/app/internal/db"
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 var (
@@ -141,19 +143,18 @@ func BenchmarkSideBySide(b *testing.B) {
 		{"livez", s.base + "/livez", ""},
 		{"cached_get", s.base + s.note, s.tok},
 	}
-	// The same binary with tracing on at the stacks' default sampling
-	// (tracing.samplingRatio 0.1, stackconfig.Env's variables), exporting
-	// to an OTLP/HTTP sink in this process: its cached GET against the
-	// untraced one is the tracing budget (docs/app.md).
+	// The same binary with tracing on at the stacks' default sampling (the
+	// OTEL_TRACES_* variables stackconfig.Env derives from the default
+	// config's tracing section), exporting to an OTLP/HTTP sink in this
+	// process: its cached GET against the untraced one is the tracing
+	// budget (docs/app.md).
 	sink := otlpSink(b)
 	tenv := baseEnv(b)
 	tenv["LOG_LEVEL"] = "info"
-	for k, v := range map[string]string{
-		"OTEL_EXPORTER_OTLP_ENDPOINT": sink.URL, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-		"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
-	} {
+	for k, v := range defaultTracingEnv(b) {
 		tenv[k] = v
 	}
+	tenv["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.URL
 	ts := startBinary(b, tenv)
 	ts.setupNote(b)
 	targets = append(targets, struct{ name, url, tok string }{"traced_cached_get", ts.base + ts.note, ts.tok})
@@ -212,12 +213,37 @@ func BenchmarkSideBySide(b *testing.B) {
 	b.ReportMetric(perReq("cached_get"), "cached_get_cpu_us/req")
 	b.ReportMetric(perReq("traced_cached_get"), "traced_cached_get_cpu_us/req")
 	b.ReportMetric(perReq("traced_cached_get")/perReq("cached_get"), "traced/untraced_cpu_per_req")
+	// The traced process flushes its last batch as it stops.
+	_ = ts.cmd.Process.Signal(syscall.SIGTERM)
+	_ = ts.cmd.Wait()
 	if sink.exports.Load() == 0 {
 		b.Fatalf("the traced binary exported no span to the sink")
 	}
 	if baseline != "" {
 		b.ReportMetric(best["baseline_cached_get"].rps/best["baseline_livez"].rps, "baseline_cached_get/livez")
 	}
+}
+
+// defaultTracingEnv is the OTEL_* environment a stack with the default
+// config's tracing section gives every process (stackconfig.Env), the
+// exporter endpoint aside.
+func defaultTracingEnv(b *testing.B) map[string]string {
+	c := stackconfig.Defaults()
+	c.Stack = "bench"
+	if !c.Tracing.Enabled {
+		b.Fatal("tracing is off in the default config: there is no default sampling to measure")
+	}
+	env := map[string]string{}
+	for _, v := range c.Env(stackconfig.LocalEndpoints) {
+		if strings.HasPrefix(v.Name, "OTEL_") && v.Name != "OTEL_EXPORTER_OTLP_ENDPOINT" {
+			env[v.Name] = v.Value
+		}
+	}
+	if env["OTEL_TRACES_SAMPLER"] == "" || env["OTEL_TRACES_SAMPLER_ARG"] == "" {
+		b.Fatalf("stackconfig.Env gives no sampler: %v", env)
+	}
+	b.Logf("tracing on: %s=%s %s=%s", "OTEL_TRACES_SAMPLER", env["OTEL_TRACES_SAMPLER"], "OTEL_TRACES_SAMPLER_ARG", env["OTEL_TRACES_SAMPLER_ARG"])
+	return env
 }
 
 // processCPU is the user plus system CPU time process pid has used
