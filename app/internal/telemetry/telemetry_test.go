@@ -369,6 +369,22 @@ func TestClientSpansOnlyInsideARecordedSpan(t *testing.T) {
 			t.Errorf("the command's arguments are recorded: %s=%s", a.Key, a.Value.Emit())
 		}
 	}
+
+	// A pipeline (the cache's batch of many requests' reads) makes none,
+	// even under a recorded span.
+	spans.Reset()
+	pctx, parent = tp.Tracer("test").Start(ctx, "parent")
+	pipe := rdb.Pipeline()
+	pipe.MGet(pctx, "k", "x")
+	if _, err := pipe.Exec(pctx); err != nil {
+		t.Fatal(err)
+	}
+	parent.End()
+	for _, sp := range spans.GetSpans() {
+		if strings.HasPrefix(sp.Name, "redis.pipeline") || sp.Name == "mget" {
+			t.Fatalf("a pipeline made spans %v", names(spans.GetSpans()))
+		}
+	}
 }
 
 func TestOffCostsNothing(t *testing.T) {
