@@ -122,7 +122,9 @@ func closedLoopN(url, tok string, conc, n int) loadResult {
 // app's cached GET, interleaved over three rounds (the best round of each
 // counts, so a burst of load from elsewhere on the machine hurts every
 // server alike). Run with -benchtime 1x; SIDEBYSIDE_N sets requests per
-// round (default 20,000), SIDEBYSIDE_ROUNDS the rounds (default 3).
+// round (default 20,000), SIDEBYSIDE_ROUNDS the rounds (default 3;
+// every other round runs the servers in reverse order); SIDEBYSIDE_TRACED
+// controls the traced binary (off: an A/A run; a ratio: that sampling).
 // SIDEBYSIDE_BASELINE=<path of another build of
 // the app> adds its /livez and cached GET to the same rounds (on a
 // database and Redis of its own), for a before/after comparison under the
@@ -155,6 +157,16 @@ func BenchmarkSideBySide(b *testing.B) {
 		tenv[k] = v
 	}
 	tenv["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.URL
+	// Controls: SIDEBYSIDE_TRACED=off runs the "traced" binary untraced
+	// (an A/A run: what the two servers differ by with nothing to tell
+	// them apart), a ratio (e.g. 0) runs it at that sampling instead.
+	tracedOff := false
+	switch v := os.Getenv("SIDEBYSIDE_TRACED"); {
+	case v == "off":
+		tenv["OTEL_SDK_DISABLED"], tracedOff = "true", true
+	case v != "":
+		tenv["OTEL_TRACES_SAMPLER_ARG"] = v
+	}
 	ts := startBinary(b, tenv)
 	ts.setupNote(b)
 	targets = append(targets, struct{ name, url, tok string }{"traced_cached_get", ts.base + ts.note, ts.tok})
@@ -181,8 +193,14 @@ func BenchmarkSideBySide(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("SIDEBYSIDE_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
-	for range rounds {
-		for _, t := range targets {
+	for round := range rounds {
+		// Every other round in reverse order: no server always runs right
+		// after the same one.
+		order := slices.Clone(targets)
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, t := range order {
 			pid, measured := cpuOf[t.name]
 			var before time.Duration
 			if measured {
@@ -216,7 +234,7 @@ func BenchmarkSideBySide(b *testing.B) {
 	// The traced process flushes its last batch as it stops.
 	_ = ts.cmd.Process.Signal(syscall.SIGTERM)
 	_ = ts.cmd.Wait()
-	if sink.exports.Load() == 0 {
+	if sink.exports.Load() == 0 && !tracedOff {
 		b.Fatalf("the traced binary exported no span to the sink")
 	}
 	if baseline != "" {
