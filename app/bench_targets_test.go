@@ -20,11 +20,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/shipyard-kit/shipyard/app/internal/db"
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 var (
@@ -120,7 +122,9 @@ func closedLoopN(url, tok string, conc, n int) loadResult {
 // app's cached GET, interleaved over three rounds (the best round of each
 // counts, so a burst of load from elsewhere on the machine hurts every
 // server alike). Run with -benchtime 1x; SIDEBYSIDE_N sets requests per
-// round (default 20,000), SIDEBYSIDE_ROUNDS the rounds (default 3).
+// round (default 20,000), SIDEBYSIDE_ROUNDS the rounds (default 3;
+// every other round runs the servers in reverse order); SIDEBYSIDE_TRACED
+// controls the traced binary (off: an A/A run; a ratio: that sampling).
 // SIDEBYSIDE_BASELINE=<path of another build of
 // the app> adds its /livez and cached GET to the same rounds (on a
 // database and Redis of its own), for a before/after comparison under the
@@ -141,18 +145,27 @@ func BenchmarkSideBySide(b *testing.B) {
 		{"livez", s.base + "/livez", ""},
 		{"cached_get", s.base + s.note, s.tok},
 	}
-	// The same binary with tracing on at the stacks' default sampling
-	// (tracing.samplingRatio 0.1, stackconfig.Env's variables), exporting
-	// to an OTLP/HTTP sink in this process: its cached GET against the
-	// untraced one is the tracing budget (docs/app.md).
+	// The same binary with tracing on at the stacks' default sampling (the
+	// OTEL_TRACES_* variables stackconfig.Env derives from the default
+	// config's tracing section), exporting to an OTLP/HTTP sink in this
+	// process: its cached GET against the untraced one is the tracing
+	// budget (docs/app.md).
 	sink := otlpSink(b)
 	tenv := baseEnv(b)
 	tenv["LOG_LEVEL"] = "info"
-	for k, v := range map[string]string{
-		"OTEL_EXPORTER_OTLP_ENDPOINT": sink.URL, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-		"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
-	} {
+	for k, v := range defaultTracingEnv(b) {
 		tenv[k] = v
+	}
+	tenv["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.URL
+	// Controls: SIDEBYSIDE_TRACED=off runs the "traced" binary untraced
+	// (an A/A run: what the two servers differ by with nothing to tell
+	// them apart), a ratio (e.g. 0) runs it at that sampling instead.
+	tracedOff := false
+	switch v := os.Getenv("SIDEBYSIDE_TRACED"); {
+	case v == "off":
+		tenv["OTEL_SDK_DISABLED"], tracedOff = "true", true
+	case v != "":
+		tenv["OTEL_TRACES_SAMPLER_ARG"] = v
 	}
 	ts := startBinary(b, tenv)
 	ts.setupNote(b)
@@ -180,8 +193,14 @@ func BenchmarkSideBySide(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("SIDEBYSIDE_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
-	for range rounds {
-		for _, t := range targets {
+	for round := range rounds {
+		// Every other round in reverse order: no server always runs right
+		// after the same one.
+		order := slices.Clone(targets)
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, t := range order {
 			pid, measured := cpuOf[t.name]
 			var before time.Duration
 			if measured {
@@ -212,12 +231,37 @@ func BenchmarkSideBySide(b *testing.B) {
 	b.ReportMetric(perReq("cached_get"), "cached_get_cpu_us/req")
 	b.ReportMetric(perReq("traced_cached_get"), "traced_cached_get_cpu_us/req")
 	b.ReportMetric(perReq("traced_cached_get")/perReq("cached_get"), "traced/untraced_cpu_per_req")
-	if sink.exports.Load() == 0 {
+	// The traced process flushes its last batch as it stops.
+	_ = ts.cmd.Process.Signal(syscall.SIGTERM)
+	_ = ts.cmd.Wait()
+	if ratio, _ := strconv.ParseFloat(tenv["OTEL_TRACES_SAMPLER_ARG"], 64); sink.exports.Load() == 0 && !tracedOff && ratio > 0 {
 		b.Fatalf("the traced binary exported no span to the sink")
 	}
 	if baseline != "" {
 		b.ReportMetric(best["baseline_cached_get"].rps/best["baseline_livez"].rps, "baseline_cached_get/livez")
 	}
+}
+
+// defaultTracingEnv is the OTEL_* environment a stack with the default
+// config's tracing section gives every process (stackconfig.Env), the
+// exporter endpoint aside.
+func defaultTracingEnv(b *testing.B) map[string]string {
+	c := stackconfig.Defaults()
+	c.Stack = "bench"
+	if !c.Tracing.Enabled {
+		b.Fatal("tracing is off in the default config: there is no default sampling to measure")
+	}
+	env := map[string]string{}
+	for _, v := range c.Env(stackconfig.LocalEndpoints) {
+		if strings.HasPrefix(v.Name, "OTEL_") && v.Name != "OTEL_EXPORTER_OTLP_ENDPOINT" {
+			env[v.Name] = v.Value
+		}
+	}
+	if env["OTEL_TRACES_SAMPLER"] == "" || env["OTEL_TRACES_SAMPLER_ARG"] == "" {
+		b.Fatalf("stackconfig.Env gives no sampler: %v", env)
+	}
+	b.Logf("tracing on: %s=%s %s=%s", "OTEL_TRACES_SAMPLER", env["OTEL_TRACES_SAMPLER"], "OTEL_TRACES_SAMPLER_ARG", env["OTEL_TRACES_SAMPLER_ARG"])
+	return env
 }
 
 // processCPU is the user plus system CPU time process pid has used

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
@@ -30,9 +34,50 @@ func cmdDashboard(ctx context.Context, e env) error {
 
 // cmdTraces prints a stack's trace UI URL and opens it in a browser.
 func cmdTraces(ctx context.Context, e env) error {
-	return openOutput(ctx, e, "traces STACK", func(ctx context.Context, x execer, e env, stack string, out release.Outputs, lookPath func(string) (string, error)) error {
-		return showURL(ctx, x, e, stack, out, lookPath, tracesOutputs, "aws stacks have X-Ray trace search, docker stacks a Jaeger UI")
-	})
+	return openOutput(ctx, e, "traces STACK", showTraces)
+}
+
+// showTraces prints and opens the stack's trace UI; for a docker stack's
+// Jaeger that serves no UI (the offline stand-in), it says so on stderr
+// and how to read traces from its query API instead.
+func showTraces(ctx context.Context, x execer, e env, stack string, out release.Outputs, lookPath func(string) (string, error)) error {
+	if err := showURL(ctx, x, e, stack, out, lookPath, tracesOutputs, "aws stacks have X-Ray trace search, docker stacks a Jaeger UI"); err != nil {
+		return err
+	}
+	if u, _ := out["jaegerUrl"].(string); u != "" && out["tracesUrl"] == nil {
+		if note := jaegerWithoutUI(ctx, u); note != "" {
+			fmt.Fprintln(e.stderr, note)
+		}
+	}
+	return nil
+}
+
+// jaegerPlaceholder is a line of the page Jaeger serves instead of its UI
+// when it was built without the UI's assets (the Go module ships only that
+// placeholder: tests/images/build.sh's stand-in).
+const jaegerPlaceholder = "not the Jaeger UI you are looking for"
+
+// jaegerWithoutUI returns what to tell the operator when the Jaeger at url
+// serves the placeholder page instead of the UI, else "" (the UI, or no
+// answer within 2 s: the URL printed is all there is to say).
+func jaegerWithoutUI(ctx context.Context, url string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	page, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil || !bytes.Contains(page, []byte(jaegerPlaceholder)) {
+		return ""
+	}
+	return fmt.Sprintf("this Jaeger serves its query API but no UI: it is the offline stand-in that tests/images/build.sh builds from the Go module, which ships only a placeholder page (the image jaegertracing/jaeger that `make up` pulls elsewhere serves the UI at this URL).\n"+
+		"Read the traces from the API: curl -s %[1]s/api/services, curl -s '%[1]s/api/traces?service=shipyard&limit=20', curl -s %[1]s/api/traces/<trace id>", strings.TrimSuffix(url, "/"))
 }
 
 // openOutput reads the outputs of the stack named in e's arguments and

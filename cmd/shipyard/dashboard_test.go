@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -137,4 +140,49 @@ func TestShowTracesOpensJaegerOrXRay(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestTracesSaysWhenJaegerServesNoUI(t *testing.T) {
+	for _, tc := range []struct {
+		name, page string
+		note       bool
+	}{
+		{"the stand-in's placeholder page gets a note with the query API", "<h1>🥋: This is " + jaegerPlaceholder + "!</h1>", true},
+		{"the real UI gets none", `<!doctype html><html><head><title>Jaeger UI</title></head><body><div id="jaeger-ui-root"></div></body></html>`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jaeger := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, tc.page) }))
+			defer jaeger.Close()
+			x := newFakeExec(map[string]answer{})
+			var stdout, stderr bytes.Buffer
+			e := env{getenv: func(string) string { return "true" }, stdout: &stdout, stderr: &stderr}
+			out := release.Outputs{"stack": "local", "jaegerUrl": jaeger.URL}
+			if err := showTraces(context.Background(), x.exec, e, "local", out, func(string) (string, error) { return "", errors.New("none") }); err != nil {
+				t.Fatal(err)
+			}
+			if stdout.String() != jaeger.URL+"\n" {
+				t.Errorf("stdout %q, want the URL alone", stdout.String())
+			}
+			got := stderr.String()
+			if !tc.note {
+				if got != "" {
+					t.Errorf("stderr %q, want nothing", got)
+				}
+				return
+			}
+			for _, want := range []string{"no UI", "tests/images/build.sh", "jaegertracing/jaeger", "curl -s " + jaeger.URL + "/api/traces/<trace id>"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("stderr %q does not say %q", got, want)
+				}
+			}
+		})
+	}
+	t.Run("an aws stack's X-Ray is not probed", func(t *testing.T) {
+		var stderr bytes.Buffer
+		e := env{getenv: func(string) string { return "true" }, stdout: io.Discard, stderr: &stderr}
+		out := release.Outputs{"stack": "prod", "tracesUrl": "http://127.0.0.1:1/xray"}
+		if err := showTraces(context.Background(), newFakeExec(map[string]answer{}).exec, e, "prod", out, nil); err != nil || stderr.Len() != 0 {
+			t.Errorf("err %v, stderr %q", err, stderr.String())
+		}
+	})
 }

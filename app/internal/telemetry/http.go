@@ -2,13 +2,13 @@ package telemetry
 
 import (
 	"context"
-	"net"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -18,128 +18,90 @@ import (
 // (each would be a one-span trace drowning the requests that matter).
 var opsPaths = map[string]bool{"/livez": true, "/readyz": true, "/metrics": true, "/version": true}
 
-// HTTP traces every request to h, a chi router, except the ops endpoints:
-// one server span per request, child of an incoming W3C traceparent, named
-// "{method} {route pattern}" (e.g. "GET /api/v1/notes/{id}") once chi has
-// routed it, or "{method}" alone when no route matched, so a span name
-// never holds an id from the path. Off, it returns h.
+// HTTP traces every request to h, a chi router, except the ops endpoints,
+// with the standard instrumentation (otelhttp): one server span per
+// request, child of an incoming W3C traceparent, with the HTTP semantic
+// conventions' attributes. The span is named "{method} {route pattern}"
+// (e.g. "GET /api/v1/notes/{id}") once chi has routed the request, or
+// "{method}" alone when no route matched ("HTTP" for a non-standard
+// method), so a span name never holds an id from the path. Off, it
+// returns h: no middleware at all.
 //
-// It starts the span with the SDK's tracer itself rather than through
-// otelhttp: otelhttp (v0.72) also computes the attributes of, and records,
-// three HTTP metric histograms on every request, whatever the meter
-// provider, which tripled the per-request cost (the app's HTTP metrics
-// are Prometheus's). Here a request that is not sampled costs the
-// sampler's decision (and the propagator's extract when it carries a
-// traceparent) and then runs as if untraced; the semantic-convention
-// attributes are computed for recorded spans only.
+// Whether a request is traced is decided first, by the provider's own
+// sampler: otelhttp computes its attributes (and wraps the request, its
+// body and its response writer) before the sampler runs, which at the
+// stacks' default ratio would be spent on nine requests of ten for
+// nothing. A request the sampler drops goes straight to h, as if
+// untraced (its queries, commands and log lines would not be recorded
+// anyway, and a job it enqueues is sampled on its own); one it keeps goes
+// through otelhttp with the trace id the decision was made on, so the
+// SDK's sampler, asked again, decides the same (every sampler of
+// config.TracesSamplers decides from the parent and the trace id alone).
+//
+// otelhttp's metrics go to a no-op MeterProvider: the app's HTTP metrics
+// are Prometheus's (httpapi), and recording otelhttp's three histograms
+// per request is what tripled its cost when it was first tried.
 func (t *Tracing) HTTP(h http.Handler) http.Handler {
 	if !t.Enabled() {
 		return h
 	}
+	traced := otelhttp.NewHandler(routeNames(h), "",
+		otelhttp.WithTracerProvider(t.tp),
+		otelhttp.WithPropagators(t.prop),
+		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+	)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if opsPaths[r.URL.Path] {
 			h.ServeHTTP(w, r)
 			return
 		}
-		method := spanMethod(r.Method)
 		ctx := r.Context()
 		// Without a traceparent there is nothing to extract (baggage
 		// alone does not make a trace): skip the header lookups.
 		if _, ok := r.Header["Traceparent"]; ok {
 			ctx = t.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 		}
-		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer))
-		if !span.IsRecording() {
-			// Not sampled: the request goes on as if untraced (its
-			// queries, commands and log lines would not be recorded
-			// anyway, and a job it enqueues is sampled on its own).
+		params := sdktrace.SamplingParameters{ParentContext: ctx, Name: spanMethod(r.Method), Kind: trace.SpanKindServer}
+		parent := trace.SpanContextFromContext(ctx)
+		if parent.IsValid() {
+			params.TraceID = parent.TraceID()
+		} else {
+			params.TraceID = t.ids.newTraceID()
+		}
+		if t.sampler.ShouldSample(params).Decision == sdktrace.Drop {
 			h.ServeHTTP(w, r)
 			return
 		}
-		defer span.End()
-		// chi fills the routing context it finds in the request's context
-		// (as it does for a mounted sub-router), so the pattern is
-		// readable here once it has routed the request.
-		rctx := chi.NewRouteContext()
-		ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx)
-		span.SetAttributes(requestAttrs(r, method)...)
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		h.ServeHTTP(sw, r.WithContext(ctx))
-		span.SetAttributes(semconv.HTTPResponseStatusCode(sw.status))
-		if sw.status >= http.StatusInternalServerError {
-			span.SetStatus(codes.Error, http.StatusText(sw.status))
+		if !parent.IsValid() {
+			r = r.WithContext(withTraceID(r.Context(), params.TraceID))
 		}
+		traced.ServeHTTP(w, r)
+	})
+}
+
+// routeNames renames the server span otelhttp started after chi has routed
+// the request: otelhttp names it from http.Request.Pattern, which chi sets
+// on the request it routes (a copy, when a middleware of the router has
+// replaced the request's context), not on the one otelhttp holds, so
+// otelhttp alone would leave the bare method. chi fills the routing context
+// it finds in the request's context (as it does for a mounted sub-router),
+// so the pattern is readable here once the router returns. A span that is
+// not recorded is left alone (its name is never seen).
+func routeNames(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		span := trace.SpanFromContext(r.Context())
+		if !span.IsRecording() {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rctx := chi.NewRouteContext()
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx)))
 		if p := rctx.RoutePattern(); p != "" {
-			span.SetName(method + " " + p)
+			span.SetName(spanMethod(r.Method) + " " + p)
 			span.SetAttributes(semconv.HTTPRoute(p))
 		}
 	})
 }
-
-// requestAttrs are the HTTP server span's semantic-convention attributes
-// known before the handler runs.
-func requestAttrs(r *http.Request, method string) []attribute.KeyValue {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	attrs := []attribute.KeyValue{
-		semconv.HTTPRequestMethodKey.String(method),
-		semconv.URLPath(r.URL.Path),
-		semconv.URLScheme(scheme),
-		semconv.NetworkProtocolVersion(protoVersion(r)),
-	}
-	if method == "HTTP" {
-		attrs = append(attrs, semconv.HTTPRequestMethodOriginal(r.Method))
-	}
-	if host, _, err := net.SplitHostPort(r.Host); err == nil {
-		attrs = append(attrs, semconv.ServerAddress(host))
-	} else if r.Host != "" {
-		attrs = append(attrs, semconv.ServerAddress(r.Host))
-	}
-	if ua := r.UserAgent(); ua != "" {
-		attrs = append(attrs, semconv.UserAgentOriginal(ua))
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		attrs = append(attrs, semconv.NetworkPeerAddress(host))
-	}
-	return attrs
-}
-
-func protoVersion(r *http.Request) string {
-	switch r.ProtoMajor {
-	case 2:
-		return "2"
-	case 3:
-		return "3"
-	}
-	if r.ProtoMinor == 0 {
-		return "1.0"
-	}
-	return "1.1"
-}
-
-// statusWriter remembers the status the handler answered with.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if !s.wrote && code >= 200 {
-		s.status, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // spanMethod is the method as a span name may hold it: one of the standard
 // methods, else "HTTP" (the semantic conventions' name for any other), so

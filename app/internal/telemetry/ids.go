@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -30,14 +31,40 @@ func newTimeIDs() *timeIDs {
 	return &timeIDs{rng: rand.NewChaCha8(seed)}
 }
 
-// NewIDs implements sdktrace.IDGenerator.
-func (g *timeIDs) NewIDs(context.Context) (trace.TraceID, trace.SpanID) {
+// NewIDs implements sdktrace.IDGenerator. The trace id is the one HTTP
+// drew for the request, when ctx carries it and no root span has used it
+// yet (see withTraceID); else a new one.
+func (g *timeIDs) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
+	if p, ok := ctx.Value(drawnTraceIDKey{}).(*drawnTraceID); ok && p.used.CompareAndSwap(false, true) {
+		return p.id, g.NewSpanID(ctx, p.id)
+	}
+	tid := g.newTraceID()
+	return tid, g.NewSpanID(ctx, tid)
+}
+
+func (g *timeIDs) newTraceID() trace.TraceID {
 	var tid trace.TraceID
 	binary.BigEndian.PutUint32(tid[:4], uint32(time.Now().Unix()))
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	_, _ = g.rng.Read(tid[4:])
-	return tid, g.spanIDLocked()
+	return tid
+}
+
+// drawnTraceID is a trace id drawn before the root span that uses it is
+// started: HTTP draws a request's id to ask the sampler whether to trace
+// it, and the SDK's sampler, asked again by otelhttp with the same id,
+// decides the same. Used once: any other root span gets an id of its own.
+type drawnTraceID struct {
+	id   trace.TraceID
+	used atomic.Bool
+}
+
+type drawnTraceIDKey struct{}
+
+// withTraceID makes id the trace id of the next root span started in ctx.
+func withTraceID(ctx context.Context, id trace.TraceID) context.Context {
+	return context.WithValue(ctx, drawnTraceIDKey{}, &drawnTraceID{id: id})
 }
 
 // NewSpanID implements sdktrace.IDGenerator.

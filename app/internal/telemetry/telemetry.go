@@ -35,9 +35,13 @@ const instrumentationName = "github.com/shipyard-kit/shipyard/app/internal/telem
 // Tracing is the process's tracing; the zero value (and Off) is off.
 type Tracing struct {
 	tp     trace.TracerProvider
-	sdk    *sdktrace.TracerProvider // nil unless New built it
+	sdk    *sdktrace.TracerProvider
 	prop   propagation.TextMapPropagator
 	tracer trace.Tracer
+	// sampler and ids are the provider's: HTTP decides with them whether a
+	// request is traced before otelhttp does any work for it.
+	sampler sdktrace.Sampler
+	ids     *timeIDs
 }
 
 // Off returns tracing turned off.
@@ -68,28 +72,35 @@ func New(ctx context.Context, cfg config.Tracing, process, version string, log *
 		attrs = append(attrs, attribute.String(kv[0], kv[1]))
 	}
 	res := resource.NewWithAttributes(semconv.SchemaURL, attrs...)
+	otel.SetErrorHandler(rateLimitedErrors(log, time.Minute))
+	return newTracing(sdktrace.NewBatchSpanProcessor(exp), Sampler(cfg.Sampler, cfg.SamplerArg), res), nil
+}
+
+// NewWithProcessor returns tracing set up as New sets it up (sampler, trace
+// ids, propagators) whose spans go to sp (tests pass one recording to
+// memory), with the SDK's default resource.
+func NewWithProcessor(sp sdktrace.SpanProcessor, sampler sdktrace.Sampler) *Tracing {
+	return newTracing(sp, sampler, resource.Default())
+}
+
+func newTracing(sp sdktrace.SpanProcessor, sampler sdktrace.Sampler, res *resource.Resource) *Tracing {
+	ids := newTimeIDs()
 	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp),
+		sdktrace.WithSpanProcessor(sp),
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(Sampler(cfg.Sampler, cfg.SamplerArg)),
+		sdktrace.WithSampler(sampler),
 		// Trace ids that start with their start time in Unix seconds: X-Ray
 		// drops others (its exporter in the ADOT collector sends them as
 		// they are); still valid W3C ids, so Jaeger shows the same ones.
-		sdktrace.WithIDGenerator(newTimeIDs()),
+		sdktrace.WithIDGenerator(ids),
 	)
-	otel.SetErrorHandler(rateLimitedErrors(log, time.Minute))
-	t := NewWithProvider(tp)
-	t.sdk = tp
-	return t, nil
-}
-
-// NewWithProvider returns tracing through tp (tests pass one recording to
-// memory).
-func NewWithProvider(tp trace.TracerProvider) *Tracing {
 	return &Tracing{
-		tp:     tp,
-		prop:   propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
-		tracer: tp.Tracer(instrumentationName),
+		tp:      tp,
+		sdk:     tp,
+		prop:    propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		tracer:  tp.Tracer(instrumentationName),
+		sampler: sampler,
+		ids:     ids,
 	}
 }
 

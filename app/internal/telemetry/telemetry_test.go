@@ -102,8 +102,7 @@ func newStack(t testing.TB, tel *telemetry.Tracing, spans *tracetest.InMemoryExp
 // recording returns tracing that samples every trace into memory.
 func recording() (*telemetry.Tracing, *tracetest.InMemoryExporter) {
 	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(telemetry.Sampler("parentbased_always_on", 1)))
-	return telemetry.NewWithProvider(tp), exp
+	return telemetry.NewWithProcessor(sdktrace.NewSimpleSpanProcessor(exp), telemetry.Sampler("parentbased_always_on", 1)), exp
 }
 
 func (s *stack) do(method, path, token, body string, headers ...string) (int, map[string]any) {
@@ -368,6 +367,22 @@ func TestClientSpansOnlyInsideARecordedSpan(t *testing.T) {
 	for _, a := range got[0].Attributes {
 		if strings.Contains(a.Value.Emit(), "k v") || a.Key == "db.statement" {
 			t.Errorf("the command's arguments are recorded: %s=%s", a.Key, a.Value.Emit())
+		}
+	}
+
+	// A pipeline (the cache's batch of many requests' reads) makes none,
+	// even under a recorded span.
+	spans.Reset()
+	pctx, parent = tp.Tracer("test").Start(ctx, "parent")
+	pipe := rdb.Pipeline()
+	pipe.MGet(pctx, "k", "x")
+	if _, err := pipe.Exec(pctx); err != nil {
+		t.Fatal(err)
+	}
+	parent.End()
+	for _, sp := range spans.GetSpans() {
+		if strings.HasPrefix(sp.Name, "redis.pipeline") || sp.Name == "mget" {
+			t.Fatalf("a pipeline made spans %v", names(spans.GetSpans()))
 		}
 	}
 }
