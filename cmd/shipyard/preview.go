@@ -503,3 +503,20 @@ func printPreviews(w io.Writer, base *stackconfig.Config, live []previewStack) {
 	tw.Flush()
 	fmt.Fprintf(w, "%d of previews.maxConcurrent %d slots in use\n", len(live), base.Previews.MaxConcurrent)
 }
+
+// refuseWithPreviews refuses to destroy (or take down) a base stack while
+// PR environments run on its network, database and cache.
+func refuseWithPreviews(ctx context.Context, p *pulumiCLI, cfg *stackconfig.Config) error {
+	if cfg.IsPreview() || !cfg.Previews.Enabled {
+		return nil
+	}
+	live, err := listPreviews(ctx, p, cfg.Stack)
+	if err != nil || len(live) == 0 {
+		return err
+	}
+	prs := make([]string, len(live))
+	for i, ps := range live {
+		prs[i] = strconv.Itoa(ps.PR)
+	}
+	return fmt.Errorf("stack %s has PR environments running on its network, database and cache (PRs %s): remove them first with `make pr-reap STACK=%s OPEN=` (all) or `make pr-down PR=<n> STACK=%s`", cfg.Stack, strings.Join(prs, ", "), cfg.Stack, cfg.Stack)
+}

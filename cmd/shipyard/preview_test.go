@@ -252,3 +252,14 @@ func TestPRDownDropsTheDataThenDestroysAndRemovesTheStack(t *testing.T) {
 		}
 	})
 }
+
+func TestABaseWithPREnvironmentsIsNotDestroyed(t *testing.T) {
+	r, _, _ := previewFixture(t, 7, nil)
+	err := refuseWithPreviews(context.Background(), r.pulumi, r.Base)
+	if err == nil || !strings.Contains(err.Error(), "PRs 7, 8") || !strings.Contains(err.Error(), "make pr-reap STACK=local OPEN=") {
+		t.Fatalf("destroying local with PRs 7 and 8 up: %v", err)
+	}
+	if err := refuseWithPreviews(context.Background(), r.pulumi, r.PR); err != nil {
+		t.Errorf("a PR stack itself: %v", err)
+	}
+}
