@@ -176,6 +176,14 @@ func testPreviews(t *testing.T, s *localStack, base Outputs, local *stackconfig.
 		prCall(t, base, pr8.URL, http.MethodGet, local.Services.Web.HealthCheckPath, "", nil, http.StatusOK, nil)
 	})
 
+	t.Run("down refuses the base stack while PR 8 runs on it, and names it", func(t *testing.T) {
+		_, err := s.shipyard(t, "destroy", s.name, "--keep-data")
+		if err == nil || !strings.Contains(err.Error(), "PRs 8") {
+			t.Fatalf("down of the base with PR 8 up: %v", err)
+		}
+		waitReady(t, base.URL+local.Services.Web.HealthCheckPath)
+	})
+
 	t.Run("pr-reap with a tiny TTL removes PR 8", func(t *testing.T) {
 		if _, err := s.shipyard(t, "pr-reap", s.name, "--ttl=1s"); err != nil {
 			t.Fatal(err)
