@@ -150,12 +150,9 @@ func NewPreviewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, 
 		return nil, err
 	}
 
-	gateLog, err := docker.NewVolume(ctx, names.GateLogVolume(), &docker.VolumeArgs{
-		Name:   pulumi.String(names.GateLogVolume()),
-		Labels: docker.VolumeLabelArray{docker.VolumeLabelArgs{Label: pulumi.String(StackLabel), Value: pulumi.String(cfg.Stack)}},
-	})
+	gateLog, err := newGateLogVolume(ctx, names, cfg.Stack)
 	if err != nil {
-		return nil, fmt.Errorf("gate log volume: %w", err)
+		return nil, err
 	}
 	host := p.Host() + ".localhost"
 	tls := deriveTLS("https", base[OutputHTTPSTLSSeed], func(seed []byte) (DatabaseCerts, error) {
