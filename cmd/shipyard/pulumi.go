@@ -373,6 +373,9 @@ func cmdDestroy(ctx context.Context, e env) error {
 		return fmt.Errorf("--keep-data is for docker stacks; aws stacks keep data through deletion protection and final snapshots (docs/aws.md)")
 	}
 	x := osExec(e.stdout, e.stderr)
+	if err := refuseWithPreviews(ctx, pr.pulumi(x, e.getenv), cfg); err != nil {
+		return err
+	}
 	var extra []string
 	if keepData {
 		for _, urn := range dockerinfra.KeptByDown {

@@ -186,13 +186,9 @@ func NewStackWithCandidate(ctx *pulumi.Context, cfg *stackconfig.Config, candida
 		return nil, err
 	}
 
-	// nginx writes its gate log here and mtail reads it.
-	gateLog, err := docker.NewVolume(ctx, names.GateLogVolume(), &docker.VolumeArgs{
-		Name:   pulumi.String(names.GateLogVolume()),
-		Labels: docker.VolumeLabelArray{docker.VolumeLabelArgs{Label: pulumi.String(StackLabel), Value: pulumi.String(cfg.Stack)}},
-	})
+	gateLog, err := newGateLogVolume(ctx, names, cfg.Stack)
 	if err != nil {
-		return nil, fmt.Errorf("gate log volume: %w", err)
+		return nil, err
 	}
 
 	httpsTLS, err := newHTTPSTLS(ctx, names.Prefix(), cfg.Stack)
@@ -255,8 +251,14 @@ func NewStackWithCandidate(ctx *pulumi.Context, cfg *stackconfig.Config, candida
 		"imageDigest":      pulumi.String(app.ImageID),
 		"databaseEndpoint": pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.DatabaseHost, stackconfig.LocalEndpoints.DatabasePort),
 		"redisEndpoint":    pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.RedisHost, stackconfig.LocalEndpoints.RedisPort),
-		"networkName":      network.Name,
-		"webContainers":    webNames,
+		OutputNetworkName:  network.Name,
+		// What its PR environments read through their StackReference
+		// (NewPreviewStack) and `shipyard pr-down`.
+		OutputDatabaseCAVolume: pg.CAVolume,
+		OutputDatabasePassword: pulumi.ToSecret(secrets.values[stackconfig.SecretDatabasePassword]),
+		OutputRedisPassword:    pulumi.ToSecret(secrets.values[stackconfig.SecretRedisPassword]),
+		OutputHTTPSTLSSeed:     httpsTLS.Seed,
+		"webContainers":        webNames,
 		// A release in progress: its web containers and generation (empty
 		// between releases).
 		"canaryContainers":    canaryNames,
@@ -275,6 +277,19 @@ func NewStackWithCandidate(ctx *pulumi.Context, cfg *stackconfig.Config, candida
 			"jaeger":        jaeger.Container.Name,
 		},
 	}, nil
+}
+
+// newGateLogVolume is the volume nginx writes its gate log to (mtail reads
+// the base stack's).
+func newGateLogVolume(ctx *pulumi.Context, names Names, stack string) (*docker.Volume, error) {
+	v, err := docker.NewVolume(ctx, names.GateLogVolume(), &docker.VolumeArgs{
+		Name:   pulumi.String(names.GateLogVolume()),
+		Labels: docker.VolumeLabelArray{docker.VolumeLabelArgs{Label: pulumi.String(StackLabel), Value: pulumi.String(stack)}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gate log volume: %w", err)
+	}
+	return v, nil
 }
 
 // LogOptions is Docker's log driver and json-file rotation.

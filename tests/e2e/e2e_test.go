@@ -177,6 +177,7 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 	})
 	validate(t, out, local)
 	t.Run("scheduled jobs run by schedule and by shipyard job, never twice at once", func(t *testing.T) { s.scheduledJobs(t, out, local) })
+	t.Run("PR environments: pr-up beside the stack, isolated data, pr-down and pr-reap leave nothing", func(t *testing.T) { testPreviews(t, s, out, local) })
 
 	var user credentials
 	t.Run("a user registered before the changes", func(t *testing.T) {
