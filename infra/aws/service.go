@@ -28,6 +28,14 @@ func ContainerInsightsLogGroup(cluster string) string {
 	return "/aws/ecs/containerinsights/" + cluster + "/performance"
 }
 
+// Capacity providers of every cluster: services of the stack itself run on
+// FARGATE (their launch type); PR environments' services ask for
+// FARGATE_SPOT in their capacity provider strategy.
+const (
+	CapacityFargate     = "FARGATE"
+	CapacityFargateSpot = "FARGATE_SPOT"
+)
+
 // Cluster is the ECS cluster every process type's service runs in.
 type Cluster struct {
 	pulumi.ResourceState
@@ -58,6 +66,18 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 	if err != nil {
 		return nil, fmt.Errorf("ecs cluster: %w", err)
 	}
+	// A service may only name capacity providers its cluster has; the
+	// default strategy (on-demand FARGATE) is what a task run without
+	// one gets.
+	if _, err := ecs.NewClusterCapacityProviders(ctx, name+"-capacity", &ecs.ClusterCapacityProvidersArgs{
+		ClusterName:       c.Name,
+		CapacityProviders: pulumi.StringArray{pulumi.String(CapacityFargate), pulumi.String(CapacityFargateSpot)},
+		DefaultCapacityProviderStrategies: ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArray{
+			ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs{CapacityProvider: pulumi.String(CapacityFargate), Weight: pulumi.Int(1)},
+		},
+	}, pulumi.Parent(comp)); err != nil {
+		return nil, fmt.Errorf("ecs cluster capacity providers: %w", err)
+	}
 	comp.Arn, comp.Name = c.Arn, c.Name
 	return comp, ctx.RegisterResourceOutputs(comp, pulumi.Map{"arn": comp.Arn, "name": comp.Name})
 }
@@ -84,6 +104,10 @@ type TaskArgs struct {
 	Secrets    map[string]pulumi.StringInput
 	SecretArns []pulumi.StringInput
 	Logging    *Logging
+	// Env, when set, replaces Config.Env as the app containers'
+	// environment (a PR environment's admin task: the base's DATABASE_URL
+	// and the PR's database to create).
+	Env func(stackconfig.Endpoints) []stackconfig.EnvVar
 }
 
 // ServiceArgs configures one process type's ECS service.
@@ -123,6 +147,14 @@ type ServiceArgs struct {
 	// on the gate alarms instead of ECS's circuit breaker and deployment
 	// alarms.
 	CodeDeploy bool
+	// Spot runs the tasks on FARGATE_SPOT (a capacity provider strategy
+	// instead of the FARGATE launch type): a PR environment's services.
+	Spot bool
+	// NoSteadyStateWait lets the deploy go on without waiting for the
+	// tasks to be healthy: a PR environment's tasks start before its
+	// database exists (`shipyard pr-up` creates it, migrates, then waits
+	// for the services itself).
+	NoSteadyStateWait bool
 }
 
 // Service is one process type: roles, task definition (with the migrate
@@ -267,10 +299,14 @@ func newTaskDefinition(ctx *pulumi.Context, name, family string, t TaskArgs, spe
 		s := spec
 		s.Image, s.AppLogGroup, s.RouterLogGroup, s.ArchiveConfigArn = v[0].(string), v[1].(string), v[2].(string), v[3].(string)
 		s.Secrets = v[4].(map[string]string)
-		s.Env = cfg.Env(stackconfig.Endpoints{
+		ep := stackconfig.Endpoints{
 			DatabaseHost: v[5].(string), DatabasePort: v[6].(int),
 			RedisHost: v[7].(string), RedisPort: v[8].(int),
-		})
+		}
+		s.Env = cfg.Env(ep)
+		if t.Env != nil {
+			s.Env = t.Env(ep)
+		}
 		return containerDefinitions(s)
 	}).(pulumi.StringOutput)
 	td, err := ecs.NewTaskDefinition(ctx, name, &ecs.TaskDefinitionArgs{
@@ -365,7 +401,14 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		AvailabilityZoneRebalancing:     pulumi.String(rebalancing),
 		// The deploy waits until the new tasks are healthy (and so the
 		// migration has run) before it goes on.
-		WaitForSteadyState: pulumi.Bool(true),
+		WaitForSteadyState: pulumi.Bool(!args.NoSteadyStateWait),
+	}
+	if args.Spot {
+		sa.LaunchType = nil
+		sa.CapacityProviderStrategies = ecs.ServiceCapacityProviderStrategyArray{ecs.ServiceCapacityProviderStrategyArgs{
+			CapacityProvider: pulumi.String(CapacityFargateSpot),
+			Weight:           pulumi.Int(1),
+		}}
 	}
 	if len(args.DeploymentAlarms) > 0 {
 		// Next to the circuit breaker (tasks that never get healthy): a

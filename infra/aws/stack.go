@@ -60,6 +60,21 @@ const (
 	OutputHostedZoneID     = "hostedZoneId"
 	OutputCertificateARN   = "certificateArn"
 	OutputHTTPSListenerARN = "httpsListenerArn"
+	// The rest of what a PR environment's stack reads from its base
+	// (NewPreviewStack): where its tasks run, the ALB's alias zone, the
+	// attached resources and the secrets and key they share.
+	OutputVpcID                   = "vpcId"
+	OutputClusterArn              = "clusterArn"
+	OutputAlbZoneID               = "albZoneId"
+	OutputDatabaseAddress         = "databaseAddress"
+	OutputDatabasePort            = "databasePort"
+	OutputDatabaseMasterSecretArn = "databaseMasterSecretArn"
+	OutputRedisAddress            = "redisAddress"
+	OutputRedisPort               = "redisPort"
+	OutputRedisAuthSecretArn      = "redisAuthSecretArn"
+	OutputKMSKeyArn               = "kmsKeyArn"
+	OutputImageRepositoryArn      = "imageRepositoryArn"
+	OutputAppSecretArns           = "appSecretArns"
 	// OutputTracesURL is X-Ray's trace search in the CloudWatch console
 	// (`make traces`); empty when tracing.enabled is false.
 	OutputTracesURL = "tracesUrl"
@@ -75,6 +90,9 @@ var OutputKeys = []string{
 	OutputDashboardURL, OutputAlarmTopicARN, OutputTracesURL,
 	OutputCodeDeployApplication, OutputCodeDeployDeploymentGroup, OutputWebContainerName, OutputWebContainerPort,
 	OutputDomain, OutputHostedZoneID, OutputCertificateARN, OutputHTTPSListenerARN,
+	OutputVpcID, OutputClusterArn, OutputAlbZoneID, OutputDatabaseAddress, OutputDatabasePort,
+	OutputDatabaseMasterSecretArn, OutputRedisAddress, OutputRedisPort, OutputRedisAuthSecretArn,
+	OutputKMSKeyArn, OutputImageRepositoryArn, OutputAppSecretArns,
 }
 
 // TracesURL is the CloudWatch console's X-Ray trace search of region,
@@ -318,6 +336,10 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	if d := cfg.LoadBalancer.Domain; d != "" {
 		url = pulumi.Sprintf("https://%s", d)
 	}
+	appSecretArns := pulumi.StringMap{}
+	for n, arn := range appSecrets.Arns {
+		appSecretArns[n] = arn
+	}
 	logGroups := pulumi.StringMap{}
 	for _, p := range stackconfig.Processes {
 		logGroups[string(p)] = logging.AppLogGroupNames[p]
@@ -354,6 +376,18 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		OutputCertificateARN:            certArn,
 		OutputHTTPSListenerARN:          alb.HttpsListenerArn,
 		OutputTracesURL:                 pulumi.String(""),
+		OutputVpcID:                     network.VpcId,
+		OutputClusterArn:                cluster.Arn,
+		OutputAlbZoneID:                 alb.ZoneId,
+		OutputDatabaseAddress:           db.Address,
+		OutputDatabasePort:              db.Port,
+		OutputDatabaseMasterSecretArn:   db.MasterUserSecretArn,
+		OutputRedisAddress:              cache.PrimaryEndpoint,
+		OutputRedisPort:                 cache.Port,
+		OutputRedisAuthSecretArn:        cache.AuthSecretArn,
+		OutputKMSKeyArn:                 logging.KeyArn,
+		OutputImageRepositoryArn:        registry.RepositoryArn,
+		OutputAppSecretArns:             appSecretArns,
 	}
 	if cfg.Tracing.Enabled {
 		outputs[OutputTracesURL] = pulumi.String(TracesURL(region, cfg.Stack))
@@ -363,25 +397,16 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	}
 
 	image := pulumi.Sprintf("%s@%s", registry.RepositoryUrl, cfg.Release.ImageDigest)
-	secrets := map[string]pulumi.StringInput{}
-	var secretArns []pulumi.StringInput
-	for _, n := range cfg.SecretNames() {
-		switch n {
-		case stackconfig.SecretDatabasePassword:
-			// The RDS-managed secret is JSON; inject its "password" key.
-			secrets[n] = pulumi.Sprintf("%s:password::", db.MasterUserSecretArn)
-			secretArns = append(secretArns, db.MasterUserSecretArn)
-		case stackconfig.SecretRedisPassword:
-			secrets[n] = cache.AuthSecretArn
-			secretArns = append(secretArns, cache.AuthSecretArn)
-		default:
-			arn, ok := appSecrets.Arns[n]
-			if !ok {
-				return nil, fmt.Errorf("secret %s: no Secrets Manager secret", n)
-			}
-			secrets[n] = arn
-			secretArns = append(secretArns, arn)
-		}
+	appArns := map[string]pulumi.StringInput{}
+	for n, arn := range appSecrets.Arns {
+		appArns[n] = arn
+	}
+	secrets, secretArns, err := taskSecrets(cfg,
+		// The RDS-managed secret is JSON; inject its "password" key.
+		secretSource{ValueFrom: pulumi.Sprintf("%s:password::", db.MasterUserSecretArn), Arn: db.MasterUserSecretArn},
+		secretSource{ValueFrom: cache.AuthSecretArn, Arn: cache.AuthSecretArn}, appArns)
+	if err != nil {
+		return nil, err
 	}
 	task := TaskArgs{
 		Config:        cfg,
@@ -401,9 +426,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
-	serviceNameOutputs, taskDefs := pulumi.StringMap{}, pulumi.StringMap{}
-	var webService *Service
-	for _, p := range stackconfig.Processes {
+	services, err := newServices(ctx, func(p stackconfig.Process, webService *Service) ServiceArgs {
 		args := ServiceArgs{
 			Task:               task,
 			Process:            p,
@@ -433,18 +456,13 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 			// its migration) has reached a steady state.
 			args.After = []pulumi.Resource{webService.ECSService}
 		}
-		svc, err := NewService(ctx, string(p), args, with)
-		if err != nil {
-			return nil, err
-		}
-		if p == stackconfig.Web {
-			webService = svc
-		}
-		serviceNameOutputs[string(p)] = svc.ServiceName
-		taskDefs[string(p)] = svc.TaskDefinitionArn
+		return args
+	}, with)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Deploy.Progressive() {
-		bg, err := newWebBlueGreen(ctx, cfg, base, account, alb, certArn, network, cluster, webService, alarms, alarmsArgs, alarming, with)
+		bg, err := newWebBlueGreen(ctx, cfg, base, account, alb, certArn, network, cluster, services.web, alarms, alarmsArgs, alarming, with)
 		if err != nil {
 			return nil, err
 		}
@@ -452,8 +470,8 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		outputs[OutputCodeDeployDeploymentGroup] = bg.DeploymentGroupName
 	}
 	outputs[OutputImage] = image
-	outputs[OutputServiceNames] = serviceNameOutputs
-	outputs[OutputTaskDefinitionArns] = taskDefs
+	outputs[OutputServiceNames] = services.names
+	outputs[OutputTaskDefinitionArns] = services.taskDefinitions
 	outputs[OutputMigrateTaskDefinitionArn] = release.TaskDefinitionArn
 	return outputs, nil
 }
@@ -508,4 +526,59 @@ func hasDestination(cfg *stackconfig.Config, d string) bool {
 		}
 	}
 	return false
+}
+
+// secretSource is where a secret env var comes from: the task definition's
+// valueFrom and the secret itself, for IAM.
+type secretSource struct{ ValueFrom, Arn pulumi.StringInput }
+
+// taskSecrets maps each secret env var of cfg (Config.SecretNames) to its
+// valueFrom and lists the secrets the execution role may read:
+// DATABASE_PASSWORD and REDIS_PASSWORD from database and redis, the app's
+// own from app (Secrets Manager ARNs by name).
+func taskSecrets(cfg *stackconfig.Config, database, redis secretSource, app map[string]pulumi.StringInput) (map[string]pulumi.StringInput, []pulumi.StringInput, error) {
+	secrets := map[string]pulumi.StringInput{}
+	var arns []pulumi.StringInput
+	for _, n := range cfg.SecretNames() {
+		src := secretSource{}
+		switch n {
+		case stackconfig.SecretDatabasePassword:
+			src = database
+		case stackconfig.SecretRedisPassword:
+			src = redis
+		default:
+			arn, ok := app[n]
+			if !ok {
+				return nil, nil, fmt.Errorf("secret %s: no Secrets Manager secret", n)
+			}
+			src = secretSource{ValueFrom: arn, Arn: arn}
+		}
+		secrets[n] = src.ValueFrom
+		arns = append(arns, src.Arn)
+	}
+	return secrets, arns, nil
+}
+
+// processServices are a stack's services and what its outputs say of them.
+type processServices struct {
+	web                    *Service
+	names, taskDefinitions pulumi.StringMap
+}
+
+// newServices creates the service of every process type, web first, with
+// the ServiceArgs args returns for it (given web's service, nil for web).
+func newServices(ctx *pulumi.Context, args func(p stackconfig.Process, web *Service) ServiceArgs, opts ...pulumi.ResourceOption) (*processServices, error) {
+	out := &processServices{names: pulumi.StringMap{}, taskDefinitions: pulumi.StringMap{}}
+	for _, p := range stackconfig.Processes {
+		svc, err := NewService(ctx, string(p), args(p, out.web), opts...)
+		if err != nil {
+			return nil, err
+		}
+		if p == stackconfig.Web {
+			out.web = svc
+		}
+		out.names[string(p)] = svc.ServiceName
+		out.taskDefinitions[string(p)] = svc.TaskDefinitionArn
+	}
+	return out, nil
 }
