@@ -80,20 +80,9 @@ func NewPreviewStack(ctx *pulumi.Context, cfg *stackconfig.Config, image string)
 	if region == "" {
 		return nil, errors.New("infra/aws: aws.region is required")
 	}
-	tags := pulumi.StringMap{
-		"shipyard:stack":      pulumi.String(cfg.Stack),
-		"shipyard:project":    pulumi.String("shipyard"),
-		"shipyard:preview-of": pulumi.String(pr.Base),
-	}
-	for k, v := range cfg.Tags {
-		tags[k] = pulumi.String(v)
-	}
-	provider, err := awssdk.NewProvider(ctx, "aws", &awssdk.ProviderArgs{
-		Region:      pulumi.String(region),
-		DefaultTags: awssdk.ProviderDefaultTagsArgs{Tags: tags},
-	})
+	provider, err := newProvider(ctx, cfg, map[string]string{"shipyard:preview-of": pr.Base})
 	if err != nil {
-		return nil, fmt.Errorf("aws provider: %w", err)
+		return nil, err
 	}
 	with := pulumi.Providers(provider)
 	identity, err := awssdk.GetCallerIdentity(ctx, &awssdk.GetCallerIdentityArgs{}, pulumi.Provider(provider))

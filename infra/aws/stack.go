@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -131,19 +130,9 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		return nil, fmt.Errorf("infra/aws: %w", err)
 	}
 
-	tags := pulumi.StringMap{
-		"shipyard:stack":   pulumi.String(cfg.Stack),
-		"shipyard:project": pulumi.String("shipyard"),
-	}
-	for k, v := range cfg.Tags {
-		tags[k] = pulumi.String(v)
-	}
-	provider, err := awssdk.NewProvider(ctx, "aws", &awssdk.ProviderArgs{
-		Region:      pulumi.String(region),
-		DefaultTags: awssdk.ProviderDefaultTagsArgs{Tags: tags},
-	})
+	provider, err := newProvider(ctx, cfg, nil)
 	if err != nil {
-		return nil, fmt.Errorf("aws provider: %w", err)
+		return nil, err
 	}
 	invoke := pulumi.Provider(provider)
 	with := pulumi.Providers(provider)
@@ -476,45 +465,6 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	return outputs, nil
 }
 
-// newWebBlueGreen sets up CodeDeploy for the web service of a stack with a
-// progressive deploy.strategy, with the gates' alarms on both target groups.
-func newWebBlueGreen(ctx *pulumi.Context, cfg *stackconfig.Config, base, account string, alb *LoadBalancer, certArn pulumi.StringInput, network *Network,
-	cluster *Cluster, web *Service, alarms []signals.Instance, alarmsArgs AlarmsArgs, alarming *Alarms, opts ...pulumi.ResourceOption) (*BlueGreen, error) {
-	var gates []signals.Instance
-	for _, name := range cfg.Deploy.Gates {
-		i := slices.IndexFunc(alarms, func(a signals.Instance) bool { return a.Name == name && a.Gate != "" })
-		if i < 0 {
-			return nil, fmt.Errorf("deploy.gates: %q is not a gate; allowed %s", name, strings.Join(signals.GateNames(), ", "))
-		}
-		gates = append(gates, alarms[i])
-	}
-	var deployment []pulumi.StringInput
-	for _, id := range signals.DeploymentAlarms(alarms, stackconfig.Web) {
-		deployment = append(deployment, alarming.Names[id])
-	}
-	return NewBlueGreen(ctx, "web-deploy", BlueGreenArgs{
-		Prefix:                     base,
-		Deploy:                     cfg.Deploy,
-		AccountID:                  account,
-		VpcId:                      network.VpcId,
-		AppPort:                    cfg.Services.Web.Port,
-		HealthCheckPath:            cfg.Services.Web.HealthCheckPath,
-		DeregistrationDelaySeconds: cfg.LoadBalancer.DeregistrationDelaySeconds,
-		LoadBalancerArn:            alb.Arn,
-		ProdListenerArn:            alb.HttpsListenerArn,
-		BlueTargetGroupName:        alb.TargetGroupName,
-		CertificateArn:             certArn,
-		SSLPolicy:                  SSLPolicy,
-		ClusterName:                cluster.Name,
-		ServiceName:                web.ServiceName,
-		Service:                    web.ECSService,
-		Alarms:                     alarmsArgs,
-		AlarmActions:               pulumi.Array{alarming.TopicArn},
-		Gates:                      gates,
-		DeploymentAlarmNames:       deployment,
-	}, opts...)
-}
-
 // serviceName is the ECS service name (and task family) of p:
 // "shipyard-<stack>-<process>".
 func serviceName(base string, p stackconfig.Process) string { return base + "-" + string(p) }
@@ -526,59 +476,4 @@ func hasDestination(cfg *stackconfig.Config, d string) bool {
 		}
 	}
 	return false
-}
-
-// secretSource is where a secret env var comes from: the task definition's
-// valueFrom and the secret itself, for IAM.
-type secretSource struct{ ValueFrom, Arn pulumi.StringInput }
-
-// taskSecrets maps each secret env var of cfg (Config.SecretNames) to its
-// valueFrom and lists the secrets the execution role may read:
-// DATABASE_PASSWORD and REDIS_PASSWORD from database and redis, the app's
-// own from app (Secrets Manager ARNs by name).
-func taskSecrets(cfg *stackconfig.Config, database, redis secretSource, app map[string]pulumi.StringInput) (map[string]pulumi.StringInput, []pulumi.StringInput, error) {
-	secrets := map[string]pulumi.StringInput{}
-	var arns []pulumi.StringInput
-	for _, n := range cfg.SecretNames() {
-		src := secretSource{}
-		switch n {
-		case stackconfig.SecretDatabasePassword:
-			src = database
-		case stackconfig.SecretRedisPassword:
-			src = redis
-		default:
-			arn, ok := app[n]
-			if !ok {
-				return nil, nil, fmt.Errorf("secret %s: no Secrets Manager secret", n)
-			}
-			src = secretSource{ValueFrom: arn, Arn: arn}
-		}
-		secrets[n] = src.ValueFrom
-		arns = append(arns, src.Arn)
-	}
-	return secrets, arns, nil
-}
-
-// processServices are a stack's services and what its outputs say of them.
-type processServices struct {
-	web                    *Service
-	names, taskDefinitions pulumi.StringMap
-}
-
-// newServices creates the service of every process type, web first, with
-// the ServiceArgs args returns for it (given web's service, nil for web).
-func newServices(ctx *pulumi.Context, args func(p stackconfig.Process, web *Service) ServiceArgs, opts ...pulumi.ResourceOption) (*processServices, error) {
-	out := &processServices{names: pulumi.StringMap{}, taskDefinitions: pulumi.StringMap{}}
-	for _, p := range stackconfig.Processes {
-		svc, err := NewService(ctx, string(p), args(p, out.web), opts...)
-		if err != nil {
-			return nil, err
-		}
-		if p == stackconfig.Web {
-			out.web = svc
-		}
-		out.names[string(p)] = svc.ServiceName
-		out.taskDefinitions[string(p)] = svc.TaskDefinitionArn
-	}
-	return out, nil
 }
