@@ -20,7 +20,7 @@ func main() {
 		if err != nil {
 			return err
 		}
-		outputs, err := program(dir, os.Getenv)(ctx)
+		outputs, err := program(dir, os.Getenv(dockerinfra.CandidateEnv))(ctx)
 		if err != nil {
 			return err
 		}
@@ -32,28 +32,14 @@ func main() {
 }
 
 // program loads the stack's config from dir and builds its topology,
-// returning the stack outputs. getenv gives what the CLI hands the
-// program: a docker stack's release in progress (dockerinfra.CandidateEnv),
-// a PR environment's slot (stackconfig.PreviewSlotEnv) and, on aws, its
-// image (awsinfra.PreviewImageEnv).
-func program(dir string, getenv func(string) string) func(ctx *pulumi.Context) (pulumi.Map, error) {
+// returning the stack outputs. candidate is a docker stack's release in
+// progress (dockerinfra.CandidateEnv), or "".
+func program(dir, candidate string) func(ctx *pulumi.Context) (pulumi.Map, error) {
 	return func(ctx *pulumi.Context) (pulumi.Map, error) {
 		cfg, err := stackconfig.Load(dir, ctx.Stack())
 		if err != nil {
 			return nil, err
 		}
-		if cfg.IsPreview() {
-			if err := cfg.SetPreviewSlot(getenv(stackconfig.PreviewSlotEnv)); err != nil {
-				return nil, err
-			}
-			switch cfg.Target {
-			case stackconfig.TargetAWS:
-				return awsinfra.NewPreviewStack(ctx, cfg, getenv(awsinfra.PreviewImageEnv))
-			default:
-				return nil, fmt.Errorf("stack %s: PR environments of target %q are not built by this program", cfg.Stack, cfg.Target)
-			}
-		}
-		candidate := getenv(dockerinfra.CandidateEnv)
 		switch cfg.Target {
 		case stackconfig.TargetAWS:
 			return awsinfra.NewStack(ctx, cfg)

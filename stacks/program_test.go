@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	awsinfra "github.com/shipyard-kit/shipyard/infra/aws"
 	"github.com/shipyard-kit/shipyard/infra/aws/awsmock"
 	"github.com/shipyard-kit/shipyard/infra/docker/dockermock"
 	"github.com/shipyard-kit/shipyard/infra/pulumitest"
@@ -66,7 +65,7 @@ func TestProgramBuildsEveryStackOfItsTarget(t *testing.T) {
 			if err != nil {
 				t.Fatalf("config/%s.json: %v", stack, err)
 			}
-			g, err := pulumitest.Run(stack, program(dir, noEnv), mocksFor(cfg)...)
+			g, err := pulumitest.Run(stack, program(dir, ""), mocksFor(cfg)...)
 			if err != nil {
 				t.Fatalf("program for stack %s (target %s): %v", stack, cfg.Target, err)
 			}
@@ -138,7 +137,7 @@ func TestProgramExportsTheReleasedDigest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g, err := pulumitest.Run(stack, program(dir, noEnv), mocksFor(cfg)...)
+			g, err := pulumitest.Run(stack, program(dir, ""), mocksFor(cfg)...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,34 +183,4 @@ func keys(m map[string]any) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// noEnv is the environment of a plain `pulumi up`: nothing set.
-func noEnv(string) string { return "" }
-
-func TestProgramBuildsAnAWSPREnvironmentFromWhatTheCLIHandsIt(t *testing.T) {
-	dir := configDir(t)
-	devCfg, err := stackconfig.Load(dir, "dev")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := pulumitest.Run("dev", program(dir, noEnv), mocksFor(awsmock.Released(devCfg))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		stackconfig.PreviewSlotEnv: "2",
-		awsinfra.PreviewImageEnv:   awsmock.PreviewImage(dev),
-	}
-	mocks := append(awsmock.Options(), awsmock.BaseStack(dev.Outputs))
-	g, err := pulumitest.Run("dev-pr-7", program(dir, func(k string) string { return env[k] }), mocks...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g.Outputs["stack"] != "dev-pr-7" || g.Outputs["previewSlot"] != 2 || g.Outputs["url"] != "https://pr-7."+devCfg.LoadBalancer.Domain {
-		t.Errorf("outputs %v", g.Outputs)
-	}
-	if _, err := pulumitest.Run("dev-pr-7", program(dir, noEnv), mocks...); err == nil || !strings.Contains(err.Error(), stackconfig.PreviewSlotEnv) {
-		t.Errorf("without a slot: %v", err)
-	}
 }
