@@ -50,6 +50,11 @@ commands:
                  durations and locks as one JSON line {"migrationReport":…}
   dbcheck        read every table; fail unless the schema is current (restore drills)
   seed <name>    load a data scenario into an empty database (scenarios: %s)
+  preview create|drop
+                 a PR environment's database: create (or update) the role
+                 PREVIEW_DATABASE_USER with PREVIEW_DATABASE_PASSWORD and the
+                 database PREVIEW_DATABASE it owns, as DATABASE_URL's admin
+                 user; drop both and empty REDIS_URL's Redis database
   healthcheck    probe http://127.0.0.1:$PORT/livez; exit 0 when healthy
   version        print the version
 
@@ -80,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return nil
-	case "serve", "worker", "clock", "migrate", "seed", "dbcheck", "job", "jobs":
+	case "serve", "worker", "clock", "migrate", "seed", "dbcheck", "job", "jobs", "preview":
 	default:
 		err := fmt.Errorf("unknown command %q", cmd)
 		fmt.Fprintf(stderr, "app: %v\n\n"+usage, err, jobNames(), strings.Join(seed.Names(), ", "))
@@ -88,6 +93,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	needs := config.Needs{Database: true, Redis: cmd != "migrate" && cmd != "seed" && cmd != "dbcheck" && cmd != "jobs"}
+	if cmd == "preview" {
+		needs = previewNeeds(args)
+	}
 	cfg, err := config.Load(getenv, needs)
 	if err != nil {
 		log := logx.New(stdout, slog.LevelInfo, cmd)
@@ -127,6 +135,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = jobCmd(ctx, log, cfg, args[2:], stdout)
 	case "jobs":
 		err = jobsCmd(ctx, cfg, args[2:], stdout)
+	case "preview":
+		err = previewCmd(ctx, log, cfg, args[2:])
 	case "seed":
 		name := ""
 		if len(args) > 2 {

@@ -20,7 +20,7 @@ func main() {
 		if err != nil {
 			return err
 		}
-		outputs, err := program(dir, os.Getenv(dockerinfra.CandidateEnv))(ctx)
+		outputs, err := program(dir, os.Getenv)(ctx)
 		if err != nil {
 			return err
 		}
@@ -32,19 +32,30 @@ func main() {
 }
 
 // program loads the stack's config from dir and builds its topology,
-// returning the stack outputs. candidate is a docker stack's release in
-// progress (dockerinfra.CandidateEnv), or "".
-func program(dir, candidate string) func(ctx *pulumi.Context) (pulumi.Map, error) {
+// returning the stack outputs. getenv gives a docker stack's release in
+// progress (dockerinfra.CandidateEnv) and a PR stack's slot and image
+// (stackconfig.PreviewSlotEnv, PreviewImageEnv), which `shipyard` sets.
+func program(dir string, getenv func(string) string) func(ctx *pulumi.Context) (pulumi.Map, error) {
 	return func(ctx *pulumi.Context) (pulumi.Map, error) {
 		cfg, err := stackconfig.Load(dir, ctx.Stack())
 		if err != nil {
 			return nil, err
 		}
-		switch cfg.Target {
-		case stackconfig.TargetAWS:
+		if cfg.IsPreview() {
+			if err := cfg.SetPreviewSlot(getenv(stackconfig.PreviewSlotEnv)); err != nil {
+				return nil, err
+			}
+			if err := cfg.SetPreviewImage(getenv(stackconfig.PreviewImageEnv)); err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case cfg.Target == stackconfig.TargetDocker && cfg.IsPreview():
+			return dockerinfra.NewPreviewStack(ctx, cfg)
+		case cfg.Target == stackconfig.TargetAWS:
 			return awsinfra.NewStack(ctx, cfg)
-		case stackconfig.TargetDocker:
-			return dockerinfra.NewStackWithCandidate(ctx, cfg, candidate)
+		case cfg.Target == stackconfig.TargetDocker:
+			return dockerinfra.NewStackWithCandidate(ctx, cfg, getenv(dockerinfra.CandidateEnv))
 		default:
 			return nil, fmt.Errorf("config/%s.json: target %q: allowed %q, %q", cfg.Stack, cfg.Target, stackconfig.TargetAWS, stackconfig.TargetDocker)
 		}

@@ -106,7 +106,7 @@ func localTopology(t *testing.T) topology {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := pulumitest.Run("local", program(dir, ""), dockermock.Options(dockermock.Migration{})...)
+	g, err := pulumitest.Run("local", program(dir, noEnv), dockermock.Options(dockermock.Migration{})...)
 	if err != nil {
 		t.Fatalf("running the local program under mocks: %v", err)
 	}

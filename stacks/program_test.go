@@ -65,7 +65,7 @@ func TestProgramBuildsEveryStackOfItsTarget(t *testing.T) {
 			if err != nil {
 				t.Fatalf("config/%s.json: %v", stack, err)
 			}
-			g, err := pulumitest.Run(stack, program(dir, ""), mocksFor(cfg)...)
+			g, err := pulumitest.Run(stack, program(dir, noEnv), mocksFor(cfg)...)
 			if err != nil {
 				t.Fatalf("program for stack %s (target %s): %v", stack, cfg.Target, err)
 			}
@@ -137,7 +137,7 @@ func TestProgramExportsTheReleasedDigest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g, err := pulumitest.Run(stack, program(dir, ""), mocksFor(cfg)...)
+			g, err := pulumitest.Run(stack, program(dir, noEnv), mocksFor(cfg)...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,3 +184,7 @@ func keys(m map[string]any) []string {
 	sort.Strings(out)
 	return out
 }
+
+// noEnv is the environment of a plain `make up`: no release in progress,
+// no PR slot or image.
+func noEnv(string) string { return "" }

@@ -74,6 +74,12 @@ func commands() map[string]command {
 		"cost-prices": {costPricesUsage + "  refresh the price table from AWS's Price List offer files", cmdCostPrices},
 		"cost":        {costUsage + "  print an aws stack's monthly cost, or the change since a git ref (infra/cost)", cmdCost},
 
+		// Pull-request environments (docs/operations.md).
+		"pr-up":   {prUpUsage, cmdPRUp},
+		"pr-down": {prDownUsage, cmdPRDown},
+		"pr-reap": {prReapUsage, cmdPRReap},
+		"pr-list": {prListUsage, cmdPRList},
+
 		// Checks (`make lint`; release and promote run it first).
 		"lint-migrations": {"lint-migrations [DIR]     check the app's migrations for long locks and changes the previous release cannot survive (docs/operations.md)", cmdLintMigrations},
 

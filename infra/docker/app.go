@@ -52,7 +52,18 @@ type AppArgs struct {
 	// generation, under the network alias CanaryAlias, which nginx gives
 	// only the share of requests the release's current step says.
 	Candidate string
+	// AliasPrefix, when set, prefixes every process's network alias
+	// (ProcessAlias): a PR environment's containers join the base stack's
+	// network without joining the base's nginx or Prometheus pools.
+	AliasPrefix string
+	// Prerequisite, when set, must resolve before the migration is
+	// created (its label PrerequisiteLabel): a PR's checked `preview
+	// create`, whose failure fails the deploy before any migration.
+	Prerequisite pulumi.StringInput
 }
+
+// PrerequisiteLabel carries AppArgs.Prerequisite on the migration.
+const PrerequisiteLabel = "dev.shipyard.prerequisite"
 
 // App is the app image, its migration and its process containers.
 type App struct {
@@ -146,6 +157,9 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		cname := args.Names.Container("migrate") + "-" + generation
 		migrate := common(cname, image, "migrate")
 		migrate.Labels = stackLabels(cfg.Stack, docker.ContainerLabelArgs{Label: pulumi.String(ProcessLabel), Value: pulumi.String("migrate")})
+		if args.Prerequisite != nil {
+			migrate.Labels = append(migrate.Labels.(docker.ContainerLabelArray), docker.ContainerLabelArgs{Label: pulumi.String(PrerequisiteLabel), Value: args.Prerequisite})
+		}
 		// attach: the deploy waits for the one-off to exit; logs: its output is
 		// kept for the error message. mustRun must be off for a container that
 		// exits, and exitCode is checked below.
@@ -198,7 +212,7 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		return docker.NewContainer(ctx, cname, a, parent, pulumi.DependsOn([]pulumi.Resource{migration}))
 	}
 	addCurrent := func(p stackconfig.Process, cname string) (*docker.Container, error) {
-		ctr, err := add(p, cname, c.ImageID, ProcessAlias(p), c.Migration, migrated)
+		ctr, err := add(p, cname, c.ImageID, args.AliasPrefix+ProcessAlias(p), c.Migration, migrated)
 		if err != nil {
 			return nil, fmt.Errorf("%s container: %w", p, err)
 		}
@@ -233,7 +247,7 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		}
 		for i := 1; i <= cfg.Local.WebReplicas; i++ {
 			cname := args.Names.Canary(i) + "-" + c.CandidateGeneration
-			ctr, err := add(stackconfig.Web, cname, args.Candidate, CanaryAlias, migration, done)
+			ctr, err := add(stackconfig.Web, cname, args.Candidate, args.AliasPrefix+CanaryAlias, migration, done)
 			if err != nil {
 				return nil, fmt.Errorf("canary web container: %w", err)
 			}

@@ -72,6 +72,12 @@ const CanaryAlias = "web-canary"
 // running generation ("web") or canaryLabel (release.CanaryLabel: one per
 // release, so a release's gates never count an earlier release's requests).
 func SplitConf(canaryPercent int, canaryLabel string) (string, error) {
+	return splitConf(WebAlias, CanaryAlias, canaryPercent, canaryLabel)
+}
+
+// splitConf is SplitConf between the aliases web and canary (a PR
+// environment's carry its prefix).
+func splitConf(web, canary string, canaryPercent int, canaryLabel string) (string, error) {
 	var body string
 	switch {
 	case canaryPercent < 0 || canaryPercent > 100:
@@ -79,19 +85,19 @@ func SplitConf(canaryPercent int, canaryLabel string) (string, error) {
 	case canaryPercent > 0 && !labelRE.MatchString(canaryLabel):
 		return "", fmt.Errorf("traffic split: canary label %q; allowed letters, digits and -", canaryLabel)
 	case canaryPercent == 0:
-		body = "* " + WebAlias + ";"
+		body = "* " + web + ";"
 	case canaryPercent == 100:
-		body = "* " + CanaryAlias + ";"
+		body = "* " + canary + ";"
 	default:
-		body = fmt.Sprintf("%d%% %s; * %s;", canaryPercent, CanaryAlias, WebAlias)
+		body = fmt.Sprintf("%d%% %s; * %s;", canaryPercent, canary, web)
 	}
-	labels := "default " + WebAlias + ";"
+	labels := "default " + web + ";"
 	if canaryLabel != "" {
-		labels = fmt.Sprintf("%s %s; %s", CanaryAlias, canaryLabel, labels)
+		labels = fmt.Sprintf("%s %s; %s", canary, canaryLabel, labels)
 	}
 	return fmt.Sprintf("# Written by shipyard release: %d%% of requests to %s.\n"+
 		"split_clients \"${request_id}\" $web_pool { %s }\n"+
-		"map $web_pool $web_generation { %s }\n", canaryPercent, CanaryAlias, body, labels), nil
+		"map $web_pool $web_generation { %s }\n", canaryPercent, canary, body, labels), nil
 }
 
 var labelRE = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
@@ -150,14 +156,16 @@ type LoadBalancerArgs struct {
 	ContainerName string
 	Network       pulumi.StringInput
 	// HostIP and HostPort are where the load balancer's plain HTTP (a
-	// redirect) is published, HTTPSPort its HTTPS.
+	// redirect) is published (0: not published), HTTPSPort its HTTPS.
 	HostIP    string
 	HostPort  int
 	HTTPSPort int
 	// TLS is the HTTPS certificate, its key and the CA that signed it.
 	TLS *databaseTLS
-	// UpstreamHost is the web replicas' network alias (WebAlias).
+	// UpstreamHost is the web replicas' network alias (WebAlias),
+	// CanaryHost a release's (CanaryAlias when empty).
 	UpstreamHost    string
+	CanaryHost      string
 	UpstreamPort    int
 	HealthCheckPath string
 	ReadTimeout     int
@@ -193,9 +201,13 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 	if args.TLS == nil || args.HTTPSPort == 0 {
 		return nil, fmt.Errorf("load balancer: no HTTPS port or certificate: nginx serves HTTPS like the ALB")
 	}
+	canary := args.CanaryHost
+	if canary == "" {
+		canary = CanaryAlias
+	}
 	conf, err := NginxConfig{
 		UpstreamHost:            args.UpstreamHost,
-		CanaryHost:              CanaryAlias,
+		CanaryHost:              canary,
 		SplitFile:               NginxSplitFile,
 		GateLog:                 GateLogPath,
 		UpstreamPort:            args.UpstreamPort,
@@ -218,7 +230,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		return nil, err
 	}
 	c.Config = conf
-	split, err := SplitConf(0, "")
+	split, err := splitConf(args.UpstreamHost, canary, 0, "")
 	if err != nil {
 		return nil, err
 	}
@@ -234,6 +246,11 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 	for _, d := range args.Dependencies {
 		deps = append(deps, d)
 	}
+	ports := docker.ContainerPortArray{}
+	if args.HostPort != 0 {
+		ports = append(ports, docker.ContainerPortArgs{Internal: pulumi.Int(NginxListenPort), External: pulumi.Int(args.HostPort), Ip: pulumi.String(args.HostIP), Protocol: pulumi.String("tcp")})
+	}
+	ports = append(ports, docker.ContainerPortArgs{Internal: pulumi.Int(NginxHTTPSPort), External: pulumi.Int(args.HTTPSPort), Ip: pulumi.String(args.HostIP), Protocol: pulumi.String("tcp")})
 	c.Container, err = docker.NewContainer(ctx, name, &docker.ContainerArgs{
 		Name:    pulumi.String(args.ContainerName),
 		Image:   image.ImageId,
@@ -241,10 +258,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
 			docker.ContainerNetworksAdvancedArgs{Name: args.Network},
 		},
-		Ports: docker.ContainerPortArray{
-			docker.ContainerPortArgs{Internal: pulumi.Int(NginxListenPort), External: pulumi.Int(args.HostPort), Ip: pulumi.String(args.HostIP), Protocol: pulumi.String("tcp")},
-			docker.ContainerPortArgs{Internal: pulumi.Int(NginxHTTPSPort), External: pulumi.Int(args.HTTPSPort), Ip: pulumi.String(args.HostIP), Protocol: pulumi.String("tcp")},
-		},
+		Ports:  ports,
 		Labels: stackLabels(args.Stack),
 		Uploads: docker.ContainerUploadArray{
 			docker.ContainerUploadArgs{File: pulumi.String(NginxConfPath), Content: pulumi.String(conf)},

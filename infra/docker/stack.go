@@ -255,8 +255,14 @@ func NewStackWithCandidate(ctx *pulumi.Context, cfg *stackconfig.Config, candida
 		"imageDigest":      pulumi.String(app.ImageID),
 		"databaseEndpoint": pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.DatabaseHost, stackconfig.LocalEndpoints.DatabasePort),
 		"redisEndpoint":    pulumi.Sprintf("%s:%d", stackconfig.LocalEndpoints.RedisHost, stackconfig.LocalEndpoints.RedisPort),
-		"networkName":      network.Name,
-		"webContainers":    webNames,
+		OutputNetworkName:  network.Name,
+		// What its PR environments read through their StackReference
+		// (NewPreviewStack) and `shipyard pr-down`.
+		OutputDatabaseCAVolume: pg.CAVolume,
+		OutputDatabasePassword: pulumi.ToSecret(secrets.values[stackconfig.SecretDatabasePassword]),
+		OutputRedisPassword:    pulumi.ToSecret(secrets.values[stackconfig.SecretRedisPassword]),
+		OutputHTTPSTLSSeed:     httpsTLS.Seed,
+		"webContainers":        webNames,
 		// A release in progress: its web containers and generation (empty
 		// between releases).
 		"canaryContainers":    canaryNames,

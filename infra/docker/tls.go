@@ -49,7 +49,16 @@ type DatabaseCerts struct {
 // such as localhost) from seed, like DeriveDatabaseCerts. Clients trust
 // the CA (the tlsCaCert output), as they trust a public CA for the ALB.
 func DeriveHTTPSCerts(seed []byte, stack string) (DatabaseCerts, error) {
-	return deriveCerts(seed, "https", "shipyard "+stack+" local HTTPS CA", ListenAddress, nil, []net.IP{net.ParseIP(ListenAddress)})
+	return deriveCerts(seed, "https", "", "shipyard "+stack+" local HTTPS CA", ListenAddress, nil, []net.IP{net.ParseIP(ListenAddress)})
+}
+
+// DerivePreviewHTTPSCerts derives, from the base stack's HTTPS seed, the
+// base's own CA (byte for byte DeriveHTTPSCerts's) and a server
+// certificate of its for a PR environment: host ("pr-7.localhost"),
+// localhost and 127.0.0.1, with a key of its own. A client that trusts the
+// base's CA trusts every PR environment of it.
+func DerivePreviewHTTPSCerts(seed []byte, baseStack, host string) (DatabaseCerts, error) {
+	return deriveCerts(seed, "https", " "+host, "shipyard "+baseStack+" local HTTPS CA", host, []string{host, "localhost"}, []net.IP{net.ParseIP(ListenAddress)})
 }
 
 // DeriveDatabaseCerts derives the local stack's database CA and the
@@ -58,13 +67,14 @@ func DeriveHTTPSCerts(seed []byte, stack string) (DatabaseCerts, error) {
 // with fixed validity and serials signed deterministically (RFC 6979). The
 // same seed, stack and host always give the same PEM, byte for byte.
 func DeriveDatabaseCerts(seed []byte, stack, host string) (DatabaseCerts, error) {
-	return deriveCerts(seed, "database", "shipyard "+stack+" local database CA", host, []string{host}, nil)
+	return deriveCerts(seed, "database", "", "shipyard "+stack+" local database CA", host, []string{host}, nil)
 }
 
 // deriveCerts derives a CA named caName and a server certificate for
 // dnsNames and ips from seed; purpose ("database", "https") separates the
-// derivations and names the errors.
-func deriveCerts(seed []byte, purpose, caName, commonName string, dnsNames []string, ips []net.IP) (DatabaseCerts, error) {
+// derivations and names the errors; serverLabel ("" for the stack's own, " <host>"
+// for a PR environment's) separates the server keys of one CA.
+func deriveCerts(seed []byte, purpose, serverLabel, caName, commonName string, dnsNames []string, ips []net.IP) (DatabaseCerts, error) {
 	if len(seed) < DatabaseTLSSeedBytes {
 		return DatabaseCerts{}, fmt.Errorf("%s tls: seed has %d bytes, want at least %d", purpose, len(seed), DatabaseTLSSeedBytes)
 	}
@@ -72,7 +82,7 @@ func deriveCerts(seed []byte, purpose, caName, commonName string, dnsNames []str
 	if err != nil {
 		return DatabaseCerts{}, err
 	}
-	serverKey, err := deriveKey(seed, purpose, "server key")
+	serverKey, err := deriveKey(seed, purpose, "server key"+serverLabel)
 	if err != nil {
 		return DatabaseCerts{}, err
 	}
@@ -80,7 +90,7 @@ func deriveCerts(seed []byte, purpose, caName, commonName string, dnsNames []str
 	if err != nil {
 		return DatabaseCerts{}, err
 	}
-	serverSerial, err := deriveSerial(seed, purpose, "server serial")
+	serverSerial, err := deriveSerial(seed, purpose, "server serial"+serverLabel)
 	if err != nil {
 		return DatabaseCerts{}, err
 	}
@@ -159,6 +169,8 @@ func deriveSerial(seed []byte, purpose, label string) (*big.Int, error) {
 type databaseTLS struct {
 	// CACert and ServerCert are public; ServerKey is a secret.
 	CACert, ServerCert, ServerKey pulumi.StringOutput
+	// Seed is the seed (base64, secret) they are derived from.
+	Seed pulumi.StringOutput
 }
 
 // newDatabaseTLS creates the seed (a RandomBytes kept, encrypted, in the
@@ -183,8 +195,13 @@ func newTLS(ctx *pulumi.Context, prefix, purpose string, deriveCerts func(seed [
 	if err != nil {
 		return nil, fmt.Errorf("%s tls seed: %w", purpose, err)
 	}
+	return deriveTLS(purpose, pulumi.ToSecret(seed.Base64).(pulumi.StringOutput), deriveCerts), nil
+}
+
+// deriveTLS derives the certificates from a seed (base64) output.
+func deriveTLS(purpose string, seed pulumi.StringOutput, deriveCerts func(seed []byte) (DatabaseCerts, error)) *databaseTLS {
 	derive := func(pick func(DatabaseCerts) string) pulumi.StringOutput {
-		return seed.Base64.ApplyT(func(b64 string) (string, error) {
+		return seed.ApplyT(func(b64 string) (string, error) {
 			b, err := base64.StdEncoding.DecodeString(b64)
 			if err != nil {
 				return "", fmt.Errorf("%s tls seed: %w", purpose, err)
@@ -202,5 +219,6 @@ func newTLS(ctx *pulumi.Context, prefix, purpose string, deriveCerts func(seed [
 		CACert:     pulumi.Unsecret(derive(func(c DatabaseCerts) string { return c.CACert })).(pulumi.StringOutput),
 		ServerCert: pulumi.Unsecret(derive(func(c DatabaseCerts) string { return c.ServerCert })).(pulumi.StringOutput),
 		ServerKey:  pulumi.ToSecret(derive(func(c DatabaseCerts) string { return c.ServerKey })).(pulumi.StringOutput),
-	}, nil
+		Seed:       seed,
+	}
 }

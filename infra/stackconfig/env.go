@@ -83,17 +83,18 @@ var envSpecs = []EnvSpec{
 		func(c *Config, _ Endpoints) string { return seconds(c.App.RequestTimeoutSeconds) }},
 	{"HTTP_IDLE_TIMEOUT", "Keep-alive idle timeout: `app.idleTimeoutSeconds` + `s`.",
 		func(c *Config, _ Endpoints) string { return seconds(c.App.IdleTimeoutSeconds) }},
-	{"DATABASE_URL", "`postgres://<database.username>@<host>:<port>/<database.name>?sslmode=verify-full&sslrootcert=<CA file>`, without the password (`DATABASE_PASSWORD`): the app checks that the server's certificate chains to the CA file and names `<host>`. The CA file is the Amazon RDS global bundle the image ships (`" + RDSCABundlePath + "`) on aws, the local stack's generated CA (`" + LocalDatabaseCAPath + "`) on docker.",
+	{"DATABASE_URL", "`postgres://<database.username>@<host>:<port>/<database.name>?sslmode=verify-full&sslrootcert=<CA file>` (a PR environment's: `pr_<n>` as user and database), without the password (`DATABASE_PASSWORD`): the app checks that the server's certificate chains to the CA file and names `<host>`. The CA file is the Amazon RDS global bundle the image ships (`" + RDSCABundlePath + "`) on aws, the local stack's generated CA (`" + LocalDatabaseCAPath + "`) on docker.",
 		func(c *Config, ep Endpoints) string {
 			rootCert := LocalDatabaseCAPath
 			if c.Target == TargetAWS {
 				rootCert = RDSCABundlePath
 			}
+			name, user := c.appDatabase()
 			u := url.URL{
 				Scheme: "postgres",
-				User:   url.User(c.Database.Username),
+				User:   url.User(user),
 				Host:   net.JoinHostPort(ep.DatabaseHost, strconv.Itoa(ep.DatabasePort)),
-				Path:   "/" + c.Database.Name,
+				Path:   "/" + name,
 				// Constant paths: no escaping, so the URL reads as written.
 				RawQuery: "sslmode=verify-full&sslrootcert=" + rootCert,
 			}
@@ -101,13 +102,13 @@ var envSpecs = []EnvSpec{
 		}},
 	{"DATABASE_MAX_CONNS", "Pool size of one process: `app.dbPoolSize`.",
 		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.App.DBPoolSize) }},
-	{"REDIS_URL", "`rediss://<host>:<port>/0` (`redis://` on docker), without the password (`REDIS_PASSWORD`).",
+	{"REDIS_URL", "`rediss://<host>:<port>/0` (`redis://` on docker; a PR environment's: its slot as the logical database), without the password (`REDIS_PASSWORD`).",
 		func(c *Config, ep Endpoints) string {
 			scheme := "redis"
 			if c.Target == TargetAWS {
 				scheme = "rediss"
 			}
-			u := url.URL{Scheme: scheme, Host: net.JoinHostPort(ep.RedisHost, strconv.Itoa(ep.RedisPort)), Path: "/0"}
+			u := url.URL{Scheme: scheme, Host: net.JoinHostPort(ep.RedisHost, strconv.Itoa(ep.RedisPort)), Path: "/" + strconv.Itoa(c.previewRedisDB())}
 			return u.String()
 		}},
 	{"RATE_LIMIT_PER_MINUTE", "`app.rateLimitPerMinute`.",

@@ -152,3 +152,43 @@ var previewRules = []Rule{
 		},
 	},
 }
+
+// PreviewImageEnv is the variable `shipyard pr-up` hands a PR stack's
+// image to the Pulumi program in: "sha256:<64 hex>", the image ID on
+// docker, the pushed image's digest on aws. Unset, a docker PR runs what
+// `make image` built last.
+const PreviewImageEnv = "SHIPYARD_PR_IMAGE"
+
+var imageDigestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// SetPreviewImage sets a PR config's image (Release.ImageDigest, which
+// the programs run) from PreviewImageEnv's value; "" keeps the base's.
+func (c *Config) SetPreviewImage(value string) error {
+	if c.Preview == nil || value == "" {
+		return nil
+	}
+	if !imageDigestRE.MatchString(value) {
+		return fmt.Errorf("%s=%q: allowed an image digest or ID \"sha256:<64 hex digits>\"", PreviewImageEnv, value)
+	}
+	c.Release.ImageDigest = value
+	return nil
+}
+
+// previewRedisDB is the Redis logical database of the config's app: the
+// PR's slot, 0 for a base stack.
+func (c *Config) previewRedisDB() int {
+	if c.Preview != nil {
+		return c.Preview.Slot
+	}
+	return 0
+}
+
+// appDatabase is the database and user the config's app connects as: the
+// PR's own (pr_<n>) on a PR stack, database.name and database.username
+// otherwise.
+func (c *Config) appDatabase() (name, user string) {
+	if c.Preview != nil {
+		return c.Preview.Database(), c.Preview.Database()
+	}
+	return c.Database.Name, c.Database.Username
+}

@@ -1,6 +1,7 @@
 package stackconfig
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -113,5 +114,51 @@ func TestPreviewsAreRefusedOnProdAndTheirPortsMissTheStacks(t *testing.T) {
 			}
 			checkProblems(t, problemsOf(t, err), tc.wants...)
 		})
+	}
+}
+
+func TestAPRsEnvUsesItsOwnDatabaseUserAndRedisDatabase(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", "config"), "local-pr-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.SetPreviewSlot("3"); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, v := range cfg.Env(LocalEndpoints) {
+		env[v.Name] = v.Value
+	}
+	if got, want := env["DATABASE_URL"], "postgres://pr_7@postgres:5432/pr_7?sslmode=verify-full&sslrootcert="+LocalDatabaseCAPath; got != want {
+		t.Errorf("DATABASE_URL %s, want %s", got, want)
+	}
+	if got := env["REDIS_URL"]; got != "redis://redis:6379/3" {
+		t.Errorf("REDIS_URL %s, want db 3", got)
+	}
+	if got := env["APP_ENV"]; got != "local-pr-7" {
+		t.Errorf("APP_ENV %s", got)
+	}
+	base, err := Load(filepath.Join("..", "..", "config"), "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range base.Env(LocalEndpoints) {
+		if v.Name == "REDIS_URL" && v.Value != "redis://redis:6379/0" || v.Name == "DATABASE_URL" && strings.Contains(v.Value, "pr_") {
+			t.Errorf("the base's %s changed: %s", v.Name, v.Value)
+		}
+	}
+}
+
+func TestSetPreviewImageTakesOnlyADigest(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", "config"), "local-pr-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.SetPreviewImage("shipyard-app:local"); err == nil || !strings.Contains(err.Error(), PreviewImageEnv) {
+		t.Fatalf("a tag was accepted: %v", err)
+	}
+	d := "sha256:" + strings.Repeat("ab", 32)
+	if err := cfg.SetPreviewImage(d); err != nil || cfg.Release.ImageDigest != d {
+		t.Fatalf("%v %q", err, cfg.Release.ImageDigest)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -52,12 +53,27 @@ type Config struct {
 	// Tracing is the OpenTelemetry trace export, from the standard OTEL_*
 	// variables.
 	Tracing Tracing
+
+	// Preview is a PR environment's database and user, for `app preview
+	// create|drop` only (Needs.Preview).
+	Preview Preview
+}
+
+// Preview is what `app preview create|drop` make or remove with the admin
+// DATABASE_URL: the PR's database, owned by its user.
+type Preview struct {
+	Database string // PREVIEW_DATABASE
+	User     string // PREVIEW_DATABASE_USER
+	Password string // PREVIEW_DATABASE_PASSWORD, secret; create only
 }
 
 // Needs says which dependencies a subcommand requires.
 type Needs struct {
 	Database bool
 	Redis    bool
+	// Preview: PREVIEW_DATABASE and PREVIEW_DATABASE_USER;
+	// PreviewPassword: PREVIEW_DATABASE_PASSWORD too.
+	Preview, PreviewPassword bool
 }
 
 // Load reads and validates the configuration. Every problem is reported at
@@ -90,6 +106,15 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 		PasswordHashConcurrency: l.intRange("PASSWORD_HASH_CONCURRENCY", 0, 0, 1000),
 	}
 	c.Tracing = l.tracing()
+	if needs.Preview {
+		c.Preview = l.preview(needs.PreviewPassword)
+		if c.Preview.Database != "" && c.Preview.Database == databaseName(c.DatabaseURL) {
+			l.fail("PREVIEW_DATABASE", "must differ from DATABASE_URL's database (the base stack's, which preview commands never touch)", c.Preview.Database)
+		}
+		if c.Preview.User != "" && c.Preview.User == databaseUser(c.DatabaseURL) {
+			l.fail("PREVIEW_DATABASE_USER", "must differ from DATABASE_URL's user (the admin user preview commands connect as)", c.Preview.User)
+		}
+	}
 	if c.DrainDelay >= c.ShutdownTimeout && l.getenv("DRAIN_DELAY") != "" {
 		l.fail("DRAIN_DELAY", "must be shorter than SHUTDOWN_TIMEOUT", l.getenv("DRAIN_DELAY"))
 	}
@@ -167,6 +192,10 @@ func (c *Config) LogValue() slog.Value {
 		slog.Duration("queue_metrics_interval", c.QueueMetricsInterval),
 		slog.Int("password_hash_concurrency", c.PasswordHashConcurrency),
 		slog.Any("tracing", c.Tracing),
+		slog.Group("preview",
+			slog.String("database", c.Preview.Database),
+			slog.String("user", c.Preview.User),
+			slog.String("password", mask(c.Preview.Password))),
 	)
 }
 
@@ -288,6 +317,51 @@ func dsnHasHost(s string) bool {
 		}
 	}
 	return false
+}
+
+// previewNameRE is a PR database or user name: a lowercase SQL identifier
+// that needs no quoting (pr_7).
+var previewNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+func (l *loader) preview(password bool) Preview {
+	p := Preview{Database: l.str("PREVIEW_DATABASE", ""), User: l.str("PREVIEW_DATABASE_USER", ""), Password: l.getenv("PREVIEW_DATABASE_PASSWORD")}
+	for _, v := range []struct{ name, value string }{{"PREVIEW_DATABASE", p.Database}, {"PREVIEW_DATABASE_USER", p.User}} {
+		switch {
+		case v.value == "":
+			l.fail(v.name, "is required: a lowercase SQL name such as \"pr_7\"", "")
+		case !previewNameRE.MatchString(v.value):
+			l.fail(v.name, "must be a lowercase SQL name such as \"pr_7\" (a-z, 0-9, _; at most 63)", v.value)
+		}
+	}
+	if password && len(p.Password) < 16 {
+		l.fail("PREVIEW_DATABASE_PASSWORD", "is required: the PR user's password, at least 16 characters", "")
+	}
+	return p
+}
+
+// databaseName and databaseUser read a DATABASE_URL's database and user
+// ("" when it names none or cannot be parsed).
+func databaseName(s string) string {
+	if u, err := url.Parse(s); err == nil && strings.Contains(s, "://") {
+		return strings.TrimPrefix(u.Path, "/")
+	}
+	return dsnValue(s, "dbname")
+}
+
+func databaseUser(s string) string {
+	if u, err := url.Parse(s); err == nil && strings.Contains(s, "://") {
+		return u.User.Username()
+	}
+	return dsnValue(s, "user")
+}
+
+func dsnValue(s, key string) string {
+	for _, f := range strings.Fields(s) {
+		if k, v, ok := strings.Cut(f, "="); ok && k == key {
+			return strings.Trim(v, "'")
+		}
+	}
+	return ""
 }
 
 type loader struct {
