@@ -52,6 +52,8 @@ func program(dir string, getenv func(string) string) func(ctx *pulumi.Context) (
 		switch {
 		case cfg.Target == stackconfig.TargetDocker && cfg.IsPreview():
 			return dockerinfra.NewPreviewStack(ctx, cfg)
+		case cfg.Target == stackconfig.TargetAWS && cfg.IsPreview():
+			return awsinfra.NewPreviewStack(ctx, cfg)
 		case cfg.Target == stackconfig.TargetAWS:
 			return awsinfra.NewStack(ctx, cfg)
 		case cfg.Target == stackconfig.TargetDocker:

@@ -3,7 +3,6 @@ package aws
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 
 	awssdk "github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -23,10 +22,6 @@ import (
 // admin and migrate task definitions `shipyard pr-up` and `pr-down` run.
 // The policy rule SHIPYARD-PR-1 checks that it never creates a VPC, load
 // balancer, database instance or cache cluster.
-
-// PreviewImageEnv is the variable `shipyard pr-up` hands a PR stack's image
-// to the Pulumi program in: "<base's repositoryUrl>@sha256:<digest>".
-const PreviewImageEnv = "SHIPYARD_PR_IMAGE"
 
 // Outputs of a PR stack besides those it shares with NewStack's (stack,
 // target, url, image, clusterName, serviceNames, taskDefinitionArns,
@@ -57,11 +52,11 @@ const (
 	PreviewMemory = 512
 )
 
-var imageByDigest = regexp.MustCompile(`^(.+)@(sha256:[0-9a-f]{64})$`)
-
 // NewPreviewStack builds the PR environment cfg (a config Load returned for
-// "<base>-pr-<n>", its slot set) running image, and returns its outputs.
-func NewPreviewStack(ctx *pulumi.Context, cfg *stackconfig.Config, image string) (pulumi.Map, error) {
+// "<base>-pr-<n>", its slot and image set: SetPreviewSlot,
+// SetPreviewImage) and returns its outputs. The image is the digest
+// `shipyard pr-up` pushed to the base's repository.
+func NewPreviewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) {
 	if cfg.Target != stackconfig.TargetAWS {
 		return nil, fmt.Errorf("infra/aws: stack %s has target %q", cfg.Stack, cfg.Target)
 	}
@@ -72,9 +67,9 @@ func NewPreviewStack(ctx *pulumi.Context, cfg *stackconfig.Config, image string)
 	if pr.Slot < 1 {
 		return nil, fmt.Errorf("infra/aws: stack %s has no slot (%s); deploy it with `make pr-up PR=%d STACK=%s`", cfg.Stack, stackconfig.PreviewSlotEnv, pr.Number, pr.Base)
 	}
-	m := imageByDigest.FindStringSubmatch(image)
-	if m == nil {
-		return nil, fmt.Errorf("%s=%q: stack %s needs its image by digest, <repository>@sha256:<64 hex digits>; `make pr-up PR=%d STACK=%s` builds and pushes it", PreviewImageEnv, image, cfg.Stack, pr.Number, pr.Base)
+	digest := cfg.Release.ImageDigest
+	if digest == "" {
+		return nil, fmt.Errorf("infra/aws: stack %s has no image (%s); deploy it with `make pr-up PR=%d STACK=%s`, which builds and pushes it", cfg.Stack, stackconfig.PreviewImageEnv, pr.Number, pr.Base)
 	}
 	region := cfg.AWS.Region
 	if region == "" {
@@ -98,9 +93,8 @@ func NewPreviewStack(ctx *pulumi.Context, cfg *stackconfig.Config, image string)
 	if b.Region != region {
 		return nil, fmt.Errorf("stack %s is in %s, its base %s in %s: they must share the region (aws.region)", cfg.Stack, region, pr.Base, b.Region)
 	}
-	if m[1] != b.RepositoryURL {
-		return nil, fmt.Errorf("%s=%q: the image must be in stack %s's repository %s (its tasks may pull from that one only)", PreviewImageEnv, image, pr.Base, b.RepositoryURL)
-	}
+	// The base's repository: the only one its execution roles may pull from.
+	image := b.RepositoryURL + "@" + digest
 	if b.Domain == "" {
 		return nil, fmt.Errorf("stack %s: PR environments are served at pr-<n>.<loadBalancer.domain> of %s, which has no loadBalancer.domain", cfg.Stack, pr.Base)
 	}

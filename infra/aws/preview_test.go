@@ -22,6 +22,9 @@ func previewConfig(t *testing.T, n, slot int) *stackconfig.Config {
 	if err := cfg.SetPreviewSlot(strconv.Itoa(slot)); err != nil {
 		t.Fatal(err)
 	}
+	if err := cfg.SetPreviewImage(awsmock.Digest); err != nil {
+		t.Fatal(err)
+	}
 	return cfg
 }
 
@@ -310,7 +313,6 @@ func contains(l []string, s string) bool {
 
 func TestAPREnvironmentRefusesWhatItCannotRun(t *testing.T) {
 	dev := graph(t, "dev", true)
-	image := awsmock.PreviewImage(dev)
 	withOut := func(key string) map[string]any {
 		out := map[string]any{}
 		for k, v := range dev.Outputs {
@@ -322,29 +324,28 @@ func TestAPREnvironmentRefusesWhatItCannotRun(t *testing.T) {
 	}
 	cases := []struct {
 		name    string
-		image   string
+		edit    func(cfg *stackconfig.Config)
 		outputs map[string]any
-		slot    string
 		want    string
 	}{
-		{"an image by tag", strings.Split(image, "@")[0] + ":pr-7", dev.Outputs, "3", awsinfra.PreviewImageEnv},
-		{"an image of another repository", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/other@" + awsmock.Digest, dev.Outputs, "3", "shipyard-dev"},
-		{"a base stack deployed before PR environments existed", image, withOut(awsinfra.OutputAlbZoneID), "3", "stack dev has no outputs albZoneId: deploy it with this checkout first (`make up STACK=dev`)"},
+		{"no slot", func(cfg *stackconfig.Config) { cfg.Preview.Slot = 0 }, dev.Outputs, stackconfig.PreviewSlotEnv},
+		{"no image", func(cfg *stackconfig.Config) { cfg.Release.ImageDigest = "" }, dev.Outputs, stackconfig.PreviewImageEnv},
+		{"a base stack deployed before PR environments existed", func(*stackconfig.Config) {}, withOut(awsinfra.OutputAlbZoneID),
+			"stack dev has no outputs albZoneId: deploy it with this checkout first (`make up STACK=dev`)"},
+		{"a base stack without a domain", func(*stackconfig.Config) {}, func() map[string]any {
+			out := withOut(awsinfra.OutputDomain)
+			out[awsinfra.OutputDomain] = ""
+			return out
+		}(), "has no loadBalancer.domain"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := previewConfig(t, 7, 3)
-			_, err := pulumitest.Run(cfg.Stack, awsmock.PreviewProgram(cfg, tc.image), append(awsmock.Options(), awsmock.BaseStack(tc.outputs))...)
+			tc.edit(cfg)
+			_, err := pulumitest.Run(cfg.Stack, awsmock.PreviewProgram(cfg), append(awsmock.Options(), awsmock.BaseStack(tc.outputs))...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}
 		})
 	}
-	t.Run("no slot", func(t *testing.T) {
-		cfg := loadConfig(t, "dev-pr-7")
-		_, err := pulumitest.Run(cfg.Stack, awsmock.PreviewProgram(cfg, image), append(awsmock.Options(), awsmock.BaseStack(dev.Outputs))...)
-		if err == nil || !strings.Contains(err.Error(), stackconfig.PreviewSlotEnv) {
-			t.Errorf("error %v", err)
-		}
-	})
 }

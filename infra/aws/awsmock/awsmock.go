@@ -292,23 +292,16 @@ func BaseStack(outputs map[string]any) pulumitest.Option {
 	})
 }
 
-// PreviewImage is the image a mocked PR environment runs: the base's
-// repository at Digest.
-func PreviewImage(base *pulumitest.Graph) string {
-	repo, _ := base.Outputs[awsinfra.OutputImageRepositoryURL].(string)
-	return repo + "@" + Digest
-}
-
 // PreviewProgram is the PR environment program for an already loaded
-// config (slot set) and image.
-func PreviewProgram(cfg *stackconfig.Config, image string) pulumitest.Program {
-	return func(ctx *pulumi.Context) (pulumi.Map, error) { return awsinfra.NewPreviewStack(ctx, cfg, image) }
+// config (slot and image set).
+func PreviewProgram(cfg *stackconfig.Config) pulumitest.Program {
+	return func(ctx *pulumi.Context) (pulumi.Map, error) { return awsinfra.NewPreviewStack(ctx, cfg) }
 }
 
 // RunPreview runs NewPreviewStack for cfg under the mocks, its base stack
-// answering with base's recorded outputs, running PreviewImage(base); opts
-// come after and may override.
+// answering with base's recorded outputs; opts come after and may
+// override.
 func RunPreview(cfg *stackconfig.Config, base *pulumitest.Graph, opts ...pulumitest.Option) (*pulumitest.Graph, error) {
 	all := append(Options(), BaseStack(base.Outputs))
-	return pulumitest.Run(cfg.Stack, PreviewProgram(cfg, PreviewImage(base)), append(all, opts...)...)
+	return pulumitest.Run(cfg.Stack, PreviewProgram(cfg), append(all, opts...)...)
 }
