@@ -1,6 +1,7 @@
 package aws_test
 
 import (
+	"encoding/json"
 	"reflect"
 	"sort"
 	"strconv"
@@ -347,5 +348,39 @@ func TestAPREnvironmentRefusesWhatItCannotRun(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestPRImagesNeverPushTheBasesReleasesOutOfItsRepository(t *testing.T) {
+	for _, stack := range awsStacks {
+		cfg := loadConfig(t, stack)
+		var policy struct {
+			Rules []struct {
+				RulePriority int `json:"rulePriority"`
+				Selection    struct {
+					TagStatus     string   `json:"tagStatus"`
+					TagPrefixList []string `json:"tagPrefixList"`
+					CountNumber   int      `json:"countNumber"`
+				} `json:"selection"`
+			} `json:"rules"`
+		}
+		lp := pick(t, graph(t, stack, true), "aws:ecr/lifecyclePolicy:LifecyclePolicy", "registry-lifecycle")
+		if err := json.Unmarshal([]byte(lp.String("policy")), &policy); err != nil {
+			t.Fatal(err)
+		}
+		last := policy.Rules[len(policy.Rules)-1]
+		if last.Selection.TagStatus != "any" || last.Selection.CountNumber != awsinfra.ImageRetainCount {
+			t.Errorf("%s: the last rule %+v is not the catch-all keeping %d", stack, last, awsinfra.ImageRetainCount)
+		}
+		if got := len(policy.Rules) == 2; got != cfg.Previews.Enabled {
+			t.Fatalf("%s (previews.enabled %v): %d rules", stack, cfg.Previews.Enabled, len(policy.Rules))
+		}
+		if cfg.Previews.Enabled {
+			first := policy.Rules[0]
+			if first.RulePriority != 1 || first.Selection.TagStatus != "tagged" || !reflect.DeepEqual(first.Selection.TagPrefixList, []string{awsinfra.PreviewImageTagPrefix}) ||
+				first.Selection.CountNumber != awsinfra.PreviewImageRetainCount {
+				t.Errorf("%s: PR images rule %+v", stack, first)
+			}
+		}
 	}
 }

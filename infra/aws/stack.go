@@ -188,6 +188,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	registry, err := NewRegistry(ctx, "registry", RegistryArgs{
 		RepositoryName: cfg.RepositoryName(),
 		Keep:           ImageRetainCount,
+		PreviewKeep:    previewImagesKept(cfg),
 		Protect:        prod,
 	}, with)
 	if err != nil {
@@ -476,4 +477,13 @@ func hasDestination(cfg *stackconfig.Config, d string) bool {
 		}
 	}
 	return false
+}
+
+// previewImagesKept is RegistryArgs.PreviewKeep: PR images are kept apart
+// on a stack with previews.
+func previewImagesKept(cfg *stackconfig.Config) int {
+	if !cfg.Previews.Enabled {
+		return 0
+	}
+	return PreviewImageRetainCount
 }
