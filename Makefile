@@ -74,6 +74,8 @@ FORMAT  ?= text
 BASE    ?=
 REGIONS ?=
 OFFERS  ?=
+PR      ?=
+TTL     ?=
 
 ##@ Build
 
@@ -215,6 +217,31 @@ bootstrap: bootstrap-args pulumi-cli aws-plugin ## Once per AWS account and regi
 .PHONY: bootstrap-args
 bootstrap-args: # bootstrap's STACK: an aws stack, checked before any install or build
 	@target=$$($(PREFLIGHT) target $(STACK)) && [ "$$target" = aws ] || { echo "usage: make bootstrap STACK=<aws stack> (the account and region of its config); STACK=$(STACK) is not one" >&2; exit 2; }
+
+##@ PR environments (a pull request's app on STACK's shared infrastructure; docs/operations.md)
+
+.PHONY: pr-up
+pr-up: pr-args preflight pulumi-cli program ## Create or update PR=<n>'s environment on STACK (stack STACK-pr-<n>) and print its URL and reap time (IMAGE=<ref>: run that image)
+	@case "$$($(BIN)/preflight target $(STACK))" in docker) [ "$(origin IMAGE)" != file ] || $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	$(SHIPYARD) pr-up $(STACK) $(PR) $(if $(filter file,$(origin IMAGE)),,--image=$(IMAGE))
+
+.PHONY: pr-down
+pr-down: pr-args preflight pulumi-cli program ## Drop PR=<n>'s database, user and Redis keys and destroy its environment on STACK
+	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	$(SHIPYARD) pr-down $(STACK) $(PR)
+
+.PHONY: pr-reap
+pr-reap: preflight pulumi-cli program ## Destroy STACK's PR environments not deployed within TTL (default previews.ttlHours; e.g. TTL=72h) or, with OPEN=<n,n,...> (empty: none), whose PR is closed
+	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	$(SHIPYARD) pr-reap $(STACK) $(if $(TTL),--ttl=$(TTL)) $(if $(filter undefined,$(origin OPEN)),,--open=$(OPEN))
+
+.PHONY: pr-list
+pr-list: preflight pulumi-cli ## List STACK's PR environments: slot, URL, last deploy, reap time
+	$(SHIPYARD) pr-list $(STACK)
+
+.PHONY: pr-args
+pr-args: # the PR number, checked before any install or build
+	@test -n "$(PR)" || { echo "usage: make $(MAKECMDGOALS) PR=<pull request number> [STACK=$(STACK)]" >&2; exit 2; }
 
 ##@ Release (aws stacks: build once, promote by digest, roll back; docker stacks: release a local image progressively)
 

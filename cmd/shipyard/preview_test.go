@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+)
+
+func TestSlotAllocation(t *testing.T) {
+	live := func(prSlots ...int) []previewStack {
+		var out []previewStack
+		for i := 0; i < len(prSlots); i += 2 {
+			out = append(out, previewStack{PR: prSlots[i], Slot: prSlots[i+1]})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		pr   int
+		live []previewStack
+		want int
+	}{
+		{"the first PR gets slot 1", 7, nil, 1},
+		{"a PR that holds a slot keeps it", 7, live(3, 1, 7, 4), 4},
+		{"a new PR gets the lowest free slot", 9, live(3, 1, 5, 3), 2},
+		{"a slot freed by pr-down is taken again", 9, live(3, 2, 5, 3), 1},
+		{"a PR stack whose slot is unknown holds none", 9, live(3, 0), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := allocateSlot("local", tc.pr, 5, tc.live)
+			if err != nil || got != tc.want {
+				t.Fatalf("slot %d, %v; want %d", got, err, tc.want)
+			}
+		})
+	}
+	t.Run("no free slot is refused with the limit, the running PRs and the way out", func(t *testing.T) {
+		_, err := allocateSlot("local", 9, 3, live(3, 1, 4, 2, 5, 3))
+		if err == nil {
+			t.Fatal("allocated a 4th slot of 3")
+		}
+		for _, want := range []string{"previews.maxConcurrent is 3", "PRs 3, 4, 5", "make pr-down PR=<n> STACK=local"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%q lacks %q", err, want)
+			}
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("not one line: %q", err)
+		}
+	})
+}
+
+func TestReaping(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	live := []previewStack{
+		{Name: "local-pr-1", PR: 1, Update: now.Add(-80 * time.Hour)},
+		{Name: "local-pr-2", PR: 2, Update: now.Add(-time.Hour)},
+		{Name: "local-pr-3", PR: 3, Update: now.Add(-100 * time.Hour), InProgress: true},
+		{Name: "local-pr-4", PR: 4},
+	}
+	picked := func(c []reapCandidate) string {
+		var s []string
+		for _, r := range c {
+			s = append(s, r.Name)
+		}
+		return strings.Join(s, " ")
+	}
+	for _, tc := range []struct {
+		name string
+		ttl  time.Duration
+		open map[int]bool
+		want string
+	}{
+		{"older than the TTL is reaped; one being deployed is not", 72 * time.Hour, nil, "local-pr-1"},
+		{"a tiny TTL reaps every deployed one", time.Second, nil, "local-pr-1 local-pr-2"},
+		{"with --open, a closed PR is reaped whatever its age, an open one past the TTL too", 72 * time.Hour, map[int]bool{1: true, 2: true, 3: true}, "local-pr-1 local-pr-4"},
+		{"an empty --open means no PR is open", 72 * time.Hour, map[int]bool{}, "local-pr-1 local-pr-2 local-pr-4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := picked(reapable(live, tc.ttl, tc.open, now)); got != tc.want {
+				t.Fatalf("reaped %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if _, err := parseOpen("1,x"); err == nil || !strings.Contains(err.Error(), "OPEN=") {
+		t.Errorf("a bad --open: %v", err)
+	}
+}
+
+// previewFixture is a pr command against fake pulumi and docker CLIs on
+// the repository's config: PR 7 of local holds slot 1 (its output), PR 8
+// slot 2 (reserved in its config, not deployed yet).
+func previewFixture(t *testing.T, pr int, extra map[string]answer) (*previewRun, *fakeExec, *bytes.Buffer) {
+	t.Helper()
+	answers := map[string]answer{
+		"pulumi stack ls --json": {out: `[{"name":"local","lastUpdate":"2026-12-07T06:00:00.000Z"},
+			{"name":"local-pr-7","lastUpdate":"2026-12-07T06:16:59.832Z"},
+			{"name":"local-pr-8","lastUpdate":"2026-12-07T06:17:00.000Z","updateInProgress":true},
+			{"name":"dev-pr-3","lastUpdate":"2026-12-01T06:00:00.000Z"}]`},
+		"pulumi stack output --json --stack local-pr-7":             {out: `{"previewSlot": 1, "url": "https://pr-7.localhost:8601", "imageDigest": "sha256:aaaa"}`},
+		"pulumi stack output --json --stack local-pr-8":             {out: `{}`},
+		"pulumi config get shipyard:previewSlot --stack local-pr-8": {out: "2\n"},
+	}
+	for k, v := range extra {
+		answers[k] = v
+	}
+	x := newFakeExec(answers)
+	dir := filepath.Join(repoRoot, "config")
+	base, err := stackconfig.Load(dir, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prCfg, err := stackconfig.Load(dir, stackconfig.PreviewStackName("local", pr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	getenv := func(k string) string { return map[string]string{"PULUMI_BACKEND_URL": "file://" + t.TempDir()}[k] }
+	r := &previewRun{x: x.exec, pulumi: &pulumiCLI{x: x.exec, root: t.TempDir(), getenv: getenv, configDir: dir}, getenv: getenv, stdout: &out, Base: base, PR: prCfg}
+	return r, x, &out
+}
+
+func TestListingReadsSlotsFromOutputsOrReservations(t *testing.T) {
+	r, _, _ := previewFixture(t, 9, nil)
+	live, err := listPreviews(context.Background(), r.pulumi, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 2 || live[0].Name != "local-pr-7" || live[0].Slot != 1 || live[1].Slot != 2 || !live[1].InProgress {
+		t.Fatalf("listed %+v; want PRs 7 (slot 1) and 8 (slot 2, deploying), not dev's", live)
+	}
+	if live[0].Update != time.Date(2026, 12, 7, 6, 16, 59, 832e6, time.UTC) {
+		t.Errorf("last update %v", live[0].Update)
+	}
+	var b bytes.Buffer
+	printPreviews(&b, r.Base, live)
+	if !strings.Contains(b.String(), "https://pr-7.localhost:8601") || !strings.Contains(b.String(), "deploying") || !strings.Contains(b.String(), "2026-12-10T06:16:59Z") {
+		t.Errorf("pr-list:\n%s", b.String())
+	}
+}
+
+func TestPRUpReservesTheLowestFreeSlotDeploysWithItAndPrintsURLAndReapTime(t *testing.T) {
+	r, x, out := previewFixture(t, 9, map[string]answer{
+		"pulumi stack init local-pr-9":             {},
+		"pulumi config set shipyard:previewSlot 3": {},
+		"pulumi up": {},
+		"pulumi stack output --json --stack local-pr-9":         {out: `{"url": "https://pr-9.localhost:8603", "previewSlot": 3}`},
+		"docker image inspect --format {{.Id}} shipyard-app:pr": {out: "sha256:" + strings.Repeat("b", 64) + "\n"},
+	})
+	now := func() time.Time { return time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC) }
+	if err := prUp(context.Background(), r, "shipyard-app:pr", now); err != nil {
+		t.Fatalf("%v\n%v", err, x.lines())
+	}
+	var up call
+	for _, c := range x.calls {
+		if len(c.Args) > 0 && c.Args[0] == "up" {
+			up = c
+		}
+	}
+	env := strings.Join(up.Env, " ")
+	if !strings.Contains(env, "SHIPYARD_PR_SLOT=3") || !strings.Contains(env, "SHIPYARD_PR_IMAGE=sha256:"+strings.Repeat("b", 64)) || !strings.Contains(up.String(), "--stack local-pr-9") {
+		t.Errorf("up %s with env %s", up, env)
+	}
+	lines := strings.Join(x.lines(), "\n")
+	if strings.Index(lines, "config set shipyard:previewSlot 3") > strings.Index(lines, "pulumi up") {
+		t.Errorf("the slot was not reserved before the deploy:\n%s", lines)
+	}
+	for _, want := range []string{"url: https://pr-9.localhost:8603", "reaped after: 2026-12-10T07:00:00Z"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPRUpRefusesBeyondMaxConcurrentBeforeDeploying(t *testing.T) {
+	r, x, _ := previewFixture(t, 9, nil)
+	r.Base.Previews.MaxConcurrent = 2
+	err := prUp(context.Background(), r, "", time.Now)
+	if err == nil || !strings.Contains(err.Error(), "previews.maxConcurrent is 2") || !strings.Contains(err.Error(), "PRs 7, 8") {
+		t.Fatalf("got %v", err)
+	}
+	for _, l := range x.lines() {
+		if strings.HasPrefix(l, "pulumi up") || strings.HasPrefix(l, "pulumi stack init") {
+			t.Errorf("deployed anyway: %s", l)
+		}
+	}
+}
+
+func TestPRDownDropsTheDataThenDestroysAndRemovesTheStack(t *testing.T) {
+	r, x, _ := previewFixture(t, 7, map[string]answer{
+		"pulumi stack output --json --show-secrets --stack local": {out: `{"networkName": "shipyard-local", "databaseCaVolume": "shipyard-local-postgres-ca",
+			"databasePassword": "admin-secret-pw", "redisPassword": "redis-secret-pw", "imageDigest": "sha256:base"}`},
+		"docker run --rm --name shipyard-local-pr-7-preview-drop": {},
+		"pulumi destroy --yes":  {},
+		"pulumi stack rm --yes": {},
+	})
+	live, err := listPreviews(context.Background(), r.pulumi, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prDown(context.Background(), r, live[0]); err != nil {
+		t.Fatalf("%v\n%v", err, x.lines())
+	}
+	var order []string
+	for _, c := range x.calls {
+		l := c.String()
+		switch {
+		case strings.HasPrefix(l, "docker run"):
+			order = append(order, "drop")
+			if strings.Contains(l, "secret-pw") {
+				t.Errorf("a password is in docker's arguments: %s", l)
+			}
+			env := strings.Join(c.Env, " ")
+			for _, want := range []string{"DATABASE_PASSWORD=admin-secret-pw", "REDIS_PASSWORD=redis-secret-pw", "REDIS_URL=redis://redis:6379/1", "PREVIEW_DATABASE=pr_7", "DATABASE_URL=postgres://shipyard@postgres:5432/shipyard?"} {
+				if !strings.Contains(env, want) {
+					t.Errorf("drop env lacks %s: %s", want, env)
+				}
+			}
+			if !strings.HasSuffix(l, "sha256:aaaa preview drop") || !strings.Contains(l, "--network shipyard-local") {
+				t.Errorf("drop runs %s", l)
+			}
+		case strings.HasPrefix(l, "pulumi destroy"):
+			order = append(order, "destroy")
+			if !strings.Contains(strings.Join(c.Env, " "), "SHIPYARD_PR_SLOT=1") {
+				t.Errorf("destroy without the slot: %v", c.Env)
+			}
+		case strings.HasPrefix(l, "pulumi stack rm"):
+			order = append(order, "rm")
+		}
+	}
+	if strings.Join(order, " ") != "drop destroy rm" {
+		t.Errorf("steps %v, want drop destroy rm", order)
+	}
+
+	t.Run("a failed drop keeps the stack", func(t *testing.T) {
+		r, x, _ := previewFixture(t, 7, map[string]answer{
+			"pulumi stack output --json --show-secrets --stack local": {out: `{"networkName": "n", "databaseCaVolume": "v", "imageDigest": "sha256:base"}`},
+			"docker run": {err: context.DeadlineExceeded},
+		})
+		err := prDown(context.Background(), r, live[0])
+		if err == nil || !strings.Contains(err.Error(), "the stack is kept") {
+			t.Fatalf("got %v", err)
+		}
+		for _, l := range x.lines() {
+			if strings.HasPrefix(l, "pulumi destroy") {
+				t.Fatal("destroyed after a failed drop")
+			}
+		}
+	})
+}
