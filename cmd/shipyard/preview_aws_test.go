@@ -71,15 +71,6 @@ func awsPreviewFixture(t *testing.T, answers map[string]answer) (*previewRun, *f
 	return r, x, &out
 }
 
-func hasCall(lines []string, prefix string) bool {
-	for _, l := range lines {
-		if strings.HasPrefix(l, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
 func TestAWSIsATargetOfPREnvironments(t *testing.T) {
 	r, _, _ := awsPreviewFixture(t, nil)
 	ops, err := previewOpsFor(r.Base)
@@ -115,7 +106,7 @@ func TestAWSPRImageIsBuiltOncePushedByDigestToTheBasesRepository(t *testing.T) {
 		if err != nil || got != prDigest {
 			t.Fatalf("image %q, %v\n%s", got, err, strings.Join(fx.lines(), "\n"))
 		}
-		if !hasCall(fx.lines(), "docker push "+tag) {
+		if !contains(fx.lines(), "docker push "+tag) {
 			t.Errorf("no push of %s:\n%s", tag, strings.Join(fx.lines(), "\n"))
 		}
 	})
@@ -125,14 +116,14 @@ func TestAWSPRImageIsBuiltOncePushedByDigestToTheBasesRepository(t *testing.T) {
 			"crane digest " + tag: {out: prDigest + "\n"},
 		})
 		got, err := awsPreviewImage(context.Background(), r, "")
-		if err != nil || got != prDigest || hasCall(fx.lines(), "docker push") {
+		if err != nil || got != prDigest || contains(fx.lines(), "docker push") {
 			t.Fatalf("image %q, %v\n%s", got, err, strings.Join(fx.lines(), "\n"))
 		}
 	})
 	t.Run("an image by digest in the base's repository runs as it is", func(t *testing.T) {
 		r, fx, _ := awsPreviewFixture(t, map[string]answer{"crane digest " + prRepo + "@" + prDigest: {out: prDigest + "\n"}})
 		got, err := awsPreviewImage(context.Background(), r, prRepo+"@"+prDigest)
-		if err != nil || got != prDigest || hasCall(fx.lines(), "docker push") || hasCall(fx.lines(), "crane copy") {
+		if err != nil || got != prDigest || contains(fx.lines(), "docker push") || contains(fx.lines(), "crane copy") {
 			t.Fatalf("image %q, %v\n%s", got, err, strings.Join(fx.lines(), "\n"))
 		}
 	})
@@ -245,10 +236,10 @@ func TestAFailedPRTaskReportsItsExitCodeStoppedReasonAndLastLogLines(t *testing.
 	if strings.Contains(err.Error(), "log line 5\n") {
 		t.Errorf("more than the last %d lines: %v", logTailLines, err)
 	}
-	if !hasCall(fx.lines(), "aws logs filter-log-events --log-group-name "+prLogGroup+" --log-stream-name-prefix admin/admin-firelens-0a1b2c3d4e5f") {
+	if !contains(fx.lines(), "aws logs filter-log-events --log-group-name "+prLogGroup+" --log-stream-name-prefix admin/admin-firelens-0a1b2c3d4e5f") {
 		t.Errorf("logs not read from the task's stream:\n%s", strings.Join(fx.lines(), "\n"))
 	}
-	if hasCall(fx.lines(), "aws ecs update-service") {
+	if contains(fx.lines(), "aws ecs update-service") {
 		t.Error("the services were restarted after a failed create")
 	}
 }
