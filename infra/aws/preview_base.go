@@ -18,10 +18,10 @@ var PreviewBaseOutputs = []string{
 	OutputRedisAddress, OutputRedisPort, OutputRedisAuthSecretArn, OutputKMSKeyArn, OutputAppSecretArns,
 }
 
-// StackReferenceName is the fully qualified name a stack of this project
-// is referenced by. With a DIY backend (the local file backend, the state
+// StackReferenceName is the fully qualified name stack of project is
+// referenced by. With a DIY backend (the local file backend, the state
 // bucket) the organization is always the literal "organization".
-func StackReferenceName(stack string) string { return "organization/shipyard/" + stack }
+func StackReferenceName(project, stack string) string { return "organization/" + project + "/" + stack }
 
 // previewBase is what a PR environment shares with its base stack, read
 // from the base's outputs.
@@ -46,7 +46,7 @@ type previewBase struct {
 // readPreviewBase reads base's outputs through a StackReference. A missing
 // or empty one is an error naming it and the command that creates it.
 func readPreviewBase(ctx *pulumi.Context, name, base string, opts ...pulumi.ResourceOption) (*previewBase, error) {
-	ref, err := pulumi.NewStackReference(ctx, name, &pulumi.StackReferenceArgs{Name: pulumi.String(StackReferenceName(base))}, opts...)
+	ref, err := pulumi.NewStackReference(ctx, name, &pulumi.StackReferenceArgs{Name: pulumi.String(StackReferenceName(ctx.Project(), base))}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("stack reference %s: %w", base, err)
 	}
