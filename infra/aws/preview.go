@@ -150,6 +150,7 @@ func NewPreviewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, 
 		Secrets:       secrets,
 		SecretArns:    secretArns,
 		Logging:       logging,
+		Ephemeral:     true,
 	}
 	baseCfg := *pc
 	baseCfg.Stack, baseCfg.Preview = pr.Base, nil

@@ -147,6 +147,10 @@ func TestAPRsServicesRunOnFargateSpotAtTheSmallestSizeInTheBaseCluster(t *testin
 		if td.String("cpu") != "256" || td.String("memory") != "512" {
 			t.Errorf("%s: %s/%s", td.Name, td.String("cpu"), td.String("memory"))
 		}
+		// pr-down leaves no task definition revision behind.
+		if td.Bool("skipDestroy") {
+			t.Errorf("%s outlives the PR stack (skipDestroy)", td.Name)
+		}
 	}
 	// The base's cluster can place them: it has the capacity provider.
 	cp := pick(t, dev, "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders", "cluster-capacity")

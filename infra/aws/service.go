@@ -38,6 +38,10 @@ type TaskArgs struct {
 	// environment (a PR environment's admin task: the base's DATABASE_URL
 	// and the PR's database to create).
 	Env func(stackconfig.Endpoints) []stackconfig.EnvVar
+	// Ephemeral deregisters the task definitions when they are replaced or
+	// destroyed: a PR environment leaves no revision behind. A stack's own
+	// keep theirs for rollbacks.
+	Ephemeral bool
 }
 
 // ServiceArgs configures one process type's ECS service.
@@ -256,7 +260,7 @@ func newTaskDefinition(ctx *pulumi.Context, name, family string, t TaskArgs, spe
 		// A new release registers a new revision; the previous one stays
 		// ACTIVE so the circuit breaker (and `shipyard rollback`) can go
 		// back to it.
-		SkipDestroy: pulumi.Bool(true),
+		SkipDestroy: pulumi.Bool(!t.Ephemeral),
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("task definition %s: %w", family, err)
