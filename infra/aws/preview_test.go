@@ -79,6 +79,14 @@ func TestEveryRulePassesOnAPREnvironment(t *testing.T) {
 			t.Errorf("slot %d: %v", slot, v)
 		}
 	}
+	// As `pulumi preview` sees it, before anything exists.
+	g, err := awsmock.RunPreview(previewConfig(t, 7, 2), graph(t, "dev", true), pulumitest.WithDryRun())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range policy.Evaluate(policy.All(), policy.FromGraph(g)) {
+		t.Errorf("preview: %v", v)
+	}
 }
 
 func TestAPRIsServedAtItsHostThroughTheBaseListenerWithTheSlotsPriority(t *testing.T) {
