@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -269,4 +270,108 @@ func TestAWSPRDownStopsTheServicesBeforeDroppingItsData(t *testing.T) {
 			t.Errorf("said %q", out)
 		}
 	})
+}
+
+// useTestDomain replaces the documentation domain of config/dev.json, which
+// pr-up refuses like up does, with one of the test's.
+func (r *cliRepo) useTestDomain() {
+	data, err := os.ReadFile(r.configPath("dev"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	data = bytes.ReplaceAll(data, []byte("shipyard.example.com"), []byte("shipyard-test.dev"))
+	if err := os.WriteFile(r.configPath("dev"), data, 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// `shipyard pr-up dev 7` and `pr-down dev 7` against fake pulumi, aws,
+// docker and crane executables: the commands and their order.
+func TestPRUpAndDownOnAWSRunTheirStepsInOrder(t *testing.T) {
+	r := newCLIRepo(t)
+	r.useTestDomain()
+	state := installFakes(t, &fakeWorld{
+		Outputs: map[string]map[string]any{"dev": deployedOutputs("dev", "https://dev.shipyard-test.dev", cliDigestA)},
+		Images:  map[string]map[string]bool{repoOf("dev"): {cliDigestA: true}},
+	})
+	out, err := runCLI(t, "pr-up", "dev", "7")
+	if err != nil {
+		t.Fatalf("pr-up: %v\n%s\n%s", err, out, strings.Join(readCalls(t, state), "\n"))
+	}
+	for _, want := range []string{"url: https://pr-7.dev.shipyard-test.dev", "reaped after: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pr-up printed no %q:\n%s", want, out)
+		}
+	}
+	tag := repoOf("dev") + ":pr-7-555555555555"
+	assertOrder(t, readCalls(t, state), []string{
+		"docker image inspect --format {{.Id}} shipyard-app:local",
+		"docker push " + tag,
+		"crane digest " + tag,
+		"pulumi stack init dev-pr-7",
+		"pulumi config set shipyard:previewSlot 1 --stack dev-pr-7",
+		"pulumi up --yes --diff --refresh --stack dev-pr-7",
+		"aws ecs run-task --cluster shipyard-dev --launch-type FARGATE --task-definition arn:aws:ecs:eu-west-1:123456789012:task-definition/shipyard-dev-pr-7-admin:1",
+		"aws ecs run-task --cluster shipyard-dev --launch-type FARGATE --task-definition arn:aws:ecs:eu-west-1:123456789012:task-definition/shipyard-dev-pr-7-migrate:1",
+		"aws ecs update-service --cluster shipyard-dev --service shipyard-dev-pr-7-clock --force-new-deployment",
+		"aws ecs describe-services --cluster shipyard-dev --services shipyard-dev-pr-7-clock shipyard-dev-pr-7-web shipyard-dev-pr-7-worker",
+	})
+	if w := readWorld(t, state); len(w.Tasks) != 2 || !strings.Contains(strings.Join(mapValues(w.Tasks), " "), "preview create") {
+		t.Errorf("one-off tasks %v, want preview create and migrate", w.Tasks)
+	}
+
+	// A second pr-up of the same build pushes nothing.
+	if out, err := runCLI(t, "pr-up", "dev", "7"); err != nil {
+		t.Fatalf("second pr-up: %v\n%s", err, out)
+	}
+	pushes := 0
+	for _, c := range readCalls(t, state) {
+		if strings.HasPrefix(c, "docker push") {
+			pushes++
+		}
+	}
+	if pushes != 1 {
+		t.Errorf("the same build was pushed %d times", pushes)
+	}
+
+	before := len(readCalls(t, state))
+	if out, err := runCLI(t, "pr-down", "dev", "7"); err != nil {
+		t.Fatalf("pr-down: %v\n%s", err, out)
+	}
+	assertOrder(t, readCalls(t, state)[before:], []string{
+		"aws ecs update-service --cluster shipyard-dev --service shipyard-dev-pr-7-web --desired-count 0",
+		"aws ecs wait services-stable --cluster shipyard-dev --services shipyard-dev-pr-7-clock shipyard-dev-pr-7-web shipyard-dev-pr-7-worker",
+		"aws ecs run-task --cluster shipyard-dev --launch-type FARGATE --task-definition arn:aws:ecs:eu-west-1:123456789012:task-definition/shipyard-dev-pr-7-admin:1",
+		"pulumi destroy --yes --refresh --stack dev-pr-7",
+		"pulumi stack rm --yes --stack dev-pr-7",
+	})
+	w := readWorld(t, state)
+	if _, ok := w.Outputs["dev-pr-7"]; ok {
+		t.Error("dev-pr-7 is still a stack")
+	}
+	if !strings.Contains(strings.Join(mapValues(w.Tasks), " "), "preview drop") {
+		t.Errorf("no preview drop among %v", w.Tasks)
+	}
+}
+
+// assertOrder checks that each of want starts one of the calls, in order.
+func assertOrder(t *testing.T, calls, want []string) {
+	t.Helper()
+	i := 0
+	for _, c := range calls {
+		if i < len(want) && strings.HasPrefix(c, want[i]) {
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Errorf("no call %q (in this order) among:\n%s", want[i], strings.Join(calls, "\n"))
+	}
+}
+
+func mapValues(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }
