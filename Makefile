@@ -222,7 +222,7 @@ bootstrap-args: # bootstrap's STACK: an aws stack, checked before any install or
 
 .PHONY: pr-up
 pr-up: pr-args preflight pulumi-cli program ## Create or update PR=<n>'s environment on STACK (stack STACK-pr-<n>) and print its URL and reap time (IMAGE=<ref>: run that image)
-	@case "$$($(BIN)/preflight target $(STACK))" in docker) [ "$(origin IMAGE)" != file ] || $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	@case "$$($(BIN)/preflight target $(STACK))" in docker) [ "$(origin IMAGE)" != file ] || $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin crane $(if $(filter file,$(origin IMAGE)),image);; esac
 	$(SHIPYARD) pr-up $(STACK) $(PR) $(if $(filter file,$(origin IMAGE)),,--image=$(IMAGE))
 
 .PHONY: pr-down

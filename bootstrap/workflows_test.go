@@ -22,7 +22,11 @@ type workflow struct {
 	} `yaml:"on"`
 	Permissions map[string]string `yaml:"permissions"`
 	Jobs        map[string]struct {
-		If          string            `yaml:"if"`
+		If          string `yaml:"if"`
+		Concurrency struct {
+			Group            string `yaml:"group"`
+			CancelInProgress bool   `yaml:"cancel-in-progress"`
+		} `yaml:"concurrency"`
 		Environment string            `yaml:"environment"`
 		Permissions map[string]string `yaml:"permissions"`
 		Steps       []struct {
@@ -58,7 +62,7 @@ func TestTheWorkflowsAssumeTheRolesTheBootstrapTrusts(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobs := 0
-	for _, name := range []string{"ci.yml", "deploy.yml", "promote.yml", "drift.yml"} {
+	for _, name := range []string{"ci.yml", "deploy.yml", "promote.yml", "drift.yml", "pr-environments.yml"} {
 		w := readWorkflow(t, name)
 		for jobName, job := range w.Jobs {
 			perms := job.Permissions
@@ -125,8 +129,8 @@ func TestTheWorkflowsAssumeTheRolesTheBootstrapTrusts(t *testing.T) {
 			}
 		}
 	}
-	if jobs != 4 {
-		t.Errorf("%d jobs assume an AWS role, want 4 (ci preview, deploy dev, promote, drift)", jobs)
+	if jobs != 7 {
+		t.Errorf("%d jobs assume an AWS role, want 7 (ci preview, deploy dev, promote, drift, PR environments up, down and reap)", jobs)
 	}
 }
 
@@ -156,4 +160,50 @@ func firstNeed(t *testing.T, name, job string) string {
 		}
 	}
 	return ""
+}
+
+// PR environments: forks get none and no secrets, every job that changes
+// them waits for the others (slots are allocated one pr-up at a time, and
+// a running deploy is never cancelled), and the reaper is told the open
+// PRs.
+func TestPREnvironmentsAreForThisRepositorysBranchesOneJobAtATime(t *testing.T) {
+	w := readWorkflow(t, "pr-environments.yml")
+	if len(w.On.Schedule) == 0 {
+		t.Error("no scheduled reap")
+	}
+	groups := map[string]bool{}
+	for name, job := range w.Jobs {
+		groups[job.Concurrency.Group] = true
+		if job.Concurrency.Group == "" || job.Concurrency.CancelInProgress {
+			t.Errorf("job %s: concurrency %+v", name, job.Concurrency)
+		}
+		isPR := strings.Contains(job.If, "github.event_name == 'pull_request'")
+		if isPR && !strings.Contains(job.If, "github.event.pull_request.head.repo.full_name == github.repository") {
+			t.Errorf("job %s runs for forks' pull requests: if %q", name, job.If)
+		}
+		var runs []string
+		for _, s := range job.Steps {
+			runs = append(runs, s.Run)
+		}
+		all := strings.Join(runs, "\n")
+		switch name {
+		case "up":
+			if !isPR || !strings.Contains(all, "make image") || !strings.Contains(all, `make pr-up PR="$PR"`) || !strings.Contains(all, "PATCH") {
+				t.Errorf("up: builds once, pr-up, updates one comment; got\n%s", all)
+			}
+		case "down":
+			if !isPR || !strings.Contains(job.If, "github.event.action == 'closed'") || !strings.Contains(all, `make pr-down PR="$PR"`) {
+				t.Errorf("down: on closed, pr-down; got if %q\n%s", job.If, all)
+			}
+		case "reap":
+			if isPR || !strings.Contains(all, "gh pr list") || !strings.Contains(all, `OPEN="$open"`) {
+				t.Errorf("reap: scheduled, with the open PRs; got\n%s", all)
+			}
+		default:
+			t.Errorf("unexpected job %s", name)
+		}
+	}
+	if len(groups) != 1 {
+		t.Errorf("the jobs are in %d concurrency groups, want one", len(groups))
+	}
 }

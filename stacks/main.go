@@ -53,7 +53,7 @@ func program(dir string, getenv func(string) string) func(ctx *pulumi.Context) (
 		case cfg.Target == stackconfig.TargetDocker && cfg.IsPreview():
 			return dockerinfra.NewPreviewStack(ctx, cfg)
 		case cfg.Target == stackconfig.TargetAWS && cfg.IsPreview():
-			return nil, fmt.Errorf("stack %s: aws PR environments are not part of this program yet", cfg.Stack)
+			return awsinfra.NewPreviewStack(ctx, cfg)
 		case cfg.Target == stackconfig.TargetAWS:
 			return awsinfra.NewStack(ctx, cfg)
 		case cfg.Target == stackconfig.TargetDocker:

@@ -234,7 +234,14 @@ type oneOff struct {
 	// Env overrides environment variables of the app container (the
 	// restore drill points DATABASE_URL at its temporary instance).
 	Env map[string]string
+	// LogGroup, when set, is where the task's app container logs through
+	// FireLens: a failed task's error then ends with its last lines.
+	LogGroup string
 }
+
+// logTailLines is how many of a failed one-off task's last log lines its
+// error shows.
+const logTailLines = 20
 
 // runTask runs a one-off app process on ECS Fargate: the migrate task
 // definition when the stack has one, else the web task definition, with
@@ -336,6 +343,8 @@ func runTask(ctx context.Context, a awsCLI, out release.Outputs, p oneOff, say f
 		switch {
 		case c.ExitCode == nil:
 			errs = append(errs, fmt.Errorf("container %s did not run: %s (%s)", c.Name, c.Reason, t.StoppedReason))
+		case *c.ExitCode != 0 && p.LogGroup != "":
+			errs = append(errs, fmt.Errorf("container %s exited %d (%s); its last log lines:\n%s", c.Name, *c.ExitCode, t.StoppedReason, taskLogTail(ctx, a, p.LogGroup, c.Name, arn)))
 		case *c.ExitCode != 0:
 			errs = append(errs, fmt.Errorf("container %s exited %d: see its logs (`make logs`)", c.Name, *c.ExitCode))
 		}
@@ -449,4 +458,28 @@ func uniq(s []string) []string {
 		}
 	}
 	return out
+}
+
+// taskLogTail returns the last logTailLines lines a task's container wrote
+// to group through FireLens (stream "<container>/<container>-firelens-<task
+// id>"), indented, or why they could not be read.
+func taskLogTail(ctx context.Context, a awsCLI, group, container, taskArn string) string {
+	id := taskArn[strings.LastIndex(taskArn, "/")+1:]
+	prefix := container + "/" + container + "-firelens-" + id
+	var events struct {
+		Events []struct {
+			Message string `json:"message"`
+		} `json:"events"`
+	}
+	if err := a.json(ctx, &events, "logs", "filter-log-events", "--log-group-name", group, "--log-stream-name-prefix", prefix); err != nil {
+		return "    (reading " + group + " " + prefix + ": " + err.Error() + ")"
+	}
+	if len(events.Events) == 0 {
+		return "    (none in " + group + " " + prefix + ")"
+	}
+	var lines []string
+	for _, e := range events.Events[max(0, len(events.Events)-logTailLines):] {
+		lines = append(lines, "    "+strings.TrimRight(e.Message, "\n"))
+	}
+	return strings.Join(lines, "\n")
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 // The end-to-end tests of the operator commands run the real exec
@@ -64,7 +66,13 @@ type fakeWorld struct {
 	// AppExit its exit code.
 	AppOutput string `json:"appOutput"`
 	AppExit   int    `json:"appExit"`
+	// StackConfig is each stack's Pulumi config (`pulumi config set`).
+	StackConfig map[string]map[string]string `json:"stackConfig"`
 }
+
+// fakeLocalImageID is the ID `docker image inspect` gives every local
+// image.
+const fakeLocalImageID = "sha256:5555555555555555555555555555555555555555555555555555555555555555"
 
 type fakeServiceDeployment struct {
 	Arn       string    `json:"arn"`
@@ -146,6 +154,10 @@ func (w *fakeWorld) run(tool string, args []string) (int, error) {
 		}
 		return 0, nil
 	case "docker":
+		if len(args) > 2 && args[0] == "image" && args[1] == "inspect" {
+			fmt.Println(fakeLocalImageID)
+			return 0, nil
+		}
 		if len(args) == 2 && args[0] == "push" {
 			repo, _, tag := splitRef(args[1])
 			if w.Images[repo] == nil {
@@ -237,6 +249,8 @@ func (w *fakeWorld) aws(args []string) (int, error) {
 		return 0, nil
 	case strings.HasPrefix(cmd, "ecs wait services-stable"):
 		return 0, nil
+	case strings.HasPrefix(cmd, "ecs update-service"):
+		return out(map[string]any{"service": map[string]any{"serviceName": flagValue(args, "--service")}})
 	case strings.HasPrefix(cmd, "ecs describe-services"):
 		var services []map[string]any
 		for i := 0; i < len(args); i++ {
@@ -408,6 +422,34 @@ func (w *fakeWorld) pulumi(args []string) (int, error) {
 		data, _ := json.Marshal(o)
 		fmt.Println(string(data))
 		return 0, nil
+	case strings.HasPrefix(cmd, "stack init"):
+		w.Outputs[args[2]] = map[string]any{}
+		return 0, nil
+	case strings.HasPrefix(cmd, "config set"):
+		if w.StackConfig == nil {
+			w.StackConfig = map[string]map[string]string{}
+		}
+		if w.StackConfig[stack] == nil {
+			w.StackConfig[stack] = map[string]string{}
+		}
+		w.StackConfig[stack][args[2]] = args[3]
+		return 0, nil
+	case strings.HasPrefix(cmd, "config get"):
+		v, ok := w.StackConfig[stack][args[2]]
+		if !ok {
+			return 255, fmt.Errorf("error: configuration key '%s' not found for stack '%s'", args[2], stack)
+		}
+		fmt.Println(v)
+		return 0, nil
+	case strings.HasPrefix(cmd, "destroy --yes"):
+		w.Outputs[stack] = map[string]any{}
+		return 0, nil
+	case strings.HasPrefix(cmd, "stack rm --yes"):
+		delete(w.Outputs, stack)
+		delete(w.StackConfig, stack)
+		return 0, nil
+	case strings.HasPrefix(cmd, "up --yes") && strings.Contains(stack, "-pr-"):
+		return w.previewUp(stack)
 	case strings.HasPrefix(cmd, "preview --json"):
 		plan := os.Getenv("SHIPYARD_FAKE_PLAN")
 		if plan == "" {
@@ -536,4 +578,39 @@ func readCalls(t *testing.T, state string) []string {
 		t.Fatal(err)
 	}
 	return strings.Split(strings.TrimSpace(string(data)), "\n")
+}
+
+// previewUp fakes `pulumi up` of an aws PR stack: the program's slot and
+// image come from the environment shipyard pr-up sets; the image must be
+// in the base's repository.
+func (w *fakeWorld) previewUp(stack string) (int, error) {
+	base, n, ok := stackconfig.PreviewOf(stack)
+	slot, digest := os.Getenv(stackconfig.PreviewSlotEnv), os.Getenv(stackconfig.PreviewImageEnv)
+	if !ok || slot == "" || digest == "" {
+		return 255, fmt.Errorf("error: stack %s: %s=%q %s=%q", stack, stackconfig.PreviewSlotEnv, slot, stackconfig.PreviewImageEnv, digest)
+	}
+	repo, _ := w.Outputs[base]["imageRepositoryUrl"].(string)
+	if !w.Images[repo][digest] {
+		return 255, fmt.Errorf("error: CannotPullContainerError: %s@%s", repo, digest)
+	}
+	td := func(family string) string {
+		return "arn:aws:ecs:eu-west-1:123456789012:task-definition/shipyard-" + stack + "-" + family + ":1"
+	}
+	names, taskDefs := map[string]any{}, map[string]any{}
+	for _, p := range []string{"web", "worker", "clock"} {
+		name := "shipyard-" + stack + "-" + p
+		names[p], taskDefs[p] = name, td(p)
+		w.Primary[name] = td(p)
+		w.TaskDefs[td(p)] = repo + "@" + digest
+	}
+	s, _ := strconv.Atoi(slot)
+	w.Outputs[stack] = map[string]any{
+		"stack": stack, "target": "aws", "url": "https://pr-" + strconv.Itoa(n) + ".dev.shipyard-test.dev", "previewSlot": s, "pr": n,
+		"baseStack": base, "databaseName": "pr_" + strconv.Itoa(n), "image": repo + "@" + digest, "region": "eu-west-1",
+		"clusterName": "shipyard-" + base, "privateSubnetIds": []string{"subnet-a"}, "appSecurityGroupId": "sg-app",
+		"serviceNames": names, "taskDefinitionArns": taskDefs,
+		"migrateTaskDefinitionArn": td("migrate"), "adminTaskDefinitionArn": td("admin"), "adminLogGroupName": "/shipyard/" + stack + "/web",
+	}
+	fmt.Printf("Updating (%s):\nResources: 20 created\n", stack)
+	return 0, nil
 }

@@ -2,6 +2,8 @@ package aws
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/codedeploy"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -306,4 +308,43 @@ func webTargetGroupArgs(vpc pulumi.StringInput, port int, healthPath string, der
 			UnhealthyThreshold: pulumi.Int(3),
 		},
 	}
+}
+
+// newWebBlueGreen sets up CodeDeploy for the web service of a stack with a
+// progressive deploy.strategy, with the gates' alarms on both target groups.
+func newWebBlueGreen(ctx *pulumi.Context, cfg *stackconfig.Config, base, account string, alb *LoadBalancer, certArn pulumi.StringInput, network *Network,
+	cluster *Cluster, web *Service, alarms []signals.Instance, alarmsArgs AlarmsArgs, alarming *Alarms, opts ...pulumi.ResourceOption) (*BlueGreen, error) {
+	var gates []signals.Instance
+	for _, name := range cfg.Deploy.Gates {
+		i := slices.IndexFunc(alarms, func(a signals.Instance) bool { return a.Name == name && a.Gate != "" })
+		if i < 0 {
+			return nil, fmt.Errorf("deploy.gates: %q is not a gate; allowed %s", name, strings.Join(signals.GateNames(), ", "))
+		}
+		gates = append(gates, alarms[i])
+	}
+	var deployment []pulumi.StringInput
+	for _, id := range signals.DeploymentAlarms(alarms, stackconfig.Web) {
+		deployment = append(deployment, alarming.Names[id])
+	}
+	return NewBlueGreen(ctx, "web-deploy", BlueGreenArgs{
+		Prefix:                     base,
+		Deploy:                     cfg.Deploy,
+		AccountID:                  account,
+		VpcId:                      network.VpcId,
+		AppPort:                    cfg.Services.Web.Port,
+		HealthCheckPath:            cfg.Services.Web.HealthCheckPath,
+		DeregistrationDelaySeconds: cfg.LoadBalancer.DeregistrationDelaySeconds,
+		LoadBalancerArn:            alb.Arn,
+		ProdListenerArn:            alb.HttpsListenerArn,
+		BlueTargetGroupName:        alb.TargetGroupName,
+		CertificateArn:             certArn,
+		SSLPolicy:                  SSLPolicy,
+		ClusterName:                cluster.Name,
+		ServiceName:                web.ServiceName,
+		Service:                    web.ECSService,
+		Alarms:                     alarmsArgs,
+		AlarmActions:               pulumi.Array{alarming.TopicArn},
+		Gates:                      gates,
+		DeploymentAlarmNames:       deployment,
+	}, opts...)
 }

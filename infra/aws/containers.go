@@ -94,6 +94,7 @@ type Capabilities struct {
 const (
 	AppContainer     = "app"
 	MigrateContainer = "migrate"
+	AdminContainer   = "admin"
 	RouterContainer  = "log_router"
 	// tmpVolume is the task's scratch volume, the only writable path.
 	tmpVolume = "tmp"
@@ -115,9 +116,12 @@ type taskSpec struct {
 	Migrate bool
 	// OnlyMigrate makes the release task: the migrate container alone.
 	OnlyMigrate bool
-	Image       string
-	Region      string
-	Env         []stackconfig.EnvVar
+	// Admin makes an admin task: the AdminContainer alone, running the
+	// app with these arguments (a PR environment's `preview create`).
+	Admin  []string
+	Image  string
+	Region string
+	Env    []stackconfig.EnvVar
 	// Secrets maps env var names to valueFrom ARNs.
 	Secrets map[string]string
 	Service stackconfig.Service
@@ -176,9 +180,12 @@ func containerDefinitions(s taskSpec) (string, error) {
 	}
 
 	var defs []ContainerDefinition
-	if s.OnlyMigrate {
+	switch {
+	case len(s.Admin) > 0:
+		defs = append(defs, appContainer(AdminContainer, s.Admin, true))
+	case s.OnlyMigrate:
 		defs = append(defs, appContainer(MigrateContainer, []string{"migrate"}, true))
-	} else {
+	default:
 		app := appContainer(AppContainer, []string{Subcommand(s.Process)}, true)
 		app.PortMappings = []PortMapping{{Name: "http", ContainerPort: s.Service.Port, Protocol: "tcp"}}
 		app.HealthCheck = &HealthCheck{

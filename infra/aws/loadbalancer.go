@@ -54,9 +54,11 @@ type LoadBalancerArgs struct {
 type LoadBalancer struct {
 	pulumi.ResourceState
 
-	Arn                  pulumi.StringOutput
-	ArnSuffix            pulumi.StringOutput
-	DnsName              pulumi.StringOutput
+	Arn       pulumi.StringOutput
+	ArnSuffix pulumi.StringOutput
+	DnsName   pulumi.StringOutput
+	// ZoneId is the ALB's canonical hosted zone, for alias records.
+	ZoneId               pulumi.StringOutput
 	SecurityGroupId      pulumi.StringOutput
 	TargetGroupArn       pulumi.StringOutput
 	TargetGroupArnSuffix pulumi.StringOutput
@@ -189,7 +191,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args LoadBalancerArgs, op
 	if err != nil {
 		return nil, fmt.Errorf("load balancer: %w", err)
 	}
-	comp.Arn, comp.ArnSuffix, comp.DnsName = alb.Arn, alb.ArnSuffix, alb.DnsName
+	comp.Arn, comp.ArnSuffix, comp.DnsName, comp.ZoneId = alb.Arn, alb.ArnSuffix, alb.DnsName, alb.ZoneId
 
 	tg, err := lb.NewTargetGroup(ctx, name+"-web", webTargetGroupArgs(args.VpcId, args.AppPort, args.HealthCheckPath, args.DeregistrationDelaySeconds), parent)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 // RegistryArgs configures the stack's image repository.
@@ -13,9 +15,21 @@ type RegistryArgs struct {
 	// RepositoryName is stackconfig's RepositoryName(): "shipyard-<stack>".
 	RepositoryName string
 	// Keep is how many images the lifecycle policy retains.
-	Keep    int
-	Protect bool
+	Keep int
+	// PreviewKeep, when > 0, is how many PR environments' images (tags
+	// PreviewImageTagPrefix…) the lifecycle policy retains, apart: they
+	// never push the stack's releases out of Keep.
+	PreviewKeep int
+	Protect     bool
 }
+
+// PreviewImageTagPrefix starts the tag of every image `shipyard pr-up`
+// pushes to its base stack's repository ("pr-<n>-<image id>").
+const PreviewImageTagPrefix = "pr-"
+
+// PreviewImageRetainCount is how many PR images a repository keeps: two
+// per PR environment a stack can have.
+const PreviewImageRetainCount = 2 * stackconfig.MaxPreviewSlots
 
 // Registry is the ECR repository `make release` pushes the app image to.
 type Registry struct {
@@ -39,9 +53,10 @@ type lifecycleRule struct {
 }
 
 type lifecycleSelection struct {
-	TagStatus   string `json:"tagStatus"`
-	CountType   string `json:"countType"`
-	CountNumber int    `json:"countNumber"`
+	TagStatus     string   `json:"tagStatus"`
+	TagPrefixList []string `json:"tagPrefixList,omitempty"`
+	CountType     string   `json:"countType"`
+	CountNumber   int      `json:"countNumber"`
 }
 
 type lifecycleAction struct {
@@ -71,12 +86,26 @@ func NewRegistry(ctx *pulumi.Context, name string, args RegistryArgs, opts ...pu
 	if err != nil {
 		return nil, fmt.Errorf("ecr repository: %w", err)
 	}
-	policy, err := json.Marshal(lifecyclePolicy{Rules: []lifecycleRule{{
-		RulePriority: 1,
-		Description:  fmt.Sprintf("keep the last %d images", args.Keep),
-		Selection:    lifecycleSelection{TagStatus: "any", CountType: "imageCountMoreThan", CountNumber: args.Keep},
-		Action:       lifecycleAction{Type: "expire"},
-	}}})
+	var rules []lifecycleRule
+	if args.PreviewKeep > 0 {
+		// A rule's images are never expired by a later one: the
+		// catch-all rule (which must come last) keeps Keep releases.
+		rules = append(rules, lifecycleRule{
+			Description: fmt.Sprintf("keep the last %d PR environments' images", args.PreviewKeep),
+			Selection: lifecycleSelection{TagStatus: "tagged", TagPrefixList: []string{PreviewImageTagPrefix},
+				CountType: "imageCountMoreThan", CountNumber: args.PreviewKeep},
+			Action: lifecycleAction{Type: "expire"},
+		})
+	}
+	rules = append(rules, lifecycleRule{
+		Description: fmt.Sprintf("keep the last %d images", args.Keep),
+		Selection:   lifecycleSelection{TagStatus: "any", CountType: "imageCountMoreThan", CountNumber: args.Keep},
+		Action:      lifecycleAction{Type: "expire"},
+	})
+	for i := range rules {
+		rules[i].RulePriority = i + 1
+	}
+	policy, err := json.Marshal(lifecyclePolicy{Rules: rules})
 	if err != nil {
 		return nil, fmt.Errorf("ecr lifecycle policy: %w", err)
 	}

@@ -283,6 +283,11 @@ var breakages = []struct {
 	{"CKV_AWS_66", "a log group kept forever", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tLogGroup, "router"), "retentionInDays", null)
 	}},
+	{"SHIPYARD-PR-1", "a PR stack that creates the base's VPC, load balancer, database and cache", func(t *testing.T, g *pulumitest.Graph) {
+		for i := range g.Resources {
+			g.Resources[i].URN = strings.Replace(g.Resources[i].URN, "urn:pulumi:prod::", "urn:pulumi:dev-pr-7::", 1)
+		}
+	}},
 	{"CloudWatch.16", "a prod log group kept 30 days", func(t *testing.T, g *pulumitest.Graph) {
 		setInput(t, pick(t, g, tLogGroup, "router"), "retentionInDays", num(30))
 	}},

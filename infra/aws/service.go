@@ -12,56 +12,6 @@ import (
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
-// ClusterArgs configures the ECS cluster.
-type ClusterArgs struct {
-	// Name is "shipyard-<stack>".
-	Name string
-	// Logging creates the Container Insights performance log group, so it
-	// has the stack's key and retention instead of being created by AWS on
-	// first use, outside the stack, without the key.
-	Logging *Logging
-}
-
-// ContainerInsightsLogGroup is the log group Container Insights writes a
-// cluster's performance events to.
-func ContainerInsightsLogGroup(cluster string) string {
-	return "/aws/ecs/containerinsights/" + cluster + "/performance"
-}
-
-// Cluster is the ECS cluster every process type's service runs in.
-type Cluster struct {
-	pulumi.ResourceState
-
-	Arn  pulumi.StringOutput
-	Name pulumi.StringOutput
-}
-
-// NewCluster creates the cluster with Container Insights (ECS.12). ECS Exec
-// is not configured: it needs a writable root filesystem (ECS.5).
-func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
-	comp := &Cluster{}
-	if err := ctx.RegisterComponentResource(typePrefix+"Cluster", name, comp, opts...); err != nil {
-		return nil, err
-	}
-	insights, err := args.Logging.LogGroup(ctx, name+"-insights", ContainerInsightsLogGroup(args.Name), pulumi.Parent(comp))
-	if err != nil {
-		return nil, err
-	}
-	// The cluster waits for the log group, so Container Insights finds it.
-	c, err := ecs.NewCluster(ctx, name+"-cluster", &ecs.ClusterArgs{
-		Name: pulumi.String(args.Name),
-		Settings: ecs.ClusterSettingArray{ecs.ClusterSettingArgs{
-			Name:  pulumi.String("containerInsights"),
-			Value: pulumi.String("enabled"),
-		}},
-	}, pulumi.Parent(comp), pulumi.DependsOn([]pulumi.Resource{insights}))
-	if err != nil {
-		return nil, fmt.Errorf("ecs cluster: %w", err)
-	}
-	comp.Arn, comp.Name = c.Arn, c.Name
-	return comp, ctx.RegisterResourceOutputs(comp, pulumi.Map{"arn": comp.Arn, "name": comp.Name})
-}
-
 // Endpoints are the attached resources' addresses, as outputs.
 type Endpoints struct {
 	DatabaseAddress pulumi.StringOutput
@@ -84,6 +34,14 @@ type TaskArgs struct {
 	Secrets    map[string]pulumi.StringInput
 	SecretArns []pulumi.StringInput
 	Logging    *Logging
+	// Env, when set, replaces Config.Env as the app containers'
+	// environment (a PR environment's admin task: the base's DATABASE_URL
+	// and the PR's database to create).
+	Env func(stackconfig.Endpoints) []stackconfig.EnvVar
+	// Ephemeral deregisters the task definitions when they are replaced or
+	// destroyed: a PR environment leaves no revision behind. A stack's own
+	// keep theirs for rollbacks.
+	Ephemeral bool
 }
 
 // ServiceArgs configures one process type's ECS service.
@@ -123,6 +81,14 @@ type ServiceArgs struct {
 	// on the gate alarms instead of ECS's circuit breaker and deployment
 	// alarms.
 	CodeDeploy bool
+	// Spot runs the tasks on FARGATE_SPOT (a capacity provider strategy
+	// instead of the FARGATE launch type): a PR environment's services.
+	Spot bool
+	// NoSteadyStateWait lets the deploy go on without waiting for the
+	// tasks to be healthy: a PR environment's tasks start before its
+	// database exists (`shipyard pr-up` creates it, migrates, then waits
+	// for the services itself).
+	NoSteadyStateWait bool
 }
 
 // Service is one process type: roles, task definition (with the migrate
@@ -267,10 +233,14 @@ func newTaskDefinition(ctx *pulumi.Context, name, family string, t TaskArgs, spe
 		s := spec
 		s.Image, s.AppLogGroup, s.RouterLogGroup, s.ArchiveConfigArn = v[0].(string), v[1].(string), v[2].(string), v[3].(string)
 		s.Secrets = v[4].(map[string]string)
-		s.Env = cfg.Env(stackconfig.Endpoints{
+		ep := stackconfig.Endpoints{
 			DatabaseHost: v[5].(string), DatabasePort: v[6].(int),
 			RedisHost: v[7].(string), RedisPort: v[8].(int),
-		})
+		}
+		s.Env = cfg.Env(ep)
+		if t.Env != nil {
+			s.Env = t.Env(ep)
+		}
 		return containerDefinitions(s)
 	}).(pulumi.StringOutput)
 	td, err := ecs.NewTaskDefinition(ctx, name, &ecs.TaskDefinitionArgs{
@@ -290,7 +260,7 @@ func newTaskDefinition(ctx *pulumi.Context, name, family string, t TaskArgs, spe
 		// A new release registers a new revision; the previous one stays
 		// ACTIVE so the circuit breaker (and `shipyard rollback`) can go
 		// back to it.
-		SkipDestroy: pulumi.Bool(true),
+		SkipDestroy: pulumi.Bool(!t.Ephemeral),
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("task definition %s: %w", family, err)
@@ -365,7 +335,14 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		AvailabilityZoneRebalancing:     pulumi.String(rebalancing),
 		// The deploy waits until the new tasks are healthy (and so the
 		// migration has run) before it goes on.
-		WaitForSteadyState: pulumi.Bool(true),
+		WaitForSteadyState: pulumi.Bool(!args.NoSteadyStateWait),
+	}
+	if args.Spot {
+		sa.LaunchType = nil
+		sa.CapacityProviderStrategies = ecs.ServiceCapacityProviderStrategyArray{ecs.ServiceCapacityProviderStrategyArgs{
+			CapacityProvider: pulumi.String(CapacityFargateSpot),
+			Weight:           pulumi.Int(1),
+		}}
 	}
 	if len(args.DeploymentAlarms) > 0 {
 		// Next to the circuit breaker (tasks that never get healthy): a

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -60,6 +59,21 @@ const (
 	OutputHostedZoneID     = "hostedZoneId"
 	OutputCertificateARN   = "certificateArn"
 	OutputHTTPSListenerARN = "httpsListenerArn"
+	// The rest of what a PR environment's stack reads from its base
+	// (NewPreviewStack): where its tasks run, the ALB's alias zone, the
+	// attached resources and the secrets and key they share.
+	OutputVpcID                   = "vpcId"
+	OutputClusterArn              = "clusterArn"
+	OutputAlbZoneID               = "albZoneId"
+	OutputDatabaseAddress         = "databaseAddress"
+	OutputDatabasePort            = "databasePort"
+	OutputDatabaseMasterSecretArn = "databaseMasterSecretArn"
+	OutputRedisAddress            = "redisAddress"
+	OutputRedisPort               = "redisPort"
+	OutputRedisAuthSecretArn      = "redisAuthSecretArn"
+	OutputKMSKeyArn               = "kmsKeyArn"
+	OutputImageRepositoryArn      = "imageRepositoryArn"
+	OutputAppSecretArns           = "appSecretArns"
 	// OutputTracesURL is X-Ray's trace search in the CloudWatch console
 	// (`make traces`); empty when tracing.enabled is false.
 	OutputTracesURL = "tracesUrl"
@@ -75,6 +89,9 @@ var OutputKeys = []string{
 	OutputDashboardURL, OutputAlarmTopicARN, OutputTracesURL,
 	OutputCodeDeployApplication, OutputCodeDeployDeploymentGroup, OutputWebContainerName, OutputWebContainerPort,
 	OutputDomain, OutputHostedZoneID, OutputCertificateARN, OutputHTTPSListenerARN,
+	OutputVpcID, OutputClusterArn, OutputAlbZoneID, OutputDatabaseAddress, OutputDatabasePort,
+	OutputDatabaseMasterSecretArn, OutputRedisAddress, OutputRedisPort, OutputRedisAuthSecretArn,
+	OutputKMSKeyArn, OutputImageRepositoryArn, OutputAppSecretArns,
 }
 
 // TracesURL is the CloudWatch console's X-Ray trace search of region,
@@ -113,19 +130,9 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		return nil, fmt.Errorf("infra/aws: %w", err)
 	}
 
-	tags := pulumi.StringMap{
-		"shipyard:stack":   pulumi.String(cfg.Stack),
-		"shipyard:project": pulumi.String("shipyard"),
-	}
-	for k, v := range cfg.Tags {
-		tags[k] = pulumi.String(v)
-	}
-	provider, err := awssdk.NewProvider(ctx, "aws", &awssdk.ProviderArgs{
-		Region:      pulumi.String(region),
-		DefaultTags: awssdk.ProviderDefaultTagsArgs{Tags: tags},
-	})
+	provider, err := newProvider(ctx, cfg, nil)
 	if err != nil {
-		return nil, fmt.Errorf("aws provider: %w", err)
+		return nil, err
 	}
 	invoke := pulumi.Provider(provider)
 	with := pulumi.Providers(provider)
@@ -181,6 +188,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	registry, err := NewRegistry(ctx, "registry", RegistryArgs{
 		RepositoryName: cfg.RepositoryName(),
 		Keep:           ImageRetainCount,
+		PreviewKeep:    previewImagesKept(cfg),
 		Protect:        prod,
 	}, with)
 	if err != nil {
@@ -318,6 +326,10 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	if d := cfg.LoadBalancer.Domain; d != "" {
 		url = pulumi.Sprintf("https://%s", d)
 	}
+	appSecretArns := pulumi.StringMap{}
+	for n, arn := range appSecrets.Arns {
+		appSecretArns[n] = arn
+	}
 	logGroups := pulumi.StringMap{}
 	for _, p := range stackconfig.Processes {
 		logGroups[string(p)] = logging.AppLogGroupNames[p]
@@ -354,6 +366,18 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		OutputCertificateARN:            certArn,
 		OutputHTTPSListenerARN:          alb.HttpsListenerArn,
 		OutputTracesURL:                 pulumi.String(""),
+		OutputVpcID:                     network.VpcId,
+		OutputClusterArn:                cluster.Arn,
+		OutputAlbZoneID:                 alb.ZoneId,
+		OutputDatabaseAddress:           db.Address,
+		OutputDatabasePort:              db.Port,
+		OutputDatabaseMasterSecretArn:   db.MasterUserSecretArn,
+		OutputRedisAddress:              cache.PrimaryEndpoint,
+		OutputRedisPort:                 cache.Port,
+		OutputRedisAuthSecretArn:        cache.AuthSecretArn,
+		OutputKMSKeyArn:                 logging.KeyArn,
+		OutputImageRepositoryArn:        registry.RepositoryArn,
+		OutputAppSecretArns:             appSecretArns,
 	}
 	if cfg.Tracing.Enabled {
 		outputs[OutputTracesURL] = pulumi.String(TracesURL(region, cfg.Stack))
@@ -363,25 +387,16 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	}
 
 	image := pulumi.Sprintf("%s@%s", registry.RepositoryUrl, cfg.Release.ImageDigest)
-	secrets := map[string]pulumi.StringInput{}
-	var secretArns []pulumi.StringInput
-	for _, n := range cfg.SecretNames() {
-		switch n {
-		case stackconfig.SecretDatabasePassword:
-			// The RDS-managed secret is JSON; inject its "password" key.
-			secrets[n] = pulumi.Sprintf("%s:password::", db.MasterUserSecretArn)
-			secretArns = append(secretArns, db.MasterUserSecretArn)
-		case stackconfig.SecretRedisPassword:
-			secrets[n] = cache.AuthSecretArn
-			secretArns = append(secretArns, cache.AuthSecretArn)
-		default:
-			arn, ok := appSecrets.Arns[n]
-			if !ok {
-				return nil, fmt.Errorf("secret %s: no Secrets Manager secret", n)
-			}
-			secrets[n] = arn
-			secretArns = append(secretArns, arn)
-		}
+	appArns := map[string]pulumi.StringInput{}
+	for n, arn := range appSecrets.Arns {
+		appArns[n] = arn
+	}
+	secrets, secretArns, err := taskSecrets(cfg,
+		// The RDS-managed secret is JSON; inject its "password" key.
+		secretSource{ValueFrom: pulumi.Sprintf("%s:password::", db.MasterUserSecretArn), Arn: db.MasterUserSecretArn},
+		secretSource{ValueFrom: cache.AuthSecretArn, Arn: cache.AuthSecretArn}, appArns)
+	if err != nil {
+		return nil, err
 	}
 	task := TaskArgs{
 		Config:        cfg,
@@ -401,9 +416,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
-	serviceNameOutputs, taskDefs := pulumi.StringMap{}, pulumi.StringMap{}
-	var webService *Service
-	for _, p := range stackconfig.Processes {
+	services, err := newServices(ctx, func(p stackconfig.Process, webService *Service) ServiceArgs {
 		args := ServiceArgs{
 			Task:               task,
 			Process:            p,
@@ -433,18 +446,13 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 			// its migration) has reached a steady state.
 			args.After = []pulumi.Resource{webService.ECSService}
 		}
-		svc, err := NewService(ctx, string(p), args, with)
-		if err != nil {
-			return nil, err
-		}
-		if p == stackconfig.Web {
-			webService = svc
-		}
-		serviceNameOutputs[string(p)] = svc.ServiceName
-		taskDefs[string(p)] = svc.TaskDefinitionArn
+		return args
+	}, with)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Deploy.Progressive() {
-		bg, err := newWebBlueGreen(ctx, cfg, base, account, alb, certArn, network, cluster, webService, alarms, alarmsArgs, alarming, with)
+		bg, err := newWebBlueGreen(ctx, cfg, base, account, alb, certArn, network, cluster, services.web, alarms, alarmsArgs, alarming, with)
 		if err != nil {
 			return nil, err
 		}
@@ -452,49 +460,10 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		outputs[OutputCodeDeployDeploymentGroup] = bg.DeploymentGroupName
 	}
 	outputs[OutputImage] = image
-	outputs[OutputServiceNames] = serviceNameOutputs
-	outputs[OutputTaskDefinitionArns] = taskDefs
+	outputs[OutputServiceNames] = services.names
+	outputs[OutputTaskDefinitionArns] = services.taskDefinitions
 	outputs[OutputMigrateTaskDefinitionArn] = release.TaskDefinitionArn
 	return outputs, nil
-}
-
-// newWebBlueGreen sets up CodeDeploy for the web service of a stack with a
-// progressive deploy.strategy, with the gates' alarms on both target groups.
-func newWebBlueGreen(ctx *pulumi.Context, cfg *stackconfig.Config, base, account string, alb *LoadBalancer, certArn pulumi.StringInput, network *Network,
-	cluster *Cluster, web *Service, alarms []signals.Instance, alarmsArgs AlarmsArgs, alarming *Alarms, opts ...pulumi.ResourceOption) (*BlueGreen, error) {
-	var gates []signals.Instance
-	for _, name := range cfg.Deploy.Gates {
-		i := slices.IndexFunc(alarms, func(a signals.Instance) bool { return a.Name == name && a.Gate != "" })
-		if i < 0 {
-			return nil, fmt.Errorf("deploy.gates: %q is not a gate; allowed %s", name, strings.Join(signals.GateNames(), ", "))
-		}
-		gates = append(gates, alarms[i])
-	}
-	var deployment []pulumi.StringInput
-	for _, id := range signals.DeploymentAlarms(alarms, stackconfig.Web) {
-		deployment = append(deployment, alarming.Names[id])
-	}
-	return NewBlueGreen(ctx, "web-deploy", BlueGreenArgs{
-		Prefix:                     base,
-		Deploy:                     cfg.Deploy,
-		AccountID:                  account,
-		VpcId:                      network.VpcId,
-		AppPort:                    cfg.Services.Web.Port,
-		HealthCheckPath:            cfg.Services.Web.HealthCheckPath,
-		DeregistrationDelaySeconds: cfg.LoadBalancer.DeregistrationDelaySeconds,
-		LoadBalancerArn:            alb.Arn,
-		ProdListenerArn:            alb.HttpsListenerArn,
-		BlueTargetGroupName:        alb.TargetGroupName,
-		CertificateArn:             certArn,
-		SSLPolicy:                  SSLPolicy,
-		ClusterName:                cluster.Name,
-		ServiceName:                web.ServiceName,
-		Service:                    web.ECSService,
-		Alarms:                     alarmsArgs,
-		AlarmActions:               pulumi.Array{alarming.TopicArn},
-		Gates:                      gates,
-		DeploymentAlarmNames:       deployment,
-	}, opts...)
 }
 
 // serviceName is the ECS service name (and task family) of p:
@@ -508,4 +477,13 @@ func hasDestination(cfg *stackconfig.Config, d string) bool {
 		}
 	}
 	return false
+}
+
+// previewImagesKept is RegistryArgs.PreviewKeep: PR images are kept apart
+// on a stack with previews.
+func previewImagesKept(cfg *stackconfig.Config) int {
+	if !cfg.Previews.Enabled {
+		return 0
+	}
+	return PreviewImageRetainCount
 }

@@ -88,7 +88,11 @@ type Estimate struct {
 	// usage is unknown (their unit price is on the line).
 	Unpriced []string `json:"unpriced"`
 	Range    Range    `json:"range"`
-	Lines    []Line   `json:"lines"`
+	// PreviewOf is a PR environment's base stack; Hourly its total an
+	// hour (Total over the table's hours a month).
+	PreviewOf string  `json:"previewOf,omitempty"`
+	Hourly    float64 `json:"hourly,omitempty"`
+	Lines     []Line  `json:"lines"`
 }
 
 // Estimate prices cfg, an aws stack, with the table's prices of its
@@ -97,6 +101,9 @@ type Estimate struct {
 func (t *Table) Estimate(cfg *stackconfig.Config) (*Estimate, error) {
 	if cfg.Target != stackconfig.TargetAWS {
 		return nil, fmt.Errorf("stack %s has target %q: only aws stacks cost money (a docker stack runs on your machine)", cfg.Stack, cfg.Target)
+	}
+	if cfg.IsPreview() {
+		return t.estimatePreview(cfg)
 	}
 	e := &estimator{t: t, cfg: cfg, region: cfg.AWS.Region, hours: t.HoursPerMonth}
 	e.fargate()
@@ -109,6 +116,12 @@ func (t *Table) Estimate(cfg *stackconfig.Config) (*Estimate, error) {
 	if len(e.errs) > 0 {
 		return nil, joinErrs(e.errs)
 	}
+	return e.estimate(), nil
+}
+
+// estimate totals the lines.
+func (e *estimator) estimate() *Estimate {
+	t, cfg := e.t, e.cfg
 	out := &Estimate{Stack: cfg.Stack, Region: e.region, Currency: t.Currency, PriceDate: t.Date, PriceFile: PricesFile, Lines: e.lines, Unpriced: []string{}}
 	var lo, hi float64
 	for _, l := range e.lines {
@@ -127,7 +140,7 @@ func (t *Table) Estimate(cfg *stackconfig.Config) (*Estimate, error) {
 	out.Baseline, out.Usage = round(out.Baseline), round(out.Usage)
 	out.Total = round(out.Baseline + out.Usage)
 	out.Range = Range{Min: round(lo), Desired: out.Total, Max: round(hi)}
-	return out, nil
+	return out
 }
 
 type estimator struct {

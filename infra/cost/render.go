@@ -13,11 +13,18 @@ import (
 // its quantity, unit price (and that price's date) and monthly cost; usage
 // lines without a stated usage show their unit price and the field to set.
 func (e *Estimate) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "Monthly cost of stack %s (%s), on-demand prices of %s (%s)\n\n", e.Stack, e.Region, e.PriceDate, e.PriceFile)
+	if e.PreviewOf != "" {
+		fmt.Fprintf(w, "Cost of PR environment %s (%s) beyond its base stack %s's, on-demand prices of %s (%s)\n\n", e.Stack, e.Region, e.PreviewOf, e.PriceDate, e.PriceFile)
+	} else {
+		fmt.Fprintf(w, "Monthly cost of stack %s (%s), on-demand prices of %s (%s)\n\n", e.Stack, e.Region, e.PriceDate, e.PriceFile)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ITEM\tKIND\tQUANTITY\tUNIT PRICE\tPRICE OF\tMONTHLY")
 	for _, l := range e.Lines {
 		qty, monthly := "usage unknown", "set "+l.UsageField
+		if l.UsageField == "" {
+			monthly = "unknown"
+		}
 		if l.Quantity != nil {
 			qty = num(*l.Quantity) + " " + plural(l.Unit, *l.Quantity)
 			monthly = cents(*l.Monthly)
@@ -31,7 +38,12 @@ func (e *Estimate) WriteText(w io.Writer) error {
 	if e.Range.Min != e.Range.Max {
 		fmt.Fprintf(w, "  Range     %s at the services' minCount to %s at their maxCount\n", cents(e.Range.Min), cents(e.Range.Max))
 	}
-	if len(e.Unpriced) > 0 {
+	if e.PreviewOf != "" {
+		fmt.Fprintf(w, "  Per hour  %s while it is up\n", usd(e.Hourly))
+	}
+	if len(e.Unpriced) > 0 && e.PreviewOf != "" {
+		fmt.Fprintf(w, "  Not in the total (the PR's own log volume, unknown; unit prices above): %s\n", strings.Join(e.Unpriced, ", "))
+	} else if len(e.Unpriced) > 0 {
 		fmt.Fprintf(w, "  Not in the total (usage unknown; unit prices above, set cost.usage in config/%s.json): %s\n", e.Stack, strings.Join(e.Unpriced, ", "))
 	}
 	return nil

@@ -29,6 +29,9 @@ func alarmRules() []Rule {
 				if codeDeployed(r) {
 					return nil // Exception: SHIPYARD-REL-7 checks its deployment group.
 				}
+				if IsPreviewStack(r.Stack()) {
+					return nil // Exception: PR environments have no alarms.
+				}
 				var out []string
 				if !r.True("alarms.enable") || !r.True("alarms.rollback") {
 					out = append(out, "alarms must be enabled with rollback")

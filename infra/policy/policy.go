@@ -261,6 +261,7 @@ func All() []Rule {
 	out = append(out, alarmRules()...)
 	out = append(out, codeDeployRules()...)
 	out = append(out, tracingRules()...)
+	out = append(out, previewRules()...)
 	out = append(out, StatefulRules()...)
 	return out
 }

@@ -91,6 +91,15 @@ func TestDeliberateExceptionsAreNarrow(t *testing.T) {
 		{"another component's group may not reach the internet on 443", "AVD-AWS-0104", securityGroup("shipyard:aws:VPCEndpoints", "tcp", 443), true},
 		{"a dev ALB may go without a web ACL", "ELB.16", alb("dev"), false},
 		{"a staging ALB may not go without a web ACL", "ELB.16", alb("staging"), true},
+		{"a PR environment's log group may keep 3 days", "CloudWatch.16", logGroup("dev-pr-7", 3), false},
+		{"a stack named like a PR environment without its number is not one", "CloudWatch.16", logGroup("staging-pr-x", 3), true},
+		{"a PR environment's worker may deploy without alarms", "SHIPYARD-REL-5", inStack(ecsService("shipyard-dev-pr-7-worker", nil), "dev-pr-7"), false},
+		{"a PR environment's ip targets may get plain HTTP", "ELB.22", targetGroup(policy.PreviewRoutingComponent, "ip", "HTTP"), false},
+		{"a PR stack may not create a VPC", "SHIPYARD-PR-1", inStack(policy.Resource{Type: policy.TypeVPC, URN: urn("prod", "", policy.TypeVPC, "vpc")}, "dev-pr-7"), true},
+		{"a PR stack may not create a database instance", "SHIPYARD-PR-1", inStack(database("dev", 60), "staging-pr-12"), true},
+		{"a PR stack may not create a cache cluster", "SHIPYARD-PR-1", inStack(policy.Resource{Type: "aws:elasticache/cluster:Cluster", URN: urn("prod", "", "aws:elasticache/cluster:Cluster", "c")}, "dev-pr-7"), true},
+		{"a PR stack may not create a load balancer", "SHIPYARD-PR-1", inStack(alb("dev"), "dev-pr-7"), true},
+		{"the dev stack creates the database PRs share", "SHIPYARD-PR-1", database("dev", 60), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -104,6 +113,13 @@ func TestDeliberateExceptionsAreNarrow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// inStack moves r to stack (its URN's stack part).
+func inStack(r policy.Resource, stack string) policy.Resource {
+	_, rest, _ := strings.Cut(strings.TrimPrefix(r.URN, "urn:pulumi:"), "::")
+	r.URN = "urn:pulumi:" + stack + "::" + rest
+	return r
 }
 
 func taskDef(containers string) policy.Resource {

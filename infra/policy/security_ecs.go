@@ -194,6 +194,9 @@ func logRules() []Rule {
 				if r.Stack() == DevStack {
 					return nil // Exception: dev keeps fewer days (cost).
 				}
+				if IsPreviewStack(r.Stack()) {
+					return nil // Exception: PR environments keep previews.logRetentionDays.
+				}
 				if n, set := r.Number("retentionInDays"); set && n > 0 && n < MinLogRetentionDays {
 					return []string{fmt.Sprintf("retentionInDays %v < %d", n, MinLogRetentionDays)}
 				}

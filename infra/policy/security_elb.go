@@ -231,7 +231,7 @@ func targetProtocol(r Resource, path string) []string {
 	switch {
 	case p == "HTTPS" || p == "TLS":
 		return nil
-	case p == "HTTP" && (r.InComponent(LoadBalancerComponent) || r.InComponent(BlueGreenComponent)) && r.String("targetType") == "ip":
+	case p == "HTTP" && (r.InComponent(LoadBalancerComponent) || r.InComponent(BlueGreenComponent) || r.InComponent(PreviewRoutingComponent)) && r.String("targetType") == "ip":
 		return nil // Exception: TLS ends at the ALB inside the VPC.
 	case p == "" && r.IsUnknown(path):
 		return nil

@@ -275,3 +275,33 @@ func Run(stack string, opts ...pulumitest.Option) (*pulumitest.Graph, error) {
 	}
 	return RunConfig(cfg, opts...)
 }
+
+// StackReferenceType is the type token of a pulumi.StackReference.
+const StackReferenceType = "pulumi:pulumi:StackReference"
+
+// BaseStack makes every StackReference the program reads answer with
+// outputs, as the referenced stack's state would: the outputs a base
+// stack's own graph recorded (Graph.Outputs), so a PR environment is
+// built from exactly what its base exports.
+func BaseStack(outputs map[string]any) pulumitest.Option {
+	return pulumitest.WithOutputs(StackReferenceType, func(string, resource.PropertyMap) resource.PropertyMap {
+		return resource.PropertyMap{
+			"outputs":           resource.NewObjectProperty(resource.NewPropertyMapFromMap(outputs)),
+			"secretOutputNames": resource.NewArrayProperty(nil),
+		}
+	})
+}
+
+// PreviewProgram is the PR environment program for an already loaded
+// config (slot and image set).
+func PreviewProgram(cfg *stackconfig.Config) pulumitest.Program {
+	return func(ctx *pulumi.Context) (pulumi.Map, error) { return awsinfra.NewPreviewStack(ctx, cfg) }
+}
+
+// RunPreview runs NewPreviewStack for cfg under the mocks, its base stack
+// answering with base's recorded outputs; opts come after and may
+// override.
+func RunPreview(cfg *stackconfig.Config, base *pulumitest.Graph, opts ...pulumitest.Option) (*pulumitest.Graph, error) {
+	all := append(Options(), BaseStack(base.Outputs))
+	return pulumitest.Run(cfg.Stack, PreviewProgram(cfg), append(all, opts...)...)
+}
