@@ -534,6 +534,9 @@ func installFakes(t *testing.T, w *fakeWorld) (state string) {
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Setenv("SHIPYARD_FAKE_STATE", state)
+	// make test exports DOCKER (the real client's path): the fake on PATH
+	// must answer instead.
+	t.Setenv("DOCKER", "")
 	for _, m := range []*map[string]map[string]bool{&w.Images} {
 		if *m == nil {
 			*m = map[string]map[string]bool{}
