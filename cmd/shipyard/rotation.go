@@ -223,7 +223,7 @@ func redeployAfterRotation(ctx context.Context, e env, pr project, p *pulumiCLI,
 	if err != nil {
 		return err
 	}
-	reason := fmt.Sprintf("the Redis AUTH token secret got generation %d (cache.authTokenVersion) at %s after %d web task(s) started; ECS cannot force a new deployment of a CODE_DEPLOY service",
+	reason := fmt.Sprintf("the Redis AUTH token secret got generation %d (cache.authTokenVersion) at %s; %d web task(s) started before it hold the previous token, and ECS cannot force a new deployment of a CODE_DEPLOY service",
 		cfg.Cache.AuthTokenVersion, since.UTC().Format(time.RFC3339), stale[0].tasks)
 	if _, err := ops.Redeploy(ctx, cfg.Stack, reason); err != nil {
 		return fmt.Errorf("stack %s is up, but its web tasks still hold the previous Redis AUTH token: %w; `make up STACK=%s` tries again, and retiring the previous token waits until it succeeds", cfg.Stack, err, cfg.Stack)
