@@ -68,6 +68,16 @@ type fakeWorld struct {
 	AppExit   int    `json:"appExit"`
 	// StackConfig is each stack's Pulumi config (`pulumi config set`).
 	StackConfig map[string]map[string]string `json:"stackConfig"`
+
+	// CodeDeploy: the web service's deployment controller is CODE_DEPLOY
+	// (cli_fakes_rotation_test.go); Secret is the Redis AUTH token's,
+	// RunningTasks each service's tasks, CodeDeployments the deployments
+	// created, and Seq numbers the tasks.
+	CodeDeploy      bool                  `json:"codeDeploy"`
+	Secret          *fakeSecret           `json:"secret"`
+	RunningTasks    map[string][]fakeTask `json:"runningTasks"`
+	CodeDeployments []fakeCodeDeployment  `json:"codeDeployments"`
+	Seq             int                   `json:"seq"`
 }
 
 // fakeLocalImageID is the ID `docker image inspect` gives every local
@@ -243,6 +253,9 @@ func (w *fakeWorld) aws(args []string) (int, error) {
 		fmt.Println(string(data))
 		return 0, nil
 	}
+	if code, ok, err := w.awsRotation(args, out); ok {
+		return code, err
+	}
 	switch {
 	case strings.HasPrefix(cmd, "ecr get-login-password"):
 		fmt.Println("password")
@@ -261,10 +274,15 @@ func (w *fakeWorld) aws(args []string) (int, error) {
 				if strings.HasPrefix(name, "--") {
 					break
 				}
-				services = append(services, map[string]any{
+				svc := map[string]any{
 					"serviceName": name,
 					"deployments": []map[string]any{{"status": "PRIMARY", "taskDefinition": w.Primary[name], "rolloutState": "COMPLETED"}},
-				})
+				}
+				if w.CodeDeploy && strings.HasSuffix(name, "-web") {
+					svc["deploymentController"] = map[string]any{"type": "CODE_DEPLOY"}
+					svc["taskSets"] = []map[string]any{{"status": "PRIMARY", "taskDefinition": w.Primary[name], "stabilityStatus": "STEADY_STATE"}}
+				}
+				services = append(services, svc)
 			}
 		}
 		return out(map[string]any{"services": services, "failures": []any{}})
@@ -485,11 +503,23 @@ func (w *fakeWorld) pulumi(args []string) (int, error) {
 			rev = int(v) + 1
 		}
 		names, taskDefs := map[string]any{}, map[string]any{}
+		now := time.Now().UTC()
+		if err := w.upToken(cwd, stack, o, now); err != nil {
+			return 2, err
+		}
 		for _, p := range []string{"web", "worker", "clock"} {
 			name := "shipyard-" + stack + "-" + p
 			arn := "arn:aws:ecs:eu-west-1:123456789012:task-definition/" + name + ":" + strconv.Itoa(rev)
 			names[p], taskDefs[p] = name, arn
 			w.TaskDefs[arn] = repo + "@" + digest
+			if w.CodeDeploy && p == "web" && w.Primary[name] != "" {
+				// CodeDeploy owns the service's task definition: up
+				// registers the new one and leaves the tasks alone.
+				continue
+			}
+			// A new deployment (forceNewDeployment, or a new task
+			// definition) starts new tasks.
+			w.startTasks(name, 2, now)
 			alarmed := len(w.AlarmRollback) > 0 && p == "web"
 			rolledBack := (w.CircuitBreaker || alarmed) && w.Primary[name] != ""
 			if !rolledBack {

@@ -316,11 +316,19 @@ func cmdPreview(ctx context.Context, e env) error {
 	if expectNoChanges {
 		extra = append(extra, "--expect-no-changes")
 	}
-	return pr.pulumi(osExec(e.stdout, e.stderr), e.getenv).Preview(ctx, cfg.Stack, extra...)
+	x := osExec(e.stdout, e.stderr)
+	p := pr.pulumi(x, e.getenv)
+	if err := refuseEarlyRetire(ctx, p, awsCLI{x: x, region: cfg.AWS.Region}, cfg); err != nil {
+		return err
+	}
+	return p.Preview(ctx, cfg.Stack, extra...)
 }
 
 // cmdUp creates or updates a stack. On aws stacks the plan goes through
-// the stateful-resource guard first.
+// the stateful-resource guard first, retiring the previous Redis AUTH
+// token is refused while tasks still use it, and a web service that
+// CodeDeploy controls is redeployed afterwards when its tasks started
+// before the token's secret changed (rotation.go).
 func cmdUp(ctx context.Context, e env) error {
 	var allowStateful bool
 	_, allowStateful, e.args = cutFlag(e.args, "allow-stateful-changes")
@@ -331,8 +339,18 @@ func cmdUp(ctx context.Context, e env) error {
 	if err := deployable(e, pr, cfg); err != nil {
 		return err
 	}
-	p := pr.pulumi(osExec(e.stdout, e.stderr), e.getenv)
-	return up(ctx, p, cfg, stackGuard(e, allowStateful))
+	x := osExec(e.stdout, e.stderr)
+	p := pr.pulumi(x, e.getenv)
+	if err := refuseEarlyRetire(ctx, p, awsCLI{x: x, region: cfg.AWS.Region}, cfg); err != nil {
+		return err
+	}
+	if err := up(ctx, p, cfg, stackGuard(e, allowStateful)); err != nil {
+		return err
+	}
+	if cfg.Target != stackconfig.TargetAWS {
+		return nil
+	}
+	return redeployAfterRotation(ctx, e, pr, p, cfg)
 }
 
 // up runs `pulumi up`; on aws stacks a guard, when given, first checks

@@ -113,8 +113,9 @@ func TestRedisAuthTokensRotateWithoutDowntime(t *testing.T) {
 				svc := pick(t, g, tService, string(p)+"-service")
 				if svc.String("deploymentController.type") == "CODE_DEPLOY" {
 					// ECS refuses a forced deployment of a CODE_DEPLOY
-					// service: the tasks get the new token through a
-					// CodeDeploy deployment (docs/operations.md).
+					// service: `shipyard up` redeploys it through
+					// CodeDeploy after the update (cmd/shipyard
+					// rotation.go, TestRedisAuthTokenRotation).
 					if hasInput(*svc, "forceNewDeployment") || hasInput(*svc, "triggers") {
 						t.Errorf("%s: a CodeDeploy-controlled service with forceNewDeployment %v, triggers %v", p, svc.Bool("forceNewDeployment"), svc.Inputs["triggers"])
 					}

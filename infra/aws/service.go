@@ -375,7 +375,9 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		sa.DeploymentController = ecs.ServiceDeploymentControllerArgs{Type: pulumi.String("CODE_DEPLOY")}
 		// Neither is available with the CODE_DEPLOY controller: rollback
 		// is the deployment group's (on failure and on alarm), and a new
-		// deployment is CodeDeploy's, which the releases create.
+		// deployment is CodeDeploy's, which the releases create (and
+		// `shipyard up` after a new Redis AUTH token: cmd/shipyard
+		// rotation.go).
 		sa.DeploymentCircuitBreaker, sa.Alarms = nil, nil
 		sa.ForceNewDeployment, sa.Triggers = nil, nil
 		owners = append(owners, drift.CodeDeploy)

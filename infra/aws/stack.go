@@ -74,6 +74,13 @@ const (
 	OutputKMSKeyArn               = "kmsKeyArn"
 	OutputImageRepositoryArn      = "imageRepositoryArn"
 	OutputAppSecretArns           = "appSecretArns"
+	// The generations of the Redis AUTH token the stack was deployed
+	// with (cache.authTokenVersion and cache.retiredAuthTokenVersion):
+	// `shipyard up` compares them, and when redisAuthSecretArn got its
+	// current value, with the running tasks (docs/aws.md, "Rotating the
+	// Redis AUTH token").
+	OutputRedisAuthTokenVersion        = "redisAuthTokenVersion"
+	OutputRedisRetiredAuthTokenVersion = "redisRetiredAuthTokenVersion"
 	// OutputTracesURL is X-Ray's trace search in the CloudWatch console
 	// (`make traces`); empty when tracing.enabled is false.
 	OutputTracesURL = "tracesUrl"
@@ -92,6 +99,7 @@ var OutputKeys = []string{
 	OutputVpcID, OutputClusterArn, OutputAlbZoneID, OutputDatabaseAddress, OutputDatabasePort,
 	OutputDatabaseMasterSecretArn, OutputRedisAddress, OutputRedisPort, OutputRedisAuthSecretArn,
 	OutputKMSKeyArn, OutputImageRepositoryArn, OutputAppSecretArns,
+	OutputRedisAuthTokenVersion, OutputRedisRetiredAuthTokenVersion,
 }
 
 // TracesURL is the CloudWatch console's X-Ray trace search of region,
@@ -335,49 +343,51 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		logGroups[string(p)] = logging.AppLogGroupNames[p]
 	}
 	outputs := pulumi.Map{
-		OutputStack:                     pulumi.String(cfg.Stack),
-		OutputTarget:                    pulumi.String(string(stackconfig.TargetAWS)),
-		OutputURL:                       url,
-		OutputImage:                     pulumi.String(""),
-		OutputImageDigest:               pulumi.String(cfg.Release.ImageDigest),
-		OutputDatabaseEndpoint:          db.Endpoint,
-		OutputRedisEndpoint:             cache.Endpoint,
-		OutputClusterName:               cluster.Name,
-		OutputServiceNames:              pulumi.StringMap{},
-		OutputTaskDefinitionArns:        pulumi.StringMap{},
-		OutputLogGroupNames:             logGroups,
-		OutputImageRepositoryURL:        registry.RepositoryUrl,
-		OutputAlbDNSName:                alb.DnsName,
-		OutputMigrateTaskDefinitionArn:  pulumi.String(""),
-		OutputPrivateSubnetIDs:          network.PrivateSubnetIds,
-		OutputAppSecurityGroupID:        network.AppSecurityGroupId,
-		OutputRegion:                    pulumi.String(region),
-		OutputDatabaseInstanceID:        db.Identifier,
-		OutputDatabaseSubnetGroupName:   db.SubnetGroupName,
-		OutputDatabaseSecurityGroupID:   db.SecurityGroupId,
-		OutputDashboardURL:              dashboard.URL,
-		OutputAlarmTopicARN:             alarming.TopicArn,
-		OutputCodeDeployApplication:     pulumi.String(""),
-		OutputCodeDeployDeploymentGroup: pulumi.String(""),
-		OutputWebContainerName:          pulumi.String(AppContainer),
-		OutputWebContainerPort:          pulumi.Int(web.Port),
-		OutputDomain:                    pulumi.String(cfg.LoadBalancer.Domain),
-		OutputHostedZoneID:              zoneID,
-		OutputCertificateARN:            certArn,
-		OutputHTTPSListenerARN:          alb.HttpsListenerArn,
-		OutputTracesURL:                 pulumi.String(""),
-		OutputVpcID:                     network.VpcId,
-		OutputClusterArn:                cluster.Arn,
-		OutputAlbZoneID:                 alb.ZoneId,
-		OutputDatabaseAddress:           db.Address,
-		OutputDatabasePort:              db.Port,
-		OutputDatabaseMasterSecretArn:   db.MasterUserSecretArn,
-		OutputRedisAddress:              cache.PrimaryEndpoint,
-		OutputRedisPort:                 cache.Port,
-		OutputRedisAuthSecretArn:        cache.AuthSecretArn,
-		OutputKMSKeyArn:                 logging.KeyArn,
-		OutputImageRepositoryArn:        registry.RepositoryArn,
-		OutputAppSecretArns:             appSecretArns,
+		OutputStack:                        pulumi.String(cfg.Stack),
+		OutputTarget:                       pulumi.String(string(stackconfig.TargetAWS)),
+		OutputURL:                          url,
+		OutputImage:                        pulumi.String(""),
+		OutputImageDigest:                  pulumi.String(cfg.Release.ImageDigest),
+		OutputDatabaseEndpoint:             db.Endpoint,
+		OutputRedisEndpoint:                cache.Endpoint,
+		OutputClusterName:                  cluster.Name,
+		OutputServiceNames:                 pulumi.StringMap{},
+		OutputTaskDefinitionArns:           pulumi.StringMap{},
+		OutputLogGroupNames:                logGroups,
+		OutputImageRepositoryURL:           registry.RepositoryUrl,
+		OutputAlbDNSName:                   alb.DnsName,
+		OutputMigrateTaskDefinitionArn:     pulumi.String(""),
+		OutputPrivateSubnetIDs:             network.PrivateSubnetIds,
+		OutputAppSecurityGroupID:           network.AppSecurityGroupId,
+		OutputRegion:                       pulumi.String(region),
+		OutputDatabaseInstanceID:           db.Identifier,
+		OutputDatabaseSubnetGroupName:      db.SubnetGroupName,
+		OutputDatabaseSecurityGroupID:      db.SecurityGroupId,
+		OutputDashboardURL:                 dashboard.URL,
+		OutputAlarmTopicARN:                alarming.TopicArn,
+		OutputCodeDeployApplication:        pulumi.String(""),
+		OutputCodeDeployDeploymentGroup:    pulumi.String(""),
+		OutputWebContainerName:             pulumi.String(AppContainer),
+		OutputWebContainerPort:             pulumi.Int(web.Port),
+		OutputDomain:                       pulumi.String(cfg.LoadBalancer.Domain),
+		OutputHostedZoneID:                 zoneID,
+		OutputCertificateARN:               certArn,
+		OutputHTTPSListenerARN:             alb.HttpsListenerArn,
+		OutputTracesURL:                    pulumi.String(""),
+		OutputVpcID:                        network.VpcId,
+		OutputClusterArn:                   cluster.Arn,
+		OutputAlbZoneID:                    alb.ZoneId,
+		OutputDatabaseAddress:              db.Address,
+		OutputDatabasePort:                 db.Port,
+		OutputDatabaseMasterSecretArn:      db.MasterUserSecretArn,
+		OutputRedisAddress:                 cache.PrimaryEndpoint,
+		OutputRedisPort:                    cache.Port,
+		OutputRedisAuthSecretArn:           cache.AuthSecretArn,
+		OutputKMSKeyArn:                    logging.KeyArn,
+		OutputImageRepositoryArn:           registry.RepositoryArn,
+		OutputAppSecretArns:                appSecretArns,
+		OutputRedisAuthTokenVersion:        pulumi.Int(cfg.Cache.AuthTokenVersion),
+		OutputRedisRetiredAuthTokenVersion: pulumi.Int(cfg.Cache.RetiredAuthTokenVersion),
 	}
 	if cfg.Tracing.Enabled {
 		outputs[OutputTracesURL] = pulumi.String(TracesURL(region, cfg.Stack))

@@ -354,10 +354,15 @@ func TestStackOutputsFollowTheContract(t *testing.T) {
 				}
 			}
 		}
-		for _, k := range []string{"databaseSubnetGroupName", "databaseSecurityGroupId"} {
+		for _, k := range []string{"databaseSubnetGroupName", "databaseSecurityGroupId", "redisAuthSecretArn"} {
 			if s, _ := out[k].(string); s == "" {
 				t.Errorf("%s: %s output is empty", stack, k)
 			}
+		}
+		// The token generations the stack was deployed with: `shipyard
+		// up` refuses retiring the previous one before its tasks moved on.
+		if v, r := fmt.Sprint(out["redisAuthTokenVersion"]), fmt.Sprint(out["redisRetiredAuthTokenVersion"]); v != fmt.Sprint(cfg.Cache.AuthTokenVersion) || r != fmt.Sprint(cfg.Cache.RetiredAuthTokenVersion) {
+			t.Errorf("%s: redisAuthTokenVersion %s, redisRetiredAuthTokenVersion %s; want %d and %d", stack, v, r, cfg.Cache.AuthTokenVersion, cfg.Cache.RetiredAuthTokenVersion)
 		}
 		if n := reflect.ValueOf(out["privateSubnetIds"]).Len(); n != cfg.Network.AZCount {
 			t.Errorf("%s: %d private subnets", stack, n)

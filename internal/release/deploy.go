@@ -35,7 +35,7 @@ func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string
 	if err != nil {
 		return o.failed(rec, digest, fmt.Errorf("%s: %w", path, err))
 	}
-	restore := func(cause error) (Record, error) {
+	restored := func(rec Record, cause error) (Record, error) {
 		if werr := writeFile(path, orig); werr != nil {
 			cause = errors.Join(cause, fmt.Errorf("restoring %s: %w", path, werr))
 		} else {
@@ -43,6 +43,7 @@ func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string
 		}
 		return o.failed(rec, digest, cause)
 	}
+	restore := func(cause error) (Record, error) { return restored(rec, cause) }
 	if err := writeFile(path, updated); err != nil {
 		return o.failed(rec, digest, fmt.Errorf("writing %s: %w", path, err))
 	}
@@ -62,13 +63,23 @@ func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string
 	if err := o.Pulumi.Up(ctx, stack); err != nil {
 		return restore(fmt.Errorf("pulumi up of stack %q: %w", stack, err))
 	}
+	return o.rollOut(ctx, cfg, digest, rec, started, restored)
+}
+
+// rollOut is what follows `pulumi up` in every deployment: the web
+// service's CodeDeploy deployment (when CodeDeploy controls it, with its
+// gates), the check that every service runs digest, and the ledger record.
+// fail records a failure (and, for a deployment that wrote the config,
+// restores it).
+func (o *Ops) rollOut(ctx context.Context, cfg *stackconfig.Config, digest string, rec Record, started time.Time, fail func(Record, error) (Record, error)) (Record, error) {
+	stack := cfg.Stack
 	if err := o.codeDeploy(ctx, cfg, &rec); err != nil {
-		return restore(err)
+		return fail(rec, err)
 	}
 	o.say("verifying that the services of stack %s run %s", stack, digest)
 	if alarms, err := o.verify(ctx, stack, digest, started); err != nil {
 		rec.Alarms = alarms
-		return restore(err)
+		return fail(rec, err)
 	}
 	rec.ImageDigest = digest
 	rec.Status = StatusSucceeded

@@ -18,6 +18,9 @@ const (
 	KindRelease  = "release"  // an image built from a commit and deployed to its first stack
 	KindPromote  = "promote"  // an image copied by digest from another stack's release
 	KindRollback = "rollback" // an earlier release of the same stack deployed again
+	// KindRedeploy: the stack's current release deployed again unchanged,
+	// for a change its running tasks only see when they start (Reason).
+	KindRedeploy = "redeploy"
 )
 
 // Statuses of ledger records.
@@ -52,8 +55,11 @@ type Record struct {
 	// DeployCommit is the git commit of the checkout that ran the
 	// deployment (its config and infrastructure code).
 	DeployCommit string `json:"deployCommit"`
-	// Source names the release a promotion or rollback re-deployed.
+	// Source names the release a promotion, rollback or redeploy
+	// deployed again.
 	Source *Source `json:"source,omitempty"`
+	// Reason says why a redeploy was needed.
+	Reason string `json:"reason,omitempty"`
 	// Actor is who or what ran it: the CI run or user@host.
 	Actor string    `json:"actor"`
 	Time  time.Time `json:"time"`
@@ -346,6 +352,9 @@ func Table(recs []Record) string {
 		src := ""
 		if r.Source != nil {
 			src = "from " + r.Source.Release
+		}
+		if r.Reason != "" {
+			src = strings.TrimSpace(src + ": " + r.Reason)
 		}
 		if r.Error != "" {
 			src = strings.TrimSpace(src + " " + firstLine(r.Error))
