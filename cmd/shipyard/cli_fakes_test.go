@@ -39,8 +39,11 @@ type fakeWorld struct {
 	Images map[string]map[string]bool `json:"images"`
 	// Tags per repository URL: tag -> digest.
 	Tags map[string]map[string]string `json:"tags"`
-	// TaskDefs maps a task definition ARN to its image.
-	TaskDefs map[string]string `json:"taskDefs"`
+	// TaskDefs maps a task definition ARN to its image, and
+	// TaskDefInputs to the rest of what `pulumi up` registered it from
+	// (fakeTaskDefInputs; none recorded: the config as it is).
+	TaskDefs      map[string]string `json:"taskDefs"`
+	TaskDefInputs map[string]string `json:"taskDefInputs"`
 	// Primary is the task definition each ECS service runs.
 	Primary map[string]string `json:"primary"`
 	// CircuitBreaker makes every new deployment roll back.
@@ -507,11 +510,21 @@ func (w *fakeWorld) pulumi(args []string) (int, error) {
 		if err := w.upToken(cwd, stack, o, now); err != nil {
 			return 2, err
 		}
+		registered, _ := o["taskDefinitionArns"].(map[string]any)
+		if w.TaskDefInputs == nil {
+			w.TaskDefInputs = map[string]string{}
+		}
 		for _, p := range []string{"web", "worker", "clock"} {
 			name := "shipyard-" + stack + "-" + p
-			arn := "arn:aws:ecs:eu-west-1:123456789012:task-definition/" + name + ":" + strconv.Itoa(rev)
+			// As Pulumi does, a task definition whose inputs did not
+			// change keeps its revision; any change registers a new one.
+			image, inputs := repo+"@"+digest, fakeTaskDefInputs(data, p)
+			arn, _ := registered[p].(string)
+			if arn == "" || w.TaskDefs[arn] != image || w.TaskDefInputs[arn] != "" && w.TaskDefInputs[arn] != inputs {
+				arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/" + name + ":" + strconv.Itoa(rev)
+			}
 			names[p], taskDefs[p] = name, arn
-			w.TaskDefs[arn] = repo + "@" + digest
+			w.TaskDefs[arn], w.TaskDefInputs[arn] = image, inputs
 			if w.CodeDeploy && p == "web" && w.Primary[name] != "" {
 				// CodeDeploy owns the service's task definition: up
 				// registers the new one and leaves the tasks alone.
@@ -545,6 +558,26 @@ func (w *fakeWorld) pulumi(args []string) (int, error) {
 		return 0, nil
 	}
 	return 2, fmt.Errorf("fake pulumi: unexpected %v", args)
+}
+
+// fakeTaskDefInputs is what the fake `pulumi up` registers a process's
+// task definition from besides the image, out of config/<stack>.json: the
+// process's cpu and memory, tracing and logging (a change of one registers
+// a new revision).
+func fakeTaskDefInputs(config []byte, process string) string {
+	var c struct {
+		Services map[string]struct {
+			CPU    int `json:"cpu"`
+			Memory int `json:"memory"`
+		} `json:"services"`
+		Tracing json.RawMessage `json:"tracing"`
+		Logging json.RawMessage `json:"logging"`
+	}
+	if err := json.Unmarshal(config, &c); err != nil {
+		return "invalid config: " + err.Error()
+	}
+	svc := c.Services[process]
+	return fmt.Sprintf("cpu=%d memory=%d tracing=%s logging=%s", svc.CPU, svc.Memory, c.Tracing, c.Logging)
 }
 
 // installFakes writes the fake executables and the initial world, and

@@ -212,8 +212,10 @@ func TestRedisAuthTokenRotation(t *testing.T) {
 				last.CodeDeployDeployment != "d-FAKE0001" || last.Strategy != "canary" || len(last.Steps) == 0 {
 				t.Errorf("ledger %+v\nwant a succeeded redeploy of %s from %s with its reason and CodeDeploy deployment", recs, cliDigestA, src.ID)
 			}
-			if d := w.CodeDeployments; len(d) != 1 || d[0].TaskDefinition != "arn:aws:ecs:eu-west-1:123456789012:task-definition/shipyard-prod-web:2" {
-				t.Errorf("CodeDeploy deployments %+v, want one of web's task definition that up registered (revision 2)", d)
+			// A new token is a new value of the same secret: web's task
+			// definition is unchanged, and the redeploy deploys it again.
+			if d := w.CodeDeployments; len(d) != 1 || d[0].TaskDefinition != "arn:aws:ecs:eu-west-1:123456789012:task-definition/shipyard-prod-web:1" {
+				t.Errorf("CodeDeploy deployments %+v, want one of web's task definition, unchanged by up (revision 1)", d)
 			}
 			for _, task := range w.RunningTasks["shipyard-prod-web"] {
 				if task.CreatedAt.Before(w.Secret.Created) {
