@@ -44,7 +44,10 @@ type ecsRuntime struct {
 
 type describeServices struct {
 	Services []struct {
-		ServiceName          string `json:"serviceName"`
+		ServiceName string `json:"serviceName"`
+		// TaskDefinition is the service's; a CODE_DEPLOY service's tasks
+		// run its PRIMARY task set's.
+		TaskDefinition       string `json:"taskDefinition"`
 		DeploymentController struct {
 			Type string `json:"type"`
 		} `json:"deploymentController"`

@@ -327,8 +327,9 @@ func cmdPreview(ctx context.Context, e env) error {
 // cmdUp creates or updates a stack. On aws stacks the plan goes through
 // the stateful-resource guard first, retiring the previous Redis AUTH
 // token is refused while tasks still use it, and a web service that
-// CodeDeploy controls is redeployed afterwards when its tasks started
-// before the token's secret changed (rotation.go).
+// CodeDeploy controls is redeployed afterwards through CodeDeploy when it
+// does not run the task definition the update registered, or its tasks
+// started before the token's secret changed (upredeploy.go).
 func cmdUp(ctx context.Context, e env) error {
 	var allowStateful bool
 	_, allowStateful, e.args = cutFlag(e.args, "allow-stateful-changes")
@@ -344,13 +345,17 @@ func cmdUp(ctx context.Context, e env) error {
 	if err := refuseEarlyRetire(ctx, p, awsCLI{x: x, region: cfg.AWS.Region}, cfg); err != nil {
 		return err
 	}
+	if cfg.Target != stackconfig.TargetAWS {
+		return up(ctx, p, cfg, stackGuard(e, allowStateful))
+	}
+	before, err := p.Outputs(ctx, cfg.Stack)
+	if err != nil {
+		return err
+	}
 	if err := up(ctx, p, cfg, stackGuard(e, allowStateful)); err != nil {
 		return err
 	}
-	if cfg.Target != stackconfig.TargetAWS {
-		return nil
-	}
-	return redeployAfterRotation(ctx, e, pr, p, cfg)
+	return redeployWebAfterUp(ctx, e, pr, p, cfg, before)
 }
 
 // up runs `pulumi up`; on aws stacks a guard, when given, first checks

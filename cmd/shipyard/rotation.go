@@ -190,43 +190,25 @@ func refuseEarlyRetire(ctx context.Context, p *pulumiCLI, a awsCLI, cfg *stackco
 		field, cfg.Stack, strings.Join(held, ", "), v, since.UTC().Format(time.RFC3339), fix)
 }
 
-// redeployAfterRotation runs after `pulumi up` of an aws stack whose web
-// service CodeDeploy controls: ECS cannot force a new deployment of it, so
-// web tasks created before the Redis AUTH token secret got its current
-// value still hold the previous token. Then web is redeployed with the
-// current release through CodeDeploy (release.Ops.Redeploy: the release
-// path with its gates), recorded as a redeploy with the reason. The
-// worker and the clock were redeployed by `pulumi up` (forceNewDeployment).
-func redeployAfterRotation(ctx context.Context, e env, pr project, p *pulumiCLI, cfg *stackconfig.Config) error {
-	out, err := p.Outputs(ctx, cfg.Stack)
-	if err != nil {
-		return err
-	}
-	if out.String("codeDeployApplication") == "" || out.Map("serviceNames")["web"] == "" {
-		return nil
-	}
+// staleTokenReason says why web must be redeployed after `pulumi up` for
+// the Redis AUTH token, "" when it need not: its tasks read
+// REDIS_PASSWORD when they start, and the ones ECS created before the
+// token's secret got its current value still hold the previous token.
+// The worker and the clock were redeployed by `pulumi up`
+// (forceNewDeployment), which a CODE_DEPLOY service does not allow.
+func staleTokenReason(ctx context.Context, a awsCLI, cfg *stackconfig.Config, out release.Outputs) (string, error) {
 	secret := out.String("redisAuthSecretArn")
 	if secret == "" {
-		return fmt.Errorf("stack %s has no redisAuthSecretArn output after the update, so whether its web tasks hold the current Redis AUTH token cannot be read", cfg.Stack)
+		return "", fmt.Errorf("stack %s has no redisAuthSecretArn output after the update, so whether its web tasks hold the current Redis AUTH token cannot be read", cfg.Stack)
 	}
-	x := osExec(e.stdout, e.stderr)
-	a := awsCLI{x: x, region: cfg.AWS.Region}
 	since, err := secretCurrentSince(ctx, a, secret)
 	if err != nil {
-		return err
+		return "", err
 	}
 	stale, err := tasksCreatedBefore(ctx, a, out, []string{"web"}, since)
 	if err != nil || len(stale) == 0 {
-		return err
+		return "", err
 	}
-	ops, err := newOps(ctx, e, pr, x, cfg.AWS.Region)
-	if err != nil {
-		return err
-	}
-	reason := fmt.Sprintf("the Redis AUTH token secret got generation %d (cache.authTokenVersion) at %s; %d web task(s) started before it hold the previous token, and ECS cannot force a new deployment of a CODE_DEPLOY service",
-		cfg.Cache.AuthTokenVersion, since.UTC().Format(time.RFC3339), stale[0].tasks)
-	if _, err := ops.Redeploy(ctx, cfg.Stack, reason); err != nil {
-		return fmt.Errorf("stack %s is up, but its web tasks still hold the previous Redis AUTH token: %w; `make up STACK=%s` tries again, and retiring the previous token waits until it succeeds", cfg.Stack, err, cfg.Stack)
-	}
-	return nil
+	return fmt.Sprintf("the Redis AUTH token secret got generation %d (cache.authTokenVersion) at %s; %d web task(s) started before it hold the previous token, and ECS cannot force a new deployment of a CODE_DEPLOY service",
+		cfg.Cache.AuthTokenVersion, since.UTC().Format(time.RFC3339), stale[0].tasks), nil
 }

@@ -18,8 +18,10 @@ const (
 	KindRelease  = "release"  // an image built from a commit and deployed to its first stack
 	KindPromote  = "promote"  // an image copied by digest from another stack's release
 	KindRollback = "rollback" // an earlier release of the same stack deployed again
-	// KindRedeploy: the stack's current release deployed again unchanged,
-	// for a change its running tasks only see when they start (Reason).
+	// KindRedeploy: the stack's current release (same digest) deployed
+	// again by `make up` through CodeDeploy, for what its web tasks only
+	// get from a new deployment: the task definition up registered, a
+	// secret's new value (Reason).
 	KindRedeploy = "redeploy"
 )
 

@@ -11,12 +11,12 @@ import (
 )
 
 // Redeploy deploys a stack's current release (config/<stack>.json's
-// release.imageDigest) again, unchanged, right after `pulumi up` applied
-// the stack: for a change that running tasks only see when they start (a
-// secret's new value) on a web service that CodeDeploy controls, which ECS
-// cannot force to redeploy. It is a release's path from `pulumi up` on:
-// the CodeDeploy deployment of the task definition up registered, followed
-// with its gates, the check that every service runs the digest, and a
+// release.imageDigest) again, same image, right after `pulumi up` applied
+// the stack, on a web service that CodeDeploy controls: for what its tasks
+// only get from a new deployment, which neither up nor ECS gives such a
+// service (a task definition up registered, a secret's new value). It is
+// a release's path from `pulumi up` on: the CodeDeploy deployment of the
+// task definition up registered, followed with its gates, the check that every service runs the digest, and a
 // ledger record of kind redeploy with reason. Nothing is built, pushed or
 // copied, and the config is not written.
 func (o *Ops) Redeploy(ctx context.Context, stack, reason string) (Record, error) {
@@ -63,7 +63,7 @@ func (o *Ops) Redeploy(ctx context.Context, stack, reason string) (Record, error
 	}
 	sum := sha256.Sum256(data)
 	rec.ConfigSHA256 = hex.EncodeToString(sum[:])
-	o.say("redeploying %s of stack %s unchanged: %s", digest, stack, reason)
+	o.say("redeploying %s of stack %s (same image, the task definition up registered): %s", digest, stack, reason)
 	return o.rollOut(ctx, cfg, digest, rec, o.now(), func(rec Record, cause error) (Record, error) {
 		return o.failed(rec, digest, cause)
 	})
