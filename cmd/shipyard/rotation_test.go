@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,25 +15,13 @@ import (
 // (recorded in the ledger).
 func (r *cliRepo) rotationConfig(version, retired int, strategy string) release.Record {
 	r.t.Helper()
-	data, err := os.ReadFile(r.configPath("prod"))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	var c map[string]any
-	if err := json.Unmarshal(data, &c); err != nil {
-		r.t.Fatal(err)
-	}
-	c["loadBalancer"] = map[string]any{"domain": "shipyard.acmecorp.io", "hostedZone": map[string]any{"name": "shipyard.acmecorp.io"}}
-	c["alarms"] = map[string]any{"notify": map[string]any{"emails": []string{"oncall@acmecorp.io"}}}
-	cache := c["cache"].(map[string]any)
-	cache["authTokenVersion"], cache["retiredAuthTokenVersion"] = version, retired
-	c["deploy"] = map[string]any{"strategy": strategy}
-	if data, err = json.MarshalIndent(c, "", "  "); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.WriteFile(r.configPath("prod"), data, 0o644); err != nil {
-		r.t.Fatal(err)
-	}
+	r.editConfig("prod", func(c map[string]any) {
+		c["loadBalancer"] = map[string]any{"domain": "shipyard.acmecorp.io", "hostedZone": map[string]any{"name": "shipyard.acmecorp.io"}}
+		c["alarms"] = map[string]any{"notify": map[string]any{"emails": []string{"oncall@acmecorp.io"}}}
+		cache := c["cache"].(map[string]any)
+		cache["authTokenVersion"], cache["retiredAuthTokenVersion"] = version, retired
+		c["deploy"] = map[string]any{"strategy": strategy}
+	})
 	r.setDigest("prod", cliDigestA)
 	recs, err := r.ledger().Read("prod")
 	if err == nil && len(recs) > 0 {
