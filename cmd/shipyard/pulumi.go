@@ -321,7 +321,10 @@ func cmdPreview(ctx context.Context, e env) error {
 	if err := refuseEarlyRetire(ctx, p, awsCLI{x: x, region: cfg.AWS.Region}, cfg); err != nil {
 		return err
 	}
-	return p.Preview(ctx, cfg.Stack, extra...)
+	if err := p.Preview(ctx, cfg.Stack, extra...); err != nil {
+		return err
+	}
+	return previewNote(ctx, p, cfg, e.stdout)
 }
 
 // cmdUp creates or updates a stack. On aws stacks the plan goes through

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
@@ -123,4 +124,25 @@ func runningTaskDefinition(ctx context.Context, a awsCLI, cluster, service strin
 		}
 	}
 	return "", fmt.Errorf("ecs describe-services names no task definition that service %s runs (%d service(s) described)", service, len(ds.Services))
+}
+
+// previewNote says, after `make preview` of an aws stack whose web service
+// CodeDeploy controls, in one line, what `make up` does beyond the diff:
+// a new web task definition in it is deployed through CodeDeploy after
+// the update. Whether the diff replaces it is not read from the preview's
+// human-readable output, whose format is Pulumi's to change.
+func previewNote(ctx context.Context, p *pulumiCLI, cfg *stackconfig.Config, w io.Writer) error {
+	if cfg.Target != stackconfig.TargetAWS {
+		return nil
+	}
+	out, err := p.Outputs(ctx, cfg.Stack)
+	if err != nil {
+		return err
+	}
+	if out.String("codeDeployApplication") == "" || out.Map("serviceNames")["web"] == "" {
+		return nil
+	}
+	_, err = fmt.Fprintf(w, "note: web is deployed by CodeDeploy (deploy.strategy %s): when this diff replaces its task definition, `make up STACK=%s` then redeploys web through CodeDeploy with %s, its gates followed (docs/aws.md, \"Who owns what\")\n",
+		cfg.Deploy.Strategy, cfg.Stack, orNone(cfg.Release.ImageDigest))
+	return err
 }

@@ -267,3 +267,41 @@ func TestReleasesToACodeDeployStackDeployWebOnceWithAConfigChange(t *testing.T) 
 		})
 	}
 }
+
+func TestPreviewSaysUpRedeploysACodeDeployWebServiceWhoseTaskDefinitionChanges(t *testing.T) {
+	later := rotationT0.Add(time.Hour)
+	for _, tc := range []struct {
+		name       string
+		codeDeploy bool
+		want       bool
+	}{
+		{name: "a CodeDeploy stack's preview says so in one line", codeDeploy: true, want: true},
+		{name: "a rolling stack's preview does not", codeDeploy: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newCLIRepo(t)
+			strategy := map[bool]string{true: "canary", false: "rolling"}[tc.codeDeploy]
+			r.rotationConfig(1, 0, strategy)
+			r.editConfig("prod", moreWebCPU)
+			state := installFakes(t, rotationWorld(tc.codeDeploy, 1, 0, rotationT0, later, later))
+
+			out, err := runCLI(t, "preview", "prod")
+			if err != nil {
+				t.Fatalf("preview: %v\n%s", err, out)
+			}
+			var notes []string
+			for _, l := range strings.Split(out, "\n") {
+				if strings.Contains(l, "CodeDeploy") {
+					notes = append(notes, l)
+				}
+			}
+			want := "note: web is deployed by CodeDeploy (deploy.strategy canary): when this diff replaces its task definition, `make up STACK=prod` then redeploys web through CodeDeploy with " + cliDigestA
+			if tc.want && (len(notes) != 1 || !strings.HasPrefix(notes[0], want)) || !tc.want && len(notes) != 0 {
+				t.Errorf("preview printed %q, want one line %v starting %q", notes, tc.want, want)
+			}
+			if n := countCalls(readCalls(t, state), "aws deploy create-deployment"); n != 0 {
+				t.Errorf("preview created %d CodeDeploy deployments", n)
+			}
+		})
+	}
+}
