@@ -1,6 +1,8 @@
 package aws_test
 
 import (
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -32,6 +34,13 @@ func TestEveryAWSStacksWebServiceIsDeployedByCodeDeployWithTwoTargetGroupsAndATe
 				if !slices.Contains(web.IgnoreChanges, field) {
 					t.Errorf("the web service does not leave %s to CodeDeploy: ignoreChanges %v", field, web.IgnoreChanges)
 				}
+			}
+			// `shipyard up` redeploys web through CodeDeploy when it does
+			// not run this output's task definition (cmd/shipyard
+			// upredeploy.go): it must be the one the update registers.
+			registered := reflect.ValueOf(g.Outputs["taskDefinitionArns"]).MapIndex(reflect.ValueOf("web"))
+			if !registered.IsValid() || fmt.Sprint(reflect.Indirect(registered).Interface()) != web.String("taskDefinition") || web.String("taskDefinition") == "" {
+				t.Errorf("taskDefinitionArns.web is %v, not the task definition the update registers for web (%q)", registered, web.String("taskDefinition"))
 			}
 			for _, p := range []string{"worker-service", "clock-service"} {
 				s := pick(t, g, tService, p)
