@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
@@ -301,6 +302,46 @@ func TestPreviewSaysUpRedeploysACodeDeployWebServiceWhoseTaskDefinitionChanges(t
 			}
 			if n := countCalls(readCalls(t, state), "aws deploy create-deployment"); n != 0 {
 				t.Errorf("preview created %d CodeDeploy deployments", n)
+			}
+		})
+	}
+}
+
+func TestWebsRunningTaskDefinitionIsItsPrimaryTaskSetsElseItsPrimaryDeploymentsElseTheServices(t *testing.T) {
+	for _, tc := range []struct{ name, services, want string }{
+		{"the PRIMARY task set's, not the ACTIVE replacement's of a deployment under way",
+			`[{"serviceName": "shipyard-dev-web", "taskDefinition": "arn:td/web:5", "taskSets": [{"status": "ACTIVE", "taskDefinition": "arn:td/web:7"}, {"status": "PRIMARY", "taskDefinition": "arn:td/web:6"}],
+			  "deployments": [{"status": "PRIMARY", "taskDefinition": "arn:td/web:5"}]}]`, "arn:td/web:6"},
+		{"the PRIMARY deployment's without task sets",
+			`[{"serviceName": "shipyard-dev-web", "taskDefinition": "arn:td/web:5", "deployments": [{"status": "ACTIVE", "taskDefinition": "arn:td/web:4"}, {"status": "PRIMARY", "taskDefinition": "arn:td/web:6"}]}]`, "arn:td/web:6"},
+		{"the service's without either", `[{"serviceName": "shipyard-dev-web", "taskDefinition": "arn:td/web:6"}]`, "arn:td/web:6"},
+		{"none is an error naming the service", `[]`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newFakeExec(map[string]answer{"aws ecs describe-services --cluster shipyard-dev --services shipyard-dev-web": {out: `{"services": ` + tc.services + `, "failures": []}`}})
+			got, err := runningTaskDefinition(context.Background(), awsCLI{x: x.exec, region: "eu-west-1"}, "shipyard-dev", "shipyard-dev-web")
+			if got != tc.want || (tc.want == "") != (err != nil) || err != nil && !strings.Contains(err.Error(), "service shipyard-dev-web") {
+				t.Errorf("runningTaskDefinition = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTheRedeploysReasonNamesTheRevisions(t *testing.T) {
+	const td = "arn:aws:ecs:eu-west-1:123456789012:task-definition/"
+	for _, tc := range []struct{ name, running, was, registered, want string }{
+		{"a revision up registered", td + "shipyard-prod-web:3", td + "shipyard-prod-web:3", td + "shipyard-prod-web:4",
+			"task definition changed by make up (shipyard-prod-web revision 3 -> 4)"},
+		{"a revision an earlier deployment did not bring", td + "shipyard-prod-web:3", td + "shipyard-prod-web:4", td + "shipyard-prod-web:4",
+			"web runs task definition shipyard-prod-web revision 3, not 4 that the stack registered (an earlier deployment of it did not complete)"},
+		{"another family names both", td + "old-web:9", td + "old-web:9", td + "shipyard-prod-web:1",
+			"task definition changed by make up (old-web:9 -> shipyard-prod-web:1)"},
+		{"the registered one running says nothing", td + "shipyard-prod-web:4", td + "shipyard-prod-web:3", td + "shipyard-prod-web:4", ""},
+		{"no registered one says nothing", td + "shipyard-prod-web:4", "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := taskDefinitionReason(tc.running, tc.was, tc.registered); got != tc.want {
+				t.Errorf("reason %q, want %q", got, tc.want)
 			}
 		})
 	}
