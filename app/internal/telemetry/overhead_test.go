@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/shipyard-kit/shipyard/app/internal/config"
+	"github.com/shipyard-kit/shipyard/app/internal/logx"
 	"github.com/shipyard-kit/shipyard/app/internal/telemetry"
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
 )
@@ -34,19 +35,7 @@ import (
 func BenchmarkHTTPOverhead(b *testing.B) {
 	r := chi.NewRouter()
 	r.Get("/api/v1/notes/{id}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/x-protobuf")
-	}))
-	b.Cleanup(sink.Close)
-	otlp := func(sampler string, arg float64) *telemetry.Tracing {
-		tel, err := telemetry.New(context.Background(), config.Tracing{Endpoint: sink.URL + "/v1/traces", Sampler: sampler, SamplerArg: arg, ServiceName: "bench"}, "serve", "bench", slog.New(slog.DiscardHandler))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
-		return tel
-	}
+	sink := otlpReceiver(b)
 	for _, tc := range []struct {
 		name string
 		tel  func() *telemetry.Tracing
@@ -61,8 +50,8 @@ func BenchmarkHTTPOverhead(b *testing.B) {
 		{"always", func() *telemetry.Tracing {
 			return telemetry.NewWithProcessor(sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter()), telemetry.Sampler("always_on", 1))
 		}},
-		{"ratio0.1-otlp", func() *telemetry.Tracing { return otlp("parentbased_traceidratio", 0.1) }},
-		{"always-otlp", func() *telemetry.Tracing { return otlp("always_on", 1) }},
+		{"ratio0.1-otlp", func() *telemetry.Tracing { return otlpTracing(b, sink, "parentbased_traceidratio", 0.1) }},
+		{"always-otlp", func() *telemetry.Tracing { return otlpTracing(b, sink, "always_on", 1) }},
 	} {
 		h := tc.tel().HTTP(r)
 		b.Run(tc.name, func(b *testing.B) {
@@ -76,6 +65,77 @@ func BenchmarkHTTPOverhead(b *testing.B) {
 			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// BenchmarkCachedGETOverhead is what tracing adds to the app's whole
+// handler on the hot path, the cached note read (authenticated, token and
+// note from Redis), in-process on a real Postgres and Redis: off, the SDK
+// as New sets it up at the stacks' default sampling (0.1) and at every
+// request sampled, exporting over OTLP/HTTP to a receiver that drops what
+// it gets. The allocations and cpu-ns/op (the whole process's CPU per
+// request, the batch processor's goroutine, the exporter and the garbage
+// collector included) are the per-request figures behind
+// BenchmarkSideBySide's, without the network and the load generator.
+func BenchmarkCachedGETOverhead(b *testing.B) {
+	sink := otlpReceiver(b)
+	for _, tc := range []struct {
+		name    string
+		sampler string
+		arg     float64
+	}{{"off", "", 0}, {"ratio0.1", "parentbased_traceidratio", 0.1}, {"always", "always_on", 1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			tel := telemetry.Off()
+			if tc.sampler != "" {
+				tel = otlpTracing(b, sink, tc.sampler, tc.arg)
+			}
+			s := newStackLogging(b, tel, false, logx.New(io.Discard, slog.LevelInfo, "serve"))
+			tok := s.login()
+			code, m := s.do("POST", "/api/v1/notes", tok, `{"title":"t","body":"b"}`)
+			if code != 201 {
+				b.Fatalf("create: %d", code)
+			}
+			path := fmt.Sprintf("/api/v1/notes/%d", int64(m["id"].(float64)))
+			get := func() *httptest.ResponseRecorder {
+				req := httptest.NewRequest("GET", path, nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				w := httptest.NewRecorder()
+				s.handler.ServeHTTP(w, req)
+				return w
+			}
+			for range 100 { // the token and the note cached
+				get()
+			}
+			if w := get(); w.Code != 200 || w.Header().Get("X-Cache") != "hit" {
+				b.Fatalf("GET %s: %d, X-Cache %q", path, w.Code, w.Header().Get("X-Cache"))
+			}
+			b.ReportAllocs()
+			cpu0 := processCPU(b)
+			for b.Loop() {
+				get()
+			}
+			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// otlpReceiver is an OTLP/HTTP receiver that reads and drops the exports.
+func otlpReceiver(b *testing.B) *httptest.Server {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	b.Cleanup(sink.Close)
+	return sink
+}
+
+// otlpTracing is the SDK as New sets it up for the app, exporting to sink.
+func otlpTracing(b *testing.B, sink *httptest.Server, sampler string, arg float64) *telemetry.Tracing {
+	tel, err := telemetry.New(context.Background(), config.Tracing{Endpoint: sink.URL + "/v1/traces", Sampler: sampler, SamplerArg: arg, ServiceName: "bench"}, "serve", "bench", slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	return tel
 }
 
 // processCPU is the user and system CPU time this process has used.
