@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"net/http"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -47,7 +48,7 @@ func (t *Tracing) HTTP(h http.Handler) http.Handler {
 	}
 	traced := otelhttp.NewHandler(routeNames(h), "",
 		otelhttp.WithTracerProvider(t.tp),
-		otelhttp.WithPropagators(t.prop),
+		otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
 	)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -55,10 +56,15 @@ func (t *Tracing) HTTP(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
+		// The incoming trace context and baggage are extracted here, once
+		// (otelhttp, given no propagator, starts its span in this
+		// context), and only when the request has their headers: the
+		// propagators look them up by their lowercase names, which costs an
+		// allocation each (net/http canonicalizes the key).
 		ctx := r.Context()
-		// Without a traceparent there is nothing to extract (baggage
-		// alone does not make a trace): skip the header lookups.
-		if _, ok := r.Header["Traceparent"]; ok {
+		_, hasParent := r.Header["Traceparent"]
+		_, hasBaggage := r.Header["Baggage"]
+		if hasParent || hasBaggage {
 			ctx = t.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 		}
 		params := sdktrace.SamplingParameters{ParentContext: ctx, Name: spanMethod(r.Method), Kind: trace.SpanKindServer}
@@ -72,33 +78,45 @@ func (t *Tracing) HTTP(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
+		// One copy of the request carries what the traced path needs: the
+		// routing context chi will fill (see routeNames) and, for a new
+		// trace, the id the decision was made on.
+		rctx := routeContexts.Get().(*chi.Context)
+		rctx.Reset()
+		ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx)
 		if !parent.IsValid() {
-			r = r.WithContext(withTraceID(r.Context(), params.TraceID))
+			ctx = withTraceID(ctx, params.TraceID)
 		}
-		traced.ServeHTTP(w, r)
+		traced.ServeHTTP(w, r.WithContext(ctx))
+		routeContexts.Put(rctx)
 	})
 }
+
+// routeContexts recycles the routing contexts of traced requests, as chi's
+// router does its own.
+var routeContexts = sync.Pool{New: func() any { return chi.NewRouteContext() }}
 
 // routeNames renames the server span otelhttp started after chi has routed
 // the request: otelhttp names it from http.Request.Pattern, which chi sets
 // on the request it routes (a copy, when a middleware of the router has
 // replaced the request's context), not on the one otelhttp holds, so
 // otelhttp alone would leave the bare method. chi fills the routing context
-// it finds in the request's context (as it does for a mounted sub-router),
-// so the pattern is readable here once the router returns. A span that is
-// not recorded is left alone (its name is never seen).
+// it finds in the request's context (as it does for a mounted sub-router;
+// HTTP puts one there), so the pattern is readable here once the router
+// returns. A span that is not recorded is left alone (its name is never
+// seen).
 func routeNames(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
 		span := trace.SpanFromContext(r.Context())
 		if !span.IsRecording() {
-			h.ServeHTTP(w, r)
 			return
 		}
-		rctx := chi.NewRouteContext()
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx)))
-		if p := rctx.RoutePattern(); p != "" {
-			span.SetName(spanMethod(r.Method) + " " + p)
-			span.SetAttributes(semconv.HTTPRoute(p))
+		if rctx := chi.RouteContext(r.Context()); rctx != nil {
+			if p := rctx.RoutePattern(); p != "" {
+				span.SetName(spanMethod(r.Method) + " " + p)
+				span.SetAttributes(semconv.HTTPRoute(p))
+			}
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/baggage"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -74,6 +75,42 @@ func TestTheSamplerDecidesOnceBeforeOtelhttp(t *testing.T) {
 				if sp.InstrumentationScope.Name != "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp" {
 					t.Fatalf("span made by %q, want otelhttp", sp.InstrumentationScope.Name)
 				}
+			}
+		})
+	}
+}
+
+func TestTheCallersBaggageReachesATracedRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		traceparent string
+	}{
+		{"with the caller's trace", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+		{"without a trace: a new one is started", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got string
+			var tid trace.TraceID
+			r := chi.NewRouter()
+			r.Get("/api/v1/notes/{id}", func(w http.ResponseWriter, r *http.Request) {
+				got = baggage.FromContext(r.Context()).Member("tenant").Value()
+				tid = trace.SpanContextFromContext(r.Context()).TraceID()
+			})
+			h := telemetry.NewWithProcessor(sdktrace.NewSimpleSpanProcessor(tracetest.NewInMemoryExporter()), telemetry.Sampler("parentbased_always_on", 1)).HTTP(r)
+			req := httptest.NewRequest("GET", "/api/v1/notes/7", nil)
+			req.Header.Set("baggage", "tenant=acme")
+			if tc.traceparent != "" {
+				req.Header.Set("traceparent", tc.traceparent)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			if got != "acme" {
+				t.Errorf("baggage member tenant = %q, want acme", got)
+			}
+			if tc.traceparent != "" && tid.String() != tc.traceparent[3:35] {
+				t.Errorf("trace %s, want the caller's", tid)
+			}
+			if !tid.IsValid() {
+				t.Error("the request ran in no trace")
 			}
 		})
 	}

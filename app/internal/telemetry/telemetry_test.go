@@ -46,9 +46,25 @@ type stack struct {
 	url   string
 	spans *tracetest.InMemoryExporter
 	logs  *testenv.SyncBuffer
+	// handler is the web process's handler, tracing included.
+	handler http.Handler
 }
 
 func newStack(t testing.TB, tel *telemetry.Tracing, spans *tracetest.InMemoryExporter, worker bool) *stack {
+	t.Helper()
+	logs := &testenv.SyncBuffer{}
+	s := newStackLogging(t, tel, worker, logx.New(logs, slog.LevelDebug, "serve"))
+	s.spans, s.logs = spans, logs
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	})
+	return s
+}
+
+// newStackLogging is newStack logging on log.
+func newStackLogging(t testing.TB, tel *telemetry.Tracing, worker bool, log *slog.Logger) *stack {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := db.NewPool(ctx, db.PoolConfig{URL: testenv.DatabaseURL(t), MaxConns: 5, ConnectTimeout: 2 * time.Second, Tracer: tel.Pgx()})
@@ -60,8 +76,6 @@ func newStack(t testing.TB, tel *telemetry.Tracing, spans *tracetest.InMemoryExp
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &testenv.SyncBuffer{}
-	log := logx.New(logs, slog.LevelDebug, "serve")
 	epoch := cache.NewEpoch(pool, log, cache.EpochOptions{})
 	ropts.OnConnect = epoch.OnConnect
 	rdb := redis.NewClient(ropts)
@@ -81,7 +95,8 @@ func newStack(t testing.TB, tel *telemetry.Tracing, spans *tracetest.InMemoryExp
 		Jobs:  tel.Enqueuer(asynq.NewClientFromRedisClient(rdb)),
 		Ready: httpapi.NewReadiness(), Metrics: httpapi.NewMetrics(reg), Gatherer: reg,
 	})
-	srv := httptest.NewServer(tel.HTTP(h))
+	handler := tel.HTTP(h)
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	if worker {
 		w := asynq.NewServer(asynq.RedisClientOpt{Addr: ropts.Addr, DB: ropts.DB}, asynq.Config{Concurrency: 2, Queues: jobs.Queues, LogLevel: asynq.ErrorLevel})
@@ -91,12 +106,7 @@ func newStack(t testing.TB, tel *telemetry.Tracing, spans *tracetest.InMemoryExp
 		}
 		t.Cleanup(w.Shutdown)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs:\n%s", logs.String())
-		}
-	})
-	return &stack{t: t, url: srv.URL, spans: spans, logs: logs}
+	return &stack{t: t, url: srv.URL, handler: handler}
 }
 
 // recording returns tracing that samples every trace into memory.
