@@ -374,8 +374,16 @@ func TestCache(t *testing.T) {
 		if r := a.do("GET", path, tok, nil); r.header.Get("X-Cache") != "miss" {
 			t.Fatalf("first read X-Cache = %q", r.header.Get("X-Cache"))
 		}
-		if r := a.do("GET", path, tok, nil); r.header.Get("X-Cache") != "hit" {
-			t.Fatalf("second read X-Cache = %q", r.header.Get("X-Cache"))
+		// The read after a miss is a hit, unless the cache generation's
+		// lease (1 s, polled every 200 ms) lapsed on a starved box: then
+		// the read is fenced to Postgres, by design. A few more reads
+		// must find the entry the miss wrote.
+		hit := ""
+		for i := 0; i < 5 && hit != "hit"; i++ {
+			hit = a.do("GET", path, tok, nil).header.Get("X-Cache")
+		}
+		if hit != "hit" {
+			t.Fatalf("five reads after the miss, X-Cache = %q, never a hit", hit)
 		}
 		a.do("PATCH", path, tok, map[string]string{"body": "two"})
 		r := a.do("GET", path, tok, nil)
