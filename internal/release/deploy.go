@@ -50,8 +50,7 @@ func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string
 	if _, err := stackconfig.Load(o.ConfigDir, stack); err != nil {
 		return restore(fmt.Errorf("%w: %w", ErrInvalidConfig, err))
 	}
-	sum := sha256.Sum256(updated)
-	rec.ConfigSHA256 = hex.EncodeToString(sum[:])
+	rec.ConfigSHA256 = configSHA256(updated)
 	o.say("config/%s.json release.imageDigest = %s", stack, digest)
 
 	o.say("pulumi preview --diff --stack %s", stack)
@@ -235,4 +234,11 @@ func writeFile(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// configSHA256 is what a ledger record's configSha256 holds: the hex
+// SHA-256 of config/<stack>.json as the deployment used it.
+func configSHA256(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }

@@ -2,8 +2,6 @@ package release
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -384,8 +382,7 @@ func (o *Ops) succeededLocal(ctx context.Context, cfg *stackconfig.Config, rec R
 	}
 	data, err := os.ReadFile(filepath.Join(o.ConfigDir, cfg.Stack+".json"))
 	if err == nil {
-		sum := sha256.Sum256(data)
-		rec.ConfigSHA256 = hex.EncodeToString(sum[:])
+		rec.ConfigSHA256 = configSHA256(data)
 	}
 	rec.ImageDigest = id
 	rec.Status = StatusSucceeded

@@ -2,8 +2,6 @@ package release
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -61,8 +59,7 @@ func (o *Ops) Redeploy(ctx context.Context, stack, reason string) (Record, error
 	if err != nil {
 		return Record{}, fmt.Errorf("reading %s: %w", path, err)
 	}
-	sum := sha256.Sum256(data)
-	rec.ConfigSHA256 = hex.EncodeToString(sum[:])
+	rec.ConfigSHA256 = configSHA256(data)
 	o.say("redeploying %s of stack %s (same image, the task definition up registered): %s", digest, stack, reason)
 	return o.rollOut(ctx, cfg, digest, rec, o.now(), func(rec Record, cause error) (Record, error) {
 		return o.failed(rec, digest, cause)
