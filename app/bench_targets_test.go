@@ -125,6 +125,8 @@ func closedLoopN(url, tok string, conc, n int) loadResult {
 // round (default 20,000), SIDEBYSIDE_ROUNDS the rounds (default 3;
 // every other round runs the servers in reverse order); SIDEBYSIDE_TRACED
 // controls the traced binary (off: an A/A run; a ratio: that sampling).
+// Besides throughput: the CPU time and the thread context switches the
+// two app servers spent per cached GET.
 // SIDEBYSIDE_BASELINE=<path of another build of
 // the app> adds its /livez and cached GET to the same rounds (on a
 // database and Redis of its own), for a before/after comparison under the
@@ -175,6 +177,7 @@ func BenchmarkSideBySide(b *testing.B) {
 	// runs, so it is the budget's robust figure.
 	cpuOf := map[string]int{"cached_get": s.cmd.Process.Pid, "traced_cached_get": ts.cmd.Process.Pid}
 	cpuUsed, cpuReqs := map[string]time.Duration{}, map[string]int{}
+	switches := map[string]int64{}
 	baseline := os.Getenv("SIDEBYSIDE_BASELINE")
 	if baseline != "" {
 		env := baseEnv(b)
@@ -203,12 +206,14 @@ func BenchmarkSideBySide(b *testing.B) {
 		for _, t := range order {
 			pid, measured := cpuOf[t.name]
 			var before time.Duration
+			var switchesBefore int64
 			if measured {
-				before = processCPU(b, pid)
+				before, switchesBefore = processCPU(b, pid), processSwitches(b, pid)
 			}
 			r := closedLoopN(t.url, t.tok, 32, n)
 			if measured {
 				cpuUsed[t.name] += processCPU(b, pid) - before
+				switches[t.name] += processSwitches(b, pid) - switchesBefore
 				cpuReqs[t.name] += n
 			}
 			if r.failed > 0 {
@@ -231,6 +236,9 @@ func BenchmarkSideBySide(b *testing.B) {
 	b.ReportMetric(perReq("cached_get"), "cached_get_cpu_us/req")
 	b.ReportMetric(perReq("traced_cached_get"), "traced_cached_get_cpu_us/req")
 	b.ReportMetric(perReq("traced_cached_get")/perReq("cached_get"), "traced/untraced_cpu_per_req")
+	for _, name := range []string{"cached_get", "traced_cached_get"} {
+		b.ReportMetric(float64(switches[name])/float64(cpuReqs[name]), name+"_ctxsw/req")
+	}
 	// The traced process flushes its last batch as it stops.
 	_ = ts.cmd.Process.Signal(syscall.SIGTERM)
 	_ = ts.cmd.Wait()
@@ -276,6 +284,31 @@ func processCPU(b *testing.B, pid int) time.Duration {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// processSwitches is how many times the threads of process pid have been
+// switched off a CPU (voluntary and not: a thread parking for lack of
+// work, a wakeup handed to another thread, preemption), from
+// /proc/<pid>/task/*/status, threads that have exited left out.
+func processSwitches(b *testing.B, pid int) int64 {
+	paths, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(paths) == 0 {
+		b.Fatalf("threads of %d: %v", pid, err)
+	}
+	var n int64
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread exited
+		}
+		for line := range strings.Lines(string(data)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+	}
+	return n
 }
 
 // spanSink is an OTLP/HTTP receiver that reads and drops what it gets,

@@ -75,7 +75,10 @@ func BenchmarkHTTPOverhead(b *testing.B) {
 // it gets. The allocations and cpu-ns/op (the whole process's CPU per
 // request, the batch processor's goroutine, the exporter and the garbage
 // collector included) are the per-request figures behind
-// BenchmarkSideBySide's, without the network and the load generator.
+// BenchmarkSideBySide's, without the network and the load generator;
+// ctxsw/op counts the times a thread of the process was switched off a
+// CPU per request (a goroutine woken with no thread running hands the
+// wakeup to a parked thread: one switch, when it parks again).
 func BenchmarkCachedGETOverhead(b *testing.B) {
 	sink := otlpReceiver(b)
 	for _, tc := range []struct {
@@ -109,11 +112,12 @@ func BenchmarkCachedGETOverhead(b *testing.B) {
 				b.Fatalf("GET %s: %d, X-Cache %q", path, w.Code, w.Header().Get("X-Cache"))
 			}
 			b.ReportAllocs()
-			cpu0 := processCPU(b)
+			cpu0, sw0 := processCPU(b), processSwitches(b)
 			for b.Loop() {
 				get()
 			}
 			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(processSwitches(b)-sw0)/float64(b.N), "ctxsw/op")
 		})
 	}
 }
@@ -145,6 +149,16 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// processSwitches is how many times this process's threads have been
+// switched off a CPU, voluntarily (parking for lack of work) or not.
+func processSwitches(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Nvcsw + ru.Nivcsw
 }
 
 // BenchmarkRedisOverhead is the Redis hook's cost per command and per
