@@ -1,12 +1,10 @@
 package config
 
 import (
-	"fmt"
 	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Tracing is the OpenTelemetry trace export, read from the standard
@@ -29,14 +27,6 @@ type Tracing struct {
 	// ResourceAttributes are OTEL_RESOURCE_ATTRIBUTES' key=value pairs, in
 	// their order, values percent-decoded.
 	ResourceAttributes [][2]string
-	// The batch span processor's settings, the standard OTEL_BSP_*
-	// variables with the specification's defaults: BatchDelay is
-	// OTEL_BSP_SCHEDULE_DELAY (5000 ms), BatchExportTimeout
-	// OTEL_BSP_EXPORT_TIMEOUT (30000 ms), BatchMaxQueue
-	// OTEL_BSP_MAX_QUEUE_SIZE (2048) and BatchMaxExport
-	// OTEL_BSP_MAX_EXPORT_BATCH_SIZE (512, at most the queue size).
-	BatchDelay, BatchExportTimeout time.Duration
-	BatchMaxQueue, BatchMaxExport  int
 }
 
 // Enabled reports whether spans are exported.
@@ -115,32 +105,10 @@ func (l *loader) tracing() Tracing {
 			t.ResourceAttributes = append(t.ResourceAttributes, [2]string{k, dec})
 		}
 	}
-	t.BatchDelay = l.millis("OTEL_BSP_SCHEDULE_DELAY", 5*time.Second, time.Millisecond, time.Hour)
-	t.BatchExportTimeout = l.millis("OTEL_BSP_EXPORT_TIMEOUT", 30*time.Second, time.Millisecond, time.Hour)
-	t.BatchMaxQueue = l.intRange("OTEL_BSP_MAX_QUEUE_SIZE", 2048, 1, 1<<20)
-	t.BatchMaxExport = l.intRange("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", min(512, t.BatchMaxQueue), 1, 1<<20)
-	if t.BatchMaxExport > t.BatchMaxQueue {
-		l.fail("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", fmt.Sprintf("must be at most OTEL_BSP_MAX_QUEUE_SIZE (%d)", t.BatchMaxQueue), strconv.Itoa(t.BatchMaxExport))
-	}
 	if disabled {
 		t.Endpoint = ""
 	}
 	return t
-}
-
-// millis is a whole number of milliseconds from lo to hi, the unit of the
-// OTEL_BSP_* durations.
-func (l *loader) millis(name string, def, lo, hi time.Duration) time.Duration {
-	v := strings.TrimSpace(l.getenv(name))
-	if v == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if d := time.Duration(n) * time.Millisecond; err == nil && d >= lo && d <= hi {
-		return d
-	}
-	l.fail(name, fmt.Sprintf("must be a whole number of milliseconds from %d to %d such as %q", lo.Milliseconds(), hi.Milliseconds(), strconv.FormatInt(def.Milliseconds(), 10)), v)
-	return def
 }
 
 // otlpURL checks an OTLP/HTTP endpoint: an http or https URL with a host.

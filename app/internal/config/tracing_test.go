@@ -3,7 +3,6 @@ package config_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shipyard-kit/shipyard/app/internal/config"
 )
@@ -39,26 +38,6 @@ func TestTracingFromTheStandardVariables(t *testing.T) {
 			}
 		})
 	}
-	t.Run("the batch processor's settings are the OTEL_BSP_* variables, in milliseconds, with the spec's defaults", func(t *testing.T) {
-		c, err := config.Load(env(valid()), all)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tr := c.Tracing; tr.BatchDelay != 5*time.Second || tr.BatchExportTimeout != 30*time.Second || tr.BatchMaxQueue != 2048 || tr.BatchMaxExport != 512 {
-			t.Fatalf("defaults: %+v", tr)
-		}
-		e := valid()
-		e["OTEL_BSP_SCHEDULE_DELAY"] = "250"
-		e["OTEL_BSP_EXPORT_TIMEOUT"] = "2000"
-		e["OTEL_BSP_MAX_QUEUE_SIZE"] = "100"
-		if c, err = config.Load(env(e), all); err != nil {
-			t.Fatal(err)
-		}
-		// A queue smaller than the default batch makes the batch the queue.
-		if tr := c.Tracing; tr.BatchDelay != 250*time.Millisecond || tr.BatchExportTimeout != 2*time.Second || tr.BatchMaxQueue != 100 || tr.BatchMaxExport != 100 {
-			t.Fatalf("set: %+v", tr)
-		}
-	})
 	t.Run("the service name and resource attributes are read, values percent-decoded", func(t *testing.T) {
 		e := valid()
 		e["OTEL_SERVICE_NAME"] = "notes"
@@ -86,12 +65,6 @@ func TestTracingErrorsNameTheVariable(t *testing.T) {
 		{"an unknown exporter", "OTEL_TRACES_EXPORTER", "zipkin"},
 		{"resource attributes without =", "OTEL_RESOURCE_ATTRIBUTES", "a=b,c"},
 		{"a bad OTEL_SDK_DISABLED", "OTEL_SDK_DISABLED", "perhaps"},
-		{"a schedule delay with a unit", "OTEL_BSP_SCHEDULE_DELAY", "5s"},
-		{"a zero schedule delay", "OTEL_BSP_SCHEDULE_DELAY", "0"},
-		{"a negative export timeout", "OTEL_BSP_EXPORT_TIMEOUT", "-1"},
-		{"a zero queue", "OTEL_BSP_MAX_QUEUE_SIZE", "0"},
-		{"a batch larger than the queue's default", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096"},
-		{"a batch in words", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "many"},
 	} {
 		t.Run(tc.name+" is rejected naming "+tc.varName, func(t *testing.T) {
 			e := valid()

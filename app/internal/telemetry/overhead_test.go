@@ -42,13 +42,13 @@ func BenchmarkHTTPOverhead(b *testing.B) {
 	}{
 		{"off", telemetry.Off},
 		{"ratio0.1", func() *telemetry.Tracing {
-			return telemetry.NewWithProcessor(telemetry.NewBatchProcessor(tracetest.NewNoopExporter(), telemetry.BatchOptions{}), telemetry.Sampler("parentbased_traceidratio", 0.1))
+			return telemetry.NewWithProcessor(sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter()), telemetry.Sampler("parentbased_traceidratio", 0.1))
 		}},
 		{"ratio0", func() *telemetry.Tracing {
-			return telemetry.NewWithProcessor(telemetry.NewBatchProcessor(tracetest.NewNoopExporter(), telemetry.BatchOptions{}), telemetry.Sampler("parentbased_traceidratio", 0))
+			return telemetry.NewWithProcessor(sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter()), telemetry.Sampler("parentbased_traceidratio", 0))
 		}},
 		{"always", func() *telemetry.Tracing {
-			return telemetry.NewWithProcessor(telemetry.NewBatchProcessor(tracetest.NewNoopExporter(), telemetry.BatchOptions{}), telemetry.Sampler("always_on", 1))
+			return telemetry.NewWithProcessor(sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter()), telemetry.Sampler("always_on", 1))
 		}},
 		{"ratio0.1-otlp", func() *telemetry.Tracing { return otlpTracing(b, sink, "parentbased_traceidratio", 0.1) }},
 		{"always-otlp", func() *telemetry.Tracing { return otlpTracing(b, sink, "always_on", 1) }},
@@ -165,7 +165,7 @@ func processSwitches(b *testing.B) int64 {
 // pipeline outside any trace (what most requests pay at a low sampling
 // ratio).
 func BenchmarkRedisOverhead(b *testing.B) {
-	tel := telemetry.NewWithProcessor(telemetry.NewBatchProcessor(tracetest.NewNoopExporter(), telemetry.BatchOptions{}), sdktrace.AlwaysSample())
+	tel := telemetry.NewWithProcessor(sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter()), sdktrace.AlwaysSample())
 	for _, traced := range []bool{false, true} {
 		ropts, _ := redis.ParseURL(testenv.RedisURL(b))
 		rdb := redis.NewClient(ropts)

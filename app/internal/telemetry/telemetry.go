@@ -47,7 +47,7 @@ type Tracing struct {
 // Off returns tracing turned off.
 func Off() *Tracing { return &Tracing{} }
 
-// New sets up the SDK from cfg: spans are batched (NewBatchProcessor) and POSTed as OTLP/HTTP
+// New sets up the SDK from cfg: spans are batched and POSTed as OTLP/HTTP
 // protobuf to cfg.Endpoint, sampled by cfg.Sampler, with X-Ray-compatible
 // trace ids and a resource made of the service name, the resource
 // attributes, the version and the process type. When cfg is off it returns Off(). Export errors are logged
@@ -73,13 +73,7 @@ func New(ctx context.Context, cfg config.Tracing, process, version string, log *
 	}
 	res := resource.NewWithAttributes(semconv.SchemaURL, attrs...)
 	otel.SetErrorHandler(rateLimitedErrors(log, time.Minute))
-	batch := NewBatchProcessor(exp, BatchOptions{
-		ScheduleDelay:      cfg.BatchDelay,
-		ExportTimeout:      cfg.BatchExportTimeout,
-		MaxQueueSize:       cfg.BatchMaxQueue,
-		MaxExportBatchSize: cfg.BatchMaxExport,
-	})
-	return newTracing(batch, Sampler(cfg.Sampler, cfg.SamplerArg), res), nil
+	return newTracing(sdktrace.NewBatchSpanProcessor(exp), Sampler(cfg.Sampler, cfg.SamplerArg), res), nil
 }
 
 // NewWithProcessor returns tracing set up as New sets it up (sampler, trace
