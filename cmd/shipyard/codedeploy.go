@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -27,12 +28,32 @@ func (c codeDeployCLI) Create(ctx context.Context, app, group string, appSpec []
 	}
 	if err := c.aws.json(ctx, &created, "deploy", "create-deployment", "--application-name", app, "--deployment-group-name", group,
 		"--revision", string(revision), "--description", "shipyard release"); err != nil {
-		return "", err
+		return "", deploymentInProgress(group, err)
 	}
 	if created.DeploymentID == "" {
 		return "", fmt.Errorf("aws deploy create-deployment returned no deployment ID")
 	}
 	return created.DeploymentID, nil
+}
+
+// activeDeployment finds the deployment id in CodeDeploy's refusal to
+// start a second one ("… already has an active Deployment 'd-…'").
+var activeDeployment = regexp.MustCompile(`\bd-[A-Z0-9]{9}\b`)
+
+// deploymentInProgress turns CodeDeploy's refusal to create a deployment
+// while another runs in the group (DeploymentLimitExceededException) into
+// what to do about it; other errors are returned as they are.
+func deploymentInProgress(group string, err error) error {
+	if !strings.Contains(err.Error(), "DeploymentLimitExceededException") {
+		return err
+	}
+	id := activeDeployment.FindString(err.Error())
+	if id == "" {
+		id = "<id>"
+	}
+	return fmt.Errorf("deployment group %s already has a deployment in progress (%s): wait for it to end "+
+		"(aws deploy wait deployment-successful --deployment-id %s) or stop it, rolling it back "+
+		"(aws deploy stop-deployment --deployment-id %s --auto-rollback-enabled), then run the command again: %w", group, id, id, id, err)
 }
 
 // Stop stops the deployment and has CodeDeploy roll it back.

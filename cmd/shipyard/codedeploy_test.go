@@ -75,6 +75,27 @@ func TestCodeDeployBeforeItsECSTargetExistsHasNoReplacement(t *testing.T) {
 	}
 }
 
+func TestADeploymentAlreadyInProgressSaysWhichAndWhatToDo(t *testing.T) {
+	refusal := errors.New("aws deploy create-deployment: exit status 254: An error occurred (DeploymentLimitExceededException) when calling the CreateDeployment operation: " +
+		"The Deployment Group 'shipyard-dev-web' already has an active Deployment 'd-7QX2KD9RZ'")
+	x := newFakeExec(map[string]answer{"aws deploy create-deployment": {err: refusal}})
+	cd := codeDeployCLI{aws: awsCLI{x: x.exec, region: "eu-west-1"}}
+	_, err := cd.Create(context.Background(), "shipyard-dev-web", "shipyard-dev-web", []byte("{}"))
+	for _, want := range []string{
+		"deployment group shipyard-dev-web already has a deployment in progress (d-7QX2KD9RZ)",
+		"aws deploy wait deployment-successful --deployment-id d-7QX2KD9RZ",
+		"aws deploy stop-deployment --deployment-id d-7QX2KD9RZ --auto-rollback-enabled",
+		"DeploymentLimitExceededException",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q: %v", want, err)
+		}
+	}
+	if !errors.Is(err, refusal) {
+		t.Errorf("the CLI's error is not wrapped: %v", err)
+	}
+}
+
 func TestACodeDeployControlledServiceIsJudgedByItsPrimaryTaskSet(t *testing.T) {
 	x := newFakeExec(map[string]answer{
 		"aws ecs wait services-stable": {},
