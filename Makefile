@@ -142,9 +142,9 @@ program: ## Build the Pulumi program (stacks/) into bin/shipyard-stacks, which P
 	$(GO) build -o $(BIN)/shipyard-stacks ./stacks
 
 .PHONY: up
-up: preflight pulumi-cli program ## Create or update STACK (default local: builds the image first)
+up: preflight pulumi-cli program ## Create or update STACK (default local: builds the image first); RELEASE_FOLLOWS=1 (aws): leave web's CodeDeploy redeploy to the `make release` run next
 	@case "$$($(BIN)/preflight target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
-	$(SHIPYARD) up $(STACK)
+	$(SHIPYARD) up $(STACK)$(if $(RELEASE_FOLLOWS), --release-follows=$(RELEASE_FOLLOWS))
 
 .PHONY: preview
 preview: preflight pulumi-cli program ## Show the diff `make up` would apply to STACK

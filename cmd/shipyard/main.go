@@ -51,7 +51,7 @@ func commands() map[string]command {
 		"config-docs": {"config-docs               print docs/config.md, generated from config/schema.json", cmdConfigDocs},
 		// Operator workflow (docs/operations.md).
 		"guard":       {"guard [--allow-stateful-changes] [FILE]  refuse a `pulumi preview --json` plan that deletes or replaces stateful resources", cmdGuard},
-		"up":          {"up STACK [--allow-stateful-changes]  create or update a stack (aws: guarded plan first)", cmdUp},
+		"up":          {"up STACK [--allow-stateful-changes] [--release-follows]  create or update a stack (aws: guarded plan first)", cmdUp},
 		"preview":     {"preview STACK [--expect-no-changes]  show the diff `up` would apply (or fail on any)", cmdPreview},
 		"destroy":     {"destroy STACK [--confirm=STACK] [--keep-data]  delete a stack's resources (aws needs --confirm; docker: and its data volumes unless --keep-data)", cmdDestroy},
 		"outputs":     {"outputs STACK [KEY]       print a stack's outputs (JSON), or one of them", cmdOutputs},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
@@ -333,15 +334,32 @@ func cmdPreview(ctx context.Context, e env) error {
 // CodeDeploy controls is redeployed afterwards through CodeDeploy when it
 // does not run the task definition the update registered, or its tasks
 // started before the token's secret changed (upredeploy.go).
+//
+// --release-follows (what the deploy workflow passes, a `make release`
+// coming next) leaves that redeploy to the release, which deploys web
+// through CodeDeploy with the task definition up registered anyway: up
+// says why web would have been redeployed and deploys nothing.
 func cmdUp(ctx context.Context, e env) error {
 	var allowStateful bool
 	_, allowStateful, e.args = cutFlag(e.args, "allow-stateful-changes")
-	pr, cfg, err := loadStackArg(e, "up STACK [--allow-stateful-changes]")
+	follows, releaseFollows, args := cutFlag(e.args, "release-follows")
+	e.args = args
+	if releaseFollows && follows != "" {
+		b, err := strconv.ParseBool(follows)
+		if err != nil {
+			return fmt.Errorf("--release-follows (make up RELEASE_FOLLOWS=…): must be 1 or 0, got %q", follows)
+		}
+		releaseFollows = b
+	}
+	pr, cfg, err := loadStackArg(e, "up STACK [--allow-stateful-changes] [--release-follows]")
 	if err != nil {
 		return err
 	}
 	if err := deployable(e, pr, cfg); err != nil {
 		return err
+	}
+	if releaseFollows && cfg.Target != stackconfig.TargetAWS {
+		return fmt.Errorf("--release-follows: stack %s has target %q; only aws stacks redeploy web after up (RELEASE_FOLLOWS=1 applies to them alone)", cfg.Stack, cfg.Target)
 	}
 	x := osExec(e.stdout, e.stderr)
 	p := pr.pulumi(x, e.getenv)
@@ -358,7 +376,7 @@ func cmdUp(ctx context.Context, e env) error {
 	if err := up(ctx, p, cfg, stackGuard(e, allowStateful)); err != nil {
 		return err
 	}
-	return redeployWebAfterUp(ctx, e, pr, p, cfg, before)
+	return redeployWebAfterUp(ctx, e, pr, p, cfg, before, releaseFollows)
 }
 
 // up runs `pulumi up`; on aws stacks a guard, when given, first checks

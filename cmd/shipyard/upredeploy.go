@@ -26,8 +26,10 @@ import (
 // redeployWebAfterUp redeploys a CodeDeploy web service after `pulumi up`
 // when its running task definition is not the one the stack registered
 // (taskDefinitionArns.web), or when its tasks hold the previous Redis AUTH
-// token. before are the stack's outputs before the update.
-func redeployWebAfterUp(ctx context.Context, e env, pr project, p *pulumiCLI, cfg *stackconfig.Config, before release.Outputs) error {
+// token. before are the stack's outputs before the update. With
+// releaseFollows it only says why web needs deploying: the release that
+// follows does it.
+func redeployWebAfterUp(ctx context.Context, e env, pr project, p *pulumiCLI, cfg *stackconfig.Config, before release.Outputs, releaseFollows bool) error {
 	out, err := p.Outputs(ctx, cfg.Stack)
 	if err != nil {
 		return err
@@ -55,6 +57,10 @@ func redeployWebAfterUp(ctx context.Context, e env, pr project, p *pulumiCLI, cf
 	}
 	if len(reasons) == 0 {
 		return nil
+	}
+	if releaseFollows {
+		_, err := fmt.Fprintf(e.stdout, "web not redeployed (%s): the release that follows (--release-follows) deploys it through CodeDeploy\n", strings.Join(reasons, "; "))
+		return err
 	}
 	ops, err := newOps(ctx, e, pr, x, cfg.AWS.Region)
 	if err != nil {

@@ -346,3 +346,67 @@ func TestTheRedeploysReasonNamesTheRevisions(t *testing.T) {
 		})
 	}
 }
+
+// The deploy workflow runs `make up RELEASE_FOLLOWS=1` and then `make
+// release`: the release deploys web through CodeDeploy with the task
+// definition up registered, so up leaves web to it (one deployment, not
+// two), and says why web needed deploying.
+func TestUpWithReleaseFollowsLeavesWebsDeploymentToTheRelease(t *testing.T) {
+	later := rotationT0.Add(time.Hour)
+	r := newCLIRepo(t)
+	w := rotationWorld(true, 1, 0, rotationT0, later, later)
+	w.Outputs["prod"]["databaseInstanceId"] = "shipyard-prod"
+	w.Instances = map[string]string{"shipyard-prod": "available"}
+	r.rotationConfig(1, 0, "canary")
+	r.registeredFrom("prod", w)
+	r.editConfig("prod", moreWebCPU)
+	state := installFakes(t, w)
+
+	out, err := runCLI(t, "up", "prod", "--release-follows=1")
+	if err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	if n := countCalls(readCalls(t, state), "aws deploy create-deployment"); n != 0 {
+		t.Errorf("up created %d CodeDeploy deployments, want none", n)
+	}
+	for _, want := range []string{"web not redeployed (task definition changed by make up (shipyard-prod-web revision 1 -> 2))", "the release that follows"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("up's output does not say %q:\n%s", want, out)
+		}
+	}
+	if out, err := runCLI(t, "release", "prod", "--image=shipyard-app:test"); err != nil {
+		t.Fatalf("release: %v\n%s", err, out)
+	}
+	after := readWorld(t, state)
+	registered := after.Outputs["prod"]["taskDefinitionArns"].(map[string]any)["web"]
+	if d := after.CodeDeployments; len(d) != 1 || d[0].TaskDefinition != registered {
+		t.Errorf("CodeDeploy deployments %+v, want one, of %v", d, registered)
+	}
+	if got := after.Primary["shipyard-prod-web"]; got != registered {
+		t.Errorf("web runs %s, want %v", got, registered)
+	}
+	recs := r.records("prod")
+	if last := recs[len(recs)-1]; last.Kind != release.KindRelease || last.Status != release.StatusSucceeded {
+		t.Errorf("ledger %+v, want a succeeded release last", recs)
+	}
+	for _, rec := range recs {
+		if rec.Kind == release.KindRedeploy {
+			t.Errorf("ledger %+v has a redeploy", recs)
+		}
+	}
+}
+
+func TestReleaseFollowsIsRefusedWhereItMeansNothingOrIsMisspelt(t *testing.T) {
+	for _, tc := range []struct{ name, stack, flag, want string }{
+		{"a value other than 1 or 0", "prod", "--release-follows=yes", `--release-follows (make up RELEASE_FOLLOWS=…): must be 1 or 0, got "yes"`},
+		{"a docker stack, which has no CodeDeploy redeploy", "local", "--release-follows", `only aws stacks redeploy web after up`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			newCLIRepo(t)
+			out, err := runCLI(t, "up", tc.stack, tc.flag)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("up %s %s: %v, want an error saying %q\n%s", tc.stack, tc.flag, err, tc.want, out)
+			}
+		})
+	}
+}
