@@ -86,7 +86,9 @@ func (l *loader) tracing() Tracing {
 	}
 	if v := strings.TrimSpace(l.getenv("OTEL_TRACES_SAMPLER_ARG")); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 {
+		// Written so that NaN (which ParseFloat accepts, and which
+		// compares false with everything) fails too; ±Inf is out of range.
+		if err != nil || !(f >= 0 && f <= 1) {
 			l.fail("OTEL_TRACES_SAMPLER_ARG", "must be a sampling ratio from 0 to 1 such as \"0.1\"", v)
 		} else {
 			t.SamplerArg = f

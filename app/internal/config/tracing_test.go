@@ -55,16 +55,21 @@ func TestTracingFromTheStandardVariables(t *testing.T) {
 func TestTracingErrorsNameTheVariable(t *testing.T) {
 	for _, tc := range []struct {
 		name, varName, value string
+		want                 string // what the message says is allowed
 	}{
-		{"an endpoint that is not a URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger:4318"},
-		{"a gRPC-only scheme", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://jaeger:4317"},
-		{"an unknown sampler", "OTEL_TRACES_SAMPLER", "xray"},
-		{"a ratio above 1", "OTEL_TRACES_SAMPLER_ARG", "5"},
-		{"a ratio in words", "OTEL_TRACES_SAMPLER_ARG", "half"},
-		{"the gRPC protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
-		{"an unknown exporter", "OTEL_TRACES_EXPORTER", "zipkin"},
-		{"resource attributes without =", "OTEL_RESOURCE_ATTRIBUTES", "a=b,c"},
-		{"a bad OTEL_SDK_DISABLED", "OTEL_SDK_DISABLED", "perhaps"},
+		{"an endpoint that is not a URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger:4318", `http(s) URL`},
+		{"a gRPC-only scheme", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://jaeger:4317", `http(s) URL`},
+		{"an unknown sampler", "OTEL_TRACES_SAMPLER", "xray", `parentbased_traceidratio`},
+		{"a ratio above 1", "OTEL_TRACES_SAMPLER_ARG", "5", `from 0 to 1`},
+		{"a ratio in words", "OTEL_TRACES_SAMPLER_ARG", "half", `from 0 to 1`},
+		{"a ratio of NaN", "OTEL_TRACES_SAMPLER_ARG", "NaN", `from 0 to 1`},
+		{"a ratio of nan in lower case", "OTEL_TRACES_SAMPLER_ARG", "nan", `from 0 to 1`},
+		{"a ratio of Inf", "OTEL_TRACES_SAMPLER_ARG", "Inf", `from 0 to 1`},
+		{"a ratio of -Inf", "OTEL_TRACES_SAMPLER_ARG", "-Inf", `from 0 to 1`},
+		{"the gRPC protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", `http/protobuf`},
+		{"an unknown exporter", "OTEL_TRACES_EXPORTER", "zipkin", `"otlp" or "none"`},
+		{"resource attributes without =", "OTEL_RESOURCE_ATTRIBUTES", "a=b,c", `key=value pairs`},
+		{"a bad OTEL_SDK_DISABLED", "OTEL_SDK_DISABLED", "perhaps", `"true" or "false"`},
 	} {
 		t.Run(tc.name+" is rejected naming "+tc.varName, func(t *testing.T) {
 			e := valid()
@@ -72,6 +77,9 @@ func TestTracingErrorsNameTheVariable(t *testing.T) {
 			_, err := config.Load(env(e), all)
 			if err == nil || !strings.Contains(err.Error(), tc.varName+":") {
 				t.Fatalf("error does not name %s: %v", tc.varName, err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error does not say %s: %v", tc.want, err)
 			}
 		})
 	}
