@@ -82,7 +82,7 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 	l := loader{getenv: getenv}
 	c := &Config{
 		AppEnv:                  l.str("APP_ENV", "development"),
-		Port:                    l.intRange("PORT", 8080, 1, 65535),
+		Port:                    l.port(),
 		LogLevel:                l.level("LOG_LEVEL", slog.LevelInfo),
 		ShutdownTimeout:         l.duration("SHUTDOWN_TIMEOUT", 20*time.Second, time.Second),
 		DrainDelay:              l.duration("DRAIN_DELAY", 0, 0),
@@ -149,14 +149,18 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 			}
 		}
 	}
-	if len(l.errs) > 0 {
-		msgs := make([]string, len(l.errs))
-		for i, e := range l.errs {
-			msgs[i] = e.Error()
-		}
-		return nil, errors.New("config: " + strings.Join(msgs, "; "))
+	if err := l.err(); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// Port reads PORT alone, exactly as Load does, for `app healthcheck`,
+// which needs nothing else of the environment.
+func Port(getenv func(string) string) (int, error) {
+	l := loader{getenv: getenv}
+	port := l.port()
+	return port, l.err()
 }
 
 // LogValue renders the config for logs with every secret masked.
@@ -368,6 +372,20 @@ type loader struct {
 	getenv func(string) string
 	errs   []error
 }
+
+// err is every problem found, in one error, or nil.
+func (l *loader) err() error {
+	if len(l.errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(l.errs))
+	for i, e := range l.errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New("config: " + strings.Join(msgs, "; "))
+}
+
+func (l *loader) port() int { return l.intRange("PORT", 8080, 1, 65535) }
 
 func (l *loader) fail(name, expect, got string) {
 	if got != "" {

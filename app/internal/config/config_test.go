@@ -173,3 +173,34 @@ func TestSecretsAreMaskedWhenLogged(t *testing.T) {
 		t.Errorf("non-secret parts should still be logged: %s", b.String())
 	}
 }
+
+func TestPortReadsPORTAsLoadDoes(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        int // 0: refused
+	}{
+		{"an empty PORT is 8080", "", 8080},
+		{"a plain PORT is read", "9000", 9000},
+		{"a PORT with a leading space is trimmed", " 8080", 8080},
+		{"a PORT with surrounding whitespace is trimmed", "\t9000\n", 9000},
+		{"PORT 0 is refused", "0", 0},
+		{"PORT above 65535 is refused", "65536", 0},
+		{"a PORT in words is refused", "eighty", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			e["PORT"] = tc.value
+			port, err := config.Port(env(e))
+			c, lerr := config.Load(env(e), all)
+			if tc.want == 0 {
+				if err == nil || lerr == nil || !strings.Contains(err.Error(), "PORT: must be an integer from 1 to 65535") || err.Error() != lerr.Error() {
+					t.Fatalf("Port: %d, %v; Load: %v", port, err, lerr)
+				}
+				return
+			}
+			if err != nil || lerr != nil || port != tc.want || c.Port != tc.want {
+				t.Fatalf("Port: %d, %v; Load: %v, %v", port, err, c, lerr)
+			}
+		})
+	}
+}
