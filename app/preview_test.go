@@ -211,7 +211,7 @@ func TestPreviewCommandsRefuseBadInput(t *testing.T) {
 		}, "Redis database 0"},
 		{"a missing database name is named", []string{"create"}, func(e map[string]string) { delete(e, "PREVIEW_DATABASE") }, "PREVIEW_DATABASE: is required"},
 		{"a name that needs quoting is refused", []string{"create"}, func(e map[string]string) { e["PREVIEW_DATABASE_USER"] = `pr"; DROP` }, "PREVIEW_DATABASE_USER: must be a lowercase SQL name"},
-		{"create needs a long password", []string{"create"}, func(e map[string]string) { e["PREVIEW_DATABASE_PASSWORD"] = "short" }, "PREVIEW_DATABASE_PASSWORD: is required"},
+		{"create needs a long password", []string{"create"}, func(e map[string]string) { e["PREVIEW_DATABASE_PASSWORD"] = "short" }, "PREVIEW_DATABASE_PASSWORD: must be at least 16 characters long; it has 5"},
 		{"the base's own database is never a PR's", []string{"drop"}, func(e map[string]string) {
 			u, _ := url.Parse(e["DATABASE_URL"])
 			e["PREVIEW_DATABASE"] = strings.TrimPrefix(u.Path, "/")

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
@@ -327,6 +328,10 @@ func dsnHasHost(s string) bool {
 // that needs no quoting (pr_7).
 var previewNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
+// minPreviewPassword is the shortest PREVIEW_DATABASE_PASSWORD, in
+// characters.
+const minPreviewPassword = 16
+
 func (l *loader) preview(password bool) Preview {
 	p := Preview{Database: l.str("PREVIEW_DATABASE", ""), User: l.str("PREVIEW_DATABASE_USER", ""), Password: l.getenv("PREVIEW_DATABASE_PASSWORD")}
 	for _, v := range []struct{ name, value string }{{"PREVIEW_DATABASE", p.Database}, {"PREVIEW_DATABASE_USER", p.User}} {
@@ -337,8 +342,13 @@ func (l *loader) preview(password bool) Preview {
 			l.fail(v.name, "must be a lowercase SQL name such as \"pr_7\" (a-z, 0-9, _; at most 63)", v.value)
 		}
 	}
-	if password && len(p.Password) < 16 {
-		l.fail("PREVIEW_DATABASE_PASSWORD", "is required: the PR user's password, at least 16 characters", "")
+	// The password is never echoed, only its length.
+	switch n := utf8.RuneCountInString(p.Password); {
+	case !password:
+	case n == 0:
+		l.fail("PREVIEW_DATABASE_PASSWORD", fmt.Sprintf("is required: the PR user's password, at least %d characters", minPreviewPassword), "")
+	case n < minPreviewPassword:
+		l.fail("PREVIEW_DATABASE_PASSWORD", fmt.Sprintf("must be at least %d characters long; it has %d", minPreviewPassword, n), "")
 	}
 	return p
 }
