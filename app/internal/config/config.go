@@ -470,10 +470,18 @@ func (l *loader) level(name string, def slog.Level) slog.Level {
 	if v == "" {
 		return def
 	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(v)); err != nil {
-		l.fail(name, `must be one of "debug", "info", "warn", "error"`, v)
-		return def
+	// Only the four names, in any case: slog's own parser would also take
+	// offsets such as "info+3".
+	switch strings.ToLower(v) {
+	case "debug":
+		return slog.LevelDebug
+	case "info":
+		return slog.LevelInfo
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
 	}
-	return lv
+	l.fail(name, `must be one of "debug", "info", "warn", "error"`, v)
+	return def
 }

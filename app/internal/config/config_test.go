@@ -174,6 +174,40 @@ func TestSecretsAreMaskedWhenLogged(t *testing.T) {
 	}
 }
 
+func TestLogLevel(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        slog.Level
+		ok          bool
+	}{
+		{"debug is read", "debug", slog.LevelDebug, true},
+		{"info is read", "info", slog.LevelInfo, true},
+		{"warn is read", "warn", slog.LevelWarn, true},
+		{"error is read", "error", slog.LevelError, true},
+		{"a name in upper case is read", "WARN", slog.LevelWarn, true},
+		{"a name with an offset is refused", "info+3", 0, false},
+		{"a name with a negative offset is refused", "debug-4", 0, false},
+		{"warning is refused", "warning", 0, false},
+		{"a number is refused", "4", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			e["LOG_LEVEL"] = tc.value
+			c, err := config.Load(env(e), all)
+			if tc.ok {
+				if err != nil || c.LogLevel != tc.want {
+					t.Fatalf("%v, %v", c, err)
+				}
+				return
+			}
+			want := `LOG_LEVEL: must be one of "debug", "info", "warn", "error" (got "` + tc.value + `")`
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("want %s, got %v", want, err)
+			}
+		})
+	}
+}
+
 func TestPortReadsPORTAsLoadDoes(t *testing.T) {
 	for _, tc := range []struct {
 		name, value string
