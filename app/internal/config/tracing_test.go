@@ -84,3 +84,40 @@ func TestTracingErrorsNameTheVariable(t *testing.T) {
 		})
 	}
 }
+
+func TestTracingEndpointErrorsShowTheValue(t *testing.T) {
+	for _, tc := range []struct {
+		name, varName, value string
+		want                 []string
+	}{
+		{"an endpoint without a scheme is shown as given", "OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318",
+			[]string{`must be an http(s) URL such as "http://localhost:4318" (got "localhost:4318")`}},
+		{"a refused endpoint's password is masked, the rest shown", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://u:S3cr3t@collector:4317",
+			[]string{`(got "grpc://u:xxxxx@collector:4317")`}},
+		{"an endpoint url.Parse refuses is shown with its password masked", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://u:S3cr3t%zz@collector:4318",
+			[]string{`(got "http://u:xxxxx@collector:4318")`}},
+		{"a password with a slash stays masked", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://u:S3cr3t/x@collector:4318",
+			[]string{`(got "http://u:xxxxx@collector:4318")`}},
+		{"a query string is named as the problem, its values masked", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318?api_key=S3cr3t&x",
+			[]string{`must have no query string`, `(got "http://collector:4318?api_key=xxxxx&xxxxx")`}},
+		{"a query on a value without a scheme is named too", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4318/v1/traces?token=S3cr3t",
+			[]string{`with no query string`, `(got "collector:4318/v1/traces?token=xxxxx")`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			e[tc.varName] = tc.value
+			_, err := config.Load(env(e), all)
+			if err == nil || !strings.Contains(err.Error(), tc.varName+":") {
+				t.Fatalf("error does not name %s: %v", tc.varName, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %s: %v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), "S3cr3t") {
+				t.Errorf("secret in the error: %v", err)
+			}
+		})
+	}
+}
