@@ -324,9 +324,13 @@ func dsnHasHost(s string) bool {
 	return false
 }
 
-// previewNameRE is a PR database or user name: a lowercase SQL identifier
-// that needs no quoting (pr_7).
-var previewNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+// previewNameRE is a PR database or user name as Shipyard makes them
+// (infra/stackconfig's Preview.Database): "pr_" and the pull request's
+// number, at most 63 characters. Nothing else may be created or dropped,
+// whatever DATABASE_URL names.
+var previewNameRE = regexp.MustCompile(`^pr_[1-9][0-9]{0,59}$`)
+
+const previewNameForm = `"pr_<n>", n the pull request's number, as Shipyard names it (such as "pr_7")`
 
 // minPreviewPassword is the shortest PREVIEW_DATABASE_PASSWORD, in
 // characters.
@@ -337,9 +341,9 @@ func (l *loader) preview(password bool) Preview {
 	for _, v := range []struct{ name, value string }{{"PREVIEW_DATABASE", p.Database}, {"PREVIEW_DATABASE_USER", p.User}} {
 		switch {
 		case v.value == "":
-			l.fail(v.name, "is required: a lowercase SQL name such as \"pr_7\"", "")
+			l.fail(v.name, "is required: "+previewNameForm, "")
 		case !previewNameRE.MatchString(v.value):
-			l.fail(v.name, "must be a lowercase SQL name such as \"pr_7\" (a-z, 0-9, _; at most 63)", v.value)
+			l.fail(v.name, "must be "+previewNameForm, v.value)
 		}
 	}
 	// The password is never echoed, only its length.

@@ -55,3 +55,47 @@ func TestPreviewDatabasePassword(t *testing.T) {
 		}
 	})
 }
+
+func TestPreviewNamesAreTheFormShipyardMakes(t *testing.T) {
+	for _, tc := range []struct {
+		name, database, user, databaseURL string
+		want                              []string // "" when accepted
+	}{
+		{"pr_7 is accepted", "pr_7", "pr_7", "", nil},
+		{"a large PR number is accepted", "pr_1234567", "pr_1234567", "", nil},
+		{"a missing name is required, with the form", "", "pr_7", "", []string{`PREVIEW_DATABASE: is required: "pr_<n>", n the pull request's number`}},
+		{"postgres is refused even when DATABASE_URL names no database", "postgres", "pr_7", "postgres://admin@db:5432", []string{`PREVIEW_DATABASE: must be "pr_<n>", n the pull request's number, as Shipyard names it (such as "pr_7") (got "postgres")`}},
+		{"another lowercase name is refused", "shipyard", "pr_7", "", []string{`PREVIEW_DATABASE: must be "pr_<n>"`}},
+		{"another user name is refused", "pr_7", "rdsadmin", "", []string{`PREVIEW_DATABASE_USER: must be "pr_<n>"`}},
+		{"pr_0 is refused", "pr_0", "pr_7", "", []string{`PREVIEW_DATABASE: must be "pr_<n>"`}},
+		{"a leading zero is refused", "pr_07", "pr_7", "", []string{`PREVIEW_DATABASE: must be "pr_<n>"`}},
+		{"a suffix is refused", "pr_7_old", "pr_7", "", []string{`PREVIEW_DATABASE: must be "pr_<n>"`}},
+		{"upper case is refused", "PR_7", "pr_7", "", []string{`PREVIEW_DATABASE: must be "pr_<n>"`}},
+		{"a name that needs quoting is refused", "pr_7", `pr"; DROP`, "", []string{`PREVIEW_DATABASE_USER: must be "pr_<n>"`}},
+		{"DATABASE_URL's own database is still refused", "pr_7", "pr_8", "postgres://admin@db:5432/pr_7", []string{"PREVIEW_DATABASE: must differ from DATABASE_URL's database"}},
+		{"DATABASE_URL's own user is still refused", "pr_7", "pr_8", "postgres://pr_8@db:5432/shipyard", []string{"PREVIEW_DATABASE_USER: must differ from DATABASE_URL's user"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := previewValid()
+			e["PREVIEW_DATABASE"], e["PREVIEW_DATABASE_USER"] = tc.database, tc.user
+			if tc.databaseURL != "" {
+				e["DATABASE_URL"] = tc.databaseURL
+			}
+			for _, needs := range []config.Needs{previewCreate, {Database: true, Redis: true, Preview: true}} {
+				e["REDIS_URL"] = "redis://cache:6379/1"
+				c, err := config.Load(env(e), needs)
+				if tc.want == nil {
+					if err != nil || c.Preview.Database != tc.database || c.Preview.User != tc.user {
+						t.Fatalf("%+v, %v", c, err)
+					}
+					continue
+				}
+				for _, w := range tc.want {
+					if err == nil || !strings.Contains(err.Error(), w) {
+						t.Errorf("want %q, got %v", w, err)
+					}
+				}
+			}
+		})
+	}
+}
