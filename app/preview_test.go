@@ -20,7 +20,7 @@ var previewCounter atomic.Int64
 // previewEnv is the environment of `app preview …` for a fresh PR name on
 // the test's admin database and Redis database.
 func previewEnv(t *testing.T) map[string]string {
-	name := fmt.Sprintf("pr_t%d", previewCounter.Add(1)+int64(testenv.FreePort(t)))
+	name := fmt.Sprintf("pr_%d", previewCounter.Add(1)+int64(testenv.FreePort(t)))
 	return map[string]string{
 		"DATABASE_URL":              testenv.EmptyDatabaseURL(t),
 		"REDIS_URL":                 testenv.RedisURL(t),
@@ -189,6 +189,51 @@ func TestPreviewDropRemovesDatabaseRoleAndKeys(t *testing.T) {
 	t.Run("a second drop succeeds", func(t *testing.T) { mustApp(t, env, "preview", "drop") })
 }
 
+func TestPreviewRefusesADatabaseShipyardWouldNotNameAPRs(t *testing.T) {
+	// DATABASE_URL names no database, so "must differ from DATABASE_URL's
+	// database" cannot guard; the name's form must.
+	for _, sub := range []string{"create", "drop"} {
+		t.Run(sub+" leaves the database and the role alone", func(t *testing.T) {
+			env := previewEnv(t)
+			keep := fmt.Sprintf("keep_%s_%d", sub, testenv.FreePort(t))
+			for _, q := range []string{"CREATE ROLE " + keep + " LOGIN", "CREATE DATABASE " + keep + " OWNER " + keep} {
+				if err := appExec(env["DATABASE_URL"], q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Cleanup(func() {
+				_ = appExec(env["DATABASE_URL"], "DROP DATABASE IF EXISTS "+keep)
+				_ = appExec(env["DATABASE_URL"], "DROP ROLE IF EXISTS "+keep)
+			})
+			admin := env["DATABASE_URL"]
+			u, _ := url.Parse(admin)
+			u.Path = ""
+			env["DATABASE_URL"] = u.String()
+			env["PREVIEW_DATABASE"], env["PREVIEW_DATABASE_USER"] = keep, keep
+			out, err := appRun(env, "preview", sub)
+			for _, want := range []string{`PREVIEW_DATABASE: must be "pr_<n>"`, `PREVIEW_DATABASE_USER: must be "pr_<n>"`} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("err %v, want %q in:\n%s", err, want, out)
+				}
+			}
+			if n := queryOne[int](t, admin, `SELECT (SELECT count(*) FROM pg_database WHERE datname = $1) + (SELECT count(*) FROM pg_roles WHERE rolname = $1)`, keep); n != 2 {
+				t.Fatalf("database and role %s: %d of 2 left", keep, n)
+			}
+		})
+	}
+}
+
+// appExec runs one statement on dsn.
+func appExec(dsn, q string) error {
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(context.Background(), q)
+	return err
+}
+
 func mustRedisOpts(t *testing.T, s string) *redis.Options {
 	o, err := redis.ParseURL(s)
 	if err != nil {
@@ -210,8 +255,8 @@ func TestPreviewCommandsRefuseBadInput(t *testing.T) {
 			e["REDIS_URL"] = u.String()
 		}, "Redis database 0"},
 		{"a missing database name is named", []string{"create"}, func(e map[string]string) { delete(e, "PREVIEW_DATABASE") }, "PREVIEW_DATABASE: is required"},
-		{"a name that needs quoting is refused", []string{"create"}, func(e map[string]string) { e["PREVIEW_DATABASE_USER"] = `pr"; DROP` }, "PREVIEW_DATABASE_USER: must be a lowercase SQL name"},
-		{"create needs a long password", []string{"create"}, func(e map[string]string) { e["PREVIEW_DATABASE_PASSWORD"] = "short" }, "PREVIEW_DATABASE_PASSWORD: is required"},
+		{"a name that needs quoting is refused", []string{"create"}, func(e map[string]string) { e["PREVIEW_DATABASE_USER"] = `pr"; DROP` }, `PREVIEW_DATABASE_USER: must be`},
+		{"create needs a long password", []string{"create"}, func(e map[string]string) { e["PREVIEW_DATABASE_PASSWORD"] = "short" }, "PREVIEW_DATABASE_PASSWORD: must be at least 16 characters long; it has 5"},
 		{"the base's own database is never a PR's", []string{"drop"}, func(e map[string]string) {
 			u, _ := url.Parse(e["DATABASE_URL"])
 			e["PREVIEW_DATABASE"] = strings.TrimPrefix(u.Path, "/")

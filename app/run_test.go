@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -290,6 +291,27 @@ func TestEveryProcessServesOpsEndpoints(t *testing.T) {
 			}
 			if err := p.stop(); err != nil {
 				t.Errorf("%s did not exit cleanly: %v", cmd, err)
+			}
+		})
+	}
+}
+
+func TestHealthcheckReadsPORTAsServeDoes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/livez" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	port := strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
+	for _, tc := range []struct{ name, value string }{
+		{"a plain PORT", port},
+		{"a PORT with a leading space, which serve trims", " " + port},
+		{"a PORT with a trailing newline, which serve trims", port + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := healthcheck(context.Background(), func(k string) string { return map[string]string{"PORT": tc.value}[k] }); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

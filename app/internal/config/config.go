@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
@@ -82,7 +83,7 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 	l := loader{getenv: getenv}
 	c := &Config{
 		AppEnv:                  l.str("APP_ENV", "development"),
-		Port:                    l.intRange("PORT", 8080, 1, 65535),
+		Port:                    l.port(),
 		LogLevel:                l.level("LOG_LEVEL", slog.LevelInfo),
 		ShutdownTimeout:         l.duration("SHUTDOWN_TIMEOUT", 20*time.Second, time.Second),
 		DrainDelay:              l.duration("DRAIN_DELAY", 0, 0),
@@ -149,14 +150,18 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 			}
 		}
 	}
-	if len(l.errs) > 0 {
-		msgs := make([]string, len(l.errs))
-		for i, e := range l.errs {
-			msgs[i] = e.Error()
-		}
-		return nil, errors.New("config: " + strings.Join(msgs, "; "))
+	if err := l.err(); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// Port reads PORT alone, exactly as Load does, for `app healthcheck`,
+// which needs nothing else of the environment.
+func Port(getenv func(string) string) (int, error) {
+	l := loader{getenv: getenv}
+	port := l.port()
+	return port, l.err()
 }
 
 // LogValue renders the config for logs with every secret masked.
@@ -319,22 +324,35 @@ func dsnHasHost(s string) bool {
 	return false
 }
 
-// previewNameRE is a PR database or user name: a lowercase SQL identifier
-// that needs no quoting (pr_7).
-var previewNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+// previewNameRE is a PR database or user name as Shipyard makes them
+// (infra/stackconfig's Preview.Database): "pr_" and the pull request's
+// number, at most 63 characters. Nothing else may be created or dropped,
+// whatever DATABASE_URL names.
+var previewNameRE = regexp.MustCompile(`^pr_[1-9][0-9]{0,59}$`)
+
+const previewNameForm = `"pr_<n>", n the pull request's number, as Shipyard names it (such as "pr_7")`
+
+// minPreviewPassword is the shortest PREVIEW_DATABASE_PASSWORD, in
+// characters.
+const minPreviewPassword = 16
 
 func (l *loader) preview(password bool) Preview {
 	p := Preview{Database: l.str("PREVIEW_DATABASE", ""), User: l.str("PREVIEW_DATABASE_USER", ""), Password: l.getenv("PREVIEW_DATABASE_PASSWORD")}
 	for _, v := range []struct{ name, value string }{{"PREVIEW_DATABASE", p.Database}, {"PREVIEW_DATABASE_USER", p.User}} {
 		switch {
 		case v.value == "":
-			l.fail(v.name, "is required: a lowercase SQL name such as \"pr_7\"", "")
+			l.fail(v.name, "is required: "+previewNameForm, "")
 		case !previewNameRE.MatchString(v.value):
-			l.fail(v.name, "must be a lowercase SQL name such as \"pr_7\" (a-z, 0-9, _; at most 63)", v.value)
+			l.fail(v.name, "must be "+previewNameForm, v.value)
 		}
 	}
-	if password && len(p.Password) < 16 {
-		l.fail("PREVIEW_DATABASE_PASSWORD", "is required: the PR user's password, at least 16 characters", "")
+	// The password is never echoed, only its length.
+	switch n := utf8.RuneCountInString(p.Password); {
+	case !password:
+	case n == 0:
+		l.fail("PREVIEW_DATABASE_PASSWORD", fmt.Sprintf("is required: the PR user's password, at least %d characters", minPreviewPassword), "")
+	case n < minPreviewPassword:
+		l.fail("PREVIEW_DATABASE_PASSWORD", fmt.Sprintf("must be at least %d characters long; it has %d", minPreviewPassword, n), "")
 	}
 	return p
 }
@@ -368,6 +386,20 @@ type loader struct {
 	getenv func(string) string
 	errs   []error
 }
+
+// err is every problem found, in one error, or nil.
+func (l *loader) err() error {
+	if len(l.errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(l.errs))
+	for i, e := range l.errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New("config: " + strings.Join(msgs, "; "))
+}
+
+func (l *loader) port() int { return l.intRange("PORT", 8080, 1, 65535) }
 
 func (l *loader) fail(name, expect, got string) {
 	if got != "" {
@@ -442,10 +474,18 @@ func (l *loader) level(name string, def slog.Level) slog.Level {
 	if v == "" {
 		return def
 	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(v)); err != nil {
-		l.fail(name, `must be one of "debug", "info", "warn", "error"`, v)
-		return def
+	// Only the four names, in any case: slog's own parser would also take
+	// offsets such as "info+3".
+	switch strings.ToLower(v) {
+	case "debug":
+		return slog.LevelDebug
+	case "info":
+		return slog.LevelInfo
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
 	}
-	return lv
+	l.fail(name, `must be one of "debug", "info", "warn", "error"`, v)
+	return def
 }

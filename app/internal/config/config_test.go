@@ -173,3 +173,68 @@ func TestSecretsAreMaskedWhenLogged(t *testing.T) {
 		t.Errorf("non-secret parts should still be logged: %s", b.String())
 	}
 }
+
+func TestLogLevel(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        slog.Level
+		ok          bool
+	}{
+		{"debug is read", "debug", slog.LevelDebug, true},
+		{"info is read", "info", slog.LevelInfo, true},
+		{"warn is read", "warn", slog.LevelWarn, true},
+		{"error is read", "error", slog.LevelError, true},
+		{"a name in upper case is read", "WARN", slog.LevelWarn, true},
+		{"a name with an offset is refused", "info+3", 0, false},
+		{"a name with a negative offset is refused", "debug-4", 0, false},
+		{"warning is refused", "warning", 0, false},
+		{"a number is refused", "4", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			e["LOG_LEVEL"] = tc.value
+			c, err := config.Load(env(e), all)
+			if tc.ok {
+				if err != nil || c.LogLevel != tc.want {
+					t.Fatalf("%v, %v", c, err)
+				}
+				return
+			}
+			want := `LOG_LEVEL: must be one of "debug", "info", "warn", "error" (got "` + tc.value + `")`
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("want %s, got %v", want, err)
+			}
+		})
+	}
+}
+
+func TestPortReadsPORTAsLoadDoes(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        int // 0: refused
+	}{
+		{"an empty PORT is 8080", "", 8080},
+		{"a plain PORT is read", "9000", 9000},
+		{"a PORT with a leading space is trimmed", " 8080", 8080},
+		{"a PORT with surrounding whitespace is trimmed", "\t9000\n", 9000},
+		{"PORT 0 is refused", "0", 0},
+		{"PORT above 65535 is refused", "65536", 0},
+		{"a PORT in words is refused", "eighty", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			e["PORT"] = tc.value
+			port, err := config.Port(env(e))
+			c, lerr := config.Load(env(e), all)
+			if tc.want == 0 {
+				if err == nil || lerr == nil || !strings.Contains(err.Error(), "PORT: must be an integer from 1 to 65535") || err.Error() != lerr.Error() {
+					t.Fatalf("Port: %d, %v; Load: %v", port, err, lerr)
+				}
+				return
+			}
+			if err != nil || lerr != nil || port != tc.want || c.Port != tc.want {
+				t.Fatalf("Port: %d, %v; Load: %v, %v", port, err, c, lerr)
+			}
+		})
+	}
+}

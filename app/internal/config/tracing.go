@@ -86,7 +86,9 @@ func (l *loader) tracing() Tracing {
 	}
 	if v := strings.TrimSpace(l.getenv("OTEL_TRACES_SAMPLER_ARG")); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 {
+		// Written so that NaN (which ParseFloat accepts, and which
+		// compares false with everything) fails too; ±Inf is out of range.
+		if err != nil || !(f >= 0 && f <= 1) {
 			l.fail("OTEL_TRACES_SAMPLER_ARG", "must be a sampling ratio from 0 to 1 such as \"0.1\"", v)
 		} else {
 			t.SamplerArg = f
@@ -111,12 +113,52 @@ func (l *loader) tracing() Tracing {
 	return t
 }
 
-// otlpURL checks an OTLP/HTTP endpoint: an http or https URL with a host.
+// otlpURL checks an OTLP/HTTP endpoint: an http or https URL with a host
+// and no query string.
 func (l *loader) otlpURL(name, v string) string {
 	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		l.fail(name, `must be an http(s) URL such as "http://localhost:4318"`, Redact(v))
-		return ""
+	isURL := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	hasQuery := strings.Contains(v, "?")
+	switch {
+	case isURL && !hasQuery:
+		return v
+	case isURL:
+		l.fail(name, `must have no query string ("?…"): an http(s) URL such as "http://localhost:4318"`, showEndpoint(v))
+	case hasQuery:
+		l.fail(name, `must be an http(s) URL such as "http://localhost:4318", with no query string ("?…")`, showEndpoint(v))
+	default:
+		l.fail(name, `must be an http(s) URL such as "http://localhost:4318"`, showEndpoint(v))
 	}
-	return v
+	return ""
+}
+
+// showEndpoint is an endpoint as given, for an error message, with a
+// userinfo password and the query's values masked. It is cut by hand, not
+// parsed: a value url.Parse refuses is shown too. Anything before the
+// last "@" is taken for userinfo, so a password with "/", "?" or "#" in
+// it stays hidden (an "@" elsewhere masks more than needed).
+func showEndpoint(v string) string {
+	head, rest := "", v
+	if i := strings.Index(v, "://"); i >= 0 {
+		head, rest = v[:i+3], v[i+3:]
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		userinfo := rest[:at]
+		if c := strings.IndexByte(userinfo, ':'); c >= 0 {
+			userinfo = userinfo[:c] + ":xxxxx"
+		}
+		head, rest = head+userinfo, rest[at:]
+	}
+	if q := strings.IndexByte(rest, '?'); q >= 0 && q+1 < len(rest) {
+		params := strings.Split(rest[q+1:], "&")
+		for i, p := range params {
+			if k, _, ok := strings.Cut(p, "="); ok {
+				params[i] = k + "=xxxxx"
+			} else if p != "" {
+				params[i] = "xxxxx"
+			}
+		}
+		rest = rest[:q+1] + strings.Join(params, "&")
+	}
+	return head + rest
 }

@@ -55,16 +55,21 @@ func TestTracingFromTheStandardVariables(t *testing.T) {
 func TestTracingErrorsNameTheVariable(t *testing.T) {
 	for _, tc := range []struct {
 		name, varName, value string
+		want                 string // what the message says is allowed
 	}{
-		{"an endpoint that is not a URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger:4318"},
-		{"a gRPC-only scheme", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://jaeger:4317"},
-		{"an unknown sampler", "OTEL_TRACES_SAMPLER", "xray"},
-		{"a ratio above 1", "OTEL_TRACES_SAMPLER_ARG", "5"},
-		{"a ratio in words", "OTEL_TRACES_SAMPLER_ARG", "half"},
-		{"the gRPC protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
-		{"an unknown exporter", "OTEL_TRACES_EXPORTER", "zipkin"},
-		{"resource attributes without =", "OTEL_RESOURCE_ATTRIBUTES", "a=b,c"},
-		{"a bad OTEL_SDK_DISABLED", "OTEL_SDK_DISABLED", "perhaps"},
+		{"an endpoint that is not a URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger:4318", `http(s) URL`},
+		{"a gRPC-only scheme", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://jaeger:4317", `http(s) URL`},
+		{"an unknown sampler", "OTEL_TRACES_SAMPLER", "xray", `parentbased_traceidratio`},
+		{"a ratio above 1", "OTEL_TRACES_SAMPLER_ARG", "5", `from 0 to 1`},
+		{"a ratio in words", "OTEL_TRACES_SAMPLER_ARG", "half", `from 0 to 1`},
+		{"a ratio of NaN", "OTEL_TRACES_SAMPLER_ARG", "NaN", `from 0 to 1`},
+		{"a ratio of nan in lower case", "OTEL_TRACES_SAMPLER_ARG", "nan", `from 0 to 1`},
+		{"a ratio of Inf", "OTEL_TRACES_SAMPLER_ARG", "Inf", `from 0 to 1`},
+		{"a ratio of -Inf", "OTEL_TRACES_SAMPLER_ARG", "-Inf", `from 0 to 1`},
+		{"the gRPC protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", `http/protobuf`},
+		{"an unknown exporter", "OTEL_TRACES_EXPORTER", "zipkin", `"otlp" or "none"`},
+		{"resource attributes without =", "OTEL_RESOURCE_ATTRIBUTES", "a=b,c", `key=value pairs`},
+		{"a bad OTEL_SDK_DISABLED", "OTEL_SDK_DISABLED", "perhaps", `"true" or "false"`},
 	} {
 		t.Run(tc.name+" is rejected naming "+tc.varName, func(t *testing.T) {
 			e := valid()
@@ -72,6 +77,46 @@ func TestTracingErrorsNameTheVariable(t *testing.T) {
 			_, err := config.Load(env(e), all)
 			if err == nil || !strings.Contains(err.Error(), tc.varName+":") {
 				t.Fatalf("error does not name %s: %v", tc.varName, err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error does not say %s: %v", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestTracingEndpointErrorsShowTheValue(t *testing.T) {
+	for _, tc := range []struct {
+		name, varName, value string
+		want                 []string
+	}{
+		{"an endpoint without a scheme is shown as given", "OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318",
+			[]string{`must be an http(s) URL such as "http://localhost:4318" (got "localhost:4318")`}},
+		{"a refused endpoint's password is masked, the rest shown", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://u:S3cr3t@collector:4317",
+			[]string{`(got "grpc://u:xxxxx@collector:4317")`}},
+		{"an endpoint url.Parse refuses is shown with its password masked", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://u:S3cr3t%zz@collector:4318",
+			[]string{`(got "http://u:xxxxx@collector:4318")`}},
+		{"a password with a slash stays masked", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://u:S3cr3t/x@collector:4318",
+			[]string{`(got "http://u:xxxxx@collector:4318")`}},
+		{"a query string is named as the problem, its values masked", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318?api_key=S3cr3t&x",
+			[]string{`must have no query string`, `(got "http://collector:4318?api_key=xxxxx&xxxxx")`}},
+		{"a query on a value without a scheme is named too", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4318/v1/traces?token=S3cr3t",
+			[]string{`with no query string`, `(got "collector:4318/v1/traces?token=xxxxx")`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			e[tc.varName] = tc.value
+			_, err := config.Load(env(e), all)
+			if err == nil || !strings.Contains(err.Error(), tc.varName+":") {
+				t.Fatalf("error does not name %s: %v", tc.varName, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %s: %v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), "S3cr3t") {
+				t.Errorf("secret in the error: %v", err)
 			}
 		})
 	}
