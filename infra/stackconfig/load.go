@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -320,9 +321,15 @@ func parse(stack string, data, schema []byte) (*Config, problems, error) {
 	// Decode into the defaults. encoding/json keeps going after a wrong
 	// type or an unknown field, so the rest of the file is still read and
 	// the cross-field rules still run; those errors are already schema
-	// problems, unless schema.json and the Go types disagree.
+	// problems, unless schema.json and the Go types disagree. JSON Schema
+	// counts 1e2 and 100.0 as the integer 100, and so does the decoding:
+	// integral numbers are rewritten as integers first.
 	cfg := Defaults()
-	dec := json.NewDecoder(bytes.NewReader(data))
+	normalized, err := json.Marshal(integralNumbers(inst))
+	if err != nil {
+		return nil, nil, fmt.Errorf("re-encoding the file: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(normalized))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cfg); err != nil && len(ps) == 0 {
 		ps.add(decodeErrorPath(err), "%v (%v: fix config/schema.json or infra/stackconfig)", err, errSchemaDrift)
@@ -372,6 +379,38 @@ func withoutCovered(cross, schema problems) problems {
 		}
 	}
 	return out
+}
+
+// integralNumbers returns v with every number written with a fraction or
+// an exponent but integral in value (1e2, 100.0) rewritten as an integer
+// (100), so that it decodes into an int field. Numbers beyond 2^53 are
+// left alone: float64 would not hold them exactly.
+func integralNumbers(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = integralNumbers(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = integralNumbers(e)
+		}
+		return out
+	case json.Number:
+		if !strings.ContainsAny(string(v), ".eE") {
+			return v
+		}
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+			return v
+		}
+		return json.Number(strconv.FormatInt(int64(f), 10))
+	default:
+		return v
+	}
 }
 
 func decodeErrorPath(err error) string {

@@ -397,3 +397,30 @@ func TestCrossStackProblemsCarryTheLineOfTheirField(t *testing.T) {
 		t.Errorf("error %v; want the cross-stack problem at line 5", err)
 	}
 }
+
+// TestIntegralNumbersAreIntegers: JSON Schema counts 1e2 and 100.0 as the
+// integer 100, so an integer field takes them too.
+func TestIntegralNumbersAreIntegers(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        int
+	}{
+		{"an exponent is an integer", "2e1", 20},
+		{"a zero fraction is an integer", "20.0", 20},
+		{"a negative exponent with an integral value is an integer", "200e-1", 20},
+		{"a plain integer stays one", "20", 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("dev", []byte(`{"target": "docker", "app": {"dbPoolSize": `+tt.value+`}}`), repoSchema(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.App.DBPoolSize != tt.want {
+				t.Errorf("app.dbPoolSize = %d, want %d", cfg.App.DBPoolSize, tt.want)
+			}
+		})
+	}
+	_, err := Parse("dev", []byte(`{"target": "docker", "app": {"dbPoolSize": 20.5}}`), repoSchema(t))
+	checkProblems(t, problemsOf(t, err), want{"app.dbPoolSize", "20.5 is a number; want an integer"})
+}
