@@ -3,8 +3,11 @@ package stackconfig
 import (
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
+
+	"github.com/shipyard-kit/shipyard/app/appenv"
 )
 
 // Endpoints are the addresses of a stack's attached resources. On aws they
@@ -64,25 +67,35 @@ type EnvSpec struct {
 	// (markdown, for docs/config.md).
 	Doc   string
 	value func(c *Config, ep Endpoints) string
+	// from are the fields the value comes from, for a problem the app
+	// finds with it (see checkAppEnv).
+	from []string
 }
 
 // envSpecs is the table Env computes: to give the app a new variable, add
 // a row here (docs/config.md and ReservedEnvNames follow).
 var envSpecs = []EnvSpec{
 	{"APP_ENV", "The stack name (`local`, `dev`, `staging`, `prod`).",
-		func(c *Config, _ Endpoints) string { return c.Stack }},
+		func(c *Config, _ Endpoints) string { return c.Stack },
+		nil},
 	{"PORT", "Listening port: `services.web.port`.",
-		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.Services.Web.Port) }},
+		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.Services.Web.Port) },
+		[]string{"services.web.port"}},
 	{"LOG_LEVEL", "`app.logLevel`.",
-		func(c *Config, _ Endpoints) string { return c.App.LogLevel }},
+		func(c *Config, _ Endpoints) string { return c.App.LogLevel },
+		[]string{"app.logLevel"}},
 	{"SHUTDOWN_TIMEOUT", "Drain budget after SIGTERM, a Go duration: `app.shutdownTimeoutSeconds` + `s`.",
-		func(c *Config, _ Endpoints) string { return seconds(c.App.ShutdownTimeoutSeconds) }},
+		func(c *Config, _ Endpoints) string { return seconds(c.App.ShutdownTimeoutSeconds) },
+		[]string{"app.shutdownTimeoutSeconds"}},
 	{"DRAIN_DELAY", "Serving on after SIGTERM before the listener closes: `app.drainDelaySeconds` + `s`.",
-		func(c *Config, _ Endpoints) string { return seconds(c.App.DrainDelaySeconds) }},
+		func(c *Config, _ Endpoints) string { return seconds(c.App.DrainDelaySeconds) },
+		[]string{"app.drainDelaySeconds", "app.shutdownTimeoutSeconds"}},
 	{"REQUEST_TIMEOUT", "Per-request deadline: `app.requestTimeoutSeconds` + `s`.",
-		func(c *Config, _ Endpoints) string { return seconds(c.App.RequestTimeoutSeconds) }},
+		func(c *Config, _ Endpoints) string { return seconds(c.App.RequestTimeoutSeconds) },
+		[]string{"app.requestTimeoutSeconds"}},
 	{"HTTP_IDLE_TIMEOUT", "Keep-alive idle timeout: `app.idleTimeoutSeconds` + `s`.",
-		func(c *Config, _ Endpoints) string { return seconds(c.App.IdleTimeoutSeconds) }},
+		func(c *Config, _ Endpoints) string { return seconds(c.App.IdleTimeoutSeconds) },
+		[]string{"app.idleTimeoutSeconds"}},
 	{"DATABASE_URL", "`postgres://<database.username>@<host>:<port>/<database.name>?sslmode=verify-full&sslrootcert=<CA file>` (a PR environment's: `pr_<n>` as user and database), without the password (`DATABASE_PASSWORD`): the app checks that the server's certificate chains to the CA file and names `<host>`. The CA file is the Amazon RDS global bundle the image ships (`" + RDSCABundlePath + "`) on aws, the local stack's generated CA (`" + LocalDatabaseCAPath + "`) on docker.",
 		func(c *Config, ep Endpoints) string {
 			rootCert := LocalDatabaseCAPath
@@ -99,9 +112,11 @@ var envSpecs = []EnvSpec{
 				RawQuery: "sslmode=verify-full&sslrootcert=" + rootCert,
 			}
 			return u.String()
-		}},
+		},
+		[]string{"database.name", "database.username"}},
 	{"DATABASE_MAX_CONNS", "Pool size of one process: `app.dbPoolSize`.",
-		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.App.DBPoolSize) }},
+		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.App.DBPoolSize) },
+		[]string{"app.dbPoolSize"}},
 	{"REDIS_URL", "`rediss://<host>:<port>/0` (`redis://` on docker; a PR environment's: its slot as the logical database), without the password (`REDIS_PASSWORD`).",
 		func(c *Config, ep Endpoints) string {
 			scheme := "redis"
@@ -110,11 +125,14 @@ var envSpecs = []EnvSpec{
 			}
 			u := url.URL{Scheme: scheme, Host: net.JoinHostPort(ep.RedisHost, strconv.Itoa(ep.RedisPort)), Path: "/" + strconv.Itoa(c.previewRedisDB())}
 			return u.String()
-		}},
+		},
+		nil},
 	{"RATE_LIMIT_PER_MINUTE", "`app.rateLimitPerMinute`.",
-		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.App.RateLimitPerMinute) }},
+		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.App.RateLimitPerMinute) },
+		[]string{"app.rateLimitPerMinute"}},
 	{"OTEL_SDK_DISABLED", "`true` when `tracing.enabled` is false: the app then makes no span at all.",
-		func(c *Config, _ Endpoints) string { return strconv.FormatBool(!c.Tracing.Enabled) }},
+		func(c *Config, _ Endpoints) string { return strconv.FormatBool(!c.Tracing.Enabled) },
+		[]string{"tracing.enabled"}},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "Where spans go, OTLP over HTTP: the task's ADOT collector sidecar `http://" + CollectorHost + ":4318` on aws, the stack's Jaeger `http://" + LocalJaegerHost + ":4318` on docker.",
 		func(c *Config, _ Endpoints) string {
 			host := LocalJaegerHost
@@ -122,19 +140,26 @@ var envSpecs = []EnvSpec{
 				host = CollectorHost
 			}
 			return "http://" + net.JoinHostPort(host, strconv.Itoa(OTLPHTTPPort))
-		}},
+		},
+		nil},
 	{"OTEL_EXPORTER_OTLP_PROTOCOL", "Always `http/protobuf`.",
-		func(*Config, Endpoints) string { return "http/protobuf" }},
+		func(*Config, Endpoints) string { return "http/protobuf" },
+		nil},
 	{"OTEL_TRACES_SAMPLER", "Always `parentbased_traceidratio`: a trace started here is recorded with `tracing.samplingRatio`, one continued from a caller's traceparent as the caller decided.",
-		func(*Config, Endpoints) string { return "parentbased_traceidratio" }},
+		func(*Config, Endpoints) string { return "parentbased_traceidratio" },
+		nil},
 	{"OTEL_TRACES_SAMPLER_ARG", "`tracing.samplingRatio`.",
-		func(c *Config, _ Endpoints) string { return strconv.FormatFloat(c.Tracing.SamplingRatio, 'g', -1, 64) }},
+		func(c *Config, _ Endpoints) string { return strconv.FormatFloat(c.Tracing.SamplingRatio, 'g', -1, 64) },
+		[]string{"tracing.samplingRatio"}},
 	{"OTEL_SERVICE_NAME", "Always `" + TracesServiceName + "` (the process type is the resource attribute `shipyard.process`).",
-		func(*Config, Endpoints) string { return TracesServiceName }},
+		func(*Config, Endpoints) string { return TracesServiceName },
+		nil},
 	{"OTEL_RESOURCE_ATTRIBUTES", "`deployment.environment.name=<stack>`.",
-		func(c *Config, _ Endpoints) string { return "deployment.environment.name=" + c.Stack }},
+		func(c *Config, _ Endpoints) string { return "deployment.environment.name=" + c.Stack },
+		nil},
 	{"TRUST_PROXY", "Always `true`: every stack serves through exactly one load balancer (the ALB on aws, nginx on docker), so the client is the right-most `X-Forwarded-For` hop it appends; rate limits are per client, not per load balancer.",
-		func(*Config, Endpoints) string { return "true" }},
+		func(*Config, Endpoints) string { return "true" },
+		nil},
 }
 
 // secretSpecs documents the secret env vars every stack has.
@@ -195,4 +220,37 @@ func ReservedEnvNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// checkAppEnv runs the app's own config loader (app/appenv) on the
+// environment every process gets: a value of app.env the app would refuse
+// at start is a problem at app.env.<NAME> carrying the app's message.
+// Secrets are left unset (the loader does not judge them) and the
+// endpoints are the docker hosts, of the same shape as the aws ones.
+func (c *Config) checkAppEnv(ps *problems) {
+	env := map[string]string{}
+	for _, v := range c.Env(LocalEndpoints) {
+		env[v.Name] = v.Value
+	}
+	reserved := ReservedEnvNames()
+	for _, p := range appenv.Check(env) {
+		if _, set := c.App.Env[p.Name]; set && !slices.Contains(reserved, p.Name) {
+			ps.add("app.env."+p.Name, "the app refuses it at start: %s", p.Message)
+			continue
+		}
+		// A derived value the app refuses is the project's bug, unless
+		// the schema rejected a field it comes from (then that field
+		// kept a value the rules never judged).
+		var from []string
+		for _, s := range envSpecs {
+			if s.Name == p.Name {
+				from = s.from
+			}
+		}
+		path := ""
+		if len(from) > 0 {
+			path = from[0]
+		}
+		ps.addAbout(path, from, "the app refuses %s derived from the stack config: %s (the stack config's rules and app/internal/config disagree: fix config/schema.json, infra/stackconfig or app/internal/config)", p.Name, p.Message)
+	}
 }

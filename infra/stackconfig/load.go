@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -309,6 +310,7 @@ func parse(stack string, data, schema []byte) (*Config, problems, error) {
 		}
 		ps = sd.schemaProblems(inst, ve)
 	}
+	sd.hugeNumbers(&ps, inst)
 	if _, isObject := inst.(map[string]any); !isObject {
 		if len(ps) == 0 {
 			ps.add("", "%s is not a JSON object; want an object such as {\"target\": \"docker\"}", display(inst))
@@ -320,9 +322,15 @@ func parse(stack string, data, schema []byte) (*Config, problems, error) {
 	// Decode into the defaults. encoding/json keeps going after a wrong
 	// type or an unknown field, so the rest of the file is still read and
 	// the cross-field rules still run; those errors are already schema
-	// problems, unless schema.json and the Go types disagree.
+	// problems, unless schema.json and the Go types disagree. JSON Schema
+	// counts 1e2 and 100.0 as the integer 100, and so does the decoding:
+	// integral numbers are rewritten as integers first.
 	cfg := Defaults()
-	dec := json.NewDecoder(bytes.NewReader(data))
+	normalized, err := json.Marshal(integralNumbers(inst))
+	if err != nil {
+		return nil, nil, fmt.Errorf("re-encoding the file: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(normalized))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cfg); err != nil && len(ps) == 0 {
 		ps.add(decodeErrorPath(err), "%v (%v: fix config/schema.json or infra/stackconfig)", err, errSchemaDrift)
@@ -374,6 +382,69 @@ func withoutCovered(cross, schema problems) problems {
 	return out
 }
 
+// integralNumbers returns v with every number written with a fraction or
+// an exponent but integral in value (1e2, 100.0) rewritten as an integer
+// (100), so that it decodes into an int field. Numbers beyond 2^53 are
+// left alone: float64 would not hold them exactly.
+func integralNumbers(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = integralNumbers(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = integralNumbers(e)
+		}
+		return out
+	case json.Number:
+		if !strings.ContainsAny(string(v), ".eE") {
+			return v
+		}
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+			return v
+		}
+		return json.Number(strconv.FormatInt(int64(f), 10))
+	default:
+		return v
+	}
+}
+
+// hugeNumbers adds a problem for every number of the file beyond float64
+// (1e400) that the schema did not already report: no field can hold it.
+func (sd *schemaDoc) hugeNumbers(ps *problems, inst any) {
+	var walk func(path []string, v any)
+	walk = func(path []string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				walk(append(slices.Clip(path), k), e)
+			}
+		case []any:
+			for i, e := range v {
+				walk(append(slices.Clip(path), strconv.Itoa(i)), e)
+			}
+		case json.Number:
+			if _, err := strconv.ParseFloat(string(v), 64); err == nil {
+				return
+			}
+			p := dotted(inst, path, "")
+			allowed := "a number from -1.8e308 to 1.8e308"
+			if n := sd.node(path); n.get("minimum") != nil || n.get("maximum") != nil {
+				allowed = rangeText(n)
+			}
+			var found problems
+			found.add(p, "%s is beyond the largest number a field can hold (about 1.8e308); allowed %s", v, allowed)
+			*ps = append(*ps, withoutCovered(found, *ps)...)
+		}
+	}
+	walk(nil, inst)
+}
+
 func decodeErrorPath(err error) string {
 	var typ *json.UnmarshalTypeError
 	if errors.As(err, &typ) {
@@ -393,7 +464,11 @@ func describeJSONError(data []byte, err error) error {
 		return fmt.Errorf("invalid JSON at line %d, column %d: %v", line, col, syn)
 	case errors.As(err, &typ):
 		line, col := lineCol(data, typ.Offset)
-		return fmt.Errorf("line %d, column %d: %s: %s is not a %s", line, col, typ.Field, typ.Value, typ.Type)
+		what := typ.Value
+		if typ.Field != "" {
+			what = typ.Field + ": " + what
+		}
+		return fmt.Errorf("line %d, column %d: %s is not a %s", line, col, what, typ.Type)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		line, col := lineCol(data, int64(len(data)))
 		return fmt.Errorf("invalid JSON at line %d, column %d: unexpected end of file", line, col)
@@ -429,6 +504,9 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 func keyLines(data []byte) (map[string]int, error) {
 	lines := map[string]int{}
 	dec := json.NewDecoder(bytes.NewReader(data))
+	// Numbers stay text: a value float64 cannot hold (1e400) is the
+	// schema's to judge, with the field's name and range.
+	dec.UseNumber()
 	var walk func(path string) error
 	walk = func(path string) error {
 		tok, err := dec.Token()

@@ -97,9 +97,15 @@ func TestBadInput(t *testing.T) {
 		{name: "an unknown nested field is an error",
 			files: map[string]string{"dev": `{"target": "docker", "services": {"web": {"memruy": 1024}}}`}, stack: "dev",
 			want: []string{`services.web.memruy: unknown field (did you mean "memory"?); allowed: autoscaling, cpu,`}},
-		{name: "a missing target is an error",
+		{name: "a missing target is an error naming the targets",
 			files: map[string]string{"dev": `{}`}, stack: "dev",
-			want: []string{"target: is required"}},
+			want: []string{`target: is required; allowed "aws", "docker"`}},
+		{name: "a number beyond float64 names its field and range, not a column",
+			files: map[string]string{"dev": `{"target": "docker", "local": {"httpPort": 1e400}}`}, stack: "dev",
+			want: []string{"dev.json: 1 problem(s):", "line 1: local.httpPort: 1e400 is too large; allowed 1 to 65535"}},
+		{name: "a number beyond float64 in a field without a maximum names its field and range",
+			files: map[string]string{"dev": `{"target": "docker", "alarms": {"overrides": {"cpuHigh": {"threshold": 1e400}}}}`}, stack: "dev",
+			want: []string{"dev.json: 1 problem(s):", "alarms.overrides.cpuHigh.threshold: 1e400 is beyond the largest number a field can hold (about 1.8e308); allowed at least 0"}},
 		{name: "an unknown stack lists the known stacks",
 			files: map[string]string{"dev": dockerBase, "prod": dockerBase}, stack: "qa",
 			want: []string{`unknown stack "qa": there is no `, "qa.json; known stacks: dev, prod"}},
@@ -396,4 +402,31 @@ func TestCrossStackProblemsCarryTheLineOfTheirField(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "line 5: local.images.postgres: \"postgres:15\" runs Postgres 15") {
 		t.Errorf("error %v; want the cross-stack problem at line 5", err)
 	}
+}
+
+// TestIntegralNumbersAreIntegers: JSON Schema counts 1e2 and 100.0 as the
+// integer 100, so an integer field takes them too.
+func TestIntegralNumbersAreIntegers(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        int
+	}{
+		{"an exponent is an integer", "2e1", 20},
+		{"a zero fraction is an integer", "20.0", 20},
+		{"a negative exponent with an integral value is an integer", "200e-1", 20},
+		{"a plain integer stays one", "20", 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("dev", []byte(`{"target": "docker", "app": {"dbPoolSize": `+tt.value+`}}`), repoSchema(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.App.DBPoolSize != tt.want {
+				t.Errorf("app.dbPoolSize = %d, want %d", cfg.App.DBPoolSize, tt.want)
+			}
+		})
+	}
+	_, err := Parse("dev", []byte(`{"target": "docker", "app": {"dbPoolSize": 20.5}}`), repoSchema(t))
+	checkProblems(t, problemsOf(t, err), want{"app.dbPoolSize", "20.5 is a number; want an integer"})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -317,7 +318,11 @@ func (sd *schemaDoc) schemaProblems(inst any, verr *jsonschema.ValidationError) 
 			return
 		case *kind.Required:
 			for _, m := range k.Missing {
-				ps.add(dotted(inst, loc, m), "is required")
+				msg := "is required"
+				if w := wantedText(sd.node(append(slices.Clip(loc), m))); w != "" {
+					msg += "; " + w
+				}
+				ps.add(dotted(inst, loc, m), "%s", msg)
 			}
 			return
 		}
@@ -467,6 +472,30 @@ func display(v any) string {
 		return string(r[:57]) + "..."
 	}
 	return string(b)
+}
+
+// wantedText says what a field's schema allows, for a field that is
+// missing: its values ("allowed \"aws\", \"docker\""), its form ("want an
+// AWS region such as \"eu-west-1\"") or its type ("want a string"); ""
+// when the schema does not say.
+func wantedText(n *omap) string {
+	if enum, ok := n.get("enum").([]any); ok {
+		vals := make([]string, len(enum))
+		for i, w := range enum {
+			vals[i] = display(plain(w))
+		}
+		return "allowed " + strings.Join(vals, ", ")
+	}
+	if h := n.str("x-patternHint"); h != "" {
+		return "want " + h
+	}
+	if lo, hi := n.get("minimum"), n.get("maximum"); lo != nil || hi != nil {
+		return "allowed " + rangeText(n)
+	}
+	if t := n.str("type"); t != "" {
+		return "want " + article(t)
+	}
+	return ""
 }
 
 func article(typ string) string {

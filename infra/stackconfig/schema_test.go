@@ -326,3 +326,32 @@ func TestARecursiveSchemaDoesNotHang(t *testing.T) {
 	}
 	_, _ = Parse("dev", []byte(`{"target": "docker", "node": {"next": {"next": 1}}}`), schema)
 }
+
+// TestAMissingRequiredFieldSaysWhatIsAllowed uses a schema requiring more
+// than config/schema.json does (only target) to cover every kind of field.
+func TestAMissingRequiredFieldSaysWhatIsAllowed(t *testing.T) {
+	const schema = `{"type": "object", "required": ["target", "tags"], "properties": {
+		"target": {"type": "string", "enum": ["aws", "docker"]},
+		"tags": {"type": "object"},
+		"aws": {"type": "object", "required": ["region"], "properties": {"region": {"type": "string", "x-patternHint": "an AWS region such as \"eu-west-1\""}}},
+		"app": {"type": "object", "required": ["dbPoolSize"], "properties": {"dbPoolSize": {"type": "integer", "minimum": 1, "maximum": 100}}}}}`
+	tests := []struct {
+		name, file string
+		want       want
+	}{
+		{"a missing field with an enum lists its values", `{"tags": {}}`,
+			want{"target", `is required; allowed "aws", "docker"`}},
+		{"a missing field with a pattern shows its form", `{"target": "docker", "tags": {}, "aws": {}}`,
+			want{"aws.region", `is required; want an AWS region such as "eu-west-1"`}},
+		{"a missing number gives its range", `{"target": "docker", "tags": {}, "app": {}}`,
+			want{"app.dbPoolSize", "is required; allowed 1 to 100"}},
+		{"a missing field gives its type otherwise", `{"target": "docker"}`,
+			want{"tags", "is required; want an object"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("dev", []byte(tt.file), []byte(schema))
+			checkProblems(t, problemsOf(t, err), tt.want)
+		})
+	}
+}

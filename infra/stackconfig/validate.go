@@ -627,6 +627,10 @@ var rules = []Rule{
 		},
 	},
 	{
+		Doc:   "`app.env` values of variables the app reads (e.g. `MAX_BODY_BYTES`, `WORKER_CONCURRENCY`, `QUEUE_METRICS_INTERVAL`) pass the app's own config loader (`app/internal/config`, through `app/appenv`), as the web, worker and clock processes load them at start: a value a container would refuse after a deploy is refused here, with the app's message naming the variable and what it allows. Variables the app does not read are not judged.",
+		check: func(c *Config, ps *problems) { c.checkAppEnv(ps) },
+	},
+	{
 		Doc: "Tag keys do not start with `aws:` (reserved by AWS).",
 		check: func(c *Config, ps *problems) {
 			for k := range c.Tags {

@@ -346,6 +346,21 @@ func TestRules(t *testing.T) {
 			patch: `{"tracing": {"samplingRatio": 2}}`,
 			want:  []want{{"tracing.samplingRatio", ""}}},
 
+		// The app's own rules on app.env (app/appenv).
+		{name: "a MAX_BODY_BYTES that is not a number is refused with the app's range",
+			patch: `{"app": {"env": {"MAX_BODY_BYTES": "abc"}}}`,
+			want:  []want{{"app.env.MAX_BODY_BYTES", `the app refuses it at start: MAX_BODY_BYTES: must be an integer from 1 to 1073741824 (got "abc")`}}},
+		{name: "a WORKER_CONCURRENCY of 0 is refused with the app's range",
+			patch: `{"app": {"env": {"WORKER_CONCURRENCY": "0"}}}`,
+			want:  []want{{"app.env.WORKER_CONCURRENCY", `the app refuses it at start: WORKER_CONCURRENCY: must be an integer from 1 to 1000 (got "0")`}}},
+		{name: "a QUEUE_METRICS_INTERVAL over an hour is refused with the app's range",
+			patch: `{"app": {"env": {"QUEUE_METRICS_INTERVAL": "2h"}}}`,
+			want:  []want{{"app.env.QUEUE_METRICS_INTERVAL", `the app refuses it at start: QUEUE_METRICS_INTERVAL: must be a Go duration such as "60s", from 1s to 1h0m0s, or 0 for off (got "2h")`}}},
+		{name: "app.env values within the app's ranges are accepted",
+			patch: `{"app": {"env": {"MAX_BODY_BYTES": "2097152", "WORKER_CONCURRENCY": "20", "QUEUE_METRICS_INTERVAL": "0"}}}`},
+		{name: "an app.env variable the app does not read is not judged",
+			patch: `{"app": {"env": {"FEATURE_X": "abc"}}}`},
+
 		// Several problems at once.
 		{name: "schema and cross-field problems are reported together",
 			patch: `{"services": {"web": {"cpu": 300, "maxCount": 0}}, "app": {"idleTimeoutSeconds": 30, "logLevel": "loud"}}`,
@@ -399,6 +414,17 @@ func TestValidateOnConfigsBuiltInCode(t *testing.T) {
 		want{"target", `"" is not a target`},
 		want{"services.web.stopTimeoutSeconds", "500 is too large; allowed 21 to 120"},
 		want{"app.env.bad name", "is not an env var name"})
+}
+
+// TestADerivedValueTheAppRefusesBlamesTheProject: the schema keeps a file
+// from deriving a value the app refuses, so one in a Config built in code
+// is reported at its field as the project's bug.
+func TestADerivedValueTheAppRefusesBlamesTheProject(t *testing.T) {
+	c := Defaults()
+	c.Target = TargetDocker
+	c.App.LogLevel = "loud"
+	checkProblems(t, problemsOf(t, c.Validate()),
+		want{"app.logLevel", `the app refuses LOG_LEVEL derived from the stack config: LOG_LEVEL: must be one of "debug", "info", "warn", "error" (got "loud") (the stack config's rules and app/internal/config disagree`})
 }
 
 func TestFargateMemory(t *testing.T) {

@@ -3,7 +3,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -162,6 +161,26 @@ func Port(getenv func(string) string) (int, error) {
 	l := loader{getenv: getenv}
 	port := l.port()
 	return port, l.err()
+}
+
+// VarError is one variable Load refuses: its name and what is wrong with
+// it (what it expects, and the value it got).
+type VarError struct {
+	Name    string
+	Problem string
+}
+
+func (e VarError) Error() string { return e.Name + ": " + e.Problem }
+
+// Errors is Load's error: every variable it refuses, in the order read.
+type Errors []VarError
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return "config: " + strings.Join(msgs, "; ")
 }
 
 // LogValue renders the config for logs with every secret masked.
@@ -384,29 +403,24 @@ func dsnValue(s, key string) string {
 
 type loader struct {
 	getenv func(string) string
-	errs   []error
+	errs   Errors
 }
 
-// err is every problem found, in one error, or nil.
+// err is every problem found (an Errors), or nil.
 func (l *loader) err() error {
 	if len(l.errs) == 0 {
 		return nil
 	}
-	msgs := make([]string, len(l.errs))
-	for i, e := range l.errs {
-		msgs[i] = e.Error()
-	}
-	return errors.New("config: " + strings.Join(msgs, "; "))
+	return l.errs
 }
 
 func (l *loader) port() int { return l.intRange("PORT", 8080, 1, 65535) }
 
 func (l *loader) fail(name, expect, got string) {
 	if got != "" {
-		l.errs = append(l.errs, fmt.Errorf("%s: %s (got %q)", name, expect, got))
-		return
+		expect += fmt.Sprintf(" (got %q)", got)
 	}
-	l.errs = append(l.errs, fmt.Errorf("%s: %s", name, expect))
+	l.errs = append(l.errs, VarError{Name: name, Problem: expect})
 }
 
 func (l *loader) str(name, def string) string {

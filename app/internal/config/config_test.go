@@ -1,8 +1,10 @@
 package config_test
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +126,23 @@ func TestLoadErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), name) {
 				t.Errorf("error does not name %s: %v", name, err)
 			}
+		}
+	})
+	t.Run("the error lists each refused variable apart, in the order read", func(t *testing.T) {
+		_, err := config.Load(env(map[string]string{"PORT": "x", "MAX_BODY_BYTES": "0", "DATABASE_URL": "postgres://app@db/app"}), config.Needs{Database: true})
+		var errs config.Errors
+		if !errors.As(err, &errs) {
+			t.Fatalf("error is not a config.Errors: %v", err)
+		}
+		want := config.Errors{
+			{Name: "PORT", Problem: `must be an integer from 1 to 65535 (got "x")`},
+			{Name: "MAX_BODY_BYTES", Problem: `must be an integer from 1 to 1073741824 (got "0")`},
+		}
+		if !slices.Equal(errs, want) {
+			t.Errorf("errors = %q, want %q", errs, want)
+		}
+		if got := err.Error(); got != `config: PORT: must be an integer from 1 to 65535 (got "x"); MAX_BODY_BYTES: must be an integer from 1 to 1073741824 (got "0")` {
+			t.Errorf("message = %q", got)
 		}
 	})
 	t.Run("QUEUE_METRICS_INTERVAL 0 turns the embedded metric format lines off", func(t *testing.T) {
