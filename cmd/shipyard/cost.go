@@ -121,7 +121,7 @@ func cmdCostPrices(ctx context.Context, e env) error {
 	regions, _, args := cutFlag(args, "regions")
 	dir, _, args := cutFlag(args, "offers")
 	if len(args) > 0 || file == "" {
-		return fmt.Errorf("usage: shipyard %s", costPricesUsage)
+		return usageError(args, costPricesUsage)
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {

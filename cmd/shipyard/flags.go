@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -69,4 +71,58 @@ func flagValueError(name, variable, value, allowed string) error {
 		return fmt.Errorf("%s=%s (--%s=%s): allowed %s", variable, value, name, value, allowed)
 	}
 	return fmt.Errorf("--%s=%s: allowed %s", name, value, allowed)
+}
+
+// usageFlag is a flag in a usage line: "--format" of "[--format=text|json]".
+var usageFlag = regexp.MustCompile(`--[a-z][a-z0-9-]*`)
+
+// looksLikeFlag: -x, --name, --name=VALUE (not "-", "--" or "-1").
+var looksLikeFlag = regexp.MustCompile(`^--?[A-Za-z]`)
+
+// synopsis is a command's usage line without its description: "cost STACK
+// [--format=text|json] [--base=GIT_REF]" (the description follows two
+// spaces).
+func synopsis(usage string) string {
+	s, _, _ := strings.Cut(usage, "  ")
+	return strings.TrimSpace(s)
+}
+
+// unknownFlag refuses the first argument that looks like a flag the
+// command's usage synopsis does not name: the synopsis names every flag a
+// command takes, so a misspelt one (--formt=json) is named, with the ones
+// allowed, before the command runs, instead of ending as a usage line or
+// taken for a stack, a file or a key.
+func unknownFlag(usage string, args []string) error {
+	syn := synopsis(usage)
+	var allowed []string
+	for _, f := range usageFlag.FindAllString(syn, -1) {
+		if !slices.Contains(allowed, f) {
+			allowed = append(allowed, f)
+		}
+	}
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		if !looksLikeFlag.MatchString(a) || slices.Contains(allowed, name) {
+			continue
+		}
+		takes := "allowed " + strings.Join(allowed, ", ")
+		if len(allowed) == 0 {
+			takes = "shipyard " + strings.Fields(syn)[0] + " takes no flags"
+		}
+		return fmt.Errorf("unknown flag %s; %s; usage: shipyard %s", name, takes, syn)
+	}
+	return nil
+}
+
+// usageError is a command's error for arguments it cannot take: the
+// first one that looks like a flag is named (a flag the command does not
+// know or did not take), else the usage line alone.
+func usageError(args []string, usage string) error {
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") && a != "-" {
+			name, _, _ := strings.Cut(a, "=")
+			return fmt.Errorf("unknown flag %s; usage: shipyard %s", name, synopsis(usage))
+		}
+	}
+	return fmt.Errorf("usage: shipyard %s", usage)
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +149,97 @@ func TestABooleanFlagSetToFalseIsOff(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAnUnknownFlagIsNamedWithTheAllowedOnesBeforeTheCommandRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a misspelt flag of cost", []string{"cost", "local", "--formt=json"},
+			"unknown flag --formt; allowed --format, --base; usage: shipyard cost STACK [--format=text|json] [--base=GIT_REF]"},
+		{"a bare misspelt flag", []string{"up", "prod", "--allow-stateful-change"},
+			"unknown flag --allow-stateful-change; allowed --allow-stateful-changes, --release-follows; usage: shipyard up STACK [--allow-stateful-changes] [--release-follows]"},
+		{"a flag of a command that takes none", []string{"env", "local", "--stack=dev"},
+			"unknown flag --stack; shipyard env takes no flags; usage: shipyard env STACK"},
+		{"a single-dash flag", []string{"migrate", "-v", "local"},
+			"unknown flag -v; shipyard migrate takes no flags; usage: shipyard migrate STACK"},
+		{"another command's flag", []string{"release", "prod", "--confirm=prod"},
+			"unknown flag --confirm; allowed --image; usage: shipyard release STACK [--image=REF]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			// No repository: the check runs before the command reads anything.
+			err := run(context.Background(), tc.args, func(string) string { return "" }, &out, &out)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("shipyard %s: %v\nwant %s", strings.Join(tc.args, " "), err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEveryCommandNamesAnUnknownFlag(t *testing.T) {
+	for name, c := range commands() {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), []string{name, "local", "--no-such-flag=1"}, func(string) string { return "" }, &out, &out)
+			if err == nil || !strings.HasPrefix(err.Error(), "unknown flag --no-such-flag; ") || !strings.HasSuffix(err.Error(), "; usage: shipyard "+synopsis(c.usage)) {
+				t.Errorf("shipyard %s local --no-such-flag=1: %v", name, err)
+			}
+		})
+	}
+}
+
+// The check of unknown flags takes the flags a command knows from its
+// usage line: every flag the commands read must be in one, or it would be
+// refused.
+func TestEveryFlagTheCommandsReadIsInAUsageLine(t *testing.T) {
+	inUsage := map[string]bool{}
+	for _, c := range commands() {
+		for _, f := range usageFlag.FindAllString(synopsis(c.usage), -1) {
+			inUsage[f] = true
+		}
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := regexp.MustCompile(`(?:cutFlag|boolFlag|boolFlagVar|formatFlag)\([a-zA-Z.]+, (?:[a-z]+, )?"([a-z][a-z0-9-]*)"`)
+	found := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range read.FindAllStringSubmatch(string(data), -1) {
+			found++
+			if !inUsage["--"+m[1]] {
+				t.Errorf("%s reads --%s, which no command's usage line names: shipyard would refuse it as unknown", f, m[1])
+			}
+		}
+	}
+	if found < 10 {
+		t.Fatalf("found %d flags read; the pattern no longer matches how the commands read them", found)
+	}
+}
+
+func TestAStackArgumentThatIsAFlagIsNamed(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--formt=json"}, "unknown flag --formt; usage: shipyard target STACK"},
+		{[]string{"local", "-x"}, "unknown flag -x; usage: shipyard target STACK"},
+		{[]string{"local", "dev"}, "usage: shipyard target STACK"},
+		{nil, "usage: shipyard target STACK"},
+	} {
+		if _, err := stackArg(env{args: tc.args}, "target STACK"); err == nil || err.Error() != tc.want {
+			t.Errorf("stackArg(%q): %v, want %q", tc.args, err, tc.want)
+		}
 	}
 }

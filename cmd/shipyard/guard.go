@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,7 +28,7 @@ func cmdGuard(_ context.Context, e env) error {
 		case file == "" && len(a) > 0 && a[0] != '-':
 			file = a
 		default:
-			return errors.New("usage: shipyard guard [--allow-stateful-changes] [PREVIEW.json] < preview.json")
+			return usageError(args, "guard [--allow-stateful-changes] [PREVIEW.json] < preview.json")
 		}
 	}
 	in := guardInput

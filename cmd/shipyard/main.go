@@ -39,6 +39,8 @@ type env struct {
 }
 
 type command struct {
+	// usage is "NAME ARGS  description"; ARGS names every flag the
+	// command takes (unknownFlag).
 	usage string
 	run   func(ctx context.Context, e env) error
 }
@@ -105,6 +107,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stdout, "usage: shipyard "+c.usage)
 			return nil
 		}
+	}
+	// A command's usage line names every flag it takes: any other flag is
+	// refused, and named, before the command runs (which would take it for
+	// a stack or a file, or print its usage alone).
+	if err := unknownFlag(c.usage, args[1:]); err != nil {
+		return err
 	}
 	return c.run(ctx, env{args: args[1:], getenv: getenv, stdout: stdout, stderr: stderr})
 }

@@ -228,7 +228,7 @@ func (p *pulumiCLI) destroy(ctx context.Context, stack string, extra ...string) 
 // stackArg reads the single STACK argument of a command.
 func stackArg(e env, usage string) (string, error) {
 	if len(e.args) != 1 || strings.HasPrefix(e.args[0], "-") {
-		return "", fmt.Errorf("usage: shipyard %s", usage)
+		return "", usageError(e.args, usage)
 	}
 	return e.args[0], nil
 }
