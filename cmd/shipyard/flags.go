@@ -126,3 +126,22 @@ func usageError(args []string, usage string) error {
 	}
 	return fmt.Errorf("usage: shipyard %s", usage)
 }
+
+// formatFlag removes every --format=VALUE (the Makefile's FORMAT=) from
+// args and returns the output format: one of allowed, the first of them
+// when the flag is absent or empty; aliases maps other names a command
+// takes to one of allowed. Any other value is an error naming FORMAT,
+// --format and the allowed values.
+func formatFlag(args []string, aliases map[string]string, allowed ...string) (format string, rest []string, err error) {
+	v, _, rest := cutFlag(args, "format")
+	if v == "" {
+		return allowed[0], rest, nil
+	}
+	if a, ok := aliases[v]; ok {
+		v = a
+	}
+	if !slices.Contains(allowed, v) {
+		return "", nil, flagValueError("format", "FORMAT", v, strings.Join(allowed, ", "))
+	}
+	return v, rest, nil
+}
