@@ -168,8 +168,8 @@ cost-prices: ## Refresh infra/cost/prices.json from AWS's public Price List offe
 	$(SHIPYARD) cost-prices --file=infra/cost/prices.json $(if $(REGIONS),--regions=$(REGIONS)) $(if $(OFFERS),--offers=$(OFFERS))
 
 .PHONY: drift
-drift: pulumi-cli ## Compare STACK's deployed resources with its state (refresh preview): a line per drift; fails on drift (bin/shipyard drift: exit 2) or error (1)
-	@[ "$$($(SHIPYARD) target $(STACK))" != aws ] || $(MAKE) --no-print-directory aws-plugin
+drift: preflight pulumi-cli ## Compare STACK's deployed resources with its state (refresh preview): a line per drift; fails on drift (bin/shipyard drift: exit 2) or error (1)
+	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	@$(SHIPYARD) drift $(STACK)
 
 .PHONY: outputs
@@ -181,7 +181,7 @@ dashboard: preflight pulumi-cli ## Print STACK's dashboard URL (aws: CloudWatch,
 	@$(SHIPYARD) dashboard $(STACK)
 
 .PHONY: traces
-traces: pulumi-cli ## Print STACK's trace UI URL (aws: X-Ray trace search in CloudWatch, the tracesUrl output; docker: Jaeger) and open it in a browser (not in CI)
+traces: preflight pulumi-cli ## Print STACK's trace UI URL (aws: X-Ray trace search in CloudWatch, the tracesUrl output; docker: Jaeger) and open it in a browser (not in CI)
 	@$(SHIPYARD) traces $(STACK)
 
 .PHONY: logs
@@ -193,11 +193,11 @@ migrate: preflight pulumi-cli ## Run the one-off migrate process on STACK (docke
 	$(SHIPYARD) migrate $(STACK)
 
 .PHONY: job
-job: pulumi-cli ## Run scheduled job NAME on STACK now, through the worker's queue, and wait for its outcome (docker exec / ECS run-task)
+job: preflight pulumi-cli ## Run scheduled job NAME on STACK now, through the worker's queue, and wait for its outcome (docker exec / ECS run-task)
 	$(SHIPYARD) job $(STACK) $(NAME)
 
 .PHONY: jobs
-jobs: pulumi-cli ## List STACK's scheduled jobs: schedule, last run, last success, duration, next run (FORMAT=json for a JSON array)
+jobs: preflight pulumi-cli ## List STACK's scheduled jobs: schedule, last run, last success, duration, next run (FORMAT=json for a JSON array)
 	$(SHIPYARD) jobs $(STACK) $(if $(FORMAT),--format=$(FORMAT))
 
 .PHONY: db-backup
