@@ -71,6 +71,7 @@ PROCESS ?=
 IMAGE   ?= shipyard-app:local
 FILE    ?=
 FORMAT  ?= text
+RELEASE_FOLLOWS ?=
 BASE    ?=
 REGIONS ?=
 OFFERS  ?=
@@ -142,9 +143,13 @@ program: ## Build the Pulumi program (stacks/) into bin/shipyard-stacks, which P
 	$(GO) build -o $(BIN)/shipyard-stacks ./stacks
 
 .PHONY: up
-up: preflight pulumi-cli program ## Create or update STACK (default local: builds the image first); RELEASE_FOLLOWS=1 (aws): leave web's CodeDeploy redeploy to the `make release` run next
+up: up-args preflight pulumi-cli program ## Create or update STACK (default local: builds the image first); RELEASE_FOLLOWS=1 (aws): leave web's CodeDeploy redeploy to the `make release` run next
 	@case "$$($(BIN)/preflight target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) up $(STACK)$(if $(RELEASE_FOLLOWS), --release-follows=$(RELEASE_FOLLOWS))
+
+.PHONY: up-args
+up-args: # up's RELEASE_FOLLOWS, checked before any install or build
+	@case "$(RELEASE_FOLLOWS)" in ""|1|0|true|false) ;; *) echo "make up: RELEASE_FOLLOWS=$(RELEASE_FOLLOWS): allowed 1, 0, true, false (1: leave web's CodeDeploy redeploy to the \`make release\` run next)" >&2; exit 2;; esac
 
 .PHONY: preview
 preview: preflight pulumi-cli program ## Show the diff `make up` would apply to STACK

@@ -227,6 +227,49 @@ func TestPromoteWithoutTOPrintsItsUsageBeforeAnyInstall(t *testing.T) {
 	}
 }
 
+func TestABadReleaseFollowsIsRefusedBeforeAnythingIsBuilt(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value string
+		want  string // "": the check passes
+	}{
+		{"yes is refused, naming the variable and the values it takes", "yes", "make up: RELEASE_FOLLOWS=yes: allowed 1, 0, true, false"},
+		{"1 passes", "1", ""},
+		{"0 passes", "0", ""},
+		{"empty passes (no --release-follows)", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := freshClone(t)
+			target := "up"
+			if tc.want == "" {
+				target = "up-args" // up itself would go on to install Pulumi
+			}
+			cmd := exec.Command("make", "--no-print-directory", target, "STACK=local", "RELEASE_FOLLOWS="+tc.value)
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t)
+			out, err := cmd.CombinedOutput()
+			if tc.want == "" {
+				if err != nil || len(out) != 0 {
+					t.Fatalf("make up-args RELEASE_FOLLOWS=%s: %v\n%s", tc.value, err, out)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("make up RELEASE_FOLLOWS=%s succeeded:\n%s", tc.value, out)
+			}
+			if lines := ownLines(out); len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
+				t.Errorf("want one line starting %q, got:\n%s", tc.want, out)
+			}
+			// Refused before the stack check, any install or build.
+			for _, p := range []string{"bin/preflight", "bin/pulumi", "bin/shipyard-stacks", "bin/shipyard"} {
+				if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+					t.Errorf("%s was built before RELEASE_FOLLOWS was checked", p)
+				}
+			}
+		})
+	}
+}
+
 func TestBootstrapOfADockerStackPrintsItsUsageBeforeAnyInstall(t *testing.T) {
 	dir := freshClone(t)
 	cmd := exec.Command("make", "--no-print-directory", "bootstrap", "STACK=local")
