@@ -71,6 +71,7 @@ PROCESS ?=
 IMAGE   ?= shipyard-app:local
 FILE    ?=
 FORMAT  ?= text
+RELEASE_FOLLOWS ?=
 BASE    ?=
 REGIONS ?=
 OFFERS  ?=
@@ -142,9 +143,13 @@ program: ## Build the Pulumi program (stacks/) into bin/shipyard-stacks, which P
 	$(GO) build -o $(BIN)/shipyard-stacks ./stacks
 
 .PHONY: up
-up: preflight pulumi-cli program ## Create or update STACK (default local: builds the image first); RELEASE_FOLLOWS=1 (aws): leave web's CodeDeploy redeploy to the `make release` run next
+up: up-args preflight pulumi-cli program ## Create or update STACK (default local: builds the image first); RELEASE_FOLLOWS=1 (aws): leave web's CodeDeploy redeploy to the `make release` run next
 	@case "$$($(BIN)/preflight target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) up $(STACK)$(if $(RELEASE_FOLLOWS), --release-follows=$(RELEASE_FOLLOWS))
+
+.PHONY: up-args
+up-args: # up's RELEASE_FOLLOWS, checked before any install or build
+	@case "$(RELEASE_FOLLOWS)" in ""|1|0|true|false) ;; *) echo "make up: RELEASE_FOLLOWS=$(RELEASE_FOLLOWS): allowed 1, 0, true, false (1: leave web's CodeDeploy redeploy to the \`make release\` run next)" >&2; exit 2;; esac
 
 .PHONY: preview
 preview: preflight pulumi-cli program ## Show the diff `make up` would apply to STACK
@@ -168,8 +173,8 @@ cost-prices: ## Refresh infra/cost/prices.json from AWS's public Price List offe
 	$(SHIPYARD) cost-prices --file=infra/cost/prices.json $(if $(REGIONS),--regions=$(REGIONS)) $(if $(OFFERS),--offers=$(OFFERS))
 
 .PHONY: drift
-drift: pulumi-cli ## Compare STACK's deployed resources with its state (refresh preview): a line per drift; fails on drift (bin/shipyard drift: exit 2) or error (1)
-	@[ "$$($(SHIPYARD) target $(STACK))" != aws ] || $(MAKE) --no-print-directory aws-plugin
+drift: preflight pulumi-cli ## Compare STACK's deployed resources with its state (refresh preview): a line per drift; fails on drift (bin/shipyard drift: exit 2) or error (1)
+	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	@$(SHIPYARD) drift $(STACK)
 
 .PHONY: outputs
@@ -181,7 +186,7 @@ dashboard: preflight pulumi-cli ## Print STACK's dashboard URL (aws: CloudWatch,
 	@$(SHIPYARD) dashboard $(STACK)
 
 .PHONY: traces
-traces: pulumi-cli ## Print STACK's trace UI URL (aws: X-Ray trace search in CloudWatch, the tracesUrl output; docker: Jaeger) and open it in a browser (not in CI)
+traces: preflight pulumi-cli ## Print STACK's trace UI URL (aws: X-Ray trace search in CloudWatch, the tracesUrl output; docker: Jaeger) and open it in a browser (not in CI)
 	@$(SHIPYARD) traces $(STACK)
 
 .PHONY: logs
@@ -193,11 +198,11 @@ migrate: preflight pulumi-cli ## Run the one-off migrate process on STACK (docke
 	$(SHIPYARD) migrate $(STACK)
 
 .PHONY: job
-job: pulumi-cli ## Run scheduled job NAME on STACK now, through the worker's queue, and wait for its outcome (docker exec / ECS run-task)
+job: preflight pulumi-cli ## Run scheduled job NAME on STACK now, through the worker's queue, and wait for its outcome (docker exec / ECS run-task)
 	$(SHIPYARD) job $(STACK) $(NAME)
 
 .PHONY: jobs
-jobs: pulumi-cli ## List STACK's scheduled jobs: schedule, last run, last success, duration, next run (FORMAT=json for a JSON array)
+jobs: preflight pulumi-cli ## List STACK's scheduled jobs: schedule, last run, last success, duration, next run (FORMAT=json for a JSON array)
 	$(SHIPYARD) jobs $(STACK) $(if $(FORMAT),--format=$(FORMAT))
 
 .PHONY: db-backup

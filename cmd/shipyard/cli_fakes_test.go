@@ -69,6 +69,8 @@ type fakeWorld struct {
 	// AppExit its exit code.
 	AppOutput string `json:"appOutput"`
 	AppExit   int    `json:"appExit"`
+	// ExecOutput is what `docker exec` prints (the app in a container).
+	ExecOutput string `json:"execOutput"`
 	// StackConfig is each stack's Pulumi config (`pulumi config set`).
 	StackConfig map[string]map[string]string `json:"stackConfig"`
 
@@ -167,6 +169,10 @@ func (w *fakeWorld) run(tool string, args []string) (int, error) {
 		}
 		return 0, nil
 	case "docker":
+		if len(args) > 0 && args[0] == "exec" {
+			fmt.Print(w.ExecOutput)
+			return 0, nil
+		}
 		if len(args) > 2 && args[0] == "image" && args[1] == "inspect" {
 			fmt.Println(fakeLocalImageID)
 			return 0, nil

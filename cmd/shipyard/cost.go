@@ -19,15 +19,12 @@ const costUsage = "cost STACK [--format=text|json] [--base=GIT_REF]"
 // cmdCost prints what an aws stack costs a month (infra/cost), or with
 // --base the difference from the stack's config at a git ref.
 func cmdCost(ctx context.Context, e env) error {
-	format, _, args := cutFlag(e.args, "format")
+	format, args, err := formatFlag(e.args, nil, "text", "json")
+	if err != nil {
+		return err
+	}
 	base, hasBase, args := cutFlag(args, "base")
 	e.args = args
-	if format == "" {
-		format = "text"
-	}
-	if format != "text" && format != "json" {
-		return fmt.Errorf("--format=%s: allowed text, json", format)
-	}
 	if hasBase && base == "" {
 		return fmt.Errorf("--base needs a git ref, e.g. --base=origin/main")
 	}
@@ -121,7 +118,7 @@ func cmdCostPrices(ctx context.Context, e env) error {
 	regions, _, args := cutFlag(args, "regions")
 	dir, _, args := cutFlag(args, "offers")
 	if len(args) > 0 || file == "" {
-		return fmt.Errorf("usage: shipyard %s", costPricesUsage)
+		return usageError(args, costPricesUsage)
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {

@@ -153,7 +153,7 @@ func TestCostRejectsBadArguments(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"prod", "--format=yaml"}, "allowed text, json"},
+		{[]string{"prod", "--format=yaml"}, "FORMAT=yaml (--format=yaml): allowed text, json"},
 		{[]string{"prod", "--base=no-such-ref"}, "not a commit"},
 		{[]string{"local"}, "only aws stacks"},
 		{[]string{}, "usage: shipyard cost STACK"},

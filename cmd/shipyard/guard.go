@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,15 +18,17 @@ var guardInput io.Reader = os.Stdin
 // ElastiCache, log groups, ECR, buckets, KMS keys, secrets), unless
 // --allow-stateful-changes. Allowed changes are still listed on stderr.
 func cmdGuard(_ context.Context, e env) error {
-	allow, file := false, ""
-	for _, a := range e.args {
+	allow, args, err := boolFlag(e.args, "allow-stateful-changes")
+	if err != nil {
+		return err
+	}
+	file := ""
+	for _, a := range args {
 		switch {
-		case a == "--allow-stateful-changes":
-			allow = true
 		case file == "" && len(a) > 0 && a[0] != '-':
 			file = a
 		default:
-			return errors.New("usage: shipyard guard [--allow-stateful-changes] [PREVIEW.json] < preview.json")
+			return usageError(args, "guard [--allow-stateful-changes] [PREVIEW.json] < preview.json")
 		}
 	}
 	in := guardInput

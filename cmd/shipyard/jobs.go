@@ -72,16 +72,19 @@ type jobStatus struct {
 	OverTimeout    bool       `json:"overTimeout"`
 }
 
+// jobsUsage is the jobs command's; --format=table is text's old name.
+const jobsUsage = "jobs STACK [--format=text|json]"
+
 // cmdJobs prints the scheduled jobs of a stack with their last run: a
-// table, or with --format=json a JSON array.
+// table (--format=text, the default), or with --format=json a JSON array.
 func cmdJobs(ctx context.Context, e env) error {
-	format, _, args := cutFlag(e.args, "format")
-	if format != "" && format != "table" && format != "json" {
-		return fmt.Errorf("FORMAT: %q is not one of table, json", format)
+	format, args, err := formatFlag(e.args, map[string]string{"table": "text"}, "text", "json")
+	if err != nil {
+		return err
 	}
 	asJSON := format == "json"
 	if len(args) != 1 {
-		return errors.New("usage: shipyard jobs STACK [--format=table|json]")
+		return usageError(args, jobsUsage)
 	}
 	x := osExec(e.stdout, e.stderr)
 	cfg, out, err := stackOutputs(ctx, e, x, args[0])

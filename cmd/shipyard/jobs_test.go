@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -176,8 +177,41 @@ func TestMakeJobsReadsTheHistory(t *testing.T) {
 	})
 	t.Run("a bad FORMAT is named", func(t *testing.T) {
 		err := cmdJobs(context.Background(), env{args: []string{"local", "--format=yaml"}, getenv: func(string) string { return "" }, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
-		if err == nil || !strings.Contains(err.Error(), `FORMAT: "yaml" is not one of table, json`) {
+		if err == nil || err.Error() != "FORMAT=yaml (--format=yaml): allowed text, json" {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+// The Makefile's FORMAT defaults to text (make cost's), which make jobs
+// passes as --format=text: jobs prints its table for it, as for no
+// --format and for table (text's old name), and JSON for json.
+func TestMakeJobsTakesTheFormatsMakeCostDoes(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		prefix string
+	}{
+		{"no --format prints the table", nil, "JOB "},
+		{"--format=text (make jobs' default FORMAT) prints the table", []string{"--format=text"}, "JOB "},
+		{"--format=table, text's old name, prints the table", []string{"--format=table"}, "JOB "},
+		{"an empty --format (make jobs FORMAT=) prints the table", []string{"--format="}, "JOB "},
+		{"--format=json prints a JSON array", []string{"--format=json"}, "[\n  {\n    \"name\": \"note:sweep\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			newCLIRepo(t)
+			installFakes(t, &fakeWorld{
+				Outputs:    map[string]map[string]any{"local": {"containers": map[string]any{"clock": "shipyard-local-clock"}}},
+				ExecOutput: jobsLine + "\n",
+			})
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), append([]string{"jobs", "local"}, tc.args...), os.Getenv, &stdout, &stderr)
+			if err != nil {
+				t.Fatalf("shipyard jobs local %s: %v\n%s", strings.Join(tc.args, " "), err, stderr.String())
+			}
+			if !strings.HasPrefix(stdout.String(), tc.prefix) {
+				t.Errorf("shipyard jobs local %s printed:\n%s\nwant it to start with %q", strings.Join(tc.args, " "), stdout.String(), tc.prefix)
+			}
+		})
+	}
 }

@@ -39,6 +39,8 @@ type env struct {
 }
 
 type command struct {
+	// usage is "NAME ARGS  description"; ARGS names every flag the
+	// command takes (unknownFlag).
 	usage string
 	run   func(ctx context.Context, e env) error
 }
@@ -60,7 +62,7 @@ func commands() map[string]command {
 		"traces":      {"traces STACK              print the stack's trace UI URL (aws: X-Ray trace search; docker: Jaeger) and open it in a browser outside CI", cmdTraces},
 		"migrate":     {"migrate STACK             run the one-off migrate process (docker container / ECS run-task)", cmdMigrate},
 		"job":         {"job STACK NAME            run a scheduled job now through the worker's queue, wait for its outcome, exit with it", cmdJob},
-		"jobs":        {"jobs STACK [--format=json]  list the scheduled jobs with their schedule, last run, last success, duration and next run", cmdJobs},
+		"jobs":        {jobsUsage + "  list the scheduled jobs with their schedule, last run, last success, duration and next run (--format=json: a JSON array)", cmdJobs},
 		"db-backup":   {"db-backup STACK [FILE]    dump a docker stack's database (pg_dump custom format) into FILE (default backups/<stack>-<time>.dump)", cmdDBBackup},
 		"db-restore":  {"db-restore STACK FILE     restore a db-backup dump into a docker stack's database, replacing its contents", cmdDBRestore},
 		"release":     {"release STACK [--image=REF]  push the built image, deploy it by digest, record it", cmdRelease},
@@ -105,6 +107,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stdout, "usage: shipyard "+c.usage)
 			return nil
 		}
+	}
+	// A command's usage line names every flag it takes: any other flag is
+	// refused, and named, before the command runs (which would take it for
+	// a stack or a file, or print its usage alone).
+	if err := unknownFlag(c.usage, args[1:]); err != nil {
+		return err
 	}
 	return c.run(ctx, env{args: args[1:], getenv: getenv, stdout: stdout, stderr: stderr})
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -93,7 +94,7 @@ func ownLines(out []byte) []string {
 }
 
 func TestAnAWSStackOnAFreshCloneStopsAtOnceNamingMakeBootstrap(t *testing.T) {
-	for _, target := range []string{"preview", "up"} {
+	for _, target := range []string{"preview", "up", "drift", "traces", "job", "jobs"} {
 		t.Run(target, func(t *testing.T) {
 			dir := freshClone(t)
 			cmd := exec.Command("make", "--no-print-directory", target, "STACK=dev")
@@ -121,6 +122,71 @@ func TestAnAWSStackOnAFreshCloneStopsAtOnceNamingMakeBootstrap(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// makeRule is a Makefile rule: its prerequisites and its recipe.
+type makeRule struct {
+	prereqs []string
+	recipe  string
+}
+
+var ruleLine = regexp.MustCompile(`^([a-zA-Z0-9][a-zA-Z0-9_-]*):([^=#]*)(#.*)?$`)
+
+// makeRules reads the Makefile's rules by target.
+func makeRules(t *testing.T) map[string]*makeRule {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]*makeRule{}
+	var cur *makeRule
+	for _, line := range strings.Split(string(data), "\n") {
+		if m := ruleLine.FindStringSubmatch(line); m != nil {
+			cur = &makeRule{prereqs: strings.Fields(m[2])}
+			rules[m[1]] = cur
+			continue
+		}
+		if cur != nil && strings.HasPrefix(line, "\t") {
+			cur.recipe += line + "\n"
+		} else {
+			cur = nil
+		}
+	}
+	if len(rules) < 20 {
+		t.Fatalf("found %d rules in the Makefile", len(rules))
+	}
+	return rules
+}
+
+// Every target that runs shipyard on STACK after installing or building
+// something checks the stack first (preflight, or an *-args check that
+// runs it): an unknown stack, or an aws stack without `make bootstrap`,
+// stops before Pulumi is installed or anything is compiled.
+func TestEveryStackTargetChecksTheStackBeforeAnythingSlow(t *testing.T) {
+	rules := makeRules(t)
+	checked := 0
+	for target, r := range rules {
+		if !strings.Contains(r.recipe, "$(SHIPYARD) ") || !strings.Contains(r.recipe, "$(STACK)") || len(r.prereqs) == 0 {
+			continue
+		}
+		checked++
+		preflight := false
+		i := 0
+		for ; i < len(r.prereqs); i++ {
+			p := r.prereqs[i]
+			if p != "preflight" && !strings.HasSuffix(p, "-args") {
+				break
+			}
+			preflight = preflight || p == "preflight" || rules[p] != nil && strings.Contains(rules[p].recipe, "$(PREFLIGHT)")
+		}
+		if !preflight {
+			t.Errorf("make %s: prerequisites %v; want preflight (or an *-args check running $(PREFLIGHT)) before %v", target, r.prereqs, r.prereqs[i:])
+		}
+	}
+	if checked < 15 {
+		t.Fatalf("checked %d stack targets; the Makefile's rules were not read", checked)
 	}
 }
 
@@ -158,6 +224,49 @@ func TestPromoteWithoutTOPrintsItsUsageBeforeAnyInstall(t *testing.T) {
 	lines := ownLines(out)
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "usage: make promote FROM=<stack> TO=<stack>") {
 		t.Errorf("want only the usage line, got:\n%s", out)
+	}
+}
+
+func TestABadReleaseFollowsIsRefusedBeforeAnythingIsBuilt(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value string
+		want  string // "": the check passes
+	}{
+		{"yes is refused, naming the variable and the values it takes", "yes", "make up: RELEASE_FOLLOWS=yes: allowed 1, 0, true, false"},
+		{"1 passes", "1", ""},
+		{"0 passes", "0", ""},
+		{"empty passes (no --release-follows)", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := freshClone(t)
+			target := "up"
+			if tc.want == "" {
+				target = "up-args" // up itself would go on to install Pulumi
+			}
+			cmd := exec.Command("make", "--no-print-directory", target, "STACK=local", "RELEASE_FOLLOWS="+tc.value)
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t)
+			out, err := cmd.CombinedOutput()
+			if tc.want == "" {
+				if err != nil || len(out) != 0 {
+					t.Fatalf("make up-args RELEASE_FOLLOWS=%s: %v\n%s", tc.value, err, out)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("make up RELEASE_FOLLOWS=%s succeeded:\n%s", tc.value, out)
+			}
+			if lines := ownLines(out); len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
+				t.Errorf("want one line starting %q, got:\n%s", tc.want, out)
+			}
+			// Refused before the stack check, any install or build.
+			for _, p := range []string{"bin/preflight", "bin/pulumi", "bin/shipyard-stacks", "bin/shipyard"} {
+				if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+					t.Errorf("%s was built before RELEASE_FOLLOWS was checked", p)
+				}
+			}
+		})
 	}
 }
 

@@ -219,7 +219,7 @@ func lockPreviews(p *pulumiCLI, base string) (unlock func(), err error) {
 // previewArgs reads "BASE PR" and loads both configs.
 func previewArgs(e env, usage string) (project, *stackconfig.Config, *stackconfig.Config, error) {
 	if len(e.args) != 2 || strings.HasPrefix(e.args[0], "-") {
-		return project{}, nil, nil, fmt.Errorf("usage: shipyard %s", usage)
+		return project{}, nil, nil, usageError(e.args, usage)
 	}
 	n, err := stackconfig.ParsePR(e.args[1])
 	if err != nil {
@@ -383,7 +383,7 @@ func cmdPRReap(ctx context.Context, e env) error {
 	openFlag, hasOpen, args := cutFlag(args, "open")
 	e.args = args
 	if len(e.args) != 1 || strings.HasPrefix(e.args[0], "-") {
-		return fmt.Errorf("usage: shipyard %s", prReapUsage)
+		return usageError(e.args, prReapUsage)
 	}
 	pr, err := findProject(e)
 	if err != nil {

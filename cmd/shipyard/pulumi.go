@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
@@ -229,26 +228,9 @@ func (p *pulumiCLI) destroy(ctx context.Context, stack string, extra ...string) 
 // stackArg reads the single STACK argument of a command.
 func stackArg(e env, usage string) (string, error) {
 	if len(e.args) != 1 || strings.HasPrefix(e.args[0], "-") {
-		return "", fmt.Errorf("usage: shipyard %s", usage)
+		return "", usageError(e.args, usage)
 	}
 	return e.args[0], nil
-}
-
-// cutFlag removes every "--name" or "--name=value" from args and returns
-// the last value ("" for a bare flag), whether the flag was there, and the
-// remaining arguments.
-func cutFlag(args []string, name string) (value string, found bool, rest []string) {
-	for _, a := range args {
-		switch v, ok := strings.CutPrefix(a, "--"+name); {
-		case ok && v == "":
-			found = true
-		case ok && strings.HasPrefix(v, "="):
-			value, found = v[1:], true
-		default:
-			rest = append(rest, a)
-		}
-	}
-	return value, found, rest
 }
 
 // loadStackArg reads the one STACK argument, finds the project and loads
@@ -304,8 +286,11 @@ func deployable(e env, pr project, cfg *stackconfig.Config) error {
 // cmdPreview shows what `up` would change; with --expect-no-changes it
 // fails when anything would (an idempotency check).
 func cmdPreview(ctx context.Context, e env) error {
-	var expectNoChanges bool
-	_, expectNoChanges, e.args = cutFlag(e.args, "expect-no-changes")
+	expectNoChanges, args, err := boolFlag(e.args, "expect-no-changes")
+	if err != nil {
+		return err
+	}
+	e.args = args
 	pr, cfg, err := loadStackArg(e, "preview STACK [--expect-no-changes]")
 	if err != nil {
 		return err
@@ -340,17 +325,15 @@ func cmdPreview(ctx context.Context, e env) error {
 // through CodeDeploy with the task definition up registered anyway: up
 // says why web would have been redeployed and deploys nothing.
 func cmdUp(ctx context.Context, e env) error {
-	var allowStateful bool
-	_, allowStateful, e.args = cutFlag(e.args, "allow-stateful-changes")
-	follows, releaseFollows, args := cutFlag(e.args, "release-follows")
-	e.args = args
-	if releaseFollows && follows != "" {
-		b, err := strconv.ParseBool(follows)
-		if err != nil {
-			return fmt.Errorf("--release-follows (make up RELEASE_FOLLOWS=…): must be 1 or 0, got %q", follows)
-		}
-		releaseFollows = b
+	allowStateful, args, err := boolFlag(e.args, "allow-stateful-changes")
+	if err != nil {
+		return err
 	}
+	releaseFollows, args, err := boolFlagVar(args, "release-follows", "RELEASE_FOLLOWS")
+	if err != nil {
+		return err
+	}
+	e.args = args
 	pr, cfg, err := loadStackArg(e, "up STACK [--allow-stateful-changes] [--release-follows]")
 	if err != nil {
 		return err
@@ -401,10 +384,12 @@ func up(ctx context.Context, p *pulumiCLI, cfg *stackconfig.Config, guard func(p
 // --keep-data (`make down`), which leaves them, and the generated
 // passwords they were initialised with, for the next `make up`.
 func cmdDestroy(ctx context.Context, e env) error {
-	var confirm string
-	var keepData bool
-	confirm, _, e.args = cutFlag(e.args, "confirm")
-	_, keepData, e.args = cutFlag(e.args, "keep-data")
+	confirm, _, args := cutFlag(e.args, "confirm")
+	keepData, args, err := boolFlag(args, "keep-data")
+	if err != nil {
+		return err
+	}
+	e.args = args
 	pr, cfg, err := loadStackArg(e, "destroy STACK [--confirm=STACK] [--keep-data]")
 	if err != nil {
 		return err

@@ -203,15 +203,20 @@ func cmdRollback(ctx context.Context, e env) error {
 
 // cmdLedger prints a stack's release ledger, or checks every ledger.
 func cmdLedger(_ context.Context, e env) error {
-	if len(e.args) != 1 {
+	verify, args, err := boolFlag(e.args, "verify")
+	if err != nil {
+		return err
+	}
+	if verify && len(args) != 0 || !verify && len(args) != 1 {
 		return errors.New("usage: shipyard ledger STACK|--verify")
 	}
+	e.args = args
 	pr, err := findProject(e)
 	if err != nil {
 		return err
 	}
 	l := release.Ledger{Dir: filepath.Join(pr.root, "releases")}
-	if e.args[0] == "--verify" {
+	if verify {
 		return verifyLedgers(e, l)
 	}
 	recs, err := l.Read(e.args[0])

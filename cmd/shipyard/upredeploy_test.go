@@ -398,7 +398,7 @@ func TestUpWithReleaseFollowsLeavesWebsDeploymentToTheRelease(t *testing.T) {
 
 func TestReleaseFollowsIsRefusedWhereItMeansNothingOrIsMisspelt(t *testing.T) {
 	for _, tc := range []struct{ name, stack, flag, want string }{
-		{"a value other than 1 or 0", "prod", "--release-follows=yes", `--release-follows (make up RELEASE_FOLLOWS=…): must be 1 or 0, got "yes"`},
+		{"a value other than 1 or 0", "prod", "--release-follows=yes", "RELEASE_FOLLOWS=yes (--release-follows=yes): allowed 1, 0, true, false"},
 		{"a docker stack, which has no CodeDeploy redeploy", "local", "--release-follows", `only aws stacks redeploy web after up`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -78,6 +78,8 @@ func FindDir(getenv func(string) string, start string) (string, error) {
 // stackNameRE is what a stack name looks like: it names AWS resources
 // ("shipyard-<stack>-…", an ALB name has at most 32 characters) and Docker
 // containers, so lowercase letters, digits and inner hyphens, at most 20.
+// internal/preflight, standard library only, has a copy of this rule (its
+// tests check both agree).
 var stackNameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 
 // StackNamePattern describes valid stack names in messages and docs.

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -51,8 +52,27 @@ type Bootstrap struct {
 	PreviewRoleArn  string `json:"previewRoleArn,omitempty"`
 }
 
-// Stacks lists the stack names in the config directory: every *.json
-// file but the schema, sorted.
+// stackNameRE, maxStackNameLen and StackNamePattern are infra/stackconfig's
+// rule for stack names (stackNameRE, ValidStackName and StackNamePattern
+// in infra/stackconfig/load.go), copied because this package imports only
+// the standard library; TestTheStackNameRuleIsStackconfigs checks that
+// both agree.
+var stackNameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+
+const maxStackNameLen = 20
+
+// StackNamePattern describes valid stack names in messages.
+const StackNamePattern = "^[a-z][a-z0-9]*(-[a-z0-9]+)*$, at most 20 characters"
+
+// ValidStackName reports whether name can be a stack's name.
+func ValidStackName(name string) bool {
+	return len(name) <= maxStackNameLen && stackNameRE.MatchString(name)
+}
+
+// Stacks lists the stack names in the config directory, sorted: every
+// *.json file but the schema whose name is a valid stack name
+// (ValidStackName), as infra/stackconfig.Stacks lists them; a file such as
+// dev.old.json is not a stack.
 func Stacks(configDir string) ([]string, error) {
 	matches, err := filepath.Glob(filepath.Join(configDir, "*.json"))
 	if err != nil {
@@ -61,7 +81,7 @@ func Stacks(configDir string) ([]string, error) {
 	var out []string
 	for _, m := range matches {
 		name := strings.TrimSuffix(filepath.Base(m), ".json")
-		if name != "schema" {
+		if name != "schema" && ValidStackName(name) {
 			out = append(out, name)
 		}
 	}
@@ -70,7 +90,8 @@ func Stacks(configDir string) ([]string, error) {
 }
 
 // Read reads the target and bootstrap section of config/<stack>.json. An
-// unknown stack is an error listing the known ones.
+// unknown stack, or a name that is no stack's (a file such as
+// dev.old.json), is an error listing the known ones.
 func Read(configDir, stack string) (Stack, error) {
 	known, err := Stacks(configDir)
 	if err != nil {
@@ -85,6 +106,10 @@ func Read(configDir, stack string) (Stack, error) {
 		list := "none"
 		if len(known) > 0 {
 			list = strings.Join(known, ", ")
+		}
+		// The messages of infra/stackconfig.Load.
+		if !ValidStackName(stack) {
+			return Stack{}, fmt.Errorf("unknown stack %q: not a stack name (stack names match %s, so a file such as %s is not a stack); known stacks: %s", stack, StackNamePattern, path, list)
 		}
 		return Stack{}, fmt.Errorf("unknown stack %q: there is no %s; known stacks: %s", stack, path, list)
 	}

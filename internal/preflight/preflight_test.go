@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 func TestBackend(t *testing.T) {
@@ -92,5 +94,85 @@ func TestReadAndCheck(t *testing.T) {
 	// A file the config loader will report in full is no preflight error.
 	if _, err := Check(func(string) string { return "" }, "/repo", dir, "broken", "local", "dev"); err != nil {
 		t.Errorf("Check: %v", err)
+	}
+}
+
+// A stray config/dev.old.json is no stack: `make up STACK=dev.old` says
+// it is not a stack name, as shipyard does, not "run make bootstrap
+// STACK=dev.old".
+func TestAFileWhoseNameIsNoStackNameIsNoStack(t *testing.T) {
+	dir := stackDir(t)
+	known, err := Stacks(dir)
+	if err != nil || strings.Join(known, " ") != "dev local" {
+		t.Errorf("Stacks = %v, %v; want dev local", known, err)
+	}
+	for _, stack := range []string{"dev.old", "Dev", "dev_2", "a-stack-name-of-21-ch"} {
+		t.Run(stack, func(t *testing.T) {
+			_, err := Check(func(string) string { return "" }, "/repo", dir, stack)
+			if err == nil || !strings.Contains(err.Error(), `unknown stack "`+stack+`": not a stack name (stack names match `+StackNamePattern) ||
+				!strings.Contains(err.Error(), "known stacks: dev, local") || strings.Contains(err.Error(), "bootstrap") {
+				t.Errorf("Check(%s): %v", stack, err)
+			}
+		})
+	}
+}
+
+// stackDir is a config directory with the real schema, an aws stack, a
+// docker stack, and files whose names are no stack's, each an aws config
+// without a bootstrap section.
+func stackDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	schema, err := os.ReadFile(filepath.Join("..", "..", "config", "schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"schema.json":                string(schema),
+		"dev.json":                   `{"target": "aws"}`,
+		"local.json":                 `{"target": "docker"}`,
+		"dev.old.json":               `{"target": "aws"}`,
+		"Dev.json":                   `{"target": "aws"}`,
+		"dev_2.json":                 `{"target": "aws"}`,
+		"a-stack-name-of-21-ch.json": `{"target": "aws"}`,
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// The stack-name rule is a copy of infra/stackconfig's (this package
+// imports only the standard library): both must agree.
+func TestTheStackNameRuleIsStackconfigs(t *testing.T) {
+	if StackNamePattern != stackconfig.StackNamePattern {
+		t.Errorf("StackNamePattern %q, infra/stackconfig's %q", StackNamePattern, stackconfig.StackNamePattern)
+	}
+	for _, name := range []string{"dev", "prod", "local", "dev-pr-12", "eu2", "a", "a-b-c", "abcdefghijklmnopqrst", "abcdefghijklmnopqrstu",
+		"dev.old", "Dev", "dev_2", "2dev", "-dev", "dev-", "dev--x", "", "schema", "dév", "dev old"} {
+		if got, want := ValidStackName(name), stackconfig.ValidStackName(name); got != want {
+			t.Errorf("ValidStackName(%q) = %v, infra/stackconfig says %v", name, got, want)
+		}
+	}
+	dir := stackDir(t)
+	got, err := Stacks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := stackconfig.Stacks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Stacks = %v, infra/stackconfig lists %v", got, want)
+	}
+	for _, stack := range []string{"dev.old", "nope"} {
+		_, err := Read(dir, stack)
+		_, want := stackconfig.Load(dir, stack)
+		if err == nil || want == nil || err.Error() != want.Error() {
+			t.Errorf("Read(%s): %v\ninfra/stackconfig.Load: %v", stack, err, want)
+		}
 	}
 }
