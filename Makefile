@@ -72,6 +72,7 @@ IMAGE   ?= shipyard-app:local
 FILE    ?=
 FORMAT  ?= text
 RELEASE_FOLLOWS ?=
+FORCE   ?=
 BASE    ?=
 REGIONS ?=
 OFFERS  ?=
@@ -215,12 +216,13 @@ db-restore: preflight pulumi-cli ## Restore FILE (a db-backup dump) into a docke
 	$(SHIPYARD) db-restore $(STACK) $(FILE)
 
 .PHONY: bootstrap
-bootstrap: bootstrap-args pulumi-cli aws-plugin ## Once per AWS account and region, before the first `make up` of an aws STACK: state bucket, secrets key, GitHub OIDC roles; writes them into config/ (docs/operations.md)
+bootstrap: bootstrap-args pulumi-cli aws-plugin ## Once per AWS account and region, before the first `make up` of an aws STACK: state bucket, secrets key, GitHub OIDC roles; writes them into config/ (docs/operations.md); FORCE=1: also over sections naming another backend or other roles
 	$(GO) build -o $(BIN)/shipyard-bootstrap ./bootstrap
-	$(SHIPYARD) bootstrap $(STACK)
+	$(SHIPYARD) bootstrap $(STACK)$(if $(FORCE), --force=$(FORCE))
 
 .PHONY: bootstrap-args
-bootstrap-args: # bootstrap's STACK: an aws stack, checked before any install or build
+bootstrap-args: # bootstrap's STACK (an aws stack) and FORCE, checked before any install or build
+	@case "$(FORCE)" in ""|1|0|true|false) ;; *) echo "make bootstrap: FORCE=$(FORCE): allowed 1, 0, true, false (1: overwrite bootstrap sections in config/ that name another backend or other roles)" >&2; exit 2;; esac
 	@target=$$($(PREFLIGHT) target $(STACK)) && [ "$$target" = aws ] || { echo "usage: make bootstrap STACK=<aws stack> (the account and region of its config); STACK=$(STACK) is not one" >&2; exit 2; }
 
 ##@ PR environments (a pull request's app on STACK's shared infrastructure; docs/operations.md)

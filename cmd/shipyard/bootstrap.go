@@ -20,6 +20,8 @@ import (
 // bootstrapDir is the bootstrap project (bootstrap/Pulumi.yaml).
 const bootstrapDir = "bootstrap"
 
+const bootstrapUsage = "bootstrap STACK [--force]  once per account and region: the state bucket, the secrets key and the CI roles of STACK's region (bootstrap/), written into the config of its aws stacks (--force: also over a section that names another backend or other roles)"
+
 // bootstrapOutputs are the bootstrap program's stack outputs.
 type bootstrapOutputs struct {
 	StateBucket     string            `json:"stateBucket"`
@@ -32,9 +34,16 @@ type bootstrapOutputs struct {
 // cmdBootstrap runs the bootstrap program for the account and region of
 // an aws stack (its stack is named after the region), moves the
 // bootstrap's own state into the bucket it created the first time, and
-// writes the "bootstrap" section of every aws stack of the region.
+// writes the "bootstrap" section of every aws stack of the region: over a
+// section that names another backend or other roles only with --force
+// (FORCE=1), else nothing is written for any stack.
 func cmdBootstrap(ctx context.Context, e env) error {
-	pr, cfg, err := loadStackArg(e, "bootstrap STACK")
+	force, args, err := boolFlagVar(e.args, "force", "FORCE")
+	if err != nil {
+		return err
+	}
+	e.args = args
+	pr, cfg, err := loadStackArg(e, bootstrapUsage)
 	if err != nil {
 		return err
 	}
@@ -45,7 +54,7 @@ func cmdBootstrap(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	b := bootstrapper{x: osExec(e.stdout, e.stderr), root: pr.root, configDir: pr.configDir, getenv: e.getenv, w: e.stdout}
+	b := bootstrapper{x: osExec(e.stdout, e.stderr), root: pr.root, configDir: pr.configDir, getenv: e.getenv, w: e.stdout, force: force}
 	return b.run(ctx, cfg, repo)
 }
 
@@ -54,6 +63,9 @@ type bootstrapper struct {
 	root, configDir string
 	getenv          func(string) string
 	w               io.Writer
+	// force overwrites bootstrap sections that name another backend or
+	// other roles (--force, FORCE=1).
+	force bool
 }
 
 func (b bootstrapper) say(f string, a ...any) { fmt.Fprintf(b.w, "==> "+f+"\n", a...) }
@@ -100,6 +112,17 @@ func (b bootstrapper) run(ctx context.Context, cfg *stackconfig.Config, repo str
 			return fmt.Errorf("creating the local state directory: %w", err)
 		}
 	}
+	// A stack of the region whose section names another backend than
+	// this one would be pointed here: refused before anything runs.
+	if cfg.Bootstrap.BackendURL != "" && !b.force {
+		changes, err := b.backendChanges(region, cfg.Bootstrap.BackendURL)
+		if err != nil {
+			return err
+		}
+		if len(changes) > 0 {
+			return refuseSectionChanges(cfg.Stack, "nothing was run and no config was written", changes)
+		}
+	}
 	b.say("bootstrap %s for GitHub repository %s (state: %s)", region, repo, backend)
 	ok, err := b.exists(ctx, backend, repo, region)
 	if err != nil {
@@ -128,17 +151,41 @@ func (b bootstrapper) run(ctx context.Context, cfg *stackconfig.Config, repo str
 	if out.BackendURL == "" || out.SecretsProvider == "" || len(out.DeployRoleArns) == 0 {
 		return fmt.Errorf("the bootstrap stack %s has incomplete outputs: %s", region, data)
 	}
+	// Every config is read, rewritten and checked before the state moves
+	// or any file is written: a section naming another backend or other
+	// roles stops the run with nothing written.
+	plan, err := b.planConfigs(out)
+	if err != nil {
+		return err
+	}
+	var changes []sectionChange
+	for _, w := range plan {
+		changes = append(changes, w.changes...)
+	}
+	if len(changes) > 0 {
+		if !b.force {
+			return refuseSectionChanges(cfg.Stack, fmt.Sprintf("the bootstrap stack %s is up to date (its state: %s), but no config was written", region, backend), changes)
+		}
+		for _, c := range changes {
+			b.say("FORCE=1: overwriting config/%s.json's bootstrap.%s %q with %q", c.stack, c.field, c.old, c.new)
+		}
+	}
 	if backend != out.BackendURL {
 		if err := b.move(ctx, backend, repo, region, out); err != nil {
 			return err
 		}
 	}
-	written, err := b.writeConfigs(out)
+	written, unchanged, err := writeConfigs(plan)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(b.w, "\nPULUMI_BACKEND_URL=%s\nSHIPYARD_SECRETS_PROVIDER=%s\n\n", out.BackendURL, out.SecretsProvider)
-	b.say("wrote the bootstrap section (backend, secrets provider, deploy and preview roles) into %s: commit them; make and the workflows read them from there", strings.Join(written, ", "))
+	if len(written) > 0 {
+		b.say("wrote the bootstrap section (backend, secrets provider, deploy and preview roles) into %s: commit them; make and the workflows read them from there", strings.Join(written, ", "))
+	}
+	if len(unchanged) > 0 {
+		b.say("the bootstrap section of %s was already this one: left as it is", strings.Join(unchanged, ", "))
+	}
 	b.say("the bootstrap's own state is in %s (project shipyard-bootstrap, stack %s)", out.BackendURL, region)
 	return nil
 }
@@ -187,9 +234,104 @@ func (b bootstrapper) move(ctx context.Context, from, repo, stack string, out bo
 	return nil
 }
 
-// writeConfigs writes the bootstrap section of every stack that got a
-// deploy role, changing nothing else in the files.
-func (b bootstrapper) writeConfigs(out bootstrapOutputs) ([]string, error) {
+// configWrite is one stack's config with its new bootstrap section.
+type configWrite struct {
+	stack, path string
+	// data is the file with the new section; unchanged is true when its
+	// section already was the new one (the file is left as it is).
+	data      []byte
+	unchanged bool
+	// changes are the fields of the existing section the new one
+	// replaces with another value.
+	changes []sectionChange
+}
+
+// sectionChange is a field of a stack's bootstrap section that make
+// bootstrap would replace with another value.
+type sectionChange struct {
+	stack, field, old, new string
+}
+
+func (c sectionChange) String() string {
+	return fmt.Sprintf("config/%s.json: bootstrap.%s is %q; this bootstrap's is %q", c.stack, c.field, c.old, c.new)
+}
+
+// sectionChanges lists the fields of a stack's existing bootstrap section
+// that next gives another value. All four are compared: backendUrl is
+// where the stack's state is (another one orphans it: the next make up
+// finds no stack there and deploys an empty copy), the role ARNs name the
+// account CI deploys it into, secretsProvider the key its secrets are
+// encrypted with; a value that differs was written by a bootstrap of
+// another account or bucket, or by hand. A field the section lacks is
+// filled in, which changes nothing.
+func sectionChanges(stack string, old, next stackconfig.Bootstrap) []sectionChange {
+	var out []sectionChange
+	for _, f := range []struct{ name, old, next string }{
+		{"backendUrl", old.BackendURL, next.BackendURL},
+		{"secretsProvider", old.SecretsProvider, next.SecretsProvider},
+		{"deployRoleArn", old.DeployRoleArn, next.DeployRoleArn},
+		{"previewRoleArn", old.PreviewRoleArn, next.PreviewRoleArn},
+	} {
+		if f.old != "" && f.old != f.next {
+			out = append(out, sectionChange{stack, f.name, f.old, f.next})
+		}
+	}
+	return out
+}
+
+// refuseSectionChanges is the error for sections make bootstrap would
+// overwrite without --force: each stack, field, old and new value, and the
+// ways on.
+func refuseSectionChanges(stack, done string, changes []sectionChange) error {
+	lines := make([]string, len(changes))
+	for i, c := range changes {
+		lines[i] = "  " + c.String()
+	}
+	return fmt.Errorf("the bootstrap of stack %s would overwrite bootstrap sections that name another backend or other roles (another account or bucket); %s:\n%s\n"+
+		"a stack pointed at a backend without its state would get a new, empty copy on its next make up. "+
+		"If these stacks are to move to this backend (their state moved with them), re-run with FORCE=1 (make bootstrap STACK=%s FORCE=1; shipyard bootstrap %s --force); "+
+		"else bootstrap them with their own account's credentials, or edit their bootstrap section in config/ by hand",
+		stack, done, strings.Join(lines, "\n"), stack, stack)
+}
+
+// readSection reads the bootstrap section of a stack's config file.
+func readSection(path string, data []byte) (stackconfig.Bootstrap, error) {
+	var f struct {
+		Bootstrap stackconfig.Bootstrap `json:"bootstrap"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return stackconfig.Bootstrap{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Bootstrap, nil
+}
+
+// backendChanges lists the aws stacks of region whose bootstrap section
+// names another backend than backend.
+func (b bootstrapper) backendChanges(region, backend string) ([]sectionChange, error) {
+	all, err := stackconfig.LoadAll(b.configDir)
+	if err != nil {
+		return nil, err
+	}
+	var stacks []string
+	for name, cfg := range all {
+		if cfg.Target == stackconfig.TargetAWS && cfg.AWS.Region == region {
+			stacks = append(stacks, name)
+		}
+	}
+	sort.Strings(stacks)
+	var out []sectionChange
+	for _, s := range stacks {
+		if old := all[s].Bootstrap.BackendURL; old != "" && old != backend {
+			out = append(out, sectionChange{s, "backendUrl", old, backend})
+		}
+	}
+	return out, nil
+}
+
+// planConfigs reads the config of every stack that got a deploy role and
+// sets its bootstrap section, changing nothing else in the file, and
+// checks the result; nothing is written.
+func (b bootstrapper) planConfigs(out bootstrapOutputs) ([]configWrite, error) {
 	stacks := make([]string, 0, len(out.DeployRoleArns))
 	for s := range out.DeployRoleArns {
 		stacks = append(stacks, s)
@@ -199,12 +341,13 @@ func (b bootstrapper) writeConfigs(out bootstrapOutputs) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var written []string
+	var plan []configWrite
 	for _, s := range stacks {
-		section, err := json.Marshal(stackconfig.Bootstrap{
+		next := stackconfig.Bootstrap{
 			BackendURL: out.BackendURL, SecretsProvider: out.SecretsProvider,
 			DeployRoleArn: out.DeployRoleArns[s], PreviewRoleArn: out.PreviewRoleArn,
-		})
+		}
+		section, err := json.Marshal(next)
 		if err != nil {
 			return nil, err
 		}
@@ -213,19 +356,73 @@ func (b bootstrapper) writeConfigs(out bootstrapOutputs) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		updated, err := release.SetSection(data, "bootstrap", section)
+		old, err := readSection(path, data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if _, err := stackconfig.Parse(s, updated, schema); err != nil {
-			return nil, fmt.Errorf("%s with the bootstrap section: %w", path, err)
-		}
-		if err := os.WriteFile(path, updated, 0o644); err != nil {
 			return nil, err
 		}
-		written = append(written, "config/"+s+".json")
+		w := configWrite{stack: s, path: path, data: data, unchanged: old == next, changes: sectionChanges(s, old, next)}
+		if !w.unchanged {
+			if w.data, err = release.SetSection(data, "bootstrap", section); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			if _, err := stackconfig.Parse(s, w.data, schema); err != nil {
+				return nil, fmt.Errorf("%s with the bootstrap section: %w", path, err)
+			}
+		}
+		plan = append(plan, w)
 	}
-	return written, nil
+	return plan, nil
+}
+
+// writeConfigs writes the planned configs, each atomically, and says
+// which it wrote and which already had the section.
+func writeConfigs(plan []configWrite) (written, unchanged []string, err error) {
+	for _, w := range plan {
+		name := "config/" + w.stack + ".json"
+		if w.unchanged {
+			unchanged = append(unchanged, name)
+			continue
+		}
+		if err := writeFileAtomic(w.path, w.data); err != nil {
+			return written, unchanged, err
+		}
+		written = append(written, name)
+	}
+	return written, unchanged, nil
+}
+
+// writeFileAtomic replaces the file at path with data: written to a
+// temporary file in the same directory, synced, given the file's mode and
+// renamed over it, so that an interrupted write leaves the file as it was,
+// never a part of it.
+func writeFileAtomic(path string, data []byte) (err error) {
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(mode); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // githubURL matches the owner/name of a GitHub remote URL.

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/release"
 )
 
 const bootstrapOutputsJSON = `{
@@ -242,5 +243,276 @@ func TestBootstrapReadsTheProgramsOutputs(t *testing.T) {
 		if !strings.Contains(string(src), `"`+key+`":`) {
 			t.Errorf("infra/bootstrap's outputs have no %q", key)
 		}
+	}
+}
+
+// The bootstrap outputs' values (bootstrapOutputsJSON) and the section it
+// writes for a stack.
+const (
+	bootstrapS3  = "s3://shipyard-pulumi-state-111122223333-eu-west-1?region=eu-west-1&awssdk=v2"
+	bootstrapKMS = "awskms://alias/shipyard-pulumi?region=eu-west-1"
+	otherS3      = "s3://shipyard-pulumi-state-444455556666-eu-west-1?region=eu-west-1&awssdk=v2"
+)
+
+func bootstrapSection(stack string) string {
+	return `{"backendUrl": "` + bootstrapS3 + `", "secretsProvider": "` + bootstrapKMS + `", "deployRoleArn": "arn:aws:iam::111122223333:role/shipyard-deploy-` + stack + `", "previewRoleArn": "arn:aws:iam::111122223333:role/shipyard-preview"}`
+}
+
+// setBootstrapSection gives config/<stack>.json a bootstrap section, as a
+// person or an earlier bootstrap wrote it.
+func setBootstrapSection(t *testing.T, configDir, stack, section string) {
+	t.Helper()
+	path := filepath.Join(configDir, stack+".json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err = release.SetSection(data, "bootstrap", []byte(section)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// configFiles reads every file of config/.
+func configFiles(t *testing.T, configDir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(configDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(configDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[e.Name()] = string(data)
+	}
+	return files
+}
+
+// Re-running make bootstrap never points a stack whose section names
+// another backend, key or roles at this bootstrap's: the next make up
+// would find no stack there and deploy an empty copy, orphaning the real
+// state. It is refused, naming each stack, field, old and new value and
+// FORCE=1, with nothing written for any stack; FORCE=1 overwrites; a
+// section already the same, or lacking a field, is no conflict.
+func TestBootstrapNeverPointsAStackAtAnotherBackendUnlessForced(t *testing.T) {
+	firstRun := map[string]answer{ // dev has no section: the state is local, then moves
+		"pulumi stack ls":     {out: `[]`},
+		"pulumi stack init":   {},
+		"pulumi up":           {},
+		"pulumi stack output": {out: bootstrapOutputsJSON},
+		"pulumi stack export": {},
+		"pulumi stack import": {},
+		"pulumi stack rm":     {},
+	}
+	reRun := map[string]answer{ // dev's section names the bucket
+		"pulumi stack ls":     {out: `[{"name": "organization/shipyard-bootstrap/eu-west-1"}]`},
+		"pulumi up":           {},
+		"pulumi stack output": {out: bootstrapOutputsJSON},
+	}
+	prodElsewhere := strings.NewReplacer(bootstrapS3, otherS3, "111122223333", "444455556666").Replace(bootstrapSection("prod"))
+	tests := []struct {
+		name     string
+		sections map[string]string // stack: its section before the run
+		answers  map[string]answer
+		force    bool
+		wantErr  []string // "": the run succeeds
+		wantOut  []string
+		// wantCalls: on an error, the pulumi commands run, in order.
+		wantCalls string
+		// unchanged: the files left byte for byte as they were (all on an error).
+		unchanged []string
+	}{
+		{
+			name:     "another stack's backend in another account is refused after the bootstrap's own up, before its state moves",
+			sections: map[string]string{"prod": prodElsewhere},
+			answers:  firstRun,
+			wantErr: []string{
+				"the bootstrap of stack dev would overwrite",
+				`config/prod.json: bootstrap.backendUrl is "` + otherS3 + `"; this bootstrap's is "` + bootstrapS3 + `"`,
+				`config/prod.json: bootstrap.deployRoleArn is "arn:aws:iam::444455556666:role/shipyard-deploy-prod"; this bootstrap's is "arn:aws:iam::111122223333:role/shipyard-deploy-prod"`,
+				`config/prod.json: bootstrap.previewRoleArn is "arn:aws:iam::444455556666:role/shipyard-preview"`,
+				"no config was written",
+				"make bootstrap STACK=dev FORCE=1", "shipyard bootstrap dev --force", "by hand",
+			},
+			wantCalls: "pulumi stack ls, pulumi stack init, pulumi up, pulumi stack output",
+		},
+		{
+			name: "a deploy role in another account, on the same backend, is refused",
+			sections: map[string]string{
+				"dev":     bootstrapSection("dev"),
+				"staging": strings.Replace(bootstrapSection("staging"), "111122223333:role/shipyard-deploy-staging", "444455556666:role/shipyard-deploy-staging", 1),
+			},
+			answers: reRun,
+			wantErr: []string{
+				`config/staging.json: bootstrap.deployRoleArn is "arn:aws:iam::444455556666:role/shipyard-deploy-staging"; this bootstrap's is "arn:aws:iam::111122223333:role/shipyard-deploy-staging"`,
+				"FORCE=1",
+			},
+			wantCalls: "pulumi stack ls, pulumi up, pulumi stack output",
+		},
+		{
+			name:     "the stack's own backend differs from another stack's of the region: refused before anything runs",
+			sections: map[string]string{"dev": bootstrapSection("dev"), "prod": prodElsewhere},
+			answers:  reRun,
+			wantErr: []string{
+				`config/prod.json: bootstrap.backendUrl is "` + otherS3 + `"; this bootstrap's is "` + bootstrapS3 + `"`,
+				"nothing was run and no config was written", "make bootstrap STACK=dev FORCE=1",
+			},
+			wantCalls: "",
+		},
+		{
+			name:      "FORCE=1 overwrites them and says which",
+			sections:  map[string]string{"dev": bootstrapSection("dev"), "prod": prodElsewhere},
+			answers:   reRun,
+			force:     true,
+			wantOut:   []string{`FORCE=1: overwriting config/prod.json's bootstrap.backendUrl "` + otherS3 + `" with "` + bootstrapS3 + `"`, "wrote the bootstrap section", "config/prod.json"},
+			unchanged: []string{"dev.json", "staging.json", "local.json", "schema.json"},
+		},
+		{
+			name: "an identical re-run leaves every file byte for byte, however it is laid out",
+			sections: map[string]string{
+				"dev":     bootstrapSection("dev"),
+				"staging": strings.ReplaceAll(bootstrapSection("staging"), ", ", ",\n      "),
+				"prod":    bootstrapSection("prod"),
+			},
+			answers:   reRun,
+			wantOut:   []string{"the bootstrap section of config/dev.json, config/prod.json, config/staging.json was already this one: left as it is"},
+			unchanged: []string{"dev.json", "staging.json", "prod.json", "local.json", "schema.json"},
+		},
+		{
+			name:      "a section lacking fields is filled in, not refused",
+			sections:  map[string]string{"dev": bootstrapSection("dev"), "prod": `{"backendUrl": "` + bootstrapS3 + `"}`},
+			answers:   reRun,
+			wantOut:   []string{"wrote the bootstrap section", "config/prod.json"},
+			unchanged: []string{"dev.json", "staging.json"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := bootstrapRepo(t)
+			configDir := filepath.Join(root, "config")
+			for stack, section := range tc.sections {
+				setBootstrapSection(t, configDir, stack, section)
+			}
+			// staging has no section in some cases: give it the one the
+			// bootstrap writes, so only the case's sections differ.
+			if _, ok := tc.sections["staging"]; !ok {
+				setBootstrapSection(t, configDir, "staging", bootstrapSection("staging"))
+			}
+			before := configFiles(t, configDir)
+			x := newFakeExec(tc.answers)
+			var out bytes.Buffer
+			b := bootstrapper{x: x.exec, root: root, configDir: configDir, getenv: func(string) string { return "" }, w: &out, force: tc.force}
+			cfg, err := stackconfig.Load(configDir, "dev")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = b.run(context.Background(), cfg, "acme/shop")
+			after := configFiles(t, configDir)
+			if tc.wantErr != nil {
+				if err == nil {
+					t.Fatalf("the run succeeded:\n%s", &out)
+				}
+				for _, w := range tc.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("the error does not say %q:\n%v", w, err)
+					}
+				}
+				for name, data := range before {
+					if after[name] != data {
+						t.Errorf("config/%s was written", name)
+					}
+				}
+				if len(after) != len(before) {
+					t.Errorf("config/ has %d files, had %d (a temporary file left?)", len(after), len(before))
+				}
+				var calls []string
+				for _, c := range x.calls {
+					calls = append(calls, shortCall(c))
+				}
+				if got := strings.Join(calls, ", "); got != tc.wantCalls {
+					t.Errorf("calls %q, want %q", got, tc.wantCalls)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v\n%s", err, &out)
+			}
+			for _, w := range tc.wantOut {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output does not say %q:\n%s", w, &out)
+				}
+			}
+			for _, name := range tc.unchanged {
+				if after[name] != before[name] {
+					t.Errorf("config/%s changed:\n%s", name, after[name])
+				}
+			}
+			if len(after) != len(before) {
+				t.Errorf("config/ has %d files, had %d (a temporary file left?)", len(after), len(before))
+			}
+			for _, stack := range []string{"dev", "staging", "prod"} {
+				cfg, err := stackconfig.Load(configDir, stack)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want stackconfig.Bootstrap
+				if err := json.Unmarshal([]byte(bootstrapSection(stack)), &want); err != nil {
+					t.Fatal(err)
+				}
+				if cfg.Bootstrap != want {
+					t.Errorf("config/%s.json bootstrap = %+v, want %+v", stack, cfg.Bootstrap, want)
+				}
+			}
+		})
+	}
+}
+
+func TestBootstrapTakesForceAsAFlagOrFromFORCE(t *testing.T) {
+	root := bootstrapRepo(t)
+	getenv := func(k string) string {
+		return map[string]string{stackconfig.DirEnv: filepath.Join(root, "config"), "GITHUB_REPOSITORY": "acme/shop"}[k]
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"bootstrap", "dev", "--force=maybe"}, getenv, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "FORCE=maybe (--force=maybe): allowed 1, 0, true, false") {
+		t.Fatalf("--force=maybe: %v", err)
+	}
+}
+
+// A config is replaced whole or not at all: written beside it and renamed
+// over it, keeping its mode, leaving no temporary file.
+func TestAConfigIsWrittenAtomically(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dev.json")
+	if err := os.WriteFile(path, []byte(`{"old": true}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileAtomic(path, []byte(`{"new": true}`)); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	fi, _ := os.Stat(path)
+	entries, _ := os.ReadDir(dir)
+	if string(data) != `{"new": true}` || fi.Mode().Perm() != 0o600 || len(entries) != 1 {
+		t.Errorf("content %q, mode %v, %d files", data, fi.Mode().Perm(), len(entries))
+	}
+	// A directory it cannot write to: the file stays as it was.
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o755)
+	if os.Geteuid() == 0 {
+		t.Skip("root writes anywhere")
+	}
+	if err := writeFileAtomic(path, []byte(`{"newer": true}`)); err == nil {
+		t.Error("writing into a read-only directory succeeded")
+	}
+	if data, _ := os.ReadFile(path); string(data) != `{"new": true}` {
+		t.Errorf("content %q after a failed write", data)
 	}
 }

@@ -69,7 +69,7 @@ func commands() map[string]command {
 		"promote":     {"promote FROM TO           deploy FROM's release to TO by digest (never rebuilt)", cmdPromote},
 		"rollback":    {"rollback STACK [RELEASE]  re-deploy the previous (or named) release", cmdRollback},
 		"ledger":      {"ledger STACK|--verify     print a stack's release ledger, or check every ledger", cmdLedger},
-		"bootstrap":   {"bootstrap STACK           once per account and region: the state bucket, the secrets key and the CI roles of STACK's region (bootstrap/), written into the config of its aws stacks", cmdBootstrap},
+		"bootstrap":   {bootstrapUsage, cmdBootstrap},
 		"doctor":      {"doctor [STACK...] [--pulumi-version=V] [--plugins=NAME:V,...] [--aws-plugin-archive=FILE]  check the prerequisites and print fixes", cmdDoctor},
 		"target":      {"target STACK              print the stack's target (aws or docker)", cmdTarget},
 		"drift":       {"drift STACK               compare the deployed resources with the state (refresh preview): a line per drifted resource and property; exit 0 clean, 2 drift, 1 error", cmdDrift},

@@ -288,6 +288,35 @@ func TestBootstrapOfADockerStackPrintsItsUsageBeforeAnyInstall(t *testing.T) {
 	}
 }
 
+func TestABadForceIsRefusedBeforeAnythingIsBuilt(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+	}{
+		{"yes is refused, naming the variable and the values it takes", "yes"},
+		{"a typo is refused", "ture"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := freshClone(t)
+			cmd := exec.Command("make", "--no-print-directory", "bootstrap", "STACK=dev", "FORCE="+tc.value)
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("make bootstrap FORCE=%s succeeded:\n%s", tc.value, out)
+			}
+			want := "make bootstrap: FORCE=" + tc.value + ": allowed 1, 0, true, false"
+			if lines := ownLines(out); len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
+				t.Errorf("want one line starting %q, got:\n%s", want, out)
+			}
+			for _, p := range []string{"bin/preflight", "bin/pulumi", "bin/shipyard-bootstrap", "bin/shipyard"} {
+				if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+					t.Errorf("%s was built before FORCE was checked", p)
+				}
+			}
+		})
+	}
+}
+
 // `pulumi plugin ls | grep -q` under pipefail: grep exits at the first
 // match, pulumi dies of SIGPIPE writing the rest, and the pipeline fails
 // although the plugin is installed. A fake pulumi with a long plugin list
