@@ -238,7 +238,7 @@ pr-down: pr-args preflight pulumi-cli program ## Drop PR=<n>'s database, user an
 	$(SHIPYARD) pr-down $(STACK) $(PR)
 
 .PHONY: pr-reap
-pr-reap: preflight pulumi-cli program ## Destroy STACK's PR environments not deployed within TTL (default previews.ttlHours; e.g. TTL=72h) or, with OPEN=<n,n,...> (empty: none), whose PR is closed
+pr-reap: preflight pulumi-cli program ## Destroy STACK's PR environments not deployed within TTL (default previews.ttlHours; e.g. TTL=72h) or, with OPEN=<n,n,...> (the open PRs; OPEN=none: no PR is open), whose PR is closed
 	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) pr-reap $(STACK) $(if $(TTL),--ttl=$(TTL)) $(if $(filter undefined,$(origin OPEN)),,--open=$(OPEN))
 

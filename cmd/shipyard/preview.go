@@ -30,7 +30,7 @@ import (
 const (
 	prUpUsage   = "pr-up BASE PR [--image=REF]  create or update PR PR's environment on BASE's shared infrastructure (stack BASE-pr-PR) and print its URL"
 	prDownUsage = "pr-down BASE PR           drop PR PR's database, user and Redis keys and destroy its environment"
-	prReapUsage = "pr-reap BASE [--ttl=72h] [--open=1,2,3]  destroy BASE's PR environments not deployed within the TTL (default previews.ttlHours) or, with --open, whose PR is not open"
+	prReapUsage = "pr-reap BASE [--ttl=72h] [--open=1,2,3|none]  destroy BASE's PR environments not deployed within the TTL (default previews.ttlHours) or, with --open (the open PRs, or none), whose PR is not open"
 	prListUsage = "pr-list BASE              list BASE's PR environments: slot, URL, last deploy, reap time"
 )
 
@@ -430,14 +430,26 @@ func cmdPRReap(ctx context.Context, e env) error {
 	return errors.Join(errs...)
 }
 
-// parseOpen reads --open: the open PRs' numbers, comma separated; empty
-// means none is open.
+// openAllowed is what --open (OPEN=) takes.
+const openAllowed = "the open PRs' numbers, comma separated (OPEN=12,15), or none when no PR is open"
+
+// parseOpen reads --open (OPEN=): the open PRs' numbers, comma separated,
+// or "none" when no PR is open. An empty list, or one without a number,
+// is refused: it would reap every PR environment, and it is what a
+// failed or forgotten listing of the open PRs gives.
 func parseOpen(s string) (map[int]bool, error) {
 	open := map[int]bool{}
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+	if strings.TrimSpace(s) == "none" {
+		return open, nil
+	}
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+	if len(fields) == 0 {
+		return nil, flagValueError("open", "OPEN", s, openAllowed+"; an empty list is refused, as it would reap every PR environment")
+	}
+	for _, f := range fields {
 		n, err := stackconfig.ParsePR(f)
 		if err != nil {
-			return nil, fmt.Errorf("--open (OPEN=): %w", err)
+			return nil, flagValueError("open", "OPEN", s, fmt.Sprintf("%s (%q is no PR number from 1 to 9999999)", openAllowed, f))
 		}
 		open[n] = true
 	}
@@ -518,5 +530,5 @@ func refuseWithPreviews(ctx context.Context, p *pulumiCLI, cfg *stackconfig.Conf
 	for i, ps := range live {
 		prs[i] = strconv.Itoa(ps.PR)
 	}
-	return fmt.Errorf("stack %s has PR environments running on its network, database and cache (PRs %s): remove them first with `make pr-reap STACK=%s OPEN=` (all) or `make pr-down PR=<n> STACK=%s`", cfg.Stack, strings.Join(prs, ", "), cfg.Stack, cfg.Stack)
+	return fmt.Errorf("stack %s has PR environments running on its network, database and cache (PRs %s): remove them first with `make pr-reap STACK=%s OPEN=none` (all) or `make pr-down PR=<n> STACK=%s`", cfg.Stack, strings.Join(prs, ", "), cfg.Stack, cfg.Stack)
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +80,7 @@ func TestReaping(t *testing.T) {
 		{"older than the TTL is reaped; one being deployed is not", 72 * time.Hour, nil, "local-pr-1"},
 		{"a tiny TTL reaps every deployed one", time.Second, nil, "local-pr-1 local-pr-2"},
 		{"with --open, a closed PR is reaped whatever its age, an open one past the TTL too", 72 * time.Hour, map[int]bool{1: true, 2: true, 3: true}, "local-pr-1 local-pr-4"},
-		{"an empty --open means no PR is open", 72 * time.Hour, map[int]bool{}, "local-pr-1 local-pr-2 local-pr-4"},
+		{"--open=none means no PR is open", 72 * time.Hour, map[int]bool{}, "local-pr-1 local-pr-2 local-pr-4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := picked(reapable(live, tc.ttl, tc.open, now)); got != tc.want {
@@ -86,8 +88,63 @@ func TestReaping(t *testing.T) {
 			}
 		})
 	}
-	if _, err := parseOpen("1,x"); err == nil || !strings.Contains(err.Error(), "OPEN=") {
-		t.Errorf("a bad --open: %v", err)
+}
+
+// --open (OPEN=) is the open PRs' numbers or none: an empty list, which a
+// failed or forgotten listing gives, would reap every PR environment, so
+// it is refused, naming OPEN, --open and what they take.
+func TestOpenIsTheOpenPRsOrNoneNeverAnEmptyList(t *testing.T) {
+	const allowed = "allowed the open PRs' numbers, comma separated (OPEN=12,15), or none when no PR is open"
+	for _, tc := range []struct {
+		name, value string
+		want        string // the open PRs, or the error's start
+		wantErr     bool
+	}{
+		{"numbers are the open PRs", "12,15", "12 15", false},
+		{"spaces around them are fine", " 12, 15 ", "12 15", false},
+		{"none means no PR is open", "none", "", false},
+		{"empty is refused", "", "OPEN= (--open=): " + allowed + "; an empty list is refused", true},
+		{"commas alone are refused", ",", "OPEN=, (--open=,): " + allowed + "; an empty list is refused", true},
+		{"a word is refused", "1,x", `OPEN=1,x (--open=1,x): ` + allowed + ` ("x" is no PR number`, true},
+		{"none among numbers is refused", "none,5", `OPEN=none,5 (--open=none,5): ` + allowed + ` ("none" is no PR number`, true},
+		{"zero is refused", "0", `OPEN=0 (--open=0): ` + allowed, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			open, err := parseOpen(tc.value)
+			if tc.wantErr {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+					t.Fatalf("parseOpen(%q) = %v, %v; want the error %q…", tc.value, open, err, tc.want)
+				}
+				return
+			}
+			if err != nil || open == nil {
+				t.Fatalf("parseOpen(%q): %v, %v", tc.value, open, err)
+			}
+			var prs []string
+			for n := range open {
+				prs = append(prs, strconv.Itoa(n))
+			}
+			slices.Sort(prs)
+			if got := strings.Join(prs, " "); got != tc.want {
+				t.Errorf("parseOpen(%q) = %q, want %q", tc.value, got, tc.want)
+			}
+		})
+	}
+}
+
+// shipyard pr-reap --open= stops before it lists, let alone reaps, any PR
+// environment.
+func TestPRReapWithAnEmptyOpenReapsNothing(t *testing.T) {
+	getenv := func(k string) string {
+		return map[string]string{stackconfig.DirEnv: filepath.Join(repoRoot, "config"), "PATH": "/nonexistent"}[k]
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"pr-reap", "local", "--open="}, getenv, &out, &out)
+	if err == nil || !strings.HasPrefix(err.Error(), "OPEN= (--open=): allowed") {
+		t.Fatalf("pr-reap local --open=: %v\n%s", err, &out)
+	}
+	if strings.Contains(out.String(), "reap") {
+		t.Errorf("it went on:\n%s", &out)
 	}
 }
 
@@ -256,7 +313,7 @@ func TestPRDownDropsTheDataThenDestroysAndRemovesTheStack(t *testing.T) {
 func TestABaseWithPREnvironmentsIsNotDestroyed(t *testing.T) {
 	r, _, _ := previewFixture(t, 7, nil)
 	err := refuseWithPreviews(context.Background(), r.pulumi, r.Base)
-	if err == nil || !strings.Contains(err.Error(), "PRs 7, 8") || !strings.Contains(err.Error(), "make pr-reap STACK=local OPEN=") {
+	if err == nil || !strings.Contains(err.Error(), "PRs 7, 8") || !strings.Contains(err.Error(), "make pr-reap STACK=local OPEN=none") {
 		t.Fatalf("destroying local with PRs 7 and 8 up: %v", err)
 	}
 	if err := refuseWithPreviews(context.Background(), r.pulumi, r.PR); err != nil {
