@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -196,7 +197,7 @@ func TestPREnvironmentsAreForThisRepositorysBranchesOneJobAtATime(t *testing.T) 
 				t.Errorf("down: on closed, pr-down; got if %q\n%s", job.If, all)
 			}
 		case "reap":
-			if isPR || !strings.Contains(all, "gh pr list") || !strings.Contains(all, `OPEN="$open"`) {
+			if isPR || !strings.Contains(all, "gh pr list") || !strings.Contains(all, "make pr-reap") {
 				t.Errorf("reap: scheduled, with the open PRs; got\n%s", all)
 			}
 		default:
@@ -205,5 +206,82 @@ func TestPREnvironmentsAreForThisRepositorysBranchesOneJobAtATime(t *testing.T) 
 	}
 	if len(groups) != 1 {
 		t.Errorf("the jobs are in %d concurrency groups, want one", len(groups))
+	}
+}
+
+// The reaper's step, run with a fake gh and make: the open PRs go to
+// make pr-reap as OPEN, none as OPEN=none (pr-reap refuses an empty OPEN);
+// a list as long as gh's limit may be cut short, and a failed one is no
+// list: either fails the step before make runs, as the PRs left off would
+// be reaped.
+func TestTheReaperIsToldTheOpenPRsOrNoneAndStopsOnAListItCannotTrust(t *testing.T) {
+	for _, tool := range []string{"bash", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is needed: %v", tool, err)
+		}
+	}
+	var script string
+	for _, s := range readWorkflow(t, "pr-environments.yml").Jobs["reap"].Steps {
+		if strings.Contains(s.Run, "make pr-reap") {
+			script = s.Run
+		}
+	}
+	if script == "" {
+		t.Fatal("the reap job has no step running make pr-reap")
+	}
+	bin := t.TempDir()
+	// gh pr list prints at most --limit of FAKE_OPEN PRs, numbered from 1,
+	// through --jq when given.
+	gh := `#!/bin/bash
+[ -z "$FAKE_GH_FAIL" ] || { echo "HTTP 502: Bad Gateway" >&2; exit 1; }
+limit=30 filter=.
+while [ $# -gt 0 ]; do
+  case $1 in --limit) limit=$2; shift;; --jq) filter=$2; shift;; esac
+  shift
+done
+n=$FAKE_OPEN; [ "$n" -le "$limit" ] || n=$limit
+{ printf '['; for ((i = 1; i <= n; i++)); do [ $i = 1 ] || printf ,; printf '{"number":%d}' $i; done; echo ']'; } | jq -r "$filter"
+`
+	mk := "#!/bin/sh\necho \"make $*\" >> \"$FAKE_MAKE_LOG\"\n"
+	for name, body := range map[string]string{"gh": gh, "make": mk} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name       string
+		open       string
+		ghFails    bool
+		wantMake   string // "": the step fails before make runs
+		wantOutput string
+	}{
+		{name: "no open PR is OPEN=none", open: "0", wantMake: "make pr-reap STACK=dev OPEN=none"},
+		{name: "the open PRs are OPEN", open: "3", wantMake: "make pr-reap STACK=dev OPEN=1,2,3"},
+		{name: "a list as long as the limit fails the step", open: "1500", wantOutput: "its limit of 1000: the list may be cut short"},
+		{name: "a failed listing fails the step", open: "3", ghFails: true, wantOutput: "HTTP 502"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := filepath.Join(t.TempDir(), "make.log")
+			// GitHub runs a step's script with bash -e.
+			cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-c", script)
+			cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "STACK=dev", "GITHUB_REPOSITORY=acme/shop", "FAKE_OPEN=" + tc.open, "FAKE_MAKE_LOG=" + log}
+			if tc.ghFails {
+				cmd.Env = append(cmd.Env, "FAKE_GH_FAIL=1")
+			}
+			out, err := cmd.CombinedOutput()
+			made, _ := os.ReadFile(log)
+			if tc.wantMake == "" {
+				if err == nil || len(made) != 0 {
+					t.Fatalf("the step went on (err %v), make ran %.80q…:\n%.500s", err, made, out)
+				}
+				if !strings.Contains(string(out), tc.wantOutput) {
+					t.Errorf("the step does not say %q:\n%s", tc.wantOutput, out)
+				}
+				return
+			}
+			if err != nil || strings.TrimSpace(string(made)) != tc.wantMake {
+				t.Fatalf("err %v, make ran %q, want %q:\n%s", err, made, tc.wantMake, out)
+			}
+		})
 	}
 }
