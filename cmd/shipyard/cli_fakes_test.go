@@ -499,6 +499,10 @@ func (w *fakeWorld) pulumi(args []string) (int, error) {
 		return w.previewUp(stack)
 	case strings.HasPrefix(cmd, "preview --json"):
 		plan := os.Getenv("SHIPYARD_FAKE_PLAN")
+		// What a refresh finds changed outside Pulumi changes the plan.
+		if refreshed := os.Getenv("SHIPYARD_FAKE_REFRESHED_PLAN"); refreshed != "" && slices.Contains(args, "--refresh") {
+			plan = refreshed
+		}
 		if plan == "" {
 			plan = `{"steps": []}`
 		}

@@ -211,7 +211,8 @@ func TestPromoteCommand(t *testing.T) {
 		for _, want := range []string{
 			"crane copy " + repoOf("staging") + "@" + cliDigestA + " " + repoOf("prod") + ":prod-0001",
 			"crane digest " + repoOf("prod") + ":prod-0001",
-			"pulumi preview --diff --stack prod --non-interactive --cwd " + r.root,
+			"pulumi preview --diff --refresh --stack prod --non-interactive --cwd " + r.root,
+			"pulumi preview --json --refresh --stack prod --non-interactive --cwd " + r.root,
 			"pulumi up --yes --diff --refresh --stack prod --non-interactive --cwd " + r.root,
 			"aws ecs describe-services --cluster shipyard-prod --services shipyard-prod-clock shipyard-prod-web shipyard-prod-worker --region eu-west-1",
 		} {

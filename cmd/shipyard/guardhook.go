@@ -24,7 +24,8 @@ func stackGuard(_ env, allowStateful bool) func(plan []byte) error {
 type guardedPulumi struct{ *pulumiCLI }
 
 func (g guardedPulumi) Preview(ctx context.Context, stack string) error {
-	if err := g.pulumiCLI.Preview(ctx, stack); err != nil {
+	// The diff shown is the refreshed one the guard checks.
+	if err := g.pulumiCLI.Preview(ctx, stack, planFlags...); err != nil {
 		return err
 	}
 	plan, err := g.previewJSON(ctx, stack)

@@ -199,24 +199,33 @@ func (p *pulumiCLI) Preview(ctx context.Context, stack string, extra ...string) 
 	return err
 }
 
+// planFlags decide what `pulumi up` plans from; the guard's preview
+// passes the same, so it checks the plan up applies. --refresh: what
+// changed outside Pulumi (`make drift`) is read first, so up puts back
+// what the program declares; a preview without it would plan from the
+// state before the refresh, and miss a replacement the drift causes.
+// (Pulumi's update plans, `preview --save-plan` and `up --plan`, would
+// bind up to the previewed plan, but `up --plan` is experimental in the
+// pinned CLI: hidden behind PULUMI_EXPERIMENTAL.)
+var planFlags = []string{"--refresh"}
+
 // Up implements release.Pulumi.
 func (p *pulumiCLI) Up(ctx context.Context, stack string) error {
 	if err := p.ensureStack(ctx, stack); err != nil {
 		return err
 	}
-	// --refresh: what changed outside Pulumi (`make drift`) is read first,
-	// so up puts back what the program declares.
-	_, err := p.run(ctx, stack, true, "up", "--yes", "--diff", "--refresh")
+	_, err := p.run(ctx, stack, true, append([]string{"up", "--yes", "--diff"}, planFlags...)...)
 	return err
 }
 
-// previewJSON returns the machine-readable plan (`pulumi preview --json`),
-// for the guard against replacing stateful resources.
+// previewJSON returns the machine-readable plan (`pulumi preview --json`)
+// from the state as up plans from (planFlags), for the guard against
+// replacing stateful resources.
 func (p *pulumiCLI) previewJSON(ctx context.Context, stack string) ([]byte, error) {
 	if err := p.ensureStack(ctx, stack); err != nil {
 		return nil, err
 	}
-	return p.run(ctx, stack, false, "preview", "--json")
+	return p.run(ctx, stack, false, append([]string{"preview", "--json"}, planFlags...)...)
 }
 
 func (p *pulumiCLI) destroy(ctx context.Context, stack string, extra ...string) error {
