@@ -77,3 +77,64 @@ func TestTheGuardChecksThePlanFromTheRefreshedStateThatUpApplies(t *testing.T) {
 		})
 	}
 }
+
+func TestEveryCommandThatRunsPulumiUpChecksARetiredRedisTokenOnce(t *testing.T) {
+	for _, cmd := range deployCommands {
+		for _, tc := range []struct {
+			name string
+			// webAt is when web's tasks started; the secret got
+			// generation 2 at rotationT1.
+			webAt   time.Time
+			wantErr []string
+		}{
+			{
+				name:  "retiring the previous token is refused while web runs tasks started before the new one, before any pulumi call",
+				webAt: rotationT0.Add(time.Hour),
+				wantErr: []string{"cache.retiredAuthTokenVersion 1 would drop the previous Redis AUTH token while stack prod still runs 2 web task(s) started before the secret got generation 2",
+					"--force-new-deployment"},
+			},
+			{
+				name:  "retiring it is allowed once every task started after the new one",
+				webAt: rotationT1.Add(time.Hour),
+			},
+		} {
+			t.Run(cmd.name+": "+tc.name, func(t *testing.T) {
+				r := newCLIRepo(t)
+				w := deployWorld(2, 0, rotationT1, tc.webAt)
+				if cmd.setup != nil {
+					cmd.setup(t, r, w)
+				}
+				r.rotationConfig(2, 1, "rolling")
+				state := installFakes(t, w)
+				out, err := runCLI(t, cmd.args...)
+				calls := readCalls(t, state)
+				if n := countCalls(calls, "aws secretsmanager list-secret-version-ids"); n != 1 {
+					t.Errorf("the token's secret was read %d times, want once (one check):\n%s", n, strings.Join(calls, "\n"))
+				}
+				if tc.wantErr == nil {
+					if err != nil {
+						t.Fatalf("%s: %v\n%s", cmd.name, err, out)
+					}
+					if n := countCalls(calls, "pulumi up"); n != 1 {
+						t.Errorf("pulumi up ran %d times, want once", n)
+					}
+					return
+				}
+				if err == nil {
+					t.Fatalf("%s succeeded, want the refusal\n%s", cmd.name, out)
+				}
+				for _, want := range tc.wantErr {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("%s: %v\nwant it to say %q", cmd.name, err, want)
+					}
+				}
+				if n := countCalls(calls, "pulumi up") + countCalls(calls, "pulumi preview"); n > 0 {
+					t.Errorf("the refused %s still ran pulumi:\n%s", cmd.name, strings.Join(calls, "\n"))
+				}
+				if got := r.digest("prod"); got != cliDigestA {
+					t.Errorf("config/prod.json digest = %s, want %s as before", got, cliDigestA)
+				}
+			})
+		}
+	}
+}

@@ -369,7 +369,7 @@ func TestUpGuardsAWSPlans(t *testing.T) {
 			}
 			p := &pulumiCLI{x: x.exec, root: t.TempDir(), getenv: getenv, configDir: filepath.Join(repoRoot, "config")}
 			cfg := &stackconfig.Config{Stack: "dev", Target: tc.target}
-			err := up(context.Background(), p, cfg, stackGuard(env{}, tc.allow))
+			err := guardedPulumi{pulumiCLI: p, allowStateful: tc.allow}.up(context.Background(), cfg)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)

@@ -30,7 +30,7 @@ func newOps(ctx context.Context, e env, pr project, x execer, region string) (*r
 		ConfigDir:          pr.configDir,
 		LedgerDir:          filepath.Join(pr.root, "releases"),
 		MigrationsDir:      filepath.Join(pr.root, filepath.FromSlash(migrationsPath)),
-		Pulumi:             guardedPulumi{pr.pulumi(x, e.getenv)},
+		Pulumi:             guardedPulumi{pulumiCLI: pr.pulumi(x, e.getenv)},
 		Registry:           &registry{x: x, region: region},
 		Health:             newHTTPHealth(),
 		Runtime:            ecsRuntime{aws: awsCLI{x: x, region: region}},
