@@ -71,6 +71,9 @@ type fakeWorld struct {
 	AppExit   int    `json:"appExit"`
 	// ExecOutput is what `docker exec` prints (the app in a container).
 	ExecOutput string `json:"execOutput"`
+	// Committed is a file of the config directory as the HEAD commit has
+	// it, by name, when it differs from the file (`git show`).
+	Committed map[string]string `json:"committed"`
 	// StackConfig is each stack's Pulumi config (`pulumi config set`).
 	StackConfig map[string]map[string]string `json:"stackConfig"`
 
@@ -166,6 +169,23 @@ func (w *fakeWorld) run(tool string, args []string) (int, error) {
 	case "git":
 		if strings.Contains(cmd, "rev-parse HEAD") {
 			fmt.Println(strings.Repeat("c0ffee", 6) + "c0ff")
+		}
+		// git -C <dir> show HEAD:./<file>: Committed's version, else the
+		// file as it is (committed).
+		if len(args) == 4 && args[0] == "-C" && args[2] == "show" {
+			name, ok := strings.CutPrefix(args[3], "HEAD:./")
+			if !ok {
+				return 2, fmt.Errorf("fake git: %v", args)
+			}
+			if data, ok := w.Committed[name]; ok {
+				fmt.Print(data)
+				return 0, nil
+			}
+			data, err := os.ReadFile(filepath.Join(args[1], name))
+			if err != nil {
+				return 128, fmt.Errorf("fatal: path '%s' does not exist in 'HEAD'", name)
+			}
+			os.Stdout.Write(data)
 		}
 		return 0, nil
 	case "docker":
@@ -479,6 +499,10 @@ func (w *fakeWorld) pulumi(args []string) (int, error) {
 		return w.previewUp(stack)
 	case strings.HasPrefix(cmd, "preview --json"):
 		plan := os.Getenv("SHIPYARD_FAKE_PLAN")
+		// What a refresh finds changed outside Pulumi changes the plan.
+		if refreshed := os.Getenv("SHIPYARD_FAKE_REFRESHED_PLAN"); refreshed != "" && slices.Contains(args, "--refresh") {
+			plan = refreshed
+		}
 		if plan == "" {
 			plan = `{"steps": []}`
 		}

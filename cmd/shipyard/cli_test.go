@@ -211,7 +211,8 @@ func TestPromoteCommand(t *testing.T) {
 		for _, want := range []string{
 			"crane copy " + repoOf("staging") + "@" + cliDigestA + " " + repoOf("prod") + ":prod-0001",
 			"crane digest " + repoOf("prod") + ":prod-0001",
-			"pulumi preview --diff --stack prod --non-interactive --cwd " + r.root,
+			"pulumi preview --diff --refresh --stack prod --non-interactive --cwd " + r.root,
+			"pulumi preview --json --refresh --stack prod --non-interactive --cwd " + r.root,
 			"pulumi up --yes --diff --refresh --stack prod --non-interactive --cwd " + r.root,
 			"aws ecs describe-services --cluster shipyard-prod --services shipyard-prod-clock shipyard-prod-web shipyard-prod-worker --region eu-west-1",
 		} {
@@ -426,5 +427,70 @@ func TestRollbackCommand(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if err != nil || len(lines) != 4 || strings.Join(strings.Fields(lines[3])[:3], " ") != "prod-0003 rollback succeeded" {
 		t.Errorf("ledger output (%v):\n%s", err, out)
+	}
+}
+
+func TestRollbackRefusesAConfigThatIsNotTheDeployedOne(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// config is config/prod.json's digest (prod runs A, after B);
+		// committed, when set, edits the file as HEAD has it.
+		config    string
+		committed func(c map[string]any)
+		wantErr   []string
+	}{
+		{
+			name:   "a stale checkout whose config names the release before the running one is refused, naming both digests",
+			config: cliDigestB,
+			wantErr: []string{"its imageDigest output is " + cliDigestA + " but config/prod.json says " + cliDigestB,
+				"pull (or check out the config/prod.json that deployed " + cliDigestA + "), then roll back"},
+		},
+		{
+			name:      "an uncommitted edit of config/prod.json besides its digest is refused, naming the field",
+			config:    cliDigestA,
+			committed: func(c map[string]any) { c["tags"] = map[string]any{"environment": "prod", "team": "other"} },
+			wantErr:   []string{"uncommitted changes", "config/prod.json has uncommitted changes besides release.imageDigest (tags)"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newCLIRepo(t)
+			r.recorded("prod", release.KindRelease, cliDigestB)
+			r.recorded("prod", release.KindPromote, cliDigestA)
+			r.setDigest("prod", tc.config)
+			w := &fakeWorld{
+				Outputs: map[string]map[string]any{"prod": deployedOutputs("prod", "https://prod.example.com", cliDigestA)},
+				Images:  map[string]map[string]bool{repoOf("prod"): {cliDigestA: true, cliDigestB: true}},
+			}
+			if tc.committed != nil {
+				var c map[string]any
+				data, _ := os.ReadFile(r.configPath("prod"))
+				if err := json.Unmarshal(data, &c); err != nil {
+					t.Fatal(err)
+				}
+				tc.committed(c)
+				head, _ := json.Marshal(c)
+				w.Committed = map[string]string{"prod.json": string(head)}
+			}
+			state := installFakes(t, w)
+			before, _ := os.ReadFile(r.configPath("prod"))
+			out, err := runCLI(t, "rollback", "prod")
+			if err == nil {
+				t.Fatalf("rollback succeeded:\n%s", out)
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("rollback: %v\nwant it to say %q", err, want)
+				}
+			}
+			if calls := readCalls(t, state); contains(calls, "pulumi preview") || contains(calls, "pulumi up") {
+				t.Errorf("a refused rollback ran pulumi:\n%s", strings.Join(calls, "\n"))
+			}
+			if after, _ := os.ReadFile(r.configPath("prod")); !bytes.Equal(after, before) {
+				t.Errorf("config/prod.json changed by a refused rollback:\n%s", after)
+			}
+			if recs := r.records("prod"); len(recs) != 2 {
+				t.Errorf("a refusal was recorded: %+v", recs[2:])
+			}
+		})
 	}
 }

@@ -235,7 +235,7 @@ func newLocalOps(ctx context.Context, e env, pr project, x execer) *release.Ops 
 	return &release.Ops{
 		ConfigDir: pr.configDir,
 		LedgerDir: filepath.Join(pr.root, "releases"),
-		Pulumi:    guardedPulumi{p},
+		Pulumi:    guardedPulumi{pulumiCLI: p},
 		Local:     dockerLocal{x: x, p: p, docker: dockerClient(e.getenv), http: &http.Client{Timeout: 10 * time.Second}},
 		Commit:    commit,
 		Actor:     actor(e.getenv),

@@ -336,32 +336,40 @@ func TestPrintOutputs(t *testing.T) {
 
 func TestUpGuardsAWSPlans(t *testing.T) {
 	replaceDB := `{"steps": [{"op": "replace", "urn": "urn:pulumi:dev::shipyard::aws:rds/instance:Instance::db", "oldState": {"type": "aws:rds/instance:Instance"}}]}`
+	updateWeb := `{"steps": [{"op": "update", "urn": "urn:pulumi:dev::shipyard::aws:ecs/service:Service::web"}]}`
 	tests := []struct {
-		name    string
-		target  stackconfig.Target
-		plan    string
-		allow   bool
-		wantUp  bool
-		wantErr string
+		name   string
+		target stackconfig.Target
+		// plan is what `pulumi preview --json` plans, refreshed what it
+		// plans with --refresh (as up does) when that differs.
+		plan, refreshed string
+		allow           bool
+		wantUp          bool
+		wantErr         string
 	}{
-		{"applies an aws plan that keeps the stateful resources", stackconfig.TargetAWS, `{"steps": [{"op": "update", "urn": "urn:pulumi:dev::shipyard::aws:ecs/service:Service::web"}]}`, false, true, ""},
-		{"refuses an aws plan that replaces the database", stackconfig.TargetAWS, replaceDB, false, false, "stateful"},
-		{"applies it when stateful changes are allowed", stackconfig.TargetAWS, replaceDB, true, true, ""},
-		{"does not guard the docker stack", stackconfig.TargetDocker, "", false, true, ""},
+		{"applies an aws plan that keeps the stateful resources", stackconfig.TargetAWS, updateWeb, "", false, true, ""},
+		{"refuses an aws plan that replaces the database", stackconfig.TargetAWS, replaceDB, "", false, false, "stateful"},
+		{"refuses the refreshed plan up applies when the drift its refresh finds replaces the database", stackconfig.TargetAWS, updateWeb, replaceDB, false, false, "stateful"},
+		{"applies it when stateful changes are allowed", stackconfig.TargetAWS, replaceDB, "", true, true, ""},
+		{"does not guard the docker stack", stackconfig.TargetDocker, "", "", false, true, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			x := newFakeExec(map[string]answer{
-				"pulumi stack ls":        {out: `[{"name": "dev"}]`},
-				"pulumi preview --json":  {out: tc.plan},
-				"pulumi up --yes --diff": {},
-			})
+			answers := map[string]answer{
+				"pulumi stack ls":                  {out: `[{"name": "dev"}]`},
+				"pulumi preview --json":            {out: tc.plan},
+				"pulumi up --yes --diff --refresh": {},
+			}
+			if tc.refreshed != "" {
+				answers["pulumi preview --json --refresh"] = answer{out: tc.refreshed}
+			}
+			x := newFakeExec(answers)
 			getenv := func(k string) string {
 				return map[string]string{"PULUMI_BACKEND_URL": "s3://state", "PULUMI_CONFIG_PASSPHRASE": "p"}[k]
 			}
 			p := &pulumiCLI{x: x.exec, root: t.TempDir(), getenv: getenv, configDir: filepath.Join(repoRoot, "config")}
 			cfg := &stackconfig.Config{Stack: "dev", Target: tc.target}
-			err := up(context.Background(), p, cfg, stackGuard(env{}, tc.allow))
+			err := guardedPulumi{pulumiCLI: p, allowStateful: tc.allow}.up(context.Background(), cfg)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)

@@ -199,24 +199,33 @@ func (p *pulumiCLI) Preview(ctx context.Context, stack string, extra ...string) 
 	return err
 }
 
+// planFlags decide what `pulumi up` plans from; the guard's preview
+// passes the same, so it checks the plan up applies. --refresh: what
+// changed outside Pulumi (`make drift`) is read first, so up puts back
+// what the program declares; a preview without it would plan from the
+// state before the refresh, and miss a replacement the drift causes.
+// (Pulumi's update plans, `preview --save-plan` and `up --plan`, would
+// bind up to the previewed plan, but `up --plan` is experimental in the
+// pinned CLI: hidden behind PULUMI_EXPERIMENTAL.)
+var planFlags = []string{"--refresh"}
+
 // Up implements release.Pulumi.
 func (p *pulumiCLI) Up(ctx context.Context, stack string) error {
 	if err := p.ensureStack(ctx, stack); err != nil {
 		return err
 	}
-	// --refresh: what changed outside Pulumi (`make drift`) is read first,
-	// so up puts back what the program declares.
-	_, err := p.run(ctx, stack, true, "up", "--yes", "--diff", "--refresh")
+	_, err := p.run(ctx, stack, true, append([]string{"up", "--yes", "--diff"}, planFlags...)...)
 	return err
 }
 
-// previewJSON returns the machine-readable plan (`pulumi preview --json`),
-// for the guard against replacing stateful resources.
+// previewJSON returns the machine-readable plan (`pulumi preview --json`)
+// from the state as up plans from (planFlags), for the guard against
+// replacing stateful resources.
 func (p *pulumiCLI) previewJSON(ctx context.Context, stack string) ([]byte, error) {
 	if err := p.ensureStack(ctx, stack); err != nil {
 		return nil, err
 	}
-	return p.run(ctx, stack, false, "preview", "--json")
+	return p.run(ctx, stack, false, append([]string{"preview", "--json"}, planFlags...)...)
 }
 
 func (p *pulumiCLI) destroy(ctx context.Context, stack string, extra ...string) error {
@@ -313,12 +322,13 @@ func cmdPreview(ctx context.Context, e env) error {
 	return previewNote(ctx, p, cfg, e.stdout)
 }
 
-// cmdUp creates or updates a stack. On aws stacks the plan goes through
-// the stateful-resource guard first, retiring the previous Redis AUTH
-// token is refused while tasks still use it, and a web service that
-// CodeDeploy controls is redeployed afterwards through CodeDeploy when it
-// does not run the task definition the update registered, or its tasks
-// started before the token's secret changed (upredeploy.go).
+// cmdUp creates or updates a stack through guardedPulumi: retiring the
+// previous Redis AUTH token is refused while tasks still use it, and on
+// aws stacks the plan goes through the stateful-resource guard first. A
+// web service that CodeDeploy controls is redeployed afterwards through
+// CodeDeploy when it does not run the task definition the update
+// registered, or its tasks started before the token's secret changed
+// (upredeploy.go).
 //
 // --release-follows (what the deploy workflow passes, a `make release`
 // coming next) leaves that redeploy to the release, which deploys web
@@ -346,36 +356,18 @@ func cmdUp(ctx context.Context, e env) error {
 	}
 	x := osExec(e.stdout, e.stderr)
 	p := pr.pulumi(x, e.getenv)
-	if err := refuseEarlyRetire(ctx, p, awsCLI{x: x, region: cfg.AWS.Region}, cfg); err != nil {
-		return err
-	}
+	g := guardedPulumi{pulumiCLI: p, allowStateful: allowStateful}
 	if cfg.Target != stackconfig.TargetAWS {
-		return up(ctx, p, cfg, stackGuard(e, allowStateful))
+		return g.up(ctx, cfg)
 	}
 	before, err := p.Outputs(ctx, cfg.Stack)
 	if err != nil {
 		return err
 	}
-	if err := up(ctx, p, cfg, stackGuard(e, allowStateful)); err != nil {
+	if err := g.up(ctx, cfg); err != nil {
 		return err
 	}
 	return redeployWebAfterUp(ctx, e, pr, p, cfg, before, releaseFollows)
-}
-
-// up runs `pulumi up`; on aws stacks a guard, when given, first checks
-// the machine-readable plan (`pulumi preview --json`) and refuses
-// replacing or deleting stateful resources.
-func up(ctx context.Context, p *pulumiCLI, cfg *stackconfig.Config, guard func(plan []byte) error) error {
-	if cfg.Target == stackconfig.TargetAWS && guard != nil {
-		plan, err := p.previewJSON(ctx, cfg.Stack)
-		if err != nil {
-			return err
-		}
-		if err := guard(plan); err != nil {
-			return err
-		}
-	}
-	return p.Up(ctx, cfg.Stack)
 }
 
 // cmdDestroy deletes every resource of a stack. aws stacks need

@@ -30,7 +30,7 @@ func newOps(ctx context.Context, e env, pr project, x execer, region string) (*r
 		ConfigDir:          pr.configDir,
 		LedgerDir:          filepath.Join(pr.root, "releases"),
 		MigrationsDir:      filepath.Join(pr.root, filepath.FromSlash(migrationsPath)),
-		Pulumi:             guardedPulumi{pr.pulumi(x, e.getenv)},
+		Pulumi:             guardedPulumi{pulumiCLI: pr.pulumi(x, e.getenv)},
 		Registry:           &registry{x: x, region: region},
 		Health:             newHTTPHealth(),
 		Runtime:            ecsRuntime{aws: awsCLI{x: x, region: region}},
@@ -42,6 +42,7 @@ func newOps(ctx context.Context, e env, pr project, x execer, region string) (*r
 		ImageSupported:     imageSupported(x, pr.root),
 		Commit:             commit,
 		Dirty:              dirty,
+		CommittedConfig:    committedConfig(x, pr.configDir),
 		Actor:              actor(e.getenv),
 		Out:                e.stdout,
 	}, nil
@@ -87,6 +88,14 @@ func gitState(ctx context.Context, x execer, root string) (string, bool, error) 
 		return "", false, fmt.Errorf("reading the git status: %w", err)
 	}
 	return strings.TrimSpace(string(out)), strings.TrimSpace(string(status)) != "", nil
+}
+
+// committedConfig reads config/<stack>.json as the HEAD commit has it
+// (`git show HEAD:./<stack>.json` in the config directory).
+func committedConfig(x execer, configDir string) func(context.Context, string) ([]byte, error) {
+	return func(ctx context.Context, stack string) ([]byte, error) {
+		return x(ctx, call{Name: "git", Args: []string{"-C", configDir, "show", "HEAD:./" + stack + ".json"}})
+	}
 }
 
 // actor names who runs a deployment: the GitHub Actions run, or user@host.

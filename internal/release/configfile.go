@@ -27,6 +27,12 @@ func SetImageDigest(data []byte, digest string) ([]byte, error) {
 	if !ValidDigest(digest) {
 		return nil, fmt.Errorf("image digest %q: want \"sha256:\" followed by 64 lowercase hex digits", digest)
 	}
+	return setImageDigest(data, digest)
+}
+
+// setImageDigest is SetImageDigest for any string value (ResetImageDigest
+// puts back whatever the file held).
+func setImageDigest(data []byte, digest string) ([]byte, error) {
 	top, err := scanObject(data, 0)
 	if err != nil {
 		return nil, err

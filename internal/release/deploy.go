@@ -18,7 +18,9 @@ import (
 
 // deploy writes digest into config/<stack>.json, previews, applies and
 // verifies, and appends the outcome to the ledger. On failure the config
-// file gets its previous contents back, so it keeps describing what runs.
+// file's release.imageDigest gets its previous value back, so it keeps
+// describing what runs; edits made to the file meanwhile stay
+// (restoreDigest).
 func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string, rec Record) (Record, error) {
 	stack := cfg.Stack
 	snap, err := o.snapshotBeforeMigration(ctx, cfg, rec)
@@ -36,12 +38,7 @@ func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string
 		return o.failed(rec, digest, fmt.Errorf("%s: %w", path, err))
 	}
 	restored := func(rec Record, cause error) (Record, error) {
-		if werr := writeFile(path, orig); werr != nil {
-			cause = errors.Join(cause, fmt.Errorf("restoring %s: %w", path, werr))
-		} else {
-			cause = fmt.Errorf("%w (%s restored to its previous digest %s)", cause, path, orNone(cfg.Release.ImageDigest))
-		}
-		return o.failed(rec, digest, cause)
+		return o.failed(rec, digest, restoreDigest(path, orig, cause, digest))
 	}
 	restore := func(cause error) (Record, error) { return restored(rec, cause) }
 	if err := writeFile(path, updated); err != nil {

@@ -38,6 +38,9 @@ type world struct {
 	pushErr   error
 	unhealthy map[string]bool
 	upErr     error
+	// duringUp runs in every Up, before it fails with upErr: what happens
+	// to the checkout meanwhile (an operator's edit).
+	duringUp func()
 	// snapshots are the snapshots taken (instance/id); snapshotErr fails
 	// the next one.
 	snapshots   []string
@@ -142,6 +145,9 @@ func (w *world) Preview(_ context.Context, stack string) error {
 
 func (w *world) Up(_ context.Context, stack string) error {
 	w.calls = append(w.calls, "up "+stack)
+	if w.duringUp != nil {
+		w.duringUp()
+	}
 	if w.upErr != nil {
 		return w.upErr
 	}

@@ -104,12 +104,14 @@ func (o *Ops) ReleaseLocal(ctx context.Context, stack, image string) (Record, er
 
 	// The running generation's image is pinned in the config for the
 	// release's updates (a `make image` meanwhile must not roll it); a
-	// release that does not promote puts the file back as it was.
+	// release that does not promote puts release.imageDigest back as it
+	// was, and keeps whatever else was edited in the file meanwhile.
 	path := filepath.Join(o.ConfigDir, stack+".json")
 	orig, err := os.ReadFile(path)
 	if err != nil {
 		return Record{}, fmt.Errorf("reading %s: %w", path, err)
 	}
+	wrote := []string{id}
 	if running := out.String("imageDigest"); cfg.Release.ImageDigest == "" && ValidDigest(running) {
 		pinned, err := SetImageDigest(orig, running)
 		if err == nil {
@@ -118,12 +120,10 @@ func (o *Ops) ReleaseLocal(ctx context.Context, stack, image string) (Record, er
 		if err != nil {
 			return Record{}, fmt.Errorf("pinning the running image in %s: %w", path, err)
 		}
+		wrote = []string{running, id}
 	}
 	restore := func(cause error) error {
-		if err := writeFile(path, orig); err != nil {
-			return errors.Join(cause, fmt.Errorf("restoring %s: %w", path, err))
-		}
-		return cause
+		return restoreDigest(path, orig, cause, wrote...)
 	}
 	abort := func(cause error, gate *GateReading) (Record, error) {
 		err := o.abortLocal(ctx, cfg, nginx, &rec, cause, gate)
@@ -313,15 +313,15 @@ func (o *Ops) abortLocal(ctx context.Context, cfg *stackconfig.Config, nginx str
 // promoteLocal makes id the stack's release: config/<stack>.json's
 // release.imageDigest, every process on it, and (with nginx set, after a
 // progressive shift) the canary containers removed once nginx sends every
-// request to the promoted web containers. The config file is restored
-// when the update fails.
+// request to the promoted web containers. Its release.imageDigest is put
+// back when the update fails.
 func (o *Ops) promoteLocal(ctx context.Context, cfg *stackconfig.Config, id, nginx string, rec *Record) error {
 	path := filepath.Join(o.ConfigDir, cfg.Stack+".json")
-	orig, err := os.ReadFile(path)
+	prev, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", path, err)
 	}
-	updated, err := SetImageDigest(orig, id)
+	updated, err := SetImageDigest(prev, id)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -333,9 +333,13 @@ func (o *Ops) promoteLocal(ctx context.Context, cfg *stackconfig.Config, id, ngi
 		candidate = id // the canary containers keep serving 100 % meanwhile
 	}
 	if err := o.Local.Up(ctx, cfg.Stack, candidate); err != nil {
+		// The previous generation comes back from the config: its digest
+		// first (only that field, as ReleaseLocal restores it).
 		cause := fmt.Errorf("promoting: %w", err)
-		if werr := writeFile(path, orig); werr != nil {
-			cause = errors.Join(cause, fmt.Errorf("restoring %s: %w", path, werr))
+		if left, werr := resetDigest(path, prev, id); werr != nil {
+			cause = errors.Join(cause, fmt.Errorf("restoring the release.imageDigest of %s: %w", path, werr))
+		} else if left != "" {
+			cause = fmt.Errorf("%w (%s left as it is: %s)", cause, path, left)
 		}
 		if why := o.Local.Diagnose(ctx, cfg.Stack); why != "" {
 			cause = fmt.Errorf("%w\n%s", cause, why)

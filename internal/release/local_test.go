@@ -30,6 +30,9 @@ type localWorld struct {
 	// errorRate and requests are what the gates read.
 	errorRate, requests float64
 	p99                 float64
+	// duringCanary runs when the canary generation starts: what happens
+	// to the checkout during the bake.
+	duringCanary func()
 }
 
 func (w *localWorld) Outputs(context.Context, string) (Outputs, error) {
@@ -45,6 +48,9 @@ func (w *localWorld) Up(context.Context, string) error      { return errors.New(
 
 func (w *localWorld) LocalUp(stack, candidate string, configDir string) error {
 	w.calls = append(w.calls, "up "+candidate)
+	if candidate != "" && w.canary == "" && w.duringCanary != nil {
+		w.duringCanary()
+	}
 	if candidate != "" && !w.healthy {
 		return errors.New("container shipyard-rel-canary-web-1 did not become healthy")
 	}

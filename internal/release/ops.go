@@ -33,6 +33,9 @@ var (
 	ErrAlarmRollback = errors.New("deployment alarms failed the deployment")
 	ErrNoPrevious    = errors.New("no previous release")
 	ErrDirtyTree     = errors.New("uncommitted changes")
+	// ErrStaleConfig: config/<stack>.json's release.imageDigest is not
+	// the digest the stack runs (its imageDigest output).
+	ErrStaleConfig = errors.New("config does not match the deployed stack")
 )
 
 // Outputs are a stack's Pulumi outputs (`pulumi stack output --json`).
@@ -192,6 +195,11 @@ type Ops struct {
 	// uncommitted changes outside config/ and releases/.
 	Commit string
 	Dirty  bool
+	// CommittedConfig, when set, returns config/<stack>.json as the HEAD
+	// commit has it: a rollback refuses uncommitted changes of the file
+	// other than release.imageDigest (which deployments write), since it
+	// would deploy them with the old image.
+	CommittedConfig func(ctx context.Context, stack string) ([]byte, error)
 	// Actor is who runs this (recorded).
 	Actor string
 	Now   func() time.Time

@@ -392,12 +392,35 @@ func TestRollback(t *testing.T) {
 			t.Fatalf("first rollback: %v, want ErrNotRunning", err)
 		}
 		f.w.ecs = "ok"
+		// The failed rollback's `pulumi up` left the outputs on A, the
+		// config is back on B: refused, saying how to put them back.
+		if _, err := f.ops.Rollback(ctx, "prod", ""); !errors.Is(err, ErrStaleConfig) || !strings.Contains(err.Error(), "the failed prod-0003 left the outputs on "+digestA+", `make up STACK=prod` first") {
+			t.Fatalf("rollback after the failed one: %v, want ErrStaleConfig naming make up", err)
+		}
+		f.w.deploy("prod", digestB) // make up STACK=prod
 		rec, err := f.ops.Rollback(ctx, "prod", "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if rec.ImageDigest != digestA || rec.Source.Release != "prod-0001" {
 			t.Errorf("rolled back to %+v, want prod-0001 (%s)", rec, digestA)
+		}
+	})
+
+	t.Run("deploys a config whose only uncommitted change is its digest", func(t *testing.T) {
+		f := newFixture(t)
+		f.released("prod", digestA)
+		head := f.read("prod")
+		f.released("prod", digestB)
+		f.ops.CommittedConfig = func(_ context.Context, stack string) ([]byte, error) {
+			if stack != "prod" {
+				t.Errorf("CommittedConfig(%q), want prod", stack)
+			}
+			return head, nil
+		}
+		rec, err := f.ops.Rollback(ctx, "prod", "")
+		if err != nil || rec.ImageDigest != digestA {
+			t.Fatalf("Rollback = %+v, %v; want a rollback to %s", rec, err, digestA)
 		}
 	})
 
@@ -441,6 +464,35 @@ func TestRollback(t *testing.T) {
 			f.released("prod", digestB)
 			f.ops.ImageSupported = lacksBundle
 		}, "", ErrImageUnsupported, "lacks app/internal/db/rdsca/global-bundle.pem"},
+		{"refuses a stale checkout whose config names an older release than the stack runs", func(f *fixture) {
+			f.released("prod", digestA)
+			f.released("prod", digestB)
+			f.released("prod", digestC)
+			stale, err := SetImageDigest(f.read("prod"), digestB)
+			if err != nil {
+				f.w.t.Fatal(err)
+			}
+			if err := os.WriteFile(f.configPath("prod"), stale, 0o644); err != nil {
+				f.w.t.Fatal(err)
+			}
+		}, "", ErrStaleConfig, "its imageDigest output is " + digestC + " but config/prod.json says " + digestB + ", so the release to go back to would be picked from the wrong one; pull (or check out the config/prod.json that deployed " + digestC + "), then roll back"},
+		{"refuses uncommitted changes of the config besides its digest, naming them", func(f *fixture) {
+			f.released("prod", digestA)
+			head := f.read("prod")
+			f.released("prod", digestB)
+			edited := bytes.Replace(f.read("prod"), []byte(`"environment": "prod"`), []byte(`"environment": "prod-edited"`), 1)
+			if err := os.WriteFile(f.configPath("prod"), edited, 0o644); err != nil {
+				f.w.t.Fatal(err)
+			}
+			f.ops.CommittedConfig = func(context.Context, string) ([]byte, error) { return head, nil }
+		}, "", ErrDirtyTree, "config/prod.json has uncommitted changes besides release.imageDigest (tags), which a rollback would deploy with the old image"},
+		{"refuses a config the commit does not have", func(f *fixture) {
+			f.released("prod", digestA)
+			f.released("prod", digestB)
+			f.ops.CommittedConfig = func(context.Context, string) ([]byte, error) {
+				return nil, errors.New("fatal: path 'config/prod.json' does not exist in 'HEAD'")
+			}
+		}, "", ErrDirtyTree, "commit it first"},
 		{"refuses a stack whose config fails validation", func(f *fixture) {
 			f.released("prod", digestA)
 			f.released("prod", digestB)
