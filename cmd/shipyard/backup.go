@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -68,20 +69,28 @@ func postgresContainer(cfg *stackconfig.Config, out release.Outputs) (string, er
 }
 
 // dbBackup streams pg_dump --format=custom from the stack's postgres
-// container into file; a failed dump leaves no file behind.
+// container into file, which must not exist: a backup never replaces a
+// dump (FILE=x twice would lose the first one). The dump goes to a temp
+// file of its own in file's directory, so concurrent backups never share
+// one, and is linked into place only when whole: a failed dump leaves no
+// file.
 func dbBackup(ctx context.Context, x execer, docker string, cfg *stackconfig.Config, out release.Outputs, file string, w io.Writer) error {
 	pg, err := postgresContainer(cfg, out)
 	if err != nil {
 		return err
 	}
+	if _, err := os.Lstat(file); err == nil {
+		return existingBackupError(file)
+	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return fmt.Errorf("backup directory: %w", err)
 	}
-	tmp := file + ".partial"
-	f, err := os.Create(tmp)
+	f, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".*.partial")
 	if err != nil {
 		return fmt.Errorf("backup file: %w", err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	t0 := time.Now()
 	_, err = x(ctx, call{Name: docker, Args: []string{"exec", pg, "pg_dump", "--format=custom",
 		"--username", cfg.Database.Username, "--dbname", cfg.Database.Name}, Stdout: f})
@@ -89,17 +98,44 @@ func dbBackup(ctx context.Context, x execer, docker string, cfg *stackconfig.Con
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("backing up stack %q: %w", cfg.Stack, err)
 	}
-	if err := os.Rename(tmp, file); err != nil {
-		return fmt.Errorf("backup file: %w", err)
+	if err := placeNew(tmp, file); err != nil {
+		return err
 	}
 	fi, err := os.Stat(file)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "==> %s: database %s of stack %s, %d bytes, in %s\n", file, cfg.Database.Name, cfg.Stack, fi.Size(), time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// existingBackupError refuses to write a backup over file.
+func existingBackupError(file string) error {
+	return fmt.Errorf("FILE=%s exists: db-backup never replaces a dump; choose another name or remove it", file)
+}
+
+// placeNew gives tmp the name file unless file exists. A hard link never
+// replaces its target, so a file created meanwhile (another backup to the
+// same FILE finishing first) is kept and this one refused. On a file
+// system without hard links it checks again and renames: a file created
+// between that check and the rename would be replaced (a window of
+// microseconds, only there).
+func placeNew(tmp, file string) error {
+	err := os.Link(tmp, file)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		return existingBackupError(file)
+	}
+	if _, serr := os.Lstat(file); serr == nil {
+		return existingBackupError(file)
+	}
+	if rerr := os.Rename(tmp, file); rerr != nil {
+		return fmt.Errorf("backup file: %w (hard link: %v)", rerr, err)
+	}
 	return nil
 }
 

@@ -37,6 +37,66 @@ func TestDBBackupAndRestore(t *testing.T) {
 			t.Errorf("left %v behind", entries)
 		}
 	})
+	t.Run("a backup never replaces an existing FILE and dumps nothing", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "local.dump")
+		if err := os.WriteFile(file, []byte("PGDMP the only copy"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		x := newFakeExec(map[string]answer{"docker exec": {out: dump}})
+		err := dbBackup(context.Background(), x.exec, "docker", local, localOutputs(), file, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "FILE="+file+" exists") || !strings.Contains(err.Error(), "choose another name or remove it") {
+			t.Fatalf("err = %v", err)
+		}
+		if got, _ := os.ReadFile(file); string(got) != "PGDMP the only copy" {
+			t.Errorf("FILE now holds %q", got)
+		}
+		if l := x.lines(); len(l) != 0 {
+			t.Errorf("calls = %q, want none", l)
+		}
+	})
+	t.Run("a FILE another backup finished meanwhile is kept, this backup refused and its temp file removed", func(t *testing.T) {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "local.dump")
+		other := func(_ context.Context, c call) ([]byte, error) {
+			if err := os.WriteFile(file, []byte("PGDMP the other backup"), 0o644); err != nil {
+				return nil, err
+			}
+			_, err := c.Stdout.Write([]byte(dump))
+			return nil, err
+		}
+		err := dbBackup(context.Background(), other, "docker", local, localOutputs(), file, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "FILE="+file+" exists") {
+			t.Fatalf("err = %v", err)
+		}
+		if got, _ := os.ReadFile(file); string(got) != "PGDMP the other backup" {
+			t.Errorf("FILE now holds %q", got)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+			t.Errorf("left %v in the directory", entries)
+		}
+	})
+	t.Run("a backup in progress to the same FILE keeps its temp file", func(t *testing.T) {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "local.dump")
+		// What an earlier version's run, still dumping, writes to.
+		inProgress := file + ".partial"
+		if err := os.WriteFile(inProgress, []byte("PGDMP half of the other"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		x := newFakeExec(map[string]answer{"docker exec": {out: dump}})
+		if err := dbBackup(context.Background(), x.exec, "docker", local, localOutputs(), file, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(inProgress); string(got) != "PGDMP half of the other" {
+			t.Errorf("the other run's temp file holds %q", got)
+		}
+		if got, _ := os.ReadFile(file); string(got) != dump {
+			t.Errorf("FILE holds %q, want the dump", got)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+			t.Errorf("directory holds %v, want the other run's temp file and FILE", entries)
+		}
+	})
 	t.Run("a restore replaces the database in one transaction, then empties Redis", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "local.dump")
 		if err := os.WriteFile(file, []byte(dump), 0o644); err != nil {
