@@ -97,22 +97,79 @@ func TestDBBackupAndRestore(t *testing.T) {
 			t.Errorf("directory holds %v, want the other run's temp file and FILE", entries)
 		}
 	})
-	t.Run("a restore replaces the database in one transaction, then empties Redis", func(t *testing.T) {
-		file := filepath.Join(t.TempDir(), "local.dump")
+	t.Run("a restore first copies the database, then replaces it in one transaction, then empties the stack's own Redis database", func(t *testing.T) {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "local.dump")
 		if err := os.WriteFile(file, []byte(dump), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		x := newFakeExec(map[string]answer{"/usr/bin/docker exec": {}})
-		if err := dbRestore(context.Background(), x.exec, "/usr/bin/docker", local, localOutputs(), file, &bytes.Buffer{}); err != nil {
+		safety := filepath.Join(dir, "backups", "local-pre-restore-20261202T035200Z.dump")
+		x := newFakeExec(map[string]answer{
+			"/usr/bin/docker exec shipyard-local-postgres pg_dump": {out: "PGDMP the data before"},
+			"/usr/bin/docker exec":                                 {},
+		})
+		var w bytes.Buffer
+		if err := dbRestore(context.Background(), x.exec, "/usr/bin/docker", local, localOutputs(), file, safety, &w); err != nil {
 			t.Fatal(err)
 		}
 		l := x.lines()
-		if len(l) != 2 ||
-			l[0] != "/usr/bin/docker exec --interactive shipyard-local-postgres pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error --username shipyard --dbname shipyard" ||
-			!strings.HasPrefix(l[1], "/usr/bin/docker exec shipyard-local-redis sh -c") || !strings.Contains(l[1], "FLUSHALL") {
+		if len(l) != 3 ||
+			!strings.HasPrefix(l[0], "/usr/bin/docker exec shipyard-local-postgres pg_dump --format=custom") ||
+			l[1] != "/usr/bin/docker exec --interactive shipyard-local-postgres pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error --username shipyard --dbname shipyard" ||
+			!strings.HasPrefix(l[2], "/usr/bin/docker exec shipyard-local-redis sh -c") || !strings.HasSuffix(l[2], " -n 0 FLUSHDB") {
 			t.Errorf("calls = %q", l)
 		}
+		if got, _ := os.ReadFile(safety); string(got) != "PGDMP the data before" {
+			t.Errorf("safety copy holds %q", got)
+		}
+		if undo := "restore it with make db-restore STACK=local FILE=" + safety; !strings.Contains(w.String(), undo) {
+			t.Errorf("output %q does not say %q", w.String(), undo)
+		}
 	})
+	for _, tc := range []struct {
+		name    string
+		file    string // "" for a missing one
+		safety  func(t *testing.T, path string)
+		answers map[string]answer
+		want    string
+	}{
+		{name: "a missing FILE", want: "FILE: open"},
+		{name: "a FILE that is no dump", file: "SELECT 1;", want: "is not a db-backup dump"},
+		{name: "a failed safety copy", file: dump,
+			answers: map[string]answer{"docker exec shipyard-local-postgres pg_dump": {err: errors.New("pg_dump: connection refused")}},
+			want:    "connection refused"},
+		{name: "a safety copy's name already taken", file: dump,
+			safety: func(t *testing.T, path string) {
+				if err := os.WriteFile(path, []byte("PGDMP an earlier copy"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: "exists"},
+	} {
+		t.Run(tc.name+" restores nothing", func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "local.dump")
+			if tc.file != "" {
+				if err := os.WriteFile(file, []byte(tc.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			safety := filepath.Join(dir, "local-pre-restore.dump")
+			if tc.safety != nil {
+				tc.safety(t, safety)
+			}
+			x := newFakeExec(tc.answers)
+			err := dbRestore(context.Background(), x.exec, "docker", local, localOutputs(), file, safety, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "nothing") {
+				t.Fatalf("err = %v, want %q and that nothing was restored", err, tc.want)
+			}
+			for _, c := range x.lines() {
+				if !strings.Contains(c, "pg_dump") {
+					t.Errorf("ran %q", c)
+				}
+			}
+		})
+	}
 	t.Run("an aws stack is pointed at its snapshots", func(t *testing.T) {
 		dev := &stackconfig.Config{Stack: "dev", Target: stackconfig.TargetAWS}
 		err := dbBackup(context.Background(), newFakeExec(nil).exec, "docker", dev, release.Outputs{}, filepath.Join(t.TempDir(), "x"), &bytes.Buffer{})
@@ -120,4 +177,23 @@ func TestDBBackupAndRestore(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+func TestStackRedisDB(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  *stackconfig.Config
+		want int
+	}{
+		{"a base stack's app uses Redis database 0", &stackconfig.Config{Stack: "local", Target: stackconfig.TargetDocker}, 0},
+		{"a PR environment's app uses its slot's database", &stackconfig.Config{Stack: "local-pr-7", Target: stackconfig.TargetDocker,
+			Preview: &stackconfig.Preview{Base: "local", Number: 7, Slot: 3}}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := stackRedisDB(tc.cfg)
+			if err != nil || got != tc.want {
+				t.Errorf("stackRedisDB = %d, %v; want %d", got, err, tc.want)
+			}
+		})
+	}
 }

@@ -64,7 +64,7 @@ func commands() map[string]command {
 		"job":         {"job STACK NAME            run a scheduled job now through the worker's queue, wait for its outcome, exit with it", cmdJob},
 		"jobs":        {jobsUsage + "  list the scheduled jobs with their schedule, last run, last success, duration and next run (--format=json: a JSON array)", cmdJobs},
 		"db-backup":   {"db-backup STACK [FILE]    dump a docker stack's database (pg_dump custom format) into FILE, a new file (default backups/<stack>-<time>.dump)", cmdDBBackup},
-		"db-restore":  {"db-restore STACK FILE     restore a db-backup dump into a docker stack's database, replacing its contents", cmdDBRestore},
+		"db-restore":  {"db-restore STACK FILE     restore a db-backup dump into a docker stack's database, replacing its contents after a safety copy of them (backups/<stack>-pre-restore-<time>.dump)", cmdDBRestore},
 		"release":     {"release STACK [--image=REF]  push the built image, deploy it by digest, record it", cmdRelease},
 		"promote":     {"promote FROM TO           deploy FROM's release to TO by digest (never rebuilt)", cmdPromote},
 		"rollback":    {"rollback STACK [RELEASE]  re-deploy the previous (or named) release", cmdRollback},
