@@ -578,7 +578,16 @@ func dbcheck(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 	return nil
 }
 
+// prodAppEnv is the production stack's APP_ENV: its name
+// (infra/stackconfig.ProdStack).
+const prodAppEnv = "prod"
+
 func seedCmd(ctx context.Context, log *slog.Logger, cfg *config.Config, name string) error {
+	// A scenario's users log in with the documented DemoPassword: never
+	// on production, even into its empty database before the first user.
+	if strings.EqualFold(strings.TrimSpace(cfg.AppEnv), prodAppEnv) {
+		return fmt.Errorf("seed: APP_ENV=%s is the production stack: seed never loads demo data (users with the documented password) there; allowed: any other APP_ENV (local, dev, staging, a PR environment)", cfg.AppEnv)
+	}
 	if name == "" {
 		return fmt.Errorf("seed: name a scenario (available: %s)", strings.Join(seed.Names(), ", "))
 	}

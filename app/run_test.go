@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -349,6 +350,20 @@ func TestMigrateAndSeed(t *testing.T) {
 			t.Fatalf("%v\n%s", err, out)
 		}
 	})
+	for _, tc := range []struct{ appEnv, scenario string }{
+		{"prod", "demo"},
+		{"prod", "large"},
+		{"PROD", "demo"},
+	} {
+		t.Run("seed "+tc.scenario+" refuses APP_ENV="+tc.appEnv+" and loads nothing", func(t *testing.T) {
+			env["APP_ENV"] = tc.appEnv
+			defer delete(env, "APP_ENV")
+			out, err := app("seed", tc.scenario)
+			if err == nil || !strings.Contains(out, "APP_ENV="+tc.appEnv) || !strings.Contains(out, "allowed: any other APP_ENV") {
+				t.Fatalf("err %v, out %s", err, out)
+			}
+		})
+	}
 	t.Run("seed demo loads an empty database", func(t *testing.T) {
 		if out, err := app("seed", "demo"); err != nil {
 			t.Fatalf("%v\n%s", err, out)
@@ -616,6 +631,12 @@ func TestWorkerShutdownWithinTimeoutWhenRedisHangs(t *testing.T) {
 		t.Fatalf("worker shutdown took %v with SHUTDOWN_TIMEOUT=3s (err %v)", took, err)
 	}
 	t.Logf("run returned after %v: %v", took, err)
+}
+
+func TestSeedRefusesTheProductionStacksAppEnv(t *testing.T) {
+	if prodAppEnv != stackconfig.ProdStack {
+		t.Errorf("seed refuses APP_ENV=%s; the production stack, whose name is its APP_ENV, is %s", prodAppEnv, stackconfig.ProdStack)
+	}
 }
 
 func TestMigrateReportAndDBCheck(t *testing.T) {
