@@ -649,9 +649,18 @@ func TestMigrateReportAndDBCheck(t *testing.T) {
 	if out, err := app("dbcheck"); err == nil {
 		t.Fatalf("dbcheck passed on an unmigrated database:\n%s", out)
 	}
-	out, err := app("migrate", "--report", "--from=0")
+	for _, args := range [][]string{{"--report"}, {"--report", "--from=0"}} {
+		out, err := app(append([]string{"migrate"}, args...)...)
+		if err == nil || !strings.Contains(out, "--report needs --scratch") {
+			t.Fatalf("migrate %v on DATABASE_URL itself: err %v\n%s", args, err, out)
+		}
+	}
+	if out, err := app("migrate", "--from=1"); err == nil {
+		t.Fatalf("--from without --report accepted:\n%s", out)
+	}
+	out, err := app("migrate", "--report", "--scratch", "--from=0")
 	if err != nil {
-		t.Fatalf("migrate --report: %v\n%s", err, out)
+		t.Fatalf("migrate --report --scratch: %v\n%s", err, out)
 	}
 	var report struct {
 		MigrationReport struct {
@@ -672,13 +681,18 @@ func TestMigrateReportAndDBCheck(t *testing.T) {
 	if !found || len(report.MigrationReport.Migrations) == 0 || report.MigrationReport.Migrations[0].Version != 1 || report.MigrationReport.Migrations[0].Locks == nil {
 		t.Fatalf("no report with migration 1 in:\n%s", out)
 	}
+	// The report measured in a database of its own: DATABASE_URL's is
+	// as it was, unmigrated, until `app migrate`.
+	if out, err := app("dbcheck"); err == nil {
+		t.Fatalf("dbcheck passed after the report: it migrated DATABASE_URL's database:\n%s", out)
+	}
+	if out, err := app("migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
 	if out, err := app("dbcheck"); err != nil || !strings.Contains(out, "read check passed") {
 		t.Fatalf("dbcheck after migrate: %v\n%s", err, out)
 	}
-	if out, err := app("migrate", "--from=1"); err == nil {
-		t.Fatalf("--from without --report accepted:\n%s", out)
-	}
-	// --scratch measures in a database of its own: all of them again.
+	// Measured in a new scratch database again: all of them again.
 	out, err = app("migrate", "--report", "--scratch")
 	if err != nil || !strings.Contains(out, `{"migrationReport":{"migrations":[{"version":1,`) {
 		t.Fatalf("migrate --report --scratch: %v\n%s", err, out)
