@@ -211,7 +211,7 @@ db-backup: preflight pulumi-cli ## Dump a docker STACK's database (pg_dump custo
 	$(SHIPYARD) db-backup $(STACK) $(FILE)
 
 .PHONY: db-restore
-db-restore: preflight pulumi-cli ## Restore FILE (a db-backup dump) into a docker STACK's database, replacing its contents
+db-restore: preflight pulumi-cli ## Restore FILE (a db-backup dump) into a docker STACK's database, replacing its contents after a safety copy of them (backups/<stack>-pre-restore-<time>.dump)
 	@test -n "$(FILE)" || { echo "usage: make db-restore FILE=backups/<stack>-<time>.dump [STACK=local]" >&2; exit 2; }
 	$(SHIPYARD) db-restore $(STACK) $(FILE)
 

@@ -43,11 +43,12 @@ commands:
   jobs           print each scheduled job's schedule, last run, last success,
                  duration and next run as one JSON line {"jobs":[…]}
   migrate        apply the embedded database migrations
-  migrate --report [--scratch] [--from=N]
-                 on a THROWAWAY database (--scratch: a new one created on
-                 DATABASE_URL's server, dropped after): apply migrations up to N, load the
-                 large seed, apply the rest one by one and print their
-                 durations and locks as one JSON line {"migrationReport":…}
+  migrate --report --scratch [--from=N]
+                 on a new database created on DATABASE_URL's server and
+                 dropped after (never DATABASE_URL's own): apply migrations
+                 up to N, load the large seed, apply the rest one by one and
+                 print their durations and locks as one JSON line
+                 {"migrationReport":…}
   dbcheck        read every table; fail unless the schema is current (restore drills)
   seed <name>    load a data scenario into an empty database (scenarios: %s)
   preview create|drop
@@ -488,9 +489,11 @@ func migrate(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 	return nil
 }
 
-// migrateReport measures the migrations on a throwaway database (see
+// migrateReport measures the migrations on a scratch database (see
 // db.MeasureMigrations): up to --from unmeasured, then the large seed
-// when the database has no users, then the rest one by one.
+// when the database has no users, then the rest one by one. --scratch is
+// required: on DATABASE_URL itself the report would apply its pending
+// migrations outside a release and load 1000 demo users into it.
 func migrateReport(ctx context.Context, log *slog.Logger, cfg *config.Config, args []string, stdout io.Writer) error {
 	report, scratch, from := false, false, int64(0)
 	for _, a := range args {
@@ -506,25 +509,24 @@ func migrateReport(ctx context.Context, log *slog.Logger, cfg *config.Config, ar
 			}
 			from = n
 		default:
-			return fmt.Errorf("migrate: unknown argument %q (usage: app migrate [--report [--from=N]])", a)
+			return fmt.Errorf("migrate: unknown argument %q (usage: app migrate [--report --scratch [--from=N]])", a)
 		}
 	}
 	if !report {
 		return errors.New("migrate: --from and --scratch need --report")
 	}
-	pc := poolConfig(cfg)
-	if scratch {
-		var drop func() error
-		var err error
-		if pc, drop, err = db.ScratchDatabase(ctx, pc); err != nil {
-			return err
-		}
-		defer func() {
-			if err := drop(); err != nil {
-				log.Warn("dropping the scratch database failed", "err", err)
-			}
-		}()
+	if !scratch {
+		return errors.New("migrate: --report needs --scratch: it measures on a new database it creates on DATABASE_URL's server and drops after, never on DATABASE_URL's own (it would apply the pending migrations there and load 1000 demo users) (usage: app migrate --report --scratch [--from=N])")
 	}
+	pc, drop, err := db.ScratchDatabase(ctx, poolConfig(cfg))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := drop(); err != nil {
+			log.Warn("dropping the scratch database failed", "err", err)
+		}
+	}()
 	var seedNotes int64
 	timings, err := db.MeasureMigrations(ctx, pc, db.TimingOptions{
 		From: from,
@@ -578,7 +580,16 @@ func dbcheck(ctx context.Context, log *slog.Logger, cfg *config.Config) error {
 	return nil
 }
 
+// prodAppEnv is the production stack's APP_ENV: its name
+// (infra/stackconfig.ProdStack).
+const prodAppEnv = "prod"
+
 func seedCmd(ctx context.Context, log *slog.Logger, cfg *config.Config, name string) error {
+	// A scenario's users log in with the documented DemoPassword: never
+	// on production, even into its empty database before the first user.
+	if strings.EqualFold(strings.TrimSpace(cfg.AppEnv), prodAppEnv) {
+		return fmt.Errorf("seed: APP_ENV=%s is the production stack: seed never loads demo data (users with the documented password) there; allowed: any other APP_ENV (local, dev, staging, a PR environment)", cfg.AppEnv)
+	}
 	if name == "" {
 		return fmt.Errorf("seed: name a scenario (available: %s)", strings.Join(seed.Names(), ", "))
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -349,6 +350,20 @@ func TestMigrateAndSeed(t *testing.T) {
 			t.Fatalf("%v\n%s", err, out)
 		}
 	})
+	for _, tc := range []struct{ appEnv, scenario string }{
+		{"prod", "demo"},
+		{"prod", "large"},
+		{"PROD", "demo"},
+	} {
+		t.Run("seed "+tc.scenario+" refuses APP_ENV="+tc.appEnv+" and loads nothing", func(t *testing.T) {
+			env["APP_ENV"] = tc.appEnv
+			defer delete(env, "APP_ENV")
+			out, err := app("seed", tc.scenario)
+			if err == nil || !strings.Contains(out, "APP_ENV="+tc.appEnv) || !strings.Contains(out, "allowed: any other APP_ENV") {
+				t.Fatalf("err %v, out %s", err, out)
+			}
+		})
+	}
 	t.Run("seed demo loads an empty database", func(t *testing.T) {
 		if out, err := app("seed", "demo"); err != nil {
 			t.Fatalf("%v\n%s", err, out)
@@ -618,6 +633,12 @@ func TestWorkerShutdownWithinTimeoutWhenRedisHangs(t *testing.T) {
 	t.Logf("run returned after %v: %v", took, err)
 }
 
+func TestSeedRefusesTheProductionStacksAppEnv(t *testing.T) {
+	if prodAppEnv != stackconfig.ProdStack {
+		t.Errorf("seed refuses APP_ENV=%s; the production stack, whose name is its APP_ENV, is %s", prodAppEnv, stackconfig.ProdStack)
+	}
+}
+
 func TestMigrateReportAndDBCheck(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": testenv.EmptyDatabaseURL(t)}
 	app := func(args ...string) (string, error) {
@@ -628,9 +649,18 @@ func TestMigrateReportAndDBCheck(t *testing.T) {
 	if out, err := app("dbcheck"); err == nil {
 		t.Fatalf("dbcheck passed on an unmigrated database:\n%s", out)
 	}
-	out, err := app("migrate", "--report", "--from=0")
+	for _, args := range [][]string{{"--report"}, {"--report", "--from=0"}} {
+		out, err := app(append([]string{"migrate"}, args...)...)
+		if err == nil || !strings.Contains(out, "--report needs --scratch") {
+			t.Fatalf("migrate %v on DATABASE_URL itself: err %v\n%s", args, err, out)
+		}
+	}
+	if out, err := app("migrate", "--from=1"); err == nil {
+		t.Fatalf("--from without --report accepted:\n%s", out)
+	}
+	out, err := app("migrate", "--report", "--scratch", "--from=0")
 	if err != nil {
-		t.Fatalf("migrate --report: %v\n%s", err, out)
+		t.Fatalf("migrate --report --scratch: %v\n%s", err, out)
 	}
 	var report struct {
 		MigrationReport struct {
@@ -651,13 +681,18 @@ func TestMigrateReportAndDBCheck(t *testing.T) {
 	if !found || len(report.MigrationReport.Migrations) == 0 || report.MigrationReport.Migrations[0].Version != 1 || report.MigrationReport.Migrations[0].Locks == nil {
 		t.Fatalf("no report with migration 1 in:\n%s", out)
 	}
+	// The report measured in a database of its own: DATABASE_URL's is
+	// as it was, unmigrated, until `app migrate`.
+	if out, err := app("dbcheck"); err == nil {
+		t.Fatalf("dbcheck passed after the report: it migrated DATABASE_URL's database:\n%s", out)
+	}
+	if out, err := app("migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
 	if out, err := app("dbcheck"); err != nil || !strings.Contains(out, "read check passed") {
 		t.Fatalf("dbcheck after migrate: %v\n%s", err, out)
 	}
-	if out, err := app("migrate", "--from=1"); err == nil {
-		t.Fatalf("--from without --report accepted:\n%s", out)
-	}
-	// --scratch measures in a database of its own: all of them again.
+	// Measured in a new scratch database again: all of them again.
 	out, err = app("migrate", "--report", "--scratch")
 	if err != nil || !strings.Contains(out, `{"migrationReport":{"migrations":[{"version":1,`) {
 		t.Fatalf("migrate --report --scratch: %v\n%s", err, out)

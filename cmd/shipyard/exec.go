@@ -8,7 +8,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // call is one external command: the CLIs Shipyard drives (pulumi, aws,
@@ -38,10 +41,33 @@ func (c call) String() string { return strings.Join(append([]string{c.Name}, c.A
 // only way cmd/shipyard touches the outside world, so tests replace it.
 type execer func(ctx context.Context, c call) ([]byte, error)
 
+// childWaitDelay is how long a child may take to exit after ctx is done
+// (Ctrl-C, SIGTERM) and it was interrupted, before it is killed. pulumi
+// stops starting operations at the interrupt but finishes the ones in
+// flight and writes its state; killed, it leaves them pending and the
+// stack locked. In-flight AWS operations can take minutes (an RDS
+// instance, an ElastiCache group), so the delay is long: it is a backstop
+// for a hung child, not the way to stop sooner. That is a second Ctrl-C
+// (or SIGTERM), forwarded to the child: pulumi then terminates at once,
+// as it does in a terminal.
+var childWaitDelay = 15 * time.Minute
+
 // osExec runs calls as processes; streamed output goes to stdout/stderr.
+//
+// A cancelled ctx interrupts the child (SIGINT, as a Ctrl-C would), never
+// kills it outright (exec.CommandContext's default): see childWaitDelay.
+// The child runs in a process group of its own, so a Ctrl-C at the
+// terminal reaches it through shipyard only, once: in shipyard's group it
+// would get the terminal's SIGINT and then shipyard's, and pulumi takes a
+// second SIGINT for "terminate now".
 func osExec(stdout, stderr io.Writer) execer {
 	return func(ctx context.Context, c call) ([]byte, error) {
 		cmd := exec.CommandContext(ctx, c.Name, c.Args...)
+		ownProcessGroup(cmd)
+		exited := make(chan struct{})
+		defer close(exited)
+		cmd.Cancel = func() error { return interruptChild(cmd.Process, exited) }
+		cmd.WaitDelay = childWaitDelay
 		cmd.Stdin = c.Stdin
 		if len(c.Env) > 0 {
 			cmd.Env = append(os.Environ(), c.Env...)
@@ -75,6 +101,27 @@ func osExec(stdout, stderr io.Writer) execer {
 	}
 }
 
+// interruptChild interrupts p's process group, then forwards each further
+// SIGINT or SIGTERM shipyard receives as another SIGINT until exited is
+// closed. (One arriving between ctx's cancellation and this call is not
+// forwarded: shipyard's own handler took it.)
+func interruptChild(p *os.Process, exited <-chan struct{}) error {
+	more := make(chan os.Signal, 1)
+	signal.Notify(more, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		defer signal.Stop(more)
+		for {
+			select {
+			case <-more:
+				_ = interruptGroup(p)
+			case <-exited:
+				return
+			}
+		}
+	}()
+	return interruptGroup(p)
+}
+
 // shortCall names a call in errors: the program and its subcommands.
 func shortCall(c call) string {
 	parts := []string{c.Name}
@@ -97,4 +144,21 @@ func installHint(name string) string {
 	default:
 		return "`make doctor` says how to install it"
 	}
+}
+
+// ownProcessGroup starts cmd as the leader of a new process group. Its
+// standard input is never the terminal (call.Stdin is a reader or
+// nothing), so it never needs to be in the terminal's foreground group.
+func ownProcessGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+}
+
+// interruptGroup sends SIGINT to p's process group, as a Ctrl-C at the
+// terminal would (p and the processes it started); to p alone if the
+// group is gone.
+func interruptGroup(p *os.Process) error {
+	if err := syscall.Kill(-p.Pid, syscall.SIGINT); err == nil {
+		return nil
+	}
+	return p.Signal(os.Interrupt)
 }
