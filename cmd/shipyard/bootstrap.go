@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/atomicfile"
 	"github.com/shipyard-kit/shipyard/internal/preflight"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
@@ -383,46 +384,12 @@ func writeConfigs(plan []configWrite) (written, unchanged []string, err error) {
 			unchanged = append(unchanged, name)
 			continue
 		}
-		if err := writeFileAtomic(w.path, w.data); err != nil {
+		if err := atomicfile.Write(w.path, w.data); err != nil {
 			return written, unchanged, err
 		}
 		written = append(written, name)
 	}
 	return written, unchanged, nil
-}
-
-// writeFileAtomic replaces the file at path with data: written to a
-// temporary file in the same directory, synced, given the file's mode and
-// renamed over it, so that an interrupted write leaves the file as it was,
-// never a part of it.
-func writeFileAtomic(path string, data []byte) (err error) {
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(mode); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // githubURL matches the owner/name of a GitHub remote URL.

@@ -483,36 +483,3 @@ func TestBootstrapTakesForceAsAFlagOrFromFORCE(t *testing.T) {
 		t.Fatalf("--force=maybe: %v", err)
 	}
 }
-
-// A config is replaced whole or not at all: written beside it and renamed
-// over it, keeping its mode, leaving no temporary file.
-func TestAConfigIsWrittenAtomically(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "dev.json")
-	if err := os.WriteFile(path, []byte(`{"old": true}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeFileAtomic(path, []byte(`{"new": true}`)); err != nil {
-		t.Fatal(err)
-	}
-	data, _ := os.ReadFile(path)
-	fi, _ := os.Stat(path)
-	entries, _ := os.ReadDir(dir)
-	if string(data) != `{"new": true}` || fi.Mode().Perm() != 0o600 || len(entries) != 1 {
-		t.Errorf("content %q, mode %v, %d files", data, fi.Mode().Perm(), len(entries))
-	}
-	// A directory it cannot write to: the file stays as it was.
-	if err := os.Chmod(dir, 0o500); err != nil {
-		t.Fatal(err)
-	}
-	defer os.Chmod(dir, 0o755)
-	if os.Geteuid() == 0 {
-		t.Skip("root writes anywhere")
-	}
-	if err := writeFileAtomic(path, []byte(`{"newer": true}`)); err == nil {
-		t.Error("writing into a read-only directory succeeded")
-	}
-	if data, _ := os.ReadFile(path); string(data) != `{"new": true}` {
-		t.Errorf("content %q after a failed write", data)
-	}
-}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shipyard-kit/shipyard/infra/cost"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/atomicfile"
 )
 
 const costUsage = "cost STACK [--format=text|json] [--base=GIT_REF]"
@@ -164,7 +165,7 @@ func cmdCostPrices(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(file, data, 0o644); err != nil {
+	if err := atomicfile.Write(file, data); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: prices of %s, regions %s\n", file, out.Date, strings.Join(out.RegionNames(), ", "))

@@ -7,6 +7,8 @@ import (
 	"os"
 	"reflect"
 	"slices"
+
+	"github.com/shipyard-kit/shipyard/internal/atomicfile"
 )
 
 // ResetImageDigest returns a copy of the stack file data with
@@ -158,5 +160,5 @@ func resetDigest(path string, prev []byte, wrote ...string) (left string, err er
 	if err != nil {
 		return fmt.Sprintf("its release.imageDigest cannot be put back (%v)", err), nil
 	}
-	return "", writeFile(path, out)
+	return "", atomicfile.Write(path, out)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/atomicfile"
 )
 
 // deploy writes digest into config/<stack>.json, previews, applies and
@@ -41,7 +42,7 @@ func (o *Ops) deploy(ctx context.Context, cfg *stackconfig.Config, digest string
 		return o.failed(rec, digest, restoreDigest(path, orig, cause, digest))
 	}
 	restore := func(cause error) (Record, error) { return restored(rec, cause) }
-	if err := writeFile(path, updated); err != nil {
+	if err := atomicfile.Write(path, updated); err != nil {
 		return o.failed(rec, digest, fmt.Errorf("writing %s: %w", path, err))
 	}
 	if _, err := stackconfig.Load(o.ConfigDir, stack); err != nil {
@@ -205,32 +206,6 @@ func (o *Ops) failed(rec Record, digest string, cause error) (Record, error) {
 		return rec, errors.Join(cause, fmt.Errorf("recording the failure: %w", err))
 	}
 	return rec, fmt.Errorf("%s %s failed (recorded in %s): %w", rec.Kind, rec.ID, o.ledger().Path(rec.Stack), cause)
-}
-
-// writeFile replaces path's contents atomically, keeping its mode.
-func writeFile(path string, data []byte) error {
-	mode := os.FileMode(0o644)
-	if info, err := os.Stat(path); err == nil {
-		mode = info.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), mode); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // configSHA256 is what a ledger record's configSha256 holds: the hex

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shipyard-kit/shipyard/infra/signals"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/atomicfile"
 )
 
 // ErrGate is a release rolled back because a gate breached or had no data.
@@ -115,7 +116,7 @@ func (o *Ops) ReleaseLocal(ctx context.Context, stack, image string) (Record, er
 	if running := out.String("imageDigest"); cfg.Release.ImageDigest == "" && ValidDigest(running) {
 		pinned, err := SetImageDigest(orig, running)
 		if err == nil {
-			err = writeFile(path, pinned)
+			err = atomicfile.Write(path, pinned)
 		}
 		if err != nil {
 			return Record{}, fmt.Errorf("pinning the running image in %s: %w", path, err)
@@ -325,7 +326,7 @@ func (o *Ops) promoteLocal(ctx context.Context, cfg *stackconfig.Config, id, ngi
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := writeFile(path, updated); err != nil {
+	if err := atomicfile.Write(path, updated); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	candidate := ""

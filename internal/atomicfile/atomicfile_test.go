@@ -1,0 +1,68 @@
+package atomicfile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A file is replaced whole or not at all: written beside it and renamed
+// over it, keeping its mode, leaving no temporary file.
+func TestAFileIsReplacedWholeOrNotAtAll(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dev.json")
+	if err := os.WriteFile(path, []byte(`{"old": true}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(path, []byte(`{"new": true}`)); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	fi, _ := os.Stat(path)
+	entries, _ := os.ReadDir(dir)
+	if string(data) != `{"new": true}` || fi.Mode().Perm() != 0o600 || len(entries) != 1 {
+		t.Errorf("content %q, mode %v, %d files", data, fi.Mode().Perm(), len(entries))
+	}
+	// A new file gets 0644.
+	fresh := filepath.Join(dir, "new.json")
+	if err := Write(fresh, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(fresh); fi.Mode().Perm() != 0o644 {
+		t.Errorf("a new file's mode is %v, want 0644", fi.Mode().Perm())
+	}
+	// A directory that cannot be written to: the file stays as it was.
+	if os.Geteuid() == 0 {
+		t.Skip("root writes anywhere")
+	}
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o755)
+	if err := Write(path, []byte(`{"newer": true}`)); err == nil {
+		t.Error("writing into a read-only directory succeeded")
+	}
+	if data, _ := os.ReadFile(path); string(data) != `{"new": true}` {
+		t.Errorf("content %q after a failed write", data)
+	}
+}
+
+// A write that fails after the temporary file was made (here: path is a
+// directory, so the rename fails) leaves no temporary file behind.
+func TestAFailedWriteLeavesNoTemporaryFile(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "taken")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(target, []byte("data")); err == nil {
+		t.Fatal("replacing a non-empty directory succeeded")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("files left: %d, want only the directory", len(entries))
+	}
+}
