@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,8 +15,18 @@ func TestAFileIsReplacedWholeOrNotAtAll(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"old": true}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A reader that has the old file open keeps reading it whole: the new
+	// contents are a new file renamed over it, never written into it.
+	old, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
 	if err := Write(path, []byte(`{"new": true}`)); err != nil {
 		t.Fatal(err)
+	}
+	if data, _ := io.ReadAll(old); string(data) != `{"old": true}` {
+		t.Errorf("the old file, open during the write, reads %q", data)
 	}
 	data, _ := os.ReadFile(path)
 	fi, _ := os.Stat(path)
