@@ -17,6 +17,7 @@ import (
 func TestTheHealthOfAContainerWhoseCheckTimedOutIsRead(t *testing.T) {
 	image := "nginx:1.27" // a stand-in `make test-images` builds, with sleep in it
 	name := "shipyard-e2e-health-" + randomSuffix(t)
+	claim(t, "e2e-health")
 	shell.RunCommand(t, shell.Command{Command: "docker", Args: []string{"run", "--detach", "--name", name,
 		"--label", "dev.shipyard.stack=e2e-health",
 		"--health-cmd", "sleep 5", "--health-timeout", "1s", "--health-interval", "1s", "--health-retries", "100",

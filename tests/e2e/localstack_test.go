@@ -46,6 +46,7 @@ var inheritedPulumiEnv = []string{"PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRAS
 func newLocalStack(t *testing.T, root string) *localStack {
 	t.Helper()
 	s := &localStack{name: "e2e" + randomSuffix(t), dir: t.TempDir()}
+	claim(t, s.name)
 	s.bin = filepath.Join(s.dir, "bin")
 	pulumiYAML, err := os.ReadFile(filepath.Join(root, "Pulumi.yaml"))
 	if err != nil {
