@@ -387,11 +387,14 @@ func cmdDestroy(ctx context.Context, e env) error {
 		return err
 	}
 	stack := cfg.Stack
+	// `make down` (--keep-data) on an aws stack is answered first: it
+	// asked to keep the data, so it is not pointed at the command that
+	// deletes it.
+	if cfg.Target == stackconfig.TargetAWS && keepData {
+		return fmt.Errorf("make down (--keep-data) is for docker stacks: aws stack %q has no down that keeps its data, so nothing was done (docs/aws.md; `make destroy STACK=%s CONFIRM=%s` deletes the stack and its data)", stack, stack, stack)
+	}
 	if cfg.Target == stackconfig.TargetAWS && confirm != stack {
 		return fmt.Errorf("destroying aws stack %q deletes its database and data: confirm with `make destroy STACK=%s CONFIRM=%s`", stack, stack, stack)
-	}
-	if cfg.Target == stackconfig.TargetAWS && keepData {
-		return fmt.Errorf("--keep-data is for docker stacks; aws stacks keep data through deletion protection and final snapshots (docs/aws.md)")
 	}
 	x := osExec(e.stdout, e.stderr)
 	if err := refuseWithPreviews(ctx, pr.pulumi(x, e.getenv), cfg); err != nil {
