@@ -44,7 +44,7 @@ func (w *watchedOutput) waitFor(t *testing.T, s string) {
 
 func TestCancellingAChild(t *testing.T) {
 	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh")
+		t.Fatalf("sh is needed: %v", err)
 	}
 	tests := []struct {
 		name string
@@ -117,7 +117,7 @@ func TestCancellingAChild(t *testing.T) {
 
 func TestAChildRunsInAProcessGroupOfItsOwn(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
-		t.Skip("no /proc")
+		t.Fatalf("/proc is needed (Linux): %v", err)
 	}
 	// Field 5 of /proc/PID/stat is the process group.
 	out, err := osExec(nil, nil)(context.Background(), call{Name: "sh", Args: []string{"-c", `echo $$ $(cut -d' ' -f5 /proc/$$/stat)`}})
