@@ -114,18 +114,20 @@ func (l *loader) tracing() Tracing {
 }
 
 // otlpURL checks an OTLP/HTTP endpoint: an http or https URL with a host
-// and no query string.
+// and no query string or fragment (the base endpoint gets "/v1/traces"
+// appended, which after a "#" would silently become part of the fragment,
+// and the exporter would POST to the bare host).
 func (l *loader) otlpURL(name, v string) string {
 	u, err := url.Parse(v)
 	isURL := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
-	hasQuery := strings.Contains(v, "?")
+	hasQuery := strings.ContainsAny(v, "?#")
 	switch {
 	case isURL && !hasQuery:
 		return v
 	case isURL:
-		l.fail(name, `must have no query string ("?…"): an http(s) URL such as "http://localhost:4318"`, showEndpoint(v))
+		l.fail(name, `must have no query string ("?…") or fragment ("#…"): an http(s) URL such as "http://localhost:4318"`, showEndpoint(v))
 	case hasQuery:
-		l.fail(name, `must be an http(s) URL such as "http://localhost:4318", with no query string ("?…")`, showEndpoint(v))
+		l.fail(name, `must be an http(s) URL such as "http://localhost:4318", with no query string ("?…") or fragment ("#…")`, showEndpoint(v))
 	default:
 		l.fail(name, `must be an http(s) URL such as "http://localhost:4318"`, showEndpoint(v))
 	}
@@ -159,6 +161,9 @@ func showEndpoint(v string) string {
 			}
 		}
 		rest = rest[:q+1] + strings.Join(params, "&")
+	}
+	if f := strings.IndexByte(rest, '#'); f >= 0 && f+1 < len(rest) && !strings.Contains(rest[:f], "?") {
+		rest = rest[:f+1] + "xxxxx"
 	}
 	return head + rest
 }

@@ -100,6 +100,10 @@ func TestTracingEndpointErrorsShowTheValue(t *testing.T) {
 			[]string{`(got "http://u:xxxxx@collector:4318")`}},
 		{"a query string is named as the problem, its values masked", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318?api_key=S3cr3t&x",
 			[]string{`must have no query string`, `(got "http://collector:4318?api_key=xxxxx&xxxxx")`}},
+		{"a fragment is named as the problem, masked: the appended /v1/traces would vanish into it", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318#token",
+			[]string{`or fragment ("#…")`, `(got "http://collector:4318#xxxxx")`}},
+		{"a fragment on the traces endpoint is refused too", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://collector/v1/traces#",
+			[]string{`must have no query string ("?…") or fragment`}},
 		{"a query on a value without a scheme is named too", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4318/v1/traces?token=S3cr3t",
 			[]string{`with no query string`, `(got "collector:4318/v1/traces?token=xxxxx")`}},
 	} {
