@@ -49,12 +49,12 @@ type Statefulness struct {
 var Classification = []Statefulness{
 	// Data stores.
 	{Type: "aws:rds/instance:Instance", Stateful: true, Why: "the database: its data and automated backups (a replacement is a new, empty instance)"},
-	{Type: "aws:elasticache/replicationGroup:ReplicationGroup", Stateful: true, Why: "Redis: the job queue and cache (a replacement is a new, empty group)"},
+	{Type: "aws:elasticache/replicationGroup:ReplicationGroup", Stateful: true, Why: "Redis: the job queue (a replacement is a new, empty group)"},
 	{Type: "aws:s3/bucketV2:BucketV2", Stateful: true, Why: "its objects: the log archive, the bootstrap's Pulumi state and its history"},
 	{Type: "aws:cloudwatch/logGroup:LogGroup", Stateful: true, Why: "the logs it retains (app, log router, VPC flow logs, WAF)"},
 	{Type: "aws:ecr/repository:Repository", Stateful: true, Why: "the images releases pin by digest; a rollback needs the previous one"},
 	{Type: "aws:kms/key:Key", Stateful: true, Why: "the key material: whatever it encrypted (database, Redis, logs, secrets, Pulumi secrets and state) cannot be decrypted without it"},
-	{Type: "aws:secretsmanager/secret:Secret", Stateful: true, Why: "the secret and its stored values: the Redis AUTH token, the app secrets tasks read when they start"},
+	{Type: "aws:secretsmanager/secret:Secret", Stateful: true, Why: "the ARN the running task definitions name (a task that restarts reads its secrets from it) and, in prod, the name, held for the 7-day recovery window"},
 	{Type: "aws:ec2/eip:Eip", Stateful: true, Why: "the NAT gateway's public address, the stack's egress IP that partners may allowlist; a released address cannot be got back"},
 	{Type: "random:index/randomPassword:RandomPassword", Stateful: true, RenewedBy: []string{"keepers"},
 		Why: "the generated value exists only in the Pulumi state: a new one cuts off the tasks that still use the old one (the Redis AUTH token, a PR's database password); new keepers are the rotation (docs/aws.md)"},
