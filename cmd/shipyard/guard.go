@@ -14,8 +14,10 @@ import (
 var guardInput io.Reader = os.Stdin
 
 // cmdGuard reads `pulumi preview --json` output (a file argument or stdin)
-// and fails when the plan deletes or replaces a stateful resource (RDS,
-// ElastiCache, log groups, ECR, buckets, KMS keys, secrets), unless
+// and fails when the plan deletes or replaces a stateful resource (the
+// types policy.Classification marks stateful: RDS, ElastiCache, buckets,
+// log groups, ECR, KMS keys, secrets, Elastic IPs, random passwords; a
+// random password's renewal by new keepers passes), unless
 // --allow-stateful-changes. Allowed changes are still listed on stderr.
 func cmdGuard(_ context.Context, e env) error {
 	allow, args, err := boolFlag(e.args, "allow-stateful-changes")

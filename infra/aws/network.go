@@ -23,6 +23,9 @@ type NetworkArgs struct {
 	Logging *Logging
 	// FlowLogGroupName is the flow log group's name.
 	FlowLogGroupName string
+	// Protect protects the NAT gateways' Elastic IPs (prod): they are
+	// the stack's egress addresses, which partners may allowlist.
+	Protect bool
 }
 
 // Network is a VPC with a public and a private subnet per zone, NAT, flow
@@ -142,7 +145,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 			eip, err := ec2.NewEip(ctx, fmt.Sprintf("%s-nat-%d", name, i), &ec2.EipArgs{
 				Domain: pulumi.String("vpc"),
 				Tags:   pulumi.StringMap{"Name": pulumi.Sprintf("%s-nat-%s", name, az)},
-			}, parent)
+			}, withOpts(protect(args.Protect), parent)...)
 			if err != nil {
 				return nil, fmt.Errorf("nat eip %s: %w", az, err)
 			}

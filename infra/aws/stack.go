@@ -178,6 +178,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		AccountID:         account,
 		Logging:           logging,
 		FlowLogGroupName:  "/shipyard/" + cfg.Stack + "/vpc-flow-logs",
+		Protect:           prod,
 	}, with)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,6 +46,35 @@ func TestCheckPlan(t *testing.T) {
 				{"op": "replace", "urn": "urn:pulumi:prod::shipyard::shipyard:aws:Database$aws:rds/instance:Instance::database-instance", "oldState": {"type": "aws:rds/instance:Instance"}, "replaceReasons": ["storageEncrypted"]}]}`,
 			wantURNs: []string{"urn:pulumi:prod::shipyard::shipyard:aws:Database$aws:rds/instance:Instance::database-instance"},
 			wantErr:  "replace because of storageEncrypted"},
+		{name: "the Redis AUTH token rotation (a new random value because its keepers changed, a new secret version) passes", fixture: "preview-rotate-redis-token.json"},
+		{name: "a random value replaced for another reason than its keepers is refused: tasks still use the old one",
+			input:    `{"steps": [{"op": "replace", "urn": "urn:pulumi:prod::shipyard::shipyard:aws:Cache$random:index/randomPassword:RandomPassword::cache-auth-token", "oldState": {"type": "random:index/randomPassword:RandomPassword"}, "replaceReasons": ["keepers", "length"]}]}`,
+			wantURNs: []string{"urn:pulumi:prod::shipyard::shipyard:aws:Cache$random:index/randomPassword:RandomPassword::cache-auth-token"},
+			wantErr:  "replace because of keepers, length"},
+		{name: "a random value replaced for a change under its keepers passes (the reason may name the path)",
+			input: `{"steps": [{"op": "replace", "urn": "urn:pulumi:prod::shipyard::shipyard:aws:Cache$random:index/randomPassword:RandomPassword::cache-auth-token", "oldState": {"type": "random:index/randomPassword:RandomPassword"}, "replaceReasons": ["keepers.authTokenVersion"]}]}`},
+		{name: "a random value replaced with no reason given is refused",
+			input:    `{"steps": [{"op": "delete-replaced", "urn": "urn:pulumi:prod::shipyard::shipyard:aws:Cache$random:index/randomPassword:RandomPassword::cache-auth-token", "oldState": {"type": "random:index/randomPassword:RandomPassword"}}]}`,
+			wantURNs: []string{"urn:pulumi:prod::shipyard::shipyard:aws:Cache$random:index/randomPassword:RandomPassword::cache-auth-token"},
+			wantErr:  "delete-replaced"},
+		{name: "deleting a random value is refused even with keepers among the reasons of another step",
+			input: `{"steps": [{"op": "replace", "urn": "urn:pulumi:dev-pr-7::shipyard::shipyard:aws:PreviewDatabaseSecret$random:index/randomPassword:RandomPassword::database-secret-password", "oldState": {"type": "random:index/randomPassword:RandomPassword"}, "replaceReasons": ["keepers"]},
+				{"op": "delete", "urn": "urn:pulumi:dev-pr-7::shipyard::shipyard:aws:PreviewDatabaseSecret$random:index/randomPassword:RandomPassword::database-secret-password", "oldState": {"type": "random:index/randomPassword:RandomPassword"}}]}`,
+			wantURNs: []string{"urn:pulumi:dev-pr-7::shipyard::shipyard:aws:PreviewDatabaseSecret$random:index/randomPassword:RandomPassword::database-secret-password"},
+			wantErr:  "--allow-stateful-changes"},
+		{name: "keepers renew only the types that declare them: a key replaced because of keepers is refused",
+			input:    `{"steps": [{"op": "replace", "urn": "urn:pulumi:prod::shipyard::shipyard:aws:Logging$aws:kms/key:Key::logs-key", "oldState": {"type": "aws:kms/key:Key"}, "replaceReasons": ["keepers"]}]}`,
+			wantURNs: []string{"urn:pulumi:prod::shipyard::shipyard:aws:Logging$aws:kms/key:Key::logs-key"},
+			wantErr:  "replace because of keepers"},
+		{name: "going from a NAT gateway per zone to one deletes two egress addresses, and is refused; the gateways are not reported", fixture: "preview-single-nat.json",
+			wantURNs: []string{
+				"urn:pulumi:prod::shipyard::shipyard:aws:Network$aws:ec2/eip:Eip::network-nat-1",
+				"urn:pulumi:prod::shipyard::shipyard:aws:Network$aws:ec2/eip:Eip::network-nat-2",
+			},
+			wantErr: "delete urn:pulumi:prod::shipyard::shipyard:aws:Network$aws:ec2/eip:Eip::network-nat-1"},
+		{name: "replacing a component or a provider is not a stateful change (their resources are checked on their own)",
+			input: `{"steps": [{"op": "replace", "urn": "urn:pulumi:prod::shipyard::shipyard:aws:Database::database", "oldState": {"type": "shipyard:aws:Database"}},
+				{"op": "replace", "urn": "urn:pulumi:prod::shipyard::pulumi:providers:aws::default", "oldState": {"type": "pulumi:providers:aws"}, "replaceReasons": ["region"]}]}`},
 		{name: "an empty preview is an error even when allowed", input: "", allow: true, wantErr: "empty preview"},
 		{name: "a preview that is not JSON is an error even when allowed", input: "Previewing update (prod):", allow: true, wantErr: "reading preview JSON"},
 	}
@@ -89,16 +119,43 @@ func TestCheckPlan(t *testing.T) {
 	}
 }
 
-func TestStatefulTypesCoverTheDataTheStackKeeps(t *testing.T) {
+// The decisions the guard's use depends on: what a routine `make up` or
+// `make release` replaces must not be stateful, or the guard refuses it.
+func TestStatefulTypesCoverTheDataTheStackKeepsAndNotWhatDeploysReplace(t *testing.T) {
 	for _, typ := range []string{
 		policy.TypeRDSInstance, policy.TypeReplicationGroup, policy.TypeLogGroup,
-		policy.TypeECRRepository, policy.TypeBucketV2, policy.TypeKMSKey,
+		policy.TypeECRRepository, policy.TypeBucketV2, policy.TypeKMSKey, policy.TypeSecret,
+		"aws:ec2/eip:Eip", "random:index/randomPassword:RandomPassword",
 	} {
 		if !policy.IsStateful(typ) {
 			t.Errorf("%s is not stateful", typ)
 		}
 	}
-	if policy.IsStateful(policy.TypeTaskDefinition) || policy.IsStateful(policy.TypeECSService) {
-		t.Errorf("task definitions and services are replaceable, not stateful")
+	for typ, why := range map[string]string{
+		policy.TypeTaskDefinition:                                              "every release replaces them",
+		policy.TypeECSService:                                                  "a service's tasks start again from its task definition",
+		"aws:secretsmanager/secretVersion:SecretVersion":                       "a new app secret value or the token rotation replaces it",
+		"aws:ec2/natGateway:NatGateway":                                        "its address is its EIP's",
+		"aws:sns/topicSubscription:TopicSubscription":                          "removing an alarm address deletes its subscription",
+		"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2": "a setting, not the objects",
+		policy.TypeECRLifecycle:                                                "a setting, not the images",
+	} {
+		if policy.IsStateful(typ) {
+			t.Errorf("%s is stateful, but %s", typ, why)
+		}
+	}
+	for _, typ := range []string{"shipyard:aws:Database", "shipyard:bootstrap:Bootstrap", "pulumi:pulumi:Stack", "pulumi:providers:aws", "pulumi:pulumi:StackReference"} {
+		if s, ok := policy.Classify(typ); !ok || s.Stateful || s.Why == "" {
+			t.Errorf("%s: classified %v as %+v, want not stateful, with why", typ, ok, s)
+		}
+	}
+	if s, ok := policy.Classify("aws:dynamodb/table:Table"); ok || policy.IsStateful("aws:dynamodb/table:Table") {
+		t.Errorf("a type no program creates is classified: %+v", s)
+	}
+	if !slices.Contains(policy.ProtectedTypes, "aws:ec2/eip:Eip") {
+		t.Errorf("prod does not protect its egress addresses: protected types %v", policy.ProtectedTypes)
+	}
+	if slices.Contains(policy.ProtectedTypes, "random:index/randomPassword:RandomPassword") {
+		t.Errorf("prod protects the random values: protection refuses every replacement, the keepers' rotation included")
 	}
 }
