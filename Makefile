@@ -57,12 +57,11 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 PLUGIN_OS          = $(shell uname -s | tr A-Z a-z)
 PLUGIN_ARCH        = $(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
 AWS_PLUGIN_ARCHIVE = pulumi-resource-aws-v$(AWS_PLUGIN)-$(PLUGIN_OS)-$(PLUGIN_ARCH).tar.gz
-# The local stack's documented default passphrase (LocalPassphrase in
-# cmd/shipyard/pulumi.go), also for pulumi run outside shipyard (make e2e).
-# aws stacks get none: export the team's, or use KMS (docs/operations.md).
-ifeq ($(STACK),local)
-export PULUMI_CONFIG_PASSPHRASE ?= shipyard-local
-endif
+# Secrets passphrase: shipyard gives every docker stack the documented
+# local one and aws stacks none (internal/preflight.Passphrase); a recipe
+# that runs pulumi itself (make e2e) takes it from `bin/preflight
+# passphrase STACK`, the same rule. aws stacks: export the team's, or use
+# KMS (docs/operations.md).
 FROM    ?=
 TO      ?=
 RELEASE ?=
@@ -113,6 +112,7 @@ test-images: ## Build the offline images the local stack runs in tests (app; pos
 
 .PHONY: e2e
 e2e: preflight ## Run the Terratest suite against the deployed STACK (`make up` first; outputs from `pulumi stack output`)
+	pass=$$($(BIN)/preflight passphrase $(STACK)); if [ -n "$$pass" ]; then export PULUMI_CONFIG_PASSPHRASE=$$pass; fi; \
 	PULUMI_BACKEND_URL=$$($(BIN)/preflight backend $(STACK)) STACK=$(STACK) E2E_OUTPUTS=pulumi DOCKER=$(DOCKER) $(GO) test -count=1 -v -timeout 30m -run TestStack ./tests/e2e
 
 .PHONY: lint

@@ -8,6 +8,9 @@
 //	preflight check STACK...   one line on stderr and exit 1 when a check fails
 //	preflight backend STACK    print the stack's PULUMI_BACKEND_URL
 //	preflight target STACK     print the stack's target (aws or docker)
+//	preflight passphrase STACK print the PULUMI_CONFIG_PASSPHRASE the stack's pulumi
+//	                           calls get when the user set none (docker stacks: the
+//	                           local one), nothing when they get none
 //	preflight stacks [--target=aws|docker] [--format=text|json]
 //	                           print the stacks of config/ (one a line, or a JSON list)
 //	preflight ci STACK --role=deploy|preview
@@ -40,6 +43,7 @@ var usages = []string{
 	"check STACK...",
 	"backend STACK",
 	"target STACK",
+	"passphrase STACK",
 	"stacks [--target=aws|docker] [--format=text|json]",
 	"ci STACK --role=deploy|preview",
 }
@@ -103,6 +107,18 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 			return err
 		}
 		fmt.Fprintln(stdout, s.Target)
+		return nil
+	case "passphrase":
+		if len(args) != 1 {
+			return usageError(syn)
+		}
+		s, err := preflight.Read(configDir, args[0])
+		if err != nil {
+			return err
+		}
+		if pass, ok := preflight.Passphrase(getenv, s); ok {
+			fmt.Fprintln(stdout, pass)
+		}
 		return nil
 	case "stacks":
 		return cmdStacks(configDir, args, stdout, syn)

@@ -27,6 +27,8 @@ const StateDir = ".pulumi-state"
 // The variables the checks read.
 const (
 	BackendEnv         = "PULUMI_BACKEND_URL"
+	PassphraseEnv      = "PULUMI_CONFIG_PASSPHRASE"
+	PassphraseFileEnv  = "PULUMI_CONFIG_PASSPHRASE_FILE"
 	SecretsProviderEnv = "SHIPYARD_SECRETS_PROVIDER"
 	// AllowLocalStateEnv=1 lets an aws stack keep its state in a file
 	// backend on purpose (a throwaway experiment in a sandbox account).
@@ -220,6 +222,25 @@ func SecretsProvider(getenv func(string) string, s Stack) string {
 		return s.Bootstrap.SecretsProvider
 	}
 	return "passphrase"
+}
+
+// LocalPassphrase is the secrets passphrase of docker-target stacks when
+// the user set none, so `make up` is one command. Their secrets are
+// generated local passwords, not worth protecting; aws stacks never get a
+// default.
+const LocalPassphrase = "shipyard-local"
+
+// Passphrase returns the PULUMI_CONFIG_PASSPHRASE a stack's pulumi calls
+// get when the user set neither PULUMI_CONFIG_PASSPHRASE nor
+// PULUMI_CONFIG_PASSPHRASE_FILE: LocalPassphrase for a docker stack, by
+// its target whatever its name; an aws stack gets none (ok false). The one
+// rule of cmd/shipyard's pulumi calls and of the Makefile's (`preflight
+// passphrase STACK`).
+func Passphrase(getenv func(string) string, s Stack) (passphrase string, ok bool) {
+	if getenv(PassphraseEnv) != "" || getenv(PassphraseFileEnv) != "" || s.Target != TargetDocker {
+		return "", false
+	}
+	return LocalPassphrase, true
 }
 
 // Check reads every stack named and checks its backend: the checks `make

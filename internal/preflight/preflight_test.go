@@ -71,6 +71,32 @@ func TestSecretsProvider(t *testing.T) {
 	}
 }
 
+// The passphrase is chosen by target, not by name: every docker stack
+// gets the local one, no aws stack any; one the user set wins.
+func TestPassphrase(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		vars  map[string]string
+		stack Stack
+		want  string
+		ok    bool
+	}{
+		{"the local stack", nil, Stack{Name: "local", Target: TargetDocker}, LocalPassphrase, true},
+		{"any docker stack", nil, Stack{Name: "demo", Target: TargetDocker}, LocalPassphrase, true},
+		{"no aws stack", nil, Stack{Name: "dev", Target: TargetAWS}, "", false},
+		{"not one whose config is unreadable", nil, Stack{Name: "local"}, "", false},
+		{"not when the user set one", map[string]string{PassphraseEnv: "mine"}, Stack{Name: "local", Target: TargetDocker}, "", false},
+		{"not when the user set a file", map[string]string{PassphraseFileEnv: "/run/pass"}, Stack{Name: "local", Target: TargetDocker}, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := Passphrase(func(k string) string { return tc.vars[k] }, tc.stack)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("Passphrase = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
 func TestReadAndCheck(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
