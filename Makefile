@@ -30,7 +30,9 @@ PREFLIGHT := $(GO) build -o $(BIN)/preflight ./cmd/preflight && $(BIN)/preflight
 # Operator workflow (docs/operations.md). The Pulumi CLI is pinned to the
 # version of github.com/pulumi/pulumi/sdk/v3 in go.mod, and its docker and
 # random plugins to their SDKs' versions; `make tools` installs them (and
-# crane, actionlint, gotestsum) into bin/, which comes first on PATH.
+# crane, actionlint, gotestsum) into bin/, which comes first on PATH. This
+# is the only pin: the workflows set no PULUMI_VERSION of their own, and
+# read it with `make -s pulumi-version` where an action needs it.
 PULUMI_VERSION     ?= 3.200.0
 DOCKER_PLUGIN      ?= 4.10.0
 RANDOM_PLUGIN      ?= 4.18.0
@@ -288,6 +290,10 @@ doctor: ## Check everything `make up` and `make test` need (and AWS credentials 
 .PHONY: tools
 tools: pulumi-cli crane actionlint gotestsum ## Install the pinned Pulumi CLI and plugins, crane, actionlint and gotestsum into bin/ (STACK=<aws stack>: and the pulumi-aws plugin)
 	@target=$$($(PREFLIGHT) target $(STACK)); if [ "$$target" = aws ]; then $(MAKE) --no-print-directory aws-plugin STACK=$(STACK); fi
+
+.PHONY: pulumi-version
+pulumi-version: # print PULUMI_VERSION, the one pin of the Pulumi CLI (`make -s pulumi-version`: what the workflows' pulumi/actions installs)
+	@echo $(PULUMI_VERSION)
 
 .PHONY: pulumi-cli
 pulumi-cli: ## Install the pinned Pulumi CLI and its docker and random plugins when missing (PULUMI_OFFLINE_DIR: from a local bundle)
