@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,12 +94,14 @@ var preflightBinary string
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "preflight-bin-")
 	if err != nil {
-		panic(err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	preflightBinary = filepath.Join(dir, "preflight")
 	if out, err := exec.Command("go", "build", "-o", preflightBinary, ".").CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
-		panic("go build: " + err.Error() + "\n" + string(out))
+		fmt.Fprintf(os.Stderr, "go build ./cmd/preflight (go is needed): %v\n%s", err, out)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
