@@ -30,7 +30,9 @@ PREFLIGHT := $(GO) build -o $(BIN)/preflight ./cmd/preflight && $(BIN)/preflight
 # Operator workflow (docs/operations.md). The Pulumi CLI is pinned to the
 # version of github.com/pulumi/pulumi/sdk/v3 in go.mod, and its docker and
 # random plugins to their SDKs' versions; `make tools` installs them (and
-# crane, actionlint, gotestsum) into bin/, which comes first on PATH.
+# crane, actionlint, gotestsum) into bin/, which comes first on PATH. This
+# is the only pin: the workflows set no PULUMI_VERSION of their own, and
+# read it with `make -s pulumi-version` where an action needs it.
 PULUMI_VERSION     ?= 3.200.0
 DOCKER_PLUGIN      ?= 4.10.0
 RANDOM_PLUGIN      ?= 4.18.0
@@ -57,12 +59,11 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 PLUGIN_OS          = $(shell uname -s | tr A-Z a-z)
 PLUGIN_ARCH        = $(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
 AWS_PLUGIN_ARCHIVE = pulumi-resource-aws-v$(AWS_PLUGIN)-$(PLUGIN_OS)-$(PLUGIN_ARCH).tar.gz
-# The local stack's documented default passphrase (LocalPassphrase in
-# cmd/shipyard/pulumi.go), also for pulumi run outside shipyard (make e2e).
-# aws stacks get none: export the team's, or use KMS (docs/operations.md).
-ifeq ($(STACK),local)
-export PULUMI_CONFIG_PASSPHRASE ?= shipyard-local
-endif
+# Secrets passphrase: shipyard gives every docker stack the documented
+# local one and aws stacks none (internal/preflight.Passphrase); a recipe
+# that runs pulumi itself (make e2e) takes it from `bin/preflight
+# passphrase STACK`, the same rule. aws stacks: export the team's, or use
+# KMS (docs/operations.md).
 FROM    ?=
 TO      ?=
 RELEASE ?=
@@ -113,6 +114,7 @@ test-images: ## Build the offline images the local stack runs in tests (app; pos
 
 .PHONY: e2e
 e2e: preflight ## Run the Terratest suite against the deployed STACK (`make up` first; outputs from `pulumi stack output`)
+	pass=$$($(BIN)/preflight passphrase $(STACK)); if [ -n "$$pass" ]; then export PULUMI_CONFIG_PASSPHRASE=$$pass; fi; \
 	PULUMI_BACKEND_URL=$$($(BIN)/preflight backend $(STACK)) STACK=$(STACK) E2E_OUTPUTS=pulumi DOCKER=$(DOCKER) $(GO) test -count=1 -v -timeout 30m -run TestStack ./tests/e2e
 
 .PHONY: lint
@@ -288,6 +290,10 @@ doctor: ## Check everything `make up` and `make test` need (and AWS credentials 
 .PHONY: tools
 tools: pulumi-cli crane actionlint gotestsum ## Install the pinned Pulumi CLI and plugins, crane, actionlint and gotestsum into bin/ (STACK=<aws stack>: and the pulumi-aws plugin)
 	@target=$$($(PREFLIGHT) target $(STACK)); if [ "$$target" = aws ]; then $(MAKE) --no-print-directory aws-plugin STACK=$(STACK); fi
+
+.PHONY: pulumi-version
+pulumi-version: # print PULUMI_VERSION, the one pin of the Pulumi CLI (`make -s pulumi-version`: what the workflows' pulumi/actions installs)
+	@echo $(PULUMI_VERSION)
 
 .PHONY: pulumi-cli
 pulumi-cli: ## Install the pinned Pulumi CLI and its docker and random plugins when missing (PULUMI_OFFLINE_DIR: from a local bundle)

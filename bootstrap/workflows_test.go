@@ -54,7 +54,8 @@ func readWorkflow(t *testing.T, name string) workflow {
 
 // The workflows assume exactly the roles the bootstrap creates: every job
 // that asks for an OIDC token takes its role from the bootstrap section of
-// config/<stack>.json, and runs where the role's trust policy admits it:
+// config/<stack>.json (through `go run ./cmd/preflight ci`, whose steps
+// cmd/preflight's tests run), and runs where the role's trust policy admits it:
 // the GitHub environment named after the stack (deploy roles), a pull
 // request or main's scheduled drift check (the preview role).
 func TestTheWorkflowsAssumeTheRolesTheBootstrapTrusts(t *testing.T) {
@@ -99,16 +100,16 @@ func TestTheWorkflowsAssumeTheRolesTheBootstrapTrusts(t *testing.T) {
 				if job.Environment != "" || w.On.Schedule == nil {
 					t.Errorf("%s %s: the drift check runs on a schedule outside any environment", name, jobName)
 				}
-				if !strings.Contains(read, ".bootstrap.previewRoleArn") || strings.Contains(read, "deployRoleArn") {
-					t.Errorf("%s %s: the drift check must read bootstrap.previewRoleArn only:\n%s", name, jobName, read)
+				if !strings.Contains(read, "go run ./cmd/preflight ci \"$STACK\" --role=preview") || strings.Contains(read, "--role=deploy") {
+					t.Errorf("%s %s: the drift check must read the preview role only (preflight ci --role=preview):\n%s", name, jobName, read)
 				}
 			case job.Environment == "":
 				// Only pull requests, with the preview role.
 				if !strings.Contains(job.If+" "+w.Jobs[firstNeed(t, name, jobName)].If, "github.event_name == 'pull_request'") {
 					t.Errorf("%s %s assumes a role outside an environment and outside pull requests", name, jobName)
 				}
-				if !strings.Contains(read, ".bootstrap.previewRoleArn") || strings.Contains(read, "deployRoleArn") {
-					t.Errorf("%s %s: a pull-request job must read bootstrap.previewRoleArn only:\n%s", name, jobName, read)
+				if !strings.Contains(read, "go run ./cmd/preflight ci \"$STACK\" --role=preview") || strings.Contains(read, "--role=deploy") {
+					t.Errorf("%s %s: a pull-request job must read the preview role only (preflight ci --role=preview):\n%s", name, jobName, read)
 				}
 			case job.Environment == "${{ inputs.to }}":
 				opts := w.On.WorkflowDispatch.Inputs["to"].Options
@@ -117,15 +118,15 @@ func TestTheWorkflowsAssumeTheRolesTheBootstrapTrusts(t *testing.T) {
 						t.Errorf("%s: input to offers %q, which gets no deploy role (stacks %v)", name, o, stacks)
 					}
 				}
-				if len(opts) == 0 || !strings.Contains(read, `config/$TO.json`) || !strings.Contains(read, ".bootstrap.deployRoleArn") {
-					t.Errorf("%s %s must read the deploy role of config/<to>.json:\n%s", name, jobName, read)
+				if len(opts) == 0 || !strings.Contains(read, `go run ./cmd/preflight ci "$TO" --role=deploy`) {
+					t.Errorf("%s %s must read the deploy role of config/<to>.json (preflight ci \"$TO\" --role=deploy):\n%s", name, jobName, read)
 				}
 			default:
 				if !slices.Contains(stacks, job.Environment) {
 					t.Errorf("%s %s runs in environment %q, which no deploy role trusts (stacks %v)", name, jobName, job.Environment, stacks)
 				}
-				if !strings.Contains(read, "config/"+job.Environment+".json") || !strings.Contains(read, ".bootstrap.deployRoleArn") {
-					t.Errorf("%s %s must read the deploy role of config/%s.json:\n%s", name, jobName, job.Environment, read)
+				if !strings.Contains(read, "go run ./cmd/preflight ci "+job.Environment+" --role=deploy") {
+					t.Errorf("%s %s must read the deploy role of config/%s.json (preflight ci %s --role=deploy):\n%s", name, jobName, job.Environment, job.Environment, read)
 				}
 			}
 		}

@@ -1,19 +1,32 @@
 // Command preflight runs the checks every stack target of the Makefile
 // runs first (internal/preflight): the stack exists, and an aws stack's
 // state is not a file on this machine. It uses only the standard library,
-// so it builds in seconds before anything slow.
+// so it builds in seconds before anything slow; the workflows
+// (.github/workflows) list the stacks and read their bootstrap sections
+// with it (`go run ./cmd/preflight …`), so they know the stacks Go knows.
 //
 //	preflight check STACK...   one line on stderr and exit 1 when a check fails
 //	preflight backend STACK    print the stack's PULUMI_BACKEND_URL
 //	preflight target STACK     print the stack's target (aws or docker)
+//	preflight passphrase STACK print the PULUMI_CONFIG_PASSPHRASE the stack's pulumi
+//	                           calls get when the user set none (docker stacks: the
+//	                           local one), nothing when they get none
+//	preflight stacks [--target=aws|docker] [--format=text|json]
+//	                           print the stacks of config/ (one a line, or a JSON list)
+//	preflight ci STACK --role=deploy|preview
+//	                           print role=, region= and backend= of the role a
+//	                           workflow job assumes for an aws stack
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
@@ -25,11 +38,34 @@ func main() {
 	}
 }
 
-const usage = "usage: preflight check STACK... | backend STACK | target STACK"
+// The usage line of each command, in the order the usage lists them.
+var usages = []string{
+	"check STACK...",
+	"backend STACK",
+	"target STACK",
+	"passphrase STACK",
+	"stacks [--target=aws|docker] [--format=text|json]",
+	"ci STACK --role=deploy|preview",
+}
+
+var usage = "usage: preflight " + strings.Join(usages, " | ")
 
 func run(args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) < 2 || (args[0] != "check" && len(args) != 2) {
+	if len(args) == 0 {
 		return errors.New(usage)
+	}
+	cmd, args := args[0], args[1:]
+	var syn string
+	for _, u := range usages {
+		if strings.Fields(u)[0] == cmd {
+			syn = u
+		}
+	}
+	if syn == "" {
+		return fmt.Errorf("unknown command %q; %s", cmd, usage)
+	}
+	if err := unknownFlag(syn, args); err != nil {
+		return err
 	}
 	configDir := getenv("SHIPYARD_CONFIG_DIR")
 	if configDir == "" {
@@ -40,27 +76,169 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 		return err
 	}
 	root := filepath.Dir(configDir)
-	stacks, err := preflight.Check(getenv, root, configDir, args[1:]...)
-	switch {
-	case args[0] == "target":
-		// The target of a stack whose backend is refused is still known.
-		s, rerr := preflight.Read(configDir, args[1])
-		if rerr != nil {
-			return rerr
+	switch cmd {
+	case "check":
+		if len(args) == 0 {
+			return usageError(syn)
 		}
-		fmt.Fprintln(stdout, s.Target)
-		return nil
-	case err != nil:
+		_, err := preflight.Check(getenv, root, configDir, args...)
 		return err
-	case args[0] == "check":
-		return nil
-	case args[0] == "backend":
+	case "backend":
+		if len(args) != 1 {
+			return usageError(syn)
+		}
+		stacks, err := preflight.Check(getenv, root, configDir, args[0])
+		if err != nil {
+			return err
+		}
 		url, err := preflight.Backend(getenv, root, stacks[0])
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, url)
 		return nil
+	case "target":
+		if len(args) != 1 {
+			return usageError(syn)
+		}
+		// The target of a stack whose backend is refused is still known.
+		s, err := preflight.Read(configDir, args[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, s.Target)
+		return nil
+	case "passphrase":
+		if len(args) != 1 {
+			return usageError(syn)
+		}
+		s, err := preflight.Read(configDir, args[0])
+		if err != nil {
+			return err
+		}
+		if pass, ok := preflight.Passphrase(getenv, s); ok {
+			fmt.Fprintln(stdout, pass)
+		}
+		return nil
+	case "stacks":
+		return cmdStacks(configDir, args, stdout, syn)
+	case "ci":
+		return cmdCI(configDir, args, stdout, syn)
 	}
 	return errors.New(usage)
+}
+
+// cmdStacks prints the stacks of config/ (internal/preflight.Stacks: a
+// file such as dev.old.json is none), of one target with --target, one a
+// line or, with --format=json, as a JSON list (a workflow's matrix).
+func cmdStacks(configDir string, args []string, stdout io.Writer, syn string) error {
+	target, _, args, err := choiceFlag(args, "target", []string{preflight.TargetAWS, preflight.TargetDocker})
+	if err != nil {
+		return err
+	}
+	format, _, args, err := choiceFlag(args, "format", []string{"text", "json"})
+	if err != nil {
+		return err
+	}
+	if len(args) != 0 {
+		return usageError(syn)
+	}
+	stacks, err := preflight.ReadAll(configDir)
+	if err != nil {
+		return err
+	}
+	names := []string{}
+	for _, s := range stacks {
+		if target == "" || s.Target == target {
+			names = append(names, s.Name)
+		}
+	}
+	if format == "json" {
+		data, err := json.Marshal(names)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, string(data))
+		return nil
+	}
+	for _, n := range names {
+		fmt.Fprintln(stdout, n)
+	}
+	return nil
+}
+
+// cmdCI prints what a workflow job reads of an aws stack before it
+// assumes one of the roles `make bootstrap` created for CI, as
+// $GITHUB_OUTPUT lines (role=, region=, backend=), or fails naming what
+// the bootstrap section lacks and `make bootstrap`
+// (internal/preflight.ForCI: the one check of the workflows).
+func cmdCI(configDir string, args []string, stdout io.Writer, syn string) error {
+	role, found, args, err := choiceFlag(args, "role", preflight.Roles)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("--role is missing: allowed %s; usage: preflight %s", strings.Join(preflight.Roles, ", "), syn)
+	}
+	if len(args) != 1 {
+		return usageError(syn)
+	}
+	s, err := preflight.Read(configDir, args[0])
+	if err != nil {
+		return err
+	}
+	ci, err := preflight.ForCI(s, role)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "role=%s\nregion=%s\nbackend=%s\n", ci.RoleArn, ci.Region, ci.Backend)
+	return nil
+}
+
+// choiceFlag removes every --name=VALUE from args and returns the last
+// value (found: the flag was given), which must be one of allowed: a bare
+// --name, an empty value or any other is an error naming the flag and the
+// values it takes (as cmd/shipyard's flags do).
+func choiceFlag(args []string, name string, allowed []string) (value string, found bool, rest []string, err error) {
+	for _, a := range args {
+		v, ok := strings.CutPrefix(a, "--"+name)
+		switch {
+		case ok && (v == "" || strings.HasPrefix(v, "=")):
+			value, found = strings.TrimPrefix(v, "="), true
+			if !slices.Contains(allowed, value) {
+				return "", false, nil, fmt.Errorf("--%s=%s: allowed %s", name, value, strings.Join(allowed, ", "))
+			}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return value, found, rest, nil
+}
+
+// unknownFlag refuses the first argument that looks like a flag the
+// command's usage line does not name, naming the ones it takes.
+func unknownFlag(syn string, args []string) error {
+	var allowed []string
+	for _, f := range strings.Fields(syn) {
+		f = strings.Trim(f, "[]")
+		if name, _, _ := strings.Cut(f, "="); strings.HasPrefix(name, "--") {
+			allowed = append(allowed, name)
+		}
+	}
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		if !strings.HasPrefix(a, "-") || a == "-" || slices.Contains(allowed, name) {
+			continue
+		}
+		takes := "allowed " + strings.Join(allowed, ", ")
+		if len(allowed) == 0 {
+			takes = "preflight " + strings.Fields(syn)[0] + " takes no flags"
+		}
+		return fmt.Errorf("unknown flag %s; %s; usage: preflight %s", name, takes, syn)
+	}
+	return nil
+}
+
+func usageError(syn string) error {
+	return fmt.Errorf("usage: preflight %s", syn)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,25 @@ func TestRun(t *testing.T) {
 		{"refuses an aws stack's file backend in one line", []string{"check", "local", "dev"}, nil, "", "run `make bootstrap STACK=dev`"},
 		{"prints the target of a stack it would refuse", []string{"target", "dev"}, nil, "aws\n", ""},
 		{"names an unknown stack", []string{"check", "nope"}, nil, "", `unknown stack "nope"`},
-		{"prints its usage", []string{"backend"}, nil, "", "usage: preflight"},
+		{"prints its usage", []string{"backend"}, nil, "", "usage: preflight backend STACK"},
+		{"prints a docker stack's passphrase", []string{"passphrase", "local"}, nil, "shipyard-local\n", ""},
+		{"prints no passphrase for an aws stack", []string{"passphrase", "dev"}, nil, "", ""},
+		{"prints none when the user set one", []string{"passphrase", "local"}, map[string]string{"PULUMI_CONFIG_PASSPHRASE": "mine"}, "", ""},
+		{"prints none when the user set a passphrase file", []string{"passphrase", "local"}, map[string]string{"PULUMI_CONFIG_PASSPHRASE_FILE": "/run/pass"}, "", ""},
+		{"names an unknown command", []string{"stack"}, nil, "", `unknown command "stack"; usage: preflight check STACK...`},
+		{"lists the stacks", []string{"stacks"}, nil, "dev\nlocal\nprod\nstaging\n", ""},
+		{"lists the aws stacks as a JSON list", []string{"stacks", "--target=aws", "--format=json"}, nil, `["dev","prod","staging"]` + "\n", ""},
+		{"lists the docker stacks", []string{"stacks", "--target=docker"}, nil, "local\n", ""},
+		{"names the targets --target takes", []string{"stacks", "--target=gcp"}, nil, "", "--target=gcp: allowed aws, docker"},
+		{"takes no bare --target", []string{"stacks", "--target"}, nil, "", "--target=: allowed aws, docker"},
+		{"names the formats --format takes", []string{"stacks", "--format=yaml"}, nil, "", "--format=yaml: allowed text, json"},
+		{"names a misspelt flag and the ones it takes", []string{"stacks", "--targt=aws"}, nil, "", "unknown flag --targt; allowed --target, --format; usage: preflight stacks"},
+		{"takes no stack", []string{"stacks", "dev"}, nil, "", "usage: preflight stacks [--target=aws|docker] [--format=text|json]"},
+		{"needs --role", []string{"ci", "dev"}, nil, "", "--role is missing: allowed deploy, preview"},
+		{"names the roles --role takes", []string{"ci", "dev", "--role=admin"}, nil, "", "--role=admin: allowed deploy, preview"},
+		{"refuses a flag check does not take", []string{"check", "dev", "--role=deploy"}, nil, "", "unknown flag --role; preflight check takes no flags"},
+		{"names make bootstrap for a stack without a bootstrap section", []string{"ci", "dev", "--role=deploy"}, nil, "", "config/dev.json has no bootstrap.deployRoleArn, bootstrap.backendUrl; run make bootstrap STACK=dev"},
+		{"has no roles for a docker stack", []string{"ci", "local", "--role=preview"}, nil, "", `stack "local" is not an aws stack`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,5 +76,29 @@ func TestPreflightImportsOnlyTheStandardLibrary(t *testing.T) {
 	want := []string{"github.com/shipyard-kit/shipyard/internal/preflight", "github.com/shipyard-kit/shipyard/cmd/preflight"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("cmd/preflight depends on %v, want only %v", got, want)
+	}
+}
+
+// ci prints the GITHUB_OUTPUT lines of a bootstrapped stack's role.
+func TestCIPrintsTheRoleRegionAndBackend(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `{"target": "aws", "aws": {"region": "eu-west-1"}, "bootstrap": {"backendUrl": "s3://state?region=eu-west-1",
+		"secretsProvider": "awskms://alias/k", "deployRoleArn": "arn:deploy", "previewRoleArn": "arn:preview"}}`
+	for name, data := range map[string]string{"schema.json": "{}", "dev.json": cfg} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for role, arn := range map[string]string{"deploy": "arn:deploy", "preview": "arn:preview"} {
+		var out bytes.Buffer
+		err := run([]string{"ci", "dev", "--role=" + role}, func(k string) string {
+			if k == "SHIPYARD_CONFIG_DIR" {
+				return dir
+			}
+			return ""
+		}, &out)
+		if want := "role=" + arn + "\nregion=eu-west-1\nbackend=s3://state?region=eu-west-1\n"; err != nil || out.String() != want {
+			t.Errorf("ci dev --role=%s: %q, %v; want %q", role, out.String(), err, want)
+		}
 	}
 }

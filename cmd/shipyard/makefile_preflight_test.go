@@ -442,3 +442,53 @@ func TestAMissingAWSPluginSaysWhichFileAndTheTwoWaysToGetIt(t *testing.T) {
 		t.Errorf("%d lines, want the install line and the reason:\n%s", n, out)
 	}
 }
+
+// make e2e runs pulumi (the suite reads the stack's outputs with `pulumi
+// stack output`) with the passphrase shipyard would give it, by the
+// stack's target, as cmd/shipyard does (internal/preflight.Passphrase):
+// every docker stack the local one, an aws stack none; a passphrase the
+// user set wins. A fake go records what `go test` gets.
+func TestMakeE2EGivesPulumiThePassphraseByTarget(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go is needed: %v", err)
+	}
+	const unset = "(unset)"
+	for _, tc := range []struct {
+		name, stack string
+		env         []string
+		want        string
+	}{
+		{"the local stack", "local", nil, LocalPassphrase},
+		{"another docker stack", "demo", nil, LocalPassphrase},
+		{"an aws stack gets none", "dev", []string{"PULUMI_BACKEND_URL=s3://team-state"}, unset},
+		{"the user's passphrase wins", "demo", []string{"PULUMI_CONFIG_PASSPHRASE=mine"}, "mine"},
+		{"so does the user's passphrase file", "demo", []string{"PULUMI_CONFIG_PASSPHRASE_FILE=/run/secrets/pass"}, unset},
+		{"also on the local stack", "local", []string{"PULUMI_CONFIG_PASSPHRASE_FILE=/run/secrets/pass"}, unset},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := freshClone(t)
+			copyFile(t, filepath.Join(dir, "config", "local.json"), filepath.Join(dir, "config", "demo.json"))
+			log := filepath.Join(t.TempDir(), "go-test.env")
+			fakeGo := filepath.Join(t.TempDir(), "go")
+			script := "#!/bin/sh\nif [ \"$1\" = test ]; then echo \"PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE-" + unset + "}\" > " + log + "; exit 0; fi\nexec " + goBin + " \"$@\"\n"
+			if err := os.WriteFile(fakeGo, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("make", "--no-print-directory", "e2e", "STACK="+tc.stack, "GO="+fakeGo)
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t, tc.env...)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("make e2e STACK=%s: %v\n%s", tc.stack, err, out)
+			}
+			got, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatalf("go test did not run: %v\n%s", err, out)
+			}
+			if want := "PULUMI_CONFIG_PASSPHRASE=" + tc.want; strings.TrimSpace(string(got)) != want {
+				t.Errorf("go test ran with %s, want %s", strings.TrimSpace(string(got)), want)
+			}
+		})
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // repoRoot is the repository root, two levels up from this package.
@@ -227,6 +229,107 @@ func TestThePinnedPulumiToolsMatchGoMod(t *testing.T) {
 		}
 		if string(pin[1]) != string(req[1]) {
 			t.Errorf("Makefile %s = %s, but go.mod requires %s v%s", variable, pin[1], module, req[1])
+		}
+	}
+}
+
+// The Pulumi CLI has one pin, the Makefile's PULUMI_VERSION (checked
+// against go.mod above): no workflow sets its own (a workflow's env
+// PULUMI_VERSION overrides the Makefile's ?=), a pulumi/actions step takes
+// the version `make -s pulumi-version` prints, and no job installs the CLI
+// twice.
+func TestTheWorkflowsTakeThePulumiVersionFromTheMakefile(t *testing.T) {
+	gomod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := regexp.MustCompile(`(?m)^\s*github\.com/pulumi/pulumi/sdk/v3 v(\S+)`).FindSubmatch(gomod)
+	if req == nil {
+		t.Fatal("go.mod requires no github.com/pulumi/pulumi/sdk/v3")
+	}
+	cmd := exec.Command("make", "-s", "--no-print-directory", "pulumi-version")
+	cmd.Dir = repoRoot
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "PULUMI_VERSION" && k != "MAKEFLAGS" && k != "MAKELEVEL" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != string(req[1])+"\n" {
+		t.Errorf("make -s pulumi-version: %q, %v; want %q (go.mod's SDK)", out, err, string(req[1])+"\n")
+	}
+
+	files, err := filepath.Glob(filepath.Join(repoRoot, ".github", "workflows", "*.yml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no workflows: %v", err)
+	}
+	fromMake := regexp.MustCompile(`^\$\{\{ steps\.([A-Za-z0-9_-]+)\.outputs\.[A-Za-z0-9_-]+ \}\}$`)
+	installs := regexp.MustCompile(`\bmake (?:[^\n]* )?(?:tools|pulumi-cli)\b`)
+	for _, f := range files {
+		name := filepath.Base(f)
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(line), "#") && strings.Contains(line, "PULUMI_VERSION") {
+				t.Errorf("%s:%d sets the Pulumi version itself (the Makefile's PULUMI_VERSION is the pin): %s", name, i+1, strings.TrimSpace(line))
+			}
+		}
+		var w struct {
+			Jobs map[string]struct {
+				Steps []struct {
+					ID   string            `yaml:"id"`
+					Uses string            `yaml:"uses"`
+					Run  string            `yaml:"run"`
+					With map[string]string `yaml:"with"`
+				} `yaml:"steps"`
+			} `yaml:"jobs"`
+		}
+		if err := yaml.Unmarshal(data, &w); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for job, j := range w.Jobs {
+			runs := map[string]string{}
+			var installers []string
+			for _, s := range j.Steps {
+				runs[s.ID] = s.Run
+				if strings.HasPrefix(s.Uses, "pulumi/actions@") {
+					installers = append(installers, s.Uses)
+				}
+				if m := installs.FindString(s.Run); m != "" {
+					installers = append(installers, m)
+				}
+			}
+			if len(installers) > 1 {
+				t.Errorf("%s %s installs the Pulumi CLI %d times: %q", name, job, len(installers), installers)
+			}
+			for _, s := range j.Steps {
+				v, ok := s.With["pulumi-version"]
+				if !ok {
+					continue
+				}
+				m := fromMake.FindStringSubmatch(v)
+				if m == nil || !strings.Contains(runs[m[1]], "make -s pulumi-version") {
+					t.Errorf("%s %s: %s takes pulumi-version %q, not the output of a step running make -s pulumi-version", name, job, s.Uses, v)
+					continue
+				}
+				// The step, run as GitHub runs it (bash -e) in the
+				// checkout, gives the action go.mod's version.
+				output := filepath.Join(t.TempDir(), "output")
+				step := exec.Command("bash", "--noprofile", "--norc", "-e", "-c", runs[m[1]])
+				step.Dir = repoRoot
+				step.Env = append(cmd.Env, "GITHUB_OUTPUT="+output)
+				if out, err := step.CombinedOutput(); err != nil {
+					t.Errorf("%s %s: step %s failed: %v\n%s", name, job, m[1], err, out)
+					continue
+				}
+				got, _ := os.ReadFile(output)
+				key := v[strings.LastIndex(v, ".")+1 : len(v)-3]
+				if want := key + "=" + string(req[1]) + "\n"; string(got) != want {
+					t.Errorf("%s %s: step %s wrote %q to $GITHUB_OUTPUT, want %q", name, job, m[1], got, want)
+				}
+			}
 		}
 	}
 }

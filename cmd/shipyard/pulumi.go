@@ -19,10 +19,8 @@ import (
 )
 
 // LocalPassphrase is the secrets passphrase of docker-target stacks when
-// PULUMI_CONFIG_PASSPHRASE is unset, so `make up` is one command. Their
-// secrets are generated local passwords, not worth protecting; aws stacks
-// never get a default.
-const LocalPassphrase = "shipyard-local"
+// the user set none (internal/preflight.Passphrase, the one rule).
+const LocalPassphrase = preflight.LocalPassphrase
 
 // pulumiCLI drives the Pulumi CLI for the project at root.
 type pulumiCLI struct {
@@ -86,11 +84,11 @@ func preflightStack(cfg *stackconfig.Config) preflight.Stack {
 // Pulumi.<stack>.yaml, or for a stack not created yet the one it will be
 // created with (SHIPYARD_SECRETS_PROVIDER, else bootstrap.secretsProvider).
 func (p *pulumiCLI) passphrase(cfg *stackconfig.Config) ([]string, error) {
-	switch {
-	case p.getenv("PULUMI_CONFIG_PASSPHRASE") != "" || p.getenv("PULUMI_CONFIG_PASSPHRASE_FILE") != "":
+	if p.getenv(preflight.PassphraseEnv) != "" || p.getenv(preflight.PassphraseFileEnv) != "" {
 		return nil, nil
-	case cfg.Target == stackconfig.TargetDocker:
-		return []string{"PULUMI_CONFIG_PASSPHRASE=" + LocalPassphrase}, nil
+	}
+	if pass, ok := preflight.Passphrase(p.getenv, preflightStack(cfg)); ok {
+		return []string{preflight.PassphraseEnv + "=" + pass}, nil
 	}
 	if provider := p.secretsProvider(cfg); provider != "passphrase" {
 		return nil, nil

@@ -27,20 +27,29 @@ const StateDir = ".pulumi-state"
 // The variables the checks read.
 const (
 	BackendEnv         = "PULUMI_BACKEND_URL"
+	PassphraseEnv      = "PULUMI_CONFIG_PASSPHRASE"
+	PassphraseFileEnv  = "PULUMI_CONFIG_PASSPHRASE_FILE"
 	SecretsProviderEnv = "SHIPYARD_SECRETS_PROVIDER"
 	// AllowLocalStateEnv=1 lets an aws stack keep its state in a file
 	// backend on purpose (a throwaway experiment in a sandbox account).
 	AllowLocalStateEnv = "SHIPYARD_ALLOW_LOCAL_STATE"
 )
 
-// Stack is what the checks need of config/<stack>.json: its target and
-// what `make bootstrap` wrote into it. The full config is validated later
-// by infra/stackconfig.
+// Stack is what the checks need of config/<stack>.json: its target, an
+// aws stack's region and what `make bootstrap` wrote into it. The full
+// config is validated later by infra/stackconfig.
 type Stack struct {
 	Name      string
 	Target    string
+	Region    string
 	Bootstrap Bootstrap
 }
+
+// The targets of a stack (infra/stackconfig's TargetAWS and TargetDocker).
+const (
+	TargetAWS    = "aws"
+	TargetDocker = "docker"
+)
 
 // Bootstrap is the "bootstrap" section of an aws stack's config, written
 // by `make bootstrap`: where the stack's state and secrets live and the
@@ -113,21 +122,65 @@ func Read(configDir, stack string) (Stack, error) {
 		}
 		return Stack{}, fmt.Errorf("unknown stack %q: there is no %s; known stacks: %s", stack, path, list)
 	}
+	s, err := parse(path, stack)
+	var notJSON notJSONError
+	if errors.As(err, &notJSON) {
+		// A BOM or a syntax error is reported in full by the config
+		// loader, which runs next; here only the target matters, and a
+		// file that cannot be read as JSON gets no aws-specific check.
+		return Stack{Name: stack}, nil
+	}
+	return s, err
+}
+
+// notJSONError is a config file that cannot be read as JSON.
+type notJSONError struct {
+	path string
+	err  error
+}
+
+func (e notJSONError) Error() string { return e.path + ": " + e.err.Error() }
+
+// parse reads what the checks need of a stack's config file.
+func parse(path, stack string) (Stack, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Stack{}, fmt.Errorf("reading stack config: %w", err)
 	}
 	var f struct {
-		Target    string    `json:"target"`
+		Target string `json:"target"`
+		AWS    struct {
+			Region string `json:"region"`
+		} `json:"aws"`
 		Bootstrap Bootstrap `json:"bootstrap"`
 	}
-	// A BOM or a syntax error is reported in full by the config loader,
-	// which runs next; here only the target matters, and a file that
-	// cannot be read as JSON gets no aws-specific check.
 	if err := json.Unmarshal(trimBOM(data), &f); err != nil {
-		return Stack{Name: stack}, nil
+		return Stack{Name: stack}, notJSONError{path, err}
 	}
-	return Stack{Name: stack, Target: f.Target, Bootstrap: f.Bootstrap}, nil
+	return Stack{Name: stack, Target: f.Target, Region: f.AWS.Region, Bootstrap: f.Bootstrap}, nil
+}
+
+// ReadAll reads every stack of the config directory (Stacks), sorted by
+// name. Unlike Read, a file that cannot be read as JSON is an error: its
+// target, which a listing of the stacks by target needs, is unknown.
+func ReadAll(configDir string) ([]Stack, error) {
+	names, err := Stacks(configDir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Stack, 0, len(names))
+	for _, n := range names {
+		s, err := parse(filepath.Join(configDir, n+".json"), n)
+		var notJSON notJSONError
+		if errors.As(err, &notJSON) {
+			return nil, fmt.Errorf("stack %q: %w (shipyard validate %s says more)", n, err, n)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 func trimBOM(b []byte) []byte {
@@ -145,13 +198,13 @@ func trimBOM(b []byte) []byte {
 // SHIPYARD_ALLOW_LOCAL_STATE=1.
 func Backend(getenv func(string) string, root string, s Stack) (string, error) {
 	url := getenv(BackendEnv)
-	if url == "" && s.Target == "aws" {
+	if url == "" && s.Target == TargetAWS {
 		url = s.Bootstrap.BackendURL
 	}
 	if url == "" {
 		url = "file://" + filepath.Join(root, StateDir)
 	}
-	if s.Target == "aws" && strings.HasPrefix(url, "file://") && getenv(AllowLocalStateEnv) != "1" {
+	if s.Target == TargetAWS && strings.HasPrefix(url, "file://") && getenv(AllowLocalStateEnv) != "1" {
 		return "", fmt.Errorf("stack %q is an aws stack and its Pulumi state would be a file on this machine (%s): run `make bootstrap STACK=%s` once per account (it writes bootstrap.backendUrl into config/%s.json), or set %s to the team's s3:// backend; %s=1 allows local state on purpose",
 			s.Name, url, s.Name, s.Name, BackendEnv, AllowLocalStateEnv)
 	}
@@ -165,10 +218,29 @@ func SecretsProvider(getenv func(string) string, s Stack) string {
 	if p := getenv(SecretsProviderEnv); p != "" {
 		return p
 	}
-	if s.Target == "aws" && s.Bootstrap.SecretsProvider != "" {
+	if s.Target == TargetAWS && s.Bootstrap.SecretsProvider != "" {
 		return s.Bootstrap.SecretsProvider
 	}
 	return "passphrase"
+}
+
+// LocalPassphrase is the secrets passphrase of docker-target stacks when
+// the user set none, so `make up` is one command. Their secrets are
+// generated local passwords, not worth protecting; aws stacks never get a
+// default.
+const LocalPassphrase = "shipyard-local"
+
+// Passphrase returns the PULUMI_CONFIG_PASSPHRASE a stack's pulumi calls
+// get when the user set neither PULUMI_CONFIG_PASSPHRASE nor
+// PULUMI_CONFIG_PASSPHRASE_FILE: LocalPassphrase for a docker stack, by
+// its target whatever its name; an aws stack gets none (ok false). The one
+// rule of cmd/shipyard's pulumi calls and of the Makefile's (`preflight
+// passphrase STACK`).
+func Passphrase(getenv func(string) string, s Stack) (passphrase string, ok bool) {
+	if getenv(PassphraseEnv) != "" || getenv(PassphraseFileEnv) != "" || s.Target != TargetDocker {
+		return "", false
+	}
+	return LocalPassphrase, true
 }
 
 // Check reads every stack named and checks its backend: the checks `make
@@ -190,4 +262,54 @@ func Check(getenv func(string) string, root, configDir string, stacks ...string)
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// The roles `make bootstrap` creates for CI: each aws stack's deploy role
+// (bootstrap.deployRoleArn), which trusts only the GitHub environment
+// named after the stack, and the read-only preview role
+// (bootstrap.previewRoleArn) of pull requests and scheduled drift checks.
+const (
+	RoleDeploy  = "deploy"
+	RolePreview = "preview"
+)
+
+// Roles are the roles CI assumes, as a flag's allowed values.
+var Roles = []string{RoleDeploy, RolePreview}
+
+// CI is what a workflow job reads of an aws stack before it assumes role:
+// the role's ARN, the stack's region and its state backend.
+type CI struct {
+	RoleArn, Region, Backend string
+}
+
+// ForCI is the one check of a stack's bootstrap section the workflows run
+// (`preflight ci`): for an aws stack whose config has the role's ARN, its
+// bootstrap.backendUrl and its aws.region, those. Any other stack is an
+// error in one line: a docker stack has no roles, and a section without
+// them names what is missing and `make bootstrap STACK=<stack>`.
+func ForCI(s Stack, role string) (CI, error) {
+	if s.Target != TargetAWS {
+		return CI{}, fmt.Errorf("stack %q is not an aws stack (target %q): CI assumes AWS roles only for aws stacks", s.Name, s.Target)
+	}
+	ci := CI{Region: s.Region, Backend: s.Bootstrap.BackendURL}
+	var roleField string
+	switch role {
+	case RoleDeploy:
+		ci.RoleArn, roleField = s.Bootstrap.DeployRoleArn, "bootstrap.deployRoleArn"
+	case RolePreview:
+		ci.RoleArn, roleField = s.Bootstrap.PreviewRoleArn, "bootstrap.previewRoleArn"
+	default:
+		return CI{}, fmt.Errorf("unknown role %q: allowed %s", role, strings.Join(Roles, ", "))
+	}
+	var missing []string
+	for _, f := range []struct{ name, value string }{{roleField, ci.RoleArn}, {"bootstrap.backendUrl", ci.Backend}, {"aws.region", ci.Region}} {
+		if f.value == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return CI{}, fmt.Errorf("stack %q is not bootstrapped for CI's %s role: config/%s.json has no %s; run make bootstrap STACK=%s and commit config/ (docs/operations.md#bootstrapping-an-aws-account)",
+			s.Name, role, s.Name, strings.Join(missing, ", "), s.Name)
+	}
+	return ci, nil
 }

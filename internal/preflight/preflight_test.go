@@ -71,6 +71,32 @@ func TestSecretsProvider(t *testing.T) {
 	}
 }
 
+// The passphrase is chosen by target, not by name: every docker stack
+// gets the local one, no aws stack any; one the user set wins.
+func TestPassphrase(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		vars  map[string]string
+		stack Stack
+		want  string
+		ok    bool
+	}{
+		{"the local stack", nil, Stack{Name: "local", Target: TargetDocker}, LocalPassphrase, true},
+		{"any docker stack", nil, Stack{Name: "demo", Target: TargetDocker}, LocalPassphrase, true},
+		{"no aws stack", nil, Stack{Name: "dev", Target: TargetAWS}, "", false},
+		{"not one whose config is unreadable", nil, Stack{Name: "local"}, "", false},
+		{"not when the user set one", map[string]string{PassphraseEnv: "mine"}, Stack{Name: "local", Target: TargetDocker}, "", false},
+		{"not when the user set a file", map[string]string{PassphraseFileEnv: "/run/pass"}, Stack{Name: "local", Target: TargetDocker}, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := Passphrase(func(k string) string { return tc.vars[k] }, tc.stack)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("Passphrase = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
 func TestReadAndCheck(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
@@ -144,11 +170,66 @@ func stackDir(t *testing.T) string {
 	return dir
 }
 
+// A listing by target reads every stack: dev.old.json is none, and a file
+// that is not JSON is an error (its target is unknown), not left out.
+func TestReadAll(t *testing.T) {
+	dir := stackDir(t)
+	all, err := ReadAll(dir)
+	if err != nil || len(all) != 2 || all[0].Name != "dev" || all[0].Target != TargetAWS || all[1].Name != "local" || all[1].Target != TargetDocker {
+		t.Errorf("ReadAll = %+v, %v; want dev (aws) and local (docker)", all, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "staging.json"), []byte(`{"target": `), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadAll(dir); err == nil || !strings.Contains(err.Error(), `stack "staging": `+filepath.Join(dir, "staging.json")) {
+		t.Errorf("ReadAll with a broken staging.json: %v", err)
+	}
+}
+
+func TestForCI(t *testing.T) {
+	full := Bootstrap{BackendURL: "s3://state", SecretsProvider: "awskms://alias/k", DeployRoleArn: "arn:deploy", PreviewRoleArn: "arn:preview"}
+	aws := func(region string, b Bootstrap) Stack {
+		return Stack{Name: "dev", Target: TargetAWS, Region: region, Bootstrap: b}
+	}
+	for _, tc := range []struct {
+		name    string
+		stack   Stack
+		role    string
+		want    CI
+		wantErr string
+	}{
+		{"the deploy role", aws("eu-west-1", full), RoleDeploy, CI{"arn:deploy", "eu-west-1", "s3://state"}, ""},
+		{"the preview role", aws("eu-west-1", full), RolePreview, CI{"arn:preview", "eu-west-1", "s3://state"}, ""},
+		{"no bootstrap section", aws("eu-west-1", Bootstrap{}), RolePreview, CI{},
+			`stack "dev" is not bootstrapped for CI's preview role: config/dev.json has no bootstrap.previewRoleArn, bootstrap.backendUrl; run make bootstrap STACK=dev and commit config/`},
+		{"a section without the role", aws("eu-west-1", Bootstrap{BackendURL: "s3://state", PreviewRoleArn: "arn:preview"}), RoleDeploy, CI{}, "has no bootstrap.deployRoleArn; run make bootstrap"},
+		{"no region", aws("", full), RoleDeploy, CI{}, "has no aws.region;"},
+		{"a docker stack", Stack{Name: "local", Target: TargetDocker, Bootstrap: full}, RoleDeploy, CI{}, `stack "local" is not an aws stack`},
+		{"an unknown role", aws("eu-west-1", full), "admin", CI{}, `unknown role "admin": allowed deploy, preview`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ForCI(tc.stack, tc.role)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err = %v, want one line with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
 // The stack-name rule is a copy of infra/stackconfig's (this package
 // imports only the standard library): both must agree.
 func TestTheStackNameRuleIsStackconfigs(t *testing.T) {
 	if StackNamePattern != stackconfig.StackNamePattern {
 		t.Errorf("StackNamePattern %q, infra/stackconfig's %q", StackNamePattern, stackconfig.StackNamePattern)
+	}
+	if TargetAWS != string(stackconfig.TargetAWS) || TargetDocker != string(stackconfig.TargetDocker) {
+		t.Errorf("targets %q and %q, infra/stackconfig's %q and %q", TargetAWS, TargetDocker, stackconfig.TargetAWS, stackconfig.TargetDocker)
 	}
 	for _, name := range []string{"dev", "prod", "local", "dev-pr-12", "eu2", "a", "a-b-c", "abcdefghijklmnopqrst", "abcdefghijklmnopqrstu",
 		"dev.old", "Dev", "dev_2", "2dev", "-dev", "dev-", "dev--x", "", "schema", "dév", "dev old"} {

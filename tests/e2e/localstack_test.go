@@ -19,6 +19,7 @@ import (
 
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
 
 // localStack is a docker-target stack that the suite owns: a project of its
@@ -37,8 +38,9 @@ type localStack struct {
 }
 
 // Variables the suite must not inherit: `make` exports the repository's
-// backend (the suite sets its own) and the local passphrase, and a config
-// directory override would point the program elsewhere.
+// backend (the suite sets its own), a passphrase the user set is not the
+// suite's stack's, and a config directory override would point the
+// program elsewhere.
 var inheritedPulumiEnv = []string{"PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", stackconfig.DirEnv}
 
 // newLocalStack lays out the suite's project and builds the binaries it
@@ -185,7 +187,7 @@ func (s *localStack) pulumi(t *testing.T, args ...string) string {
 	}
 	cmd := exec.Command(pulumi, append(args, "--non-interactive")...)
 	cmd.Dir = s.dir
-	cmd.Env = append(append([]string(nil), s.env...), "PULUMI_CONFIG_PASSPHRASE=shipyard-local")
+	cmd.Env = append(append([]string(nil), s.env...), preflight.PassphraseEnv+"="+preflight.LocalPassphrase)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("pulumi %s: %v\n%s", strings.Join(args, " "), err, out)
