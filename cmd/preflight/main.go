@@ -33,9 +33,21 @@ import (
 
 func main() {
 	if err := run(os.Args[1:], os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		report(os.Stderr, err, os.Getenv)
 		os.Exit(1)
 	}
+}
+
+// report writes err on one line; inside a GitHub Actions job as an error
+// annotation too (GitHub's "::error::" workflow command, its newlines
+// escaped), so the run's page shows why the workflow stopped.
+func report(w io.Writer, err error, getenv func(string) string) {
+	if getenv("GITHUB_ACTIONS") != "true" {
+		fmt.Fprintln(w, err)
+		return
+	}
+	msg := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(err.Error())
+	fmt.Fprintln(w, "::error::"+msg)
 }
 
 // The usage line of each command, in the order the usage lists them.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,5 +101,29 @@ func TestCIPrintsTheRoleRegionAndBackend(t *testing.T) {
 		if want := "role=" + arn + "\nregion=eu-west-1\nbackend=s3://state?region=eu-west-1\n"; err != nil || out.String() != want {
 			t.Errorf("ci dev --role=%s: %q, %v; want %q", role, out.String(), err, want)
 		}
+	}
+}
+
+func TestAFailureIsAnAnnotationInsideGitHubActionsAndAPlainLineElsewhere(t *testing.T) {
+	err := errors.New("config/dev.json: no bootstrap section (missing backend)\nrun make bootstrap STACK=dev: 100% needed")
+	for _, c := range []struct {
+		name, actions, want string
+	}{
+		{"outside GitHub Actions the message is printed as it is", "", err.Error() + "\n"},
+		{"inside a job it is an error annotation, newlines and percent signs escaped", "true",
+			"::error::config/dev.json: no bootstrap section (missing backend)%0Arun make bootstrap STACK=dev: 100%25 needed\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out strings.Builder
+			report(&out, err, func(k string) string {
+				if k == "GITHUB_ACTIONS" {
+					return c.actions
+				}
+				return ""
+			})
+			if out.String() != c.want {
+				t.Errorf("got %q, want %q", out.String(), c.want)
+			}
+		})
 	}
 }

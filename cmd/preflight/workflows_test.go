@@ -183,7 +183,7 @@ func (r workflowRepo) run(t *testing.T, s workflowStep, env map[string]string) (
 	cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-c", s.Run)
 	cmd.Dir = r.dir
 	cmd.Env = []string{"PATH=" + r.bin + ":/usr/bin:/bin", "HOME=" + t.TempDir(), "FAKE_PREFLIGHT=" + preflightBinary,
-		"GITHUB_OUTPUT=" + outputs, "GITHUB_STEP_SUMMARY=" + filepath.Join(t.TempDir(), "summary")}
+		"GITHUB_ACTIONS=true", "GITHUB_OUTPUT=" + outputs, "GITHUB_STEP_SUMMARY=" + filepath.Join(t.TempDir(), "summary")}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -296,10 +296,16 @@ func TestEveryJobReadsItsRoleThroughPreflight(t *testing.T) {
 				if err != nil || outputs["ready"] != "false" || !strings.Contains(out, "::warning file=config/"+j.stack+".json::") {
 					t.Errorf("want a warning and ready=false, got %v, outputs %v:\n%s", err, outputs, out)
 				}
+				if strings.Contains(out, "::error::") {
+					t.Errorf("a skipped preview is a warning, not an error annotation:\n%s", out)
+				}
 				return
 			}
 			if err == nil {
 				t.Errorf("the step succeeded, outputs %v:\n%s", outputs, out)
+			}
+			if !strings.Contains(out, "::error::") {
+				t.Errorf("the failure is no error annotation on the run's page:\n%s", out)
 			}
 		})
 	}
