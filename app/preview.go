@@ -27,14 +27,14 @@ func previewCmd(ctx context.Context, log *slog.Logger, cfg *config.Config, args 
 	return errors.New(`preview: usage: app preview create|drop`)
 }
 
-// previewNeeds is what `app preview <sub>` needs of the environment:
-// create the PR's password, drop the PR's Redis database.
+// previewNeeds is what `app preview <sub>` needs of the environment
+// (config.PreviewNeeds).
 func previewNeeds(args []string) config.Needs {
 	sub := ""
 	if len(args) > 2 {
 		sub = args[2]
 	}
-	return config.Needs{Database: true, Preview: true, PreviewPassword: sub == "create", Redis: sub == "drop"}
+	return config.PreviewNeeds(sub)
 }
 
 // previewCreate connects as the admin user (DATABASE_URL, the base stack's

@@ -3,7 +3,8 @@
 // environment: infra/stackconfig checks each stack's app.env with it, so a
 // value the app would refuse at start is refused by `make validate`, not
 // by a container after a deploy. There is one copy of the rules: the
-// loader's.
+// loader's. It also names the variables of `app preview create|drop`,
+// which infra/stackconfig.PreviewAdminEnv writes.
 package appenv
 
 import (
@@ -11,6 +12,15 @@ import (
 	"sort"
 
 	"github.com/shipyard-kit/shipyard/app/internal/config"
+)
+
+// The variables `app preview create|drop` read besides the app's usual
+// ones: the PR's database and its owner, and (create) that owner's
+// password, a secret. They are the loader's names.
+const (
+	PreviewDatabase         = config.EnvPreviewDatabase
+	PreviewDatabaseUser     = config.EnvPreviewDatabaseUser
+	PreviewDatabasePassword = config.EnvPreviewDatabasePassword
 )
 
 // Problem is one variable the app refuses.
@@ -29,7 +39,20 @@ type Problem struct {
 // It returns the variables the app refuses, sorted by name; none when every
 // process would start with env.
 func Check(env map[string]string) []Problem {
-	_, err := config.Load(func(k string) string { return env[k] }, config.Needs{Database: true, Redis: true})
+	return check(env, config.Needs{Database: true, Redis: true})
+}
+
+// CheckPreview loads env as `app preview <sub>` does (sub "create" or
+// "drop"): the database, the PR's database and user, and create the PR
+// user's password, drop Redis. Among its rules: the PR's database and user
+// differ from DATABASE_URL's, the admin connection's. The problems are
+// Check's.
+func CheckPreview(env map[string]string, sub string) []Problem {
+	return check(env, config.PreviewNeeds(sub))
+}
+
+func check(env map[string]string, needs config.Needs) []Problem {
+	_, err := config.Load(func(k string) string { return env[k] }, needs)
 	if err == nil {
 		return nil
 	}

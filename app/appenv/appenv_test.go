@@ -55,3 +55,40 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckPreview(t *testing.T) {
+	admin := func() map[string]string {
+		env := stackEnv()
+		env[appenv.PreviewDatabase], env[appenv.PreviewDatabaseUser] = "pr_7", "pr_7"
+		return env
+	}
+	tests := []struct {
+		name string
+		sub  string
+		set  map[string]string
+		want []appenv.Problem
+	}{
+		{name: "drop needs no password", sub: "drop"},
+		{name: "create needs the PR user's password", sub: "create",
+			want: []appenv.Problem{{appenv.PreviewDatabasePassword, "PREVIEW_DATABASE_PASSWORD: is required: the PR user's password, at least 16 characters"}}},
+		{name: "create with it passes", sub: "create", set: map[string]string{appenv.PreviewDatabasePassword: "correct-horse-battery-staple"}},
+		{name: "drop needs Redis", sub: "drop", set: map[string]string{"REDIS_URL": ""},
+			want: []appenv.Problem{{"REDIS_URL", `REDIS_URL: is required: a URL such as "redis://host:6379/0" or "rediss://…"`}}},
+		{name: "the PR's database as DATABASE_URL's is refused", sub: "drop",
+			set: map[string]string{"DATABASE_URL": "postgres://pr_7@postgres:5432/pr_7"},
+			want: []appenv.Problem{
+				{appenv.PreviewDatabase, "PREVIEW_DATABASE: must differ from DATABASE_URL's database (the base stack's, which preview commands never touch) (got \"pr_7\")"},
+				{appenv.PreviewDatabaseUser, "PREVIEW_DATABASE_USER: must differ from DATABASE_URL's user (the admin user preview commands connect as) (got \"pr_7\")"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := admin()
+			for k, v := range tt.set {
+				env[k] = v
+			}
+			if got := appenv.CheckPreview(env, tt.sub); !slices.Equal(got, tt.want) {
+				t.Errorf("CheckPreview = %q\nwant           %q", got, tt.want)
+			}
+		})
+	}
+}

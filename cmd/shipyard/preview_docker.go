@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
 
@@ -58,11 +59,14 @@ func dockerPreviewDrop(ctx context.Context, r *previewRun, prOut release.Outputs
 		"--network", network, "--user", dockerinfra.AppUser, "--read-only", "--tmpfs", "/tmp",
 		"--volume", caVolume + ":" + dockerinfra.DatabaseCADir + ":ro",
 		"--label", dockerinfra.StackLabel + "=" + r.PR.Stack}
+	// The env of the program's `preview create` and of aws's admin task
+	// (stackconfig's PreviewAdminEnv), with the secrets drop needs as plain
+	// env: the base admin's password and Redis's, from the base's outputs.
 	var vars []string
-	for _, v := range dockerinfra.PreviewAdminEnv(r.PR) {
+	for _, v := range r.PR.PreviewAdminEnv(stackconfig.LocalEndpoints) {
 		vars = append(vars, v.Name+"="+v.Value)
 	}
-	vars = append(vars, "DATABASE_PASSWORD="+str(base, dockerinfra.OutputDatabasePassword), "REDIS_PASSWORD="+str(base, dockerinfra.OutputRedisPassword))
+	vars = append(vars, stackconfig.SecretDatabasePassword+"="+str(base, dockerinfra.OutputDatabasePassword), stackconfig.SecretRedisPassword+"="+str(base, dockerinfra.OutputRedisPassword))
 	for _, v := range vars {
 		// The values reach docker through its environment, never its
 		// arguments (visible to every user of the machine).

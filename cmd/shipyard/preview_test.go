@@ -277,6 +277,22 @@ func TestPRDownDropsTheDataThenDestroysAndRemovesTheStack(t *testing.T) {
 					t.Errorf("drop env lacks %s: %s", want, env)
 				}
 			}
+			// The env of the program's create and of aws's admin task
+			// (stackconfig's PreviewAdminEnv: the PR's processes' but
+			// DATABASE_URL), with drop's two secrets.
+			var want []string
+			for _, v := range r.PR.PreviewAdminEnv(stackconfig.LocalEndpoints) {
+				want = append(want, v.Name+"="+v.Value)
+			}
+			want = append(want, "DATABASE_PASSWORD=admin-secret-pw", "REDIS_PASSWORD=redis-secret-pw")
+			if !slices.Equal(c.Env, want) {
+				t.Errorf("drop env\n %v\nwant\n %v", c.Env, want)
+			}
+			for _, v := range r.PR.Env(stackconfig.LocalEndpoints) {
+				if v.Name != "DATABASE_URL" && !slices.Contains(c.Env, v.Name+"="+v.Value) {
+					t.Errorf("drop env lacks the PR's %s=%s", v.Name, v.Value)
+				}
+			}
 			if !strings.HasSuffix(l, "sha256:aaaa preview drop") || !strings.Contains(l, "--network shipyard-local") {
 				t.Errorf("drop runs %s", l)
 			}

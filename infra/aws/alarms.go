@@ -11,15 +11,9 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
 	"github.com/shipyard-kit/shipyard/infra/signals"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
-)
-
-// QueueNamespace and QueueName are the namespace and Queue dimension of
-// the metrics the worker publishes through embedded metric format.
-const (
-	QueueNamespace = "Shipyard"
-	QueueName      = "default"
 )
 
 // AlarmName is the CloudWatch name of alarm id of the stack whose
@@ -45,8 +39,11 @@ type Targets[T any] struct {
 	// CacheNodes are the replication group's cache cluster IDs
 	// ("<replication group id>-001"…).
 	CacheNodes []T
-	Stack      T
-	Queue      T
+	// Stack and Queue are the values of the dimensions the app publishes
+	// its metrics with (app/appmetrics): the stack's name and
+	// appmetrics.QueueDefault.
+	Stack T
+	Queue T
 }
 
 // cacheNodeIDs are the cache cluster IDs ElastiCache gives the nodes of a
@@ -85,9 +82,9 @@ func dimensionSets[T any](a signals.Instance, t Targets[T]) ([]map[string]T, err
 		}
 		return out, nil
 	case signals.Queue:
-		return []map[string]T{{"Stack": t.Stack, "Queue": t.Queue}}, nil
+		return []map[string]T{{appmetrics.DimensionStack: t.Stack, appmetrics.DimensionQueue: t.Queue}}, nil
 	case signals.Jobs:
-		return []map[string]T{{"Stack": t.Stack}}, nil
+		return []map[string]T{{appmetrics.DimensionStack: t.Stack}}, nil
 	}
 	return nil, fmt.Errorf("alarm %s: scope %q has no CloudWatch dimensions", a.ID, a.Scope)
 }

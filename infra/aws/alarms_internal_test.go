@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
 	"github.com/shipyard-kit/shipyard/infra/signals"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
@@ -23,7 +24,7 @@ func TestAnAlarmDescriptionFitsCloudWatchsLimitInWholeCharacters(t *testing.T) {
 
 func TestAnAlarmTheTargetsCannotDescribeIsAnErrorNamingIt(t *testing.T) {
 	t0 := Targets[string]{LoadBalancer: "app/x/1", TargetGroup: "targetgroup/y/2", Cluster: "c",
-		Services: map[stackconfig.Process]string{stackconfig.Web: "c-web"}, Database: "db", Stack: "dev", Queue: QueueName}
+		Services: map[stackconfig.Process]string{stackconfig.Web: "c-web"}, Database: "db", Stack: "dev", Queue: appmetrics.QueueDefault}
 	two := []signals.Metric{{ID: "a", Namespace: "N", Name: "A", Stat: "Sum"}, {ID: "b", Namespace: "N", Name: "B", Stat: "Sum"}}
 	cases := []struct {
 		name string

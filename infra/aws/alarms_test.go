@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
 	awsinfra "github.com/shipyard-kit/shipyard/infra/aws"
 	"github.com/shipyard-kit/shipyard/infra/aws/awsmock"
 	"github.com/shipyard-kit/shipyard/infra/pulumitest"
@@ -121,10 +122,20 @@ func wantDimensions(t *testing.T, g *pulumitest.Graph, stack string, cfg *stackc
 			out = append(out, map[string]string{"CacheClusterId": fmt.Sprintf("%s-%03d", base, i)})
 		}
 		return out
-	case signals.Queue:
-		return []map[string]string{{"Stack": stack, "Queue": "default"}}
-	case signals.Jobs:
-		return []map[string]string{{"Stack": stack}}
+	case signals.Queue, signals.Jobs:
+		// The app's metrics: read with exactly the dimension set the app
+		// publishes them with (app/appmetrics), CloudWatch keeping one
+		// metric per name and dimension set.
+		values := map[string]string{appmetrics.DimensionStack: stack, appmetrics.DimensionQueue: appmetrics.QueueDefault}
+		m, ok := appmetrics.Lookup(a.Metrics[0].Name)
+		if !ok {
+			t.Fatalf("%s: the app publishes no metric %s", a.ID, a.Metrics[0].Name)
+		}
+		want := map[string]string{}
+		for _, d := range m.Dimensions {
+			want[d] = values[d]
+		}
+		return []map[string]string{want}
 	}
 	t.Fatalf("scope %q", a.Scope)
 	return nil

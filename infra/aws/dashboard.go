@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
 	"github.com/shipyard-kit/shipyard/infra/signals"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
@@ -308,7 +309,7 @@ func graphLines(row signals.Alarm, m signals.Metric, t Targets[string]) ([]metri
 // scopes of the table: LoadBalancer before TargetGroup, ClusterName before
 // ServiceName, Stack before Queue.
 func sortedDims(d map[string]string) [][2]string {
-	order := []string{"LoadBalancer", "TargetGroup", "ClusterName", "ServiceName", "DBInstanceIdentifier", "CacheClusterId", "Stack", "Queue"}
+	order := []string{"LoadBalancer", "TargetGroup", "ClusterName", "ServiceName", "DBInstanceIdentifier", "CacheClusterId", appmetrics.DimensionStack, appmetrics.DimensionQueue}
 	var out [][2]string
 	for _, k := range order {
 		if v, ok := d[k]; ok {

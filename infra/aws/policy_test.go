@@ -87,12 +87,6 @@ func TestEveryRuleChecksSomeResourceOfTheProdStack(t *testing.T) {
 	}
 }
 
-func TestPolicyAndStackConfigAgreeOnTheLogRetentionException(t *testing.T) {
-	if policy.DevStack != stackconfig.DevStack || policy.MinLogRetentionDays != stackconfig.MinLogRetentionDays {
-		t.Errorf("policy: %s, %d days; stackconfig: %s, %d days", policy.DevStack, policy.MinLogRetentionDays, stackconfig.DevStack, stackconfig.MinLogRetentionDays)
-	}
-}
-
 func TestPolicyAndTheClusterAgreeOnTheContainerInsightsLogGroup(t *testing.T) {
 	if a, p := awsinfra.ContainerInsightsLogGroup("shipyard-prod"), policy.ContainerInsightsLogGroup("shipyard-prod"); a != p || a != "/aws/ecs/containerinsights/shipyard-prod/performance" {
 		t.Errorf("infra/aws %q, infra/policy %q", a, p)

@@ -152,12 +152,9 @@ func NewPreviewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, 
 		Logging:       logging,
 		Ephemeral:     true,
 	}
-	baseCfg := *pc
-	baseCfg.Stack, baseCfg.Preview = pr.Base, nil
 	admin, err := NewPreviewAdmin(ctx, "admin", PreviewAdminArgs{
 		Task:               task,
 		Family:             base + "-admin",
-		BaseEnv:            baseCfg.Env,
 		MasterSecretArn:    b.DatabaseMasterSecretArn,
 		RedisAuthSecretArn: b.RedisAuthSecretArn,
 		DatabaseSecret:     dbSecret.Arn,

@@ -7,16 +7,8 @@ import (
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/shipyard-kit/shipyard/app/appenv"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
-)
-
-// Variables of the app's `preview create|drop` admin command (app/): the
-// PR's database and its owner, and that owner's password (a secret).
-// DATABASE_URL and DATABASE_PASSWORD are the base's master user's.
-const (
-	PreviewDatabaseEnv         = "PREVIEW_DATABASE"
-	PreviewDatabaseUserEnv     = "PREVIEW_DATABASE_USER"
-	PreviewDatabasePasswordEnv = "PREVIEW_DATABASE_PASSWORD"
 )
 
 // PreviewAdminCommand is the admin task definition's own command; `shipyard
@@ -102,9 +94,6 @@ type PreviewAdminArgs struct {
 	Task TaskArgs
 	// Family is "shipyard-<stack>-admin".
 	Family string
-	// BaseEnv is the base stack's env: its DATABASE_URL (the master user
-	// on the base's database) is the admin task's.
-	BaseEnv func(stackconfig.Endpoints) []stackconfig.EnvVar
 	// MasterSecretArn is the RDS-managed master user secret (JSON);
 	// RedisAuthSecretArn and DatabaseSecret (the PR user's password) are
 	// plain.
@@ -129,33 +118,22 @@ func NewPreviewAdmin(ctx *pulumi.Context, name string, args PreviewAdminArgs, op
 		return nil, err
 	}
 	parent := pulumi.Parent(comp)
-	pr := args.Task.Config.Preview
+	if !args.Task.Config.IsPreview() {
+		return nil, fmt.Errorf("admin task of stack %s, which is no PR environment", args.Task.Config.Stack)
+	}
 	t := args.Task
+	// The env docker gives its create and drop containers
+	// (stackconfig's PreviewAdminEnv); the secrets of both commands are
+	// ECS secrets of the one task definition: the RDS master user's
+	// password (the base's admin), Redis's AUTH token and the PR user's
+	// password.
 	t.Secrets = map[string]pulumi.StringInput{
 		stackconfig.SecretDatabasePassword: pulumi.String(args.MasterSecretArn + ":password::"),
 		stackconfig.SecretRedisPassword:    pulumi.String(args.RedisAuthSecretArn),
-		PreviewDatabasePasswordEnv:         args.DatabaseSecret,
+		appenv.PreviewDatabasePassword:     args.DatabaseSecret,
 	}
 	t.SecretArns = []pulumi.StringInput{pulumi.String(args.MasterSecretArn), pulumi.String(args.RedisAuthSecretArn), args.DatabaseSecret}
-	t.Env = func(ep stackconfig.Endpoints) []stackconfig.EnvVar {
-		baseURL := ""
-		for _, v := range args.BaseEnv(ep) {
-			if v.Name == "DATABASE_URL" {
-				baseURL = v.Value
-			}
-		}
-		var env []stackconfig.EnvVar
-		for _, v := range t.Config.Env(ep) {
-			if v.Name == "DATABASE_URL" {
-				v.Value = baseURL
-			}
-			env = append(env, v)
-		}
-		return append(env,
-			stackconfig.EnvVar{Name: PreviewDatabaseEnv, Value: pr.Database()},
-			stackconfig.EnvVar{Name: PreviewDatabaseUserEnv, Value: pr.Database()},
-		)
-	}
+	t.Env = t.Config.PreviewAdminEnv
 	// It logs to the web log group (stream prefix "admin/") and makes no
 	// spans.
 	execRole, taskRole, _, err := taskRoles(ctx, name, t, stackconfig.Web, false, parent)

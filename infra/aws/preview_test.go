@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shipyard-kit/shipyard/app/appenv"
 	awsinfra "github.com/shipyard-kit/shipyard/infra/aws"
 	"github.com/shipyard-kit/shipyard/infra/aws/awsmock"
 	"github.com/shipyard-kit/shipyard/infra/policy"
@@ -196,6 +197,7 @@ func TestAPRsAppUsesItsOwnDatabaseUserAndRedisDatabaseAndNeverTheMasterPassword(
 	}
 	prSecret := "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shipyard/dev-pr-7/DATABASE_PASSWORD-AbCdEf"
 	master := dev.Outputs["databaseMasterSecretArn"].(string)
+	var adminEnv, webEnv map[string]string
 	for _, td := range g.ByType(tTask) {
 		admin := strings.HasSuffix(td.String("family"), "-admin")
 		for _, c := range containerDefs(t, td) {
@@ -208,16 +210,21 @@ func TestAPRsAppUsesItsOwnDatabaseUserAndRedisDatabaseAndNeverTheMasterPassword(
 				if !strings.Contains(env["DATABASE_URL"], "//shipyard@") || !strings.HasSuffix(strings.Split(env["DATABASE_URL"], "?")[0], "/shipyard") {
 					t.Errorf("admin DATABASE_URL %q: want the base's master user and database", env["DATABASE_URL"])
 				}
-				if env[awsinfra.PreviewDatabaseEnv] != "pr_7" || env[awsinfra.PreviewDatabaseUserEnv] != "pr_7" {
+				if env[appenv.PreviewDatabase] != "pr_7" || env[appenv.PreviewDatabaseUser] != "pr_7" {
 					t.Errorf("admin env %v", env)
 				}
-				if secrets["DATABASE_PASSWORD"] != master+":password::" || secrets[awsinfra.PreviewDatabasePasswordEnv] != prSecret {
-					t.Errorf("admin secrets %v", secrets)
+				if secrets["DATABASE_PASSWORD"] != master+":password::" || secrets[appenv.PreviewDatabasePassword] != prSecret ||
+					secrets["REDIS_PASSWORD"] == "" || len(secrets) != 3 {
+					t.Errorf("admin secrets %v: want the master user's password, the PR user's and Redis's", secrets)
 				}
+				adminEnv = env
 				if got := strs(c["command"]); !reflect.DeepEqual(got, awsinfra.PreviewAdminCommand) {
 					t.Errorf("admin command %v", got)
 				}
 			} else {
+				if strings.HasSuffix(td.String("family"), "-web") {
+					webEnv = env
+				}
 				if !strings.HasPrefix(env["DATABASE_URL"], "postgres://pr_7@") || !strings.Contains(env["DATABASE_URL"], "/pr_7?") {
 					t.Errorf("%s %s: DATABASE_URL %q", td.Name, c["name"], env["DATABASE_URL"])
 				}
@@ -235,6 +242,20 @@ func TestAPRsAppUsesItsOwnDatabaseUserAndRedisDatabaseAndNeverTheMasterPassword(
 				t.Errorf("image %v", c["image"])
 			}
 		}
+	}
+	// The admin task has the PR's env (stackconfig's PreviewAdminEnv, as
+	// docker's create and drop): the web's but DATABASE_URL, plus the PR's
+	// database and user.
+	if adminEnv == nil || webEnv == nil {
+		t.Fatalf("no admin (%v) or web (%v) app container", adminEnv != nil, webEnv != nil)
+	}
+	for k, v := range webEnv {
+		if k != "DATABASE_URL" && adminEnv[k] != v {
+			t.Errorf("admin %s=%q, the PR's web has %q", k, adminEnv[k], v)
+		}
+	}
+	if len(adminEnv) != len(webEnv)+2 {
+		t.Errorf("admin env %v: want the web's %v and the PR's database and user", adminEnv, webEnv)
 	}
 	// Only the admin task's execution role may read the master secret.
 	for _, p := range g.ByType(tRolePol) {

@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
 	"github.com/shipyard-kit/shipyard/infra/drift"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
@@ -500,9 +501,9 @@ func backlogPolicy(ctx *pulumi.Context, name string, args ServiceArgs, perTask i
 				Metrics: appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArray{
 					appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgs{
 						Id: pulumi.String("pending"), ReturnData: pulumi.Bool(false),
-						MetricStat: stat(QueueNamespace, "JobsQueuePending", "Maximum", dims{
-							dim{Name: pulumi.String("Stack"), Value: pulumi.String(args.Stack)},
-							dim{Name: pulumi.String("Queue"), Value: pulumi.String(QueueName)},
+						MetricStat: stat(appmetrics.Namespace, appmetrics.QueuePending, "Maximum", dims{
+							dim{Name: pulumi.String(appmetrics.DimensionStack), Value: pulumi.String(args.Stack)},
+							dim{Name: pulumi.String(appmetrics.DimensionQueue), Value: pulumi.String(appmetrics.QueueDefault)},
 						}),
 					},
 					appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgs{

@@ -12,6 +12,7 @@ import (
 	awssdk "github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
 	"github.com/shipyard-kit/shipyard/infra/signals"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
@@ -294,7 +295,7 @@ func NewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, error) 
 		Services:     serviceNames,
 		Database:     db.Identifier,
 		Stack:        pulumi.String(cfg.Stack),
-		Queue:        pulumi.String(QueueName),
+		Queue:        pulumi.String(appmetrics.QueueDefault),
 	}
 	for _, id := range cacheNodeIDs(base, 1+cfg.Cache.Replicas) {
 		targets.CacheNodes = append(targets.CacheNodes, pulumi.String(id))

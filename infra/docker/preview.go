@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
+	"github.com/shipyard-kit/shipyard/app/appenv"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
@@ -90,14 +91,18 @@ func NewPreviewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, 
 	}
 
 	// `app preview create`: as the base's admin user, the PR's role (with
-	// its password) and database. Its exit code gates the migration.
+	// its password) and database. Its exit code gates the migration. Its
+	// env is the one aws gives the admin task (stackconfig's
+	// PreviewAdminEnv); the secrets it needs are plain container env here,
+	// as every container's are: the base admin's password (the base
+	// stack's output) and the PR user's (generated above).
 	adminEnv := pulumi.StringArray{}
-	for _, v := range PreviewAdminEnv(cfg) {
+	for _, v := range cfg.PreviewAdminEnv(stackconfig.LocalEndpoints) {
 		adminEnv = append(adminEnv, pulumi.String(v.Name+"="+v.Value))
 	}
 	adminEnv = append(adminEnv,
-		pulumi.Sprintf("DATABASE_PASSWORD=%s", base[OutputDatabasePassword]),
-		pulumi.Sprintf("PREVIEW_DATABASE_PASSWORD=%s", password.Result))
+		pulumi.Sprintf("%s=%s", stackconfig.SecretDatabasePassword, base[OutputDatabasePassword]),
+		pulumi.Sprintf("%s=%s", appenv.PreviewDatabasePassword, password.Result))
 	createName := names.Container("preview-create")
 	create, err := docker.NewContainer(ctx, createName, &docker.ContainerArgs{
 		Name:     pulumi.String(createName),

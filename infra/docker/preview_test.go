@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/shipyard-kit/shipyard/app/appenv"
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
 	"github.com/shipyard-kit/shipyard/infra/pulumitest"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
@@ -164,6 +166,25 @@ func TestPreviewCreateRunsAsTheBaseAdminAndGatesTheMigration(t *testing.T) {
 	}
 	if env["PREVIEW_DATABASE"] != "pr_7" || env["PREVIEW_DATABASE_USER"] != "pr_7" || env["PREVIEW_DATABASE_PASSWORD"] != "generated-shipyard-local-pr-7-database-password" {
 		t.Errorf("create makes %q/%q with %q", env["PREVIEW_DATABASE"], env["PREVIEW_DATABASE_USER"], env["PREVIEW_DATABASE_PASSWORD"])
+	}
+	// The env aws gives its admin task (stackconfig's PreviewAdminEnv):
+	// everything the PR's processes get but their database connection, and
+	// its two secrets as plain container env, as docker passes every
+	// container's.
+	wantEnv := map[string]string{}
+	for _, v := range cfg.PreviewAdminEnv(stackconfig.LocalEndpoints) {
+		wantEnv[v.Name] = v.Value
+	}
+	wantEnv[stackconfig.SecretDatabasePassword] = "base-admin-password"
+	wantEnv[appenv.PreviewDatabasePassword] = "generated-shipyard-local-pr-7-database-password"
+	if !maps.Equal(env, wantEnv) {
+		t.Errorf("create's env\n %v\nwant PreviewAdminEnv and the two passwords\n %v", env, wantEnv)
+	}
+	web := envMap(t, container(t, g, "shipyard-local-pr-7-web-1"))
+	for k, v := range web {
+		if k != "DATABASE_URL" && k != stackconfig.SecretDatabasePassword && k != stackconfig.SecretRedisPassword && env[k] != v {
+			t.Errorf("create has %s=%q, the PR's web %q", k, env[k], v)
+		}
 	}
 	migrate := container(t, g, "shipyard-local-pr-7-migrate")
 	if v, _ := label(migrate, dockerinfra.PrerequisiteLabel); v != "succeeded" {

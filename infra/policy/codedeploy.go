@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 // TypeDeploymentGroup is a CodeDeploy deployment group.
@@ -46,7 +48,7 @@ func codeDeployRules() []Rule {
 					}
 					name := r.String("name")
 					if !codeDeployed(r) {
-						if r.Stack() == ProdStack && strings.HasSuffix(name, WebServiceSuffix) {
+						if r.Stack() == stackconfig.ProdStack && strings.HasSuffix(name, WebServiceSuffix) {
 							out = append(out, Violation{URN: r.URN, Message: fmt.Sprintf("prod's web service %s has deployment controller %q, want CODE_DEPLOY (deploy.strategy canary, linear or bluegreen)", name, orEmpty(r.String("deploymentController.type")))})
 						}
 						continue

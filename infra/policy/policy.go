@@ -18,10 +18,8 @@ import (
 
 	"github.com/shipyard-kit/shipyard/infra/props"
 	"github.com/shipyard-kit/shipyard/infra/pulumitest"
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
-
-// ProdStack is the stack whose rules are strictest (stackconfig.ProdStack).
-const ProdStack = "prod"
 
 // Resource is the generic view of one resource the rules check.
 type Resource struct {
@@ -219,7 +217,7 @@ func Evaluate(rules []Rule, rs []Resource) []Violation {
 		if rule.ProdOnly {
 			scoped = nil
 			for _, r := range rs {
-				if r.Stack() == ProdStack {
+				if r.Stack() == stackconfig.ProdStack {
 					scoped = append(scoped, r)
 				}
 			}

@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
 )
 
 // albDefaultIdleTimeout is the ALB's idle timeout when none is set.
@@ -173,7 +175,7 @@ func ReliabilityRules() []Rule {
 					hi, _ := r.Number("maxCapacity")
 					if hi > lo && !tracked[id] {
 						out = append(out, Violation{URN: r.URN, Message: fmt.Sprintf(
-							"the worker scales from %v to %v tasks with no target tracking on JobsQueuePending per running task", lo, hi)})
+							"the worker scales from %v to %v tasks with no target tracking on %s per running task", lo, hi, appmetrics.QueuePending)})
 					}
 				}
 				return out
@@ -197,7 +199,7 @@ func backlogTracking(r Resource) bool {
 	for i := range r.Len(metrics) {
 		m := fmt.Sprintf("%s.%d.", metrics, i)
 		switch r.String(m + "metricStat.metric.metricName") {
-		case "JobsQueuePending":
+		case appmetrics.QueuePending:
 			pending = true
 		case "RunningTaskCount":
 			running = true

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 // Resource types the rules check.
@@ -49,14 +51,6 @@ const (
 	BlueGreenComponent = "shipyard:aws:BlueGreen"
 	NetworkComponent   = "shipyard:aws:Network"
 )
-
-// DevStack is the development stack (stackconfig.DevStack), the only one
-// that may keep logs less than MinLogRetentionDays (see Exceptions).
-const DevStack = "dev"
-
-// MinLogRetentionDays is CloudWatch.16's minimum retention
-// (stackconfig.MinLogRetentionDays).
-const MinLogRetentionDays = 365
 
 // kmsKeyARN matches the ARN of a KMS key (not an alias): what the stack
 // passes for its customer-managed key. Without a kmsKeyId, or with an
@@ -205,7 +199,7 @@ func rdsRules() []Rule {
 			}},
 		{ID: "RDS.6", Title: "RDS has enhanced monitoring", Reason: "OS metrics (memory, swap, processes) explain what database metrics alone cannot", Types: rds,
 			Check: func(r Resource) []string {
-				if r.Stack() == DevStack {
+				if r.Stack() == stackconfig.DevStack {
 					return nil // Exception: dev may turn it off (cost).
 				}
 				n, _ := r.Number("monitoringInterval")
@@ -224,7 +218,7 @@ func rdsRules() []Rule {
 			}},
 		{ID: "CKV_AWS_353", Title: "RDS has Performance Insights", Reason: "query-level load is what explains a slow database", Types: rds,
 			Check: func(r Resource) []string {
-				if r.Stack() == DevStack {
+				if r.Stack() == stackconfig.DevStack {
 					return nil // Exception: dev may turn it off.
 				}
 				if !r.True("performanceInsightsEnabled") {

@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 // containerRule checks every container of every task definition.
@@ -189,16 +191,16 @@ func logRules() []Rule {
 				}
 				return nil
 			}},
-		{ID: "CloudWatch.16", Title: "Log groups keep logs at least 365 days", Reason: "an investigation may need a year of logs", Types: lg,
+		{ID: "CloudWatch.16", Title: fmt.Sprintf("Log groups keep logs at least %d days", stackconfig.MinLogRetentionDays), Reason: "an investigation may need a year of logs", Types: lg,
 			Check: func(r Resource) []string {
-				if r.Stack() == DevStack {
+				if r.Stack() == stackconfig.DevStack {
 					return nil // Exception: dev keeps fewer days (cost).
 				}
 				if IsPreviewStack(r.Stack()) {
 					return nil // Exception: PR environments keep previews.logRetentionDays.
 				}
-				if n, set := r.Number("retentionInDays"); set && n > 0 && n < MinLogRetentionDays {
-					return []string{fmt.Sprintf("retentionInDays %v < %d", n, MinLogRetentionDays)}
+				if n, set := r.Number("retentionInDays"); set && n > 0 && n < stackconfig.MinLogRetentionDays {
+					return []string{fmt.Sprintf("retentionInDays %v < %d", n, stackconfig.MinLogRetentionDays)}
 				}
 				return nil
 			}},

@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 func elbRules() []Rule {
@@ -156,7 +158,7 @@ func elbRules() []Rule {
 			CheckStack: func(rs []Resource) []Violation {
 				albs, associations := 0, count(rs, TypeWebACLAssociation)
 				for _, r := range rs {
-					if r.Type == TypeLoadBalancer && r.Stack() != DevStack { // Exception: dev (cost).
+					if r.Type == TypeLoadBalancer && r.Stack() != stackconfig.DevStack { // Exception: dev (cost).
 						albs++
 					}
 				}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
@@ -140,6 +141,46 @@ func TestEveryAlarmIsComplete(t *testing.T) {
 				t.Errorf("MissingData %q", a.MissingData)
 			}
 		})
+	}
+}
+
+// awsNamespace reports whether CloudWatch namespace ns is one AWS services
+// publish in (AWS/…, and Container Insights' ECS/ContainerInsights).
+func awsNamespace(ns string) bool {
+	return strings.HasPrefix(ns, "AWS/") || ns == "ECS/ContainerInsights"
+}
+
+// TestEveryAlarmOnACustomMetricReadsOneTheAppPublishes: a metric that no
+// AWS service publishes is the app's, and must be one of app/appmetrics'
+// table (which the app's tests hold its embedded metric format lines to).
+// A name the app does not publish would leave the alarm without data, and
+// with missing data notBreaching, quiet for good.
+func TestEveryAlarmOnACustomMetricReadsOneTheAppPublishes(t *testing.T) {
+	custom := 0
+	for _, a := range Table {
+		for _, m := range a.Metrics {
+			if awsNamespace(m.Namespace) {
+				if a.Scope == Queue || a.Scope == Jobs {
+					t.Errorf("%s (scope %s): metric %s/%s is not the app's", a.Name, a.Scope, m.Namespace, m.Name)
+				}
+				continue
+			}
+			custom++
+			if m.Namespace != appmetrics.Namespace {
+				t.Errorf("%s: metric %s/%s: namespace %q is neither an AWS service's nor the app's (%q)", a.Name, m.Namespace, m.Name, m.Namespace, appmetrics.Namespace)
+				continue
+			}
+			if _, ok := appmetrics.Lookup(m.Name); !ok {
+				var names []string
+				for _, p := range appmetrics.Published() {
+					names = append(names, p.Name)
+				}
+				t.Errorf("%s: metric %s/%s is not one the app publishes (appmetrics.Published: %s)", a.Name, m.Namespace, m.Name, strings.Join(names, ", "))
+			}
+		}
+	}
+	if custom == 0 {
+		t.Error("no alarm reads a metric of the app: the table lost its queue and jobs rows")
 	}
 }
 

@@ -5,7 +5,10 @@
 // applies the overrides and expands the rows per process type.
 package signals
 
-import "github.com/shipyard-kit/shipyard/infra/stackconfig"
+import (
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+)
 
 // Severity says how urgent an alarm is: critical pages someone, warning
 // is for office hours.
@@ -40,11 +43,12 @@ const (
 	// alarmed on the highest node.
 	Cache Scope = "cache"
 	// Queue: the app's own job queue metrics, published through embedded
-	// metric format in the worker's logs (dimensions Stack and Queue).
+	// metric format in the worker's logs (app/appmetrics.QueueDimensions:
+	// Stack and Queue).
 	Queue Scope = "queue"
 	// Jobs: the scheduled jobs' status (app/internal/jobs.Status),
 	// published in embedded metric format by the clock and the worker,
-	// the maximum over the jobs (dimension Stack).
+	// the maximum over the jobs (app/appmetrics.JobsDimensions: Stack).
 	Jobs Scope = "jobs"
 )
 
@@ -245,7 +249,7 @@ var Table = []Alarm{
 		Runbook: "Workers do not keep up: look at the worker's CPU and errors, raise services.worker.maxCount.",
 		Scope:   Queue, Severity: Warning,
 		Metrics: []Metric{
-			{ID: "pending", Namespace: "Shipyard", Name: "JobsQueuePending", Stat: "Maximum"},
+			{ID: "pending", Namespace: appmetrics.Namespace, Name: appmetrics.QueuePending, Stat: "Maximum"},
 		},
 		Comparison: Above, Threshold: 1000, Unit: "count",
 		PeriodSeconds: 60, EvaluationPeriods: 5, MissingData: "notBreaching",
@@ -257,7 +261,7 @@ var Table = []Alarm{
 		Runbook: "Jobs are not processed: are workers running (runningTasks), failing every job, or stuck on Redis?",
 		Scope:   Queue, Severity: Critical,
 		Metrics: []Metric{
-			{ID: "latency", Namespace: "Shipyard", Name: "JobsQueueLatency", Stat: "Maximum"},
+			{ID: "latency", Namespace: appmetrics.Namespace, Name: appmetrics.QueueLatency, Stat: "Maximum"},
 		},
 		Comparison: Above, Threshold: 120, Unit: "seconds",
 		PeriodSeconds: 60, EvaluationPeriods: 2, MissingData: "notBreaching",
@@ -270,7 +274,7 @@ var Table = []Alarm{
 		Runbook: "A missed run: `make jobs` shows which job, its last run and outcome; are the worker and the clock running (runningTasks)?",
 		Scope:   Jobs, Severity: Critical,
 		Metrics: []Metric{
-			{ID: "overdue", Namespace: "Shipyard", Name: "JobsOverdueSeconds", Stat: "Maximum"},
+			{ID: "overdue", Namespace: appmetrics.Namespace, Name: appmetrics.JobsOverdue, Stat: "Maximum"},
 		},
 		Comparison: Above, Threshold: 0, Unit: "seconds",
 		// Nobody publishing the jobs' status means no job runs either: a
@@ -284,7 +288,7 @@ var Table = []Alarm{
 		Runbook: "`make jobs` shows the job and its last error; the worker's logs have the run (`make logs PROCESS=worker`); `make job NAME=…` runs it again.",
 		Scope:   Jobs, Severity: Warning,
 		Metrics: []Metric{
-			{ID: "failed", Namespace: "Shipyard", Name: "JobsLastRunFailed", Stat: "Maximum"},
+			{ID: "failed", Namespace: appmetrics.Namespace, Name: appmetrics.JobsLastRunFailed, Stat: "Maximum"},
 		},
 		Comparison: Above, Threshold: 0, Unit: "count",
 		PeriodSeconds: 60, EvaluationPeriods: 1, MissingData: "notBreaching",
@@ -296,7 +300,7 @@ var Table = []Alarm{
 		Runbook: "The job is slower than its timeout allows, or ignores cancellation: look at what it waits on (database locks, a slow query), then its timeout in app/internal/jobs.Scheduled.",
 		Scope:   Jobs, Severity: Warning,
 		Metrics: []Metric{
-			{ID: "over", Namespace: "Shipyard", Name: "JobsOverTimeout", Stat: "Maximum"},
+			{ID: "over", Namespace: appmetrics.Namespace, Name: appmetrics.JobsOverTimeout, Stat: "Maximum"},
 		},
 		Comparison: Above, Threshold: 0, Unit: "count",
 		PeriodSeconds: 60, EvaluationPeriods: 1, MissingData: "notBreaching",

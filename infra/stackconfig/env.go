@@ -96,23 +96,8 @@ var envSpecs = []EnvSpec{
 	{"HTTP_IDLE_TIMEOUT", "Keep-alive idle timeout: `app.idleTimeoutSeconds` + `s`.",
 		func(c *Config, _ Endpoints) string { return seconds(c.App.IdleTimeoutSeconds) },
 		[]string{"app.idleTimeoutSeconds"}},
-	{"DATABASE_URL", "`postgres://<database.username>@<host>:<port>/<database.name>?sslmode=verify-full&sslrootcert=<CA file>` (a PR environment's: `pr_<n>` as user and database), without the password (`DATABASE_PASSWORD`): the app checks that the server's certificate chains to the CA file and names `<host>`. The CA file is the Amazon RDS global bundle the image ships (`" + RDSCABundlePath + "`) on aws, the local stack's generated CA (`" + LocalDatabaseCAPath + "`) on docker.",
-		func(c *Config, ep Endpoints) string {
-			rootCert := LocalDatabaseCAPath
-			if c.Target == TargetAWS {
-				rootCert = RDSCABundlePath
-			}
-			name, user := c.appDatabase()
-			u := url.URL{
-				Scheme: "postgres",
-				User:   url.User(user),
-				Host:   net.JoinHostPort(ep.DatabaseHost, strconv.Itoa(ep.DatabasePort)),
-				Path:   "/" + name,
-				// Constant paths: no escaping, so the URL reads as written.
-				RawQuery: "sslmode=verify-full&sslrootcert=" + rootCert,
-			}
-			return u.String()
-		},
+	{envDatabaseURL, "`postgres://<database.username>@<host>:<port>/<database.name>?sslmode=verify-full&sslrootcert=<CA file>` (a PR environment's: `pr_<n>` as user and database), without the password (`DATABASE_PASSWORD`): the app checks that the server's certificate chains to the CA file and names `<host>`. The CA file is the Amazon RDS global bundle the image ships (`" + RDSCABundlePath + "`) on aws, the local stack's generated CA (`" + LocalDatabaseCAPath + "`) on docker.",
+		databaseURL,
 		[]string{"database.name", "database.username"}},
 	{"DATABASE_MAX_CONNS", "Pool size of one process: `app.dbPoolSize`.",
 		func(c *Config, _ Endpoints) string { return strconv.Itoa(c.App.DBPoolSize) },
@@ -160,6 +145,28 @@ var envSpecs = []EnvSpec{
 	{"TRUST_PROXY", "Always `true`: every stack serves through exactly one load balancer (the ALB on aws, nginx on docker), so the client is the right-most `X-Forwarded-For` hop it appends; rate limits are per client, not per load balancer.",
 		func(*Config, Endpoints) string { return "true" },
 		nil},
+}
+
+// envDatabaseURL is the variable of the app's database connection.
+const envDatabaseURL = "DATABASE_URL"
+
+// databaseURL is DATABASE_URL's value: the config's app database and user
+// (a PR's own on a PR stack) at ep, without the password.
+func databaseURL(c *Config, ep Endpoints) string {
+	rootCert := LocalDatabaseCAPath
+	if c.Target == TargetAWS {
+		rootCert = RDSCABundlePath
+	}
+	name, user := c.appDatabase()
+	u := url.URL{
+		Scheme: "postgres",
+		User:   url.User(user),
+		Host:   net.JoinHostPort(ep.DatabaseHost, strconv.Itoa(ep.DatabasePort)),
+		Path:   "/" + name,
+		// Constant paths: no escaping, so the URL reads as written.
+		RawQuery: "sslmode=verify-full&sslrootcert=" + rootCert,
+	}
+	return u.String()
 }
 
 // secretSpecs documents the secret env vars every stack has.

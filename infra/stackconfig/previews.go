@@ -3,8 +3,11 @@ package stackconfig
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/shipyard-kit/shipyard/app/appenv"
 )
 
 // Previews are a stack's pull-request environments (docs/operations.md):
@@ -172,6 +175,50 @@ func (c *Config) SetPreviewImage(value string) error {
 	}
 	c.Release.ImageDigest = value
 	return nil
+}
+
+// PreviewAdminEnv is the plain environment of `app preview create|drop`
+// for PR config c, the same on both targets (the docker program's create
+// container and `shipyard pr-down`'s drop container; the aws admin task
+// definition): c's own Env, as every process of the PR has it (APP_ENV the
+// PR stack, REDIS_URL its slot's logical database, the log level, the
+// timeouts, tracing, app.env), except DATABASE_URL, which is the base
+// stack's (its admin user on its database: the connection the commands
+// make the PR's role and database with), plus appenv.PreviewDatabase and
+// appenv.PreviewDatabaseUser (pr_<n>). Sorted by name.
+//
+// The secrets are each target's to add, as it adds every process's:
+// SecretDatabasePassword (the base admin's password: the base stack's
+// output on docker, the RDS master user secret on aws),
+// appenv.PreviewDatabasePassword (the PR user's, which create sets: the PR
+// stack generates it) and SecretRedisPassword (drop empties the PR's Redis
+// database). The aws task definition holds all three, as ECS secrets, for
+// both commands; docker passes create the first two and drop the first and
+// the last, as plain container env.
+//
+// It panics when c is not a PR stack's config.
+func (c *Config) PreviewAdminEnv(ep Endpoints) []EnvVar {
+	if c.Preview == nil {
+		panic("stackconfig: PreviewAdminEnv of stack " + c.Stack + ", which is no PR environment")
+	}
+	base := *c
+	base.Preview = nil
+	set := map[string]string{
+		envDatabaseURL:             databaseURL(&base, ep),
+		appenv.PreviewDatabase:     c.Preview.Database(),
+		appenv.PreviewDatabaseUser: c.Preview.Database(),
+	}
+	var env []EnvVar
+	for _, v := range c.Env(ep) {
+		if _, ok := set[v.Name]; !ok { // app.env never overrides these
+			env = append(env, v)
+		}
+	}
+	for k, v := range set {
+		env = append(env, EnvVar{Name: k, Value: v})
+	}
+	sort.Slice(env, func(i, j int) bool { return env[i].Name < env[j].Name })
+	return env
 }
 
 // previewRedisDB is the Redis logical database of the config's app: the

@@ -1,9 +1,12 @@
 package stackconfig
 
 import (
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shipyard-kit/shipyard/app/appenv"
 )
 
 func TestAPRStackIsItsBaseStacksConfigWithThePRSet(t *testing.T) {
@@ -160,5 +163,74 @@ func TestSetPreviewImageTakesOnlyADigest(t *testing.T) {
 	d := "sha256:" + strings.Repeat("ab", 32)
 	if err := cfg.SetPreviewImage(d); err != nil || cfg.Release.ImageDigest != d {
 		t.Fatalf("%v %q", err, cfg.Release.ImageDigest)
+	}
+}
+
+// TestPreviewAdminEnvIsThePRsEnvWithTheBasesAdminConnection: `app preview
+// create|drop` get one environment on both targets: every variable of the
+// PR's processes (app.env included), DATABASE_URL the base's, and the
+// PR's database and user; with the target's secrets added, the app's own
+// loader accepts it for both commands.
+func TestPreviewAdminEnvIsThePRsEnvWithTheBasesAdminConnection(t *testing.T) {
+	dir := writeDir(t, map[string]string{
+		"dev":   string(patched(t, awsBase, `{"previews": {"enabled": true}, "app": {"env": {"FEATURE_X": "on"}}}`)),
+		"local": string(patched(t, dockerBase, `{"previews": {"enabled": true}, "app": {"env": {"FEATURE_X": "on"}}}`)),
+	})
+	for _, tc := range []struct {
+		base string
+		ep   Endpoints
+	}{
+		{"dev", Endpoints{DatabaseHost: "db.abc.eu-west-1.rds.amazonaws.com", DatabasePort: 5432, RedisHost: "master.cache.amazonaws.com", RedisPort: 6379}},
+		{"local", LocalEndpoints},
+	} {
+		t.Run(tc.base, func(t *testing.T) {
+			pr, err := Load(dir, PreviewStackName(tc.base, 7))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pr.SetPreviewSlot("2"); err != nil {
+				t.Fatal(err)
+			}
+			base, err := Load(dir, tc.base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{}
+			for _, v := range pr.Env(tc.ep) {
+				want[v.Name] = v.Value
+			}
+			for _, v := range base.Env(tc.ep) {
+				if v.Name == "DATABASE_URL" {
+					want[v.Name] = v.Value
+				}
+			}
+			want[appenv.PreviewDatabase], want[appenv.PreviewDatabaseUser] = "pr_7", "pr_7"
+
+			env := pr.PreviewAdminEnv(tc.ep)
+			got := map[string]string{}
+			for i, v := range env {
+				if i > 0 && env[i-1].Name >= v.Name {
+					t.Errorf("not sorted by name, or %s twice", v.Name)
+				}
+				got[v.Name] = v.Value
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("PreviewAdminEnv\n got %v\nwant %v (the PR's env, the base's DATABASE_URL, the PR's database and user)", got, want)
+			}
+			if got["OTEL_EXPORTER_OTLP_ENDPOINT"] == "" || got["REQUEST_TIMEOUT"] == "" || got["FEATURE_X"] != "on" || got["REDIS_URL"] != want["REDIS_URL"] || !strings.HasSuffix(got["REDIS_URL"], "/2") {
+				t.Errorf("the PR's own variables are missing: %v", got)
+			}
+
+			secrets := map[string]string{SecretDatabasePassword: "base-admin-password", SecretRedisPassword: "redis-password",
+				appenv.PreviewDatabasePassword: "correct-horse-battery-staple"}
+			for k, v := range secrets {
+				got[k] = v
+			}
+			for _, sub := range []string{"create", "drop"} {
+				if ps := appenv.CheckPreview(got, sub); len(ps) > 0 {
+					t.Errorf("app preview %s refuses it: %v", sub, ps)
+				}
+			}
+		})
 	}
 }

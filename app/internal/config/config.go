@@ -62,9 +62,25 @@ type Config struct {
 // Preview is what `app preview create|drop` make or remove with the admin
 // DATABASE_URL: the PR's database, owned by its user.
 type Preview struct {
-	Database string // PREVIEW_DATABASE
-	User     string // PREVIEW_DATABASE_USER
-	Password string // PREVIEW_DATABASE_PASSWORD, secret; create only
+	Database string // EnvPreviewDatabase
+	User     string // EnvPreviewDatabaseUser
+	Password string // EnvPreviewDatabasePassword, secret; create only
+}
+
+// The variables of `app preview create|drop` (Needs.Preview), which
+// app/appenv exports for infra (infra/stackconfig.PreviewAdminEnv writes
+// them).
+const (
+	EnvPreviewDatabase         = "PREVIEW_DATABASE"
+	EnvPreviewDatabaseUser     = "PREVIEW_DATABASE_USER"
+	EnvPreviewDatabasePassword = "PREVIEW_DATABASE_PASSWORD"
+)
+
+// PreviewNeeds is what `app preview <sub>` needs of the environment: the
+// PR's database and user; create its password too, drop Redis (to empty
+// the PR's logical database).
+func PreviewNeeds(sub string) Needs {
+	return Needs{Database: true, Preview: true, PreviewPassword: sub == "create", Redis: sub == "drop"}
 }
 
 // Needs says which dependencies a subcommand requires.
@@ -109,10 +125,10 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 	if needs.Preview {
 		c.Preview = l.preview(needs.PreviewPassword)
 		if c.Preview.Database != "" && c.Preview.Database == databaseName(c.DatabaseURL) {
-			l.fail("PREVIEW_DATABASE", "must differ from DATABASE_URL's database (the base stack's, which preview commands never touch)", c.Preview.Database)
+			l.fail(EnvPreviewDatabase, "must differ from DATABASE_URL's database (the base stack's, which preview commands never touch)", c.Preview.Database)
 		}
 		if c.Preview.User != "" && c.Preview.User == databaseUser(c.DatabaseURL) {
-			l.fail("PREVIEW_DATABASE_USER", "must differ from DATABASE_URL's user (the admin user preview commands connect as)", c.Preview.User)
+			l.fail(EnvPreviewDatabaseUser, "must differ from DATABASE_URL's user (the admin user preview commands connect as)", c.Preview.User)
 		}
 	}
 	if c.DrainDelay >= c.ShutdownTimeout && l.getenv("DRAIN_DELAY") != "" {
@@ -356,8 +372,8 @@ const previewNameForm = `"pr_<n>", n the pull request's number, as Shipyard name
 const minPreviewPassword = 16
 
 func (l *loader) preview(password bool) Preview {
-	p := Preview{Database: l.str("PREVIEW_DATABASE", ""), User: l.str("PREVIEW_DATABASE_USER", ""), Password: l.getenv("PREVIEW_DATABASE_PASSWORD")}
-	for _, v := range []struct{ name, value string }{{"PREVIEW_DATABASE", p.Database}, {"PREVIEW_DATABASE_USER", p.User}} {
+	p := Preview{Database: l.str(EnvPreviewDatabase, ""), User: l.str(EnvPreviewDatabaseUser, ""), Password: l.getenv(EnvPreviewDatabasePassword)}
+	for _, v := range []struct{ name, value string }{{EnvPreviewDatabase, p.Database}, {EnvPreviewDatabaseUser, p.User}} {
 		switch {
 		case v.value == "":
 			l.fail(v.name, "is required: "+previewNameForm, "")
@@ -369,9 +385,9 @@ func (l *loader) preview(password bool) Preview {
 	switch n := utf8.RuneCountInString(p.Password); {
 	case !password:
 	case n == 0:
-		l.fail("PREVIEW_DATABASE_PASSWORD", fmt.Sprintf("is required: the PR user's password, at least %d characters", minPreviewPassword), "")
+		l.fail(EnvPreviewDatabasePassword, fmt.Sprintf("is required: the PR user's password, at least %d characters", minPreviewPassword), "")
 	case n < minPreviewPassword:
-		l.fail("PREVIEW_DATABASE_PASSWORD", fmt.Sprintf("must be at least %d characters long; it has %d", minPreviewPassword, n), "")
+		l.fail(EnvPreviewDatabasePassword, fmt.Sprintf("must be at least %d characters long; it has %d", minPreviewPassword, n), "")
 	}
 	return p
 }

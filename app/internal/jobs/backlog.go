@@ -13,11 +13,15 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
 )
 
 // QueueDefault is the one asynq queue of the app: the web process and the
-// clock enqueue into it, the worker consumes it.
-const QueueDefault = "default"
+// clock enqueue into it, the worker consumes it. Its backlog is published
+// with this Queue dimension, which infra's alarms and worker autoscaling
+// read: hence app/appmetrics holds the name.
+const QueueDefault = appmetrics.QueueDefault
 
 // Queues are the queues the worker consumes, with their priorities. They
 // are also the only queues whose backlog is published: the queue label and
@@ -152,18 +156,12 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// CloudWatch names of the backlog in embedded metric format.
-const (
-	EMFNamespace      = "Shipyard"
-	EMFMetricPending  = "JobsQueuePending"
-	EMFMetricLatency  = "JobsQueueLatency"
-	EMFDimensionStack = "Stack"
-	EMFDimensionQueue = "Queue"
-)
-
 // emfLine is one log line in CloudWatch embedded metric format: the
 // process's usual log fields, the _aws metadata and, at the root, the
-// dimension values and metric values it names.
+// dimension values and metric values it names. The CloudWatch names are
+// app/appmetrics' (which infra's alarms read); the JSON tags repeat them,
+// as struct tags cannot name a constant: TestEMFLinesPublishExactlyTheAppmetricsMetrics
+// fails when they differ.
 type emfLine struct {
 	Time    string  `json:"time"`
 	Level   string  `json:"level"`
@@ -205,9 +203,9 @@ func EMFLine(t time.Time, stack, process string, b Backlog) ([]byte, error) {
 		AWS: emfMeta{
 			Timestamp: t.UnixMilli(),
 			CloudWatchMetrics: []emfDirective{{
-				Namespace:  EMFNamespace,
-				Dimensions: [][]string{{EMFDimensionStack, EMFDimensionQueue}},
-				Metrics:    []emfMetric{{Name: EMFMetricPending, Unit: "Count"}, {Name: EMFMetricLatency, Unit: "Seconds"}},
+				Namespace:  appmetrics.Namespace,
+				Dimensions: [][]string{appmetrics.QueueDimensions()},
+				Metrics:    []emfMetric{{Name: appmetrics.QueuePending, Unit: "Count"}, {Name: appmetrics.QueueLatency, Unit: "Seconds"}},
 			}},
 		},
 		Stack:   stack,

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
 	"github.com/shipyard-kit/shipyard/app/internal/jobs"
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
 )
@@ -235,6 +236,48 @@ func TestEMFLine(t *testing.T) {
 		if got, want := mustJSON(t, tc.got), mustJSON(t, tc.want); got != want {
 			t.Errorf("%s: got %s, want %s", tc.name, got, want)
 		}
+	}
+}
+
+// TestEMFLinesPublishExactlyTheAppmetricsMetrics holds the app to the one
+// table infra's alarms read (app/appmetrics.Published): every metric the
+// backlog and the jobs' status lines declare, with its unit and dimension
+// set, in the namespace, and its value and dimension values at the root
+// under the declared names (the JSON tags repeat the names).
+func TestEMFLinesPublishExactlyTheAppmetricsMetrics(t *testing.T) {
+	at := time.Date(2026, 12, 2, 13, 0, 0, 0, time.UTC)
+	backlog, err := jobs.EMFLine(at, "prod", "worker", jobs.Backlog{Queue: jobs.QueueDefault, Pending: 3, Latency: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := jobs.EMFJobsLine(at, "prod", "clock", []jobs.Status{{Name: jobs.TypeTokensPurge, OverdueSeconds: 5, LastRunFailed: true, OverTimeout: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []appmetrics.Metric
+	for _, line := range [][]byte{backlog, status} {
+		root := checkEMF(t, line) // each declared metric and dimension is a root member
+		for _, d := range root["_aws"].(map[string]any)["CloudWatchMetrics"].([]any) {
+			dir := d.(map[string]any)
+			if dir["Namespace"] != appmetrics.Namespace {
+				t.Errorf("namespace %v, want appmetrics.Namespace %q", dir["Namespace"], appmetrics.Namespace)
+			}
+			sets := dir["Dimensions"].([]any)
+			if len(sets) != 1 {
+				t.Fatalf("dimension sets %v: want one (the alarms read one)", sets)
+			}
+			var dims []string
+			for _, n := range sets[0].([]any) {
+				dims = append(dims, n.(string))
+			}
+			for _, m := range dir["Metrics"].([]any) {
+				md := m.(map[string]any)
+				got = append(got, appmetrics.Metric{Name: md["Name"].(string), Unit: md["Unit"].(string), Dimensions: dims})
+			}
+		}
+	}
+	if want := appmetrics.Published(); mustJSON(t, got) != mustJSON(t, want) {
+		t.Errorf("the EMF lines publish\n %s\nappmetrics.Published (what infra alarms on) is\n %s", mustJSON(t, got), mustJSON(t, want))
 	}
 }
 

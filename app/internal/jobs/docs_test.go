@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,5 +46,35 @@ func TestTheOperationsDocListsEveryScheduledJob(t *testing.T) {
 	table, _, ok2 := strings.Cut(rest, jobsDocEnd)
 	if want := jobsDocTable(t); !ok || !ok2 || table != want {
 		t.Errorf("docs/operations.md's jobs table is not jobs.Scheduled; put this between the markers:\n%s\n%s%s", jobsDocBegin, want, jobsDocEnd)
+	}
+}
+
+// TestTheScheduledJobsHaveOneTableInTheDocs: docs/operations.md's
+// generated table is the only one that lists the scheduled jobs; other
+// docs link to it. A second table kept by hand (docs/app.md had one) goes
+// stale when a job changes.
+func TestTheScheduledJobsHaveOneTableInTheDocs(t *testing.T) {
+	files, err := filepath.Glob("../../../docs/*.md")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no docs: %v", err)
+	}
+	files = append(files, "../../../README.md")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		if before, rest, ok := strings.Cut(text, jobsDocBegin); ok {
+			_, after, _ := strings.Cut(rest, jobsDocEnd)
+			text = before + after
+		}
+		for _, line := range strings.Split(text, "\n") {
+			for _, j := range jobs.Scheduled {
+				if strings.HasPrefix(strings.TrimSpace(line), "| `"+j.Name+"`") {
+					t.Errorf("%s: a table row of %s outside the generated table (%q): link to docs/operations.md#scheduled-jobs instead", filepath.Base(f), j.Name, line)
+				}
+			}
+		}
 	}
 }

@@ -2,8 +2,10 @@ package jobs_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +74,64 @@ func TestPurgeTokens(t *testing.T) {
 	}
 	if len(left) != 1 || left[0] != "live" {
 		t.Fatalf("tokens left: %v, want only the live one", left)
+	}
+}
+
+// TestTokensPurgeDoesWhatItsRowSays runs tokens:purge on tokens and
+// idempotency keys and holds its row in jobs.Scheduled (the docs' table)
+// to what it deleted.
+func TestTokensPurgeDoesWhatItsRowSays(t *testing.T) {
+	st, pool, mux := setup(t)
+	ctx := context.Background()
+	u, err := st.CreateUser(ctx, "a@example.com", "", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateToken(ctx, []byte("expired"), u.ID, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	render := func(store.Note) []byte { return []byte("{}") }
+	for _, key := range []string{"old", "fresh"} {
+		if _, _, err := st.CreateNoteOnce(ctx, u.ID, key, []byte(key), store.IdempotencyKeyTTL, "t", "b", render); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - make_interval(secs => $1) - interval '1 minute' WHERE key = 'old'`, store.IdempotencyKeyTTL.Seconds()); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := mux.ProcessTask(ctx, asynq.NewTask(jobs.TypeTokensPurge, nil)); err != nil {
+		t.Fatal(err)
+	}
+	var tokens int
+	var keys []string
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM tokens`).Scan(&tokens); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pool.Query(ctx, `SELECT key FROM idempotency_keys ORDER BY key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	if tokens != 0 || len(keys) != 1 || keys[0] != "fresh" {
+		t.Fatalf("left %d tokens and idempotency keys %v; want none and only the fresh key", tokens, keys)
+	}
+
+	var does string
+	for _, j := range jobs.Scheduled {
+		if j.Name == jobs.TypeTokensPurge {
+			does = j.Does
+		}
+	}
+	ttl := fmt.Sprintf("idempotency keys older than %d h", int(store.IdempotencyKeyTTL.Hours()))
+	if !strings.Contains(does, "expired and revoked tokens") || !strings.Contains(does, ttl) {
+		t.Errorf("tokens:purge's Does is %q: it deletes expired and revoked tokens and %s", does, ttl)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/shipyard-kit/shipyard/app/internal/store"
 )
 
 // Overlap says what happens when a run of a scheduled job is due while an
@@ -57,7 +59,7 @@ var Scheduled = []Job{
 	},
 	{
 		Name: TypeTokensPurge, Schedule: "7 * * * *", Timeout: 5 * time.Minute, Overlap: Skip, Grace: 15 * time.Minute,
-		Does: "deletes expired and revoked tokens",
+		Does: fmt.Sprintf("deletes expired and revoked tokens, and idempotency keys older than %d h", int(store.IdempotencyKeyTTL.Hours())),
 	},
 	{
 		Name: TypeJobRunsPrune, Schedule: "23 3 * * *", Timeout: 5 * time.Minute, Overlap: Skip, Grace: time.Hour,

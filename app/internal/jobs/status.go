@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
 )
 
 // Status is a scheduled job with its latest runs: what `make jobs` shows
@@ -187,17 +189,13 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
-// Signal names of the job alarms: Prometheus gauges (label task) and
-// CloudWatch metrics (namespace EMFNamespace, dimension Stack, the
-// maximum over the jobs).
+// Signal names of the job alarms: Prometheus gauges (label task). The
+// CloudWatch metrics (the maximum over the jobs) are app/appmetrics'
+// JobsOverdue, JobsLastRunFailed and JobsOverTimeout.
 const (
 	MetricOverdue     = "app_job_overdue_seconds"
 	MetricLastFailed  = "app_job_last_run_failed"
 	MetricOverTimeout = "app_job_over_timeout"
-
-	EMFMetricOverdue     = "JobsOverdueSeconds"
-	EMFMetricLastFailed  = "JobsLastRunFailed"
-	EMFMetricOverTimeout = "JobsOverTimeout"
 )
 
 // jobsCollector reads the jobs' status from Postgres when Prometheus
@@ -268,7 +266,8 @@ func b2f(b bool) float64 {
 }
 
 // emfJobsLine is the jobs' status in embedded metric format: the maximum
-// over the jobs, dimension Stack.
+// over the jobs, dimension Stack. Its JSON tags repeat app/appmetrics'
+// names (see emfLine).
 type emfJobsLine struct {
 	Time        string  `json:"time"`
 	Level       string  `json:"level"`
@@ -293,10 +292,10 @@ func EMFJobsLine(t time.Time, stack, process string, st []Status) ([]byte, error
 	l := emfJobsLine{
 		Time: t.UTC().Format(time.RFC3339Nano), Level: slog.LevelInfo.String(), Msg: "scheduled jobs", Process: process,
 		AWS: emfMeta{Timestamp: t.UnixMilli(), CloudWatchMetrics: []emfDirective{{
-			Namespace:  EMFNamespace,
-			Dimensions: [][]string{{EMFDimensionStack}},
+			Namespace:  appmetrics.Namespace,
+			Dimensions: [][]string{appmetrics.JobsDimensions()},
 			Metrics: []emfMetric{
-				{Name: EMFMetricOverdue, Unit: "Seconds"}, {Name: EMFMetricLastFailed, Unit: "Count"}, {Name: EMFMetricOverTimeout, Unit: "Count"},
+				{Name: appmetrics.JobsOverdue, Unit: "Seconds"}, {Name: appmetrics.JobsLastRunFailed, Unit: "Count"}, {Name: appmetrics.JobsOverTimeout, Unit: "Count"},
 			},
 		}}},
 		Stack: stack, Late: []string{}, Failed: []string{}, Stuck: []string{},
