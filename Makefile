@@ -68,7 +68,9 @@ TO      ?=
 RELEASE ?=
 CONFIRM ?=
 PROCESS ?=
-IMAGE   ?= shipyard-app:local
+# release and pr-up: a local image to run instead of the one `make image`
+# builds for STACK (empty: build that one and run it).
+IMAGE   ?=
 FILE    ?=
 FORMAT  ?= text
 RELEASE_FOLLOWS ?=
@@ -91,10 +93,19 @@ build-linux: ## Build the static linux/amd64 binary the image copies in
 
 CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 
+# The app image is the one STACK's config names (bin/preflight image,
+# internal/preflight.AppImage): on a docker stack
+# <release.imageRepository>:local (default shipyard-app:local), the image
+# the stack runs; on an aws stack shipyard-app:local, the local build that
+# `make release` pushes to the ECR repository release.imageRepository names.
 .PHONY: image
-image: build-linux ## Build the app image shipyard-app:$(VERSION) and :local (FROM scratch, no registry needed)
+image: image-args build-linux ## Build STACK's app image (docker: <release.imageRepository>:local, default shipyard-app:local; aws: shipyard-app:local, which release pushes), also tagged $(VERSION); FROM scratch, no registry needed
 	cp $(CA_BUNDLE) $(BIN)/ca-certificates.crt
-	$(DOCKER) build -t shipyard-app:$(VERSION) -t shipyard-app:local .
+	$(DOCKER) build -t $(shell $(PREFLIGHT) image $(STACK) $(VERSION)) -t $(shell $(PREFLIGHT) image $(STACK)) .
+
+.PHONY: image-args
+image-args: # image's STACK and VERSION (the image's name and tag), checked before the build
+	@$(PREFLIGHT) image $(STACK) $(VERSION) >/dev/null
 
 ##@ Test
 
@@ -230,8 +241,8 @@ bootstrap-args: # bootstrap's STACK (an aws stack) and FORCE, checked before any
 
 .PHONY: pr-up
 pr-up: pr-args preflight pulumi-cli program ## Create or update PR=<n>'s environment on STACK (stack STACK-pr-<n>) and print its URL and reap time (IMAGE=<ref>: run that image)
-	@case "$$($(BIN)/preflight target $(STACK))" in docker) [ "$(origin IMAGE)" != file ] || $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin crane $(if $(filter file,$(origin IMAGE)),image);; esac
-	$(SHIPYARD) pr-up $(STACK) $(PR) $(if $(filter file,$(origin IMAGE)),,--image=$(IMAGE))
+	@case "$$($(BIN)/preflight target $(STACK))" in docker) [ -n "$(IMAGE)" ] || $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin crane $(if $(IMAGE),,image);; esac
+	$(SHIPYARD) pr-up $(STACK) $(PR)$(if $(IMAGE), --image=$(IMAGE))
 
 .PHONY: pr-down
 pr-down: pr-args preflight pulumi-cli program ## Drop PR=<n>'s database, user and Redis keys and destroy its environment on STACK
@@ -254,9 +265,9 @@ pr-args: # the PR number, checked before any install or build
 ##@ Release (aws stacks: build once, promote by digest, roll back; docker stacks: release a local image progressively)
 
 .PHONY: release
-release: preflight pulumi-cli program build ## aws: build the image once, push it to STACK's ECR repo, deploy it by digest; docker: release IMAGE (any local image) by deploy.strategy (docs/operations.md)
-	@case "$$($(SHIPYARD) target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin crane image;; docker) [ "$(origin IMAGE)" != file ] || $(MAKE) --no-print-directory image;; esac
-	$(SHIPYARD) release $(STACK) --image=$(IMAGE)
+release: preflight pulumi-cli program build ## aws: build the image once, push it to STACK's ECR repo, deploy it by digest; docker: release IMAGE (any local image; default what make image builds) by deploy.strategy (docs/operations.md)
+	@case "$$($(SHIPYARD) target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin crane image;; docker) [ -n "$(IMAGE)" ] || $(MAKE) --no-print-directory image;; esac
+	$(SHIPYARD) release $(STACK)$(if $(IMAGE), --image=$(IMAGE))
 
 .PHONY: promote
 promote: promote-args pulumi-cli aws-plugin crane program ## Deploy FROM's release to TO by digest (e.g. FROM=staging TO=prod)

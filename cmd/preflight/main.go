@@ -6,6 +6,9 @@
 //	preflight check STACK...   one line on stderr and exit 1 when a check fails
 //	preflight backend STACK    print the stack's PULUMI_BACKEND_URL
 //	preflight target STACK     print the stack's target (aws or docker)
+//	preflight image STACK [TAG]  print the app image `make image` tags for
+//	                           the stack (internal/preflight.AppImage), with
+//	                           TAG instead of "local" when given
 package main
 
 import (
@@ -25,10 +28,17 @@ func main() {
 	}
 }
 
-const usage = "usage: preflight check STACK... | backend STACK | target STACK"
+const usage = "usage: preflight check STACK... | backend STACK | target STACK | image STACK [TAG]"
 
 func run(args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) < 2 || (args[0] != "check" && len(args) != 2) {
+	switch {
+	case len(args) < 2:
+		return errors.New(usage)
+	case args[0] == "image":
+		if len(args) > 3 {
+			return errors.New(usage)
+		}
+	case args[0] != "check" && len(args) != 2:
 		return errors.New(usage)
 	}
 	configDir := getenv("SHIPYARD_CONFIG_DIR")
@@ -40,6 +50,20 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 		return err
 	}
 	root := filepath.Dir(configDir)
+	if args[0] == "image" {
+		// An aws stack's image is known before `make bootstrap`: no
+		// backend check.
+		tag := ""
+		if len(args) == 3 {
+			tag = args[2]
+		}
+		ref, err := preflight.AppImage(configDir, args[1], tag)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, ref)
+		return nil
+	}
 	stacks, err := preflight.Check(getenv, root, configDir, args[1:]...)
 	switch {
 	case args[0] == "target":
