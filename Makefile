@@ -109,8 +109,11 @@ image-args: # image's STACK and VERSION (the image's name and tag), checked befo
 
 ##@ Test
 
+# The suite's own stack is made from config/local.json: the images it
+# needs are the local stack's, whatever STACK is.
 .PHONY: test
-test: pulumi-cli gotestsum test-images ## Run every test: unit, infra under mocks, and a local stack of its own deployed with Pulumi (needs Docker)
+test: pulumi-cli gotestsum ## Run every test: unit, infra under mocks, and a local stack of its own deployed with Pulumi (needs Docker)
+	@$(MAKE) --no-print-directory test-images STACK=local
 	@$(DOCKER) info >/dev/null 2>&1 || { echo "make test: the Docker engine is not reachable with $(DOCKER); start it (sudo systemctl start docker, or without an init system: nohup dockerd --storage-driver=vfs >/tmp/dockerd.log 2>&1 &) and retry" >&2; exit 1; }
 	@echo "==> go test ./... (each test as it ends; the local stack's life is TestStack, a few minutes)"
 	@status=0; DOCKER=$(DOCKER) $(BIN)/gotestsum --format testname --format-hide-empty-pkg --jsonfile $(BIN)/test.json -- -count=1 -timeout 45m ./... || status=$$?; \
@@ -119,8 +122,8 @@ test: pulumi-cli gotestsum test-images ## Run every test: unit, infra under mock
 	  DOCKER=$(DOCKER) tests/cleanup.sh; exit $$status
 
 .PHONY: test-images
-test-images: ## Build the offline images the local stack runs in tests (app; postgres, redis, nginx stand-ins), cached
-	DOCKER=$(DOCKER) tests/images/build.sh
+test-images: ## Build, offline and cached, the images docker STACK's config names (default local: what the tests run): its app image and stand-ins of its local.images
+	STACK=$(STACK) DOCKER=$(DOCKER) tests/images/build.sh
 
 .PHONY: e2e
 e2e: preflight ## Run the Terratest suite against the deployed STACK (`make up` first; outputs from `pulumi stack output`)
