@@ -69,7 +69,9 @@ TO      ?=
 RELEASE ?=
 CONFIRM ?=
 PROCESS ?=
-IMAGE   ?= shipyard-app:local
+# release and pr-up: a local image to run instead of the one `make image`
+# builds for STACK (empty: build that one and run it).
+IMAGE   ?=
 FILE    ?=
 FORMAT  ?= text
 RELEASE_FOLLOWS ?=
@@ -92,15 +94,27 @@ build-linux: ## Build the static linux/amd64 binary the image copies in
 
 CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 
+# The app image is the one STACK's config names (bin/preflight image,
+# internal/preflight.AppImage): on a docker stack
+# <release.imageRepository>:local (default shipyard-app:local), the image
+# the stack runs; on an aws stack shipyard-app:local, the local build that
+# `make release` pushes to the ECR repository release.imageRepository names.
 .PHONY: image
-image: build-linux ## Build the app image shipyard-app:$(VERSION) and :local (FROM scratch, no registry needed)
+image: image-args build-linux ## Build STACK's app image (docker: <release.imageRepository>:local, default shipyard-app:local; aws: shipyard-app:local, which release pushes), also tagged $(VERSION); FROM scratch, no registry needed
 	cp $(CA_BUNDLE) $(BIN)/ca-certificates.crt
-	$(DOCKER) build -t shipyard-app:$(VERSION) -t shipyard-app:local .
+	$(DOCKER) build -t $(shell $(PREFLIGHT) image $(STACK) $(VERSION)) -t $(shell $(PREFLIGHT) image $(STACK)) .
+
+.PHONY: image-args
+image-args: # image's STACK and VERSION (the image's name and tag), checked before the build
+	@$(PREFLIGHT) image $(STACK) $(VERSION) >/dev/null
 
 ##@ Test
 
+# The suite's own stack is made from config/local.json: the images it
+# needs are the local stack's, whatever STACK is.
 .PHONY: test
-test: pulumi-cli gotestsum test-images ## Run every test: unit, infra under mocks, and a local stack of its own deployed with Pulumi (needs Docker)
+test: pulumi-cli gotestsum ## Run every test: unit, infra under mocks, and a local stack of its own deployed with Pulumi (needs Docker)
+	@$(MAKE) --no-print-directory test-images STACK=local
 	@$(DOCKER) info >/dev/null 2>&1 || { echo "make test: the Docker engine is not reachable with $(DOCKER); start it (sudo systemctl start docker, or without an init system: nohup dockerd --storage-driver=vfs >/tmp/dockerd.log 2>&1 &) and retry" >&2; exit 1; }
 	@echo "==> go test ./... (each test as it ends; the local stack's life is TestStack, a few minutes)"
 	@status=0; DOCKER=$(DOCKER) $(BIN)/gotestsum --format testname --format-hide-empty-pkg --jsonfile $(BIN)/test.json -- -count=1 -timeout 45m ./... || status=$$?; \
@@ -109,8 +123,8 @@ test: pulumi-cli gotestsum test-images ## Run every test: unit, infra under mock
 	  DOCKER=$(DOCKER) tests/cleanup.sh; exit $$status
 
 .PHONY: test-images
-test-images: ## Build the offline images the local stack runs in tests (app; postgres, redis, nginx stand-ins), cached
-	DOCKER=$(DOCKER) tests/images/build.sh
+test-images: ## Build, offline and cached, the images docker STACK's config names (default local: what the tests run): its app image and stand-ins of its local.images
+	STACK=$(STACK) DOCKER=$(DOCKER) tests/images/build.sh
 
 .PHONY: e2e
 e2e: preflight ## Run the Terratest suite against the deployed STACK (`make up` first; outputs from `pulumi stack output`)
@@ -232,8 +246,8 @@ bootstrap-args: # bootstrap's STACK (an aws stack) and FORCE, checked before any
 
 .PHONY: pr-up
 pr-up: pr-args preflight pulumi-cli program ## Create or update PR=<n>'s environment on STACK (stack STACK-pr-<n>) and print its URL and reap time (IMAGE=<ref>: run that image)
-	@case "$$($(BIN)/preflight target $(STACK))" in docker) [ "$(origin IMAGE)" != file ] || $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin crane $(if $(filter file,$(origin IMAGE)),image);; esac
-	$(SHIPYARD) pr-up $(STACK) $(PR) $(if $(filter file,$(origin IMAGE)),,--image=$(IMAGE))
+	@case "$$($(BIN)/preflight target $(STACK))" in docker) [ -n "$(IMAGE)" ] || $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin crane $(if $(IMAGE),,image);; esac
+	$(SHIPYARD) pr-up $(STACK) $(PR)$(if $(IMAGE), --image=$(IMAGE))
 
 .PHONY: pr-down
 pr-down: pr-args preflight pulumi-cli program ## Drop PR=<n>'s database, user and Redis keys and destroy its environment on STACK
@@ -256,9 +270,9 @@ pr-args: # the PR number, checked before any install or build
 ##@ Release (aws stacks: build once, promote by digest, roll back; docker stacks: release a local image progressively)
 
 .PHONY: release
-release: preflight pulumi-cli program build ## aws: build the image once, push it to STACK's ECR repo, deploy it by digest; docker: release IMAGE (any local image) by deploy.strategy (docs/operations.md)
-	@case "$$($(SHIPYARD) target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin crane image;; docker) [ "$(origin IMAGE)" != file ] || $(MAKE) --no-print-directory image;; esac
-	$(SHIPYARD) release $(STACK) --image=$(IMAGE)
+release: preflight pulumi-cli program build ## aws: build the image once, push it to STACK's ECR repo, deploy it by digest; docker: release IMAGE (any local image; default what make image builds) by deploy.strategy (docs/operations.md)
+	@case "$$($(SHIPYARD) target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin crane image;; docker) [ -n "$(IMAGE)" ] || $(MAKE) --no-print-directory image;; esac
+	$(SHIPYARD) release $(STACK)$(if $(IMAGE), --image=$(IMAGE))
 
 .PHONY: promote
 promote: promote-args pulumi-cli aws-plugin crane program ## Deploy FROM's release to TO by digest (e.g. FROM=staging TO=prod)

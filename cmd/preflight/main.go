@@ -16,6 +16,9 @@
 //	preflight ci STACK --role=deploy|preview
 //	                           print role=, region= and backend= of the role a
 //	                           workflow job assumes for an aws stack
+//	preflight image STACK [TAG]  print the app image `make image` tags for
+//	                           the stack (internal/preflight.AppImage), with
+//	                           TAG instead of "local" when given
 package main
 
 import (
@@ -58,6 +61,7 @@ var usages = []string{
 	"passphrase STACK",
 	"stacks [--target=aws|docker] [--format=text|json]",
 	"ci STACK --role=deploy|preview",
+	"image STACK [TAG]",
 }
 
 var usage = "usage: preflight " + strings.Join(usages, " | ")
@@ -136,6 +140,22 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 		return cmdStacks(configDir, args, stdout, syn)
 	case "ci":
 		return cmdCI(configDir, args, stdout, syn)
+	case "image":
+		if len(args) < 1 || len(args) > 2 {
+			return usageError(syn)
+		}
+		// An aws stack's image is known before `make bootstrap`: no
+		// backend check.
+		tag := ""
+		if len(args) == 2 {
+			tag = args[1]
+		}
+		ref, err := preflight.AppImage(configDir, args[0], tag)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, ref)
+		return nil
 	}
 	return errors.New(usage)
 }

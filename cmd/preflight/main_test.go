@@ -44,6 +44,10 @@ func TestRun(t *testing.T) {
 		{"refuses a flag check does not take", []string{"check", "dev", "--role=deploy"}, nil, "", "unknown flag --role; preflight check takes no flags"},
 		{"names make bootstrap for a stack without a bootstrap section", []string{"ci", "dev", "--role=deploy"}, nil, "", "config/dev.json has no bootstrap.deployRoleArn, bootstrap.backendUrl; run make bootstrap STACK=dev"},
 		{"has no roles for a docker stack", []string{"ci", "local", "--role=preview"}, nil, "", `stack "local" is not an aws stack`},
+		{"prints a docker stack's app image", []string{"image", "local"}, nil, "shipyard-app:local\n", ""},
+		{"prints the app image tagged TAG", []string{"image", "local", "v1.2-dirty"}, nil, "shipyard-app:v1.2-dirty\n", ""},
+		{"prints an aws stack's local build before make bootstrap", []string{"image", "dev"}, nil, "shipyard-app:local\n", ""},
+		{"image takes one stack and one tag", []string{"image", "local", "v1", "v2"}, nil, "", "usage: preflight image STACK [TAG]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,5 +129,31 @@ func TestAFailureIsAnAnnotationInsideGitHubActionsAndAPlainLineElsewhere(t *test
 				t.Errorf("got %q, want %q", out.String(), c.want)
 			}
 		})
+	}
+}
+
+// `make image` tags what this prints: the repository a docker stack's
+// release.imageRepository names.
+func TestImageNamesTheRepositoryOfTheStacksConfig(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"schema.json": "{}",
+		"mine.json":   `{"target": "docker", "release": {"imageRepository": "foo"}}`,
+		"bad.json":    `{"target": "docker", "release": {"imageRepository": "Foo"}}`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	getenv := func(k string) string { return map[string]string{"SHIPYARD_CONFIG_DIR": dir}[k] }
+	for _, tc := range []struct{ args, want string }{{"image mine", "foo:local\n"}, {"image mine v3", "foo:v3\n"}} {
+		var out bytes.Buffer
+		if err := run(strings.Fields(tc.args), getenv, &out); err != nil || out.String() != tc.want {
+			t.Errorf("preflight %s: %q, %v; want %q", tc.args, out.String(), err, tc.want)
+		}
+	}
+	var out bytes.Buffer
+	if err := run([]string{"image", "bad"}, getenv, &out); err == nil || !strings.Contains(err.Error(), `release.imageRepository "Foo": allowed a lowercase repository name`) || out.Len() != 0 {
+		t.Errorf("preflight image bad: %q, %v", out.String(), err)
 	}
 }

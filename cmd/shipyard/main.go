@@ -72,6 +72,7 @@ func commands() map[string]command {
 		"bootstrap":   {bootstrapUsage, cmdBootstrap},
 		"doctor":      {"doctor [STACK...] [--pulumi-version=V] [--plugins=NAME:V,...] [--aws-plugin-archive=FILE]  check the prerequisites and print fixes", cmdDoctor},
 		"target":      {"target STACK              print the stack's target (aws or docker)", cmdTarget},
+		"images":      {imagesUsage, cmdImages},
 		"drift":       {"drift STACK               compare the deployed resources with the state (refresh preview): a line per drifted resource and property; exit 0 clean, 2 drift, 1 error", cmdDrift},
 		"cost-prices": {costPricesUsage + "  refresh the price table from AWS's Price List offer files", cmdCostPrices},
 		"cost":        {costUsage + "  print an aws stack's monthly cost, or the change since a git ref (infra/cost)", cmdCost},

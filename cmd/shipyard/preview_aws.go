@@ -30,9 +30,6 @@ func awsPreviewOps() previewOps {
 	return previewOps{Image: awsPreviewImage, AfterUp: awsPreviewAfterUp, Drop: awsPreviewDrop}
 }
 
-// localAppImage is what `make image` builds and `make release` pushes.
-const localAppImage = "shipyard-app:local"
-
 func (r *previewRun) aws() awsCLI { return awsCLI{x: r.x, region: r.Base.AWS.Region} }
 
 // previewImageTag is the tag of PR n's image id (a digest or image ID) in
@@ -44,8 +41,9 @@ func previewImageTag(n int, id string) string {
 
 // awsPreviewImage returns the digest the PR runs, in the base stack's
 // repository: ref "<repository>@sha256:…" as it is (copied by digest when
-// it is in another repository), else the local image ref (default
-// shipyard-app:local, which `make pr-up` builds) pushed once per image.
+// it is in another repository), else the local image ref (default the
+// base's AppImage, shipyard-app:local, which `make pr-up` builds) pushed
+// once per image.
 func awsPreviewImage(ctx context.Context, r *previewRun, ref string) (string, error) {
 	base, err := r.pulumi.Outputs(ctx, r.Base.Stack)
 	if err != nil {
@@ -77,11 +75,11 @@ func awsPreviewImage(ctx context.Context, r *previewRun, ref string) (string, er
 	}
 	local := ref
 	if local == "" {
-		local = localAppImage
+		local = r.Base.AppImage()
 	}
 	out, err := r.x(ctx, call{Name: dockerClient(r.getenv), Args: []string{"image", "inspect", "--format", "{{.Id}}", local}})
 	if err != nil {
-		return "", fmt.Errorf("--image=%s (IMAGE=): not a local image (`make image` builds %s): %w", local, localAppImage, err)
+		return "", fmt.Errorf("--image=%s (IMAGE=): not a local image (`make image STACK=%s` builds %s): %w", local, r.Base.Stack, r.Base.AppImage(), err)
 	}
 	tag := previewImageTag(n, strings.TrimSpace(string(out)))
 	if err := reg.login(ctx, repo); err != nil {

@@ -140,15 +140,14 @@ func opsFor(ctx context.Context, e env, stack string) (*release.Ops, error) {
 	return newOps(ctx, e, pr, osExec(e.stdout, e.stderr), region)
 }
 
-// cmdRelease pushes the locally built image to the stack's repository and
-// deploys it by digest.
+// cmdRelease pushes the locally built image (--image, default the one
+// `make image` builds for the stack: stackconfig's AppImage) to the stack's
+// repository and deploys it by digest; on a docker stack it releases that
+// local image by deploy.strategy.
 func cmdRelease(ctx context.Context, e env) error {
 	image, set, args := cutFlag(e.args, "image")
-	if !set {
-		image = "shipyard-app:local"
-	}
 	e.args = args
-	stack, err := stackArg(e, "release STACK [--image=shipyard-app:local]")
+	stack, err := stackArg(e, "release STACK [--image=REF]")
 	if err != nil {
 		return err
 	}
@@ -156,7 +155,14 @@ func cmdRelease(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	if cfg, err := stackconfig.Load(pr.configDir, stack); err == nil && cfg.Target == stackconfig.TargetDocker {
+	cfg, err := stackconfig.Load(pr.configDir, stack)
+	if !set {
+		if err != nil {
+			return err
+		}
+		image = cfg.AppImage()
+	}
+	if err == nil && cfg.Target == stackconfig.TargetDocker {
 		// Any local image, by the stack's deploy.strategy; the image need
 		// not be built from this checkout, so its migrations are not linted
 		// here (the N-1 gate and `make lint` are for the checkout's).

@@ -104,7 +104,7 @@ type App struct {
 // replicas only.
 func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.ResourceOption) (*App, error) {
 	cfg := args.Config
-	c := &App{Containers: map[stackconfig.Process][]*docker.Container{}, ImageName: cfg.RepositoryName() + ":" + AppImageTag}
+	c := &App{Containers: map[stackconfig.Process][]*docker.Container{}, ImageName: cfg.AppImage()}
 	if err := ctx.RegisterComponentResource("shipyard:docker:App", name, c, opts...); err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
@@ -116,7 +116,7 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 	} else {
 		img, err := docker.LookupRemoteImage(ctx, &docker.LookupRemoteImageArgs{Name: c.ImageName}, pulumi.Parent(c))
 		if err != nil {
-			return nil, fmt.Errorf("app image %s (built by `make image`, which `make up` runs): %w", c.ImageName, err)
+			return nil, fmt.Errorf("app image %s (built by `make image STACK=%s`, which `make up` runs): %w", c.ImageName, cfg.Stack, err)
 		}
 		c.ImageID = img.Id
 	}

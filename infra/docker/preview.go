@@ -69,9 +69,9 @@ func NewPreviewStack(ctx *pulumi.Context, cfg *stackconfig.Config) (pulumi.Map, 
 
 	image := cfg.Release.ImageDigest
 	if image == "" {
-		img, err := docker.LookupRemoteImage(ctx, &docker.LookupRemoteImageArgs{Name: cfg.RepositoryName() + ":" + AppImageTag})
+		img, err := docker.LookupRemoteImage(ctx, &docker.LookupRemoteImageArgs{Name: cfg.AppImage()})
 		if err != nil {
-			return nil, fmt.Errorf("app image %s:%s (built by `make image`): %w", cfg.RepositoryName(), AppImageTag, err)
+			return nil, fmt.Errorf("app image %s (built by `make image STACK=%s`): %w", cfg.AppImage(), p.Base, err)
 		}
 		image = img.Id
 	}

@@ -20,11 +20,6 @@ import (
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
-// AppImageTag is the tag of the one app image every docker stack runs:
-// `make image` builds <repository>:local from the root Dockerfile, and the
-// stack runs that image by ID (it never builds one of its own).
-const AppImageTag = "local"
-
 // StackLabel is on every container, network and volume of a docker stack,
 // with the stack's name as value: what `make destroy` and the tests' leak
 // check find the stack's Docker objects by.

@@ -533,6 +533,17 @@ func TestPulumiNeverDeletesTheDataVolumes(t *testing.T) {
 	}
 }
 
+// release.imageRepository names the image the stack runs: `make image`
+// tags <imageRepository>:local (bin/preflight image), the program looks it up.
+func TestTheStackRunsTheImageItsImageRepositoryNames(t *testing.T) {
+	cfg := loadLocal(t)
+	cfg.Release.ImageRepository = "team/my-app"
+	g := mustRun(t, cfg)
+	if got := g.Outputs["image"]; got != "team/my-app:local" {
+		t.Errorf("output image = %v, want team/my-app:local", got)
+	}
+}
+
 func TestTheStackOutputsFollowTheContract(t *testing.T) {
 	cfg := loadLocal(t)
 	g := mustRun(t, cfg)

@@ -6,6 +6,8 @@
 // by Load. Nothing else reads the stack files.
 package stackconfig
 
+import "github.com/shipyard-kit/shipyard/internal/preflight"
+
 // Target is where a stack runs.
 type Target string
 
@@ -271,16 +273,27 @@ type Release struct {
 }
 
 // RepositoryName is the image repository of the stack: release.imageRepository,
-// or "shipyard-app" on docker and "shipyard-<stack>" on aws.
+// or preflight.DefaultAppRepository ("shipyard-app") on docker and
+// "shipyard-<stack>" on aws (its ECR repository).
 func (c *Config) RepositoryName() string {
 	switch {
 	case c.Release.ImageRepository != "":
 		return c.Release.ImageRepository
 	case c.Target == TargetDocker:
-		return "shipyard-app"
+		return preflight.DefaultAppRepository
 	default:
 		return "shipyard-" + c.Stack
 	}
+}
+
+// AppImage is the local app image `make image` builds for the stack
+// (preflight.AppImageRef, which `bin/preflight image STACK` prints for the
+// Makefile): on docker RepositoryName()+":local", the image the stack runs
+// while release.imageDigest is empty and a release's default; on aws
+// "shipyard-app:local", the local build `make release` and `make pr-up`
+// push to the stack's ECR repository.
+func (c *Config) AppImage() string {
+	return preflight.AppImageRef(string(c.Target), c.Release.ImageRepository)
 }
 
 // Deployment strategies (deploy.strategy).

@@ -1,12 +1,11 @@
 package preflight
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 func TestBackend(t *testing.T) {
@@ -222,38 +221,80 @@ func TestForCI(t *testing.T) {
 	}
 }
 
-// The stack-name rule is a copy of infra/stackconfig's (this package
-// imports only the standard library): both must agree.
-func TestTheStackNameRuleIsStackconfigs(t *testing.T) {
-	if StackNamePattern != stackconfig.StackNamePattern {
-		t.Errorf("StackNamePattern %q, infra/stackconfig's %q", StackNamePattern, stackconfig.StackNamePattern)
+func TestAppImage(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"schema.json":  "{}",
+		"local.json":   `{"target": "docker"}`,
+		"mine.json":    "\ufeff" + `{"target": "docker", "release": {"imageRepository": "team/my-app"}}`,
+		"dev.json":     `{"target": "aws", "release": {"imageRepository": "team-ecr"}}`,
+		"upper.json":   `{"target": "docker", "release": {"imageRepository": "My-App"}}`,
+		"long.json":    `{"target": "docker", "release": {"imageRepository": "` + strings.Repeat("a", 257) + `"}}`,
+		"typed.json":   `{"target": "docker", "release": {"imageRepository": 5}}`,
+		"nowhere.json": `{"release": {"imageRepository": "x"}}`,
 	}
-	if TargetAWS != string(stackconfig.TargetAWS) || TargetDocker != string(stackconfig.TargetDocker) {
-		t.Errorf("targets %q and %q, infra/stackconfig's %q and %q", TargetAWS, TargetDocker, stackconfig.TargetAWS, stackconfig.TargetDocker)
-	}
-	for _, name := range []string{"dev", "prod", "local", "dev-pr-12", "eu2", "a", "a-b-c", "abcdefghijklmnopqrst", "abcdefghijklmnopqrstu",
-		"dev.old", "Dev", "dev_2", "2dev", "-dev", "dev-", "dev--x", "", "schema", "dév", "dev old"} {
-		if got, want := ValidStackName(name), stackconfig.ValidStackName(name); got != want {
-			t.Errorf("ValidStackName(%q) = %v, infra/stackconfig says %v", name, got, want)
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
-	dir := stackDir(t)
-	got, err := Stacks(dir)
+	tests := []struct {
+		name, stack, tag string
+		want, wantErr    string
+	}{
+		{"a docker stack without release.imageRepository: shipyard-app:local", "local", "", "shipyard-app:local", ""},
+		{"a docker stack's release.imageRepository names its image", "mine", "", "team/my-app:local", ""},
+		{"a tag replaces local", "mine", "v1.2-3-gabc-dirty", "team/my-app:v1.2-3-gabc-dirty", ""},
+		{"an aws stack's release.imageRepository is its ECR repository, not the local build's", "dev", "", "shipyard-app:local", ""},
+		{"an uppercase repository is refused, naming the field and what it allows", "upper", "", "", `release.imageRepository "My-App": allowed a lowercase repository name such as "shipyard-prod"`},
+		{"a repository over 256 characters is refused", "long", "", "", "at most 256 characters"},
+		{"a repository that is no string is refused, naming the field", "typed", "", "", "release.imageRepository of type string"},
+		{"a file without a target is refused, naming the field and its values", "nowhere", "", "", `target "": allowed "docker" or "aws"`},
+		{"a tag Docker refuses is refused, naming VERSION", "local", "v1+build", "", `image tag "v1+build" (the Makefile's VERSION): allowed a Docker tag`},
+		{"an unknown stack lists the known ones", "nope", "", "", `unknown stack "nope"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := AppImage(dir, tc.stack, tc.tag)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("got %q, err = %v; want one line with %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// imageRepositoryRE and its hint are a copy of config/schema.json's
+// release.imageRepository rule: both must agree.
+func TestTheImageRepositoryRuleIsTheSchemas(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "schema.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := stackconfig.Stacks(dir)
-	if err != nil {
+	var schema struct {
+		Properties struct {
+			Release struct {
+				Properties struct {
+					ImageRepository struct {
+						Pattern   string `json:"pattern"`
+						Hint      string `json:"x-patternHint"`
+						MaxLength int    `json:"maxLength"`
+					} `json:"imageRepository"`
+				} `json:"properties"`
+			} `json:"release"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(data, &schema); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("Stacks = %v, infra/stackconfig lists %v", got, want)
-	}
-	for _, stack := range []string{"dev.old", "nope"} {
-		_, err := Read(dir, stack)
-		_, want := stackconfig.Load(dir, stack)
-		if err == nil || want == nil || err.Error() != want.Error() {
-			t.Errorf("Read(%s): %v\ninfra/stackconfig.Load: %v", stack, err, want)
-		}
+	rule := schema.Properties.Release.Properties.ImageRepository
+	if rule.Pattern != imageRepositoryRE.String() || rule.Hint != imageRepositoryHint || rule.MaxLength != maxImageRepositoryLen {
+		t.Errorf("schema: pattern %q, hint %q, maxLength %d; this package: %q, %q, %d",
+			rule.Pattern, rule.Hint, rule.MaxLength, imageRepositoryRE, imageRepositoryHint, maxImageRepositoryLen)
 	}
 }

@@ -99,7 +99,10 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 			t.Fatalf("the Pulumi CLI is needed to deploy the local stack: run `make tools` (offline: PULUMI_OFFLINE_DIR=<bundle> make tools)")
 		}
 	}
-	image := local.RepositoryName() + ":" + dockerinfra.AppImageTag
+	// The suite's stack is made from config/local.json (newLocalStack): it
+	// runs the image `make image STACK=local` builds (make test's
+	// test-images), whatever stack STACK names.
+	image := localConfig(t).AppImage()
 	if _, err := shell.RunCommandAndGetStdOutE(t, shell.Command{Command: "docker", Args: []string{"image", "inspect", "--format", "{{.Id}}", image}, Logger: quiet}); err != nil {
 		t.Fatalf("no image %s: run `make image` (make test does)", image)
 	}

@@ -15,7 +15,9 @@ import (
 // docker.Inspect fails to decode it, and a slow replica start killed the
 // rolling-restart check).
 func TestTheHealthOfAContainerWhoseCheckTimedOutIsRead(t *testing.T) {
-	image := "nginx:1.27" // a stand-in `make test-images` builds, with sleep in it
+	// config/local.json's nginx: a stand-in `make test-images` builds, with
+	// sleep in it.
+	image := localConfig(t).Local.Images.Nginx
 	name := "shipyard-e2e-health-" + randomSuffix(t)
 	claim(t, "e2e-health")
 	shell.RunCommand(t, shell.Command{Command: "docker", Args: []string{"run", "--detach", "--name", name,

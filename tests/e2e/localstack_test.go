@@ -45,6 +45,21 @@ var inheritedPulumiEnv = []string{"PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRAS
 
 // newLocalStack lays out the suite's project and builds the binaries it
 // runs. root is the repository.
+// localConfig is config/local.json, which the suite's own stack is made
+// from (newLocalStack) and whose images `make test` builds.
+func localConfig(t *testing.T) *stackconfig.Config {
+	t.Helper()
+	dir, err := stackconfig.FindDir(os.Getenv, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := stackconfig.Load(dir, "local")
+	if err != nil {
+		t.Fatalf("loading config/local.json: %v", err)
+	}
+	return cfg
+}
+
 func newLocalStack(t *testing.T, root string) *localStack {
 	t.Helper()
 	s := &localStack{name: "e2e" + randomSuffix(t), dir: t.TempDir()}

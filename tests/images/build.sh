@@ -1,29 +1,38 @@
 #!/usr/bin/env bash
-# Builds, offline, the images the local stack's test harness runs:
-#   - postgres:15, redis:7, nginx:1.27: stand-ins for the official images that
-#     config/local.json names, built from a Debian bookworm rootfs
-#     (debootstrap + `docker import`) and honouring the official images'
-#     interface (see docs/local.md and the entrypoints next to this script);
-#   - prom/prometheus:v2.53.4, nginx/nginx-prometheus-exporter:1.4.2 and
-#     ghcr.io/google/mtail:3.0.8, the same way from a second rootfs with
-#     Debian's prometheus, prometheus-nginx-exporter and mtail (kept apart:
-#     the data stores' images stay small);
-#   - jaegertracing/jaeger:2.12.0, FROM scratch: cmd/jaeger of the Go module
+# Builds, offline, the images docker stack STACK (default local, whose images
+# the test harness runs) needs, under the names its config gives them
+# (`shipyard images STACK`: config/<stack>.json's local.images with their
+# defaults, and the app image; defaults postgres:15, redis:7, … below):
+#   - local.images.postgres, .redis, .nginx: stand-ins for the official
+#     images, built from a Debian bookworm rootfs (debootstrap + `docker
+#     import`) and honouring the official images' interface (see
+#     docs/local.md and the entrypoints next to this script);
+#   - local.images.prometheus, .nginxExporter and .mtail, the same way from a
+#     second rootfs with Debian's prometheus, prometheus-nginx-exporter and
+#     mtail (kept apart: the data stores' images stay small);
+#   - local.images.jaeger, FROM scratch: cmd/jaeger of the Go module
 #     github.com/jaegertracing/jaeger v1.75.0 (Jaeger v2.12.0) built from the
 #     module proxy with CGO_ENABLED=0 in a throwaway module (nothing of it is
 #     committed, and it is not a dependency of the app); the binary is cached
 #     under .cache/images/ (a cold build is the slow part of this script);
-#   - the app image shipyard-app:local, FROM scratch, via `make image`.
+#   - the app image (default shipyard-app:local), FROM scratch, via `make
+#     image STACK=<stack>`.
+# What a stand-in cannot be is refused, naming the field: a ref pinned by
+# digest, a Postgres or Redis major other than the Debian packages', a Jaeger
+# tag other than the version built here.
 #
 # Idempotent and cached: the rootfs tarball is kept under .cache/images/, and a
 # stand-in is rebuilt only when its content hash label differs from the
 # inputs' hash (this script, the entrypoints, the package list and the mirror).
 #
 # Environment:
+#   STACK         the docker stack whose images are built (default local)
 #   DOCKER        docker client (default /usr/bin/docker when present)
 #   DEBIAN_MIRROR mirror for debootstrap (default: the first deb URI of this
 #                 machine's apt sources, else http://deb.debian.org/debian)
 #   STANDINS_ONLY=1 skips the app image
+#   DRY_RUN=1     prints the images it would build, one "NAME REF SOURCE" a
+#                 line, and exits (no Docker, no debootstrap)
 #   IMAGES_CACHE  cache directory (default .cache/images, gitignored)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,12 +42,67 @@ mkdir -p "$cache"
 
 DOCKER=${DOCKER:-$(test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)}
 suite=bookworm
-packages=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx-light curl ca-certificates)
+# The majors of bookworm's packages: the tags of the Postgres and Redis
+# stand-ins must start with them (tests/images/postgres/changes has 15 too).
+postgres_major=15
+redis_major=7
+packages=(postgresql-$postgres_major postgresql-client-$postgres_major redis-server redis-tools nginx-light curl ca-certificates)
 monitoring_packages=(prometheus prometheus-nginx-exporter mtail wget ca-certificates)
 label=dev.shipyard.standin.hash
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'tests/images/build.sh: %s\n' "$*" >&2; exit 1; }
+
+# Jaeger: the module version the stand-in is built from, and the Jaeger
+# release (the image tag) it is.
+jaeger_module=github.com/jaegertracing/jaeger
+jaeger_version=v1.75.0 # = Jaeger v2.12.0
+jaeger_release=2.12.0
+
+# The images, from the stack's config: one source (infra/stackconfig), so a
+# changed local.images.* or release.imageRepository is built under its new
+# name. Each local.images field has a stand-in: tests/images/<dir>, or
+# (jaeger) the Go module.
+stack=${STACK:-local}
+declare -A standin_dir=([postgres]=postgres [redis]=redis [nginx]=nginx [prometheus]=prometheus [nginxExporter]=nginx-exporter [mtail]=mtail [jaeger]=)
+command -v go >/dev/null || die "reading the images of stack $stack (and building Jaeger) needs the Go toolchain"
+log "images of stack $stack: go run ./cmd/shipyard images $stack (a cold Go cache takes minutes)"
+images=$(go run ./cmd/shipyard images "$stack") || die "reading the images of stack $stack failed (above)"
+declare -A ref=()
+while read -r name value; do
+  [[ -n $name ]] && ref[$name]=$value
+done <<<"$images"
+[[ -n ${ref[app]:-} ]] || die "shipyard images $stack printed no app image"
+if [[ ${#ref[@]} == 1 ]]; then
+  die "STACK=$stack: not a docker stack (it runs no local.images; only the app image ${ref[app]}); allowed: a docker stack, e.g. STACK=local"
+fi
+for name in "${!ref[@]}"; do
+  [[ $name == app || -v standin_dir[$name] ]] \
+    || die "local.images.$name (${ref[$name]}) has no stand-in here: add tests/images/<dir> and its entry in standin_dir in $0"
+done
+for name in "${!standin_dir[@]}"; do
+  [[ -n ${ref[$name]:-} ]] || die "shipyard images $stack lists no $name image; allowed: a docker stack with local.images.$name"
+  r=${ref[$name]}
+  [[ $r != *@* ]] || die "local.images.$name=$r (config/$stack.json): pinned by digest, which no image built here can have; allowed here: a tag without @sha256:... (with a registry, make up pulls the pinned image; this script is for machines without one)"
+done
+# tag REF: the tag of an image reference.
+tag() { local t=${1##*/}; echo "${t#*:}"; }
+major_is() { [[ $2 == "$1" || $2 == "$1".* || $2 == "$1"-* ]]; }
+major_is "$postgres_major" "$(tag "${ref[postgres]}")" \
+  || die "local.images.postgres=${ref[postgres]} (config/$stack.json): the offline stand-in is Debian $suite's PostgreSQL $postgres_major; allowed: a tag of major $postgres_major (e.g. postgres:$postgres_major), or a new stand-in here"
+major_is "$redis_major" "$(tag "${ref[redis]}")" \
+  || die "local.images.redis=${ref[redis]} (config/$stack.json): the offline stand-in is Debian $suite's Redis $redis_major; allowed: a tag of major $redis_major (e.g. redis:$redis_major), or a new stand-in here"
+[[ $(tag "${ref[jaeger]}") == "$jaeger_release" ]] \
+  || die "local.images.jaeger=${ref[jaeger]} (config/$stack.json): the stand-in is Jaeger $jaeger_release ($jaeger_module $jaeger_version); allowed: the tag $jaeger_release, or bump jaeger_version and jaeger_release in $0"
+
+if [[ ${DRY_RUN:-} == 1 ]]; then
+  for name in postgres redis nginx prometheus nginxExporter mtail; do
+    echo "$name ${ref[$name]} $here/${standin_dir[$name]}"
+  done
+  echo "jaeger ${ref[jaeger]} $jaeger_module@$jaeger_version"
+  [[ ${STANDINS_ONLY:-} == 1 ]] || echo "app ${ref[app]} make image STACK=$stack"
+  exit 0
+fi
 
 if ! "$DOCKER" info >/dev/null 2>&1; then
   die "cannot reach the Docker engine with $DOCKER; start it (e.g. 'sudo systemctl start docker', or here 'nohup dockerd --storage-driver=vfs >/tmp/dockerd.log 2>&1 &') and retry"
@@ -96,7 +160,7 @@ build_rootfs() {
   log "packages took $((SECONDS - t0))s"
   # The Debian packages' own cluster and defaults are not used: the
   # entrypoints initialise data where the official images keep it.
-  rm -rf "$dir/var/lib/postgresql/15/main" "$dir/etc/postgresql/15/main" \
+  rm -rf "$dir/var/lib/postgresql/$postgres_major/main" "$dir/etc/postgresql/$postgres_major/main" \
     "$dir/var/lib/apt/lists/"* "$dir/var/cache/apt/"*.bin "$dir/usr/sbin/policy-rc.d" \
     "$dir/usr/share/doc" "$dir/usr/share/man" "$dir/usr/share/locale"
   chmod 0755 "$dir" # mktemp's 0700 would become the image's / mode
@@ -109,9 +173,7 @@ build_rootfs() {
 # Jaeger: the binary of the module version the image tag stands for, FROM
 # scratch like the app (the local stack uploads infra/docker/jaeger.yaml and
 # runs it with --config, as it would the official image).
-jaeger_module=github.com/jaegertracing/jaeger
-jaeger_version=v1.75.0 # = Jaeger v2.12.0
-jaeger_tag=${JAEGER_IMAGE:-jaegertracing/jaeger:2.12.0}
+jaeger_tag=${ref[jaeger]}
 # The binary depends on the version, the toolchain and how it is built; the
 # image on the binary and how it is imported.
 jaeger_bin() { echo "$cache/jaeger-$jaeger_version-$(go env GOOS)-$(go env GOARCH)"; }
@@ -170,7 +232,6 @@ build_jaeger() {
 }
 # A cold Jaeger build is CPU-bound and long; debootstrap mostly waits on
 # the network: run them side by side.
-command -v go >/dev/null || die "building $jaeger_tag needs the Go toolchain"
 if [[ ${ROOTFS_ONLY:-} != 1 ]] && ! jaeger_image_current && ! jaeger_bin_cached; then
   build_jaeger "$(jaeger_bin)" "$(jaeger_bin_hash)" &
   jaeger_pid=$!
@@ -218,22 +279,22 @@ standin() {
   log "$tag imported in $((SECONDS - t0))s"
 }
 
-# The names config/local.json gives users (local.images; the harness fails
-# naming this script when they differ from what was built here).
-standin postgres "${POSTGRES_IMAGE:-postgres:15}"
-standin redis "${REDIS_IMAGE:-redis:7}"
-standin nginx "${NGINX_IMAGE:-nginx:1.27}"
-standin prometheus "${PROMETHEUS_IMAGE:-prom/prometheus:v2.53.4}" "$monitoring_tar" "$monitoring_key"
-standin nginx-exporter "${NGINX_EXPORTER_IMAGE:-nginx/nginx-prometheus-exporter:1.4.2}" "$monitoring_tar" "$monitoring_key"
-standin mtail "${MTAIL_IMAGE:-ghcr.io/google/mtail:3.0.8}" "$monitoring_tar" "$monitoring_key"
+# The names the stack's config gives them (local.images).
+standin postgres "${ref[postgres]}"
+standin redis "${ref[redis]}"
+standin nginx "${ref[nginx]}"
+standin prometheus "${ref[prometheus]}" "$monitoring_tar" "$monitoring_key"
+standin nginx-exporter "${ref[nginxExporter]}" "$monitoring_tar" "$monitoring_key"
+standin mtail "${ref[mtail]}" "$monitoring_tar" "$monitoring_key"
 jaeger_image
 
 if [[ ${STANDINS_ONLY:-} == 1 ]]; then
   exit 0
 fi
 
-# The app image, FROM scratch, through the Makefile's own target.
-log "make image"
+# The app image, FROM scratch, through the Makefile's own target: it tags
+# ${ref[app]}, the name the stack's config gives it (bin/preflight image).
+log "make image STACK=$stack (${ref[app]})"
 t0=$SECONDS
-make -s image DOCKER="$DOCKER"
+make -s image DOCKER="$DOCKER" STACK="$stack"
 log "app image built in $((SECONDS - t0))s"

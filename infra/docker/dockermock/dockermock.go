@@ -17,6 +17,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/shipyard-kit/shipyard/infra/pulumitest"
+	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
 
 // ImageID is the ID the mocked `make image` build has.
@@ -35,8 +36,8 @@ func Options(m Migration) []pulumitest.Option {
 	return []pulumitest.Option{
 		pulumitest.WithCall("docker:index/getRemoteImage:getRemoteImage", func(args resource.PropertyMap) (resource.PropertyMap, error) {
 			name := args["name"].StringValue()
-			if !strings.HasSuffix(name, ":local") {
-				return nil, fmt.Errorf("dockermock: looked up image %q; only the app image <repository>:local is built", name)
+			if !strings.HasSuffix(name, ":"+preflight.AppImageTag) {
+				return nil, fmt.Errorf("dockermock: looked up image %q; only the app image <repository>:%s is built", name, preflight.AppImageTag)
 			}
 			return resource.PropertyMap{"id": str(ImageID), "name": args["name"]}, nil
 		}),

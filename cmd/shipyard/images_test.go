@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// editConfig rewrites config/<stack>.json of dir with edit applied to it.
+func editConfig(t *testing.T, dir, stack string, edit func(cfg map[string]any)) {
+	t.Helper()
+	path := filepath.Join(dir, stack+".json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	edit(cfg)
+	if data, err = json.MarshalIndent(cfg, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// section returns cfg[key] as an object, creating it.
+func section(cfg map[string]any, key string) map[string]any {
+	m, _ := cfg[key].(map[string]any)
+	if m == nil {
+		m = map[string]any{}
+		cfg[key] = m
+	}
+	return m
+}
+
+// configCopy is a config directory with the repository's schema and the
+// stacks named (all of them when none are).
+func configCopy(t *testing.T, stacks ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, err := filepath.Glob(filepath.Join(repoRoot, "config", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		keep := name == "schema" || len(stacks) == 0
+		for _, s := range stacks {
+			keep = keep || s == name
+		}
+		if keep {
+			copyFile(t, f, filepath.Join(dir, filepath.Base(f)))
+		}
+	}
+	return dir
+}
+
+// ownImages sets release.imageRepository and every local.images field of a
+// docker stack to names other than the defaults.
+func ownImages(cfg map[string]any) {
+	section(cfg, "release")["imageRepository"] = "team/my-app"
+	section(cfg, "local")["images"] = map[string]any{
+		"postgres":      "postgres:15.8",
+		"redis":         "mirror.example.com:5000/library/redis:7.2",
+		"nginx":         "nginx:1.28",
+		"prometheus":    "prom/prometheus:v3.1.0",
+		"nginxExporter": "nginx/nginx-prometheus-exporter:1.4.3",
+		"mtail":         "ghcr.io/google/mtail:3.0.9",
+		"jaeger":        "mirror.example.com/jaegertracing/jaeger:2.12.0",
+	}
+}
+
+// `shipyard release STACK` without --image releases the image `make image`
+// builds for the stack: on docker, <release.imageRepository>:local.
+func TestReleaseWithoutImageReleasesTheStacksAppImage(t *testing.T) {
+	t.Run("docker: the image release.imageRepository names", func(t *testing.T) {
+		r := newCLIRepo(t)
+		editConfig(t, filepath.Join(r.root, "config"), "local", ownImages)
+		state := installFakes(t, &fakeWorld{Outputs: map[string]map[string]any{"local": {
+			"stack": "local", "target": "docker", "prometheusUrl": "http://127.0.0.1:1",
+			"containers": map[string]any{"nginx": "shipyard-local-nginx"}, "imageDigest": fakeLocalImageID,
+		}}})
+		// The fake docker gives every image the ID the stack runs: the
+		// release stops there, naming the image it would release.
+		_, err := runCLI(t, "release", "local")
+		if err == nil || !strings.Contains(err.Error(), "already runs team/my-app:local") {
+			t.Fatalf("release local: %v", err)
+		}
+		if calls := readCalls(t, state); !contains(calls, "docker image inspect --format {{.Id}} team/my-app:local") {
+			t.Errorf("no inspect of team/my-app:local among\n%s", strings.Join(calls, "\n"))
+		}
+	})
+	t.Run("aws: the local build shipyard-app:local, whatever ECR repository release.imageRepository names", func(t *testing.T) {
+		r := newCLIRepo(t)
+		editConfig(t, filepath.Join(r.root, "config"), "dev", func(cfg map[string]any) { section(cfg, "release")["imageRepository"] = "team-ecr" })
+		state := installFakes(t, &fakeWorld{
+			Outputs: map[string]map[string]any{"dev": deployedOutputs("dev", "https://dev.example.com", "")},
+		})
+		if out, err := runCLI(t, "release", "dev"); err != nil {
+			t.Fatalf("release dev: %v\n%s", err, out)
+		}
+		if calls := readCalls(t, state); !contains(calls, "docker tag shipyard-app:local "+repoOf("dev")+":dev-0001") {
+			t.Errorf("shipyard-app:local not pushed; calls:\n%s", strings.Join(calls, "\n"))
+		}
+	})
+}
+
+// `make image` tags what STACK's config names (bin/preflight image), the
+// image the docker stack runs.
+func TestMakeImageTagsTheImageTheStacksConfigNames(t *testing.T) {
+	config := configCopy(t)
+	editConfig(t, config, "local", ownImages)
+
+	t.Run("make image tags <release.imageRepository>:local and :VERSION", func(t *testing.T) {
+		dir := freshClone(t)
+		cmd := exec.Command("make", "--no-print-directory", "-n", "image", "STACK=local", "VERSION=v9")
+		cmd.Dir = dir
+		cmd.Env = cleanEnv(t, "SHIPYARD_CONFIG_DIR="+config)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make -n image: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), " build -t team/my-app:v9 -t team/my-app:local .\n") {
+			t.Errorf("make -n image STACK=local does not tag team/my-app:\n%s", out)
+		}
+	})
+	t.Run("make image of an aws stack tags shipyard-app, the local build release pushes", func(t *testing.T) {
+		dir := freshClone(t)
+		cmd := exec.Command("make", "--no-print-directory", "-n", "image", "STACK=dev", "VERSION=v9")
+		cmd.Dir = dir
+		cmd.Env = cleanEnv(t)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), " build -t shipyard-app:v9 -t shipyard-app:local .\n") {
+			t.Errorf("make -n image STACK=dev: %v\n%s", err, out)
+		}
+	})
+	t.Run("make image refuses a bad release.imageRepository before building anything", func(t *testing.T) {
+		bad := configCopy(t, "local")
+		editConfig(t, bad, "local", func(cfg map[string]any) { section(cfg, "release")["imageRepository"] = "My-App" })
+		dir := freshClone(t)
+		cmd := exec.Command("make", "--no-print-directory", "image", "STACK=local")
+		cmd.Dir = dir
+		cmd.Env = cleanEnv(t, "SHIPYARD_CONFIG_DIR="+bad)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("make image succeeded:\n%s", out)
+		}
+		if lines := ownLines(out); len(lines) != 1 || !strings.Contains(lines[0], `release.imageRepository "My-App": allowed a lowercase repository name`) {
+			t.Errorf("want one line naming release.imageRepository and what it allows, got:\n%s", out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "bin", "linux-amd64", "app")); err == nil {
+			t.Error("the app was built before the image name was checked")
+		}
+	})
+}
