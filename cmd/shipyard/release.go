@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
 
@@ -143,7 +144,7 @@ func opsFor(ctx context.Context, e env, stack string) (*release.Ops, error) {
 // cmdRelease pushes the locally built image to the stack's repository and
 // deploys it by digest.
 func cmdRelease(ctx context.Context, e env) error {
-	image, set, args := cutFlag(e.args, "image")
+	image, set, args := cliflag.Cut(e.args, "image")
 	if !set {
 		image = "shipyard-app:local"
 	}
@@ -212,7 +213,7 @@ func cmdRollback(ctx context.Context, e env) error {
 
 // cmdLedger prints a stack's release ledger, or checks every ledger.
 func cmdLedger(_ context.Context, e env) error {
-	verify, args, err := boolFlag(e.args, "verify")
+	verify, args, err := cliflag.Bool(e.args, "verify")
 	if err != nil {
 		return err
 	}
