@@ -151,14 +151,18 @@ func TestSynopsisAndFlags(t *testing.T) {
 	}
 }
 
+// usageCase is a command's arguments, the program and usage line it
+// checks them against, and the error wanted ("" for none).
+type usageCase struct {
+	name    string
+	program string
+	usage   string
+	args    []string
+	want    string
+}
+
 func TestUnknownFlag(t *testing.T) {
-	for _, c := range []struct {
-		name    string
-		program string
-		usage   string
-		args    []string
-		want    string
-	}{
+	for _, c := range []usageCase{
 		{"a misspelt flag is named with the ones allowed", "shipyard", "cost STACK [--format=text|json] [--base=GIT_REF]  what it costs",
 			[]string{"local", "--formt=json"}, "unknown flag --formt; allowed --format, --base; usage: shipyard cost STACK [--format=text|json] [--base=GIT_REF]"},
 		{"the program begins the usage line", "preflight", "stacks [--target=aws|docker] [--format=text|json]",
@@ -182,13 +186,7 @@ func TestUnknownFlag(t *testing.T) {
 }
 
 func TestUsageError(t *testing.T) {
-	for _, c := range []struct {
-		name    string
-		program string
-		usage   string
-		args    []string
-		want    string
-	}{
+	for _, c := range []usageCase{
 		{"arguments without a flag get the usage line", "shipyard", "target STACK", []string{"local", "dev"}, "usage: shipyard target STACK"},
 		{"no arguments get the usage line", "preflight", "backend STACK", nil, "usage: preflight backend STACK"},
 		{"the first flag is named, with the synopsis", "shipyard", "target STACK  print the target", []string{"local", "--formt=json", "-x"},
