@@ -28,9 +28,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
 
@@ -80,7 +80,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 	if syn == "" {
 		return fmt.Errorf("unknown command %q; %s", cmd, usage)
 	}
-	if err := unknownFlag(syn, args); err != nil {
+	if err := cliflag.UnknownFlag("preflight", syn, args); err != nil {
 		return err
 	}
 	configDir := getenv("SHIPYARD_CONFIG_DIR")
@@ -95,13 +95,13 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 	switch cmd {
 	case "check":
 		if len(args) == 0 {
-			return usageError(syn)
+			return cliflag.UsageError("preflight", syn, args)
 		}
 		_, err := preflight.Check(getenv, root, configDir, args...)
 		return err
 	case "backend":
 		if len(args) != 1 {
-			return usageError(syn)
+			return cliflag.UsageError("preflight", syn, args)
 		}
 		stacks, err := preflight.Check(getenv, root, configDir, args[0])
 		if err != nil {
@@ -115,7 +115,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 		return nil
 	case "target":
 		if len(args) != 1 {
-			return usageError(syn)
+			return cliflag.UsageError("preflight", syn, args)
 		}
 		// The target of a stack whose backend is refused is still known.
 		s, err := preflight.Read(configDir, args[0])
@@ -126,7 +126,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 		return nil
 	case "passphrase":
 		if len(args) != 1 {
-			return usageError(syn)
+			return cliflag.UsageError("preflight", syn, args)
 		}
 		s, err := preflight.Read(configDir, args[0])
 		if err != nil {
@@ -142,7 +142,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 		return cmdCI(configDir, args, stdout, syn)
 	case "image":
 		if len(args) < 1 || len(args) > 2 {
-			return usageError(syn)
+			return cliflag.UsageError("preflight", syn, args)
 		}
 		// An aws stack's image is known before `make bootstrap`: no
 		// backend check.
@@ -164,16 +164,16 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 // file such as dev.old.json is none), of one target with --target, one a
 // line or, with --format=json, as a JSON list (a workflow's matrix).
 func cmdStacks(configDir string, args []string, stdout io.Writer, syn string) error {
-	target, _, args, err := choiceFlag(args, "target", []string{preflight.TargetAWS, preflight.TargetDocker})
+	target, _, args, err := cliflag.Choice{Name: "target", Allowed: []string{preflight.TargetAWS, preflight.TargetDocker}}.Cut(args)
 	if err != nil {
 		return err
 	}
-	format, _, args, err := choiceFlag(args, "format", []string{"text", "json"})
+	format, _, args, err := cliflag.Choice{Name: "format", Allowed: []string{"text", "json"}}.Cut(args)
 	if err != nil {
 		return err
 	}
 	if len(args) != 0 {
-		return usageError(syn)
+		return cliflag.UsageError("preflight", syn, args)
 	}
 	stacks, err := preflight.ReadAll(configDir)
 	if err != nil {
@@ -205,7 +205,7 @@ func cmdStacks(configDir string, args []string, stdout io.Writer, syn string) er
 // the bootstrap section lacks and `make bootstrap`
 // (internal/preflight.ForCI: the one check of the workflows).
 func cmdCI(configDir string, args []string, stdout io.Writer, syn string) error {
-	role, found, args, err := choiceFlag(args, "role", preflight.Roles)
+	role, found, args, err := cliflag.Choice{Name: "role", Allowed: preflight.Roles}.Cut(args)
 	if err != nil {
 		return err
 	}
@@ -213,7 +213,7 @@ func cmdCI(configDir string, args []string, stdout io.Writer, syn string) error 
 		return fmt.Errorf("--role is missing: allowed %s; usage: preflight %s", strings.Join(preflight.Roles, ", "), syn)
 	}
 	if len(args) != 1 {
-		return usageError(syn)
+		return cliflag.UsageError("preflight", syn, args)
 	}
 	s, err := preflight.Read(configDir, args[0])
 	if err != nil {
@@ -225,52 +225,4 @@ func cmdCI(configDir string, args []string, stdout io.Writer, syn string) error 
 	}
 	fmt.Fprintf(stdout, "role=%s\nregion=%s\nbackend=%s\n", ci.RoleArn, ci.Region, ci.Backend)
 	return nil
-}
-
-// choiceFlag removes every --name=VALUE from args and returns the last
-// value (found: the flag was given), which must be one of allowed: a bare
-// --name, an empty value or any other is an error naming the flag and the
-// values it takes (as cmd/shipyard's flags do).
-func choiceFlag(args []string, name string, allowed []string) (value string, found bool, rest []string, err error) {
-	for _, a := range args {
-		v, ok := strings.CutPrefix(a, "--"+name)
-		switch {
-		case ok && (v == "" || strings.HasPrefix(v, "=")):
-			value, found = strings.TrimPrefix(v, "="), true
-			if !slices.Contains(allowed, value) {
-				return "", false, nil, fmt.Errorf("--%s=%s: allowed %s", name, value, strings.Join(allowed, ", "))
-			}
-		default:
-			rest = append(rest, a)
-		}
-	}
-	return value, found, rest, nil
-}
-
-// unknownFlag refuses the first argument that looks like a flag the
-// command's usage line does not name, naming the ones it takes.
-func unknownFlag(syn string, args []string) error {
-	var allowed []string
-	for _, f := range strings.Fields(syn) {
-		f = strings.Trim(f, "[]")
-		if name, _, _ := strings.Cut(f, "="); strings.HasPrefix(name, "--") {
-			allowed = append(allowed, name)
-		}
-	}
-	for _, a := range args {
-		name, _, _ := strings.Cut(a, "=")
-		if !strings.HasPrefix(a, "-") || a == "-" || slices.Contains(allowed, name) {
-			continue
-		}
-		takes := "allowed " + strings.Join(allowed, ", ")
-		if len(allowed) == 0 {
-			takes = "preflight " + strings.Fields(syn)[0] + " takes no flags"
-		}
-		return fmt.Errorf("unknown flag %s; %s; usage: preflight %s", name, takes, syn)
-	}
-	return nil
-}
-
-func usageError(syn string) error {
-	return fmt.Errorf("usage: preflight %s", syn)
 }

@@ -39,6 +39,7 @@ func TestRun(t *testing.T) {
 		{"names the formats --format takes", []string{"stacks", "--format=yaml"}, nil, "", "--format=yaml: allowed text, json"},
 		{"names a misspelt flag and the ones it takes", []string{"stacks", "--targt=aws"}, nil, "", "unknown flag --targt; allowed --target, --format; usage: preflight stacks"},
 		{"takes no stack", []string{"stacks", "dev"}, nil, "", "usage: preflight stacks [--target=aws|docker] [--format=text|json]"},
+		{"names a dash argument it cannot take in its usage error", []string{"stacks", "-1"}, nil, "", "unknown flag -1; usage: preflight stacks [--target=aws|docker] [--format=text|json]"},
 		{"needs --role", []string{"ci", "dev"}, nil, "", "--role is missing: allowed deploy, preview"},
 		{"names the roles --role takes", []string{"ci", "dev", "--role=admin"}, nil, "", "--role=admin: allowed deploy, preview"},
 		{"refuses a flag check does not take", []string{"check", "dev", "--role=deploy"}, nil, "", "unknown flag --role; preflight check takes no flags"},
@@ -71,14 +72,15 @@ func TestRun(t *testing.T) {
 }
 
 // The Makefile builds preflight before anything else because it builds in
-// seconds: it imports the standard library and internal/preflight only.
+// seconds: it imports the standard library, internal/cliflag and
+// internal/preflight only (which import the standard library only).
 func TestPreflightImportsOnlyTheStandardLibrary(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	got := strings.Fields(string(out))
-	want := []string{"github.com/shipyard-kit/shipyard/internal/preflight", "github.com/shipyard-kit/shipyard/cmd/preflight"}
+	want := []string{"github.com/shipyard-kit/shipyard/internal/cliflag", "github.com/shipyard-kit/shipyard/internal/preflight", "github.com/shipyard-kit/shipyard/cmd/preflight"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("cmd/preflight depends on %v, want only %v", got, want)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 	"github.com/shipyard-kit/shipyard/internal/atomicfile"
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 	"github.com/shipyard-kit/shipyard/internal/preflight"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
@@ -39,7 +40,7 @@ type bootstrapOutputs struct {
 // section that names another backend or other roles only with --force
 // (FORCE=1), else nothing is written for any stack.
 func cmdBootstrap(ctx context.Context, e env) error {
-	force, args, err := boolFlagVar(e.args, "force", "FORCE")
+	force, args, err := cliflag.BoolVar(e.args, "force", "FORCE")
 	if err != nil {
 		return err
 	}

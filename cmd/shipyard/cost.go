@@ -13,6 +13,7 @@ import (
 	"github.com/shipyard-kit/shipyard/infra/cost"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 	"github.com/shipyard-kit/shipyard/internal/atomicfile"
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 )
 
 const costUsage = "cost STACK [--format=text|json] [--base=GIT_REF]"
@@ -20,11 +21,11 @@ const costUsage = "cost STACK [--format=text|json] [--base=GIT_REF]"
 // cmdCost prints what an aws stack costs a month (infra/cost), or with
 // --base the difference from the stack's config at a git ref.
 func cmdCost(ctx context.Context, e env) error {
-	format, args, err := formatFlag(e.args, nil, "text", "json")
+	format, _, args, err := cliflag.Choice{Name: "format", Variable: "FORMAT", Allowed: []string{"text", "json"}, Default: "text"}.Cut(e.args)
 	if err != nil {
 		return err
 	}
-	base, hasBase, args := cutFlag(args, "base")
+	base, hasBase, args := cliflag.Cut(args, "base")
 	e.args = args
 	if hasBase && base == "" {
 		return fmt.Errorf("--base needs a git ref, e.g. --base=origin/main")
@@ -115,11 +116,11 @@ func configAt(ctx context.Context, x execer, pr project, base, stack string) (*s
 // <offer>-<region>.json instead). Prices it cannot refresh keep their old
 // value and are listed; the command then fails.
 func cmdCostPrices(ctx context.Context, e env) error {
-	file, _, args := cutFlag(e.args, "file")
-	regions, _, args := cutFlag(args, "regions")
-	dir, _, args := cutFlag(args, "offers")
+	file, _, args := cliflag.Cut(e.args, "file")
+	regions, _, args := cliflag.Cut(args, "regions")
+	dir, _, args := cliflag.Cut(args, "offers")
 	if len(args) > 0 || file == "" {
-		return usageError(args, costPricesUsage)
+		return cliflag.UsageError("shipyard", costPricesUsage, args)
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {

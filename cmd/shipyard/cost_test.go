@@ -154,6 +154,7 @@ func TestCostRejectsBadArguments(t *testing.T) {
 		want string
 	}{
 		{[]string{"prod", "--format=yaml"}, "FORMAT=yaml (--format=yaml): allowed text, json"},
+		{[]string{"prod", "--format=yaml", "--format=json"}, "FORMAT=yaml (--format=yaml): allowed text, json"},
 		{[]string{"prod", "--base=no-such-ref"}, "not a commit"},
 		{[]string{"local"}, "only aws stacks"},
 		{[]string{}, "usage: shipyard cost STACK"},

@@ -17,6 +17,7 @@ import (
 
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
 
@@ -85,9 +86,9 @@ type pins struct {
 func parsePins(args []string) (pins, []string, error) {
 	var p pins
 	var plugins string
-	p.pulumi, _, args = cutFlag(args, "pulumi-version")
-	plugins, _, args = cutFlag(args, "plugins")
-	p.awsArchive, _, args = cutFlag(args, "aws-plugin-archive")
+	p.pulumi, _, args = cliflag.Cut(args, "pulumi-version")
+	plugins, _, args = cliflag.Cut(args, "plugins")
+	p.awsArchive, _, args = cliflag.Cut(args, "aws-plugin-archive")
 	p.plugins = map[string]string{}
 	for _, pv := range strings.Split(plugins, ",") {
 		if pv == "" {

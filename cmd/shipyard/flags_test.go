@@ -5,74 +5,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 )
-
-func TestCutFlag(t *testing.T) {
-	for _, c := range []struct {
-		name      string
-		args      []string
-		flag      string
-		value     string
-		found     bool
-		remaining []string
-	}{
-		{"a valued flag is taken out with its value", []string{"dev", "--image=app:1"}, "image", "app:1", true, []string{"dev"}},
-		{"a bare flag is found with no value", []string{"--allow-stateful-changes", "prod"}, "allow-stateful-changes", "", true, []string{"prod"}},
-		{"an absent flag leaves the arguments alone", []string{"dev"}, "confirm", "", false, []string{"dev"}},
-		{"a longer flag with the same prefix is not the flag", []string{"--imagex=1", "dev"}, "image", "", false, []string{"--imagex=1", "dev"}},
-		{"the last of repeated flags wins", []string{"--confirm=a", "--confirm=b"}, "confirm", "b", true, nil},
-		{"an empty value is still a value", []string{"--image="}, "image", "", true, nil},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			value, found, rest := cutFlag(c.args, c.flag)
-			if value != c.value || found != c.found || !reflect.DeepEqual(rest, c.remaining) {
-				t.Errorf("cutFlag(%q, %q) = %q, %v, %q; want %q, %v, %q", c.args, c.flag, value, found, rest, c.value, c.found, c.remaining)
-			}
-		})
-	}
-}
-
-func TestBoolFlag(t *testing.T) {
-	for _, c := range []struct {
-		name    string
-		args    []string
-		on      bool
-		rest    []string
-		wantErr string
-	}{
-		{"a bare flag is on", []string{"dev", "--keep-data"}, true, []string{"dev"}, ""},
-		{"=true is on", []string{"--keep-data=true", "dev"}, true, []string{"dev"}, ""},
-		{"=1 is on", []string{"--keep-data=1"}, true, nil, ""},
-		{"=false is off", []string{"dev", "--keep-data=false"}, false, []string{"dev"}, ""},
-		{"=0 is off", []string{"--keep-data=0", "dev"}, false, []string{"dev"}, ""},
-		{"an absent flag is off and leaves the arguments alone", []string{"dev"}, false, []string{"dev"}, ""},
-		{"the last of repeated flags wins, off after on", []string{"--keep-data", "--keep-data=false"}, false, nil, ""},
-		{"the last of repeated flags wins, on after off", []string{"--keep-data=0", "--keep-data"}, true, nil, ""},
-		{"a longer flag with the same prefix is not the flag", []string{"--keep-database"}, false, []string{"--keep-database"}, ""},
-		{"any other value is refused, naming the flag and the values it takes", []string{"--keep-data=maybe"}, false, nil, "--keep-data=maybe: allowed true, false, 1, 0 (or the bare --keep-data)"},
-		{"an empty value is refused", []string{"--keep-data="}, false, nil, "--keep-data=: allowed"},
-		{"a bad value is refused even when a good one follows", []string{"--keep-data=no", "--keep-data=false"}, false, nil, "--keep-data=no: allowed"},
-		{"case matters: only the documented spellings are taken", []string{"--keep-data=FALSE"}, false, nil, "--keep-data=FALSE: allowed"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			on, rest, err := boolFlag(c.args, "keep-data")
-			if c.wantErr != "" {
-				if err == nil || err.Error() != c.wantErr && !strings.HasPrefix(err.Error(), c.wantErr) {
-					t.Fatalf("boolFlag(%q) = %v, %q, %v; want the error %q", c.args, on, rest, err, c.wantErr)
-				}
-				return
-			}
-			if err != nil || on != c.on || !reflect.DeepEqual(rest, c.rest) {
-				t.Errorf("boolFlag(%q) = %v, %q, %v; want %v, %q", c.args, on, rest, err, c.on, c.rest)
-			}
-		})
-	}
-}
 
 // A boolean flag's value is read: =false means off. Before, any
 // --name=VALUE counted as the bare flag, so --allow-stateful-changes=false
@@ -185,7 +124,7 @@ func TestEveryCommandNamesAnUnknownFlag(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
 			err := run(context.Background(), []string{name, "local", "--no-such-flag=1"}, func(string) string { return "" }, &out, &out)
-			if err == nil || !strings.HasPrefix(err.Error(), "unknown flag --no-such-flag; ") || !strings.HasSuffix(err.Error(), "; usage: shipyard "+synopsis(c.usage)) {
+			if err == nil || !strings.HasPrefix(err.Error(), "unknown flag --no-such-flag; ") || !strings.HasSuffix(err.Error(), "; usage: shipyard "+cliflag.Synopsis(c.usage)) {
 				t.Errorf("shipyard %s local --no-such-flag=1: %v", name, err)
 			}
 		})
@@ -198,7 +137,7 @@ func TestEveryCommandNamesAnUnknownFlag(t *testing.T) {
 func TestEveryFlagTheCommandsReadIsInAUsageLine(t *testing.T) {
 	inUsage := map[string]bool{}
 	for _, c := range commands() {
-		for _, f := range usageFlag.FindAllString(synopsis(c.usage), -1) {
+		for _, f := range cliflag.Flags(c.usage) {
 			inUsage[f] = true
 		}
 	}
@@ -206,8 +145,7 @@ func TestEveryFlagTheCommandsReadIsInAUsageLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// formatFlag reads --format.
-	read := regexp.MustCompile(`(?:cutFlag|boolFlag|boolFlagVar)\([a-zA-Z.]+, "([a-z][a-z0-9-]*)"|(formatFlag)\(`)
+	read := regexp.MustCompile(`cliflag\.(?:Cut|Bool|BoolVar)\([a-zA-Z.]+, "([a-z][a-z0-9-]*)"|cliflag\.Choice\{Name: "([a-z][a-z0-9-]*)"`)
 	found := 0
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -219,10 +157,7 @@ func TestEveryFlagTheCommandsReadIsInAUsageLine(t *testing.T) {
 		}
 		for _, m := range read.FindAllStringSubmatch(string(data), -1) {
 			found++
-			flag := m[1]
-			if m[2] != "" {
-				flag = "format"
-			}
+			flag := m[1] + m[2]
 			if !inUsage["--"+flag] {
 				t.Errorf("%s reads --%s, which no command's usage line names: shipyard would refuse it as unknown", f, flag)
 			}

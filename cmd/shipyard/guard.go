@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/shipyard-kit/shipyard/infra/policy"
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 )
 
 // guardInput is where `shipyard guard` reads the plan when no file is
@@ -20,7 +21,7 @@ var guardInput io.Reader = os.Stdin
 // random password's renewal by new keepers passes), unless
 // --allow-stateful-changes. Allowed changes are still listed on stderr.
 func cmdGuard(_ context.Context, e env) error {
-	allow, args, err := boolFlag(e.args, "allow-stateful-changes")
+	allow, args, err := cliflag.Bool(e.args, "allow-stateful-changes")
 	if err != nil {
 		return err
 	}
@@ -30,7 +31,7 @@ func cmdGuard(_ context.Context, e env) error {
 		case file == "" && len(a) > 0 && a[0] != '-':
 			file = a
 		default:
-			return usageError(args, "guard [--allow-stateful-changes] [PREVIEW.json] < preview.json")
+			return cliflag.UsageError("shipyard", "guard [--allow-stateful-changes] [PREVIEW.json] < preview.json", args)
 		}
 	}
 	in := guardInput

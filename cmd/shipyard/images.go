@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 )
 
 const imagesUsage = "images STACK [NAME]       print the images `make up` of STACK needs on this machine, one \"NAME REF\" a line: app (what `make image` builds) and, on docker, each local.images image; with NAME only its REF"
@@ -15,7 +16,7 @@ const imagesUsage = "images STACK [NAME]       print the images `make up` of STA
 // under these names.
 func cmdImages(_ context.Context, e env) error {
 	if len(e.args) < 1 || len(e.args) > 2 || strings.HasPrefix(e.args[0], "-") {
-		return usageError(e.args, "images STACK [NAME]")
+		return cliflag.UsageError("shipyard", "images STACK [NAME]", e.args)
 	}
 	pr, err := findProject(e)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
 
@@ -78,13 +79,14 @@ const jobsUsage = "jobs STACK [--format=text|json]"
 // cmdJobs prints the scheduled jobs of a stack with their last run: a
 // table (--format=text, the default), or with --format=json a JSON array.
 func cmdJobs(ctx context.Context, e env) error {
-	format, args, err := formatFlag(e.args, map[string]string{"table": "text"}, "text", "json")
+	format, _, args, err := cliflag.Choice{Name: "format", Variable: "FORMAT", Allowed: []string{"text", "json"},
+		Aliases: map[string]string{"table": "text"}, Default: "text"}.Cut(e.args)
 	if err != nil {
 		return err
 	}
 	asJSON := format == "json"
 	if len(args) != 1 {
-		return usageError(args, jobsUsage)
+		return cliflag.UsageError("shipyard", jobsUsage, args)
 	}
 	x := osExec(e.stdout, e.stderr)
 	cfg, out, err := stackOutputs(ctx, e, x, args[0])

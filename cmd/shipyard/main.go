@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 )
 
 func main() {
@@ -40,7 +41,7 @@ type env struct {
 
 type command struct {
 	// usage is "NAME ARGS  description"; ARGS names every flag the
-	// command takes (unknownFlag).
+	// command takes (cliflag.UnknownFlag).
 	usage string
 	run   func(ctx context.Context, e env) error
 }
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// A command's usage line names every flag it takes: any other flag is
 	// refused, and named, before the command runs (which would take it for
 	// a stack or a file, or print its usage alone).
-	if err := unknownFlag(c.usage, args[1:]); err != nil {
+	if err := cliflag.UnknownFlag("shipyard", c.usage, args[1:]); err != nil {
 		return err
 	}
 	return c.run(ctx, env{args: args[1:], getenv: getenv, stdout: stdout, stderr: stderr})

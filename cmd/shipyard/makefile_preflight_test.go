@@ -14,16 +14,16 @@ import (
 )
 
 // freshClone copies what the stack targets read before anything slow (the
-// Makefile, the module files, config/ and the preflight check) into a
-// temporary directory: a fresh clone without bin/, .pulumi-state or
-// stacks/Pulumi.<stack>.yaml.
+// Makefile, the module files, config/ and the preflight check with the
+// packages it imports) into a temporary directory: a fresh clone without
+// bin/, .pulumi-state or stacks/Pulumi.<stack>.yaml.
 func freshClone(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, f := range []string{"Makefile", "go.mod", "go.sum", "Pulumi.yaml"} {
 		copyFile(t, filepath.Join(repoRoot, f), filepath.Join(dir, f))
 	}
-	for _, d := range []string{"config", "cmd/preflight", "internal/preflight"} {
+	for _, d := range []string{"config", "cmd/preflight", "internal/cliflag", "internal/preflight"} {
 		files, err := filepath.Glob(filepath.Join(repoRoot, d, "*"))
 		if err != nil {
 			t.Fatal(err)

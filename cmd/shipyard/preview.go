@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
 
@@ -219,7 +220,7 @@ func lockPreviews(p *pulumiCLI, base string) (unlock func(), err error) {
 // previewArgs reads "BASE PR" and loads both configs.
 func previewArgs(e env, usage string) (project, *stackconfig.Config, *stackconfig.Config, error) {
 	if len(e.args) != 2 || strings.HasPrefix(e.args[0], "-") {
-		return project{}, nil, nil, usageError(e.args, usage)
+		return project{}, nil, nil, cliflag.UsageError("shipyard", usage, e.args)
 	}
 	n, err := stackconfig.ParsePR(e.args[1])
 	if err != nil {
@@ -249,7 +250,7 @@ func newPreviewRun(e env, pr project, base, prCfg *stackconfig.Config) *previewR
 }
 
 func cmdPRUp(ctx context.Context, e env) error {
-	image, _, args := cutFlag(e.args, "image")
+	image, _, args := cliflag.Cut(e.args, "image")
 	e.args = args
 	pr, base, prCfg, err := previewArgs(e, prUpUsage)
 	if err != nil {
@@ -379,11 +380,11 @@ func prDown(ctx context.Context, r *previewRun, ps previewStack) error {
 }
 
 func cmdPRReap(ctx context.Context, e env) error {
-	ttlFlag, hasTTL, args := cutFlag(e.args, "ttl")
-	openFlag, hasOpen, args := cutFlag(args, "open")
+	ttlFlag, hasTTL, args := cliflag.Cut(e.args, "ttl")
+	openFlag, hasOpen, args := cliflag.Cut(args, "open")
 	e.args = args
 	if len(e.args) != 1 || strings.HasPrefix(e.args[0], "-") {
-		return usageError(e.args, prReapUsage)
+		return cliflag.UsageError("shipyard", prReapUsage, e.args)
 	}
 	pr, err := findProject(e)
 	if err != nil {
@@ -444,12 +445,12 @@ func parseOpen(s string) (map[int]bool, error) {
 	}
 	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 	if len(fields) == 0 {
-		return nil, flagValueError("open", "OPEN", s, openAllowed+"; an empty list is refused, as it would reap every PR environment")
+		return nil, cliflag.ValueError("open", "OPEN", s, openAllowed+"; an empty list is refused, as it would reap every PR environment")
 	}
 	for _, f := range fields {
 		n, err := stackconfig.ParsePR(f)
 		if err != nil {
-			return nil, flagValueError("open", "OPEN", s, fmt.Sprintf("%s (%q is no PR number from 1 to 9999999)", openAllowed, f))
+			return nil, cliflag.ValueError("open", "OPEN", s, fmt.Sprintf("%s (%q is no PR number from 1 to 9999999)", openAllowed, f))
 		}
 		open[n] = true
 	}

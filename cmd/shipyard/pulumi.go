@@ -14,6 +14,7 @@ import (
 
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 	"github.com/shipyard-kit/shipyard/internal/preflight"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
@@ -235,7 +236,7 @@ func (p *pulumiCLI) destroy(ctx context.Context, stack string, extra ...string) 
 // stackArg reads the single STACK argument of a command.
 func stackArg(e env, usage string) (string, error) {
 	if len(e.args) != 1 || strings.HasPrefix(e.args[0], "-") {
-		return "", usageError(e.args, usage)
+		return "", cliflag.UsageError("shipyard", usage, e.args)
 	}
 	return e.args[0], nil
 }
@@ -293,7 +294,7 @@ func deployable(e env, pr project, cfg *stackconfig.Config) error {
 // cmdPreview shows what `up` would change; with --expect-no-changes it
 // fails when anything would (an idempotency check).
 func cmdPreview(ctx context.Context, e env) error {
-	expectNoChanges, args, err := boolFlag(e.args, "expect-no-changes")
+	expectNoChanges, args, err := cliflag.Bool(e.args, "expect-no-changes")
 	if err != nil {
 		return err
 	}
@@ -333,11 +334,11 @@ func cmdPreview(ctx context.Context, e env) error {
 // through CodeDeploy with the task definition up registered anyway: up
 // says why web would have been redeployed and deploys nothing.
 func cmdUp(ctx context.Context, e env) error {
-	allowStateful, args, err := boolFlag(e.args, "allow-stateful-changes")
+	allowStateful, args, err := cliflag.Bool(e.args, "allow-stateful-changes")
 	if err != nil {
 		return err
 	}
-	releaseFollows, args, err := boolFlagVar(args, "release-follows", "RELEASE_FOLLOWS")
+	releaseFollows, args, err := cliflag.BoolVar(args, "release-follows", "RELEASE_FOLLOWS")
 	if err != nil {
 		return err
 	}
@@ -374,8 +375,8 @@ func cmdUp(ctx context.Context, e env) error {
 // --keep-data (`make down`), which leaves them, and the generated
 // passwords they were initialised with, for the next `make up`.
 func cmdDestroy(ctx context.Context, e env) error {
-	confirm, _, args := cutFlag(e.args, "confirm")
-	keepData, args, err := boolFlag(args, "keep-data")
+	confirm, _, args := cliflag.Cut(e.args, "confirm")
+	keepData, args, err := cliflag.Bool(args, "keep-data")
 	if err != nil {
 		return err
 	}

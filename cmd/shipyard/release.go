@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
+	"github.com/shipyard-kit/shipyard/internal/cliflag"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
 
@@ -145,7 +146,7 @@ func opsFor(ctx context.Context, e env, stack string) (*release.Ops, error) {
 // repository and deploys it by digest; on a docker stack it releases that
 // local image by deploy.strategy.
 func cmdRelease(ctx context.Context, e env) error {
-	image, set, args := cutFlag(e.args, "image")
+	image, set, args := cliflag.Cut(e.args, "image")
 	e.args = args
 	stack, err := stackArg(e, "release STACK [--image=REF]")
 	if err != nil {
@@ -218,7 +219,7 @@ func cmdRollback(ctx context.Context, e env) error {
 
 // cmdLedger prints a stack's release ledger, or checks every ledger.
 func cmdLedger(_ context.Context, e env) error {
-	verify, args, err := boolFlag(e.args, "verify")
+	verify, args, err := cliflag.Bool(e.args, "verify")
 	if err != nil {
 		return err
 	}
