@@ -105,6 +105,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	out := logx.NewBuffered(stdout, 50*time.Millisecond)
 	defer out.Close()
+	// From here on stdout is shared with the log, whose lines a timer
+	// goroutine flushes: whatever a command prints goes through out too,
+	// after the lines logged before it and never at the same time as a
+	// flush.
+	stdout = out.Direct()
 	log := logx.New(out, cfg.LogLevel, cmd)
 	redis.SetLogger(logx.RedisLogger{Log: log})
 	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit, "config", cfg)

@@ -699,6 +699,40 @@ func TestMigrateReportAndDBCheck(t *testing.T) {
 	}
 }
 
+// inOrder fails unless out holds each of subs, each after the previous.
+func inOrder(t *testing.T, out string, subs ...string) {
+	t.Helper()
+	at := 0
+	for n, sub := range subs {
+		i := strings.Index(out[at:], sub)
+		if i < 0 {
+			t.Fatalf("%s is not after %s in the output:\n%s", sub, strings.Join(subs[:n], ", "), out)
+		}
+		at += i + len(sub)
+	}
+}
+
+// TestCommandOutputFollowsTheLinesLoggedBeforeIt: what a command prints
+// (a report, the jobs' status) shares stdout with the buffered log; it is
+// written after the lines logged before it and never while a flush writes
+// (under -race the plain buffer would report it).
+func TestCommandOutputFollowsTheLinesLoggedBeforeIt(t *testing.T) {
+	env := baseEnv(t)
+	for _, tc := range []struct {
+		args []string
+		line string
+	}{
+		{[]string{"jobs"}, `{"jobs":[`},
+		{[]string{"migrate", "--report", "--scratch"}, `{"migrationReport":`},
+	} {
+		var out bytes.Buffer
+		if err := run(context.Background(), append([]string{"app"}, tc.args...), func(k string) string { return env[k] }, &out, &out); err != nil {
+			t.Fatalf("app %v: %v\n%s", tc.args, err, out.String())
+		}
+		inOrder(t, out.String(), `"msg":"starting"`, tc.line, `"msg":"exited cleanly"`)
+	}
+}
+
 func TestRedisClientMessagesAreJSONLogLines(t *testing.T) {
 	env := appEnv(testenv.DatabaseURL(t), fmt.Sprintf("redis://127.0.0.1:%d/0", testenv.FreePort(t))) // nothing listens
 	p := start(t, env, "serve")
