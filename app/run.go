@@ -225,10 +225,10 @@ func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *tel
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	ropts, err := redis.ParseURL(cfg.RedisURL)
+	ropts, err := config.ParseRedisURL(cfg.RedisURL)
 	if err != nil {
 		pool.Close()
-		return nil, errors.New("redis: invalid REDIS_URL")
+		return nil, fmt.Errorf("redis: %w", err)
 	}
 	if cfg.RedisPassword != "" {
 		ropts.Password = cfg.RedisPassword
