@@ -390,13 +390,17 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *telem
 }
 
 func worker(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *telemetry.Tracing, out io.Writer) error {
+	specs, err := jobs.Specs()
+	if err != nil {
+		return fmt.Errorf("scheduled jobs: %w", err)
+	}
 	d, err := newDeps(ctx, log, cfg, tel, false)
 	if err != nil {
 		return err
 	}
 	defer d.close()
 	defer publishBacklog(ctx, log, cfg, d, out, "worker")()
-	defer publishJobStatus(ctx, log, cfg, d, out, "worker")()
+	defer publishJobStatus(ctx, log, cfg, d, specs, out, "worker")()
 	d.epoch.Start(ctx, d.rdb)
 	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg), d.epoch)
 	d.breaker.OnRecover(notes.Flush)
@@ -466,7 +470,7 @@ func workerConfig(log *slog.Logger, cfg *config.Config) asynq.Config {
 func clock(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *telemetry.Tracing, out io.Writer) error {
 	specs, err := jobs.Specs()
 	if err != nil {
-		return err
+		return fmt.Errorf("scheduled jobs: %w", err)
 	}
 	d, err := newDeps(ctx, log, cfg, tel, false)
 	if err != nil {
@@ -474,7 +478,7 @@ func clock(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *telem
 	}
 	defer d.close()
 	defer publishBacklog(ctx, log, cfg, d, out, "clock")()
-	defer publishJobStatus(ctx, log, cfg, d, out, "clock")()
+	defer publishJobStatus(ctx, log, cfg, d, specs, out, "clock")()
 	c := &jobs.Clock{Specs: specs, Runs: jobs.NewRuns(d.pool), Queue: asynq.NewClientFromRedisClient(d.rdb), Log: log}
 	// The clock schedules until the drain stops it, not at SIGTERM.
 	stop := background(context.WithoutCancel(ctx), c.Run)
