@@ -460,7 +460,7 @@ func background(ctx context.Context, f func(context.Context)) (stop func()) {
 func workerConfig(log *slog.Logger, cfg *config.Config) asynq.Config {
 	return asynq.Config{
 		Concurrency:     cfg.WorkerConcurrency,
-		Queues:          jobs.Queues,
+		Queues:          jobs.Queues(),
 		ShutdownTimeout: max(cfg.ShutdownTimeout-cfg.DrainDelay-time.Second, time.Second),
 		Logger:          asynqLogger{log},
 		LogLevel:        asynqLevel(cfg.LogLevel),
