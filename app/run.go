@@ -93,11 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	needs := config.Needs{Database: true, Redis: cmd != "migrate" && cmd != "seed" && cmd != "dbcheck" && cmd != "jobs"}
-	if cmd == "preview" {
-		needs = previewNeeds(args)
-	}
-	cfg, err := config.Load(getenv, needs)
+	cfg, err := config.Load(getenv, needsFor(args))
 	if err != nil {
 		log := logx.New(stdout, slog.LevelInfo, cmd)
 		log.Error("invalid configuration", "err", err)
@@ -156,6 +152,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("exited cleanly")
 	return nil
+}
+
+// needsFor is what `app <args[1]> …` needs configured: Postgres always,
+// Redis unless the command never touches it (.env.example and docs/app.md
+// name those; TestRedisIsNotNeededByTheCommandsTheDocsName).
+func needsFor(args []string) config.Needs {
+	switch cmd := args[1]; cmd {
+	case "preview":
+		return previewNeeds(args)
+	default:
+		return config.Needs{Database: true, Redis: cmd != "migrate" && cmd != "seed" && cmd != "dbcheck" && cmd != "jobs"}
+	}
 }
 
 func healthcheck(ctx context.Context, getenv func(string) string) error {
