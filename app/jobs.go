@@ -25,12 +25,7 @@ import (
 // scrape and, unless QUEUE_METRICS_INTERVAL is 0, as embedded metric
 // format lines on out. Like the backlog, the worker and the clock both
 // publish it, so a missed run is seen when either is down.
-func publishJobStatus(ctx context.Context, log *slog.Logger, cfg *config.Config, d *deps, out io.Writer, process string) (stop func()) {
-	specs, err := jobs.Specs()
-	if err != nil {
-		log.Error("scheduled jobs' status not published", "err", err)
-		return func() {}
-	}
+func publishJobStatus(ctx context.Context, log *slog.Logger, cfg *config.Config, d *deps, specs []*jobs.Spec, out io.Writer, process string) (stop func()) {
 	read := (&jobs.StatusReader{Runs: jobs.NewRuns(d.pool), Specs: specs}).Read
 	jobs.NewStatusMetrics(d.reg, read, 5*time.Second)
 	if cfg.QueueMetricsInterval == 0 {

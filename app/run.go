@@ -93,11 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	needs := config.Needs{Database: true, Redis: cmd != "migrate" && cmd != "seed" && cmd != "dbcheck" && cmd != "jobs"}
-	if cmd == "preview" {
-		needs = previewNeeds(args)
-	}
-	cfg, err := config.Load(getenv, needs)
+	cfg, err := config.Load(getenv, needsFor(args))
 	if err != nil {
 		log := logx.New(stdout, slog.LevelInfo, cmd)
 		log.Error("invalid configuration", "err", err)
@@ -105,6 +101,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	out := logx.NewBuffered(stdout, 50*time.Millisecond)
 	defer out.Close()
+	// From here on stdout is shared with the log, whose lines a timer
+	// goroutine flushes: whatever a command prints goes through out too,
+	// after the lines logged before it and never at the same time as a
+	// flush.
+	stdout = out.Direct()
 	log := logx.New(out, cfg.LogLevel, cmd)
 	redis.SetLogger(logx.RedisLogger{Log: log})
 	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit, "config", cfg)
@@ -151,6 +152,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("exited cleanly")
 	return nil
+}
+
+// needsFor is what `app <args[1]> …` needs configured: Postgres always,
+// Redis unless the command never touches it (.env.example and docs/app.md
+// name those; TestRedisIsNotNeededByTheCommandsTheDocsName).
+func needsFor(args []string) config.Needs {
+	switch cmd := args[1]; cmd {
+	case "preview":
+		return previewNeeds(args)
+	default:
+		return config.Needs{Database: true, Redis: cmd != "migrate" && cmd != "seed" && cmd != "dbcheck" && cmd != "jobs"}
+	}
 }
 
 func healthcheck(ctx context.Context, getenv func(string) string) error {
@@ -220,10 +233,10 @@ func newDeps(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *tel
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	ropts, err := redis.ParseURL(cfg.RedisURL)
+	ropts, err := config.ParseRedisURL(cfg.RedisURL)
 	if err != nil {
 		pool.Close()
-		return nil, errors.New("redis: invalid REDIS_URL")
+		return nil, fmt.Errorf("redis: %w", err)
 	}
 	if cfg.RedisPassword != "" {
 		ropts.Password = cfg.RedisPassword
@@ -385,13 +398,17 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *telem
 }
 
 func worker(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *telemetry.Tracing, out io.Writer) error {
+	specs, err := jobs.Specs()
+	if err != nil {
+		return fmt.Errorf("scheduled jobs: %w", err)
+	}
 	d, err := newDeps(ctx, log, cfg, tel, false)
 	if err != nil {
 		return err
 	}
 	defer d.close()
 	defer publishBacklog(ctx, log, cfg, d, out, "worker")()
-	defer publishJobStatus(ctx, log, cfg, d, out, "worker")()
+	defer publishJobStatus(ctx, log, cfg, d, specs, out, "worker")()
 	d.epoch.Start(ctx, d.rdb)
 	notes := cache.NewNotes(d.rdb, cfg.CacheTTL, log, cache.NewMetrics(d.reg), d.epoch)
 	d.breaker.OnRecover(notes.Flush)
@@ -451,7 +468,7 @@ func background(ctx context.Context, f func(context.Context)) (stop func()) {
 func workerConfig(log *slog.Logger, cfg *config.Config) asynq.Config {
 	return asynq.Config{
 		Concurrency:     cfg.WorkerConcurrency,
-		Queues:          jobs.Queues,
+		Queues:          jobs.Queues(),
 		ShutdownTimeout: max(cfg.ShutdownTimeout-cfg.DrainDelay-time.Second, time.Second),
 		Logger:          asynqLogger{log},
 		LogLevel:        asynqLevel(cfg.LogLevel),
@@ -461,7 +478,7 @@ func workerConfig(log *slog.Logger, cfg *config.Config) asynq.Config {
 func clock(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *telemetry.Tracing, out io.Writer) error {
 	specs, err := jobs.Specs()
 	if err != nil {
-		return err
+		return fmt.Errorf("scheduled jobs: %w", err)
 	}
 	d, err := newDeps(ctx, log, cfg, tel, false)
 	if err != nil {
@@ -469,7 +486,7 @@ func clock(ctx context.Context, log *slog.Logger, cfg *config.Config, tel *telem
 	}
 	defer d.close()
 	defer publishBacklog(ctx, log, cfg, d, out, "clock")()
-	defer publishJobStatus(ctx, log, cfg, d, out, "clock")()
+	defer publishJobStatus(ctx, log, cfg, d, specs, out, "clock")()
 	c := &jobs.Clock{Specs: specs, Runs: jobs.NewRuns(d.pool), Queue: asynq.NewClientFromRedisClient(d.rdb), Log: log}
 	// The clock schedules until the drain stops it, not at SIGTERM.
 	stop := background(context.WithoutCancel(ctx), c.Run)

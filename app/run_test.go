@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shipyard-kit/shipyard/app/internal/config"
+	"github.com/shipyard-kit/shipyard/app/internal/telemetry"
 	"github.com/shipyard-kit/shipyard/app/internal/testenv"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
@@ -699,6 +702,40 @@ func TestMigrateReportAndDBCheck(t *testing.T) {
 	}
 }
 
+// inOrder fails unless out holds each of subs, each after the previous.
+func inOrder(t *testing.T, out string, subs ...string) {
+	t.Helper()
+	at := 0
+	for n, sub := range subs {
+		i := strings.Index(out[at:], sub)
+		if i < 0 {
+			t.Fatalf("%s is not after %s in the output:\n%s", sub, strings.Join(subs[:n], ", "), out)
+		}
+		at += i + len(sub)
+	}
+}
+
+// TestCommandOutputFollowsTheLinesLoggedBeforeIt: what a command prints
+// (a report, the jobs' status) shares stdout with the buffered log; it is
+// written after the lines logged before it and never while a flush writes
+// (under -race the plain buffer would report it).
+func TestCommandOutputFollowsTheLinesLoggedBeforeIt(t *testing.T) {
+	env := baseEnv(t)
+	for _, tc := range []struct {
+		args []string
+		line string
+	}{
+		{[]string{"jobs"}, `{"jobs":[`},
+		{[]string{"migrate", "--report", "--scratch"}, `{"migrationReport":`},
+	} {
+		var out bytes.Buffer
+		if err := run(context.Background(), append([]string{"app"}, tc.args...), func(k string) string { return env[k] }, &out, &out); err != nil {
+			t.Fatalf("app %v: %v\n%s", tc.args, err, out.String())
+		}
+		inOrder(t, out.String(), `"msg":"starting"`, tc.line, `"msg":"exited cleanly"`)
+	}
+}
+
 func TestRedisClientMessagesAreJSONLogLines(t *testing.T) {
 	env := appEnv(testenv.DatabaseURL(t), fmt.Sprintf("redis://127.0.0.1:%d/0", testenv.FreePort(t))) // nothing listens
 	p := start(t, env, "serve")
@@ -714,5 +751,26 @@ func TestRedisClientMessagesAreJSONLogLines(t *testing.T) {
 	line := testenv.GrepLines(p.out.String(), `"msg":"redis client"`)
 	if !strings.Contains(line, `"level":"DEBUG"`) || !strings.Contains(line, "failed to dial") {
 		t.Errorf("go-redis's message: %s", line)
+	}
+}
+
+// TestAnInvalidRedisURLIsReportedWithItsCause: the processes' Redis
+// client refuses a REDIS_URL go-redis cannot parse with the reason, and
+// the URL only redacted (config.Load checks it first; this is the error
+// if a URL gets past it).
+func TestAnInvalidRedisURLIsReportedWithItsCause(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"redis://:S3cr3t-pw%zz@cache:6379/0", `redis: REDIS_URL "<unparseable>": want a URL such as "redis://host:6379/0" or "rediss://…": not a URL: invalid URL escape "…"`},
+		{"redis://app:S3cr3t-pw@cache:6379/x", `redis: REDIS_URL "redis://app:xxxxx@cache:6379/x": want a URL such as "redis://host:6379/0" or "rediss://…": redis: invalid database number: "x"`},
+	} {
+		cfg := &config.Config{DatabaseURL: "postgres://u@127.0.0.1:1/x?sslmode=disable", RedisURL: tc.url, RedisTimeout: time.Second, ShutdownTimeout: time.Second}
+		d, err := newDeps(context.Background(), slog.New(slog.DiscardHandler), cfg, telemetry.Off(), false)
+		if err == nil {
+			d.close()
+			t.Fatalf("REDIS_URL %s accepted", tc.url)
+		}
+		if err.Error() != tc.want {
+			t.Errorf("REDIS_URL %s: %v\nwant %s", tc.url, err, tc.want)
+		}
 	}
 }

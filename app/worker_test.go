@@ -281,3 +281,29 @@ func TestAJobRunsNowThroughTheWorker(t *testing.T) {
 		t.Errorf("an unknown job: %v\n%s", err, out)
 	}
 }
+
+// TestAnInvalidJobTableStopsTheWorkerAndTheClock: both processes that
+// read the scheduled jobs refuse to start when jobs.Specs fails, with the
+// error logged once, by run (the worker used to log it, carry on without
+// the jobs' status and then panic building its task mux).
+func TestAnInvalidJobTableStopsTheWorkerAndTheClock(t *testing.T) {
+	saved := jobs.Scheduled
+	t.Cleanup(func() { jobs.Scheduled = saved })
+	jobs.Scheduled = append(append([]jobs.Job{}, saved...), saved[0])
+	env := appEnv("postgres://u@127.0.0.1:1/x?sslmode=disable", "redis://127.0.0.1:1/0") // never dialled
+	env["PORT"] = strconv.Itoa(testenv.FreePort(t))
+	for _, cmd := range []string{"worker", "clock"} {
+		var out bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := run(ctx, []string{"app", cmd}, func(k string) string { return env[k] }, &out, &out)
+		cancel()
+		want := "scheduled jobs: job " + saved[0].Name + ": name: declared twice"
+		if err == nil || err.Error() != want {
+			t.Errorf("app %s: %v, want %s\n%s", cmd, err, want, out.String())
+			continue
+		}
+		if n := strings.Count(out.String(), "declared twice"); n != 1 || !strings.Contains(out.String(), `"msg":"`+cmd+` failed"`) {
+			t.Errorf("app %s logged the error %d times, want once, as %q:\n%s", cmd, n, cmd+" failed", out.String())
+		}
+	}
+}

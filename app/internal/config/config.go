@@ -3,6 +3,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -272,6 +273,27 @@ func Redact(s string) string {
 	}
 	return u.String()
 }
+
+// ParseRedisURL is redis.ParseURL with an error that names REDIS_URL,
+// shows the URL only redacted and keeps the cause without what could be a
+// password: net/url's errors quote the whole URL, userinfo included, and
+// pieces of it (`invalid URL escape "%zz"`), so their quoted parts are
+// withheld. go-redis's own errors name the scheme, path or option at fault
+// and are kept whole.
+func ParseRedisURL(raw string) (*redis.Options, error) {
+	o, err := redis.ParseURL(raw)
+	if err == nil {
+		return o, nil
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = errors.New("not a URL: " + quotedRE.ReplaceAllLiteralString(ue.Err.Error(), `"…"`))
+	}
+	return nil, fmt.Errorf(`REDIS_URL %q: want a URL such as "redis://host:6379/0" or "rediss://…": %w`, Redact(raw), err)
+}
+
+// quotedRE matches a Go-quoted string (strconv.Quote, %q).
+var quotedRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
 // secretKey reports whether a connection parameter name holds a secret
 // (password, sslpassword, pass, pwd, secret, token, …).

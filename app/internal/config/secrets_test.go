@@ -86,3 +86,30 @@ func TestRedact(t *testing.T) {
 		})
 	}
 }
+
+// TestParseRedisURLNamesTheCauseButNoPassword: a REDIS_URL go-redis
+// refuses is reported with its cause and the URL redacted; net/url's
+// errors, which quote the URL and pieces of it, lose their quoted parts.
+func TestParseRedisURLNamesTheCauseButNoPassword(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"redis://:S3cr3t-pw%zz@cache:6379/0", `REDIS_URL "<unparseable>": want a URL such as "redis://host:6379/0" or "rediss://…": not a URL: invalid URL escape "…"`},
+		{"redis://app:S3cr3t-pw@cache:port/0", `REDIS_URL "<unparseable>": want a URL such as "redis://host:6379/0" or "rediss://…": not a URL: invalid port "…" after host`},
+		{"http://app:S3cr3t-pw@cache:6379/0", `REDIS_URL "http://app:xxxxx@cache:6379/0": want a URL such as "redis://host:6379/0" or "rediss://…": redis: invalid URL scheme: http`},
+		{"redis://app:S3cr3t-pw@cache:6379/x", `REDIS_URL "redis://app:xxxxx@cache:6379/x": want a URL such as "redis://host:6379/0" or "rediss://…": redis: invalid database number: "x"`},
+		{"rediss://app:S3cr3t-pw@cache:6379/0?pool_size=many", `REDIS_URL "rediss://app:xxxxx@cache:6379/0?pool_size=many": want a URL such as "redis://host:6379/0" or "rediss://…": redis: invalid pool_size number: strconv.Atoi: parsing "many": invalid syntax`},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			_, err := config.ParseRedisURL(tc.in)
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("ParseRedisURL(%q) = %v,\nwant %s", tc.in, err, tc.want)
+			}
+			if strings.Contains(err.Error(), "S3cr3t") {
+				t.Fatalf("the password in %v", err)
+			}
+		})
+	}
+	o, err := config.ParseRedisURL("rediss://app:S3cr3t-pw@cache:6380/2")
+	if err != nil || o.Addr != "cache:6380" || o.DB != 2 || o.Password != "S3cr3t-pw" || o.TLSConfig == nil {
+		t.Fatalf("a valid URL: %+v, %v", o, err)
+	}
+}

@@ -39,6 +39,8 @@ type testApp struct {
 	notes   *cache.Notes
 	breaker *cache.Breaker
 	epoch   *cache.Epoch
+
+	clientTimeout time.Duration // how long do waits for an answer
 }
 
 type appOpts struct {
@@ -48,6 +50,18 @@ type appOpts struct {
 	redisTimeout time.Duration // REDIS_TIMEOUT; default 500ms
 	readTimeout  time.Duration // the http.Server's ReadTimeout; default none
 	hashes       *auth.Limiter // default: from opts
+	// clientTimeout bounds each request of testApp.do; default 30s.
+	clientTimeout time.Duration
+}
+
+// anySpeed is for a test of something other than latency (memory, order,
+// what is answered), whatever the machine's speed: the race detector slows
+// the app about tenfold and a busy CI runner more. The request deadline
+// and the client's wait are an hour; go test's -timeout still ends a test
+// that hangs.
+func anySpeed(o *appOpts) {
+	o.opts.RequestTimeout = time.Hour
+	o.clientTimeout = time.Hour
 }
 
 func defaultOpts() appOpts {
@@ -133,7 +147,10 @@ func newApp(t testing.TB, mods ...func(*appOpts)) *testApp {
 			t.Logf("server logs:\n%s", logs.String())
 		}
 	})
-	return &testApp{t: t, srv: srv, pool: pool, rdb: rdb, ready: ready, reg: reg, logs: logs, notes: notes, breaker: breaker, epoch: epoch}
+	if o.clientTimeout == 0 {
+		o.clientTimeout = 30 * time.Second
+	}
+	return &testApp{t: t, clientTimeout: o.clientTimeout, srv: srv, pool: pool, rdb: rdb, ready: ready, reg: reg, logs: logs, notes: notes, breaker: breaker, epoch: epoch}
 }
 
 type response struct {
@@ -189,7 +206,7 @@ func (a *testApp) do(method, path, token string, body any, headers ...string) re
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), a.clientTimeout)
 	defer cancel()
 	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -71,6 +72,7 @@ func TestReadyzRunsItsChecksOnceForAFlood(t *testing.T) {
 	defer srv.Close()
 	var wg sync.WaitGroup
 	var bad atomic.Int64
+	start := time.Now()
 	for range 200 {
 		wg.Go(func() {
 			resp, err := http.Get(srv.URL + "/readyz")
@@ -86,12 +88,14 @@ func TestReadyzRunsItsChecksOnceForAFlood(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	took := time.Since(start)
 	if bad.Load() > 0 {
 		t.Errorf("%d of 200 answers were not 503 with creds rejected (an optional check that rejects fails readiness)", bad.Load())
 	}
-	// One round per second at most: a flood that outlasts one second may
-	// see a second round.
-	if n := runs.Load(); n > 2 {
-		t.Errorf("200 concurrent /readyz ran the checks %d times, want at most 2", n)
+	// One round per second at most (a round starts a second or more after
+	// the previous one): a flood that outlasts one second may see a second
+	// round, and on a machine slow enough for it to outlast two, a third.
+	if n, most := runs.Load(), max(2, 1+int64(took/time.Second)); n > most {
+		t.Errorf("200 concurrent /readyz in %v ran the checks %d times, want at most %d", took, n, most)
 	}
 }

@@ -23,16 +23,19 @@ import (
 // read: hence app/appmetrics holds the name.
 const QueueDefault = appmetrics.QueueDefault
 
-// Queues are the queues the worker consumes, with their priorities. They
-// are also the only queues whose backlog is published: the queue label and
-// the Queue dimension come from this fixed list, never from what Redis
-// holds, so their cardinality is bounded.
-var Queues = map[string]int{QueueDefault: 1}
+// Queues returns the queues the worker consumes, with their priorities,
+// as a new map each time: what a caller does with it changes nothing for
+// the worker or the backlog (a shared map could). They are also the only
+// queues whose backlog is published: the queue label and the Queue
+// dimension come from this fixed list, never from what Redis holds, so
+// their cardinality is bounded.
+func Queues() map[string]int { return map[string]int{QueueDefault: 1} }
 
 // QueueNames returns the names of Queues, sorted.
 func QueueNames() []string {
-	names := make([]string, 0, len(Queues))
-	for q := range Queues {
+	qs := Queues()
+	names := make([]string, 0, len(qs))
+	for q := range qs {
 		names = append(names, q)
 	}
 	slices.Sort(names)

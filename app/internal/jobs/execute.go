@@ -12,7 +12,7 @@ import (
 
 // WaitPoll is how often a queue job waiting for a running one, and
 // RunNow waiting for an outcome, look again.
-var WaitPoll = 500 * time.Millisecond
+const WaitPoll = 500 * time.Millisecond
 
 // scheduled runs a scheduled job's task through its run record: it claims
 // the run (Runs.Claim: a redelivered task of a started run does nothing,

@@ -218,7 +218,7 @@ func TestTwoClocksEnqueueASlotOnce(t *testing.T) {
 // worker runs the job handlers with h's Mux on e's Redis.
 func startWorker(t *testing.T, e *env, mux *asynq.ServeMux) *asynq.Server {
 	t.Helper()
-	srv := asynq.NewServerFromRedisClient(e.rdb, asynq.Config{Concurrency: 4, Queues: jobs.Queues, LogLevel: asynq.FatalLevel})
+	srv := asynq.NewServerFromRedisClient(e.rdb, asynq.Config{Concurrency: 4, Queues: jobs.Queues(), LogLevel: asynq.FatalLevel})
 	if err := srv.Start(mux); err != nil {
 		t.Fatal(err)
 	}
@@ -507,7 +507,7 @@ func TestARunCutByTheWorkersDrainIsRecordedAsInterruptedAndNotRunAgain(t *testin
 		<-ctx.Done() // longer than the drain
 		return ctx.Err()
 	}})
-	srv := asynq.NewServerFromRedisClient(e.rdb, asynq.Config{Concurrency: 1, Queues: jobs.Queues, LogLevel: asynq.FatalLevel, ShutdownTimeout: 300 * time.Millisecond})
+	srv := asynq.NewServerFromRedisClient(e.rdb, asynq.Config{Concurrency: 1, Queues: jobs.Queues(), LogLevel: asynq.FatalLevel, ShutdownTimeout: 300 * time.Millisecond})
 	if err := srv.Start(mux); err != nil {
 		t.Fatal(err)
 	}

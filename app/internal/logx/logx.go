@@ -117,6 +117,23 @@ func (b *Buffered) flushLocked() {
 	}
 }
 
+// Direct returns a writer to w for what a command prints as its own
+// output (a report line, a job's outcome) beside the log: each write first
+// writes the log lines still pending, then p at once, both under the lock
+// the timer's flush takes. The output is never written before lines
+// logged earlier, never interleaved with a flush, and w is never written
+// by two goroutines at once (the flush runs on a timer goroutine).
+func (b *Buffered) Direct() io.Writer { return direct{b} }
+
+type direct struct{ b *Buffered }
+
+func (d direct) Write(p []byte) (int, error) {
+	d.b.mu.Lock()
+	defer d.b.mu.Unlock()
+	d.b.flushLocked()
+	return d.b.w.Write(p)
+}
+
 // Close flushes and makes later writes go straight through.
 func (b *Buffered) Close() {
 	b.mu.Lock()

@@ -55,6 +55,62 @@ func TestBuffered(t *testing.T) {
 	})
 }
 
+// TestDirectOutputFollowsTheLinesLoggedBeforeIt: a command's own output
+// (Direct) is written after the log lines logged before it, never before
+// them, and never while the timer's flush writes the same writer (run
+// with -race: out is a plain bytes.Buffer).
+func TestDirectOutputFollowsTheLinesLoggedBeforeIt(t *testing.T) {
+	t.Run("pending lines first, then the output, at once", func(t *testing.T) {
+		var out bytes.Buffer
+		b := logx.NewBuffered(&out, time.Hour)
+		log := logx.New(b, slog.LevelInfo, "jobs")
+		log.Info("starting")
+		if _, err := b.Direct().Write([]byte("{\"jobs\":[]}\n")); err != nil {
+			t.Fatal(err)
+		}
+		log.Info("exited cleanly")
+		got := out.String()
+		if i, j := strings.Index(got, `"msg":"starting"`), strings.Index(got, `{"jobs":[]}`); i < 0 || j < 0 || i > j {
+			t.Fatalf("the output is not written at once after the line logged before it:\n%s", got)
+		}
+		if strings.Contains(got, "exited cleanly") {
+			t.Fatalf("a line logged after the output was not buffered:\n%s", got)
+		}
+		b.Close()
+		if !strings.HasSuffix(out.String(), "\"msg\":\"exited cleanly\",\"process\":\"jobs\"}\n") {
+			t.Fatalf("the last line is not last:\n%s", out.String())
+		}
+	})
+	t.Run("output and timer flushes never write at once", func(t *testing.T) {
+		var out bytes.Buffer // not synchronized: only b may serialize the writes
+		b := logx.NewBuffered(&out, 50*time.Microsecond)
+		log := logx.New(b, slog.LevelInfo, "jobs")
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := range 2000 {
+				log.Info("line", "i", i)
+			}
+		}()
+		for range 2000 {
+			if _, err := b.Direct().Write([]byte("output\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		<-done
+		b.Close()
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if len(lines) != 4000 {
+			t.Fatalf("%d lines written, want 4000 (2000 logged, 2000 output)", len(lines))
+		}
+		for _, l := range lines {
+			if l != "output" && !strings.HasPrefix(l, `{"time":`) {
+				t.Fatalf("a mangled line %q", l)
+			}
+		}
+	})
+}
+
 func TestLinesCarryTheTraceOfTheirSpan(t *testing.T) {
 	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
 	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")

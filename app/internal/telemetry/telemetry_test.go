@@ -99,7 +99,7 @@ func newStackLogging(t testing.TB, tel *telemetry.Tracing, worker bool, log *slo
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	if worker {
-		w := asynq.NewServer(asynq.RedisClientOpt{Addr: ropts.Addr, DB: ropts.DB}, asynq.Config{Concurrency: 2, Queues: jobs.Queues, LogLevel: asynq.ErrorLevel})
+		w := asynq.NewServer(asynq.RedisClientOpt{Addr: ropts.Addr, DB: ropts.DB}, asynq.Config{Concurrency: 2, Queues: jobs.Queues(), LogLevel: asynq.ErrorLevel})
 		handlers := &jobs.Handlers{Store: st, Cache: notes, Log: log}
 		if err := w.Start(tel.Jobs(handlers.Mux())); err != nil {
 			t.Fatal(err)
