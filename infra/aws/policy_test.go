@@ -1,7 +1,6 @@
 package aws_test
 
 import (
-	"slices"
 	"testing"
 
 	awsinfra "github.com/shipyard-kit/shipyard/infra/aws"
@@ -90,11 +89,5 @@ func TestEveryRuleChecksSomeResourceOfTheProdStack(t *testing.T) {
 func TestPolicyAndTheClusterAgreeOnTheContainerInsightsLogGroup(t *testing.T) {
 	if a, p := awsinfra.ContainerInsightsLogGroup("shipyard-prod"), policy.ContainerInsightsLogGroup("shipyard-prod"); a != p || a != "/aws/ecs/containerinsights/shipyard-prod/performance" {
 		t.Errorf("infra/aws %q, infra/policy %q", a, p)
-	}
-}
-
-func TestPolicyAndStackConfigAgreeOnTheRDSCertificateAuthorities(t *testing.T) {
-	if !slices.Equal(policy.RDSCertificateAuthorities, stackconfig.RDSCACertIdentifiers) {
-		t.Errorf("policy allows %v, the stack config %v", policy.RDSCertificateAuthorities, stackconfig.RDSCACertIdentifiers)
 	}
 }

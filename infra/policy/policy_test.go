@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/shipyard-kit/shipyard/infra/policy"
+	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 func urn(stack, parentType, typ, name string) string {
@@ -302,6 +304,31 @@ func TestDocsListEveryRule(t *testing.T) {
 	for _, id := range policy.IDs() {
 		if !strings.Contains(string(b), "| `"+id+"` |") {
 			t.Errorf("docs/aws.md does not list %s", id)
+		}
+	}
+}
+
+// TestTheRDSCertificateAuthorityRuleAllowsExactlyTheStackConfigs: the rule
+// reads stackconfig.RDSCACertIdentifiers (the CAs config/schema.json allows
+// and the app image's bundle holds), and names them when it refuses one.
+func TestTheRDSCertificateAuthorityRuleAllowsExactlyTheStackConfigs(t *testing.T) {
+	rule, ok := policy.ByID("SHIPYARD-RDS-2")
+	if !ok {
+		t.Fatal("no rule SHIPYARD-RDS-2")
+	}
+	db := func(ca string) policy.Resource {
+		return policy.Resource{Type: policy.TypeRDSInstance, URN: urn("prod", "shipyard:aws:Database", policy.TypeRDSInstance, "database-instance"),
+			Inputs: resource.PropertyMap{"caCertIdentifier": resource.NewStringProperty(ca)}}
+	}
+	for _, ca := range stackconfig.RDSCACertIdentifiers {
+		if vs := policy.Evaluate([]policy.Rule{rule}, []policy.Resource{db(ca)}); len(vs) != 0 {
+			t.Errorf("%s, one of stackconfig.RDSCACertIdentifiers, refused: %v", ca, vs)
+		}
+	}
+	for _, ca := range []string{"rds-ca-2019", ""} {
+		vs := policy.Evaluate([]policy.Rule{rule}, []policy.Resource{db(ca)})
+		if len(vs) != 1 || !strings.Contains(fmt.Sprint(vs), strings.Join(stackconfig.RDSCACertIdentifiers, ", ")) {
+			t.Errorf("caCertIdentifier %q: %v, want one violation naming the allowed %v", ca, vs, stackconfig.RDSCACertIdentifiers)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
@@ -72,11 +73,6 @@ func customerKey(r Resource, path string) string {
 	}
 	return ""
 }
-
-// RDSCertificateAuthorities are the RDS CAs an instance may use: the G1
-// roots of the Amazon RDS global bundle the app image pins
-// (stackconfig.RDSCACertIdentifiers).
-var RDSCertificateAuthorities = []string{"rds-ca-rsa2048-g1", "rds-ca-rsa4096-g1", "rds-ca-ecc384-g1"}
 
 // AllowedSSLPolicies is ELB.17's current allow-list (its sslPolicies
 // parameter): TLS 1.3 only, or TLS 1.3 with TLS 1.2 restricted ("Res") to
@@ -274,16 +270,17 @@ func rdsRules() []Rule {
 				if r.IsUnknown("caCertIdentifier") {
 					return nil
 				}
+				// The CAs an instance may use are the stack config's: the G1
+				// roots of the Amazon RDS global bundle the app image pins.
+				allowed := stackconfig.RDSCACertIdentifiers
 				v := r.String("caCertIdentifier")
-				for _, ca := range RDSCertificateAuthorities {
-					if v == ca {
-						return nil
-					}
+				if slices.Contains(allowed, v) {
+					return nil
 				}
 				if v == "" {
-					return []string{"caCertIdentifier is unset (the region's default CA); must be one of " + strings.Join(RDSCertificateAuthorities, ", ")}
+					return []string{"caCertIdentifier is unset (the region's default CA); must be one of " + strings.Join(allowed, ", ")}
 				}
-				return []string{fmt.Sprintf("caCertIdentifier %q must be one of %s", v, strings.Join(RDSCertificateAuthorities, ", "))}
+				return []string{fmt.Sprintf("caCertIdentifier %q must be one of %s", v, strings.Join(allowed, ", "))}
 			}},
 		containerRule("SHIPYARD-RDS-3", "The app verifies the database server's certificate and host name",
 			"TLS without verification (sslmode=require) lets a man in the middle inside the VPC read and change every query",

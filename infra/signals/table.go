@@ -125,12 +125,23 @@ var (
 	allProc = []stackconfig.Process{web, worker, clock}
 )
 
+// maxPerJob sums over the scheduled jobs the per-job gauge, the highest
+// value any process reports for the job (the worker and the clock both
+// publish it).
+func maxPerJob(gauge string) string {
+	return "sum(max by (" + appmetrics.LabelTask + ") (" + gauge + "))"
+}
+
 // Table is every alarm, with the defaults a platform engineer would pick.
 // Placeholders in Expression and PromQL: {service} (the process type),
 // {desired} (its desired task count), {cpuShare} (its vCPUs),
 // {memoryBytes} (its task memory), {allocatedStorageBytes} and
 // {maxConnections} (the database's), {window} (the period as a PromQL
-// duration).
+// duration). The app's metrics and labels in PromQL are app/appmetrics'
+// (the app's collectors are built from them and its tests scrape each
+// process for them); every other metric the PromQL reads is listed with
+// the exporter that serves it in this package's tests
+// (TestEveryPromQLMetricIsServed).
 var Table = []Alarm{
 	{
 		Name:    "targetErrorRate",
@@ -145,7 +156,7 @@ var Table = []Alarm{
 		Comparison: Above, Threshold: 5, Unit: "%", MaxThreshold: 100,
 		PeriodSeconds: 60, EvaluationPeriods: 2, MissingData: "notBreaching",
 		Deployment: []stackconfig.Process{web, worker},
-		PromQL:     `100 * sum(rate(http_requests_total{job="web",status=~"5.."}[{window}])) / sum(rate(http_requests_total{job="web"}[{window}]))`,
+		PromQL:     `100 * sum(rate(` + appmetrics.PromHTTPRequests + `{job="web",` + appmetrics.LabelStatus + `=~"5.."}[{window}])) / sum(rate(` + appmetrics.PromHTTPRequests + `{job="web"}[{window}]))`,
 		Gate:       `100 * (sum(increase(shipyard_lb_requests_total{generation="{generation}",status=~"5.."}[{window}])) or vector(0)) / sum(increase(shipyard_lb_requests_total{generation="{generation}"}[{window}]))`,
 	},
 	{
@@ -174,7 +185,7 @@ var Table = []Alarm{
 		Comparison: Above, Threshold: 1, Unit: "seconds",
 		PeriodSeconds: 60, EvaluationPeriods: 3, MissingData: "notBreaching",
 		Deployment: []stackconfig.Process{web, worker},
-		PromQL:     `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{job="web"}[{window}])))`,
+		PromQL:     `histogram_quantile(0.99, sum by (le) (rate(` + appmetrics.Bucket(appmetrics.PromHTTPRequestDuration) + `{job="web"}[{window}])))`,
 		Gate:       `histogram_quantile(0.99, sum by (le) (increase(shipyard_lb_response_seconds_bucket{generation="{generation}"}[{window}])))`,
 	},
 	{
@@ -229,7 +240,7 @@ var Table = []Alarm{
 		},
 		Comparison: Above, Threshold: 80, Unit: "%", MaxThreshold: 100,
 		PeriodSeconds: 60, EvaluationPeriods: 5, MissingData: "notBreaching",
-		PromQL: `100 * avg(rate(process_cpu_seconds_total{job="{service}"}[{window}])) / {cpuShare}`,
+		PromQL: `100 * avg(rate(` + appmetrics.PromProcessCPUSeconds + `{job="{service}"}[{window}])) / {cpuShare}`,
 	},
 	{
 		Name:    "memoryHigh",
@@ -241,7 +252,7 @@ var Table = []Alarm{
 		},
 		Comparison: Above, Threshold: 80, Unit: "%", MaxThreshold: 100,
 		PeriodSeconds: 60, EvaluationPeriods: 5, MissingData: "notBreaching",
-		PromQL: `100 * avg(process_resident_memory_bytes{job="{service}"}) / {memoryBytes}`,
+		PromQL: `100 * avg(` + appmetrics.PromProcessResidentMemory + `{job="{service}"}) / {memoryBytes}`,
 	},
 	{
 		Name:    "queueBacklog",
@@ -253,7 +264,7 @@ var Table = []Alarm{
 		},
 		Comparison: Above, Threshold: 1000, Unit: "count",
 		PeriodSeconds: 60, EvaluationPeriods: 5, MissingData: "notBreaching",
-		PromQL: `max(app_jobs_queue_pending)`,
+		PromQL: "max(" + appmetrics.PromQueuePending + ")",
 	},
 	{
 		Name:    "queueLatency",
@@ -266,7 +277,7 @@ var Table = []Alarm{
 		Comparison: Above, Threshold: 120, Unit: "seconds",
 		PeriodSeconds: 60, EvaluationPeriods: 2, MissingData: "notBreaching",
 		Deployment: []stackconfig.Process{worker},
-		PromQL:     `max(app_jobs_queue_latency_seconds)`,
+		PromQL:     "max(" + appmetrics.PromQueueLatency + ")",
 	},
 	{
 		Name:    "jobLate",
@@ -280,7 +291,7 @@ var Table = []Alarm{
 		// Nobody publishing the jobs' status means no job runs either: a
 		// dead man's switch.
 		PeriodSeconds: 60, EvaluationPeriods: 1, MissingData: "breaching",
-		PromQL: `max(app_job_overdue_seconds)`,
+		PromQL: "max(" + appmetrics.PromJobOverdue + ")",
 	},
 	{
 		Name:    "jobFailed",
@@ -292,7 +303,7 @@ var Table = []Alarm{
 		},
 		Comparison: Above, Threshold: 0, Unit: "count",
 		PeriodSeconds: 60, EvaluationPeriods: 1, MissingData: "notBreaching",
-		PromQL: `sum(max by (task) (app_job_last_run_failed))`,
+		PromQL: maxPerJob(appmetrics.PromJobLastRunFailed),
 	},
 	{
 		Name:    "jobOverTimeout",
@@ -304,7 +315,7 @@ var Table = []Alarm{
 		},
 		Comparison: Above, Threshold: 0, Unit: "count",
 		PeriodSeconds: 60, EvaluationPeriods: 1, MissingData: "notBreaching",
-		PromQL: `sum(max by (task) (app_job_over_timeout))`,
+		PromQL: maxPerJob(appmetrics.PromJobOverTimeout),
 	},
 	{
 		Name:    "databaseCpuHigh",

@@ -1,11 +1,13 @@
 package stackconfig
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/shipyard-kit/shipyard/app/appenv"
 )
@@ -227,6 +229,30 @@ func ReservedEnvNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// previewEnvNames are the variables Shipyard sets on a PR environment's
+// `app preview` commands only (PreviewAdminEnv and each target's secrets):
+// the PR's own database, user and password.
+var previewEnvNames = []string{appenv.PreviewDatabase, appenv.PreviewDatabaseUser, appenv.PreviewDatabasePassword}
+
+// otelPrefix is the family of the OpenTelemetry variables: Shipyard sets
+// the app's tracing from tracing.* (the OTEL_* names of ReservedEnvNames),
+// and any other of them (OTEL_TRACES_EXPORTER,
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT…) would override it.
+const otelPrefix = "OTEL_"
+
+// stackSetEnvReason says why app.env and app.secrets may not set name,
+// which Shipyard sets itself beyond ReservedEnvNames, or "".
+func stackSetEnvReason(name string) string {
+	switch {
+	case slices.Contains(previewEnvNames, name):
+		return fmt.Sprintf("%q is set by Shipyard on a PR environment's `app preview` commands only (the PR's own database, user and password); not allowed here (nor %s)",
+			name, strings.Join(previewEnvNames, ", "))
+	case strings.HasPrefix(name, otelPrefix):
+		return fmt.Sprintf("%q would override the tracing Shipyard sets from tracing.enabled and tracing.samplingRatio; not allowed here (no %s* name): set tracing.* instead", name, otelPrefix)
+	}
+	return ""
 }
 
 // checkAppEnv runs the app's own config loader (app/appenv) on the

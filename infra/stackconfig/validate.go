@@ -595,7 +595,7 @@ var rules = []Rule{
 		},
 	},
 	{
-		Doc: "`app.env` and `app.secrets` names match `^[A-Z_][A-Z0-9_]*$`, are not names Shipyard derives (see Environment), and no name is in both; `app.env` values are single lines.",
+		Doc: "`app.env` and `app.secrets` names match `^[A-Z_][A-Z0-9_]*$`, are not names Shipyard derives (see Environment) or sets itself (`PREVIEW_DATABASE`, `PREVIEW_DATABASE_USER`, `PREVIEW_DATABASE_PASSWORD`, which a PR environment's `app preview` commands get; any other `OTEL_*` name, which would override the tracing `tracing.*` sets), and no name is in both; `app.env` values are single lines.",
 		check: func(c *Config, ps *problems) {
 			reserved := ReservedEnvNames()
 			checkName := func(path, name string) {
@@ -604,6 +604,8 @@ var rules = []Rule{
 					ps.add(path, "%q is not an env var name; allowed names match ^[A-Z_][A-Z0-9_]*$", name)
 				case slices.Contains(reserved, name):
 					ps.add(path, "%q is derived by Shipyard; not allowed here (reserved: %s)", name, strings.Join(reserved, ", "))
+				case stackSetEnvReason(name) != "":
+					ps.add(path, "%s", stackSetEnvReason(name))
 				}
 			}
 			for name, v := range c.App.Env {

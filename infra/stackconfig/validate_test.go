@@ -245,6 +245,17 @@ func TestRules(t *testing.T) {
 		{name: "a secret named like a derived secret is rejected",
 			patch: `{"app": {"secrets": ["DATABASE_PASSWORD"]}}`,
 			want:  []want{{"app.secrets[0]", `"DATABASE_PASSWORD" is derived by Shipyard`}}},
+		{name: "the PR database variables Shipyard sets for app preview are refused in app.env and app.secrets",
+			patch: `{"app": {"env": {"PREVIEW_DATABASE": "pr_1", "PREVIEW_DATABASE_USER": "pr_1"}, "secrets": ["PREVIEW_DATABASE_PASSWORD"]}}`,
+			want: []want{
+				{"app.env.PREVIEW_DATABASE", `"PREVIEW_DATABASE" is set by Shipyard on a PR environment's ` + "`app preview`" + ` commands only (the PR's own database, user and password); not allowed here (nor PREVIEW_DATABASE, PREVIEW_DATABASE_USER, PREVIEW_DATABASE_PASSWORD)`},
+				{"app.env.PREVIEW_DATABASE_USER", `"PREVIEW_DATABASE_USER" is set by Shipyard`},
+				{"app.secrets[0]", `"PREVIEW_DATABASE_PASSWORD" is set by Shipyard`}}},
+		{name: "an OTEL_ variable Shipyard does not derive is refused: it would override tracing.*",
+			patch: `{"app": {"env": {"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://elsewhere:4318/v1/traces"}}}`,
+			want: []want{
+				{"app.env.OTEL_TRACES_EXPORTER", `"OTEL_TRACES_EXPORTER" would override the tracing Shipyard sets from tracing.enabled and tracing.samplingRatio; not allowed here (no OTEL_* name): set tracing.* instead`},
+				{"app.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", `"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" would override the tracing`}}},
 		{name: "a name both plain and secret is rejected",
 			patch: `{"app": {"env": {"API_KEY": "x"}, "secrets": ["API_KEY"]}}`,
 			want:  []want{{"app.env.API_KEY", "also in app.secrets"}}},

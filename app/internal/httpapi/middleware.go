@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shipyard-kit/shipyard/app/appmetrics"
 	"github.com/shipyard-kit/shipyard/app/internal/auth"
 	"github.com/shipyard-kit/shipyard/app/internal/cache"
 	"github.com/shipyard-kit/shipyard/app/internal/db"
@@ -34,18 +35,20 @@ type Metrics struct {
 	rateLimitErrs prometheus.Counter
 }
 
-// NewMetrics registers the HTTP metrics on reg.
+// NewMetrics registers the HTTP metrics on reg. The names and labels the
+// local alarms read are app/appmetrics': WithLabelValues takes the values
+// in appmetrics.HTTPLabels' order (method, route, status).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "http_requests_total",
+			Name: appmetrics.PromHTTPRequests,
 			Help: "HTTP requests by method, route pattern and status.",
-		}, []string{"method", "route", "status"}),
+		}, appmetrics.HTTPLabels()),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "http_request_duration_seconds",
+			Name:    appmetrics.PromHTTPRequestDuration,
 			Help:    "HTTP request duration by method, route pattern and status.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"method", "route", "status"}),
+		}, appmetrics.HTTPLabels()),
 		rateLimitErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "app_ratelimit_errors_total",
 			Help: "Rate limit checks that failed open because Redis was unavailable.",

@@ -128,10 +128,10 @@ func NewBacklogMetrics(reg prometheus.Registerer, read func(context.Context) ([]
 	c := &backlogCollector{
 		read:    read,
 		timeout: timeout,
-		pending: prometheus.NewDesc("app_jobs_queue_pending",
-			"Background jobs ready to run and not yet picked up by a worker, by queue.", []string{"queue"}, nil),
-		latency: prometheus.NewDesc("app_jobs_queue_latency_seconds",
-			"How long the oldest pending job of the queue has been waiting (0 when none is pending).", []string{"queue"}, nil),
+		pending: prometheus.NewDesc(appmetrics.PromQueuePending,
+			"Background jobs ready to run and not yet picked up by a worker, by queue.", []string{appmetrics.LabelQueue}, nil),
+		latency: prometheus.NewDesc(appmetrics.PromQueueLatency,
+			"How long the oldest pending job of the queue has been waiting (0 when none is pending).", []string{appmetrics.LabelQueue}, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "app_jobs_queue_read_errors_total",
 			Help: "Scrapes whose read of the job queues' backlog from Redis failed.",

@@ -189,15 +189,6 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
-// Signal names of the job alarms: Prometheus gauges (label task). The
-// CloudWatch metrics (the maximum over the jobs) are app/appmetrics'
-// JobsOverdue, JobsLastRunFailed and JobsOverTimeout.
-const (
-	MetricOverdue     = "app_job_overdue_seconds"
-	MetricLastFailed  = "app_job_last_run_failed"
-	MetricOverTimeout = "app_job_over_timeout"
-)
-
 // jobsCollector reads the jobs' status from Postgres when Prometheus
 // scrapes.
 type jobsCollector struct {
@@ -216,16 +207,20 @@ type jobsCollector struct {
 // returned with its error (the last status, overdue recomputed), or
 // nothing.
 func NewStatusMetrics(reg prometheus.Registerer, read func(context.Context) ([]Status, error), timeout time.Duration) {
+	// The gauges the job alarms read are named in app/appmetrics (for
+	// CloudWatch: JobsOverdue, JobsLastRunFailed, JobsOverTimeout, the
+	// maximum over the jobs).
+	task := []string{appmetrics.LabelTask}
 	c := &jobsCollector{
 		read: read, timeout: timeout,
-		overdue: prometheus.NewDesc(MetricOverdue,
-			"Seconds past the job's deadline for a success (last success + period + grace); 0 while on time.", []string{"task"}, nil),
-		failed: prometheus.NewDesc(MetricLastFailed,
-			"1 when the job's latest finished run failed, timed out or was lost.", []string{"task"}, nil),
-		overrun: prometheus.NewDesc(MetricOverTimeout,
-			"1 when a run of the job is running past its timeout or the latest one timed out.", []string{"task"}, nil),
+		overdue: prometheus.NewDesc(appmetrics.PromJobOverdue,
+			"Seconds past the job's deadline for a success (last success + period + grace); 0 while on time.", task, nil),
+		failed: prometheus.NewDesc(appmetrics.PromJobLastRunFailed,
+			"1 when the job's latest finished run failed, timed out or was lost.", task, nil),
+		overrun: prometheus.NewDesc(appmetrics.PromJobOverTimeout,
+			"1 when a run of the job is running past its timeout or the latest one timed out.", task, nil),
 		lastSuccessDesc: prometheus.NewDesc("app_job_last_success_timestamp_seconds",
-			"Unix time the job's latest successful run finished (absent until one did).", []string{"task"}, nil),
+			"Unix time the job's latest successful run finished (absent until one did).", task, nil),
 		errs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "app_job_status_read_errors_total",
 			Help: "Scrapes whose read of the scheduled jobs' runs from Postgres failed.",
