@@ -8,49 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/shipyard-kit/shipyard/internal/workflowtest"
 )
-
-// workflow is what the test reads of a GitHub workflow.
-type workflow struct {
-	On struct {
-		WorkflowDispatch struct {
-			Inputs map[string]struct {
-				Options []string `yaml:"options"`
-			} `yaml:"inputs"`
-		} `yaml:"workflow_dispatch"`
-		Schedule []map[string]string `yaml:"schedule"`
-	} `yaml:"on"`
-	Permissions map[string]string `yaml:"permissions"`
-	Jobs        map[string]struct {
-		If          string `yaml:"if"`
-		Concurrency struct {
-			Group            string `yaml:"group"`
-			CancelInProgress bool   `yaml:"cancel-in-progress"`
-		} `yaml:"concurrency"`
-		Environment string            `yaml:"environment"`
-		Permissions map[string]string `yaml:"permissions"`
-		Steps       []struct {
-			ID   string            `yaml:"id"`
-			Uses string            `yaml:"uses"`
-			Run  string            `yaml:"run"`
-			With map[string]string `yaml:"with"`
-		} `yaml:"steps"`
-	} `yaml:"jobs"`
-}
-
-func readWorkflow(t *testing.T, name string) workflow {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", ".github", "workflows", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w workflow
-	if err := yaml.Unmarshal(data, &w); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return w
-}
 
 // The workflows assume exactly the roles the bootstrap creates: every job
 // that asks for an OIDC token takes its role from the bootstrap section of
@@ -65,7 +24,7 @@ func TestTheWorkflowsAssumeTheRolesTheBootstrapTrusts(t *testing.T) {
 	}
 	jobs := 0
 	for _, name := range []string{"ci.yml", "deploy.yml", "promote.yml", "drift.yml", "pr-environments.yml"} {
-		w := readWorkflow(t, name)
+		w := workflowtest.Read(t, "..", name)
 		for jobName, job := range w.Jobs {
 			perms := job.Permissions
 			if perms == nil {
@@ -140,18 +99,7 @@ func TestTheWorkflowsAssumeTheRolesTheBootstrapTrusts(t *testing.T) {
 // preview runs only when stacks does).
 func firstNeed(t *testing.T, name, job string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", ".github", "workflows", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w struct {
-		Jobs map[string]struct {
-			Needs any `yaml:"needs"`
-		} `yaml:"jobs"`
-	}
-	if err := yaml.Unmarshal(data, &w); err != nil {
-		t.Fatal(err)
-	}
+	w := workflowtest.Read(t, "..", name)
 	switch n := w.Jobs[job].Needs.(type) {
 	case string:
 		return n
@@ -169,7 +117,7 @@ func firstNeed(t *testing.T, name, job string) string {
 // a running deploy is never cancelled), and the reaper is told the open
 // PRs.
 func TestPREnvironmentsAreForThisRepositorysBranchesOneJobAtATime(t *testing.T) {
-	w := readWorkflow(t, "pr-environments.yml")
+	w := workflowtest.Read(t, "..", "pr-environments.yml")
 	if len(w.On.Schedule) == 0 {
 		t.Error("no scheduled reap")
 	}
@@ -220,7 +168,7 @@ func TestTheReaperIsToldTheOpenPRsOrNoneAndStopsOnAListItCannotTrust(t *testing.
 		t.Fatalf("bash is needed (the workflow's steps run in it): %v", err)
 	}
 	var script string
-	for _, s := range readWorkflow(t, "pr-environments.yml").Jobs["reap"].Steps {
+	for _, s := range workflowtest.Read(t, "..", "pr-environments.yml").Jobs["reap"].Steps {
 		if strings.Contains(s.Run, "make pr-reap") {
 			script = s.Run
 		}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/shipyard-kit/shipyard/internal/workflowtest"
 )
 
 // The workflows list the stacks and read their bootstrap sections through
@@ -21,49 +21,8 @@ import (
 // the real preflight behind `go run ./cmd/preflight` and fakes for the
 // rest.
 
-// workflowStep is a step of a workflow's job, as the tests run it.
-type workflowStep struct {
-	ID   string            `yaml:"id"`
-	Name string            `yaml:"name"`
-	Run  string            `yaml:"run"`
-	Env  map[string]string `yaml:"env"`
-}
-
-func readWorkflowFile(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", ".github", "workflows", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-// workflowStepByID is the step with id of a job of a workflow.
-func workflowStepByID(t *testing.T, workflow, job, id string) workflowStep {
-	t.Helper()
-	var w struct {
-		Jobs map[string]struct {
-			Steps []workflowStep `yaml:"steps"`
-		} `yaml:"jobs"`
-	}
-	if err := yaml.Unmarshal(readWorkflowFile(t, workflow), &w); err != nil {
-		t.Fatalf("%s: %v", workflow, err)
-	}
-	j, ok := w.Jobs[job]
-	if !ok {
-		t.Fatalf("%s has no job %s", workflow, job)
-	}
-	for _, s := range j.Steps {
-		if s.ID == id {
-			if s.Run == "" {
-				t.Fatalf("%s %s: step %s runs no script", workflow, job, id)
-			}
-			return s
-		}
-	}
-	t.Fatalf("%s %s has no step with id %s", workflow, job, id)
-	return workflowStep{}
-}
+// repoRoot is the repository's root, from this package's directory.
+const repoRoot = "../.."
 
 const (
 	testRegion      = "eu-west-1"
@@ -171,7 +130,7 @@ func (r workflowRepo) write(t *testing.T, name, data string) {
 // run runs a step's script as GitHub does (bash -e, in the checkout), with
 // env set as the step's env: expressions would set it, and returns its
 // output, the $GITHUB_OUTPUT it wrote and its error.
-func (r workflowRepo) run(t *testing.T, s workflowStep, env map[string]string) (string, map[string]string, error) {
+func (r workflowRepo) run(t *testing.T, s workflowtest.Step, env map[string]string) (string, map[string]string, error) {
 	t.Helper()
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Fatalf("bash is needed (the workflow's steps run in it): %v", err)
@@ -208,7 +167,7 @@ func TestTheWorkflowsListTheAWSStacksGoKnows(t *testing.T) {
 	for _, wf := range []string{"ci.yml", "drift.yml"} {
 		t.Run(wf, func(t *testing.T) {
 			r := newWorkflowRepo(t, "dev")
-			out, outputs, err := r.run(t, workflowStepByID(t, wf, "stacks", "list"), nil)
+			out, outputs, err := r.run(t, workflowtest.StepByID(t, repoRoot, wf, "stacks", "list"), nil)
 			if err != nil {
 				t.Fatalf("the step failed: %v\n%s", err, out)
 			}
@@ -226,22 +185,15 @@ func TestTheWorkflowsListTheAWSStacksGoKnows(t *testing.T) {
 // No workflow lists config/ or reads a bootstrap section by itself: the
 // rules are internal/preflight's, through this command.
 func TestNoWorkflowHasItsOwnStackOrBootstrapRule(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "..", ".github", "workflows", "*.yml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no workflows: %v", err)
-	}
 	own := regexp.MustCompile(`config/\*|\.bootstrap\.|\.target\b|jq [^\n]*config/`)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, name := range workflowtest.Names(t, repoRoot) {
+		data := workflowtest.ReadFile(t, repoRoot, name)
 		for i, line := range strings.Split(string(data), "\n") {
 			if strings.HasPrefix(strings.TrimSpace(line), "#") {
 				continue
 			}
 			if m := own.FindString(line); m != "" {
-				t.Errorf("%s:%d reads config/ itself (%q), not through go run ./cmd/preflight: %s", filepath.Base(f), i+1, m, strings.TrimSpace(line))
+				t.Errorf("%s:%d reads config/ itself (%q), not through go run ./cmd/preflight: %s", name, i+1, m, strings.TrimSpace(line))
 			}
 		}
 	}
@@ -269,7 +221,7 @@ func TestEveryJobReadsItsRoleThroughPreflight(t *testing.T) {
 		{workflow: "promote.yml", job: "promote", env: map[string]string{"TO": "staging"}, stack: "staging", role: testDeployRole("staging")},
 	}
 	for _, j := range jobs {
-		step := workflowStepByID(t, j.workflow, j.job, "stack")
+		step := workflowtest.StepByID(t, repoRoot, j.workflow, j.job, "stack")
 		t.Run(j.workflow+" "+j.job+" bootstrapped", func(t *testing.T) {
 			r := newWorkflowRepo(t, j.stack)
 			out, outputs, err := r.run(t, step, j.env)
@@ -318,7 +270,7 @@ func TestCostPricesTheChangedAWSStacksGoKnows(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Fatalf("git is needed: %v", err)
 	}
-	step := workflowStepByID(t, "cost.yml", "cost", "price")
+	step := workflowtest.StepByID(t, repoRoot, "cost.yml", "cost", "price")
 	for _, tc := range []struct {
 		name    string
 		changed []string

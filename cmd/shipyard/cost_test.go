@@ -73,20 +73,12 @@ func runCost(t *testing.T, root string, args ...string) (string, error) {
 // that task's price, and --base=HEAD prints exactly that difference.
 func TestCostBaseHEADShowsTheExtraWebTasks(t *testing.T) {
 	root := gitRepoWithConfig(t)
-	path := filepath.Join(root, "config", "prod.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	web := cfg["services"].(map[string]any)["web"].(map[string]any)
-	web["desiredCount"] = web["desiredCount"].(float64) + 1
-	cpu, mem := web["cpu"].(float64), web["memory"].(float64)
-	data, _ = json.MarshalIndent(cfg, "", "  ")
-	writeTestFile(t, path, data)
+	var cpu, mem float64
+	editConfig(t, filepath.Join(root, "config"), "prod", func(cfg map[string]any) {
+		web := cfg["services"].(map[string]any)["web"].(map[string]any)
+		web["desiredCount"] = web["desiredCount"].(float64) + 1
+		cpu, mem = web["cpu"].(float64), web["memory"].(float64)
+	})
 
 	out, err := runCost(t, root, "prod", "--base=HEAD", "--format=json")
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/shipyard-kit/shipyard/internal/workflowtest"
 )
 
 // repoRoot is the repository root, two levels up from this package.
@@ -259,36 +259,16 @@ func TestTheWorkflowsTakeThePulumiVersionFromTheMakefile(t *testing.T) {
 		t.Errorf("make -s pulumi-version: %q, %v; want %q (go.mod's SDK)", out, err, string(req[1])+"\n")
 	}
 
-	files, err := filepath.Glob(filepath.Join(repoRoot, ".github", "workflows", "*.yml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no workflows: %v", err)
-	}
 	fromMake := regexp.MustCompile(`^\$\{\{ steps\.([A-Za-z0-9_-]+)\.outputs\.[A-Za-z0-9_-]+ \}\}$`)
 	installs := regexp.MustCompile(`\bmake (?:[^\n]* )?(?:tools|pulumi-cli)\b`)
-	for _, f := range files {
-		name := filepath.Base(f)
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, name := range workflowtest.Names(t, repoRoot) {
+		data := workflowtest.ReadFile(t, repoRoot, name)
 		for i, line := range strings.Split(string(data), "\n") {
 			if !strings.HasPrefix(strings.TrimSpace(line), "#") && strings.Contains(line, "PULUMI_VERSION") {
 				t.Errorf("%s:%d sets the Pulumi version itself (the Makefile's PULUMI_VERSION is the pin): %s", name, i+1, strings.TrimSpace(line))
 			}
 		}
-		var w struct {
-			Jobs map[string]struct {
-				Steps []struct {
-					ID   string            `yaml:"id"`
-					Uses string            `yaml:"uses"`
-					Run  string            `yaml:"run"`
-					With map[string]string `yaml:"with"`
-				} `yaml:"steps"`
-			} `yaml:"jobs"`
-		}
-		if err := yaml.Unmarshal(data, &w); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+		w := workflowtest.Read(t, repoRoot, name)
 		for job, j := range w.Jobs {
 			runs := map[string]string{}
 			var installers []string
