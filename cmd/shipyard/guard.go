@@ -18,7 +18,8 @@ var guardInput io.Reader = os.Stdin
 // and fails when the plan deletes or replaces a stateful resource (the
 // types policy.Classification marks stateful: RDS, ElastiCache, buckets,
 // log groups, ECR, KMS keys, secrets, Elastic IPs, random passwords; a
-// random password's renewal by new keepers passes), unless
+// random password's renewal by new keepers passes) or of a type it does not
+// classify, unless
 // --allow-stateful-changes. Allowed changes are still listed on stderr.
 func cmdGuard(_ context.Context, e env) error {
 	allow, args, err := cliflag.Bool(e.args, "allow-stateful-changes")
@@ -54,7 +55,7 @@ func cmdGuard(_ context.Context, e env) error {
 	if !allow {
 		return &policy.PlanError{Changes: changes}
 	}
-	fmt.Fprintf(e.stderr, "guard: allowed (--allow-stateful-changes): the plan deletes or replaces %d stateful resource(s):\n", len(changes))
+	fmt.Fprintf(e.stderr, "guard: allowed (--allow-stateful-changes): the plan deletes or replaces %d %s:\n", len(changes), policy.Noun(changes))
 	for _, c := range changes {
 		fmt.Fprintln(e.stderr, "  "+c.String())
 	}

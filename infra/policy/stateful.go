@@ -172,7 +172,7 @@ func classified(keep func(Statefulness) bool) []string {
 
 // IsStateful reports whether deleting or replacing a resource of typ loses
 // what `make up` cannot create again (Classification); an unclassified
-// type is not.
+// type is not, though StatefulChanges refuses its deletion all the same.
 func IsStateful(typ string) bool {
 	s, _ := Classify(typ)
 	return s.Stateful
@@ -244,16 +244,26 @@ type previewState struct {
 	Type string `json:"type"`
 }
 
-// StatefulChange is one destructive step on a stateful resource.
+// StatefulChange is one destructive step on a stateful resource, or on a
+// resource whose type nobody classified (Unclassified): the guard cannot
+// tell that deleting it loses nothing, so it refuses it too, until the
+// type is added to Classification.
 type StatefulChange struct {
 	Op, URN, Type  string
 	ReplaceReasons []string
+	Unclassified   bool
 }
 
 func (c StatefulChange) String() string {
 	s := fmt.Sprintf("%s %s", c.Op, c.URN)
 	if len(c.ReplaceReasons) > 0 {
 		s += " (replace because of " + strings.Join(c.ReplaceReasons, ", ") + ")"
+	}
+	switch {
+	case c.Unclassified && c.Type == "":
+		s += " (its type is unknown: the guard cannot tell what deleting it loses)"
+	case c.Unclassified:
+		s += fmt.Sprintf(" (type %s is not classified: add it to Classification in infra/policy/stateful.go, stateful or not, with why)", c.Type)
 	}
 	return s
 }
@@ -269,12 +279,26 @@ func (e *PlanError) Error() string {
 	for i, c := range e.Changes {
 		lines[i] = "  " + c.String()
 	}
-	return fmt.Sprintf("the plan deletes or replaces %d stateful resource(s):\n%s\nre-run with --allow-stateful-changes if this is intended", len(e.Changes), strings.Join(lines, "\n"))
+	return fmt.Sprintf("the plan deletes or replaces %d %s:\n%s\nre-run with --allow-stateful-changes if this is intended", len(e.Changes), Noun(e.Changes), strings.Join(lines, "\n"))
+}
+
+// Noun names what changes holds: "stateful resource(s)", or "stateful or
+// unclassified resource(s)" when a type among them is not classified.
+func Noun(changes []StatefulChange) string {
+	for _, c := range changes {
+		if c.Unclassified {
+			return "stateful or unclassified resource(s)"
+		}
+	}
+	return "stateful resource(s)"
 }
 
 // StatefulChanges returns the destructive steps on stateful resources
-// (IsStateful) in a `pulumi preview --json` document, one per resource,
-// leaving out a replacement whose reasons are all the type's RenewedBy.
+// (IsStateful) and on resources of a type Classify does not know (failing
+// closed: a type removed from the program and the table, or one a team
+// added to its state by hand, may hold data) in a `pulumi preview --json`
+// document, one per resource, leaving out a replacement whose reasons are
+// all the type's RenewedBy.
 func StatefulChanges(previewJSON io.Reader) ([]StatefulChange, error) {
 	var d previewDigest
 	dec := json.NewDecoder(previewJSON)
@@ -304,12 +328,13 @@ func StatefulChanges(previewJSON io.Reader) ([]StatefulChange, error) {
 		default:
 			typ = typeOfURN(s.URN)
 		}
-		if !IsStateful(typ) {
+		class, known := Classify(typ)
+		if known && !class.Stateful {
 			continue
 		}
 		c, ok := byURN[s.URN]
 		if !ok {
-			c = &StatefulChange{Op: s.Op, URN: s.URN, Type: typ}
+			c = &StatefulChange{Op: s.Op, URN: s.URN, Type: typ, Unclassified: !known}
 			byURN[s.URN] = c
 			urns = append(urns, s.URN)
 		}
