@@ -99,8 +99,11 @@ CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 # <release.imageRepository>:local (default shipyard-app:local), the image
 # the stack runs; on an aws stack shipyard-app:local, the local build that
 # `make release` pushes to the ECR repository release.imageRepository names.
+# The name and tag are checked first (image-args), then the app is built: a
+# sub-make, not a second prerequisite, so the order holds under make -j.
 .PHONY: image
-image: image-args build-linux ## Build STACK's app image (docker: <release.imageRepository>:local, default shipyard-app:local; aws: shipyard-app:local, which release pushes), also tagged $(VERSION); FROM scratch, no registry needed
+image: image-args ## Build STACK's app image (docker: <release.imageRepository>:local, default shipyard-app:local; aws: shipyard-app:local, which release pushes), also tagged $(VERSION); FROM scratch, no registry needed
+	@$(MAKE) --no-print-directory build-linux
 	cp $(CA_BUNDLE) $(BIN)/ca-certificates.crt
 	$(DOCKER) build -t $(shell $(PREFLIGHT) image $(STACK) $(VERSION)) -t $(shell $(PREFLIGHT) image $(STACK)) .
 

@@ -10,12 +10,14 @@
 //	preflight target STACK     print the stack's target (aws or docker)
 //	preflight passphrase STACK print the PULUMI_CONFIG_PASSPHRASE the stack's pulumi
 //	                           calls get when the user set none (docker stacks: the
-//	                           local one), nothing when they get none
+//	                           local one), nothing when they get none; a config
+//	                           that is not JSON or has no known target is an error
 //	preflight stacks [--target=aws|docker] [--format=text|json]
 //	                           print the stacks of config/ (one a line, or a JSON list)
 //	preflight ci STACK --role=deploy|preview
 //	                           print role=, region= and backend= of the role a
-//	                           workflow job assumes for an aws stack
+//	                           workflow job assumes for an aws stack; any other
+//	                           stack, or a config that is not JSON, is an error
 //	preflight image STACK [TAG]  print the app image `make image` tags for
 //	                           the stack (internal/preflight.AppImage), with
 //	                           TAG instead of "local" when given
@@ -128,9 +130,15 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 		if len(args) != 1 {
 			return cliflag.UsageError("preflight", syn, args)
 		}
-		s, err := preflight.Read(configDir, args[0])
+		// The passphrase goes by the target: a config whose target is
+		// unknown is an error, not "none" (make e2e would run pulumi
+		// without one).
+		s, err := preflight.ReadStrict(configDir, args[0])
 		if err != nil {
 			return err
+		}
+		if s.Target != preflight.TargetDocker && s.Target != preflight.TargetAWS {
+			return fmt.Errorf("%s: target %q: allowed %q or %q", filepath.Join(configDir, s.Name+".json"), s.Target, preflight.TargetDocker, preflight.TargetAWS)
 		}
 		if pass, ok := preflight.Passphrase(getenv, s); ok {
 			fmt.Fprintln(stdout, pass)
@@ -201,8 +209,10 @@ func cmdStacks(configDir string, args []string, stdout io.Writer, syn string) er
 
 // cmdCI prints what a workflow job reads of an aws stack before it
 // assumes one of the roles `make bootstrap` created for CI, as
-// $GITHUB_OUTPUT lines (role=, region=, backend=), or fails naming what
-// the bootstrap section lacks and `make bootstrap`
+// $GITHUB_OUTPUT lines (role=, region=, backend=), or fails in one line
+// (a workflow's error annotation): naming a config it cannot read as JSON
+// and where its JSON breaks (internal/preflight.ReadStrict), a target
+// other than aws, or what the bootstrap section lacks and `make bootstrap`
 // (internal/preflight.ForCI: the one check of the workflows).
 func cmdCI(configDir string, args []string, stdout io.Writer, syn string) error {
 	role, found, args, err := cliflag.Choice{Name: "role", Allowed: preflight.Roles}.Cut(args)
@@ -215,7 +225,7 @@ func cmdCI(configDir string, args []string, stdout io.Writer, syn string) error 
 	if len(args) != 1 {
 		return cliflag.UsageError("preflight", syn, args)
 	}
-	s, err := preflight.Read(configDir, args[0])
+	s, err := preflight.ReadStrict(configDir, args[0])
 	if err != nil {
 		return err
 	}

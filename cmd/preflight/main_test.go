@@ -44,7 +44,7 @@ func TestRun(t *testing.T) {
 		{"names the roles --role takes", []string{"ci", "dev", "--role=admin"}, nil, "", "--role=admin: allowed deploy, preview"},
 		{"refuses a flag check does not take", []string{"check", "dev", "--role=deploy"}, nil, "", "unknown flag --role; preflight check takes no flags"},
 		{"names make bootstrap for a stack without a bootstrap section", []string{"ci", "dev", "--role=deploy"}, nil, "", "config/dev.json has no bootstrap.deployRoleArn, bootstrap.backendUrl; run make bootstrap STACK=dev"},
-		{"has no roles for a docker stack", []string{"ci", "local", "--role=preview"}, nil, "", `stack "local" is not an aws stack`},
+		{"has no roles for a docker stack", []string{"ci", "local", "--role=preview"}, nil, "", `stack "local": target "docker": allowed "aws" (preflight ci is for aws stacks`},
 		{"prints a docker stack's app image", []string{"image", "local"}, nil, "shipyard-app:local\n", ""},
 		{"prints the app image tagged TAG", []string{"image", "local", "v1.2-dirty"}, nil, "shipyard-app:v1.2-dirty\n", ""},
 		{"prints an aws stack's local build before make bootstrap", []string{"image", "dev"}, nil, "shipyard-app:local\n", ""},
@@ -107,6 +107,42 @@ func TestCIPrintsTheRoleRegionAndBackend(t *testing.T) {
 		if want := "role=" + arn + "\nregion=eu-west-1\nbackend=s3://state?region=eu-west-1\n"; err != nil || out.String() != want {
 			t.Errorf("ci dev --role=%s: %q, %v; want %q", role, out.String(), err, want)
 		}
+	}
+}
+
+// ci and passphrase answer by the stack's target, so a config they cannot
+// read is an error naming the file and where its JSON breaks (a workflow's
+// error annotation, make e2e's failure), not an answer for a stack of no
+// target: "not an aws stack (target \"\")", or no passphrase and exit 0.
+func TestCIAndPassphraseNameAConfigTheyCannotRead(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"schema.json": "{}",
+		"dev.json":    "{\n  \"target\": \"aws\",\n}\n",
+		"local.json":  `{"target": "docker",}`,
+		"typo.json":   `{"target": "dockr"}`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, args, wantErr string
+	}{
+		{"ci names the file and where a trailing comma breaks its JSON", "ci dev --role=deploy",
+			`stack "dev": ` + filepath.Join(dir, "dev.json") + `:3:1: invalid character '}' looking for beginning of object key string (shipyard validate dev says more)`},
+		{"ci names a misspelt target and the one it takes", "ci typo --role=preview", `stack "typo": target "dockr": allowed "aws" (preflight ci is for aws stacks`},
+		{"passphrase names the file and where a trailing comma breaks its JSON", "passphrase local",
+			`stack "local": ` + filepath.Join(dir, "local.json") + `:1:21: invalid character '}'`},
+		{"passphrase names a misspelt target and the ones a stack takes", "passphrase typo", filepath.Join(dir, "typo.json") + `: target "dockr": allowed "docker" or "aws"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(strings.Fields(tc.args), func(k string) string { return map[string]string{"SHIPYARD_CONFIG_DIR": dir}[k] }, &out)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") || out.Len() != 0 {
+				t.Errorf("preflight %s: printed %q, err = %v; want nothing printed and one line with %q", tc.args, out.String(), err, tc.wantErr)
+			}
+		})
 	}
 }
 

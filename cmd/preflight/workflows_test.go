@@ -260,6 +260,21 @@ func TestEveryJobReadsItsRoleThroughPreflight(t *testing.T) {
 				t.Errorf("the failure is no error annotation on the run's page:\n%s", out)
 			}
 		})
+		if j.soft {
+			// ci.yml's matrix (preflight stacks) already fails on such a file.
+			continue
+		}
+		t.Run(j.workflow+" "+j.job+" with a config that is not JSON", func(t *testing.T) {
+			r := newWorkflowRepo(t, j.stack)
+			r.write(t, "config/"+j.stack+".json", "{\n  \"target\": \"aws\",\n}\n")
+			out, outputs, err := r.run(t, step, j.env)
+			if err == nil || outputs["role"] != "" {
+				t.Errorf("the step succeeded, outputs %v:\n%s", outputs, out)
+			}
+			if want := "::error::stack \"" + j.stack + "\": " + filepath.Join(r.dir, "config", j.stack+".json") + ":3:1: invalid character '}'"; !strings.Contains(out, want) {
+				t.Errorf("the annotation does not name the file and where its JSON breaks (%q):\n%s", want, out)
+			}
+		})
 	}
 }
 

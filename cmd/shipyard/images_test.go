@@ -141,11 +141,16 @@ func TestMakeImageTagsTheImageTheStacksConfigNames(t *testing.T) {
 			t.Errorf("make -n image STACK=dev: %v\n%s", err, out)
 		}
 	})
+	// Under make -j too: a fake go "builds" the app (it writes the file
+	// build-linux's go build names), so an app build that ran alongside the
+	// check would leave bin/linux-amd64/app behind.
 	t.Run("make image refuses a bad release.imageRepository before building anything", func(t *testing.T) {
 		bad := configCopy(t, "local")
 		editConfig(t, bad, "local", func(cfg map[string]any) { section(cfg, "release")["imageRepository"] = "My-App" })
 		dir := freshClone(t)
-		cmd := exec.Command("make", "--no-print-directory", "image", "STACK=local")
+		fakeGo := fakeAppBuild(t)
+		app := filepath.Join(dir, "bin", "linux-amd64", "app")
+		cmd := exec.Command("make", "--no-print-directory", "-j2", "image", "STACK=local", "GO="+fakeGo)
 		cmd.Dir = dir
 		cmd.Env = cleanEnv(t, "SHIPYARD_CONFIG_DIR="+bad)
 		out, err := cmd.CombinedOutput()
@@ -155,8 +160,44 @@ func TestMakeImageTagsTheImageTheStacksConfigNames(t *testing.T) {
 		if lines := ownLines(out); len(lines) != 1 || !strings.Contains(lines[0], `release.imageRepository "My-App": allowed a lowercase repository name`) {
 			t.Errorf("want one line naming release.imageRepository and what it allows, got:\n%s", out)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "bin", "linux-amd64", "app")); err == nil {
+		if _, err := os.Stat(app); err == nil {
 			t.Error("the app was built before the image name was checked")
 		}
+		// The fake builds it when asked: make build-linux alone still does.
+		cmd = exec.Command("make", "--no-print-directory", "build-linux", "GO="+fakeGo)
+		cmd.Dir = dir
+		cmd.Env = cleanEnv(t, "SHIPYARD_CONFIG_DIR="+bad)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("make build-linux: %v\n%s", err, out)
+		}
+		if _, err := os.Stat(app); err != nil {
+			t.Errorf("make build-linux built no app: %v", err)
+		}
 	})
+}
+
+// fakeAppBuild is a go that, asked to build ./app, writes an empty file
+// where -o names, and runs the real go for anything else (preflight's
+// build).
+func fakeAppBuild(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go is needed: %v", err)
+	}
+	fake := filepath.Join(t.TempDir(), "go")
+	script := `#!/bin/sh
+case " $* " in *" ./app "*)
+  while [ $# -gt 0 ]; do
+    if [ "$1" = -o ]; then mkdir -p "$(dirname "$2")" && : > "$2"; exit 0; fi
+    shift
+  done
+  echo "fake go: build ./app without -o" >&2; exit 2;;
+esac
+exec ` + goBin + ` "$@"
+`
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return fake
 }

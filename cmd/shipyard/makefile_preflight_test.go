@@ -492,3 +492,42 @@ func TestMakeE2EGivesPulumiThePassphraseByTarget(t *testing.T) {
 		})
 	}
 }
+
+// make e2e stops, naming the file and where its JSON breaks, on a stack
+// config preflight cannot read, before go test runs pulumi: not with no
+// passphrase, as if the stack were an aws one.
+func TestMakeE2EStopsOnAConfigItCannotRead(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go is needed: %v", err)
+	}
+	dir := freshClone(t)
+	local := filepath.Join(dir, "config", "local.json")
+	data, err := os.ReadFile(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(data), "{", `{"x": 1,,`, 1)
+	if err := os.WriteFile(local, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(t.TempDir(), "go-test.ran")
+	fakeGo := filepath.Join(t.TempDir(), "go")
+	script := "#!/bin/sh\nif [ \"$1\" = test ]; then : > " + log + "; exit 0; fi\nexec " + goBin + " \"$@\"\n"
+	if err := os.WriteFile(fakeGo, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", "--no-print-directory", "e2e", "STACK=local", "GO="+fakeGo)
+	cmd.Dir = dir
+	cmd.Env = cleanEnv(t)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Errorf("make e2e succeeded:\n%s", out)
+	}
+	if want := `stack "local": ` + local + `:1:9: invalid character ','`; !strings.Contains(string(out), want) {
+		t.Errorf("make e2e does not name the file and where its JSON breaks (%q):\n%s", want, out)
+	}
+	if _, err := os.Stat(log); err == nil {
+		t.Errorf("go test ran:\n%s", out)
+	}
+}

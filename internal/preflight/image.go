@@ -75,8 +75,9 @@ func AppImage(configDir, stack, tag string) (string, error) {
 			ImageRepository string `json:"imageRepository"`
 		} `json:"release"`
 	}
-	if err := json.Unmarshal(trimBOM(data), &f); err != nil {
-		return "", fmt.Errorf("%s: %w (`make validate` reports every problem)", path, err)
+	data = trimBOM(data)
+	if err := json.Unmarshal(data, &f); err != nil {
+		return "", fmt.Errorf("%w (`make validate` reports every problem)", newNotJSONError(path, data, err))
 	}
 	if f.Target != "docker" && f.Target != "aws" {
 		return "", fmt.Errorf("%s: target %q: allowed \"docker\" or \"aws\"", path, f.Target)

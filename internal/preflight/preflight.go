@@ -100,8 +100,24 @@ func Stacks(configDir string) ([]string, error) {
 
 // Read reads the target and bootstrap section of config/<stack>.json. An
 // unknown stack, or a name that is no stack's (a file such as
-// dev.old.json), is an error listing the known ones.
+// dev.old.json), is an error listing the known ones. A file that cannot be
+// read as JSON is no error: Check's callers run the config loader next,
+// which reports it in full, and such a file gets no aws-specific check
+// (its Stack has the name only). A command that answers by the target
+// reads with ReadStrict.
 func Read(configDir, stack string) (Stack, error) {
+	s, err := ReadStrict(configDir, stack)
+	if errors.As(err, new(notJSONError)) {
+		return Stack{Name: stack}, nil
+	}
+	return s, err
+}
+
+// ReadStrict is Read, but a file that cannot be read as JSON is an error
+// naming the file and where its JSON breaks, as ReadAll's: for the
+// commands whose answer is the stack's target (preflight ci, preflight
+// passphrase), which would otherwise answer for a stack of no target.
+func ReadStrict(configDir, stack string) (Stack, error) {
 	known, err := Stacks(configDir)
 	if err != nil {
 		return Stack{}, err
@@ -122,26 +138,52 @@ func Read(configDir, stack string) (Stack, error) {
 		}
 		return Stack{}, fmt.Errorf("unknown stack %q: there is no %s; known stacks: %s", stack, path, list)
 	}
-	s, err := parse(path, stack)
-	var notJSON notJSONError
-	if errors.As(err, &notJSON) {
-		// A BOM or a syntax error is reported in full by the config
-		// loader, which runs next; here only the target matters, and a
-		// file that cannot be read as JSON gets no aws-specific check.
-		return Stack{Name: stack}, nil
-	}
-	return s, err
+	return parseStack(path, stack)
 }
 
-// notJSONError is a config file that cannot be read as JSON.
+// notJSONError is a config file that cannot be read as JSON: its path,
+// where its JSON breaks ("line:column", or "" when the error has no
+// position) and the error.
 type notJSONError struct {
-	path string
-	err  error
+	path, pos string
+	err       error
 }
 
-func (e notJSONError) Error() string { return e.path + ": " + e.err.Error() }
+func newNotJSONError(path string, data []byte, err error) notJSONError {
+	return notJSONError{path: path, pos: jsonPosition(data, err), err: err}
+}
 
-// parse reads what the checks need of a stack's config file.
+func (e notJSONError) Error() string {
+	if e.pos == "" {
+		return e.path + ": " + e.err.Error()
+	}
+	return e.path + ":" + e.pos + ": " + e.err.Error()
+}
+
+func (e notJSONError) Unwrap() error { return e.err }
+
+// jsonPosition is the line and column ("3:1", both from 1, the column in
+// bytes) of a JSON syntax error in data: the byte refused, or the end of
+// data when it ends too soon. Any other error has no position ("").
+func jsonPosition(data []byte, err error) string {
+	var syn *json.SyntaxError
+	if !errors.As(err, &syn) {
+		return ""
+	}
+	// Offset counts the bytes read, the one refused included.
+	at := int(syn.Offset) - 1
+	if syn.Offset >= int64(len(data)) && strings.HasPrefix(syn.Error(), "unexpected end of JSON input") {
+		at = len(data)
+	}
+	at = max(0, min(at, len(data)))
+	before := data[:at]
+	line := 1 + strings.Count(string(before), "\n")
+	col := at - strings.LastIndexByte(string(before), '\n')
+	return fmt.Sprintf("%d:%d", line, col)
+}
+
+// parse reads what the checks need of a stack's config file; a file that
+// cannot be read as JSON is a notJSONError.
 func parse(path, stack string) (Stack, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -154,10 +196,21 @@ func parse(path, stack string) (Stack, error) {
 		} `json:"aws"`
 		Bootstrap Bootstrap `json:"bootstrap"`
 	}
-	if err := json.Unmarshal(trimBOM(data), &f); err != nil {
-		return Stack{Name: stack}, notJSONError{path, err}
+	data = trimBOM(data)
+	if err := json.Unmarshal(data, &f); err != nil {
+		return Stack{Name: stack}, newNotJSONError(path, data, err)
 	}
 	return Stack{Name: stack, Target: f.Target, Region: f.AWS.Region, Bootstrap: f.Bootstrap}, nil
+}
+
+// parseStack is parse, with a file that cannot be read as JSON named as
+// the stack's and pointing to `shipyard validate`.
+func parseStack(path, stack string) (Stack, error) {
+	s, err := parse(path, stack)
+	if errors.As(err, new(notJSONError)) {
+		return Stack{}, fmt.Errorf("stack %q: %w (shipyard validate %s says more)", stack, err, stack)
+	}
+	return s, err
 }
 
 // ReadAll reads every stack of the config directory (Stacks), sorted by
@@ -170,11 +223,7 @@ func ReadAll(configDir string) ([]Stack, error) {
 	}
 	out := make([]Stack, 0, len(names))
 	for _, n := range names {
-		s, err := parse(filepath.Join(configDir, n+".json"), n)
-		var notJSON notJSONError
-		if errors.As(err, &notJSON) {
-			return nil, fmt.Errorf("stack %q: %w (shipyard validate %s says more)", n, err, n)
-		}
+		s, err := parseStack(filepath.Join(configDir, n+".json"), n)
 		if err != nil {
 			return nil, err
 		}
@@ -283,13 +332,15 @@ type CI struct {
 }
 
 // ForCI is the one check of a stack's bootstrap section the workflows run
-// (`preflight ci`): for an aws stack whose config has the role's ARN, its
-// bootstrap.backendUrl and its aws.region, those. Any other stack is an
-// error in one line: a docker stack has no roles, and a section without
-// them names what is missing and `make bootstrap STACK=<stack>`.
+// (`preflight ci`, which reads the stack with ReadStrict): for an aws
+// stack whose config has the role's ARN, its bootstrap.backendUrl and its
+// aws.region, those. Any other stack is an error in one line: a stack of
+// another target (docker, which has no roles, or a misspelt one) names
+// its target and the one allowed, and a section without the role names
+// what is missing and `make bootstrap STACK=<stack>`.
 func ForCI(s Stack, role string) (CI, error) {
 	if s.Target != TargetAWS {
-		return CI{}, fmt.Errorf("stack %q is not an aws stack (target %q): CI assumes AWS roles only for aws stacks", s.Name, s.Target)
+		return CI{}, fmt.Errorf("stack %q: target %q: allowed %q (preflight ci is for aws stacks: CI assumes AWS roles only for them)", s.Name, s.Target, TargetAWS)
 	}
 	ci := CI{Region: s.Region, Backend: s.Bootstrap.BackendURL}
 	var roleField string

@@ -122,6 +122,62 @@ func TestReadAndCheck(t *testing.T) {
 	}
 }
 
+// ReadStrict is Read for the commands whose answer is the stack's target
+// (preflight ci, preflight passphrase): a file that is not JSON is an
+// error naming the file and where its JSON breaks, not a stack of no
+// target.
+func TestReadStrict(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"schema.json":     "{}",
+		"dev.json":        "\ufeff" + `{"target": "aws", "bootstrap": {"backendUrl": "s3://state"}}`,
+		"comma.json":      "{\n  \"target\": \"aws\",\n}\n",
+		"cut.json":        `{"target": `,
+		"typed.json":      `{"target": 5}`,
+		"misspelt.json":   `{"target": "dockr"}`,
+		"dev.old.json":    `{"target": `,
+		"targetless.json": `{}`,
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, stack string
+		want        Stack
+		wantErr     string
+	}{
+		{"a config with a BOM is read", "dev", Stack{Name: "dev", Target: TargetAWS, Bootstrap: Bootstrap{BackendURL: "s3://state"}}, ""},
+		{"a trailing comma is an error naming the file, the line and the column", "comma",
+			Stack{}, `stack "comma": ` + filepath.Join(dir, "comma.json") + `:3:1: invalid character '}' looking for beginning of object key string (shipyard validate comma says more)`},
+		{"a file cut short is an error naming where it ends", "cut", Stack{}, filepath.Join(dir, "cut.json") + ":1:12: unexpected end of JSON input"},
+		{"a target that is no string is an error naming the field", "typed", Stack{}, filepath.Join(dir, "typed.json") + ": json: cannot unmarshal number into Go struct field .target of type string"},
+		{"a misspelt target is read as it is, for the caller to refuse", "misspelt", Stack{Name: "misspelt", Target: "dockr"}, ""},
+		{"a config without a target is read as it is", "targetless", Stack{Name: "targetless"}, ""},
+		{"an unknown stack lists the known ones", "nope", Stack{}, `unknown stack "nope": there is no ` + filepath.Join(dir, "nope.json") + "; known stacks: comma, cut, dev, misspelt, targetless, typed"},
+		{"a file whose name is no stack name is no stack", "dev.old", Stack{}, `unknown stack "dev.old": not a stack name`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ReadStrict(dir, tc.stack)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("got %+v, err = %v; want one line with %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+	// Read, before the config loader reports the file in full, still
+	// takes it as a stack of no target.
+	if s, err := Read(dir, "comma"); err != nil || s != (Stack{Name: "comma"}) {
+		t.Errorf("Read(comma) = %+v, %v; want a stack of no target and no error", s, err)
+	}
+}
+
 // A stray config/dev.old.json is no stack: `make up STACK=dev.old` says
 // it is not a stack name, as shipyard does, not "run make bootstrap
 // STACK=dev.old".
@@ -203,7 +259,12 @@ func TestForCI(t *testing.T) {
 			`stack "dev" is not bootstrapped for CI's preview role: config/dev.json has no bootstrap.previewRoleArn, bootstrap.backendUrl; run make bootstrap STACK=dev and commit config/`},
 		{"a section without the role", aws("eu-west-1", Bootstrap{BackendURL: "s3://state", PreviewRoleArn: "arn:preview"}), RoleDeploy, CI{}, "has no bootstrap.deployRoleArn; run make bootstrap"},
 		{"no region", aws("", full), RoleDeploy, CI{}, "has no aws.region;"},
-		{"a docker stack", Stack{Name: "local", Target: TargetDocker, Bootstrap: full}, RoleDeploy, CI{}, `stack "local" is not an aws stack`},
+		{"a docker stack is refused, naming its target and the one ci takes", Stack{Name: "local", Target: TargetDocker, Bootstrap: full}, RoleDeploy, CI{},
+			`stack "local": target "docker": allowed "aws" (preflight ci is for aws stacks`},
+		{"a misspelt target is refused, naming it and the one ci takes", Stack{Name: "dev", Target: "dockr", Bootstrap: full}, RoleDeploy, CI{},
+			`stack "dev": target "dockr": allowed "aws" (preflight ci is for aws stacks`},
+		{"a stack of no target is refused, naming the empty target", Stack{Name: "dev", Region: "eu-west-1", Bootstrap: full}, RoleDeploy, CI{},
+			`stack "dev": target "": allowed "aws"`},
 		{"an unknown role", aws("eu-west-1", full), "admin", CI{}, `unknown role "admin": allowed deploy, preview`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -232,6 +293,7 @@ func TestAppImage(t *testing.T) {
 		"long.json":    `{"target": "docker", "release": {"imageRepository": "` + strings.Repeat("a", 257) + `"}}`,
 		"typed.json":   `{"target": "docker", "release": {"imageRepository": 5}}`,
 		"nowhere.json": `{"release": {"imageRepository": "x"}}`,
+		"comma.json":   "{\"target\": \"docker\",\n}",
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
@@ -250,6 +312,7 @@ func TestAppImage(t *testing.T) {
 		{"a repository over 256 characters is refused", "long", "", "", "at most 256 characters"},
 		{"a repository that is no string is refused, naming the field", "typed", "", "", "release.imageRepository of type string"},
 		{"a file without a target is refused, naming the field and its values", "nowhere", "", "", `target "": allowed "docker" or "aws"`},
+		{"a file that is not JSON is refused, naming it and where its JSON breaks", "comma", "", "", filepath.Join(dir, "comma.json") + `:2:1: invalid character '}'`},
 		{"a tag Docker refuses is refused, naming VERSION", "local", "v1+build", "", `image tag "v1+build" (the Makefile's VERSION): allowed a Docker tag`},
 		{"an unknown stack lists the known ones", "nope", "", "", `unknown stack "nope"`},
 	}
