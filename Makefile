@@ -113,11 +113,12 @@ image-args: # image's STACK and VERSION (the image's name and tag), checked befo
 
 ##@ Test
 
-# The suite's own stack is made from config/local.json: the images it
-# needs are the local stack's, whatever STACK is.
+# The suite's own stack is made from the repository's config/local.json
+# (tests/e2e copies config/): the images it needs are that stack's,
+# whatever STACK is and whatever config directory SHIPYARD_CONFIG_DIR names.
 .PHONY: test
 test: pulumi-cli gotestsum ## Run every test: unit, infra under mocks, and a local stack of its own deployed with Pulumi (needs Docker)
-	@$(MAKE) --no-print-directory test-images STACK=local
+	@$(MAKE) --no-print-directory test-images STACK=local SHIPYARD_CONFIG_DIR=$(CURDIR)/config
 	@$(DOCKER) info >/dev/null 2>&1 || { echo "make test: the Docker engine is not reachable with $(DOCKER); start it (sudo systemctl start docker, or without an init system: nohup dockerd --storage-driver=vfs >/tmp/dockerd.log 2>&1 &) and retry" >&2; exit 1; }
 	@echo "==> go test ./... (each test as it ends; the local stack's life is TestStack, a few minutes)"
 	@status=0; DOCKER=$(DOCKER) $(BIN)/gotestsum --format testname --format-hide-empty-pkg --jsonfile $(BIN)/test.json -- -count=1 -timeout 45m ./... || status=$$?; \

@@ -71,6 +71,8 @@ type fakeWorld struct {
 	AppExit   int    `json:"appExit"`
 	// ExecOutput is what `docker exec` prints (the app in a container).
 	ExecOutput string `json:"execOutput"`
+	// DockerRuns records every `docker run` as the client saw it.
+	DockerRuns []fakeDockerRun `json:"dockerRuns"`
 	// Committed is a file of the config directory as the HEAD commit has
 	// it, by name, when it differs from the file (`git show`).
 	Committed map[string]string `json:"committed"`
@@ -91,6 +93,18 @@ type fakeWorld struct {
 // fakeLocalImageID is the ID `docker image inspect` gives every local
 // image.
 const fakeLocalImageID = "sha256:5555555555555555555555555555555555555555555555555555555555555555"
+
+// fakeDockerRun is one `docker run`: its arguments, the client's own
+// environment, and its --env-file (path, text, the file's and its
+// directory's permissions) as the client found it.
+type fakeDockerRun struct {
+	Args        []string    `json:"args"`
+	Environ     []string    `json:"environ"`
+	EnvFile     string      `json:"envFile"`
+	EnvFileText string      `json:"envFileText"`
+	EnvFileMode os.FileMode `json:"envFileMode"`
+	EnvDirMode  os.FileMode `json:"envDirMode"`
+}
 
 type fakeServiceDeployment struct {
 	Arn       string    `json:"arn"`
@@ -193,6 +207,9 @@ func (w *fakeWorld) run(tool string, args []string) (int, error) {
 			fmt.Print(w.ExecOutput)
 			return 0, nil
 		}
+		if len(args) > 0 && args[0] == "run" {
+			return 0, w.dockerRun(args)
+		}
 		if len(args) > 2 && args[0] == "image" && args[1] == "inspect" {
 			fmt.Println(fakeLocalImageID)
 			return 0, nil
@@ -223,6 +240,29 @@ func (w *fakeWorld) run(tool string, args []string) (int, error) {
 		return w.AppExit, nil
 	}
 	return 2, fmt.Errorf("fake: unknown tool %s", tool)
+}
+
+// dockerRun records a `docker run` (fakeDockerRun), reading its
+// --env-file as docker would: a missing or unreadable one fails the run.
+func (w *fakeWorld) dockerRun(args []string) error {
+	run := fakeDockerRun{Args: args, Environ: os.Environ(), EnvFile: flagValue(args, "--env-file")}
+	if run.EnvFile != "" {
+		data, err := os.ReadFile(run.EnvFile)
+		if err != nil {
+			return fmt.Errorf("docker: open %s: %w", run.EnvFile, err)
+		}
+		file, err := os.Stat(run.EnvFile)
+		if err != nil {
+			return err
+		}
+		dir, err := os.Stat(filepath.Dir(run.EnvFile))
+		if err != nil {
+			return err
+		}
+		run.EnvFileText, run.EnvFileMode, run.EnvDirMode = string(data), file.Mode().Perm(), dir.Mode().Perm()
+	}
+	w.DockerRuns = append(w.DockerRuns, run)
+	return nil
 }
 
 func splitRef(ref string) (repo, sep, rest string) {

@@ -31,7 +31,9 @@ type call struct {
 	// written (a large dump, not held in memory); standard error is kept
 	// for the error message.
 	Stdout io.Writer
-	// Env holds extra NAME=value pairs on top of the inherited environment.
+	// Env holds extra NAME=value pairs on top of the inherited environment:
+	// the program's own settings (pulumi's passphrase, the PR slot), never
+	// what it is to pass on to a container (docker run's --env-file).
 	Env []string
 }
 

@@ -201,3 +201,51 @@ exec ` + goBin + ` "$@"
 	}
 	return fake
 }
+
+// `make test` builds the images of the repository's config/local.json, the
+// one the e2e suite's own stack is made from (tests/e2e copies
+// <repository>/config), whatever SHIPYARD_CONFIG_DIR names: from the
+// environment or make's command line, another directory's local.json would
+// name other images. A stub tests/images/build.sh records what it gets,
+// and a DOCKER that is not there stops make test right after it.
+func TestMakeTestBuildsTheImagesOfTheRepositorysConfigWhateverSHIPYARD_CONFIG_DIRSays(t *testing.T) {
+	other := configCopy(t, "local")
+	editConfig(t, other, "local", ownImages)
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"no SHIPYARD_CONFIG_DIR", nil, nil},
+		{"SHIPYARD_CONFIG_DIR in the environment", []string{"SHIPYARD_CONFIG_DIR=" + other}, nil},
+		{"SHIPYARD_CONFIG_DIR on make's command line", nil, []string{"SHIPYARD_CONFIG_DIR=" + other}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := freshClone(t)
+			log := filepath.Join(t.TempDir(), "build.env")
+			stub := "#!/bin/sh\necho \"STACK=$STACK SHIPYARD_CONFIG_DIR=${SHIPYARD_CONFIG_DIR-(unset)}\" > " + log + "\n"
+			if err := os.MkdirAll(filepath.Join(dir, "tests", "images"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "tests", "images", "build.sh"), []byte(stub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// -o: the tool installs are not run.
+			args := append([]string{"--no-print-directory", "-o", "pulumi-cli", "-o", "gotestsum", "test", "DOCKER=" + filepath.Join(dir, "no-docker")}, tc.args...)
+			cmd := exec.Command("make", args...)
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t, tc.env...)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "the Docker engine is not reachable") {
+				t.Fatalf("make test did not stop at the Docker check: %v\n%s", err, out)
+			}
+			got, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatalf("tests/images/build.sh did not run: %v\n%s", err, out)
+			}
+			if want := "STACK=local SHIPYARD_CONFIG_DIR=" + filepath.Join(dir, "config"); strings.TrimSpace(string(got)) != want {
+				t.Errorf("make test ran tests/images/build.sh with %s, want %s", strings.TrimSpace(string(got)), want)
+			}
+		})
+	}
+}

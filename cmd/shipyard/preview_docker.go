@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	dockerinfra "github.com/shipyard-kit/shipyard/infra/docker"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
@@ -62,24 +65,77 @@ func dockerPreviewDrop(ctx context.Context, r *previewRun, prOut release.Outputs
 	// The env of the program's `preview create` and of aws's admin task
 	// (stackconfig's PreviewAdminEnv), with the secrets drop needs as plain
 	// env: the base admin's password and Redis's, from the base's outputs.
-	var vars []string
-	for _, v := range r.PR.PreviewAdminEnv(stackconfig.LocalEndpoints) {
-		vars = append(vars, v.Name+"="+v.Value)
+	// They reach the container through an env file only the operator can
+	// read, never docker's arguments (visible to every user of the
+	// machine) nor the docker client's own environment (app.env's
+	// DOCKER_HOST, DOCKER_CONFIG, HOME or PATH would reconfigure the
+	// client, and the secrets would sit in it).
+	vars := append(r.PR.PreviewAdminEnv(stackconfig.LocalEndpoints),
+		stackconfig.EnvVar{Name: stackconfig.SecretDatabasePassword, Value: str(base, dockerinfra.OutputDatabasePassword)},
+		stackconfig.EnvVar{Name: stackconfig.SecretRedisPassword, Value: str(base, dockerinfra.OutputRedisPassword)})
+	envFile, removeEnvFile, err := writeEnvFile(vars)
+	if err != nil {
+		return fmt.Errorf("app preview drop: %w", err)
 	}
-	vars = append(vars, stackconfig.SecretDatabasePassword+"="+str(base, dockerinfra.OutputDatabasePassword), stackconfig.SecretRedisPassword+"="+str(base, dockerinfra.OutputRedisPassword))
-	for _, v := range vars {
-		// The values reach docker through its environment, never its
-		// arguments (visible to every user of the machine).
-		name, _, _ := strings.Cut(v, "=")
-		args = append(args, "--env", name)
-	}
-	args = append(args, image, "preview", "drop")
+	defer removeEnvFile()
+	args = append(args, "--env-file", envFile, image, "preview", "drop")
 	r.say("dropping database and user %s and Redis database %d of %s", r.PR.Preview.Database(), r.PR.Preview.Slot, r.Base.Stack)
-	_, err = r.x(ctx, call{Name: dockerClient(r.getenv), Args: args, Env: vars, Stream: true})
+	_, err = r.x(ctx, call{Name: dockerClient(r.getenv), Args: args, Stream: true})
 	if err != nil {
 		return fmt.Errorf("app preview drop: %w", err)
 	}
 	return nil
+}
+
+// writeEnvFile writes vars to a file for `docker run --env-file`, 0600 in
+// a 0700 directory of its own; remove deletes both. docker reads the file
+// one NAME=value a line, the value as it is to the end of the line, and
+// refuses a file that is not UTF-8: a value that is not one line of UTF-8
+// text (a line break would start another variable, a carriage return at
+// the end of a line is dropped) is refused, naming the variable and never
+// showing the value, which may be a secret.
+func writeEnvFile(vars []stackconfig.EnvVar) (path string, remove func(), err error) {
+	var b strings.Builder
+	for _, v := range vars {
+		if !stackconfig.ValidEnvName(v.Name) {
+			return "", nil, fmt.Errorf("env var name %q: allowed names match ^[A-Z_][A-Z0-9_]*$", v.Name)
+		}
+		problem := ""
+		switch {
+		case strings.Contains(v.Value, "\n"):
+			problem = "has a line break"
+		case strings.Contains(v.Value, "\r"):
+			problem = "has a carriage return"
+		case strings.Contains(v.Value, "\x00"):
+			problem = "has a NUL byte"
+		case !utf8.ValidString(v.Value):
+			problem = "is not UTF-8"
+		}
+		if problem != "" {
+			return "", nil, fmt.Errorf("env var %s: its value %s; allowed a single line of UTF-8 text without NUL bytes (docker's --env-file takes one NAME=value a line)", v.Name, problem)
+		}
+		b.WriteString(v.Name + "=" + v.Value + "\n")
+	}
+	dir, err := os.MkdirTemp("", "shipyard-env-")
+	if err != nil {
+		return "", nil, fmt.Errorf("env file for docker run: %w", err)
+	}
+	remove = func() { _ = os.RemoveAll(dir) }
+	path = filepath.Join(dir, "env")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		remove()
+		return "", nil, fmt.Errorf("env file for docker run: %w", err)
+	}
+	_, err = f.WriteString(b.String())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		remove()
+		return "", nil, fmt.Errorf("env file for docker run: %w", err)
+	}
+	return path, remove, nil
 }
 
 // secretOutputs returns a stack's outputs with their secret values (none

@@ -3,6 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -271,27 +276,10 @@ func TestPRDownDropsTheDataThenDestroysAndRemovesTheStack(t *testing.T) {
 			if strings.Contains(l, "secret-pw") {
 				t.Errorf("a password is in docker's arguments: %s", l)
 			}
-			env := strings.Join(c.Env, " ")
-			for _, want := range []string{"DATABASE_PASSWORD=admin-secret-pw", "REDIS_PASSWORD=redis-secret-pw", "REDIS_URL=redis://redis:6379/1", "PREVIEW_DATABASE=pr_7", "DATABASE_URL=postgres://shipyard@postgres:5432/shipyard?"} {
-				if !strings.Contains(env, want) {
-					t.Errorf("drop env lacks %s: %s", want, env)
-				}
-			}
-			// The env of the program's create and of aws's admin task
-			// (stackconfig's PreviewAdminEnv: the PR's processes' but
-			// DATABASE_URL), with drop's two secrets.
-			var want []string
-			for _, v := range r.PR.PreviewAdminEnv(stackconfig.LocalEndpoints) {
-				want = append(want, v.Name+"="+v.Value)
-			}
-			want = append(want, "DATABASE_PASSWORD=admin-secret-pw", "REDIS_PASSWORD=redis-secret-pw")
-			if !slices.Equal(c.Env, want) {
-				t.Errorf("drop env\n %v\nwant\n %v", c.Env, want)
-			}
-			for _, v := range r.PR.Env(stackconfig.LocalEndpoints) {
-				if v.Name != "DATABASE_URL" && !slices.Contains(c.Env, v.Name+"="+v.Value) {
-					t.Errorf("drop env lacks the PR's %s=%s", v.Name, v.Value)
-				}
+			// The container's env is in an --env-file (the next test);
+			// the client's own is shipyard's.
+			if len(c.Env) > 0 || !slices.Contains(c.Args, "--env-file") {
+				t.Errorf("drop gives docker the env %v and the arguments %s; want an --env-file and docker's own env untouched", c.Env, l)
 			}
 			if !strings.HasSuffix(l, "sha256:aaaa preview drop") || !strings.Contains(l, "--network shipyard-local") {
 				t.Errorf("drop runs %s", l)
@@ -324,6 +312,165 @@ func TestPRDownDropsTheDataThenDestroysAndRemovesTheStack(t *testing.T) {
 			}
 		}
 	})
+}
+
+// pr-down's drop container gets the PR's admin env and the two secrets
+// through an --env-file only the operator can read, written for the run and
+// removed after it; never through the docker client's own environment,
+// where app.env's DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG, HOME or PATH
+// would reconfigure the client and the secrets would sit. Shipyard runs a
+// fake docker that records what it got.
+func TestPRDownGivesTheDropContainerItsEnvInAPrivateEnvFileAndLeavesDockersOwnEnvAlone(t *testing.T) {
+	state := installFakes(t, &fakeWorld{})
+	// The operator's docker client settings, which the app's must not
+	// replace.
+	for k, v := range map[string]string{"DOCKER_HOST": "unix:///run/operator/docker.sock", "DOCKER_CONTEXT": "operator",
+		"DOCKER_CONFIG": filepath.Join(t.TempDir(), "docker"), "HOME": t.TempDir(), "TMPDIR": t.TempDir()} {
+		t.Setenv(k, v)
+	}
+	r, x, _ := previewFixture(t, 7, map[string]answer{
+		"pulumi stack output --json --show-secrets --stack local": {out: `{"networkName": "shipyard-local", "databaseCaVolume": "shipyard-local-postgres-ca",
+			"databasePassword": "admin-secret-pw", "redisPassword": "redis-secret-pw", "imageDigest": "sha256:base"}`},
+		"pulumi destroy --yes":  {},
+		"pulumi stack rm --yes": {},
+	})
+	appEnv := map[string]string{"DOCKER_HOST": "tcp://app.invalid:2375", "DOCKER_CONTEXT": "app", "DOCKER_CONFIG": "/app/docker",
+		"HOME": "/app", "PATH": "/app/bin", "FEATURE_FLAGS": "notes, search  "}
+	for k, v := range r.PR.App.Env {
+		appEnv[k] = v
+	}
+	r.PR.App.Env = appEnv
+	var dockerOut bytes.Buffer
+	docker := osExec(&dockerOut, &dockerOut)
+	r.x = func(ctx context.Context, c call) ([]byte, error) {
+		if c.Name == "docker" {
+			return docker(ctx, c)
+		}
+		return x.exec(ctx, c)
+	}
+	live, err := listPreviews(context.Background(), r.pulumi, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prDown(context.Background(), r, live[0]); err != nil {
+		t.Fatalf("%v\n%v\n%s", err, x.lines(), &dockerOut)
+	}
+	runs := readWorld(t, state).DockerRuns
+	if len(runs) != 1 {
+		t.Fatalf("docker ran %d times, want once: %+v", len(runs), runs)
+	}
+	run := runs[0]
+
+	// The container gets exactly the env of the program's create and of
+	// aws's admin task (stackconfig's PreviewAdminEnv: the PR's
+	// processes' but DATABASE_URL, with app.env), and drop's two secrets.
+	want := r.PR.PreviewAdminEnv(stackconfig.LocalEndpoints)
+	want = append(want, stackconfig.EnvVar{Name: "DATABASE_PASSWORD", Value: "admin-secret-pw"}, stackconfig.EnvVar{Name: "REDIS_PASSWORD", Value: "redis-secret-pw"})
+	got, comments := parseDotenvText(t, run.EnvFileText)
+	if !slices.Equal(got, want) || len(comments) > 0 {
+		t.Errorf("the --env-file (%s) holds\n %v\nwant\n %v", run.EnvFile, run.EnvFileText, want)
+	}
+	for k, v := range appEnv {
+		if !slices.Contains(want, stackconfig.EnvVar{Name: k, Value: v}) {
+			t.Errorf("the container does not get app.env's %s=%s", k, v)
+		}
+	}
+	for _, v := range r.PR.Env(stackconfig.LocalEndpoints) {
+		if v.Name != "DATABASE_URL" && !slices.Contains(got, v) {
+			t.Errorf("the container does not get the PR's %s=%s", v.Name, v.Value)
+		}
+	}
+	if slices.Contains(run.Args, "--env") || slices.Contains(run.Args, "-e") {
+		t.Errorf("docker run names env vars of its own environment: %v", run.Args)
+	}
+	if run.EnvFileMode != 0o600 || run.EnvDirMode != 0o700 {
+		t.Errorf("the env file is %v in a directory %v; want 0600 in a 0700 directory of its own", run.EnvFileMode, run.EnvDirMode)
+	}
+
+	// The client's own environment is the operator's: none of the
+	// container's variables were added to it.
+	client := map[string]string{}
+	for _, kv := range run.Environ {
+		k, v, _ := strings.Cut(kv, "=")
+		client[k] = v
+	}
+	for _, v := range want {
+		operator, set := os.LookupEnv(v.Name)
+		if c, ok := client[v.Name]; ok != set || c != operator {
+			t.Errorf("docker's own %s is %q (set: %t); want the operator's %q (set: %t)", v.Name, c, ok, operator, set)
+		}
+	}
+	for _, kv := range run.Environ {
+		if strings.Contains(kv, "secret-pw") {
+			t.Errorf("a password is in docker's own environment: %s", kv)
+		}
+	}
+
+	// Gone after the run, with its directory.
+	if run.EnvFile == "" {
+		t.Fatal("docker run got no --env-file")
+	}
+	for _, p := range []string{run.EnvFile, filepath.Dir(run.EnvFile)} {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s is left after the run: %v", p, err)
+		}
+	}
+}
+
+// A value docker's --env-file cannot carry as it is (one NAME=value a
+// line, UTF-8) is refused before docker runs, naming the variable and not
+// showing the value; the stack is kept.
+func TestPRDownRefusesAnEnvValueAnEnvFileCannotCarry(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		appEnv        map[string]string
+		redisPassword string
+		want          string
+	}{
+		{"a line break in an app.env value", map[string]string{"GREETING": "greeting-value\nREDIS_PASSWORD=mine"}, "redis-secret-pw", "env var GREETING: its value has a line break"},
+		{"a carriage return in an app.env value", map[string]string{"GREETING": "greeting-value\r"}, "redis-secret-pw", "env var GREETING: its value has a carriage return"},
+		{"a NUL byte in an app.env value", map[string]string{"GREETING": "greeting-value\x00"}, "redis-secret-pw", "env var GREETING: its value has a NUL byte"},
+		{"an app.env value that is not UTF-8", map[string]string{"GREETING": "greeting-value\xff"}, "redis-secret-pw", "env var GREETING: its value is not UTF-8"},
+		{"a line break in the base's Redis password", nil, "redis\nsecret-pw", "env var REDIS_PASSWORD: its value has a line break"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			outputs, err := json.Marshal(map[string]string{"networkName": "shipyard-local", "databaseCaVolume": "shipyard-local-postgres-ca",
+				"databasePassword": "admin-secret-pw", "redisPassword": tc.redisPassword, "imageDigest": "sha256:base"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, x, _ := previewFixture(t, 7, map[string]answer{
+				"pulumi stack output --json --show-secrets --stack local": {out: string(outputs)},
+				"docker run":            {},
+				"pulumi destroy --yes":  {},
+				"pulumi stack rm --yes": {},
+			})
+			for k, v := range tc.appEnv {
+				r.PR.App.Env = maps.Clone(r.PR.App.Env)
+				if r.PR.App.Env == nil {
+					r.PR.App.Env = map[string]string{}
+				}
+				r.PR.App.Env[k] = v
+			}
+			live, err := listPreviews(context.Background(), r.pulumi, "local")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = prDown(context.Background(), r, live[0])
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "allowed a single line of UTF-8 text without NUL bytes") ||
+				!strings.Contains(err.Error(), "the stack is kept") {
+				t.Fatalf("got %v; want %q, what is allowed and the stack kept", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "secret-pw") || strings.Contains(err.Error(), "greeting-value") {
+				t.Errorf("the error shows the value: %v", err)
+			}
+			for _, l := range x.lines() {
+				if strings.HasPrefix(l, "docker run") || strings.HasPrefix(l, "pulumi destroy") {
+					t.Errorf("went on: %s", l)
+				}
+			}
+		})
+	}
 }
 
 func TestABaseWithPREnvironmentsIsNotDestroyed(t *testing.T) {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
 // claimDir holds the suite's claims on its docker objects: tests/cleanup.sh
@@ -48,11 +46,7 @@ func claim(t *testing.T, key string) {
 // Volumes stand in for every kind of object (the script treats containers,
 // networks and volumes alike, by their label).
 func TestCleanupLeavesWhatALiveRunClaims(t *testing.T) {
-	dir, err := stackconfig.FindDir(os.Getenv, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(filepath.Dir(dir), "tests", "cleanup.sh")
+	script := filepath.Join(repositoryRoot(t), "tests", "cleanup.sh")
 	live, dead := "e2ecleanup"+randomSuffix(t), "e2ecleanup"+randomSuffix(t)
 	claim(t, live)
 	volumes := map[string]string{} // label -> volume name

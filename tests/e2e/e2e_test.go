@@ -71,7 +71,9 @@ func TestStack(t *testing.T) {
 		t.Fatalf("loading the stack config: %v", err)
 	}
 	if cfg.Target == stackconfig.TargetDocker && os.Getenv(EnvOutputs) != "pulumi" {
-		testOwnLocalStack(t, root, cfg)
+		// The suite's own stack comes from the repository (its source and
+		// config/), whichever config directory STACK's is in.
+		testOwnLocalStack(t, repositoryRoot(t), cfg)
 		return
 	}
 	data, err := shell.RunCommandAndGetStdOutE(t, shell.Command{
@@ -102,7 +104,7 @@ func testOwnLocalStack(t *testing.T, root string, local *stackconfig.Config) {
 	// The suite's stack is made from config/local.json (newLocalStack): it
 	// runs the image `make image STACK=local` builds (make test's
 	// test-images), whatever stack STACK names.
-	image := localConfig(t).AppImage()
+	image := localConfig(t, root).AppImage()
 	if _, err := shell.RunCommandAndGetStdOutE(t, shell.Command{Command: "docker", Args: []string{"image", "inspect", "--format", "{{.Id}}", image}, Logger: quiet}); err != nil {
 		t.Fatalf("no image %s: run `make image` (make test does)", image)
 	}

@@ -17,7 +17,7 @@ import (
 func TestTheHealthOfAContainerWhoseCheckTimedOutIsRead(t *testing.T) {
 	// config/local.json's nginx: a stand-in `make test-images` builds, with
 	// sleep in it.
-	image := localConfig(t).Local.Images.Nginx
+	image := localConfig(t, repositoryRoot(t)).Local.Images.Nginx
 	name := "shipyard-e2e-health-" + randomSuffix(t)
 	claim(t, "e2e-health")
 	shell.RunCommand(t, shell.Command{Command: "docker", Args: []string{"run", "--detach", "--name", name,

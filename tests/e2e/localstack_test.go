@@ -43,23 +43,85 @@ type localStack struct {
 // program elsewhere.
 var inheritedPulumiEnv = []string{"PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", stackconfig.DirEnv}
 
-// newLocalStack lays out the suite's project and builds the binaries it
-// runs. root is the repository.
-// localConfig is config/local.json, which the suite's own stack is made
-// from (newLocalStack) and whose images `make test` builds.
-func localConfig(t *testing.T) *stackconfig.Config {
+// repositoryRoot is the repository the suite runs in, found from its
+// working directory (tests/e2e), never from SHIPYARD_CONFIG_DIR: that names
+// the config of the stack under test (`make e2e`), while the suite's own
+// stack is built from the repository's source and copied from its config/.
+func repositoryRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := stackconfig.FindDir(os.Getenv, ".")
+	dir, err := stackconfig.FindDir(func(string) string { return "" }, ".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := stackconfig.Load(dir, "local")
+	return filepath.Dir(dir)
+}
+
+// localConfig is <root>/config/local.json: the file the suite's own stack
+// is made from (newLocalStack copies <root>/config) and whose images `make
+// test` builds (test-images with SHIPYARD_CONFIG_DIR=<root>/config). root
+// is the repository.
+func localConfig(t *testing.T, root string) *stackconfig.Config {
+	t.Helper()
+	cfg, err := stackconfig.Load(filepath.Join(root, "config"), "local")
 	if err != nil {
 		t.Fatalf("loading config/local.json: %v", err)
 	}
 	return cfg
 }
 
+// What the suite reads of config/local.json (its app image, its nginx
+// stand-in) and what its own stack is copied from are one file, the
+// repository's, whatever SHIPYARD_CONFIG_DIR names: a local.json there
+// naming other images changes neither. Needs no Docker.
+func TestTheSuiteReadsTheLocalConfigItsOwnStackIsMadeFrom(t *testing.T) {
+	repo := filepath.Join("..", "..", "config")
+	other := t.TempDir()
+	for _, f := range []string{stackconfig.SchemaFile, "local.json"} {
+		data, err := os.ReadFile(filepath.Join(repo, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "local.json" {
+			var cfg map[string]any
+			if err := json.Unmarshal(data, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			release, _ := cfg["release"].(map[string]any)
+			if release == nil {
+				release = map[string]any{}
+				cfg["release"] = release
+			}
+			release["imageRepository"] = "elsewhere/app"
+			if data, err = json.Marshal(cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		writeFile(t, filepath.Join(other, f), data)
+	}
+	want, err := stackconfig.Load(repo, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere, err := stackconfig.Load(other, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elsewhere.AppImage() == want.AppImage() {
+		t.Fatalf("the other local.json names the repository's image %s; the test would prove nothing", want.AppImage())
+	}
+	t.Setenv(stackconfig.DirEnv, other)
+
+	root := repositoryRoot(t)
+	if abs, err := filepath.Abs(filepath.Join("..", "..")); err != nil || root != abs {
+		t.Fatalf("repository root %s, want %s (%v)", root, abs, err)
+	}
+	if got := localConfig(t, root).AppImage(); got != want.AppImage() {
+		t.Errorf("the suite reads the app image %s, want the repository's %s (its own stack is copied from %s)", got, want.AppImage(), filepath.Join(root, "config"))
+	}
+}
+
+// newLocalStack lays out the suite's project and builds the binaries it
+// runs. root is the repository.
 func newLocalStack(t *testing.T, root string) *localStack {
 	t.Helper()
 	s := &localStack{name: "e2e" + randomSuffix(t), dir: t.TempDir()}
