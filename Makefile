@@ -121,7 +121,7 @@ test: pulumi-cli gotestsum ## Run every test: unit, infra under mocks, and a loc
 	@$(MAKE) --no-print-directory test-images STACK=local SHIPYARD_CONFIG_DIR=$(CURDIR)/config
 	@$(DOCKER) info >/dev/null 2>&1 || { echo "make test: the Docker engine is not reachable with $(DOCKER); start it (sudo systemctl start docker, or without an init system: nohup dockerd --storage-driver=vfs >/tmp/dockerd.log 2>&1 &) and retry" >&2; exit 1; }
 	@echo "==> go test ./... (each test as it ends; the local stack's life is TestStack, a few minutes)"
-	@status=0; DOCKER=$(DOCKER) $(BIN)/gotestsum --format testname --format-hide-empty-pkg --jsonfile $(BIN)/test.json -- -count=1 -timeout 45m ./... || status=$$?; \
+	@unset SHIPYARD_CONFIG_DIR; status=0; DOCKER=$(DOCKER) $(BIN)/gotestsum --format testname --format-hide-empty-pkg --jsonfile $(BIN)/test.json -- -count=1 -timeout 45m ./... || status=$$?; \
 	  echo "==> time per package (slowest first)"; \
 	  sed -nE 's/.*"Action":"(pass|fail)","Package":"$(subst /,\/,$(MODULE))\/?([^"]*)","Elapsed":([0-9.]+)\}$$/  \3s \1 \2/p' $(BIN)/test.json | sort -rn | head -n 15; \
 	  DOCKER=$(DOCKER) tests/cleanup.sh; exit $$status
