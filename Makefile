@@ -136,7 +136,7 @@ e2e: preflight ## Run the Terratest suite against the deployed STACK (`make up` 
 	PULUMI_BACKEND_URL=$$($(BIN)/preflight backend $(STACK)) STACK=$(STACK) E2E_OUTPUTS=pulumi DOCKER=$(DOCKER) $(GO) test -count=1 -v -timeout 30m -run TestStack ./tests/e2e
 
 .PHONY: lint
-lint: ## gofmt, go vet, go.mod tidy, the migration linter (and golangci-lint / govulncheck / actionlint when installed)
+lint: ## gofmt, go vet, go.mod tidy, the migration linter (and govulncheck / actionlint when installed, as CI installs them; golangci-lint when you have it)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 )
 
 // freshClone copies what the stack targets read before anything slow (the
@@ -100,14 +99,9 @@ func TestAnAWSStackOnAFreshCloneStopsAtOnceNamingMakeBootstrap(t *testing.T) {
 			cmd := exec.Command("make", "--no-print-directory", target, "STACK=dev")
 			cmd.Dir = dir
 			cmd.Env = cleanEnv(t)
-			start := time.Now()
 			out, err := cmd.CombinedOutput()
-			took := time.Since(start)
 			if err == nil {
 				t.Fatalf("make %s STACK=dev succeeded:\n%s", target, out)
-			}
-			if took > 30*time.Second {
-				t.Errorf("make %s STACK=dev took %s, want under 30 s", target, took)
 			}
 			lines := ownLines(out)
 			if len(lines) != 1 || !strings.Contains(lines[0], "run `make bootstrap STACK=dev`") ||
