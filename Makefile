@@ -136,12 +136,13 @@ e2e: preflight ## Run the Terratest suite against the deployed STACK (`make up` 
 	PULUMI_BACKEND_URL=$$($(BIN)/preflight backend $(STACK)) STACK=$(STACK) E2E_OUTPUTS=pulumi DOCKER=$(DOCKER) $(GO) test -count=1 -v -timeout 30m -run TestStack ./tests/e2e
 
 .PHONY: lint
-lint: ## gofmt, go vet, go.mod tidy, the migration linter (and govulncheck / actionlint when installed, as CI installs them; golangci-lint when you have it)
+lint: ## gofmt, go vet, go.mod tidy, the migration linter (and govulncheck / staticcheck / actionlint when installed, as CI installs them; golangci-lint when you have it)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
 	@if command -v golangci-lint >/dev/null; then echo golangci-lint run; golangci-lint run ./...; else echo "golangci-lint: not installed, skipped"; fi
 	@if command -v govulncheck >/dev/null; then echo govulncheck ./...; govulncheck ./...; else echo "govulncheck: not installed, skipped"; fi
+	@if command -v staticcheck >/dev/null; then echo staticcheck ./...; staticcheck ./...; else echo "staticcheck: not installed, skipped"; fi
 	@if command -v actionlint >/dev/null; then echo actionlint; actionlint; else echo "actionlint: not installed (make tools), skipped"; fi
 	$(SHIPYARD) ledger --verify
 	$(SHIPYARD) lint-migrations

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,9 +45,10 @@ func bareBinary(b *testing.B) string {
 		}
 		testenv.AtExit(func() { os.RemoveAll(dir) })
 		barePath = filepath.Join(dir, "bare")
-		gotool, err := exec.LookPath("go")
+		gotool, err := exec.LookPath("go") // go test puts its own first on PATH
 		if err != nil {
-			gotool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			bareErr = err
+			return
 		}
 		if out, err := exec.Command(gotool, "build", "-o", barePath, "./testdata/bare").CombinedOutput(); err != nil {
 			bareErr = errors.New(string(out))
@@ -84,13 +84,11 @@ func startBare(b *testing.B) string {
 
 // loadResult is one closed-loop run.
 type loadResult struct {
-	rps           float64
-	p50, p99      float64 // ms
-	failed        int
-	n             int
-	elapsed       time.Duration
-	lastHitAfter  time.Duration
-	firstHitAfter time.Duration
+	rps      float64
+	p50, p99 float64 // ms
+	failed   int
+	n        int
+	elapsed  time.Duration
 }
 
 // closedLoopN sends n GETs from conc goroutines as fast as they go.

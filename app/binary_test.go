@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,9 +34,10 @@ func binary(t testing.TB) string {
 		}
 		testenv.AtExit(func() { os.RemoveAll(dir) })
 		binPath = filepath.Join(dir, "app")
-		gotool, err := exec.LookPath("go")
+		gotool, err := exec.LookPath("go") // go test puts its own first on PATH
 		if err != nil {
-			gotool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			buildErr = err
+			return
 		}
 		out, err := exec.Command(gotool, "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {

@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -265,9 +264,9 @@ func untar(r io.Reader, dir string) error {
 // goBuild builds src's ./app into out. The module cache and build cache
 // are shared with this test's own build, so only what differs compiles.
 func goBuild(src, out string) (string, error) {
-	gotool, err := exec.LookPath("go")
+	gotool, err := exec.LookPath("go") // go test puts its own first on PATH
 	if err != nil {
-		gotool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", err
 	}
 	cmd := exec.Command(gotool, "build", "-o", out, "./app")
 	cmd.Dir = src

@@ -354,14 +354,17 @@ func portChecks(x execer, c *stackconfig.Config, m machine) []check {
 				}
 				// Held by a container publishing it: the stack's own when
 				// it is up, which is fine.
-				names, _ := x(ctx, call{Name: "docker", Args: []string{"ps", "--filter", "publish=" + strconv.Itoa(p.port), "--format", "{{.Names}}"}})
-				for _, n := range strings.Fields(string(names)) {
-					if strings.HasPrefix(n, dockerinfra.NamesFor(c.Stack).Prefix()+"-") {
-						return "in use by this stack's " + n, nil
-					}
-					return "", fmt.Errorf("in use by the container %s", n)
+				// One container at most publishes a host port.
+				out, _ := x(ctx, call{Name: "docker", Args: []string{"ps", "--filter", "publish=" + strconv.Itoa(p.port), "--format", "{{.Names}}"}})
+				names := strings.Fields(string(out))
+				switch {
+				case len(names) == 0:
+					return "", fmt.Errorf("in use: %v", err)
+				case strings.HasPrefix(names[0], dockerinfra.NamesFor(c.Stack).Prefix()+"-"):
+					return "in use by this stack's " + names[0], nil
+				default:
+					return "", fmt.Errorf("in use by the container %s", names[0])
 				}
-				return "", fmt.Errorf("in use: %v", err)
 			},
 			fix: fmt.Sprintf("find what listens on it (`ss -ltnp 'sport = :%d'`) and stop it (a leftover stack: `make down STACK=<it>`), or set %s in config/%s.json to a free port", p.port, p.field, c.Stack),
 		})

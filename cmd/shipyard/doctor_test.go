@@ -198,6 +198,19 @@ func TestDoctor(t *testing.T) {
 			wantChecks: 13,
 		},
 		{
+			name:    "reports a port held by another stack's container, naming it",
+			answers: with(map[string]answer{"docker ps": {out: "shipyard-e2e1a2b-nginx\n"}}), getenv: none, stacks: []*stackconfig.Config{local},
+			machine: func(m *machine) {
+				m.listen = func(port int) error {
+					if port == 8080 {
+						return errors.New("address already in use")
+					}
+					return nil
+				}
+			},
+			wantFailed: []string{"port 8080 (local, local.httpPort)"}, wantFixes: []string{"make down STACK=<it>"}, wantChecks: 13,
+		},
+		{
 			name:    "says sudo in its fixes to a user who is not root",
 			answers: healthy, getenv: none, stacks: []*stackconfig.Config{local},
 			machine: func(m *machine) {

@@ -50,8 +50,7 @@ type Logging struct {
 	// config (the S3 output), loaded by the init image; empty unless Archive.
 	ArchiveConfigArn pulumi.StringOutput
 
-	args     LoggingArgs
-	children []pulumi.ResourceOption
+	args LoggingArgs
 }
 
 // NewLogging creates the key, log groups and archive.

@@ -227,7 +227,7 @@ func TestPasswordsAreGeneratedUnlessSetAsConfigSecrets(t *testing.T) {
 			if web["REDIS_PASSWORD"] != tt.wantRedis || !strings.Contains(cmd, "--requirepass "+tt.wantRedis) {
 				t.Errorf("redis password: web %q, redis command %q, want %q", web["REDIS_PASSWORD"], cmd, tt.wantRedis)
 			}
-			if v, _ := container(t, g, n.Web(1)).Inputs["envs"]; !v.ContainsSecrets() {
+			if v := container(t, g, n.Web(1)).Inputs["envs"]; !v.ContainsSecrets() {
 				t.Errorf("the app's envs are not marked secret")
 			}
 		})
@@ -646,7 +646,7 @@ func TestTheAppVerifiesTheLocalPostgresCertificate(t *testing.T) {
 	uploads := map[string]string{}
 	modes := map[string]string{}
 	secret := map[string]bool{}
-	raw, _ := pg.Inputs["uploads"]
+	raw := pg.Inputs["uploads"]
 	for raw.IsSecret() {
 		raw = raw.SecretValue().Element
 	}

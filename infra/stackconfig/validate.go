@@ -192,10 +192,7 @@ var Regions = []string{
 // MaxStopTimeoutSeconds is the longest stop timeout ECS allows.
 const MaxStopTimeoutSeconds = 120
 
-var (
-	envNameRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
-	regionRE  = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`) // as in schema.json
-)
+var envNameRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 
 // ValidEnvName reports whether name is an allowed env var name.
 func ValidEnvName(name string) bool { return envNameRE.MatchString(name) }
