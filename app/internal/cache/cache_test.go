@@ -2,9 +2,11 @@ package cache_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -143,11 +145,18 @@ func TestCacheAside(t *testing.T) {
 	})
 }
 
-func newTokens(t *testing.T, url string) *cache.Tokens {
+// newTokens is a token cache on url and its Redis client.
+func newTokens(t *testing.T, url string) (*cache.Tokens, *redis.Client) {
 	t.Helper()
 	rdb, epoch := newClient(t, url, nil)
-	return cache.NewTokens(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()), epoch)
+	return cache.NewTokens(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()), epoch), rdb
 }
+
+// tokenKey is the Redis key of a token hash, as tokens.go names it.
+func tokenKey(hash string) string { return "shipyard:tok:" + hex.EncodeToString([]byte(hash)) }
+
+// revokedMarker is what Forget writes at a token's key (tokens.go).
+const revokedMarker = "revoked"
 
 func TestTokenCache(t *testing.T) {
 	ctx := context.Background()
@@ -162,7 +171,7 @@ func TestTokenCache(t *testing.T) {
 	}
 
 	t.Run("a second lookup needs no load", func(t *testing.T) {
-		c := newTokens(t, testenv.RedisURL(t))
+		c, _ := newTokens(t, testenv.RedisURL(t))
 		loads.Store(0)
 		for range 3 {
 			u, err := c.User(ctx, []byte("h1"), valid)
@@ -175,16 +184,25 @@ func TestTokenCache(t *testing.T) {
 		}
 	})
 	t.Run("the cached entry has no password hash", func(t *testing.T) {
-		c := newTokens(t, testenv.RedisURL(t))
-		c.User(ctx, []byte("h2"), valid)
-		u, _ := c.User(ctx, []byte("h2"), valid)
-		if u.PasswordHash != "" {
-			t.Fatal("password hash cached")
+		c, rdb := newTokens(t, testenv.RedisURL(t))
+		if _, err := c.User(ctx, []byte("h2"), valid); err != nil {
+			t.Fatal(err)
+		}
+		// What Redis holds, not what a hit returns (a hit builds the user
+		// without the field whatever the entry holds).
+		raw, err := rdb.Get(ctx, tokenKey("h2")).Result()
+		if err != nil || !strings.Contains(raw, "a@example.com") {
+			t.Fatalf("the lookup cached %q (%v), want the user's entry", raw, err)
+		}
+		if strings.Contains(raw, "secret-hash") {
+			t.Fatalf("the cached entry holds the password hash: %s", raw)
 		}
 	})
-	t.Run("after Forget the token is rejected without a load and a racing load cannot re-cache it", func(t *testing.T) {
-		c := newTokens(t, testenv.RedisURL(t))
-		c.User(ctx, []byte("h3"), valid)
+	t.Run("after Forget the token is rejected without a load", func(t *testing.T) {
+		c, _ := newTokens(t, testenv.RedisURL(t))
+		if _, err := c.User(ctx, []byte("h3"), valid); err != nil {
+			t.Fatal(err)
+		}
 		if err := c.Forget(ctx, []byte("h3")); err != nil {
 			t.Fatal(err)
 		}
@@ -193,8 +211,44 @@ func TestTokenCache(t *testing.T) {
 			t.Fatalf("err %v loads %d", err, loads.Load())
 		}
 	})
+	t.Run("a lookup whose load is running when Forget runs cannot re-cache the token", func(t *testing.T) {
+		c, rdb := newTokens(t, testenv.RedisURL(t))
+		loading := make(chan struct{})
+		release := make(chan struct{})
+		slow := func(ctx context.Context, h []byte) (store.User, time.Time, error) {
+			close(loading)
+			<-release
+			return valid(ctx, h) // read before the logout: still valid
+		}
+		type result struct {
+			u   store.User
+			err error
+		}
+		racing := make(chan result, 1)
+		go func() {
+			u, err := c.User(ctx, []byte("h6"), slow)
+			racing <- result{u, err}
+		}()
+		<-loading // the lookup missed the cache and is reading Postgres
+		if err := c.Forget(ctx, []byte("h6")); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		// The racing lookup answers what it read, and tries to cache it
+		// before it returns.
+		if r := <-racing; r.err != nil || r.u.ID != 7 {
+			t.Fatalf("the racing lookup got %+v, %v; want the user its load read", r.u, r.err)
+		}
+		if raw, err := rdb.Get(ctx, tokenKey("h6")).Result(); err != nil || raw != revokedMarker {
+			t.Fatalf("after the racing lookup the cache holds %q (%v), want the revocation marker", raw, err)
+		}
+		loads.Store(0)
+		if _, err := c.User(ctx, []byte("h6"), valid); !errors.Is(err, store.ErrNotFound) || loads.Load() != 0 {
+			t.Fatalf("the next lookup: err %v after %d loads, want store.ErrNotFound without a load", err, loads.Load())
+		}
+	})
 	t.Run("unknown tokens are not cached", func(t *testing.T) {
-		c := newTokens(t, testenv.RedisURL(t))
+		c, _ := newTokens(t, testenv.RedisURL(t))
 		loads.Store(0)
 		for range 2 {
 			if _, err := c.User(ctx, []byte("h4"), revoked); !errors.Is(err, store.ErrNotFound) {
