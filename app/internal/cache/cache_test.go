@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +24,37 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
+
+// waitBlockedIn waits until at least n goroutines are blocked in a select
+// in function fn (as a stack trace spells it, with its opening
+// parenthesis: "cache.(*freshGroup).do("), and fails after 10 s. It tells
+// a test that callers have reached a wait nothing else shows.
+func waitBlockedIn(t *testing.T, fn string, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m := runtime.Stack(buf, true)
+		if m == len(buf) {
+			buf = make([]byte, 2*len(buf))
+			continue
+		}
+		got := 0
+		for _, g := range strings.Split(string(buf[:m]), "\n\n") {
+			header, frames, _ := strings.Cut(g, "\n")
+			if strings.Contains(header, "[select") && strings.Contains(frames, fn) {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines blocked in %s, want %d", got, fn, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 func newCache(t *testing.T, url string) *cache.Notes {
 	t.Helper()
@@ -68,32 +101,59 @@ func newClient(t *testing.T, url string, mod func(*redis.Options)) (*redis.Clien
 func TestCacheAside(t *testing.T) {
 	ctx := context.Background()
 
-	t.Run("concurrent misses load once (singleflight)", func(t *testing.T) {
+	// Two loads, not one: a caller that arrives while a load runs must
+	// not get that load's answer (it may have read Postgres before a
+	// write the caller saw acknowledged), so it waits for the next load,
+	// which serves everyone who arrived meanwhile (see freshGroup).
+	t.Run("concurrent misses share two loads: the one running and one for all who arrived during it", func(t *testing.T) {
 		c := newCache(t, testenv.RedisURL(t))
 		var loads atomic.Int64
+		firstStarted := make(chan struct{})
 		release := make(chan struct{})
 		load := func(ctx context.Context, id int64) (store.Note, error) {
-			loads.Add(1)
-			<-release
-			return store.Note{ID: id, Version: 1, Title: "x"}, nil
+			n := loads.Add(1)
+			if n == 1 {
+				close(firstStarted)
+				<-release
+			}
+			return store.Note{ID: id, Version: n, Title: fmt.Sprintf("load %d", n)}, nil
 		}
+		get := func() (store.Note, error) {
+			n, _, err := c.Get(ctx, 1, load)
+			return n, err
+		}
+		type result struct {
+			n   store.Note
+			err error
+		}
+		first := make(chan result, 1)
+		go func() {
+			n, err := get()
+			first <- result{n, err}
+		}()
+		<-firstStarted // the first caller's load runs, and waits for release
+		const late = 19
+		lateNotes := make([]store.Note, late)
+		lateErrs := make([]error, late)
 		var wg sync.WaitGroup
-		var started sync.WaitGroup
-		for range 20 {
-			started.Add(1)
-			wg.Go(func() {
-				started.Done()
-				if n, _, err := c.Get(ctx, 1, load); err != nil || n.Title != "x" {
-					t.Errorf("get: %v %v", n, err)
-				}
-			})
+		for i := range late {
+			wg.Go(func() { lateNotes[i], lateErrs[i] = get() })
 		}
-		started.Wait()
-		time.Sleep(50 * time.Millisecond) // let the goroutines reach the flight (no assertion on time)
+		// Every caller, the first one included, is waiting inside the
+		// coalescing group before the first load may end.
+		waitBlockedIn(t, "cache.(*freshGroup).do(", late+1)
 		close(release)
 		wg.Wait()
-		if loads.Load() > 2 {
-			t.Fatalf("%d loads for 20 concurrent misses", loads.Load())
+		if r := <-first; r.err != nil || r.n.Title != "load 1" {
+			t.Errorf("the first caller got %+v, %v; want load 1", r.n, r.err)
+		}
+		for i := range late {
+			if lateErrs[i] != nil || lateNotes[i].Title != "load 2" {
+				t.Errorf("a caller that arrived during load 1 got %+v, %v; want load 2", lateNotes[i], lateErrs[i])
+			}
+		}
+		if n := loads.Load(); n != 2 {
+			t.Fatalf("%d loads for 1 caller and %d that arrived during its load, want 2", n, late)
 		}
 		if _, hit, _ := c.Get(ctx, 1, load); !hit {
 			t.Fatal("not cached after the load")
