@@ -536,22 +536,30 @@ func TestDrainUnderLoad(t *testing.T) {
 func TestNoSecretInAnyLogLine(t *testing.T) {
 	const secret = "S3cr3t-pw"
 	closed := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	// Each case either starts (logs its config, then fails to connect or
+	// drains) or is rejected by the config check before anything starts:
+	// the secret must be in no line of either.
+	const (
+		starts   = `"msg":"starting"`
+		rejected = `"msg":"invalid configuration"`
+	)
 	for _, tc := range []struct {
 		name string
 		cmd  string
 		env  map[string]string
+		want string // starts or rejected
 	}{
-		{"password in DATABASE_URL's userinfo", "serve", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=disable"}},
-		{"password as DATABASE_URL's ?password=", "serve", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}},
-		{"password in a key=value DATABASE_URL", "serve", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app sslmode=disable password=" + secret}},
-		{"a key=value DATABASE_URL without host is rejected", "serve", map[string]string{"DATABASE_URL": "user=u password=" + secret}},
-		{"DATABASE_PASSWORD", "serve", map[string]string{"DATABASE_PASSWORD": secret}},
-		{"password in REDIS_URL's userinfo", "serve", map[string]string{"REDIS_URL": "redis://:" + secret + "@" + closed + "/0"}},
-		{"password as REDIS_URL's ?password= is rejected", "serve", map[string]string{"REDIS_URL": "redis://" + closed + "/0?password=" + secret}},
-		{"REDIS_PASSWORD", "serve", map[string]string{"REDIS_PASSWORD": secret}},
-		{"migrate against a refusing postgres with the password in the URL", "migrate", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=disable"}},
-		{"migrate against a refusing postgres with ?password=", "migrate", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}},
-		{"migrate against a refusing postgres with a key=value DSN", "migrate", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app password=" + secret}},
+		{"password in DATABASE_URL's userinfo", "serve", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=disable"}, starts},
+		{"password as DATABASE_URL's ?password=", "serve", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}, starts},
+		{"password in a key=value DATABASE_URL", "serve", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app sslmode=disable password=" + secret}, starts},
+		{"a key=value DATABASE_URL without host is rejected", "serve", map[string]string{"DATABASE_URL": "user=u password=" + secret}, rejected},
+		{"DATABASE_PASSWORD", "serve", map[string]string{"DATABASE_PASSWORD": secret}, starts},
+		{"password in REDIS_URL's userinfo", "serve", map[string]string{"REDIS_URL": "redis://:" + secret + "@" + closed + "/0"}, starts},
+		{"password as REDIS_URL's ?password= is rejected", "serve", map[string]string{"REDIS_URL": "redis://" + closed + "/0?password=" + secret}, rejected},
+		{"REDIS_PASSWORD", "serve", map[string]string{"REDIS_PASSWORD": secret}, starts},
+		{"migrate against a refusing postgres with the password in the URL", "migrate", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=disable"}, starts},
+		{"migrate against a refusing postgres with ?password=", "migrate", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}, starts},
+		{"migrate against a refusing postgres with a key=value DSN", "migrate", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app password=" + secret}, starts},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{
@@ -572,8 +580,15 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 			if strings.Contains(logs, "S3cr3t") || (err != nil && strings.Contains(err.Error(), "S3cr3t")) {
 				t.Fatalf("secret in the output (err %v):\n%s", err, logs)
 			}
-			if !strings.Contains(logs, `"msg":"starting"`) && !strings.Contains(logs, `"msg":"invalid configuration"`) {
-				t.Fatalf("neither the config line nor a config error was logged:\n%s", logs)
+			other := rejected
+			if tc.want == rejected {
+				other = starts
+				if err == nil {
+					t.Errorf("run returned no error for a rejected configuration")
+				}
+			}
+			if !strings.Contains(logs, tc.want) || strings.Contains(logs, other) {
+				t.Fatalf("want a %s line and no %s line:\n%s", tc.want, other, logs)
 			}
 		})
 	}
