@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -602,13 +603,16 @@ func TestShutdownWithinTimeoutWhenPostgresHangs(t *testing.T) {
 	env := baseEnv(t)
 	var pp *testenv.Proxy
 	env["DATABASE_URL"], pp = testenv.ProxyURL(t, env["DATABASE_URL"])
+	// Unbounded, the stuck request would hold run for a minute.
 	env["REQUEST_TIMEOUT"] = "60s"
 	env["SHUTDOWN_TIMEOUT"] = "2s"
 	p := start(t, env, "serve")
 	tok := p.token("ada@example.com")
 	p.call("GET", "/api/v1/me", tok, nil) // the token is cached: only the list below needs Postgres
 
-	pp.Stall()
+	// The list's query reaches Postgres, whose answer never comes; then
+	// Postgres stops answering anything.
+	pp.HoldRepliesFrom("FROM notes")
 	defer pp.Resume()
 	stuck := make(chan struct{})
 	go func() {
@@ -619,12 +623,26 @@ func TestShutdownWithinTimeoutWhenPostgresHangs(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	time.Sleep(200 * time.Millisecond) // the request reaches the stalled Postgres
+	for deadline := time.Now().Add(10 * time.Second); !pp.HoldsReplies(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the list's query never reached postgres")
+		}
+	}
+	pp.Stall()
 	start := time.Now()
 	err := p.stop()
 	took := time.Since(start)
-	if took > 3500*time.Millisecond {
-		t.Fatalf("shutdown took %v with SHUTDOWN_TIMEOUT=2s (err %v)", took, err)
+	// It returned because SHUTDOWN_TIMEOUT passed: the request was cut
+	// off, and so was closing the pool (each connection to the stalled
+	// Postgres takes 15 s to give up), long before either would end.
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "SHUTDOWN_TIMEOUT") {
+		t.Errorf("run returned %v, want the in-flight request cut off at SHUTDOWN_TIMEOUT", err)
+	}
+	if !strings.Contains(p.out.String(), "connections not closed within SHUTDOWN_TIMEOUT") {
+		t.Errorf("no line saying closing the connections was cut off at SHUTDOWN_TIMEOUT")
+	}
+	if took > 10*time.Second {
+		t.Errorf("shutdown took %v with SHUTDOWN_TIMEOUT=2s", took)
 	}
 	t.Logf("run returned after %v: %v", took, err)
 	<-stuck
@@ -637,6 +655,10 @@ func TestWorkerShutdownWithinTimeoutWhenRedisHangs(t *testing.T) {
 	env := baseEnv(t)
 	var rp *testenv.Proxy
 	env["REDIS_URL"], rp = testenv.ProxyURL(t, env["REDIS_URL"])
+	// Unbounded, asynq's shutdown would wait 30 s for each command sent
+	// to the stalled Redis.
+	const redisTimeout = 30 * time.Second
+	env["REDIS_TIMEOUT"] = redisTimeout.String()
 	env["SHUTDOWN_TIMEOUT"] = "3s"
 	p := start(t, env, "worker")
 	time.Sleep(300 * time.Millisecond) // asynq is up and polling
@@ -645,8 +667,16 @@ func TestWorkerShutdownWithinTimeoutWhenRedisHangs(t *testing.T) {
 	start := time.Now()
 	err := p.stop()
 	took := time.Since(start)
-	if took > 4500*time.Millisecond {
-		t.Fatalf("worker shutdown took %v with SHUTDOWN_TIMEOUT=3s (err %v)", took, err)
+	// It returned because SHUTDOWN_TIMEOUT cut asynq's shutdown off, and
+	// long before a single Redis command would have timed out.
+	if err != nil {
+		t.Errorf("run returned %v, want a clean exit (the ops server drained)", err)
+	}
+	if !strings.Contains(p.out.String(), "job server/scheduler did not stop within SHUTDOWN_TIMEOUT") {
+		t.Errorf("no line saying the job server's shutdown was cut off at SHUTDOWN_TIMEOUT:\n%s", p.out.String())
+	}
+	if took > redisTimeout/3 {
+		t.Errorf("worker shutdown took %v with SHUTDOWN_TIMEOUT=3s", took)
 	}
 	t.Logf("run returned after %v: %v", took, err)
 }
