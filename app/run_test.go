@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -536,22 +537,30 @@ func TestDrainUnderLoad(t *testing.T) {
 func TestNoSecretInAnyLogLine(t *testing.T) {
 	const secret = "S3cr3t-pw"
 	closed := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	// Each case either starts (logs its config, then fails to connect or
+	// drains) or is rejected by the config check before anything starts:
+	// the secret must be in no line of either.
+	const (
+		starts   = `"msg":"starting"`
+		rejected = `"msg":"invalid configuration"`
+	)
 	for _, tc := range []struct {
 		name string
 		cmd  string
 		env  map[string]string
+		want string // starts or rejected
 	}{
-		{"password in DATABASE_URL's userinfo", "serve", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=disable"}},
-		{"password as DATABASE_URL's ?password=", "serve", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}},
-		{"password in a key=value DATABASE_URL", "serve", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app sslmode=disable password=" + secret}},
-		{"a key=value DATABASE_URL without host is rejected", "serve", map[string]string{"DATABASE_URL": "user=u password=" + secret}},
-		{"DATABASE_PASSWORD", "serve", map[string]string{"DATABASE_PASSWORD": secret}},
-		{"password in REDIS_URL's userinfo", "serve", map[string]string{"REDIS_URL": "redis://:" + secret + "@" + closed + "/0"}},
-		{"password as REDIS_URL's ?password= is rejected", "serve", map[string]string{"REDIS_URL": "redis://" + closed + "/0?password=" + secret}},
-		{"REDIS_PASSWORD", "serve", map[string]string{"REDIS_PASSWORD": secret}},
-		{"migrate against a refusing postgres with the password in the URL", "migrate", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=disable"}},
-		{"migrate against a refusing postgres with ?password=", "migrate", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}},
-		{"migrate against a refusing postgres with a key=value DSN", "migrate", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app password=" + secret}},
+		{"password in DATABASE_URL's userinfo", "serve", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=disable"}, starts},
+		{"password as DATABASE_URL's ?password=", "serve", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}, starts},
+		{"password in a key=value DATABASE_URL", "serve", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app sslmode=disable password=" + secret}, starts},
+		{"a key=value DATABASE_URL without host is rejected", "serve", map[string]string{"DATABASE_URL": "user=u password=" + secret}, rejected},
+		{"DATABASE_PASSWORD", "serve", map[string]string{"DATABASE_PASSWORD": secret}, starts},
+		{"password in REDIS_URL's userinfo", "serve", map[string]string{"REDIS_URL": "redis://:" + secret + "@" + closed + "/0"}, starts},
+		{"password as REDIS_URL's ?password= is rejected", "serve", map[string]string{"REDIS_URL": "redis://" + closed + "/0?password=" + secret}, rejected},
+		{"REDIS_PASSWORD", "serve", map[string]string{"REDIS_PASSWORD": secret}, starts},
+		{"migrate against a refusing postgres with the password in the URL", "migrate", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=disable"}, starts},
+		{"migrate against a refusing postgres with ?password=", "migrate", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}, starts},
+		{"migrate against a refusing postgres with a key=value DSN", "migrate", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app password=" + secret}, starts},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{
@@ -572,8 +581,15 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 			if strings.Contains(logs, "S3cr3t") || (err != nil && strings.Contains(err.Error(), "S3cr3t")) {
 				t.Fatalf("secret in the output (err %v):\n%s", err, logs)
 			}
-			if !strings.Contains(logs, `"msg":"starting"`) && !strings.Contains(logs, `"msg":"invalid configuration"`) {
-				t.Fatalf("neither the config line nor a config error was logged:\n%s", logs)
+			other := rejected
+			if tc.want == rejected {
+				other = starts
+				if err == nil {
+					t.Errorf("run returned no error for a rejected configuration")
+				}
+			}
+			if !strings.Contains(logs, tc.want) || strings.Contains(logs, other) {
+				t.Fatalf("want a %s line and no %s line:\n%s", tc.want, other, logs)
 			}
 		})
 	}
@@ -587,13 +603,16 @@ func TestShutdownWithinTimeoutWhenPostgresHangs(t *testing.T) {
 	env := baseEnv(t)
 	var pp *testenv.Proxy
 	env["DATABASE_URL"], pp = testenv.ProxyURL(t, env["DATABASE_URL"])
+	// Unbounded, the stuck request would hold run for a minute.
 	env["REQUEST_TIMEOUT"] = "60s"
 	env["SHUTDOWN_TIMEOUT"] = "2s"
 	p := start(t, env, "serve")
 	tok := p.token("ada@example.com")
 	p.call("GET", "/api/v1/me", tok, nil) // the token is cached: only the list below needs Postgres
 
-	pp.Stall()
+	// The list's query reaches Postgres, whose answer never comes; then
+	// Postgres stops answering anything.
+	pp.HoldRepliesFrom("FROM notes")
 	defer pp.Resume()
 	stuck := make(chan struct{})
 	go func() {
@@ -604,12 +623,26 @@ func TestShutdownWithinTimeoutWhenPostgresHangs(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	time.Sleep(200 * time.Millisecond) // the request reaches the stalled Postgres
+	for deadline := time.Now().Add(10 * time.Second); !pp.HoldsReplies(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the list's query never reached postgres")
+		}
+	}
+	pp.Stall()
 	start := time.Now()
 	err := p.stop()
 	took := time.Since(start)
-	if took > 3500*time.Millisecond {
-		t.Fatalf("shutdown took %v with SHUTDOWN_TIMEOUT=2s (err %v)", took, err)
+	// It returned because SHUTDOWN_TIMEOUT passed: the request was cut
+	// off, and so was closing the pool (each connection to the stalled
+	// Postgres takes 15 s to give up), long before either would end.
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "SHUTDOWN_TIMEOUT") {
+		t.Errorf("run returned %v, want the in-flight request cut off at SHUTDOWN_TIMEOUT", err)
+	}
+	if !strings.Contains(p.out.String(), "connections not closed within SHUTDOWN_TIMEOUT") {
+		t.Errorf("no line saying closing the connections was cut off at SHUTDOWN_TIMEOUT")
+	}
+	if took > 10*time.Second {
+		t.Errorf("shutdown took %v with SHUTDOWN_TIMEOUT=2s", took)
 	}
 	t.Logf("run returned after %v: %v", took, err)
 	<-stuck
@@ -622,6 +655,10 @@ func TestWorkerShutdownWithinTimeoutWhenRedisHangs(t *testing.T) {
 	env := baseEnv(t)
 	var rp *testenv.Proxy
 	env["REDIS_URL"], rp = testenv.ProxyURL(t, env["REDIS_URL"])
+	// Unbounded, asynq's shutdown would wait 30 s for each command sent
+	// to the stalled Redis.
+	const redisTimeout = 30 * time.Second
+	env["REDIS_TIMEOUT"] = redisTimeout.String()
 	env["SHUTDOWN_TIMEOUT"] = "3s"
 	p := start(t, env, "worker")
 	time.Sleep(300 * time.Millisecond) // asynq is up and polling
@@ -630,8 +667,16 @@ func TestWorkerShutdownWithinTimeoutWhenRedisHangs(t *testing.T) {
 	start := time.Now()
 	err := p.stop()
 	took := time.Since(start)
-	if took > 4500*time.Millisecond {
-		t.Fatalf("worker shutdown took %v with SHUTDOWN_TIMEOUT=3s (err %v)", took, err)
+	// It returned because SHUTDOWN_TIMEOUT cut asynq's shutdown off, and
+	// long before a single Redis command would have timed out.
+	if err != nil {
+		t.Errorf("run returned %v, want a clean exit (the ops server drained)", err)
+	}
+	if !strings.Contains(p.out.String(), "job server/scheduler did not stop within SHUTDOWN_TIMEOUT") {
+		t.Errorf("no line saying the job server's shutdown was cut off at SHUTDOWN_TIMEOUT:\n%s", p.out.String())
+	}
+	if took > redisTimeout/3 {
+		t.Errorf("worker shutdown took %v with SHUTDOWN_TIMEOUT=3s", took)
 	}
 	t.Logf("run returned after %v: %v", took, err)
 }

@@ -2,9 +2,13 @@ package cache_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,6 +24,37 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
+
+// waitBlockedIn waits until at least n goroutines are blocked in a select
+// in function fn (as a stack trace spells it, with its opening
+// parenthesis: "cache.(*freshGroup).do("), and fails after 10 s. It tells
+// a test that callers have reached a wait nothing else shows.
+func waitBlockedIn(t *testing.T, fn string, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m := runtime.Stack(buf, true)
+		if m == len(buf) {
+			buf = make([]byte, 2*len(buf))
+			continue
+		}
+		got := 0
+		for _, g := range strings.Split(string(buf[:m]), "\n\n") {
+			header, frames, _ := strings.Cut(g, "\n")
+			if strings.Contains(header, "[select") && strings.Contains(frames, fn) {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines blocked in %s, want %d", got, fn, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 func newCache(t *testing.T, url string) *cache.Notes {
 	t.Helper()
@@ -66,32 +101,59 @@ func newClient(t *testing.T, url string, mod func(*redis.Options)) (*redis.Clien
 func TestCacheAside(t *testing.T) {
 	ctx := context.Background()
 
-	t.Run("concurrent misses load once (singleflight)", func(t *testing.T) {
+	// Two loads, not one: a caller that arrives while a load runs must
+	// not get that load's answer (it may have read Postgres before a
+	// write the caller saw acknowledged), so it waits for the next load,
+	// which serves everyone who arrived meanwhile (see freshGroup).
+	t.Run("concurrent misses share two loads: the one running and one for all who arrived during it", func(t *testing.T) {
 		c := newCache(t, testenv.RedisURL(t))
 		var loads atomic.Int64
+		firstStarted := make(chan struct{})
 		release := make(chan struct{})
 		load := func(ctx context.Context, id int64) (store.Note, error) {
-			loads.Add(1)
-			<-release
-			return store.Note{ID: id, Version: 1, Title: "x"}, nil
+			n := loads.Add(1)
+			if n == 1 {
+				close(firstStarted)
+				<-release
+			}
+			return store.Note{ID: id, Version: n, Title: fmt.Sprintf("load %d", n)}, nil
 		}
+		get := func() (store.Note, error) {
+			n, _, err := c.Get(ctx, 1, load)
+			return n, err
+		}
+		type result struct {
+			n   store.Note
+			err error
+		}
+		first := make(chan result, 1)
+		go func() {
+			n, err := get()
+			first <- result{n, err}
+		}()
+		<-firstStarted // the first caller's load runs, and waits for release
+		const late = 19
+		lateNotes := make([]store.Note, late)
+		lateErrs := make([]error, late)
 		var wg sync.WaitGroup
-		var started sync.WaitGroup
-		for range 20 {
-			started.Add(1)
-			wg.Go(func() {
-				started.Done()
-				if n, _, err := c.Get(ctx, 1, load); err != nil || n.Title != "x" {
-					t.Errorf("get: %v %v", n, err)
-				}
-			})
+		for i := range late {
+			wg.Go(func() { lateNotes[i], lateErrs[i] = get() })
 		}
-		started.Wait()
-		time.Sleep(50 * time.Millisecond) // let the goroutines reach the flight (no assertion on time)
+		// Every caller, the first one included, is waiting inside the
+		// coalescing group before the first load may end.
+		waitBlockedIn(t, "cache.(*freshGroup).do(", late+1)
 		close(release)
 		wg.Wait()
-		if loads.Load() > 2 {
-			t.Fatalf("%d loads for 20 concurrent misses", loads.Load())
+		if r := <-first; r.err != nil || r.n.Title != "load 1" {
+			t.Errorf("the first caller got %+v, %v; want load 1", r.n, r.err)
+		}
+		for i := range late {
+			if lateErrs[i] != nil || lateNotes[i].Title != "load 2" {
+				t.Errorf("a caller that arrived during load 1 got %+v, %v; want load 2", lateNotes[i], lateErrs[i])
+			}
+		}
+		if n := loads.Load(); n != 2 {
+			t.Fatalf("%d loads for 1 caller and %d that arrived during its load, want 2", n, late)
 		}
 		if _, hit, _ := c.Get(ctx, 1, load); !hit {
 			t.Fatal("not cached after the load")
@@ -143,11 +205,18 @@ func TestCacheAside(t *testing.T) {
 	})
 }
 
-func newTokens(t *testing.T, url string) *cache.Tokens {
+// newTokens is a token cache on url and its Redis client.
+func newTokens(t *testing.T, url string) (*cache.Tokens, *redis.Client) {
 	t.Helper()
 	rdb, epoch := newClient(t, url, nil)
-	return cache.NewTokens(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()), epoch)
+	return cache.NewTokens(rdb, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)), cache.NewMetrics(prometheus.NewRegistry()), epoch), rdb
 }
+
+// tokenKey is the Redis key of a token hash, as tokens.go names it.
+func tokenKey(hash string) string { return "shipyard:tok:" + hex.EncodeToString([]byte(hash)) }
+
+// revokedMarker is what Forget writes at a token's key (tokens.go).
+const revokedMarker = "revoked"
 
 func TestTokenCache(t *testing.T) {
 	ctx := context.Background()
@@ -162,7 +231,7 @@ func TestTokenCache(t *testing.T) {
 	}
 
 	t.Run("a second lookup needs no load", func(t *testing.T) {
-		c := newTokens(t, testenv.RedisURL(t))
+		c, _ := newTokens(t, testenv.RedisURL(t))
 		loads.Store(0)
 		for range 3 {
 			u, err := c.User(ctx, []byte("h1"), valid)
@@ -175,16 +244,25 @@ func TestTokenCache(t *testing.T) {
 		}
 	})
 	t.Run("the cached entry has no password hash", func(t *testing.T) {
-		c := newTokens(t, testenv.RedisURL(t))
-		c.User(ctx, []byte("h2"), valid)
-		u, _ := c.User(ctx, []byte("h2"), valid)
-		if u.PasswordHash != "" {
-			t.Fatal("password hash cached")
+		c, rdb := newTokens(t, testenv.RedisURL(t))
+		if _, err := c.User(ctx, []byte("h2"), valid); err != nil {
+			t.Fatal(err)
+		}
+		// What Redis holds, not what a hit returns (a hit builds the user
+		// without the field whatever the entry holds).
+		raw, err := rdb.Get(ctx, tokenKey("h2")).Result()
+		if err != nil || !strings.Contains(raw, "a@example.com") {
+			t.Fatalf("the lookup cached %q (%v), want the user's entry", raw, err)
+		}
+		if strings.Contains(raw, "secret-hash") {
+			t.Fatalf("the cached entry holds the password hash: %s", raw)
 		}
 	})
-	t.Run("after Forget the token is rejected without a load and a racing load cannot re-cache it", func(t *testing.T) {
-		c := newTokens(t, testenv.RedisURL(t))
-		c.User(ctx, []byte("h3"), valid)
+	t.Run("after Forget the token is rejected without a load", func(t *testing.T) {
+		c, _ := newTokens(t, testenv.RedisURL(t))
+		if _, err := c.User(ctx, []byte("h3"), valid); err != nil {
+			t.Fatal(err)
+		}
 		if err := c.Forget(ctx, []byte("h3")); err != nil {
 			t.Fatal(err)
 		}
@@ -193,8 +271,44 @@ func TestTokenCache(t *testing.T) {
 			t.Fatalf("err %v loads %d", err, loads.Load())
 		}
 	})
+	t.Run("a lookup whose load is running when Forget runs cannot re-cache the token", func(t *testing.T) {
+		c, rdb := newTokens(t, testenv.RedisURL(t))
+		loading := make(chan struct{})
+		release := make(chan struct{})
+		slow := func(ctx context.Context, h []byte) (store.User, time.Time, error) {
+			close(loading)
+			<-release
+			return valid(ctx, h) // read before the logout: still valid
+		}
+		type result struct {
+			u   store.User
+			err error
+		}
+		racing := make(chan result, 1)
+		go func() {
+			u, err := c.User(ctx, []byte("h6"), slow)
+			racing <- result{u, err}
+		}()
+		<-loading // the lookup missed the cache and is reading Postgres
+		if err := c.Forget(ctx, []byte("h6")); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		// The racing lookup answers what it read, and tries to cache it
+		// before it returns.
+		if r := <-racing; r.err != nil || r.u.ID != 7 {
+			t.Fatalf("the racing lookup got %+v, %v; want the user its load read", r.u, r.err)
+		}
+		if raw, err := rdb.Get(ctx, tokenKey("h6")).Result(); err != nil || raw != revokedMarker {
+			t.Fatalf("after the racing lookup the cache holds %q (%v), want the revocation marker", raw, err)
+		}
+		loads.Store(0)
+		if _, err := c.User(ctx, []byte("h6"), valid); !errors.Is(err, store.ErrNotFound) || loads.Load() != 0 {
+			t.Fatalf("the next lookup: err %v after %d loads, want store.ErrNotFound without a load", err, loads.Load())
+		}
+	})
 	t.Run("unknown tokens are not cached", func(t *testing.T) {
-		c := newTokens(t, testenv.RedisURL(t))
+		c, _ := newTokens(t, testenv.RedisURL(t))
 		loads.Store(0)
 		for range 2 {
 			if _, err := c.User(ctx, []byte("h4"), revoked); !errors.Is(err, store.ErrNotFound) {

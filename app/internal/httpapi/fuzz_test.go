@@ -31,14 +31,30 @@ func checkText(t *testing.T, field, s string, required bool, maxLen int) {
 	}
 }
 
+// checkProblem fails unless a rejected body got a well-formed 4xx problem:
+// a client error status, a code with a title and a detail, and for
+// validation_failed the fields at fault, each with its own code.
+func checkProblem(t *testing.T, err *decodeError) {
+	t.Helper()
+	if err.status < 400 || err.status > 499 || err.code == "" || problemTitles[err.code] == "" || err.detail == "" {
+		t.Fatalf("bad problem: status %d, code %q, detail %q", err.status, err.code, err.detail)
+	}
+	if err.code == "validation_failed" && len(err.fields) == 0 {
+		t.Fatalf("validation_failed without the fields at fault: %q", err.detail)
+	}
+	for _, fe := range err.fields {
+		if fe.Field == "" || fe.Code == "" {
+			t.Fatalf("bad field error %+v (problem %q)", fe, err.code)
+		}
+	}
+}
+
 func FuzzDecodeRegister(f *testing.F) {
 	f.Add([]byte(`{"email":"ada@example.com","password":"correct horse","name":"Ada"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var req registerRequest
 		if err := decodeFuzz(data, &req); err != nil {
-			if err.status < 400 || err.status > 499 || err.code == "" {
-				t.Fatalf("bad problem %+v", err)
-			}
+			checkProblem(t, err)
 			return
 		}
 		checkText(t, "email", req.Email, true, 254)
@@ -58,6 +74,7 @@ func FuzzDecodeLogin(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var req loginRequest
 		if err := decodeFuzz(data, &req); err != nil {
+			checkProblem(t, err)
 			return
 		}
 		checkText(t, "email", req.Email, true, 254)
@@ -70,6 +87,7 @@ func FuzzDecodeCreateNote(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var req createNoteRequest
 		if err := decodeFuzz(data, &req); err != nil {
+			checkProblem(t, err)
 			return
 		}
 		checkText(t, "title", req.Title, true, maxTitle)
@@ -82,6 +100,7 @@ func FuzzDecodeUpdateNote(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var req updateNoteRequest
 		if err := decodeFuzz(data, &req); err != nil {
+			checkProblem(t, err)
 			return
 		}
 		if req.Title != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,23 +58,54 @@ func TestPurgeTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = st.CreateToken(ctx, []byte("live"), u.ID, time.Now().Add(time.Hour))
-	_ = st.CreateToken(ctx, []byte("expired"), u.ID, time.Now().Add(-time.Second))
-	_ = st.CreateToken(ctx, []byte("revoked"), u.ID, time.Now().Add(time.Hour))
-	_ = st.RevokeToken(ctx, []byte("revoked"))
+	for _, tok := range []struct {
+		hash    string
+		expires time.Time
+	}{
+		{"live", time.Now().Add(time.Hour)},
+		{"expired", time.Now().Add(-time.Second)},
+		{"revoked", time.Now().Add(time.Hour)},
+	} {
+		if err := st.CreateToken(ctx, []byte(tok.hash), u.ID, tok.expires); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.RevokeToken(ctx, []byte("revoked")); err != nil {
+		t.Fatal(err)
+	}
+	// tokens lists the tokens in the table, the revoked ones marked.
+	tokens := func() []string {
+		t.Helper()
+		rows, err := pool.Query(ctx, `SELECT convert_from(hash, 'UTF8'), revoked_at IS NOT NULL FROM tokens ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for rows.Next() {
+			var s string
+			var revoked bool
+			if err := rows.Scan(&s, &revoked); err != nil {
+				t.Fatal(err)
+			}
+			if revoked {
+				s += " (revoked)"
+			}
+			out = append(out, s)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got, want := tokens(), []string{"expired", "live", "revoked (revoked)"}; !slices.Equal(got, want) {
+		t.Fatalf("tokens before the purge: %q, want %q", got, want)
+	}
 
 	if err := mux.ProcessTask(ctx, asynq.NewTask(jobs.TypeTokensPurge, nil)); err != nil {
 		t.Fatal(err)
 	}
-	var left []string
-	rows, _ := pool.Query(ctx, `SELECT convert_from(hash, 'UTF8') FROM tokens`)
-	for rows.Next() {
-		var s string
-		_ = rows.Scan(&s)
-		left = append(left, s)
-	}
-	if len(left) != 1 || left[0] != "live" {
-		t.Fatalf("tokens left: %v, want only the live one", left)
+	if got, want := tokens(), []string{"live"}; !slices.Equal(got, want) {
+		t.Fatalf("tokens left: %q, want only the live one", got)
 	}
 }
 

@@ -19,10 +19,12 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
@@ -417,20 +419,62 @@ func TestOffCostsNothing(t *testing.T) {
 	if off.Jobs(mux) != mux {
 		t.Error("Jobs wraps the handler")
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-	before := fmt.Sprintf("%p", rdb.Options())
-	if err := off.Redis(rdb); err != nil || fmt.Sprintf("%p", rdb.Options()) != before {
-		t.Error("Redis instrumented the client")
-	}
 	if err := off.Shutdown(context.Background()); err != nil {
 		t.Error(err)
+	}
+
+	// Redis adds a hook, which leaves the client's options as they were:
+	// what shows it is a span. Off has no provider of its own, so a hook
+	// it added could only record to the global one (redisotel's default):
+	// that one records here, and a command runs under a recorded parent,
+	// where an instrumented client makes a span (the enabled tracing's
+	// client below shows that this check sees one).
+	spans := tracetest.NewInMemoryExporter()
+	global := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	otel.SetTracerProvider(global)
+	t.Cleanup(func() { otel.SetTracerProvider(tracenoop.NewTracerProvider()) })
+	redisURL := testenv.RedisURL(t)
+	commandSpans := func(tel *telemetry.Tracing) []string {
+		t.Helper()
+		ropts, err := redis.ParseURL(redisURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb := redis.NewClient(ropts)
+		defer rdb.Close()
+		if err := tel.Redis(rdb); err != nil {
+			t.Fatal(err)
+		}
+		spans.Reset()
+		ctx, parent := global.Tracer("test").Start(context.Background(), "parent")
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		parent.End()
+		var got []string
+		for _, sp := range spans.GetSpans() {
+			if sp.SpanContext.SpanID() != parent.SpanContext().SpanID() {
+				got = append(got, sp.Name)
+			}
+		}
+		return got
+	}
+	on := telemetry.NewWithProcessor(sdktrace.NewSimpleSpanProcessor(spans), telemetry.Sampler("always_on", 0))
+	if got := commandSpans(on); len(got) == 0 {
+		t.Fatal("an instrumented client made no span under the recorded parent: this check cannot see a hook")
+	}
+	if got := commandSpans(off); len(got) != 0 {
+		t.Errorf("Redis instrumented the client: a command under a recorded parent made spans %v", got)
 	}
 
 	// And the app with tracing off logs no trace ids, even for a request
 	// that sent a traceparent.
 	s := newStack(t, off, tracetest.NewInMemoryExporter(), false)
 	s.login()
-	s.do("GET", "/api/v1/me", "", "", "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	s.do("GET", "/api/v1/me", "", "", "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "X-Request-Id", "off-traced-1")
+	if !strings.Contains(s.logs.String(), `"request_id":"off-traced-1"`) {
+		t.Fatalf("no log line of the request that sent a traceparent:\n%s", s.logs.String())
+	}
 	if bytes.Contains([]byte(s.logs.String()), []byte("trace_id")) {
 		t.Errorf("a log line has a trace id with tracing off:\n%s", s.logs.String())
 	}

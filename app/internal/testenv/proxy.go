@@ -98,6 +98,20 @@ func (p *Proxy) HoldRepliesFrom(pattern string) {
 	p.mu.Unlock()
 }
 
+// HoldsReplies reports whether a connection's replies are held since a
+// client query matched HoldRepliesAfter's or HoldRepliesFrom's pattern
+// (what a test waits for to know the query reached the server).
+func (p *Proxy) HoldsReplies() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		if c.holdReplies {
+			return true
+		}
+	}
+	return false
+}
+
 // Close stops the proxy and drops every connection.
 func (p *Proxy) Close() {
 	_ = p.ln.Close()
