@@ -196,7 +196,7 @@ func TestBatcherCancellation(t *testing.T) {
 		}()
 		// Both callers wait for their replies: the first one's pipeline
 		// is held, and this one is queued behind it.
-		waitBlockedIn(t, "cache.(*Batcher).MGet(", 2)
+		cache.WaitBlockedIn(t, "cache.(*Batcher).MGet(", 2)
 		cancel()
 		select {
 		case err := <-done:

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,37 +23,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-// waitBlockedIn waits until at least n goroutines are blocked in a select
-// in function fn (as a stack trace spells it, with its opening
-// parenthesis: "cache.(*freshGroup).do("), and fails after 10 s. It tells
-// a test that callers have reached a wait nothing else shows.
-func waitBlockedIn(t *testing.T, fn string, n int) {
-	t.Helper()
-	buf := make([]byte, 1<<20)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		m := runtime.Stack(buf, true)
-		if m == len(buf) {
-			buf = make([]byte, 2*len(buf))
-			continue
-		}
-		got := 0
-		for _, g := range strings.Split(string(buf[:m]), "\n\n") {
-			header, frames, _ := strings.Cut(g, "\n")
-			if strings.Contains(header, "[select") && strings.Contains(frames, fn) {
-				got++
-			}
-		}
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines blocked in %s, want %d", got, fn, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 func newCache(t *testing.T, url string) *cache.Notes {
 	t.Helper()
@@ -141,7 +109,7 @@ func TestCacheAside(t *testing.T) {
 		}
 		// Every caller, the first one included, is waiting inside the
 		// coalescing group before the first load may end.
-		waitBlockedIn(t, "cache.(*freshGroup).do(", late+1)
+		cache.WaitBlockedIn(t, "cache.(*freshGroup).do(", late+1)
 		close(release)
 		wg.Wait()
 		if r := <-first; r.err != nil || r.n.Title != "load 1" {

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 func TestFreshGroup(t *testing.T) {
@@ -28,18 +27,9 @@ func TestFreshGroup(t *testing.T) {
 		for i := range late {
 			wg.Go(func() { late[i], _ = g.do(context.Background(), "k", fn) })
 		}
-		// Let them queue (no assertion on time: one that arrives late
-		// only starts a later load).
-		for {
-			g.mu.Lock()
-			queued := g.m["k"] != nil && g.m["k"].next != nil
-			g.mu.Unlock()
-			if queued {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
-		time.Sleep(20 * time.Millisecond)
+		// Every caller is waiting for its load: the first for the running
+		// one, the late ones for the next, which none of them has started.
+		waitBlockedIn(t, "cache.(*freshGroup).do(", 1+len(late))
 		// The late callers must not be answered by the running load.
 		close(release)
 		if v := <-first; v != int64(1) {
@@ -47,12 +37,12 @@ func TestFreshGroup(t *testing.T) {
 		}
 		wg.Wait()
 		for i, v := range late {
-			if v.(int64) < 2 {
-				t.Fatalf("late caller %d got load %v, which started before it", i, v)
+			if v != int64(2) {
+				t.Errorf("late caller %d got load %v, want 2: the one load started after they all arrived", i, v)
 			}
 		}
-		if n := loads.Load(); n > 3 {
-			t.Fatalf("%d loads for 6 callers: not coalesced", n)
+		if n := loads.Load(); n != 2 {
+			t.Fatalf("%d loads for 6 callers, want 2: one running, one for everyone who arrived during it", n)
 		}
 	})
 }
