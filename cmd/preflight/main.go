@@ -137,8 +137,8 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if s.Target != preflight.TargetDocker && s.Target != preflight.TargetAWS {
-			return fmt.Errorf("%s: target %q: allowed %q or %q", filepath.Join(configDir, s.Name+".json"), s.Target, preflight.TargetDocker, preflight.TargetAWS)
+		if err := preflight.CheckTarget(filepath.Join(configDir, s.Name+".json"), s.Target); err != nil {
+			return err
 		}
 		if pass, ok := preflight.Passphrase(getenv, s); ok {
 			fmt.Fprintln(stdout, pass)

@@ -79,8 +79,8 @@ func AppImage(configDir, stack, tag string) (string, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return "", fmt.Errorf("%w (`make validate` reports every problem)", newNotJSONError(path, data, err))
 	}
-	if f.Target != "docker" && f.Target != "aws" {
-		return "", fmt.Errorf("%s: target %q: allowed \"docker\" or \"aws\"", path, f.Target)
+	if err := CheckTarget(path, f.Target); err != nil {
+		return "", err
 	}
 	if repo := f.Release.ImageRepository; f.Target == "docker" && repo != "" && (len(repo) > maxImageRepositoryLen || !imageRepositoryRE.MatchString(repo)) {
 		return "", fmt.Errorf("%s: release.imageRepository %q: allowed %s (%s, at most %d characters), or none for %q", path, repo, imageRepositoryHint, imageRepositoryRE, maxImageRepositoryLen, DefaultAppRepository)

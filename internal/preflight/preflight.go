@@ -51,6 +51,15 @@ const (
 	TargetDocker = "docker"
 )
 
+// CheckTarget refuses a target of the config file at path that is neither
+// TargetDocker nor TargetAWS, naming the file and the allowed ones.
+func CheckTarget(path, target string) error {
+	if target != TargetDocker && target != TargetAWS {
+		return fmt.Errorf("%s: target %q: allowed %q or %q", path, target, TargetDocker, TargetAWS)
+	}
+	return nil
+}
+
 // Bootstrap is the "bootstrap" section of an aws stack's config, written
 // by `make bootstrap`: where the stack's state and secrets live and the
 // role CI assumes to deploy it.
