@@ -44,15 +44,37 @@ func main() {
 }
 
 // report writes err on one line; inside a GitHub Actions job as an error
-// annotation too (GitHub's "::error::" workflow command, its newlines
-// escaped), so the run's page shows why the workflow stopped.
+// annotation too (GitHub's "::error" workflow command, its newlines
+// escaped), so the run's page shows why the workflow stopped. An error
+// about a config file (preflight.LocationOf) names it, and the line and
+// column, as the annotation's file, line and col, which GitHub shows on
+// the file in the commit; the file relative to GITHUB_WORKSPACE, the
+// repository's checkout, as GitHub wants it.
 func report(w io.Writer, err error, getenv func(string) string) {
 	if getenv("GITHUB_ACTIONS") != "true" {
 		fmt.Fprintln(w, err)
 		return
 	}
-	msg := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(err.Error())
-	fmt.Fprintln(w, "::error::"+msg)
+	data := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A")
+	property := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C")
+	var props []string
+	if loc, ok := preflight.LocationOf(err); ok {
+		file := loc.File
+		if ws := getenv("GITHUB_WORKSPACE"); ws != "" && filepath.IsAbs(file) {
+			if rel, relErr := filepath.Rel(ws, file); relErr == nil && filepath.IsLocal(rel) {
+				file = rel
+			}
+		}
+		props = append(props, "file="+property.Replace(filepath.ToSlash(file)))
+		if loc.Line > 0 {
+			props = append(props, fmt.Sprintf("line=%d", loc.Line), fmt.Sprintf("col=%d", loc.Col))
+		}
+	}
+	cmd := "::error"
+	if len(props) > 0 {
+		cmd += " " + strings.Join(props, ",")
+	}
+	fmt.Fprintln(w, cmd+"::"+data.Replace(err.Error()))
 }
 
 // The usage line of each command, in the order the usage lists them.

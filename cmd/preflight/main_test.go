@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
 
 func TestRun(t *testing.T) {
@@ -148,30 +150,56 @@ func TestCIAndPassphraseNameAConfigTheyCannotRead(t *testing.T) {
 
 func TestAFailureIsAnAnnotationInsideGitHubActionsAndAPlainLineElsewhere(t *testing.T) {
 	err := errors.New("config/dev.json: no bootstrap section (missing backend)\nrun make bootstrap STACK=dev: 100% needed")
+	// Errors about a config file, as preflight makes them: a checkout with
+	// a config that is not JSON, and one whose file name needs escaping
+	// in an annotation's property.
+	checkout := t.TempDir()
+	writeConfig := func(dir, name, data string) {
+		t.Helper()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".json"), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig(filepath.Join(checkout, "config"), "dev", "{\n  \"target\": \"aws\",\n}\n")
+	_, notJSON := preflight.ReadStrict(filepath.Join(checkout, "config"), "dev")
+	odd := filepath.Join(checkout, "conf,ig:s")
+	writeConfig(odd, "dev", `{"target": "aws"}`)
+	s, rerr := preflight.ReadStrict(odd, "dev")
+	if notJSON == nil || rerr != nil {
+		t.Fatalf("setting up: %v, %v", notJSON, rerr)
+	}
+	_, notBootstrapped := preflight.ForCI(s, preflight.RoleDeploy)
 	for _, c := range []struct {
-		name, actions, want string
+		name, actions, workspace string
+		err                      error
+		want                     string
 	}{
-		{"outside GitHub Actions the message is printed as it is", "", err.Error() + "\n"},
-		{"inside a job it is an error annotation, newlines and percent signs escaped", "true",
+		{"outside GitHub Actions the message is printed as it is", "", "", err, err.Error() + "\n"},
+		{"inside a job it is an error annotation, newlines and percent signs escaped", "true", "", err,
 			"::error::config/dev.json: no bootstrap section (missing backend)%0Arun make bootstrap STACK=dev: 100%25 needed\n"},
+		{"a config that is not JSON is annotated on its file, line and column, relative to the checkout", "true", checkout, notJSON,
+			"::error file=config/dev.json,line=3,col=1::" + notJSON.Error() + "\n"},
+		{"a file outside the checkout keeps its path", "true", filepath.Join(checkout, "config"), notBootstrapped,
+			"::error file=" + filepath.ToSlash(checkout) + "/conf%2Cig%3As/dev.json::" + notBootstrapped.Error() + "\n"},
+		{"a stack its file lacks something for is annotated on the whole file, its name's commas and colons escaped", "true", checkout, notBootstrapped,
+			"::error file=conf%2Cig%3As/dev.json::" + notBootstrapped.Error() + "\n"},
+		{"outside GitHub Actions a located error is its message alone", "", checkout, notJSON, notJSON.Error() + "\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out strings.Builder
-			report(&out, err, func(k string) string {
-				if k == "GITHUB_ACTIONS" {
-					return c.actions
-				}
-				return ""
+			report(&out, c.err, func(k string) string {
+				return map[string]string{"GITHUB_ACTIONS": c.actions, "GITHUB_WORKSPACE": c.workspace}[k]
 			})
 			if out.String() != c.want {
-				t.Errorf("got %q, want %q", out.String(), c.want)
+				t.Errorf("got  %q\nwant %q", out.String(), c.want)
 			}
 		})
 	}
 }
 
-// `make image` tags what this prints: the repository a docker stack's
-// release.imageRepository names.
 func TestImageNamesTheRepositoryOfTheStacksConfig(t *testing.T) {
 	dir := t.TempDir()
 	for name, data := range map[string]string{

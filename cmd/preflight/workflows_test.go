@@ -142,7 +142,7 @@ func (r workflowRepo) run(t *testing.T, s workflowtest.Step, env map[string]stri
 	cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-c", s.Run)
 	cmd.Dir = r.dir
 	cmd.Env = []string{"PATH=" + r.bin + ":/usr/bin:/bin", "HOME=" + t.TempDir(), "FAKE_PREFLIGHT=" + preflightBinary,
-		"GITHUB_ACTIONS=true", "GITHUB_OUTPUT=" + outputs, "GITHUB_STEP_SUMMARY=" + filepath.Join(t.TempDir(), "summary")}
+		"GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=" + r.dir, "GITHUB_OUTPUT=" + outputs, "GITHUB_STEP_SUMMARY=" + filepath.Join(t.TempDir(), "summary")}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -248,7 +248,7 @@ func TestEveryJobReadsItsRoleThroughPreflight(t *testing.T) {
 				if err != nil || outputs["ready"] != "false" || !strings.Contains(out, "::warning file=config/"+j.stack+".json::") {
 					t.Errorf("want a warning and ready=false, got %v, outputs %v:\n%s", err, outputs, out)
 				}
-				if strings.Contains(out, "::error::") {
+				if strings.Contains(out, "::error") {
 					t.Errorf("a skipped preview is a warning, not an error annotation:\n%s", out)
 				}
 				return
@@ -256,8 +256,8 @@ func TestEveryJobReadsItsRoleThroughPreflight(t *testing.T) {
 			if err == nil {
 				t.Errorf("the step succeeded, outputs %v:\n%s", outputs, out)
 			}
-			if !strings.Contains(out, "::error::") {
-				t.Errorf("the failure is no error annotation on the run's page:\n%s", out)
+			if want := "::error file=config/" + j.stack + ".json::"; !strings.Contains(out, want) {
+				t.Errorf("the failure is no error annotation on the run's page on the stack's config file (%q):\n%s", want, out)
 			}
 		})
 		if j.soft {
@@ -271,7 +271,7 @@ func TestEveryJobReadsItsRoleThroughPreflight(t *testing.T) {
 			if err == nil || outputs["role"] != "" {
 				t.Errorf("the step succeeded, outputs %v:\n%s", outputs, out)
 			}
-			if want := "::error::stack \"" + j.stack + "\": " + filepath.Join(r.dir, "config", j.stack+".json") + ":3:1: invalid character '}'"; !strings.Contains(out, want) {
+			if want := "::error file=config/" + j.stack + ".json,line=3,col=1::stack \"" + j.stack + "\": " + filepath.Join(r.dir, "config", j.stack+".json") + ":3:1: invalid character '}'"; !strings.Contains(out, want) {
 				t.Errorf("the annotation does not name the file and where its JSON breaks (%q):\n%s", want, out)
 			}
 		})

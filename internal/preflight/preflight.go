@@ -39,7 +39,9 @@ const (
 // aws stack's region and what `make bootstrap` wrote into it. The full
 // config is validated later by infra/stackconfig.
 type Stack struct {
-	Name      string
+	Name string
+	// Path is the config file's path ("" for a Stack not read from one).
+	Path      string
 	Target    string
 	Region    string
 	Bootstrap Bootstrap
@@ -150,34 +152,77 @@ func ReadStrict(configDir, stack string) (Stack, error) {
 	return parseStack(path, stack)
 }
 
+// Location is where an error about a config file points: the file, and
+// the line and column in it (both from 1; 0 when the error is about the
+// whole file). GitHub's error annotations carry it (cmd/preflight).
+type Location struct {
+	File      string
+	Line, Col int
+}
+
+// LocationOf is the location of the config file err is about, when err
+// is (or wraps) such an error: a file that cannot be read as JSON, or a
+// stack ForCI refuses for what its file lacks.
+func LocationOf(err error) (Location, bool) {
+	var located interface{ location() Location }
+	if !errors.As(err, &located) {
+		return Location{}, false
+	}
+	return located.location(), true
+}
+
+// fileError is an error about a whole config file.
+type fileError struct {
+	path string
+	err  error
+}
+
+func (e fileError) Error() string      { return e.err.Error() }
+func (e fileError) Unwrap() error      { return e.err }
+func (e fileError) location() Location { return Location{File: e.path} }
+
+// fileError is err located at s's config file, when s was read from one.
+func (s Stack) fileError(err error) error {
+	if s.Path == "" {
+		return err
+	}
+	return fileError{path: s.Path, err: err}
+}
+
 // notJSONError is a config file that cannot be read as JSON: its path,
-// where its JSON breaks ("line:column", or "" when the error has no
-// position) and the error.
+// where its JSON breaks (line and column from 1, or 0 when the error has
+// no position) and the error.
 type notJSONError struct {
-	path, pos string
+	path      string
+	line, col int
 	err       error
 }
 
 func newNotJSONError(path string, data []byte, err error) notJSONError {
-	return notJSONError{path: path, pos: jsonPosition(data, err), err: err}
+	line, col := jsonPosition(data, err)
+	return notJSONError{path: path, line: line, col: col, err: err}
 }
 
 func (e notJSONError) Error() string {
-	if e.pos == "" {
+	if e.line == 0 {
 		return e.path + ": " + e.err.Error()
 	}
-	return e.path + ":" + e.pos + ": " + e.err.Error()
+	return fmt.Sprintf("%s:%d:%d: %s", e.path, e.line, e.col, e.err)
 }
 
 func (e notJSONError) Unwrap() error { return e.err }
 
-// jsonPosition is the line and column ("3:1", both from 1, the column in
-// bytes) of a JSON syntax error in data: the byte refused, or the end of
-// data when it ends too soon. Any other error has no position ("").
-func jsonPosition(data []byte, err error) string {
+func (e notJSONError) location() Location {
+	return Location{File: e.path, Line: e.line, Col: e.col}
+}
+
+// jsonPosition is the line and column (both from 1, the column in bytes)
+// of a JSON syntax error in data: the byte refused, or the end of data
+// when it ends too soon. Any other error has no position (0, 0).
+func jsonPosition(data []byte, err error) (line, col int) {
 	var syn *json.SyntaxError
 	if !errors.As(err, &syn) {
-		return ""
+		return 0, 0
 	}
 	// Offset counts the bytes read, the one refused included.
 	at := int(syn.Offset) - 1
@@ -186,9 +231,9 @@ func jsonPosition(data []byte, err error) string {
 	}
 	at = max(0, min(at, len(data)))
 	before := data[:at]
-	line := 1 + strings.Count(string(before), "\n")
-	col := at - strings.LastIndexByte(string(before), '\n')
-	return fmt.Sprintf("%d:%d", line, col)
+	line = 1 + strings.Count(string(before), "\n")
+	col = at - strings.LastIndexByte(string(before), '\n')
+	return line, col
 }
 
 // parse reads what the checks need of a stack's config file; a file that
@@ -209,7 +254,7 @@ func parse(path, stack string) (Stack, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Stack{Name: stack}, newNotJSONError(path, data, err)
 	}
-	return Stack{Name: stack, Target: f.Target, Region: f.AWS.Region, Bootstrap: f.Bootstrap}, nil
+	return Stack{Name: stack, Path: path, Target: f.Target, Region: f.AWS.Region, Bootstrap: f.Bootstrap}, nil
 }
 
 // parseStack is parse, with a file that cannot be read as JSON named as
@@ -349,7 +394,7 @@ type CI struct {
 // what is missing and `make bootstrap STACK=<stack>`.
 func ForCI(s Stack, role string) (CI, error) {
 	if s.Target != TargetAWS {
-		return CI{}, fmt.Errorf("stack %q: target %q: allowed %q (preflight ci is for aws stacks: CI assumes AWS roles only for them)", s.Name, s.Target, TargetAWS)
+		return CI{}, s.fileError(fmt.Errorf("stack %q: target %q: allowed %q (preflight ci is for aws stacks: CI assumes AWS roles only for them)", s.Name, s.Target, TargetAWS))
 	}
 	ci := CI{Region: s.Region, Backend: s.Bootstrap.BackendURL}
 	var roleField string
@@ -368,8 +413,8 @@ func ForCI(s Stack, role string) (CI, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return CI{}, fmt.Errorf("stack %q is not bootstrapped for CI's %s role: config/%s.json has no %s; run make bootstrap STACK=%s and commit config/ (docs/operations.md#bootstrapping-an-aws-account)",
-			s.Name, role, s.Name, strings.Join(missing, ", "), s.Name)
+		return CI{}, s.fileError(fmt.Errorf("stack %q is not bootstrapped for CI's %s role: config/%s.json has no %s; run make bootstrap STACK=%s and commit config/ (docs/operations.md#bootstrapping-an-aws-account)",
+			s.Name, role, s.Name, strings.Join(missing, ", "), s.Name))
 	}
 	return ci, nil
 }
