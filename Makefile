@@ -242,6 +242,10 @@ bootstrap: bootstrap-args pulumi-cli aws-plugin ## Once per AWS account and regi
 	$(GO) build -o $(BIN)/shipyard-bootstrap ./bootstrap
 	$(SHIPYARD) bootstrap $(STACK)$(if $(FORCE), --force=$(FORCE))
 
+.PHONY: rekey
+rekey: preflight pulumi-cli ## Re-encrypt aws STACK's secrets with its config's bootstrap.secretsProvider, once, when make bootstrap says so; then commit stacks/Pulumi.<stack>.yaml
+	$(SHIPYARD) rekey $(STACK)
+
 .PHONY: bootstrap-args
 bootstrap-args: # bootstrap's STACK (an aws stack) and FORCE, checked before any install or build
 	@case "$(FORCE)" in ""|1|0|true|false) ;; *) echo "make bootstrap: FORCE=$(FORCE): allowed 1, 0, true, false (1: overwrite bootstrap sections in config/ that name another backend or other roles)" >&2; exit 2;; esac

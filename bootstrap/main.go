@@ -2,7 +2,8 @@
 // (bootstrap/Pulumi.yaml): the state bucket, the secrets key, GitHub's OIDC
 // provider and the deploy and preview roles of one region of an account
 // (infra/bootstrap). The stack name is the region; every aws stack of
-// config/ in that region gets a deploy role. `make bootstrap` runs it.
+// config/ in that region gets a deploy role, and the preview role its
+// ci.pullRequestPreviews calls for. `make bootstrap` runs it.
 package main
 
 import (
@@ -46,7 +47,7 @@ func main() {
 func program(dir string, getenv func(string) string) func(ctx *pulumi.Context) (pulumi.Map, error) {
 	return func(ctx *pulumi.Context) (pulumi.Map, error) {
 		region := ctx.Stack()
-		stacks, err := regionStacks(dir, region)
+		stacks, pullRequest, err := regionStacks(dir, region)
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +56,7 @@ func program(dir string, getenv func(string) string) func(ctx *pulumi.Context) (
 			return nil, fmt.Errorf("%s is not set: run `make bootstrap STACK=<aws stack>`, which sets it from the git remote (or GITHUB_REPOSITORY)", RepositoryEnv)
 		}
 		b, err := bootstrap.New(ctx, "shipyard", bootstrap.Args{
-			Region: region, Repository: repo, Stacks: stacks, OIDCProviderArn: getenv(OIDCProviderEnv),
+			Region: region, Repository: repo, Stacks: stacks, PullRequestStacks: pullRequest, OIDCProviderArn: getenv(OIDCProviderEnv),
 		})
 		if err != nil {
 			return nil, err
@@ -64,13 +65,13 @@ func program(dir string, getenv func(string) string) func(ctx *pulumi.Context) (
 	}
 }
 
-// regionStacks lists the aws stacks of dir whose region is region.
-func regionStacks(dir, region string) ([]string, error) {
+// regionStacks lists the aws stacks of dir whose region is region, and
+// those of them pull requests preview (ci.pullRequestPreviews).
+func regionStacks(dir, region string) (stacks, pullRequest []string, err error) {
 	all, err := stackconfig.LoadAll(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []string
 	var regions []string
 	for name, cfg := range all {
 		if cfg.Target != stackconfig.TargetAWS {
@@ -78,13 +79,17 @@ func regionStacks(dir, region string) ([]string, error) {
 		}
 		regions = append(regions, cfg.AWS.Region)
 		if cfg.AWS.Region == region {
-			out = append(out, name)
+			stacks = append(stacks, name)
+			if cfg.CI.PullRequestPreviews {
+				pullRequest = append(pullRequest, name)
+			}
 		}
 	}
-	sort.Strings(out)
-	if len(out) == 0 {
+	sort.Strings(stacks)
+	sort.Strings(pullRequest)
+	if len(stacks) == 0 {
 		sort.Strings(regions)
-		return nil, fmt.Errorf("bootstrap stack %q: no aws stack of %s is in region %q (their regions: %v); the bootstrap stack is named after the region", region, dir, region, regions)
+		return nil, nil, fmt.Errorf("bootstrap stack %q: no aws stack of %s is in region %q (their regions: %v); the bootstrap stack is named after the region", region, dir, region, regions)
 	}
-	return out, nil
+	return stacks, pullRequest, nil
 }

@@ -31,8 +31,15 @@ func TestTheRegionsBootstrapGivesEveryAWSStackOfTheRegionADeployRole(t *testing.
 		roles = append(roles, r.String("name"))
 	}
 	slices.Sort(roles)
-	if want := []string{"shipyard-deploy-dev", "shipyard-deploy-prod", "shipyard-deploy-staging", "shipyard-preview"}; !slices.Equal(roles, want) {
+	if want := []string{"shipyard-deploy-dev", "shipyard-deploy-prod", "shipyard-deploy-staging", "shipyard-preview", "shipyard-preview-main"}; !slices.Equal(roles, want) {
 		t.Errorf("roles %v, want %v", roles, want)
+	}
+	// config/prod.json sets ci.pullRequestPreviews false: prod's preview
+	// role is the one only main may assume.
+	previews := fmt.Sprint(g.Outputs["previewRoleArns"])
+	wantPreviews := "map[dev:arn:aws:iam::" + awsmock.AccountID + ":role/shipyard-preview prod:arn:aws:iam::" + awsmock.AccountID + ":role/shipyard-preview-main staging:arn:aws:iam::" + awsmock.AccountID + ":role/shipyard-preview]"
+	if previews != wantPreviews {
+		t.Errorf("previewRoleArns output %s, want %s", previews, wantPreviews)
 	}
 	want := "map[dev:arn:aws:iam::" + awsmock.AccountID + ":role/shipyard-deploy-dev prod:arn:aws:iam::" + awsmock.AccountID + ":role/shipyard-deploy-prod staging:arn:aws:iam::" + awsmock.AccountID + ":role/shipyard-deploy-staging]"
 	if got := fmt.Sprint(g.Outputs["deployRoleArns"]); got != want {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/shipyard-kit/shipyard/infra/aws/awsmock"
+	"github.com/shipyard-kit/shipyard/infra/pulumitest"
 	"github.com/shipyard-kit/shipyard/internal/workflowtest"
 )
 
@@ -18,7 +23,7 @@ import (
 // the GitHub environment named after the stack (deploy roles), a pull
 // request or main's scheduled drift check (the preview role).
 func TestTheWorkflowsAssumeTheRolesTheBootstrapTrusts(t *testing.T) {
-	stacks, err := regionStacks(configDir, "eu-west-1")
+	stacks, _, err := regionStacks(configDir, "eu-west-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,5 +238,63 @@ out=; for ((i = 1; i <= n; i++)); do out+=${out:+,}$i; done; echo "$out"
 				t.Fatalf("err %v, make ran %q, want %q:\n%s", err, made, tc.wantMake, out)
 			}
 		})
+	}
+}
+
+// ci.yml previews, on pull requests, exactly the aws stacks whose preview
+// role (the bootstrap program's previewRoleArns, from the same configs)
+// trusts pull requests: the stacks job's list step, run as GitHub runs
+// it, against the roles of the program's graph.
+func TestPullRequestsPreviewExactlyTheStacksWhosePreviewRoleTrustsThem(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Fatalf("bash is needed (the workflow's steps run in it): %v", err)
+	}
+	step := workflowtest.StepByID(t, "..", "ci.yml", "stacks", "list")
+	outputs := filepath.Join(t.TempDir(), "output")
+	cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-c", step.Run)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "GITHUB_OUTPUT="+outputs)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the list step: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "aws=")
+	if !ok {
+		t.Fatalf("the list step wrote %q, want aws=<JSON list>", data)
+	}
+	var previewed []string
+	if err := json.Unmarshal([]byte(list), &previewed); err != nil {
+		t.Fatalf("aws=%s: %v", list, err)
+	}
+
+	opts := append(awsmock.Options(), pulumitest.WithOutputs("aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+		func(string, resource.PropertyMap) resource.PropertyMap {
+			return resource.PropertyMap{"arn": resource.NewStringProperty("arn:aws:iam::" + awsmock.AccountID + ":oidc-provider/token.actions.githubusercontent.com")}
+		}))
+	g, err := pulumitest.Run("eu-west-1", program(configDir, env(map[string]string{RepositoryEnv: "acme/shop"})), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trustsPRs := map[string]bool{} // role name: its trust admits pull requests
+	for _, r := range g.ByType("aws:iam/role:Role") {
+		trustsPRs[r.String("name")] = strings.Contains(r.String("assumeRolePolicy"), "repo:acme/shop:pull_request")
+	}
+	roles, ok := g.Outputs["previewRoleArns"].(map[string]string)
+	if !ok || len(roles) == 0 {
+		t.Fatalf("previewRoleArns output %v (%T)", g.Outputs["previewRoleArns"], g.Outputs["previewRoleArns"])
+	}
+	var want []string
+	for stack, arn := range roles {
+		_, name, _ := strings.Cut(arn, ":role/")
+		if trustsPRs[name] {
+			want = append(want, stack)
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(previewed, want) || slices.Contains(previewed, "prod") {
+		t.Errorf("pull requests preview %v; the stacks whose preview role trusts them: %v (prod is not one)", previewed, want)
 	}
 }

@@ -83,7 +83,7 @@ var usages = []string{
 	"backend STACK",
 	"target STACK",
 	"passphrase STACK",
-	"stacks [--target=aws|docker] [--format=text|json]",
+	"stacks [--target=aws|docker] [--pull-requests] [--format=text|json]",
 	"ci STACK --role=deploy|preview",
 	"image STACK [TAG]",
 }
@@ -191,14 +191,19 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 }
 
 // cmdStacks prints the stacks of config/ (internal/preflight.Stacks: a
-// file such as dev.old.json is none), of one target with --target, one a
-// line or, with --format=json, as a JSON list (a workflow's matrix).
+// file such as dev.old.json is none), of one target with --target, those
+// pull requests preview (ci.pullRequestPreviews) with --pull-requests,
+// one a line or, with --format=json, as a JSON list (a workflow's matrix).
 func cmdStacks(configDir string, args []string, stdout io.Writer, syn string) error {
 	target, _, args, err := cliflag.Choice{Name: "target", Allowed: []string{preflight.TargetAWS, preflight.TargetDocker}}.Cut(args)
 	if err != nil {
 		return err
 	}
 	format, _, args, err := cliflag.Choice{Name: "format", Allowed: []string{"text", "json"}}.Cut(args)
+	if err != nil {
+		return err
+	}
+	pullRequests, args, err := cliflag.Bool(args, "pull-requests")
 	if err != nil {
 		return err
 	}
@@ -211,7 +216,7 @@ func cmdStacks(configDir string, args []string, stdout io.Writer, syn string) er
 	}
 	names := []string{}
 	for _, s := range stacks {
-		if target == "" || s.Target == target {
+		if (target == "" || s.Target == target) && (!pullRequests || s.PullRequestPreviews) {
 			names = append(names, s.Name)
 		}
 	}

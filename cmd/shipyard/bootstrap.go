@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/shipyard-kit/shipyard/infra/bootstrap"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 	"github.com/shipyard-kit/shipyard/internal/atomicfile"
 	"github.com/shipyard-kit/shipyard/internal/cliflag"
@@ -26,11 +27,29 @@ const bootstrapUsage = "bootstrap STACK [--force]  once per account and region: 
 
 // bootstrapOutputs are the bootstrap program's stack outputs.
 type bootstrapOutputs struct {
-	StateBucket     string            `json:"stateBucket"`
-	BackendURL      string            `json:"backendUrl"`
-	SecretsProvider string            `json:"secretsProvider"`
-	PreviewRoleArn  string            `json:"previewRoleArn"`
-	DeployRoleArns  map[string]string `json:"deployRoleArns"`
+	StateBucket string `json:"stateBucket"`
+	BackendURL  string `json:"backendUrl"`
+	// SecretsProvider is the region's, without an encryption context: the
+	// bootstrap stack's own.
+	SecretsProvider string `json:"secretsProvider"`
+	// By stack name.
+	DeployRoleArns   map[string]string `json:"deployRoleArns"`
+	PreviewRoleArns  map[string]string `json:"previewRoleArns"`
+	SecretsProviders map[string]string `json:"secretsProviders"`
+}
+
+// complete says whether every stack that got a deploy role got a preview
+// role and a secrets provider too.
+func (o bootstrapOutputs) complete() bool {
+	if o.BackendURL == "" || o.SecretsProvider == "" || len(o.DeployRoleArns) == 0 {
+		return false
+	}
+	for s := range o.DeployRoleArns {
+		if o.PreviewRoleArns[s] == "" || o.SecretsProviders[s] == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // cmdBootstrap runs the bootstrap program for the account and region of
@@ -150,8 +169,8 @@ func (b bootstrapper) run(ctx context.Context, cfg *stackconfig.Config, repo str
 	if err := json.Unmarshal(data, &out); err != nil {
 		return fmt.Errorf("pulumi stack output: %w", err)
 	}
-	if out.BackendURL == "" || out.SecretsProvider == "" || len(out.DeployRoleArns) == 0 {
-		return fmt.Errorf("the bootstrap stack %s has incomplete outputs: %s", region, data)
+	if !out.complete() {
+		return fmt.Errorf("the bootstrap stack %s has incomplete outputs (a stack without its deploy role, preview role or secrets provider): %s", region, data)
 	}
 	// Every config is read, rewritten and checked before the state moves
 	// or any file is written: a section naming another backend or other
@@ -161,8 +180,12 @@ func (b bootstrapper) run(ctx context.Context, cfg *stackconfig.Config, repo str
 		return err
 	}
 	var changes []sectionChange
+	var rekey []string
 	for _, w := range plan {
 		changes = append(changes, w.changes...)
+		if w.rekey {
+			rekey = append(rekey, w.stack)
+		}
 	}
 	if len(changes) > 0 {
 		if !b.force {
@@ -181,12 +204,19 @@ func (b bootstrapper) run(ctx context.Context, cfg *stackconfig.Config, repo str
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(b.w, "\nPULUMI_BACKEND_URL=%s\nSHIPYARD_SECRETS_PROVIDER=%s\n\n", out.BackendURL, out.SecretsProvider)
+	// Each stack's provider is the region's with the stack's encryption
+	// context: one line names the pattern, as no one value is every
+	// stack's (SHIPYARD_SECRETS_PROVIDER would give them all one).
+	fmt.Fprintf(b.w, "\nPULUMI_BACKEND_URL=%s\nsecrets provider of stack <stack>: %s&context_%s=<stack>\n\n", out.BackendURL, out.SecretsProvider, bootstrap.EncryptionContextKey)
 	if len(written) > 0 {
 		b.say("wrote the bootstrap section (backend, secrets provider, deploy and preview roles) into %s: commit them; make and the workflows read them from there", strings.Join(written, ", "))
 	}
 	if len(unchanged) > 0 {
 		b.say("the bootstrap section of %s was already this one: left as it is", strings.Join(unchanged, ", "))
+	}
+	for _, s := range rekey {
+		b.say("config/%s.json's secrets provider now binds the stack's secrets to its name (KMS encryption context %s=%s), which the preview roles' access to the secrets key requires; "+
+			"if stack %s exists, re-encrypt its secrets with it once: make rekey STACK=%s (until then its previews cannot decrypt them)", s, bootstrap.EncryptionContextKey, s, s, s)
 	}
 	b.say("the bootstrap's own state is in %s (project shipyard-bootstrap, stack %s)", out.BackendURL, region)
 	return nil
@@ -246,6 +276,10 @@ type configWrite struct {
 	// changes are the fields of the existing section the new one
 	// replaces with another value.
 	changes []sectionChange
+	// rekey: the section's secrets provider was the region's without the
+	// stack's encryption context (written by a bootstrap before contexts),
+	// and is now the stack's: an existing stack is to be re-encrypted.
+	rekey bool
 }
 
 // sectionChange is a field of a stack's bootstrap section that make
@@ -265,20 +299,48 @@ func (c sectionChange) String() string {
 // account CI deploys it into, secretsProvider the key its secrets are
 // encrypted with; a value that differs was written by a bootstrap of
 // another account or bucket, or by hand. A field the section lacks is
-// filled in, which changes nothing.
-func sectionChanges(stack string, old, next stackconfig.Bootstrap) []sectionChange {
-	var out []sectionChange
+// filled in, which changes nothing. Two changes are this bootstrap's own
+// and not listed: the preview role turning into the bootstrap's other one
+// of the same account (the stack's ci.pullRequestPreviews changed), and
+// the region's secrets provider gaining the stack's encryption context
+// (upgrade; the caller asks for a rekey).
+func sectionChanges(stack string, old, next stackconfig.Bootstrap, regionProvider string) (changes []sectionChange, upgrade bool) {
+	upgrade = old.SecretsProvider == regionProvider && next.SecretsProvider != regionProvider &&
+		strings.HasPrefix(next.SecretsProvider, regionProvider+"&")
 	for _, f := range []struct{ name, old, next string }{
 		{"backendUrl", old.BackendURL, next.BackendURL},
 		{"secretsProvider", old.SecretsProvider, next.SecretsProvider},
 		{"deployRoleArn", old.DeployRoleArn, next.DeployRoleArn},
 		{"previewRoleArn", old.PreviewRoleArn, next.PreviewRoleArn},
 	} {
-		if f.old != "" && f.old != f.next {
-			out = append(out, sectionChange{stack, f.name, f.old, f.next})
+		if f.old == "" || f.old == f.next {
+			continue
 		}
+		if f.name == "secretsProvider" && upgrade {
+			continue
+		}
+		if f.name == "previewRoleArn" && samePreviewRoles(f.old, f.next) {
+			continue
+		}
+		changes = append(changes, sectionChange{stack, f.name, f.old, f.next})
 	}
-	return out
+	return changes, upgrade
+}
+
+// samePreviewRoles says whether two role ARNs are both a bootstrap
+// preview role (bootstrap.PreviewRoleName, MainPreviewRoleName) of the
+// same account.
+func samePreviewRoles(a, b string) bool {
+	account := func(arn string) (string, bool) {
+		prefix, name, ok := strings.Cut(arn, ":role/")
+		if !ok || (name != bootstrap.PreviewRoleName && name != bootstrap.MainPreviewRoleName) {
+			return "", false
+		}
+		return prefix, true
+	}
+	pa, oka := account(a)
+	pb, okb := account(b)
+	return oka && okb && pa == pb
 }
 
 // refuseSectionChanges is the error for sections make bootstrap would
@@ -346,8 +408,8 @@ func (b bootstrapper) planConfigs(out bootstrapOutputs) ([]configWrite, error) {
 	var plan []configWrite
 	for _, s := range stacks {
 		next := stackconfig.Bootstrap{
-			BackendURL: out.BackendURL, SecretsProvider: out.SecretsProvider,
-			DeployRoleArn: out.DeployRoleArns[s], PreviewRoleArn: out.PreviewRoleArn,
+			BackendURL: out.BackendURL, SecretsProvider: out.SecretsProviders[s],
+			DeployRoleArn: out.DeployRoleArns[s], PreviewRoleArn: out.PreviewRoleArns[s],
 		}
 		section, err := json.Marshal(next)
 		if err != nil {
@@ -362,7 +424,8 @@ func (b bootstrapper) planConfigs(out bootstrapOutputs) ([]configWrite, error) {
 		if err != nil {
 			return nil, err
 		}
-		w := configWrite{stack: s, path: path, data: data, unchanged: old == next, changes: sectionChanges(s, old, next)}
+		w := configWrite{stack: s, path: path, data: data, unchanged: old == next}
+		w.changes, w.rekey = sectionChanges(s, old, next, out.SecretsProvider)
 		if !w.unchanged {
 			if w.data, err = release.SetSection(data, "bootstrap", section); err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)

@@ -11,6 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/shipyard-kit/shipyard/infra/aws/awsmock"
+	"github.com/shipyard-kit/shipyard/infra/bootstrap"
+	"github.com/shipyard-kit/shipyard/infra/pulumitest"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
@@ -19,8 +24,9 @@ const bootstrapOutputsJSON = `{
   "stateBucket": "shipyard-pulumi-state-111122223333-eu-west-1",
   "backendUrl": "s3://shipyard-pulumi-state-111122223333-eu-west-1?region=eu-west-1&awssdk=v2",
   "secretsProvider": "awskms://alias/shipyard-pulumi?region=eu-west-1",
-  "previewRoleArn": "arn:aws:iam::111122223333:role/shipyard-preview",
-  "deployRoleArns": {"dev": "arn:aws:iam::111122223333:role/shipyard-deploy-dev", "staging": "arn:aws:iam::111122223333:role/shipyard-deploy-staging", "prod": "arn:aws:iam::111122223333:role/shipyard-deploy-prod"}
+  "deployRoleArns": {"dev": "arn:aws:iam::111122223333:role/shipyard-deploy-dev", "staging": "arn:aws:iam::111122223333:role/shipyard-deploy-staging", "prod": "arn:aws:iam::111122223333:role/shipyard-deploy-prod"},
+  "previewRoleArns": {"dev": "arn:aws:iam::111122223333:role/shipyard-preview", "staging": "arn:aws:iam::111122223333:role/shipyard-preview", "prod": "arn:aws:iam::111122223333:role/shipyard-preview-main"},
+  "secretsProviders": {"dev": "awskms://alias/shipyard-pulumi?region=eu-west-1&context_stack=dev", "staging": "awskms://alias/shipyard-pulumi?region=eu-west-1&context_stack=staging", "prod": "awskms://alias/shipyard-pulumi?region=eu-west-1&context_stack=prod"}
 }`
 
 // bootstrapRepo copies the repository's config into a temporary root.
@@ -118,8 +124,8 @@ func TestBootstrapMovesItsStateIntoItsBucketAndWritesTheConfigs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := stackconfig.Bootstrap{BackendURL: s3, SecretsProvider: "awskms://alias/shipyard-pulumi?region=eu-west-1",
-			DeployRoleArn: "arn:aws:iam::111122223333:role/shipyard-deploy-" + stack, PreviewRoleArn: "arn:aws:iam::111122223333:role/shipyard-preview"}
+		want := stackconfig.Bootstrap{BackendURL: s3, SecretsProvider: "awskms://alias/shipyard-pulumi?region=eu-west-1&context_stack=" + stack,
+			DeployRoleArn: "arn:aws:iam::111122223333:role/shipyard-deploy-" + stack, PreviewRoleArn: previewRoleOf(stack)}
 		if cfg.Bootstrap != want {
 			t.Errorf("config/%s.json bootstrap = %+v, want %+v", stack, cfg.Bootstrap, want)
 		}
@@ -127,7 +133,7 @@ func TestBootstrapMovesItsStateIntoItsBucketAndWritesTheConfigs(t *testing.T) {
 	if after, _ := os.ReadFile(filepath.Join(configDir, "local.json")); !bytes.Equal(after, localJSON) {
 		t.Error("config/local.json changed")
 	}
-	for _, line := range []string{"PULUMI_BACKEND_URL=" + s3, "SHIPYARD_SECRETS_PROVIDER=awskms://alias/shipyard-pulumi?region=eu-west-1", "config/dev.json, config/prod.json, config/staging.json"} {
+	for _, line := range []string{"PULUMI_BACKEND_URL=" + s3, "secrets provider of stack <stack>: awskms://alias/shipyard-pulumi?region=eu-west-1&context_stack=<stack>", "config/dev.json, config/prod.json, config/staging.json"} {
 		if !strings.Contains(out.String(), line) {
 			t.Errorf("output does not say %q:\n%s", line, &out)
 		}
@@ -232,17 +238,32 @@ func TestTheRolesTrustTheRepositoryOfTheOriginRemote(t *testing.T) {
 // The outputs the command reads are the program's (infra/bootstrap's Outputs).
 func TestBootstrapReadsTheProgramsOutputs(t *testing.T) {
 	var o bootstrapOutputs
-	if err := json.Unmarshal([]byte(bootstrapOutputsJSON), &o); err != nil || o.DeployRoleArns["prod"] == "" || o.PreviewRoleArn == "" {
-		t.Fatalf("%+v %v", o, err)
+	if err := json.Unmarshal([]byte(bootstrapOutputsJSON), &o); err != nil || !o.complete() {
+		t.Fatalf("the test's outputs: %+v %v", o, err)
 	}
-	src, err := os.ReadFile(filepath.Join(repoRoot, "infra", "bootstrap", "bootstrap.go"))
+	// The program's own outputs, under the SDK's mocks, read as the
+	// command reads `pulumi stack output --json`.
+	g, err := pulumitest.Run("eu-west-1", func(ctx *pulumi.Context) (pulumi.Map, error) {
+		b, err := bootstrap.New(ctx, "shipyard", bootstrap.Args{Region: "eu-west-1", Repository: "acme/shop",
+			Stacks: []string{"dev", "prod"}, PullRequestStacks: []string{"dev"}})
+		if err != nil {
+			return nil, err
+		}
+		return b.Outputs(), nil
+	}, awsmock.Options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"stateBucket", "backendUrl", "secretsProvider", "previewRoleArn", "deployRoleArns"} {
-		if !strings.Contains(string(src), `"`+key+`":`) {
-			t.Errorf("infra/bootstrap's outputs have no %q", key)
-		}
+	data, err := json.Marshal(g.Outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bootstrapOutputs
+	if err := json.Unmarshal(data, &got); err != nil || !got.complete() {
+		t.Fatalf("the program's outputs %s read as %+v (%v): want every field, for dev and prod", data, got, err)
+	}
+	if got.SecretsProviders["prod"] != "awskms://alias/shipyard-pulumi?region=eu-west-1&context_stack=prod" || !strings.HasSuffix(got.PreviewRoleArns["prod"], "/shipyard-preview-main") {
+		t.Errorf("prod's outputs: %+v", got)
 	}
 }
 
@@ -255,6 +276,21 @@ const (
 )
 
 func bootstrapSection(stack string) string {
+	return `{"backendUrl": "` + bootstrapS3 + `", "secretsProvider": "` + bootstrapKMS + `&context_stack=` + stack + `", "deployRoleArn": "arn:aws:iam::111122223333:role/shipyard-deploy-` + stack + `", "previewRoleArn": "` + previewRoleOf(stack) + `"}`
+}
+
+// previewRoleOf is the preview role the bootstrap gives a stack of
+// config/: prod's ci.pullRequestPreviews is false.
+func previewRoleOf(stack string) string {
+	if stack == "prod" {
+		return "arn:aws:iam::111122223333:role/shipyard-preview-main"
+	}
+	return "arn:aws:iam::111122223333:role/shipyard-preview"
+}
+
+// legacySection is a stack's section as a bootstrap before encryption
+// contexts wrote it: the region's provider, one preview role.
+func legacySection(stack string) string {
 	return `{"backendUrl": "` + bootstrapS3 + `", "secretsProvider": "` + bootstrapKMS + `", "deployRoleArn": "arn:aws:iam::111122223333:role/shipyard-deploy-` + stack + `", "previewRoleArn": "arn:aws:iam::111122223333:role/shipyard-preview"}`
 }
 
@@ -335,7 +371,7 @@ func TestBootstrapNeverPointsAStackAtAnotherBackendUnlessForced(t *testing.T) {
 				"the bootstrap of stack dev would overwrite",
 				`config/prod.json: bootstrap.backendUrl is "` + otherS3 + `"; this bootstrap's is "` + bootstrapS3 + `"`,
 				`config/prod.json: bootstrap.deployRoleArn is "arn:aws:iam::444455556666:role/shipyard-deploy-prod"; this bootstrap's is "arn:aws:iam::111122223333:role/shipyard-deploy-prod"`,
-				`config/prod.json: bootstrap.previewRoleArn is "arn:aws:iam::444455556666:role/shipyard-preview"`,
+				`config/prod.json: bootstrap.previewRoleArn is "arn:aws:iam::444455556666:role/shipyard-preview-main"`,
 				"no config was written",
 				"make bootstrap STACK=dev FORCE=1", "shipyard bootstrap dev --force", "by hand",
 			},
@@ -382,6 +418,23 @@ func TestBootstrapNeverPointsAStackAtAnotherBackendUnlessForced(t *testing.T) {
 			answers:   reRun,
 			wantOut:   []string{"the bootstrap section of config/dev.json, config/prod.json, config/staging.json was already this one: left as it is"},
 			unchanged: []string{"dev.json", "staging.json", "prod.json", "local.json", "schema.json"},
+		},
+		{
+			name:      "a section of a bootstrap before encryption contexts is upgraded without FORCE, and each stack is to be rekeyed",
+			sections:  map[string]string{"dev": legacySection("dev"), "staging": legacySection("staging"), "prod": legacySection("prod")},
+			answers:   reRun,
+			wantOut:   []string{"wrote the bootstrap section", "config/dev.json's secrets provider now binds the stack's secrets to its name (KMS encryption context stack=dev)", "make rekey STACK=dev", "make rekey STACK=prod", "make rekey STACK=staging"},
+			unchanged: []string{"local.json", "schema.json"},
+		},
+		{
+			name: "a secrets provider of another key is refused",
+			sections: map[string]string{
+				"dev":     bootstrapSection("dev"),
+				"staging": strings.Replace(bootstrapSection("staging"), "alias/shipyard-pulumi?", "alias/mine?", 1),
+			},
+			answers:   reRun,
+			wantErr:   []string{`config/staging.json: bootstrap.secretsProvider is "awskms://alias/mine?region=eu-west-1&context_stack=staging"`, "FORCE=1"},
+			wantCalls: "pulumi stack ls, pulumi up, pulumi stack output",
 		},
 		{
 			name:      "a section lacking fields is filled in, not refused",

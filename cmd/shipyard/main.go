@@ -71,6 +71,7 @@ func commands() map[string]command {
 		"rollback":    {"rollback STACK [RELEASE]  re-deploy the previous (or named) release", cmdRollback},
 		"ledger":      {"ledger STACK|--verify     print a stack's release ledger, or check every ledger", cmdLedger},
 		"bootstrap":   {bootstrapUsage, cmdBootstrap},
+		"rekey":       {rekeyUsage, cmdRekey},
 		"doctor":      {"doctor [STACK...] [--pulumi-version=V] [--plugins=NAME:V,...] [--aws-plugin-archive=FILE]  check the prerequisites and print fixes", cmdDoctor},
 		"target":      {"target STACK              print the stack's target (aws or docker)", cmdTarget},
 		"images":      {imagesUsage, cmdImages},

@@ -108,16 +108,11 @@ func (p *pulumiCLI) secretsProvider(cfg *stackconfig.Config) string {
 		}
 		return v
 	}
-	data, err := os.ReadFile(filepath.Join(p.root, stackSettingsDir, "Pulumi."+cfg.Stack+".yaml"))
+	v, err := settingsSecretsProvider(filepath.Join(p.root, stackSettingsDir, "Pulumi."+cfg.Stack+".yaml"))
 	if err != nil {
 		return kind(preflight.SecretsProvider(p.getenv, preflightStack(cfg)))
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "secretsprovider:"); ok {
-			return kind(strings.Trim(strings.TrimSpace(v), `"'`))
-		}
-	}
-	return "passphrase"
+	return kind(v)
 }
 
 // stackSettingsDir is Pulumi.yaml's stackConfigDir: where the

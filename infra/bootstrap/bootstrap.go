@@ -9,8 +9,15 @@
 //     Pulumi secrets;
 //   - GitHub's OIDC provider, a deploy role per stack that only that
 //     stack's GitHub environment of this repository may assume (the
-//     deploy and promote workflows), and a read-only preview role that
-//     only the repository's pull requests may assume (ci.yml).
+//     deploy and promote workflows), and two read-only preview roles:
+//     one the repository's pull requests (ci.yml) and main may assume,
+//     which decrypts only the secrets of the stacks pull requests
+//     preview (ci.pullRequestPreviews), and one only main may assume
+//     (drift.yml), for the others.
+//
+// Every stack's secrets provider binds its secrets to the stack's name
+// (the KMS encryption context stack=<name>), so an IAM condition on that
+// context is what keeps one stack's secrets from a role of another.
 package bootstrap
 
 import (
@@ -18,7 +25,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
 
 	awssdk "github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -38,8 +47,16 @@ const (
 	GitHubOIDCURL = "https://token.actions.githubusercontent.com"
 	// GitHubAudience is the audience configure-aws-credentials requests.
 	GitHubAudience = "sts.amazonaws.com"
-	// PreviewRoleName is the read-only role of pull-request previews.
+	// PreviewRoleName is the read-only role of pull-request previews
+	// (and of main's drift checks of the same stacks).
 	PreviewRoleName = "shipyard-preview"
+	// MainPreviewRoleName is the read-only role of the stacks pull
+	// requests do not preview: only main's runs may assume it.
+	MainPreviewRoleName = "shipyard-preview-main"
+	// EncryptionContextKey is the KMS encryption context key each stack's
+	// secrets provider sets to the stack's name ("context_stack=<name>"
+	// in its URL: gocloud.dev's awskms, which the Pulumi CLI uses).
+	EncryptionContextKey = "stack"
 	// NoncurrentVersionDays is how long the state bucket keeps a state
 	// file's overwritten versions (each update writes a new one).
 	NoncurrentVersionDays = 90
@@ -59,9 +76,17 @@ func BackendURL(bucket, region string) string {
 	return fmt.Sprintf("s3://%s?region=%s&awssdk=v2", bucket, region)
 }
 
-// SecretsProvider is the secrets provider of the stacks of a region.
+// SecretsProvider is the secrets provider of a region's key without an
+// encryption context: the bootstrap stack's own (it holds no secret).
 func SecretsProvider(region string) string {
 	return fmt.Sprintf("awskms://%s?region=%s", SecretsKeyAlias, region)
+}
+
+// StackSecretsProvider is a stack's secrets provider: the region's key,
+// with the stack's name as the encryption context, so its secrets decrypt
+// only for a caller allowed that context.
+func StackSecretsProvider(region, stack string) string {
+	return SecretsProvider(region) + "&context_" + EncryptionContextKey + "=" + stack
 }
 
 // Args configures a bootstrap.
@@ -74,6 +99,11 @@ type Args struct {
 	// Stacks get a deploy role each, trusted only by the GitHub
 	// environment of the same name.
 	Stacks []string
+	// PullRequestStacks are the stacks of Stacks pull requests preview
+	// (ci.pullRequestPreviews): the preview role pull requests assume
+	// decrypts their secrets and no other's. None: no role pull requests
+	// may assume is created.
+	PullRequestStacks []string
 	// OIDCProviderArn is the account's existing GitHub OIDC provider (an
 	// account has at most one per issuer); empty creates it.
 	OIDCProviderArn string
@@ -95,6 +125,11 @@ func (a Args) validate() error {
 	if len(a.Stacks) == 0 {
 		errs = append(errs, errors.New("no stack to create a deploy role for"))
 	}
+	for _, s := range a.PullRequestStacks {
+		if !slices.Contains(a.Stacks, s) {
+			errs = append(errs, fmt.Errorf("pull-request stack %q: not one of the stacks %v", s, a.Stacks))
+		}
+	}
 	for _, s := range a.Stacks {
 		if !stackPattern.MatchString(s) {
 			errs = append(errs, fmt.Errorf("stack %q: want lowercase letters, digits and dashes", s))
@@ -112,9 +147,12 @@ type Bootstrap struct {
 	SecretsProvider pulumi.StringOutput
 	SecretsKeyArn   pulumi.StringOutput
 	OIDCProviderArn pulumi.StringOutput
-	PreviewRoleArn  pulumi.StringOutput
-	// DeployRoleArns are by stack name.
-	DeployRoleArns pulumi.StringMapOutput
+	// The maps are by stack name: each stack's deploy role, preview role
+	// (PreviewRoleName for the pull-request stacks, MainPreviewRoleName
+	// for the others) and secrets provider (StackSecretsProvider).
+	DeployRoleArns   pulumi.StringMapOutput
+	PreviewRoleArns  pulumi.StringMapOutput
+	SecretsProviders pulumi.StringMapOutput
 }
 
 // New creates everything a region of an account needs before its stacks.
@@ -189,34 +227,45 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		deployArns[s] = role.Arn
 	}
 
-	// Pull requests preview (ci.yml); the default branch's scheduled runs
-	// look for drift (drift.yml): both only read.
-	preview, err := newGitHubRole(ctx, name+"-preview", PreviewRoleName, "Shipyard: read-only previews and drift checks of "+args.Repository,
-		providerArn, PreviewSubjects(args.Repository), child)
-	if err != nil {
-		return nil, err
+	// Pull requests preview their stacks (ci.yml) with one role, which
+	// main's scheduled drift checks of the same stacks use too; the other
+	// stacks' drift checks use a role only main may assume. Each decrypts
+	// the secrets of its stacks only.
+	var pullRequest []string
+	for _, s := range stacks {
+		if slices.Contains(args.PullRequestStacks, s) {
+			pullRequest = append(pullRequest, s)
+		}
 	}
-	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-preview", &iam.RolePolicyAttachmentArgs{
-		Role:      preview.Name,
-		PolicyArn: pulumi.String("arn:aws:iam::aws:policy/ReadOnlyAccess"),
-	}, child...); err != nil {
-		return nil, fmt.Errorf("preview role policy: %w", err)
+	previewArns, mainStacks := pulumi.StringMap{}, []string{}
+	if len(pullRequest) > 0 {
+		role, err := newPreviewRole(ctx, name+"-preview", PreviewRoleName, "Shipyard: read-only previews of "+strings.Join(pullRequest, ", ")+" from pull requests and main of "+args.Repository,
+			providerArn, PreviewSubjects(args.Repository), pullRequest, bucket, stateKey, secretsKey, child)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range pullRequest {
+			previewArns[s] = role.Arn
+		}
 	}
-	// A preview reads the state and decrypts the secrets; it writes only
-	// the backend's lock files.
-	previewPolicy := pulumi.All(bucket.Arn, stateKey.Arn, secretsKey.Arn).ApplyT(func(v []any) (string, error) {
-		bucketArn, stateKeyArn, secretsKeyArn := v[0].(string), v[1].(string), v[2].(string)
-		return policyJSON(
-			statement{Sid: "ReadState", Effect: "Allow", Action: []string{"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"}, Resource: []string{bucketArn, bucketArn + "/*"}},
-			statement{Sid: "Locks", Effect: "Allow", Action: []string{"s3:PutObject", "s3:DeleteObject"}, Resource: []string{bucketArn + "/.pulumi/locks/*"}},
-			statement{Sid: "DecryptStateAndSecrets", Effect: "Allow", Action: []string{"kms:Decrypt", "kms:GenerateDataKey"}, Resource: []string{stateKeyArn, secretsKeyArn}},
-		)
-	}).(pulumi.StringOutput)
-	if _, err := iam.NewRolePolicy(ctx, name+"-preview", &iam.RolePolicyArgs{
-		Role:   preview.Name,
-		Policy: previewPolicy,
-	}, child...); err != nil {
-		return nil, fmt.Errorf("preview role state policy: %w", err)
+	for _, s := range stacks {
+		if !slices.Contains(pullRequest, s) {
+			mainStacks = append(mainStacks, s)
+		}
+	}
+	if len(mainStacks) > 0 {
+		role, err := newPreviewRole(ctx, name+"-preview-main", MainPreviewRoleName, "Shipyard: read-only previews and drift checks of "+strings.Join(mainStacks, ", ")+" from main of "+args.Repository,
+			providerArn, MainPreviewSubjects(args.Repository), mainStacks, bucket, stateKey, secretsKey, child)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range mainStacks {
+			previewArns[s] = role.Arn
+		}
+	}
+	providers := pulumi.StringMap{}
+	for _, s := range stacks {
+		providers[s] = pulumi.String(StackSecretsProvider(args.Region, s))
 	}
 
 	b.StateBucket = bucket.Bucket
@@ -224,8 +273,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	b.SecretsProvider = pulumi.String(SecretsProvider(args.Region)).ToStringOutput()
 	b.SecretsKeyArn = secretsKey.Arn
 	b.OIDCProviderArn = providerArn
-	b.PreviewRoleArn = preview.Arn
 	b.DeployRoleArns = deployArns.ToStringMapOutput()
+	b.PreviewRoleArns = previewArns.ToStringMapOutput()
+	b.SecretsProviders = providers.ToStringMapOutput()
 	if err := ctx.RegisterResourceOutputs(b, b.Outputs()); err != nil {
 		return nil, err
 	}
@@ -236,13 +286,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 // exports (cmd/shipyard reads them).
 func (b *Bootstrap) Outputs() pulumi.Map {
 	return pulumi.Map{
-		"stateBucket":     b.StateBucket,
-		"backendUrl":      b.BackendURL,
-		"secretsProvider": b.SecretsProvider,
-		"secretsKeyArn":   b.SecretsKeyArn,
-		"oidcProviderArn": b.OIDCProviderArn,
-		"previewRoleArn":  b.PreviewRoleArn,
-		"deployRoleArns":  b.DeployRoleArns,
+		"stateBucket":      b.StateBucket,
+		"backendUrl":       b.BackendURL,
+		"secretsProvider":  b.SecretsProvider,
+		"secretsKeyArn":    b.SecretsKeyArn,
+		"oidcProviderArn":  b.OIDCProviderArn,
+		"deployRoleArns":   b.DeployRoleArns,
+		"previewRoleArns":  b.PreviewRoleArns,
+		"secretsProviders": b.SecretsProviders,
 	}
 }
 
@@ -351,11 +402,54 @@ func newStateBucket(ctx *pulumi.Context, name, bucketName string, key *kms.Key, 
 	return bucket, nil
 }
 
-// PreviewSubjects are the OIDC subjects the read-only role trusts: the
-// repository's pull requests (ci.yml's previews) and its default branch,
-// main (drift.yml's scheduled runs).
+// PreviewSubjects are the OIDC subjects the pull-request preview role
+// trusts: the repository's pull requests (ci.yml's previews) and its
+// default branch, main (drift.yml's scheduled runs).
 func PreviewSubjects(repository string) []string {
 	return []string{"repo:" + repository + ":pull_request", "repo:" + repository + ":ref:refs/heads/main"}
+}
+
+// MainPreviewSubjects are the OIDC subjects the main-only preview role
+// trusts: the default branch's runs (drift.yml).
+func MainPreviewSubjects(repository string) []string {
+	return []string{"repo:" + repository + ":ref:refs/heads/main"}
+}
+
+// newPreviewRole creates a read-only role of the given subjects for
+// stacks: AWS's ReadOnlyAccess, the state bucket's objects, its lock
+// files to write, the state key, and the secrets key only with the
+// encryption context of one of stacks.
+func newPreviewRole(ctx *pulumi.Context, name, roleName, description string, providerArn pulumi.StringOutput, subjects, stacks []string,
+	bucket *s3.BucketV2, stateKey, secretsKey *kms.Key, child []pulumi.ResourceOption) (*iam.Role, error) {
+	role, err := newGitHubRole(ctx, name, roleName, description, providerArn, subjects, child)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := iam.NewRolePolicyAttachment(ctx, name, &iam.RolePolicyAttachmentArgs{
+		Role:      role.Name,
+		PolicyArn: pulumi.String("arn:aws:iam::aws:policy/ReadOnlyAccess"),
+	}, child...); err != nil {
+		return nil, fmt.Errorf("%s policy: %w", roleName, err)
+	}
+	// A preview reads the state and decrypts its stacks' secrets; it
+	// writes only the backend's lock files.
+	policy := pulumi.All(bucket.Arn, stateKey.Arn, secretsKey.Arn).ApplyT(func(v []any) (string, error) {
+		bucketArn, stateKeyArn, secretsKeyArn := v[0].(string), v[1].(string), v[2].(string)
+		return policyJSON(
+			statement{Sid: "ReadState", Effect: "Allow", Action: []string{"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"}, Resource: []string{bucketArn, bucketArn + "/*"}},
+			statement{Sid: "Locks", Effect: "Allow", Action: []string{"s3:PutObject", "s3:DeleteObject"}, Resource: []string{bucketArn + "/.pulumi/locks/*"}},
+			statement{Sid: "StateKey", Effect: "Allow", Action: []string{"kms:Decrypt", "kms:GenerateDataKey"}, Resource: []string{stateKeyArn}},
+			statement{Sid: "DecryptTheStacksSecrets", Effect: "Allow", Action: []string{"kms:Decrypt"}, Resource: []string{secretsKeyArn},
+				Condition: map[string]map[string]any{"StringEquals": {"kms:EncryptionContext:" + EncryptionContextKey: stacks}}},
+		)
+	}).(pulumi.StringOutput)
+	if _, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{
+		Role:   role.Name,
+		Policy: policy,
+	}, child...); err != nil {
+		return nil, fmt.Errorf("%s state policy: %w", roleName, err)
+	}
+	return role, nil
 }
 
 // newGitHubRole creates a role that only GitHub Actions tokens of the given

@@ -18,7 +18,7 @@ import (
 
 const repo = "acme/shop"
 
-var defaultArgs = bootstrap.Args{Region: awsmock.Region, Repository: repo, Stacks: []string{"prod", "dev", "staging"}}
+var defaultArgs = bootstrap.Args{Region: awsmock.Region, Repository: repo, Stacks: []string{"prod", "dev", "staging"}, PullRequestStacks: []string{"staging", "dev"}}
 
 // oidcArn is the mocked ARN of the GitHub OIDC provider.
 var oidcArn = "arn:aws:iam::" + awsmock.AccountID + ":oidc-provider/token.actions.githubusercontent.com"
@@ -34,7 +34,7 @@ func run(t *testing.T, args bootstrap.Args) *pulumitest.Graph {
 		if err != nil {
 			return nil, err
 		}
-		return pulumi.Map{"backendUrl": b.BackendURL, "secretsProvider": b.SecretsProvider, "deployRoleArns": b.DeployRoleArns, "previewRoleArn": b.PreviewRoleArn, "stateBucket": b.StateBucket}, nil
+		return b.Outputs(), nil
 	}, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +105,8 @@ func TestTheGraphHoldsExactlyTheBootstrap(t *testing.T) {
 		"aws:iam/role:Role shipyard-deploy-staging", "aws:iam/rolePolicyAttachment:RolePolicyAttachment shipyard-deploy-staging",
 		"aws:iam/role:Role shipyard-preview", "aws:iam/rolePolicyAttachment:RolePolicyAttachment shipyard-preview",
 		"aws:iam/rolePolicy:RolePolicy shipyard-preview",
+		"aws:iam/role:Role shipyard-preview-main", "aws:iam/rolePolicyAttachment:RolePolicyAttachment shipyard-preview-main",
+		"aws:iam/rolePolicy:RolePolicy shipyard-preview-main",
 	}
 	sort.Strings(got)
 	sort.Strings(want)
@@ -242,37 +244,139 @@ func TestEachDeployRoleTrustsOnlyItsEnvironmentOfThisRepository(t *testing.T) {
 	}
 }
 
-func TestThePreviewRoleTrustsOnlyPullRequestsAndTheDefaultBranchAndWritesOnlyLocks(t *testing.T) {
-	g := run(t, defaultArgs)
-	_, _, cond := trust(t, g, "shipyard-preview")
-	// Exact values only: pull requests (ci.yml) and main's scheduled runs
-	// (drift.yml), no wildcard.
-	want := map[string]map[string]any{"StringEquals": {
-		"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-		"token.actions.githubusercontent.com:sub": []string{"repo:" + repo + ":pull_request", "repo:" + repo + ":ref:refs/heads/main"},
-	}}
-	gotJSON, _ := json.Marshal(cond)
-	wantJSON, _ := json.Marshal(want)
-	if string(gotJSON) != string(wantJSON) {
-		t.Errorf("preview trust condition %s, want %s", gotJSON, wantJSON)
-	}
-	if a := find(t, g, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "shipyard-preview"); a.String("policyArn") != "arn:aws:iam::aws:policy/ReadOnlyAccess" {
-		t.Errorf("preview managed policy %q, want ReadOnlyAccess", a.String("policyArn"))
-	}
-	d := parse(t, find(t, g, "aws:iam/rolePolicy:RolePolicy", "shipyard-preview"), "policy")
+// previewPolicy is a preview role's trust condition, the stacks whose
+// secrets its policy decrypts, and its policy's statements.
+func previewPolicy(t *testing.T, g *pulumitest.Graph, name string) (trustJSON string, decrypts []string, d document) {
+	t.Helper()
+	_, _, cond := trust(t, g, name)
+	data, _ := json.Marshal(cond)
+	d = parse(t, find(t, g, "aws:iam/rolePolicy:RolePolicy", name), "policy")
 	for _, s := range d.Statement {
-		for _, a := range s.Action {
-			if a == "s3:PutObject" || a == "s3:DeleteObject" {
-				for _, r := range s.Resource {
-					if !strings.HasSuffix(r, "/.pulumi/locks/*") {
-						t.Errorf("the preview role may write %s to %s", a, r)
+		if !slices.Contains(s.Action, "kms:Decrypt") || !slices.ContainsFunc(s.Resource, func(r string) bool { return strings.Contains(r, "shipyard-secrets-key") }) {
+			continue
+		}
+		// Exactly one condition: StringEquals on the stack's context.
+		if len(s.Condition) != 1 || len(s.Condition["StringEquals"]) != 1 {
+			t.Fatalf("%s decrypts the secrets key under condition %v, want only StringEquals kms:EncryptionContext:stack", name, s.Condition)
+		}
+		v, ok := s.Condition["StringEquals"]["kms:EncryptionContext:"+bootstrap.EncryptionContextKey].([]any)
+		if !ok {
+			t.Fatalf("%s decrypts the secrets key under condition %v, want a list of stacks for kms:EncryptionContext:stack", name, s.Condition)
+		}
+		for _, x := range v {
+			decrypts = append(decrypts, x.(string))
+		}
+	}
+	return string(data), decrypts, d
+}
+
+func TestPullRequestsDecryptOnlyTheSecretsOfTheStacksTheyPreview(t *testing.T) {
+	g := run(t, defaultArgs)
+	// Exact subjects only, no wildcard: pull requests (ci.yml) and main
+	// (drift.yml) for the pull-request stacks; main alone for the others.
+	for _, c := range []struct {
+		role     string
+		subjects []string
+		decrypts []string
+	}{
+		{"shipyard-preview", []string{"repo:" + repo + ":pull_request", "repo:" + repo + ":ref:refs/heads/main"}, []string{"dev", "staging"}},
+		{"shipyard-preview-main", []string{"repo:" + repo + ":ref:refs/heads/main"}, []string{"prod"}},
+	} {
+		t.Run(c.role, func(t *testing.T) {
+			var sub any = c.subjects
+			if len(c.subjects) == 1 {
+				sub = c.subjects[0]
+			}
+			wantTrust, _ := json.Marshal(map[string]map[string]any{"StringEquals": {
+				"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+				"token.actions.githubusercontent.com:sub": sub,
+			}})
+			gotTrust, decrypts, d := previewPolicy(t, g, c.role)
+			if gotTrust != string(wantTrust) {
+				t.Errorf("trust condition %s, want %s", gotTrust, wantTrust)
+			}
+			if !slices.Equal(decrypts, c.decrypts) {
+				t.Errorf("decrypts the secrets of %v, want %v", decrypts, c.decrypts)
+			}
+			if r := find(t, g, "aws:iam/role:Role", c.role); !strings.HasSuffix(r.String("name"), c.role) {
+				t.Errorf("role name %q", r.String("name"))
+			}
+			if a := find(t, g, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", c.role); a.String("policyArn") != "arn:aws:iam::aws:policy/ReadOnlyAccess" {
+				t.Errorf("managed policy %q, want ReadOnlyAccess", a.String("policyArn"))
+			}
+			for _, s := range d.Statement {
+				for _, a := range s.Action {
+					if a == "s3:PutObject" || a == "s3:DeleteObject" {
+						for _, r := range s.Resource {
+							if !strings.HasSuffix(r, "/.pulumi/locks/*") {
+								t.Errorf("may write %s to %s", a, r)
+							}
+						}
+					}
+					if strings.HasSuffix(a, "*") {
+						t.Errorf("its policy grants %s", a)
+					}
+					if strings.HasPrefix(a, "kms:") && a != "kms:Decrypt" && a != "kms:GenerateDataKey" {
+						t.Errorf("its policy grants %s", a)
 					}
 				}
+				// The secrets key only under the context condition.
+				if slices.ContainsFunc(s.Resource, func(r string) bool { return strings.Contains(r, "shipyard-secrets-key") }) && len(s.Condition) == 0 {
+					t.Errorf("statement %s uses the secrets key without a condition", s.Sid)
+				}
 			}
-			if strings.HasSuffix(a, "*") {
-				t.Errorf("the preview role's policy grants %s", a)
-			}
+		})
+	}
+	// Each stack is told its own role and its own secrets provider.
+	roles, providers := stringMap(t, g.Outputs["previewRoleArns"]), stringMap(t, g.Outputs["secretsProviders"])
+	for _, c := range []struct{ stack, role string }{{"dev", "shipyard-preview"}, {"staging", "shipyard-preview"}, {"prod", "shipyard-preview-main"}} {
+		if arn := roles[c.stack]; !strings.HasSuffix(arn, "/"+c.role) {
+			t.Errorf("previewRoleArns[%s] = %q, want the role %s", c.stack, arn, c.role)
 		}
+		if got, want := providers[c.stack], "awskms://alias/shipyard-pulumi?region=eu-west-1&context_stack="+c.stack; got != want {
+			t.Errorf("secretsProviders[%s] = %v, want %s", c.stack, got, want)
+		}
+	}
+	if len(roles) != 3 || len(providers) != 3 {
+		t.Errorf("previewRoleArns %v, secretsProviders %v: want one of each per stack", roles, providers)
+	}
+}
+
+// stringMap is a resolved map output.
+func stringMap(t *testing.T, v any) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	switch m := v.(type) {
+	case map[string]string:
+		return m
+	case map[string]any:
+		for k, x := range m {
+			s, ok := x.(string)
+			if !ok {
+				t.Fatalf("output %v: %s is %T, want a string", v, k, x)
+			}
+			out[k] = s
+		}
+		return out
+	}
+	t.Fatalf("output %v (%T) is no map of strings", v, v)
+	return nil
+}
+
+func TestWithNoStackPreviewedOnPullRequestsNoRoleTrustsThem(t *testing.T) {
+	args := defaultArgs
+	args.PullRequestStacks = nil
+	g := run(t, args)
+	for _, r := range g.ByType("aws:iam/role:Role") {
+		if strings.Contains(r.String("assumeRolePolicy"), ":pull_request") {
+			t.Errorf("role %s trusts pull requests: %s", r.Name, r.String("assumeRolePolicy"))
+		}
+	}
+	if _, decrypts, _ := previewPolicy(t, g, "shipyard-preview-main"); !slices.Equal(decrypts, []string{"dev", "prod", "staging"}) {
+		t.Errorf("the main preview role decrypts %v, want every stack's", decrypts)
+	}
+	if _, ok := g.Find("aws:iam/role:Role", "shipyard-preview"); ok {
+		t.Error("a pull-request preview role exists for no stack")
 	}
 }
 
@@ -313,6 +417,7 @@ func TestBadArgumentsAreRefusedNamingTheField(t *testing.T) {
 		{"a repository without an owner", bootstrap.Args{Region: "eu-west-1", Repository: "shop", Stacks: []string{"dev"}}, `repository "shop": want the GitHub repository as owner/name`},
 		{"no stack", bootstrap.Args{Region: "eu-west-1", Repository: repo}, "no stack"},
 		{"a stack name with a wildcard", bootstrap.Args{Region: "eu-west-1", Repository: repo, Stacks: []string{"*"}}, `stack "*"`},
+		{"a pull-request stack that is no stack", bootstrap.Args{Region: "eu-west-1", Repository: repo, Stacks: []string{"dev"}, PullRequestStacks: []string{"prod"}}, `pull-request stack "prod": not one of the stacks [dev]`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

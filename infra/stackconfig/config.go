@@ -45,6 +45,7 @@ type Config struct {
 	Target       Target            `json:"target"`
 	AWS          AWS               `json:"aws"`
 	Bootstrap    Bootstrap         `json:"bootstrap"`
+	CI           CI                `json:"ci"`
 	Network      Network           `json:"network"`
 	Services     Services          `json:"services"`
 	App          App               `json:"app"`
@@ -389,6 +390,15 @@ type Usage struct {
 	LogsIngestedGB *float64 `json:"logsIngestedGb,omitempty"`
 }
 
+// CI is what the workflows do with an aws stack.
+type CI struct {
+	// PullRequestPreviews: every pull request previews the stack with the
+	// bootstrap's preview role, which can then decrypt the stack's
+	// secrets (a pull request runs its own code). false gives the stack
+	// a preview role only main may assume (infra/bootstrap).
+	PullRequestPreviews bool `json:"pullRequestPreviews"`
+}
+
 // Tracing is the app's OpenTelemetry tracing: spans go to the ADOT
 // collector sidecar of each task and on to X-Ray (aws), or to the stack's
 // Jaeger (docker). Env turns it into the standard OTEL_* variables.
@@ -509,6 +519,7 @@ func Defaults() Config {
 		Logging: Logging{RetentionDays: MinLogRetentionDays, Destinations: []string{LogToCloudWatch}},
 		Deploy: Deploy{Strategy: StrategyRolling, CanaryPercent: 10, StepPercent: 25, BakeSeconds: 300,
 			Gates: []string{"targetErrorRate", "targetLatencyP99"}, MinRequests: 20},
+		CI:       CI{PullRequestPreviews: true},
 		Tracing:  Tracing{Enabled: true, SamplingRatio: 0.1},
 		Previews: Previews{MaxConcurrent: 5, TTLHours: 72, LogRetentionDays: 3, LocalPortBase: 8600},
 		Local: Local{

@@ -93,7 +93,7 @@ func TestBadInput(t *testing.T) {
 			want: []string{"target: null is null; want a string"}},
 		{name: "an unknown field is an error with a suggestion and the allowed fields",
 			files: map[string]string{"dev": `{"target": "docker", "servics": {}}`}, stack: "dev",
-			want: []string{`servics: unknown field (did you mean "services"?); allowed: $schema, alarms, app, aws, bootstrap, cache, cost, database, deploy, loadBalancer, local, logging, network, previews, release, services, tags, target`}},
+			want: []string{`servics: unknown field (did you mean "services"?); allowed: $schema, alarms, app, aws, bootstrap, cache, ci, cost, database, deploy, loadBalancer, local, logging, network, previews, release, services, tags, target`}},
 		{name: "an unknown nested field is an error",
 			files: map[string]string{"dev": `{"target": "docker", "services": {"web": {"memruy": 1024}}}`}, stack: "dev",
 			want: []string{`services.web.memruy: unknown field (did you mean "memory"?); allowed: autoscaling, cpu,`}},

@@ -45,6 +45,9 @@ type Stack struct {
 	Target    string
 	Region    string
 	Bootstrap Bootstrap
+	// PullRequestPreviews is the config's ci.pullRequestPreviews
+	// (default true): whether every pull request previews the stack.
+	PullRequestPreviews bool
 }
 
 // The targets of a stack (infra/stackconfig's TargetAWS and TargetDocker).
@@ -249,12 +252,16 @@ func parse(path, stack string) (Stack, error) {
 			Region string `json:"region"`
 		} `json:"aws"`
 		Bootstrap Bootstrap `json:"bootstrap"`
+		CI        struct {
+			PullRequestPreviews *bool `json:"pullRequestPreviews"`
+		} `json:"ci"`
 	}
 	data = trimBOM(data)
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Stack{Name: stack}, newNotJSONError(path, data, err)
 	}
-	return Stack{Name: stack, Path: path, Target: f.Target, Region: f.AWS.Region, Bootstrap: f.Bootstrap}, nil
+	prs := f.CI.PullRequestPreviews == nil || *f.CI.PullRequestPreviews
+	return Stack{Name: stack, Path: path, Target: f.Target, Region: f.AWS.Region, Bootstrap: f.Bootstrap, PullRequestPreviews: prs}, nil
 }
 
 // parseStack is parse, with a file that cannot be read as JSON named as

@@ -148,13 +148,13 @@ func TestReadStrict(t *testing.T) {
 		want        Stack
 		wantErr     string
 	}{
-		{"a config with a BOM is read", "dev", Stack{Name: "dev", Path: filepath.Join(dir, "dev.json"), Target: TargetAWS, Bootstrap: Bootstrap{BackendURL: "s3://state"}}, ""},
+		{"a config with a BOM is read", "dev", Stack{Name: "dev", Path: filepath.Join(dir, "dev.json"), Target: TargetAWS, Bootstrap: Bootstrap{BackendURL: "s3://state"}, PullRequestPreviews: true}, ""},
 		{"a trailing comma is an error naming the file, the line and the column", "comma",
 			Stack{}, `stack "comma": ` + filepath.Join(dir, "comma.json") + `:3:1: invalid character '}' looking for beginning of object key string (shipyard validate comma says more)`},
 		{"a file cut short is an error naming where it ends", "cut", Stack{}, filepath.Join(dir, "cut.json") + ":1:12: unexpected end of JSON input"},
 		{"a target that is no string is an error naming the field", "typed", Stack{}, filepath.Join(dir, "typed.json") + ": json: cannot unmarshal number into Go struct field .target of type string"},
-		{"a misspelt target is read as it is, for the caller to refuse", "misspelt", Stack{Name: "misspelt", Path: filepath.Join(dir, "misspelt.json"), Target: "dockr"}, ""},
-		{"a config without a target is read as it is", "targetless", Stack{Name: "targetless", Path: filepath.Join(dir, "targetless.json")}, ""},
+		{"a misspelt target is read as it is, for the caller to refuse", "misspelt", Stack{Name: "misspelt", Path: filepath.Join(dir, "misspelt.json"), Target: "dockr", PullRequestPreviews: true}, ""},
+		{"a config without a target is read as it is", "targetless", Stack{Name: "targetless", Path: filepath.Join(dir, "targetless.json"), PullRequestPreviews: true}, ""},
 		{"an unknown stack lists the known ones", "nope", Stack{}, `unknown stack "nope": there is no ` + filepath.Join(dir, "nope.json") + "; known stacks: comma, cut, dev, misspelt, targetless, typed"},
 		{"a file whose name is no stack name is no stack", "dev.old", Stack{}, `unknown stack "dev.old": not a stack name`},
 	} {
