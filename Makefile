@@ -185,6 +185,7 @@ down: preflight pulumi-cli ## Remove a docker STACK's containers and network, ke
 
 .PHONY: destroy
 destroy: preflight pulumi-cli ## Delete STACK's resources, and a docker stack's data volumes (aws stacks need CONFIRM=<stack>)
+	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) destroy $(STACK) --confirm=$(CONFIRM)
 
 .PHONY: cost

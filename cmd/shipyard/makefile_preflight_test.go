@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -181,6 +182,31 @@ func TestEveryStackTargetChecksTheStackBeforeAnythingSlow(t *testing.T) {
 	}
 	if checked < 15 {
 		t.Fatalf("checked %d stack targets; the Makefile's rules were not read", checked)
+	}
+}
+
+// Every target that runs the Pulumi engine on an aws stack (which loads
+// the pulumi-aws provider) installs the pinned plugin first, the way `make
+// up` does: the recipe's `aws) $(MAKE) --no-print-directory aws-plugin`
+// branch on the stack's target, or aws-plugin as a prerequisite of a target
+// that is for aws stacks only. Without it the engine downloads whatever it
+// likes, or fails offline without naming PULUMI_OFFLINE_DIR. (`make down`
+// is for docker stacks only.)
+func TestEveryEngineTargetInstallsTheAWSPlugin(t *testing.T) {
+	rules := makeRules(t)
+	const branch = "aws) $(MAKE) --no-print-directory aws-plugin"
+	if !strings.Contains(rules["up"].recipe, branch) {
+		t.Fatalf("make up's recipe has no %q; the check would prove nothing:\n%s", branch, rules["up"].recipe)
+	}
+	for _, target := range []string{"up", "preview", "destroy", "drift", "release", "promote", "rollback", "bootstrap", "pr-up", "pr-down", "pr-reap"} {
+		r := rules[target]
+		if r == nil {
+			t.Errorf("the Makefile has no rule %s", target)
+			continue
+		}
+		if !slices.Contains(r.prereqs, "aws-plugin") && !strings.Contains(r.recipe, branch) {
+			t.Errorf("make %s (prerequisites %v) never installs the pulumi-aws plugin; want %q in its recipe, as make up has", target, r.prereqs, branch)
+		}
 	}
 }
 

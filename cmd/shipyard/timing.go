@@ -20,8 +20,9 @@ import (
 // database on that server (the user needs CREATEDB), applies the
 // migrations up to N, loads `seed large` (1M notes), times the rest one by
 // one with their locks, prints the report and drops the database. Any
-// Postgres of the same major version as the stack's will do: the local
-// stack's, or one started for the purpose.
+// Postgres of the same major version as the stack's will do, such as one
+// started for the purpose; not the local stack's, which publishes no port
+// on the host.
 type appTimer struct {
 	x   execer
 	bin string
