@@ -52,3 +52,37 @@ func TestAJobThatOnlyRunsPreflightSavesNoGoCache(t *testing.T) {
 		t.Errorf("%d jobs only run go run ./cmd/preflight, want at least ci.yml's and drift.yml's stacks", preflightOnly)
 	}
 }
+
+// Every action a workflow uses is pinned to a full commit SHA, with the
+// release it is in a comment (`uses: owner/name@<40 hex> # v1.2.3`): a tag
+// can be moved to other code, a commit cannot, and Dependabot
+// (.github/dependabot.yml) updates the SHA and the comment together.
+func TestEveryActionIsPinnedToACommitWithItsRelease(t *testing.T) {
+	usesLine := regexp.MustCompile(`^\s*(?:-\s+)?uses:\s*(.*)$`)
+	pinned := regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40} # v\d+(\.\d+){0,2}$`)
+	for _, name := range workflowtest.Names(t, repoRoot) {
+		lines := 0
+		for i, line := range strings.Split(string(workflowtest.ReadFile(t, repoRoot, name)), "\n") {
+			m := usesLine.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			lines++
+			if !pinned.MatchString(strings.TrimSpace(m[1])) {
+				t.Errorf("%s:%d: %s: want owner/name@<full commit SHA> # v<release>", name, i+1, strings.TrimSpace(line))
+			}
+		}
+		// Every uses the YAML has is on a line of its own, seen above.
+		steps := 0
+		for _, j := range workflowtest.Read(t, repoRoot, name).Jobs {
+			for _, s := range j.Steps {
+				if s.Uses != "" {
+					steps++
+				}
+			}
+		}
+		if steps != lines {
+			t.Errorf("%s: %d steps use an action, but %d uses: lines were checked", name, steps, lines)
+		}
+	}
+}
