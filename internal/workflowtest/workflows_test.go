@@ -86,3 +86,27 @@ func TestEveryActionIsPinnedToACommitWithItsRelease(t *testing.T) {
 		}
 	}
 }
+
+// No script interpolates an expression: GitHub pastes its value into the
+// script before bash reads it, so a branch name, a PR title or an input
+// would run as code. Every value a script uses comes through env: (which
+// bash reads as data), whatever the expression: those a user controls
+// (inputs, github.event, github.head_ref) above all, but choices, matrix
+// values and step outputs too, so that the one pattern is the one read.
+func TestNoScriptInterpolatesAnExpression(t *testing.T) {
+	expr := regexp.MustCompile(`\$\{\{[^}]*\}\}`)
+	userControlled := regexp.MustCompile(`\$\{\{\s*(inputs\.|github\.event\.|github\.event\[|github\.head_ref)`)
+	for _, name := range workflowtest.Names(t, repoRoot) {
+		for job, j := range workflowtest.Read(t, repoRoot, name).Jobs {
+			for i, s := range j.Steps {
+				for _, m := range expr.FindAllString(s.Run, -1) {
+					kind := "an expression"
+					if userControlled.MatchString(m) {
+						kind = "a value a user controls"
+					}
+					t.Errorf("%s %s step %d %q interpolates %s in its script: %s; pass it through env:", name, job, i+1, s.Name, kind, m)
+				}
+			}
+		}
+	}
+}
