@@ -25,7 +25,9 @@ type Workflow struct {
 		Schedule []map[string]string `yaml:"schedule"`
 	} `yaml:"on"`
 	Permissions map[string]string `yaml:"permissions"`
-	Jobs        map[string]Job    `yaml:"jobs"`
+	// Env is the workflow's env, which every step has.
+	Env  map[string]string `yaml:"env"`
+	Jobs map[string]Job    `yaml:"jobs"`
 }
 
 // Job is one job of a workflow.
