@@ -47,6 +47,7 @@ type Job struct {
 // Step is one step of a job.
 type Step struct {
 	ID   string            `yaml:"id"`
+	If   string            `yaml:"if"`
 	Name string            `yaml:"name"`
 	Uses string            `yaml:"uses"`
 	Run  string            `yaml:"run"`
