@@ -110,3 +110,16 @@ func TestNoScriptInterpolatesAnExpression(t *testing.T) {
 		}
 	}
 }
+
+// promote.yml checks out main with all of its history: promote checks that
+// the image's commit has the files this checkout's task definitions name
+// in the image, and a shallow clone without that commit refuses.
+func TestPromoteChecksOutMainWithItsHistory(t *testing.T) {
+	j := workflowtest.Read(t, repoRoot, "promote.yml").Jobs["promote"]
+	if len(j.Steps) == 0 || !strings.HasPrefix(j.Steps[0].Uses, "actions/checkout@") {
+		t.Fatal("promote.yml's job promote does not begin with a checkout")
+	}
+	if w := j.Steps[0].With; w["ref"] != "main" || w["fetch-depth"] != "0" {
+		t.Errorf("promote.yml checks out %v, want main (ref: main) with its history (fetch-depth: 0)", w)
+	}
+}
