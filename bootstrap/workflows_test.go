@@ -143,8 +143,14 @@ func TestPREnvironmentsAreForThisRepositorysBranchesOneJobAtATime(t *testing.T) 
 		all := strings.Join(runs, "\n")
 		switch name {
 		case "up":
-			if !isPR || !strings.Contains(all, "make image") || !strings.Contains(all, `make pr-up PR="$PR"`) || !strings.Contains(all, "PATCH") {
-				t.Errorf("up: builds once, pr-up, updates one comment; got\n%s", all)
+			// make pr-up builds the image unless IMAGE= names one: a
+			// make image step before it builds it a second time.
+			builds := strings.Count(all, "make image")
+			if strings.Contains(all, `make pr-up PR="$PR"`) && !strings.Contains(all, "IMAGE=") {
+				builds++
+			}
+			if !isPR || builds != 1 || !strings.Contains(all, `make pr-up PR="$PR"`) || !strings.Contains(all, "PATCH") {
+				t.Errorf("up: builds once (%d builds), pr-up, updates one comment; got\n%s", builds, all)
 			}
 		case "down":
 			if !isPR || !strings.Contains(job.If, "github.event.action == 'closed'") || !strings.Contains(all, `make pr-down PR="$PR"`) {
@@ -296,5 +302,86 @@ func TestPullRequestsPreviewExactlyTheStacksWhosePreviewRoleTrustsThem(t *testin
 	slices.Sort(want)
 	if !slices.Equal(previewed, want) || slices.Contains(previewed, "prod") {
 		t.Errorf("pull requests preview %v; the stacks whose preview role trusts them: %v (prod is not one)", previewed, want)
+	}
+}
+
+// A workflow's PR comment is the bot's own comment that starts with the
+// workflow's marker: found, it is edited in place; not found, a new one is
+// posted (the PR environment's teardown only edits). A user's comment that
+// quotes the marker, before the bot's or alone, is never edited. The steps
+// run with a fake gh whose --jq filter real jq applies to the PR's
+// comments.
+func TestAPRCommentIsTheBotsOwnCommentWithTheMarker(t *testing.T) {
+	if _, err := exec.LookPath("jq"); err != nil {
+		t.Fatalf("jq is needed (the fake gh filters with it, as gh does): %v", err)
+	}
+	bin := t.TempDir()
+	gh := `#!/bin/bash
+[ "$1" = api ] || { echo "fake gh: unexpected: gh $*" >&2; exit 2; }
+shift
+method=GET filter= path=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --paginate) ;;
+    --method) method=$2; shift;;
+    --jq) filter=$2; shift;;
+    -f|-F) shift;;
+    *) path=$1;;
+  esac
+  shift
+done
+if [ "$method" = GET ]; then jq -r "$filter" "$FAKE_COMMENTS"; else echo "$method $path" >> "$FAKE_GH_WRITES"; fi
+`
+	if err := os.WriteFile(filepath.Join(bin, "gh"), []byte(gh), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	type step struct {
+		workflow, job string
+		marker        string
+		posts         bool // posts a comment when it finds none
+	}
+	for _, s := range []step{
+		{"cost.yml", "cost", "<!-- shipyard-cost -->", true},
+		{"pr-environments.yml", "up", "<!-- shipyard-pr-environment -->", true},
+		{"pr-environments.yml", "down", "<!-- shipyard-pr-environment -->", false},
+	} {
+		w := workflowtest.Read(t, "..", s.workflow)
+		script := workflowtest.StepByID(t, "..", s.workflow, s.job, "comment").Run
+		user := `{"id": 11, "user": {"login": "alice"}, "body": "` + s.marker + `\nquoted"}`
+		bot := `{"id": 22, "user": {"login": "github-actions[bot]"}, "body": "` + s.marker + `\nthe bot's"}`
+		other := `{"id": 33, "user": {"login": "github-actions[bot]"}, "body": "another comment"}`
+		for _, tc := range []struct {
+			name, comments, want string
+		}{
+			{"the bot's comment is edited, not a user's quoting the marker", "[" + user + "," + other + "," + bot + "]", "PATCH repos/acme/shop/issues/comments/22"},
+			{"a user's comment quoting the marker is no comment of the bot's", "[" + user + "," + other + "]", map[bool]string{true: "POST repos/acme/shop/issues/7/comments", false: ""}[s.posts]},
+		} {
+			t.Run(s.workflow+" "+s.job+": "+tc.name, func(t *testing.T) {
+				dir := t.TempDir()
+				comments := filepath.Join(dir, "comments.json")
+				writes := filepath.Join(dir, "writes")
+				if err := os.WriteFile(comments, []byte(tc.comments), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-c", script)
+				cmd.Dir = dir
+				cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "FAKE_COMMENTS=" + comments, "FAKE_GH_WRITES=" + writes,
+					"GITHUB_REPOSITORY=acme/shop", "REPO=acme/shop", "PR=7", "GH_TOKEN=t", "URL=https://pr-7.dev.example.com", "REAP=2030-01-01T00:00:00Z", "SHA=abc"}
+				for k, v := range w.Env {
+					cmd.Env = append(cmd.Env, k+"="+v)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "cost-comment.md"), []byte(s.marker+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("the step failed: %v\n%s", err, out)
+				}
+				got, _ := os.ReadFile(writes)
+				if strings.TrimSpace(string(got)) != tc.want {
+					t.Errorf("gh wrote %q, want %q:\n%s", got, tc.want, out)
+				}
+			})
+		}
 	}
 }

@@ -142,7 +142,8 @@ func (r workflowRepo) run(t *testing.T, s workflowtest.Step, env map[string]stri
 	cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-c", s.Run)
 	cmd.Dir = r.dir
 	cmd.Env = []string{"PATH=" + r.bin + ":/usr/bin:/bin", "HOME=" + t.TempDir(), "FAKE_PREFLIGHT=" + preflightBinary,
-		"GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=" + r.dir, "GITHUB_OUTPUT=" + outputs, "GITHUB_STEP_SUMMARY=" + filepath.Join(t.TempDir(), "summary")}
+		"GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=" + r.dir, "GITHUB_OUTPUT=" + outputs, "GITHUB_STEP_SUMMARY=" + filepath.Join(t.TempDir(), "summary"),
+		"GITHUB_PATH=" + filepath.Join(r.dir, ".github-path")}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -275,6 +276,90 @@ func TestEveryJobReadsItsRoleThroughPreflight(t *testing.T) {
 				t.Errorf("the annotation does not name the file and where its JSON breaks (%q):\n%s", want, out)
 			}
 		})
+	}
+}
+
+// `make bootstrap STACK=dev` fills the bootstrap section of every stack of
+// the region, and a stack exists only after its first `make up`: ci.yml's
+// preview and drift.yml's check of a bootstrapped stack that does not
+// exist yet are skipped with a warning on its config file (as a stack
+// without a bootstrap section is in ci.yml), read-only, from the stack
+// list of its backend (`pulumi stack ls`, the pinned CLI make installs);
+// one that exists goes on, and a list that cannot be read fails the step.
+// The steps run with a fake make and a fake bin/pulumi.
+func TestAStackBootstrappedButNotCreatedIsSkippedWithAWarning(t *testing.T) {
+	for _, wf := range []struct{ workflow, job, skipped string }{
+		{"ci.yml", "preview", "no preview"},
+		{"drift.yml", "drift", "no drift check"},
+	} {
+		step := workflowtest.StepByID(t, repoRoot, wf.workflow, wf.job, "created")
+		for _, tc := range []struct {
+			name    string
+			stacks  string // what pulumi stack ls --json prints; "": it fails
+			created string // the output; "": the step fails
+		}{
+			{"a stack the backend lists by name goes on", `[{"name": "dev"}, {"name": "staging"}]`, "true"},
+			{"a stack the backend lists by its project path goes on", `[{"name": "organization/shipyard/staging"}]`, "true"},
+			{"a stack the backend does not list is skipped", `[{"name": "dev"}, {"name": "organization/shipyard/staging-pr-7"}]`, "false"},
+			{"a backend without any stack skips it", `[]`, "false"},
+			{"a list that cannot be read fails the step", "", ""},
+		} {
+			t.Run(wf.workflow+": "+tc.name, func(t *testing.T) {
+				r := newWorkflowRepo(t, "staging")
+				made := filepath.Join(t.TempDir(), "make.log")
+				fakeMake := "#!/bin/sh\necho \"make $*\" >> \"$FAKE_MAKE_LOG\"\n"
+				// The CLI reads the stack's backend from PULUMI_BACKEND_URL.
+				fakePulumi := `#!/bin/bash
+[ "$*" = "stack ls --json --non-interactive" ] || { echo "fake pulumi: unexpected: pulumi $*" >&2; exit 2; }
+[ "$PULUMI_BACKEND_URL" = "$WANT_BACKEND" ] || { echo "fake pulumi: backend $PULUMI_BACKEND_URL" >&2; exit 2; }
+[ -n "$FAKE_STACKS" ] || { echo "error: could not list stacks: AccessDenied" >&2; exit 1; }
+echo "$FAKE_STACKS"
+`
+				if err := os.WriteFile(filepath.Join(r.bin, "make"), []byte(fakeMake), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				r.write(t, "bin/pulumi", fakePulumi)
+				if err := os.Chmod(filepath.Join(r.dir, "bin", "pulumi"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				out, outputs, err := r.run(t, step, map[string]string{"STACK": "staging", "PULUMI_BACKEND_URL": testBackend("staging"),
+					"WANT_BACKEND": testBackend("staging"), "FAKE_STACKS": tc.stacks, "FAKE_MAKE_LOG": made})
+				if log, _ := os.ReadFile(made); !strings.Contains(string(log), "make pulumi-cli") {
+					t.Errorf("the step does not install the pinned CLI first (make ran %q)", log)
+				}
+				if tc.created == "" {
+					if err == nil || outputs["created"] != "" {
+						t.Fatalf("the step went on (err %v, outputs %v):\n%s", err, outputs, out)
+					}
+					if !strings.Contains(out, "::error file=config/staging.json::pulumi stack ls failed") || !strings.Contains(out, "AccessDenied") {
+						t.Errorf("the failure does not say the list failed, and why:\n%s", out)
+					}
+					return
+				}
+				if err != nil || outputs["created"] != tc.created {
+					t.Fatalf("err %v, outputs %v, want created=%s:\n%s", err, outputs, tc.created, out)
+				}
+				warning := "::warning file=config/staging.json::" + wf.skipped + ": stack staging is bootstrapped but not created yet (its first `make up STACK=staging` creates it)"
+				if got := strings.Contains(out, warning); got != (tc.created == "false") {
+					t.Errorf("warning %q printed: %v, want %v:\n%s", warning, got, tc.created == "false", out)
+				}
+				if strings.Contains(out, "::error") {
+					t.Errorf("no error annotation:\n%s", out)
+				}
+			})
+		}
+		// The steps after it run only for a created stack.
+		j := workflowtest.Read(t, repoRoot, wf.workflow).Jobs[wf.job]
+		after := false
+		for _, s := range j.Steps {
+			if s.ID == "created" {
+				after = true
+				continue
+			}
+			if after && s.If != "steps.created.outputs.created == 'true'" {
+				t.Errorf("%s %s: step %q after the check runs for a stack not created yet (if %q)", wf.workflow, wf.job, s.Name+s.Uses, s.If)
+			}
+		}
 	}
 }
 

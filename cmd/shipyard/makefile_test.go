@@ -237,7 +237,8 @@ func TestThePinnedPulumiToolsMatchGoMod(t *testing.T) {
 // against go.mod above): no workflow sets its own (a workflow's env
 // PULUMI_VERSION overrides the Makefile's ?=), a pulumi/actions step takes
 // the version `make -s pulumi-version` prints, and no job installs the CLI
-// twice.
+// twice (a pulumi/actions step after a make install that put bin/ on
+// $GITHUB_PATH finds that CLI and installs none).
 func TestTheWorkflowsTakeThePulumiVersionFromTheMakefile(t *testing.T) {
 	gomod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
 	if err != nil {
@@ -272,13 +273,18 @@ func TestTheWorkflowsTakeThePulumiVersionFromTheMakefile(t *testing.T) {
 		for job, j := range w.Jobs {
 			runs := map[string]string{}
 			var installers []string
+			// A CLI make installed and put first on PATH is the one a later
+			// pulumi/actions step finds: at the version it is given (checked
+			// below), it downloads no other.
+			onPath := false
 			for _, s := range j.Steps {
 				runs[s.ID] = s.Run
-				if strings.HasPrefix(s.Uses, "pulumi/actions@") {
+				if strings.HasPrefix(s.Uses, "pulumi/actions@") && !onPath {
 					installers = append(installers, s.Uses)
 				}
 				if m := installs.FindString(s.Run); m != "" {
 					installers = append(installers, m)
+					onPath = onPath || strings.Contains(s.Run, `echo "$PWD/bin" >> "$GITHUB_PATH"`)
 				}
 			}
 			if len(installers) > 1 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +41,7 @@ func newOps(ctx context.Context, e env, pr project, x execer, region string) (*r
 		CloudWatch:         gateAlarmsCLI{aws: awsCLI{x: x, region: region}, now: time.Now},
 		Timer:              newAppTimer(x, pr.root, e.getenv),
 		MigrationThreshold: threshold,
-		ImageSupported:     imageSupported(x, pr.root),
+		ImageSupported:     imageSupported(x, pr.root, e.stderr),
 		Commit:             commit,
 		Dirty:              dirty,
 		CommittedConfig:    committedConfig(x, pr.configDir),
@@ -57,15 +58,25 @@ var imageFiles = []string{"app/internal/db/rdsca/global-bundle.pem"}
 
 // imageSupported tells from git whether an image built from commit has
 // every file in imageFiles: an image built before they existed would fail
-// at start with this checkout's task definitions. A commit that is not
-// recorded, or that this clone does not have, cannot be told: allowed (the
-// ECS circuit breaker still rolls a failing deployment back).
-func imageSupported(x execer, root string) func(context.Context, string) error {
+// at start with this checkout's task definitions. A shallow clone that
+// lacks the commit cannot tell, and says how to fetch it
+// (release.ErrImageUnchecked): a checkout without history is fixed by
+// fetching it. A full clone without the commit (built from a commit never
+// pushed, or not fetched yet) or a release that records none cannot tell
+// either: that is allowed, with a warning on warn (the ECS circuit breaker
+// still rolls a failing deployment back).
+func imageSupported(x execer, root string, warn io.Writer) func(context.Context, string) error {
 	return func(ctx context.Context, commit string) error {
+		files := strings.Join(imageFiles, ", ")
 		if commit == "" {
+			fmt.Fprintf(warn, "warning: the release records no image commit, so whether its image has %s cannot be checked; deploying it anyway (the ECS circuit breaker rolls back tasks that fail to start)\n", files)
 			return nil
 		}
 		if _, err := x(ctx, call{Name: "git", Args: []string{"-C", root, "cat-file", "-e", commit + "^{commit}"}}); err != nil {
+			if out, err := x(ctx, call{Name: "git", Args: []string{"-C", root, "rev-parse", "--is-shallow-repository"}}); err == nil && strings.TrimSpace(string(out)) == "true" {
+				return fmt.Errorf("%w: the image's commit %s is not in this clone, which is shallow, so whether the image has %s cannot be checked; fetch the history (`git fetch --unshallow`; in a workflow, actions/checkout with fetch-depth: 0) and retry", release.ErrImageUnchecked, commit, files)
+			}
+			fmt.Fprintf(warn, "warning: the image's commit %s is not in this clone (built from a commit never pushed, or not fetched: git fetch), so whether the image has %s cannot be checked; deploying it anyway (the ECS circuit breaker rolls back tasks that fail to start)\n", commit, files)
 			return nil
 		}
 		for _, f := range imageFiles {

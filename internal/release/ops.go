@@ -158,6 +158,12 @@ var ErrSnapshot = errors.New("pre-migration snapshot failed")
 // checkout's infrastructure code (Ops.ImageSupported).
 var ErrImageUnsupported = errors.New("image unsupported by this checkout")
 
+// ErrImageUnchecked is returned, before anything is deployed, when
+// whether the image of the release to promote or roll back to can run with
+// this checkout cannot be checked for a reason the operator can fix (a
+// shallow clone without the image's commit): Ops.ImageSupported says how.
+var ErrImageUnchecked = errors.New("image support unchecked")
+
 // Ops deploys releases. Its fields are the repository's layout and the
 // external effects.
 type Ops struct {
@@ -186,9 +192,11 @@ type Ops struct {
 
 	// ImageSupported, when set, says why an image built from commit
 	// cannot run with this checkout's infrastructure code (for example a
-	// file the task definitions name that the image lacks), or nil when it
-	// can or cannot be told. Promote and Rollback refuse such a release
-	// before they deploy anything.
+	// file the task definitions name that the image lacks), or, wrapping
+	// ErrImageUnchecked, why that cannot be checked until the operator
+	// fixes the checkout; nil when it can run or cannot be told at all
+	// (it warns then). Promote and Rollback refuse a release it returns an
+	// error for before they deploy anything.
 	ImageSupported func(ctx context.Context, commit string) error
 
 	// Commit is the checkout's git HEAD and Dirty whether it has

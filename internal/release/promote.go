@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -89,7 +90,12 @@ func (o *Ops) imageSupported(ctx context.Context, r Record) error {
 	if o.ImageSupported == nil {
 		return nil
 	}
-	if err := o.ImageSupported(ctx, r.ImageCommit); err != nil {
+	err := o.ImageSupported(ctx, r.ImageCommit)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrImageUnchecked):
+		return fmt.Errorf("release %s (image built from %s): %w", r.ID, orNone(r.ImageCommit), err)
+	default:
 		return fmt.Errorf("%w: release %s (image built from %s) cannot run with this checkout's infrastructure: %w",
 			ErrImageUnsupported, r.ID, orNone(r.ImageCommit), err)
 	}

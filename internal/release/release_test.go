@@ -150,6 +150,15 @@ func TestPromote(t *testing.T) {
 			wantErr: ErrImageUnsupported, wantMsg: "release staging-0001 (image built from feedface",
 		},
 		{
+			name: "refuses a source image whose support this checkout cannot check until it is fixed (a shallow clone)",
+			setup: func(f *fixture) {
+				f.released("staging", digestA)
+				f.w.deploy("prod", "")
+				f.ops.ImageSupported = shallowClone
+			},
+			wantErr: ErrImageUnchecked, wantMsg: "release staging-0001 (image built from feedface",
+		},
+		{
 			name: "fails when the copied image's digest differs from the source's",
 			setup: func(f *fixture) {
 				f.released("staging", digestA)
@@ -464,6 +473,11 @@ func TestRollback(t *testing.T) {
 			f.released("prod", digestB)
 			f.ops.ImageSupported = lacksBundle
 		}, "", ErrImageUnsupported, "lacks app/internal/db/rdsca/global-bundle.pem"},
+		{"refuses a release whose image support this checkout cannot check until it is fixed (a shallow clone)", func(f *fixture) {
+			f.released("prod", digestA)
+			f.released("prod", digestB)
+			f.ops.ImageSupported = shallowClone
+		}, "", ErrImageUnchecked, "fetch-depth: 0"},
 		{"refuses a stale checkout whose config names an older release than the stack runs", func(f *fixture) {
 			f.released("prod", digestA)
 			f.released("prod", digestB)
@@ -596,6 +610,11 @@ func TestRelease(t *testing.T) {
 			t.Errorf("ledger = %+v", recs)
 		}
 	})
+}
+
+// shallowClone stands in for a shallow clone without the image's commit.
+func shallowClone(_ context.Context, commit string) error {
+	return fmt.Errorf("%w: commit %s is not in this shallow clone; fetch the history (fetch-depth: 0)", ErrImageUnchecked, commit)
 }
 
 // lacksBundle stands in for an image built before the checkout's task

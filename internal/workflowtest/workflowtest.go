@@ -16,7 +16,17 @@ import (
 
 // Workflow is what the tests read of a workflow file.
 type Workflow struct {
-	On struct {
+	Name string `yaml:"name"`
+	On   struct {
+		Push *struct {
+			Branches []string `yaml:"branches"`
+		} `yaml:"push"`
+		// WorkflowRun starts the workflow when another one (by name) runs.
+		WorkflowRun *struct {
+			Workflows []string `yaml:"workflows"`
+			Types     []string `yaml:"types"`
+			Branches  []string `yaml:"branches"`
+		} `yaml:"workflow_run"`
 		WorkflowDispatch struct {
 			Inputs map[string]struct {
 				Options []string `yaml:"options"`
@@ -25,26 +35,33 @@ type Workflow struct {
 		Schedule []map[string]string `yaml:"schedule"`
 	} `yaml:"on"`
 	Permissions map[string]string `yaml:"permissions"`
-	Jobs        map[string]Job    `yaml:"jobs"`
+	Concurrency Concurrency       `yaml:"concurrency"`
+	// Env is the workflow's env, which every step has.
+	Env  map[string]string `yaml:"env"`
+	Jobs map[string]Job    `yaml:"jobs"`
 }
 
 // Job is one job of a workflow.
 type Job struct {
 	If string `yaml:"if"`
 	// Needs is a job name or a list of them.
-	Needs       any `yaml:"needs"`
-	Concurrency struct {
-		Group            string `yaml:"group"`
-		CancelInProgress bool   `yaml:"cancel-in-progress"`
-	} `yaml:"concurrency"`
+	Needs       any               `yaml:"needs"`
+	Concurrency Concurrency       `yaml:"concurrency"`
 	Environment string            `yaml:"environment"`
 	Permissions map[string]string `yaml:"permissions"`
 	Steps       []Step            `yaml:"steps"`
 }
 
+// Concurrency is a workflow's or a job's concurrency group.
+type Concurrency struct {
+	Group            string `yaml:"group"`
+	CancelInProgress bool   `yaml:"cancel-in-progress"`
+}
+
 // Step is one step of a job.
 type Step struct {
 	ID   string            `yaml:"id"`
+	If   string            `yaml:"if"`
 	Name string            `yaml:"name"`
 	Uses string            `yaml:"uses"`
 	Run  string            `yaml:"run"`
