@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -313,6 +314,25 @@ func prerequisiteChecks(x execer, getenv func(string) string, p *pulumiCLI, pin 
 				return "secrets provider " + p.secretsProvider(c), nil
 			},
 			fix: "export PULUMI_CONFIG_PASSPHRASE (from the team's password manager) or PULUMI_CONFIG_PASSPHRASE_FILE, or use the KMS key of `make bootstrap STACK=" + c.Stack + "` (docs/operations.md)",
+		}, check{
+			// A stack created before its bootstrap section bound its
+			// secrets to its name keeps the old KMS provider: its previews
+			// cannot decrypt them until it is rekeyed.
+			name: "secrets provider (" + c.Stack + ")",
+			run: func(context.Context) (string, error) {
+				want := preflight.SecretsProvider(getenv, preflightStack(c))
+				have, err := settingsSecretsProvider(filepath.Join(p.root, stackSettingsDir, "Pulumi."+c.Stack+".yaml"))
+				switch {
+				case errors.Is(err, fs.ErrNotExist):
+					return "not created in this checkout: it will be created with " + want, nil
+				case err != nil:
+					return "", err
+				case !strings.HasPrefix(have, "awskms://") || !strings.HasPrefix(want, "awskms://") || have == want:
+					return have, nil
+				}
+				return "", fmt.Errorf("%s/Pulumi.%s.yaml encrypts the secrets with %s; config/%s.json's bootstrap.secretsProvider is %s", stackSettingsDir, c.Stack, have, c.Stack, want)
+			},
+			fix: "run `make rekey STACK=" + c.Stack + "` once and commit " + stackSettingsDir + "/Pulumi." + c.Stack + ".yaml (docs/operations.md)",
 		})
 	}
 	return checks

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,6 +19,8 @@ func TestDoctor(t *testing.T) {
 	devKMS := &stackconfig.Config{Stack: "dev", Target: stackconfig.TargetAWS, Bootstrap: stackconfig.Bootstrap{
 		BackendURL: "s3://state?region=eu-west-1", SecretsProvider: "awskms://alias/shipyard-pulumi?region=eu-west-1"}}
 	devUnbootstrapped := &stackconfig.Config{Stack: "dev", Target: stackconfig.TargetAWS}
+	devContext := &stackconfig.Config{Stack: "dev", Target: stackconfig.TargetAWS, Bootstrap: stackconfig.Bootstrap{
+		BackendURL: "s3://state?region=eu-west-1", SecretsProvider: "awskms://alias/shipyard-pulumi?region=eu-west-1&context_stack=dev"}}
 	healthy := map[string]answer{
 		"go env GOVERSION":            {out: "go1.26.8\n"},
 		"docker version":              {out: "27.3.1\n"},
@@ -50,6 +54,8 @@ func TestDoctor(t *testing.T) {
 		stacks  []*stackconfig.Config
 		// machine changes the healthy machine.
 		machine func(m *machine)
+		// settings is stacks/Pulumi.<stack>.yaml of the stacks' checkout.
+		settings map[string]string
 		// wantFailed are the checks that fail, each printed with its fix.
 		wantFailed []string
 		wantFixes  []string
@@ -115,19 +121,19 @@ func TestDoctor(t *testing.T) {
 		{
 			name:    "checks AWS credentials, crane, the aws plugin, the state backend and the passphrase only for aws stacks",
 			answers: healthy, getenv: passphrase, stacks: []*stackconfig.Config{local, dev},
-			wantChecks: 18,
+			wantChecks: 19,
 		},
 		{
 			name:    "reports missing AWS credentials and passphrase for an aws stack",
 			answers: with(map[string]answer{"aws sts get-caller-identity": {err: errors.New("Unable to locate credentials")}}),
 			getenv:  none, stacks: []*stackconfig.Config{dev},
 			wantFailed: []string{"aws credentials (dev)", "secrets passphrase (dev)"},
-			wantFixes:  []string{"aws configure sso", "PULUMI_CONFIG_PASSPHRASE"}, wantChecks: 16,
+			wantFixes:  []string{"aws configure sso", "PULUMI_CONFIG_PASSPHRASE"}, wantChecks: 17,
 		},
 		{
 			name:    "demands no passphrase of an aws stack whose secrets provider is the bootstrap's KMS key",
 			answers: healthy, getenv: none, stacks: []*stackconfig.Config{devKMS},
-			wantChecks: 16,
+			wantChecks: 17,
 		},
 		{
 			name:    "demands no passphrase of a new aws stack when SHIPYARD_SECRETS_PROVIDER is a KMS key",
@@ -138,19 +144,19 @@ func TestDoctor(t *testing.T) {
 				}
 				return ""
 			},
-			wantChecks: 16,
+			wantChecks: 17,
 		},
 		{
 			name:    "reports an aws stack whose state would be a file, with make bootstrap as the fix",
 			answers: healthy, getenv: passphrase, stacks: []*stackconfig.Config{devUnbootstrapped},
-			wantFailed: []string{"state backend (dev)"}, wantFixes: []string{"make bootstrap STACK=dev"}, wantChecks: 16,
+			wantFailed: []string{"state backend (dev)"}, wantFixes: []string{"make bootstrap STACK=dev"}, wantChecks: 17,
 		},
 		{
 			name:    "reports a missing aws plugin naming its archive and the two ways to get it",
 			answers: with(map[string]answer{"pulumi plugin ls": {out: "NAME    KIND      VERSION  SIZE\naws     resource  6.0.0    700 MB\ndocker  resource  4.10.0   81 MB\nrandom  resource  4.18.0   47 MB\n"}}),
 			getenv:  passphrase, stacks: []*stackconfig.Config{dev},
 			wantFailed: []string{"pulumi aws plugin (dev)"},
-			wantFixes:  []string{"v6.83.0 is not installed (found v6.0.0)", "make tools STACK=dev` on a machine with internet access", "pulumi-resource-aws-v6.83.0-linux-amd64.tar.gz", "PULUMI_OFFLINE_DIR=<that directory> make tools STACK=dev"}, wantChecks: 16,
+			wantFixes:  []string{"v6.83.0 is not installed (found v6.0.0)", "make tools STACK=dev` on a machine with internet access", "pulumi-resource-aws-v6.83.0-linux-amd64.tar.gz", "PULUMI_OFFLINE_DIR=<that directory> make tools STACK=dev"}, wantChecks: 17,
 		},
 		{
 			name:    "reports a missing random plugin",
@@ -211,6 +217,18 @@ func TestDoctor(t *testing.T) {
 			wantFailed: []string{"port 8080 (local, local.httpPort)"}, wantFixes: []string{"make down STACK=<it>"}, wantChecks: 13,
 		},
 		{
+			name:    "reports an aws stack still on the provider it was created with, not its config's, with make rekey as the fix",
+			answers: healthy, getenv: none, stacks: []*stackconfig.Config{devContext},
+			settings:   map[string]string{"dev": "secretsprovider: awskms://alias/shipyard-pulumi?region=eu-west-1\nencryptedkey: AQICAHg=\n"},
+			wantFailed: []string{"secrets provider (dev)"}, wantFixes: []string{"make rekey STACK=dev", "stacks/Pulumi.dev.yaml encrypts the secrets with awskms://alias/shipyard-pulumi?region=eu-west-1;"}, wantChecks: 17,
+		},
+		{
+			name:    "accepts an aws stack on its config's provider",
+			answers: healthy, getenv: none, stacks: []*stackconfig.Config{devContext},
+			settings:   map[string]string{"dev": "secretsprovider: awskms://alias/shipyard-pulumi?region=eu-west-1&context_stack=dev\n"},
+			wantChecks: 17,
+		},
+		{
 			name:    "says sudo in its fixes to a user who is not root",
 			answers: healthy, getenv: none, stacks: []*stackconfig.Config{local},
 			machine: func(m *machine) {
@@ -225,6 +243,14 @@ func TestDoctor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			x := newFakeExec(tc.answers)
 			p := &pulumiCLI{root: t.TempDir(), getenv: tc.getenv, configDir: t.TempDir()}
+			for stack, data := range tc.settings {
+				if err := os.MkdirAll(filepath.Join(p.root, stackSettingsDir), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(p.root, stackSettingsDir, "Pulumi."+stack+".yaml"), []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			m := machine{
 				lookPath:  func(name string) (string, error) { return "/usr/bin/" + name, nil },
 				glob:      func(string) ([]string, error) { return nil, nil },
