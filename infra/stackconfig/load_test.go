@@ -206,7 +206,7 @@ func TestProblemsAreSortedAndWrapped(t *testing.T) {
 func TestLocalMirrorsProdVersions(t *testing.T) {
 	const prod = `{"target": "aws", "aws": {"region": "eu-west-1"}, "loadBalancer": {"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"},
 		"services": {"web": {"minCount": 2, "desiredCount": 2}}, "database": {"multiAz": true, "deletionProtection": true, "engineVersion": "16.4"}, "cache": {"engineVersion": "7.2"},
-		"network": {"natGateways": "perAz"}, "alarms": {"notify": {"emails": ["oncall@example.com"]}}}`
+		"network": {"natGateways": "perAz"}, "alarms": {"notify": {"emails": ["oncall@example.com"]}}, "ci": {"pullRequestPreviews": false}}`
 	tests := []struct {
 		name       string
 		local      string

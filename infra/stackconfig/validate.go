@@ -494,6 +494,14 @@ var rules = []Rule{
 		},
 	},
 	{
+		Doc: "Prod (the stack named `prod`, on aws) has `ci.pullRequestPreviews` false: a pull request runs its own code with the preview role it assumes, and the role pull requests assume can decrypt the secrets of the stacks they preview.",
+		check: func(c *Config, ps *problems) {
+			if c.IsProd() && c.Target == TargetAWS && c.CI.PullRequestPreviews {
+				ps.add("ci.pullRequestPreviews", "true on prod (the default when the field is absent): pull requests run their own code with the preview role, which could then decrypt prod's secrets; allowed: false")
+			}
+		},
+	},
+	{
 		Doc: "Prod (the stack named `prod`) runs a NAT gateway per zone (`network.natGateways` `perAz`: with one, a zone outage cuts every task off the AWS APIs) and at least one cache replica (`cache.replicas` ≥ 1: the primary fails over to it).",
 		check: func(c *Config, ps *problems) {
 			if !c.IsProd() || c.Target != TargetAWS {

@@ -11,7 +11,7 @@ import (
 // through Parse, with valid and invalid cases.
 func TestRules(t *testing.T) {
 	const prodOK = `{"services": {"web": {"minCount": 2, "desiredCount": 2, "maxCount": 4}}, "database": {"multiAz": true, "deletionProtection": true},
-		"network": {"natGateways": "perAz"}, "alarms": {"notify": {"emails": ["oncall@example.com"]}}}`
+		"network": {"natGateways": "perAz"}, "alarms": {"notify": {"emails": ["oncall@example.com"]}}, "ci": {"pullRequestPreviews": false}}`
 	tests := []struct {
 		name  string
 		stack string // default "dev"
@@ -81,6 +81,9 @@ func TestRules(t *testing.T) {
 
 		// Prod.
 		{name: "prod with a multi-AZ database, deletion protection and two web tasks is valid", stack: "prod", patch: prodOK},
+		{name: "prod previewed by pull requests is rejected", stack: "prod",
+			base: string(mustPatch(awsBase, prodOK)), patch: `{"ci": {"pullRequestPreviews": true}}`,
+			want: []want{{"ci.pullRequestPreviews", "true on prod (the default when the field is absent): pull requests run their own code with the preview role, which could then decrypt prod's secrets; allowed: false"}}},
 		{name: "prod without a multi-AZ database is rejected", stack: "prod",
 			base: string(mustPatch(awsBase, prodOK)), patch: `{"database": {"multiAz": false}}`,
 			want: []want{{"database.multiAz", "allowed true in prod"}}},
@@ -92,7 +95,8 @@ func TestRules(t *testing.T) {
 			want: []want{{"services.web.minCount", "1 is too small for prod; allowed at least 2"}}},
 		{name: "prod with all defaults reports every prod rule at once", stack: "prod",
 			want: []want{{"database.multiAz", "prod"}, {"database.deletionProtection", "prod"}, {"services.web.minCount", "prod"},
-				{"network.natGateways", `"single" in prod; allowed "perAz"`}, {"alarms.notify", "alarms.noRecipientsReason"}}},
+				{"network.natGateways", `"single" in prod; allowed "perAz"`}, {"alarms.notify", "alarms.noRecipientsReason"},
+				{"ci.pullRequestPreviews", "true on prod"}}},
 
 		// Item 9 and 5 of issue 19: prod-unsafe values and alarms that reach no one.
 		{name: "prod with one NAT gateway is rejected naming the allowed layout", stack: "prod", base: string(mustPatch(awsBase, prodOK)),
