@@ -150,9 +150,11 @@ func (b bootstrapper) run(ctx context.Context, cfg *stackconfig.Config, repo str
 		return err
 	}
 	if !ok {
+		// The bootstrap stack's own provider is the region's, without a
+		// stack's encryption context (it holds no secret).
 		provider := "passphrase"
 		if !strings.HasPrefix(backend, "file://") && cfg.Bootstrap.SecretsProvider != "" {
-			provider = cfg.Bootstrap.SecretsProvider
+			provider = bootstrap.SecretsProvider(region)
 		}
 		if _, err := b.pulumi(ctx, backend, repo, true, "stack", "init", region, "--secrets-provider", provider); err != nil {
 			return err
@@ -214,11 +216,47 @@ func (b bootstrapper) run(ctx context.Context, cfg *stackconfig.Config, repo str
 	if len(unchanged) > 0 {
 		b.say("the bootstrap section of %s was already this one: left as it is", strings.Join(unchanged, ", "))
 	}
+	if err := b.warnPREnvironments(region); err != nil {
+		return err
+	}
 	for _, s := range rekey {
 		b.say("config/%s.json's secrets provider now binds the stack's secrets to its name (KMS encryption context %s=%s), which the preview roles' access to the secrets key requires; "+
 			"if stack %s exists, re-encrypt its secrets with it once: make rekey STACK=%s (until then its previews cannot decrypt them)", s, bootstrap.EncryptionContextKey, s, s, s)
 	}
 	b.say("the bootstrap's own state is in %s (project shipyard-bootstrap, stack %s)", out.BackendURL, region)
+	return nil
+}
+
+// warnPREnvironments warns when a stack of the region has PR environments
+// (previews.enabled) and another is not previewed by pull requests
+// (ci.pullRequestPreviews false: prod): a PR environment runs the pull
+// request's code with its base stack's deploy role, which has
+// AdministratorAccess in the account, prod's secrets included.
+func (b bootstrapper) warnPREnvironments(region string) error {
+	all, err := stackconfig.LoadAll(b.configDir)
+	if err != nil {
+		return err
+	}
+	var withPRs, guarded []string
+	for name, c := range all {
+		if c.Target != stackconfig.TargetAWS || c.AWS.Region != region {
+			continue
+		}
+		if c.Previews.Enabled {
+			withPRs = append(withPRs, name)
+		}
+		if !c.CI.PullRequestPreviews {
+			guarded = append(guarded, name)
+		}
+	}
+	if len(withPRs) == 0 || len(guarded) == 0 {
+		return nil
+	}
+	sort.Strings(withPRs)
+	sort.Strings(guarded)
+	b.say("warning: the PR environments of %s (previews.enabled) run each pull request's own code with that stack's deploy role, which has AdministratorAccess in this account: "+
+		"that code can read %s's secrets, whatever ci.pullRequestPreviews says. Keep %s in an account of its own (bootstrap it there), or turn PR environments off (docs/operations.md#pull-requests-and-secrets)",
+		strings.Join(withPRs, ", "), strings.Join(guarded, ", "), strings.Join(guarded, ", "))
 	return nil
 }
 

@@ -133,7 +133,7 @@ func TestBootstrapMovesItsStateIntoItsBucketAndWritesTheConfigs(t *testing.T) {
 	if after, _ := os.ReadFile(filepath.Join(configDir, "local.json")); !bytes.Equal(after, localJSON) {
 		t.Error("config/local.json changed")
 	}
-	for _, line := range []string{"PULUMI_BACKEND_URL=" + s3, "secrets provider of stack <stack>: awskms://alias/shipyard-pulumi?region=eu-west-1&context_stack=<stack>", "config/dev.json, config/prod.json, config/staging.json"} {
+	for _, line := range []string{"PULUMI_BACKEND_URL=" + s3, "secrets provider of stack <stack>: awskms://alias/shipyard-pulumi?region=eu-west-1&context_stack=<stack>", "warning: the PR environments of dev (previews.enabled) run each pull request's own code with that stack's deploy role", "that code can read prod's secrets", "config/dev.json, config/prod.json, config/staging.json"} {
 		if !strings.Contains(out.String(), line) {
 			t.Errorf("output does not say %q:\n%s", line, &out)
 		}
@@ -534,5 +534,46 @@ func TestBootstrapTakesForceAsAFlagOrFromFORCE(t *testing.T) {
 	err := run(context.Background(), []string{"bootstrap", "dev", "--force=maybe"}, getenv, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "FORCE=maybe (--force=maybe): allowed 1, 0, true, false") {
 		t.Fatalf("--force=maybe: %v", err)
+	}
+}
+
+// Without PR environments in the region, or without a stack pull
+// requests do not preview, the bootstrap has nothing to warn of.
+func TestBootstrapWarnsOfPREnvironmentsOnlyBesideAGuardedStack(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		sections map[string]map[string]string // stack: section: JSON
+		warn     bool
+	}{
+		{"dev's PR environments beside prod", nil, true},
+		{"no PR environments", map[string]map[string]string{"dev": {"previews": `{"enabled": false}`}}, false},
+		{"every stack previewed by pull requests (prod in another region)", map[string]map[string]string{"prod": {"aws": `{"region": "eu-central-1"}`}}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			configDir := filepath.Join(bootstrapRepo(t), "config")
+			for stack, sections := range c.sections {
+				path := filepath.Join(configDir, stack+".json")
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for name, section := range sections {
+					if data, err = release.SetSection(data, name, []byte(section)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := os.WriteFile(path, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var out bytes.Buffer
+			b := bootstrapper{configDir: configDir, w: &out}
+			if err := b.warnPREnvironments("eu-west-1"); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(out.String(), "warning: the PR environments of dev"); got != c.warn {
+				t.Errorf("warned %v, want %v:\n%s", got, c.warn, &out)
+			}
+		})
 	}
 }

@@ -57,7 +57,7 @@ func rekey(ctx context.Context, p *pulumiCLI, cfg *stackconfig.Config, w io.Writ
 	if _, err := p.run(ctx, cfg.Stack, true, "stack", "change-secrets-provider", next); err != nil {
 		return fmt.Errorf("re-encrypting stack %s's secrets: %w", cfg.Stack, err)
 	}
-	fmt.Fprintf(w, "==> done: commit %s/Pulumi.%s.yaml (its secretsprovider and encryptedkey changed; CI reads them)\n", stackSettingsDir, cfg.Stack)
+	fmt.Fprintf(w, "==> done: commit %s/Pulumi.%s.yaml (its secretsprovider and encryptedkey changed) and push it to main now: a deploy from a checkout with the old file (CI's, on the next push) puts the stack back on %s\n", stackSettingsDir, cfg.Stack, current)
 	return nil
 }
 

@@ -57,6 +57,10 @@ const (
 	// secrets provider sets to the stack's name ("context_stack=<name>"
 	// in its URL: gocloud.dev's awskms, which the Pulumi CLI uses).
 	EncryptionContextKey = "stack"
+	// StacksProject is the Pulumi project of the stacks (Pulumi.yaml):
+	// their lock files in the state bucket are under
+	// .pulumi/locks/organization/<project>/<stack>/.
+	StacksProject = "shipyard"
 	// NoncurrentVersionDays is how long the state bucket keeps a state
 	// file's overwritten versions (each update writes a new one).
 	NoncurrentVersionDays = 90
@@ -409,6 +413,13 @@ func PreviewSubjects(repository string) []string {
 	return []string{"repo:" + repository + ":pull_request", "repo:" + repository + ":ref:refs/heads/main"}
 }
 
+// LockPrefix is where the Pulumi CLI keeps a stack's lock files in the
+// state bucket: .pulumi/locks/<its fully qualified name>/, which a DIY
+// backend's project-scoped stack names organization/<project>/<stack>.
+func LockPrefix(stack string) string {
+	return ".pulumi/locks/organization/" + StacksProject + "/" + stack + "/"
+}
+
 // MainPreviewSubjects are the OIDC subjects the main-only preview role
 // trusts: the default branch's runs (drift.yml).
 func MainPreviewSubjects(repository string) []string {
@@ -435,9 +446,16 @@ func newPreviewRole(ctx *pulumi.Context, name, roleName, description string, pro
 	// writes only the backend's lock files.
 	policy := pulumi.All(bucket.Arn, stateKey.Arn, secretsKey.Arn).ApplyT(func(v []any) (string, error) {
 		bucketArn, stateKeyArn, secretsKeyArn := v[0].(string), v[1].(string), v[2].(string)
+		// The lock files of its stacks only: a preview takes its stack's
+		// lock, and may not take or remove another's (prod's, from a pull
+		// request, would stall or unguard a promotion).
+		var locks []string
+		for _, st := range stacks {
+			locks = append(locks, bucketArn+"/"+LockPrefix(st)+"*")
+		}
 		return policyJSON(
 			statement{Sid: "ReadState", Effect: "Allow", Action: []string{"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"}, Resource: []string{bucketArn, bucketArn + "/*"}},
-			statement{Sid: "Locks", Effect: "Allow", Action: []string{"s3:PutObject", "s3:DeleteObject"}, Resource: []string{bucketArn + "/.pulumi/locks/*"}},
+			statement{Sid: "Locks", Effect: "Allow", Action: []string{"s3:PutObject", "s3:DeleteObject"}, Resource: locks},
 			statement{Sid: "StateKey", Effect: "Allow", Action: []string{"kms:Decrypt", "kms:GenerateDataKey"}, Resource: []string{stateKeyArn}},
 			statement{Sid: "DecryptTheStacksSecrets", Effect: "Allow", Action: []string{"kms:Decrypt"}, Resource: []string{secretsKeyArn},
 				Condition: map[string]map[string]any{"StringEquals": {"kms:EncryptionContext:" + EncryptionContextKey: stacks}}},

@@ -2,6 +2,9 @@ package bootstrap_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -244,30 +247,66 @@ func TestEachDeployRoleTrustsOnlyItsEnvironmentOfThisRepository(t *testing.T) {
 	}
 }
 
+// iamMatch says whether an IAM pattern (wildcards * and ?) matches value.
+func iamMatch(pattern, value string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(value)
+}
+
+// secretsKeyArn is the secrets key's ARN under awsmock.
+var secretsKeyArn = "arn:aws:kms:" + awsmock.Region + ":" + awsmock.AccountID + ":key/shipyard-secrets-key-key-id"
+
 // previewPolicy is a preview role's trust condition, the stacks whose
-// secrets its policy decrypts, and its policy's statements.
-func previewPolicy(t *testing.T, g *pulumitest.Graph, name string) (trustJSON string, decrypts []string, d document) {
+// secrets its policy decrypts, the objects it may write, and its policy.
+// Every Allow that lets it decrypt with the secrets key (kms:Decrypt, or a
+// pattern matching it, on a resource pattern matching the key) must carry
+// exactly the condition StringEquals kms:EncryptionContext:stack; one
+// that lets it re-encrypt from the key, grant, or change the key's policy
+// fails the test.
+func previewPolicy(t *testing.T, g *pulumitest.Graph, name string) (trustJSON string, decrypts, writes []string, d document) {
 	t.Helper()
 	_, _, cond := trust(t, g, name)
 	data, _ := json.Marshal(cond)
 	d = parse(t, find(t, g, "aws:iam/rolePolicy:RolePolicy", name), "policy")
+	named := false
 	for _, s := range d.Statement {
-		if !slices.Contains(s.Action, "kms:Decrypt") || !slices.ContainsFunc(s.Resource, func(r string) bool { return strings.Contains(r, "shipyard-secrets-key") }) {
+		if s.Effect != "Allow" {
+			continue
+		}
+		onKey := slices.ContainsFunc(s.Resource, func(r string) bool { return iamMatch(r, secretsKeyArn) })
+		named = named || slices.Contains(s.Resource, secretsKeyArn)
+		for _, a := range s.Action {
+			for _, forbidden := range []string{"kms:ReEncryptFrom", "kms:CreateGrant", "kms:PutKeyPolicy"} {
+				if onKey && iamMatch(a, forbidden) {
+					t.Errorf("%s: statement %s allows %s (%s) on the secrets key", name, s.Sid, forbidden, a)
+				}
+			}
+			for _, w := range []string{"s3:PutObject", "s3:DeleteObject"} {
+				if iamMatch(a, w) {
+					writes = append(writes, s.Resource...)
+				}
+			}
+		}
+		if !onKey || !slices.ContainsFunc(s.Action, func(a string) bool { return iamMatch(a, "kms:Decrypt") }) {
 			continue
 		}
 		// Exactly one condition: StringEquals on the stack's context.
 		if len(s.Condition) != 1 || len(s.Condition["StringEquals"]) != 1 {
-			t.Fatalf("%s decrypts the secrets key under condition %v, want only StringEquals kms:EncryptionContext:stack", name, s.Condition)
+			t.Fatalf("%s: statement %s decrypts with the secrets key under condition %v, want only StringEquals kms:EncryptionContext:stack", name, s.Sid, s.Condition)
 		}
 		v, ok := s.Condition["StringEquals"]["kms:EncryptionContext:"+bootstrap.EncryptionContextKey].([]any)
 		if !ok {
-			t.Fatalf("%s decrypts the secrets key under condition %v, want a list of stacks for kms:EncryptionContext:stack", name, s.Condition)
+			t.Fatalf("%s: statement %s decrypts with the secrets key under condition %v, want a list of stacks for kms:EncryptionContext:stack", name, s.Sid, s.Condition)
 		}
 		for _, x := range v {
 			decrypts = append(decrypts, x.(string))
 		}
 	}
-	return string(data), decrypts, d
+	if !named {
+		t.Fatalf("%s: no statement names the secrets key %s (has awsmock's ARN changed?)", name, secretsKeyArn)
+	}
+	slices.Sort(writes)
+	return string(data), decrypts, slices.Compact(writes), d
 }
 
 func TestPullRequestsDecryptOnlyTheSecretsOfTheStacksTheyPreview(t *testing.T) {
@@ -291,12 +330,20 @@ func TestPullRequestsDecryptOnlyTheSecretsOfTheStacksTheyPreview(t *testing.T) {
 				"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
 				"token.actions.githubusercontent.com:sub": sub,
 			}})
-			gotTrust, decrypts, d := previewPolicy(t, g, c.role)
+			gotTrust, decrypts, writes, d := previewPolicy(t, g, c.role)
 			if gotTrust != string(wantTrust) {
 				t.Errorf("trust condition %s, want %s", gotTrust, wantTrust)
 			}
 			if !slices.Equal(decrypts, c.decrypts) {
 				t.Errorf("decrypts the secrets of %v, want %v", decrypts, c.decrypts)
+			}
+			// It writes the lock files of its stacks, nothing else.
+			var wantWrites []string
+			for _, st := range c.decrypts {
+				wantWrites = append(wantWrites, "arn:aws:s3:::"+bootstrap.BucketName(awsmock.AccountID, awsmock.Region)+"/.pulumi/locks/organization/shipyard/"+st+"/*")
+			}
+			if !slices.Equal(writes, wantWrites) {
+				t.Errorf("may write %v, want exactly its stacks' lock files %v", writes, wantWrites)
 			}
 			if r := find(t, g, "aws:iam/role:Role", c.role); !strings.HasSuffix(r.String("name"), c.role) {
 				t.Errorf("role name %q", r.String("name"))
@@ -306,13 +353,6 @@ func TestPullRequestsDecryptOnlyTheSecretsOfTheStacksTheyPreview(t *testing.T) {
 			}
 			for _, s := range d.Statement {
 				for _, a := range s.Action {
-					if a == "s3:PutObject" || a == "s3:DeleteObject" {
-						for _, r := range s.Resource {
-							if !strings.HasSuffix(r, "/.pulumi/locks/*") {
-								t.Errorf("may write %s to %s", a, r)
-							}
-						}
-					}
 					if strings.HasSuffix(a, "*") {
 						t.Errorf("its policy grants %s", a)
 					}
@@ -372,7 +412,7 @@ func TestWithNoStackPreviewedOnPullRequestsNoRoleTrustsThem(t *testing.T) {
 			t.Errorf("role %s trusts pull requests: %s", r.Name, r.String("assumeRolePolicy"))
 		}
 	}
-	if _, decrypts, _ := previewPolicy(t, g, "shipyard-preview-main"); !slices.Equal(decrypts, []string{"dev", "prod", "staging"}) {
+	if _, decrypts, _, _ := previewPolicy(t, g, "shipyard-preview-main"); !slices.Equal(decrypts, []string{"dev", "prod", "staging"}) {
 		t.Errorf("the main preview role decrypts %v, want every stack's", decrypts)
 	}
 	if _, ok := g.Find("aws:iam/role:Role", "shipyard-preview"); ok {
@@ -429,5 +469,27 @@ func TestBadArgumentsAreRefusedNamingTheField(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The lock files the preview roles may write are the stacks' project's
+// (Pulumi.yaml's name): another name would leave every preview unable to
+// take its lock.
+func TestTheLockPrefixIsThatOfTheStacksProject(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "Pulumi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var project string
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "name:"); ok {
+			project = strings.TrimSpace(v)
+		}
+	}
+	if project != bootstrap.StacksProject {
+		t.Errorf("Pulumi.yaml names project %q; bootstrap.StacksProject is %q", project, bootstrap.StacksProject)
+	}
+	if got, want := bootstrap.LockPrefix("dev"), ".pulumi/locks/organization/"+project+"/dev/"; got != want {
+		t.Errorf("LockPrefix(dev) = %q, want %q", got, want)
 	}
 }
