@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/mail"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -44,20 +46,209 @@ func decodeJSON(r *http.Request, dst any) *decodeError {
 }
 
 func decodeBody(body io.Reader, dst any) *decodeError {
-	dec := json.NewDecoder(body)
+	// The body is read whole (MAX_BODY_BYTES bounds it) and checked for
+	// what encoding/json lets through silently before it is decoded.
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return jsonError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &decodeError{http.StatusBadRequest, "malformed_json", "the body must contain a single JSON object", nil}
+	}
+	if perr := checkBody(raw); perr != nil {
+		return perr
+	}
+	dec = json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		var nerr net.Error
-		if errors.As(err, &mbe) || (errors.As(err, &nerr) && nerr.Timeout()) {
-			return jsonError(err)
-		}
-		return &decodeError{http.StatusBadRequest, "malformed_json", "the body must contain a single JSON object", nil}
+	return nil
+}
+
+// checkBody holds raw, one syntactically valid JSON value, to what
+// encoding/json lets through: it decodes invalid UTF-8 and unpaired UTF-16
+// surrogate escapes ("\ud800") as U+FFFD, so the text stored would not be
+// the text sent. A string that is not valid Unicode text is refused, as a
+// field error of the top-level field that holds it (an object key that is
+// not cannot be named: the body is malformed).
+func checkBody(raw []byte) *decodeError {
+	c := bodyCheck{jsonScan: jsonScan{b: raw}}
+	c.skipSpace()
+	if c.b[c.i] != '{' {
+		return nil // decoding it into the request reports the type
+	}
+	c.i++
+	for c.next('}') {
+		field := c.key()
+		c.value(field)
+	}
+	if c.badKey {
+		return &decodeError{http.StatusBadRequest, "malformed_json", "an object key is not valid UTF-8 text (or holds an unpaired UTF-16 surrogate escape)", nil}
+	}
+	if len(c.errs) > 0 {
+		return &decodeError{http.StatusUnprocessableEntity, "validation_failed", "the request body has invalid fields", c.errs}
 	}
 	return nil
+}
+
+// bodyCheck walks a JSON value, collecting what checkBody refuses.
+type bodyCheck struct {
+	jsonScan
+	badKey bool
+	errs   []fieldError
+	seen   map[string]bool // fields with an error already
+}
+
+// key consumes an object key and its colon and returns the key.
+func (c *bodyCheck) key() string {
+	key, ok := decodeText(c.str())
+	if !ok {
+		c.badKey = true
+	}
+	c.skipSpace()
+	c.i++ // ':'
+	return key
+}
+
+// value consumes one value of the top-level field field.
+func (c *bodyCheck) value(field string) {
+	c.skipSpace()
+	switch c.b[c.i] {
+	case '{':
+		c.i++
+		for c.next('}') {
+			c.key()
+			c.value(field)
+		}
+	case '[':
+		c.i++
+		for c.next(']') {
+			c.value(field)
+		}
+	case '"':
+		s := c.str()
+		if code, msg := textProblem(s); code != "" && !c.seen[field] {
+			if c.seen == nil {
+				c.seen = map[string]bool{}
+			}
+			c.seen[field] = true
+			c.errs = append(c.errs, fieldError{Field: field, Code: code, Message: msg})
+		}
+	default: // a number, true, false or null
+		for c.i < len(c.b) && !strings.ContainsRune(",]} \t\r\n", rune(c.b[c.i])) {
+			c.i++
+		}
+	}
+}
+
+// jsonScan reads a JSON value already known to be valid.
+type jsonScan struct {
+	b []byte
+	i int
+}
+
+func (s *jsonScan) skipSpace() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+// next reports whether another element of an object or array follows
+// (consuming its comma), or consumes the closing delimiter end.
+func (s *jsonScan) next(end byte) bool {
+	s.skipSpace()
+	switch s.b[s.i] {
+	case end:
+		s.i++
+		return false
+	case ',':
+		s.i++
+		s.skipSpace()
+	}
+	return true
+}
+
+// str consumes a string and returns what is between its quotes, escapes
+// as written.
+func (s *jsonScan) str() []byte {
+	start := s.i + 1
+	for s.i = start; s.b[s.i] != '"'; s.i++ {
+		if s.b[s.i] == '\\' {
+			s.i++ // the escaped character (a \u's hex digits hold no quote)
+		}
+	}
+	s.i++
+	return s.b[start : s.i-1]
+}
+
+// textProblem is why the contents of a JSON string are not valid Unicode
+// text (a field error's code and message), or "" when they are.
+func textProblem(s []byte) (code, msg string) {
+	if !utf8.Valid(s) {
+		return "invalid_utf8", "must be valid UTF-8 text"
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		i++
+		if s[i] != 'u' {
+			continue
+		}
+		r := hex4(s[i+1:])
+		i += 4
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		if r < 0xdc00 && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+			if lo := hex4(s[i+3:]); lo >= 0xdc00 && lo <= 0xdfff {
+				i += 6
+				continue
+			}
+		}
+		return "unpaired_surrogate", `must not contain an unpaired UTF-16 surrogate escape such as "\ud800": write a character outside the Basic Multilingual Plane as a pair ("\ud83d\ude00") or as UTF-8`
+	}
+	return "", ""
+}
+
+// hex4 is the value of the four hex digits s starts with (a \u escape's,
+// already validated).
+func hex4(s []byte) rune {
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// decodeText decodes the contents of a JSON string; ok is false when they
+// are not valid Unicode text (textProblem).
+func decodeText(s []byte) (string, bool) {
+	if code, _ := textProblem(s); code != "" {
+		return "", false
+	}
+	if bytes.IndexByte(s, '\\') < 0 {
+		return string(s), true
+	}
+	var v string
+	if err := json.Unmarshal(append(append([]byte{'"'}, s...), '"'), &v); err != nil {
+		return "", false
+	}
+	return v, true
 }
 
 func jsonError(err error) *decodeError {
