@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"reflect"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -60,7 +62,7 @@ func decodeBody(body io.Reader, dst any) *decodeError {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return &decodeError{http.StatusBadRequest, "malformed_json", "the body must contain a single JSON object", nil}
 	}
-	if perr := checkBody(raw); perr != nil {
+	if perr := checkBody(raw, fieldNames(dst)); perr != nil {
 		return perr
 	}
 	dec = json.NewDecoder(bytes.NewReader(raw))
@@ -72,24 +74,46 @@ func decodeBody(body io.Reader, dst any) *decodeError {
 }
 
 // checkBody holds raw, one syntactically valid JSON value, to what
-// encoding/json lets through: it decodes invalid UTF-8 and unpaired UTF-16
-// surrogate escapes ("\ud800") as U+FFFD, so the text stored would not be
-// the text sent. A string that is not valid Unicode text is refused, as a
-// field error of the top-level field that holds it (an object key that is
-// not cannot be named: the body is malformed).
-func checkBody(raw []byte) *decodeError {
+// encoding/json lets through silently, allowed being the request's fields:
+//
+//   - it decodes invalid UTF-8 and unpaired UTF-16 surrogate escapes
+//     ("\ud800") as U+FFFD, so the text stored would not be the text sent.
+//     Such a string is a field error of the top-level field holding it (in
+//     an object key it cannot be named: the body is malformed);
+//   - it keeps the last of duplicate keys, and other parsers the first:
+//     a key twice in one object is refused;
+//   - it matches keys case-insensitively: a key that is not exactly a
+//     field's name is an unknown field.
+func checkBody(raw []byte, allowed []string) *decodeError {
 	c := bodyCheck{jsonScan: jsonScan{b: raw}}
 	c.skipSpace()
 	if c.b[c.i] != '{' {
 		return nil // decoding it into the request reports the type
 	}
 	c.i++
+	seen := map[string]bool{}
 	for c.next('}') {
 		field := c.key()
+		switch {
+		case seen[field]:
+			c.duplicate(field, "")
+		case !slices.Contains(allowed, field) && len(c.unknown) < maxReported:
+			c.unknown = append(c.unknown, field)
+		}
+		seen[field] = true
 		c.value(field)
 	}
-	if c.badKey {
+	switch {
+	case c.badKey:
 		return &decodeError{http.StatusBadRequest, "malformed_json", "an object key is not valid UTF-8 text (or holds an unpaired UTF-16 surrogate escape)", nil}
+	case len(c.unknown) > 0:
+		return &decodeError{http.StatusBadRequest, "malformed_json", fmt.Sprintf("unknown field %q", c.unknown[0]), nil}
+	case len(c.dups) > 0:
+		details := make([]string, len(c.dups))
+		for i, d := range c.dups {
+			details[i] = d.detail
+		}
+		return &decodeError{http.StatusBadRequest, "malformed_json", strings.Join(details, "; ") + "; each key may appear once in an object", c.dupErrs()}
 	}
 	if len(c.errs) > 0 {
 		return &decodeError{http.StatusUnprocessableEntity, "validation_failed", "the request body has invalid fields", c.errs}
@@ -100,9 +124,41 @@ func checkBody(raw []byte) *decodeError {
 // bodyCheck walks a JSON value, collecting what checkBody refuses.
 type bodyCheck struct {
 	jsonScan
-	badKey bool
-	errs   []fieldError
-	seen   map[string]bool // fields with an error already
+	badKey  bool
+	unknown []string // top-level keys that name no field
+	dups    []dupKey
+	errs    []fieldError
+	seen    map[string]bool // fields with an error already
+}
+
+// maxReported bounds the unknown fields and the duplicate keys a problem
+// names.
+const maxReported = 10
+
+// dupKey is a key found twice in one object of the top-level field field.
+type dupKey struct{ field, detail string }
+
+// duplicate records key found twice in an object of field (key "" when it
+// is field itself, twice at the top level).
+func (c *bodyCheck) duplicate(field, key string) {
+	d := dupKey{field, fmt.Sprintf("duplicate key %q", field)}
+	if key != "" {
+		d.detail = fmt.Sprintf("duplicate key %q in %q", key, field)
+	}
+	if len(c.dups) < maxReported && !slices.Contains(c.dups, d) {
+		c.dups = append(c.dups, d)
+	}
+}
+
+// dupErrs is one field error per field with a duplicate key.
+func (c *bodyCheck) dupErrs() []fieldError {
+	var errs []fieldError
+	for _, d := range c.dups {
+		if !slices.ContainsFunc(errs, func(e fieldError) bool { return e.Field == d.field }) {
+			errs = append(errs, fieldError{Field: d.field, Code: "duplicate_key", Message: "must appear once: JSON parsers disagree on which of two values wins"})
+		}
+	}
+	return errs
 }
 
 // key consumes an object key and its colon and returns the key.
@@ -122,8 +178,13 @@ func (c *bodyCheck) value(field string) {
 	switch c.b[c.i] {
 	case '{':
 		c.i++
+		seen := map[string]bool{}
 		for c.next('}') {
-			c.key()
+			key := c.key()
+			if seen[key] {
+				c.duplicate(field, key)
+			}
+			seen[key] = true
 			c.value(field)
 		}
 	case '[':
@@ -145,6 +206,31 @@ func (c *bodyCheck) value(field string) {
 			c.i++
 		}
 	}
+}
+
+// fieldNames are the JSON names of the fields of the struct dst points
+// to, in order.
+func fieldNames(dst any) []string {
+	t := reflect.TypeOf(dst)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
 }
 
 // jsonScan reads a JSON value already known to be valid.

@@ -20,6 +20,7 @@ func decodeFuzz(t *testing.T, data []byte, dst normalizer) *decodeError {
 	err := decodeValid(r, dst)
 	if err == nil {
 		checkTakenAsSent(t, data)
+		checkKeysOnce(t, data)
 	}
 	return err
 }
@@ -38,6 +39,46 @@ func checkTakenAsSent(t *testing.T, data []byte) {
 	}
 	if out, _ := json.Marshal(v); bytes.Contains(out, []byte("\ufffd")) {
 		t.Fatalf("accepted text that is not valid Unicode (it decodes to U+FFFD): %q", data)
+	}
+}
+
+// checkKeysOnce fails when an accepted body has a key twice in one object
+// (encoding/json would have kept the last).
+func checkKeysOnce(t *testing.T, data []byte) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var walk func() bool
+	walk = func() bool {
+		tok, err := dec.Token()
+		if err != nil {
+			return true
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, _ := dec.Token()
+				if seen[k.(string)] {
+					return false
+				}
+				seen[k.(string)] = true
+				if !walk() {
+					return false
+				}
+			}
+			_, _ = dec.Token()
+		case json.Delim('['):
+			for dec.More() {
+				if !walk() {
+					return false
+				}
+			}
+			_, _ = dec.Token()
+		}
+		return true
+	}
+	if !walk() {
+		t.Fatalf("accepted a body with a key twice in one object: %q", data)
 	}
 }
 

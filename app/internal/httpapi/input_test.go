@@ -78,3 +78,48 @@ func TestTextIsStoredAsSentOrRefused(t *testing.T) {
 		}
 	})
 }
+
+func TestKeysAreExactAndOnce(t *testing.T) {
+	a := newApp(t)
+	tok := a.user("ada@example.com")
+	path := fmt.Sprintf("/api/v1/notes/%d", int64(a.note(tok, "kept", "kept")["id"].(float64)))
+
+	for _, tc := range []struct {
+		name, method, path, body string
+		detail, field, fcode     string
+	}{
+		{"a key twice is refused, not the last one kept", "POST", "/api/v1/notes", `{"title":"a","title":"b"}`, `duplicate key "title"`, "title", "duplicate_key"},
+		{"a key twice is refused however it is escaped", "POST", "/api/v1/notes", `{"title":"a","t\u0069tle":"b"}`, `duplicate key "title"`, "title", "duplicate_key"},
+		{"an update's key twice is refused", "PATCH", path, `{"body":"a","body":"b"}`, `duplicate key "body"`, "body", "duplicate_key"},
+		{"a key twice in a nested object is refused", "POST", "/api/v1/notes", `{"title":{"a":1,"a":2}}`, `duplicate key "a" in "title"`, "title", "duplicate_key"},
+		{"an upper-case key is an unknown field", "POST", "/api/v1/notes", `{"TITLE":"x"}`, `unknown field "TITLE"`, "", ""},
+		{"a capitalised key of an update is an unknown field", "PATCH", path, `{"Title":"x"}`, `unknown field "Title"`, "", ""},
+		{"a capitalised key of a registration is an unknown field", "POST", "/api/v1/users", `{"Email":"b@example.com","password":"correct horse"}`, `unknown field "Email"`, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tk := tok
+			if tc.path == "/api/v1/users" {
+				tk = ""
+			}
+			r := a.do(tc.method, tc.path, tk, tc.body)
+			pr := wantProblem(t, r, 400, "malformed_json")
+			if d, _ := pr["detail"].(string); !strings.Contains(d, tc.detail) {
+				t.Errorf("detail %q does not say %s", d, tc.detail)
+			}
+			if tc.field != "" && fieldErrors(pr)[tc.field] != tc.fcode {
+				t.Errorf("errors = %v, want %s: %s", pr["errors"], tc.field, tc.fcode)
+			}
+		})
+	}
+	t.Run("nothing was stored or changed", func(t *testing.T) {
+		if n := a.countNotes(); n != 1 {
+			t.Fatalf("%d notes, want 1", n)
+		}
+		if m := a.do("GET", path, tok, nil).json(t); m["title"] != "kept" || m["body"] != "kept" || m["version"] != float64(1) {
+			t.Fatalf("note changed: %v", m)
+		}
+		if r := a.do("POST", "/api/v1/sessions", "", map[string]string{"email": "b@example.com", "password": "correct horse"}); r.status != 401 {
+			t.Fatalf("the registration with a capitalised key was stored: login %d", r.status)
+		}
+	})
+}
