@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -103,22 +104,49 @@ func checkBody(raw []byte, allowed []string) *decodeError {
 		seen[field] = true
 		c.value(field)
 	}
-	switch {
-	case c.badKey:
+	if c.badKey {
 		return &decodeError{http.StatusBadRequest, "malformed_json", "an object key is not valid UTF-8 text (or holds an unpaired UTF-16 surrogate escape)", nil}
-	case len(c.unknown) > 0:
-		return &decodeError{http.StatusBadRequest, "malformed_json", fmt.Sprintf("unknown field %q", c.unknown[0]), nil}
-	case len(c.dups) > 0:
-		details := make([]string, len(c.dups))
-		for i, d := range c.dups {
-			details[i] = d.detail
+	}
+	if len(c.unknown) > 0 || len(c.dups) > 0 {
+		var details []string
+		var errs []fieldError
+		if len(c.unknown) > 0 {
+			quoted := make([]string, len(c.unknown))
+			for i, f := range c.unknown {
+				quoted[i] = strconv.Quote(f)
+				errs = append(errs, unknownField(f, allowed))
+			}
+			noun := "field"
+			if len(quoted) > 1 {
+				noun = "fields"
+			}
+			details = append(details, fmt.Sprintf("unknown %s %s; allowed fields: %s", noun, strings.Join(quoted, ", "), strings.Join(allowed, ", ")))
 		}
-		return &decodeError{http.StatusBadRequest, "malformed_json", strings.Join(details, "; ") + "; each key may appear once in an object", c.dupErrs()}
+		if len(c.dups) > 0 {
+			for _, d := range c.dups {
+				details = append(details, d.detail)
+			}
+			details[len(details)-1] += "; each key may appear once in an object"
+			errs = append(errs, c.dupErrs()...)
+		}
+		return &decodeError{http.StatusBadRequest, "malformed_json", strings.Join(details, "; "), errs}
 	}
 	if len(c.errs) > 0 {
 		return &decodeError{http.StatusUnprocessableEntity, "validation_failed", "the request body has invalid fields", c.errs}
 	}
 	return nil
+}
+
+// unknownField is the field error of key, which names none of the fields
+// allowed.
+func unknownField(key string, allowed []string) fieldError {
+	msg := "is not a field of this request; allowed: " + strings.Join(allowed, ", ")
+	for _, f := range allowed {
+		if strings.EqualFold(f, key) {
+			msg = fmt.Sprintf("is not a field of this request (names are case-sensitive: did you mean %q?); allowed: %s", f, strings.Join(allowed, ", "))
+		}
+	}
+	return fieldError{Field: key, Code: "unknown_field", Message: msg}
 }
 
 // bodyCheck walks a JSON value, collecting what checkBody refuses.
@@ -360,7 +388,8 @@ func jsonError(err error) *decodeError {
 		return &decodeError{http.StatusBadRequest, "malformed_json", "the body must be a JSON object", nil}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &decodeError{http.StatusBadRequest, "malformed_json", fmt.Sprintf("unknown field %q", field), nil}
+		return &decodeError{http.StatusBadRequest, "malformed_json", fmt.Sprintf("unknown field %q", field),
+			[]fieldError{{Field: field, Code: "unknown_field", Message: "is not a field of this request"}}}
 	default:
 		return &decodeError{http.StatusBadRequest, "malformed_json", "the body is not valid JSON", nil}
 	}

@@ -92,9 +92,9 @@ func TestKeysAreExactAndOnce(t *testing.T) {
 		{"a key twice is refused however it is escaped", "POST", "/api/v1/notes", `{"title":"a","t\u0069tle":"b"}`, `duplicate key "title"`, "title", "duplicate_key"},
 		{"an update's key twice is refused", "PATCH", path, `{"body":"a","body":"b"}`, `duplicate key "body"`, "body", "duplicate_key"},
 		{"a key twice in a nested object is refused", "POST", "/api/v1/notes", `{"title":{"a":1,"a":2}}`, `duplicate key "a" in "title"`, "title", "duplicate_key"},
-		{"an upper-case key is an unknown field", "POST", "/api/v1/notes", `{"TITLE":"x"}`, `unknown field "TITLE"`, "", ""},
-		{"a capitalised key of an update is an unknown field", "PATCH", path, `{"Title":"x"}`, `unknown field "Title"`, "", ""},
-		{"a capitalised key of a registration is an unknown field", "POST", "/api/v1/users", `{"Email":"b@example.com","password":"correct horse"}`, `unknown field "Email"`, "", ""},
+		{"an upper-case key is an unknown field", "POST", "/api/v1/notes", `{"TITLE":"x"}`, `unknown field "TITLE"`, "TITLE", "unknown_field"},
+		{"a capitalised key of an update is an unknown field", "PATCH", path, `{"Title":"x"}`, `unknown field "Title"`, "Title", "unknown_field"},
+		{"a capitalised key of a registration is an unknown field", "POST", "/api/v1/users", `{"Email":"b@example.com","password":"correct horse"}`, `unknown field "Email"`, "Email", "unknown_field"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tk := tok
@@ -122,4 +122,41 @@ func TestKeysAreExactAndOnce(t *testing.T) {
 			t.Fatalf("the registration with a capitalised key was stored: login %d", r.status)
 		}
 	})
+}
+
+func TestAnUnknownFieldIsAFieldErrorListingTheAllowedOnes(t *testing.T) {
+	a := newApp(t)
+	tok := a.user("ada@example.com")
+	for _, tc := range []struct {
+		name, path, body string
+		detail           string
+		want             map[string]string // field → words its message must hold
+	}{
+		{"an unknown field of a note", "/api/v1/notes", `{"title":"x","tags":["a"]}`,
+			`unknown field "tags"; allowed fields: title, body`, map[string]string{"tags": "allowed: title, body"}},
+		{"every unknown field of a note", "/api/v1/notes", `{"title":"x","tags":[],"colour":"red"}`,
+			`unknown fields "tags", "colour"; allowed fields: title, body`, map[string]string{"tags": "allowed: title, body", "colour": "allowed: title, body"}},
+		{"a wrong-case field with the name it misses", "/api/v1/notes", `{"Body":"x","title":"t"}`,
+			`unknown field "Body"`, map[string]string{"Body": `did you mean "body"?`}},
+		{"an unknown field of a registration", "/api/v1/users", `{"email":"c@example.com","password":"correct horse","admin":true}`,
+			`allowed fields: email, password, name`, map[string]string{"admin": "allowed: email, password, name"}},
+	} {
+		t.Run(tc.name+" is named with the allowed fields", func(t *testing.T) {
+			pr := wantProblem(t, a.do("POST", tc.path, tok, tc.body), 400, "malformed_json")
+			if d, _ := pr["detail"].(string); !strings.Contains(d, tc.detail) {
+				t.Errorf("detail %q does not say %s", d, tc.detail)
+			}
+			errs, _ := pr["errors"].([]any)
+			if len(errs) != len(tc.want) {
+				t.Fatalf("errors = %v, want one per unknown field %v", pr["errors"], tc.want)
+			}
+			for _, e := range errs {
+				m := e.(map[string]any)
+				words, ok := tc.want[fmt.Sprint(m["field"])]
+				if !ok || m["code"] != "unknown_field" || !strings.Contains(fmt.Sprint(m["message"]), words) {
+					t.Errorf("error %v, want code unknown_field and %q in the message", m, words)
+				}
+			}
+		})
+	}
 }
