@@ -160,3 +160,44 @@ func TestAnUnknownFieldIsAFieldErrorListingTheAllowedOnes(t *testing.T) {
 		})
 	}
 }
+
+func TestListQueryParametersAreReadOnceOrRefused(t *testing.T) {
+	a := newApp(t)
+	tok := a.user("ada@example.com")
+	for i := range 3 {
+		a.note(tok, fmt.Sprintf("note %d", i), "")
+	}
+	cursor := a.do("GET", "/api/v1/notes?limit=1", tok, nil).json(t)["next_cursor"].(string)
+
+	for _, tc := range []struct {
+		name, query string
+		fcode       string
+	}{
+		{"a limit that is not valid percent-encoding is refused, not the default", "limit=%zz", "invalid_encoding"},
+		{"a limit given twice is refused, not the first one taken", "limit=5&limit=abc", "repeated"},
+		{"a limit given twice with the same value is refused too", "limit=2&limit=2", "repeated"},
+		{"an empty limit is refused, not the default", "limit=", "out_of_range"},
+		{"a limit without a value is refused", "limit", "out_of_range"},
+		{"a percent-encoded limit name counts as limit", "limit=2&li%6dit=3", "repeated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := a.do("GET", "/api/v1/notes?"+tc.query, tok, nil)
+			pr := wantProblem(t, r, 422, "validation_failed")
+			if fieldErrors(pr)["limit"] != tc.fcode {
+				t.Fatalf("errors = %v, want limit: %s", pr["errors"], tc.fcode)
+			}
+		})
+	}
+	t.Run("a cursor given twice is refused, not the first one taken", func(t *testing.T) {
+		pr := wantProblem(t, a.do("GET", "/api/v1/notes?cursor="+cursor+"&cursor="+cursor, tok, nil), 400, "invalid_cursor")
+		if d, _ := pr["detail"].(string); !strings.Contains(d, "cursor once") {
+			t.Errorf("detail %q does not say cursor must be given once", d)
+		}
+	})
+	t.Run("a percent-encoded limit is read", func(t *testing.T) {
+		r := a.do("GET", "/api/v1/notes?limit=%32&cursor="+cursor, tok, nil)
+		if r.status != 200 || len(r.json(t)["items"].([]any)) != 2 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+}
