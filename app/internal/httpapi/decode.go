@@ -63,7 +63,7 @@ func decodeBody(body io.Reader, dst any) *decodeError {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return &decodeError{http.StatusBadRequest, "malformed_json", "the body must contain a single JSON object", nil}
 	}
-	if perr := checkBody(raw, fieldNames(dst)); perr != nil {
+	if perr := checkBody(raw, dst); perr != nil {
 		return perr
 	}
 	dec = json.NewDecoder(bytes.NewReader(raw))
@@ -84,8 +84,14 @@ func decodeBody(body io.Reader, dst any) *decodeError {
 //   - it keeps the last of duplicate keys, and other parsers the first:
 //     a key twice in one object is refused;
 //   - it matches keys case-insensitively: a key that is not exactly a
-//     field's name is an unknown field.
-func checkBody(raw []byte, allowed []string) *decodeError {
+//     field's name is an unknown field;
+//   - it takes null as "leave the field alone", which for a PATCH is
+//     ambiguous (clear it?): no field of this API is nullable, so null is
+//     the wrong type.
+//
+// dst is the request the body is for.
+func checkBody(raw []byte, dst any) *decodeError {
+	allowed := fieldNames(dst)
 	c := bodyCheck{jsonScan: jsonScan{b: raw}}
 	c.skipSpace()
 	if c.b[c.i] != '{' {
@@ -102,6 +108,10 @@ func checkBody(raw []byte, allowed []string) *decodeError {
 			c.unknown = append(c.unknown, field)
 		}
 		seen[field] = true
+		c.skipSpace()
+		if c.b[c.i] == 'n' && slices.Contains(allowed, field) {
+			c.fieldError(field, "invalid_type", fmt.Sprintf("must be a %s, not null: leave the field out instead", fieldType(dst, field)))
+		}
 		c.value(field)
 	}
 	if c.badKey {
@@ -200,6 +210,18 @@ func (c *bodyCheck) key() string {
 	return key
 }
 
+// fieldError records the first problem of field.
+func (c *bodyCheck) fieldError(field, code, msg string) {
+	if c.seen[field] {
+		return
+	}
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	c.seen[field] = true
+	c.errs = append(c.errs, fieldError{Field: field, Code: code, Message: msg})
+}
+
 // value consumes one value of the top-level field field.
 func (c *bodyCheck) value(field string) {
 	c.skipSpace()
@@ -222,12 +244,8 @@ func (c *bodyCheck) value(field string) {
 		}
 	case '"':
 		s := c.str()
-		if code, msg := textProblem(s); code != "" && !c.seen[field] {
-			if c.seen == nil {
-				c.seen = map[string]bool{}
-			}
-			c.seen[field] = true
-			c.errs = append(c.errs, fieldError{Field: field, Code: code, Message: msg})
+		if code, msg := textProblem(s); code != "" {
+			c.fieldError(field, code, msg)
 		}
 	default: // a number, true, false or null
 		for c.i < len(c.b) && !strings.ContainsRune(",]} \t\r\n", rune(c.b[c.i])) {
@@ -259,6 +277,24 @@ func fieldNames(dst any) []string {
 		names = append(names, name)
 	}
 	return names
+}
+
+// fieldType is the JSON type of dst's field name (jsonTypeName).
+func fieldType(dst any, name string) string {
+	t := reflect.TypeOf(dst)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	for i := range t.NumField() {
+		if n, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); n == name || n == "" && t.Field(i).Name == name {
+			ft := t.Field(i).Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			return jsonTypeName(ft.Kind().String())
+		}
+	}
+	return "value"
 }
 
 // jsonScan reads a JSON value already known to be valid.
@@ -535,6 +571,13 @@ type updateNoteRequest struct {
 }
 
 func (req *updateNoteRequest) normalize() *decodeError {
+	if req.Title == nil && req.Body == nil {
+		// Nothing to change: refused rather than answered 200 with a new
+		// version (and ETag) of an unchanged note.
+		msg := "at least one of " + strings.Join(fieldNames(req), ", ") + " is required"
+		return &decodeError{http.StatusUnprocessableEntity, "validation_failed", "no field to update; allowed fields: " + strings.Join(fieldNames(req), ", "),
+			[]fieldError{{Field: "title", Code: "one_required", Message: msg}, {Field: "body", Code: "one_required", Message: msg}}}
+	}
 	var v validator
 	if req.Title != nil {
 		t := strings.TrimSpace(*req.Title)

@@ -167,6 +167,9 @@ func FuzzDecodeUpdateNote(f *testing.F) {
 			checkProblem(t, err)
 			return
 		}
+		if req.Title == nil && req.Body == nil {
+			t.Fatalf("accepted an update of no field")
+		}
 		if req.Title != nil {
 			checkText(t, "title", *req.Title, true, maxTitle)
 		}

@@ -201,3 +201,45 @@ func TestListQueryParametersAreReadOnceOrRefused(t *testing.T) {
 		}
 	})
 }
+
+func TestAnUpdateThatChangesNothingIsRefused(t *testing.T) {
+	a := newApp(t)
+	tok := a.user("ada@example.com")
+	path := fmt.Sprintf("/api/v1/notes/%d", int64(a.note(tok, "kept", "kept")["id"].(float64)))
+	etag := a.do("GET", path, tok, nil).header.Get("ETag")
+
+	for _, tc := range []struct {
+		name, method, body string
+		detail             string
+		want               map[string]string // field → code
+	}{
+		{"an empty update is refused naming the fields it may have", "PATCH", `{}`, "no field to update; allowed fields: title, body",
+			map[string]string{"title": "one_required", "body": "one_required"}},
+		{"a null title is the wrong type, not 'unchanged'", "PATCH", `{"title":null}`, "", map[string]string{"title": "invalid_type"}},
+		{"a null body is the wrong type, not 'unchanged' or 'cleared'", "PATCH", `{"title":"changed","body":null}`, "", map[string]string{"body": "invalid_type"}},
+		{"a null body of a new note is the wrong type", "POST", `{"title":"new","body":null}`, "", map[string]string{"body": "invalid_type"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := path
+			if tc.method == "POST" {
+				p = "/api/v1/notes"
+			}
+			pr := wantProblem(t, a.do(tc.method, p, tok, tc.body, "If-Match", etag), 422, "validation_failed")
+			if d, _ := pr["detail"].(string); !strings.Contains(d, tc.detail) {
+				t.Errorf("detail %q does not say %q", d, tc.detail)
+			}
+			if got := fieldErrors(pr); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("errors = %v, want %v", pr["errors"], tc.want)
+			}
+		})
+	}
+	t.Run("the note keeps its version and ETag", func(t *testing.T) {
+		r := a.do("GET", path, tok, nil)
+		if m := r.json(t); r.header.Get("ETag") != etag || m["version"] != float64(1) || m["title"] != "kept" {
+			t.Fatalf("ETag %s (was %s): %s", r.header.Get("ETag"), etag, r.body)
+		}
+		if n := a.countNotes(); n != 1 {
+			t.Fatalf("%d notes, want 1", n)
+		}
+	})
+}
