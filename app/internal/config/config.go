@@ -84,6 +84,14 @@ func PreviewNeeds(sub string) Needs {
 	return Needs{Database: true, Preview: true, PreviewPassword: sub == "create", Redis: sub == "drop"}
 }
 
+// RedisDatabases is how many logical databases the stacks' Redis has:
+// Redis's default "databases 16", which ElastiCache's default parameter
+// group and the docker stack's redis-server keep (infra/stackconfig's
+// MaxPreviewSlots counts on it: the base stack's app uses 0, PR
+// environments 1 to 15). A REDIS_URL naming another fails at load, not at
+// the first command with "DB index is out of range".
+const RedisDatabases = 16
+
 // Needs says which dependencies a subcommand requires.
 type Needs struct {
 	Database bool
@@ -157,12 +165,17 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 		case c.RedisURL == "":
 			l.fail("REDIS_URL", `is required: a URL such as "redis://host:6379/0" or "rediss://…"`, "")
 		default:
-			if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			o, err := redis.ParseURL(c.RedisURL)
+			switch {
+			case err != nil:
 				expect := `must be a URL such as "redis://host:6379/0" or "rediss://…"`
 				if u, perr := url.Parse(c.RedisURL); perr == nil && hasSecretParam(u.Query()) {
 					expect += "; put the password in REDIS_PASSWORD or in the URL's userinfo, not in the query"
 				}
 				l.fail("REDIS_URL", expect, Redact(c.RedisURL))
+			case o.DB < 0 || o.DB >= RedisDatabases:
+				l.fail("REDIS_URL", fmt.Sprintf(`must name a logical database from 0 to %d, such as "redis://host:6379/0": Redis has %d (its default "databases %d", which ElastiCache and the docker stack keep)`,
+					RedisDatabases-1, RedisDatabases, RedisDatabases), Redact(c.RedisURL))
 			}
 		}
 	}

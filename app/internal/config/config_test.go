@@ -170,6 +170,45 @@ func TestLoadErrors(t *testing.T) {
 	})
 }
 
+func TestRedisURLNamesADatabaseRedisHas(t *testing.T) {
+	for _, tc := range []struct {
+		name, url string
+		ok        bool
+	}{
+		{"database 0 is read", "redis://cache:6379/0", true},
+		{"no database is database 0", "redis://cache:6379", true},
+		{"database 15, the last of 16, is read", "rediss://cache:6379/15", true},
+		{"database 16 is refused", "redis://cache:6379/16", false},
+		{"database 99 is refused", "redis://cache:6379/99", false},
+		{"a database given as ?db= is checked too", "redis://cache:6379/0?db=99", false},
+		{"a negative database is refused", "redis://cache:6379/-1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			e["REDIS_URL"] = tc.url
+			_, err := config.Load(env(e), all)
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want := `REDIS_URL: must name a logical database from 0 to 15`
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), fmt.Sprintf("(got %q)", tc.url)) {
+				t.Fatalf("want %s and the URL, got %v", want, err)
+			}
+		})
+	}
+	t.Run("the refused URL is echoed without its password", func(t *testing.T) {
+		e := valid()
+		e["REDIS_URL"] = "redis://:hunter2@cache:6379/99"
+		_, err := config.Load(env(e), all)
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "xxxxx@cache:6379/99") {
+			t.Fatalf("%v", err)
+		}
+	})
+}
+
 func TestSecretsAreMaskedWhenLogged(t *testing.T) {
 	e := valid()
 	e["DATABASE_URL"] = "postgres://app:urlsecret1@db:5432/app"
