@@ -124,7 +124,9 @@ func checkBody(raw []byte, dst any) *decodeError {
 			quoted := make([]string, len(c.unknown))
 			for i, f := range c.unknown {
 				quoted[i] = strconv.Quote(f)
-				errs = append(errs, unknownField(f, allowed))
+				if f != "" { // an entry needs a field name; the detail names ""
+					errs = append(errs, unknownField(f, allowed))
+				}
 			}
 			noun := "field"
 			if len(quoted) > 1 {
@@ -192,7 +194,7 @@ func (c *bodyCheck) duplicate(field, key string) {
 func (c *bodyCheck) dupErrs() []fieldError {
 	var errs []fieldError
 	for _, d := range c.dups {
-		if !slices.ContainsFunc(errs, func(e fieldError) bool { return e.Field == d.field }) {
+		if d.field != "" && !slices.ContainsFunc(errs, func(e fieldError) bool { return e.Field == d.field }) {
 			errs = append(errs, fieldError{Field: d.field, Code: "duplicate_key", Message: "must appear once: JSON parsers disagree on which of two values wins"})
 		}
 	}
