@@ -75,7 +75,8 @@ func decodeBody(body io.Reader, dst any) *decodeError {
 }
 
 // checkBody holds raw, one syntactically valid JSON value, to what
-// encoding/json lets through silently, allowed being the request's fields:
+// encoding/json would let through silently when decoding it into dst, the
+// request it is for:
 //
 //   - it decodes invalid UTF-8 and unpaired UTF-16 surrogate escapes
 //     ("\ud800") as U+FFFD, so the text stored would not be the text sent.
@@ -88,8 +89,6 @@ func decodeBody(body io.Reader, dst any) *decodeError {
 //   - it takes null as "leave the field alone", which for a PATCH is
 //     ambiguous (clear it?): no field of this API is nullable, so null is
 //     the wrong type.
-//
-// dst is the request the body is for.
 func checkBody(raw []byte, dst any) *decodeError {
 	allowed := fieldNames(dst)
 	c := bodyCheck{jsonScan: jsonScan{b: raw}}
@@ -103,7 +102,7 @@ func checkBody(raw []byte, dst any) *decodeError {
 		field := c.key()
 		switch {
 		case seen[field]:
-			c.duplicate(field, "")
+			c.duplicate(field, fmt.Sprintf("duplicate key %q", field))
 		case !slices.Contains(allowed, field) && len(c.unknown) < maxReported:
 			c.unknown = append(c.unknown, field)
 		}
@@ -178,13 +177,10 @@ const maxReported = 10
 // dupKey is a key found twice in one object of the top-level field field.
 type dupKey struct{ field, detail string }
 
-// duplicate records key found twice in an object of field (key "" when it
-// is field itself, twice at the top level).
-func (c *bodyCheck) duplicate(field, key string) {
-	d := dupKey{field, fmt.Sprintf("duplicate key %q", field)}
-	if key != "" {
-		d.detail = fmt.Sprintf("duplicate key %q in %q", key, field)
-	}
+// duplicate records a key found twice in field (field itself at the top
+// level, or a key of an object in its value), described by detail.
+func (c *bodyCheck) duplicate(field, detail string) {
+	d := dupKey{field, detail}
 	if len(c.dups) < maxReported && !slices.Contains(c.dups, d) {
 		c.dups = append(c.dups, d)
 	}
@@ -234,7 +230,7 @@ func (c *bodyCheck) value(field string) {
 		for c.next('}') {
 			key := c.key()
 			if seen[key] {
-				c.duplicate(field, key)
+				c.duplicate(field, fmt.Sprintf("duplicate key %q in %q", key, field))
 			}
 			seen[key] = true
 			c.value(field)
