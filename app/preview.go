@@ -5,9 +5,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -18,13 +19,28 @@ import (
 
 // previewCmd runs `app preview create` or `app preview drop`.
 func previewCmd(ctx context.Context, log *slog.Logger, cfg *config.Config, args []string) error {
-	switch {
-	case len(args) == 1 && args[0] == "create":
-		return previewCreate(ctx, log, cfg)
-	case len(args) == 1 && args[0] == "drop":
-		return previewDrop(ctx, log, cfg)
+	if err := previewArgs(args); err != nil {
+		return err
 	}
-	return errors.New(`preview: usage: app preview create|drop`)
+	if args[0] == "create" {
+		return previewCreate(ctx, log, cfg)
+	}
+	return previewDrop(ctx, log, cfg)
+}
+
+// previewArgs checks the arguments of `app preview`: one subcommand,
+// create or drop. run checks them before loading the configuration, whose
+// variables depend on the subcommand: a wrong one must be named as such,
+// not as the variables it would need.
+func previewArgs(args []string) error {
+	if len(args) == 1 && (args[0] == "create" || args[0] == "drop") {
+		return nil
+	}
+	got := "none"
+	if len(args) > 0 {
+		got = strconv.Quote(strings.Join(args, " "))
+	}
+	return fmt.Errorf(`preview: the subcommand must be "create" or "drop" (got %s); usage: app preview create|drop`, got)
 }
 
 // previewNeeds is what `app preview <sub>` needs of the environment

@@ -277,3 +277,28 @@ func TestPreviewCommandsRefuseBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestPreviewSubcommandIsCheckedBeforeTheEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		got  string
+	}{
+		{"an unknown subcommand is named", []string{"bogus"}, `(got "bogus")`},
+		{"no subcommand is named", nil, `(got none)`},
+		{"a subcommand with extra arguments is named", []string{"drop", "now"}, `(got "drop now")`},
+	} {
+		t.Run(tc.name+" with an empty environment, not the variables", func(t *testing.T) {
+			out, err := appRun(map[string]string{}, append([]string{"preview"}, tc.args...)...)
+			want := `the subcommand must be "create" or "drop" ` + tc.got
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(out, "usage: app preview create|drop") {
+				t.Fatalf("err %v, want %q and the usage in:\n%s", err, want, out)
+			}
+			for _, v := range []string{"DATABASE_URL", "PREVIEW_DATABASE", "REDIS_URL"} {
+				if strings.Contains(out, v) {
+					t.Errorf("the output names %s, which the subcommand's error is not about:\n%s", v, out)
+				}
+			}
+		})
+	}
+}

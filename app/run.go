@@ -93,6 +93,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
+	if cmd == "preview" {
+		if err := previewArgs(args[2:]); err != nil {
+			logx.New(stdout, slog.LevelInfo, cmd).Error("invalid arguments", "err", err)
+			return err
+		}
+	}
 	cfg, err := config.Load(getenv, needsFor(args))
 	if err != nil {
 		log := logx.New(stdout, slog.LevelInfo, cmd)

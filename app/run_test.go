@@ -153,6 +153,10 @@ func TestConfigErrorsExitAtOnce(t *testing.T) {
 		{"worker without REDIS_URL names it", []string{"worker"}, map[string]string{"DATABASE_URL": "postgres://u@h/db"}, "REDIS_URL"},
 		{"clock with a bad SHUTDOWN_TIMEOUT names it", []string{"clock"}, map[string]string{"DATABASE_URL": "postgres://u@h/db", "REDIS_URL": "redis://x:6379/0", "SHUTDOWN_TIMEOUT": "soon"}, "SHUTDOWN_TIMEOUT"},
 		{"migrate without DATABASE_URL names it", []string{"migrate"}, map[string]string{}, "DATABASE_URL"},
+		{"serve with a bad sslmode names it and the allowed ones", []string{"serve"}, map[string]string{"DATABASE_URL": "postgres://u@h/db?sslmode=bogus", "REDIS_URL": "redis://x:6379/0"},
+			`DATABASE_URL: parameter sslmode must be one of "disable", "allow", "prefer", "require", "verify-ca", "verify-full" (got "bogus")`},
+		{"migrate with a bad connect_timeout names it", []string{"migrate"}, map[string]string{"DATABASE_URL": "postgres://u@h/db?connect_timeout=abc"}, "DATABASE_URL: parameter connect_timeout"},
+		{"worker with a Redis database Redis does not have names it", []string{"worker"}, map[string]string{"DATABASE_URL": "postgres://u@h/db", "REDIS_URL": "redis://x:6379/99"}, "REDIS_URL: must name a logical database from 0 to 15"},
 		{"healthcheck with a bad PORT names it", []string{"healthcheck"}, map[string]string{"PORT": "eighty"}, "PORT"},
 		{"an unknown command is an error", []string{"fly"}, map[string]string{}, "unknown command"},
 		{"no command is an error", []string{}, map[string]string{}, "no command"},
@@ -165,6 +169,9 @@ func TestConfigErrorsExitAtOnce(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.varName) {
 				t.Errorf("error %q does not name %s", err, tc.varName)
+			}
+			if strings.Contains(out.String(), `"msg":"starting"`) {
+				t.Errorf("refused after the starting line:\n%s", out.String())
 			}
 		})
 	}
@@ -554,6 +561,8 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 		{"password as DATABASE_URL's ?password=", "serve", map[string]string{"DATABASE_URL": "postgres://u@" + closed + "/app?sslmode=disable&password=" + secret}, starts},
 		{"password in a key=value DATABASE_URL", "serve", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=u dbname=app sslmode=disable password=" + secret}, starts},
 		{"a key=value DATABASE_URL without host is rejected", "serve", map[string]string{"DATABASE_URL": "user=u password=" + secret}, rejected},
+		{"a DATABASE_URL with a password and a bad sslmode is rejected", "serve", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@" + closed + "/app?sslmode=bogus"}, rejected},
+		{"a key=value DATABASE_URL with a password and a bad connect_timeout is rejected", "migrate", map[string]string{"DATABASE_URL": "host=127.0.0.1 password=" + secret + " connect_timeout=soon"}, rejected},
 		{"DATABASE_PASSWORD", "serve", map[string]string{"DATABASE_PASSWORD": secret}, starts},
 		{"password in REDIS_URL's userinfo", "serve", map[string]string{"REDIS_URL": "redis://:" + secret + "@" + closed + "/0"}, starts},
 		{"password as REDIS_URL's ?password= is rejected", "serve", map[string]string{"REDIS_URL": "redis://" + closed + "/0?password=" + secret}, rejected},

@@ -13,7 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -84,6 +83,14 @@ func PreviewNeeds(sub string) Needs {
 	return Needs{Database: true, Preview: true, PreviewPassword: sub == "create", Redis: sub == "drop"}
 }
 
+// RedisDatabases is how many logical databases the stacks' Redis has:
+// Redis's default "databases 16", which ElastiCache's default parameter
+// group and the docker stack's redis-server keep (infra/stackconfig's
+// MaxPreviewSlots counts on it: the base stack's app uses 0, PR
+// environments 1 to 15). A REDIS_URL naming another fails at load, not at
+// the first command with "DB index is out of range".
+const RedisDatabases = 16
+
 // Needs says which dependencies a subcommand requires.
 type Needs struct {
 	Database bool
@@ -142,13 +149,17 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 		case !strings.Contains(c.DatabaseURL, "://"):
 			// A libpq key=value DSN ("host=… dbname=… password=…"), which
 			// pgx accepts too.
-			if _, err := pgconn.ParseConfig(c.DatabaseURL); err != nil || !dsnHasHost(c.DatabaseURL) {
+			if _, ok := dsnPairs(c.DatabaseURL); !ok || !dsnHasHost(c.DatabaseURL) {
 				l.fail("DATABASE_URL", `must be a URL such as "postgres://user@host:5432/db?sslmode=disable" or a key=value DSN with host=`, Redact(c.DatabaseURL))
+			} else {
+				l.checkDatabaseParams(c.DatabaseURL)
 			}
 		default:
 			u, err := url.Parse(c.DatabaseURL)
 			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 				l.fail("DATABASE_URL", `must be a URL such as "postgres://user@host:5432/db?sslmode=disable"`, Redact(c.DatabaseURL))
+			} else {
+				l.checkDatabaseParams(c.DatabaseURL)
 			}
 		}
 	}
@@ -157,12 +168,17 @@ func Load(getenv func(string) string, needs Needs) (*Config, error) {
 		case c.RedisURL == "":
 			l.fail("REDIS_URL", `is required: a URL such as "redis://host:6379/0" or "rediss://…"`, "")
 		default:
-			if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			o, err := redis.ParseURL(c.RedisURL)
+			switch {
+			case err != nil:
 				expect := `must be a URL such as "redis://host:6379/0" or "rediss://…"`
 				if u, perr := url.Parse(c.RedisURL); perr == nil && hasSecretParam(u.Query()) {
 					expect += "; put the password in REDIS_PASSWORD or in the URL's userinfo, not in the query"
 				}
 				l.fail("REDIS_URL", expect, Redact(c.RedisURL))
+			case o.DB < 0 || o.DB >= RedisDatabases:
+				l.fail("REDIS_URL", fmt.Sprintf(`must name a logical database from 0 to %d, such as "redis://host:6379/0": Redis has %d (its default "databases %d", which ElastiCache and the docker stack keep)`,
+					RedisDatabases-1, RedisDatabases, RedisDatabases), Redact(c.RedisURL))
 			}
 		}
 	}
@@ -311,62 +327,23 @@ func hasSecretParam(q url.Values) bool {
 	return false
 }
 
-// redactDSN masks the secret values of a libpq key=value string; values
-// may be single-quoted with backslash escapes. Anything it cannot tokenize
-// is replaced entirely.
+// redactDSN masks the secret values of a libpq key=value string (dsnPairs).
+// Anything it cannot tokenize is replaced entirely.
 func redactDSN(s string) string {
+	pairs, ok := dsnPairs(s)
+	if !ok {
+		return "<unparseable>"
+	}
 	var b strings.Builder
-	i := 0
-	for i < len(s) {
-		// whitespace
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
-			b.WriteByte(s[i])
-			i++
-		}
-		if i >= len(s) {
-			break
-		}
-		eq := strings.IndexByte(s[i:], '=')
-		if eq < 0 {
-			return "<unparseable>"
-		}
-		key := strings.TrimSpace(s[i : i+eq])
-		if strings.ContainsAny(key, " \t'") {
-			return "<unparseable>"
-		}
-		b.WriteString(s[i : i+eq+1])
-		i += eq + 1
-		for i < len(s) && s[i] == ' ' {
-			b.WriteByte(' ')
-			i++
-		}
-		start := i
-		if i < len(s) && s[i] == '\'' {
-			i++
-			for i < len(s) && s[i] != '\'' {
-				if s[i] == '\\' {
-					i++
-				}
-				i++
-			}
-			if i >= len(s) {
-				return "<unparseable>"
-			}
-			i++ // closing quote
-		} else {
-			for i < len(s) && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' {
-				if s[i] == '\\' {
-					i++
-				}
-				i++
-			}
-		}
-		if secretKey(key) {
+	last := 0
+	for _, p := range pairs {
+		if secretKey(p.key) {
+			b.WriteString(s[last:p.start])
 			b.WriteString("xxxxx")
-		} else {
-			b.WriteString(s[start:min(i, len(s))])
+			last = p.end
 		}
 	}
+	b.WriteString(s[last:])
 	return b.String()
 }
 

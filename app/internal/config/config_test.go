@@ -170,6 +170,88 @@ func TestLoadErrors(t *testing.T) {
 	})
 }
 
+func TestRedisURLNamesADatabaseRedisHas(t *testing.T) {
+	for _, tc := range []struct {
+		name, url string
+		ok        bool
+	}{
+		{"database 0 is read", "redis://cache:6379/0", true},
+		{"no database is database 0", "redis://cache:6379", true},
+		{"database 15, the last of 16, is read", "rediss://cache:6379/15", true},
+		{"database 16 is refused", "redis://cache:6379/16", false},
+		{"database 99 is refused", "redis://cache:6379/99", false},
+		{"a database given as ?db= is checked too", "redis://cache:6379/0?db=99", false},
+		{"a negative database is refused", "redis://cache:6379/-1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			e["REDIS_URL"] = tc.url
+			_, err := config.Load(env(e), all)
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want := `REDIS_URL: must name a logical database from 0 to 15`
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), fmt.Sprintf("(got %q)", tc.url)) {
+				t.Fatalf("want %s and the URL, got %v", want, err)
+			}
+		})
+	}
+	t.Run("the refused URL is echoed without its password", func(t *testing.T) {
+		e := valid()
+		e["REDIS_URL"] = "redis://:hunter2@cache:6379/99"
+		_, err := config.Load(env(e), all)
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "xxxxx@cache:6379/99") {
+			t.Fatalf("%v", err)
+		}
+	})
+}
+
+func TestDatabaseURLParametersAreCheckedAtLoad(t *testing.T) {
+	const sslmodes = `"disable", "allow", "prefer", "require", "verify-ca", "verify-full"`
+	for _, tc := range []struct {
+		name, url string
+		want      string // "" = accepted
+	}{
+		{"a connect_timeout in words is refused", "postgres://app@db/app?connect_timeout=abc",
+			`DATABASE_URL: parameter connect_timeout must be a whole number of seconds, 0 or more (got "abc")`},
+		{"a negative connect_timeout is refused", "postgres://app@db/app?sslmode=disable&connect_timeout=-1",
+			`DATABASE_URL: parameter connect_timeout must be a whole number of seconds, 0 or more (got "-1")`},
+		{"an unknown sslmode is refused with the allowed ones", "postgres://app@db/app?sslmode=bogus",
+			`DATABASE_URL: parameter sslmode must be one of ` + sslmodes + ` (got "bogus")`},
+		{"an unknown sslmode of a DSN is refused with the allowed ones", "host=db user=app sslmode='bogus'",
+			`DATABASE_URL: parameter sslmode must be one of ` + sslmodes + ` (got "bogus")`},
+		{"an unknown target_session_attrs is refused with the allowed ones", "postgres://app@db/app?target_session_attrs=any-but-standby",
+			`DATABASE_URL: parameter target_session_attrs must be one of "any", "read-write", "read-only", "primary", "standby", "prefer-standby" (got "any-but-standby")`},
+		{"a pool parameter pgx cannot parse is named", "postgres://app@db/app?pool_max_conns=many",
+			`DATABASE_URL: parameter pool_max_conns is invalid: cannot parse pool_max_conns`},
+		{"a parameter given twice is refused, not the last one taken", "postgres://app@db/app?sslmode=verify-full&sslmode=disable",
+			`DATABASE_URL: parameter sslmode must be given once`},
+		{"a port out of range is refused", "postgres://app@db:70000/app",
+			`DATABASE_URL: must have a port from 1 to 65535 (got "postgres://app@db:70000/app")`},
+		{"the stacks' URL is accepted without reading its CA file, which is the container's", "postgres://app@db/app?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", ""},
+		{"a client certificate and key are left to the first connection too", "host=db user=app sslmode=verify-full sslcert=/nonexistent/c.pem sslkey=/nonexistent/k.pem", ""},
+		{"every valid parameter is accepted", "postgres://app@db/app?sslmode=require&connect_timeout=10&target_session_attrs=read-write&application_name=shipyard", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			e["DATABASE_URL"] = tc.url
+			_, err := config.Load(env(e), all)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want %s, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
 func TestSecretsAreMaskedWhenLogged(t *testing.T) {
 	e := valid()
 	e["DATABASE_URL"] = "postgres://app:urlsecret1@db:5432/app"

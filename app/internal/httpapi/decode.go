@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,8 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -44,20 +49,354 @@ func decodeJSON(r *http.Request, dst any) *decodeError {
 }
 
 func decodeBody(body io.Reader, dst any) *decodeError {
-	dec := json.NewDecoder(body)
+	// The body is read whole (MAX_BODY_BYTES bounds it) and checked for
+	// what encoding/json lets through silently before it is decoded.
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return jsonError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &decodeError{http.StatusBadRequest, "malformed_json", "the body must contain a single JSON object", nil}
+	}
+	if perr := checkBody(raw, dst); perr != nil {
+		return perr
+	}
+	dec = json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		var nerr net.Error
-		if errors.As(err, &mbe) || (errors.As(err, &nerr) && nerr.Timeout()) {
-			return jsonError(err)
+	return nil
+}
+
+// checkBody holds raw, one syntactically valid JSON value, to what
+// encoding/json would let through silently when decoding it into dst, the
+// request it is for:
+//
+//   - it decodes invalid UTF-8 and unpaired UTF-16 surrogate escapes
+//     ("\ud800") as U+FFFD, so the text stored would not be the text sent.
+//     Such a string is a field error of the top-level field holding it (in
+//     an object key it cannot be named: the body is malformed);
+//   - it keeps the last of duplicate keys, and other parsers the first:
+//     a key twice in one object is refused;
+//   - it matches keys case-insensitively: a key that is not exactly a
+//     field's name is an unknown field;
+//   - it takes null as "leave the field alone", which for a PATCH is
+//     ambiguous (clear it?): no field of this API is nullable, so null is
+//     the wrong type.
+func checkBody(raw []byte, dst any) *decodeError {
+	allowed := fieldNames(dst)
+	c := bodyCheck{jsonScan: jsonScan{b: raw}}
+	c.skipSpace()
+	if c.b[c.i] != '{' {
+		return nil // decoding it into the request reports the type
+	}
+	c.i++
+	seen := map[string]bool{}
+	for c.next('}') {
+		field := c.key()
+		switch {
+		case seen[field]:
+			c.duplicate(field, fmt.Sprintf("duplicate key %q", field))
+		case !slices.Contains(allowed, field) && len(c.unknown) < maxReported:
+			c.unknown = append(c.unknown, field)
 		}
-		return &decodeError{http.StatusBadRequest, "malformed_json", "the body must contain a single JSON object", nil}
+		seen[field] = true
+		c.skipSpace()
+		if c.b[c.i] == 'n' && slices.Contains(allowed, field) {
+			c.fieldError(field, "invalid_type", fmt.Sprintf("must be a %s, not null: leave the field out instead", fieldType(dst, field)))
+		}
+		c.value(field)
+	}
+	if c.badKey {
+		return &decodeError{http.StatusBadRequest, "malformed_json", "an object key is not valid UTF-8 text (or holds an unpaired UTF-16 surrogate escape)", nil}
+	}
+	if len(c.unknown) > 0 || len(c.dups) > 0 {
+		var details []string
+		var errs []fieldError
+		if len(c.unknown) > 0 {
+			quoted := make([]string, len(c.unknown))
+			for i, f := range c.unknown {
+				quoted[i] = strconv.Quote(f)
+				if f != "" { // an entry needs a field name; the detail names ""
+					errs = append(errs, unknownField(f, allowed))
+				}
+			}
+			noun := "field"
+			if len(quoted) > 1 {
+				noun = "fields"
+			}
+			details = append(details, fmt.Sprintf("unknown %s %s; allowed fields: %s", noun, strings.Join(quoted, ", "), strings.Join(allowed, ", ")))
+		}
+		if len(c.dups) > 0 {
+			for _, d := range c.dups {
+				details = append(details, d.detail)
+			}
+			details[len(details)-1] += "; each key may appear once in an object"
+			errs = append(errs, c.dupErrs()...)
+		}
+		return &decodeError{http.StatusBadRequest, "malformed_json", strings.Join(details, "; "), errs}
+	}
+	if len(c.errs) > 0 {
+		return &decodeError{http.StatusUnprocessableEntity, "validation_failed", "the request body has invalid fields", c.errs}
 	}
 	return nil
+}
+
+// unknownField is the field error of key, which names none of the fields
+// allowed.
+func unknownField(key string, allowed []string) fieldError {
+	msg := "is not a field of this request; allowed: " + strings.Join(allowed, ", ")
+	for _, f := range allowed {
+		if strings.EqualFold(f, key) {
+			msg = fmt.Sprintf("is not a field of this request (names are case-sensitive: did you mean %q?); allowed: %s", f, strings.Join(allowed, ", "))
+		}
+	}
+	return fieldError{Field: key, Code: "unknown_field", Message: msg}
+}
+
+// bodyCheck walks a JSON value, collecting what checkBody refuses.
+type bodyCheck struct {
+	jsonScan
+	badKey  bool
+	unknown []string // top-level keys that name no field
+	dups    []dupKey
+	errs    []fieldError
+	seen    map[string]bool // fields with an error already
+}
+
+// maxReported bounds the unknown fields and the duplicate keys a problem
+// names.
+const maxReported = 10
+
+// dupKey is a key found twice in one object of the top-level field field.
+type dupKey struct{ field, detail string }
+
+// duplicate records a key found twice in field (field itself at the top
+// level, or a key of an object in its value), described by detail.
+func (c *bodyCheck) duplicate(field, detail string) {
+	d := dupKey{field, detail}
+	if len(c.dups) < maxReported && !slices.Contains(c.dups, d) {
+		c.dups = append(c.dups, d)
+	}
+}
+
+// dupErrs is one field error per field with a duplicate key.
+func (c *bodyCheck) dupErrs() []fieldError {
+	var errs []fieldError
+	for _, d := range c.dups {
+		if d.field != "" && !slices.ContainsFunc(errs, func(e fieldError) bool { return e.Field == d.field }) {
+			errs = append(errs, fieldError{Field: d.field, Code: "duplicate_key", Message: "must appear once: JSON parsers disagree on which of two values wins"})
+		}
+	}
+	return errs
+}
+
+// key consumes an object key and its colon and returns the key.
+func (c *bodyCheck) key() string {
+	key, ok := decodeText(c.str())
+	if !ok {
+		c.badKey = true
+	}
+	c.skipSpace()
+	c.i++ // ':'
+	return key
+}
+
+// fieldError records the first problem of field.
+func (c *bodyCheck) fieldError(field, code, msg string) {
+	if c.seen[field] {
+		return
+	}
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	c.seen[field] = true
+	c.errs = append(c.errs, fieldError{Field: field, Code: code, Message: msg})
+}
+
+// value consumes one value of the top-level field field.
+func (c *bodyCheck) value(field string) {
+	c.skipSpace()
+	switch c.b[c.i] {
+	case '{':
+		c.i++
+		seen := map[string]bool{}
+		for c.next('}') {
+			key := c.key()
+			if seen[key] {
+				c.duplicate(field, fmt.Sprintf("duplicate key %q in %q", key, field))
+			}
+			seen[key] = true
+			c.value(field)
+		}
+	case '[':
+		c.i++
+		for c.next(']') {
+			c.value(field)
+		}
+	case '"':
+		s := c.str()
+		if code, msg := textProblem(s); code != "" {
+			c.fieldError(field, code, msg)
+		}
+	default: // a number, true, false or null
+		for c.i < len(c.b) && !strings.ContainsRune(",]} \t\r\n", rune(c.b[c.i])) {
+			c.i++
+		}
+	}
+}
+
+// fieldNames are the JSON names of the fields of the struct dst points
+// to, in order.
+func fieldNames(dst any) []string {
+	t := reflect.TypeOf(dst)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+// fieldType is the JSON type of dst's field name (jsonTypeName).
+func fieldType(dst any, name string) string {
+	t := reflect.TypeOf(dst)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	for i := range t.NumField() {
+		if n, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); n == name || n == "" && t.Field(i).Name == name {
+			ft := t.Field(i).Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			return jsonTypeName(ft.Kind().String())
+		}
+	}
+	return "value"
+}
+
+// jsonScan reads a JSON value already known to be valid.
+type jsonScan struct {
+	b []byte
+	i int
+}
+
+func (s *jsonScan) skipSpace() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+// next reports whether another element of an object or array follows
+// (consuming its comma), or consumes the closing delimiter end.
+func (s *jsonScan) next(end byte) bool {
+	s.skipSpace()
+	switch s.b[s.i] {
+	case end:
+		s.i++
+		return false
+	case ',':
+		s.i++
+		s.skipSpace()
+	}
+	return true
+}
+
+// str consumes a string and returns what is between its quotes, escapes
+// as written.
+func (s *jsonScan) str() []byte {
+	start := s.i + 1
+	for s.i = start; s.b[s.i] != '"'; s.i++ {
+		if s.b[s.i] == '\\' {
+			s.i++ // the escaped character (a \u's hex digits hold no quote)
+		}
+	}
+	s.i++
+	return s.b[start : s.i-1]
+}
+
+// textProblem is why the contents of a JSON string are not valid Unicode
+// text (a field error's code and message), or "" when they are.
+func textProblem(s []byte) (code, msg string) {
+	if !utf8.Valid(s) {
+		return "invalid_utf8", "must be valid UTF-8 text"
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		i++
+		if s[i] != 'u' {
+			continue
+		}
+		r := hex4(s[i+1:])
+		i += 4
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		if r < 0xdc00 && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+			if lo := hex4(s[i+3:]); lo >= 0xdc00 && lo <= 0xdfff {
+				i += 6
+				continue
+			}
+		}
+		return "unpaired_surrogate", `must not contain an unpaired UTF-16 surrogate escape such as "\ud800": write a character outside the Basic Multilingual Plane as a pair ("\ud83d\ude00") or as UTF-8`
+	}
+	return "", ""
+}
+
+// hex4 is the value of the four hex digits s starts with (a \u escape's,
+// already validated).
+func hex4(s []byte) rune {
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// decodeText decodes the contents of a JSON string; ok is false when they
+// are not valid Unicode text (textProblem).
+func decodeText(s []byte) (string, bool) {
+	if code, _ := textProblem(s); code != "" {
+		return "", false
+	}
+	if bytes.IndexByte(s, '\\') < 0 {
+		return string(s), true
+	}
+	var v string
+	if err := json.Unmarshal(append(append([]byte{'"'}, s...), '"'), &v); err != nil {
+		return "", false
+	}
+	return v, true
 }
 
 func jsonError(err error) *decodeError {
@@ -83,7 +422,8 @@ func jsonError(err error) *decodeError {
 		return &decodeError{http.StatusBadRequest, "malformed_json", "the body must be a JSON object", nil}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &decodeError{http.StatusBadRequest, "malformed_json", fmt.Sprintf("unknown field %q", field), nil}
+		return &decodeError{http.StatusBadRequest, "malformed_json", fmt.Sprintf("unknown field %q", field),
+			[]fieldError{{Field: field, Code: "unknown_field", Message: "is not a field of this request"}}}
 	default:
 		return &decodeError{http.StatusBadRequest, "malformed_json", "the body is not valid JSON", nil}
 	}
@@ -229,6 +569,13 @@ type updateNoteRequest struct {
 }
 
 func (req *updateNoteRequest) normalize() *decodeError {
+	if req.Title == nil && req.Body == nil {
+		// Nothing to change: refused rather than answered 200 with a new
+		// version (and ETag) of an unchanged note.
+		msg := "at least one of " + strings.Join(fieldNames(req), ", ") + " is required"
+		return &decodeError{http.StatusUnprocessableEntity, "validation_failed", "no field to update; allowed fields: " + strings.Join(fieldNames(req), ", "),
+			[]fieldError{{Field: "title", Code: "one_required", Message: msg}, {Field: "body", Code: "one_required", Message: msg}}}
+	}
 	var v validator
 	if req.Title != nil {
 		t := strings.TrimSpace(*req.Title)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,10 +13,73 @@ import (
 // documented rules (so that Postgres never sees e.g. a NUL byte). Seed
 // corpus: testdata/fuzz/<FuzzName>/.
 
-func decodeFuzz(data []byte, dst normalizer) *decodeError {
+func decodeFuzz(t *testing.T, data []byte, dst normalizer) *decodeError {
+	t.Helper()
 	r, _ := http.NewRequest("POST", "/", bytes.NewReader(data))
 	r.Header.Set("Content-Type", "application/json")
-	return decodeValid(r, dst)
+	err := decodeValid(r, dst)
+	if err == nil {
+		checkTakenAsSent(t, data)
+		checkKeysOnce(t, data)
+	}
+	return err
+}
+
+// checkTakenAsSent fails when an accepted body holds a U+FFFD it did not
+// send: encoding/json's stand-in for invalid UTF-8 and unpaired surrogate
+// escapes, i.e. text that would be stored other than sent.
+func checkTakenAsSent(t *testing.T, data []byte) {
+	t.Helper()
+	if bytes.Contains(data, []byte("\ufffd")) || bytes.Contains(bytes.ToLower(data), []byte(`\ufffd`)) {
+		return
+	}
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		t.Fatalf("accepted a body encoding/json refuses: %q", data)
+	}
+	if out, _ := json.Marshal(v); bytes.Contains(out, []byte("\ufffd")) {
+		t.Fatalf("accepted text that is not valid Unicode (it decodes to U+FFFD): %q", data)
+	}
+}
+
+// checkKeysOnce fails when an accepted body has a key twice in one object
+// (encoding/json would have kept the last).
+func checkKeysOnce(t *testing.T, data []byte) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var walk func() bool
+	walk = func() bool {
+		tok, err := dec.Token()
+		if err != nil {
+			return true
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, _ := dec.Token()
+				if seen[k.(string)] {
+					return false
+				}
+				seen[k.(string)] = true
+				if !walk() {
+					return false
+				}
+			}
+			_, _ = dec.Token()
+		case json.Delim('['):
+			for dec.More() {
+				if !walk() {
+					return false
+				}
+			}
+			_, _ = dec.Token()
+		}
+		return true
+	}
+	if !walk() {
+		t.Fatalf("accepted a body with a key twice in one object: %q", data)
+	}
 }
 
 func checkText(t *testing.T, field, s string, required bool, maxLen int) {
@@ -53,7 +117,7 @@ func FuzzDecodeRegister(f *testing.F) {
 	f.Add([]byte(`{"email":"ada@example.com","password":"correct horse","name":"Ada"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var req registerRequest
-		if err := decodeFuzz(data, &req); err != nil {
+		if err := decodeFuzz(t, data, &req); err != nil {
 			checkProblem(t, err)
 			return
 		}
@@ -73,7 +137,7 @@ func FuzzDecodeLogin(f *testing.F) {
 	f.Add([]byte(`{"email":"ada@example.com","password":"correct horse"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var req loginRequest
-		if err := decodeFuzz(data, &req); err != nil {
+		if err := decodeFuzz(t, data, &req); err != nil {
 			checkProblem(t, err)
 			return
 		}
@@ -86,7 +150,7 @@ func FuzzDecodeCreateNote(f *testing.F) {
 	f.Add([]byte(`{"title":"Groceries","body":"milk eggs bread"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var req createNoteRequest
-		if err := decodeFuzz(data, &req); err != nil {
+		if err := decodeFuzz(t, data, &req); err != nil {
 			checkProblem(t, err)
 			return
 		}
@@ -99,9 +163,12 @@ func FuzzDecodeUpdateNote(f *testing.F) {
 	f.Add([]byte(`{"title":"Groceries"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var req updateNoteRequest
-		if err := decodeFuzz(data, &req); err != nil {
+		if err := decodeFuzz(t, data, &req); err != nil {
 			checkProblem(t, err)
 			return
+		}
+		if req.Title == nil && req.Body == nil {
+			t.Fatalf("accepted an update of no field")
 		}
 		if req.Title != nil {
 			checkText(t, "title", *req.Title, true, maxTitle)

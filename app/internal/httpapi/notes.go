@@ -310,41 +310,68 @@ func decodeCursor(s string) (int64, bool) {
 	return c.ID, true
 }
 
-// rawParam returns the value of query parameter name and whether it was
+// Why queryParam refuses a parameter.
+var (
+	errParamEncoding = errors.New("not valid percent-encoding")
+	errParamRepeated = errors.New("given more than once")
+)
+
+// queryParam returns the value of query parameter name and whether it was
 // sent at all. url.Values silently drops a pair it cannot unescape (so
-// "cursor=%%%" would read as "no cursor"); here such a value comes back
-// as is, and then fails to decode.
-func rawParam(rawQuery, name string) (string, bool) {
+// "limit=%zz" would read as no limit) and Get takes the first of repeated
+// ones (so "limit=5&limit=abc" would read as 5): here either is an error,
+// errParamEncoding or errParamRepeated.
+func queryParam(rawQuery, name string) (string, bool, error) {
+	val, present := "", false
 	for _, pair := range strings.Split(rawQuery, "&") {
 		k, v, _ := strings.Cut(pair, "=")
 		if key, err := url.QueryUnescape(k); err != nil || key != name {
 			continue
 		}
-		if val, err := url.QueryUnescape(v); err == nil {
-			return val, true
+		if present {
+			return "", true, errParamRepeated
 		}
-		return v, true
+		present = true
+		var err error
+		if val, err = url.QueryUnescape(v); err != nil {
+			return "", true, errParamEncoding
+		}
 	}
-	return "", false
+	return val, present, nil
+}
+
+// limitProblem is the field error of a limit query parameter that is not
+// one integer from 1 to 100, err being queryParam's (nil: it was read but
+// is no such integer).
+func limitProblem(err error) fieldError {
+	switch {
+	case errors.Is(err, errParamRepeated):
+		return fieldError{Field: "limit", Code: "repeated", Message: "must be given once, an integer from 1 to 100"}
+	case errors.Is(err, errParamEncoding):
+		return fieldError{Field: "limit", Code: "invalid_encoding", Message: "is not valid percent-encoding; must be an integer from 1 to 100"}
+	}
+	return fieldError{Field: "limit", Code: "out_of_range", Message: "must be an integer from 1 to 100"}
 }
 
 func handleNoteList(log *slog.Logger, st *store.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
 		limit := 20
-		if s := q.Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > 100 {
-				writeProblem(w, r, http.StatusUnprocessableEntity, "validation_failed", "invalid query parameters",
-					fieldError{Field: "limit", Code: "out_of_range", Message: "must be an integer from 1 to 100"})
+		if s, present, err := queryParam(r.URL.RawQuery, "limit"); present {
+			n, aerr := strconv.Atoi(s)
+			if err != nil || aerr != nil || n < 1 || n > 100 {
+				writeProblem(w, r, http.StatusUnprocessableEntity, "validation_failed", "invalid query parameters", limitProblem(err))
 				return
 			}
 			limit = n
 		}
 		var before int64
-		if s, present := rawParam(r.URL.RawQuery, "cursor"); present {
+		if s, present, err := queryParam(r.URL.RawQuery, "cursor"); present {
 			id, ok := decodeCursor(s)
-			if !ok {
+			switch {
+			case errors.Is(err, errParamRepeated):
+				writeProblem(w, r, http.StatusBadRequest, "invalid_cursor", "give cursor once: the next_cursor of a previous page")
+				return
+			case err != nil || !ok:
 				writeProblem(w, r, http.StatusBadRequest, "invalid_cursor", "use the next_cursor of a previous page")
 				return
 			}

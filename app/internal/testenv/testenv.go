@@ -29,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shipyard-kit/shipyard/app/internal/config"
 	"github.com/shipyard-kit/shipyard/app/internal/db"
 )
 
@@ -46,8 +47,9 @@ var (
 	redisOnce sync.Once
 	redisBase *url.URL
 	redisErr  error
-	redisDBs  int
-	redisNext atomic.Int64
+	redisMu   sync.Mutex
+	redisUsed [config.RedisDatabases]bool // leased by a running test
+	redisLast int                         // the database leased last
 
 	dbCounter atomic.Int64
 )
@@ -363,13 +365,15 @@ func (p *StartedPostgres) Stop() {
 
 // ------------------------------------------------------------------- Redis
 
-// RedisURL returns a URL to an empty Redis logical database for this test.
+// RedisURL returns a URL to an empty Redis logical database for this test,
+// one of 1 to 15: the stacks' Redis has 16 (config.RedisDatabases, which
+// the app refuses to exceed) and the throwaway server as many. Each is
+// this test's until it ends; a test holding all 15 at once fails.
 func RedisURL(t testing.TB) string {
 	t.Helper()
 	redisOnce.Do(func() {
 		if s := os.Getenv("TEST_REDIS_URL"); s != "" {
 			redisBase, redisErr = url.Parse(s)
-			redisDBs = 16
 			return
 		}
 		r, err := StartRedis()
@@ -379,17 +383,40 @@ func RedisURL(t testing.TB) string {
 		}
 		addCleanup(r.Stop)
 		redisBase, redisErr = url.Parse(r.URL)
-		redisDBs = 1000
 	})
 	if redisErr != nil {
 		t.Fatalf("testenv: redis: %v (set TEST_REDIS_URL or install redis-server)", redisErr)
 	}
-	n := 1 + int(redisNext.Add(1)-1)%(redisDBs-1)
+	n := leaseRedisDB(t)
 	u := *redisBase
 	u.Path = "/" + strconv.Itoa(n)
 	s := u.String()
 	flush(t, s)
 	return s
+}
+
+// leaseRedisDB picks a logical database from 1 to 15 no running test holds
+// (the one after the last leased first, so that a database freed is reused
+// last) and holds it until t ends.
+func leaseRedisDB(t testing.TB) int {
+	t.Helper()
+	redisMu.Lock()
+	defer redisMu.Unlock()
+	const dbs = config.RedisDatabases - 1 // 0 is left alone
+	for i := range dbs {
+		n := 1 + (redisLast+i)%dbs
+		if !redisUsed[n] {
+			redisUsed[n], redisLast = true, n
+			t.Cleanup(func() {
+				redisMu.Lock()
+				redisUsed[n] = false
+				redisMu.Unlock()
+			})
+			return n
+		}
+	}
+	t.Fatalf("testenv: all %d Redis logical databases (1 to %d) are held by running tests", dbs, dbs)
+	return 0
 }
 
 func flush(t testing.TB, s string) {
@@ -439,7 +466,7 @@ func StartRedis(extra ...string) (*StartedRedis, error) {
 
 func startRedisAt(bin, dir string, port int, extra []string) (*StartedRedis, error) {
 	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--databases", "1000", "--loglevel", "warning"}, extra...)
+		"--dir", dir, "--databases", strconv.Itoa(config.RedisDatabases), "--loglevel", "warning"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	var out strings.Builder
