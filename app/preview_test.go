@@ -302,3 +302,29 @@ func TestPreviewSubcommandIsCheckedBeforeTheEnvironment(t *testing.T) {
 		})
 	}
 }
+
+func TestSeedAndJobArgumentsAreCheckedBeforeTheEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"an unknown scenario is named with the scenarios", []string{"seed", "bogus"}, `seed: name one scenario (got "bogus"); scenarios: demo, large`},
+		{"no scenario is named", []string{"seed"}, `seed: name one scenario (got none); scenarios: demo, large`},
+		{"two scenarios are refused", []string{"seed", "demo", "large"}, `(got "demo large")`},
+		{"an unknown job is named with the jobs", []string{"job", "nope"}, `job: no scheduled job "nope" (jobs: `},
+		{"no job is named", []string{"job"}, `job: name one job (jobs: `},
+	} {
+		t.Run(tc.name+" with an empty environment, not the variables", func(t *testing.T) {
+			out, err := appRun(map[string]string{}, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q in:\n%s", err, tc.want, out)
+			}
+			for _, v := range []string{"DATABASE_URL", "REDIS_URL"} {
+				if strings.Contains(out, v) {
+					t.Errorf("the output names %s, which the argument's error is not about:\n%s", v, out)
+				}
+			}
+		})
+	}
+}

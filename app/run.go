@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,11 +94,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	if cmd == "preview" {
-		if err := previewArgs(args[2:]); err != nil {
-			logx.New(stdout, slog.LevelInfo, cmd).Error("invalid arguments", "err", err)
-			return err
-		}
+	if err := commandArgs(cmd, args[2:]); err != nil {
+		logx.New(stdout, slog.LevelInfo, cmd).Error("invalid arguments", "err", err)
+		return err
 	}
 	cfg, err := config.Load(getenv, needsFor(args))
 	if err != nil {
@@ -157,6 +156,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log.Info("exited cleanly")
+	return nil
+}
+
+// commandArgs checks a command's arguments before the configuration is
+// loaded: a wrong one is named as such, with the allowed values, not as
+// the variables the command would need.
+func commandArgs(cmd string, args []string) error {
+	switch cmd {
+	case "preview":
+		return previewArgs(args)
+	case "job":
+		if len(args) != 1 {
+			return fmt.Errorf("job: name one job (jobs: %s)", jobNames())
+		}
+		if _, err := jobs.Lookup(args[0]); err != nil {
+			return fmt.Errorf("job: %w", err)
+		}
+	case "seed":
+		if len(args) != 1 || !slices.Contains(seed.Names(), args[0]) {
+			got := "none"
+			if len(args) > 0 {
+				got = strconv.Quote(strings.Join(args, " "))
+			}
+			return fmt.Errorf("seed: name one scenario (got %s); scenarios: %s", got, strings.Join(seed.Names(), ", "))
+		}
+	}
 	return nil
 }
 
