@@ -10,6 +10,7 @@
 package preflight
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -240,7 +242,8 @@ func jsonPosition(data []byte, err error) (line, col int) {
 }
 
 // parse reads what the checks need of a stack's config file; a file that
-// cannot be read as JSON is a notJSONError.
+// cannot be read as JSON, or has a key twice in one object (which the
+// config loader refuses), is a notJSONError.
 func parse(path, stack string) (Stack, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -260,8 +263,89 @@ func parse(path, stack string) (Stack, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Stack{Name: stack}, newNotJSONError(path, data, err)
 	}
+	if err := duplicateKey(path, data); err != nil {
+		return Stack{Name: stack}, err
+	}
 	prs := f.CI.PullRequestPreviews == nil || *f.CI.PullRequestPreviews
 	return Stack{Name: stack, Path: path, Target: f.Target, Region: f.AWS.Region, Bootstrap: f.Bootstrap, PullRequestPreviews: prs}, nil
+}
+
+// duplicateKey refuses a key that appears twice in one object of data,
+// a JSON value, as a notJSONError at the second one, naming the key, the
+// object and the line of the first: encoding/json keeps the last value,
+// and infra/stackconfig, which refuses the file (its keyLines), would
+// otherwise disagree with preflight's answers (target, backend,
+// passphrase).
+func duplicateKey(path string, data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var walk func(where string) error
+	walk = func(where string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return newNotJSONError(path, data, err)
+		}
+		d, ok := tok.(json.Delim)
+		if !ok {
+			return nil
+		}
+		seen := map[string]int{}
+		for i := 0; dec.More(); i++ {
+			inner := where + "[" + strconv.Itoa(i) + "]"
+			if d == '{' {
+				kt, err := dec.Token()
+				if err != nil {
+					return newNotJSONError(path, data, err)
+				}
+				k, _ := kt.(string)
+				line, col := keyPosition(data, int(dec.InputOffset()))
+				if first, dup := seen[k]; dup {
+					in := "the top level"
+					if where != "" {
+						in = where
+					}
+					return notJSONError{path: path, line: line, col: col,
+						err: fmt.Errorf("duplicate key %q in %s (first at line %d); each key may appear once, since JSON parsers disagree on which value wins", k, in, first)}
+				}
+				seen[k] = line
+				inner = k
+				if where != "" {
+					inner = where + "." + k
+				}
+			}
+			if err := walk(inner); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil { // the closing delimiter
+			return newNotJSONError(path, data, err)
+		}
+		return nil
+	}
+	return walk("")
+}
+
+// keyPosition is the line and column (from 1, the column in bytes) of the
+// opening quote of the object key that ends just before offset in data.
+func keyPosition(data []byte, offset int) (line, col int) {
+	at := min(max(offset-1, 0), len(data)) // the closing quote
+	for i := at - 1; i >= 0; i-- {
+		if data[i] != '"' {
+			continue
+		}
+		escapes := 0
+		for j := i - 1; j >= 0 && data[j] == '\\'; j-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			at = i
+			break
+		}
+	}
+	before := data[:at]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	col = at - bytes.LastIndexByte(before, '\n')
+	return line, col
 }
 
 // parseStack is parse, with a file that cannot be read as JSON named as

@@ -137,6 +137,10 @@ func TestReadStrict(t *testing.T) {
 		"misspelt.json":   `{"target": "dockr"}`,
 		"dev.old.json":    `{"target": `,
 		"targetless.json": `{}`,
+		"twice.json":      "{\n  \"target\": \"aws\",\n  \"aws\": {\"region\": \"eu-west-1\"},\n  \"target\": \"docker\"\n}\n",
+		"nested.json":     "{\"target\": \"aws\", \"bootstrap\": {\"backendUrl\": \"s3://a\",\n \"backendUrl\": \"s3://b\"}}",
+		"escaped.json":    `{"target": "aws", "a\"b": 1, "a\"b": 2}`,
+		"apart.json":      `{"target": "aws", "aws": {"region": "eu-west-1"}, "bootstrap": {"region": "x"}, "app": {"secrets": [{"a": 1}, {"a": 2}]}}`,
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
@@ -155,7 +159,14 @@ func TestReadStrict(t *testing.T) {
 		{"a target that is no string is an error naming the field", "typed", Stack{}, filepath.Join(dir, "typed.json") + ": json: cannot unmarshal number into Go struct field .target of type string"},
 		{"a misspelt target is read as it is, for the caller to refuse", "misspelt", Stack{Name: "misspelt", Path: filepath.Join(dir, "misspelt.json"), Target: "dockr", PullRequestPreviews: true}, ""},
 		{"a config without a target is read as it is", "targetless", Stack{Name: "targetless", Path: filepath.Join(dir, "targetless.json"), PullRequestPreviews: true}, ""},
-		{"an unknown stack lists the known ones", "nope", Stack{}, `unknown stack "nope": there is no ` + filepath.Join(dir, "nope.json") + "; known stacks: comma, cut, dev, misspelt, targetless, typed"},
+		{"a key twice at the top level is an error naming the key, where it is again and where first", "twice", Stack{},
+			`stack "twice": ` + filepath.Join(dir, "twice.json") + `:4:3: duplicate key "target" in the top level (first at line 2); each key may appear once`},
+		{"a key twice in a section is an error naming the section", "nested", Stack{},
+			filepath.Join(dir, "nested.json") + `:2:2: duplicate key "backendUrl" in bootstrap (first at line 1)`},
+		{"a key with an escaped quote twice is found at its opening quote", "escaped", Stack{},
+			filepath.Join(dir, "escaped.json") + `:1:30: duplicate key "a\"b" in the top level`},
+		{"one key in different objects is no duplicate", "apart", Stack{Name: "apart", Path: filepath.Join(dir, "apart.json"), Target: TargetAWS, Region: "eu-west-1", PullRequestPreviews: true}, ""},
+		{"an unknown stack lists the known ones", "nope", Stack{}, `unknown stack "nope": there is no ` + filepath.Join(dir, "nope.json") + "; known stacks: apart, comma, cut, dev, escaped, misspelt, nested, targetless, twice, typed"},
 		{"a file whose name is no stack name is no stack", "dev.old", Stack{}, `unknown stack "dev.old": not a stack name`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

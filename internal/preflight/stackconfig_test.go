@@ -50,6 +50,24 @@ func TestTheStackNameRuleIsStackconfigs(t *testing.T) {
 	}
 }
 
+// A key given twice is refused by both: preflight's answers (target,
+// backend, passphrase) never come from the value the loader refuses.
+func TestADuplicateKeyIsRefusedByBothAsTheLoaderDoes(t *testing.T) {
+	dir := preflight.StackDir(t)
+	data := "{\n  \"target\": \"aws\",\n  \"target\": \"docker\"\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "twice.json"), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, want := stackconfig.Load(dir, "twice")
+	if want == nil || !strings.Contains(want.Error(), `line 3: duplicate key "target" in the top level (first at line 2)`) {
+		t.Fatalf("infra/stackconfig.Load: %v; want the duplicate refused", want)
+	}
+	_, err := preflight.ReadStrict(dir, "twice")
+	if err == nil || !strings.Contains(err.Error(), `twice.json:3:3: duplicate key "target" in the top level (first at line 2)`) {
+		t.Errorf("ReadStrict: %v; want the duplicate refused as the loader refuses it (%v)", err, want)
+	}
+}
+
 // `make image` tags what `preflight image STACK` prints; the docker program,
 // shipyard release and the e2e suite use stackconfig's AppImage: the same
 // image, for every stack of config/ and with release.imageRepository set.
