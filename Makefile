@@ -167,7 +167,7 @@ program: ## Build the Pulumi program (stacks/) into bin/shipyard-stacks, which P
 
 .PHONY: up
 up: up-args preflight pulumi-cli program ## Create or update STACK (default local: builds the image first); RELEASE_FOLLOWS=1 (aws): leave web's CodeDeploy redeploy to the `make release` run next
-	@case "$$($(BIN)/preflight target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) up $(STACK)$(if $(RELEASE_FOLLOWS), --release-follows=$(RELEASE_FOLLOWS))
 
 .PHONY: up-args
@@ -176,7 +176,7 @@ up-args: # up's RELEASE_FOLLOWS, checked before any install or build
 
 .PHONY: preview
 preview: preflight pulumi-cli program ## Show the diff `make up` would apply to STACK
-	@case "$$($(BIN)/preflight target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) preview $(STACK)
 
 .PHONY: down
@@ -185,7 +185,7 @@ down: preflight pulumi-cli ## Remove a docker STACK's containers and network, ke
 
 .PHONY: destroy
 destroy: preflight pulumi-cli ## Delete STACK's resources, and a docker stack's data volumes (aws stacks need CONFIRM=<stack>)
-	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) destroy $(STACK) --confirm=$(CONFIRM)
 
 .PHONY: cost
@@ -198,7 +198,7 @@ cost-prices: ## Refresh infra/cost/prices.json from AWS's public Price List offe
 
 .PHONY: drift
 drift: preflight pulumi-cli ## Compare STACK's deployed resources with its state (refresh preview): a line per drift; fails on drift (bin/shipyard drift: exit 2) or error (1)
-	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	@$(SHIPYARD) drift $(STACK)
 
 .PHONY: outputs
@@ -250,23 +250,23 @@ rekey: preflight pulumi-cli ## Re-encrypt aws STACK's secrets with its config's 
 .PHONY: bootstrap-args
 bootstrap-args: # bootstrap's STACK (an aws stack) and FORCE, checked before any install or build
 	@case "$(FORCE)" in ""|1|0|true|false) ;; *) echo "make bootstrap: FORCE=$(FORCE): allowed 1, 0, true, false (1: overwrite bootstrap sections in config/ that name another backend or other roles)" >&2; exit 2;; esac
-	@target=$$($(PREFLIGHT) target $(STACK)) && [ "$$target" = aws ] || { echo "usage: make bootstrap STACK=<aws stack> (the account and region of its config); STACK=$(STACK) is not one" >&2; exit 2; }
+	@target=$$($(PREFLIGHT) target $(STACK)); [ "$$target" = aws ] || { echo "usage: make bootstrap STACK=<aws stack> (the account and region of its config); STACK=$(STACK) is a $$target stack" >&2; exit 2; }
 
 ##@ PR environments (a pull request's app on STACK's shared infrastructure; docs/operations.md)
 
 .PHONY: pr-up
 pr-up: pr-args preflight pulumi-cli program ## Create or update PR=<n>'s environment on STACK (stack STACK-pr-<n>) and print its URL and reap time (IMAGE=<ref>: run that image)
-	@case "$$($(BIN)/preflight target $(STACK))" in docker) [ -n "$(IMAGE)" ] || $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin crane $(if $(IMAGE),,image);; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in docker) [ -n "$(IMAGE)" ] || $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin crane $(if $(IMAGE),,image);; esac
 	$(SHIPYARD) pr-up $(STACK) $(PR)$(if $(IMAGE), --image=$(IMAGE))
 
 .PHONY: pr-down
 pr-down: pr-args preflight pulumi-cli program ## Drop PR=<n>'s database, user and Redis keys and destroy its environment on STACK
-	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) pr-down $(STACK) $(PR)
 
 .PHONY: pr-reap
 pr-reap: preflight pulumi-cli program ## Destroy STACK's PR environments not deployed within TTL (default previews.ttlHours; e.g. TTL=72h) or, with OPEN=<n,n,...> (the open PRs; OPEN=none: no PR is open), whose PR is closed
-	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) pr-reap $(STACK) $(if $(TTL),--ttl=$(TTL)) $(if $(filter undefined,$(origin OPEN)),,--open=$(OPEN))
 
 .PHONY: pr-list
@@ -281,7 +281,7 @@ pr-args: # the PR number, checked before any install or build
 
 .PHONY: release
 release: preflight pulumi-cli program build ## aws: build the image once, push it to STACK's ECR repo, deploy it by digest; docker: release IMAGE (any local image; default what make image builds) by deploy.strategy (docs/operations.md)
-	@case "$$($(SHIPYARD) target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin crane image;; docker) [ -n "$(IMAGE)" ] || $(MAKE) --no-print-directory image;; esac
+	@target=$$($(SHIPYARD) target $(STACK)); case "$$target" in aws) $(MAKE) --no-print-directory aws-plugin crane image;; docker) [ -n "$(IMAGE)" ] || $(MAKE) --no-print-directory image;; esac
 	$(SHIPYARD) release $(STACK)$(if $(IMAGE), --image=$(IMAGE))
 
 .PHONY: promote

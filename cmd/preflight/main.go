@@ -7,7 +7,9 @@
 //
 //	preflight check STACK...   one line on stderr and exit 1 when a check fails
 //	preflight backend STACK    print the stack's PULUMI_BACKEND_URL
-//	preflight target STACK     print the stack's target (aws or docker)
+//	preflight target STACK     print the stack's target (aws or docker); a
+//	                           config that is not JSON or has no known target
+//	                           is an error
 //	preflight passphrase STACK print the PULUMI_CONFIG_PASSPHRASE the stack's pulumi
 //	                           calls get when the user set none (docker stacks: the
 //	                           local one), nothing when they get none; a config
@@ -142,8 +144,14 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 			return cliflag.UsageError("preflight", syn, args)
 		}
 		// The target of a stack whose backend is refused is still known.
-		s, err := preflight.Read(configDir, args[0])
+		// The Makefile picks what to install and build by the answer: a
+		// config that is not JSON or has no known target is an error, not
+		// an empty answer that skips the work.
+		s, err := preflight.ReadStrict(configDir, args[0])
 		if err != nil {
+			return err
+		}
+		if err := preflight.CheckTarget(filepath.Join(configDir, s.Name+".json"), s.Target); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, s.Target)

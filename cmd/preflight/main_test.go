@@ -114,17 +114,19 @@ func TestCIPrintsTheRoleRegionAndBackend(t *testing.T) {
 	}
 }
 
-// ci and passphrase answer by the stack's target, so a config they cannot
-// read is an error naming the file and where its JSON breaks (a workflow's
-// error annotation, make e2e's failure), not an answer for a stack of no
-// target: "not an aws stack (target \"\")", or no passphrase and exit 0.
-func TestCIAndPassphraseNameAConfigTheyCannotRead(t *testing.T) {
+// ci, passphrase and target answer by the stack's target, so a config
+// they cannot read is an error naming the file and where its JSON breaks
+// (a workflow's error annotation, make e2e's failure), not an answer for a
+// stack of no target: "not an aws stack (target \"\")", no passphrase, or
+// an empty target (the Makefile's `case` would skip the work), and exit 0.
+func TestCIPassphraseAndTargetNameAConfigTheyCannotRead(t *testing.T) {
 	dir := t.TempDir()
 	for name, data := range map[string]string{
 		"schema.json": "{}",
 		"dev.json":    "{\n  \"target\": \"aws\",\n}\n",
 		"local.json":  `{"target": "docker",}`,
 		"typo.json":   `{"target": "dockr"}`,
+		"none.json":   `{}`,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
@@ -139,6 +141,10 @@ func TestCIAndPassphraseNameAConfigTheyCannotRead(t *testing.T) {
 		{"passphrase names the file and where a trailing comma breaks its JSON", "passphrase local",
 			`stack "local": ` + filepath.Join(dir, "local.json") + `:1:21: invalid character '}'`},
 		{"passphrase names a misspelt target and the ones a stack takes", "passphrase typo", filepath.Join(dir, "typo.json") + `: target "dockr": allowed "docker" or "aws"`},
+		{"target names the file and where a trailing comma breaks its JSON", "target local",
+			`stack "local": ` + filepath.Join(dir, "local.json") + `:1:21: invalid character '}'`},
+		{"target names a misspelt target and the ones a stack takes", "target typo", filepath.Join(dir, "typo.json") + `: target "dockr": allowed "docker" or "aws"`},
+		{"target names a config without one", "target none", filepath.Join(dir, "none.json") + `: target "": allowed "docker" or "aws"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer

@@ -308,6 +308,70 @@ func TestBootstrapOfADockerStackPrintsItsUsageBeforeAnyInstall(t *testing.T) {
 	}
 }
 
+// make bootstrap on a config preflight cannot answer the target of (not
+// JSON, a misspelt target) says so, naming the file, not that the stack
+// is no aws stack with a usage line; nothing is installed.
+func TestBootstrapOfABrokenConfigNamesItsFileNotItsUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name, from, to, want string
+	}{
+		{"a trailing comma", `"target": "aws",`, `"target": "aws",,`, `prod.json:3:19: invalid character ','`},
+		{"a misspelt target", `"target": "aws",`, `"target": "aws ",`, `prod.json: target "aws ": allowed "docker" or "aws"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := freshClone(t)
+			prod := filepath.Join(dir, "config", "prod.json")
+			data, err := os.ReadFile(prod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(data), tc.from) {
+				t.Fatalf("config/prod.json has no %s", tc.from)
+			}
+			if err := os.WriteFile(prod, []byte(strings.Replace(string(data), tc.from, tc.to, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("make", "--no-print-directory", "bootstrap", "STACK=prod")
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("make bootstrap STACK=prod succeeded:\n%s", out)
+			}
+			if lines := ownLines(out); len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+				t.Errorf("want one line with %q, got:\n%s", tc.want, out)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "bin", "pulumi")); err == nil {
+				t.Error("pulumi was installed before the config was read")
+			}
+		})
+	}
+}
+
+// A recipe that picks what to install or build by the stack's target
+// (`preflight target`, `shipyard target`) stops when the answer fails: a
+// command substitution in `case "$$(…)"` is no command under `set -e`, so
+// its failure would leave the target empty and skip the work silently.
+func TestEveryRecipeStopsWhenTheTargetIsUnknown(t *testing.T) {
+	asked := regexp.MustCompile(`\$\$\((\$\(BIN\)/preflight|\$\(PREFLIGHT\)|\$\(SHIPYARD\)) target `)
+	stops := regexp.MustCompile(`(^|\t@?)target=\$\$\((\$\(BIN\)/preflight|\$\(PREFLIGHT\)|\$\(SHIPYARD\)) target \$\(STACK\)\); `)
+	n := 0
+	for target, r := range makeRules(t) {
+		for _, line := range strings.Split(r.recipe, "\n") {
+			if !asked.MatchString(line) {
+				continue
+			}
+			n++
+			if !stops.MatchString(line) {
+				t.Errorf("make %s: %q; want target=$$(… target $(STACK)); on its own, so that set -e stops the recipe when the target is unknown", target, strings.TrimSpace(line))
+			}
+		}
+	}
+	if n < 8 {
+		t.Fatalf("found %d recipe lines asking for the target; the Makefile's rules were not read", n)
+	}
+}
+
 func TestABadForceIsRefusedBeforeAnythingIsBuilt(t *testing.T) {
 	for _, tc := range []struct {
 		name, value string
