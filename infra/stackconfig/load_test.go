@@ -386,9 +386,41 @@ func TestStrayFilesAreNotStacks(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		ok   bool
-	}{{"dev", true}, {"pr-12", true}, {"e2e1a2b3c", true}, {"dev.old", false}, {"Dev", false}, {"dev-", false}, {"a_b", false}, {"averyveryverylongname1", false}} {
+	}{{"dev", true}, {"pr-12", true}, {"e2e1a2b3c", true}, {"dev-pr", true}, {"dev-pr-x", true}, {"dev-prx-1", true},
+		{"dev.old", false}, {"Dev", false}, {"dev-", false}, {"a_b", false}, {"averyveryverylongname1", false},
+		{"dev-pr-12", false}, {"local-pr-1", false}, {"a-b-pr-0", false}} {
 		if got := ValidStackName(tc.name); got != tc.ok {
 			t.Errorf("ValidStackName(%q) = %v", tc.name, got)
+		}
+	}
+}
+
+// A PR environment "<base>-pr-<n>" has no file of its own: a stack file
+// of such a name would be loaded as the PR's config (pr-up and pr-down
+// had no Preview to use) and a deployed stack of that name taken by
+// pr-reap for a PR environment and destroyed. Listing the stacks refuses
+// the file, naming it and the reserved pattern, so nothing loads.
+func TestAStackFileNamedAsAPREnvironmentIsRefused(t *testing.T) {
+	for _, name := range []string{"local-pr-1", "dev-pr-12", "my-app-pr-0", "averyveryverylongname-pr-7"} {
+		t.Run(name, func(t *testing.T) {
+			dir := writeDir(t, map[string]string{"local": dockerBase, name: dockerBase})
+			want := filepath.Join(dir, name+".json") + ": \"" + name + "\" is no stack name: it names PR "
+			for what, err := range map[string]error{
+				"Stacks":             func() error { _, err := Stacks(dir); return err }(),
+				"Load(local)":        func() error { _, err := Load(dir, "local"); return err }(),
+				"Load(" + name + ")": func() error { _, err := Load(dir, name); return err }(),
+				"LoadAll":            func() error { _, err := LoadAll(dir); return err }(),
+			} {
+				if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "not ending in -pr-<n> (reserved for PR environments)") {
+					t.Errorf("%s: %v; want an error starting %q and naming the reserved pattern", what, err, want)
+				}
+			}
+		})
+	}
+	// Every name PreviewOf reads as a PR environment's is reserved.
+	for _, name := range []string{"local-pr-1", "dev-pr-9999999", "a-b-c-pr-42"} {
+		if _, _, ok := PreviewOf(name); !ok || ValidStackName(name) {
+			t.Errorf("%s: PreviewOf ok %v, ValidStackName %v; want a PR environment's name, no stack name", name, ok, ValidStackName(name))
 		}
 	}
 }

@@ -77,27 +77,50 @@ type Bootstrap struct {
 	PreviewRoleArn  string `json:"previewRoleArn,omitempty"`
 }
 
-// stackNameRE, maxStackNameLen and StackNamePattern are infra/stackconfig's
-// rule for stack names (stackNameRE, ValidStackName and StackNamePattern
-// in infra/stackconfig/load.go), copied because this package imports only
-// the standard library; TestTheStackNameRuleIsStackconfigs checks that
-// both agree.
+// stackNameRE is what a stack name looks like: it names AWS resources
+// ("shipyard-<stack>-…", an ALB name has at most 32 characters) and Docker
+// containers, so lowercase letters, digits and inner hyphens, at most
+// maxStackNameLen. This is the one rule: infra/stackconfig's
+// ValidStackName and StackNamePattern are these.
 var stackNameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 
 const maxStackNameLen = 20
 
-// StackNamePattern describes valid stack names in messages.
-const StackNamePattern = "^[a-z][a-z0-9]*(-[a-z0-9]+)*$, at most 20 characters"
+// prStackRE is the end of a PR environment's name: PR n of stack B is the
+// stack "B-pr-n" (infra/stackconfig.PreviewOf), which has no file of its
+// own. A stack file may not take such a name: `shipyard pr-up B n` would
+// load it as the PR's config, and pr-reap would take the stack for a PR
+// environment and destroy it.
+var prStackRE = regexp.MustCompile(`-pr-[0-9]+$`)
 
-// ValidStackName reports whether name can be a stack's name.
+// StackNamePattern describes valid stack names in messages and docs.
+const StackNamePattern = "^[a-z][a-z0-9]*(-[a-z0-9]+)*$, at most 20 characters, not ending in -pr-<n> (reserved for PR environments)"
+
+// ValidStackName reports whether name can be a stack's name
+// (StackNamePattern).
 func ValidStackName(name string) bool {
-	return len(name) <= maxStackNameLen && stackNameRE.MatchString(name)
+	return len(name) <= maxStackNameLen && stackNameRE.MatchString(name) && !prStackRE.MatchString(name)
+}
+
+// ReservedStackFile refuses the config file at path of stack name when the
+// name is a PR environment's, "<base>-pr-<n>": nil for any other name (one
+// such as dev.old.json is no stack, and not refused). Listing a config
+// directory's stacks refuses such a file, here and in infra/stackconfig,
+// rather than leaving a stack file out that its author meant as a stack.
+func ReservedStackFile(path, name string) error {
+	if !stackNameRE.MatchString(name) || !prStackRE.MatchString(name) {
+		return nil
+	}
+	i := strings.LastIndex(name, "-pr-")
+	return fmt.Errorf("%s: %q is no stack name: it names PR %s's environment of stack %s (make pr-up PR=%s STACK=%s), which has no config file of its own; allowed: rename the file to a stack name (%s)",
+		path, name, name[i+len("-pr-"):], name[:i], name[i+len("-pr-"):], name[:i], StackNamePattern)
 }
 
 // Stacks lists the stack names in the config directory, sorted: every
 // *.json file but the schema whose name is a valid stack name
 // (ValidStackName), as infra/stackconfig.Stacks lists them; a file such as
-// dev.old.json is not a stack.
+// dev.old.json is not a stack, and one named as a PR environment
+// (ReservedStackFile) is an error.
 func Stacks(configDir string) ([]string, error) {
 	matches, err := filepath.Glob(filepath.Join(configDir, "*.json"))
 	if err != nil {
@@ -106,6 +129,9 @@ func Stacks(configDir string) ([]string, error) {
 	var out []string
 	for _, m := range matches {
 		name := strings.TrimSuffix(filepath.Base(m), ".json")
+		if err := ReservedStackFile(m, name); err != nil {
+			return nil, err
+		}
 		if name != "schema" && ValidStackName(name) {
 			out = append(out, name)
 		}

@@ -209,6 +209,31 @@ func TestAFileWhoseNameIsNoStackNameIsNoStack(t *testing.T) {
 	}
 }
 
+// A config file named as a PR environment, <base>-pr-<n>, is refused by
+// every command that lists or reads the stacks, naming the file, the PR
+// and base it names and the reserved pattern: pr-up would load it as the
+// PR's config, and pr-reap take a stack of that name for a PR environment.
+func TestAFileNamedAsAPREnvironmentIsRefused(t *testing.T) {
+	dir := stackDir(t)
+	if err := os.WriteFile(filepath.Join(dir, "local-pr-1.json"), []byte(`{"target": "docker"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dir, "local-pr-1.json") + `: "local-pr-1" is no stack name: it names PR 1's environment of stack local (make pr-up PR=1 STACK=local), which has no config file of its own; allowed: rename the file to a stack name (` + StackNamePattern + ")"
+	for what, err := range map[string]error{
+		"Stacks":                 func() error { _, err := Stacks(dir); return err }(),
+		"Read(local)":            func() error { _, err := Read(dir, "local"); return err }(),
+		"ReadStrict(local-pr-1)": func() error { _, err := ReadStrict(dir, "local-pr-1"); return err }(),
+		"ReadAll":                func() error { _, err := ReadAll(dir); return err }(),
+	} {
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v\nwant %s", what, err, want)
+		}
+	}
+	if !strings.Contains(StackNamePattern, "-pr-<n>") {
+		t.Errorf("StackNamePattern %q does not name the reserved names", StackNamePattern)
+	}
+}
+
 // stackDir is a config directory with the real schema, an aws stack, a
 // docker stack, and files whose names are no stack's, each an aws config
 // without a bootstrap section.

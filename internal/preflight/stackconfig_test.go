@@ -14,8 +14,8 @@ import (
 	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
 
-// The stack-name rule is a copy of infra/stackconfig's (this package
-// imports only the standard library): both must agree.
+// The stack-name rule is this package's, and infra/stackconfig's is it:
+// both list, refuse and name stacks alike.
 func TestTheStackNameRuleIsStackconfigs(t *testing.T) {
 	if preflight.StackNamePattern != stackconfig.StackNamePattern {
 		t.Errorf("StackNamePattern %q, infra/stackconfig's %q", preflight.StackNamePattern, stackconfig.StackNamePattern)
@@ -41,12 +41,21 @@ func TestTheStackNameRuleIsStackconfigs(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("Stacks = %v, infra/stackconfig lists %v", got, want)
 	}
-	for _, stack := range []string{"dev.old", "nope"} {
+	for _, stack := range []string{"dev.old", "nope", "nope-pr-1"} {
 		_, err := preflight.Read(dir, stack)
 		_, want := stackconfig.Load(dir, stack)
 		if err == nil || want == nil || err.Error() != want.Error() {
 			t.Errorf("Read(%s): %v\ninfra/stackconfig.Load: %v", stack, err, want)
 		}
+	}
+	// A stack file named as a PR environment is refused by both, alike.
+	if err := os.WriteFile(filepath.Join(dir, "local-pr-1.json"), []byte(`{"target": "docker"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = preflight.Stacks(dir)
+	_, want2 := stackconfig.Stacks(dir)
+	if err == nil || want2 == nil || err.Error() != want2.Error() || !strings.Contains(err.Error(), "local-pr-1.json") {
+		t.Errorf("Stacks with local-pr-1.json: %v\ninfra/stackconfig.Stacks: %v", err, want2)
 	}
 }
 
