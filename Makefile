@@ -184,9 +184,13 @@ down: preflight pulumi-cli ## Remove a docker STACK's containers and network, ke
 	$(SHIPYARD) destroy $(STACK) --keep-data
 
 .PHONY: destroy
-destroy: preflight pulumi-cli ## Delete STACK's resources, and a docker stack's data volumes (aws stacks need CONFIRM=<stack>)
+destroy: destroy-args preflight pulumi-cli ## Delete STACK's resources, and a docker stack's data volumes (aws stacks need CONFIRM=<stack>; a CONFIRM naming another stack is refused)
 	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) destroy $(STACK) --confirm=$(CONFIRM)
+
+.PHONY: destroy-args
+destroy-args: # destroy's CONFIRM (internal/preflight.CheckConfirm, the rule shipyard destroy applies), checked before any install or build
+	@$(PREFLIGHT) destroy "$(STACK)" "$(CONFIRM)"
 
 .PHONY: cost
 cost: ## Print aws STACK's monthly cost from its config and infra/cost/prices.json (FORMAT=json; BASE=<git ref>: the change since then)

@@ -20,6 +20,10 @@
 //	                           print role=, region= and backend= of the role a
 //	                           workflow job assumes for an aws stack; any other
 //	                           stack, or a config that is not JSON, is an error
+//	preflight destroy STACK [CONFIRM]
+//	                           check destroy's CONFIRM (internal/preflight.CheckConfirm):
+//	                           an aws stack needs it naming the stack; any other
+//	                           non-empty CONFIRM is an error
 //	preflight image STACK [TAG]  print the app image `make image` tags for
 //	                           the stack (internal/preflight.AppImage), with
 //	                           TAG instead of "local" when given
@@ -88,6 +92,7 @@ var usages = []string{
 	"stacks [--target=aws|docker] [--pull-requests] [--format=text|json]",
 	"ci STACK --role=deploy|preview",
 	"image STACK [TAG]",
+	"destroy STACK [CONFIRM]",
 }
 
 var usage = "usage: preflight " + strings.Join(usages, " | ")
@@ -174,6 +179,22 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 			fmt.Fprintln(stdout, pass)
 		}
 		return nil
+	case "destroy":
+		if len(args) < 1 || len(args) > 2 {
+			return cliflag.UsageError("preflight", syn, args)
+		}
+		s, err := preflight.ReadStrict(configDir, args[0])
+		if err != nil {
+			return err
+		}
+		if err := preflight.CheckTarget(filepath.Join(configDir, s.Name+".json"), s.Target); err != nil {
+			return err
+		}
+		confirm := ""
+		if len(args) == 2 {
+			confirm = args[1]
+		}
+		return preflight.CheckConfirm(s, confirm)
 	case "stacks":
 		return cmdStacks(configDir, args, stdout, syn)
 	case "ci":

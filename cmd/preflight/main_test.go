@@ -53,6 +53,12 @@ func TestRun(t *testing.T) {
 		{"prints the app image tagged TAG", []string{"image", "local", "v1.2-dirty"}, nil, "shipyard-app:v1.2-dirty\n", ""},
 		{"prints an aws stack's local build before make bootstrap", []string{"image", "dev"}, nil, "shipyard-app:local\n", ""},
 		{"image takes one stack and one tag", []string{"image", "local", "v1", "v2"}, nil, "", "usage: preflight image STACK [TAG]"},
+		{"destroy takes a docker stack without CONFIRM", []string{"destroy", "local", ""}, nil, "", ""},
+		{"destroy takes a docker stack with its own name", []string{"destroy", "local", "local"}, nil, "", ""},
+		{"destroy refuses a CONFIRM naming another stack", []string{"destroy", "local", "prod"}, nil, "", "CONFIRM=prod does not name STACK=local; allowed: local, or empty for a docker stack"},
+		{"destroy refuses an aws stack without CONFIRM", []string{"destroy", "dev", ""}, nil, "", "confirm with `make destroy STACK=dev CONFIRM=dev`"},
+		{"destroy takes an aws stack with its own name, before make bootstrap", []string{"destroy", "dev", "dev"}, nil, "", ""},
+		{"destroy names an unknown stack", []string{"destroy", "nope", "nope"}, nil, "", `unknown stack "nope"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

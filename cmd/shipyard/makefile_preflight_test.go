@@ -372,6 +372,41 @@ func TestEveryRecipeStopsWhenTheTargetIsUnknown(t *testing.T) {
 	}
 }
 
+// make destroy checks CONFIRM before anything is installed or built: a
+// CONFIRM naming another stack (STACK left at its default, local) and an
+// aws stack without CONFIRM are refused in one line, without the pulumi
+// CLI, the aws plugin's download or the shipyard build.
+func TestDestroyChecksCONFIRMBeforeAnyInstall(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"CONFIRM naming another stack than the default one", []string{"CONFIRM=prod"}, "CONFIRM=prod does not name STACK=local; allowed: local, or empty for a docker stack"},
+		{"CONFIRM naming another stack than an aws STACK", []string{"STACK=dev", "CONFIRM=staging"}, "CONFIRM=staging does not name STACK=dev; allowed: dev"},
+		{"an aws stack without CONFIRM", []string{"STACK=dev"}, "destroying aws stack \"dev\" deletes its database and data: confirm with `make destroy STACK=dev CONFIRM=dev`"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := freshClone(t)
+			cmd := exec.Command("make", append([]string{"--no-print-directory", "destroy"}, tc.args...)...)
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("make destroy %v succeeded:\n%s", tc.args, out)
+			}
+			if lines := ownLines(out); len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
+				t.Errorf("want one line starting %q, got:\n%s", tc.want, out)
+			}
+			for _, p := range []string{"bin/pulumi", "bin/shipyard", ".pulumi-state"} {
+				if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+					t.Errorf("%s was written before CONFIRM was checked", p)
+				}
+			}
+		})
+	}
+}
+
 func TestABadForceIsRefusedBeforeAnythingIsBuilt(t *testing.T) {
 	for _, tc := range []struct {
 		name, value string

@@ -484,6 +484,30 @@ func Check(getenv func(string) string, root, configDir string, stacks ...string)
 	return out, nil
 }
 
+// CheckConfirm is the one rule of destroy's CONFIRM (`make destroy
+// CONFIRM=`, `shipyard destroy --confirm=`), checked before anything runs:
+// an aws stack is destroyed only with CONFIRM naming it, and a docker
+// stack with CONFIRM empty or naming it. A CONFIRM naming another stack
+// is refused on every target: `make destroy CONFIRM=prod`, with STACK
+// left at its default, would destroy local and its data volumes.
+func CheckConfirm(s Stack, confirm string) error {
+	switch {
+	case confirm == s.Name:
+		return nil
+	case confirm == "" && s.Target != TargetAWS:
+		return nil
+	}
+	how := fmt.Sprintf("destroying aws stack %q deletes its database and data: confirm with `make destroy STACK=%s CONFIRM=%s`", s.Name, s.Name, s.Name)
+	if confirm == "" {
+		return errors.New(how)
+	}
+	allowed := s.Name + ", or empty for a docker stack"
+	if s.Target == TargetAWS {
+		allowed = s.Name + " (" + how + ")"
+	}
+	return fmt.Errorf("CONFIRM=%s does not name STACK=%s; allowed: %s; nothing was destroyed", confirm, s.Name, allowed)
+}
+
 // The roles `make bootstrap` creates for CI: each aws stack's deploy role
 // (bootstrap.deployRoleArn), which trusts only the GitHub environment
 // named after the stack, and the read-only preview role

@@ -277,6 +277,45 @@ func TestReadAll(t *testing.T) {
 	}
 }
 
+// destroy's CONFIRM: an aws stack needs it naming the stack; a CONFIRM
+// naming another stack is refused on every target, naming both variables
+// and the values allowed (`make destroy CONFIRM=prod` with STACK at its
+// default destroyed local and its data volumes).
+func TestCheckConfirm(t *testing.T) {
+	local := Stack{Name: "local", Target: TargetDocker}
+	dev := Stack{Name: "dev", Target: TargetAWS}
+	for _, tc := range []struct {
+		name    string
+		stack   Stack
+		confirm string
+		wantErr string
+	}{
+		{"a docker stack needs no CONFIRM", local, "", ""},
+		{"a docker stack takes its own name", local, "local", ""},
+		{"a docker stack refuses another stack's name, naming both and what is allowed", local, "prod",
+			"CONFIRM=prod does not name STACK=local; allowed: local, or empty for a docker stack; nothing was destroyed"},
+		{"a docker stack refuses a CONFIRM of another case", local, "Local", "CONFIRM=Local does not name STACK=local"},
+		{"an aws stack needs CONFIRM, naming the command that confirms", dev, "",
+			"destroying aws stack \"dev\" deletes its database and data: confirm with `make destroy STACK=dev CONFIRM=dev`"},
+		{"an aws stack takes its own name", dev, "dev", ""},
+		{"an aws stack refuses another stack's name, naming both and the one allowed", dev, "prod",
+			"CONFIRM=prod does not name STACK=dev; allowed: dev (destroying aws stack \"dev\" deletes its database and data: confirm with `make destroy STACK=dev CONFIRM=dev`); nothing was destroyed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckConfirm(tc.stack, tc.confirm)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("CheckConfirm: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want one starting %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
 func TestForCI(t *testing.T) {
 	full := Bootstrap{BackendURL: "s3://state", SecretsProvider: "awskms://alias/k", DeployRoleArn: "arn:deploy", PreviewRoleArn: "arn:preview"}
 	aws := func(region string, b Bootstrap) Stack {
