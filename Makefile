@@ -278,8 +278,8 @@ pr-list: preflight pulumi-cli ## List STACK's PR environments: slot, URL, last d
 	$(SHIPYARD) pr-list $(STACK)
 
 .PHONY: pr-args
-pr-args: # the PR number, checked before any install or build
-	@test -n "$(PR)" || { echo "usage: make $(MAKECMDGOALS) PR=<pull request number> [STACK=$(STACK)]" >&2; exit 2; }
+pr-args: # the PR number (internal/preflight.ParsePR, the rule of shipyard's pr commands), checked before any install or build
+	@$(PREFLIGHT) pr "$(PR)"
 
 ##@ Release (aws stacks: build once, promote by digest, roll back; docker stacks: release a local image progressively)
 
@@ -293,8 +293,8 @@ promote: promote-args pulumi-cli aws-plugin crane program ## Deploy FROM's relea
 	$(SHIPYARD) promote $(FROM) $(TO)
 
 .PHONY: promote-args
-promote-args: # promote's arguments, checked before any install or build
-	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make promote FROM=<stack> TO=<stack> (e.g. FROM=staging TO=prod)" >&2; exit 2; }
+promote-args: # promote's FROM and TO, two different aws stacks (internal/preflight.CheckPromote, which shipyard promote applies), and their backends, checked before any install or build
+	@$(PREFLIGHT) promote "$(FROM)" "$(TO)"
 	@$(PREFLIGHT) check $(FROM) $(TO)
 
 .PHONY: rollback

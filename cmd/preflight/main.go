@@ -24,6 +24,9 @@
 //	                           check destroy's CONFIRM (internal/preflight.CheckConfirm):
 //	                           an aws stack needs it naming the stack; any other
 //	                           non-empty CONFIRM is an error
+//	preflight pr PR            check a pull request number (internal/preflight.ParsePR)
+//	preflight promote FROM TO  check promote's stacks: two different aws stacks
+//	                           (internal/preflight.CheckPromote)
 //	preflight image STACK [TAG]  print the app image `make image` tags for
 //	                           the stack (internal/preflight.AppImage), with
 //	                           TAG instead of "local" when given
@@ -93,6 +96,8 @@ var usages = []string{
 	"ci STACK --role=deploy|preview",
 	"image STACK [TAG]",
 	"destroy STACK [CONFIRM]",
+	"pr PR",
+	"promote FROM TO",
 }
 
 var usage = "usage: preflight " + strings.Join(usages, " | ")
@@ -195,6 +200,17 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 			confirm = args[1]
 		}
 		return preflight.CheckConfirm(s, confirm)
+	case "pr":
+		if len(args) != 1 {
+			return cliflag.UsageError("preflight", syn, args)
+		}
+		_, err := preflight.ParsePR(args[0])
+		return err
+	case "promote":
+		if len(args) != 2 {
+			return cliflag.UsageError("preflight", syn, args)
+		}
+		return preflight.CheckPromote(configDir, args[0], args[1])
 	case "stacks":
 		return cmdStacks(configDir, args, stdout, syn)
 	case "ci":

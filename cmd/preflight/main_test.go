@@ -59,6 +59,12 @@ func TestRun(t *testing.T) {
 		{"destroy refuses an aws stack without CONFIRM", []string{"destroy", "dev", ""}, nil, "", "confirm with `make destroy STACK=dev CONFIRM=dev`"},
 		{"destroy takes an aws stack with its own name, before make bootstrap", []string{"destroy", "dev", "dev"}, nil, "", ""},
 		{"destroy names an unknown stack", []string{"destroy", "nope", "nope"}, nil, "", `unknown stack "nope"`},
+		{"pr takes a pull request number", []string{"pr", "12"}, nil, "", ""},
+		{"pr refuses a word, naming PR and the numbers allowed", []string{"pr", "abc"}, nil, "", `PR="abc": allowed a pull request number from 1 to 9999999`},
+		{"pr refuses an empty PR", []string{"pr", ""}, nil, "", "PR is missing: allowed a pull request number from 1 to 9999999"},
+		{"promote takes two aws stacks", []string{"promote", "staging", "prod"}, nil, "", ""},
+		{"promote names a missing TO and the aws stacks", []string{"promote", "staging", ""}, nil, "", "TO is missing: allowed the aws stacks dev, prod, staging"},
+		{"promote names a docker FROM", []string{"promote", "local", "local"}, nil, "", `FROM=local: stack "local" has target "docker"; allowed the aws stacks dev, prod, staging`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

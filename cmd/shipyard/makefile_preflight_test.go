@@ -232,18 +232,42 @@ func TestAnUnknownStackFailsOnceBeforeAnythingIsBuilt(t *testing.T) {
 	}
 }
 
-func TestPromoteWithoutTOPrintsItsUsageBeforeAnyInstall(t *testing.T) {
-	dir := freshClone(t)
-	cmd := exec.Command("make", "--no-print-directory", "promote", "FROM=dev")
-	cmd.Dir = dir
-	cmd.Env = cleanEnv(t)
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		t.Fatalf("make promote FROM=dev succeeded:\n%s", out)
-	}
-	lines := ownLines(out)
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "usage: make promote FROM=<stack> TO=<stack>") {
-		t.Errorf("want only the usage line, got:\n%s", out)
+// make promote and make pr-up check their arguments with the rules
+// shipyard applies (internal/preflight's CheckPromote and ParsePR), in one
+// line naming the variable and the values allowed, before the Pulumi CLI,
+// the aws plugin, the program or the image is installed or built.
+func TestPromoteAndPRArgumentsAreCheckedBeforeAnyInstallOrBuild(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"promote without TO", []string{"promote", "FROM=dev"}, "TO is missing: allowed the aws stacks dev, prod, staging (make promote FROM=<stack> TO=<stack>"},
+		{"promote without FROM or TO", []string{"promote"}, "FROM and TO are missing: allowed the aws stacks dev, prod, staging"},
+		{"promote of a docker stack to itself", []string{"promote", "FROM=local", "TO=local"}, `FROM=local: stack "local" has target "docker"; allowed the aws stacks dev, prod, staging`},
+		{"promote of a stack to itself", []string{"promote", "FROM=staging", "TO=staging"}, "FROM=staging and TO=staging are the same stack"},
+		{"pr-up with a word for PR", []string{"pr-up", "PR=abc"}, `PR="abc": allowed a pull request number from 1 to 9999999`},
+		{"pr-up without PR", []string{"pr-up"}, "PR is missing: allowed a pull request number from 1 to 9999999"},
+		{"pr-down with PR 0", []string{"pr-down", "PR=0"}, `PR="0": allowed a pull request number from 1 to 9999999`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := freshClone(t)
+			cmd := exec.Command("make", append([]string{"--no-print-directory"}, tc.args...)...)
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("make %v succeeded:\n%s", tc.args, out)
+			}
+			if lines := ownLines(out); len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
+				t.Errorf("want one line starting %q, got:\n%s", tc.want, out)
+			}
+			for _, p := range []string{"bin/pulumi", "bin/shipyard", "bin/shipyard-stacks", "bin/app", "bin/crane"} {
+				if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+					t.Errorf("%s was installed or built before the arguments were checked", p)
+				}
+			}
+		})
 	}
 }
 

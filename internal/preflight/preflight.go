@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -506,6 +507,94 @@ func CheckConfirm(s Stack, confirm string) error {
 		allowed = s.Name + " (" + how + ")"
 	}
 	return fmt.Errorf("CONFIRM=%s does not name STACK=%s; allowed: %s; nothing was destroyed", confirm, s.Name, allowed)
+}
+
+// MaxPR is the largest pull request number a PR environment takes.
+const MaxPR = 9_999_999
+
+// ParsePR parses a pull request number as given to `make pr-up PR=<n>`:
+// the one rule of shipyard's pr commands (infra/stackconfig.ParsePR) and
+// of the Makefile's check before it builds anything (`preflight pr`).
+func ParsePR(s string) (int, error) {
+	allowed := fmt.Sprintf("allowed a pull request number from 1 to %d", MaxPR)
+	if strings.TrimSpace(s) == "" {
+		return 0, fmt.Errorf("PR is missing: %s", allowed)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > MaxPR {
+		return 0, fmt.Errorf("PR=%q: %s", s, allowed)
+	}
+	return n, nil
+}
+
+// StacksOf lists the stacks of the config directory whose config reads
+// with target, sorted; a config that cannot be read is left out (for the
+// allowed values of a message: the command that reads it names it).
+func StacksOf(configDir, target string) ([]string, error) {
+	names, err := Stacks(configDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		if s, err := parse(filepath.Join(configDir, n+".json"), n); err == nil && s.Target == target {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// listOr is names comma separated, or none.
+func listOr(names []string, none string) string {
+	if len(names) == 0 {
+		return none
+	}
+	return strings.Join(names, ", ")
+}
+
+// CheckPromote is the one check of promote's FROM and TO (`make promote`,
+// which runs it before anything is installed, and `shipyard promote`):
+// two different aws stacks of the config directory. Its errors name the
+// variable and the aws stacks.
+func CheckPromote(configDir, from, to string) error {
+	aws, err := StacksOf(configDir, TargetAWS)
+	if err != nil {
+		return err
+	}
+	allowed := listOr(aws, "none: no config/<stack>.json has target aws")
+	var missing []string
+	for _, v := range []struct{ name, stack string }{{"FROM", from}, {"TO", to}} {
+		if v.stack == "" {
+			missing = append(missing, v.name)
+		}
+	}
+	if len(missing) > 0 {
+		verb := "is"
+		if len(missing) == 2 {
+			verb = "are"
+		}
+		return fmt.Errorf("%s %s missing: allowed the aws stacks %s (make promote FROM=<stack> TO=<stack>, e.g. FROM=staging TO=prod)", strings.Join(missing, " and "), verb, allowed)
+	}
+	known, err := Stacks(configDir)
+	if err != nil {
+		return err
+	}
+	for _, v := range []struct{ name, stack string }{{"FROM", from}, {"TO", to}} {
+		if !slices.Contains(known, v.stack) {
+			return fmt.Errorf("%s=%s: unknown stack; allowed the aws stacks %s", v.name, v.stack, allowed)
+		}
+		s, err := ReadStrict(configDir, v.stack)
+		if err != nil {
+			return fmt.Errorf("%s=%s: %w", v.name, v.stack, err)
+		}
+		if s.Target != TargetAWS {
+			return fmt.Errorf("%s=%s: stack %q has target %q; allowed the aws stacks %s (promote deploys an aws stack's release by digest to another)", v.name, v.stack, v.stack, s.Target, allowed)
+		}
+	}
+	if from == to {
+		return fmt.Errorf("FROM=%s and TO=%s are the same stack; allowed two different aws stacks of %s", from, to, allowed)
+	}
+	return nil
 }
 
 // The roles `make bootstrap` creates for CI: each aws stack's deploy role

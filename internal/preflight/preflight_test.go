@@ -316,6 +316,77 @@ func TestCheckConfirm(t *testing.T) {
 	}
 }
 
+// A PR number is one from 1 to MaxPR; anything else is an error naming PR
+// and the numbers allowed.
+func TestParsePR(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        int
+		wantErr     string
+	}{
+		{"a number", "12", 12, ""},
+		{"spaces around it", " 7 ", 7, ""},
+		{"the largest", "9999999", 9999999, ""},
+		{"empty is missing", "", 0, "PR is missing: allowed a pull request number from 1 to 9999999"},
+		{"a word", "abc", 0, `PR="abc": allowed a pull request number from 1 to 9999999`},
+		{"zero", "0", 0, `PR="0": allowed`},
+		{"negative", "-3", 0, `PR="-3": allowed`},
+		{"too large", "10000000", 0, `PR="10000000": allowed`},
+		{"a fraction", "1.5", 0, `PR="1.5": allowed`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := ParsePR(tc.value)
+			if tc.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+					t.Fatalf("ParsePR(%q) = %d, %v; want an error starting %q", tc.value, n, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || n != tc.want {
+				t.Errorf("ParsePR(%q) = %d, %v; want %d", tc.value, n, err, tc.want)
+			}
+		})
+	}
+}
+
+// promote's FROM and TO are two different aws stacks; every other pair
+// is refused naming the variable and the aws stacks.
+func TestCheckPromote(t *testing.T) {
+	dir := stackDir(t)
+	for name, data := range map[string]string{"staging.json": `{"target": "aws"}`, "broken.json": `{"target": `} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, from, to, wantErr string
+	}{
+		{"two aws stacks", "dev", "staging", ""},
+		{"TO missing", "dev", "", "TO is missing: allowed the aws stacks dev, staging (make promote FROM=<stack> TO=<stack>"},
+		{"FROM missing", "", "dev", "FROM is missing: allowed the aws stacks dev, staging"},
+		{"both missing", "", "", "FROM and TO are missing: allowed the aws stacks dev, staging"},
+		{"a docker FROM", "local", "local", `FROM=local: stack "local" has target "docker"; allowed the aws stacks dev, staging`},
+		{"a docker TO", "dev", "local", `TO=local: stack "local" has target "docker"; allowed the aws stacks dev, staging`},
+		{"an unknown FROM", "nope", "dev", "FROM=nope: unknown stack; allowed the aws stacks dev, staging"},
+		{"a file that is no stack", "dev", "dev.old", "TO=dev.old: unknown stack; allowed the aws stacks dev, staging"},
+		{"a config that is not JSON", "broken", "dev", `FROM=broken: stack "broken": ` + filepath.Join(dir, "broken.json") + ":1:12: unexpected end of JSON input"},
+		{"one stack twice", "staging", "staging", "FROM=staging and TO=staging are the same stack; allowed two different aws stacks of dev, staging"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckPromote(dir, tc.from, tc.to)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("CheckPromote(%s, %s): %v", tc.from, tc.to, err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("CheckPromote(%s, %s): %v; want one line starting %q", tc.from, tc.to, err, tc.wantErr)
+			}
+		})
+	}
+}
+
 func TestForCI(t *testing.T) {
 	full := Bootstrap{BackendURL: "s3://state", SecretsProvider: "awskms://alias/k", DeployRoleArn: "arn:deploy", PreviewRoleArn: "arn:preview"}
 	aws := func(region string, b Bootstrap) Stack {
