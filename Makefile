@@ -69,6 +69,9 @@ TO      ?=
 RELEASE ?=
 CONFIRM ?=
 PROCESS ?=
+# make job: the scheduled job to run (app/internal/jobs.Scheduled; missing,
+# shipyard names them).
+NAME    ?=
 # release and pr-up: a local image to run instead of the one `make image`
 # builds for STACK (empty: build that one and run it).
 IMAGE   ?=
@@ -109,7 +112,7 @@ image: image-args ## Build STACK's app image (docker: <release.imageRepository>:
 
 .PHONY: image-args
 image-args: # image's STACK and VERSION (the image's name and tag), checked before the build
-	@$(PREFLIGHT) image $(STACK) $(VERSION) >/dev/null
+	@$(PREFLIGHT) image "$(STACK)" $(VERSION) >/dev/null
 
 ##@ Test
 
@@ -151,11 +154,11 @@ lint: ## gofmt, go vet, go.mod tidy, the migration linter (and govulncheck / sta
 
 .PHONY: preflight
 preflight: # the checks every stack target runs first: STACK exists; an aws stack's state is not a file on this machine
-	@$(PREFLIGHT) check $(STACK)
+	@$(PREFLIGHT) check "$(STACK)"
 
 .PHONY: env
 env: ## Print the app's env for STACK in .env form
-	@$(SHIPYARD) env $(STACK)
+	@$(SHIPYARD) env "$(STACK)"
 
 .PHONY: validate
 validate: ## Validate every config/<stack>.json
@@ -194,7 +197,7 @@ destroy-args: # destroy's CONFIRM (internal/preflight.CheckConfirm, the rule shi
 
 .PHONY: cost
 cost: ## Print aws STACK's monthly cost from its config and infra/cost/prices.json (FORMAT=json; BASE=<git ref>: the change since then)
-	@$(SHIPYARD) cost $(STACK) --format=$(FORMAT) $(if $(BASE),--base=$(BASE))
+	@$(SHIPYARD) cost "$(STACK)" --format=$(FORMAT) $(if $(BASE),--base=$(BASE))
 
 .PHONY: cost-prices
 cost-prices: ## Refresh infra/cost/prices.json from AWS's public Price List offer files (needs internet; REGIONS=a,b adds regions; OFFERS=<dir> reads saved files)
@@ -254,7 +257,7 @@ rekey: preflight pulumi-cli ## Re-encrypt aws STACK's secrets with its config's 
 .PHONY: bootstrap-args
 bootstrap-args: # bootstrap's STACK (an aws stack) and FORCE, checked before any install or build
 	@case "$(FORCE)" in ""|1|0|true|false) ;; *) echo "make bootstrap: FORCE=$(FORCE): allowed 1, 0, true, false (1: overwrite bootstrap sections in config/ that name another backend or other roles)" >&2; exit 2;; esac
-	@target=$$($(PREFLIGHT) target $(STACK)); [ "$$target" = aws ] || { echo "usage: make bootstrap STACK=<aws stack> (the account and region of its config); STACK=$(STACK) is a $$target stack" >&2; exit 2; }
+	@target=$$($(PREFLIGHT) target "$(STACK)"); [ "$$target" = aws ] || { echo "usage: make bootstrap STACK=<aws stack> (the account and region of its config); STACK=$(STACK) is a $$target stack; allowed: $$($(BIN)/preflight stacks --target=aws | paste -sd, - | sed 's/,/, /g')" >&2; exit 2; }
 
 ##@ PR environments (a pull request's app on STACK's shared infrastructure; docs/operations.md)
 
@@ -307,7 +310,7 @@ db-restore-drill: preflight pulumi-cli ## Restore STACK's latest RDS snapshot in
 
 .PHONY: ledger
 ledger: ## Print STACK's release ledger (releases/<stack>.jsonl)
-	@$(SHIPYARD) ledger $(STACK)
+	@$(SHIPYARD) ledger "$(STACK)"
 
 ##@ Tools
 
@@ -317,7 +320,7 @@ doctor: ## Check everything `make up` and `make test` need (and AWS credentials 
 
 .PHONY: tools
 tools: pulumi-cli crane actionlint gotestsum ## Install the pinned Pulumi CLI and plugins, crane, actionlint and gotestsum into bin/ (STACK=<aws stack>: and the pulumi-aws plugin)
-	@target=$$($(PREFLIGHT) target $(STACK)); if [ "$$target" = aws ]; then $(MAKE) --no-print-directory aws-plugin STACK=$(STACK); fi
+	@target=$$($(PREFLIGHT) target "$(STACK)"); if [ "$$target" = aws ]; then $(MAKE) --no-print-directory aws-plugin STACK=$(STACK); fi
 
 .PHONY: pulumi-version
 pulumi-version: # print PULUMI_VERSION, the one pin of the Pulumi CLI (`make -s pulumi-version`: what the workflows' pulumi/actions installs)

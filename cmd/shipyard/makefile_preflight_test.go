@@ -210,6 +210,32 @@ func TestEveryEngineTargetInstallsTheAWSPlugin(t *testing.T) {
 	}
 }
 
+// STACK= (empty) is refused naming STACK and the stacks, not with
+// preflight's usage line, before anything is installed or built.
+func TestAnEmptySTACKNamesTheStacks(t *testing.T) {
+	for _, target := range []string{"preview", "up", "image", "bootstrap", "destroy"} {
+		t.Run(target, func(t *testing.T) {
+			dir := freshClone(t)
+			cmd := exec.Command("make", "--no-print-directory", target, "STACK=")
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("make %s STACK= succeeded:\n%s", target, out)
+			}
+			want := "STACK is empty: allowed dev, local, prod, staging"
+			if lines := ownLines(out); len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
+				t.Errorf("want one line starting %q, got:\n%s", want, out)
+			}
+			for _, p := range []string{"bin/pulumi", "bin/shipyard", "bin/shipyard-stacks", "bin/linux-amd64"} {
+				if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+					t.Errorf("%s was installed or built before STACK was checked", p)
+				}
+			}
+		})
+	}
+}
+
 func TestAnUnknownStackFailsOnceBeforeAnythingIsBuilt(t *testing.T) {
 	dir := freshClone(t)
 	cmd := exec.Command("make", "--no-print-directory", "up", "STACK=nope")
@@ -378,7 +404,7 @@ func TestBootstrapOfABrokenConfigNamesItsFileNotItsUsage(t *testing.T) {
 // its failure would leave the target empty and skip the work silently.
 func TestEveryRecipeStopsWhenTheTargetIsUnknown(t *testing.T) {
 	asked := regexp.MustCompile(`\$\$\((\$\(BIN\)/preflight|\$\(PREFLIGHT\)|\$\(SHIPYARD\)) target `)
-	stops := regexp.MustCompile(`(^|\t@?)target=\$\$\((\$\(BIN\)/preflight|\$\(PREFLIGHT\)|\$\(SHIPYARD\)) target \$\(STACK\)\); `)
+	stops := regexp.MustCompile(`(^|\t@?)target=\$\$\((\$\(BIN\)/preflight|\$\(PREFLIGHT\)|\$\(SHIPYARD\)) target "?\$\(STACK\)"?\); `)
 	n := 0
 	for target, r := range makeRules(t) {
 		for _, line := range strings.Split(r.recipe, "\n") {

@@ -253,14 +253,7 @@ func (d *configDir) parse(stack string) (*Config, problems, error) {
 		found = found || k == stack
 	}
 	if !found {
-		known := "none"
-		if len(d.stacks) > 0 {
-			known = strings.Join(d.stacks, ", ")
-		}
-		if !ValidStackName(stack) {
-			return nil, nil, fmt.Errorf("unknown stack %q: not a stack name (stack names match %s, so a file such as %s is not a stack); known stacks: %s", stack, StackNamePattern, d.path(stack), known)
-		}
-		return nil, nil, fmt.Errorf("unknown stack %q: there is no %s; known stacks: %s", stack, d.path(stack), known)
+		return nil, nil, preflight.UnknownStack(d.dir, stack, d.stacks)
 	}
 	data, err := os.ReadFile(d.path(stack))
 	if err != nil {

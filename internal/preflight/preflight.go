@@ -171,17 +171,25 @@ func ReadStrict(configDir, stack string) (Stack, error) {
 	}
 	path := filepath.Join(configDir, stack+".json")
 	if !found {
-		list := "none"
-		if len(known) > 0 {
-			list = strings.Join(known, ", ")
-		}
-		// The messages of infra/stackconfig.Load.
-		if !ValidStackName(stack) {
-			return Stack{}, fmt.Errorf("unknown stack %q: not a stack name (stack names match %s, so a file such as %s is not a stack); known stacks: %s", stack, StackNamePattern, path, list)
-		}
-		return Stack{}, fmt.Errorf("unknown stack %q: there is no %s; known stacks: %s", stack, path, list)
+		return Stack{}, UnknownStack(configDir, stack, known)
 	}
 	return parseStack(path, stack)
+}
+
+// UnknownStack is the error for stack, which is none of the known stacks
+// of configDir: the one message of preflight and infra/stackconfig.Load,
+// naming the known stacks (an empty name as STACK, the variable that gave
+// it).
+func UnknownStack(configDir, stack string, known []string) error {
+	list := listOr(known, "none")
+	path := filepath.Join(configDir, stack+".json")
+	switch {
+	case stack == "":
+		return fmt.Errorf("STACK is empty: allowed %s (the stacks of %s)", list, configDir)
+	case !ValidStackName(stack):
+		return fmt.Errorf("unknown stack %q: not a stack name (stack names match %s, so a file such as %s is not a stack); known stacks: %s", stack, StackNamePattern, path, list)
+	}
+	return fmt.Errorf("unknown stack %q: there is no %s; known stacks: %s", stack, path, list)
 }
 
 // Location is where an error about a config file points: the file, and

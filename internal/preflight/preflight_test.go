@@ -168,6 +168,7 @@ func TestReadStrict(t *testing.T) {
 		{"one key in different objects is no duplicate", "apart", Stack{Name: "apart", Path: filepath.Join(dir, "apart.json"), Target: TargetAWS, Region: "eu-west-1", PullRequestPreviews: true}, ""},
 		{"an unknown stack lists the known ones", "nope", Stack{}, `unknown stack "nope": there is no ` + filepath.Join(dir, "nope.json") + "; known stacks: apart, comma, cut, dev, escaped, misspelt, nested, targetless, twice, typed"},
 		{"a file whose name is no stack name is no stack", "dev.old", Stack{}, `unknown stack "dev.old": not a stack name`},
+		{"an empty name is an empty STACK, listing the stacks", "", Stack{}, "STACK is empty: allowed apart, comma, cut, dev, escaped, misspelt, nested, targetless, twice, typed (the stacks of " + dir + ")"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ReadStrict(dir, tc.stack)

@@ -41,7 +41,7 @@ func TestTheStackNameRuleIsStackconfigs(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("Stacks = %v, infra/stackconfig lists %v", got, want)
 	}
-	for _, stack := range []string{"dev.old", "nope", "nope-pr-1"} {
+	for _, stack := range []string{"dev.old", "nope", "nope-pr-1", ""} {
 		_, err := preflight.Read(dir, stack)
 		_, want := stackconfig.Load(dir, stack)
 		if err == nil || want == nil || err.Error() != want.Error() {
