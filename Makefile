@@ -221,7 +221,7 @@ traces: preflight pulumi-cli ## Print STACK's trace UI URL (aws: X-Ray trace sea
 	@$(SHIPYARD) traces $(STACK)
 
 .PHONY: logs
-logs: preflight pulumi-cli ## Follow STACK's logs (PROCESS=web|worker|clock|nginx to narrow)
+logs: preflight pulumi-cli ## Follow STACK's logs (PROCESS=web, worker or clock to narrow, several space separated; docker stacks also nginx, migrate, postgres, redis and the monitoring containers; an unknown one is refused, naming those the stack has)
 	$(SHIPYARD) logs $(STACK) $(PROCESS)
 
 .PHONY: migrate
