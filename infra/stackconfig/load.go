@@ -295,6 +295,12 @@ func parse(stack string, data, schema []byte) (*Config, problems, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, nil, errors.New("empty file; want a JSON object such as {\"target\": \"docker\"}")
 	}
+	// encoding/json reads a byte that is not UTF-8 as U+FFFD: the value
+	// (an app.env entry, a domain) would carry a character the file does
+	// not hold.
+	if line, col, err := preflight.InvalidUTF8(data); err != nil {
+		return nil, nil, fmt.Errorf("invalid UTF-8 at line %d, column %d: %w", line, col, err)
+	}
 	inst, err := decodeInstance(data)
 	if err != nil {
 		return nil, nil, err

@@ -369,6 +369,38 @@ func TestAUTF8ByteOrderMarkIsAccepted(t *testing.T) {
 	}
 }
 
+// A byte that is not UTF-8 is refused naming the file, line and column:
+// encoding/json would read it as U+FFFD, and `shipyard env` would print
+// that instead of what the file meant. UTF-8 text, a literal U+FFFD
+// included, is read as it is.
+func TestBytesThatAreNotUTF8AreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, data, want string
+	}{
+		{"a Latin-1 é in a value", "{\n  \"target\": \"docker\",\n  \"app\": {\"env\": {\"GREETING\": \"caf\xe9\"}}\n}\n",
+			"invalid UTF-8 at line 3, column 35: byte 0xe9 is not UTF-8; allowed: UTF-8 text (save the file as UTF-8)"},
+		{"in a key", "{\"target\": \"docker\", \"t\xffgs\": {}}", "invalid UTF-8 at line 1, column 24: byte 0xff is not UTF-8"},
+		{"a sequence cut short at the end of a value", "{\"target\": \"docker\", \"tags\": {\"a\": \"\xe2\x82\"}}", "invalid UTF-8 at line 1, column 37: byte 0xe2 is not UTF-8"},
+		{"an encoded surrogate", "{\"target\": \"docker\", \"tags\": {\"a\": \"\xed\xa0\x80\"}}", "invalid UTF-8 at line 1, column 37: byte 0xed is not UTF-8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeDir(t, map[string]string{"dev": tc.data})
+			_, err := Load(dir, "dev")
+			if want := filepath.Join(dir, "dev.json") + ": " + tc.want; err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("Load: %v\nwant an error starting %s", err, want)
+			}
+		})
+	}
+	dir := writeDir(t, map[string]string{"dev": "{\"target\": \"docker\", \"app\": {\"env\": {\"GREETING\": \"café \ufffd ✓\"}}}"})
+	cfg, err := Load(dir, "dev")
+	if err != nil {
+		t.Fatalf("UTF-8 text: %v", err)
+	}
+	if got := cfg.App.Env["GREETING"]; got != "café \ufffd ✓" {
+		t.Errorf("app.env.GREETING = %q", got)
+	}
+}
+
 func TestStrayFilesAreNotStacks(t *testing.T) {
 	dir := writeDir(t, map[string]string{"dev": dockerBase, "dev.old": `{"target": "nope"}`, "Prod_copy": `{`})
 	stacks, err := Stacks(dir)

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // StateDir is the file backend of docker stacks, inside the repository
@@ -277,8 +278,8 @@ func jsonPosition(data []byte, err error) (line, col int) {
 }
 
 // parse reads what the checks need of a stack's config file; a file that
-// cannot be read as JSON, or has a key twice in one object (which the
-// config loader refuses), is a notJSONError.
+// cannot be read as JSON, is not UTF-8 or has a key twice in one object
+// (which the config loader refuses), is a notJSONError.
 func parse(path, stack string) (Stack, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -295,6 +296,9 @@ func parse(path, stack string) (Stack, error) {
 		} `json:"ci"`
 	}
 	data = trimBOM(data)
+	if line, col, err := InvalidUTF8(data); err != nil {
+		return Stack{Name: stack}, notJSONError{path: path, line: line, col: col, err: err}
+	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Stack{Name: stack}, newNotJSONError(path, data, err)
 	}
@@ -303,6 +307,26 @@ func parse(path, stack string) (Stack, error) {
 	}
 	prs := f.CI.PullRequestPreviews == nil || *f.CI.PullRequestPreviews
 	return Stack{Name: stack, Path: path, Target: f.Target, Region: f.AWS.Region, Bootstrap: f.Bootstrap, PullRequestPreviews: prs}, nil
+}
+
+// InvalidUTF8 finds the first byte of data, a config file's bytes, that
+// is not UTF-8: its line and column (from 1, the column in bytes) and an
+// error naming it; err is nil when data is UTF-8. encoding/json reads such
+// a byte as U+FFFD, the replacement character, so a value would carry a
+// character the file does not hold: preflight and infra/stackconfig refuse
+// the file instead.
+func InvalidUTF8(data []byte) (line, col int, err error) {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			before := data[:i]
+			line = 1 + bytes.Count(before, []byte("\n"))
+			col = i - bytes.LastIndexByte(before, '\n')
+			return line, col, fmt.Errorf("byte 0x%02x is not UTF-8; allowed: UTF-8 text (save the file as UTF-8)", data[i])
+		}
+		i += size
+	}
+	return 0, 0, nil
 }
 
 // duplicateKey refuses a key that appears twice in one object of data,

@@ -140,6 +140,7 @@ func TestReadStrict(t *testing.T) {
 		"twice.json":      "{\n  \"target\": \"aws\",\n  \"aws\": {\"region\": \"eu-west-1\"},\n  \"target\": \"docker\"\n}\n",
 		"nested.json":     "{\"target\": \"aws\", \"bootstrap\": {\"backendUrl\": \"s3://a\",\n \"backendUrl\": \"s3://b\"}}",
 		"escaped.json":    `{"target": "aws", "a\"b": 1, "a\"b": 2}`,
+		"latin1.json":     "{\n  \"target\": \"docker\",\n  \"bootstrap\": {\"backendUrl\": \"s3://caf\xe9\"}\n}\n",
 		"apart.json":      `{"target": "aws", "aws": {"region": "eu-west-1"}, "bootstrap": {"region": "x"}, "app": {"secrets": [{"a": 1}, {"a": 2}]}}`,
 	}
 	for name, data := range files {
@@ -165,10 +166,12 @@ func TestReadStrict(t *testing.T) {
 			filepath.Join(dir, "nested.json") + `:2:2: duplicate key "backendUrl" in bootstrap (first at line 1)`},
 		{"a key with an escaped quote twice is found at its opening quote", "escaped", Stack{},
 			filepath.Join(dir, "escaped.json") + `:1:30: duplicate key "a\"b" in the top level`},
+		{"a byte that is not UTF-8 is an error naming the file, the line and the column", "latin1", Stack{},
+			`stack "latin1": ` + filepath.Join(dir, "latin1.json") + `:3:40: byte 0xe9 is not UTF-8; allowed: UTF-8 text (save the file as UTF-8)`},
 		{"one key in different objects is no duplicate", "apart", Stack{Name: "apart", Path: filepath.Join(dir, "apart.json"), Target: TargetAWS, Region: "eu-west-1", PullRequestPreviews: true}, ""},
-		{"an unknown stack lists the known ones", "nope", Stack{}, `unknown stack "nope": there is no ` + filepath.Join(dir, "nope.json") + "; known stacks: apart, comma, cut, dev, escaped, misspelt, nested, targetless, twice, typed"},
+		{"an unknown stack lists the known ones", "nope", Stack{}, `unknown stack "nope": there is no ` + filepath.Join(dir, "nope.json") + "; known stacks: apart, comma, cut, dev, escaped, latin1, misspelt, nested, targetless, twice, typed"},
 		{"a file whose name is no stack name is no stack", "dev.old", Stack{}, `unknown stack "dev.old": not a stack name`},
-		{"an empty name is an empty STACK, listing the stacks", "", Stack{}, "STACK is empty: allowed apart, comma, cut, dev, escaped, misspelt, nested, targetless, twice, typed (the stacks of " + dir + ")"},
+		{"an empty name is an empty STACK, listing the stacks", "", Stack{}, "STACK is empty: allowed apart, comma, cut, dev, escaped, latin1, misspelt, nested, targetless, twice, typed (the stacks of " + dir + ")"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ReadStrict(dir, tc.stack)
