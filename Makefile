@@ -69,6 +69,9 @@ TO      ?=
 RELEASE ?=
 CONFIRM ?=
 PROCESS ?=
+# make job: the scheduled job to run (app/internal/jobs.Scheduled; missing,
+# shipyard names them).
+NAME    ?=
 # release and pr-up: a local image to run instead of the one `make image`
 # builds for STACK (empty: build that one and run it).
 IMAGE   ?=
@@ -109,7 +112,7 @@ image: image-args ## Build STACK's app image (docker: <release.imageRepository>:
 
 .PHONY: image-args
 image-args: # image's STACK and VERSION (the image's name and tag), checked before the build
-	@$(PREFLIGHT) image $(STACK) $(VERSION) >/dev/null
+	@$(PREFLIGHT) image "$(STACK)" $(VERSION) >/dev/null
 
 ##@ Test
 
@@ -151,11 +154,11 @@ lint: ## gofmt, go vet, go.mod tidy, the migration linter (and govulncheck / sta
 
 .PHONY: preflight
 preflight: # the checks every stack target runs first: STACK exists; an aws stack's state is not a file on this machine
-	@$(PREFLIGHT) check $(STACK)
+	@$(PREFLIGHT) check "$(STACK)"
 
 .PHONY: env
 env: ## Print the app's env for STACK in .env form
-	@$(SHIPYARD) env $(STACK)
+	@$(SHIPYARD) env "$(STACK)"
 
 .PHONY: validate
 validate: ## Validate every config/<stack>.json
@@ -167,7 +170,7 @@ program: ## Build the Pulumi program (stacks/) into bin/shipyard-stacks, which P
 
 .PHONY: up
 up: up-args preflight pulumi-cli program ## Create or update STACK (default local: builds the image first); RELEASE_FOLLOWS=1 (aws): leave web's CodeDeploy redeploy to the `make release` run next
-	@case "$$($(BIN)/preflight target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) up $(STACK)$(if $(RELEASE_FOLLOWS), --release-follows=$(RELEASE_FOLLOWS))
 
 .PHONY: up-args
@@ -176,7 +179,7 @@ up-args: # up's RELEASE_FOLLOWS, checked before any install or build
 
 .PHONY: preview
 preview: preflight pulumi-cli program ## Show the diff `make up` would apply to STACK
-	@case "$$($(BIN)/preflight target $(STACK))" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in docker) $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) preview $(STACK)
 
 .PHONY: down
@@ -184,13 +187,17 @@ down: preflight pulumi-cli ## Remove a docker STACK's containers and network, ke
 	$(SHIPYARD) destroy $(STACK) --keep-data
 
 .PHONY: destroy
-destroy: preflight pulumi-cli ## Delete STACK's resources, and a docker stack's data volumes (aws stacks need CONFIRM=<stack>)
-	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
+destroy: destroy-args preflight pulumi-cli ## Delete STACK's resources, and a docker stack's data volumes (aws stacks need CONFIRM=<stack>; a CONFIRM naming another stack is refused)
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) destroy $(STACK) --confirm=$(CONFIRM)
+
+.PHONY: destroy-args
+destroy-args: # destroy's CONFIRM (internal/preflight.CheckConfirm, the rule shipyard destroy applies), checked before any install or build
+	@$(PREFLIGHT) destroy "$(STACK)" "$(CONFIRM)"
 
 .PHONY: cost
 cost: ## Print aws STACK's monthly cost from its config and infra/cost/prices.json (FORMAT=json; BASE=<git ref>: the change since then)
-	@$(SHIPYARD) cost $(STACK) --format=$(FORMAT) $(if $(BASE),--base=$(BASE))
+	@$(SHIPYARD) cost "$(STACK)" --format=$(FORMAT) $(if $(BASE),--base=$(BASE))
 
 .PHONY: cost-prices
 cost-prices: ## Refresh infra/cost/prices.json from AWS's public Price List offer files (needs internet; REGIONS=a,b adds regions; OFFERS=<dir> reads saved files)
@@ -198,7 +205,7 @@ cost-prices: ## Refresh infra/cost/prices.json from AWS's public Price List offe
 
 .PHONY: drift
 drift: preflight pulumi-cli ## Compare STACK's deployed resources with its state (refresh preview): a line per drift; fails on drift (bin/shipyard drift: exit 2) or error (1)
-	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	@$(SHIPYARD) drift $(STACK)
 
 .PHONY: outputs
@@ -214,7 +221,7 @@ traces: preflight pulumi-cli ## Print STACK's trace UI URL (aws: X-Ray trace sea
 	@$(SHIPYARD) traces $(STACK)
 
 .PHONY: logs
-logs: preflight pulumi-cli ## Follow STACK's logs (PROCESS=web|worker|clock|nginx to narrow)
+logs: preflight pulumi-cli ## Follow STACK's logs (PROCESS=web, worker or clock to narrow, several space separated; docker stacks also nginx, migrate, postgres, redis and the monitoring containers; an unknown one is refused, naming those the stack has)
 	$(SHIPYARD) logs $(STACK) $(PROCESS)
 
 .PHONY: migrate
@@ -250,23 +257,23 @@ rekey: preflight pulumi-cli ## Re-encrypt aws STACK's secrets with its config's 
 .PHONY: bootstrap-args
 bootstrap-args: # bootstrap's STACK (an aws stack) and FORCE, checked before any install or build
 	@case "$(FORCE)" in ""|1|0|true|false) ;; *) echo "make bootstrap: FORCE=$(FORCE): allowed 1, 0, true, false (1: overwrite bootstrap sections in config/ that name another backend or other roles)" >&2; exit 2;; esac
-	@target=$$($(PREFLIGHT) target $(STACK)) && [ "$$target" = aws ] || { echo "usage: make bootstrap STACK=<aws stack> (the account and region of its config); STACK=$(STACK) is not one" >&2; exit 2; }
+	@target=$$($(PREFLIGHT) target "$(STACK)"); [ "$$target" = aws ] || { echo "usage: make bootstrap STACK=<aws stack> (the account and region of its config); STACK=$(STACK) is a $$target stack; allowed: $$($(BIN)/preflight stacks --target=aws | paste -sd, - | sed 's/,/, /g')" >&2; exit 2; }
 
 ##@ PR environments (a pull request's app on STACK's shared infrastructure; docs/operations.md)
 
 .PHONY: pr-up
 pr-up: pr-args preflight pulumi-cli program ## Create or update PR=<n>'s environment on STACK (stack STACK-pr-<n>) and print its URL and reap time (IMAGE=<ref>: run that image)
-	@case "$$($(BIN)/preflight target $(STACK))" in docker) [ -n "$(IMAGE)" ] || $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin crane $(if $(IMAGE),,image);; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in docker) [ -n "$(IMAGE)" ] || $(MAKE) --no-print-directory image;; aws) $(MAKE) --no-print-directory aws-plugin crane $(if $(IMAGE),,image);; esac
 	$(SHIPYARD) pr-up $(STACK) $(PR)$(if $(IMAGE), --image=$(IMAGE))
 
 .PHONY: pr-down
 pr-down: pr-args preflight pulumi-cli program ## Drop PR=<n>'s database, user and Redis keys and destroy its environment on STACK
-	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) pr-down $(STACK) $(PR)
 
 .PHONY: pr-reap
 pr-reap: preflight pulumi-cli program ## Destroy STACK's PR environments not deployed within TTL (default previews.ttlHours; e.g. TTL=72h) or, with OPEN=<n,n,...> (the open PRs; OPEN=none: no PR is open), whose PR is closed
-	@case "$$($(BIN)/preflight target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
+	@target=$$($(BIN)/preflight target $(STACK)); case "$$target" in aws) $(MAKE) --no-print-directory aws-plugin;; esac
 	$(SHIPYARD) pr-reap $(STACK) $(if $(TTL),--ttl=$(TTL)) $(if $(filter undefined,$(origin OPEN)),,--open=$(OPEN))
 
 .PHONY: pr-list
@@ -274,14 +281,14 @@ pr-list: preflight pulumi-cli ## List STACK's PR environments: slot, URL, last d
 	$(SHIPYARD) pr-list $(STACK)
 
 .PHONY: pr-args
-pr-args: # the PR number, checked before any install or build
-	@test -n "$(PR)" || { echo "usage: make $(MAKECMDGOALS) PR=<pull request number> [STACK=$(STACK)]" >&2; exit 2; }
+pr-args: # the PR number (internal/preflight.ParsePR, the rule of shipyard's pr commands), checked before any install or build
+	@$(PREFLIGHT) pr "$(PR)"
 
 ##@ Release (aws stacks: build once, promote by digest, roll back; docker stacks: release a local image progressively)
 
 .PHONY: release
 release: preflight pulumi-cli program build ## aws: build the image once, push it to STACK's ECR repo, deploy it by digest; docker: release IMAGE (any local image; default what make image builds) by deploy.strategy (docs/operations.md)
-	@case "$$($(SHIPYARD) target $(STACK))" in aws) $(MAKE) --no-print-directory aws-plugin crane image;; docker) [ -n "$(IMAGE)" ] || $(MAKE) --no-print-directory image;; esac
+	@target=$$($(SHIPYARD) target $(STACK)); case "$$target" in aws) $(MAKE) --no-print-directory aws-plugin crane image;; docker) [ -n "$(IMAGE)" ] || $(MAKE) --no-print-directory image;; esac
 	$(SHIPYARD) release $(STACK)$(if $(IMAGE), --image=$(IMAGE))
 
 .PHONY: promote
@@ -289,8 +296,8 @@ promote: promote-args pulumi-cli aws-plugin crane program ## Deploy FROM's relea
 	$(SHIPYARD) promote $(FROM) $(TO)
 
 .PHONY: promote-args
-promote-args: # promote's arguments, checked before any install or build
-	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make promote FROM=<stack> TO=<stack> (e.g. FROM=staging TO=prod)" >&2; exit 2; }
+promote-args: # promote's FROM and TO, two different aws stacks (internal/preflight.CheckPromote, which shipyard promote applies), and their backends, checked before any install or build
+	@$(PREFLIGHT) promote "$(FROM)" "$(TO)"
 	@$(PREFLIGHT) check $(FROM) $(TO)
 
 .PHONY: rollback
@@ -303,7 +310,7 @@ db-restore-drill: preflight pulumi-cli ## Restore STACK's latest RDS snapshot in
 
 .PHONY: ledger
 ledger: ## Print STACK's release ledger (releases/<stack>.jsonl)
-	@$(SHIPYARD) ledger $(STACK)
+	@$(SHIPYARD) ledger "$(STACK)"
 
 ##@ Tools
 
@@ -313,7 +320,7 @@ doctor: ## Check everything `make up` and `make test` need (and AWS credentials 
 
 .PHONY: tools
 tools: pulumi-cli crane actionlint gotestsum ## Install the pinned Pulumi CLI and plugins, crane, actionlint and gotestsum into bin/ (STACK=<aws stack>: and the pulumi-aws plugin)
-	@target=$$($(PREFLIGHT) target $(STACK)); if [ "$$target" = aws ]; then $(MAKE) --no-print-directory aws-plugin STACK=$(STACK); fi
+	@target=$$($(PREFLIGHT) target "$(STACK)"); if [ "$$target" = aws ]; then $(MAKE) --no-print-directory aws-plugin STACK=$(STACK); fi
 
 .PHONY: pulumi-version
 pulumi-version: # print PULUMI_VERSION, the one pin of the Pulumi CLI (`make -s pulumi-version`: what the workflows' pulumi/actions installs)

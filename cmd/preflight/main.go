@@ -7,7 +7,9 @@
 //
 //	preflight check STACK...   one line on stderr and exit 1 when a check fails
 //	preflight backend STACK    print the stack's PULUMI_BACKEND_URL
-//	preflight target STACK     print the stack's target (aws or docker)
+//	preflight target STACK     print the stack's target (aws or docker); a
+//	                           config that is not JSON or has no known target
+//	                           is an error
 //	preflight passphrase STACK print the PULUMI_CONFIG_PASSPHRASE the stack's pulumi
 //	                           calls get when the user set none (docker stacks: the
 //	                           local one), nothing when they get none; a config
@@ -18,6 +20,13 @@
 //	                           print role=, region= and backend= of the role a
 //	                           workflow job assumes for an aws stack; any other
 //	                           stack, or a config that is not JSON, is an error
+//	preflight destroy STACK [CONFIRM]
+//	                           check destroy's CONFIRM (internal/preflight.CheckConfirm):
+//	                           an aws stack needs it naming the stack; any other
+//	                           non-empty CONFIRM is an error
+//	preflight pr PR            check a pull request number (internal/preflight.ParsePR)
+//	preflight promote FROM TO  check promote's stacks: two different aws stacks
+//	                           (internal/preflight.CheckPromote)
 //	preflight image STACK [TAG]  print the app image `make image` tags for
 //	                           the stack (internal/preflight.AppImage), with
 //	                           TAG instead of "local" when given
@@ -86,6 +95,9 @@ var usages = []string{
 	"stacks [--target=aws|docker] [--pull-requests] [--format=text|json]",
 	"ci STACK --role=deploy|preview",
 	"image STACK [TAG]",
+	"destroy STACK [CONFIRM]",
+	"pr PR",
+	"promote FROM TO",
 }
 
 var usage = "usage: preflight " + strings.Join(usages, " | ")
@@ -142,8 +154,14 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 			return cliflag.UsageError("preflight", syn, args)
 		}
 		// The target of a stack whose backend is refused is still known.
-		s, err := preflight.Read(configDir, args[0])
+		// The Makefile picks what to install and build by the answer: a
+		// config that is not JSON or has no known target is an error, not
+		// an empty answer that skips the work.
+		s, err := preflight.ReadStrict(configDir, args[0])
 		if err != nil {
+			return err
+		}
+		if err := preflight.CheckTarget(filepath.Join(configDir, s.Name+".json"), s.Target); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, s.Target)
@@ -166,6 +184,33 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 			fmt.Fprintln(stdout, pass)
 		}
 		return nil
+	case "destroy":
+		if len(args) < 1 || len(args) > 2 {
+			return cliflag.UsageError("preflight", syn, args)
+		}
+		s, err := preflight.ReadStrict(configDir, args[0])
+		if err != nil {
+			return err
+		}
+		if err := preflight.CheckTarget(filepath.Join(configDir, s.Name+".json"), s.Target); err != nil {
+			return err
+		}
+		confirm := ""
+		if len(args) == 2 {
+			confirm = args[1]
+		}
+		return preflight.CheckConfirm(s, confirm)
+	case "pr":
+		if len(args) != 1 {
+			return cliflag.UsageError("preflight", syn, args)
+		}
+		_, err := preflight.ParsePR(args[0])
+		return err
+	case "promote":
+		if len(args) != 2 {
+			return cliflag.UsageError("preflight", syn, args)
+		}
+		return preflight.CheckPromote(configDir, args[0], args[1])
 	case "stacks":
 		return cmdStacks(configDir, args, stdout, syn)
 	case "ci":

@@ -53,6 +53,18 @@ func TestRun(t *testing.T) {
 		{"prints the app image tagged TAG", []string{"image", "local", "v1.2-dirty"}, nil, "shipyard-app:v1.2-dirty\n", ""},
 		{"prints an aws stack's local build before make bootstrap", []string{"image", "dev"}, nil, "shipyard-app:local\n", ""},
 		{"image takes one stack and one tag", []string{"image", "local", "v1", "v2"}, nil, "", "usage: preflight image STACK [TAG]"},
+		{"destroy takes a docker stack without CONFIRM", []string{"destroy", "local", ""}, nil, "", ""},
+		{"destroy takes a docker stack with its own name", []string{"destroy", "local", "local"}, nil, "", ""},
+		{"destroy refuses a CONFIRM naming another stack", []string{"destroy", "local", "prod"}, nil, "", "CONFIRM=prod does not name STACK=local; allowed: local, or empty for a docker stack"},
+		{"destroy refuses an aws stack without CONFIRM", []string{"destroy", "dev", ""}, nil, "", "confirm with `make destroy STACK=dev CONFIRM=dev`"},
+		{"destroy takes an aws stack with its own name, before make bootstrap", []string{"destroy", "dev", "dev"}, nil, "", ""},
+		{"destroy names an unknown stack", []string{"destroy", "nope", "nope"}, nil, "", `unknown stack "nope"`},
+		{"pr takes a pull request number", []string{"pr", "12"}, nil, "", ""},
+		{"pr refuses a word, naming PR and the numbers allowed", []string{"pr", "abc"}, nil, "", `PR="abc": allowed a pull request number from 1 to 9999999`},
+		{"pr refuses an empty PR", []string{"pr", ""}, nil, "", "PR is missing: allowed a pull request number from 1 to 9999999"},
+		{"promote takes two aws stacks", []string{"promote", "staging", "prod"}, nil, "", ""},
+		{"promote names a missing TO and the aws stacks", []string{"promote", "staging", ""}, nil, "", "TO is missing: allowed the aws stacks dev, prod, staging"},
+		{"promote names a docker FROM", []string{"promote", "local", "local"}, nil, "", `FROM=local: stack "local" has target "docker"; allowed the aws stacks dev, prod, staging`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,17 +126,19 @@ func TestCIPrintsTheRoleRegionAndBackend(t *testing.T) {
 	}
 }
 
-// ci and passphrase answer by the stack's target, so a config they cannot
-// read is an error naming the file and where its JSON breaks (a workflow's
-// error annotation, make e2e's failure), not an answer for a stack of no
-// target: "not an aws stack (target \"\")", or no passphrase and exit 0.
-func TestCIAndPassphraseNameAConfigTheyCannotRead(t *testing.T) {
+// ci, passphrase and target answer by the stack's target, so a config
+// they cannot read is an error naming the file and where its JSON breaks
+// (a workflow's error annotation, make e2e's failure), not an answer for a
+// stack of no target: "not an aws stack (target \"\")", no passphrase, or
+// an empty target (the Makefile's `case` would skip the work), and exit 0.
+func TestCIPassphraseAndTargetNameAConfigTheyCannotRead(t *testing.T) {
 	dir := t.TempDir()
 	for name, data := range map[string]string{
 		"schema.json": "{}",
 		"dev.json":    "{\n  \"target\": \"aws\",\n}\n",
 		"local.json":  `{"target": "docker",}`,
 		"typo.json":   `{"target": "dockr"}`,
+		"none.json":   `{}`,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
@@ -139,6 +153,10 @@ func TestCIAndPassphraseNameAConfigTheyCannotRead(t *testing.T) {
 		{"passphrase names the file and where a trailing comma breaks its JSON", "passphrase local",
 			`stack "local": ` + filepath.Join(dir, "local.json") + `:1:21: invalid character '}'`},
 		{"passphrase names a misspelt target and the ones a stack takes", "passphrase typo", filepath.Join(dir, "typo.json") + `: target "dockr": allowed "docker" or "aws"`},
+		{"target names the file and where a trailing comma breaks its JSON", "target local",
+			`stack "local": ` + filepath.Join(dir, "local.json") + `:1:21: invalid character '}'`},
+		{"target names a misspelt target and the ones a stack takes", "target typo", filepath.Join(dir, "typo.json") + `: target "dockr": allowed "docker" or "aws"`},
+		{"target names a config without one", "target none", filepath.Join(dir, "none.json") + `: target "": allowed "docker" or "aws"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer

@@ -373,6 +373,32 @@ func TestPromoteCommand(t *testing.T) {
 	})
 }
 
+// shipyard promote checks FROM and TO first, with the rule make promote
+// runs before any install (preflight.CheckPromote): an error naming the
+// variable and the aws stacks, before any call.
+func TestPromoteNamesABadFROMOrTOBeforeAnyCall(t *testing.T) {
+	for _, tc := range []struct {
+		from, to, want string
+	}{
+		{"local", "local", `FROM=local: stack "local" has target "docker"; allowed the aws stacks dev, prod, staging`},
+		{"staging", "local", `TO=local: stack "local" has target "docker"; allowed the aws stacks dev, prod, staging`},
+		{"staging", "staging", "FROM=staging and TO=staging are the same stack"},
+		{"staging", "", "TO is missing: allowed the aws stacks dev, prod, staging"},
+	} {
+		t.Run(tc.from+" to "+tc.to, func(t *testing.T) {
+			newCLIRepo(t)
+			state := installFakes(t, &fakeWorld{})
+			out, err := runCLI(t, "promote", tc.from, tc.to)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one starting %q\n%s", err, tc.want, out)
+			}
+			if _, err := os.Stat(filepath.Join(state, "calls.log")); err == nil {
+				t.Errorf("ran %v", readCalls(t, state))
+			}
+		})
+	}
+}
+
 func TestReleaseCommand(t *testing.T) {
 	r := newCLIRepo(t)
 	state := installFakes(t, &fakeWorld{

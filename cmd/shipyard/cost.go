@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 	"github.com/shipyard-kit/shipyard/internal/atomicfile"
 	"github.com/shipyard-kit/shipyard/internal/cliflag"
+	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
 
 const costUsage = "cost STACK [--format=text|json] [--base=GIT_REF]"
@@ -39,6 +41,13 @@ func cmdCost(ctx context.Context, e env) error {
 		return err
 	}
 	est, err := table.Estimate(cfg)
+	if errors.Is(err, cost.ErrNotAWS) {
+		aws, lerr := preflight.StacksOf(pr.configDir, preflight.TargetAWS)
+		if lerr != nil {
+			return errors.Join(err, lerr)
+		}
+		return fmt.Errorf("STACK=%s: %w; allowed the aws stacks %s", cfg.Stack, err, strings.Join(aws, ", "))
+	}
 	if err != nil {
 		return err
 	}

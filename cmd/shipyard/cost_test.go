@@ -148,7 +148,7 @@ func TestCostRejectsBadArguments(t *testing.T) {
 		{[]string{"prod", "--format=yaml"}, "FORMAT=yaml (--format=yaml): allowed text, json"},
 		{[]string{"prod", "--format=yaml", "--format=json"}, "FORMAT=yaml (--format=yaml): allowed text, json"},
 		{[]string{"prod", "--base=no-such-ref"}, "not a commit"},
-		{[]string{"local"}, "only aws stacks"},
+		{[]string{"local"}, `STACK=local: stack local has target "docker": only aws stacks cost money (a docker stack runs on your machine); allowed the aws stacks dev, prod, staging`},
 		{[]string{}, "usage: shipyard cost STACK"},
 	} {
 		_, err := runCost(t, root, tc.args...)

@@ -10,9 +10,10 @@ import (
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 )
 
-// An aws stack is destroyed only with CONFIRM naming it, and `make down`
-// (which asks to keep the data) is refused without pointing at the command
-// that deletes it. Both are refused before any pulumi call.
+// An aws stack is destroyed only with CONFIRM naming it, any stack never
+// with CONFIRM naming another, and `make down` (which asks to keep the
+// data) is refused without pointing at the command that deletes it. All
+// are refused before any pulumi call.
 func TestDestroyingAnAWSStackNeedsItsNameAndDownIsNotPointedAtDestroy(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -35,6 +36,10 @@ func TestDestroyingAnAWSStackNeedsItsNameAndDownIsNotPointedAtDestroy(t *testing
 			"make down (--keep-data) is for docker stacks", "confirm with"},
 		{"down with CONFIRM is still refused: it never deletes the data", []string{"destroy", "dev", "--keep-data", "--confirm=dev"},
 			"nothing was done", "confirm with"},
+		{"a docker stack refuses a CONFIRM naming another stack", []string{"destroy", "local", "--confirm=prod"},
+			"CONFIRM=prod does not name STACK=local; allowed: local, or empty for a docker stack", ""},
+		{"so does down", []string{"destroy", "local", "--keep-data", "--confirm=prod"},
+			"CONFIRM=prod does not name STACK=local", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shipyard-kit/shipyard/app/appjobs"
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 	"github.com/shipyard-kit/shipyard/internal/cliflag"
 	"github.com/shipyard-kit/shipyard/internal/release"
@@ -21,7 +22,10 @@ import (
 // queue (`app job NAME`: records a manual run, enqueues it, waits for its
 // outcome), and exits with the outcome.
 func cmdJob(ctx context.Context, e env) error {
-	if len(e.args) != 2 || e.args[1] == "" {
+	if len(e.args) == 1 || len(e.args) == 2 && e.args[1] == "" {
+		return fmt.Errorf("NAME is missing: allowed %s (the scheduled jobs of this checkout; `make jobs STACK=%s` lists the stack's, with their schedules); usage: make job NAME=<job> [STACK=<stack>]", strings.Join(appjobs.Names(), ", "), e.args[0])
+	}
+	if len(e.args) != 2 {
 		return errors.New("usage: shipyard job STACK NAME (make job NAME=<job> STACK=<stack>; `make jobs` lists them)")
 	}
 	x := osExec(e.stdout, e.stderr)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,25 @@ func TestMakeJobRunsTheJobThroughTheWorker(t *testing.T) {
 				t.Fatalf("calls:\n%s\nwant %s", strings.Join(x.lines(), "\n"), tc.wantCall)
 			}
 		})
+	}
+}
+
+// make job without NAME (shipyard job STACK, or STACK "") names NAME and
+// the scheduled jobs, before it reads the stack or runs anything.
+func TestMakeJobWithoutANameListsTheJobs(t *testing.T) {
+	getenv := func(k string) string {
+		return map[string]string{stackconfig.DirEnv: filepath.Join(repoRoot, "config"), "PATH": "/nonexistent"}[k]
+	}
+	for _, args := range [][]string{{"job", "local"}, {"job", "local", ""}} {
+		var out bytes.Buffer
+		err := run(context.Background(), args, getenv, &out, &out)
+		want := "NAME is missing: allowed note:sweep, tokens:purge, jobs:prune (the scheduled jobs of this checkout"
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: %v; want an error starting %q", args, err, want)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%q printed %q", args, out.String())
+		}
 	}
 }
 

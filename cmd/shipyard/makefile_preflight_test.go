@@ -210,6 +210,32 @@ func TestEveryEngineTargetInstallsTheAWSPlugin(t *testing.T) {
 	}
 }
 
+// STACK= (empty) is refused naming STACK and the stacks, not with
+// preflight's usage line, before anything is installed or built.
+func TestAnEmptySTACKNamesTheStacks(t *testing.T) {
+	for _, target := range []string{"preview", "up", "image", "bootstrap", "destroy"} {
+		t.Run(target, func(t *testing.T) {
+			dir := freshClone(t)
+			cmd := exec.Command("make", "--no-print-directory", target, "STACK=")
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("make %s STACK= succeeded:\n%s", target, out)
+			}
+			want := "STACK is empty: allowed dev, local, prod, staging"
+			if lines := ownLines(out); len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
+				t.Errorf("want one line starting %q, got:\n%s", want, out)
+			}
+			for _, p := range []string{"bin/pulumi", "bin/shipyard", "bin/shipyard-stacks", "bin/linux-amd64"} {
+				if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+					t.Errorf("%s was installed or built before STACK was checked", p)
+				}
+			}
+		})
+	}
+}
+
 func TestAnUnknownStackFailsOnceBeforeAnythingIsBuilt(t *testing.T) {
 	dir := freshClone(t)
 	cmd := exec.Command("make", "--no-print-directory", "up", "STACK=nope")
@@ -232,18 +258,42 @@ func TestAnUnknownStackFailsOnceBeforeAnythingIsBuilt(t *testing.T) {
 	}
 }
 
-func TestPromoteWithoutTOPrintsItsUsageBeforeAnyInstall(t *testing.T) {
-	dir := freshClone(t)
-	cmd := exec.Command("make", "--no-print-directory", "promote", "FROM=dev")
-	cmd.Dir = dir
-	cmd.Env = cleanEnv(t)
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		t.Fatalf("make promote FROM=dev succeeded:\n%s", out)
-	}
-	lines := ownLines(out)
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "usage: make promote FROM=<stack> TO=<stack>") {
-		t.Errorf("want only the usage line, got:\n%s", out)
+// make promote and make pr-up check their arguments with the rules
+// shipyard applies (internal/preflight's CheckPromote and ParsePR), in one
+// line naming the variable and the values allowed, before the Pulumi CLI,
+// the aws plugin, the program or the image is installed or built.
+func TestPromoteAndPRArgumentsAreCheckedBeforeAnyInstallOrBuild(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"promote without TO", []string{"promote", "FROM=dev"}, "TO is missing: allowed the aws stacks dev, prod, staging (make promote FROM=<stack> TO=<stack>"},
+		{"promote without FROM or TO", []string{"promote"}, "FROM and TO are missing: allowed the aws stacks dev, prod, staging"},
+		{"promote of a docker stack to itself", []string{"promote", "FROM=local", "TO=local"}, `FROM=local: stack "local" has target "docker"; allowed the aws stacks dev, prod, staging`},
+		{"promote of a stack to itself", []string{"promote", "FROM=staging", "TO=staging"}, "FROM=staging and TO=staging are the same stack"},
+		{"pr-up with a word for PR", []string{"pr-up", "PR=abc"}, `PR="abc": allowed a pull request number from 1 to 9999999`},
+		{"pr-up without PR", []string{"pr-up"}, "PR is missing: allowed a pull request number from 1 to 9999999"},
+		{"pr-down with PR 0", []string{"pr-down", "PR=0"}, `PR="0": allowed a pull request number from 1 to 9999999`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := freshClone(t)
+			cmd := exec.Command("make", append([]string{"--no-print-directory"}, tc.args...)...)
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("make %v succeeded:\n%s", tc.args, out)
+			}
+			if lines := ownLines(out); len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
+				t.Errorf("want one line starting %q, got:\n%s", tc.want, out)
+			}
+			for _, p := range []string{"bin/pulumi", "bin/shipyard", "bin/shipyard-stacks", "bin/app", "bin/crane"} {
+				if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+					t.Errorf("%s was installed or built before the arguments were checked", p)
+				}
+			}
+		})
 	}
 }
 
@@ -305,6 +355,105 @@ func TestBootstrapOfADockerStackPrintsItsUsageBeforeAnyInstall(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bin", "pulumi")); err == nil {
 		t.Error("pulumi was installed before the arguments were checked")
+	}
+}
+
+// make bootstrap on a config preflight cannot answer the target of (not
+// JSON, a misspelt target) says so, naming the file, not that the stack
+// is no aws stack with a usage line; nothing is installed.
+func TestBootstrapOfABrokenConfigNamesItsFileNotItsUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name, from, to, want string
+	}{
+		{"a trailing comma", `"target": "aws",`, `"target": "aws",,`, `prod.json:3:19: invalid character ','`},
+		{"a misspelt target", `"target": "aws",`, `"target": "aws ",`, `prod.json: target "aws ": allowed "docker" or "aws"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := freshClone(t)
+			prod := filepath.Join(dir, "config", "prod.json")
+			data, err := os.ReadFile(prod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(data), tc.from) {
+				t.Fatalf("config/prod.json has no %s", tc.from)
+			}
+			if err := os.WriteFile(prod, []byte(strings.Replace(string(data), tc.from, tc.to, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("make", "--no-print-directory", "bootstrap", "STACK=prod")
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("make bootstrap STACK=prod succeeded:\n%s", out)
+			}
+			if lines := ownLines(out); len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+				t.Errorf("want one line with %q, got:\n%s", tc.want, out)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "bin", "pulumi")); err == nil {
+				t.Error("pulumi was installed before the config was read")
+			}
+		})
+	}
+}
+
+// A recipe that picks what to install or build by the stack's target
+// (`preflight target`, `shipyard target`) stops when the answer fails: a
+// command substitution in `case "$$(…)"` is no command under `set -e`, so
+// its failure would leave the target empty and skip the work silently.
+func TestEveryRecipeStopsWhenTheTargetIsUnknown(t *testing.T) {
+	asked := regexp.MustCompile(`\$\$\((\$\(BIN\)/preflight|\$\(PREFLIGHT\)|\$\(SHIPYARD\)) target `)
+	stops := regexp.MustCompile(`(^|\t@?)target=\$\$\((\$\(BIN\)/preflight|\$\(PREFLIGHT\)|\$\(SHIPYARD\)) target "?\$\(STACK\)"?\); `)
+	n := 0
+	for target, r := range makeRules(t) {
+		for _, line := range strings.Split(r.recipe, "\n") {
+			if !asked.MatchString(line) {
+				continue
+			}
+			n++
+			if !stops.MatchString(line) {
+				t.Errorf("make %s: %q; want target=$$(… target $(STACK)); on its own, so that set -e stops the recipe when the target is unknown", target, strings.TrimSpace(line))
+			}
+		}
+	}
+	if n < 8 {
+		t.Fatalf("found %d recipe lines asking for the target; the Makefile's rules were not read", n)
+	}
+}
+
+// make destroy checks CONFIRM before anything is installed or built: a
+// CONFIRM naming another stack (STACK left at its default, local) and an
+// aws stack without CONFIRM are refused in one line, without the pulumi
+// CLI, the aws plugin's download or the shipyard build.
+func TestDestroyChecksCONFIRMBeforeAnyInstall(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"CONFIRM naming another stack than the default one", []string{"CONFIRM=prod"}, "CONFIRM=prod does not name STACK=local; allowed: local, or empty for a docker stack"},
+		{"CONFIRM naming another stack than an aws STACK", []string{"STACK=dev", "CONFIRM=staging"}, "CONFIRM=staging does not name STACK=dev; allowed: dev"},
+		{"an aws stack without CONFIRM", []string{"STACK=dev"}, "destroying aws stack \"dev\" deletes its database and data: confirm with `make destroy STACK=dev CONFIRM=dev`"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := freshClone(t)
+			cmd := exec.Command("make", append([]string{"--no-print-directory", "destroy"}, tc.args...)...)
+			cmd.Dir = dir
+			cmd.Env = cleanEnv(t)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("make destroy %v succeeded:\n%s", tc.args, out)
+			}
+			if lines := ownLines(out); len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
+				t.Errorf("want one line starting %q, got:\n%s", tc.want, out)
+			}
+			for _, p := range []string{"bin/pulumi", "bin/shipyard", ".pulumi-state"} {
+				if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+					t.Errorf("%s was written before CONFIRM was checked", p)
+				}
+			}
+		})
 	}
 }
 

@@ -82,7 +82,7 @@ func migrate(ctx context.Context, x execer, cfg *stackconfig.Config, out release
 // default, or the ones named.
 func cmdLogs(ctx context.Context, e env) error {
 	if len(e.args) < 1 {
-		return errors.New("usage: shipyard logs STACK [web|worker|clock|migrate|nginx...]")
+		return errors.New("usage: shipyard logs STACK [PROCESS...] (aws: web, worker, clock; docker: also nginx, migrate, postgres, redis and the monitoring containers)")
 	}
 	x := osExec(e.stdout, e.stderr)
 	cfg, out, err := stackOutputs(ctx, e, x, e.args[0])
@@ -97,7 +97,10 @@ func cmdLogs(ctx context.Context, e env) error {
 }
 
 // logCalls returns one following call per log source, keyed by the prefix
-// its lines get.
+// its lines get. Every process named must be one the stack has logs of (a
+// CloudWatch log group on aws, a container on docker): an unknown one
+// (PROCESS="web wokrer") is an error naming it and those allowed, never
+// left out.
 func logCalls(cfg *stackconfig.Config, out release.Outputs, procs []string, docker string) (map[string]call, error) {
 	calls := map[string]call{}
 	want := func(p string) bool {
@@ -111,15 +114,21 @@ func logCalls(cfg *stackconfig.Config, out release.Outputs, procs []string, dock
 		}
 		return false
 	}
+	// has: the processes with logs, each a source prefix's process.
+	has := map[string]bool{}
 	if cfg.Target == stackconfig.TargetAWS {
 		groups := out.Map("logGroupNames")
 		for p, g := range groups {
+			has[p] = true
 			if want(p) {
 				calls[p] = call{Name: "aws", Args: []string{"logs", "tail", g, "--follow", "--since", "10m", "--format", "short", "--region", cfg.AWS.Region}}
 			}
 		}
+		if err := unknownProcesses(cfg, procs, has, "log group"); err != nil {
+			return nil, err
+		}
 		if len(calls) == 0 {
-			return nil, fmt.Errorf("no log group for %v; the stack has: %s", procs, keys(groups))
+			return nil, fmt.Errorf("stack %q has no log group: run `make up STACK=%s` first", cfg.Stack, cfg.Stack)
 		}
 		return calls, nil
 	}
@@ -132,14 +141,38 @@ func logCalls(cfg *stackconfig.Config, out release.Outputs, procs []string, dock
 	}
 	for src, n := range sources {
 		proc, _, _ := strings.Cut(src, ".")
+		has[proc] = true
 		if want(proc) {
 			calls[src] = call{Name: docker, Args: []string{"logs", "--follow", "--tail", "100", n}}
 		}
 	}
+	if err := unknownProcesses(cfg, procs, has, "container"); err != nil {
+		return nil, err
+	}
 	if len(calls) == 0 {
-		return nil, fmt.Errorf("no container for %v; the stack has: %s", procs, keys(sources))
+		return nil, fmt.Errorf("stack %q has no containers: run `make up STACK=%s` first", cfg.Stack, cfg.Stack)
 	}
 	return calls, nil
+}
+
+// unknownProcesses refuses the processes named that the stack has no logs
+// of (what: a "log group" or a "container"), naming them and the ones it
+// has.
+func unknownProcesses(cfg *stackconfig.Config, procs []string, has map[string]bool, what string) error {
+	var unknown []string
+	for _, p := range procs {
+		if !has[p] {
+			unknown = append(unknown, p)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	allowed := keys(has)
+	if allowed == "" {
+		allowed = "none yet (run `make up STACK=" + cfg.Stack + "` first)"
+	}
+	return fmt.Errorf("PROCESS=%s: stack %s (target %s) has no %s %s; allowed: %s", strings.Join(procs, " "), cfg.Stack, cfg.Target, what, strings.Join(unknown, ", "), allowed)
 }
 
 func keys[V any](m map[string]V) string {

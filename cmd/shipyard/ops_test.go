@@ -86,12 +86,29 @@ func TestLogCalls(t *testing.T) {
 			}
 		})
 	}
-	t.Run("names the processes a stack has when asked for another", func(t *testing.T) {
-		_, err := logCalls(local, localOutputs(), []string{"scheduler"}, "docker")
-		if err == nil || !strings.Contains(err.Error(), "clock, migrate, nginx, postgres, redis, web.1, web.2, worker") {
-			t.Fatalf("err = %v", err)
-		}
-	})
+	for _, tc := range []struct {
+		name  string
+		cfg   *stackconfig.Config
+		out   release.Outputs
+		procs []string
+		want  string
+	}{
+		{"names the processes a stack has when asked for another", local, localOutputs(), []string{"scheduler"},
+			"PROCESS=scheduler: stack local (target docker) has no container scheduler; allowed: clock, migrate, nginx, postgres, redis, web, worker"},
+		{"refuses a misspelt process beside a known one, not following the known one alone", local, localOutputs(), []string{"web", "wokrer"},
+			"PROCESS=web wokrer: stack local (target docker) has no container wokrer; allowed: clock, migrate, nginx, postgres, redis, web, worker"},
+		{"refuses nginx on aws, which has no log group of it", dev, devOut, []string{"web", "nginx"},
+			"PROCESS=web nginx: stack dev (target aws) has no log group nginx; allowed: clock, web, worker"},
+		{"names every unknown process", dev, devOut, []string{"migrate", "nginx"},
+			"PROCESS=migrate nginx: stack dev (target aws) has no log group migrate, nginx; allowed: clock, web, worker"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls, err := logCalls(tc.cfg, tc.out, tc.procs, "docker")
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("calls %v, err = %v; want %q", calls, err, tc.want)
+			}
+		})
+	}
 }
 
 func TestFollowPrefixesEveryLine(t *testing.T) {

@@ -237,11 +237,33 @@ func previewArgs(e env, usage string) (project, *stackconfig.Config, *stackconfi
 	if base.IsPreview() {
 		return project{}, nil, nil, fmt.Errorf("STACK=%s is a PR environment; allowed: its base stack (%s)", base.Stack, base.Preview.Base)
 	}
-	prCfg, err := stackconfig.Load(pr.configDir, stackconfig.PreviewStackName(base.Stack, n))
+	prCfg, err := loadPreview(pr.configDir, stackconfig.PreviewStackName(base.Stack, n))
 	if err != nil {
 		return project{}, nil, nil, err
 	}
 	return pr, base, prCfg, nil
+}
+
+// loadPreview loads PR stack name's config. A config that is no PR
+// environment's (a stack file of that name, which the loader refuses) is
+// an error, never a nil Preview for pr-up, pr-down or pr-reap to use.
+func loadPreview(configDir, name string) (*stackconfig.Config, error) {
+	cfg, err := stackconfig.Load(configDir, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := isPreview(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// isPreview refuses a config that is no PR environment's.
+func isPreview(cfg *stackconfig.Config) error {
+	if !cfg.IsPreview() {
+		return fmt.Errorf("stack %s is not a PR environment (its config was read from a file of its own, not its base stack's); allowed: a PR environment <base>-pr-<n> of a stack with previews.enabled, which has no file", cfg.Stack)
+	}
+	return nil
 }
 
 func newPreviewRun(e env, pr project, base, prCfg *stackconfig.Config) *previewRun {
@@ -266,6 +288,9 @@ func cmdPRUp(ctx context.Context, e env) error {
 // under the lock), deploys the PR stack with it, runs the target's steps
 // and prints the URL and when the environment will be reaped.
 func prUp(ctx context.Context, r *previewRun, imageRef string, now func() time.Time) error {
+	if err := isPreview(r.PR); err != nil {
+		return err
+	}
 	ops, err := previewOpsFor(r.Base)
 	if err != nil {
 		return err
@@ -351,6 +376,9 @@ func cmdPRDown(ctx context.Context, e env) error {
 // prDown runs the target's Drop (the PR's database, user and Redis
 // database), then destroys the stack and removes it from the backend.
 func prDown(ctx context.Context, r *previewRun, ps previewStack) error {
+	if err := isPreview(r.PR); err != nil {
+		return err
+	}
 	ops, err := previewOpsFor(r.Base)
 	if err != nil {
 		return err
@@ -415,7 +443,7 @@ func cmdPRReap(ctx context.Context, e env) error {
 	reaped := 0
 	for _, ps := range reapable(live, ttl, open, time.Now()) {
 		r.say("reaping PR %d of %s: %s", ps.PR, base.Stack, ps.reason)
-		prCfg, err := stackconfig.Load(pr.configDir, ps.Name)
+		prCfg, err := loadPreview(pr.configDir, ps.Name)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -153,6 +153,40 @@ func TestPRReapWithAnEmptyOpenReapsNothing(t *testing.T) {
 	}
 }
 
+// A stack file named as a PR environment (local-pr-1.json) is refused
+// before any pulumi call, naming the file: pr-up and pr-down loaded it as
+// PR 1's config and dereferenced its nil Preview; and a config that is no
+// PR environment's reaches neither pr-up's nor pr-down's steps.
+func TestAStackFileNamedAsAPREnvironmentNeverPassesForOne(t *testing.T) {
+	dir := configCopy(t, "local")
+	copyFile(t, filepath.Join(dir, "local.json"), filepath.Join(dir, "local-pr-1.json"))
+	getenv := func(k string) string {
+		return map[string]string{stackconfig.DirEnv: dir, "PATH": "/nonexistent"}[k]
+	}
+	for _, args := range [][]string{{"pr-up", "local", "1"}, {"pr-down", "local", "1"}, {"pr-reap", "local"}, {"up", "local-pr-1"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), args, getenv, &out, &out)
+			want := filepath.Join(dir, "local-pr-1.json") + `: "local-pr-1" is no stack name: it names PR 1's environment of stack local`
+			if err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("err = %v; want it to start %q", err, want)
+			}
+		})
+	}
+	r, x, _ := previewFixture(t, 9, nil)
+	base := *r.Base
+	r.PR = &base
+	if err := prUp(context.Background(), r, "", time.Now); err == nil || !strings.Contains(err.Error(), "stack local is not a PR environment") {
+		t.Errorf("prUp of a config that is no PR's: %v", err)
+	}
+	if err := prDown(context.Background(), r, previewStack{Name: "local-pr-9", PR: 9}); err == nil || !strings.Contains(err.Error(), "stack local is not a PR environment") {
+		t.Errorf("prDown of a config that is no PR's: %v", err)
+	}
+	if len(x.calls) != 0 {
+		t.Errorf("ran %v", x.lines())
+	}
+}
+
 // previewFixture is a pr command against fake pulumi and docker CLIs on
 // the repository's config: PR 7 of local holds slot 1 (its output), PR 8
 // slot 2 (reserved in its config, not deployed yet).

@@ -365,7 +365,8 @@ func cmdUp(ctx context.Context, e env) error {
 }
 
 // cmdDestroy deletes every resource of a stack. aws stacks need
-// --confirm=<stack>. On docker stacks the data volumes outlive the stack's
+// --confirm=<stack>, and a --confirm naming another stack is refused on
+// every target (preflight.CheckConfirm, which `make destroy` runs first). On docker stacks the data volumes outlive the stack's
 // resources (Pulumi retains them): destroy removes them too, unless
 // --keep-data (`make down`), which leaves them, and the generated
 // passwords they were initialised with, for the next `make up`.
@@ -387,8 +388,8 @@ func cmdDestroy(ctx context.Context, e env) error {
 	if cfg.Target == stackconfig.TargetAWS && keepData {
 		return fmt.Errorf("make down (--keep-data) is for docker stacks: aws stack %q has no down that keeps its data, so nothing was done (docs/aws.md; `make destroy STACK=%s CONFIRM=%s` deletes the stack and its data)", stack, stack, stack)
 	}
-	if cfg.Target == stackconfig.TargetAWS && confirm != stack {
-		return fmt.Errorf("destroying aws stack %q deletes its database and data: confirm with `make destroy STACK=%s CONFIRM=%s`", stack, stack, stack)
+	if err := preflight.CheckConfirm(preflightStack(cfg), confirm); err != nil {
+		return err
 	}
 	x := osExec(e.stdout, e.stderr)
 	if err := refuseWithPreviews(ctx, pr.pulumi(x, e.getenv), cfg); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shipyard-kit/shipyard/infra/stackconfig"
 	"github.com/shipyard-kit/shipyard/internal/cliflag"
+	"github.com/shipyard-kit/shipyard/internal/preflight"
 	"github.com/shipyard-kit/shipyard/internal/release"
 )
 
@@ -198,6 +199,13 @@ func cmdPromote(ctx context.Context, e env) error {
 		return errors.New("usage: shipyard promote FROM TO")
 	}
 	from, to := e.args[0], e.args[1]
+	pr, err := findProject(e)
+	if err != nil {
+		return err
+	}
+	if err := preflight.CheckPromote(pr.configDir, from, to); err != nil {
+		return err
+	}
 	// The checkout's migrations: promote requires a clean checkout, and
 	// the image it promotes was built from an earlier commit of it.
 	if err := lintBeforeDeploy(e, "promote"); err != nil {

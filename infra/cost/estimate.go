@@ -1,6 +1,7 @@
 package cost
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -95,12 +96,15 @@ type Estimate struct {
 	Lines     []Line  `json:"lines"`
 }
 
+// ErrNotAWS is Estimate's error for a stack of another target.
+var ErrNotAWS = errors.New("only aws stacks cost money")
+
 // Estimate prices cfg, an aws stack, with the table's prices of its
 // region: one line per priced item, as NewStack creates them (every
 // process type's service as if released).
 func (t *Table) Estimate(cfg *stackconfig.Config) (*Estimate, error) {
 	if cfg.Target != stackconfig.TargetAWS {
-		return nil, fmt.Errorf("stack %s has target %q: only aws stacks cost money (a docker stack runs on your machine)", cfg.Stack, cfg.Target)
+		return nil, fmt.Errorf("stack %s has target %q: %w (a docker stack runs on your machine)", cfg.Stack, cfg.Target, ErrNotAWS)
 	}
 	if cfg.IsPreview() {
 		return t.estimatePreview(cfg)

@@ -9,13 +9,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
 
 // SchemaFile is the JSON Schema every stack file references, in the config
@@ -75,22 +76,23 @@ func FindDir(getenv func(string) string, start string) (string, error) {
 	}
 }
 
-// stackNameRE is what a stack name looks like: it names AWS resources
-// ("shipyard-<stack>-…", an ALB name has at most 32 characters) and Docker
-// containers, so lowercase letters, digits and inner hyphens, at most 20.
-// internal/preflight, standard library only, has a copy of this rule (its
-// tests check both agree).
-var stackNameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+// StackNamePattern describes valid stack names in messages and docs:
+// lowercase letters, digits and inner hyphens, at most 20 characters (a
+// stack names AWS resources, "shipyard-<stack>-…", and Docker
+// containers), not ending in -pr-<n>, the names of PR environments
+// (PreviewOf). The rule is internal/preflight's, the one copy (the
+// Makefile's quick check builds it without this package).
+const StackNamePattern = preflight.StackNamePattern
 
-// StackNamePattern describes valid stack names in messages and docs.
-const StackNamePattern = "^[a-z][a-z0-9]*(-[a-z0-9]+)*$, at most 20 characters"
-
-// ValidStackName reports whether name can be a stack's name.
-func ValidStackName(name string) bool { return len(name) <= 20 && stackNameRE.MatchString(name) }
+// ValidStackName reports whether name can be a stack's name
+// (StackNamePattern).
+func ValidStackName(name string) bool { return preflight.ValidStackName(name) }
 
 // Stacks lists the stack names in dir, sorted: every *.json file but the
 // schema whose name is a valid stack name (ValidStackName). Other files,
-// such as dev.old.json, are not stacks (see Ignored).
+// such as dev.old.json, are not stacks (see Ignored); a file named as a PR
+// environment, such as dev-pr-7.json, is an error
+// (preflight.ReservedStackFile).
 func Stacks(dir string) ([]string, error) {
 	names, _, err := listStacks(dir)
 	return names, err
@@ -113,7 +115,11 @@ func listStacks(dir string) (names, ignored []string, err error) {
 		if e.IsDir() || n == SchemaFile || filepath.Ext(n) != ".json" {
 			continue
 		}
-		if name := strings.TrimSuffix(n, ".json"); ValidStackName(name) {
+		name := strings.TrimSuffix(n, ".json")
+		if err := preflight.ReservedStackFile(filepath.Join(dir, n), name); err != nil {
+			return nil, nil, err
+		}
+		if ValidStackName(name) {
 			names = append(names, name)
 		} else {
 			ignored = append(ignored, n)
@@ -247,14 +253,7 @@ func (d *configDir) parse(stack string) (*Config, problems, error) {
 		found = found || k == stack
 	}
 	if !found {
-		known := "none"
-		if len(d.stacks) > 0 {
-			known = strings.Join(d.stacks, ", ")
-		}
-		if !ValidStackName(stack) {
-			return nil, nil, fmt.Errorf("unknown stack %q: not a stack name (stack names match %s, so a file such as %s is not a stack); known stacks: %s", stack, StackNamePattern, d.path(stack), known)
-		}
-		return nil, nil, fmt.Errorf("unknown stack %q: there is no %s; known stacks: %s", stack, d.path(stack), known)
+		return nil, nil, preflight.UnknownStack(d.dir, stack, d.stacks)
 	}
 	data, err := os.ReadFile(d.path(stack))
 	if err != nil {
@@ -295,6 +294,12 @@ func parse(stack string, data, schema []byte) (*Config, problems, error) {
 	data = bytes.TrimPrefix(data, utf8BOM)
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, nil, errors.New("empty file; want a JSON object such as {\"target\": \"docker\"}")
+	}
+	// encoding/json reads a byte that is not UTF-8 as U+FFFD: the value
+	// (an app.env entry, a domain) would carry a character the file does
+	// not hold.
+	if line, col, err := preflight.InvalidUTF8(data); err != nil {
+		return nil, nil, fmt.Errorf("invalid UTF-8 at line %d, column %d: %w", line, col, err)
 	}
 	inst, err := decodeInstance(data)
 	if err != nil {

@@ -369,6 +369,38 @@ func TestAUTF8ByteOrderMarkIsAccepted(t *testing.T) {
 	}
 }
 
+// A byte that is not UTF-8 is refused naming the file, line and column:
+// encoding/json would read it as U+FFFD, and `shipyard env` would print
+// that instead of what the file meant. UTF-8 text, a literal U+FFFD
+// included, is read as it is.
+func TestBytesThatAreNotUTF8AreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, data, want string
+	}{
+		{"a Latin-1 é in a value", "{\n  \"target\": \"docker\",\n  \"app\": {\"env\": {\"GREETING\": \"caf\xe9\"}}\n}\n",
+			"invalid UTF-8 at line 3, column 35: byte 0xe9 is not UTF-8; allowed: UTF-8 text (save the file as UTF-8)"},
+		{"in a key", "{\"target\": \"docker\", \"t\xffgs\": {}}", "invalid UTF-8 at line 1, column 24: byte 0xff is not UTF-8"},
+		{"a sequence cut short at the end of a value", "{\"target\": \"docker\", \"tags\": {\"a\": \"\xe2\x82\"}}", "invalid UTF-8 at line 1, column 37: byte 0xe2 is not UTF-8"},
+		{"an encoded surrogate", "{\"target\": \"docker\", \"tags\": {\"a\": \"\xed\xa0\x80\"}}", "invalid UTF-8 at line 1, column 37: byte 0xed is not UTF-8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeDir(t, map[string]string{"dev": tc.data})
+			_, err := Load(dir, "dev")
+			if want := filepath.Join(dir, "dev.json") + ": " + tc.want; err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("Load: %v\nwant an error starting %s", err, want)
+			}
+		})
+	}
+	dir := writeDir(t, map[string]string{"dev": "{\"target\": \"docker\", \"app\": {\"env\": {\"GREETING\": \"café \ufffd ✓\"}}}"})
+	cfg, err := Load(dir, "dev")
+	if err != nil {
+		t.Fatalf("UTF-8 text: %v", err)
+	}
+	if got := cfg.App.Env["GREETING"]; got != "café \ufffd ✓" {
+		t.Errorf("app.env.GREETING = %q", got)
+	}
+}
+
 func TestStrayFilesAreNotStacks(t *testing.T) {
 	dir := writeDir(t, map[string]string{"dev": dockerBase, "dev.old": `{"target": "nope"}`, "Prod_copy": `{`})
 	stacks, err := Stacks(dir)
@@ -386,9 +418,41 @@ func TestStrayFilesAreNotStacks(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		ok   bool
-	}{{"dev", true}, {"pr-12", true}, {"e2e1a2b3c", true}, {"dev.old", false}, {"Dev", false}, {"dev-", false}, {"a_b", false}, {"averyveryverylongname1", false}} {
+	}{{"dev", true}, {"pr-12", true}, {"e2e1a2b3c", true}, {"dev-pr", true}, {"dev-pr-x", true}, {"dev-prx-1", true},
+		{"dev.old", false}, {"Dev", false}, {"dev-", false}, {"a_b", false}, {"averyveryverylongname1", false},
+		{"dev-pr-12", false}, {"local-pr-1", false}, {"a-b-pr-0", false}} {
 		if got := ValidStackName(tc.name); got != tc.ok {
 			t.Errorf("ValidStackName(%q) = %v", tc.name, got)
+		}
+	}
+}
+
+// A PR environment "<base>-pr-<n>" has no file of its own: a stack file
+// of such a name would be loaded as the PR's config (pr-up and pr-down
+// had no Preview to use) and a deployed stack of that name taken by
+// pr-reap for a PR environment and destroyed. Listing the stacks refuses
+// the file, naming it and the reserved pattern, so nothing loads.
+func TestAStackFileNamedAsAPREnvironmentIsRefused(t *testing.T) {
+	for _, name := range []string{"local-pr-1", "dev-pr-12", "my-app-pr-0", "averyveryverylongname-pr-7"} {
+		t.Run(name, func(t *testing.T) {
+			dir := writeDir(t, map[string]string{"local": dockerBase, name: dockerBase})
+			want := filepath.Join(dir, name+".json") + ": \"" + name + "\" is no stack name: it names PR "
+			for what, err := range map[string]error{
+				"Stacks":             func() error { _, err := Stacks(dir); return err }(),
+				"Load(local)":        func() error { _, err := Load(dir, "local"); return err }(),
+				"Load(" + name + ")": func() error { _, err := Load(dir, name); return err }(),
+				"LoadAll":            func() error { _, err := LoadAll(dir); return err }(),
+			} {
+				if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "not ending in -pr-<n> (reserved for PR environments)") {
+					t.Errorf("%s: %v; want an error starting %q and naming the reserved pattern", what, err, want)
+				}
+			}
+		})
+	}
+	// Every name PreviewOf reads as a PR environment's is reserved.
+	for _, name := range []string{"local-pr-1", "dev-pr-9999999", "a-b-c-pr-42"} {
+		if _, _, ok := PreviewOf(name); !ok || ValidStackName(name) {
+			t.Errorf("%s: PreviewOf ok %v, ValidStackName %v; want a PR environment's name, no stack name", name, ok, ValidStackName(name))
 		}
 	}
 }

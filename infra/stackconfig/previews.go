@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/shipyard-kit/shipyard/app/appenv"
+	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
 
 // Previews are a stack's pull-request environments (docs/operations.md):
@@ -83,14 +84,10 @@ func PreviewOf(stack string) (base string, n int, ok bool) {
 	return m[1], n, true
 }
 
-// ParsePR parses a pull request number as given to `make pr-up PR=<n>`.
-func ParsePR(s string) (int, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 1 || n > 9_999_999 {
-		return 0, fmt.Errorf("PR=%q: allowed a pull request number from 1 to 9999999", s)
-	}
-	return n, nil
-}
+// ParsePR parses a pull request number as given to `make pr-up PR=<n>`
+// (preflight.ParsePR, the one rule, which the Makefile runs before it
+// builds anything).
+func ParsePR(s string) (int, error) { return preflight.ParsePR(s) }
 
 // loadPreview returns the config of PR stack name: its base's, validated
 // as the base's is, with Stack and Preview set.

@@ -83,7 +83,7 @@ func TestPRStackNames(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "0", "-3", "seven", "10000000"} {
-		if _, err := ParsePR(bad); err == nil || !strings.Contains(err.Error(), "PR=") {
+		if _, err := ParsePR(bad); err == nil || !strings.HasPrefix(err.Error(), "PR") || !strings.Contains(err.Error(), "allowed a pull request number from 1 to 9999999") {
 			t.Errorf("ParsePR(%q) = %v", bad, err)
 		}
 	}

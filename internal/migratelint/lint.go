@@ -102,7 +102,13 @@ func lintFS(fsys fs.FS, display func(string) string) ([]Finding, error) {
 	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		return nil, fmt.Errorf("reading migrations: %w", err)
+		// The error names the directory given, not the file system's
+		// root ("open .").
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("reading migrations: directory %s: %w", display("."), err)
 	}
 	var ms []migration
 	for _, e := range entries {
@@ -120,7 +126,7 @@ func lintFS(fsys fs.FS, display func(string) string) ([]Finding, error) {
 		ms = append(ms, migration{v, e.Name()})
 	}
 	if len(ms) == 0 {
-		return nil, errors.New("no *.sql migrations found")
+		return nil, fmt.Errorf("no *.sql migrations found in %s", display("."))
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	st := &schema{checks: map[string]map[string]notNullCheck{}}

@@ -359,6 +359,35 @@ func TestTheAppsMigrationsPass(t *testing.T) {
 	}
 }
 
+// A directory that cannot be linted is named as given, not as the file
+// system's root ("open .").
+func TestADirectoryThatCannotBeReadIsNamed(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "00001_init.sql")
+	if err := os.WriteFile(file, []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(tmp, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(tmp, "nonexistent")
+	for _, tc := range []struct {
+		name, dir, want string
+	}{
+		{"a directory that does not exist", missing, "reading migrations: directory " + missing + ": no such file or directory"},
+		{"a file", file, "reading migrations: directory " + file + ": "},
+		{"a directory without migrations", empty, "no *.sql migrations found in " + empty},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Dir(tc.dir)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "open .") {
+				t.Errorf("Dir(%s) = %v; want an error starting %q", tc.dir, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestEveryRuleHasAProblemAndARecipe(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range Rules() {

@@ -10,14 +10,18 @@
 package preflight
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // StateDir is the file backend of docker stacks, inside the repository
@@ -75,27 +79,50 @@ type Bootstrap struct {
 	PreviewRoleArn  string `json:"previewRoleArn,omitempty"`
 }
 
-// stackNameRE, maxStackNameLen and StackNamePattern are infra/stackconfig's
-// rule for stack names (stackNameRE, ValidStackName and StackNamePattern
-// in infra/stackconfig/load.go), copied because this package imports only
-// the standard library; TestTheStackNameRuleIsStackconfigs checks that
-// both agree.
+// stackNameRE is what a stack name looks like: it names AWS resources
+// ("shipyard-<stack>-…", an ALB name has at most 32 characters) and Docker
+// containers, so lowercase letters, digits and inner hyphens, at most
+// maxStackNameLen. This is the one rule: infra/stackconfig's
+// ValidStackName and StackNamePattern are these.
 var stackNameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 
 const maxStackNameLen = 20
 
-// StackNamePattern describes valid stack names in messages.
-const StackNamePattern = "^[a-z][a-z0-9]*(-[a-z0-9]+)*$, at most 20 characters"
+// prStackRE is the end of a PR environment's name: PR n of stack B is the
+// stack "B-pr-n" (infra/stackconfig.PreviewOf), which has no file of its
+// own. A stack file may not take such a name: `shipyard pr-up B n` would
+// load it as the PR's config, and pr-reap would take the stack for a PR
+// environment and destroy it.
+var prStackRE = regexp.MustCompile(`-pr-[0-9]+$`)
 
-// ValidStackName reports whether name can be a stack's name.
+// StackNamePattern describes valid stack names in messages and docs.
+const StackNamePattern = "^[a-z][a-z0-9]*(-[a-z0-9]+)*$, at most 20 characters, not ending in -pr-<n> (reserved for PR environments)"
+
+// ValidStackName reports whether name can be a stack's name
+// (StackNamePattern).
 func ValidStackName(name string) bool {
-	return len(name) <= maxStackNameLen && stackNameRE.MatchString(name)
+	return len(name) <= maxStackNameLen && stackNameRE.MatchString(name) && !prStackRE.MatchString(name)
+}
+
+// ReservedStackFile refuses the config file at path of stack name when the
+// name is a PR environment's, "<base>-pr-<n>": nil for any other name (one
+// such as dev.old.json is no stack, and not refused). Listing a config
+// directory's stacks refuses such a file, here and in infra/stackconfig,
+// rather than leaving a stack file out that its author meant as a stack.
+func ReservedStackFile(path, name string) error {
+	if !stackNameRE.MatchString(name) || !prStackRE.MatchString(name) {
+		return nil
+	}
+	i := strings.LastIndex(name, "-pr-")
+	return fmt.Errorf("%s: %q is no stack name: it names PR %s's environment of stack %s (make pr-up PR=%s STACK=%s), which has no config file of its own; allowed: rename the file to a stack name (%s)",
+		path, name, name[i+len("-pr-"):], name[:i], name[i+len("-pr-"):], name[:i], StackNamePattern)
 }
 
 // Stacks lists the stack names in the config directory, sorted: every
 // *.json file but the schema whose name is a valid stack name
 // (ValidStackName), as infra/stackconfig.Stacks lists them; a file such as
-// dev.old.json is not a stack.
+// dev.old.json is not a stack, and one named as a PR environment
+// (ReservedStackFile) is an error.
 func Stacks(configDir string) ([]string, error) {
 	matches, err := filepath.Glob(filepath.Join(configDir, "*.json"))
 	if err != nil {
@@ -104,6 +131,9 @@ func Stacks(configDir string) ([]string, error) {
 	var out []string
 	for _, m := range matches {
 		name := strings.TrimSuffix(filepath.Base(m), ".json")
+		if err := ReservedStackFile(m, name); err != nil {
+			return nil, err
+		}
 		if name != "schema" && ValidStackName(name) {
 			out = append(out, name)
 		}
@@ -142,17 +172,25 @@ func ReadStrict(configDir, stack string) (Stack, error) {
 	}
 	path := filepath.Join(configDir, stack+".json")
 	if !found {
-		list := "none"
-		if len(known) > 0 {
-			list = strings.Join(known, ", ")
-		}
-		// The messages of infra/stackconfig.Load.
-		if !ValidStackName(stack) {
-			return Stack{}, fmt.Errorf("unknown stack %q: not a stack name (stack names match %s, so a file such as %s is not a stack); known stacks: %s", stack, StackNamePattern, path, list)
-		}
-		return Stack{}, fmt.Errorf("unknown stack %q: there is no %s; known stacks: %s", stack, path, list)
+		return Stack{}, UnknownStack(configDir, stack, known)
 	}
 	return parseStack(path, stack)
+}
+
+// UnknownStack is the error for stack, which is none of the known stacks
+// of configDir: the one message of preflight and infra/stackconfig.Load,
+// naming the known stacks (an empty name as STACK, the variable that gave
+// it).
+func UnknownStack(configDir, stack string, known []string) error {
+	list := listOr(known, "none")
+	path := filepath.Join(configDir, stack+".json")
+	switch {
+	case stack == "":
+		return fmt.Errorf("STACK is empty: allowed %s (the stacks of %s)", list, configDir)
+	case !ValidStackName(stack):
+		return fmt.Errorf("unknown stack %q: not a stack name (stack names match %s, so a file such as %s is not a stack); known stacks: %s", stack, StackNamePattern, path, list)
+	}
+	return fmt.Errorf("unknown stack %q: there is no %s; known stacks: %s", stack, path, list)
 }
 
 // Location is where an error about a config file points: the file, and
@@ -240,7 +278,8 @@ func jsonPosition(data []byte, err error) (line, col int) {
 }
 
 // parse reads what the checks need of a stack's config file; a file that
-// cannot be read as JSON is a notJSONError.
+// cannot be read as JSON, is not UTF-8 or has a key twice in one object
+// (which the config loader refuses), is a notJSONError.
 func parse(path, stack string) (Stack, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -257,11 +296,115 @@ func parse(path, stack string) (Stack, error) {
 		} `json:"ci"`
 	}
 	data = trimBOM(data)
+	if line, col, err := InvalidUTF8(data); err != nil {
+		return Stack{Name: stack}, notJSONError{path: path, line: line, col: col, err: err}
+	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Stack{Name: stack}, newNotJSONError(path, data, err)
 	}
+	if err := duplicateKey(path, data); err != nil {
+		return Stack{Name: stack}, err
+	}
 	prs := f.CI.PullRequestPreviews == nil || *f.CI.PullRequestPreviews
 	return Stack{Name: stack, Path: path, Target: f.Target, Region: f.AWS.Region, Bootstrap: f.Bootstrap, PullRequestPreviews: prs}, nil
+}
+
+// InvalidUTF8 finds the first byte of data, a config file's bytes, that
+// is not UTF-8: its line and column (from 1, the column in bytes) and an
+// error naming it; err is nil when data is UTF-8. encoding/json reads such
+// a byte as U+FFFD, the replacement character, so a value would carry a
+// character the file does not hold: preflight and infra/stackconfig refuse
+// the file instead.
+func InvalidUTF8(data []byte) (line, col int, err error) {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			before := data[:i]
+			line = 1 + bytes.Count(before, []byte("\n"))
+			col = i - bytes.LastIndexByte(before, '\n')
+			return line, col, fmt.Errorf("byte 0x%02x is not UTF-8; allowed: UTF-8 text (save the file as UTF-8)", data[i])
+		}
+		i += size
+	}
+	return 0, 0, nil
+}
+
+// duplicateKey refuses a key that appears twice in one object of data,
+// a JSON value, as a notJSONError at the second one, naming the key, the
+// object and the line of the first: encoding/json keeps the last value,
+// and infra/stackconfig, which refuses the file (its keyLines), would
+// otherwise disagree with preflight's answers (target, backend,
+// passphrase).
+func duplicateKey(path string, data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var walk func(where string) error
+	walk = func(where string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return newNotJSONError(path, data, err)
+		}
+		d, ok := tok.(json.Delim)
+		if !ok {
+			return nil
+		}
+		seen := map[string]int{}
+		for i := 0; dec.More(); i++ {
+			inner := where + "[" + strconv.Itoa(i) + "]"
+			if d == '{' {
+				kt, err := dec.Token()
+				if err != nil {
+					return newNotJSONError(path, data, err)
+				}
+				k, _ := kt.(string)
+				line, col := keyPosition(data, int(dec.InputOffset()))
+				if first, dup := seen[k]; dup {
+					in := "the top level"
+					if where != "" {
+						in = where
+					}
+					return notJSONError{path: path, line: line, col: col,
+						err: fmt.Errorf("duplicate key %q in %s (first at line %d); each key may appear once, since JSON parsers disagree on which value wins", k, in, first)}
+				}
+				seen[k] = line
+				inner = k
+				if where != "" {
+					inner = where + "." + k
+				}
+			}
+			if err := walk(inner); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil { // the closing delimiter
+			return newNotJSONError(path, data, err)
+		}
+		return nil
+	}
+	return walk("")
+}
+
+// keyPosition is the line and column (from 1, the column in bytes) of the
+// opening quote of the object key that ends just before offset in data.
+func keyPosition(data []byte, offset int) (line, col int) {
+	at := min(max(offset-1, 0), len(data)) // the closing quote
+	for i := at - 1; i >= 0; i-- {
+		if data[i] != '"' {
+			continue
+		}
+		escapes := 0
+		for j := i - 1; j >= 0 && data[j] == '\\'; j-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			at = i
+			break
+		}
+	}
+	before := data[:at]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	col = at - bytes.LastIndexByte(before, '\n')
+	return line, col
 }
 
 // parseStack is parse, with a file that cannot be read as JSON named as
@@ -372,6 +515,118 @@ func Check(getenv func(string) string, root, configDir string, stacks ...string)
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// CheckConfirm is the one rule of destroy's CONFIRM (`make destroy
+// CONFIRM=`, `shipyard destroy --confirm=`), checked before anything runs:
+// an aws stack is destroyed only with CONFIRM naming it, and a docker
+// stack with CONFIRM empty or naming it. A CONFIRM naming another stack
+// is refused on every target: `make destroy CONFIRM=prod`, with STACK
+// left at its default, would destroy local and its data volumes.
+func CheckConfirm(s Stack, confirm string) error {
+	switch {
+	case confirm == s.Name:
+		return nil
+	case confirm == "" && s.Target != TargetAWS:
+		return nil
+	}
+	how := fmt.Sprintf("destroying aws stack %q deletes its database and data: confirm with `make destroy STACK=%s CONFIRM=%s`", s.Name, s.Name, s.Name)
+	if confirm == "" {
+		return errors.New(how)
+	}
+	allowed := s.Name + ", or empty for a docker stack"
+	if s.Target == TargetAWS {
+		allowed = s.Name + " (" + how + ")"
+	}
+	return fmt.Errorf("CONFIRM=%s does not name STACK=%s; allowed: %s; nothing was destroyed", confirm, s.Name, allowed)
+}
+
+// MaxPR is the largest pull request number a PR environment takes.
+const MaxPR = 9_999_999
+
+// ParsePR parses a pull request number as given to `make pr-up PR=<n>`:
+// the one rule of shipyard's pr commands (infra/stackconfig.ParsePR) and
+// of the Makefile's check before it builds anything (`preflight pr`).
+func ParsePR(s string) (int, error) {
+	allowed := fmt.Sprintf("allowed a pull request number from 1 to %d", MaxPR)
+	if strings.TrimSpace(s) == "" {
+		return 0, fmt.Errorf("PR is missing: %s", allowed)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > MaxPR {
+		return 0, fmt.Errorf("PR=%q: %s", s, allowed)
+	}
+	return n, nil
+}
+
+// StacksOf lists the stacks of the config directory whose config reads
+// with target, sorted; a config that cannot be read is left out (for the
+// allowed values of a message: the command that reads it names it).
+func StacksOf(configDir, target string) ([]string, error) {
+	names, err := Stacks(configDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		if s, err := parse(filepath.Join(configDir, n+".json"), n); err == nil && s.Target == target {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// listOr is names comma separated, or none.
+func listOr(names []string, none string) string {
+	if len(names) == 0 {
+		return none
+	}
+	return strings.Join(names, ", ")
+}
+
+// CheckPromote is the one check of promote's FROM and TO (`make promote`,
+// which runs it before anything is installed, and `shipyard promote`):
+// two different aws stacks of the config directory. Its errors name the
+// variable and the aws stacks.
+func CheckPromote(configDir, from, to string) error {
+	aws, err := StacksOf(configDir, TargetAWS)
+	if err != nil {
+		return err
+	}
+	allowed := listOr(aws, "none: no config/<stack>.json has target aws")
+	var missing []string
+	for _, v := range []struct{ name, stack string }{{"FROM", from}, {"TO", to}} {
+		if v.stack == "" {
+			missing = append(missing, v.name)
+		}
+	}
+	if len(missing) > 0 {
+		verb := "is"
+		if len(missing) == 2 {
+			verb = "are"
+		}
+		return fmt.Errorf("%s %s missing: allowed the aws stacks %s (make promote FROM=<stack> TO=<stack>, e.g. FROM=staging TO=prod)", strings.Join(missing, " and "), verb, allowed)
+	}
+	known, err := Stacks(configDir)
+	if err != nil {
+		return err
+	}
+	for _, v := range []struct{ name, stack string }{{"FROM", from}, {"TO", to}} {
+		if !slices.Contains(known, v.stack) {
+			return fmt.Errorf("%s=%s: unknown stack; allowed the aws stacks %s", v.name, v.stack, allowed)
+		}
+		s, err := ReadStrict(configDir, v.stack)
+		if err != nil {
+			return fmt.Errorf("%s=%s: %w", v.name, v.stack, err)
+		}
+		if s.Target != TargetAWS {
+			return fmt.Errorf("%s=%s: stack %q has target %q; allowed the aws stacks %s (promote deploys an aws stack's release by digest to another)", v.name, v.stack, v.stack, s.Target, allowed)
+		}
+	}
+	if from == to {
+		return fmt.Errorf("FROM=%s and TO=%s are the same stack; allowed two different aws stacks of %s", from, to, allowed)
+	}
+	return nil
 }
 
 // The roles `make bootstrap` creates for CI: each aws stack's deploy role

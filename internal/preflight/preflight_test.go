@@ -137,6 +137,11 @@ func TestReadStrict(t *testing.T) {
 		"misspelt.json":   `{"target": "dockr"}`,
 		"dev.old.json":    `{"target": `,
 		"targetless.json": `{}`,
+		"twice.json":      "{\n  \"target\": \"aws\",\n  \"aws\": {\"region\": \"eu-west-1\"},\n  \"target\": \"docker\"\n}\n",
+		"nested.json":     "{\"target\": \"aws\", \"bootstrap\": {\"backendUrl\": \"s3://a\",\n \"backendUrl\": \"s3://b\"}}",
+		"escaped.json":    `{"target": "aws", "a\"b": 1, "a\"b": 2}`,
+		"latin1.json":     "{\n  \"target\": \"docker\",\n  \"bootstrap\": {\"backendUrl\": \"s3://caf\xe9\"}\n}\n",
+		"apart.json":      `{"target": "aws", "aws": {"region": "eu-west-1"}, "bootstrap": {"region": "x"}, "app": {"secrets": [{"a": 1}, {"a": 2}]}}`,
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
@@ -155,8 +160,18 @@ func TestReadStrict(t *testing.T) {
 		{"a target that is no string is an error naming the field", "typed", Stack{}, filepath.Join(dir, "typed.json") + ": json: cannot unmarshal number into Go struct field .target of type string"},
 		{"a misspelt target is read as it is, for the caller to refuse", "misspelt", Stack{Name: "misspelt", Path: filepath.Join(dir, "misspelt.json"), Target: "dockr", PullRequestPreviews: true}, ""},
 		{"a config without a target is read as it is", "targetless", Stack{Name: "targetless", Path: filepath.Join(dir, "targetless.json"), PullRequestPreviews: true}, ""},
-		{"an unknown stack lists the known ones", "nope", Stack{}, `unknown stack "nope": there is no ` + filepath.Join(dir, "nope.json") + "; known stacks: comma, cut, dev, misspelt, targetless, typed"},
+		{"a key twice at the top level is an error naming the key, where it is again and where first", "twice", Stack{},
+			`stack "twice": ` + filepath.Join(dir, "twice.json") + `:4:3: duplicate key "target" in the top level (first at line 2); each key may appear once`},
+		{"a key twice in a section is an error naming the section", "nested", Stack{},
+			filepath.Join(dir, "nested.json") + `:2:2: duplicate key "backendUrl" in bootstrap (first at line 1)`},
+		{"a key with an escaped quote twice is found at its opening quote", "escaped", Stack{},
+			filepath.Join(dir, "escaped.json") + `:1:30: duplicate key "a\"b" in the top level`},
+		{"a byte that is not UTF-8 is an error naming the file, the line and the column", "latin1", Stack{},
+			`stack "latin1": ` + filepath.Join(dir, "latin1.json") + `:3:40: byte 0xe9 is not UTF-8; allowed: UTF-8 text (save the file as UTF-8)`},
+		{"one key in different objects is no duplicate", "apart", Stack{Name: "apart", Path: filepath.Join(dir, "apart.json"), Target: TargetAWS, Region: "eu-west-1", PullRequestPreviews: true}, ""},
+		{"an unknown stack lists the known ones", "nope", Stack{}, `unknown stack "nope": there is no ` + filepath.Join(dir, "nope.json") + "; known stacks: apart, comma, cut, dev, escaped, latin1, misspelt, nested, targetless, twice, typed"},
 		{"a file whose name is no stack name is no stack", "dev.old", Stack{}, `unknown stack "dev.old": not a stack name`},
+		{"an empty name is an empty STACK, listing the stacks", "", Stack{}, "STACK is empty: allowed apart, comma, cut, dev, escaped, latin1, misspelt, nested, targetless, twice, typed (the stacks of " + dir + ")"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ReadStrict(dir, tc.stack)
@@ -195,6 +210,31 @@ func TestAFileWhoseNameIsNoStackNameIsNoStack(t *testing.T) {
 				t.Errorf("Check(%s): %v", stack, err)
 			}
 		})
+	}
+}
+
+// A config file named as a PR environment, <base>-pr-<n>, is refused by
+// every command that lists or reads the stacks, naming the file, the PR
+// and base it names and the reserved pattern: pr-up would load it as the
+// PR's config, and pr-reap take a stack of that name for a PR environment.
+func TestAFileNamedAsAPREnvironmentIsRefused(t *testing.T) {
+	dir := stackDir(t)
+	if err := os.WriteFile(filepath.Join(dir, "local-pr-1.json"), []byte(`{"target": "docker"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dir, "local-pr-1.json") + `: "local-pr-1" is no stack name: it names PR 1's environment of stack local (make pr-up PR=1 STACK=local), which has no config file of its own; allowed: rename the file to a stack name (` + StackNamePattern + ")"
+	for what, err := range map[string]error{
+		"Stacks":                 func() error { _, err := Stacks(dir); return err }(),
+		"Read(local)":            func() error { _, err := Read(dir, "local"); return err }(),
+		"ReadStrict(local-pr-1)": func() error { _, err := ReadStrict(dir, "local-pr-1"); return err }(),
+		"ReadAll":                func() error { _, err := ReadAll(dir); return err }(),
+	} {
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v\nwant %s", what, err, want)
+		}
+	}
+	if !strings.Contains(StackNamePattern, "-pr-<n>") {
+		t.Errorf("StackNamePattern %q does not name the reserved names", StackNamePattern)
 	}
 }
 
@@ -238,6 +278,116 @@ func TestReadAll(t *testing.T) {
 	}
 	if _, err := ReadAll(dir); err == nil || !strings.Contains(err.Error(), `stack "staging": `+filepath.Join(dir, "staging.json")) {
 		t.Errorf("ReadAll with a broken staging.json: %v", err)
+	}
+}
+
+// destroy's CONFIRM: an aws stack needs it naming the stack; a CONFIRM
+// naming another stack is refused on every target, naming both variables
+// and the values allowed (`make destroy CONFIRM=prod` with STACK at its
+// default destroyed local and its data volumes).
+func TestCheckConfirm(t *testing.T) {
+	local := Stack{Name: "local", Target: TargetDocker}
+	dev := Stack{Name: "dev", Target: TargetAWS}
+	for _, tc := range []struct {
+		name    string
+		stack   Stack
+		confirm string
+		wantErr string
+	}{
+		{"a docker stack needs no CONFIRM", local, "", ""},
+		{"a docker stack takes its own name", local, "local", ""},
+		{"a docker stack refuses another stack's name, naming both and what is allowed", local, "prod",
+			"CONFIRM=prod does not name STACK=local; allowed: local, or empty for a docker stack; nothing was destroyed"},
+		{"a docker stack refuses a CONFIRM of another case", local, "Local", "CONFIRM=Local does not name STACK=local"},
+		{"an aws stack needs CONFIRM, naming the command that confirms", dev, "",
+			"destroying aws stack \"dev\" deletes its database and data: confirm with `make destroy STACK=dev CONFIRM=dev`"},
+		{"an aws stack takes its own name", dev, "dev", ""},
+		{"an aws stack refuses another stack's name, naming both and the one allowed", dev, "prod",
+			"CONFIRM=prod does not name STACK=dev; allowed: dev (destroying aws stack \"dev\" deletes its database and data: confirm with `make destroy STACK=dev CONFIRM=dev`); nothing was destroyed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckConfirm(tc.stack, tc.confirm)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("CheckConfirm: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want one starting %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// A PR number is one from 1 to MaxPR; anything else is an error naming PR
+// and the numbers allowed.
+func TestParsePR(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        int
+		wantErr     string
+	}{
+		{"a number", "12", 12, ""},
+		{"spaces around it", " 7 ", 7, ""},
+		{"the largest", "9999999", 9999999, ""},
+		{"empty is missing", "", 0, "PR is missing: allowed a pull request number from 1 to 9999999"},
+		{"a word", "abc", 0, `PR="abc": allowed a pull request number from 1 to 9999999`},
+		{"zero", "0", 0, `PR="0": allowed`},
+		{"negative", "-3", 0, `PR="-3": allowed`},
+		{"too large", "10000000", 0, `PR="10000000": allowed`},
+		{"a fraction", "1.5", 0, `PR="1.5": allowed`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := ParsePR(tc.value)
+			if tc.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+					t.Fatalf("ParsePR(%q) = %d, %v; want an error starting %q", tc.value, n, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || n != tc.want {
+				t.Errorf("ParsePR(%q) = %d, %v; want %d", tc.value, n, err, tc.want)
+			}
+		})
+	}
+}
+
+// promote's FROM and TO are two different aws stacks; every other pair
+// is refused naming the variable and the aws stacks.
+func TestCheckPromote(t *testing.T) {
+	dir := stackDir(t)
+	for name, data := range map[string]string{"staging.json": `{"target": "aws"}`, "broken.json": `{"target": `} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, from, to, wantErr string
+	}{
+		{"two aws stacks", "dev", "staging", ""},
+		{"TO missing", "dev", "", "TO is missing: allowed the aws stacks dev, staging (make promote FROM=<stack> TO=<stack>"},
+		{"FROM missing", "", "dev", "FROM is missing: allowed the aws stacks dev, staging"},
+		{"both missing", "", "", "FROM and TO are missing: allowed the aws stacks dev, staging"},
+		{"a docker FROM", "local", "local", `FROM=local: stack "local" has target "docker"; allowed the aws stacks dev, staging`},
+		{"a docker TO", "dev", "local", `TO=local: stack "local" has target "docker"; allowed the aws stacks dev, staging`},
+		{"an unknown FROM", "nope", "dev", "FROM=nope: unknown stack; allowed the aws stacks dev, staging"},
+		{"a file that is no stack", "dev", "dev.old", "TO=dev.old: unknown stack; allowed the aws stacks dev, staging"},
+		{"a config that is not JSON", "broken", "dev", `FROM=broken: stack "broken": ` + filepath.Join(dir, "broken.json") + ":1:12: unexpected end of JSON input"},
+		{"one stack twice", "staging", "staging", "FROM=staging and TO=staging are the same stack; allowed two different aws stacks of dev, staging"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckPromote(dir, tc.from, tc.to)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("CheckPromote(%s, %s): %v", tc.from, tc.to, err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("CheckPromote(%s, %s): %v; want one line starting %q", tc.from, tc.to, err, tc.wantErr)
+			}
+		})
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 	"github.com/shipyard-kit/shipyard/internal/preflight"
 )
 
-// The stack-name rule is a copy of infra/stackconfig's (this package
-// imports only the standard library): both must agree.
+// The stack-name rule is this package's, and infra/stackconfig's is it:
+// both list, refuse and name stacks alike.
 func TestTheStackNameRuleIsStackconfigs(t *testing.T) {
 	if preflight.StackNamePattern != stackconfig.StackNamePattern {
 		t.Errorf("StackNamePattern %q, infra/stackconfig's %q", preflight.StackNamePattern, stackconfig.StackNamePattern)
@@ -41,12 +41,39 @@ func TestTheStackNameRuleIsStackconfigs(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("Stacks = %v, infra/stackconfig lists %v", got, want)
 	}
-	for _, stack := range []string{"dev.old", "nope"} {
+	for _, stack := range []string{"dev.old", "nope", "nope-pr-1", ""} {
 		_, err := preflight.Read(dir, stack)
 		_, want := stackconfig.Load(dir, stack)
 		if err == nil || want == nil || err.Error() != want.Error() {
 			t.Errorf("Read(%s): %v\ninfra/stackconfig.Load: %v", stack, err, want)
 		}
+	}
+	// A stack file named as a PR environment is refused by both, alike.
+	if err := os.WriteFile(filepath.Join(dir, "local-pr-1.json"), []byte(`{"target": "docker"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = preflight.Stacks(dir)
+	_, want2 := stackconfig.Stacks(dir)
+	if err == nil || want2 == nil || err.Error() != want2.Error() || !strings.Contains(err.Error(), "local-pr-1.json") {
+		t.Errorf("Stacks with local-pr-1.json: %v\ninfra/stackconfig.Stacks: %v", err, want2)
+	}
+}
+
+// A key given twice is refused by both: preflight's answers (target,
+// backend, passphrase) never come from the value the loader refuses.
+func TestADuplicateKeyIsRefusedByBothAsTheLoaderDoes(t *testing.T) {
+	dir := preflight.StackDir(t)
+	data := "{\n  \"target\": \"aws\",\n  \"target\": \"docker\"\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "twice.json"), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, want := stackconfig.Load(dir, "twice")
+	if want == nil || !strings.Contains(want.Error(), `line 3: duplicate key "target" in the top level (first at line 2)`) {
+		t.Fatalf("infra/stackconfig.Load: %v; want the duplicate refused", want)
+	}
+	_, err := preflight.ReadStrict(dir, "twice")
+	if err == nil || !strings.Contains(err.Error(), `twice.json:3:3: duplicate key "target" in the top level (first at line 2)`) {
+		t.Errorf("ReadStrict: %v; want the duplicate refused as the loader refuses it (%v)", err, want)
 	}
 }
 
