@@ -17,7 +17,10 @@ var configDir = filepath.Join("..", "config")
 
 func env(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
 
-func TestTheRegionsBootstrapGivesEveryAWSStackOfTheRegionADeployRole(t *testing.T) {
+// runProgram runs the bootstrap program of eu-west-1 for the
+// repository's config, repository acme/shop, under the SDK's mocks.
+func runProgram(t *testing.T) *pulumitest.Graph {
+	t.Helper()
 	opts := append(awsmock.Options(), pulumitest.WithOutputs("aws:iam/openIdConnectProvider:OpenIdConnectProvider",
 		func(string, resource.PropertyMap) resource.PropertyMap {
 			return resource.PropertyMap{"arn": resource.NewStringProperty("arn:aws:iam::" + awsmock.AccountID + ":oidc-provider/token.actions.githubusercontent.com")}
@@ -26,6 +29,11 @@ func TestTheRegionsBootstrapGivesEveryAWSStackOfTheRegionADeployRole(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g
+}
+
+func TestTheRegionsBootstrapGivesEveryAWSStackOfTheRegionADeployRole(t *testing.T) {
+	g := runProgram(t)
 	var roles []string
 	for _, r := range g.ByType("aws:iam/role:Role") {
 		roles = append(roles, r.String("name"))

@@ -9,10 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-
-	"github.com/shipyard-kit/shipyard/infra/aws/awsmock"
-	"github.com/shipyard-kit/shipyard/infra/pulumitest"
 	"github.com/shipyard-kit/shipyard/internal/workflowtest"
 )
 
@@ -276,14 +272,7 @@ func TestPullRequestsPreviewExactlyTheStacksWhosePreviewRoleTrustsThem(t *testin
 		t.Fatalf("aws=%s: %v", list, err)
 	}
 
-	opts := append(awsmock.Options(), pulumitest.WithOutputs("aws:iam/openIdConnectProvider:OpenIdConnectProvider",
-		func(string, resource.PropertyMap) resource.PropertyMap {
-			return resource.PropertyMap{"arn": resource.NewStringProperty("arn:aws:iam::" + awsmock.AccountID + ":oidc-provider/token.actions.githubusercontent.com")}
-		}))
-	g, err := pulumitest.Run("eu-west-1", program(configDir, env(map[string]string{RepositoryEnv: "acme/shop"})), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := runProgram(t)
 	trustsPRs := map[string]bool{} // role name: its trust admits pull requests
 	for _, r := range g.ByType("aws:iam/role:Role") {
 		trustsPRs[r.String("name")] = strings.Contains(r.String("assumeRolePolicy"), "repo:acme/shop:pull_request")

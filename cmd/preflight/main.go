@@ -157,11 +157,8 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 		// The Makefile picks what to install and build by the answer: a
 		// config that is not JSON or has no known target is an error, not
 		// an empty answer that skips the work.
-		s, err := preflight.ReadStrict(configDir, args[0])
+		s, err := readTargeted(configDir, args[0])
 		if err != nil {
-			return err
-		}
-		if err := preflight.CheckTarget(filepath.Join(configDir, s.Name+".json"), s.Target); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, s.Target)
@@ -173,11 +170,8 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 		// The passphrase goes by the target: a config whose target is
 		// unknown is an error, not "none" (make e2e would run pulumi
 		// without one).
-		s, err := preflight.ReadStrict(configDir, args[0])
+		s, err := readTargeted(configDir, args[0])
 		if err != nil {
-			return err
-		}
-		if err := preflight.CheckTarget(filepath.Join(configDir, s.Name+".json"), s.Target); err != nil {
 			return err
 		}
 		if pass, ok := preflight.Passphrase(getenv, s); ok {
@@ -188,11 +182,8 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 		if len(args) < 1 || len(args) > 2 {
 			return cliflag.UsageError("preflight", syn, args)
 		}
-		s, err := preflight.ReadStrict(configDir, args[0])
+		s, err := readTargeted(configDir, args[0])
 		if err != nil {
-			return err
-		}
-		if err := preflight.CheckTarget(filepath.Join(configDir, s.Name+".json"), s.Target); err != nil {
 			return err
 		}
 		confirm := ""
@@ -307,4 +298,18 @@ func cmdCI(configDir string, args []string, stdout io.Writer, syn string) error 
 	}
 	fmt.Fprintf(stdout, "role=%s\nregion=%s\nbackend=%s\n", ci.RoleArn, ci.Region, ci.Backend)
 	return nil
+}
+
+// readTargeted reads a stack whose answer goes by its target (target,
+// passphrase, destroy): strictly, a config that is not JSON or has no
+// known target being an error naming the file, never an empty answer.
+func readTargeted(configDir, stack string) (preflight.Stack, error) {
+	s, err := preflight.ReadStrict(configDir, stack)
+	if err != nil {
+		return preflight.Stack{}, err
+	}
+	if err := preflight.CheckTarget(filepath.Join(configDir, s.Name+".json"), s.Target); err != nil {
+		return preflight.Stack{}, err
+	}
+	return s, nil
 }
