@@ -241,29 +241,29 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			pullRequest = append(pullRequest, s)
 		}
 	}
-	previewArns, mainStacks := pulumi.StringMap{}, []string{}
-	if len(pullRequest) > 0 {
-		role, err := newPreviewRole(ctx, name+"-preview", PreviewRoleName, "Shipyard: read-only previews of "+strings.Join(pullRequest, ", ")+" from pull requests and main of "+args.Repository,
-			providerArn, PreviewSubjects(args.Repository), pullRequest, bucket, stateKey, secretsKey, child)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range pullRequest {
-			previewArns[s] = role.Arn
-		}
-	}
+	var mainStacks []string
 	for _, s := range stacks {
 		if !slices.Contains(pullRequest, s) {
 			mainStacks = append(mainStacks, s)
 		}
 	}
-	if len(mainStacks) > 0 {
-		role, err := newPreviewRole(ctx, name+"-preview-main", MainPreviewRoleName, "Shipyard: read-only previews and drift checks of "+strings.Join(mainStacks, ", ")+" from main of "+args.Repository,
-			providerArn, MainPreviewSubjects(args.Repository), mainStacks, bucket, stateKey, secretsKey, child)
+	previewArns := pulumi.StringMap{}
+	for _, r := range []struct {
+		name, roleName, from string
+		subjects, stacks     []string
+	}{
+		{name + "-preview", PreviewRoleName, "pull requests and main", PreviewSubjects(args.Repository), pullRequest},
+		{name + "-preview-main", MainPreviewRoleName, "main", MainPreviewSubjects(args.Repository), mainStacks},
+	} {
+		if len(r.stacks) == 0 {
+			continue
+		}
+		role, err := newPreviewRole(ctx, r.name, r.roleName, "Shipyard: read-only previews and drift checks of "+strings.Join(r.stacks, ", ")+" from "+r.from+" of "+args.Repository,
+			providerArn, r.subjects, r.stacks, bucket, stateKey, secretsKey, child)
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range mainStacks {
+		for _, s := range r.stacks {
 			previewArns[s] = role.Arn
 		}
 	}

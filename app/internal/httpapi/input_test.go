@@ -49,12 +49,7 @@ func TestTextIsStoredAsSentOrRefused(t *testing.T) {
 		})
 	}
 	t.Run("nothing was stored or changed", func(t *testing.T) {
-		if n := a.countNotes(); n != 1 {
-			t.Fatalf("%d notes, want 1", n)
-		}
-		if m := a.do("GET", path, tok, nil).json(t); m["title"] != "kept" || m["body"] != "kept" || m["version"] != float64(1) {
-			t.Fatalf("note changed: %v", m)
-		}
+		a.onlyTheKeptNote(t, path, tok)
 	})
 	t.Run("a password with an invalid byte is a field error, never hashed as U+FFFD", func(t *testing.T) {
 		pr := wantProblem(t, a.do("POST", "/api/v1/users", "", "{\"email\":\"b@example.com\",\"password\":\"correct horse\xff\"}"), 422, "validation_failed")
@@ -112,12 +107,7 @@ func TestKeysAreExactAndOnce(t *testing.T) {
 		})
 	}
 	t.Run("nothing was stored or changed", func(t *testing.T) {
-		if n := a.countNotes(); n != 1 {
-			t.Fatalf("%d notes, want 1", n)
-		}
-		if m := a.do("GET", path, tok, nil).json(t); m["title"] != "kept" || m["body"] != "kept" || m["version"] != float64(1) {
-			t.Fatalf("note changed: %v", m)
-		}
+		a.onlyTheKeptNote(t, path, tok)
 		if r := a.do("POST", "/api/v1/sessions", "", map[string]string{"email": "b@example.com", "password": "correct horse"}); r.status != 401 {
 			t.Fatalf("the registration with a capitalised key was stored: login %d", r.status)
 		}
@@ -242,4 +232,17 @@ func TestAnUpdateThatChangesNothingIsRefused(t *testing.T) {
 			t.Fatalf("%d notes, want 1", n)
 		}
 	})
+}
+
+// onlyTheKeptNote fails the test unless the one note stored is still the
+// "kept" one at path, at version 1: the refused requests stored and
+// changed nothing.
+func (a *testApp) onlyTheKeptNote(t *testing.T, path, tok string) {
+	t.Helper()
+	if n := a.countNotes(); n != 1 {
+		t.Fatalf("%d notes, want 1", n)
+	}
+	if m := a.do("GET", path, tok, nil).json(t); m["title"] != "kept" || m["body"] != "kept" || m["version"] != float64(1) {
+		t.Fatalf("note changed: %v", m)
+	}
 }
